@@ -1,0 +1,123 @@
+"""The one table of S3 errors, and the exception handlers raise.
+
+Codes, statuses and messages follow AWS's "Error responses" page of the S3 API reference
+(https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). Handlers raise
+``S3Error(S3ErrorCode.NoSuchKey, key=...)``; only :func:`s3proxy.xmlcodec.error_xml` renders them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+
+@enum.unique
+class S3ErrorCode(enum.Enum):
+    """Each member's value is (HTTP status, default message); the member name is the S3 code."""
+
+    AccessDenied = (403, "Access Denied")
+    AuthorizationHeaderMalformed = (400, "The authorization header is malformed.")
+    AuthorizationQueryParametersError = (
+        400,
+        "Error parsing the X-Amz-Credential parameter; the query parameters are malformed.",
+    )
+    BadDigest = (400, "The Content-MD5 or checksum you specified did not match what we received.")
+    BucketAlreadyExists = (409, "The requested bucket name is not available.")
+    BucketAlreadyOwnedByYou = (
+        409,
+        "Your previous request to create the named bucket succeeded and you already own it.",
+    )
+    BucketNotEmpty = (409, "The bucket you tried to delete is not empty.")
+    EntityTooLarge = (400, "Your proposed upload exceeds the maximum allowed object size.")
+    EntityTooSmall = (400, "Your proposed upload is smaller than the minimum allowed object size.")
+    IncompleteBody = (
+        400,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
+    InternalError = (500, "We encountered an internal error. Please try again.")
+    InvalidAccessKeyId = (
+        403,
+        "The AWS access key Id you provided does not exist in our records.",
+    )
+    InvalidArgument = (400, "Invalid Argument")
+    InvalidBucketName = (400, "The specified bucket is not valid.")
+    InvalidChunkSizeError = (403, "Only the last chunk is allowed to have a size less than 8192 bytes")
+    InvalidDigest = (400, "The Content-MD5 you specified is not valid.")
+    InvalidPart = (400, "One or more of the specified parts could not be found.")
+    InvalidPartOrder = (400, "The list of parts was not in ascending order.")
+    InvalidRange = (416, "The requested range is not satisfiable")
+    InvalidRequest = (400, "Invalid Request")
+    InvalidURI = (400, "Couldn't parse the specified URI.")
+    KeyTooLongError = (400, "Your key is too long")
+    MalformedXML = (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+    MethodNotAllowed = (405, "The specified method is not allowed against this resource.")
+    MissingContentLength = (411, "You must provide the Content-Length HTTP header.")
+    MissingSecurityHeader = (400, "Your request is missing a required header.")
+    NoSuchBucket = (404, "The specified bucket does not exist")
+    NoSuchKey = (404, "The specified key does not exist.")
+    NoSuchUpload = (
+        404,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may "
+        "have been aborted or completed.",
+    )
+    NotImplemented = (501, "A header you provided implies functionality that is not implemented")
+    NotModified = (304, "Not Modified")
+    PreconditionFailed = (412, "At least one of the pre-conditions you specified did not hold")
+    RequestTimeTooSkewed = (
+        403,
+        "The difference between the request time and the server's time is too large.",
+    )
+    RequestTimeout = (
+        400,
+        "Your socket connection to the server was not read from or written to within the "
+        "timeout period.",
+    )
+    ServiceUnavailable = (503, "Reduce your request rate.")
+    SignatureDoesNotMatch = (
+        403,
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+    )
+    SlowDown = (503, "Please reduce your request rate.")
+    XAmzContentSHA256Mismatch = (
+        400,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
+
+    @property
+    def status(self) -> int:
+        return self.value[0]
+
+    @property
+    def default_message(self) -> str:
+        return self.value[1]
+
+
+class S3Error(Exception):
+    """An error the client sees as S3 XML.
+
+    ``fields`` become extra elements of the ``<Error>`` document (``Key``, ``BucketName``,
+    ``Condition`` …), in the order given; ``headers`` are added to the response (for example
+    ``Content-Range`` on InvalidRange). Never put upstream names or hashed keys in either.
+    """
+
+    def __init__(
+        self,
+        code: S3ErrorCode,
+        message: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **fields: str,
+    ) -> None:
+        self.code = code
+        self.message = message or code.default_message
+        self.headers = dict(headers or {})
+        self.fields = fields
+        super().__init__(f"{code.name}: {self.message}")
+
+    @property
+    def status(self) -> int:
+        return self.code.status

@@ -1,0 +1,113 @@
+"""Plain values that flow between handlers and backends: nothing here knows HTTP or I/O."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+Body = AsyncIterator[bytes]
+"""A request or response body: bounded chunks, consumed once."""
+
+# Content headers stored with an object and returned verbatim on GET/HEAD (lower-case names).
+CONTENT_HEADERS = (
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAttributes:
+    """What a client sets on PUT and reads back on GET/HEAD, byte-for-byte.
+
+    ``headers`` holds the CONTENT_HEADERS that were given; ``metadata`` the ``x-amz-meta-*``
+    pairs with the prefix stripped, names lower-cased as S3 does.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteConditions:
+    """Conditional PUT, passed to the backend so the check and the write are one atomic step."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadConditions:
+    """Conditional GET/HEAD headers, passed through as the client sent them."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+    if_unmodified_since: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """A single satisfiable-or-not range as the client asked for it.
+
+    Exactly one form: ``start``/``end`` (end inclusive, may be past EOF), ``start`` alone
+    (``a-``), or ``suffix`` (``-n``).
+    """
+
+    start: int | None = None
+    end: int | None = None
+    suffix: int | None = None
+
+    def header(self) -> str:
+        if self.suffix is not None:
+            return f"bytes=-{self.suffix}"
+        if self.end is None:
+            return f"bytes={self.start}-"
+        return f"bytes={self.start}-{self.end}"
+
+
+@dataclass(frozen=True, slots=True)
+class PutObjectInput:
+    bucket: str
+    key: str
+    body: Body
+    content_length: int
+    attributes: ObjectAttributes
+    conditions: WriteConditions = WriteConditions()
+    content_md5: str | None = None
+    """Base64 MD5 the client sent; the proxy verifies it too, the backend may pass it on."""
+    content_sha256: str | None = None
+    """Lower-case hex SHA-256 the client signed; verified by the proxy, passed on when possible."""
+
+
+@dataclass(frozen=True, slots=True)
+class PutObjectOutput:
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """An object's stored state as GET/HEAD report it."""
+
+    size: int
+    etag: str
+    last_modified: str
+    """HTTP-date exactly as the backend reported it."""
+    attributes: ObjectAttributes
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    """Other response headers a client may rely on (``x-amz-checksum-*``, parts count)."""
+
+
+@dataclass(slots=True)
+class GetObjectOutput:
+    """An object body being streamed. ``aclose`` must be awaited, even if the body is not read."""
+
+    info: ObjectInfo
+    body: Body
+    content_range: tuple[int, int, int] | None
+    """(first, last, total) when a range was served, else None."""
+    content_length: int
+    aclose: Callable[[], Awaitable[None]]

@@ -1,0 +1,61 @@
+"""HTTP Range for GetObject, as S3 applies it. Pure.
+
+S3 serves one range: ``bytes=a-b`` (end clamped to the object), ``bytes=a-`` and ``bytes=-n``.
+A header it cannot parse, or one asking for several ranges, is ignored and the whole object is
+returned with 200; a first byte at or past the end is 416 InvalidRange with
+``Content-Range: bytes */N``. Parsing is linear in the header's length.
+"""
+
+from __future__ import annotations
+
+import re
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import ByteRange
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_HUGE = 10**18  # past any object size (5 TiB); keeps int() linear on absurd digit strings
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else _HUGE
+
+
+def parse_range(header: str | None) -> ByteRange | None:
+    """The single range a Range header asks for, or None when S3 would ignore it."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
+        return None
+    first, last = match.group(1), match.group(2)
+    if first and last:
+        start, end = _number(first), _number(last)
+        return ByteRange(start=start, end=end) if start <= end else None
+    if first:
+        return ByteRange(start=_number(first))
+    if last:
+        suffix = _number(last)
+        return ByteRange(suffix=suffix) if suffix > 0 else None
+    return None
+
+
+def resolve_range(byte_range: ByteRange, size: int) -> tuple[int, int]:
+    """(first, last) byte offsets, inclusive, within an object of ``size`` bytes."""
+    if byte_range.suffix is not None:
+        if size == 0:
+            raise invalid_range(size)
+        return max(size - byte_range.suffix, 0), size - 1
+    assert byte_range.start is not None
+    if byte_range.start >= size:
+        raise invalid_range(size)
+    end = size - 1 if byte_range.end is None else min(byte_range.end, size - 1)
+    return byte_range.start, end
+
+
+def invalid_range(size: int) -> S3Error:
+    return S3Error(
+        S3ErrorCode.InvalidRange,
+        ActualObjectSize=str(size),
+        headers={"Content-Range": f"bytes */{size}"},
+    )

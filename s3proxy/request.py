@@ -1,0 +1,110 @@
+"""Parse an ASGI HTTP scope into the parts S3 cares about. Pure: no I/O.
+
+Addressing (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html):
+virtual-hosted style when the Host header is ``<bucket>.<domain>`` for a configured domain,
+path style (``/<bucket>/<key>``) otherwise. The key comes from the *raw* path, percent-decoded
+once and never normalised, so ``a/../b``, ``//x`` and ``%2F`` stay distinct keys — the same raw
+path the signature was verified over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+from s3proxy.errors import S3Error, S3ErrorCode
+
+
+@dataclass(frozen=True, slots=True)
+class S3Request:
+    method: str
+    raw_path: str
+    """The path exactly as sent, still percent-encoded."""
+    query_string: str
+    query: Mapping[str, str]
+    """Decoded query parameters; the first value wins for repeated names."""
+    headers: Sequence[tuple[str, str]]
+    """(lower-case name, value) pairs in arrival order, repeats kept."""
+    header_map: Mapping[str, str]
+    """Lower-case name → value; repeated headers joined with ","."""
+    bucket: str | None
+    key: str | None
+    """None for service and bucket requests; may be "" only for ``/bucket/``."""
+
+    def header(self, name: str) -> str | None:
+        return self.header_map.get(name)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def decode_component(raw: str) -> str:
+    """Percent-decode a path or query component to text; invalid UTF-8 → InvalidURI."""
+    try:
+        return unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise S3Error(S3ErrorCode.InvalidURI) from None
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Decode ``a=1&b&c=`` into a dict; ``+`` is kept as a plus sign (S3 clients send %20)."""
+    query: dict[str, str] = {}
+    if not query_string:
+        return query
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        query.setdefault(decode_component(name), decode_component(value))
+    return query
+
+
+def _host_bucket(host: str, domains: Iterable[str]) -> str | None:
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    hostname = hostname.lower()
+    for domain in domains:
+        suffix = "." + domain.lower()
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            return hostname[: -len(suffix)]
+    return None
+
+
+def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] = ()) -> S3Request:
+    raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+    headers = [(_decode(name).lower(), _decode(value)) for name, value in raw_headers]
+    header_map: dict[str, str] = {}
+    for name, value in headers:
+        header_map[name] = f"{header_map[name]},{value}" if name in header_map else value
+    raw_path_bytes = scope.get("raw_path")
+    if raw_path_bytes:
+        raw_path = _decode(raw_path_bytes)
+        raw_path = raw_path.split("?", 1)[0]
+    else:
+        raw_path = quote(scope.get("path", "/"), safe="/")
+    if not raw_path.startswith("/"):
+        raise S3Error(S3ErrorCode.InvalidURI)
+    query_string = _decode(scope.get("query_string", b""))
+
+    bucket: str | None
+    key: str | None
+    host_bucket = _host_bucket(header_map.get("host", ""), virtual_host_domains)
+    if host_bucket is not None:
+        bucket = host_bucket
+        key = decode_component(raw_path[1:]) if len(raw_path) > 1 else None
+    else:
+        bucket_part, slash, key_part = raw_path[1:].partition("/")
+        bucket = decode_component(bucket_part) if bucket_part else None
+        key = decode_component(key_part) if slash and key_part else None
+    return S3Request(
+        method=scope["method"].upper(),
+        raw_path=raw_path,
+        query_string=query_string,
+        query=parse_query(query_string),
+        headers=headers,
+        header_map=header_map,
+        bucket=bucket,
+        key=key,
+    )
