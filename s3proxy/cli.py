@@ -1,0 +1,141 @@
+"""The command line: ``s3proxy serve | check-config | locate``; ``main`` returns the exit status.
+
+Exit status 2 means the invocation or the configuration is wrong (the message says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from s3proxy import __version__
+from s3proxy.config import (
+    ConfigError,
+    Settings,
+    effective_config_yaml,
+    load_settings,
+    quick_start_settings,
+)
+from s3proxy.errors import S3Error
+from s3proxy.layout import locate, shard_digits
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s3proxy",
+        description="An S3-compatible gateway: tenants, bucket mappings, hashed upstream keys.",
+    )
+    parser.add_argument("--version", action="version", version=f"s3proxy {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    serve.add_argument("--host", help="S3 listen address (server.host)")
+    serve.add_argument("--port", type=int, help="S3 listen port (server.port)")
+    serve.add_argument("--admin-port", type=int, help="admin listen port (server.admin_port)")
+    serve.add_argument("--upstream", metavar="URL", help="quick start: the upstream endpoint")
+    serve.add_argument("--upstream-bucket", metavar="NAME", help="quick start: the upstream bucket")
+    serve.add_argument("--shards", type=int, help="layout.shards: 1, 16, 256 or 4096")
+
+    check = commands.add_parser(
+        "check-config", help="validate a configuration and print it, secrets masked"
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+
+    where = commands.add_parser("locate", help="print where a client object lives upstream")
+    where.add_argument("--config", type=Path, metavar="FILE", required=True)
+    where.add_argument("--access-key", metavar="AK", required=True)
+    where.add_argument("bucket", metavar="BUCKET")
+    where.add_argument("key", metavar="KEY")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, usage errors: return, don't exit
+        return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "check-config":
+            return check_config(args.file)
+        if args.command == "locate":
+            return locate_object(args.config, args.access_key, args.bucket, args.key)
+    except ConfigError as exc:
+        return fail(f"invalid configuration:\n{exc}")
+    parser.print_help(sys.stderr)
+    return USAGE_ERROR
+
+
+def fail(message: str) -> int:
+    print(f"s3proxy: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.config is not None and args.upstream is not None:
+        return fail("give either --config FILE or --upstream URL, not both")
+    if (args.upstream is None) != (args.upstream_bucket is None):
+        return fail("--upstream URL and --upstream-bucket NAME go together")
+    settings: Settings
+    if args.config is not None:
+        settings = load_settings(args.config, overrides=_flag_overrides(args))
+    elif args.upstream is not None:
+        settings = quick_start_settings(
+            args.upstream,
+            args.upstream_bucket,
+            host=args.host,
+            port=args.port,
+            admin_port=args.admin_port,
+            shards=args.shards,
+        )
+    else:
+        return fail(
+            "no upstream configured: give --config FILE or --upstream URL --upstream-bucket NAME"
+        )
+    from s3proxy.server import run  # lazily: the server stack is not needed to check a config
+
+    return run(settings, args.config)
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    server = {"host": args.host, "port": args.port, "admin_port": args.admin_port}
+    overrides: dict[str, Any] = {
+        "server": {name: value for name, value in server.items() if value is not None}
+    }
+    if args.shards is not None:
+        overrides["layout"] = {"shards": args.shards}
+    return overrides
+
+
+def check_config(path: Path) -> int:
+    settings = load_settings(path)
+    print(effective_config_yaml(settings), end="")
+    return 0
+
+
+def locate_object(config: Path, access_key: str, bucket: str, key: str) -> int:
+    settings = load_settings(config)
+    owner = settings.secret_for(access_key)
+    if owner is None:
+        return fail(f"unknown access key {access_key!r} in {config}")
+    layouts = settings.tenant_layouts()
+    tenant = layouts[owner[0]]
+    # As the gateway does: a bucket another tenant maps explicitly is not this tenant's.
+    foreign = any(bucket in other.buckets for other in layouts.values() if other is not tenant)
+    if foreign and bucket not in tenant.buckets:
+        return fail(f"AccessDenied: bucket {bucket!r} is mapped to another tenant")
+    try:
+        location = locate(tenant, bucket, key, shard_digits(settings.layout.shards))
+    except S3Error as exc:
+        return fail(f"{exc.code.name}: {exc.message}")
+    print(f"upstream: {location.upstream}")
+    print(f"bucket: {location.bucket}")
+    print(f"key: {location.key}")
+    return 0

@@ -1,0 +1,281 @@
+"""The command line, run in-process: --version, check-config, locate, serve's argument checks."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from s3proxy import __version__
+from s3proxy.cli import main
+from s3proxy.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--version"], capsys) == (0, f"s3proxy {__version__}\n", "")
+
+
+def test_python_dash_m_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "s3proxy", "--version"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, f"s3proxy {__version__}\n")
+
+
+def test_no_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run([], capsys)
+    assert code == 2 and "usage: s3proxy" in err
+
+
+def supply_references(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, list[str]]:
+    """Copy an example next to the files its ``file:`` refs name; set the variables its ``env:``
+    refs name. Returns the copy and every secret value supplied."""
+    text = example.read_text()
+    secrets = []
+    for index, name in enumerate(sorted(set(re.findall(r"\benv:([A-Za-z_][A-Za-z0-9_]*)", text)))):
+        value = f"env-secret-{index}-{name.lower()}"
+        monkeypatch.setenv(name, value)
+        secrets.append(value)
+    for index, ref in enumerate(sorted(set(re.findall(r"\bfile:(\S+)", text)))):
+        path = tmp_path / ref
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = f"file-secret-{index}-{path.name}"
+        path.write_text(value + "\n")
+        secrets.append(value)
+    copy = tmp_path / example.name
+    shutil.copy(example, copy)
+    return copy, secrets
+
+
+def test_examples_are_found() -> None:
+    assert {path.name for path in EXAMPLES} >= {"s3proxy.yaml", "minimal.yaml"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
+def test_check_config_accepts_each_example(
+    example: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, secrets = supply_references(example, tmp_path, monkeypatch)
+    assert secrets
+    code, out, err = run(["check-config", str(config)], capsys)
+    assert (code, err) == (0, "")
+    for secret in secrets:
+        assert secret not in out
+    effective = yaml.safe_load(out)
+    assert effective["tenants"] and effective["upstreams"]
+    assert all(upstream["secret_key"] == "********" for upstream in effective["upstreams"].values())
+
+
+def test_full_example_sets_every_field() -> None:
+    """examples/s3proxy.yaml documents every field: each appears in it (TLS as a comment)."""
+    text = (REPO / "examples" / "s3proxy.yaml").read_text()
+
+    def fields(model: Any) -> set[str]:
+        names = set(model.model_fields)
+        for field in model.model_fields.values():
+            for arg in [field.annotation, *getattr(field.annotation, "__args__", ())]:
+                if isinstance(arg, type) and hasattr(arg, "model_fields"):
+                    names |= fields(arg)
+        return names
+
+    missing = {name for name in fields(Settings) if not re.search(rf"\b{name}:", text)}
+    assert missing == set()
+
+
+BROKEN = """\
+upstreams:
+  main: {endpoint: "http://127.0.0.1:8333", access_key: ak, secret_key: hidden-upstream-sk}
+tenants:
+  alice:
+    keys: [{access_key: AKALICE, secret_key: hidden-alice-sk}]
+    home: {upstream: nowhere, bucket: data}
+"""
+
+
+def test_check_config_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN)
+    code, out, err = run(["check-config", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("s3proxy: invalid configuration:\n")
+    assert "tenants.alice.home.upstream: unknown upstream 'nowhere'" in err
+    assert "hidden" not in err
+
+
+def test_check_config_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["check-config", str(tmp_path / "nope.yaml")], capsys)
+    assert code == 2 and "nope.yaml" in err
+
+
+LOCATE_CONFIG = {
+    "upstreams": {
+        "main": {"endpoint": "http://127.0.0.1:8333", "access_key": "ak", "secret_key": "sk"},
+        "archive": {"endpoint": "https://s3.example.com", "access_key": "ak", "secret_key": "sk"},
+    },
+    "tenants": {
+        "alice": {
+            "keys": [{"access_key": "AKALICE", "secret_key": "alice-secret"}],
+            "home": {"upstream": "main", "bucket": "data"},
+            "buckets": {
+                "photos": {"upstream": "archive", "bucket": "pics", "prefix": "alice-photos/"}
+            },
+        },
+        "bob": {
+            "keys": [{"access_key": "AKBOB", "secret_key": "bob-secret-1"}],
+            "buckets": {"shared": {"upstream": "main", "bucket": "bob-shared"}},
+        },
+    },
+}
+
+
+@pytest.fixture()
+def locate_config(tmp_path: Path) -> Path:
+    path = tmp_path / "s3proxy.yaml"
+    path.write_text(yaml.safe_dump(LOCATE_CONFIG))
+    return path
+
+
+def locate(
+    config: Path, access_key: str, bucket: str, key: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    return run(["locate", "--config", str(config), "--access-key", access_key, bucket, key], capsys)
+
+
+def shard(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:1]
+
+
+def test_locate_home_bucket(locate_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = "2026/report.pdf"
+    code, out, err = locate(locate_config, "AKALICE", "docs", key, capsys)
+    assert (code, err) == (0, "")
+    expected = f"upstream: main\nbucket: data\nkey: alice/docs/{shard(key)}/{key}\n"
+    assert out == expected
+
+
+def test_locate_mapped_bucket(locate_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = "summer/beach.jpg"
+    code, out, _ = locate(locate_config, "AKALICE", "photos", key, capsys)
+    assert code == 0
+    assert out == f"upstream: archive\nbucket: pics\nkey: alice-photos/{shard(key)}/{key}\n"
+
+
+def test_locate_honours_shards_override(
+    locate_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("S3PROXY_LAYOUT__SHARDS", "256")
+    code, out, _ = locate(locate_config, "AKBOB", "shared", "k", capsys)
+    digits = hashlib.sha256(b"k").hexdigest()[:2]
+    assert (code, out.splitlines()[-1]) == (0, f"key: {digits}/k")
+
+
+@pytest.mark.parametrize(
+    ("access_key", "bucket", "key", "message"),
+    [
+        ("AKNOBODY", "docs", "k", "unknown access key 'AKNOBODY'"),
+        ("AKBOB", "docs", "k", "NoSuchBucket"),
+        ("AKBOB", "photos", "k", "AccessDenied"),
+        ("AKALICE", "docs", "k" * 1025, "KeyTooLongError"),
+    ],
+)
+def test_locate_errors(
+    locate_config: Path,
+    capsys: pytest.CaptureFixture[str],
+    access_key: str,
+    bucket: str,
+    key: str,
+    message: str,
+) -> None:
+    code, out, err = locate(locate_config, access_key, bucket, key, capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("s3proxy: ") and message in err
+
+
+def test_serve_without_upstream(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["serve"], capsys)
+    assert code == 2
+    assert err == (
+        "s3proxy: no upstream configured: give --config FILE or --upstream URL "
+        "--upstream-bucket NAME\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--upstream", "http://127.0.0.1:8333"],
+        ["serve", "--upstream-bucket", "data"],
+        ["serve", "--config", "x.yaml", "--upstream", "http://h", "--upstream-bucket", "b"],
+        ["serve", "--port", "not-a-number"],
+    ],
+)
+def test_serve_rejects_bad_flag_combinations(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv, capsys)[0] == 2
+
+
+def test_serve_quick_start_missing_env(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("UPSTREAM_ACCESS_KEY", "UPSTREAM_SECRET_KEY", "ACCESS_KEY", "SECRET_KEY"):
+        monkeypatch.delenv(f"S3PROXY_{name}", raising=False)
+    argv = ["serve", "--upstream", "http://127.0.0.1:8333", "--upstream-bucket", "data"]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "S3PROXY_UPSTREAM_ACCESS_KEY" in err
+
+
+def test_serve_hands_settings_to_the_server(
+    locate_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[Any, Path | None]] = []
+
+    def fake_run(settings: Any, config_path: Path | None) -> int:
+        calls.append((settings, config_path))
+        return 0
+
+    fake_server = types.ModuleType("s3proxy.server")
+    fake_server.run = fake_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "s3proxy.server", fake_server)  # no sockets, no server stack
+    argv = ["serve", "--config", str(locate_config), "--port", "9555", "--shards", "256"]
+    assert run(argv, capsys)[0] == 0
+    settings, path = calls[0]
+    assert path == locate_config
+    assert (settings.server.port, settings.layout.shards) == (9555, 256)
+
+    monkeypatch.setenv("S3PROXY_UPSTREAM_ACCESS_KEY", "uak")
+    monkeypatch.setenv("S3PROXY_UPSTREAM_SECRET_KEY", "usk")
+    monkeypatch.setenv("S3PROXY_ACCESS_KEY", "quickkey")
+    monkeypatch.setenv("S3PROXY_SECRET_KEY", "quicksecret")
+    argv = ["serve", "--upstream", "http://127.0.0.1:8333", "--upstream-bucket", "data"]
+    assert run([*argv, "--admin-port", "9556"], capsys)[0] == 0
+    settings, path = calls[1]
+    assert path is None and settings.server.admin_port == 9556
+    assert settings.secret_for("quickkey") == ("default", "quicksecret")
