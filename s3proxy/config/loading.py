@@ -1,0 +1,272 @@
+"""Loading settings: YAML file, ``S3PROXY_A__B`` environment overrides, CLI overrides, and
+``env:NAME`` / ``file:PATH`` secret references, resolved before validation so that errors name
+the field and never show a secret."""
+
+from __future__ import annotations
+
+import copy
+import os
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from s3proxy.config.models import ENV_PREFIX, MASK, ConfigError, Settings
+
+
+def load_settings(
+    path: Path | None,
+    env: Mapping[str, str] = os.environ,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """YAML file, then ``S3PROXY_A__B`` variables of ``env``, then ``overrides``; validated.
+
+    ``env:NAME`` secret references are looked up in ``env`` too.
+    """
+    if path is None:
+        return _validate({}, env, overrides, Path.cwd())
+    return _validate(_read_yaml(path), env, overrides, path.absolute().parent)
+
+
+def quick_start_settings(
+    upstream_url: str,
+    upstream_bucket: str,
+    env: Mapping[str, str] = os.environ,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    admin_port: int | None = None,
+    shards: int | None = None,
+) -> Settings:
+    """One upstream ``default`` and one tenant ``default`` homed at (upstream_bucket, default/)."""
+    required = ("UPSTREAM_ACCESS_KEY", "UPSTREAM_SECRET_KEY", "ACCESS_KEY", "SECRET_KEY")
+    missing = [f"S3PROXY_{name}" for name in required if not env.get(f"S3PROXY_{name}")]
+    if missing:
+        raise ConfigError("\n".join(f"{name}: environment variable is not set" for name in missing))
+    upstream = {
+        "endpoint": upstream_url,
+        "region": env.get("S3PROXY_UPSTREAM_REGION") or "us-east-1",
+        "access_key": env["S3PROXY_UPSTREAM_ACCESS_KEY"],
+        "secret_key": env["S3PROXY_UPSTREAM_SECRET_KEY"],
+    }
+    tenant = {
+        "keys": [
+            {"access_key": env["S3PROXY_ACCESS_KEY"], "secret_key": env["S3PROXY_SECRET_KEY"]}
+        ],
+        "home": {"upstream": "default", "bucket": upstream_bucket, "prefix": "default/"},
+    }
+    server = {"secret": env["S3PROXY_SECRET"]} if env.get("S3PROXY_SECRET") else {}
+    data = {"server": server, "upstreams": {"default": upstream}, "tenants": {"default": tenant}}
+    flags = {"host": host, "port": port, "admin_port": admin_port}
+    overrides: dict[str, Any] = {"server": {k: v for k, v in flags.items() if v is not None}}
+    if shards is not None:
+        overrides["layout"] = {"shards": shards}
+    return _validate(data, env, overrides, Path.cwd())
+
+
+def effective_config_yaml(settings: Settings) -> str:
+    """The configuration as YAML with defaults filled in and every secret shown as ``********``."""
+    data = _plain(settings.model_dump(mode="python"))
+    for name, layout in settings.tenant_layouts().items():
+        if layout.home is not None:
+            data["tenants"][name]["home"]["prefix"] = layout.home.prefix
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return MASK
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        # Never str(exc): PyYAML quotes the offending line, which may hold a secret.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def _validate(
+    data: dict[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any] | None, base: Path
+) -> Settings:
+    data = copy.deepcopy(data)
+    _apply_env(data, env)
+    _merge(data, overrides or {})
+    data = _resolve_refs(data, env, base)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        # `from None`: str(ValidationError) shows input values, secrets included.
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def _format_errors(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        path = _dotted(error["loc"])
+        ctx = error.get("ctx") or {}
+        message = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
+        lines.append(f"{path}: {message}" if path else message)
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    path = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for an invalid dict key: the path names it
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+# --- env overrides and secret references, guided by the models' field types ------------------
+
+_TEXT_TYPES = (str, SecretStr, Path)
+
+
+def _unwrap(tp: Any) -> Any:
+    """``Annotated[X, …]`` and ``X | None`` → ``X``."""
+    if get_origin(tp) is Annotated:
+        return _unwrap(get_args(tp)[0])
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [arg for arg in get_args(tp) if arg is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    return tp
+
+
+def _child(tp: Any, segment: str) -> Any:
+    """The type at ``segment`` below ``tp``; None when unknown."""
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(segment)
+        return field.annotation if field is not None else None
+    origin = get_origin(tp)
+    if origin is dict:
+        return get_args(tp)[1]
+    if origin is list:
+        return get_args(tp)[0]
+    return None
+
+
+def _is_section(tp: Any) -> bool:
+    """Whether a value of ``tp`` has entries; None (an unknown field) is left to pydantic."""
+    tp = _unwrap(tp)
+    model = isinstance(tp, type) and issubclass(tp, BaseModel)
+    return tp is None or model or get_origin(tp) in (dict, list)
+
+
+def _is_text(tp: Any) -> bool:
+    tp = _unwrap(tp)
+    if get_origin(tp) is Literal:
+        return all(isinstance(arg, str) for arg in get_args(tp))
+    return tp in _TEXT_TYPES
+
+
+def _env_value(raw: str, tp: Any) -> Any:
+    # Text fields take the value verbatim: a secret like "0123" or "*x" is not YAML.
+    if raw == "" or _is_text(tp):
+        return raw
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name in sorted(env):  # sorted: a parent ("…__HOME") is set before its children
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue  # e.g. S3PROXY_ACCESS_KEY belongs to the quick start
+        segments = name.removeprefix(ENV_PREFIX).lower().split("__")
+        tp: Any = Settings
+        node: Any = data
+        for depth, segment in enumerate(segments):
+            tp = _child(tp, segment)
+            last = depth == len(segments) - 1
+            if isinstance(node, list) and segment.isdigit() and int(segment) < len(node):
+                key: Any = int(segment)
+            elif isinstance(node, dict) and segment and (last or _is_section(tp)):
+                key = segment
+                if not last and not isinstance(node.get(key), dict | list):
+                    node[key] = {}
+            else:
+                where = ".".join(segments[:depth]) or "the configuration"
+                raise ConfigError(f"{name}: {where} has no entry {segment!r} to override")
+            if last:
+                node[key] = _env_value(env[name], tp)
+            node = node[key]
+
+
+def _resolve_refs(data: Any, env: Mapping[str, str], base: Path) -> Any:
+    """Replace ``env:``/``file:`` references in secret fields; anchor relative paths at ``base``.
+
+    Every unresolvable reference is reported, each naming its field.
+    """
+    problems: list[str] = []
+
+    def walk(value: Any, tp: Any, loc: tuple[Any, ...]) -> Any:
+        inner = _unwrap(tp)
+        if inner is SecretStr and isinstance(value, str):
+            try:
+                return _secret_ref(value, env, base)
+            except ConfigError as exc:
+                problems.append(f"{_dotted(loc)}: {exc}")
+                return value
+        if inner is Path and isinstance(value, str) and value:
+            return str(base / Path(value).expanduser())
+        if isinstance(value, dict):
+            return {k: walk(v, _child(inner, str(k)), (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, _child(inner, str(i)), (*loc, i)) for i, v in enumerate(value)]
+        return value
+
+    resolved = walk(data, Settings, ())
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return resolved
+
+
+def _secret_ref(value: str, env: Mapping[str, str], base: Path) -> str:
+    if value.startswith("env:"):
+        variable = value[4:]
+        if variable not in env:
+            raise ConfigError(f"environment variable {variable!r} is not set")
+        return env[variable]
+    if value.startswith("file:"):
+        path = base / Path(value[5:]).expanduser()
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"cannot read secret file '{path}': {reason}") from None
+        return content.removesuffix("\n").removesuffix("\r")
+    return value
