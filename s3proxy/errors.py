@@ -41,7 +41,10 @@ class S3ErrorCode(enum.Enum):
     )
     InvalidArgument = (400, "Invalid Argument")
     InvalidBucketName = (400, "The specified bucket is not valid.")
-    InvalidChunkSizeError = (403, "Only the last chunk is allowed to have a size less than 8192 bytes")
+    InvalidChunkSizeError = (
+        403,
+        "Only the last chunk is allowed to have a size less than 8192 bytes",
+    )
     InvalidDigest = (400, "The Content-MD5 you specified is not valid.")
     InvalidPart = (400, "One or more of the specified parts could not be found.")
     InvalidPartOrder = (400, "The list of parts was not in ascending order.")

@@ -52,7 +52,9 @@ def test_explicit_mapping_uses_its_own_root() -> None:
     assert (location.bucket, location.key) == ("pics", f"p/{shard_of('k', 2)}/k")
 
 
-@pytest.mark.parametrize("key", ["a/../b", "//x", "./y", "trailing/", "e\u0301", "\u00e9", "..", " "])
+@pytest.mark.parametrize(
+    "key", ["a/../b", "//x", "./y", "trailing/", "e\u0301", "\u00e9", "..", " "]
+)
 def test_keys_are_written_byte_for_byte(key: str) -> None:
     assert locate(ALICE, "docs", key, 1).key.endswith("/" + key)
 

@@ -19,8 +19,18 @@ def test_single_ranges(header: str, expected: ByteRange) -> None:
 
 
 @pytest.mark.parametrize(
-    "header", [None, "", "bytes=", "bytes=-", "bytes=5-1", "bytes=0-1,3-4", "items=0-1", "bytes=a-b",
-               "bytes=-0"],
+    "header",
+    [
+        None,
+        "",
+        "bytes=",
+        "bytes=-",
+        "bytes=5-1",
+        "bytes=0-1,3-4",
+        "items=0-1",
+        "bytes=a-b",
+        "bytes=-0",
+    ],
 )
 def test_unusable_ranges_mean_whole_object(header: str | None) -> None:
     assert parse_range(header) is None

@@ -1,0 +1,60 @@
+"""Request bodies read from ASGI ``receive`` as a verified async byte iterator.
+
+The iterator keeps one chunk in hand: it yields a chunk only once the next has arrived, and
+yields the last one only after the whole body has been counted and its declared hashes
+verified. A backend that streams this iterator upstream with a fixed Content-Length therefore
+never completes an object whose body turns out short or corrupt: the upstream sees a broken
+request and keeps the previous object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from s3proxy.auth.payload import PayloadVerifier
+from s3proxy.errors import S3Error, S3ErrorCode
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+COALESCE_BYTES = 256 * 1024
+"""Small ASGI reads are joined up to this size before being passed on (fewer upstream writes)."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending the whole body."""
+
+
+async def verified_body(
+    receive: Receive, content_length: int, verifier: PayloadVerifier
+) -> AsyncIterator[bytes]:
+    received = 0
+    held: bytes | None = None
+    pending: list[bytes] = []
+    pending_size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if chunk:
+            received += len(chunk)
+            if received > content_length:
+                raise S3Error(S3ErrorCode.IncompleteBody)
+            verifier.update(chunk)
+            pending.append(chunk)
+            pending_size += len(chunk)
+        if pending_size >= COALESCE_BYTES or (not more and pending):
+            block = pending[0] if len(pending) == 1 else b"".join(pending)
+            pending.clear()
+            pending_size = 0
+            if held is not None:
+                yield held
+            held = block
+    if received != content_length:
+        raise S3Error(S3ErrorCode.IncompleteBody)
+    verifier.verify()
+    if held is not None:
+        yield held
