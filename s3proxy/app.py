@@ -1,0 +1,265 @@
+"""The ASGI applications: the S3 endpoint and the admin endpoint (health, readiness).
+
+Request flow, one direction only: parse → resolve operation → authenticate → handler →
+tenant storage → backend. The S3 app is plain ASGI (no per-request framework objects: Hypercorn
+alone costs ~150 µs a request). Configuration that SIGHUP may change lives in one immutable
+:class:`Runtime` that :meth:`Gateway.reload` swaps whole, so a request sees one config only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from s3proxy.auth.dispatch import authenticate
+from s3proxy.backends.base import Backend
+from s3proxy.backends.mapped import MappedStorage
+from s3proxy.backends.s3 import S3Upstream
+from s3proxy.body import ClientDisconnected, Receive
+from s3proxy.config import Settings
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers import HANDLERS
+from s3proxy.handlers.context import RequestContext
+from s3proxy.layout import shard_digits
+from s3proxy.operations import Operation, resolve
+from s3proxy.request import S3Request, parse_request
+from s3proxy.responses import S3Response, Send, send_response, xml_response
+from s3proxy.xmlcodec import error_xml
+
+log = logging.getLogger("s3proxy")
+access_log = logging.getLogger("s3proxy.access")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a request needs from the configuration, swapped whole on reload."""
+
+    settings: Settings
+    storages: Mapping[str, MappedStorage]
+    keys: Mapping[str, tuple[str, str]]
+    """access key → (tenant, secret)."""
+
+    def lookup_secret(self, access_key: str) -> str | None:
+        entry = self.keys.get(access_key)
+        return entry[1] if entry is not None else None
+
+
+class Gateway:
+    """The process-wide state: upstream connection pools and the current runtime config."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.backends: dict[str, Backend] = {
+            name: S3Upstream(name, upstream) for name, upstream in settings.upstreams.items()
+        }
+        self.runtime = self._build(settings)
+
+    def _build(self, settings: Settings) -> Runtime:
+        digits = shard_digits(settings.layout.shards)
+        layouts = settings.tenant_layouts()
+        explicit = frozenset(bucket for layout in layouts.values() for bucket in layout.buckets)
+        storages = {
+            name: MappedStorage(layout, self.backends, digits, explicit - set(layout.buckets))
+            for name, layout in layouts.items()
+        }
+        keys = {
+            pair.access_key: (name, pair.secret_key.get_secret_value())
+            for name, tenant in settings.tenants.items()
+            for pair in tenant.keys
+        }
+        return Runtime(settings=settings, storages=storages, keys=keys)
+
+    def reload(self, settings: Settings) -> None:
+        """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
+        current = self.runtime.settings
+        if settings.upstreams != current.upstreams:
+            raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
+        if settings.layout != current.layout:
+            raise ValueError("layout changed: the shard count cannot change on a running proxy")
+        self.runtime = self._build(settings)
+
+    async def close(self) -> None:
+        for backend in self.backends.values():
+            await backend.close()
+
+    async def check_ready(self, timeout: float = 3.0) -> dict[str, str]:
+        """Probe every upstream bucket the configuration uses; 'ok' or the failure, per bucket."""
+        targets: set[tuple[str, str]] = set()
+        for storage in self.runtime.storages.values():
+            tenant = storage.tenant
+            roots = [*tenant.buckets.values(), *([tenant.home] if tenant.home else [])]
+            targets.update((root.upstream, root.bucket) for root in roots)
+
+        async def probe(upstream: str, bucket: str) -> str:
+            try:
+                await asyncio.wait_for(self.backends[upstream].check_ready(bucket), timeout)
+            except S3Error as error:
+                return error.code.name
+            except TimeoutError:
+                return "timeout"
+            return "ok"
+
+        ordered = sorted(targets)
+        results = await asyncio.gather(*(probe(u, b) for u, b in ordered))
+        return {f"{u}/{b}": result for (u, b), result in zip(ordered, results, strict=True)}
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class S3App:
+    """The S3 endpoint as a pure ASGI callable."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+
+    async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = secrets.token_hex(8).upper()
+        runtime = self.gateway.runtime
+        bytes_in = 0
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal bytes_in
+            message = await receive()
+            bytes_in += len(message.get("body", b""))
+            return message
+
+        entry: dict[str, Any] = {"time": _now_iso(), "request_id": request_id}
+        request: S3Request | None = None
+        try:
+            request = parse_request(scope, runtime.settings.server.virtual_host_domains)
+            entry["bucket"] = request.bucket
+            operation = resolve(request)
+            entry["operation"] = operation.value
+            response = await self._dispatch(
+                request, operation, runtime, counting_receive, entry, request_id
+            )
+        except S3Error as error:
+            response = self._error(error, request, request_id)
+            entry["error"] = error.code.name
+        except ClientDisconnected:
+            entry.update(status=499, error="ClientDisconnected")
+            self._log(entry, started, bytes_in, 0)
+            return
+        except Exception:
+            log.exception("request %s failed", request_id)
+            response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
+            entry["error"] = "InternalError"
+        entry["status"] = response.status
+        bytes_out = 0
+        try:
+            bytes_out = await send_response(
+                send,
+                response,
+                head=scope["method"] == "HEAD",
+                extra_headers=[(b"x-amz-request-id", request_id.encode())],
+            )
+        except Exception as exc:
+            entry["error"] = f"aborted: {type(exc).__name__}"
+            raise
+        finally:
+            if response.close is not None:
+                await response.close()
+            self._log(entry, started, bytes_in, bytes_out)
+
+    async def _dispatch(
+        self,
+        request: S3Request,
+        operation: Operation,
+        runtime: Runtime,
+        receive: Receive,
+        entry: dict[str, Any],
+        request_id: str,
+    ) -> S3Response:
+        server = runtime.settings.server
+        auth = authenticate(
+            request,
+            runtime.lookup_secret,
+            datetime.now(UTC),
+            max_skew=server.max_skew_seconds,
+            region=server.region if server.strict_region else None,
+        )
+        tenant = runtime.keys[auth.access_key][0]
+        entry["tenant"] = tenant
+        handler = HANDLERS.get(operation)
+        if handler is None:
+            raise S3Error(S3ErrorCode.NotImplemented)
+        context = RequestContext(
+            request=request,
+            operation=operation,
+            tenant=tenant,
+            auth=auth,
+            storage=runtime.storages[tenant],
+            receive=receive,
+            request_id=request_id,
+        )
+        return await handler(context)
+
+    @staticmethod
+    def _error(error: S3Error, request: S3Request | None, request_id: str) -> S3Response:
+        if request is not None:
+            if error.code is S3ErrorCode.NoSuchKey and request.key is not None:
+                error.fields.setdefault("Key", request.key)
+            elif error.code is S3ErrorCode.NoSuchBucket and request.bucket is not None:
+                error.fields.setdefault("BucketName", request.bucket)
+        headers = list(error.headers.items())
+        if error.code is S3ErrorCode.NotModified:
+            return S3Response(status=304, headers=headers)
+        response = xml_response(error_xml(error, request_id), error.status)
+        response.headers.extend(headers)
+        if request is not None and request.method == "HEAD":
+            response.body = b""
+        return response
+
+    @staticmethod
+    def _log(entry: dict[str, Any], started: float, bytes_in: int, bytes_out: int) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            entry["bytes_in"] = bytes_in
+            entry["bytes_out"] = bytes_out
+            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            access_log.info(json.dumps(entry, separators=(",", ":")))
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_admin_app(gateway: Gateway) -> Starlette:
+    """Liveness and readiness on the admin port (never the S3 port: a bucket may be 'healthz')."""
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(request: Request) -> Response:
+        results = await gateway.check_ready()
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse(
+            {"ready": ready, "upstreams": results}, status_code=200 if ready else 503
+        )
+
+    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])

@@ -1,0 +1,382 @@
+"""A real S3 upstream (AWS S3, SeaweedFS, MinIO, Ceph RGW) over one pooled aiohttp session.
+
+Why not aiobotocore: it cannot upload from an async iterator (aiobotocore #618) and costs ~4× a
+raw signed aiohttp hop per request (``../shared/S3-NOTES.md``). Requests are signed here with
+the proxy's own SigV4 signer (:func:`s3proxy.auth.sigv4.sign_request_headers`, checked against
+botocore in the unit tests) and sent on a keep-alive connection pool created once per process.
+
+Upstream failures are translated once, in :meth:`S3Upstream._raise_for_status`, into S3 errors
+that carry nothing of the upstream (no bucket, key or message text); the details go to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+from yarl import URL
+
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import (
+    CONTENT_HEADERS,
+    ByteRange,
+    GetObjectOutput,
+    ObjectAttributes,
+    ObjectInfo,
+    PutObjectInput,
+    PutObjectOutput,
+    ReadConditions,
+)
+
+if TYPE_CHECKING:
+    from s3proxy.config import UpstreamConfig
+
+log = logging.getLogger("s3proxy.upstream")
+
+READ_CHUNK = 256 * 1024
+MAX_ERROR_BODY = 64 * 1024
+META_PREFIX = "x-amz-meta-"
+# Response headers (besides content headers and metadata) that clients may rely on.
+PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
+
+# Upstream error codes a client may see as-is (with the proxy's own message). Anything else is
+# the proxy's or the upstream's problem, not the client's: 500 InternalError or 503.
+CLIENT_VISIBLE_CODES = frozenset(
+    {
+        "BadDigest",
+        "EntityTooLarge",
+        "EntityTooSmall",
+        "InvalidDigest",
+        "InvalidRange",
+        "KeyTooLongError",
+        "NoSuchKey",
+        "NoSuchUpload",
+        "PreconditionFailed",
+        "XAmzContentSHA256Mismatch",
+        "SlowDown",
+    }
+)
+STATUS_CODES = {
+    304: S3ErrorCode.NotModified,
+    404: S3ErrorCode.NoSuchKey,
+    412: S3ErrorCode.PreconditionFailed,
+    416: S3ErrorCode.InvalidRange,
+    503: S3ErrorCode.ServiceUnavailable,
+}
+
+
+def encode_path(text: str) -> str:
+    """Percent-encode a bucket or key for the wire the way SigV4 canonicalises it."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="/~")
+
+
+class S3Upstream:
+    """One configured upstream. Implements :class:`s3proxy.backends.base.Backend`."""
+
+    def __init__(self, name: str, config: UpstreamConfig) -> None:
+        self.name = name
+        self._config = config
+        split = urlsplit(config.endpoint)
+        self._scheme = split.scheme
+        self._host = split.hostname or ""
+        self._port = split.port
+        self._netloc = split.netloc
+        self._access_key = config.access_key.get_secret_value()
+        self._secret_key = config.secret_key.get_secret_value()
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- connection pool -------------------------------------------------------------------
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._config.max_connections,
+                ssl=None if self._config.verify_tls else False,
+                keepalive_timeout=30,
+            )
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=self._config.connect_timeout,
+                sock_read=self._config.read_timeout,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
+        """(host header, raw path) for a bucket and optional key."""
+        key_path = "/" + encode_path(key) if key is not None else "/"
+        if self._config.path_style:
+            return self._netloc, "/" + encode_path(bucket) + (key_path if key is not None else "")
+        return f"{bucket}.{self._netloc}", key_path
+
+    async def _send(
+        self,
+        method: str,
+        bucket: str,
+        key: str | None,
+        headers: dict[str, str],
+        *,
+        query: str = "",
+        body: AsyncIterator[bytes] | bytes | None = None,
+        payload_hash: str = UNSIGNED_PAYLOAD,
+    ) -> aiohttp.ClientResponse:
+        host, raw_path = self._address(bucket, key)
+        headers["host"] = host
+        headers.update(
+            sign_request_headers(
+                method,
+                raw_path,
+                query,
+                headers,
+                access_key=self._access_key,
+                secret_key=self._secret_key,
+                region=self._config.region,
+                payload_hash=payload_hash,
+                now=datetime.now(UTC),
+            )
+        )
+        url = URL.build(
+            scheme=self._scheme,
+            host=host if not self._config.path_style else self._host,
+            port=self._port,
+            path=raw_path,
+            query_string=query,
+            encoded=True,
+        )
+        try:
+            return await self._client().request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            )
+        except S3Error:
+            raise
+        except aiohttp.ClientConnectionError as exc:
+            if isinstance(exc.__cause__, S3Error):
+                raise exc.__cause__ from None
+            raise self._unavailable(method, exc) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._unavailable(method, exc) from exc
+
+    def _unavailable(self, method: str, exc: BaseException) -> S3Error:
+        log.warning("upstream %s: %s request failed: %r", self.name, method, exc)
+        return S3Error(S3ErrorCode.ServiceUnavailable)
+
+    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
+        if response.status < 300:
+            return
+        code_name = ""
+        text = ""
+        try:
+            if response.method != "HEAD":
+                raw = await response.content.read(MAX_ERROR_BODY)
+                text = raw.decode("utf-8", "replace")
+                start = text.find("<Code>")
+                end = text.find("</Code>", start)
+                if start >= 0 and end > start:
+                    code_name = text[start + 6 : end]
+        finally:
+            response.release()
+        log.info(
+            "upstream %s: %s -> %s %s %s",
+            self.name,
+            response.method,
+            response.status,
+            code_name,
+            text[:300].replace("\n", " "),
+        )
+        code = (
+            S3ErrorCode[code_name]
+            if code_name in CLIENT_VISIBLE_CODES
+            else STATUS_CODES.get(response.status)
+        )
+        if code is S3ErrorCode.NoSuchKey and code_name == "NoSuchBucket":
+            code = S3ErrorCode.NoSuchBucket
+        if code is None:
+            code = (
+                S3ErrorCode.ServiceUnavailable
+                if response.status >= 500
+                else S3ErrorCode.InternalError
+            )
+        headers: dict[str, str] = {}
+        if code is S3ErrorCode.InvalidRange:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            if total.isdigit():
+                headers["Content-Range"] = f"bytes */{total}"
+        if code is S3ErrorCode.NotModified:
+            for name in ("ETag", "Last-Modified"):
+                if name in response.headers:
+                    headers[name] = response.headers[name]
+        raise S3Error(code, headers=headers)
+
+    # -- Backend ---------------------------------------------------------------------------
+
+    async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
+        headers: dict[str, str] = dict(request.attributes.headers)
+        for name, value in request.attributes.metadata.items():
+            headers[META_PREFIX + name] = value
+        headers["content-length"] = str(request.content_length)
+        if request.content_md5 is not None:
+            headers["content-md5"] = request.content_md5
+        if request.conditions.if_match is not None:
+            headers["if-match"] = request.conditions.if_match
+        if request.conditions.if_none_match is not None:
+            headers["if-none-match"] = request.conditions.if_none_match
+        response = await self._send(
+            "PUT",
+            request.bucket,
+            request.key,
+            headers,
+            body=request.body,
+            payload_hash=request.content_sha256 or UNSIGNED_PAYLOAD,
+        )
+        await self._raise_for_status(response)
+        etag = response.headers.get("ETag", "")
+        response.release()
+        return PutObjectOutput(etag=etag)
+
+    @staticmethod
+    def _read_headers(headers: Mapping[str, str]) -> dict[str, str]:
+        read: dict[str, str] = {}
+        for name in ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since"):
+            if name in headers:
+                read[name] = headers[name]
+        return read
+
+    @staticmethod
+    def _conditions(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if conditions.if_match is not None:
+            headers["if-match"] = conditions.if_match
+        if conditions.if_none_match is not None:
+            headers["if-none-match"] = conditions.if_none_match
+        if conditions.if_modified_since is not None:
+            headers["if-modified-since"] = conditions.if_modified_since
+        if conditions.if_unmodified_since is not None:
+            headers["if-unmodified-since"] = conditions.if_unmodified_since
+        if checksum_mode:
+            headers["x-amz-checksum-mode"] = "ENABLED"
+        return headers
+
+    @staticmethod
+    def _object_info(response: aiohttp.ClientResponse, size: int) -> ObjectInfo:
+        content: dict[str, str] = {}
+        metadata: dict[str, str] = {}
+        extra: dict[str, str] = {}
+        for name, value in response.headers.items():
+            lower = name.lower()
+            if lower in CONTENT_HEADERS:
+                content[lower] = value
+            elif lower.startswith(META_PREFIX):
+                metadata[lower[len(META_PREFIX) :]] = value
+            elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:
+                extra[lower] = value
+        return ObjectInfo(
+            size=size,
+            etag=response.headers.get("ETag", ""),
+            last_modified=response.headers.get("Last-Modified", ""),
+            attributes=ObjectAttributes(headers=content, metadata=metadata),
+            extra_headers=extra,
+        )
+
+    async def head_object(
+        self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
+    ) -> ObjectInfo:
+        response = await self._send(
+            "HEAD", bucket, key, self._conditions(conditions, checksum_mode)
+        )
+        await self._raise_for_status(response)
+        response.release()
+        return self._object_info(response, int(response.headers.get("Content-Length", "0")))
+
+    async def get_object(
+        self,
+        bucket: str,
+        key: str,
+        byte_range: ByteRange | None,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+    ) -> GetObjectOutput:
+        headers = self._conditions(conditions, checksum_mode)
+        if byte_range is not None:
+            headers["range"] = byte_range.header()
+        response = await self._send("GET", bucket, key, headers)
+        await self._raise_for_status(response)
+        length = int(response.headers.get("Content-Length", "0"))
+        content_range: tuple[int, int, int] | None = None
+        size = length
+        if response.status == 206:
+            content_range = _parse_content_range(response.headers.get("Content-Range", ""))
+            if content_range is None:
+                response.close()
+                raise S3Error(S3ErrorCode.InternalError)
+            size = content_range[2]
+        return GetObjectOutput(
+            info=self._object_info(response, size),
+            body=_stream(response, length),
+            content_range=content_range,
+            content_length=length,
+            aclose=_closer(response),
+        )
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        response = await self._send("DELETE", bucket, key, {})
+        if response.status == 404:
+            response.release()
+            return
+        await self._raise_for_status(response)
+        response.release()
+
+    async def check_ready(self, bucket: str) -> None:
+        response = await self._send("HEAD", bucket, None, {})
+        await self._raise_for_status(response)
+        response.release()
+
+
+def _parse_content_range(value: str) -> tuple[int, int, int] | None:
+    unit, _, rest = value.partition(" ")
+    span, _, total = rest.partition("/")
+    first, _, last = span.partition("-")
+    if unit != "bytes" or not (first.isdigit() and last.isdigit() and total.isdigit()):
+        return None
+    return int(first), int(last), int(total)
+
+
+async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterator[bytes]:
+    """The upstream body; raises if it ends short so the client connection is aborted."""
+    sent = 0
+    try:
+        async for chunk in response.content.iter_chunked(READ_CHUNK):
+            sent += len(chunk)
+            yield chunk
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        log.warning("upstream body failed after %d of %d bytes: %r", sent, length, exc)
+        raise
+    if sent != length:
+        log.warning("upstream body ended after %d of %d bytes", sent, length)
+        raise ConnectionError("upstream body ended early")
+
+
+def _closer(response: aiohttp.ClientResponse):  # type: ignore[no-untyped-def]
+    async def aclose() -> None:
+        if not response.content.at_eof():
+            response.close()
+        else:
+            response.release()
+
+    return aclose

@@ -1,0 +1,27 @@
+"""What a handler gets: the parsed request, the authenticated caller's storage, the body source."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from s3proxy.auth.sigv4 import VerifiedSigV4
+from s3proxy.backends.mapped import MappedStorage
+from s3proxy.body import Receive
+from s3proxy.operations import Operation
+from s3proxy.request import S3Request
+from s3proxy.responses import S3Response
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request: S3Request
+    operation: Operation
+    tenant: str
+    auth: VerifiedSigV4
+    storage: MappedStorage
+    receive: Receive
+    request_id: str
+
+
+Handler = Callable[[RequestContext], Awaitable[S3Response]]

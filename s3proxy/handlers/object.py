@@ -1,0 +1,189 @@
+"""PutObject, GetObject, HeadObject, DeleteObject.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html (and the GetObject,
+HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
+:class:`~s3proxy.backends.mapped.MappedStorage` applies the layout.
+"""
+
+from __future__ import annotations
+
+from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.body import verified_body
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.context import RequestContext
+from s3proxy.model import (
+    CONTENT_HEADERS,
+    ObjectAttributes,
+    ObjectInfo,
+    PutObjectInput,
+    ReadConditions,
+    WriteConditions,
+)
+from s3proxy.ranges import parse_range, resolve_range
+from s3proxy.responses import S3Response
+
+MAX_PUT_SIZE = 5 * 1024**3
+META_PREFIX = "x-amz-meta-"
+# GetObject query parameters that override a response header (signed requests only, as in S3).
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def _attributes(ctx: RequestContext) -> ObjectAttributes:
+    headers = {}
+    metadata = {}
+    for name, value in ctx.request.headers:
+        if name in CONTENT_HEADERS:
+            headers[name] = value
+        elif name.startswith(META_PREFIX):
+            meta_name = name[len(META_PREFIX) :]
+            metadata[meta_name] = (
+                f"{metadata[meta_name]},{value}" if meta_name in metadata else value
+            )
+    return ObjectAttributes(headers=headers, metadata=metadata)
+
+
+def _content_length(ctx: RequestContext) -> int:
+    value = ctx.request.header("content-length")
+    if value is None:
+        raise S3Error(S3ErrorCode.MissingContentLength)
+    if not value.isdigit():
+        raise S3Error(S3ErrorCode.InvalidArgument, "Content-Length is not a number.")
+    length = int(value)
+    if length > MAX_PUT_SIZE:
+        raise S3Error(S3ErrorCode.EntityTooLarge)
+    return length
+
+
+def _payload_sha256(ctx: RequestContext) -> str | None:
+    payload_hash = ctx.auth.payload_hash
+    if payload_hash == UNSIGNED_PAYLOAD:
+        return None
+    if payload_hash.startswith("STREAMING-"):
+        raise S3Error(S3ErrorCode.NotImplemented, "aws-chunked uploads are not supported yet.")
+    return payload_hash.lower()
+
+
+async def put_object(ctx: RequestContext) -> S3Response:
+    assert ctx.request.bucket is not None and ctx.request.key is not None
+    if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
+        raise S3Error(S3ErrorCode.NotImplemented, "Chunked transfer encoding is not supported yet.")
+    length = _content_length(ctx)
+    sha256 = _payload_sha256(ctx)
+    content_md5 = ctx.request.header("content-md5")
+    verifier = PayloadVerifier(sha256, parse_content_md5(content_md5))
+    # Map before reading the body: a bad key or bucket is refused before any byte moves.
+    ctx.storage.locate(ctx.request.bucket, ctx.request.key)
+    result = await ctx.storage.put_object(
+        PutObjectInput(
+            bucket=ctx.request.bucket,
+            key=ctx.request.key,
+            body=verified_body(ctx.receive, length, verifier),
+            content_length=length,
+            attributes=_attributes(ctx),
+            conditions=WriteConditions(
+                if_match=ctx.request.header("if-match"),
+                if_none_match=ctx.request.header("if-none-match"),
+            ),
+            content_md5=content_md5,
+            content_sha256=sha256,
+        )
+    )
+    return S3Response(headers=[("ETag", result.etag)])
+
+
+def _read_conditions(ctx: RequestContext) -> ReadConditions:
+    header = ctx.request.header
+    return ReadConditions(
+        if_match=header("if-match"),
+        if_none_match=header("if-none-match"),
+        if_modified_since=header("if-modified-since"),
+        if_unmodified_since=header("if-unmodified-since"),
+    )
+
+
+def _checksum_mode(ctx: RequestContext) -> bool:
+    return (ctx.request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
+
+
+def _object_headers(
+    ctx: RequestContext, info: ObjectInfo, checksum_mode: bool
+) -> list[tuple[str, str]]:
+    content = dict(info.attributes.headers)
+    for parameter, header in RESPONSE_OVERRIDES.items():
+        if parameter in ctx.request.query:
+            content[header] = ctx.request.query[parameter]
+    headers = [
+        ("ETag", info.etag),
+        ("Last-Modified", info.last_modified),
+        ("Accept-Ranges", "bytes"),
+    ]
+    headers.extend(content.items())
+    headers.extend((META_PREFIX + name, value) for name, value in info.attributes.metadata.items())
+    for name, value in info.extra_headers.items():
+        if checksum_mode or not name.startswith("x-amz-checksum-"):
+            headers.append((name, value))
+    return headers
+
+
+def _reject_part_number(ctx: RequestContext) -> None:
+    if "partNumber" in ctx.request.query:
+        raise S3Error(S3ErrorCode.NotImplemented, "partNumber reads are not supported yet.")
+
+
+async def get_object(ctx: RequestContext) -> S3Response:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    _reject_part_number(ctx)
+    byte_range = parse_range(ctx.request.header("range"))
+    checksum_mode = _checksum_mode(ctx)
+    conditions = _read_conditions(ctx)
+    try:
+        result = await ctx.storage.get_object(bucket, key, byte_range, conditions, checksum_mode)
+    except S3Error as error:
+        if error.code is S3ErrorCode.InvalidRange and "Content-Range" not in error.headers:
+            info = await ctx.storage.head_object(bucket, key, ReadConditions())
+            error.headers["Content-Range"] = f"bytes */{info.size}"
+        raise
+    headers = _object_headers(ctx, result.info, checksum_mode)
+    status = 200
+    if result.content_range is not None:
+        first, last, total = result.content_range
+        headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
+        status = 206
+    return S3Response(
+        status=status,
+        headers=headers,
+        body=result.body,
+        close=result.aclose,
+        content_length=result.content_length,
+    )
+
+
+async def head_object(ctx: RequestContext) -> S3Response:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    _reject_part_number(ctx)
+    checksum_mode = _checksum_mode(ctx)
+    info = await ctx.storage.head_object(bucket, key, _read_conditions(ctx), checksum_mode)
+    headers = _object_headers(ctx, info, checksum_mode)
+    byte_range = parse_range(ctx.request.header("range"))
+    if byte_range is None:
+        return S3Response(headers=headers, content_length=info.size)
+    first, last = resolve_range(byte_range, info.size)
+    headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
+    return S3Response(status=206, headers=headers, content_length=last - first + 1)
+
+
+async def delete_object(ctx: RequestContext) -> S3Response:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    await ctx.storage.delete_object(bucket, key)
+    return S3Response(status=204)
