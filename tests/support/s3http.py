@@ -55,9 +55,11 @@ def sign(
 ) -> dict[str, str]:
     """Headers of a SigV4-signed request (botocore's signer, the reference)."""
     request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
-    if payload_hash is not None:
-        request.headers["X-Amz-Content-SHA256"] = payload_hash
+    if "host" not in {name.lower() for name in request.headers.keys()}:
+        request.headers["Host"] = urlsplit(url).netloc
     auth = S3SigV4Auth(Credentials(access_key, secret_key), "s3", "us-east-1")
+    if payload_hash is not None:  # botocore would compute the real hash: declare ours instead
+        auth.payload = lambda _request: payload_hash  # type: ignore[method-assign]
     if when is not None:
         import botocore.auth
 

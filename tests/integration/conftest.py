@@ -1,0 +1,164 @@
+"""The proxy under test: a real `python -m s3proxy serve` process in front of a real SeaweedFS.
+
+Started once per session on free loopback ports; stopped by PID. Tests that need their own
+proxy process (reload, shutdown) use :func:`start_proxy` directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support.processes import ProxyProcess, SeaweedFS, free_port, write_config
+
+HOME_BUCKET = "s3p-homes-7e1d"
+PHOTOS_BUCKET = "s3p-photos-3c9a"
+BOB_BUCKET = "s3p-bob-5b2f"
+SERVER_SECRET = "integration-server-secret-0123456789"
+TENANT_KEYS = {
+    "alice": ("AKALICE0000000000001", "alice-secret-key-aaaaaaaaaaaaaaaa"),
+    "bob": ("AKBOB00000000000002", "bob-secret-key-bbbbbbbbbbbbbbbbbb"),
+}
+SHARDS = 16
+
+
+def upstream_key(tenant: str, bucket: str, key: str, shards: int = SHARDS) -> str:
+    """The layout contract, restated independently of s3proxy.layout for the tests."""
+    digits = {1: 0, 16: 1, 256: 2, 4096: 3}[shards]
+    shard = hashlib.sha256(key.encode()).hexdigest()[:digits]
+    return f"{tenant}/{bucket}/" + (f"{shard}/" if digits else "") + key
+
+
+def client_for(endpoint: str, access_key: str, secret_key: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1, "mode": "standard"},
+            signature_version="s3v4",
+        ),
+    )
+
+
+def proxy_settings(seaweed: SeaweedFS, port: int, admin_port: int) -> dict[str, Any]:
+    return {
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "admin_port": admin_port,
+            "secret": SERVER_SECRET,
+            "shutdown_timeout": 20,
+        },
+        "upstreams": {
+            "seaweed": {
+                "endpoint": seaweed.endpoint,
+                "region": "us-east-1",
+                "access_key": seaweed.access_key,
+                "secret_key": seaweed.secret_key,
+                "path_style": True,
+            }
+        },
+        "tenants": {
+            "alice": {
+                "keys": [
+                    {"access_key": TENANT_KEYS["alice"][0], "secret_key": TENANT_KEYS["alice"][1]}
+                ],
+                "home": {"upstream": "seaweed", "bucket": HOME_BUCKET},
+                "buckets": {
+                    "alice-photos": {"upstream": "seaweed", "bucket": PHOTOS_BUCKET, "prefix": "p/"}
+                },
+            },
+            "bob": {
+                "keys": [
+                    {"access_key": TENANT_KEYS["bob"][0], "secret_key": TENANT_KEYS["bob"][1]}
+                ],
+                "home": {"upstream": "seaweed", "bucket": HOME_BUCKET},
+                "buckets": {"bob-only": {"upstream": "seaweed", "bucket": BOB_BUCKET}},
+            },
+        },
+        "layout": {"shards": SHARDS},
+    }
+
+
+@dataclass
+class Proxy:
+    process: ProxyProcess
+    port: int
+    admin_port: int
+    config_path: Path
+    upstream: Any
+    seaweed: SeaweedFS
+    home_bucket: str = HOME_BUCKET
+    photos_bucket: str = PHOTOS_BUCKET
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    @property
+    def upstream_access_key(self) -> str:
+        return self.seaweed.access_key
+
+    @property
+    def upstream_port(self) -> int:
+        return int(self.seaweed.endpoint.rsplit(":", 1)[1])
+
+    def keys(self, tenant: str) -> tuple[str, str]:
+        return TENANT_KEYS[tenant]
+
+    def client(self, tenant: str) -> Any:
+        if tenant not in self._clients:
+            self._clients[tenant] = client_for(self.endpoint, *TENANT_KEYS[tenant])
+        return self._clients[tenant]
+
+
+def start_proxy(seaweed: SeaweedFS, upstream: Any, workdir: Path, **overrides: Any) -> Proxy:
+    port, admin_port = free_port(), free_port()
+    settings = proxy_settings(seaweed, port, admin_port)
+    for section, values in overrides.items():
+        settings[section] = {**settings.get(section, {}), **values}
+    config_path = write_config(workdir / "s3proxy.yaml", settings)
+    process = ProxyProcess.start(config_path, admin_port=admin_port, log_path=workdir / "proxy.log")
+    return Proxy(process, port, admin_port, config_path, upstream, seaweed)
+
+
+@pytest.fixture(scope="session")
+def upstream_buckets(upstream_s3: Any) -> None:
+    existing = {b["Name"] for b in upstream_s3.list_buckets().get("Buckets", [])}
+    for name in (HOME_BUCKET, PHOTOS_BUCKET, BOB_BUCKET):
+        if name not in existing:
+            upstream_s3.create_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="session")
+def proxy(
+    seaweed: SeaweedFS,
+    upstream_s3: Any,
+    upstream_buckets: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Proxy]:
+    running = start_proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("proxy"))
+    try:
+        yield running
+    finally:
+        running.process.stop()
