@@ -244,8 +244,7 @@ def verify_header_auth(
     amz_date, when = request_time(headers)
     if credential.date != amz_date[:8]:
         raise _malformed(
-            f"Invalid credential date \"{credential.date}\". This date is not the same as "
-            "X-Amz-Date."
+            f'Invalid credential date "{credential.date}". This date is not the same as X-Amz-Date.'
         )
     if abs((now - when).total_seconds()) > max_skew:
         raise S3Error(S3ErrorCode.RequestTimeTooSkewed)
@@ -257,7 +256,8 @@ def verify_header_auth(
     present = {name.lower() for name, _ in headers}
     if any(name.startswith("x-amz-") and name not in signed for name in present):
         raise S3Error(
-            S3ErrorCode.AccessDenied, "There were headers present in the request which were not signed"
+            S3ErrorCode.AccessDenied,
+            "There were headers present in the request which were not signed",
         )
     payload_hash = check_payload_hash(_header(headers, "x-amz-content-sha256"))
     secret = lookup_secret(credential.access_key)

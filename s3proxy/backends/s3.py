@@ -12,7 +12,7 @@ that carry nothing of the upstream (no bucket, key or message text); the details
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -96,7 +96,7 @@ class S3Upstream:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._config.max_connections,
-                ssl=None if self._config.verify_tls else False,
+                ssl=self._config.verify_tls,
                 keepalive_timeout=30,
             )
             timeout = aiohttp.ClientTimeout(
@@ -251,14 +251,6 @@ class S3Upstream:
         return PutObjectOutput(etag=etag)
 
     @staticmethod
-    def _read_headers(headers: Mapping[str, str]) -> dict[str, str]:
-        read: dict[str, str] = {}
-        for name in ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since"):
-            if name in headers:
-                read[name] = headers[name]
-        return read
-
-    @staticmethod
     def _conditions(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
         headers: dict[str, str] = {}
         if conditions.if_match is not None:
@@ -372,7 +364,7 @@ async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterato
         raise ConnectionError("upstream body ended early")
 
 
-def _closer(response: aiohttp.ClientResponse):  # type: ignore[no-untyped-def]
+def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     async def aclose() -> None:
         if not response.content.at_eof():
             response.close()

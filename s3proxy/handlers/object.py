@@ -37,8 +37,8 @@ RESPONSE_OVERRIDES = {
 
 
 def _attributes(ctx: RequestContext) -> ObjectAttributes:
-    headers = {}
-    metadata = {}
+    headers: dict[str, str] = {}
+    metadata: dict[str, str] = {}
     for name, value in ctx.request.headers:
         if name in CONTENT_HEADERS:
             headers[name] = value

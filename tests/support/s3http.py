@@ -55,7 +55,7 @@ def sign(
 ) -> dict[str, str]:
     """Headers of a SigV4-signed request (botocore's signer, the reference)."""
     request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
-    if "host" not in {name.lower() for name in request.headers.keys()}:
+    if "host" not in {name.lower() for name in request.headers}:
         request.headers["Host"] = urlsplit(url).netloc
     auth = S3SigV4Auth(Credentials(access_key, secret_key), "s3", "us-east-1")
     if payload_hash is not None:  # botocore would compute the real hash: declare ours instead
