@@ -501,7 +501,7 @@ class ProxyProcess(_Managed):
         log_path: Path,
         log_file: IO[bytes],
         *,
-        config_path: Path,
+        config_path: Path | None,
         admin_port: int,
     ):
         super().__init__(popen, log_path, log_file)
@@ -516,7 +516,7 @@ class ProxyProcess(_Managed):
     @classmethod
     def start(
         cls,
-        config_path: Path,
+        config_path: Path | None,
         *,
         admin_port: int,
         log_path: Path,
@@ -535,8 +535,7 @@ class ProxyProcess(_Managed):
             "-m",
             "s3proxy",
             "serve",
-            "--config",
-            str(config_path),
+            *(["--config", str(config_path)] if config_path is not None else []),
             *extra_args,
         ]
         environment = dict(os.environ if env is None else env)
@@ -544,7 +543,11 @@ class ProxyProcess(_Managed):
         started = time.monotonic()
         popen, log_file = _spawn(argv, environment, Path(log_path), cwd=Path(cwd))
         proxy = cls(
-            popen, Path(log_path), log_file, config_path=Path(config_path), admin_port=admin_port
+            popen,
+            Path(log_path),
+            log_file,
+            config_path=Path(config_path) if config_path is not None else None,
+            admin_port=admin_port,
         )
         try:
             proxy._wait_ready(started + timeout)

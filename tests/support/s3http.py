@@ -81,9 +81,12 @@ def send(
     body: bytes = b"",
     *,
     content_length: bool = True,
+    connect: tuple[str, int] | None = None,
 ) -> RawResponse:
+    """Send as-is; ``connect`` overrides where the connection goes (virtual-host tests)."""
     split = urlsplit(url)
-    connection = http.client.HTTPConnection(split.hostname or "", split.port, timeout=60)
+    host, port = connect or (split.hostname or "", split.port)
+    connection = http.client.HTTPConnection(host, port, timeout=60)
     path = split.path + (f"?{split.query}" if split.query else "")
     try:
         connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)

@@ -1,0 +1,170 @@
+"""Upstream failures never become a client 2xx, and never show upstream text.
+
+A real S3 server does not fail on demand, so these tests put a deliberately broken HTTP server
+(a few lines of sockets, not an S3 emulation) behind the proxy: one that cuts a GET body short,
+answers errors full of internal detail, or is not listening at all.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import ProxyProcess, free_port, write_config
+from tests.support.s3http import object_url, sign, signed
+
+pytestmark = pytest.mark.integration
+
+AK, SK = "AKFAIL00000000000001", "failure-tests-secret-key-0123"
+LEAKY = "upstream-internal-detail-9f8e"
+DECLARED_SIZE = 4 * 1024 * 1024
+
+
+def _reply(method: str, path: str) -> bytes:
+    if method == "GET" and path.endswith("/short"):
+        head = (
+            "HTTP/1.1 200 OK\r\n"
+            f"Content-Length: {DECLARED_SIZE}\r\n"
+            'ETag: "0123456789abcdef0123456789abcdef"\r\n'
+            "Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT\r\n\r\n"
+        )
+        return head.encode() + b"x" * 65536  # then the connection drops
+    if method == "HEAD":
+        return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    body = (
+        f"<Error><Code>InternalError</Code><Message>{LEAKY} in bucket {LEAKY}</Message>"
+        f"<Resource>/{LEAKY}/key</Resource></Error>"
+    ).encode()
+    return (
+        f"HTTP/1.1 500 Internal Server Error\r\nContent-Length: {len(body)}\r\n"
+        "Content-Type: application/xml\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+
+
+def _serve(listener: socket.socket) -> None:
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, rest = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path = lines[0].split(" ")[:2]
+            length = next(
+                (int(v) for k, _, v in (line.partition(": ") for line in lines[1:])
+                 if k.lower() == "content-length"),
+                0,
+            )  # fmt: skip
+            remaining = length - len(rest)
+            while remaining > 0:
+                chunk = connection.recv(min(remaining, 65536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            connection.sendall(_reply(method, path))
+
+
+@pytest.fixture(scope="module")
+def broken_upstream() -> Iterator[int]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    thread = threading.Thread(target=_serve, args=(listener,), daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def failing_proxy(
+    broken_upstream: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    work = tmp_path_factory.mktemp("failing-proxy")
+    port, admin_port, dead_port = free_port(), free_port(), free_port()
+    config = write_config(
+        work / "s3proxy.yaml",
+        {
+            "server": {"port": port, "admin_port": admin_port, "secret": "s" * 32},
+            "upstreams": {
+                "broken": {"endpoint": f"http://127.0.0.1:{broken_upstream}",
+                           "access_key": "UPAK", "secret_key": "upstream-secret"},
+                "down": {"endpoint": f"http://127.0.0.1:{dead_port}",
+                         "access_key": "UPAK", "secret_key": "upstream-secret",
+                         "connect_timeout": 2},
+            },
+            "tenants": {
+                "t": {
+                    "keys": [{"access_key": AK, "secret_key": SK}],
+                    "buckets": {
+                        "broken": {"upstream": "broken", "bucket": LEAKY},
+                        "down": {"upstream": "down", "bucket": "down-bucket"},
+                    },
+                }
+            },
+        },
+    )  # fmt: skip
+    process = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
+    try:
+        yield f"http://127.0.0.1:{port}", admin_port
+    finally:
+        process.stop()
+
+
+def test_get_cut_short_upstream_aborts_the_client_connection(
+    failing_proxy: tuple[str, int],
+) -> None:
+    url = object_url(failing_proxy[0], "broken", "short")
+    headers = sign("GET", url, AK, SK)
+    port = int(failing_proxy[0].rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("GET", "/broken/short", skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Length") == str(DECLARED_SIZE)
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    connection.close()
+
+
+def test_upstream_500_is_503_without_upstream_text(failing_proxy: tuple[str, int]) -> None:
+    url = object_url(failing_proxy[0], "broken", "put-me")
+    response = signed("PUT", url, AK, SK, body=b"data")
+    assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    assert LEAKY.encode() not in response.body
+    assert all(LEAKY not in value for _, value in response.headers)
+
+
+def test_upstream_auth_failure_is_500_internal_error(failing_proxy: tuple[str, int]) -> None:
+    response = signed("HEAD", object_url(failing_proxy[0], "broken", "k"), AK, SK)
+    assert response.status == 500
+
+
+def test_upstream_down_is_503_and_not_ready(failing_proxy: tuple[str, int]) -> None:
+    response = signed("GET", object_url(failing_proxy[0], "down", "k"), AK, SK)
+    assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    admin_port = failing_proxy[1]
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/readyz", timeout=30)
+        raise AssertionError("readiness must fail while an upstream is down")
+    except urllib.error.HTTPError as error:
+        assert error.code == 503
+        report = json.loads(error.read())
+        assert report["ready"] is False
+        assert report["upstreams"]["down/down-bucket"] != "ok"
