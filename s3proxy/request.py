@@ -41,6 +41,14 @@ def _decode(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+def _wire_text(raw: bytes) -> str:
+    """A raw path or query as ASCII text: bytes ≥ 0x80 sent unencoded are percent-encoded, so
+    that decoding gives back exactly the bytes on the wire (the bytes the signature covers)."""
+    if raw.isascii():
+        return raw.decode("ascii")
+    return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
+
+
 def decode_component(raw: str) -> str:
     """Percent-decode a path or query component to text; invalid UTF-8 → InvalidURI."""
     try:
@@ -80,13 +88,12 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
         header_map[name] = f"{header_map[name]},{value}" if name in header_map else value
     raw_path_bytes = scope.get("raw_path")
     if raw_path_bytes:
-        raw_path = _decode(raw_path_bytes)
-        raw_path = raw_path.split("?", 1)[0]
+        raw_path = _wire_text(raw_path_bytes.split(b"?", 1)[0])
     else:
         raw_path = quote(scope.get("path", "/"), safe="/")
     if not raw_path.startswith("/"):
         raise S3Error(S3ErrorCode.InvalidURI)
-    query_string = _decode(scope.get("query_string", b""))
+    query_string = _wire_text(scope.get("query_string", b""))
 
     bucket: str | None
     key: str | None

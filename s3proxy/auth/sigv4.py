@@ -3,6 +3,10 @@
 https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html — one small
 function per spec term, as in botocore's ``auth.py``. S3's quirk: the canonical URI is the raw
 path re-encoded once, never normalised (``.``, ``..`` and ``//`` are kept).
+
+Paths and query strings are ``str`` as received, still percent-encoded. A character outside ASCII
+in them stands for its UTF-8 bytes, as in :func:`s3proxy.request.decode_component`, so the key a
+handler derives is made of the very bytes the signature covered.
 """
 
 from __future__ import annotations
@@ -11,17 +15,22 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, unquote_to_bytes
 
+from s3proxy.auth.canonical import Headers as Headers
+from s3proxy.auth.canonical import canonical_headers as canonical_headers
+from s3proxy.auth.canonical import canonical_query as canonical_query
+from s3proxy.auth.canonical import canonical_request as canonical_request
+from s3proxy.auth.canonical import canonical_uri as canonical_uri
+from s3proxy.auth.canonical import trim_header_value
 from s3proxy.errors import S3Error, S3ErrorCode
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 STREAMING_PAYLOADS = frozenset(
     {
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
@@ -33,17 +42,19 @@ STREAMING_PAYLOADS = frozenset(
 )
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
-Headers = Sequence[tuple[str, str]]
 
+_AMZ_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_SPACES = re.compile(r"\s+")
 _AUTH_FIELD = re.compile(r"\s*(Credential|SignedHeaders|Signature)=([^,\s]*)\s*")
+_NOT_SIGNED = "There were headers present in the request which were not signed"
+_NO_DATE = "AWS authentication requires a valid Date or x-amz-date header"
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
     access_key: str
     date: str
+    """YYYYMMDD"""
     region: str
     service: str
 
@@ -56,6 +67,7 @@ class Credential:
 class AuthorizationHeader:
     credential: Credential
     signed_headers: tuple[str, ...]
+    """Lower-case, in the order the client listed them (sorted, by the spec)."""
     signature: str
 
 
@@ -64,27 +76,33 @@ class VerifiedSigV4:
     access_key: str
     credential: Credential
     amz_date: str
+    """``YYYYMMDDTHHMMSSZ``, the time that went into the string to sign."""
     payload_hash: str
+    """``x-amz-content-sha256`` as sent: hex, UNSIGNED-PAYLOAD or one of STREAMING_PAYLOADS."""
     signature: str
-    """The verified (seed) signature: aws-chunked chunk signatures chain from it."""
+    """The verified (seed) signature, lower-case: aws-chunked chunk signatures chain from it."""
     signing_key: bytes
 
 
-def _malformed(message: str = "The authorization header is malformed.") -> S3Error:
+def _malformed(message: str | None = None) -> S3Error:
     return S3Error(S3ErrorCode.AuthorizationHeaderMalformed, message)
 
 
 def parse_credential(value: str) -> Credential:
+    """``AK/20260101/us-east-1/s3/aws4_request`` (the header's or X-Amz-Credential's value)."""
     parts = value.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
         raise _malformed()
     if parts[3] != "s3":
-        raise _malformed(f"The authorization header is malformed; incorrect service '{parts[3]}'.")
+        raise _malformed(
+            f"The authorization header is malformed; incorrect service '{parts[3]}'. "
+            "This endpoint belongs to 's3'."
+        )
     return Credential(parts[0], parts[1], parts[2], parts[3])
 
 
 def parse_authorization(value: str) -> AuthorizationHeader:
-    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…``"""
+    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex``; any spacing."""
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise _malformed()
@@ -94,71 +112,12 @@ def parse_authorization(value: str) -> AuthorizationHeader:
         if match is None or match.group(1) in fields:
             raise _malformed()
         fields[match.group(1)] = match.group(2)
-    if set(fields) != {"Credential", "SignedHeaders", "Signature"} or not fields["Signature"]:
+    if len(fields) != 3 or not fields["Signature"]:
         raise _malformed()
     signed = tuple(fields["SignedHeaders"].split(";"))
     if not all(signed):
         raise _malformed()
     return AuthorizationHeader(parse_credential(fields["Credential"]), signed, fields["Signature"])
-
-
-def uri_encode(raw: bytes, safe: str) -> str:
-    """Percent-encode every byte outside ``A-Za-z0-9-._~`` (and ``safe``), uppercase hex."""
-    return quote(raw, safe=safe)
-
-
-def canonical_uri(raw_path: str) -> str:
-    if not raw_path:
-        return "/"
-    return uri_encode(unquote_to_bytes(raw_path), "/~")
-
-
-def canonical_query(query_string: str, *, exclude: str | None = None) -> str:
-    if not query_string:
-        return ""
-    pairs: list[tuple[str, str]] = []
-    for part in query_string.split("&"):
-        if not part:
-            continue
-        name, _, value = part.partition("=")
-        encoded_name = uri_encode(unquote_to_bytes(name), "~")
-        if exclude is not None and encoded_name == exclude:
-            continue
-        pairs.append((encoded_name, uri_encode(unquote_to_bytes(value), "~")))
-    pairs.sort()
-    return "&".join(f"{name}={value}" for name, value in pairs)
-
-
-def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
-    values: dict[str, list[str]] = {}
-    wanted = set(signed)
-    for name, value in headers:
-        lower = name.lower()
-        if lower in wanted:
-            values.setdefault(lower, []).append(_SPACES.sub(" ", value.strip()))
-    return "".join(f"{name}:{','.join(values.get(name, ()))}\n" for name in signed)
-
-
-def canonical_request(
-    method: str,
-    raw_path: str,
-    query_string: str,
-    headers: Headers,
-    signed_headers: Sequence[str],
-    payload_hash: str,
-    *,
-    exclude_query: str | None = None,
-) -> str:
-    return "\n".join(
-        (
-            method,
-            canonical_uri(raw_path),
-            canonical_query(query_string, exclude=exclude_query),
-            canonical_headers(headers, signed_headers),
-            ";".join(signed_headers),
-            payload_hash,
-        )
-    )
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
@@ -167,7 +126,7 @@ def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, message.encode("utf-8"), "sha256")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -177,41 +136,52 @@ def signing_key(secret_key: str, date: str, region: str, service: str = "s3") ->
 
 
 def sign(key: bytes, string_to_sign: str) -> str:
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return _hmac(key, string_to_sign).hex()
 
 
-def _header(headers: Headers, name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
-
-
-def request_time(headers: Headers) -> tuple[str, datetime]:
-    """The request's time from ``x-amz-date``, else ``Date``: (amz-format string, datetime)."""
-    invalid = S3Error(
-        S3ErrorCode.AccessDenied, "AWS authentication requires a valid Date or x-amz-date header"
-    )
-    amz_date = _header(headers, "x-amz-date")
-    if amz_date is not None:
-        try:
-            when = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-        except ValueError:
-            raise invalid from None
-        return amz_date, when
-    date = _header(headers, "date")
-    if date is None:
-        raise invalid
+def parse_amz_date(value: str) -> datetime | None:
+    """``YYYYMMDDTHHMMSSZ`` → aware UTC datetime; anything else → None."""
+    match = _AMZ_DATE.fullmatch(value)
+    if match is None:
+        return None
     try:
-        when = parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        raise invalid from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime(AMZ_DATE_FORMAT), when
+        year, month, day, hour, minute, second = map(int, match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
-def check_payload_hash(value: str | None) -> str:
+def format_amz_date(when: datetime) -> str:
+    """Aware datetimes are converted to UTC; naive ones are taken as UTC."""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return (
+        f"{when.year:04}{when.month:02}{when.day:02}"
+        f"T{when.hour:02}{when.minute:02}{when.second:02}Z"
+    )
+
+
+def _request_time(headers: Mapping[str, str]) -> tuple[str, datetime]:
+    """(amz-format string for the string to sign, time) from ``x-amz-date``, else ``Date``."""
+    amz_date = headers.get("x-amz-date")
+    if amz_date is not None:
+        when = parse_amz_date(amz_date)
+        if when is None:
+            raise S3Error(S3ErrorCode.AccessDenied, _NO_DATE)
+        return amz_date, when
+    date = headers.get("date")
+    if date is None:
+        raise S3Error(S3ErrorCode.AccessDenied, _NO_DATE)
+    try:
+        parsed = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        raise S3Error(S3ErrorCode.AccessDenied, _NO_DATE) from None
+    if parsed.tzinfo is None:  # "-0000": UTC by RFC 5322
+        parsed = parsed.replace(tzinfo=UTC)
+    return format_amz_date(parsed), parsed
+
+
+def _check_payload_hash(value: str | None) -> str:
     if value is None:
         raise S3Error(
             S3ErrorCode.InvalidRequest,
@@ -236,53 +206,74 @@ def verify_header_auth(
     max_skew: int = 900,
     region: str | None = None,
 ) -> VerifiedSigV4:
-    authorization = _header(headers, "authorization")
+    """Verify an ``Authorization: AWS4-HMAC-SHA256 …`` request, or raise the S3 error AWS would.
+
+    ``now`` naive is taken as UTC. ``region`` None accepts any region (s3cmd signs with "US").
+    """
+    # Repeats joined with "," as in the canonical headers: a doubled x-amz-content-sha256 or
+    # x-amz-date is then invalid rather than verified under one value and used under another.
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    authorization = joined.get("authorization")
     if authorization is None:
         raise _malformed()
     auth = parse_authorization(authorization)
     credential = auth.credential
-    amz_date, when = request_time(headers)
+    amz_date, when = _request_time(joined)
     if credential.date != amz_date[:8]:
         raise _malformed(
-            f'Invalid credential date "{credential.date}". This date is not the same as X-Amz-Date.'
+            "The authorization header is malformed; Invalid credential date. "
+            "Date is not the same as X-Amz-Date."
         )
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
     if abs((now - when).total_seconds()) > max_skew:
-        raise S3Error(S3ErrorCode.RequestTimeTooSkewed)
-    if region is not None and credential.region != region:
-        raise _malformed(f"the region '{credential.region}' is wrong; expecting '{region}'")
-    signed = set(auth.signed_headers)
-    if "host" not in signed:
-        raise S3Error(S3ErrorCode.AccessDenied, "The host header must be signed.")
-    present = {name.lower() for name, _ in headers}
-    if any(name.startswith("x-amz-") and name not in signed for name in present):
         raise S3Error(
-            S3ErrorCode.AccessDenied,
-            "There were headers present in the request which were not signed",
+            S3ErrorCode.RequestTimeTooSkewed,
+            RequestTime=amz_date,
+            ServerTime=format_amz_date(now),
+            MaxAllowedSkewMilliseconds=str(max_skew * 1000),
         )
-    payload_hash = check_payload_hash(_header(headers, "x-amz-content-sha256"))
+    if region is not None and credential.region != region:
+        raise S3Error(
+            S3ErrorCode.AuthorizationHeaderMalformed,
+            f"the region '{credential.region}' is wrong; expecting '{region}'",
+            Region=region,
+        )
+    signed = frozenset(auth.signed_headers)
+    not_signed = [] if "host" in signed else ["host"]
+    not_signed.extend(sorted(n for n in joined if n.startswith("x-amz-") and n not in signed))
+    if not_signed:
+        raise S3Error(S3ErrorCode.AccessDenied, _NOT_SIGNED, HeadersNotSigned=", ".join(not_signed))
+    payload_hash = _check_payload_hash(joined.get("x-amz-content-sha256"))
     secret = lookup_secret(credential.access_key)
     if secret is None:
         raise S3Error(S3ErrorCode.InvalidAccessKeyId)
-    if not signed <= present:
+    provided = auth.signature.lower()
+    # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
+    if not signed.issubset(joined) or not _HEX64.fullmatch(provided):
         raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
     canonical = canonical_request(
         method, raw_path, query_string, headers, auth.signed_headers, payload_hash
     )
     key = signing_key(secret, credential.date, credential.region, credential.service)
     expected = sign(key, string_to_sign(amz_date, credential.scope, canonical))
-    if not hmac.compare_digest(expected, auth.signature.lower()):
+    if not hmac.compare_digest(expected, provided):
         raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
     return VerifiedSigV4(
         access_key=credential.access_key,
         credential=credential,
         amz_date=amz_date,
         payload_hash=payload_hash,
-        signature=auth.signature.lower(),
+        signature=provided,
         signing_key=key,
     )
 
 
-_SIGN_ALWAYS = frozenset({"host", "content-md5", "content-type"})
+_ALWAYS_SIGNED = frozenset({"host", "content-md5", "content-type"})
+_REPLACED = frozenset({"x-amz-date", "x-amz-content-sha256", "authorization"})
 
 
 def sign_request_headers(
@@ -297,18 +288,41 @@ def sign_request_headers(
     payload_hash: str,
     now: datetime,
 ) -> dict[str, str]:
-    """The headers to add so that the upstream accepts the request: date, hash, Authorization."""
-    amz_date = now.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
-    added = {"x-amz-date": amz_date, "x-amz-content-sha256": payload_hash}
-    pairs = [(name.lower(), value) for name, value in headers.items()]
-    pairs.extend(added.items())
-    signed = sorted({n for n, _ in pairs if n in _SIGN_ALWAYS or n.startswith("x-amz-")})
-    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
-    canonical = canonical_request(method, raw_path, query_string, pairs, signed, payload_hash)
-    key = signing_key(secret_key, amz_date[:8], region)
-    signature = sign(key, string_to_sign(amz_date, scope, canonical))
-    added["Authorization"] = (
-        f"{ALGORITHM} Credential={access_key}/{scope}, "
-        f"SignedHeaders={';'.join(signed)}, Signature={signature}"
+    """The headers to add so that the upstream accepts the request: date, hash, Authorization.
+
+    Signs ``host``, ``content-md5``, ``content-type`` and every ``x-amz-*`` header. Any
+    ``x-amz-date``/``x-amz-content-sha256``/``authorization`` in ``headers`` is replaced by the
+    returned one: send ours instead (with ``dict.update`` the names must match in case).
+    """
+    amz_date = format_amz_date(now)
+    date = amz_date[:8]
+    values = {"x-amz-content-sha256": payload_hash, "x-amz-date": amz_date}
+    for name, value in headers.items():
+        lower = name.lower()
+        if (lower in _ALWAYS_SIGNED or lower.startswith("x-amz-")) and lower not in _REPLACED:
+            trimmed = trim_header_value(value)
+            values[lower] = f"{values[lower]},{trimmed}" if lower in values else trimmed
+    if "host" not in values:
+        raise ValueError("sign_request_headers needs the host header that will be sent")
+    signed = sorted(values)
+    signed_headers = ";".join(signed)
+    canonical = "\n".join(
+        (
+            method,
+            canonical_uri(raw_path),
+            canonical_query(query_string),
+            "".join([f"{name}:{values[name]}\n" for name in signed]),
+            signed_headers,
+            payload_hash,
+        )
     )
-    return added
+    scope = f"{date}/{region}/s3/aws4_request"
+    signature = sign(
+        signing_key(secret_key, date, region), string_to_sign(amz_date, scope, canonical)
+    )
+    return {
+        "x-amz-date": amz_date,
+        "x-amz-content-sha256": payload_hash,
+        "Authorization": f"{ALGORITHM} Credential={access_key}/{scope}, "
+        f"SignedHeaders={signed_headers}, Signature={signature}",
+    }

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,18 @@ def test_health_and_readiness_on_admin_port_only(proxy: Proxy) -> None:
 def test_access_log_has_one_json_line_per_request(proxy: Proxy) -> None:
     response = proxy.client("alice").put_object(Bucket="docs", Key="log/line", Body=b"12345")
     request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
-    lines = [
-        json.loads(line)
-        for line in proxy.process.log_text().splitlines()
-        if line.startswith("{") and request_id in line
-    ]
+
+    def matching() -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for line in proxy.process.log_text().splitlines()
+            if line.startswith("{") and request_id in line
+        ]
+
+    # The line is written once the response is fully sent, so it may trail the client a little.
+    deadline = time.monotonic() + 10
+    while not (lines := matching()) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert len(lines) == 1
     entry = lines[0]
     assert entry["tenant"] == "alice"

@@ -100,3 +100,11 @@ def test_repeated_headers_are_joined_and_kept() -> None:
     request = parse_request(s)
     assert request.header("x-amz-meta-a") == "1,2"
     assert ("x-amz-meta-a", "1") in request.headers
+
+
+def test_unencoded_utf8_bytes_in_path_are_the_key_bytes() -> None:
+    s = scope("GET", "/bkt/x")
+    s["raw_path"] = "/bkt/été".encode()
+    request = parse_request(s)
+    assert request.key == "été"
+    assert request.raw_path == "/bkt/%C3%A9t%C3%A9"

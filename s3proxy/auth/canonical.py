@@ -1,0 +1,89 @@
+"""SigV4 canonicalisation for S3: the canonical URI, query string and headers. Pure.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html ("Canonical
+request"). S3's quirk, as in botocore's ``S3SigV4Auth._normalize_url_path``: the path is never
+normalised; ``.``, ``..`` and ``//`` are kept. Percent-encoding everywhere keeps ``A-Za-z0-9-._~``
+and writes every other byte as ``%XX`` with uppercase hex (``quote_from_bytes`` does exactly that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+Headers = Sequence[tuple[str, str]]
+"""Header (name, value) pairs as received: names in any case, repeats allowed."""
+
+
+_CANONICAL_PATH = re.compile(r"[A-Za-z0-9\-._~/]*")
+_CANONICAL_COMPONENT = re.compile(r"[A-Za-z0-9\-._~]*")
+
+
+def canonical_uri(raw_path: str) -> str:
+    """The raw path decoded to bytes and encoded once; ``/`` kept, never normalised (S3)."""
+    if not raw_path:
+        return "/"
+    if _CANONICAL_PATH.fullmatch(raw_path):
+        return raw_path
+    return quote_from_bytes(unquote_to_bytes(raw_path), "/")
+
+
+def _encode_component(raw: str) -> str:
+    if _CANONICAL_COMPONENT.fullmatch(raw):
+        return raw
+    return quote_from_bytes(unquote_to_bytes(raw), "")
+
+
+def canonical_query(query_string: str, *, exclude: str | None = None) -> str:
+    """Names and values decoded (``+`` stays a plus), encoded with ``/`` too, sorted."""
+    if not query_string:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        name = _encode_component(name)
+        if name != exclude:
+            pairs.append((name, _encode_component(value)))
+    pairs.sort()
+    return "&".join([f"{name}={value}" for name, value in pairs])
+
+
+def trim_header_value(value: str) -> str:
+    """Trimall: strip, and collapse inner whitespace runs to one space (as botocore does)."""
+    return " ".join(value.split())
+
+
+def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
+    """A ``name:value\\n`` line per signed header, in ``signed`` order; repeats joined by ``,``."""
+    wanted = set(signed)
+    values: dict[str, list[str]] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in wanted:
+            values.setdefault(lower, []).append(trim_header_value(value))
+    return "".join([f"{name}:{','.join(values.get(name, ()))}\n" for name in signed])
+
+
+def canonical_request(
+    method: str,
+    raw_path: str,
+    query_string: str,
+    headers: Headers,
+    signed_headers: Sequence[str],
+    payload_hash: str,
+    *,
+    exclude_query: str | None = None,
+) -> str:
+    return "\n".join(
+        (
+            method,
+            canonical_uri(raw_path),
+            canonical_query(query_string, exclude=exclude_query),
+            canonical_headers(headers, signed_headers),
+            ";".join(signed_headers),
+            payload_hash,
+        )
+    )
