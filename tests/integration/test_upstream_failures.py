@@ -7,6 +7,7 @@ answers errors full of internal detail, or is not listening at all.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import socket
@@ -47,6 +48,9 @@ def _reply(method: str, path: str) -> bytes:
     ).encode() + body
 
 
+SEEN_PATHS: list[str] = []
+
+
 def _serve(listener: socket.socket) -> None:
     while True:
         try:
@@ -63,6 +67,7 @@ def _serve(listener: socket.socket) -> None:
             head, _, rest = data.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, path = lines[0].split(" ")[:2]
+            SEEN_PATHS.append(path)
             length = next(
                 (int(v) for k, _, v in (line.partition(": ") for line in lines[1:])
                  if k.lower() == "content-length"),
@@ -167,3 +172,12 @@ def test_upstream_down_is_503_and_not_ready(failing_proxy: tuple[str, int]) -> N
         report = json.loads(error.read())
         assert report["ready"] is False
         assert report["upstreams"]["down/down-bucket"] != "ok"
+
+
+def test_upstream_path_keeps_dot_segments_and_double_slashes(
+    failing_proxy: tuple[str, int],
+) -> None:
+    key = "dots/../x//y/./z"
+    signed("PUT", object_url(failing_proxy[0], "broken", key), AK, SK, body=b"1")
+    shard = hashlib.sha256(key.encode()).hexdigest()[:1]
+    assert f"/{LEAKY}/{shard}/dots/../x//y/./z" in SEEN_PATHS
