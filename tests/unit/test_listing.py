@@ -1,0 +1,139 @@
+"""The shard merge against a reference S3 listing, over random key sets (hypothesis).
+
+The in-memory upstream below lists like S3 (UTF-8 byte order, common prefixes rolled up and
+counted once); the same function, applied to the client keys directly, is the reference the
+merged, paginated result must equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from s3proxy.listing import ListQuery, MergedPage, merge_listing
+from s3proxy.model import ListEntry, ListPage
+
+
+def s3_list(
+    keys: list[str], prefix: str, delimiter: str | None, start_after: str | None, max_keys: int
+) -> tuple[list[str], list[str], bool]:
+    """Reference ListObjectsV2 over a key set: (keys, common prefixes, truncated)."""
+    out_keys: list[str] = []
+    out_prefixes: list[str] = []
+    for key in sorted(set(keys)):
+        if not key.startswith(prefix) or (start_after is not None and key <= start_after):
+            continue
+        if delimiter:
+            cut = key.find(delimiter, len(prefix))
+            if cut >= 0:
+                common = key[: cut + len(delimiter)]
+                if out_prefixes and out_prefixes[-1] == common:
+                    continue
+                if start_after is not None and common <= start_after:
+                    continue
+                if len(out_keys) + len(out_prefixes) == max_keys:
+                    return out_keys, out_prefixes, True
+                out_prefixes.append(common)
+                continue
+        if len(out_keys) + len(out_prefixes) == max_keys:
+            return out_keys, out_prefixes, True
+        out_keys.append(key)
+    return out_keys, out_prefixes, False
+
+
+class Upstream:
+    def __init__(self, keys: list[str], delimiter: str | None) -> None:
+        self.keys = keys
+        self.delimiter = delimiter
+        self.calls = 0
+
+    async def fetch(
+        self, prefix: str, start_after: str | None, max_keys: int, token: str | None
+    ) -> ListPage:
+        self.calls += 1
+        after = token if token is not None else start_after
+        keys, prefixes, truncated = s3_list(self.keys, prefix, self.delimiter, after, max_keys)
+        entries = [ListEntry(k, '"e"', len(k), "2026-01-01T00:00:00.000Z") for k in keys]
+        last = max([*keys, *prefixes]) if truncated else None
+        return ListPage(entries, prefixes, last)
+
+
+def shard(key: str, digits: int) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:digits] + "/" if digits else ""
+
+
+def walk(keys: list[str], digits: int, prefix: str, delimiter: str | None, max_keys: int,
+         start_after: str | None = None) -> tuple[list[str], list[str], int]:
+    root = "home/t/bkt/"
+    upstream = Upstream([root + shard(k, digits) + k for k in keys], delimiter)
+    roots = [root + format(i, f"0{digits}x") + "/" for i in range(16**digits)] if digits else [root]
+    got_keys: list[str] = []
+    got_prefixes: list[str] = []
+    after = start_after
+    pages = 0
+    while True:
+        page: MergedPage = asyncio.run(
+            merge_listing(roots, ListQuery(prefix, delimiter, after, max_keys), upstream.fetch)
+        )
+        pages += 1
+        got_keys += [e.key for e in page.entries]
+        got_prefixes += page.prefixes
+        if not page.is_truncated:
+            return got_keys, got_prefixes, upstream.calls
+        assert page.last is not None
+        after = page.last
+        assert pages < 10_000
+
+
+def reference(keys: list[str], prefix: str, delimiter: str | None,
+              start_after: str | None = None) -> tuple[list[str], list[str]]:
+    got_keys, got_prefixes, _ = s3_list(keys, prefix, delimiter, start_after, 10**9)
+    return got_keys, got_prefixes
+
+
+ALPHABET = st.sampled_from(["a", "b", "/", "-", "0", "é", "\u0301", "~", "e", " ", "+", "\x01", "z"])
+KEYS = st.lists(st.text(ALPHABET, min_size=1, max_size=8), max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    keys=KEYS,
+    digits=st.sampled_from([0, 1, 2]),
+    prefix=st.sampled_from(["", "a", "a/", "b-", "é"]),
+    delimiter=st.sampled_from([None, "/", "-", "a/", "0"]),
+    max_keys=st.integers(1, 7),
+    start_after=st.one_of(st.none(), st.text(ALPHABET, max_size=3)),
+)
+def test_paged_merge_equals_reference(
+    keys: list[str], digits: int, prefix: str, delimiter: str | None, max_keys: int,
+    start_after: str | None,
+) -> None:
+    got_keys, got_prefixes, _ = walk(keys, digits, prefix, delimiter, max_keys, start_after)
+    assert (got_keys, got_prefixes) == reference(keys, prefix, delimiter, start_after)
+
+
+def test_common_prefix_in_many_shards_is_returned_once() -> None:
+    keys = [f"dir/{i}" for i in range(50)] + ["top"]
+    got_keys, got_prefixes, _ = walk(keys, 1, "", "/", 1000)
+    assert got_prefixes == ["dir/"]
+    assert got_keys == ["top"]
+
+
+def test_shards_are_fetched_lazily() -> None:
+    keys = [f"k{i:05d}" for i in range(5000)]
+    root = "r/"
+    upstream = Upstream([root + shard(k, 1) + k for k in keys], None)
+    roots = [root + format(i, "x") + "/" for i in range(16)]
+    page = asyncio.run(merge_listing(roots, ListQuery("", None, None, 100), upstream.fetch))
+    assert [e.key for e in page.entries] == keys[:100]
+    assert page.is_truncated
+    assert upstream.calls == 16  # one small first page per shard, no more
+
+
+def test_zero_max_keys_fetches_nothing() -> None:
+    upstream = Upstream(["r/a"], None)
+    page = asyncio.run(merge_listing(["r/"], ListQuery("", None, None, 0), upstream.fetch))
+    assert (page.entries, page.prefixes, page.is_truncated, upstream.calls) == ([], [], False, 0)
