@@ -126,6 +126,10 @@ def main() -> int:
             )
             proxy = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
             endpoint = f"http://127.0.0.1:{port}"
+            boto3.client(
+                "s3", endpoint_url=endpoint, region_name="us-east-1",
+                aws_access_key_id=AK, aws_secret_access_key=SK,
+            ).create_bucket(Bucket="bench")
             baseline = peak_rss(proxy.pid)
             put_seconds = put(endpoint, "object", args.size_mib)
             after_put = peak_rss(proxy.pid)

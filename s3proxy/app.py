@@ -83,6 +83,9 @@ class Gateway:
     def reload(self, settings: Settings) -> None:
         """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
         current = self.runtime.settings
+        if settings.server.secret is None:  # keep the secret generated at start-up
+            server = settings.server.model_copy(update={"secret": current.server.secret})
+            settings = settings.model_copy(update={"server": server})
         if settings.upstreams != current.upstreams:
             raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
         if settings.layout != current.layout:
@@ -211,6 +214,7 @@ class S3App:
             storage=runtime.storages[tenant],
             receive=receive,
             request_id=request_id,
+            server=server,
         )
         return await handler(context)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from s3proxy.auth.payload import PayloadVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.request import S3Request
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -58,3 +59,24 @@ async def verified_body(
     verifier.verify()
     if held is not None:
         yield held
+
+
+async def read_small_body(receive: Receive, request: S3Request, limit: int) -> bytes:
+    """A small XML request body (CreateBucket, DeleteObjects), whole, refused past ``limit``."""
+    declared = request.header("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise S3Error(S3ErrorCode.MalformedXML, "Your request body is too large.")
+    parts: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise S3Error(S3ErrorCode.MalformedXML, "Your request body is too large.")
+        parts.append(chunk)
+        more = bool(message.get("more_body", False))
+    return b"".join(parts)

@@ -111,3 +111,52 @@ class GetObjectOutput:
     """(first, last, total) when a range was served, else None."""
     content_length: int
     aclose: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One object in a listing, as the backend reports it (no per-key HEAD)."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: str
+    """ISO 8601, as listings carry it."""
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One upstream listing page: keys and common prefixes in the backend's order."""
+
+    entries: list[ListEntry]
+    prefixes: list[str]
+    next_token: str | None
+    """Opaque backend token for the next page; None when this was the last."""
+
+
+@dataclass(frozen=True, slots=True)
+class CopyObjectInput:
+    source_bucket: str
+    source_key: str
+    bucket: str
+    key: str
+    replace_metadata: bool
+    attributes: ObjectAttributes
+    """Used only when ``replace_metadata``."""
+    source_conditions: ReadConditions = ReadConditions()
+    conditions: WriteConditions = WriteConditions()
+
+
+@dataclass(frozen=True, slots=True)
+class CopyObjectOutput:
+    etag: str
+    last_modified: str
+    """ISO 8601."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    key: str
+    error: str | None = None
+    """An S3 error code when this key could not be deleted."""

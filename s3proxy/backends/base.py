@@ -12,7 +12,11 @@ from typing import Protocol
 
 from s3proxy.model import (
     ByteRange,
+    CopyObjectInput,
+    CopyObjectOutput,
+    DeleteResult,
     GetObjectOutput,
+    ListPage,
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
@@ -46,6 +50,28 @@ class Backend(Protocol):
     ) -> ObjectInfo: ...
 
     async def delete_object(self, bucket: str, key: str) -> None: ...
+
+    async def list_objects(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        start_after: str | None,
+        max_keys: int,
+        token: str | None = None,
+    ) -> ListPage:
+        """One page of keys under ``prefix`` in UTF-8 byte order, S3 ListObjectsV2 semantics."""
+        ...
+
+    async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
+        """Server-side copy within this backend (no bytes through the proxy)."""
+        ...
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]: ...
+
+    async def has_uploads(self, bucket: str, prefix: str) -> bool:
+        """Whether any multipart upload is in progress under ``prefix``."""
+        ...
 
     async def check_ready(self, bucket: str) -> None:
         """Raise if the backend cannot serve ``bucket`` now (readiness probe)."""

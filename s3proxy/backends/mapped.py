@@ -2,20 +2,30 @@
 
 This is the only place where :mod:`s3proxy.layout` meets a backend; handlers above it speak
 client names only, backends below it upstream names only (after gaul/s3proxy's blob-store
-wrappers).
+wrappers). Which of a tenant's buckets exist is :class:`~s3proxy.backends.buckets.BucketRegistry`'s
+business; listing over shards is :mod:`s3proxy.listing`'s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import TenantLayout, UpstreamLocation, locate
+from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot, bucket_root, locate
+from s3proxy.listing import ListQuery, MergedPage, merge_listing
 from s3proxy.model import (
     ByteRange,
+    CopyObjectInput,
+    CopyObjectOutput,
+    DeleteResult,
     GetObjectOutput,
+    ListPage,
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
@@ -24,8 +34,6 @@ from s3proxy.model import (
 
 
 class MappedStorage:
-    __slots__ = ("_backends", "_digits", "_foreign", "tenant")
-
     def __init__(
         self,
         tenant: TenantLayout,
@@ -38,18 +46,39 @@ class MappedStorage:
         self._digits = digits
         self._foreign = foreign_buckets
         """Buckets other tenants map explicitly: as in S3, someone else's bucket is AccessDenied."""
+        self.buckets = BucketRegistry(tenant, backends, foreign_buckets)
 
-    def locate(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
-        if bucket in self._foreign and bucket not in self.tenant.buckets:
-            raise S3Error(S3ErrorCode.AccessDenied)
-        location = locate(self.tenant, bucket, key, self._digits)
-        backend = self._backends.get(location.upstream)
+    def _backend(self, upstream: str) -> Backend:
+        backend = self._backends.get(upstream)
         if backend is None:  # config validation makes this unreachable; never leak the name
             raise S3Error(S3ErrorCode.InternalError)
+        return backend
+
+    def _check_owner(self, bucket: str) -> None:
+        if bucket in self._foreign and bucket not in self.tenant.buckets:
+            raise S3Error(S3ErrorCode.AccessDenied)
+
+    def locate(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
+        self._check_owner(bucket)
+        location = locate(self.tenant, bucket, key, self._digits)
+        return self._backend(location.upstream), location
+
+    async def _existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
+        backend, location = self.locate(bucket, key)
+        await self.buckets.require(bucket)
         return backend, location
 
+    def root(self, bucket: str) -> UpstreamRoot:
+        self._check_owner(bucket)
+        root = bucket_root(self.tenant, bucket)
+        if root is None:
+            raise S3Error(S3ErrorCode.NoSuchBucket)
+        return root
+
+    # -- objects -----------------------------------------------------------------------------
+
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
-        backend, location = self.locate(request.bucket, request.key)
+        backend, location = await self._existing(request.bucket, request.key)
         upstream_request = dataclasses.replace(request, bucket=location.bucket, key=location.key)
         return await backend.put_object(upstream_request)
 
@@ -61,7 +90,7 @@ class MappedStorage:
         conditions: ReadConditions,
         checksum_mode: bool = False,
     ) -> GetObjectOutput:
-        backend, location = self.locate(bucket, key)
+        backend, location = await self._existing(bucket, key)
         return await backend.get_object(
             location.bucket, location.key, byte_range, conditions, checksum_mode
         )
@@ -69,9 +98,104 @@ class MappedStorage:
     async def head_object(
         self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
     ) -> ObjectInfo:
-        backend, location = self.locate(bucket, key)
+        backend, location = await self._existing(bucket, key)
         return await backend.head_object(location.bucket, location.key, conditions, checksum_mode)
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        backend, location = self.locate(bucket, key)
+        backend, location = await self._existing(bucket, key)
         await backend.delete_object(location.bucket, location.key)
+
+    async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
+        """Server-side when both ends share an upstream, else streamed through the proxy."""
+        source_backend, source = await self._existing(request.source_bucket, request.source_key)
+        backend, target = await self._existing(request.bucket, request.key)
+        mapped = dataclasses.replace(
+            request,
+            source_bucket=source.bucket,
+            source_key=source.key,
+            bucket=target.bucket,
+            key=target.key,
+        )
+        if source.upstream == target.upstream:
+            return await backend.copy_object(mapped)
+        return await _copy_between(source_backend, backend, mapped)
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+        """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys."""
+        await self.buckets.require(bucket)
+        results: dict[str, DeleteResult] = {}
+        upstream_keys: dict[str, str] = {}
+        backend: Backend | None = None
+        upstream_bucket = ""
+        for key in keys:
+            try:
+                backend, location = self.locate(bucket, key)
+            except S3Error as error:
+                results[key] = DeleteResult(key, error.code.name)
+                continue
+            upstream_bucket = location.bucket
+            upstream_keys[location.key] = key
+        if backend is not None and upstream_keys:
+            for result in await backend.delete_objects(upstream_bucket, list(upstream_keys)):
+                client_key = upstream_keys.get(result.key)
+                if client_key is not None:
+                    results[client_key] = DeleteResult(client_key, result.error)
+        return [results.get(key, DeleteResult(key)) for key in keys]
+
+    # -- listing -----------------------------------------------------------------------------
+
+    def shard_roots(self, root: UpstreamRoot) -> list[str]:
+        if self._digits == 0:
+            return [root.prefix]
+        return [f"{root.prefix}{i:0{self._digits}x}/" for i in range(16**self._digits)]
+
+    async def list_objects(self, bucket: str, query: ListQuery) -> MergedPage:
+        root = self.root(bucket)
+        await self.buckets.require(bucket)
+        backend = self._backend(root.upstream)
+
+        async def fetch(
+            prefix: str, start_after: str | None, max_keys: int, token: str | None
+        ) -> ListPage:
+            return await backend.list_objects(
+                root.bucket, prefix, query.delimiter, start_after, max_keys, token
+            )
+
+        return await merge_listing(self.shard_roots(root), query, fetch)
+
+    async def is_empty(self, bucket: str) -> bool:
+        """No object and no multipart upload anywhere under the bucket's root."""
+        root = self.root(bucket)
+        backend = self._backend(root.upstream)
+        page, uploads = await asyncio.gather(
+            backend.list_objects(root.bucket, root.prefix, None, None, 1),
+            backend.has_uploads(root.bucket, root.prefix),
+        )
+        return not page.entries and not uploads
+
+
+async def _copy_between(
+    source: Backend, target: Backend, request: CopyObjectInput
+) -> CopyObjectOutput:
+    got = await source.get_object(
+        request.source_bucket, request.source_key, None, request.source_conditions
+    )
+    try:
+        attributes = request.attributes if request.replace_metadata else got.info.attributes
+        result = await target.put_object(
+            PutObjectInput(
+                bucket=request.bucket,
+                key=request.key,
+                body=got.body,
+                content_length=got.content_length,
+                attributes=attributes,
+                conditions=request.conditions,
+            )
+        )
+    finally:
+        await got.aclose()
+    info = await target.head_object(request.bucket, request.key, ReadConditions())
+    modified = parsedate_to_datetime(info.last_modified).astimezone(UTC)
+    return CopyObjectOutput(
+        etag=result.etag, last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z"
+    )

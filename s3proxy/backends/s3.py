@@ -11,6 +11,8 @@ that carry nothing of the upstream (no bucket, key or message text); the details
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,12 +27,22 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     CONTENT_HEADERS,
     ByteRange,
+    CopyObjectInput,
+    CopyObjectOutput,
+    DeleteResult,
     GetObjectOutput,
+    ListPage,
     ObjectAttributes,
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+)
+from s3proxy.xmlcodec import (
+    delete_request_xml,
+    parse_copy_result,
+    parse_delete_result,
+    parse_list_v2,
 )
 
 if TYPE_CHECKING:
@@ -73,6 +85,13 @@ STATUS_CODES = {
 def encode_path(text: str) -> str:
     """Percent-encode a bucket or key for the wire the way SigV4 canonicalises it."""
     return quote(text.encode("utf-8", "surrogatepass"), safe="/~")
+
+
+def encode_query(params: list[tuple[str, str]]) -> str:
+    """A canonical query string (sorted, RFC 3986 encoded): the signer can take it verbatim."""
+    return "&".join(
+        f"{quote(name, safe='~')}={quote(value, safe='~')}" for name, value in sorted(params)
+    )
 
 
 class S3Upstream:
@@ -333,6 +352,77 @@ class S3Upstream:
             return
         await self._raise_for_status(response)
         response.release()
+
+    async def list_objects(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        start_after: str | None,
+        max_keys: int,
+        token: str | None = None,
+    ) -> ListPage:
+        params = [("list-type", "2"), ("encoding-type", "url"), ("max-keys", str(max_keys))]
+        params.append(("prefix", prefix))
+        if delimiter:
+            params.append(("delimiter", delimiter))
+        if token is not None:
+            params.append(("continuation-token", token))
+        elif start_after:
+            params.append(("start-after", start_after))
+        response = await self._send("GET", bucket, None, {}, query=encode_query(params))
+        await self._raise_for_status(response)
+        body = await response.read()
+        return parse_list_v2(body, url_encoded=True)
+
+    async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
+        source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
+        headers: dict[str, str] = {"x-amz-copy-source": source}
+        if request.replace_metadata:
+            headers["x-amz-metadata-directive"] = "REPLACE"
+            headers.update(request.attributes.headers)
+            for name, value in request.attributes.metadata.items():
+                headers[META_PREFIX + name] = value
+        conditions = request.source_conditions
+        for name, condition in (
+            ("x-amz-copy-source-if-match", conditions.if_match),
+            ("x-amz-copy-source-if-none-match", conditions.if_none_match),
+            ("x-amz-copy-source-if-modified-since", conditions.if_modified_since),
+            ("x-amz-copy-source-if-unmodified-since", conditions.if_unmodified_since),
+            ("if-match", request.conditions.if_match),
+            ("if-none-match", request.conditions.if_none_match),
+        ):
+            if condition is not None:
+                headers[name] = condition
+        response = await self._send("PUT", request.bucket, request.key, headers)
+        await self._raise_for_status(response)
+        etag, last_modified = parse_copy_result(await response.read())
+        return CopyObjectOutput(etag=etag, last_modified=last_modified)
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+        body = delete_request_xml(keys)
+        headers = {
+            "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+            "content-type": "application/xml",
+            "content-length": str(len(body)),
+        }
+        response = await self._send(
+            "POST",
+            bucket,
+            None,
+            headers,
+            query="delete=",
+            body=body,
+            payload_hash=hashlib.sha256(body).hexdigest(),
+        )
+        await self._raise_for_status(response)
+        return parse_delete_result(await response.read())
+
+    async def has_uploads(self, bucket: str, prefix: str) -> bool:
+        query = encode_query([("max-uploads", "1"), ("prefix", prefix), ("uploads", "")])
+        response = await self._send("GET", bucket, None, {}, query=query)
+        await self._raise_for_status(response)
+        return b"<Upload>" in await response.read()
 
     async def check_ready(self, bucket: str) -> None:
         response = await self._send("HEAD", bucket, None, {})

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from s3proxy.handlers import bucket, service
 from s3proxy.handlers import object as object_handlers
 from s3proxy.handlers.context import Handler
 from s3proxy.operations import Operation
 
 HANDLERS: dict[Operation, Handler] = {
+    Operation.ListBuckets: service.list_buckets,
+    Operation.CreateBucket: bucket.create_bucket,
+    Operation.HeadBucket: bucket.head_bucket,
+    Operation.DeleteBucket: bucket.delete_bucket,
+    Operation.GetBucketLocation: bucket.get_bucket_location,
+    Operation.GetBucketVersioning: bucket.get_bucket_versioning,
+    Operation.ListObjects: bucket.list_objects,
+    Operation.ListObjectsV2: bucket.list_objects_v2,
+    Operation.DeleteObjects: bucket.delete_objects,
     Operation.PutObject: object_handlers.put_object,
+    Operation.CopyObject: object_handlers.copy_object,
     Operation.GetObject: object_handlers.get_object,
     Operation.HeadObject: object_handlers.head_object,
     Operation.DeleteObject: object_handlers.delete_object,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from s3proxy.auth.sigv4 import VerifiedSigV4
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.body import Receive
+from s3proxy.config import ServerConfig
 from s3proxy.operations import Operation
 from s3proxy.request import S3Request
 from s3proxy.responses import S3Response
@@ -22,6 +23,13 @@ class RequestContext:
     storage: MappedStorage
     receive: Receive
     request_id: str
+    server: ServerConfig
+
+    @property
+    def secret(self) -> str:
+        """The server's HMAC secret (always set at start-up; random when not configured)."""
+        assert self.server.secret is not None
+        return self.server.secret.get_secret_value()
 
 
 Handler = Callable[[RequestContext], Awaitable[S3Response]]

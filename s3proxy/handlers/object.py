@@ -14,6 +14,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
+    CopyObjectInput,
     ObjectAttributes,
     ObjectInfo,
     PutObjectInput,
@@ -21,7 +22,9 @@ from s3proxy.model import (
     WriteConditions,
 )
 from s3proxy.ranges import parse_range, resolve_range
-from s3proxy.responses import S3Response
+from s3proxy.request import decode_component, parse_query
+from s3proxy.responses import S3Response, xml_response
+from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
 META_PREFIX = "x-amz-meta-"
@@ -187,3 +190,57 @@ async def delete_object(ctx: RequestContext) -> S3Response:
     assert bucket is not None and key is not None
     await ctx.storage.delete_object(bucket, key)
     return S3Response(status=204)
+
+
+def _copy_source(ctx: RequestContext) -> tuple[str, str]:
+    """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded."""
+    raw = ctx.request.header("x-amz-copy-source") or ""
+    path, _, query = raw.partition("?")
+    if query:
+        version = parse_query(query).get("versionId")
+        if version not in (None, "null"):
+            raise S3Error(S3ErrorCode.NotImplemented, "Object versions are not supported.")
+    bucket, _, key = decode_component(path.lstrip("/")).partition("/")
+    if not bucket or not key:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    return bucket, key
+
+
+async def copy_object(ctx: RequestContext) -> S3Response:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    source_bucket, source_key = _copy_source(ctx)
+    directive = (ctx.request.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error(S3ErrorCode.InvalidArgument, "Unknown metadata directive.")
+    if (source_bucket, source_key) == (bucket, key) and directive == "COPY":
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes.",
+        )
+    header = ctx.request.header
+    result = await ctx.storage.copy_object(
+        CopyObjectInput(
+            source_bucket=source_bucket,
+            source_key=source_key,
+            bucket=bucket,
+            key=key,
+            replace_metadata=directive == "REPLACE",
+            attributes=_attributes(ctx),
+            source_conditions=ReadConditions(
+                if_match=header("x-amz-copy-source-if-match"),
+                if_none_match=header("x-amz-copy-source-if-none-match"),
+                if_modified_since=header("x-amz-copy-source-if-modified-since"),
+                if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+            ),
+            conditions=WriteConditions(
+                if_match=header("if-match"), if_none_match=header("if-none-match")
+            ),
+        )
+    )
+    return xml_response(copy_result_xml(result.etag, result.last_modified))

@@ -142,6 +142,19 @@ def start_proxy(seaweed: SeaweedFS, upstream: Any, workdir: Path, **overrides: A
     return Proxy(process, port, admin_port, config_path, upstream, seaweed)
 
 
+CLIENT_BUCKETS = {"alice": ("docs", "shared"), "bob": ("shared",)}
+
+
+def create_buckets(proxy: Proxy) -> None:
+    """The client buckets the tests use (idempotent: every proxy shares the upstream)."""
+    for tenant, names in CLIENT_BUCKETS.items():
+        client = proxy.client(tenant)
+        existing = {b["Name"] for b in client.list_buckets()["Buckets"]}
+        for name in names:
+            if name not in existing:
+                client.create_bucket(Bucket=name)
+
+
 @pytest.fixture(scope="session")
 def upstream_buckets(upstream_s3: Any) -> None:
     existing = {b["Name"] for b in upstream_s3.list_buckets().get("Buckets", [])}
@@ -158,6 +171,7 @@ def proxy(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Proxy]:
     running = start_proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("proxy"))
+    create_buckets(running)
     try:
         yield running
     finally:

@@ -122,6 +122,7 @@ def test_sighup_reloads_keys_and_keeps_config_on_error(own_proxy: Proxy) -> None
 
     own_proxy.config_path.write_text(yaml.safe_dump(settings))
     own_proxy.process.reload_and_wait("configuration reloaded")
+    carol.create_bucket(Bucket="docs")
     carol.put_object(Bucket="docs", Key="k", Body=b"carol")
     assert carol.get_object(Bucket="docs", Key="k")["Body"].read() == b"carol"
 

@@ -44,6 +44,7 @@ def test_quick_start_serves_the_default_tenant(
         s3 = client_for(
             f"http://127.0.0.1:{port}", "AKQUICKSTART00000001", "quick-start-secret-key-0123"
         )
+        s3.create_bucket(Bucket="quick")
         s3.put_object(Bucket="quick", Key="start.txt", Body=b"it works")
         assert s3.get_object(Bucket="quick", Key="start.txt")["Body"].read() == b"it works"
         shard = hashlib.sha256(b"start.txt").hexdigest()[:2]

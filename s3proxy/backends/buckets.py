@@ -1,0 +1,146 @@
+"""Which buckets a tenant has: explicit mappings from config, plus buckets it created.
+
+A created bucket B is recorded upstream, in the tenant's home, as an empty marker object at
+``home.prefix + ".buckets/" + B`` (part of the layout contract: no client bucket root can
+collide with it, since bucket names cannot start with "."). Every replica therefore sees the
+same buckets. Creation writes the marker with ``If-None-Match: *``, so two replicas racing to
+create one bucket cannot both succeed where the upstream honours conditional writes (AWS S3,
+SeaweedFS, MinIO, recent Ceph); where it does not, both succeed and the bucket simply exists.
+
+Existence is cached per process for a short time (positive answers only): a bucket deleted on
+one replica may accept writes on another for up to ``CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import AsyncIterator, Mapping
+
+from s3proxy.backends.base import Backend
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import TenantLayout
+from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
+
+MARKER_DIR = ".buckets/"
+CACHE_SECONDS = 10.0
+EXPLICIT_CREATION_DATE = "2000-01-01T00:00:00.000Z"
+"""Config-mapped buckets have no creation record; S3 clients need some date."""
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def check_bucket_name(name: str) -> None:
+    """S3's general-purpose bucket naming rules → InvalidBucketName."""
+    invalid = S3Error(S3ErrorCode.InvalidBucketName, BucketName=name)
+    if not _BUCKET_NAME.fullmatch(name) or ".." in name or ".-" in name or "-." in name:
+        raise invalid
+    if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
+        raise invalid
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return
+    raise invalid
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+class BucketRegistry:
+    def __init__(
+        self,
+        tenant: TenantLayout,
+        backends: Mapping[str, Backend],
+        foreign_buckets: frozenset[str],
+    ) -> None:
+        self.tenant = tenant
+        self._backends = backends
+        self._foreign = foreign_buckets
+        self._seen: dict[str, float] = {}
+
+    def _marker(self, bucket: str) -> tuple[Backend, str, str]:
+        home = self.tenant.home
+        if home is None:
+            raise S3Error(S3ErrorCode.NoSuchBucket)
+        return self._backends[home.upstream], home.bucket, f"{home.prefix}{MARKER_DIR}{bucket}"
+
+    def _check_owner(self, bucket: str) -> None:
+        if bucket in self._foreign and bucket not in self.tenant.buckets:
+            raise S3Error(S3ErrorCode.AccessDenied)
+
+    async def exists(self, bucket: str) -> bool:
+        self._check_owner(bucket)
+        if bucket in self.tenant.buckets:
+            return True
+        if self._seen.get(bucket, 0.0) > time.monotonic():
+            return True
+        backend, upstream_bucket, marker = self._marker(bucket)
+        try:
+            await backend.head_object(upstream_bucket, marker, ReadConditions())
+        except S3Error as error:
+            if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NoSuchBucket):
+                return False
+            raise
+        self._seen[bucket] = time.monotonic() + CACHE_SECONDS
+        return True
+
+    async def require(self, bucket: str) -> None:
+        if not await self.exists(bucket):
+            raise S3Error(S3ErrorCode.NoSuchBucket)
+
+    async def create(self, bucket: str) -> None:
+        if bucket in self.tenant.buckets:
+            raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
+        if bucket in self._foreign:
+            raise S3Error(S3ErrorCode.BucketAlreadyExists, BucketName=bucket)
+        check_bucket_name(bucket)
+        if self.tenant.home is None:
+            raise S3Error(S3ErrorCode.AccessDenied, "This tenant has no home to create buckets in.")
+        backend, upstream_bucket, marker = self._marker(bucket)
+        try:
+            await backend.put_object(
+                PutObjectInput(
+                    bucket=upstream_bucket,
+                    key=marker,
+                    body=_empty(),
+                    content_length=0,
+                    attributes=ObjectAttributes(),
+                    conditions=WriteConditions(if_none_match="*"),
+                )
+            )
+        except S3Error as error:
+            if error.code is S3ErrorCode.PreconditionFailed:
+                raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket) from None
+            raise
+        self._seen[bucket] = time.monotonic() + CACHE_SECONDS
+
+    async def delete(self, bucket: str) -> None:
+        """Remove the record; the caller has checked that the bucket is empty."""
+        if bucket in self.tenant.buckets:
+            raise S3Error(
+                S3ErrorCode.AccessDenied, "Buckets mapped in the configuration cannot be deleted."
+            )
+        backend, upstream_bucket, marker = self._marker(bucket)
+        self._seen.pop(bucket, None)
+        await backend.delete_object(upstream_bucket, marker)
+
+    async def list(self) -> list[tuple[str, str]]:
+        """(name, creation date ISO 8601) of every bucket the tenant has, by name."""
+        found = {name: EXPLICIT_CREATION_DATE for name in self.tenant.buckets}
+        home = self.tenant.home
+        if home is not None:
+            backend = self._backends[home.upstream]
+            prefix = f"{home.prefix}{MARKER_DIR}"
+            token: str | None = None
+            while True:
+                page = await backend.list_objects(home.bucket, prefix, None, None, 1000, token)
+                for entry in page.entries:
+                    found.setdefault(entry.key[len(prefix) :], entry.last_modified)
+                token = page.next_token
+                if token is None:
+                    break
+        return sorted(found.items())

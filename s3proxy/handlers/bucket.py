@@ -1,0 +1,188 @@
+"""Bucket operations: Create/Head/Delete, location, versioning, ListObjects V1/V2, DeleteObjects.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html and neighbouring
+pages. Continuation tokens are opaque and HMAC-bound to (tenant, bucket, prefix, delimiter), so
+any replica accepts them and none can be replayed against another listing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import quote
+
+from s3proxy import tokens
+from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.body import read_small_body
+from s3proxy.checksums import ChecksumVerifier
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.context import RequestContext
+from s3proxy.listing import MAX_KEYS, ListQuery, MergedPage
+from s3proxy.responses import S3Response, xml_response
+from s3proxy.xmlcodec import (
+    check_create_bucket_body,
+    delete_result_xml,
+    list_objects_xml,
+    location_xml,
+    parse_delete_request,
+    versioning_xml,
+)
+
+MAX_XML_BODY = 2 * 1024 * 1024
+LIST_TOKEN = "list"
+
+
+def _bucket(ctx: RequestContext) -> str:
+    assert ctx.request.bucket is not None
+    return ctx.request.bucket
+
+
+async def create_bucket(ctx: RequestContext) -> S3Response:
+    bucket = _bucket(ctx)
+    check_create_bucket_body(await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY))
+    await ctx.storage.buckets.create(bucket)
+    return S3Response(headers=[("Location", f"/{bucket}")])
+
+
+async def head_bucket(ctx: RequestContext) -> S3Response:
+    await ctx.storage.buckets.require(_bucket(ctx))
+    return S3Response(headers=[("x-amz-bucket-region", ctx.server.region)])
+
+
+async def delete_bucket(ctx: RequestContext) -> S3Response:
+    bucket = _bucket(ctx)
+    await ctx.storage.buckets.require(bucket)
+    if bucket in ctx.storage.tenant.buckets:
+        await ctx.storage.buckets.delete(bucket)  # refuses: mapped buckets are not deletable
+    if not await ctx.storage.is_empty(bucket):
+        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    await ctx.storage.buckets.delete(bucket)
+    return S3Response(status=204)
+
+
+async def get_bucket_location(ctx: RequestContext) -> S3Response:
+    await ctx.storage.buckets.require(_bucket(ctx))
+    return xml_response(location_xml(ctx.server.region))
+
+
+async def get_bucket_versioning(ctx: RequestContext) -> S3Response:
+    await ctx.storage.buckets.require(_bucket(ctx))
+    return xml_response(versioning_xml())
+
+
+def _max_keys(value: str | None) -> int:
+    if value is None:
+        return MAX_KEYS
+    try:
+        number = int(value)
+    except ValueError:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument, "Provided max-keys not an integer or within integer range"
+        ) from None
+    if number < 0:
+        raise S3Error(S3ErrorCode.InvalidArgument, "max-keys cannot be negative")
+    return min(number, MAX_KEYS)
+
+
+def _encode(ctx: RequestContext) -> bool:
+    encoding = ctx.request.query.get("encoding-type")
+    if encoding is None:
+        return False
+    if encoding.lower() != "url":
+        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid Encoding Method specified in Request")
+    return True
+
+
+async def _list(ctx: RequestContext, start_after: str | None) -> tuple[ListQuery, MergedPage]:
+    query = ctx.request.query
+    list_query = ListQuery(
+        prefix=query.get("prefix", ""),
+        delimiter=query.get("delimiter") or None,
+        start_after=start_after,
+        max_keys=_max_keys(query.get("max-keys")),
+    )
+    return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
+
+
+def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
+    query = ctx.request.query
+    return (ctx.tenant, _bucket(ctx), query.get("prefix", ""), query.get("delimiter", ""))
+
+
+async def list_objects_v2(ctx: RequestContext) -> S3Response:
+    query = ctx.request.query
+    encode = _encode(ctx)
+    token = query.get("continuation-token")
+    start_after = query.get("start-after") or None
+    resume = start_after
+    if token is not None:
+        payload = tokens.verify(ctx.secret, LIST_TOKEN, _token_binding(ctx), token)
+        if payload is None or not isinstance(payload.get("a"), str):
+            raise S3Error(
+                S3ErrorCode.InvalidArgument, "The continuation token provided is incorrect"
+            )
+        resume = payload["a"]
+    list_query, page = await _list(ctx, resume)
+    code = _coder(encode)
+    next_token = None
+    if page.is_truncated and page.last is not None:
+        next_token = tokens.issue(ctx.secret, LIST_TOKEN, _token_binding(ctx), {"a": page.last})
+    fields = [
+        ("Name", _bucket(ctx)),
+        ("Prefix", code(list_query.prefix)),
+        ("Delimiter", code(list_query.delimiter) if list_query.delimiter else None),
+        ("MaxKeys", str(list_query.max_keys)),
+        ("EncodingType", "url" if encode else None),
+        ("KeyCount", str(len(page.entries) + len(page.prefixes))),
+        ("IsTruncated", "true" if page.is_truncated else "false"),
+        ("ContinuationToken", token),
+        ("NextContinuationToken", next_token),
+        ("StartAfter", code(start_after) if start_after else None),
+    ]
+    owner = ctx.tenant if query.get("fetch-owner", "").lower() == "true" else None
+    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner_id=owner)
+    return xml_response(body)
+
+
+async def list_objects(ctx: RequestContext) -> S3Response:
+    marker = ctx.request.query.get("marker") or None
+    encode = _encode(ctx)
+    list_query, page = await _list(ctx, marker)
+    code = _coder(encode)
+    fields = [
+        ("Name", _bucket(ctx)),
+        ("Prefix", code(list_query.prefix)),
+        ("Marker", code(marker or "")),
+        ("NextMarker", code(page.last) if page.is_truncated and page.last else None),
+        ("MaxKeys", str(list_query.max_keys)),
+        ("Delimiter", code(list_query.delimiter) if list_query.delimiter else None),
+        ("EncodingType", "url" if encode else None),
+        ("IsTruncated", "true" if page.is_truncated else "false"),
+    ]
+    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner_id=ctx.tenant)
+    return xml_response(body)
+
+
+def _coder(encode: bool) -> Callable[[str], str]:
+    if encode:
+        return lambda value: quote(value, safe="/")
+    return lambda value: value
+
+
+async def delete_objects(ctx: RequestContext) -> S3Response:
+    bucket = _bucket(ctx)
+    md5 = parse_content_md5(ctx.request.header("content-md5"))
+    checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
+    if md5 is None and checksum is None:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest, "Missing required header for this request: Content-MD5"
+        )
+    body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
+    verifier = PayloadVerifier(md5_digest=md5)
+    verifier.update(body)
+    verifier.verify()
+    if checksum is not None:
+        checksum.update(body)
+        checksum.verify()
+    quiet, keys = parse_delete_request(body)
+    results = await ctx.storage.delete_objects(bucket, keys)
+    return xml_response(delete_result_xml(results, quiet))
