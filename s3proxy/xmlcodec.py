@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_plus
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DefusedET
@@ -97,7 +97,8 @@ def check_create_bucket_body(body: bytes) -> None:
 def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
     """An upstream ListObjectsV2 response."""
     root = _parse(body)
-    decode = unquote if url_encoded else (lambda value: value)
+    # S3's encoding-type=url is form encoding: a space arrives as "+" (botocore: unquote_plus).
+    decode = unquote_plus if url_encoded else (lambda value: value)
     entries = [
         ListEntry(
             key=decode(_text(item, "Key")),
@@ -129,7 +130,10 @@ def parse_copy_result(body: bytes) -> tuple[str, str]:
     root = _parse(body)
     if _local(root.tag) == "Error":
         raise S3Error(S3ErrorCode.InternalError)
-    return _text(root, "ETag"), _text(root, "LastModified")
+    etag = _text(root, "ETag").strip()
+    if etag and not etag.startswith('"'):  # SeaweedFS leaves the quotes out
+        etag = f'"{etag}"'
+    return etag, _text(root, "LastModified")
 
 
 # --- rendering ---------------------------------------------------------------------------------
