@@ -200,6 +200,7 @@ class S3App:
             datetime.now(UTC),
             max_skew=server.max_skew_seconds,
             region=server.region if server.strict_region else None,
+            allow_v2=server.signature_v2,
         )
         tenant = runtime.keys[auth.access_key][0]
         entry["tenant"] = tenant

@@ -32,6 +32,8 @@ class S3Request:
     bucket: str | None
     key: str | None
     """None for service and bucket requests; may be "" only for ``/bucket/``."""
+    virtual_host_bucket: str | None = None
+    """The bucket when it came from the Host header (SigV2 signs it as part of the path)."""
 
     def header(self, name: str) -> str | None:
         return self.header_map.get(name)
@@ -114,4 +116,5 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
         header_map=header_map,
         bucket=bucket,
         key=key,
+        virtual_host_bucket=host_bucket,
     )

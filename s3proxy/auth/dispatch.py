@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from s3proxy.auth.presigned import verify_presigned_v4
+from s3proxy.auth.sigv2 import VerifiedSigV2, verify_sigv2_header, verify_sigv2_query
 from s3proxy.auth.sigv4 import ALGORITHM, VerifiedSigV4, verify_header_auth
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.request import S3Request
 
 PRESIGNED_V4_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 PRESIGNED_V2_PARAMS = ("AWSAccessKeyId", "Signature")
+
+Verified = VerifiedSigV4 | VerifiedSigV2
 
 
 def authenticate(
@@ -25,30 +29,43 @@ def authenticate(
     *,
     max_skew: int,
     region: str | None,
-) -> VerifiedSigV4:
+    allow_v2: bool = True,
+) -> Verified:
     authorization = request.header("authorization")
-    presigned = any(p in request.query for p in PRESIGNED_V4_PARAMS + PRESIGNED_V2_PARAMS)
-    if authorization is not None and presigned:
+    presigned_v4 = any(p in request.query for p in PRESIGNED_V4_PARAMS)
+    presigned_v2 = any(p in request.query for p in PRESIGNED_V2_PARAMS)
+    if authorization is not None and (presigned_v4 or presigned_v2):
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
             "Signature query string parameter or the Authorization header should be specified",
         )
+    args = (request.method, request.raw_path, request.query_string, request.headers)
     if authorization is not None:
         if authorization.startswith(ALGORITHM + " "):
-            return verify_header_auth(
-                request.method,
-                request.raw_path,
-                request.query_string,
-                request.headers,
+            return verify_header_auth(*args, lookup_secret, now, max_skew=max_skew, region=region)
+        if authorization.startswith("AWS "):
+            _require_v2(allow_v2)
+            return verify_sigv2_header(
+                *args,
                 lookup_secret,
                 now,
                 max_skew=max_skew,
-                region=region,
+                virtual_host_bucket=request.virtual_host_bucket,
             )
-        if authorization.startswith("AWS "):
-            raise S3Error(S3ErrorCode.NotImplemented, "Signature Version 2 is not supported yet.")
         raise S3Error(S3ErrorCode.InvalidArgument, "Unsupported Authorization Type")
-    if presigned:
-        raise S3Error(S3ErrorCode.NotImplemented, "Presigned URLs are not supported yet.")
+    if presigned_v4:
+        return verify_presigned_v4(*args, lookup_secret, now, max_skew=max_skew, region=region)
+    if presigned_v2:
+        _require_v2(allow_v2)
+        return verify_sigv2_query(
+            *args, lookup_secret, now, virtual_host_bucket=request.virtual_host_bucket
+        )
     raise S3Error(S3ErrorCode.AccessDenied, "Anonymous access is not allowed.")
+
+
+def _require_v2(allowed: bool) -> None:
+    if not allowed:
+        raise S3Error(
+            S3ErrorCode.AccessDenied, "Signature Version 2 is disabled on this server; use SigV4."
+        )

@@ -94,6 +94,8 @@ class ServerConfig(_Frozen):
     secret: Secret | None = None
     """HMAC secret for tokens; must be the same on every replica."""
     max_skew_seconds: int = Field(default=900, ge=1)
+    signature_v2: bool = True
+    """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""
     shutdown_timeout: float = Field(default=30.0, ge=0)
     tls_cert: Path | None = None
     tls_key: Path | None = None

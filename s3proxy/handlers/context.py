@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from s3proxy.auth.sigv4 import VerifiedSigV4
+from s3proxy.auth.dispatch import Verified
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.body import Receive
 from s3proxy.config import ServerConfig
@@ -19,7 +19,7 @@ class RequestContext:
     request: S3Request
     operation: Operation
     tenant: str
-    auth: VerifiedSigV4
+    auth: Verified
     storage: MappedStorage
     receive: Receive
     request_id: str
