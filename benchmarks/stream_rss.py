@@ -30,7 +30,6 @@ from tests.support.processes import (  # noqa: E402
     peak_rss,
     write_config,
 )
-
 from tests.support.s3http import sign  # noqa: E402
 
 AK, SK = "AKBENCH0000000000001", "bench-secret-key-0123456789abcdef"
@@ -127,8 +126,11 @@ def main() -> int:
             proxy = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
             endpoint = f"http://127.0.0.1:{port}"
             boto3.client(
-                "s3", endpoint_url=endpoint, region_name="us-east-1",
-                aws_access_key_id=AK, aws_secret_access_key=SK,
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=AK,
+                aws_secret_access_key=SK,
             ).create_bucket(Bucket="bench")
             baseline = peak_rss(proxy.pid)
             put_seconds = put(endpoint, "object", args.size_mib)

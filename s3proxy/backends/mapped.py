@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.auth
+import pytest
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-import pytest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import Proxy, start_proxy
@@ -30,9 +30,13 @@ def presigner(proxy: Proxy, signature_version: str | None) -> Any:
     if signature_version is not None:
         config = config.merge(Config(signature_version=signature_version))
     return boto3.client(
-        "s3", endpoint_url=proxy.endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-        region_name="us-east-1", config=config,
-    )  # fmt: skip
+        "s3",
+        endpoint_url=proxy.endpoint,
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        region_name="us-east-1",
+        config=config,
+    )
 
 
 def fetch(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, bytes]:
@@ -90,9 +94,13 @@ def test_expired_url_is_refused(proxy: Proxy) -> None:
 def test_sigv2_header_auth_client(proxy: Proxy) -> None:
     ak, sk = proxy.keys("alice")
     s3 = boto3.client(
-        "s3", endpoint_url=proxy.endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-        region_name="us-east-1", config=Config(signature_version="s3", s3={"addressing_style": "path"}),
-    )  # fmt: skip
+        "s3",
+        endpoint_url=proxy.endpoint,
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        region_name="us-east-1",
+        config=Config(signature_version="s3", s3={"addressing_style": "path"}),
+    )
     s3.put_object(Bucket="docs", Key="v2/object", Body=b"signed the old way", Metadata={"a": "b"})
     got = s3.get_object(Bucket="docs", Key="v2/object")
     assert got["Body"].read() == b"signed the old way"
@@ -109,9 +117,13 @@ def test_sigv2_can_be_turned_off(
     try:
         ak, sk = strict.keys("alice")
         v2 = boto3.client(
-            "s3", endpoint_url=strict.endpoint, aws_access_key_id=ak, aws_secret_access_key=sk,
-            region_name="us-east-1", config=Config(signature_version="s3"),
-        )  # fmt: skip
+            "s3",
+            endpoint_url=strict.endpoint,
+            aws_access_key_id=ak,
+            aws_secret_access_key=sk,
+            region_name="us-east-1",
+            config=Config(signature_version="s3"),
+        )
         with pytest.raises(ClientError) as caught:
             v2.list_buckets()
         assert caught.value.response["Error"]["Code"] == "AccessDenied"

@@ -65,8 +65,14 @@ def shard(key: str, digits: int) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:digits] + "/" if digits else ""
 
 
-def walk(keys: list[str], digits: int, prefix: str, delimiter: str | None, max_keys: int,
-         start_after: str | None = None) -> tuple[list[str], list[str], int]:
+def walk(
+    keys: list[str],
+    digits: int,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    start_after: str | None = None,
+) -> tuple[list[str], list[str], int]:
     root = "home/t/bkt/"
     upstream = Upstream([root + shard(k, digits) + k for k in keys], delimiter)
     roots = [root + format(i, f"0{digits}x") + "/" for i in range(16**digits)] if digits else [root]
@@ -88,13 +94,16 @@ def walk(keys: list[str], digits: int, prefix: str, delimiter: str | None, max_k
         assert pages < 10_000
 
 
-def reference(keys: list[str], prefix: str, delimiter: str | None,
-              start_after: str | None = None) -> tuple[list[str], list[str]]:
+def reference(
+    keys: list[str], prefix: str, delimiter: str | None, start_after: str | None = None
+) -> tuple[list[str], list[str]]:
     got_keys, got_prefixes, _ = s3_list(keys, prefix, delimiter, start_after, 10**9)
     return got_keys, got_prefixes
 
 
-ALPHABET = st.sampled_from(["a", "b", "/", "-", "0", "é", "\u0301", "~", "e", " ", "+", "\x01", "z"])
+ALPHABET = st.sampled_from(
+    ["a", "b", "/", "-", "0", "é", "\u0301", "~", "e", " ", "+", "\x01", "z"]
+)
 KEYS = st.lists(st.text(ALPHABET, min_size=1, max_size=8), max_size=60)
 
 
@@ -108,7 +117,11 @@ KEYS = st.lists(st.text(ALPHABET, min_size=1, max_size=8), max_size=60)
     start_after=st.one_of(st.none(), st.text(ALPHABET, max_size=3)),
 )
 def test_paged_merge_equals_reference(
-    keys: list[str], digits: int, prefix: str, delimiter: str | None, max_keys: int,
+    keys: list[str],
+    digits: int,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
     start_after: str | None,
 ) -> None:
     got_keys, got_prefixes, _ = walk(keys, digits, prefix, delimiter, max_keys, start_after)
