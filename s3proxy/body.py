@@ -26,13 +26,8 @@ class ClientDisconnected(Exception):
     """The client went away before sending the whole body."""
 
 
-async def verified_body(
-    receive: Receive, content_length: int, verifier: PayloadVerifier
-) -> AsyncIterator[bytes]:
-    received = 0
-    held: bytes | None = None
-    pending: list[bytes] = []
-    pending_size = 0
+async def receive_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The raw request body as ASGI delivers it; a disconnect raises ClientDisconnected."""
     more = True
     while more:
         message = await receive()
@@ -41,13 +36,25 @@ async def verified_body(
         chunk: bytes = message.get("body", b"")
         more = bool(message.get("more_body", False))
         if chunk:
-            received += len(chunk)
-            if received > content_length:
-                raise S3Error(S3ErrorCode.IncompleteBody)
-            verifier.update(chunk)
-            pending.append(chunk)
-            pending_size += len(chunk)
-        if pending_size >= COALESCE_BYTES or (not more and pending):
+            yield chunk
+
+
+async def verified_stream(
+    source: AsyncIterator[bytes], content_length: int, verifier: PayloadVerifier
+) -> AsyncIterator[bytes]:
+    """``source`` re-chunked to about COALESCE_BYTES, its last block held until verified."""
+    received = 0
+    held: bytes | None = None
+    pending: list[bytes] = []
+    pending_size = 0
+    async for chunk in source:
+        received += len(chunk)
+        if received > content_length:
+            raise S3Error(S3ErrorCode.IncompleteBody)
+        verifier.update(chunk)
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= COALESCE_BYTES:
             block = pending[0] if len(pending) == 1 else b"".join(pending)
             pending.clear()
             pending_size = 0
@@ -59,6 +66,14 @@ async def verified_body(
     verifier.verify()
     if held is not None:
         yield held
+    if pending:
+        yield pending[0] if len(pending) == 1 else b"".join(pending)
+
+
+def verified_body(
+    receive: Receive, content_length: int, verifier: PayloadVerifier
+) -> AsyncIterator[bytes]:
+    return verified_stream(receive_chunks(receive), content_length, verifier)
 
 
 async def read_small_body(receive: Receive, request: S3Request, limit: int) -> bytes:

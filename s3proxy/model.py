@@ -81,6 +81,9 @@ class PutObjectInput:
     """Base64 MD5 the client sent; the proxy verifies it too, the backend may pass it on."""
     content_sha256: str | None = None
     """Lower-case hex SHA-256 the client signed; verified by the proxy, passed on when possible."""
+    checksum: tuple[str, str] | None = None
+    """(``x-amz-checksum-<alg>``, base64 value) declared up front; the upstream checks and
+    stores it too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 
+from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
 
 
@@ -31,9 +32,15 @@ def parse_content_md5(value: str | None) -> bytes | None:
 class PayloadVerifier:
     """Hashes a body as it passes and compares it with what the client declared."""
 
-    __slots__ = ("_expected_md5", "_expected_sha256", "_md5", "_sha256")
+    __slots__ = ("_checksum", "_expected_md5", "_expected_sha256", "_md5", "_sha256")
 
-    def __init__(self, sha256_hex: str | None = None, md5_digest: bytes | None = None) -> None:
+    def __init__(
+        self,
+        sha256_hex: str | None = None,
+        md5_digest: bytes | None = None,
+        checksum: ChecksumVerifier | None = None,
+    ) -> None:
+        self._checksum = checksum
         self._expected_sha256 = bytes.fromhex(sha256_hex) if sha256_hex is not None else None
         self._expected_md5 = md5_digest
         self._sha256 = hashlib.sha256() if sha256_hex is not None else None
@@ -41,13 +48,15 @@ class PayloadVerifier:
 
     @property
     def active(self) -> bool:
-        return self._sha256 is not None or self._md5 is not None
+        return self._sha256 is not None or self._md5 is not None or self._checksum is not None
 
     def update(self, chunk: bytes) -> None:
         if self._sha256 is not None:
             self._sha256.update(chunk)
         if self._md5 is not None:
             self._md5.update(chunk)
+        if self._checksum is not None:
+            self._checksum.update(chunk)
 
     def verify(self) -> None:
         sha256, md5 = self._sha256, self._md5
@@ -56,3 +65,5 @@ class PayloadVerifier:
             raise S3Error(S3ErrorCode.XAmzContentSHA256Mismatch)
         if md5 and expected_md5 and not hmac.compare_digest(md5.digest(), expected_md5):
             raise S3Error(S3ErrorCode.BadDigest)
+        if self._checksum is not None:
+            self._checksum.verify()

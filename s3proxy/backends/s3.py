@@ -252,6 +252,8 @@ class S3Upstream:
         headers["content-length"] = str(request.content_length)
         if request.content_md5 is not None:
             headers["content-md5"] = request.content_md5
+        if request.checksum is not None:
+            headers[request.checksum[0]] = request.checksum[1]
         if request.conditions.if_match is not None:
             headers["if-match"] = request.conditions.if_match
         if request.conditions.if_none_match is not None:

@@ -7,13 +7,16 @@ HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
 
 from __future__ import annotations
 
+from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
-from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
-from s3proxy.body import verified_body
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
+from s3proxy.body import receive_chunks, verified_body, verified_stream
+from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
+    Body,
     CopyObjectInput,
     ObjectAttributes,
     ObjectInfo,
@@ -65,41 +68,79 @@ def _content_length(ctx: RequestContext) -> int:
     return length
 
 
-def _payload_sha256(ctx: RequestContext) -> str | None:
+def _literal_sha256(ctx: RequestContext) -> str | None:
     payload_hash = ctx.auth.payload_hash
-    if payload_hash == UNSIGNED_PAYLOAD:
+    if payload_hash == UNSIGNED_PAYLOAD or payload_hash.startswith("STREAMING-"):
         return None
-    if payload_hash.startswith("STREAMING-"):
-        raise S3Error(S3ErrorCode.NotImplemented, "aws-chunked uploads are not supported yet.")
     return payload_hash.lower()
+
+
+def _strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
+    """``aws-chunked`` describes the transfer, not the object: it is never stored."""
+    encoding = attributes.headers.get("content-encoding")
+    if encoding is None:
+        return attributes
+    kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
+    headers = {k: v for k, v in attributes.headers.items() if k != "content-encoding"}
+    if kept:
+        headers["content-encoding"] = ",".join(kept)
+    return ObjectAttributes(headers=headers, metadata=attributes.metadata)
+
+
+def _request_body(
+    ctx: RequestContext, md5: bytes | None, checksum: ChecksumVerifier | None
+) -> tuple[Body, int]:
+    """The verified body and its (decoded) length, for every payload mode."""
+    if ctx.auth.payload_hash.startswith("STREAMING-"):
+        if not isinstance(ctx.auth, VerifiedSigV4):
+            raise S3Error(S3ErrorCode.InvalidArgument, "aws-chunked bodies need SigV4.")
+        chunked = ChunkedContext.from_request(ctx.auth, ctx.request.header_map)
+        if chunked.decoded_length is None:
+            raise S3Error(S3ErrorCode.MissingContentLength)
+        length = chunked.decoded_length
+        if length > MAX_PUT_SIZE:
+            raise S3Error(S3ErrorCode.EntityTooLarge)
+        decoded = decode_aws_chunked(receive_chunks(ctx.receive), chunked, checksum)
+        return verified_stream(decoded, length, PayloadVerifier(md5_digest=md5)), length
+    if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
+        raise S3Error(S3ErrorCode.MissingContentLength)
+    length = _content_length(ctx)
+    verifier = PayloadVerifier(_literal_sha256(ctx), md5, checksum)
+    return verified_body(ctx.receive, length, verifier), length
 
 
 async def put_object(ctx: RequestContext) -> S3Response:
     assert ctx.request.bucket is not None and ctx.request.key is not None
-    if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
-        raise S3Error(S3ErrorCode.NotImplemented, "Chunked transfer encoding is not supported yet.")
-    length = _content_length(ctx)
-    sha256 = _payload_sha256(ctx)
     content_md5 = ctx.request.header("content-md5")
-    verifier = PayloadVerifier(sha256, parse_content_md5(content_md5))
+    md5 = parse_content_md5(content_md5)
+    checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Map before reading the body: a bad key or bucket is refused before any byte moves.
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
+    body, length = _request_body(ctx, md5, checksum)
+    # A checksum declared up front goes upstream too: the upstream checks and stores it.
+    declared = None
+    if checksum is not None and checksum.expected_b64 is not None:
+        declared = (checksum.header, checksum.expected_b64)
     result = await ctx.storage.put_object(
         PutObjectInput(
             bucket=ctx.request.bucket,
             key=ctx.request.key,
-            body=verified_body(ctx.receive, length, verifier),
+            body=body,
             content_length=length,
-            attributes=_attributes(ctx),
+            attributes=_strip_aws_chunked(_attributes(ctx)),
             conditions=WriteConditions(
                 if_match=ctx.request.header("if-match"),
                 if_none_match=ctx.request.header("if-none-match"),
             ),
             content_md5=content_md5,
-            content_sha256=sha256,
+            content_sha256=_literal_sha256(ctx),
+            checksum=declared,
         )
     )
-    return S3Response(headers=[("ETag", result.etag)])
+    headers = [("ETag", result.etag)]
+    if checksum is not None:
+        headers.append((checksum.header, checksum.digest_b64()))
+    return S3Response(headers=headers)
 
 
 def _read_conditions(ctx: RequestContext) -> ReadConditions:

@@ -1,0 +1,177 @@
+"""How today's SDKs really upload: aws-chunked bodies with trailing checksums over TLS, checksum
+headers over HTTP — and a corrupt aws-chunked upload never replaces the stored object."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import trustme
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.integration.conftest import Proxy, start_proxy
+from tests.integration.test_awscli import aws_executable
+from tests.support.processes import SeaweedFS
+from tests.support.s3http import object_url, send, sign
+
+pytestmark = pytest.mark.integration
+
+TRAILER_MODE = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(
+    seaweed: SeaweedFS,
+    upstream_s3: Any,
+    upstream_buckets: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Proxy, Path]]:
+    work = tmp_path_factory.mktemp("tls")
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    certificate.private_key_and_cert_chain_pem.write_to_path(str(work / "server.pem"))
+    authority.cert_pem.write_to_path(str(work / "ca.pem"))
+    proxy = start_proxy(
+        seaweed,
+        upstream_s3,
+        work,
+        server={"tls_cert": str(work / "server.pem"), "tls_key": str(work / "server.pem")},
+    )
+    try:
+        try:
+            tls_client(proxy, work / "ca.pem").create_bucket(Bucket="docs")
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "BucketAlreadyOwnedByYou"
+        yield proxy, work / "ca.pem"
+    finally:
+        proxy.process.stop()
+
+
+def tls_client(proxy: Proxy, ca: Path, tenant: str = "alice") -> Any:
+    ak, sk = proxy.keys(tenant)
+    return boto3.client(
+        "s3",
+        endpoint_url=f"https://127.0.0.1:{proxy.port}",
+        aws_access_key_id=ak,
+        aws_secret_access_key=sk,
+        region_name="us-east-1",
+        verify=str(ca),
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+@pytest.mark.parametrize("algorithm", [None, "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_boto3_over_tls_uses_aws_chunked_trailers(
+    tls_proxy: tuple[Proxy, Path], algorithm: str | None
+) -> None:
+    proxy, ca = tls_proxy
+    s3 = tls_client(proxy, ca)
+    body = os.urandom(3 * 1024 * 1024 + 17)
+    extra = {"ChecksumAlgorithm": algorithm} if algorithm else {}
+    key = f"tls/{algorithm or 'default'}"
+    put = s3.put_object(Bucket="docs", Key=key, Body=body, **extra)
+    sent = put["ResponseMetadata"]["HTTPHeaders"]
+    name = f"x-amz-checksum-{(algorithm or 'CRC32').lower()}"
+    assert name in sent
+    got = s3.get_object(Bucket="docs", Key=key, ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    # aws-chunked is the transfer encoding only: nothing of it is stored with the object.
+    assert "ContentEncoding" not in s3.head_object(Bucket="docs", Key=key)
+
+
+def test_aws_cli_over_tls(tls_proxy: tuple[Proxy, Path], tmp_path: Path) -> None:
+    import subprocess
+
+    proxy, ca = tls_proxy
+    ak, sk = proxy.keys("alice")
+    source = tmp_path / "file.bin"
+    source.write_bytes(os.urandom(5 * 1024 * 1024))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3PROXY_"))}
+    env.update(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk, AWS_DEFAULT_REGION="us-east-1")
+    base = [
+        aws_executable(),
+        "--endpoint-url",
+        f"https://127.0.0.1:{proxy.port}",
+        "--ca-bundle",
+        str(ca),
+    ]
+    for args in (
+        ["s3", "cp", str(source), "s3://docs/tls/cli.bin"],
+        ["s3", "cp", "s3://docs/tls/cli.bin", str(tmp_path / "back.bin")],
+    ):
+        result = subprocess.run(
+            [*base, *args], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
+
+
+def test_checksum_header_over_http_is_verified(proxy: Proxy) -> None:
+    s3 = proxy.client("alice")
+    put = s3.put_object(Bucket="docs", Key="http/crc", Body=b"abc", ChecksumAlgorithm="CRC32C")
+    assert "x-amz-checksum-crc32c" in put["ResponseMetadata"]["HTTPHeaders"]
+    ak, sk = proxy.keys("alice")
+    wrong = base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()
+    url = object_url(proxy.endpoint, "docs", "http/bad-crc")
+    headers = sign("PUT", url, ak, sk, {"x-amz-checksum-crc32": wrong}, b"payload")
+    response = send("PUT", url, headers, b"payload")
+    assert (response.status, response.error_code) == (400, "BadDigest")
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket="docs", Key="http/bad-crc")
+
+
+def _chunked_body(data: bytes, trailer_value: str) -> bytes:
+    return (
+        f"{len(data):x}\r\n".encode()
+        + data
+        + b"\r\n0\r\n"
+        + f"x-amz-checksum-crc32:{trailer_value}\r\n\r\n".encode()
+    )
+
+
+@pytest.mark.parametrize("corruption", ["none", "trailer", "data", "truncated"])
+def test_corrupt_aws_chunked_upload_keeps_the_old_object(proxy: Proxy, corruption: str) -> None:
+    s3 = proxy.client("alice")
+    key = f"chunked/{corruption}"
+    s3.put_object(Bucket="docs", Key=key, Body=b"old object")
+    data = os.urandom(300_000)
+    good = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    body = _chunked_body(data, good)
+    if corruption == "trailer":
+        body = _chunked_body(data, base64.b64encode(b"\0\0\0\0").decode())
+    elif corruption == "data":
+        body = body[:100] + bytes([body[100] ^ 1]) + body[101:]
+    elif corruption == "truncated":
+        body = body[: len(body) // 2]
+    ak, sk = proxy.keys("alice")
+    url = object_url(proxy.endpoint, "docs", key)
+    headers = sign(
+        "PUT",
+        url,
+        ak,
+        sk,
+        {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(data)),
+            "x-amz-trailer": "x-amz-checksum-crc32",
+        },
+        payload_hash=TRAILER_MODE,
+    )
+    response = send("PUT", url, headers, body)
+    stored = s3.get_object(Bucket="docs", Key=key)["Body"].read()
+    if corruption == "none":
+        assert response.status == 200
+        assert stored == data
+        assert hashlib.md5(stored).hexdigest() in response.header("ETag")  # type: ignore[operator]
+    else:
+        assert response.status == 400, response.body
+        assert response.error_code in ("BadDigest", "IncompleteBody")
+        assert stored == b"old object"
