@@ -1,0 +1,1 @@
+"""Real clients and real upstreams: the compatibility checks of s3proxy."""
