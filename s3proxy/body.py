@@ -9,8 +9,10 @@ request and keeps the previous object.
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from s3proxy.auth.payload import PayloadVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -95,3 +97,44 @@ async def read_small_body(receive: Receive, request: S3Request, limit: int) -> b
         parts.append(chunk)
         more = bool(message.get("more_body", False))
     return b"".join(parts)
+
+
+SPOOL_READ = 1024 * 1024
+
+
+def _open_spool() -> BinaryIO:
+    return tempfile.TemporaryFile(mode="w+b", prefix="s3proxy-spool-")
+
+
+async def spooled_body(
+    receive: Receive, verifier: PayloadVerifier, limit: int
+) -> tuple[AsyncIterator[bytes], int]:
+    """A body of unknown length (HTTP chunked, no Content-Length), spooled to a temporary file.
+
+    Upstreams need a Content-Length (Ceph RGW refuses anything else), so the body is written to
+    disk — never held in memory — verified whole, and only then streamed upstream from the
+    file, which is deleted when the stream ends. File I/O runs in a worker thread.
+    """
+    spool = await asyncio.to_thread(_open_spool)
+    try:
+        size = 0
+        async for chunk in receive_chunks(receive):
+            size += len(chunk)
+            if size > limit:
+                raise S3Error(S3ErrorCode.EntityTooLarge)
+            verifier.update(chunk)
+            await asyncio.to_thread(spool.write, chunk)
+        verifier.verify()
+        await asyncio.to_thread(spool.seek, 0)
+    except BaseException:
+        spool.close()
+        raise
+
+    async def replay() -> AsyncIterator[bytes]:
+        try:
+            while block := await asyncio.to_thread(spool.read, SPOOL_READ):
+                yield block
+        finally:
+            spool.close()
+
+    return replay(), size

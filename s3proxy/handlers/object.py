@@ -10,7 +10,7 @@ from __future__ import annotations
 from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
-from s3proxy.body import receive_chunks, verified_body, verified_stream
+from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
@@ -87,7 +87,7 @@ def _strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
     return ObjectAttributes(headers=headers, metadata=attributes.metadata)
 
 
-def _request_body(
+async def _request_body(
     ctx: RequestContext, md5: bytes | None, checksum: ChecksumVerifier | None
 ) -> tuple[Body, int]:
     """The verified body and its (decoded) length, for every payload mode."""
@@ -102,10 +102,10 @@ def _request_body(
             raise S3Error(S3ErrorCode.EntityTooLarge)
         decoded = decode_aws_chunked(receive_chunks(ctx.receive), chunked, checksum)
         return verified_stream(decoded, length, PayloadVerifier(md5_digest=md5)), length
-    if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
-        raise S3Error(S3ErrorCode.MissingContentLength)
-    length = _content_length(ctx)
     verifier = PayloadVerifier(_literal_sha256(ctx), md5, checksum)
+    if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
+        return await spooled_body(ctx.receive, verifier, MAX_PUT_SIZE)
+    length = _content_length(ctx)
     return verified_body(ctx.receive, length, verifier), length
 
 
@@ -116,7 +116,7 @@ async def put_object(ctx: RequestContext) -> S3Response:
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Map before reading the body: a bad key or bucket is refused before any byte moves.
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
-    body, length = _request_body(ctx, md5, checksum)
+    body, length = await _request_body(ctx, md5, checksum)
     # A checksum declared up front goes upstream too: the upstream checks and stores it.
     declared = None
     if checksum is not None and checksum.expected_b64 is not None:

@@ -175,3 +175,55 @@ def test_corrupt_aws_chunked_upload_keeps_the_old_object(proxy: Proxy, corruptio
         assert response.status == 400, response.body
         assert response.error_code in ("BadDigest", "IncompleteBody")
         assert stored == b"old object"
+
+
+def test_http_chunked_upload_without_content_length(proxy: Proxy) -> None:
+    """Plain HTTP chunked transfer (no Content-Length, no aws-chunked): spooled, verified, stored."""
+    import http.client
+
+    data = os.urandom(700_000)
+    ak, sk = proxy.keys("alice")
+    url = object_url(proxy.endpoint, "docs", "chunked/plain")
+    headers = sign(
+        "PUT", url, ak, sk, {"Transfer-Encoding": "chunked"}, payload_hash="UNSIGNED-PAYLOAD"
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=60)
+    connection.putrequest("PUT", "/docs/chunked/plain", skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    for start in range(0, len(data), 100_000):
+        piece = data[start : start + 100_000]
+        connection.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+    connection.send(b"0\r\n\r\n")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 200
+    stored = proxy.client("alice").get_object(Bucket="docs", Key="chunked/plain")["Body"].read()
+    assert stored == data
+
+
+@pytest.mark.parametrize("expect", ["100-continue", "100-Continue"])
+def test_expect_100_continue(proxy: Proxy, expect: str) -> None:
+    import socket
+
+    data = os.urandom(50_000)
+    ak, sk = proxy.keys("alice")
+    url = object_url(proxy.endpoint, "docs", f"expect/{expect}")
+    headers = sign("PUT", url, ak, sk, {"Expect": expect}, data)
+    headers["Content-Length"] = str(len(data))
+    head = f"PUT /docs/expect/{expect} HTTP/1.1\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    )
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as sock:
+        sock.sendall(head.encode() + b"\r\n")
+        interim = sock.recv(4096)
+        assert interim.startswith(b"HTTP/1.1 100")
+        sock.sendall(data)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 200")
+    stored = proxy.client("alice").get_object(Bucket="docs", Key=f"expect/{expect}")
+    assert stored["Body"].read() == data
