@@ -178,7 +178,7 @@ def test_corrupt_aws_chunked_upload_keeps_the_old_object(proxy: Proxy, corruptio
 
 
 def test_http_chunked_upload_without_content_length(proxy: Proxy) -> None:
-    """Plain HTTP chunked transfer (no Content-Length, no aws-chunked): spooled, verified, stored."""
+    """Plain HTTP chunked transfer (no Content-Length, no aws-chunked): spooled and stored."""
     import http.client
 
     data = os.urandom(700_000)
