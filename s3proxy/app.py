@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from s3proxy.auth.dispatch import authenticate
+from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends.base import Backend
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
@@ -204,6 +205,16 @@ class S3App:
         )
         tenant = runtime.keys[auth.access_key][0]
         entry["tenant"] = tenant
+        presigned = "X-Amz-Signature" in request.query or "Signature" in request.query
+        signature = "sigv2" if isinstance(auth, VerifiedSigV2) else "sigv4"
+        entry["auth"] = f"presigned-{signature}" if presigned else signature
+        if request.method in ("PUT", "POST"):
+            entry["payload"] = _payload_mode(auth.payload_hash)
+            checksum = request.header("x-amz-trailer") or next(
+                (n for n, _ in request.headers if n.startswith("x-amz-checksum-")), None
+            )
+            if checksum is not None:
+                entry["checksum"] = checksum
         handler = HANDLERS.get(operation)
         if handler is None:
             raise S3Error(S3ErrorCode.NotImplemented)
@@ -242,6 +253,11 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
             access_log.info(json.dumps(entry, separators=(",", ":")))
+
+
+def _payload_mode(payload_hash: str) -> str:
+    """How the body was protected, for the access log: "sha256" for a literal hash."""
+    return "sha256" if len(payload_hash) == 64 and "-" not in payload_hash else payload_hash
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -19,6 +19,13 @@ CONTENT_HEADERS = (
 )
 
 
+def without_aws_chunked(encoding: str) -> str | None:
+    """A Content-Encoding without ``aws-chunked`` (a transfer detail, never part of an object);
+    None when nothing else is left."""
+    kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
+    return ",".join(kept) or None
+
+
 @dataclass(frozen=True, slots=True)
 class ObjectAttributes:
     """What a client sets on PUT and reads back on GET/HEAD, byte-for-byte.
@@ -84,6 +91,9 @@ class PutObjectInput:
     checksum: tuple[str, str] | None = None
     """(``x-amz-checksum-<alg>``, base64 value) declared up front; the upstream checks and
     stores it too."""
+    trailer_checksum: tuple[str, Callable[[], str]] | None = None
+    """(``x-amz-checksum-<alg>``, value getter) for a checksum known only once the body has been
+    read (a client's trailer); the getter is valid after the body iterator is exhausted."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ import aiohttp
 from yarl import URL
 
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
+from s3proxy.backends.upstream_chunked import (
+    UNSIGNED_TRAILER,
+    chunked_headers,
+    encode_with_trailer,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     CONTENT_HEADERS,
@@ -37,6 +42,7 @@ from s3proxy.model import (
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    without_aws_chunked,
 )
 from s3proxy.xmlcodec import (
     delete_request_xml,
@@ -258,13 +264,18 @@ class S3Upstream:
             headers["if-match"] = request.conditions.if_match
         if request.conditions.if_none_match is not None:
             headers["if-none-match"] = request.conditions.if_none_match
+        body: AsyncIterator[bytes] = request.body
+        payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
+        trailer = request.trailer_checksum
+        if trailer is not None and self._config.request_style == "aws-chunked":
+            del headers["content-length"]
+            headers.update(
+                chunked_headers(headers.get("content-encoding"), request.content_length, trailer[0])
+            )
+            body = encode_with_trailer(body, trailer[0], trailer[1])
+            payload_hash = UNSIGNED_TRAILER
         response = await self._send(
-            "PUT",
-            request.bucket,
-            request.key,
-            headers,
-            body=request.body,
-            payload_hash=request.content_sha256 or UNSIGNED_PAYLOAD,
+            "PUT", request.bucket, request.key, headers, body=body, payload_hash=payload_hash
         )
         await self._raise_for_status(response)
         etag = response.headers.get("ETag", "")
@@ -293,7 +304,12 @@ class S3Upstream:
         extra: dict[str, str] = {}
         for name, value in response.headers.items():
             lower = name.lower()
-            if lower in CONTENT_HEADERS:
+            if lower == "content-encoding":
+                # Some upstreams (SeaweedFS) keep "aws-chunked" from an aws-chunked PUT.
+                kept = without_aws_chunked(value)
+                if kept is not None:
+                    content[lower] = kept
+            elif lower in CONTENT_HEADERS:
                 content[lower] = value
             elif lower.startswith(META_PREFIX):
                 metadata[lower[len(META_PREFIX) :]] = value

@@ -111,6 +111,10 @@ class UpstreamConfig(_Frozen):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=300.0, gt=0)
     verify_tls: bool = True
+    request_style: Literal["plain", "aws-chunked"] = "plain"
+    """How bodies go upstream. ``plain`` (Content-Length, checksum headers when known up front)
+    works with every S3 server; ``aws-chunked`` also carries clients' trailer checksums, for
+    upstreams that accept trailers (AWS S3, MinIO, SeaweedFS — not Ceph RGW 16)."""
 
     @field_validator("endpoint")
     @classmethod

@@ -23,6 +23,7 @@ from s3proxy.model import (
     PutObjectInput,
     ReadConditions,
     WriteConditions,
+    without_aws_chunked,
 )
 from s3proxy.ranges import parse_range, resolve_range
 from s3proxy.request import decode_component, parse_query
@@ -80,10 +81,10 @@ def _strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
     encoding = attributes.headers.get("content-encoding")
     if encoding is None:
         return attributes
-    kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
     headers = {k: v for k, v in attributes.headers.items() if k != "content-encoding"}
-    if kept:
-        headers["content-encoding"] = ",".join(kept)
+    kept = without_aws_chunked(encoding)
+    if kept is not None:
+        headers["content-encoding"] = kept
     return ObjectAttributes(headers=headers, metadata=attributes.metadata)
 
 
@@ -118,9 +119,11 @@ async def put_object(ctx: RequestContext) -> S3Response:
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
     body, length = await _request_body(ctx, md5, checksum)
     # A checksum declared up front goes upstream too: the upstream checks and stores it.
-    declared = None
+    declared = trailer = None
     if checksum is not None and checksum.expected_b64 is not None:
         declared = (checksum.header, checksum.expected_b64)
+    elif checksum is not None:  # the value arrives in the trailer, verified before the end
+        trailer = (checksum.header, checksum.digest_b64)
     result = await ctx.storage.put_object(
         PutObjectInput(
             bucket=ctx.request.bucket,
@@ -135,6 +138,7 @@ async def put_object(ctx: RequestContext) -> S3Response:
             content_md5=content_md5,
             content_sha256=_literal_sha256(ctx),
             checksum=declared,
+            trailer_checksum=trailer,
         )
     )
     headers = [("ETag", result.etag)]

@@ -99,6 +99,7 @@ class Proxy:
     config_path: Path
     upstream: Any
     seaweed: SeaweedFS
+    upstream_options: dict[str, Any] = field(default_factory=dict)
     home_bucket: str = HOME_BUCKET
     photos_bucket: str = PHOTOS_BUCKET
     _clients: dict[str, Any] = field(default_factory=dict)
@@ -132,14 +133,25 @@ class Proxy:
         return self._clients[tenant]
 
 
-def start_proxy(seaweed: SeaweedFS, upstream: Any, workdir: Path, **overrides: Any) -> Proxy:
+def start_proxy(
+    seaweed: SeaweedFS,
+    upstream: Any,
+    workdir: Path,
+    upstream_options: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Proxy:
+    """A proxy on free ports; ``overrides`` update config sections, ``upstream_options`` the
+    upstream's entry (e.g. ``request_style``)."""
     port, admin_port = free_port(), free_port()
     settings = proxy_settings(seaweed, port, admin_port)
+    settings["upstreams"]["seaweed"].update(upstream_options or {})
     for section, values in overrides.items():
         settings[section] = {**settings.get(section, {}), **values}
     config_path = write_config(workdir / "s3proxy.yaml", settings)
     process = ProxyProcess.start(config_path, admin_port=admin_port, log_path=workdir / "proxy.log")
-    return Proxy(process, port, admin_port, config_path, upstream, seaweed)
+    return Proxy(
+        process, port, admin_port, config_path, upstream, seaweed, dict(upstream_options or {})
+    )
 
 
 CLIENT_BUCKETS = {"alice": ("docs", "shared"), "bob": ("shared",)}
