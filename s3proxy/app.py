@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from s3proxy import metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends.base import Backend
@@ -136,6 +138,13 @@ class S3App:
             await _lifespan(receive, send)
 
     async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        metrics.IN_FLIGHT.inc()
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            metrics.IN_FLIGHT.dec()
+
+    async def _serve(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = secrets.token_hex(8).upper()
         runtime = self.gateway.runtime
@@ -248,10 +257,19 @@ class S3App:
 
     @staticmethod
     def _log(entry: dict[str, Any], started: float, bytes_in: int, bytes_out: int) -> None:
+        seconds = time.perf_counter() - started
+        metrics.observe_request(
+            entry.get("operation", "Unknown"),
+            entry.get("status", 0),
+            entry.get("tenant", "-"),
+            seconds,
+            bytes_in,
+            bytes_out,
+        )
         if access_log.isEnabledFor(logging.INFO):
             entry["bytes_in"] = bytes_in
             entry["bytes_out"] = bytes_out
-            entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            entry["duration_ms"] = round(seconds * 1000, 3)
             access_log.info(json.dumps(entry, separators=(",", ":")))
 
 
@@ -283,4 +301,13 @@ def create_admin_app(gateway: Gateway) -> Starlette:
             {"ready": ready, "upstreams": results}, status_code=200 if ready else 503
         )
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", prometheus),
+        ]
+    )

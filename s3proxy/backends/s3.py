@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from s3proxy.model import (
     CONTENT_HEADERS,
     ByteRange,
@@ -185,8 +187,9 @@ class S3Upstream:
             query_string=query,
             encoded=True,
         )
+        started = time.perf_counter()
         try:
-            return await self._client().request(
+            response = await self._client().request(
                 method, url, headers=headers, data=body, allow_redirects=False
             )
         except S3Error:
@@ -197,9 +200,14 @@ class S3Upstream:
             raise self._unavailable(method, exc) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise self._unavailable(method, exc) from exc
+        UPSTREAM_SECONDS.labels(self.name, method).observe(time.perf_counter() - started)
+        if response.status >= 500:
+            UPSTREAM_ERRORS.labels(self.name, "status_5xx").inc()
+        return response
 
     def _unavailable(self, method: str, exc: BaseException) -> S3Error:
         log.warning("upstream %s: %s request failed: %r", self.name, method, exc)
+        UPSTREAM_ERRORS.labels(self.name, "connection").inc()
         return S3Error(S3ErrorCode.ServiceUnavailable)
 
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:

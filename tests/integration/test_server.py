@@ -146,3 +146,29 @@ def test_sigterm_lets_in_flight_download_finish(own_proxy: Proxy) -> None:
     assert len(first) + len(rest) == size
     assert first + rest == body
     assert own_proxy.process.wait(timeout=30) == 0
+
+
+def test_prometheus_metrics_on_admin_port_only(proxy: Proxy) -> None:
+    s3 = proxy.client("alice")
+    s3.put_object(Bucket="docs", Key="metrics/probe", Body=b"123456")
+    s3.get_object(Bucket="docs", Key="metrics/probe")["Body"].read()
+    status, body = http_get(proxy.admin_endpoint + "/metrics")
+    assert status == 200
+    text = body.decode()
+    assert 's3proxy_requests_total{operation="PutObject",status="200",tenant="alice"}' in text
+    assert 's3proxy_request_duration_seconds_bucket{le="0.005",operation="GetObject"}' in text
+    assert (
+        's3proxy_upstream_request_duration_seconds_count{method="PUT",upstream="seaweed"}' in text
+    )
+    assert "s3proxy_requests_in_flight" in text
+    received = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('s3proxy_received_bytes_total{tenant="alice"}')
+    ]
+    assert received and received[0] >= 6
+    # No bucket or key names as labels (bounded cardinality).
+    assert "metrics/probe" not in text and 'bucket="' not in text
+    # On the S3 port, "metrics" is a bucket name like any other.
+    status, body = http_get(proxy.endpoint + "/metrics")
+    assert status == 403

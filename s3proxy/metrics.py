@@ -1,0 +1,48 @@
+"""Prometheus metrics, exposed on the admin port only (``GET /metrics``).
+
+Label values are bounded: operations are the Operation enum, statuses HTTP codes, tenants and
+upstreams come from the configuration. Bucket names and keys are never labels.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+REQUESTS = Counter("s3proxy_requests", "S3 requests answered", ["operation", "status", "tenant"])
+REQUEST_SECONDS = Histogram(
+    "s3proxy_request_duration_seconds",
+    "Time from request to the end of the response",
+    ["operation"],
+    buckets=DURATION_BUCKETS,
+)
+BYTES_IN = Counter("s3proxy_received_bytes", "Request body bytes received", ["tenant"])
+BYTES_OUT = Counter("s3proxy_sent_bytes", "Response body bytes sent", ["tenant"])
+IN_FLIGHT = Gauge("s3proxy_requests_in_flight", "S3 requests being served")
+UPSTREAM_SECONDS = Histogram(
+    "s3proxy_upstream_request_duration_seconds",
+    "Time to the upstream's response headers",
+    ["upstream", "method"],
+    buckets=DURATION_BUCKETS,
+)
+UPSTREAM_ERRORS = Counter(
+    "s3proxy_upstream_errors",
+    "Upstream requests that failed: connection errors and 5xx answers",
+    ["upstream", "kind"],
+)
+MULTIPART_STARTED = Counter("s3proxy_multipart_uploads_started", "CreateMultipartUpload calls")
+MULTIPART_COMPLETED = Counter(
+    "s3proxy_multipart_uploads_completed", "CompleteMultipartUpload successes"
+)
+
+
+def observe_request(
+    operation: str, status: int, tenant: str, seconds: float, bytes_in: int, bytes_out: int
+) -> None:
+    REQUESTS.labels(operation, str(status), tenant).inc()
+    REQUEST_SECONDS.labels(operation).observe(seconds)
+    if bytes_in:
+        BYTES_IN.labels(tenant).inc(bytes_in)
+    if bytes_out:
+        BYTES_OUT.labels(tenant).inc(bytes_out)
