@@ -5,27 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Proxy
+from tests.support.clients import clean_env, executable
 
 pytestmark = pytest.mark.integration
 
 
 def aws_executable() -> str:
-    candidate = Path(sys.executable).with_name("aws")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("aws")
-    if found is None:
-        pytest.skip("aws-cli is not installed: pip install -e '.[test]'")
-    return found
+    return executable("aws", "awscli")
 
 
 @pytest.fixture()
@@ -34,9 +27,7 @@ def aws(proxy: Proxy, tmp_path: Path) -> Any:
     # Single PUTs only here: multipart uploads are a later issue.
     config.write_text("[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 256MB\n")
     ak, sk = proxy.keys("alice")
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "S3PROXY_"))
-    }
+    env = clean_env()
     env.update(
         AWS_ACCESS_KEY_ID=ak,
         AWS_SECRET_ACCESS_KEY=sk,

