@@ -100,6 +100,10 @@ class BucketRegistry:
         check_bucket_name(bucket)
         if self.tenant.home is None:
             raise S3Error(S3ErrorCode.AccessDenied, "This tenant has no home to create buckets in.")
+        # The conditional write below is the race-safe check; this one gives the right answer
+        # on upstreams that ignore If-None-Match, outside a race.
+        if await self.exists(bucket):
+            raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
         backend, upstream_bucket, marker = self._marker(bucket)
         try:
             await backend.put_object(
