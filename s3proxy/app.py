@@ -161,6 +161,9 @@ class S3App:
         try:
             request = parse_request(scope, runtime.settings.server.virtual_host_domains)
             entry["bucket"] = request.bucket
+            agent = request.header("user-agent")
+            if agent is not None:
+                entry["user_agent"] = agent[:200]
             operation = resolve(request)
             entry["operation"] = operation.value
             response = await self._dispatch(
