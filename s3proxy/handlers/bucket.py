@@ -177,7 +177,9 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
             S3ErrorCode.InvalidRequest, "Missing required header for this request: Content-MD5"
         )
     body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
-    verifier = PayloadVerifier(md5_digest=md5)
+    literal = ctx.auth.payload_hash
+    sha256 = literal.lower() if len(literal) == 64 and "-" not in literal else None
+    verifier = PayloadVerifier(sha256, md5)
     verifier.update(body)
     verifier.verify()
     if checksum is not None:

@@ -345,6 +345,23 @@ class TestDeleteObjects:
         right = base64.b64encode(hashlib.md5(body).digest()).decode()
         assert self._post(proxy, bucket, body, {"Content-MD5": right}).status == 200
 
+    def test_signed_payload_hash_is_verified(self, proxy: Proxy, bucket: str) -> None:
+        proxy.client("alice").put_object(Bucket=bucket, Key="keep", Body=b"x")
+        body = b"<Delete><Object><Key>keep</Key></Object></Delete>"
+        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+        ak, sk = proxy.keys("alice")
+        response = signed(
+            "POST",
+            object_url(proxy.endpoint, bucket, None, "delete"),
+            ak,
+            sk,
+            body=body,
+            headers={"Content-MD5": md5},
+            payload_hash=hashlib.sha256(b"something else").hexdigest(),
+        )
+        assert (response.status, response.error_code) == (400, "XAmzContentSHA256Mismatch")
+        assert proxy.client("alice").head_object(Bucket=bucket, Key="keep")
+
     @pytest.mark.parametrize(
         "body",
         [
@@ -365,17 +382,11 @@ def test_bucket_with_upload_in_progress_is_not_empty(proxy: Proxy) -> None:
     s3 = proxy.client("alice")
     name = "uploading-" + os.urandom(4).hex()
     s3.create_bucket(Bucket=name)
-    # An upload started under the bucket's upstream root (multipart through the proxy is a
-    # later issue, so it is started on the upstream directly, where the proxy would put it).
-    upload = proxy.upstream.create_multipart_upload(
-        Bucket=proxy.home_bucket, Key=f"alice/{name}/0/pending"
-    )
+    upload = s3.create_multipart_upload(Bucket=name, Key="pending")
     try:
         with pytest.raises(ClientError) as caught:
             s3.delete_bucket(Bucket=name)
         assert code_of(caught) == "BucketNotEmpty"
     finally:
-        proxy.upstream.abort_multipart_upload(
-            Bucket=proxy.home_bucket, Key=f"alice/{name}/0/pending", UploadId=upload["UploadId"]
-        )
+        s3.abort_multipart_upload(Bucket=name, Key="pending", UploadId=upload["UploadId"])
     s3.delete_bucket(Bucket=name)
