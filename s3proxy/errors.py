@@ -48,6 +48,7 @@ class S3ErrorCode(enum.Enum):
     InvalidDigest = (400, "The Content-MD5 you specified is not valid.")
     InvalidPart = (400, "One or more of the specified parts could not be found.")
     InvalidPartOrder = (400, "The list of parts was not in ascending order.")
+    InvalidPartNumber = (416, "The requested partnumber is not satisfiable")
     InvalidRange = (416, "The requested range is not satisfiable")
     InvalidRequest = (400, "Invalid Request")
     InvalidURI = (400, "Couldn't parse the specified URI.")

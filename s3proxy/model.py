@@ -112,6 +112,9 @@ class ObjectInfo:
     attributes: ObjectAttributes
     extra_headers: Mapping[str, str] = field(default_factory=dict)
     """Other response headers a client may rely on (``x-amz-checksum-*``, parts count)."""
+    part_range: tuple[int, int, int] | None = None
+    """(first, last, object size) of the part a ``partNumber`` HEAD asked for; None for the
+    whole object (``size`` is then the object's size either way)."""
 
 
 @dataclass(slots=True)
@@ -173,3 +176,115 @@ class DeleteResult:
     key: str
     error: str | None = None
     """An S3 error code when this key could not be deleted."""
+
+
+# --- multipart uploads ---------------------------------------------------------------------
+# Backends see upstream upload ids only; the client's UploadId is an HMAC token the handlers
+# issue and verify (s3proxy.handlers.multipart).
+
+
+@dataclass(frozen=True, slots=True)
+class CreateMultipartInput:
+    bucket: str
+    key: str
+    attributes: ObjectAttributes
+    checksum_algorithm: str | None = None
+    """``x-amz-checksum-algorithm`` (``CRC32`` …): the upstream checks and combines part sums."""
+    checksum_type: str | None = None
+    """``x-amz-checksum-type`` (``COMPOSITE`` / ``FULL_OBJECT``), passed on as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPartInput:
+    bucket: str
+    key: str
+    upload_id: str
+    part_number: int
+    body: Body
+    content_length: int
+    content_md5: str | None = None
+    content_sha256: str | None = None
+    checksum: tuple[str, str] | None = None
+    """As in :class:`PutObjectInput`: a checksum declared up front, passed on."""
+    trailer_checksum: tuple[str, Callable[[], str]] | None = None
+    """As in :class:`PutObjectInput`: a checksum known once the body has been read."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPartCopyInput:
+    source_bucket: str
+    source_key: str
+    bucket: str
+    key: str
+    upload_id: str
+    part_number: int
+    source_range: tuple[int, int] | None = None
+    """(first, last) byte offsets, inclusive, from ``x-amz-copy-source-range``."""
+    source_conditions: ReadConditions = ReadConditions()
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """One ``<Part>`` of a CompleteMultipartUpload request."""
+
+    part_number: int
+    etag: str
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    """Algorithm (``CRC32`` …) → base64 value, as the client listed it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteMultipartInput:
+    bucket: str
+    key: str
+    upload_id: str
+    parts: list[CompletedPart]
+    conditions: WriteConditions = WriteConditions()
+    checksum: tuple[str, str] | None = None
+    """A whole-object ``x-amz-checksum-<alg>`` header the client sent, passed on."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteMultipartOutput:
+    etag: str
+    """Always S3's ``"md5-of-part-md5s-N"`` form, never empty."""
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    """The object's checksums as the upstream reported them (``CRC32`` → ``…-N``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    part_number: int
+    etag: str
+    size: int
+    last_modified: str
+    """ISO 8601."""
+    checksums: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PartsPage:
+    parts: list[PartInfo]
+    next_marker: int | None
+    """The ``part-number-marker`` of the next page when truncated, else None."""
+    storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadInfo:
+    key: str
+    upload_id: str
+    initiated: str
+    """ISO 8601."""
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadsPage:
+    """One upstream ListMultipartUploads page, in the upstream's order."""
+
+    uploads: list[UploadInfo]
+    prefixes: list[str]
+    next_marker: tuple[str, str] | None
+    """(key marker, upload id marker) to resume from when truncated, else None."""

@@ -1,22 +1,32 @@
 """S3 XML documents: the only module that renders or parses XML.
 
 Rendering is plain string building with escaping (fast, and S3's documents are flat); parsing of
-client bodies (later: CompleteMultipartUpload, DeleteObjects) goes through defusedxml with a size
+client bodies (CompleteMultipartUpload, DeleteObjects) goes through defusedxml with a size
 cap, so hostile XML is refused before it can expand.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote_plus
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DefusedET
 from defusedxml import DefusedXmlException
 
+from s3proxy.checksums import ALGORITHMS, decode_value
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import DeleteResult, ListEntry, ListPage
+from s3proxy.model import (
+    CompletedPart,
+    DeleteResult,
+    ListEntry,
+    ListPage,
+    PartInfo,
+    PartsPage,
+    UploadInfo,
+    UploadsPage,
+)
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -222,3 +232,228 @@ def list_objects_xml(
         for prefix in prefixes
     )
     return document("ListBucketResult", parts)
+
+
+# --- multipart uploads -------------------------------------------------------------------------
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html and the
+# CreateMultipartUpload, UploadPartCopy, ListParts and ListMultipartUploads pages.
+
+MAX_PARTS = 10000
+_CHECKSUM_ELEMENTS = {"Checksum" + algorithm: algorithm for algorithm in ALGORITHMS}
+
+
+class EmbeddedError(Exception):
+    """An upstream ``<Error>`` document in a 200 response: CompleteMultipartUpload and
+    UploadPartCopy can fail after S3 has sent its status line. The backend translates it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _upstream_root(body: bytes) -> ET.Element:
+    """An upstream result document. Leading whitespace is S3's keep-alive while a long
+    CompleteMultipartUpload runs; an unreadable document is the upstream's fault, not the
+    client's (InternalError, never MalformedXML)."""
+    try:
+        root: ET.Element = DefusedET.fromstring(body.lstrip(), forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException, ValueError):
+        raise S3Error(S3ErrorCode.InternalError) from None
+    if _local(root.tag) == "Error":
+        raise EmbeddedError(_text(root, "Code") or "InternalError")
+    return root
+
+
+def quoted_etag(etag: str) -> str:
+    """SeaweedFS and Ceph leave the quotes out of some ETags; clients expect them."""
+    etag = etag.strip()
+    return f'"{etag}"' if etag and not etag.startswith('"') else etag
+
+
+def _checksums(element: ET.Element) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for child in element:
+        algorithm = _CHECKSUM_ELEMENTS.get(_local(child.tag))
+        if algorithm is not None and child.text and child.text.strip():
+            found[algorithm] = child.text.strip()
+    return found
+
+
+def _int(text: str, default: int = 0) -> int:
+    text = text.strip()
+    return int(text) if text.isdigit() else default
+
+
+def parse_complete_request(body: bytes) -> list[CompletedPart]:
+    """A client's ``<CompleteMultipartUpload>``: structure only; the handler checks order."""
+    root = _parse(body)
+    if _local(root.tag) != "CompleteMultipartUpload":
+        raise S3Error(S3ErrorCode.MalformedXML)
+    items = _children(root, "Part")
+    if not items or len(items) > MAX_PARTS:
+        raise S3Error(S3ErrorCode.MalformedXML)
+    parts = []
+    for item in items:
+        numbers, etags = _children(item, "PartNumber"), _children(item, "ETag")
+        if len(numbers) != 1 or len(etags) != 1:
+            raise S3Error(S3ErrorCode.MalformedXML)
+        number = (numbers[0].text or "").strip()
+        if not number.isascii() or not number.isdigit():
+            raise S3Error(S3ErrorCode.MalformedXML)
+        checksums = _checksums(item)
+        for algorithm, value in checksums.items():
+            decode_value(algorithm, value)  # malformed → InvalidRequest
+        parts.append(CompletedPart(int(number), quoted_etag(etags[0].text or ""), checksums))
+    return parts
+
+
+def complete_request_xml(parts: Iterable[CompletedPart]) -> bytes:
+    """The upstream's CompleteMultipartUpload body, checksums passed on for it to check."""
+    items = []
+    for part in parts:
+        sums = "".join(_element("Checksum" + alg, value) for alg, value in part.checksums.items())
+        items.append(
+            f"<Part><PartNumber>{part.part_number}</PartNumber>"
+            f"{_element('ETag', part.etag)}{sums}</Part>"
+        )
+    return document("CompleteMultipartUpload", items)
+
+
+def parse_initiate_result(body: bytes) -> str:
+    """The upload id of an upstream InitiateMultipartUploadResult."""
+    upload_id = _text(_upstream_root(body), "UploadId").strip()
+    if not upload_id:
+        raise S3Error(S3ErrorCode.InternalError)
+    return upload_id
+
+
+def parse_complete_result(body: bytes) -> tuple[str, dict[str, str]]:
+    """(ETag — empty from Ceph RGW 16 —, object checksums) of a CompleteMultipartUploadResult."""
+    root = _upstream_root(body)
+    return quoted_etag(_text(root, "ETag")), _checksums(root)
+
+
+def parse_copy_part_result(body: bytes) -> tuple[str, str]:
+    """(ETag, LastModified) of an upstream CopyPartResult."""
+    root = _upstream_root(body)
+    return quoted_etag(_text(root, "ETag")), _text(root, "LastModified")
+
+
+def parse_list_parts(body: bytes) -> PartsPage:
+    root = _upstream_root(body)
+    parts = [
+        PartInfo(
+            part_number=_int(_text(item, "PartNumber")),
+            etag=quoted_etag(_text(item, "ETag")),
+            size=_int(_text(item, "Size")),
+            last_modified=_text(item, "LastModified"),
+            checksums=_checksums(item),
+        )
+        for item in _children(root, "Part")
+    ]
+    truncated = _text(root, "IsTruncated", "false").strip().lower() == "true"
+    next_marker = _int(_text(root, "NextPartNumberMarker"), parts[-1].part_number if parts else 0)
+    return PartsPage(
+        parts=parts,
+        next_marker=next_marker if truncated else None,
+        storage_class=_text(root, "StorageClass") or "STANDARD",
+        checksum_algorithm=_text(root, "ChecksumAlgorithm") or None,
+    )
+
+
+def parse_list_uploads(body: bytes) -> UploadsPage:
+    """An upstream ListMultipartUploads page, asked for without ``encoding-type``: SeaweedFS
+    echoes ``encoding-type=url`` but sends keys unencoded, so decoding would corrupt ``+``."""
+    root = _upstream_root(body)
+    uploads = [
+        UploadInfo(
+            key=_text(item, "Key"),
+            upload_id=_text(item, "UploadId"),
+            initiated=_text(item, "Initiated"),
+            storage_class=_text(item, "StorageClass") or "STANDARD",
+        )
+        for item in _children(root, "Upload")
+    ]
+    prefixes = [_text(item, "Prefix") for item in _children(root, "CommonPrefixes")]
+    next_marker = None
+    if _text(root, "IsTruncated", "false").strip().lower() == "true":
+        last_key = uploads[-1].key if uploads else ""
+        last_key = max(last_key, prefixes[-1]) if prefixes else last_key
+        last_id = uploads[-1].upload_id if uploads and uploads[-1].key == last_key else ""
+        # SeaweedFS leaves NextKeyMarker out: fall back to where the page ended.
+        next_marker = (
+            _text(root, "NextKeyMarker") or last_key,
+            _text(root, "NextUploadIdMarker") or last_id,
+        )
+    return UploadsPage(uploads, prefixes, next_marker)
+
+
+def _owner(name: str, owner_id: str) -> str:
+    return f"<{name}>{_element('ID', owner_id)}{_element('DisplayName', owner_id)}</{name}>"
+
+
+def initiate_result_xml(bucket: str, key: str, upload_id: str) -> bytes:
+    return document(
+        "InitiateMultipartUploadResult",
+        [_element("Bucket", bucket), _element("Key", key), _element("UploadId", upload_id)],
+    )
+
+
+def complete_result_xml(
+    location: str, bucket: str, key: str, etag: str, checksums: Mapping[str, str]
+) -> bytes:
+    parts = [
+        _element("Location", location),
+        _element("Bucket", bucket),
+        _element("Key", key),
+        _element("ETag", etag),
+    ]
+    parts.extend(_element("Checksum" + alg, value) for alg, value in checksums.items())
+    return document("CompleteMultipartUploadResult", parts)
+
+
+def copy_part_result_xml(etag: str, last_modified: str) -> bytes:
+    return document(
+        "CopyPartResult", [_element("LastModified", last_modified), _element("ETag", etag)]
+    )
+
+
+def list_parts_xml(
+    fields: list[tuple[str, str | None]], parts: Iterable[PartInfo], owner_id: str
+) -> bytes:
+    """ListPartsResult: ``fields`` are the top-level elements, in order (None left out)."""
+    items = [_element(name, value) for name, value in fields if value is not None]
+    items.append(_owner("Initiator", owner_id) + _owner("Owner", owner_id))
+    for part in parts:
+        sums = "".join(_element("Checksum" + alg, value) for alg, value in part.checksums.items())
+        items.append(
+            f"<Part><PartNumber>{part.part_number}</PartNumber>"
+            f"{_element('LastModified', part.last_modified)}{_element('ETag', part.etag)}"
+            f"<Size>{part.size}</Size>{sums}</Part>"
+        )
+    return document("ListPartsResult", items)
+
+
+def list_uploads_xml(
+    fields: list[tuple[str, str | None]],
+    uploads: Iterable[UploadInfo],
+    prefixes: Iterable[str],
+    *,
+    encode: bool,
+    owner_id: str,
+) -> bytes:
+    """ListMultipartUploadsResult; ``uploads`` carry client keys and client UploadIds."""
+    code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
+    items = [_element(name, value) for name, value in fields if value is not None]
+    owners = _owner("Initiator", owner_id) + _owner("Owner", owner_id)
+    for upload in uploads:
+        items.append(
+            f"<Upload>{_element('Key', code(upload.key))}{_element('UploadId', upload.upload_id)}"
+            f"{owners}{_element('StorageClass', upload.storage_class)}"
+            f"{_element('Initiated', upload.initiated)}</Upload>"
+        )
+    items.extend(
+        f"<CommonPrefixes>{_element('Prefix', code(prefix))}</CommonPrefixes>"
+        for prefix in prefixes
+    )
+    return document("ListMultipartUploadsResult", items)

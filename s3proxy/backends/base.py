@@ -12,15 +12,22 @@ from typing import Protocol
 
 from s3proxy.model import (
     ByteRange,
+    CompleteMultipartInput,
+    CompleteMultipartOutput,
     CopyObjectInput,
     CopyObjectOutput,
+    CreateMultipartInput,
     DeleteResult,
     GetObjectOutput,
     ListPage,
     ObjectInfo,
+    PartsPage,
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    UploadPartCopyInput,
+    UploadPartInput,
+    UploadsPage,
 )
 
 
@@ -39,7 +46,10 @@ class Backend(Protocol):
         byte_range: ByteRange | None,
         conditions: ReadConditions,
         checksum_mode: bool = False,
-    ) -> GetObjectOutput: ...
+        part_number: int | None = None,
+    ) -> GetObjectOutput:
+        """The object, a range of it, or part ``part_number`` of it (``?partNumber=``)."""
+        ...
 
     async def head_object(
         self,
@@ -47,6 +57,7 @@ class Backend(Protocol):
         key: str,
         conditions: ReadConditions,
         checksum_mode: bool = False,
+        part_number: int | None = None,
     ) -> ObjectInfo: ...
 
     async def delete_object(self, bucket: str, key: str) -> None: ...
@@ -68,6 +79,46 @@ class Backend(Protocol):
         ...
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]: ...
+
+    # -- multipart uploads: ids here are the upstream's, never the client's tokens ------------
+
+    async def create_multipart_upload(self, request: CreateMultipartInput) -> str:
+        """Start an upload; its upstream upload id."""
+        ...
+
+    async def upload_part(self, request: UploadPartInput) -> str:
+        """Store one part; its ETag. As with put_object, a body that fails verification must
+        leave no part behind (the upload stays usable, the client retries the part)."""
+        ...
+
+    async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
+        """A part copied server-side from an object of this backend."""
+        ...
+
+    async def complete_multipart_upload(
+        self, request: CompleteMultipartInput
+    ) -> CompleteMultipartOutput:
+        """Assemble the object; on failure nothing may become visible under the key. The
+        ETag returned is never empty."""
+        ...
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None: ...
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int, max_parts: int
+    ) -> PartsPage: ...
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+        max_uploads: int,
+    ) -> UploadsPage:
+        """One page of uploads under ``prefix``, sorted by key as S3 sorts them."""
+        ...
 
     async def has_uploads(self, bucket: str, prefix: str) -> bool:
         """Whether any multipart upload is in progress under ``prefix``."""

@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
+from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot, bucket_root, locate
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
@@ -47,6 +48,7 @@ class MappedStorage:
         self._foreign = foreign_buckets
         """Buckets other tenants map explicitly: as in S3, someone else's bucket is AccessDenied."""
         self.buckets = BucketRegistry(tenant, backends, foreign_buckets)
+        self.uploads = MappedUploads(self, backends)
 
     def _backend(self, upstream: str) -> Backend:
         backend = self._backends.get(upstream)
@@ -89,17 +91,25 @@ class MappedStorage:
         byte_range: ByteRange | None,
         conditions: ReadConditions,
         checksum_mode: bool = False,
+        part_number: int | None = None,
     ) -> GetObjectOutput:
         backend, location = await self._existing(bucket, key)
         return await backend.get_object(
-            location.bucket, location.key, byte_range, conditions, checksum_mode
+            location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
         )
 
     async def head_object(
-        self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
+        self,
+        bucket: str,
+        key: str,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+        part_number: int | None = None,
     ) -> ObjectInfo:
         backend, location = await self._existing(bucket, key)
-        return await backend.head_object(location.bucket, location.key, conditions, checksum_mode)
+        return await backend.head_object(
+            location.bucket, location.key, conditions, checksum_mode, part_number
+        )
 
     async def delete_object(self, bucket: str, key: str) -> None:
         backend, location = await self._existing(bucket, key)

@@ -12,23 +12,26 @@ that carry nothing of the upstream (no bucket, key or message text); the details
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
+from s3proxy.backends.s3_multipart import S3MultipartMixin, part_query, part_range_of
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
     encode_with_trailer,
 )
+from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
 from s3proxy.model import (
@@ -72,6 +75,9 @@ CLIENT_VISIBLE_CODES = frozenset(
         "EntityTooLarge",
         "EntityTooSmall",
         "InvalidDigest",
+        "InvalidPart",
+        "InvalidPartNumber",
+        "InvalidPartOrder",
         "InvalidRange",
         "KeyTooLongError",
         "NoSuchKey",
@@ -90,20 +96,9 @@ STATUS_CODES = {
 }
 
 
-def encode_path(text: str) -> str:
-    """Percent-encode a bucket or key for the wire the way SigV4 canonicalises it."""
-    return quote(text.encode("utf-8", "surrogatepass"), safe="/~")
-
-
-def encode_query(params: list[tuple[str, str]]) -> str:
-    """A canonical query string (sorted, RFC 3986 encoded): the signer can take it verbatim."""
-    return "&".join(
-        f"{quote(name, safe='~')}={quote(value, safe='~')}" for name, value in sorted(params)
-    )
-
-
-class S3Upstream:
-    """One configured upstream. Implements :class:`s3proxy.backends.base.Backend`."""
+class S3Upstream(S3MultipartMixin):
+    """One configured upstream. Implements :class:`s3proxy.backends.base.Backend` (multipart
+    uploads in :mod:`s3proxy.backends.s3_multipart`)."""
 
     def __init__(self, name: str, config: UpstreamConfig) -> None:
         self.name = name
@@ -210,6 +205,19 @@ class S3Upstream:
         UPSTREAM_ERRORS.labels(self.name, "connection").inc()
         return S3Error(S3ErrorCode.ServiceUnavailable)
 
+    @staticmethod
+    def translate(status: int, code_name: str) -> S3ErrorCode:
+        """The error a client sees for an upstream (status, S3 error code): the one mapping,
+        also used for an ``<Error>`` inside a 200 (multipart)."""
+        code = S3ErrorCode[code_name] if code_name in CLIENT_VISIBLE_CODES else None
+        if code is None:
+            code = STATUS_CODES.get(status)
+        if code is S3ErrorCode.NoSuchKey and code_name == "NoSuchBucket":
+            code = S3ErrorCode.NoSuchBucket
+        if code is None:
+            code = S3ErrorCode.ServiceUnavailable if status >= 500 else S3ErrorCode.InternalError
+        return code
+
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
         if response.status < 300:
             return
@@ -233,19 +241,7 @@ class S3Upstream:
             code_name,
             text[:300].replace("\n", " "),
         )
-        code = (
-            S3ErrorCode[code_name]
-            if code_name in CLIENT_VISIBLE_CODES
-            else STATUS_CODES.get(response.status)
-        )
-        if code is S3ErrorCode.NoSuchKey and code_name == "NoSuchBucket":
-            code = S3ErrorCode.NoSuchBucket
-        if code is None:
-            code = (
-                S3ErrorCode.ServiceUnavailable
-                if response.status >= 500
-                else S3ErrorCode.InternalError
-            )
+        code = self.translate(response.status, code_name)
         headers: dict[str, str] = {}
         if code is S3ErrorCode.InvalidRange:
             total = response.headers.get("Content-Range", "").rpartition("/")[2]
@@ -332,14 +328,23 @@ class S3Upstream:
         )
 
     async def head_object(
-        self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
+        self,
+        bucket: str,
+        key: str,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+        part_number: int | None = None,
     ) -> ObjectInfo:
-        response = await self._send(
-            "HEAD", bucket, key, self._conditions(conditions, checksum_mode)
-        )
+        headers = self._conditions(conditions, checksum_mode)
+        response = await self._send("HEAD", bucket, key, headers, query=part_query(part_number))
         await self._raise_for_status(response)
         response.release()
-        return self._object_info(response, int(response.headers.get("Content-Length", "0")))
+        length = int(response.headers.get("Content-Length", "0"))
+        if part_number is None:
+            return self._object_info(response, length)
+        part_range = part_range_of(response, part_number)
+        info = self._object_info(response, part_range[2] if part_range else length)
+        return dataclasses.replace(info, part_range=part_range)
 
     async def get_object(
         self,
@@ -348,17 +353,24 @@ class S3Upstream:
         byte_range: ByteRange | None,
         conditions: ReadConditions,
         checksum_mode: bool = False,
+        part_number: int | None = None,
     ) -> GetObjectOutput:
         headers = self._conditions(conditions, checksum_mode)
         if byte_range is not None:
             headers["range"] = byte_range.header()
-        response = await self._send("GET", bucket, key, headers)
+        response = await self._send("GET", bucket, key, headers, query=part_query(part_number))
         await self._raise_for_status(response)
+        if part_number is not None and response.status != 206:
+            try:
+                part_range_of(response, part_number)
+            except S3Error:
+                response.close()
+                raise
         length = int(response.headers.get("Content-Length", "0"))
         content_range: tuple[int, int, int] | None = None
         size = length
         if response.status == 206:
-            content_range = _parse_content_range(response.headers.get("Content-Range", ""))
+            content_range = parse_content_range(response.headers.get("Content-Range", ""))
             if content_range is None:
                 response.close()
                 raise S3Error(S3ErrorCode.InternalError)
@@ -454,15 +466,6 @@ class S3Upstream:
         response = await self._send("HEAD", bucket, None, {})
         await self._raise_for_status(response)
         response.release()
-
-
-def _parse_content_range(value: str) -> tuple[int, int, int] | None:
-    unit, _, rest = value.partition(" ")
-    span, _, total = rest.partition("/")
-    first, _, last = span.partition("-")
-    if unit != "bytes" or not (first.isdigit() and last.isdigit() and total.isdigit()):
-        return None
-    return int(first), int(last), int(total)
 
 
 async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterator[bytes]:

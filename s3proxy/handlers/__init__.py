@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from s3proxy.handlers import bucket, service
+from s3proxy.handlers import bucket, multipart, service
 from s3proxy.handlers import object as object_handlers
 from s3proxy.handlers.context import Handler
 from s3proxy.operations import Operation
@@ -22,4 +22,11 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GetObject: object_handlers.get_object,
     Operation.HeadObject: object_handlers.head_object,
     Operation.DeleteObject: object_handlers.delete_object,
+    Operation.CreateMultipartUpload: multipart.create_multipart_upload,
+    Operation.UploadPart: multipart.upload_part,
+    Operation.UploadPartCopy: multipart.upload_part_copy,
+    Operation.CompleteMultipartUpload: multipart.complete_multipart_upload,
+    Operation.AbortMultipartUpload: multipart.abort_multipart_upload,
+    Operation.ListParts: multipart.list_parts,
+    Operation.ListMultipartUploads: multipart.list_multipart_uploads,
 }

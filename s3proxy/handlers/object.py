@@ -181,20 +181,36 @@ def _object_headers(
     return headers
 
 
-def _reject_part_number(ctx: RequestContext) -> None:
-    if "partNumber" in ctx.request.query:
-        raise S3Error(S3ErrorCode.NotImplemented, "partNumber reads are not supported yet.")
+def _part_number(ctx: RequestContext) -> int | None:
+    """``?partNumber=N``: part N of a multipart object, served by the upstream (with
+    ``x-amz-mp-parts-count``); S3 refuses it together with a Range."""
+    value = ctx.request.query.get("partNumber")
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 10000):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive",
+        )
+    if ctx.request.header("range") is not None:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        )
+    return int(value)
 
 
 async def get_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
-    _reject_part_number(ctx)
+    part_number = _part_number(ctx)
     byte_range = parse_range(ctx.request.header("range"))
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
     try:
-        result = await ctx.storage.get_object(bucket, key, byte_range, conditions, checksum_mode)
+        result = await ctx.storage.get_object(
+            bucket, key, byte_range, conditions, checksum_mode, part_number
+        )
     except S3Error as error:
         if error.code is S3ErrorCode.InvalidRange and "Content-Range" not in error.headers:
             info = await ctx.storage.head_object(bucket, key, ReadConditions())
@@ -218,10 +234,15 @@ async def get_object(ctx: RequestContext) -> S3Response:
 async def head_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
-    _reject_part_number(ctx)
+    part_number = _part_number(ctx)
     checksum_mode = _checksum_mode(ctx)
-    info = await ctx.storage.head_object(bucket, key, _read_conditions(ctx), checksum_mode)
+    conditions = _read_conditions(ctx)
+    info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
     headers = _object_headers(ctx, info, checksum_mode)
+    if info.part_range is not None:
+        first, last, total = info.part_range
+        headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
+        return S3Response(status=206, headers=headers, content_length=last - first + 1)
     byte_range = parse_range(ctx.request.header("range"))
     if byte_range is None:
         return S3Response(headers=headers, content_length=info.size)

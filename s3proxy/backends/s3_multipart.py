@@ -1,0 +1,320 @@
+"""Multipart uploads on a real S3 upstream: the :class:`~s3proxy.backends.s3.S3Upstream` methods.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html and the
+UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts and
+ListMultipartUploads pages. A mixin (not free functions) so that S3Upstream itself satisfies the
+Backend protocol; kept out of ``s3.py`` to keep that module small. It uses only the transport
+hooks named in :class:`_Transport`, and upstream errors still go through S3Upstream's one
+translation (``_raise_for_status`` / ``translate``).
+
+Upstream behaviour handled here:
+
+- Ceph RGW 16 answers CompleteMultipartUpload with an empty ``<ETag>``: the ETag is computed
+  from the part ETags (S3's MD5 of the parts' MD5s, ``-N``), or read with HEAD when the part
+  ETags are not MD5s (SSE-KMS on AWS).
+- S3 may answer CompleteMultipartUpload or UploadPartCopy with 200, keep-alive whitespace and
+  then an ``<Error>`` document: that is translated like an error status, never passed as 200.
+- Ceph answers 404 NoSuchKey for an unknown upload id: NoSuchUpload here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import aiohttp
+
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.backends.upstream_chunked import (
+    UNSIGNED_TRAILER,
+    chunked_headers,
+    encode_with_trailer,
+)
+from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import (
+    CompleteMultipartInput,
+    CompleteMultipartOutput,
+    CopyObjectOutput,
+    CreateMultipartInput,
+    ObjectInfo,
+    PartsPage,
+    ReadConditions,
+    UploadPartCopyInput,
+    UploadPartInput,
+    UploadsPage,
+)
+from s3proxy.xmlcodec import (
+    EmbeddedError,
+    complete_request_xml,
+    parse_complete_result,
+    parse_copy_part_result,
+    parse_initiate_result,
+    parse_list_parts,
+    parse_list_uploads,
+    quoted_etag,
+)
+
+if TYPE_CHECKING:
+    from s3proxy.config import UpstreamConfig
+
+log = logging.getLogger("s3proxy.upstream")
+
+META_PREFIX = "x-amz-meta-"
+MAX_RESULT_BODY = 8 * 1024 * 1024
+"""Cap on an upstream result document (a ListParts page of 1000 parts is ~300 KiB)."""
+_MD5_ETAG = re.compile(r'"?([0-9a-fA-F]{32})"?')
+
+T = TypeVar("T")
+
+
+class _Transport(Protocol):
+    """What the mixin needs from :class:`~s3proxy.backends.s3.S3Upstream`."""
+
+    name: str
+    _config: UpstreamConfig
+
+    async def _send(
+        self,
+        method: str,
+        bucket: str,
+        key: str | None,
+        headers: dict[str, str],
+        *,
+        query: str = "",
+        body: AsyncIterator[bytes] | bytes | None = None,
+        payload_hash: str = UNSIGNED_PAYLOAD,
+    ) -> aiohttp.ClientResponse: ...
+
+    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None: ...
+
+    def translate(self, status: int, code_name: str) -> S3ErrorCode: ...
+
+    async def head_object(
+        self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
+    ) -> ObjectInfo: ...
+
+
+def multipart_etag(part_etags: Sequence[str]) -> str | None:
+    """S3's ETag of a completed upload: MD5 of the concatenated part MD5s, ``-N``; None when a
+    part ETag is not a plain MD5 (then only the upstream knows the object's ETag)."""
+    digests = []
+    for etag in part_etags:
+        match = _MD5_ETAG.fullmatch(etag.strip())
+        if match is None:
+            return None
+        digests.append(bytes.fromhex(match.group(1)))
+    return f'"{hashlib.md5(b"".join(digests)).hexdigest()}-{len(digests)}"'
+
+
+def part_query(part_number: int | None) -> str:
+    return "" if part_number is None else f"partNumber={part_number}"
+
+
+def part_range_of(
+    response: aiohttp.ClientResponse, part_number: int
+) -> tuple[int, int, int] | None:
+    """Where part ``part_number`` lies in the object, from a ``?partNumber=`` answer.
+
+    An upstream that ignores ``partNumber`` (Ceph RGW 16) answers 200 with the whole object:
+    that is part 1 of a single-part object, and wrong for anything else, so it is refused
+    rather than served as the part.
+    """
+    if response.status == 206:
+        part_range = parse_content_range(response.headers.get("Content-Range", ""))
+        if part_range is None:
+            raise S3Error(S3ErrorCode.InternalError)
+        return part_range
+    if part_number == 1 and "-" not in response.headers.get("ETag", ""):
+        return None
+    raise S3Error(S3ErrorCode.NotImplemented, "This upstream does not serve partNumber reads.")
+
+
+async def _upload_status(upstream: _Transport, response: aiohttp.ClientResponse) -> None:
+    """Like ``_raise_for_status``, with Ceph's NoSuchKey for an unknown upload as NoSuchUpload."""
+    try:
+        await upstream._raise_for_status(response)
+    except S3Error as error:
+        if error.code is S3ErrorCode.NoSuchKey:
+            raise S3Error(S3ErrorCode.NoSuchUpload) from None
+        raise
+
+
+async def _read_result(response: aiohttp.ClientResponse) -> bytes:
+    """A 2xx result document, whole (it may open with minutes of keep-alive whitespace)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > MAX_RESULT_BODY:
+                raise S3Error(S3ErrorCode.InternalError)
+            chunks.append(chunk)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        log.warning("upstream result body failed after %d bytes: %r", size, exc)
+        raise S3Error(S3ErrorCode.ServiceUnavailable) from exc
+    finally:
+        response.release()
+    return b"".join(chunks)
+
+
+async def _result(
+    upstream: _Transport, response: aiohttp.ClientResponse, parse: Callable[[bytes], T]
+) -> T:
+    body = await _read_result(response)
+    try:
+        return parse(body)
+    except EmbeddedError as error:
+        log.info("upstream %s: %s -> 200 with <Error> %s", upstream.name, response.method, error)
+        raise S3Error(upstream.translate(200, error.code)) from None
+
+
+def _upload_query(upload_id: str, part_number: int | None = None) -> str:
+    params = [("uploadId", upload_id)]
+    if part_number is not None:
+        params.append(("partNumber", str(part_number)))
+    return encode_query(params)
+
+
+class S3MultipartMixin:
+    """The multipart half of the Backend protocol, for :class:`S3Upstream`."""
+
+    async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
+        headers = dict(request.attributes.headers)
+        for name, value in request.attributes.metadata.items():
+            headers[META_PREFIX + name] = value
+        if request.checksum_algorithm is not None:
+            headers["x-amz-checksum-algorithm"] = request.checksum_algorithm
+        if request.checksum_type is not None:
+            headers["x-amz-checksum-type"] = request.checksum_type
+        response = await self._send("POST", request.bucket, request.key, headers, query="uploads=")
+        await self._raise_for_status(response)
+        return await _result(self, response, parse_initiate_result)
+
+    async def upload_part(self: _Transport, request: UploadPartInput) -> str:
+        """Stream one part; the ETag. A body that fails verification aborts the upstream
+        request, so the upstream keeps no part and the client can send it again."""
+        headers = {"content-length": str(request.content_length)}
+        if request.content_md5 is not None:
+            headers["content-md5"] = request.content_md5
+        if request.checksum is not None:
+            headers[request.checksum[0]] = request.checksum[1]
+        body: AsyncIterator[bytes] = request.body
+        payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
+        trailer = request.trailer_checksum
+        if trailer is not None and self._config.request_style == "aws-chunked":
+            del headers["content-length"]
+            headers.update(chunked_headers(None, request.content_length, trailer[0]))
+            body = encode_with_trailer(body, trailer[0], trailer[1])
+            payload_hash = UNSIGNED_TRAILER
+        query = _upload_query(request.upload_id, request.part_number)
+        response = await self._send(
+            "PUT",
+            request.bucket,
+            request.key,
+            headers,
+            query=query,
+            body=body,
+            payload_hash=payload_hash,
+        )
+        await _upload_status(self, response)
+        etag = quoted_etag(response.headers.get("ETag", ""))
+        response.release()
+        return etag
+
+    async def upload_part_copy(self: _Transport, request: UploadPartCopyInput) -> CopyObjectOutput:
+        """A part copied from an object of this upstream, without its bytes passing here."""
+        source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
+        headers = {"x-amz-copy-source": source}
+        if request.source_range is not None:
+            first, last = request.source_range
+            headers["x-amz-copy-source-range"] = f"bytes={first}-{last}"
+        conditions = request.source_conditions
+        for name, condition in (
+            ("x-amz-copy-source-if-match", conditions.if_match),
+            ("x-amz-copy-source-if-none-match", conditions.if_none_match),
+            ("x-amz-copy-source-if-modified-since", conditions.if_modified_since),
+            ("x-amz-copy-source-if-unmodified-since", conditions.if_unmodified_since),
+        ):
+            if condition is not None:
+                headers[name] = condition
+        query = _upload_query(request.upload_id, request.part_number)
+        response = await self._send("PUT", request.bucket, request.key, headers, query=query)
+        # Not _upload_status: here NoSuchKey names the copy source, and it is the likelier case.
+        await self._raise_for_status(response)
+        etag, last_modified = await _result(self, response, parse_copy_part_result)
+        return CopyObjectOutput(etag=etag, last_modified=last_modified)
+
+    async def complete_multipart_upload(
+        self: _Transport, request: CompleteMultipartInput
+    ) -> CompleteMultipartOutput:
+        body = complete_request_xml(request.parts)
+        headers = {"content-type": "application/xml", "content-length": str(len(body))}
+        if request.conditions.if_match is not None:
+            headers["if-match"] = request.conditions.if_match
+        if request.conditions.if_none_match is not None:
+            headers["if-none-match"] = request.conditions.if_none_match
+        if request.checksum is not None:
+            headers[request.checksum[0]] = request.checksum[1]
+        response = await self._send(
+            "POST",
+            request.bucket,
+            request.key,
+            headers,
+            query=_upload_query(request.upload_id),
+            body=body,
+            payload_hash=hashlib.sha256(body).hexdigest(),
+        )
+        await _upload_status(self, response)
+        etag, checksums = await _result(self, response, parse_complete_result)
+        if not etag:  # Ceph RGW 16
+            etag = multipart_etag([part.etag for part in request.parts]) or ""
+        if not etag:
+            info = await self.head_object(request.bucket, request.key, ReadConditions())
+            etag = info.etag
+        return CompleteMultipartOutput(etag=etag, checksums=checksums)
+
+    async def abort_multipart_upload(
+        self: _Transport, bucket: str, key: str, upload_id: str
+    ) -> None:
+        response = await self._send("DELETE", bucket, key, {}, query=_upload_query(upload_id))
+        await _upload_status(self, response)
+        response.release()
+
+    async def list_parts(
+        self: _Transport,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number_marker: int,
+        max_parts: int,
+    ) -> PartsPage:
+        params = [("uploadId", upload_id), ("max-parts", str(max_parts))]
+        if part_number_marker:
+            params.append(("part-number-marker", str(part_number_marker)))
+        response = await self._send("GET", bucket, key, {}, query=encode_query(params))
+        await _upload_status(self, response)
+        return await _result(self, response, parse_list_parts)
+
+    async def list_multipart_uploads(
+        self: _Transport,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+        max_uploads: int,
+    ) -> UploadsPage:
+        params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(max_uploads))]
+        if delimiter:
+            params.append(("delimiter", delimiter))
+        if key_marker:
+            params.append(("key-marker", key_marker))
+            if upload_id_marker:
+                params.append(("upload-id-marker", upload_id_marker))
+        response = await self._send("GET", bucket, None, {}, query=encode_query(params))
+        await self._raise_for_status(response)
+        return await _result(self, response, parse_list_uploads)

@@ -1,0 +1,366 @@
+"""Multipart uploads: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListUploads.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html and the
+neighbouring pages. Stateless: the UploadId a client sees is an HMAC token
+(:mod:`s3proxy.tokens`) that carries the upstream's upload id and binds it to (tenant, bucket,
+key). Any replica sharing the server secret serves any call of any upload, so parts may arrive
+through different replicas; a token presented for another tenant, bucket or key fails to verify
+and is NoSuchUpload, like an unknown id. The token is deterministic, so CreateMultipartUpload
+and ListMultipartUploads name one upload alike.
+
+Part bodies are verified by the same code as PutObject (every signing, aws-chunked and checksum
+mode; Content-MD5) and held back until verified, so a failed UploadPart leaves no part
+upstream and the client may simply send it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import quote
+
+from s3proxy import tokens
+from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.body import read_small_body
+from s3proxy.checksums import ALGORITHMS, ChecksumVerifier, header_name, parse_algorithm
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.object import (
+    _attributes,
+    _copy_source,
+    _literal_sha256,
+    _request_body,
+    _strip_aws_chunked,
+)
+from s3proxy.listing import ListQuery
+from s3proxy.model import (
+    CompletedPart,
+    CompleteMultipartInput,
+    CreateMultipartInput,
+    ReadConditions,
+    UploadPartCopyInput,
+    UploadPartInput,
+    WriteConditions,
+)
+from s3proxy.responses import S3Response, xml_response
+from s3proxy.xmlcodec import (
+    complete_result_xml,
+    copy_part_result_xml,
+    initiate_result_xml,
+    list_parts_xml,
+    list_uploads_xml,
+    parse_complete_request,
+)
+
+UPLOAD_TOKEN = "upload"
+MAX_PART_NUMBER = 10000
+MAX_LISTED = 1000
+MAX_COMPLETE_BODY = 4 * 1024 * 1024
+"""10000 parts with SHA-256 checksums take ~2 MiB of XML."""
+CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
+_COPY_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]+)")
+
+
+def _target(ctx: RequestContext) -> tuple[str, str]:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    return bucket, key
+
+
+def issue_upload_id(ctx: RequestContext, bucket: str, key: str, upstream_id: str) -> str:
+    return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), {"u": upstream_id})
+
+
+def upstream_upload_id(ctx: RequestContext, bucket: str, key: str, upload_id: str) -> str:
+    """The upstream id inside a client's UploadId; NoSuchUpload unless bound to this target."""
+    payload = tokens.verify(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), upload_id)
+    upstream = payload.get("u") if payload is not None else None
+    if not isinstance(upstream, str) or not upstream:
+        raise S3Error(S3ErrorCode.NoSuchUpload, UploadId=upload_id)
+    return upstream
+
+
+def _upload_id(ctx: RequestContext) -> str:
+    bucket, key = _target(ctx)
+    return upstream_upload_id(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+
+
+def part_number(value: str | None) -> int:
+    """``partNumber``: 1 to 10000, else InvalidArgument."""
+    number = int(value) if value is not None and value.isascii() and value.isdigit() else 0
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=value or "",
+        )
+    return number
+
+
+def _bounded(ctx: RequestContext, name: str, default: int, maximum: int | None) -> int:
+    value = ctx.request.query.get(name)
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit()):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            f"Provided {name} not an integer or within integer range",
+            ArgumentName=name,
+            ArgumentValue=value,
+        )
+    return int(value) if maximum is None else min(int(value), maximum)
+
+
+async def create_multipart_upload(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    header = ctx.request.header
+    algorithm = header("x-amz-checksum-algorithm")
+    if algorithm is not None:
+        algorithm = parse_algorithm(algorithm)
+    checksum_type = header("x-amz-checksum-type")
+    if checksum_type is not None:
+        checksum_type = checksum_type.strip().upper()
+        if checksum_type not in CHECKSUM_TYPES:
+            raise S3Error(S3ErrorCode.InvalidRequest, "Value for x-amz-checksum-type is invalid.")
+    upstream_id = await ctx.storage.uploads.create(
+        CreateMultipartInput(
+            bucket=bucket,
+            key=key,
+            attributes=_strip_aws_chunked(_attributes(ctx)),
+            checksum_algorithm=algorithm,
+            checksum_type=checksum_type,
+        )
+    )
+    response = xml_response(
+        initiate_result_xml(bucket, key, issue_upload_id(ctx, bucket, key, upstream_id))
+    )
+    if algorithm is not None:
+        response.headers.append(("x-amz-checksum-algorithm", algorithm))
+    if checksum_type is not None:
+        response.headers.append(("x-amz-checksum-type", checksum_type))
+    return response
+
+
+async def upload_part(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    number = part_number(ctx.request.query.get("partNumber"))
+    upstream_id = _upload_id(ctx)
+    content_md5 = ctx.request.header("content-md5")
+    md5 = parse_content_md5(content_md5)
+    checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
+    # Refuse a bad key before any byte moves.
+    ctx.storage.locate(bucket, key)
+    body, length = await _request_body(ctx, md5, checksum)
+    declared = trailer = None
+    if checksum is not None and checksum.expected_b64 is not None:
+        declared = (checksum.header, checksum.expected_b64)
+    elif checksum is not None:  # the value arrives in the trailer, verified before the end
+        trailer = (checksum.header, checksum.digest_b64)
+    etag = await ctx.storage.uploads.upload_part(
+        UploadPartInput(
+            bucket=bucket,
+            key=key,
+            upload_id=upstream_id,
+            part_number=number,
+            body=body,
+            content_length=length,
+            content_md5=content_md5,
+            content_sha256=_literal_sha256(ctx),
+            checksum=declared,
+            trailer_checksum=trailer,
+        )
+    )
+    headers = [("ETag", etag)]
+    if checksum is not None:
+        headers.append((checksum.header, checksum.digest_b64()))
+    return S3Response(headers=headers)
+
+
+def copy_source_range(value: str | None) -> tuple[int, int] | None:
+    """``x-amz-copy-source-range: bytes=first-last`` (both required, inclusive)."""
+    if value is None:
+        return None
+    match = _COPY_RANGE.fullmatch(value.strip())
+    if match is None or int(match.group(1)) > int(match.group(2)):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+async def upload_part_copy(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    number = part_number(ctx.request.query.get("partNumber"))
+    upstream_id = _upload_id(ctx)
+    source_bucket, source_key = _copy_source(ctx)
+    header = ctx.request.header
+    result = await ctx.storage.uploads.upload_part_copy(
+        UploadPartCopyInput(
+            source_bucket=source_bucket,
+            source_key=source_key,
+            bucket=bucket,
+            key=key,
+            upload_id=upstream_id,
+            part_number=number,
+            source_range=copy_source_range(header("x-amz-copy-source-range")),
+            source_conditions=ReadConditions(
+                if_match=header("x-amz-copy-source-if-match"),
+                if_none_match=header("x-amz-copy-source-if-none-match"),
+                if_modified_since=header("x-amz-copy-source-if-modified-since"),
+                if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+            ),
+        )
+    )
+    return xml_response(copy_part_result_xml(result.etag, result.last_modified))
+
+
+def check_parts(parts: list[CompletedPart]) -> None:
+    """Ascending part numbers (InvalidPartOrder) and, where the client lists per-part
+    checksums, one algorithm for every part — as S3 does for an upload created with one. The
+    values themselves go upstream, which compares them with the parts it stored."""
+    previous = 0
+    for part in parts:
+        if not 1 <= part.part_number <= MAX_PART_NUMBER:
+            raise S3Error(
+                S3ErrorCode.InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        if part.part_number <= previous:
+            raise S3Error(S3ErrorCode.InvalidPartOrder)
+        previous = part.part_number
+    names = tuple(parts[0].checksums)
+    for part in parts:
+        if len(part.checksums) > 1 or tuple(part.checksums) != names:
+            raise S3Error(
+                S3ErrorCode.InvalidRequest,
+                "The complete request must include one checksum of the same type for each "
+                f"part. It was missing or different for part {part.part_number}.",
+            )
+
+
+def _object_checksum(ctx: RequestContext) -> tuple[str, str] | None:
+    """A whole-object ``x-amz-checksum-<alg>`` header on Complete, passed to the upstream."""
+    for algorithm in ALGORITHMS:
+        value = ctx.request.header(header_name(algorithm))
+        if value is not None:
+            return header_name(algorithm), value
+    return None
+
+
+async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    upstream_id = _upload_id(ctx)
+    md5 = parse_content_md5(ctx.request.header("content-md5"))
+    body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
+    verifier = PayloadVerifier(_literal_sha256(ctx), md5)
+    verifier.update(body)
+    verifier.verify()
+    parts = parse_complete_request(body)
+    check_parts(parts)
+    header = ctx.request.header
+    result = await ctx.storage.uploads.complete(
+        CompleteMultipartInput(
+            bucket=bucket,
+            key=key,
+            upload_id=upstream_id,
+            parts=parts,
+            conditions=WriteConditions(
+                if_match=header("if-match"), if_none_match=header("if-none-match")
+            ),
+            checksum=_object_checksum(ctx),
+        )
+    )
+    scheme = "https" if ctx.server.tls_cert is not None else "http"
+    location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
+    return xml_response(complete_result_xml(location, bucket, key, result.etag, result.checksums))
+
+
+async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    await ctx.storage.uploads.abort(bucket, key, _upload_id(ctx))
+    return S3Response(status=204)
+
+
+async def list_parts(ctx: RequestContext) -> S3Response:
+    bucket, key = _target(ctx)
+    upstream_id = _upload_id(ctx)
+    max_parts = _bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
+    marker = _bounded(ctx, "part-number-marker", 0, None)
+    page = await ctx.storage.uploads.list_parts(bucket, key, upstream_id, marker, max_parts)
+    next_marker = page.next_marker
+    if next_marker is None and page.parts:
+        next_marker = page.parts[-1].part_number
+    fields = [
+        ("Bucket", bucket),
+        ("Key", key),
+        ("UploadId", ctx.request.query.get("uploadId", "")),
+        ("PartNumberMarker", str(marker)),
+        ("NextPartNumberMarker", str(next_marker) if next_marker is not None else None),
+        ("MaxParts", str(max_parts)),
+        ("IsTruncated", "true" if page.next_marker is not None else "false"),
+        ("StorageClass", page.storage_class),
+        ("ChecksumAlgorithm", page.checksum_algorithm),
+    ]
+    return xml_response(list_parts_xml(fields, page.parts, ctx.tenant))
+
+
+def _encode(ctx: RequestContext) -> bool:
+    encoding = ctx.request.query.get("encoding-type")
+    if encoding is None:
+        return False
+    if encoding.lower() != "url":
+        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid Encoding Method specified in Request")
+    return True
+
+
+async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
+    bucket = ctx.request.bucket
+    assert bucket is not None
+    query = ctx.request.query
+    encode = _encode(ctx)
+    key_marker = query.get("key-marker") or None
+    id_marker = query.get("upload-id-marker") or None
+    upstream_marker = None
+    if key_marker is not None and id_marker is not None:  # S3 ignores an id marker alone
+        payload = tokens.verify(
+            ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key_marker), id_marker
+        )
+        upstream_marker = payload.get("u") if payload is not None else None
+        if not isinstance(upstream_marker, str):
+            raise S3Error(S3ErrorCode.InvalidArgument, "Invalid uploadId marker")
+    list_query = ListQuery(
+        prefix=query.get("prefix", ""),
+        delimiter=query.get("delimiter") or None,
+        start_after=key_marker,
+        max_keys=_bounded(ctx, "max-uploads", MAX_LISTED, MAX_LISTED),
+    )
+    merged = await ctx.storage.uploads.list_uploads(bucket, list_query, upstream_marker)
+    uploads = [
+        dataclasses.replace(
+            upload, upload_id=issue_upload_id(ctx, bucket, upload.key, upload.upload_id)
+        )
+        for upload in merged.uploads
+    ]
+    code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
+    next_key = next_id = None
+    if merged.next_marker is not None:
+        next_key = merged.next_marker[0]
+        if merged.next_marker[1] is not None:
+            next_id = issue_upload_id(ctx, bucket, next_key, merged.next_marker[1])
+    fields = [
+        ("Bucket", bucket),
+        ("KeyMarker", code(key_marker or "")),
+        ("UploadIdMarker", id_marker or ""),
+        ("NextKeyMarker", code(next_key) if next_key is not None else None),
+        ("NextUploadIdMarker", next_id),
+        ("Delimiter", code(list_query.delimiter) if list_query.delimiter else None),
+        ("Prefix", code(list_query.prefix)),
+        ("MaxUploads", str(list_query.max_keys)),
+        ("IsTruncated", "true" if merged.next_marker is not None else "false"),
+        ("EncodingType", "url" if encode else None),
+    ]
+    body = list_uploads_xml(fields, uploads, merged.prefixes, encode=encode, owner_id=ctx.tenant)
+    return xml_response(body)
