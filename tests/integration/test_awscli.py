@@ -24,8 +24,7 @@ def aws_executable() -> str:
 @pytest.fixture()
 def aws(proxy: Proxy, tmp_path: Path) -> Any:
     config = tmp_path / "aws-config"
-    # Single PUTs only here: multipart uploads are a later issue.
-    config.write_text("[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 256MB\n")
+    config.write_text("[default]\nregion = us-east-1\n")  # default settings: multipart > 8 MiB
     ak, sk = proxy.keys("alice")
     env = clean_env()
     env.update(
