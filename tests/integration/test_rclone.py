@@ -73,3 +73,24 @@ def test_rclone_session(rclone: Any, tmp_path: Path) -> None:
         assert (back / name).read_bytes() == data
     rclone("purge", f"proxy:{bucket}")
     assert bucket not in rclone("lsd", "proxy:")
+
+
+def test_rclone_multipart(rclone: Any, proxy: Proxy, tmp_path: Path) -> None:
+    """rclone switches to multipart above --s3-upload-cutoff; 16 MiB chunks, as in issue 5."""
+    bucket = "rclone-mp-" + os.urandom(4).hex()
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(40 * 1024 * 1024))
+    flags = ["--s3-upload-cutoff", "10M", "--s3-chunk-size", "16M"]
+    rclone("mkdir", f"proxy:{bucket}")
+    rclone("copy", *flags, str(source), f"proxy:{bucket}")
+    assert "big.bin" in rclone("ls", f"proxy:{bucket}")
+    parts = [
+        line
+        for line in proxy.process.log_text().splitlines()
+        if '"operation":"UploadPart"' in line and bucket in line
+    ]
+    assert len(parts) == 3  # 40 MiB in 16 MiB chunks
+    back = tmp_path / "back"
+    rclone("copy", f"proxy:{bucket}/big.bin", str(back))
+    assert (back / "big.bin").read_bytes() == source.read_bytes()
+    rclone("purge", f"proxy:{bucket}")
