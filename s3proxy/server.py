@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -81,6 +82,12 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     return config
 
 
+def _hard_exit() -> None:
+    log.warning("shutdown timeout passed with connections still open: exiting")
+    logging.shutdown()
+    os._exit(0)
+
+
 def _reload(gateway: Gateway, config_path: Path | None) -> None:
     if config_path is None:
         log.warning("SIGHUP ignored: the proxy was started without a config file")
@@ -105,8 +112,20 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    grace = settings.server.shutdown_timeout
+
+    def begin_shutdown() -> None:
+        if stop.is_set():
+            return
+        log.info("shutting down: no new connections, %.0f s for in-flight requests", grace)
+        stop.set()
+        # Hypercorn bounds in-flight requests by graceful_timeout, but closing an idle TLS
+        # connection waits for the client's close_notify (asyncio: up to 30 s), outside that
+        # bound. The drain must end on time whatever the clients do.
+        loop.call_later(grace + 2, _hard_exit)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, begin_shutdown)
     loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path)
     log.info(
         "s3proxy serving S3 on %s, admin on %s",

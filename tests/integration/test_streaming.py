@@ -330,3 +330,34 @@ def test_signed_aws_chunked_end_to_end(proxy: Proxy, with_trailer: bool, tamper:
     else:
         assert response.status == 200, response.body
         assert stored == data
+
+
+def test_idle_tls_connection_does_not_hold_up_shutdown(
+    seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path
+) -> None:
+    import http.client
+    import signal
+    import ssl
+
+    authority = trustme.CA()
+    authority.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
+        str(tmp_path / "server.pem")
+    )
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    proxy = start_proxy(
+        seaweed,
+        upstream_s3,
+        tmp_path,
+        server={
+            "tls_cert": str(tmp_path / "server.pem"),
+            "tls_key": str(tmp_path / "server.pem"),
+            "shutdown_timeout": 2,
+        },
+    )
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    connection = http.client.HTTPSConnection("127.0.0.1", proxy.port, context=context)
+    connection.request("GET", "/")
+    connection.getresponse().read()  # the connection now idles, kept alive, never closed
+    proxy.process.send_signal(signal.SIGTERM)
+    assert proxy.process.wait(timeout=15) == 0
+    connection.close()
