@@ -26,11 +26,11 @@ from s3proxy.checksums import ALGORITHMS, ChecksumVerifier, header_name, parse_a
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import (
-    _attributes,
-    _copy_source,
-    _literal_sha256,
-    _request_body,
-    _strip_aws_chunked,
+    copy_source,
+    literal_sha256,
+    request_attributes,
+    request_body,
+    strip_aws_chunked,
 )
 from s3proxy.listing import ListQuery
 from s3proxy.model import (
@@ -127,7 +127,7 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
         CreateMultipartInput(
             bucket=bucket,
             key=key,
-            attributes=_strip_aws_chunked(_attributes(ctx)),
+            attributes=strip_aws_chunked(request_attributes(ctx)),
             checksum_algorithm=algorithm,
             checksum_type=checksum_type,
         )
@@ -151,7 +151,7 @@ async def upload_part(ctx: RequestContext) -> S3Response:
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Refuse a bad key before any byte moves.
     ctx.storage.locate(bucket, key)
-    body, length = await _request_body(ctx, md5, checksum)
+    body, length = await request_body(ctx, md5, checksum)
     declared = trailer = None
     if checksum is not None and checksum.expected_b64 is not None:
         declared = (checksum.header, checksum.expected_b64)
@@ -166,7 +166,7 @@ async def upload_part(ctx: RequestContext) -> S3Response:
             body=body,
             content_length=length,
             content_md5=content_md5,
-            content_sha256=_literal_sha256(ctx),
+            content_sha256=literal_sha256(ctx),
             checksum=declared,
             trailer_checksum=trailer,
         )
@@ -195,7 +195,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
     upstream_id = _upload_id(ctx)
-    source_bucket, source_key = _copy_source(ctx)
+    source_bucket, source_key = copy_source(ctx)
     header = ctx.request.header
     result = await ctx.storage.uploads.upload_part_copy(
         UploadPartCopyInput(
@@ -255,7 +255,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     upstream_id = _upload_id(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
-    verifier = PayloadVerifier(_literal_sha256(ctx), md5)
+    verifier = PayloadVerifier(literal_sha256(ctx), md5)
     verifier.update(body)
     verifier.verify()
     parts = parse_complete_request(body)

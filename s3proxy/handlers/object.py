@@ -43,7 +43,7 @@ RESPONSE_OVERRIDES = {
 }
 
 
-def _attributes(ctx: RequestContext) -> ObjectAttributes:
+def request_attributes(ctx: RequestContext) -> ObjectAttributes:
     headers: dict[str, str] = {}
     metadata: dict[str, str] = {}
     for name, value in ctx.request.headers:
@@ -69,14 +69,14 @@ def _content_length(ctx: RequestContext) -> int:
     return length
 
 
-def _literal_sha256(ctx: RequestContext) -> str | None:
+def literal_sha256(ctx: RequestContext) -> str | None:
     payload_hash = ctx.auth.payload_hash
     if payload_hash == UNSIGNED_PAYLOAD or payload_hash.startswith("STREAMING-"):
         return None
     return payload_hash.lower()
 
 
-def _strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
+def strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
     """``aws-chunked`` describes the transfer, not the object: it is never stored."""
     encoding = attributes.headers.get("content-encoding")
     if encoding is None:
@@ -88,7 +88,7 @@ def _strip_aws_chunked(attributes: ObjectAttributes) -> ObjectAttributes:
     return ObjectAttributes(headers=headers, metadata=attributes.metadata)
 
 
-async def _request_body(
+async def request_body(
     ctx: RequestContext, md5: bytes | None, checksum: ChecksumVerifier | None
 ) -> tuple[Body, int]:
     """The verified body and its (decoded) length, for every payload mode."""
@@ -103,7 +103,7 @@ async def _request_body(
             raise S3Error(S3ErrorCode.EntityTooLarge)
         decoded = decode_aws_chunked(receive_chunks(ctx.receive), chunked, checksum)
         return verified_stream(decoded, length, PayloadVerifier(md5_digest=md5)), length
-    verifier = PayloadVerifier(_literal_sha256(ctx), md5, checksum)
+    verifier = PayloadVerifier(literal_sha256(ctx), md5, checksum)
     if "transfer-encoding" in ctx.request.header_map and not ctx.request.header("content-length"):
         return await spooled_body(ctx.receive, verifier, MAX_PUT_SIZE)
     length = _content_length(ctx)
@@ -117,7 +117,7 @@ async def put_object(ctx: RequestContext) -> S3Response:
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Map before reading the body: a bad key or bucket is refused before any byte moves.
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
-    body, length = await _request_body(ctx, md5, checksum)
+    body, length = await request_body(ctx, md5, checksum)
     # A checksum declared up front goes upstream too: the upstream checks and stores it.
     declared = trailer = None
     if checksum is not None and checksum.expected_b64 is not None:
@@ -130,13 +130,13 @@ async def put_object(ctx: RequestContext) -> S3Response:
             key=ctx.request.key,
             body=body,
             content_length=length,
-            attributes=_strip_aws_chunked(_attributes(ctx)),
+            attributes=strip_aws_chunked(request_attributes(ctx)),
             conditions=WriteConditions(
                 if_match=ctx.request.header("if-match"),
                 if_none_match=ctx.request.header("if-none-match"),
             ),
             content_md5=content_md5,
-            content_sha256=_literal_sha256(ctx),
+            content_sha256=literal_sha256(ctx),
             checksum=declared,
             trailer_checksum=trailer,
         )
@@ -258,7 +258,7 @@ async def delete_object(ctx: RequestContext) -> S3Response:
     return S3Response(status=204)
 
 
-def _copy_source(ctx: RequestContext) -> tuple[str, str]:
+def copy_source(ctx: RequestContext) -> tuple[str, str]:
     """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded."""
     raw = ctx.request.header("x-amz-copy-source") or ""
     path, _, query = raw.partition("?")
@@ -278,7 +278,7 @@ def _copy_source(ctx: RequestContext) -> tuple[str, str]:
 async def copy_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
-    source_bucket, source_key = _copy_source(ctx)
+    source_bucket, source_key = copy_source(ctx)
     directive = (ctx.request.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error(S3ErrorCode.InvalidArgument, "Unknown metadata directive.")
@@ -297,7 +297,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             bucket=bucket,
             key=key,
             replace_metadata=directive == "REPLACE",
-            attributes=_attributes(ctx),
+            attributes=request_attributes(ctx),
             source_conditions=ReadConditions(
                 if_match=header("x-amz-copy-source-if-match"),
                 if_none_match=header("x-amz-copy-source-if-none-match"),
