@@ -24,10 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
-from tests.support.processes import ProxyProcess, SeaweedFS, free_port, write_config  # noqa: E402
+from benchmarks.harness import UPSTREAM_BUCKET, proxy_in_front_of, s3_client  # noqa: E402
+from tests.support.processes import SeaweedFS, free_port  # noqa: E402
 
 AK, SK = "AKLIST00000000000001", "listing-bench-secret-key-01234"
 
@@ -71,17 +69,6 @@ class CountingRelay:
         )
 
 
-def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
-    )
-
-
 def list_all(client: Any, bucket: str, prefix: str = "") -> tuple[int, float, int]:
     started = time.perf_counter()
     count = pages = 0
@@ -108,60 +95,42 @@ def main() -> int:
             server = CephRGW.start(work / "ceph")
         else:
             server = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
-        proxy: ProxyProcess | None = None
         try:
             upstream = s3_client(server.endpoint, server.access_key, server.secret_key)
-            upstream.create_bucket(Bucket="listing-upstream")
             relay = CountingRelay(int(server.endpoint.rsplit(":", 1)[1]))
-            port, admin_port = free_port(), free_port()
-            config = write_config(
-                work / "s3proxy.yaml",
-                {
-                    "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
-                    "upstreams": {
-                        "up": {
-                            "endpoint": f"http://127.0.0.1:{relay.port}",
-                            "access_key": server.access_key,
-                            "secret_key": server.secret_key,
-                        }
-                    },
-                    "tenants": {
-                        "t": {
-                            "keys": [{"access_key": AK, "secret_key": SK}],
-                            "home": {"upstream": "up", "bucket": "listing-upstream"},
-                        }
-                    },
-                    "layout": {"shards": args.shards},
-                    "logging": {"access_log": False},
-                },
-            )
-            proxy = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
-            client = s3_client(f"http://127.0.0.1:{port}", AK, SK)
-            client.create_bucket(Bucket="many")
-            keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
-            with ThreadPoolExecutor(16) as pool:
-                list(pool.map(lambda k: client.put_object(Bucket="many", Key=k, Body=b"x"), keys))
-            proxy_times, direct_times, requests = [], [], []
-            for _ in range(args.rounds):
-                before = relay.requests
-                count, seconds, pages = list_all(client, "many")
-                requests.append(relay.requests - before)
-                proxy_times.append(seconds)
-                assert count == args.keys, count
-                count, seconds, direct_pages = list_all(upstream, "listing-upstream", "t/many/")
-                direct_times.append(seconds)
-                assert count == args.keys, count
-            p, d = statistics.median(proxy_times), statistics.median(direct_times)
-            print(f"upstream               {args.upstream}, {args.keys} keys, {args.shards} shards")
-            print(
-                f"through the proxy      {p:.3f} s median of {args.rounds}, {pages} client pages, "
-                f"{statistics.median(requests):.0f} upstream requests"
-            )
-            print(f"directly upstream      {d:.3f} s median, {direct_pages} requests")
-            print(f"ratio proxy / direct   {p / d:.2f}x time")
+            relayed = f"http://127.0.0.1:{relay.port}"
+            with proxy_in_front_of(
+                server, work, AK, SK, shards=args.shards, endpoint=relayed
+            ) as proxy:
+                client = s3_client(proxy.endpoint, AK, SK)
+                client.create_bucket(Bucket="many")
+                keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
+                with ThreadPoolExecutor(16) as pool:
+                    list(
+                        pool.map(lambda k: client.put_object(Bucket="many", Key=k, Body=b"x"), keys)
+                    )
+                proxy_times, direct_times, requests = [], [], []
+                for _ in range(args.rounds):
+                    before = relay.requests
+                    count, seconds, pages = list_all(client, "many")
+                    requests.append(relay.requests - before)
+                    proxy_times.append(seconds)
+                    assert count == args.keys, count
+                    count, seconds, direct_pages = list_all(
+                        upstream, UPSTREAM_BUCKET, "bench/many/"
+                    )
+                    direct_times.append(seconds)
+                    assert count == args.keys, count
+                p, d = statistics.median(proxy_times), statistics.median(direct_times)
+                sent = statistics.median(requests)
+                print(
+                    f"upstream               {args.upstream}, {args.keys} keys, {args.shards} shards"
+                )
+                print(f"through the proxy      {p:.3f} s median of {args.rounds}, {pages} pages,")
+                print(f"                       {sent:.0f} upstream requests")
+                print(f"directly upstream      {d:.3f} s median, {direct_pages} requests")
+                print(f"ratio proxy / direct   {p / d:.2f}x time")
         finally:
-            if proxy is not None:
-                proxy.stop()
             server.stop()
     return 0
 

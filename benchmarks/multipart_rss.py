@@ -27,13 +27,8 @@ from urllib.parse import quote
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.processes import (  # noqa: E402
-    ProxyProcess,
-    SeaweedFS,
-    free_port,
-    peak_rss,
-    write_config,
-)
+from benchmarks.harness import proxy_in_front_of  # noqa: E402
+from tests.support.processes import SeaweedFS, peak_rss  # noqa: E402
 from tests.support.s3http import sign  # noqa: E402
 
 AK, SK = "AKBENCH0000000000001", "bench-secret-key-0123456789abcdef"
@@ -106,105 +101,74 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="s3proxy-bench-") as tmp:
         work = Path(tmp)
         seaweed = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
-        proxy: ProxyProcess | None = None
         try:
-            import boto3
+            with proxy_in_front_of(seaweed, work, AK, SK) as proxy:
+                endpoint = proxy.endpoint
+                status, _, body = request(endpoint, "PUT", "/bench")
+                if status != 200:
+                    raise SystemExit(f"CreateBucket failed: {status} {body[:300]!r}")
+                baseline = peak_rss(proxy.process.pid)
 
-            boto3.client(
-                "s3",
-                endpoint_url=seaweed.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=seaweed.access_key,
-                aws_secret_access_key=seaweed.secret_key,
-            ).create_bucket(Bucket="bench-upstream")
-            port, admin_port = free_port(), free_port()
-            config = write_config(
-                work / "s3proxy.yaml",
-                {
-                    "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
-                    "upstreams": {
-                        "up": {
-                            "endpoint": seaweed.endpoint,
-                            "access_key": seaweed.access_key,
-                            "secret_key": seaweed.secret_key,
-                        }
-                    },
-                    "tenants": {
-                        "bench": {
-                            "keys": [{"access_key": AK, "secret_key": SK}],
-                            "home": {"upstream": "up", "bucket": "bench-upstream"},
-                        }
-                    },
-                    "logging": {"access_log": False},
-                },
-            )
-            proxy = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
-            endpoint = f"http://127.0.0.1:{port}"
-            status, _, body = request(endpoint, "PUT", "/bench")
-            if status != 200:
-                raise SystemExit(f"CreateBucket failed: {status} {body[:300]!r}")
-            baseline = peak_rss(proxy.pid)
-
-            started = time.perf_counter()
-            status, _, body = request(endpoint, "POST", "/bench/object", "uploads")
-            match = re.search(rb"<UploadId>([^<]+)</UploadId>", body)
-            if status != 200 or match is None:
-                raise SystemExit(f"CreateMultipartUpload failed: {status} {body[:300]!r}")
-            upload_id = match.group(1).decode()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                etags = list(
-                    pool.map(
-                        lambda n: upload_part(endpoint, "object", upload_id, n, args.part_mib),
-                        range(1, parts + 1),
+                started = time.perf_counter()
+                status, _, body = request(endpoint, "POST", "/bench/object", "uploads")
+                match = re.search(rb"<UploadId>([^<]+)</UploadId>", body)
+                if status != 200 or match is None:
+                    raise SystemExit(f"CreateMultipartUpload failed: {status} {body[:300]!r}")
+                upload_id = match.group(1).decode()
+                with ThreadPoolExecutor(args.concurrency) as pool:
+                    etags = list(
+                        pool.map(
+                            lambda n: upload_part(endpoint, "object", upload_id, n, args.part_mib),
+                            range(1, parts + 1),
+                        )
                     )
+                upload_seconds = time.perf_counter() - started
+                after_parts = peak_rss(proxy.process.pid)
+                listing = "".join(
+                    f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+                    for n, etag in enumerate(etags, start=1)
                 )
-            upload_seconds = time.perf_counter() - started
-            after_parts = peak_rss(proxy.pid)
-            listing = "".join(
-                f"<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
-                for n, etag in enumerate(etags, start=1)
-            )
-            xml = f"<CompleteMultipartUpload>{listing}</CompleteMultipartUpload>".encode()
-            status, _, body = request(
-                endpoint,
-                "POST",
-                "/bench/object",
-                f"uploadId={quote(upload_id, safe='')}",
-                xml,
-                len(xml),
-            )
-            if status != 200 or expected_etag.encode() not in body.replace(b"&#34;", b'"'):
-                raise SystemExit(f"CompleteMultipartUpload failed: {status} {body[:300]!r}")
-            total_seconds = time.perf_counter() - started
-            after_complete = peak_rss(proxy.pid)
+                xml = f"<CompleteMultipartUpload>{listing}</CompleteMultipartUpload>".encode()
+                status, _, body = request(
+                    endpoint,
+                    "POST",
+                    "/bench/object",
+                    f"uploadId={quote(upload_id, safe='')}",
+                    xml,
+                    len(xml),
+                )
+                if status != 200 or expected_etag.encode() not in body.replace(b"&#34;", b'"'):
+                    raise SystemExit(f"CompleteMultipartUpload failed: {status} {body[:300]!r}")
+                total_seconds = time.perf_counter() - started
+                after_complete = peak_rss(proxy.process.pid)
 
-            url = f"{endpoint}/bench/object"
-            headers = sign("GET", url, AK, SK)
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-            connection.request("GET", "/bench/object", headers=headers)
-            response = connection.getresponse()
-            digest, received = hashlib.sha256(), 0
-            while chunk := response.read(MiB):
-                digest.update(chunk)
-                received += len(chunk)
-            connection.close()
-            if received != size or digest.hexdigest() != expected_sha.hexdigest():
-                raise SystemExit("GET returned different bytes")
+                url = f"{endpoint}/bench/object"
+                headers = sign("GET", url, AK, SK)
+                connection = http.client.HTTPConnection(
+                    "127.0.0.1", int(endpoint.rsplit(":", 1)[1]), timeout=600
+                )
+                connection.request("GET", "/bench/object", headers=headers)
+                response = connection.getresponse()
+                digest, received = hashlib.sha256(), 0
+                while chunk := response.read(MiB):
+                    digest.update(chunk)
+                    received += len(chunk)
+                connection.close()
+                if received != size or digest.hexdigest() != expected_sha.hexdigest():
+                    raise SystemExit("GET returned different bytes")
 
-            mib = float(MiB)
-            print(
-                f"object size           {args.size_mib} MiB as {parts} parts of {args.part_mib} "
-                f"MiB, {args.concurrency} in flight (ETag and bytes verified)"
-            )
-            print(f"upload (parts)        {size / mib / upload_seconds:8.1f} MiB/s")
-            print(f"upload (+ complete)   {size / mib / total_seconds:8.1f} MiB/s")
-            print(f"proxy peak RSS idle   {baseline / mib:8.1f} MiB")
-            for label, peak in (("parts", after_parts), ("complete", after_complete)):
-                growth = (peak - baseline) / mib
-                print(f"proxy peak RSS {label:9s}{peak / mib:8.1f} MiB (+{growth:.1f})")
+                mib = float(MiB)
+                print(
+                    f"object size           {args.size_mib} MiB as {parts} parts of "
+                    f"{args.part_mib} MiB, {args.concurrency} in flight (ETag and bytes verified)"
+                )
+                print(f"upload (parts)        {size / mib / upload_seconds:8.1f} MiB/s")
+                print(f"upload (+ complete)   {size / mib / total_seconds:8.1f} MiB/s")
+                print(f"proxy peak RSS idle   {baseline / mib:8.1f} MiB")
+                for label, peak in (("parts", after_parts), ("complete", after_complete)):
+                    growth = (peak - baseline) / mib
+                    print(f"proxy peak RSS {label:9s}{peak / mib:8.1f} MiB (+{growth:.1f})")
         finally:
-            if proxy is not None:
-                proxy.stop()
             seaweed.stop()
     return 0
 

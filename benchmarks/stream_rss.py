@@ -23,13 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.processes import (  # noqa: E402
-    ProxyProcess,
-    SeaweedFS,
-    free_port,
-    peak_rss,
-    write_config,
-)
+from benchmarks.harness import proxy_in_front_of, s3_client  # noqa: E402
+from tests.support.processes import SeaweedFS, peak_rss  # noqa: E402
 from tests.support.s3http import sign  # noqa: E402
 
 AK, SK = "AKBENCH0000000000001", "bench-secret-key-0123456789abcdef"
@@ -90,66 +85,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="s3proxy-bench-") as tmp:
         work = Path(tmp)
         seaweed = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
-        proxy: ProxyProcess | None = None
         try:
-            import boto3
-
-            upstream = boto3.client(
-                "s3",
-                endpoint_url=seaweed.endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=seaweed.access_key,
-                aws_secret_access_key=seaweed.secret_key,
-            )
-            upstream.create_bucket(Bucket="bench-upstream")
-            port, admin_port = free_port(), free_port()
-            config = write_config(
-                work / "s3proxy.yaml",
-                {
-                    "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
-                    "upstreams": {
-                        "up": {
-                            "endpoint": seaweed.endpoint,
-                            "access_key": seaweed.access_key,
-                            "secret_key": seaweed.secret_key,
-                        }
-                    },
-                    "tenants": {
-                        "bench": {
-                            "keys": [{"access_key": AK, "secret_key": SK}],
-                            "home": {"upstream": "up", "bucket": "bench-upstream"},
-                        }
-                    },
-                    "logging": {"access_log": False},
-                },
-            )
-            proxy = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
-            endpoint = f"http://127.0.0.1:{port}"
-            boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id=AK,
-                aws_secret_access_key=SK,
-            ).create_bucket(Bucket="bench")
-            baseline = peak_rss(proxy.pid)
-            put_seconds = put(endpoint, "object", args.size_mib)
-            after_put = peak_rss(proxy.pid)
-            get_seconds, digest, received = get(endpoint, "object")
-            after_get = peak_rss(proxy.pid)
-            if received != size or digest != expected.hexdigest():
-                raise SystemExit("GET returned different bytes")
-            mib = 1024 * 1024
-            print(f"object size           {args.size_mib} MiB (byte-identical round trip)")
-            print(f"PUT                   {size / mib / put_seconds:8.1f} MiB/s")
-            print(f"GET                   {size / mib / get_seconds:8.1f} MiB/s")
-            print(f"proxy peak RSS idle   {baseline / mib:8.1f} MiB")
-            for label, peak in (("PUT", after_put), ("GET", after_get)):
-                growth = (peak - baseline) / mib
-                print(f"proxy peak RSS {label}    {peak / mib:8.1f} MiB (+{growth:.1f})")
+            with proxy_in_front_of(seaweed, work, AK, SK) as proxy:
+                endpoint = proxy.endpoint
+                s3_client(endpoint, AK, SK).create_bucket(Bucket="bench")
+                baseline = peak_rss(proxy.process.pid)
+                put_seconds = put(endpoint, "object", args.size_mib)
+                after_put = peak_rss(proxy.process.pid)
+                get_seconds, digest, received = get(endpoint, "object")
+                after_get = peak_rss(proxy.process.pid)
+                if received != size or digest != expected.hexdigest():
+                    raise SystemExit("GET returned different bytes")
+                mib = 1024 * 1024
+                print(f"object size           {args.size_mib} MiB (byte-identical round trip)")
+                print(f"PUT                   {size / mib / put_seconds:8.1f} MiB/s")
+                print(f"GET                   {size / mib / get_seconds:8.1f} MiB/s")
+                print(f"proxy peak RSS idle   {baseline / mib:8.1f} MiB")
+                for label, peak in (("PUT", after_put), ("GET", after_get)):
+                    growth = (peak - baseline) / mib
+                    print(f"proxy peak RSS {label}    {peak / mib:8.1f} MiB (+{growth:.1f})")
         finally:
-            if proxy is not None:
-                proxy.stop()
             seaweed.stop()
     return 0
 
