@@ -123,9 +123,8 @@ def main() -> int:
                     assert count == args.keys, count
                 p, d = statistics.median(proxy_times), statistics.median(direct_times)
                 sent = statistics.median(requests)
-                print(
-                    f"upstream               {args.upstream}, {args.keys} keys, {args.shards} shards"
-                )
+                print(f"upstream               {args.upstream}, {args.keys} keys")
+                print(f"shards                 {args.shards}")
                 print(f"through the proxy      {p:.3f} s median of {args.rounds}, {pages} pages,")
                 print(f"                       {sent:.0f} upstream requests")
                 print(f"directly upstream      {d:.3f} s median, {direct_pages} requests")
