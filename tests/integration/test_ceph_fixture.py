@@ -19,6 +19,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from conformance.ceph_rgw import CephRGW
+from tests.support.s3http import aws_chunked_headers
 
 BUCKET = "ceph-fixture-check"
 ODD_KEYS = ["p-q", "p/q", "p0", "P", "é", "e\u0301"]  # NFC é (c3 a9) vs NFD e + U+0301 (65 cc 81)
@@ -37,11 +38,7 @@ def _aws_chunked_put(rgw: CephRGW, key: str, data: bytes, *, http_chunked: bool)
         + b"\r\n0\r\n"
         + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()
     )
-    headers = {
-        "Content-Encoding": "aws-chunked",
-        "x-amz-decoded-content-length": str(len(data)),
-        "x-amz-trailer": "x-amz-checksum-crc32",
-    }
+    headers = aws_chunked_headers(len(data), "x-amz-checksum-crc32")
     if not http_chunked:
         headers["Content-Length"] = str(len(body))
     path = f"/{BUCKET}/{key}"

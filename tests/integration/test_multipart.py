@@ -26,7 +26,7 @@ from s3proxy import tokens
 from tests.integration.conftest import HOME_BUCKET, SERVER_SECRET, Proxy, start_proxy
 from tests.support.clients import clean_env, executable
 from tests.support.processes import SeaweedFS
-from tests.support.s3http import object_url, send, sign, signed
+from tests.support.s3http import aws_chunked_headers, object_url, send, sign, signed
 
 pytestmark = pytest.mark.integration
 
@@ -383,11 +383,7 @@ def test_upload_part_as_aws_chunked_with_trailer(proxy: Proxy, bucket: str) -> N
             url,
             ak,
             sk,
-            {
-                "Content-Encoding": "aws-chunked",
-                "x-amz-decoded-content-length": str(len(data)),
-                "x-amz-trailer": "x-amz-checksum-crc32",
-            },
+            aws_chunked_headers(len(data), "x-amz-checksum-crc32"),
             payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         )
         response = send("PUT", url, headers, body)

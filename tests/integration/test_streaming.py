@@ -27,7 +27,7 @@ from tests.integration.conftest import (
 from tests.integration.test_awscli import aws_executable
 from tests.support.clients import clean_env
 from tests.support.processes import SeaweedFS
-from tests.support.s3http import object_url, send, sign
+from tests.support.s3http import aws_chunked_headers, object_url, send, sign
 
 pytestmark = pytest.mark.integration
 
@@ -179,11 +179,7 @@ def test_corrupt_aws_chunked_upload_keeps_the_old_object(proxy: Proxy, corruptio
         url,
         ak,
         sk,
-        {
-            "Content-Encoding": "aws-chunked",
-            "x-amz-decoded-content-length": str(len(data)),
-            "x-amz-trailer": "x-amz-checksum-crc32",
-        },
+        aws_chunked_headers(len(data), "x-amz-checksum-crc32"),
         payload_hash=TRAILER_MODE,
     )
     response = send("PUT", url, headers, body)
@@ -307,10 +303,9 @@ def test_signed_aws_chunked_end_to_end(proxy: Proxy, with_trailer: bool, tamper:
     s3.put_object(Bucket="docs", Key=key, Body=b"old object")
     data = os.urandom(200_000)
     mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if with_trailer else "")
-    extra = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data))}
+    extra = aws_chunked_headers(len(data), "x-amz-checksum-crc32" if with_trailer else None)
     trailer = None
     if with_trailer:
-        extra["x-amz-trailer"] = "x-amz-checksum-crc32"
         trailer = (
             "x-amz-checksum-crc32",
             base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode(),

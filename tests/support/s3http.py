@@ -37,6 +37,17 @@ class RawResponse:
         return ET.fromstring(self.body).findtext("Code")
 
 
+def aws_chunked_headers(decoded_length: int, trailer: str | None = None) -> dict[str, str]:
+    """The headers that announce an aws-chunked body (a trailer named when there is one)."""
+    headers = {
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(decoded_length),
+    }
+    if trailer is not None:
+        headers["x-amz-trailer"] = trailer
+    return headers
+
+
 def object_url(endpoint: str, bucket: str, key: str | None = None, query: str = "") -> str:
     path = f"/{bucket}" + (f"/{quote(key, safe='/~')}" if key is not None else "")
     return f"{endpoint}{path}" + (f"?{query}" if query else "")
