@@ -14,9 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
+from conformance.s3client import boto3_client  # noqa: E402
 from tests.support.processes import ProxyProcess, free_port, write_config  # noqa: E402
 
 UPSTREAM_BUCKET = "bench-upstream"
@@ -29,14 +27,7 @@ class RunningProxy:
 
 
 def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
-    )
+    return boto3_client(endpoint, access_key, secret_key, max_pool_connections=32)
 
 
 @contextmanager

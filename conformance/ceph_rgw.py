@@ -76,6 +76,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from conformance.s3client import boto3_client
+
 LOG = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
@@ -405,23 +407,7 @@ class CephRGW:
 
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client for this RGW: path-style, us-east-1, SigV4, the test user's keys."""
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config
-
-        settings: dict[str, Any] = {
-            "signature_version": "s3v4",
-            "s3": {"addressing_style": "path"},
-            "retries": {"max_attempts": 3, "mode": "standard"},
-        }
-        settings.update(config)
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=self._access_key,
-            aws_secret_access_key=self._secret_key,
-            config=Config(**settings),
-        )
+        return boto3_client(self.endpoint, self._access_key, self._secret_key, **config)
 
     def log_text(self, daemon: str = "radosgw") -> str:
         """The Ceph log of ``daemon`` ("radosgw", "osd" or "mon") so far, then its stderr."""

@@ -27,6 +27,8 @@ from typing import IO, Any, Self
 import psutil
 import yaml
 
+from conformance.s3client import boto3_client
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
 POLL_INTERVAL = 0.05  # seconds between readiness / exit checks
@@ -332,23 +334,7 @@ class SeaweedFS(_Managed):
 
     def client(self, **config: Any) -> Any:
         """A boto3 S3 client for this server: path-style, us-east-1, SigV4, admin credentials."""
-        import boto3
-        from botocore.config import Config
-
-        settings: dict[str, Any] = {
-            "signature_version": "s3v4",
-            "s3": {"addressing_style": "path"},
-            "retries": {"max_attempts": 3, "mode": "standard"},
-        }
-        settings.update(config)
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            config=Config(**settings),
-        )
+        return boto3_client(self.endpoint, self.access_key, self.secret_key, **config)
 
     @classmethod
     def start(
