@@ -76,6 +76,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from conformance.debian import (
+    PackagesUnavailable,
+    ensure_packages,
+    install_command,
+    missing_programs,
+)
 from conformance.s3client import boto3_client
 
 LOG = logging.getLogger(__name__)
@@ -89,9 +95,7 @@ START_TIMEOUT = 90.0
 # (monmaptool); both come in as dependencies, ceph-common is named to say we use it directly.
 CEPH_PACKAGES = ("radosgw", "ceph-mon", "ceph-osd", "ceph-common")
 REQUIRED_BINARIES = ("radosgw", "ceph-mon", "ceph-osd", "monmaptool", "radosgw-admin", "ceph")
-INSTALL_COMMAND = "apt-get update && apt-get install -y --no-install-recommends " + " ".join(
-    CEPH_PACKAGES
-)
+INSTALL_COMMAND = install_command(CEPH_PACKAGES)
 
 RGW_POOLS = (
     ".rgw.root",
@@ -116,7 +120,7 @@ STATE_FILE = "cluster.json"
 SUN_PATH_MAX = 107  # bytes in a unix socket path, without the NUL
 
 
-class CephUnavailable(RuntimeError):
+class CephUnavailable(PackagesUnavailable):
     """Ceph is not installed and cannot be installed here (not root, or not Debian/apt)."""
 
 
@@ -126,84 +130,19 @@ class CephUnavailable(RuntimeError):
 
 def missing_binaries() -> list[str]:
     """The Ceph programs this module runs that are not on PATH."""
-    return [name for name in REQUIRED_BINARIES if shutil.which(name) is None]
-
-
-def _apt_has_candidate(package: str) -> bool:
-    """Does apt's current package list offer ``package``? (False before any `apt-get update`.)"""
-    result = subprocess.run(
-        ["apt-cache", "policy", package], capture_output=True, text=True, check=False
-    )
-    for line in result.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("Candidate:"):
-            return line.split(":", 1)[1].strip() not in ("", "(none)")
-    return False
-
-
-def _run_apt(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(
-        argv, capture_output=True, text=True, env=env, timeout=timeout, check=False
-    )
+    return missing_programs(REQUIRED_BINARIES)
 
 
 def ensure_installed(*, timeout: float = 900.0) -> None:
     """Install Ceph's mon, OSD and RGW from Debian's packages unless they are already there.
 
-    Runs ``apt-get update`` only when apt's lists do not offer the packages (or an install from
-    stale lists failed). Measured on Debian 12, 2 cores: update 1.6 s, install 22 s.
-    Raises :class:`CephUnavailable` (with the install command) when not root or not on Debian,
-    RuntimeError when apt fails.
+    Measured on Debian 12, 2 cores: update 1.6 s, install 22 s. Raises :class:`CephUnavailable`
+    (with the install command) when not root or not on Debian, RuntimeError when apt fails.
     """
-    missing = missing_binaries()
-    if not missing:
-        return
-    if not Path("/etc/debian_version").exists() or shutil.which("apt-get") is None:
-        raise CephUnavailable(
-            f"Ceph RGW needs {', '.join(missing)}; this is not a Debian system with apt."
-            f" Install Ceph 16+ (mon, osd, radosgw, ceph-common) another way, or on Debian:"
-            f" {INSTALL_COMMAND}"
-        )
-    if os.geteuid() != 0:
-        raise CephUnavailable(
-            f"Ceph RGW needs {', '.join(missing)}; installing them needs root: sudo sh -c"
-            f" '{INSTALL_COMMAND}'"
-        )
-    started = time.monotonic()
-    deadline = started + timeout
-    install = [
-        "apt-get",
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "-o",
-        "DPkg::Lock::Timeout=300",  # another apt (a parallel test run) holds the lock: wait
-        *CEPH_PACKAGES,
-    ]
-    updated = False
-    if not all(_apt_has_candidate(package) for package in CEPH_PACKAGES):
-        _apt_update(deadline)
-        updated = True
-    result = _run_apt(install, max(1.0, deadline - time.monotonic()))
-    if result.returncode != 0 and not updated:  # stale lists: a 404 on an old version
-        _apt_update(deadline)
-        result = _run_apt(install, max(1.0, deadline - time.monotonic()))
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(install)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
-            f"\n{result.stderr[-3000:]}"
-        )
-    still = missing_binaries()
-    if still:
-        raise RuntimeError(f"installed {' '.join(CEPH_PACKAGES)} but {still} still missing")
-    LOG.info("installed Ceph packages in %.1f s", time.monotonic() - started)
-
-
-def _apt_update(deadline: float) -> None:
-    result = _run_apt(["apt-get", "update"], max(1.0, deadline - time.monotonic()))
-    if result.returncode != 0:
-        raise RuntimeError(f"apt-get update failed:\n{result.stdout[-2000:]}\n{result.stderr}")
+    try:
+        ensure_packages(CEPH_PACKAGES, REQUIRED_BINARIES, timeout=timeout)
+    except PackagesUnavailable as error:
+        raise CephUnavailable(f"Ceph RGW {error}") from None
 
 
 # --------------------------------------------------------------------------------------------
