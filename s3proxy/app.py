@@ -31,7 +31,7 @@ from s3proxy.backends.base import Backend
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive
-from s3proxy.config import Settings
+from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
@@ -64,7 +64,7 @@ class Gateway:
 
     def __init__(self, settings: Settings) -> None:
         self.backends: dict[str, Backend] = {
-            name: S3Upstream(name, upstream) for name, upstream in settings.upstreams.items()
+            name: _open_backend(name, upstream) for name, upstream in settings.upstreams.items()
         }
         self.runtime = self._build(settings)
 
@@ -119,6 +119,14 @@ class Gateway:
         ordered = sorted(targets)
         results = await asyncio.gather(*(probe(u, b) for u, b in ordered))
         return {f"{u}/{b}": result for (u, b), result in zip(ordered, results, strict=True)}
+
+
+def _open_backend(name: str, config: UpstreamConfig | LocalStoreConfig) -> Backend:
+    if isinstance(config, LocalStoreConfig):
+        from s3proxy.backends.local import LocalStore  # SQLite and files: only when configured
+
+        return LocalStore(name, config.path)
+    return S3Upstream(name, config)
 
 
 def _now_iso() -> str:

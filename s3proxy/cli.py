@@ -1,4 +1,5 @@
-"""The command line: ``s3proxy serve | check-config | locate``; ``main`` returns the exit status.
+"""The command line: ``s3proxy serve | check-config | locate | stats``; ``main`` returns the exit
+status.
 
 Exit status 2 means the invocation or the configuration is wrong (the message says which).
 """
@@ -6,6 +7,7 @@ Exit status 2 means the invocation or the configuration is wrong (the message sa
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,13 @@ from typing import Any
 from s3proxy import __version__
 from s3proxy.config import (
     ConfigError,
+    LocalStoreConfig,
     Settings,
     effective_config_yaml,
     load_settings,
     quick_start_settings,
 )
+from s3proxy.config.local_default import DEFAULT_DATA_DIR, local_default_settings
 from s3proxy.errors import S3Error
 from s3proxy.layout import locate, shard_digits
 
@@ -40,11 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", metavar="URL", help="quick start: the upstream endpoint")
     serve.add_argument("--upstream-bucket", metavar="NAME", help="quick start: the upstream bucket")
     serve.add_argument("--shards", type=int, help="layout.shards: 1, 16, 256 or 4096")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"without --config/--upstream: the local store's directory (./{DEFAULT_DATA_DIR})",
+    )
 
     check = commands.add_parser(
         "check-config", help="validate a configuration and print it, secrets masked"
     )
     check.add_argument("file", type=Path, metavar="FILE")
+
+    stats = commands.add_parser(
+        "stats", help="local store: objects, logical vs physical bytes (the dedup ratio)"
+    )
+    stats.add_argument("--config", type=Path, metavar="FILE", help="every local store in FILE")
+    stats.add_argument("--data-dir", type=Path, metavar="DIR", help="one local store directory")
+    stats.add_argument("--json", action="store_true", help="one JSON object per store")
 
     where = commands.add_parser("locate", help="print where a client object lives upstream")
     where.add_argument("--config", type=Path, metavar="FILE", required=True)
@@ -65,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "check-config":
             return check_config(args.file)
+        if args.command == "stats":
+            return store_stats(args.config, args.data_dir, args.json)
         if args.command == "locate":
             return locate_object(args.config, args.access_key, args.bucket, args.key)
     except ConfigError as exc:
@@ -83,6 +102,8 @@ def serve(args: argparse.Namespace) -> int:
         return fail("give either --config FILE or --upstream URL, not both")
     if (args.upstream is None) != (args.upstream_bucket is None):
         return fail("--upstream URL and --upstream-bucket NAME go together")
+    if args.data_dir is not None and (args.config is not None or args.upstream is not None):
+        return fail("--data-dir is for the local default: not with --config or --upstream")
     settings: Settings
     if args.config is not None:
         settings = load_settings(args.config, overrides=_flag_overrides(args))
@@ -96,9 +117,18 @@ def serve(args: argparse.Namespace) -> int:
             shards=args.shards,
         )
     else:
-        return fail(
-            "no upstream configured: give --config FILE or --upstream URL --upstream-bucket NAME"
+        local = local_default_settings(
+            args.data_dir or DEFAULT_DATA_DIR,
+            host=args.host,
+            port=args.port,
+            admin_port=args.admin_port,
+            shards=args.shards,
         )
+        settings = local.settings
+        server = settings.server
+        print(f"s3proxy: S3 endpoint http://{server.host}:{server.port}", flush=True)
+        for line in local.banner:
+            print(f"s3proxy: {line}", flush=True)
     from s3proxy.server import run  # lazily: the server stack is not needed to check a config
 
     return run(settings, args.config)
@@ -118,6 +148,56 @@ def check_config(path: Path) -> int:
     settings = load_settings(path)
     print(effective_config_yaml(settings), end="")
     return 0
+
+
+def store_stats(config: Path | None, data_dir: Path | None, as_json: bool) -> int:
+    if (config is None) == (data_dir is None):
+        return fail("give either --config FILE or --data-dir DIR")
+    if config is not None:
+        settings = load_settings(config)
+        stores = {
+            name: upstream.path
+            for name, upstream in settings.upstreams.items()
+            if isinstance(upstream, LocalStoreConfig)
+        }
+        if not stores:
+            return fail(f"{config} configures no local store")
+    else:
+        assert data_dir is not None
+        stores = {"local": data_dir}
+    from s3proxy.backends.local import read_stats  # SQLite: only for this command
+
+    for name, path in stores.items():
+        if not path.is_dir():
+            return fail(f"no local store at '{path}'")
+        stats = read_stats(path)
+        figures = {
+            "store": name,
+            "path": str(path),
+            "objects": stats.objects,
+            "logical_bytes": stats.logical_bytes,
+            "physical_bytes": stats.physical_bytes,
+            "blobs": stats.blobs,
+            "dedup_ratio": round(stats.ratio, 3),
+        }
+        if as_json:
+            print(json.dumps(figures))
+        else:
+            print(
+                f"{name} ({path}): {stats.objects} objects, {_size(stats.logical_bytes)} stored"
+                f" in {stats.blobs} blobs taking {_size(stats.physical_bytes)}"
+                f" (dedup ratio {stats.ratio:.2f})"
+            )
+    return 0
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def locate_object(config: Path, access_key: str, bucket: str, key: str) -> int:

@@ -27,8 +27,8 @@ def load_settings(
     ``env:NAME`` secret references are looked up in ``env`` too.
     """
     if path is None:
-        return _validate({}, env, overrides, Path.cwd())
-    return _validate(_read_yaml(path), env, overrides, path.absolute().parent)
+        return validate_settings({}, env, overrides, Path.cwd())
+    return validate_settings(_read_yaml(path), env, overrides, path.absolute().parent)
 
 
 def quick_start_settings(
@@ -64,7 +64,7 @@ def quick_start_settings(
     overrides: dict[str, Any] = {"server": {k: v for k, v in flags.items() if v is not None}}
     if shards is not None:
         overrides["layout"] = {"shards": shards}
-    return _validate(data, env, overrides, Path.cwd())
+    return validate_settings(data, env, overrides, Path.cwd())
 
 
 def effective_config_yaml(settings: Settings) -> str:
@@ -108,7 +108,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _validate(
+def validate_settings(
     data: dict[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any] | None, base: Path
 ) -> Settings:
     data = copy.deepcopy(data)
@@ -135,7 +135,11 @@ def _format_errors(exc: ValidationError) -> str:
 def _dotted(loc: tuple[int | str, ...] | list[int | str]) -> str:
     path = ""
     for part in loc:
-        if part == "[key]":  # pydantic's marker for an invalid dict key: the path names it
+        if part in ("[key]", "s3", "local") and path.startswith("upstreams."):
+            # pydantic's marker for an invalid dict key, or the upstream's type tag
+            if part == "[key]" or path.count(".") == 1:
+                continue
+        elif part == "[key]":  # pydantic's marker for an invalid dict key: the path names it
             continue
         path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
     return path
@@ -165,8 +169,12 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _child(tp: Any, segment: str) -> Any:
-    """The type at ``segment`` below ``tp``; None when unknown."""
+    """The type at ``segment`` below ``tp``; None when unknown. In a union of models (the
+    upstream types) the first model with that field decides."""
     tp = _unwrap(tp)
+    if get_origin(tp) in (Union, types.UnionType):
+        found = (_child(arg, segment) for arg in get_args(tp))
+        return next((child for child in found if child is not None), None)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         field = tp.model_fields.get(segment)
         return field.annotation if field is not None else None
@@ -181,6 +189,8 @@ def _child(tp: Any, segment: str) -> Any:
 def _is_section(tp: Any) -> bool:
     """Whether a value of ``tp`` has entries; None (an unknown field) is left to pydantic."""
     tp = _unwrap(tp)
+    if get_origin(tp) in (Union, types.UnionType):
+        return any(_is_section(arg) for arg in get_args(tp))
     model = isinstance(tp, type) and issubclass(tp, BaseModel)
     return tp is None or model or get_origin(tp) in (dict, list)
 

@@ -20,9 +20,11 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
     SecretStr,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -102,6 +104,9 @@ class ServerConfig(_Frozen):
 
 
 class UpstreamConfig(_Frozen):
+    """An S3 server the proxy forwards to (AWS S3, SeaweedFS, MinIO, Ceph RGW)."""
+
+    type: Literal["s3"] = "s3"
     endpoint: str
     region: str = Field(default="us-east-1", min_length=1)
     access_key: Secret
@@ -115,6 +120,13 @@ class UpstreamConfig(_Frozen):
     """How bodies go upstream. ``plain`` (Content-Length, checksum headers when known up front)
     works with every S3 server; ``aws-chunked`` also carries clients' trailer checksums, for
     upstreams that accept trailers (AWS S3, MinIO, SeaweedFS — not Ceph RGW 16)."""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: object) -> object:
+        if value != "s3":
+            raise ValueError("must be 's3' (an S3 server) or 'local' (the embedded store)")
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -131,6 +143,25 @@ class UpstreamConfig(_Frozen):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("must be a bare http(s)://host[:port] URL, without path or query")
         return f"{parts.scheme}://{parts.netloc}"
+
+
+class LocalStoreConfig(_Frozen):
+    """The embedded store: objects in a local directory, identical contents stored once."""
+
+    type: Literal["local"]
+    path: Path = Path("s3proxy-data")
+    """Data directory (SQLite index and content-addressed blobs); relative to the config file."""
+
+
+def _upstream_type(value: Any) -> str:
+    kind = value.get("type", "s3") if isinstance(value, dict) else getattr(value, "type", "s3")
+    return kind if kind in ("s3", "local") else "s3"  # an unknown type fails on the s3 Literal
+
+
+AnyUpstream = Annotated[
+    Annotated[UpstreamConfig, Tag("s3")] | Annotated[LocalStoreConfig, Tag("local")],
+    Discriminator(_upstream_type),
+]
 
 
 class KeyPair(_Frozen):
@@ -168,7 +199,7 @@ class LoggingConfig(_Frozen):
 
 class Settings(_Frozen):
     server: ServerConfig = Field(default_factory=ServerConfig)
-    upstreams: dict[Name, UpstreamConfig]
+    upstreams: dict[Name, AnyUpstream]
     tenants: dict[Name, TenantConfig]
     layout: LayoutConfig = Field(default_factory=LayoutConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

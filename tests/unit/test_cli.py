@@ -90,7 +90,8 @@ def test_check_config_accepts_each_example(
         assert secret not in out
     effective = yaml.safe_load(out)
     assert effective["tenants"] and effective["upstreams"]
-    assert all(upstream["secret_key"] == "********" for upstream in effective["upstreams"].values())
+    upstreams = effective["upstreams"].values()
+    assert all(upstream.get("secret_key", "********") == "********" for upstream in upstreams)
 
 
 def test_full_example_sets_every_field() -> None:
@@ -100,10 +101,16 @@ def test_full_example_sets_every_field() -> None:
     def fields(model: Any) -> set[str]:
         names = set(model.model_fields)
         for field in model.model_fields.values():
-            for arg in [field.annotation, *getattr(field.annotation, "__args__", ())]:
-                if isinstance(arg, type) and hasattr(arg, "model_fields"):
-                    names |= fields(arg)
+            for arg in models_in(field.annotation):
+                names |= fields(arg)
         return names
+
+    def models_in(annotation: Any) -> list[Any]:
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            return [annotation]
+        args = [*getattr(annotation, "__args__", ()), *getattr(annotation, "__metadata__", ())]
+        origin = getattr(annotation, "__origin__", None)
+        return [model for arg in [*args, origin] if arg is not None for model in models_in(arg)]
 
     missing = {name for name in fields(Settings) if not re.search(rf"\b{name}:", text)}
     assert missing == set()
@@ -218,13 +225,10 @@ def test_locate_errors(
     assert err.startswith("s3proxy: ") and message in err
 
 
-def test_serve_without_upstream(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(["serve"], capsys)
+def test_serve_data_dir_is_only_for_the_local_default(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["serve", "--config", "x.yaml", "--data-dir", "d"], capsys)
     assert code == 2
-    assert err == (
-        "s3proxy: no upstream configured: give --config FILE or --upstream URL "
-        "--upstream-bucket NAME\n"
-    )
+    assert err == "s3proxy: --data-dir is for the local default: not with --config or --upstream\n"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,135 @@
+"""The zero-config start: ``s3proxy serve`` with no upstream serves the embedded local store.
+
+Why a module of its own: this is the only place the proxy writes configuration state to disk.
+A first-time user gets working credentials without writing a config file, and the same ones
+after a restart (they are kept, mode 0600, in the data directory next to the objects); the server
+secret is kept there too, so multipart upload ids and listing tokens survive a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from s3proxy.config.loading import validate_settings
+from s3proxy.config.models import ConfigError, LocalStoreConfig, Settings
+
+DEFAULT_DATA_DIR = Path("s3proxy-data")
+CREDENTIALS_FILE = "credentials.json"
+SECRET_FILE = "server-secret"
+TENANT = "default"
+STORE_BUCKET = "default"
+_ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
+
+
+@dataclass(frozen=True, slots=True)
+class LocalDefault:
+    settings: Settings
+    banner: list[str]
+    """What to tell the user at start-up: where the data is and how to sign in."""
+
+
+def local_default_settings(
+    data_dir: Path,
+    env: Mapping[str, str] = os.environ,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    admin_port: int | None = None,
+    shards: int | None = None,
+) -> LocalDefault:
+    """One local store at ``data_dir`` and one tenant ``default`` homed in it.
+
+    Client keys come from ``S3PROXY_ACCESS_KEY``/``S3PROXY_SECRET_KEY`` when both are set,
+    else from the data directory, generated on the first start.
+    """
+    data_dir = data_dir.expanduser().absolute()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--data-dir: cannot create '{data_dir}': {exc.strerror}") from None
+    banner = [f"local store: {data_dir}"]
+    if env.get("S3PROXY_ACCESS_KEY") and env.get("S3PROXY_SECRET_KEY"):
+        access_key, secret_key = env["S3PROXY_ACCESS_KEY"], env["S3PROXY_SECRET_KEY"]
+        banner.append(f"access key: {access_key} (secret key from S3PROXY_SECRET_KEY)")
+    else:
+        access_key, secret_key, created = _credentials(data_dir / CREDENTIALS_FILE)
+        if created:
+            banner.append(f"access key: {access_key}")
+            banner.append(f"secret key: {secret_key}")
+            banner.append(f"(generated once; kept in {data_dir / CREDENTIALS_FILE})")
+        else:
+            banner.append(f"access key: {access_key} (secret key in {data_dir / CREDENTIALS_FILE})")
+    data: dict[str, Any] = {
+        "upstreams": {"local": {"type": "local", "path": str(data_dir)}},
+        "tenants": {
+            TENANT: {
+                "keys": [{"access_key": access_key, "secret_key": secret_key}],
+                "home": {"upstream": "local", "bucket": STORE_BUCKET, "prefix": f"{TENANT}/"},
+            }
+        },
+    }
+    if env.get("S3PROXY_SECRET"):
+        data["server"] = {"secret": env["S3PROXY_SECRET"]}
+    flags = {"host": host, "port": port, "admin_port": admin_port}
+    overrides: dict[str, Any] = {"server": {k: v for k, v in flags.items() if v is not None}}
+    if shards is not None:
+        overrides["layout"] = {"shards": shards}
+    return LocalDefault(validate_settings(data, env, overrides, Path.cwd()), banner)
+
+
+def with_persistent_secret(settings: Settings) -> Settings:
+    """``settings`` with ``server.secret`` read from (or first written to) the data directory of
+    its only local store; unchanged when a secret is configured or there is no single store."""
+    stores = [u for u in settings.upstreams.values() if isinstance(u, LocalStoreConfig)]
+    if settings.server.secret is not None or len(stores) != 1:
+        return settings
+    path = stores[0].path / SECRET_FILE
+    stores[0].path.mkdir(parents=True, exist_ok=True)
+    secret = _read_or_create(path, lambda: secrets.token_hex(32))
+    server = settings.server.model_copy(update={"secret": SecretStr(secret)})
+    return settings.model_copy(update={"server": server})
+
+
+def _credentials(path: Path) -> tuple[str, str, bool]:
+    created = not path.exists()
+
+    def generate() -> str:
+        access_key = "S3P" + "".join(secrets.choice(_ACCESS_KEY_ALPHABET) for _ in range(17))
+        return json.dumps({"access_key": access_key, "secret_key": secrets.token_urlsafe(30)})
+
+    try:
+        pair = json.loads(_read_or_create(path, generate))
+        return str(pair["access_key"]), str(pair["secret_key"]), created
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"'{path}' is not a credentials file: remove it to generate new keys"
+        ) from None
+
+
+def _read_or_create(path: Path, generate: Callable[[], str]) -> str:
+    """The file's text; first written (mode 0600) when it does not exist. The value is written
+    to a temporary file and hard-linked into place, so two processes starting together agree on
+    one value and no reader ever sees a half-written file."""
+    if not path.exists():
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(generate() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process won: read its value
+        finally:
+            temp.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
