@@ -22,4 +22,9 @@ EXPECTED_FAILURES: dict[str, str] = {
         "checksums nor compares the ones listed in CompleteMultipartUpload (the proxy verifies "
         "each part's checksum on UploadPart, but keeps no state to compare them at Complete)"
     ),
+    r"clients/test_sessions\.py::test_step\[https?-\w+-awscli-v2-(upload_small|upload_multipart|list|list_recursive|download_compare|sync_up|sync_down|presign_fetch)\]": (  # noqa: E501
+        "proxy bug: its '100 Continue' has no reason phrase ('HTTP/1.1 100 \\r\\n', from "
+        "Hypercorn/h11); aws-cli v2.9's botocore needs 3 words, takes it for the final answer "
+        "and fails every upload (BadStatusLine); later steps fail for want of the objects"
+    ),
 }
