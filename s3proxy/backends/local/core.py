@@ -1,0 +1,226 @@
+"""The local store's machinery: directory lock, database thread, recovery, blob lifetimes.
+
+Why one database thread: every SQLite statement, every blob rename into place and every blob
+unlink runs on it, one job at a time. That makes "is this blob stored?", "rename it into place",
+"commit the row" and "the last reference went: unlink it" one serial story, so a PUT can never
+reference a blob that a concurrent DELETE is removing. Body bytes never go through it: they are
+written and read on ``asyncio.to_thread`` workers.
+
+Why pins: a GET looks its blobs up (and pins them) on the database thread, then streams them
+later. A blob whose last reference goes while pinned is unlinked only when its last reader
+closes — unless a new row references it again by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import functools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob
+from s3proxy.backends.local.index import Index, connect, read_figures
+from s3proxy.checksums import algorithm_of_header
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import ObjectAttributes, without_aws_chunked
+
+log = logging.getLogger("s3proxy.local")
+
+LOCK_FILE = "store.lock"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    objects: int
+    logical_bytes: int
+    """Sum of object sizes, as clients see them."""
+    blobs: int
+    physical_bytes: int
+    """Sum of distinct blob sizes (parts of unfinished uploads included): what the disk holds."""
+
+    @property
+    def ratio(self) -> float:
+        """Logical over physical bytes: 100 copies of one body → 100.0."""
+        return self.logical_bytes / self.physical_bytes if self.physical_bytes else 1.0
+
+
+def read_stats(root: Path) -> StoreStats:
+    """Figures of the store at ``root``, read-only: safe while a server has it open."""
+    root = Path(root)
+    if not (root / "index.sqlite3").is_file():
+        return StoreStats(0, 0, 0, 0)
+    connection = connect(root, read_only=True)
+    try:
+        return StoreStats(*read_figures(connection))
+    finally:
+        connection.close()
+
+
+def stored_attributes(attributes: ObjectAttributes) -> tuple[dict[str, str], dict[str, str]]:
+    """Content headers (never ``aws-chunked``, a transfer detail) and metadata to store."""
+    headers = dict(attributes.headers)
+    encoding = headers.pop("content-encoding", None)
+    if encoding is not None:
+        kept = without_aws_chunked(encoding)
+        if kept is not None:
+            headers["content-encoding"] = kept
+    return headers, dict(attributes.metadata)
+
+
+def declared_checksums(
+    checksum: tuple[str, str] | None, trailer: tuple[str, object] | None
+) -> dict[str, str]:
+    """The body's flexible checksum (already verified by the proxy), by algorithm."""
+    sums: dict[str, str] = {}
+    if checksum is not None:
+        algorithm = algorithm_of_header(checksum[0])
+        if algorithm is not None:
+            sums[algorithm] = checksum[1]
+    if trailer is not None:
+        algorithm = algorithm_of_header(trailer[0])
+        getter = trailer[1]
+        if algorithm is not None and callable(getter):
+            sums[algorithm] = str(getter())
+    return sums
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _take_lock(root: Path) -> int:
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(
+            f"the local store at '{root}' is in use by another process (or store)"
+        ) from None
+    return fd
+
+
+class StoreCore:
+    """What object and multipart operations share (see the module docstring)."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name = name
+        self.root = Path(root).absolute()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _take_lock(self.root)
+        try:
+            self.files = BlobFiles(self.root)
+            self.index = Index(connect(self.root))
+            self._recover()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"s3proxy-local-{name}")
+        self._pins: dict[str, int] = {}
+        self._doomed: set[str] = set()
+        self._pin_lock = threading.Lock()
+        self._closed = False
+
+    def _recover(self) -> None:
+        """After any crash: counts from the rows, no temp file, no blob without a reference."""
+        referenced = self.index.recount()
+        temps, orphans, found = self.files.sweep(referenced)
+        missing = referenced - found
+        if temps or orphans:
+            log.info(
+                "local store %s: removed %d temp files, %d orphan blobs", self.name, temps, orphans
+            )
+        if missing:  # only a damaged disk or a hand-edited directory can get here
+            log.error("local store %s: %d referenced blobs are missing", self.name, len(missing))
+
+    # -- the database thread -----------------------------------------------------------------
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        """Run ``function`` on the database thread. Shielded: once submitted, a job finishes
+        even if the request is cancelled (a client gone mid-commit), so no half-done job."""
+        if self._closed:
+            raise S3Error(S3ErrorCode.ServiceUnavailable)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, functools.partial(function, *args))
+        return await asyncio.shield(future)
+
+    def _install_or_discard(self, blob: WrittenBlob, operation: str) -> None:
+        """On the database thread, inside the transaction about to reference ``blob``."""
+        if self.index.blob_known(blob.sha256):
+            self.files.discard(blob)
+        else:
+            self.files.install(blob, operation)
+
+    def _forget_unused(self, blob: WrittenBlob) -> None:
+        """After a failed transaction: drop the temp, and the blob if nothing references it."""
+        self.files.discard(blob)
+        self._free([blob.sha256], "abandon", check=True)
+
+    def _free(self, shas: Iterable[str], operation: str, check: bool = False) -> None:
+        """Unlink blobs whose last reference is committed gone (database thread only)."""
+        doomed: list[str] = []
+        with self._pin_lock:
+            for sha in shas:
+                if check and self.index.blob_known(sha):
+                    continue
+                if self._pins.get(sha):
+                    self._doomed.add(sha)
+                else:
+                    doomed.append(sha)
+        self.files.unlink(doomed, operation)
+
+    # -- readers' pins -----------------------------------------------------------------------
+
+    def _pin(self, shas: Iterable[str]) -> list[str]:
+        """Database thread: keep these blobs' files until :meth:`_unpin`."""
+        pinned = list(shas)
+        with self._pin_lock:
+            for sha in pinned:
+                self._pins[sha] = self._pins.get(sha, 0) + 1
+        return pinned
+
+    async def _unpin(self, shas: list[str]) -> None:
+        released: list[str] = []
+        with self._pin_lock:
+            for sha in shas:
+                count = self._pins.get(sha, 0) - 1
+                if count > 0:
+                    self._pins[sha] = count
+                    continue
+                self._pins.pop(sha, None)
+                if sha in self._doomed:
+                    self._doomed.discard(sha)
+                    released.append(sha)
+        if released and not self._closed:
+            await self._run(self._free, released, "release", True)
+
+    # -- Backend: lifecycle ------------------------------------------------------------------
+
+    async def stats(self) -> StoreStats:
+        return StoreStats(*await self._run(read_figures, self.index.db))
+
+    async def check_ready(self, bucket: str) -> None:
+        """Any bucket name works (it is a column); ready while open and writable."""
+        if not await self._run(self._writable):
+            raise S3Error(S3ErrorCode.ServiceUnavailable)
+
+    def _writable(self) -> bool:
+        self.index.db.execute("SELECT 1").fetchone()
+        return os.access(self.files.tmp, os.W_OK) and os.access(self.files.blobs, os.W_OK)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.to_thread(self._executor.shutdown, True)
+        self.index.db.close()
+        os.close(self._lock_fd)

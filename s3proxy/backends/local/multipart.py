@@ -1,0 +1,350 @@
+"""Multipart uploads in the local store: parts are blobs, a completed upload is a manifest.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html and the
+neighbouring pages. Each part is stored like a PutObject body (deduplicated, refcounted);
+CompleteMultipartUpload copies no byte: it checks the part list as S3 does (InvalidPart,
+InvalidPartOrder, EntityTooSmall for any part but the last under 5 MiB) and commits the object
+as the ordered list of its part blobs, in the same transaction that removes the upload. ETag:
+S3's MD5 of the parts' binary MD5s, ``-N``; a checksum algorithm chosen at creation gives
+S3's composite checksum (the algorithm over the parts' digests, ``-N``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
+from s3proxy.backends.local.conditions import check_read, check_write, iso_date
+from s3proxy.backends.local.core import (
+    StoreCore,
+    declared_checksums,
+    now_ms,
+    stored_attributes,
+)
+from s3proxy.backends.local.index import (
+    ObjectRecord,
+    StoredPart,
+    UploadRecord,
+    key_bytes,
+    key_text,
+    successor,
+)
+from s3proxy.checksums import decode_value, new_checksum
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import (
+    CompletedPart,
+    CompleteMultipartInput,
+    CompleteMultipartOutput,
+    CopyObjectOutput,
+    CreateMultipartInput,
+    PartInfo,
+    PartsPage,
+    ReadConditions,
+    UploadInfo,
+    UploadPartCopyInput,
+    UploadPartInput,
+    UploadsPage,
+)
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_SIZE = 5 * 1024**3
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"')
+
+
+def composite_checksum(algorithm: str, parts: list[StoredPart]) -> str | None:
+    """S3's COMPOSITE checksum of an upload, or None when a part lacks that checksum."""
+    combined = new_checksum(algorithm)
+    for part in parts:
+        value = part.checksums.get(algorithm)
+        if value is None:
+            return None
+        combined.update(decode_value(algorithm, value))
+    return f"{combined.digest_b64()}-{len(parts)}"
+
+
+class LocalMultipart(StoreCore):
+    """The multipart half of :class:`~s3proxy.backends.local.store.LocalStore`."""
+
+    async def create_multipart_upload(self, request: CreateMultipartInput) -> str:
+        headers, metadata = stored_attributes(request.attributes)
+        upload = UploadRecord(
+            upload_id=secrets.token_urlsafe(24),
+            bucket=request.bucket,
+            key=request.key,
+            initiated_ms=now_ms(),
+            headers=headers,
+            metadata=metadata,
+            checksum_algorithm=request.checksum_algorithm,
+            checksum_type=request.checksum_type,
+        )
+        await self._run(self.index.create_upload, upload)
+        return upload.upload_id
+
+    def _upload(self, upload_id: str, bucket: str, key: str) -> UploadRecord:
+        upload = self.index.find_upload(upload_id)
+        if upload is None or upload.bucket != bucket or upload.key != key:
+            raise S3Error(S3ErrorCode.NoSuchUpload)
+        return upload
+
+    async def upload_part(self, request: UploadPartInput) -> str:
+        # Refuse an unknown upload before reading the body; checked again at commit (abort).
+        await self._run(self._upload, request.upload_id, request.bucket, request.key)
+        blob = await self.files.write(request.body, "part")
+        part = StoredPart(
+            sha256=blob.sha256,
+            size=blob.size,
+            checksums=declared_checksums(request.checksum, request.trailer_checksum),
+            etag=f'"{blob.md5}"',
+            modified_ms=now_ms(),
+        )
+        await self._run(self._commit_part, request.upload_id, request, part, blob)
+        return part.etag
+
+    def _commit_part(
+        self,
+        upload_id: str,
+        request: UploadPartInput | UploadPartCopyInput,
+        part: StoredPart,
+        blob: WrittenBlob,
+    ) -> None:
+        try:
+            with self.index.transaction():
+                self._upload(upload_id, request.bucket, request.key)
+                self._install_or_discard(blob, "part")
+                freed = self.index.put_part(upload_id, request.part_number, part)
+        except BaseException:
+            self._forget_unused(blob)
+            raise
+        self._free(freed, "part")
+
+    async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
+        """A range of an object of this store streamed into a new part blob."""
+        await self._run(self._upload, request.upload_id, request.bucket, request.key)
+        source = await self._run(self._copy_source, request.source_bucket, request.source_key,
+                                 request.source_conditions)  # fmt: skip
+        pinned = [part.sha256 for part in source.segments]
+        try:
+            first, last = 0, source.size - 1
+            if request.source_range is not None:
+                first, last = request.source_range
+                if last >= source.size:
+                    raise S3Error(S3ErrorCode.InvalidRange)
+            if last - first + 1 > MAX_PART_SIZE:
+                raise S3Error(S3ErrorCode.EntityTooLarge)
+            body = read_segments(self.files, source.blob_segments(), first, last)
+            try:
+                blob = await self.files.write(body, "part")
+            finally:
+                await body.aclose()
+        finally:
+            await self._unpin(pinned)
+        part = StoredPart(blob.sha256, blob.size, {}, f'"{blob.md5}"', now_ms())
+        await self._run(self._commit_part, request.upload_id, request, part, blob)
+        return CopyObjectOutput(etag=part.etag, last_modified=iso_date(part.modified_ms))
+
+    def _copy_source(self, bucket: str, key: str, conditions: ReadConditions) -> ObjectRecord:
+        record = self.index.find_object(bucket, key)
+        if record is None:
+            raise S3Error(S3ErrorCode.NoSuchKey)
+        try:
+            check_read(conditions, record.etag, record.modified_ms)
+        except S3Error as error:  # a copy source's If-None-Match failing is 412, not 304
+            raise S3Error(S3ErrorCode.PreconditionFailed) from error
+        self._pin(part.sha256 for part in record.segments)
+        return record
+
+    async def complete_multipart_upload(
+        self, request: CompleteMultipartInput
+    ) -> CompleteMultipartOutput:
+        record = await self._run(self._commit_complete, request, now_ms())
+        return CompleteMultipartOutput(etag=record.etag, checksums=dict(record.checksums))
+
+    def _commit_complete(self, request: CompleteMultipartInput, modified_ms: int) -> ObjectRecord:
+        with self.index.transaction():
+            upload = self._upload(request.upload_id, request.bucket, request.key)
+            chosen = _chosen_parts(dict(self.index.parts(request.upload_id)), request.parts)
+            current = self.index.find_object(request.bucket, request.key, with_segments=False)
+            check_write(request.conditions, current.etag if current else None)
+            digests = b"".join(bytes.fromhex(_bare(part.etag)) for part in chosen)
+            checksums: dict[str, str] = {}
+            algorithm = upload.checksum_algorithm
+            if algorithm is not None and upload.checksum_type != "FULL_OBJECT":
+                combined = composite_checksum(algorithm, chosen)
+                if combined is not None:
+                    checksums[algorithm] = combined
+            record = ObjectRecord(
+                bucket=request.bucket,
+                key=request.key,
+                size=sum(part.size for part in chosen),
+                etag=f'"{hashlib.md5(digests).hexdigest()}-{len(chosen)}"',
+                modified_ms=modified_ms,
+                parts_count=len(chosen),
+                headers=upload.headers,
+                metadata=upload.metadata,
+                checksums=checksums,
+                segments=[StoredPart(p.sha256, p.size, p.checksums) for p in chosen],
+            )
+            freed = self.index.put_object(record)
+            freed += self.index.delete_upload(request.upload_id)
+            crash_point("complete", "before-commit")
+        crash_point("complete", "after-commit")
+        self._free(freed, "complete")
+        return record
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        await self._run(self._commit_abort, bucket, key, upload_id)
+
+    def _commit_abort(self, bucket: str, key: str, upload_id: str) -> None:
+        with self.index.transaction():
+            self._upload(upload_id, bucket, key)
+            freed = self.index.delete_upload(upload_id)
+        self._free(freed, "abort")
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str, part_number_marker: int, max_parts: int
+    ) -> PartsPage:
+        return await self._run(
+            self._list_parts, bucket, key, upload_id, part_number_marker, max_parts
+        )
+
+    def _list_parts(
+        self, bucket: str, key: str, upload_id: str, marker: int, max_parts: int
+    ) -> PartsPage:
+        self.index.db.execute("BEGIN")
+        try:
+            upload = self._upload(upload_id, bucket, key)
+            rows = self.index.parts(upload_id, marker, max(max_parts, 0) + 1)
+        finally:
+            self.index.db.execute("COMMIT")
+        truncated = len(rows) > max_parts
+        rows = rows[:max_parts]
+        parts = [
+            PartInfo(number, part.etag, part.size, iso_date(part.modified_ms), part.checksums)
+            for number, part in rows
+        ]
+        next_marker = rows[-1][0] if truncated and rows else None
+        return PartsPage(parts, next_marker, checksum_algorithm=upload.checksum_algorithm)
+
+    async def list_multipart_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+        max_uploads: int,
+    ) -> UploadsPage:
+        """Uploads under ``prefix`` sorted by key, then initiation time (as S3 lists them)."""
+        if max_uploads <= 0:
+            return UploadsPage([], [], None)
+        return await self._run(
+            self._list_uploads, bucket, prefix, delimiter, key_marker, upload_id_marker,
+            max_uploads,
+        )  # fmt: skip
+
+    def _list_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+        max_uploads: int,
+    ) -> UploadsPage:
+        low_prefix = key_bytes(prefix)
+        split = key_bytes(delimiter) if delimiter else b""
+        upper = successor(low_prefix) if low_prefix else None
+        uploads: list[UploadInfo] = []
+        prefixes: list[str] = []
+        last: tuple[str, str] | None = None
+        self.index.db.execute("BEGIN")  # one snapshot for the whole page
+        try:
+            cursor = self._uploads_cursor(bucket, prefix, delimiter, key_marker, upload_id_marker)
+            if cursor is None:
+                return UploadsPage([], [], None)
+            while len(uploads) + len(prefixes) < max_uploads:
+                wanted = max_uploads - len(uploads) - len(prefixes)
+                rows = self.index.uploads_after(bucket, cursor, upper, wanted)
+                for raw, upload_id, initiated_ms in rows:
+                    cut = raw.find(split, len(low_prefix)) if split else -1
+                    if cut >= 0:
+                        common = raw[: cut + len(split)]
+                        prefixes.append(key_text(common))
+                        last = (key_text(common), "")
+                        following = successor(common)
+                        if following is None:
+                            return UploadsPage(uploads, prefixes, None)
+                        cursor = (following, -1, "")
+                        break
+                    uploads.append(UploadInfo(key_text(raw), upload_id, iso_date(initiated_ms)))
+                    last = (key_text(raw), upload_id)
+                    cursor = (raw, initiated_ms, upload_id)
+                else:
+                    if len(rows) < wanted:
+                        return UploadsPage(uploads, prefixes, None)
+            more = bool(self.index.uploads_after(bucket, cursor, upper, 1))
+        finally:
+            self.index.db.execute("COMMIT")
+        return UploadsPage(uploads, prefixes, last if more else None)
+
+    def _uploads_cursor(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        key_marker: str | None,
+        upload_id_marker: str | None,
+    ) -> tuple[bytes, int, str] | None:
+        """Where a ListMultipartUploads page starts: after the key marker (all its uploads,
+        or those after the upload-id marker; past everything under it if the marker is a
+        common prefix). None: nothing can follow."""
+        if not key_marker or key_bytes(key_marker) < key_bytes(prefix):
+            return key_bytes(prefix), -1, ""
+        marker = key_bytes(key_marker)
+        rest = key_marker[len(prefix) :] if key_marker.startswith(prefix) else ""
+        if delimiter and rest.endswith(delimiter) and rest.count(delimiter) == 1:
+            following = successor(marker)
+            return None if following is None else (following, -1, "")
+        upload = self.index.find_upload(upload_id_marker) if upload_id_marker else None
+        if upload is not None and upload.bucket == bucket and upload.key == key_marker:
+            return marker, upload.initiated_ms, upload.upload_id
+        return marker, 2**62, ""
+
+    async def has_uploads(self, bucket: str, prefix: str) -> bool:
+        low_prefix = key_bytes(prefix)
+        upper = successor(low_prefix) if low_prefix else None
+        return await self._run(self.index.has_uploads, bucket, low_prefix, upper)
+
+
+def _chosen_parts(stored: dict[int, StoredPart], listed: list[CompletedPart]) -> list[StoredPart]:
+    """The stored parts a Complete request names, checked as S3 checks them."""
+    if not listed:
+        raise S3Error(S3ErrorCode.MalformedXML)
+    chosen: list[StoredPart] = []
+    previous = 0
+    for item in listed:
+        if item.part_number <= previous:
+            raise S3Error(S3ErrorCode.InvalidPartOrder)
+        previous = item.part_number
+        part = stored.get(item.part_number)
+        if part is None or _bare(part.etag) != _bare(item.etag):
+            raise S3Error(S3ErrorCode.InvalidPart, PartNumber=str(item.part_number))
+        for algorithm, value in item.checksums.items():
+            known = part.checksums.get(algorithm)
+            if known is not None and known != value:
+                raise S3Error(S3ErrorCode.InvalidPart, PartNumber=str(item.part_number))
+        chosen.append(part)
+    for number, part in zip(listed[:-1], chosen[:-1], strict=True):
+        if part.size < MIN_PART_SIZE:
+            raise S3Error(
+                S3ErrorCode.EntityTooSmall,
+                ProposedSize=str(part.size),
+                MinSizeAllowed=str(MIN_PART_SIZE),
+                PartNumber=str(number.part_number),
+                ETag=part.etag,
+            )
+    return chosen

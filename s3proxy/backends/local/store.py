@@ -1,0 +1,299 @@
+"""LocalStore: the :class:`~s3proxy.backends.base.Backend` that keeps objects on local disk.
+
+Objects, their attributes and checksums live in SQLite (:mod:`.index`), their bytes in
+content-addressed blob files (:mod:`.blobs`), shared by every key whose bytes are identical.
+A write streams the body to a fsynced temp file first and only then, on the database thread,
+puts the blob in place and commits the row in one transaction (:mod:`.core`): a body that fails
+verification, a failed condition or a crash at any point leaves the previous object intact.
+Semantics follow S3 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html)
+and :class:`~s3proxy.backends.s3.S3Upstream`: the same S3 errors, quoted MD5 ETags, HTTP-dates
+on objects and ISO 8601 in listings. Multipart uploads are in :mod:`.multipart`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from pathlib import Path
+
+from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
+from s3proxy.backends.local.conditions import check_read, check_write, http_date, iso_date
+from s3proxy.backends.local.core import declared_checksums, now_ms, stored_attributes
+from s3proxy.backends.local.index import (
+    ObjectRecord,
+    StoredPart,
+    key_bytes,
+    key_text,
+    successor,
+)
+from s3proxy.backends.local.multipart import LocalMultipart
+from s3proxy.checksums import header_name
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import (
+    ByteRange,
+    CopyObjectInput,
+    CopyObjectOutput,
+    DeleteResult,
+    GetObjectOutput,
+    ListEntry,
+    ListPage,
+    ObjectAttributes,
+    ObjectInfo,
+    PutObjectInput,
+    PutObjectOutput,
+    ReadConditions,
+)
+from s3proxy.ranges import resolve_range
+
+
+def _token(lower: bytes, inclusive: bool) -> str:
+    return base64.urlsafe_b64encode((b"\x01" if inclusive else b"\x00") + lower).decode("ascii")
+
+
+def _parse_token(token: str) -> tuple[bytes, bool]:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raw = b""
+    if not raw or raw[0] not in (0, 1):
+        raise S3Error(S3ErrorCode.InvalidArgument, "The continuation token provided is incorrect")
+    return raw[1:], raw[0] == 1
+
+
+class LocalStore(LocalMultipart):
+    """One data directory. ``LocalStore(name, root)`` blocks while it locks, opens and recovers
+    the directory (once, before the server accepts requests)."""
+
+    def __init__(self, name: str, root: Path) -> None:
+        super().__init__(name, root)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
+        blob = await self.files.write(request.body, "put")
+        headers, metadata = stored_attributes(request.attributes)
+        record = ObjectRecord(
+            bucket=request.bucket,
+            key=request.key,
+            size=blob.size,
+            etag=f'"{blob.md5}"',
+            modified_ms=now_ms(),
+            parts_count=0,
+            headers=headers,
+            metadata=metadata,
+            checksums=declared_checksums(request.checksum, request.trailer_checksum),
+            segments=[StoredPart(blob.sha256, blob.size)],
+        )
+        await self._run(self._commit_put, record, blob, request)
+        return PutObjectOutput(etag=record.etag)
+
+    def _commit_put(self, record: ObjectRecord, blob: WrittenBlob, request: PutObjectInput) -> None:
+        try:
+            with self.index.transaction():
+                current = self.index.find_object(record.bucket, record.key, with_segments=False)
+                check_write(request.conditions, current.etag if current else None)
+                self._install_or_discard(blob, "put")
+                freed = self.index.put_object(record)
+                crash_point("put", "before-commit")
+        except BaseException:
+            self._forget_unused(blob)
+            raise
+        crash_point("put", "after-commit")
+        self._free(freed, "put")
+
+    async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
+        """Metadata only: the new row names the source's blobs (no byte is copied)."""
+        record = await self._run(self._commit_copy, request, now_ms())
+        return CopyObjectOutput(etag=record.etag, last_modified=iso_date(record.modified_ms))
+
+    def _commit_copy(self, request: CopyObjectInput, modified_ms: int) -> ObjectRecord:
+        with self.index.transaction():
+            source = self.index.find_object(request.source_bucket, request.source_key)
+            if source is None:
+                raise S3Error(S3ErrorCode.NoSuchKey)
+            try:
+                check_read(request.source_conditions, source.etag, source.modified_ms)
+            except S3Error as error:  # a copy source's If-None-Match failing is 412, not 304
+                raise S3Error(S3ErrorCode.PreconditionFailed) from error
+            current = self.index.find_object(request.bucket, request.key, with_segments=False)
+            check_write(request.conditions, current.etag if current else None)
+            record = dataclasses.replace(
+                source, bucket=request.bucket, key=request.key, modified_ms=modified_ms
+            )
+            if request.replace_metadata:
+                headers, metadata = stored_attributes(request.attributes)
+                record = dataclasses.replace(record, headers=headers, metadata=metadata)
+            freed = self.index.put_object(record)
+        self._free(freed, "copy")
+        return record
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self._run(self._commit_delete, bucket, [key])
+
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+        await self._run(self._commit_delete, bucket, keys)
+        return [DeleteResult(key) for key in keys]
+
+    def _commit_delete(self, bucket: str, keys: list[str]) -> None:
+        freed: list[str] = []
+        with self.index.transaction():
+            for key in keys:
+                freed.extend(self.index.delete_object(bucket, key))
+            crash_point("delete", "before-commit")
+        crash_point("delete", "after-commit")
+        self._free(freed, "delete")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def head_object(
+        self,
+        bucket: str,
+        key: str,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+        part_number: int | None = None,
+    ) -> ObjectInfo:
+        record = await self._run(self._lookup, bucket, key, conditions, False)
+        return _info(record, checksum_mode, part_number, ranged=False)
+
+    async def get_object(
+        self,
+        bucket: str,
+        key: str,
+        byte_range: ByteRange | None,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+        part_number: int | None = None,
+    ) -> GetObjectOutput:
+        record = await self._run(self._lookup, bucket, key, conditions, True)
+        pinned = [part.sha256 for part in record.segments]
+        try:
+            info = _info(record, checksum_mode, part_number, ranged=byte_range is not None)
+            content_range: tuple[int, int, int] | None = None
+            first, last = 0, record.size - 1
+            if info.part_range is not None:
+                first, last, _ = content_range = info.part_range
+            elif byte_range is not None:
+                first, last = resolve_range(byte_range, record.size)
+                content_range = (first, last, record.size)
+        except BaseException:
+            await self._unpin(pinned)
+            raise
+        body = read_segments(self.files, record.blob_segments(), first, last)
+
+        async def aclose() -> None:
+            try:
+                await body.aclose()
+            finally:
+                await self._unpin(pinned)
+
+        return GetObjectOutput(
+            info=info,
+            body=body,
+            content_range=content_range,
+            content_length=max(last - first + 1, 0),
+            aclose=aclose,
+        )
+
+    def _lookup(self, bucket: str, key: str, conditions: ReadConditions, pin: bool) -> ObjectRecord:
+        record = self.index.find_object(bucket, key, with_segments=True)
+        if record is None:
+            raise S3Error(S3ErrorCode.NoSuchKey)
+        check_read(conditions, record.etag, record.modified_ms)
+        if pin:
+            self._pin(part.sha256 for part in record.segments)
+        return record
+
+    # -- listing -----------------------------------------------------------------------------
+
+    async def list_objects(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        start_after: str | None,
+        max_keys: int,
+        token: str | None = None,
+    ) -> ListPage:
+        """ListObjectsV2 over the key index, paged with ``key > ? ORDER BY key LIMIT n``; a
+        common prefix is returned once and skipped by seeking to its successor."""
+        if max_keys <= 0:
+            return ListPage([], [], None)
+        return await self._run(self._list, bucket, prefix, delimiter, start_after, max_keys, token)
+
+    def _list(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        start_after: str | None,
+        max_keys: int,
+        token: str | None,
+    ) -> ListPage:
+        low_prefix = key_bytes(prefix)
+        split = key_bytes(delimiter) if delimiter else b""
+        upper = successor(low_prefix) if low_prefix else None
+        lower, inclusive = low_prefix, True
+        if token is not None:
+            lower, inclusive = _parse_token(token)
+        elif start_after and key_bytes(start_after) >= low_prefix:
+            lower, inclusive = key_bytes(start_after), False
+        entries: list[ListEntry] = []
+        prefixes: list[str] = []
+        self.index.db.execute("BEGIN")  # one snapshot for the whole page
+        try:
+            while len(entries) + len(prefixes) < max_keys:
+                wanted = max_keys - len(entries) - len(prefixes)
+                rows = self.index.list_keys(bucket, lower, inclusive, upper, wanted)
+                for raw, size, etag, modified_ms in rows:
+                    cut = raw.find(split, len(low_prefix)) if split else -1
+                    if cut >= 0:
+                        common = raw[: cut + len(split)]
+                        prefixes.append(key_text(common))
+                        following = successor(common)
+                        if following is None:
+                            return ListPage(entries, prefixes, None)
+                        lower, inclusive = following, True
+                        break
+                    entries.append(ListEntry(key_text(raw), etag, size, iso_date(modified_ms)))
+                    lower, inclusive = raw, False
+                else:
+                    if len(rows) < wanted:
+                        return ListPage(entries, prefixes, None)
+            more = self.index.list_keys(bucket, lower, inclusive, upper, 1)
+        finally:
+            self.index.db.execute("COMMIT")
+        return ListPage(entries, prefixes, _token(lower, inclusive) if more else None)
+
+
+def _info(
+    record: ObjectRecord, checksum_mode: bool, part_number: int | None, ranged: bool
+) -> ObjectInfo:
+    """What GET/HEAD report; with ``part_number``, where that part lies (S3: a plain object
+    has one part, the whole of it; a part past the last is InvalidPartNumber)."""
+    extra: dict[str, str] = {}
+    checksums = record.checksums
+    part_range: tuple[int, int, int] | None = None
+    if part_number is not None:
+        if record.parts_count == 0 and part_number != 1:
+            raise S3Error(S3ErrorCode.InvalidPartNumber)
+        if record.parts_count:
+            if part_number > len(record.segments):
+                raise S3Error(S3ErrorCode.InvalidPartNumber)
+            first = sum(part.size for part in record.segments[: part_number - 1])
+            size = record.segments[part_number - 1].size
+            part_range = (first, first + size - 1, record.size)
+            checksums = record.segments[part_number - 1].checksums
+            extra["x-amz-mp-parts-count"] = str(record.parts_count)
+    if checksum_mode and not ranged:
+        for algorithm, value in checksums.items():
+            extra[header_name(algorithm)] = value
+    return ObjectInfo(
+        size=record.size,
+        etag=record.etag,
+        last_modified=http_date(record.modified_ms),
+        attributes=ObjectAttributes(headers=dict(record.headers), metadata=dict(record.metadata)),
+        extra_headers=extra,
+        part_range=part_range,
+    )
