@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.mapped_multipart import MappedUploads
+from s3proxy.conditions import any_condition, copy_source_failed, failed_condition
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot, bucket_root, locate
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
@@ -94,9 +95,17 @@ class MappedStorage:
         part_number: int | None = None,
     ) -> GetObjectOutput:
         backend, location = await self._existing(bucket, key)
-        return await backend.get_object(
-            location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
-        )
+        try:
+            got = await backend.get_object(
+                location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
+            )
+        except S3Error as error:
+            raise await _with_validators(error, backend, location) from None
+        failed = failed_condition(conditions, got.info.etag, got.info.last_modified)
+        if failed is not None:  # the upstream ignored a condition: answer as S3 would
+            await got.aclose()
+            raise S3Error(failed, headers=_validators(got.info))
+        return got
 
     async def head_object(
         self,
@@ -107,9 +116,16 @@ class MappedStorage:
         part_number: int | None = None,
     ) -> ObjectInfo:
         backend, location = await self._existing(bucket, key)
-        return await backend.head_object(
-            location.bucket, location.key, conditions, checksum_mode, part_number
-        )
+        try:
+            info = await backend.head_object(
+                location.bucket, location.key, conditions, checksum_mode, part_number
+            )
+        except S3Error as error:
+            raise await _with_validators(error, backend, location) from None
+        failed = failed_condition(conditions, info.etag, info.last_modified)
+        if failed is not None:
+            raise S3Error(failed, headers=_validators(info))
+        return info
 
     async def delete_object(self, bucket: str, key: str) -> None:
         backend, location = await self._existing(bucket, key)
@@ -126,6 +142,11 @@ class MappedStorage:
             bucket=target.bucket,
             key=target.key,
         )
+        if any_condition(request.source_conditions):
+            # Checked here too: Ceph RGW 16 copies despite a failed x-amz-copy-source-if-match.
+            info = await source_backend.head_object(source.bucket, source.key, ReadConditions())
+            if copy_source_failed(request.source_conditions, info.etag, info.last_modified):
+                raise S3Error(S3ErrorCode.PreconditionFailed)
         if source.upstream == target.upstream:
             return await backend.copy_object(mapped)
         return await _copy_between(source_backend, backend, mapped)
@@ -182,6 +203,19 @@ class MappedStorage:
             backend.has_uploads(root.bucket, root.prefix),
         )
         return not page.entries and not uploads
+
+
+def _validators(info: ObjectInfo) -> dict[str, str]:
+    return {"ETag": info.etag, "Last-Modified": info.last_modified}
+
+
+async def _with_validators(error: S3Error, backend: Backend, location: UpstreamLocation) -> S3Error:
+    """A 304 carries the object's ETag and Last-Modified, as S3's does; some upstreams (Ceph RGW
+    16) send neither, so they are fetched."""
+    if error.code is not S3ErrorCode.NotModified or "ETag" in error.headers:
+        return error
+    info = await backend.head_object(location.bucket, location.key, ReadConditions())
+    return S3Error(S3ErrorCode.NotModified, headers=_validators(info))
 
 
 async def _copy_between(

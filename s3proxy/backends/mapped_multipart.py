@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
+from s3proxy.completion import check_completion
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery, merge_listing
@@ -27,6 +28,7 @@ from s3proxy.model import (
     CreateMultipartInput,
     ListEntry,
     ListPage,
+    PartInfo,
     PartsPage,
     UploadInfo,
     UploadPartCopyInput,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
 
 MAX_PART_SIZE = 5 * 1024**3
+LIST_PARTS_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,20 @@ class MappedUploads:
         return await _copy_part_between(source_backend, backend, upstream)
 
     async def complete(self, request: CompleteMultipartInput) -> CompleteMultipartOutput:
+        """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
+        by the backend."""
         backend, location = await self._existing(request.bucket, request.key)
+        stored: list[PartInfo] = []
+        marker = 0
+        while True:
+            page = await backend.list_parts(
+                location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
+            )
+            stored.extend(page.parts)
+            if page.next_marker is None or not page.parts:
+                break
+            marker = page.next_marker
+        check_completion(request.parts, stored)
         upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
         return await backend.complete_multipart_upload(upstream)
 

@@ -1,12 +1,19 @@
-"""The proxy under test: a real `python -m s3proxy serve` process in front of a real SeaweedFS.
+"""The proxy under test: a real `python -m s3proxy serve` process in front of each backend.
 
-Started once per session on free loopback ports; stopped by PID. Tests that need their own
-proxy process (reload, shutdown) use :func:`start_proxy` directly.
+The ``proxy`` fixture is parametrised over the backends (:data:`BACKENDS`): a real SeaweedFS,
+a real Ceph RGW, and the embedded local store, so every test that uses it is the same contract
+checked against each. Tests that read the upstream layout directly are marked
+``upstream_layout`` and skip the local store, which has no upstream to read. Set
+``S3PROXY_TEST_BACKENDS=seaweedfs,local`` to run fewer lanes by hand; CI runs all three.
+
+Each proxy is started once per session on free loopback ports and stopped by PID. Tests that
+need their own proxy process (reload, shutdown) use :func:`start_proxy` directly.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,8 @@ TENANT_KEYS = {
     "bob": ("AKBOB00000000000002", "bob-secret-key-bbbbbbbbbbbbbbbbbb"),
 }
 SHARDS = 16
+UPSTREAM = "main"
+BACKENDS = ("seaweedfs", "ceph", "local")
 
 
 def upstream_key(tenant: str, bucket: str, key: str, shards: int = SHARDS) -> str:
@@ -51,7 +60,20 @@ def client_for(endpoint: str, access_key: str, secret_key: str) -> Any:
     )
 
 
-def proxy_settings(seaweed: SeaweedFS, port: int, admin_port: int) -> dict[str, Any]:
+def upstream_settings(server: Any, workdir: Path) -> dict[str, Any]:
+    """The upstream entry: an S3 server (SeaweedFS, Ceph RGW), or a local store when None."""
+    if server is None:
+        return {"type": "local", "path": str(workdir / "store")}
+    return {
+        "endpoint": server.endpoint,
+        "region": "us-east-1",
+        "access_key": server.access_key,
+        "secret_key": server.secret_key,
+        "path_style": True,
+    }
+
+
+def proxy_settings(server: Any, port: int, admin_port: int, workdir: Path) -> dict[str, Any]:
     return {
         "server": {
             "host": "127.0.0.1",
@@ -60,31 +82,23 @@ def proxy_settings(seaweed: SeaweedFS, port: int, admin_port: int) -> dict[str, 
             "secret": SERVER_SECRET,
             "shutdown_timeout": 20,
         },
-        "upstreams": {
-            "seaweed": {
-                "endpoint": seaweed.endpoint,
-                "region": "us-east-1",
-                "access_key": seaweed.access_key,
-                "secret_key": seaweed.secret_key,
-                "path_style": True,
-            }
-        },
+        "upstreams": {UPSTREAM: upstream_settings(server, workdir)},
         "tenants": {
             "alice": {
                 "keys": [
                     {"access_key": TENANT_KEYS["alice"][0], "secret_key": TENANT_KEYS["alice"][1]}
                 ],
-                "home": {"upstream": "seaweed", "bucket": HOME_BUCKET},
+                "home": {"upstream": UPSTREAM, "bucket": HOME_BUCKET},
                 "buckets": {
-                    "alice-photos": {"upstream": "seaweed", "bucket": PHOTOS_BUCKET, "prefix": "p/"}
+                    "alice-photos": {"upstream": UPSTREAM, "bucket": PHOTOS_BUCKET, "prefix": "p/"}
                 },
             },
             "bob": {
                 "keys": [
                     {"access_key": TENANT_KEYS["bob"][0], "secret_key": TENANT_KEYS["bob"][1]}
                 ],
-                "home": {"upstream": "seaweed", "bucket": HOME_BUCKET},
-                "buckets": {"bob-only": {"upstream": "seaweed", "bucket": BOB_BUCKET}},
+                "home": {"upstream": UPSTREAM, "bucket": HOME_BUCKET},
+                "buckets": {"bob-only": {"upstream": UPSTREAM, "bucket": BOB_BUCKET}},
             },
         },
         "layout": {"shards": SHARDS},
@@ -98,7 +112,9 @@ class Proxy:
     admin_port: int
     config_path: Path
     upstream: Any
-    seaweed: SeaweedFS
+    """A boto3 client on the upstream itself; None for the local store."""
+    server: Any
+    """The SeaweedFS or CephRGW behind the proxy; None for the local store."""
     upstream_options: dict[str, Any] = field(default_factory=dict)
     home_bucket: str = HOME_BUCKET
     photos_bucket: str = PHOTOS_BUCKET
@@ -117,12 +133,16 @@ class Proxy:
         return f"http://127.0.0.1:{self.admin_port}"
 
     @property
-    def upstream_access_key(self) -> str:
-        return self.seaweed.access_key
+    def backend(self) -> str:
+        return "local" if self.server is None else type(self.server).__name__
 
     @property
-    def upstream_port(self) -> int:
-        return int(self.seaweed.endpoint.rsplit(":", 1)[1])
+    def upstream_access_key(self) -> str | None:
+        return None if self.server is None else str(self.server.access_key)
+
+    @property
+    def upstream_port(self) -> int | None:
+        return None if self.server is None else int(self.server.endpoint.rsplit(":", 1)[1])
 
     def keys(self, tenant: str) -> tuple[str, str]:
         return TENANT_KEYS[tenant]
@@ -134,23 +154,30 @@ class Proxy:
 
 
 def start_proxy(
-    seaweed: SeaweedFS,
+    upstream_server: SeaweedFS | Any | None,
     upstream: Any,
     workdir: Path,
     upstream_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> Proxy:
-    """A proxy on free ports; ``overrides`` update config sections, ``upstream_options`` the
+    """A proxy on free ports in front of ``upstream_server`` (SeaweedFS, CephRGW; None: a local
+    store in ``workdir``); ``overrides`` update config sections, ``upstream_options`` the
     upstream's entry (e.g. ``request_style``)."""
     port, admin_port = free_port(), free_port()
-    settings = proxy_settings(seaweed, port, admin_port)
-    settings["upstreams"]["seaweed"].update(upstream_options or {})
+    settings = proxy_settings(upstream_server, port, admin_port, workdir)
+    settings["upstreams"][UPSTREAM].update(upstream_options or {})
     for section, values in overrides.items():
         settings[section] = {**settings.get(section, {}), **values}
     config_path = write_config(workdir / "s3proxy.yaml", settings)
     process = ProxyProcess.start(config_path, admin_port=admin_port, log_path=workdir / "proxy.log")
     return Proxy(
-        process, port, admin_port, config_path, upstream, seaweed, dict(upstream_options or {})
+        process,
+        port,
+        admin_port,
+        config_path,
+        upstream,
+        upstream_server,
+        dict(upstream_options or {}),
     )
 
 
@@ -167,22 +194,46 @@ def create_buckets(proxy: Proxy) -> None:
                 client.create_bucket(Bucket=name)
 
 
-@pytest.fixture(scope="session")
-def upstream_buckets(upstream_s3: Any) -> None:
-    existing = {b["Name"] for b in upstream_s3.list_buckets().get("Buckets", [])}
+def create_upstream_buckets(upstream: Any) -> None:
+    existing = {b["Name"] for b in upstream.list_buckets().get("Buckets", [])}
     for name in (HOME_BUCKET, PHOTOS_BUCKET, BOB_BUCKET):
         if name not in existing:
-            upstream_s3.create_bucket(Bucket=name)
+            upstream.create_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="session")
+def upstream_buckets(upstream_s3: Any) -> None:
+    create_upstream_buckets(upstream_s3)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One lane per backend for every test that uses ``proxy`` (session-scoped: one proxy each)."""
+    if "proxy" not in metafunc.fixturenames:
+        return
+    chosen = os.environ.get("S3PROXY_TEST_BACKENDS")
+    backends = [b for b in BACKENDS if chosen is None or b in chosen.split(",")]
+    if metafunc.definition.get_closest_marker("upstream_layout"):
+        backends = [b for b in backends if b != "local"]
+    metafunc.parametrize("backend", backends, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")
 def proxy(
-    seaweed: SeaweedFS,
-    upstream_s3: Any,
-    upstream_buckets: None,
-    tmp_path_factory: pytest.TempPathFactory,
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    running = start_proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("proxy"))
+    fixtures = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
+    server: Any = None
+    upstream: Any = None
+    if backend in fixtures:
+        server, upstream = (request.getfixturevalue(name) for name in fixtures[backend])
+    if upstream is not None:
+        create_upstream_buckets(upstream)
+    running = start_proxy(server, upstream, tmp_path_factory.mktemp(f"proxy-{backend}"))
     create_buckets(running)
     try:
         yield running

@@ -23,7 +23,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from s3proxy import tokens
-from tests.integration.conftest import HOME_BUCKET, SERVER_SECRET, Proxy, start_proxy
+from tests.integration.conftest import (
+    HOME_BUCKET,
+    SERVER_SECRET,
+    Proxy,
+    start_proxy,
+)
 from tests.support.clients import clean_env, executable
 from tests.support.processes import SeaweedFS
 from tests.support.s3http import aws_chunked_headers, object_url, send, sign, signed
@@ -600,7 +605,7 @@ def test_list_multipart_uploads_shows_client_keys_and_usable_ids(proxy: Proxy, b
 
 @pytest.mark.parametrize("style", ["plain", "aws-chunked"])
 def test_boto3_over_tls_sends_parts_with_trailer_checksums(
-    proxy: Proxy, seaweed: SeaweedFS, upstream_s3: Any, tmp_path: Path, style: str
+    seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path, style: str
 ) -> None:
     """Over TLS boto3 sends every part aws-chunked with a CRC32 trailer, and lists the CRCs in
     Complete. ``aws-chunked`` upstreams get the trailer passed on; ``plain`` ones get a plain
@@ -620,6 +625,8 @@ def test_boto3_over_tls_sends_parts_with_trailer_checksums(
         upstream_options={"request_style": style},
     )
     s3 = tls_client(tls_proxy, tmp_path / "ca.pem")
+    if "docs" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="docs")
     try:
         data = os.urandom(12 * MiB + 1)
         source = tmp_path / "source.bin"

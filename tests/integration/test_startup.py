@@ -54,16 +54,6 @@ def test_quick_start_serves_the_default_tenant(
         process.stop()
 
 
-def test_serve_without_upstream_explains_what_is_missing() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("S3PROXY_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "s3proxy", "serve"],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert "--upstream" in result.stderr
-
-
 def test_invalid_config_fails_at_start_naming_the_field(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("layout: {shards: 17}\n")
