@@ -479,7 +479,7 @@ def test_delete_bucket_refused_while_an_upload_is_in_progress(proxy: Proxy) -> N
 
 
 def test_two_replicas_serve_one_upload(
-    proxy: Proxy, seaweed: SeaweedFS, upstream_s3: Any, tmp_path: Path
+    seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path
 ) -> None:
     """No upload state in a process: create on A, parts through A and B alternately, list on
     B, complete on B, read on A."""
@@ -489,6 +489,8 @@ def test_two_replicas_serve_one_upload(
         replicas.append(start_proxy(seaweed, upstream_s3, tmp_path / name))
     try:
         a, b = (replica.client("alice") for replica in replicas)
+        if "docs" not in {bucket["Name"] for bucket in a.list_buckets()["Buckets"]}:
+            a.create_bucket(Bucket="docs")
         upload_id = a.create_multipart_upload(Bucket="docs", Key="replicated")["UploadId"]
         ids = {"Bucket": "docs", "Key": "replicated", "UploadId": upload_id}
         bodies = [os.urandom(5 * MiB), os.urandom(5 * MiB), b"tail"]
