@@ -1,0 +1,87 @@
+{{/* Names and labels shared by every manifest. */}}
+
+{{- define "s3proxy.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "s3proxy.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "s3proxy.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "s3proxy.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "s3proxy.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "s3proxy.labels" -}}
+helm.sh/chart: {{ include "s3proxy.chart" . }}
+{{ include "s3proxy.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "s3proxy.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "s3proxy.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret the pods mount: the user's existing one, or the chart's. */}}
+{{- define "s3proxy.secretName" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- .Values.secrets.existingSecret }}
+{{- else }}
+{{- include "s3proxy.fullname" . }}
+{{- end }}
+{{- end }}
+
+{{- define "s3proxy.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The configuration file: the user's `config` with the listen addresses and ports forced to what
+the probes and Services use.
+*/}}
+{{- define "s3proxy.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- $server := default dict $config.server }}
+{{- $_ := set $server "host" "0.0.0.0" }}
+{{- $_ := set $server "port" (int .Values.ports.s3) }}
+{{- $_ := set $server "admin_host" "0.0.0.0" }}
+{{- $_ := set $server "admin_port" (int .Values.ports.admin) }}
+{{- $_ := set $config "server" $server }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* server.shutdown_timeout (s3proxy's default 30 s), rounded up to whole seconds. */}}
+{{- define "s3proxy.shutdownTimeout" -}}
+{{- $server := default dict .Values.config.server }}
+{{- $timeout := 30.0 }}
+{{- if hasKey $server "shutdown_timeout" }}{{ $timeout = float64 $server.shutdown_timeout }}{{ end }}
+{{- ceil $timeout | int }}
+{{- end }}
+
+{{/* SIGKILL only after the preStop sleep and the whole drain have had their time. */}}
+{{- define "s3proxy.terminationGracePeriodSeconds" -}}
+{{- add (include "s3proxy.shutdownTimeout" . | int) (int .Values.lifecycle.preStopSleepSeconds) (int .Values.lifecycle.extraGraceSeconds) }}
+{{- end }}
