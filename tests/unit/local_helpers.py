@@ -18,6 +18,9 @@ from s3proxy.model import (
 
 BUCKET = "data"
 MiB = 1024 * 1024
+NO_WRITE_CONDITIONS = WriteConditions()
+NO_READ_CONDITIONS = ReadConditions()
+NO_ATTRIBUTES = ObjectAttributes()
 
 
 async def chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
@@ -44,8 +47,8 @@ async def put(
     data: bytes,
     *,
     bucket: str = BUCKET,
-    conditions: WriteConditions = WriteConditions(),
-    attributes: ObjectAttributes = ObjectAttributes(),
+    conditions: WriteConditions = NO_WRITE_CONDITIONS,
+    attributes: ObjectAttributes = NO_ATTRIBUTES,
     checksum: tuple[str, str] | None = None,
 ) -> str:
     result = await store.put_object(
@@ -66,7 +69,7 @@ async def get(
     store: LocalStore,
     key: str,
     byte_range: ByteRange | None = None,
-    conditions: ReadConditions = ReadConditions(),
+    conditions: ReadConditions = NO_READ_CONDITIONS,
     *,
     bucket: str = BUCKET,
     part_number: int | None = None,

@@ -7,8 +7,6 @@ import hashlib
 import zlib
 from pathlib import Path
 
-import pytest
-
 from s3proxy.backends.local import LocalStore
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
@@ -22,7 +20,17 @@ from s3proxy.model import (
     UploadPartInput,
     WriteConditions,
 )
-from tests.unit.local_helpers import BUCKET, MiB, blob_files, chunks, get, put, run, upload_part
+from tests.unit.local_helpers import (
+    BUCKET,
+    NO_WRITE_CONDITIONS,
+    MiB,
+    blob_files,
+    chunks,
+    get,
+    put,
+    run,
+    upload_part,
+)
 
 PART1 = b"1" * (5 * MiB)
 PART2 = b"2" * (5 * MiB + 3)
@@ -42,7 +50,7 @@ async def complete(
     key: str,
     upload_id: str,
     parts: list[tuple[int, str]],
-    conditions: WriteConditions = WriteConditions(),
+    conditions: WriteConditions = NO_WRITE_CONDITIONS,
 ) -> str:
     result = await store.complete_multipart_upload(
         CompleteMultipartInput(
@@ -86,18 +94,20 @@ def test_upload_complete_read_parts_and_ranges(tmp_path: Path) -> None:
         assert info.part_range == (first, first + 3, len(whole))
         assert info.extra_headers["x-amz-mp-parts-count"] == "3"
         assert info.attributes.metadata == {"m": "v"}
-        assert await error_of(
-            store.head_object(BUCKET, "big", ReadConditions(), part_number=4)
-        ) is S3ErrorCode.InvalidPartNumber
+        assert (
+            await error_of(store.head_object(BUCKET, "big", ReadConditions(), part_number=4))
+            is S3ErrorCode.InvalidPartNumber
+        )
         # the upload is gone; a plain object is its own part 1
         assert await error_of(store.list_parts(BUCKET, "big", upload, 0, 10)) is (
             S3ErrorCode.NoSuchUpload
         )
         await put(store, "plain", b"abc")
         assert await get(store, "plain", part_number=1) == b"abc"
-        assert await error_of(
-            store.get_object(BUCKET, "plain", None, ReadConditions(), part_number=2)
-        ) is S3ErrorCode.InvalidPartNumber
+        assert (
+            await error_of(store.get_object(BUCKET, "plain", None, ReadConditions(), part_number=2))
+            is S3ErrorCode.InvalidPartNumber
+        )
 
     root = tmp_path / "data"
     run(root, scenario)
@@ -128,9 +138,12 @@ def test_complete_validates_parts_like_s3(tmp_path: Path) -> None:
             S3ErrorCode.NoSuchUpload
         )
         await put(store, "k", b"existing")
-        assert await error_of(
-            complete(store, "k", upload, [(2, e2)], WriteConditions(if_none_match="*"))
-        ) is S3ErrorCode.PreconditionFailed
+        assert (
+            await error_of(
+                complete(store, "k", upload, [(2, e2)], WriteConditions(if_none_match="*"))
+            )
+            is S3ErrorCode.PreconditionFailed
+        )
         # failures changed nothing: the upload still completes, with a part subset
         assert await get(store, "k") == b"existing"
         await complete(store, "k", upload, [(2, e2)])
@@ -171,7 +184,14 @@ def test_upload_part_copy(tmp_path: Path) -> None:
 
         def copy(number: int, span: tuple[int, int] | None, **kw: object) -> UploadPartCopyInput:
             return UploadPartCopyInput(
-                BUCKET, "src", BUCKET, "dst", upload, number, span, **kw  # type: ignore[arg-type]
+                BUCKET,
+                "src",
+                BUCKET,
+                "dst",
+                upload,
+                number,
+                span,
+                **kw,  # type: ignore[arg-type]
             )
 
         c1 = await store.upload_part_copy(copy(1, (0, 5 * MiB - 1)))
@@ -199,10 +219,15 @@ def test_composite_checksum_of_parts(tmp_path: Path) -> None:
             etags.append(
                 await store.upload_part(
                     UploadPartInput(
-                        BUCKET, "sums", upload, number, chunks(data), len(data),
+                        BUCKET,
+                        "sums",
+                        upload,
+                        number,
+                        chunks(data),
+                        len(data),
                         checksum=("x-amz-checksum-crc32", crc(data)),
                     )
-                )  # fmt: skip
+                )
             )
         page = await store.list_parts(BUCKET, "sums", upload, 0, 10)
         assert page.checksum_algorithm == "CRC32"

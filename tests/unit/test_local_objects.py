@@ -99,8 +99,7 @@ def test_read_conditions_follow_s3_precedence(tmp_path: Path) -> None:
         # over a true If-Modified-Since (304 only by If-None-Match's verdict).
         assert await outcome(ReadConditions(if_match=etag, if_unmodified_since=PAST)) == "OK"
         assert (
-            await outcome(ReadConditions(if_none_match='"0000"', if_modified_since=FUTURE))
-            == "OK"
+            await outcome(ReadConditions(if_none_match='"0000"', if_modified_since=FUTURE)) == "OK"
         )
         with pytest.raises(S3Error) as not_modified:
             await store.get_object(BUCKET, "c", None, ReadConditions(if_none_match=etag))
@@ -140,9 +139,7 @@ def test_failed_body_keeps_the_old_object(tmp_path: Path) -> None:
     async def scenario(store: LocalStore) -> None:
         await put(store, "k", b"old")
         with pytest.raises(S3Error):
-            await store.put_object(
-                PutObjectInput(BUCKET, "k", failing(), 100, ObjectAttributes())
-            )
+            await store.put_object(PutObjectInput(BUCKET, "k", failing(), 100, ObjectAttributes()))
         assert await get(store, "k") == b"old"
 
     root = tmp_path / "data"
