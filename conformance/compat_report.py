@@ -135,7 +135,8 @@ def render(document: dict[str, Any], logs: Path, expected: dict[str, str]) -> st
     cells = _cells(document, expected)
     sessions = document["sessions"]
     upstreams = [u for u in UPSTREAM_ORDER if u in document["upstreams"]]
-    clients = [spec for spec in CLIENTS if any(s["client"] == spec.name for s in sessions)]
+    ran = {s["client"] for s in sessions} | {s["client"] for s in document.get("skipped", [])}
+    clients = [spec for spec in CLIENTS if spec.name in ran]
     lines = [
         "# Compatibility",
         "",
@@ -169,7 +170,8 @@ def render(document: dict[str, Any], logs: Path, expected: dict[str, str]) -> st
         lines.append(f"| upstream `{name}` | {document['upstreams'][name]} | |")
     for spec in clients:
         versions = sorted({s["version"] for s in sessions if s["client"] == spec.name})
-        lines.append(f"| `{spec.name}` | {', '.join(versions)} | {spec.source} |")
+        shown = ", ".join(versions) or "not installed"
+        lines.append(f"| `{spec.name}` | {shown} | {spec.source} |")
     steps_header = " | ".join(f"`{step}`" for step in STEPS)
     for upstream in upstreams:
         lines += ["", f"## {document['upstreams'][upstream]}", ""]

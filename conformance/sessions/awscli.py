@@ -4,7 +4,9 @@ Both are driven through the high-level ``aws s3`` commands a person types. Defau
 (multipart above 8 MiB in 8 MiB parts) so the session sees what users' uploads look like; only
 the credentials, region and CA come from the session. Each gets a clean environment: this
 machine sets ``AWS_CA_BUNDLE`` globally, and v2 is Debian's Python program, which must not see
-the venv's variables. ``AWS_PAGER=""`` keeps v2 from piping output through ``less``.
+the venv's variables. ``AWS_PAGER=""`` keeps v2 from piping output through ``less``;
+``AWS_MAX_ATTEMPTS=1`` turns retries off, so a bad answer fails the step instead of being
+retried away.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class AwsCli:
             AWS_CONFIG_FILE=str(config),
             AWS_SHARED_CREDENTIALS_FILE=str(work / "no-credentials"),
             AWS_PAGER="",
+            AWS_MAX_ATTEMPTS="1",  # a failed request fails the step, as with rclone and boto3
         )
         self._argv = [executable, "--endpoint-url", target.endpoint]
         if target.ca_file is not None:

@@ -6,7 +6,8 @@ installed botocore can compute CRC32C and CRC64NVME, the algorithms newer SDKs p
 variant asks for CRC32C on the small upload and CRC64NVME on the multipart one, and presigns
 with SigV4. Uploads and downloads go through ``upload_file``/``download_file`` (s3transfer),
 multipart above 5 MiB in 5 MiB parts. boto3 has no sync: the session's sync is the loop an
-application writes (list, then copy what is missing).
+application writes (list, then copy what is missing). Retries are off in both, so that a bad
+answer fails its step instead of being retried away.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class Boto3:
             aws_secret_access_key=target.secret_key,
             region_name=target.region,
         )
-        config = Config(signature_version="s3v4") if crt else Config()
+        config = Config(retries={"total_max_attempts": 1})  # a bad answer fails the step
+        if crt:
+            config = config.merge(Config(signature_version="s3v4"))
         self._s3: Any = session.client(
             "s3",
             endpoint_url=target.endpoint,
