@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from s3proxy.app import Gateway, S3App, create_admin_app
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.local_default import with_persistent_secret
+from s3proxy.hypercorn_patch import add_informational_reasons
 
 log = logging.getLogger("s3proxy")
 
@@ -147,6 +148,7 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
 def run(settings: Settings, config_path: Path | None) -> int:
     configure_logging(settings)
     tune_malloc()
+    add_informational_reasons()
     settings = with_persistent_secret(settings)
     if settings.server.secret is None:
         log.warning(

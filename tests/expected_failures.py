@@ -30,11 +30,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "upstream limitation: Ceph RGW 16 ignores partNumber on GET/HEAD (it serves the whole "
         "object); the proxy answers 501 NotImplemented rather than the wrong bytes"
     ),
-    r"clients/test_sessions\.py::test_step\[https?-\w+-awscli-v2-(upload_small|upload_multipart|list|list_recursive|download_compare|sync_up|sync_down|presign_fetch)\]": (  # noqa: E501
-        "proxy bug: its '100 Continue' has no reason phrase ('HTTP/1.1 100 \\r\\n', from "
-        "Hypercorn/h11); aws-cli v2.9's botocore needs 3 words, takes it for the final answer "
-        "and fails every upload (BadStatusLine); later steps fail for want of the objects"
-    ),
     r"test_objects\.py::TestConditionals::test_conditional_put_if_match\[ceph\]": (
         "upstream limitation: Ceph RGW 16 refuses every PUT with If-Match, matching ETag or not "
         "(412); the proxy forwards the condition so that the check stays atomic"

@@ -1,0 +1,38 @@
+"""One fix to Hypercorn's HTTP/1.1 output that real clients need.
+
+Hypercorn answers ``Expect: 100-continue`` with ``HTTP/1.1 100 \\r\\n``: a status line with no
+reason phrase. That is valid HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only
+recognises a 100 status line of three words; it takes the 100 for the final response and every
+PutObject and UploadPart fails. S3 itself sends ``HTTP/1.1 100 Continue``, so the proxy does
+too: informational responses without a reason get the standard one.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import h11
+from hypercorn.protocol.h11 import H11Protocol
+
+_PATCHED = "_s3proxy_reasons"
+
+
+def add_informational_reasons() -> None:
+    """Wrap ``H11Protocol._send_h11_event`` once per process (idempotent)."""
+    original: Callable[[Any, Any], Awaitable[None]] = H11Protocol._send_h11_event
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def send(self: Any, event: Any) -> None:
+        if isinstance(event, h11.InformationalResponse) and not event.reason:
+            event = h11.InformationalResponse(
+                status_code=event.status_code,
+                headers=list(event.headers),
+                reason=http.HTTPStatus(event.status_code).phrase,
+            )
+        await original(self, event)
+
+    setattr(send, _PATCHED, True)
+    H11Protocol._send_h11_event = send  # type: ignore[method-assign]
