@@ -1,0 +1,72 @@
+# A complete deployment: s3proxy in front of two S3 buckets, clients from one corporate network.
+#
+# Secrets are created outside Terraform (so their values never enter the state) and referenced by
+# ARN:   aws secretsmanager create-secret --name s3proxy/server-secret --secret-string "$(openssl rand -hex 32)"
+# and likewise s3proxy/upstream (JSON {"access_key": ..., "secret_key": ...}) and s3proxy/alice.
+
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.30.0, < 7.0.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
+
+module "s3proxy" {
+  source = "../.."
+
+  name  = "s3proxy"
+  image = var.image
+
+  vpc_id              = var.vpc_id
+  alb_subnet_ids      = var.public_subnet_ids
+  task_subnet_ids     = var.private_subnet_ids
+  certificate_arn     = var.certificate_arn
+  allowed_cidr_blocks = var.client_cidr_blocks
+
+  alb_access_logs_bucket = var.alb_access_logs_bucket
+  waf_web_acl_arn        = var.waf_web_acl_arn
+
+  upstream_bucket_names  = ["example-s3proxy-data", "example-s3proxy-archive"]
+  upstream_iam_user_name = var.upstream_iam_user_name
+
+  secrets = {
+    S3PROXY_SECRET      = var.server_secret_arn
+    UPSTREAM_ACCESS_KEY = "${var.upstream_secret_arn}:access_key::"
+    UPSTREAM_SECRET_KEY = "${var.upstream_secret_arn}:secret_key::"
+    ALICE_SECRET_KEY    = var.alice_secret_arn
+  }
+
+  config_yaml = <<-YAML
+    server:
+      region: ${var.region}
+      secret: env:S3PROXY_SECRET
+      virtual_host_domains: [${var.domain_name}]
+    upstreams:
+      main:
+        endpoint: https://s3.${var.region}.amazonaws.com
+        region: ${var.region}
+        path_style: false
+        access_key: env:UPSTREAM_ACCESS_KEY
+        secret_key: env:UPSTREAM_SECRET_KEY
+    tenants:
+      alice:
+        keys:
+          - access_key: AKALICE00000000001
+            secret_key: env:ALICE_SECRET_KEY
+        home: {upstream: main, bucket: example-s3proxy-data}
+        buckets:
+          archive: {upstream: main, bucket: example-s3proxy-archive, prefix: ""}
+    layout:
+      shards: 16
+  YAML
+
+  tags = { Environment = "production" }
+}
