@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -28,9 +29,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from conformance.debian import PackagesUnavailable, ensure_packages
 
@@ -105,6 +107,30 @@ def checkov() -> Path:
         if needed:
             _make_venv(home / "venv", CHECKOV_REQUIREMENT)
     return home / "venv" / "bin" / "checkov"
+
+
+def parse_hcl(files: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    """Terraform files parsed by python-hcl2, as ``{file name: document}``.
+
+    python-hcl2 comes with checkov, so it runs in checkov's venv: the project's own venv needs
+    no HCL parser. Expressions stay as strings (``"${var.name}"``).
+    """
+    script = (
+        "import json, sys, hcl2\n"
+        "json.dump({p: hcl2.load(open(p)) for p in sys.argv[1:]}, sys.stdout)\n"
+    )
+    python = checkov().parent / "python"
+    result = subprocess.run(
+        [str(python), "-c", script, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"python-hcl2 failed: {result.stderr.strip()[-2000:]}")
+    parsed: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    return {Path(name).name: document for name, document in parsed.items()}
 
 
 def _tool_dir(name: str) -> Path:
