@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import zlib
@@ -287,3 +288,29 @@ def test_state_survives_reopen_and_read_stats(tmp_path: Path) -> None:
     stats = read_stats(root)
     assert (stats.objects, stats.logical_bytes, stats.blobs, stats.physical_bytes) == (2, 8, 1, 4)
     assert stats.ratio == 2.0
+
+
+def test_concurrent_writers_to_one_key(tmp_path: Path) -> None:
+    bodies = [bytes([i]) * (300_000 + i) for i in range(12)]
+
+    async def attempt(store: LocalStore, body: bytes) -> str:
+        try:
+            await put(store, "race", body, conditions=WriteConditions(if_none_match="*"))
+        except S3Error as error:
+            return error.code.name
+        return "stored"
+
+    async def scenario(store: LocalStore) -> None:
+        outcomes = await asyncio.gather(*(attempt(store, body) for body in bodies))
+        assert sorted(outcomes) == ["PreconditionFailed"] * 11 + ["stored"]
+        winner = bodies[outcomes.index("stored")]
+        assert await get(store, "race") == winner
+        # unconditional: the last writer wins, whole, and only its blob is left
+        await asyncio.gather(*(put(store, "race", body) for body in bodies))
+        final = await get(store, "race")
+        assert final in bodies
+        assert len(blob_files(tmp_path / "data")) == 1
+        stats = await store.stats()
+        assert (stats.objects, stats.blobs, stats.physical_bytes) == (1, 1, len(final))
+
+    run(tmp_path / "data", scenario)
