@@ -192,7 +192,7 @@ async def read_segments(
                 remaining -= len(chunk)
                 yield chunk
         finally:
-            handle.close()
+            await asyncio.shield(asyncio.to_thread(handle.close))
 
 
 def _open(path: Path) -> BinaryIO:
