@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import threading
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -314,3 +315,26 @@ def test_concurrent_writers_to_one_key(tmp_path: Path) -> None:
         assert (stats.objects, stats.blobs, stats.physical_bytes) == (1, 1, len(final))
 
     run(tmp_path / "data", scenario)
+
+
+def test_get_cancelled_during_lookup_releases_its_blobs(tmp_path: Path) -> None:
+    """A client gone while its GET is being looked up must not keep the blob file forever."""
+    root = tmp_path / "data"
+
+    async def scenario(store: LocalStore) -> None:
+        await put(store, "k", b"bytes")
+        gate = threading.Event()
+        busy = asyncio.ensure_future(store._run(gate.wait))  # hold the database thread
+        reader = asyncio.ensure_future(store.get_object(BUCKET, "k", None, ReadConditions()))
+        for _ in range(5):
+            await asyncio.sleep(0)  # let the GET submit its lookup behind the held job
+        reader.cancel()
+        gate.set()
+        await busy
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        await store.delete_object(BUCKET, "k")
+        await store.stats()  # one more job: the release queued by the cancelled lookup ran
+        assert blob_files(root) == []
+
+    run(root, scenario)

@@ -20,14 +20,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob
-from s3proxy.backends.local.index import Index, connect, read_figures
+from s3proxy.backends.local.index import Index, ObjectRecord, connect, read_figures
 from s3proxy.checksums import algorithm_of_header
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ObjectAttributes, without_aws_chunked
@@ -129,6 +129,7 @@ class StoreCore:
         self._doomed: set[str] = set()
         self._pin_lock = threading.Lock()
         self._closed = False
+        self._background: set[asyncio.Task[None]] = set()
 
     def _recover(self) -> None:
         """After any crash: counts from the rows, no temp file, no blob without a reference."""
@@ -144,14 +145,33 @@ class StoreCore:
 
     # -- the database thread -----------------------------------------------------------------
 
-    async def _run(self, function: Callable[..., T], *args: object) -> T:
+    async def _run(
+        self,
+        function: Callable[..., T],
+        *args: object,
+        abandoned: Callable[[T], Coroutine[Any, Any, None]] | None = None,
+    ) -> T:
         """Run ``function`` on the database thread. Shielded: once submitted, a job finishes
-        even if the request is cancelled (a client gone mid-commit), so no half-done job."""
+        even if the request is cancelled (a client gone mid-commit), so no half-done job;
+        ``abandoned`` then gets the result nobody awaits (to release what it holds)."""
         if self._closed:
             raise S3Error(S3ErrorCode.ServiceUnavailable)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, functools.partial(function, *args))
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if abandoned is not None:
+                release = abandoned
+
+                def done(finished: asyncio.Future[T]) -> None:
+                    if not finished.cancelled() and finished.exception() is None:
+                        task = loop.create_task(release(finished.result()))
+                        self._background.add(task)
+                        task.add_done_callback(self._background.discard)
+
+                future.add_done_callback(done)
+            raise
 
     def _install_or_discard(self, blob: WrittenBlob, operation: str) -> None:
         """On the database thread, inside the transaction about to reference ``blob``."""
@@ -202,6 +222,9 @@ class StoreCore:
                     released.append(sha)
         if released and not self._closed:
             await self._run(self._free, released, "release", True)
+
+    async def _unpin_record(self, record: ObjectRecord) -> None:
+        await self._unpin([part.sha256 for part in record.segments])
 
     # -- Backend: lifecycle ------------------------------------------------------------------
 

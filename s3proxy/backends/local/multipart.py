@@ -124,8 +124,13 @@ class LocalMultipart(StoreCore):
     async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
         """A range of an object of this store streamed into a new part blob."""
         await self._run(self._upload, request.upload_id, request.bucket, request.key)
-        source = await self._run(self._copy_source, request.source_bucket, request.source_key,
-                                 request.source_conditions)  # fmt: skip
+        source = await self._run(
+            self._copy_source,
+            request.source_bucket,
+            request.source_key,
+            request.source_conditions,
+            abandoned=self._unpin_record,
+        )
         pinned = [part.sha256 for part in source.segments]
         try:
             first, last = 0, source.size - 1

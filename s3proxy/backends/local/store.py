@@ -166,7 +166,9 @@ class LocalStore(LocalMultipart):
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> GetObjectOutput:
-        record = await self._run(self._lookup, bucket, key, conditions, True)
+        record = await self._run(
+            self._lookup, bucket, key, conditions, True, abandoned=self._unpin_record
+        )
         pinned = [part.sha256 for part in record.segments]
         try:
             info = _info(record, checksum_mode, part_number, ranged=byte_range is not None)
