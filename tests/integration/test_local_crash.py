@@ -161,6 +161,7 @@ def _after(operation: str, key: str, arg: str, model: dict[str, State]) -> State
 
 def test_kill_at_random_moments(tmp_path: Path) -> None:
     seed = int(os.environ.get("S3PROXY_CRASH_SEED") or random.randrange(1 << 30))
+    print(f"random crash test: S3PROXY_CRASH_SEED={seed}")  # shown by pytest on failure
     rng = random.Random(seed)
     root = tmp_path / "store"
     model: dict[str, State] = {}

@@ -30,7 +30,6 @@ from s3proxy.backends.local.index import (
     key_text,
     successor,
 )
-from s3proxy.checksums import decode_value, new_checksum
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     CompletedPart,
@@ -57,6 +56,8 @@ def _bare(etag: str) -> str:
 
 def composite_checksum(algorithm: str, parts: list[StoredPart]) -> str | None:
     """S3's COMPOSITE checksum of an upload, or None when a part lacks that checksum."""
+    from s3proxy.checksums import decode_value, new_checksum  # awscrt: only when needed
+
     combined = new_checksum(algorithm)
     for part in parts:
         value = part.checksums.get(algorithm)

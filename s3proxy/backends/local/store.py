@@ -19,7 +19,12 @@ from pathlib import Path
 
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
 from s3proxy.backends.local.conditions import check_read, check_write, http_date, iso_date
-from s3proxy.backends.local.core import declared_checksums, now_ms, stored_attributes
+from s3proxy.backends.local.core import (
+    CHECKSUM_HEADER,
+    declared_checksums,
+    now_ms,
+    stored_attributes,
+)
 from s3proxy.backends.local.index import (
     ObjectRecord,
     StoredPart,
@@ -28,7 +33,6 @@ from s3proxy.backends.local.index import (
     successor,
 )
 from s3proxy.backends.local.multipart import LocalMultipart
-from s3proxy.checksums import header_name
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ByteRange,
@@ -290,7 +294,7 @@ def _info(
             extra["x-amz-mp-parts-count"] = str(record.parts_count)
     if checksum_mode and not ranged:
         for algorithm, value in checksums.items():
-            extra[header_name(algorithm)] = value
+            extra[CHECKSUM_HEADER + algorithm.lower()] = value
     return ObjectInfo(
         size=record.size,
         etag=record.etag,
