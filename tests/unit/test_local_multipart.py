@@ -278,3 +278,44 @@ def test_list_multipart_uploads(tmp_path: Path) -> None:
         assert [u.key for u in under.uploads] == ["a/x", "a/y"]
 
     run(tmp_path / "data", scenario)
+
+
+def test_full_object_checksum_and_declared_object_checksum(tmp_path: Path) -> None:
+    def crc(data: bytes) -> str:
+        return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+    async def scenario(store: LocalStore) -> None:
+        upload = await store.create_multipart_upload(
+            CreateMultipartInput(
+                BUCKET, "full", ObjectAttributes(), checksum_algorithm="CRC32",
+                checksum_type="FULL_OBJECT",
+            )
+        )  # fmt: skip
+        parts = []
+        for number, data in ((1, PART1), (2, PART2), (3, PART3)):
+            etag = await store.upload_part(
+                UploadPartInput(
+                    BUCKET,
+                    "full",
+                    upload,
+                    number,
+                    chunks(data),
+                    len(data),
+                    checksum=("x-amz-checksum-crc32", crc(data)),
+                )
+            )
+            parts.append(CompletedPart(number, etag))
+        wrong = CompleteMultipartInput(
+            BUCKET, "full", upload, parts, checksum=("x-amz-checksum-crc32", crc(b"other"))
+        )
+        assert await error_of(store.complete_multipart_upload(wrong)) is S3ErrorCode.BadDigest
+        whole = PART1 + PART2 + PART3
+        right = CompleteMultipartInput(
+            BUCKET, "full", upload, parts, checksum=("x-amz-checksum-crc32", crc(whole))
+        )
+        result = await store.complete_multipart_upload(right)
+        assert result.checksums == {"CRC32": crc(whole)}  # the whole object's CRC, no "-N"
+        info = await store.head_object(BUCKET, "full", ReadConditions(), checksum_mode=True)
+        assert info.extra_headers["x-amz-checksum-crc32"] == crc(whole)
+
+    run(tmp_path / "data", scenario)

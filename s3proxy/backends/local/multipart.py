@@ -5,8 +5,8 @@ neighbouring pages. Each part is stored like a PutObject body (deduplicated, ref
 CompleteMultipartUpload copies no byte: it checks the part list as S3 does (InvalidPart,
 InvalidPartOrder, EntityTooSmall for any part but the last under 5 MiB) and commits the object
 as the ordered list of its part blobs, in the same transaction that removes the upload. ETag:
-S3's MD5 of the parts' binary MD5s, ``-N``; a checksum algorithm chosen at creation gives
-S3's composite checksum (the algorithm over the parts' digests, ``-N``).
+S3's MD5 of the parts' binary MD5s, ``-N``; a checksum algorithm chosen at creation gives the
+object S3's checksum of that type (:mod:`.combined`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import secrets
 
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
+from s3proxy.backends.local.combined import check_declared, object_checksum
 from s3proxy.backends.local.conditions import check_read, check_write, iso_date
 from s3proxy.backends.local.core import (
     StoreCore,
@@ -52,19 +53,6 @@ MAX_PART_SIZE = 5 * 1024**3
 
 def _bare(etag: str) -> str:
     return etag.strip().strip('"')
-
-
-def composite_checksum(algorithm: str, parts: list[StoredPart]) -> str | None:
-    """S3's COMPOSITE checksum of an upload, or None when a part lacks that checksum."""
-    from s3proxy.checksums import decode_value, new_checksum  # awscrt: only when needed
-
-    combined = new_checksum(algorithm)
-    for part in parts:
-        value = part.checksums.get(algorithm)
-        if value is None:
-            return None
-        combined.update(decode_value(algorithm, value))
-    return f"{combined.digest_b64()}-{len(parts)}"
 
 
 class LocalMultipart(StoreCore):
@@ -178,10 +166,11 @@ class LocalMultipart(StoreCore):
             digests = b"".join(bytes.fromhex(_bare(part.etag)) for part in chosen)
             checksums: dict[str, str] = {}
             algorithm = upload.checksum_algorithm
-            if algorithm is not None and upload.checksum_type != "FULL_OBJECT":
-                combined = composite_checksum(algorithm, chosen)
+            if algorithm is not None:
+                combined = object_checksum(algorithm, upload.checksum_type, chosen)
                 if combined is not None:
                     checksums[algorithm] = combined
+            check_declared(request.checksum, checksums)
             record = ObjectRecord(
                 bucket=request.bucket,
                 key=request.key,
