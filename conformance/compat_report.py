@@ -30,7 +30,7 @@ from conformance.sessions.clients import CLIENTS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "build" / "conformance" / "results.json"
 OUTPUT = REPO_ROOT / "COMPATIBILITY.md"
-UPSTREAM_ORDER = ("seaweedfs", "ceph")
+UPSTREAM_ORDER = ("seaweedfs", "ceph", "local")
 SCHEMES = ("http", "https")
 UPLOADS = ("PutObject", "UploadPart")
 MARK = {"passed": "✅", "failed": "❌", "known": "⚠️", "skipped": "➖", "missing": " "}

@@ -27,6 +27,7 @@ import trustme
 
 from conformance.sessions.base import ClientUnavailable, SessionResult, Target
 from conformance.sessions.clients import bucket_name, client, run_client_session
+from s3proxy import __version__ as s3proxy_version
 from tests.support.processes import REPO_ROOT, ProxyProcess, free_port, write_config
 
 RESULTS_DIR = REPO_ROOT / "build" / "conformance"
@@ -37,8 +38,8 @@ SECRET_KEY = "conformance-secret-key-cccccccccccc"
 
 @dataclass
 class Upstream:
-    name: str  # "seaweedfs" | "ceph"
-    server: Any  # SeaweedFS or CephRGW: .endpoint, .access_key, .secret_key
+    name: str  # "seaweedfs" | "ceph" | "local"
+    server: Any  # SeaweedFS or CephRGW: .endpoint, .access_key, .secret_key; None: local store
     version: str
 
 
@@ -122,9 +123,14 @@ def _ceph_version() -> str:
     return f"Ceph RGW {words[2]}" if len(words) > 2 else "Ceph RGW"
 
 
-@pytest.fixture(scope="session", params=["seaweedfs", "ceph"])
+@pytest.fixture(scope="session", params=["seaweedfs", "ceph", "local"])
 def upstream(request: pytest.FixtureRequest, recorder: Recorder) -> Upstream:
-    """The real upstream behind the proxy, with the proxy's home bucket on it."""
+    """The real upstream behind the proxy, with the proxy's home bucket on it (or the embedded
+    local store, which needs no upstream)."""
+    if request.param == "local":
+        version = f"s3proxy {s3proxy_version} local store"
+        recorder.upstreams["local"] = version
+        return Upstream("local", None, version)
     if request.param == "ceph":
         server = request.getfixturevalue("ceph_rgw")
         s3 = request.getfixturevalue("ceph_s3")
@@ -139,7 +145,9 @@ def upstream(request: pytest.FixtureRequest, recorder: Recorder) -> Upstream:
     return Upstream(request.param, server, version)
 
 
-def _settings(upstream: Upstream, port: int, admin_port: int, tls: Path | None) -> dict[str, Any]:
+def _settings(
+    upstream: Upstream, port: int, admin_port: int, tls: Path | None, store: Path
+) -> dict[str, Any]:
     server: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": port,
@@ -149,17 +157,18 @@ def _settings(upstream: Upstream, port: int, admin_port: int, tls: Path | None) 
     }
     if tls is not None:
         server.update(tls_cert=str(tls), tls_key=str(tls))
+    main: dict[str, Any] = {"type": "local", "path": str(store)}
+    if upstream.server is not None:
+        main = {
+            "endpoint": upstream.server.endpoint,
+            "region": "us-east-1",
+            "access_key": upstream.server.access_key,
+            "secret_key": upstream.server.secret_key,
+            "path_style": True,
+        }
     return {
         "server": server,
-        "upstreams": {
-            "main": {
-                "endpoint": upstream.server.endpoint,
-                "region": "us-east-1",
-                "access_key": upstream.server.access_key,
-                "secret_key": upstream.server.secret_key,
-                "path_style": True,
-            }
-        },
+        "upstreams": {"main": main},
         "tenants": {
             "conformance": {
                 "keys": [{"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}],
@@ -188,7 +197,9 @@ def client_proxy(
         authority.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tls))
         authority.cert_pem.write_to_path(str(ca))
     port, admin_port = free_port(), free_port()
-    config = write_config(work / "s3proxy.yaml", _settings(upstream, port, admin_port, tls))
+    config = write_config(
+        work / "s3proxy.yaml", _settings(upstream, port, admin_port, tls, work / "store")
+    )
     log = work / "proxy.log"
     process = ProxyProcess.start(config, admin_port=admin_port, log_path=log)
     target = Target(f"{scheme}://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, log, ca)
