@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from s3proxy.backends.local import LocalStore
+from s3proxy.backends.local import LocalStore, StoreStats
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ByteRange,
@@ -235,7 +235,7 @@ def test_delete_and_multi_delete(tmp_path: Path) -> None:
         assert [(r.key, r.error) for r in results] == [("b", None), ("c", None), ("zzz", None)]
         page = await store.list_objects(BUCKET, "", None, None, 1000)
         assert page.entries == []
-        assert await store.stats() == (await store.stats()).__class__(0, 0, 0, 0)
+        assert await store.stats() == StoreStats(0, 0, 0, 0)
 
     root = tmp_path / "data"
     run(root, scenario)
