@@ -170,16 +170,18 @@ class StoreCore:
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
-            if abandoned is not None:
-                release = abandoned
+            release = abandoned
 
-                def done(finished: asyncio.Future[T]) -> None:
-                    if not finished.cancelled() and finished.exception() is None:
-                        task = loop.create_task(release(finished.result()))
-                        self._background.add(task)
-                        task.add_done_callback(self._background.discard)
+            def done(finished: asyncio.Future[T]) -> None:
+                # Always look at the outcome, so an error nobody awaits is not logged as lost.
+                if finished.cancelled() or finished.exception() is not None:
+                    return
+                if release is not None:
+                    task = loop.create_task(release(finished.result()))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
 
-                future.add_done_callback(done)
+            future.add_done_callback(done)
             raise
 
     def _install_or_discard(self, blob: WrittenBlob, operation: str) -> None:
