@@ -286,9 +286,18 @@ def test_example_configuration_loads_in_s3proxy(
     secrets = re.findall(r"env:(\w+)", rendered)
     env = {name: f"value-of-{name.lower()}" for name in secrets}
     # What the module's task definition sets (terraform/ecs.tf, local.environment).
-    env |= {"S3PROXY_SERVER__HOST": "0.0.0.0", "S3PROXY_SERVER__ADMIN_HOST": "0.0.0.0"}
+    env |= {
+        "S3PROXY_CONFIG_YAML": rendered,
+        "S3PROXY_SERVER__HOST": "0.0.0.0",
+        "S3PROXY_SERVER__PORT": "9000",
+        "S3PROXY_SERVER__ADMIN_HOST": "0.0.0.0",
+        "S3PROXY_SERVER__ADMIN_PORT": "9001",
+        "S3PROXY_SERVER__SHUTDOWN_TIMEOUT": "45.5",
+    }
     settings = load_settings(tmp_path / "s3proxy.yaml", env=env)
-    assert settings.server.host == "0.0.0.0"
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9000)
+    assert (settings.server.admin_host, settings.server.admin_port) == ("0.0.0.0", 9001)
+    assert settings.server.shutdown_timeout == 45.5
     assert settings.server.region == "eu-west-1"
     assert settings.server.secret is not None
     assert settings.server.secret.get_secret_value() == "value-of-s3proxy_secret"
