@@ -338,3 +338,17 @@ def test_get_cancelled_during_lookup_releases_its_blobs(tmp_path: Path) -> None:
         assert blob_files(root) == []
 
     run(root, scenario)
+
+
+def test_store_files_are_owner_only(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+
+    async def scenario(store: LocalStore) -> None:
+        await put(store, "private", b"tenant data")
+
+    run(root, scenario)
+    files = [path for path in root.rglob("*") if path.is_file()]
+    assert any(path.name == "index.sqlite3" for path in files)
+    assert {path.name: path.stat().st_mode & 0o077 for path in files} == {
+        path.name: 0 for path in files
+    }

@@ -16,6 +16,7 @@ An :class:`Index` is used from one thread at a time (the store's database thread
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -153,6 +154,9 @@ def connect(root: Path, read_only: bool = False) -> sqlite3.Connection:
             f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
     else:
+        # Owner-only, like the blobs: key names and metadata are the tenants' data too (SQLite
+        # gives its -wal and -shm files the database file's mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed PutObject survives power loss, as S3's 200 promises.
