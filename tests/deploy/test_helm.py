@@ -184,6 +184,16 @@ def test_secrets_are_referenced_never_inlined(helm_binary: Path) -> None:
     assert mounts["secrets"]["readOnly"] is True
 
 
+def test_server_secret_is_generated_when_not_given(helm_binary: Path) -> None:
+    """Replicas must share server.secret: with none given, the chart's Secret carries one."""
+    secret = one(render(helm_binary), "Secret")
+    generated = base64.b64decode(secret["data"]["server-secret"]).decode()
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", generated)
+    # Random per installation, never a constant baked into the chart.
+    again = one(render(helm_binary), "Secret")["data"]["server-secret"]
+    assert base64.b64decode(again).decode() != generated
+
+
 def test_existing_secret_is_mounted_and_none_is_created(helm_binary: Path) -> None:
     manifests = render(helm_binary, VALUE_SETS["all-options"])
     assert not [m for m in manifests if m["kind"] == "Secret"]
