@@ -37,6 +37,10 @@ PART2 = b"2" * (5 * MiB + 3)
 PART3 = b"tail"
 
 
+def crc(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
 async def create(store: LocalStore, key: str, algorithm: str | None = None) -> str:
     return await store.create_multipart_upload(
         CreateMultipartInput(
@@ -180,7 +184,7 @@ def test_upload_part_copy(tmp_path: Path) -> None:
 
     async def scenario(store: LocalStore) -> None:
         source_etag = await put(store, "src", source)
-        upload = await create(store, "dst")
+        upload = await create(store, "dst", "CRC32")
 
         def copy(number: int, span: tuple[int, int] | None, **kw: object) -> UploadPartCopyInput:
             return UploadPartCopyInput(
@@ -202,16 +206,20 @@ def test_upload_part_copy(tmp_path: Path) -> None:
         )
         refused = copy(3, None, source_conditions=ReadConditions(if_none_match=source_etag))
         assert await error_of(store.upload_part_copy(refused)) is S3ErrorCode.PreconditionFailed
+        page = await store.list_parts(BUCKET, "dst", upload, 0, 10)
+        halves = (source[: 5 * MiB], source[5 * MiB :])
+        # copied parts carry the upload's checksum, as uploaded ones do
+        assert [p.checksums for p in page.parts] == [{"CRC32": crc(half)} for half in halves]
         await complete(store, "dst", upload, [(1, c1.etag), (2, c2.etag)])
         assert await get(store, "dst") == source
+        info = await store.head_object(BUCKET, "dst", ReadConditions(), checksum_mode=True)
+        digests = b"".join(base64.b64decode(crc(half)) for half in halves)
+        assert info.extra_headers["x-amz-checksum-crc32"] == f"{crc(digests)}-2"
 
     run(tmp_path / "data", scenario)
 
 
 def test_composite_checksum_of_parts(tmp_path: Path) -> None:
-    def crc(data: bytes) -> str:
-        return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-
     async def scenario(store: LocalStore) -> None:
         upload = await create(store, "sums", "CRC32")
         etags = []
@@ -281,9 +289,6 @@ def test_list_multipart_uploads(tmp_path: Path) -> None:
 
 
 def test_full_object_checksum_and_declared_object_checksum(tmp_path: Path) -> None:
-    def crc(data: bytes) -> str:
-        return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-
     async def scenario(store: LocalStore) -> None:
         upload = await store.create_multipart_upload(
             CreateMultipartInput(

@@ -11,8 +11,11 @@ object S3's checksum of that type (:mod:`.combined`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
 from s3proxy.backends.local.combined import check_declared, object_checksum
@@ -46,6 +49,9 @@ from s3proxy.model import (
     UploadPartInput,
     UploadsPage,
 )
+
+if TYPE_CHECKING:
+    from s3proxy.checksums import Checksum
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024**3
@@ -112,7 +118,7 @@ class LocalMultipart(StoreCore):
 
     async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
         """A range of an object of this store streamed into a new part blob."""
-        await self._run(self._upload, request.upload_id, request.bucket, request.key)
+        upload = await self._run(self._upload, request.upload_id, request.bucket, request.key)
         source = await self._run(
             self._copy_source,
             request.source_bucket,
@@ -130,13 +136,14 @@ class LocalMultipart(StoreCore):
             if last - first + 1 > MAX_PART_SIZE:
                 raise S3Error(S3ErrorCode.EntityTooLarge)
             body = read_segments(self.files, source.blob_segments(), first, last)
+            summing = _Summing(upload.checksum_algorithm)
             try:
-                blob = await self.files.write(body, "part")
+                blob = await self.files.write(summing.chunks(body), "part")
             finally:
                 await body.aclose()
         finally:
             await self._unpin(pinned)
-        part = StoredPart(blob.sha256, blob.size, {}, f'"{blob.md5}"', now_ms())
+        part = StoredPart(blob.sha256, blob.size, summing.result(), f'"{blob.md5}"', now_ms())
         await self._run(self._commit_part, request.upload_id, request, part, blob)
         return CopyObjectOutput(etag=part.etag, last_modified=iso_date(part.modified_ms))
 
@@ -313,6 +320,29 @@ class LocalMultipart(StoreCore):
         low_prefix = key_bytes(prefix)
         upper = successor(low_prefix) if low_prefix else None
         return await self._run(self.index.has_uploads, bucket, low_prefix, upper)
+
+
+class _Summing:
+    """The upload's checksum over a copied part's bytes as they pass: S3 gives a part made by
+    UploadPartCopy a checksum like an uploaded one, so Complete can combine them all."""
+
+    def __init__(self, algorithm: str | None) -> None:
+        self._checksum: Checksum | None = None
+        if algorithm is not None:
+            from s3proxy.checksums import new_checksum  # awscrt: only when needed
+
+            self._checksum = new_checksum(algorithm)
+
+    async def chunks(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in body:
+            if self._checksum is not None:
+                await asyncio.to_thread(self._checksum.update, chunk)
+            yield chunk
+
+    def result(self) -> dict[str, str]:
+        if self._checksum is None:
+            return {}
+        return {self._checksum.algorithm: self._checksum.digest_b64()}
 
 
 def _chosen_parts(stored: dict[int, StoredPart], listed: list[CompletedPart]) -> list[StoredPart]:
