@@ -14,12 +14,22 @@ The choices that matter, each for a reason the test checks:
   A replica that drains (SIGTERM) closes its listener; with no idle connection to it, every new
   request opens a fresh one, is refused, and ``retries`` + ``option redispatch 1`` send it to
   another replica before any byte of it reached the draining one.
-- ``retry-on conn-failure empty-response``: the narrow race where a connection was accepted just
-  before the listener closed and then closed without an answer is retried too. HAProxy retries a
-  request at layer 7 only when the whole request fits in its buffer (``tune.bufsize``), which is
-  why that is raised from 16 KiB.
+- ``retry-on conn-failure empty-response`` and ``option http-buffer-request``: the narrow race
+  where the replica accepted a connection just before its listener closed, then closed it without
+  reading the request (Hypercorn treats a connection with no request parsed yet as idle), is
+  retried on another replica. HAProxy retries at layer 7 only a request it holds whole, so it
+  must buffer the body first: every boto3 PUT sends ``Expect: 100-continue``, and without
+  ``http-buffer-request`` HAProxy forwards the headers, waits for the replica's 100, and has no
+  body to replay; it then closes the client connection without a response or a log line (its
+  "client must retry" path), which a client that does not retry sees as an error (measured:
+  2 of ~3,300 PUT/GET pairs over 12 drains; none with the option). Requests larger than the
+  buffer (``tune.bufsize``, raised here from 16 KiB) still cannot be replayed.
 - ``option httpchk GET /readyz`` on each replica's admin port: a replica whose upstream is
-  unreachable, or that is draining (its admin port closes too), is taken out of rotation.
+  unreachable, or that is draining (its admin port closes too: refused at once), is taken out of
+  rotation. ``timeout check 3s``: /readyz probes the upstream buckets, and on a busy machine that
+  takes longer than a short check interval; without it the check times out after ``inter`` and
+  healthy replicas were all marked DOWN at once (seen here with ``inter 200ms``: 503 for every
+  request until they came back).
 
 Use::
 
@@ -123,9 +133,11 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-request 30s
+    timeout check 3s
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response
+    option http-buffer-request
     option http-server-close
     http-reuse never
 

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from conformance.haproxy import HAProxy, HAProxyUnavailable, Replica, ensure_installed
-from tests.integration.conftest import TENANT_KEYS, Proxy, client_for, start_proxy
+from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
 from tests.support.processes import SeaweedFS, free_port
 from tests.support.s3http import object_url, sign
 
@@ -49,9 +51,23 @@ class Cluster:
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, tenant: str = "alice") -> Any:
-        """boto3 through the balancer; no client retries, so any error reaches the test."""
+        """boto3 through the balancer, making each request exactly once: a failed request is
+        an error the test sees, never retried away (botocore's ``max_attempts: 1`` means one
+        *retry*; ``total_max_attempts`` counts the first attempt)."""
         if tenant not in self._clients:
-            self._clients[tenant] = client_for(self.balancer.endpoint, *TENANT_KEYS[tenant])
+            access_key, secret_key = TENANT_KEYS[tenant]
+            self._clients[tenant] = boto3.client(
+                "s3",
+                endpoint_url=self.balancer.endpoint,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                region_name="us-east-1",
+                config=Config(
+                    s3={"addressing_style": "path"},
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    signature_version="s3v4",
+                ),
+            )
         return self._clients[tenant]
 
     def access_log(self, name: str) -> list[dict[str, Any]]:
@@ -123,7 +139,7 @@ def running_cluster(
             free_port(),
             members,
             check_interval_ms=check_interval_ms,
-            fall=1,
+            fall=2,
             rise=1,
         ) as balancer:
             balancer.wait_states(dict.fromkeys(replicas, "UP"))
