@@ -161,8 +161,9 @@ def start_proxy(
     **overrides: Any,
 ) -> Proxy:
     """A proxy on free ports in front of ``upstream_server`` (SeaweedFS, CephRGW; None: a local
-    store in ``workdir``); ``overrides`` update config sections, ``upstream_options`` the
-    upstream's entry (e.g. ``request_style``)."""
+    store in ``workdir``), with the tests' client buckets (:func:`create_buckets`) unless it
+    serves TLS; ``overrides`` update config sections, ``upstream_options`` the upstream's
+    entry (e.g. ``request_style``)."""
     port, admin_port = free_port(), free_port()
     settings = proxy_settings(upstream_server, port, admin_port, workdir)
     settings["upstreams"][UPSTREAM].update(upstream_options or {})
@@ -170,7 +171,7 @@ def start_proxy(
         settings[section] = {**settings.get(section, {}), **values}
     config_path = write_config(workdir / "s3proxy.yaml", settings)
     process = ProxyProcess.start(config_path, admin_port=admin_port, log_path=workdir / "proxy.log")
-    return Proxy(
+    running = Proxy(
         process,
         port,
         admin_port,
@@ -179,6 +180,9 @@ def start_proxy(
         upstream_server,
         dict(upstream_options or {}),
     )
+    if "tls_cert" not in overrides.get("server", {}):  # a TLS proxy's test makes its own
+        create_buckets(running)
+    return running
 
 
 CLIENT_BUCKETS = {"alice": ("docs", "shared"), "bob": ("shared",)}
@@ -234,7 +238,6 @@ def proxy(
     if upstream is not None:
         create_upstream_buckets(upstream)
     running = start_proxy(server, upstream, tmp_path_factory.mktemp(f"proxy-{backend}"))
-    create_buckets(running)
     try:
         yield running
     finally:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.conftest import BOB_BUCKET, HOME_BUCKET, PHOTOS_BUCKET, Proxy, start_proxy
+from tests.integration.conftest import Proxy, create_upstream_buckets, start_proxy
 from tests.unit.test_listing import s3_list
 
 pytestmark = pytest.mark.integration
@@ -48,18 +48,18 @@ def key_set(seed: int = 7, count: int = 120) -> list[str]:
 KEYS = key_set()
 
 
-@pytest.fixture(scope="module", params=["ceph", "seaweedfs"])
+@pytest.fixture(scope="module", params=["ceph", "seaweedfs", "local"])
 def upstream(request: pytest.FixtureRequest) -> tuple[str, Any, Any]:
+    server: Any = None  # the local store: no upstream server
+    client: Any = None
     if request.param == "ceph":
         server = request.getfixturevalue("ceph_rgw")
         client = request.getfixturevalue("ceph_s3")
-    else:
+    elif request.param == "seaweedfs":
         server = request.getfixturevalue("seaweed")
         client = request.getfixturevalue("upstream_s3")
-    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    for name in (HOME_BUCKET, PHOTOS_BUCKET, BOB_BUCKET):
-        if name not in existing:
-            client.create_bucket(Bucket=name)
+    if client is not None:
+        create_upstream_buckets(client)
     return request.param, server, client
 
 

@@ -20,7 +20,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import BOB_BUCKET, HOME_BUCKET, PHOTOS_BUCKET, Proxy, start_proxy
+from tests.integration.conftest import Proxy, create_upstream_buckets, start_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -28,20 +28,20 @@ MiB = 1024 * 1024
 BUCKET = "mpl"
 
 
-@pytest.fixture(scope="module", params=["ceph", "seaweedfs"])
+@pytest.fixture(scope="module", params=["ceph", "seaweedfs", "local"])
 def upstream_proxy(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Proxy]]:
+    server: Any = None  # the local store: no upstream server
+    client: Any = None
     if request.param == "ceph":
         server = request.getfixturevalue("ceph_rgw")
         client = request.getfixturevalue("ceph_s3")
-    else:
+    elif request.param == "seaweedfs":
         server = request.getfixturevalue("seaweed")
         client = request.getfixturevalue("upstream_s3")
-    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    for name in (HOME_BUCKET, PHOTOS_BUCKET, BOB_BUCKET):
-        if name not in existing:
-            client.create_bucket(Bucket=name)
+    if client is not None:
+        create_upstream_buckets(client)
     work: Path = tmp_path_factory.mktemp(f"multipart-{request.param}")
     proxy = start_proxy(server, client, work, layout={"shards": 16})
     s3 = proxy.client("alice")
