@@ -64,7 +64,7 @@ def _parse(body: bytes) -> ET.Element:
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    return tag.rpartition("}")[2]
 
 
 def _children(element: ET.Element, name: str) -> list[ET.Element]:
@@ -104,22 +104,36 @@ def check_create_bucket_body(body: bytes) -> None:
             raise S3Error(S3ErrorCode.MalformedXML)
 
 
+def _fields(element: ET.Element) -> dict[str, str]:
+    """Local name → text of ``element``'s children, the first wins (as in :func:`_text`).
+
+    One pass per element: a listing entry has six children, and looking each field up by
+    scanning them was a third of the proxy's CPU when listing (profiled with py-spy)."""
+    return {_local(child.tag): child.text or "" for child in reversed(element)}
+
+
 def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
     """An upstream ListObjectsV2 response."""
     root = _parse(body)
     # S3's encoding-type=url is form encoding: a space arrives as "+" (botocore: unquote_plus).
     decode = unquote_plus if url_encoded else (lambda value: value)
-    entries = [
-        ListEntry(
-            key=decode(_text(item, "Key")),
-            etag=_text(item, "ETag"),
-            size=int(_text(item, "Size", "0") or 0),
-            last_modified=_text(item, "LastModified"),
-            storage_class=_text(item, "StorageClass", "STANDARD") or "STANDARD",
-        )
-        for item in _children(root, "Contents")
-    ]
-    prefixes = [decode(_text(item, "Prefix")) for item in _children(root, "CommonPrefixes")]
+    entries: list[ListEntry] = []
+    prefixes: list[str] = []
+    for item in root:
+        name = _local(item.tag)
+        if name == "Contents":
+            fields = _fields(item)
+            entries.append(
+                ListEntry(
+                    key=decode(fields.get("Key", "")),
+                    etag=fields.get("ETag", ""),
+                    size=int(fields.get("Size") or 0),
+                    last_modified=fields.get("LastModified", ""),
+                    storage_class=fields.get("StorageClass") or "STANDARD",
+                )
+            )
+        elif name == "CommonPrefixes":
+            prefixes.append(decode(_text(item, "Prefix")))
     truncated = _text(root, "IsTruncated", "false").strip().lower() == "true"
     token = _text(root, "NextContinuationToken") or None
     return ListPage(entries, prefixes, token if truncated else None)

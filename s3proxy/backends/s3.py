@@ -62,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("s3proxy.upstream")
 
 READ_CHUNK = 256 * 1024
+WHOLE_BODY_LIMIT = 64 * 1024
+"""GET bodies up to this size are read whole before answering (see ``_read_whole``)."""
 MAX_ERROR_BODY = 64 * 1024
 META_PREFIX = "x-amz-meta-"
 # Response headers (besides content headers and metadata) that clients may rely on.
@@ -375,13 +377,31 @@ class S3Upstream(S3MultipartMixin):
                 response.close()
                 raise S3Error(S3ErrorCode.InternalError)
             size = content_range[2]
+        info = self._object_info(response, size)
+        if length <= WHOLE_BODY_LIMIT:
+            body, aclose = await self._read_whole(response, length)
+        else:
+            body, aclose = _stream(response, length), _closer(response)
         return GetObjectOutput(
-            info=self._object_info(response, size),
-            body=_stream(response, length),
+            info=info,
+            body=body,
             content_range=content_range,
             content_length=length,
-            aclose=_closer(response),
+            aclose=aclose,
         )
+
+    async def _read_whole(
+        self, response: aiohttp.ClientResponse, length: int
+    ) -> tuple[AsyncIterator[bytes], Callable[[], Awaitable[None]]]:
+        """A small body read at once: the upstream connection goes back to the pool before
+        the client is answered, and a failure is still a clean 503, not a cut connection."""
+        try:
+            data = await response.content.readexactly(length) if length else b""
+        except (TimeoutError, aiohttp.ClientError, EOFError) as exc:
+            response.close()
+            raise self._unavailable("GET", exc) from exc
+        response.release()
+        return _single(data), _nothing_to_close
 
     async def delete_object(self, bucket: str, key: str) -> None:
         response = await self._send("DELETE", bucket, key, {})
@@ -481,6 +501,14 @@ async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterato
     if sent != length:
         log.warning("upstream body ended after %d of %d bytes", sent, length)
         raise ConnectionError("upstream body ended early")
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _nothing_to_close() -> None:
+    return None
 
 
 def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
