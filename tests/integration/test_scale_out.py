@@ -34,6 +34,8 @@ from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
 from tests.support.processes import SeaweedFS, free_port
 from tests.support.s3http import object_url, sign
 
+pytestmark = pytest.mark.integration
+
 REPLICAS = 3
 MiB = 1024 * 1024
 DEADLINE = 30.0  # seconds any single wait below may take before the test fails
@@ -48,6 +50,7 @@ POLL = 0.02
 class Cluster:
     replicas: dict[str, Proxy]
     balancer: HAProxy
+    buckets: list[str] = field(default_factory=list)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, tenant: str = "alice") -> Any:
@@ -69,6 +72,17 @@ class Cluster:
                 ),
             )
         return self._clients[tenant]
+
+    def remove_buckets(self) -> None:
+        """Leave the session's shared upstream as we found it (best effort: teardown only)."""
+        s3 = self.client()
+        for bucket in self.buckets:
+            with contextlib.suppress(Exception):
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                    keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                    if keys:
+                        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+                s3.delete_bucket(Bucket=bucket)
 
     def access_log(self, name: str) -> list[dict[str, Any]]:
         """The replica's log as JSON records (access lines and its own messages), in order."""
@@ -143,7 +157,11 @@ def running_cluster(
             rise=1,
         ) as balancer:
             balancer.wait_states(dict.fromkeys(replicas, "UP"))
-            yield Cluster(replicas, balancer)
+            cluster = Cluster(replicas, balancer)
+            try:
+                yield cluster
+            finally:
+                cluster.remove_buckets()
     finally:
         for proxy in replicas.values():
             proxy.process.stop()
@@ -163,6 +181,7 @@ def cluster(
 def new_bucket(cluster: Cluster, purpose: str) -> str:
     name = f"scale-{purpose}-{uuid.uuid4().hex[:8]}"
     cluster.client().create_bucket(Bucket=name)
+    cluster.buckets.append(name)
     return name
 
 
@@ -324,6 +343,14 @@ def test_sigterm_drains_a_replica_without_client_errors(
     upstream_buckets: None,
     tmp_path: Path,
 ) -> None:
+    """SIGTERM one replica while it holds PUTs half-received and clients keep PUTting and GETting.
+
+    In flight for real: each slow PUT sends half its body, then waits for ``release``; SIGTERM is
+    sent only once every replica's in-flight gauge adds up to all of them, and the body's second
+    half only after the balancer has marked the replica DOWN and the load has gone on meanwhile.
+    So the replica must keep reading and answering requests after SIGTERM, and the balancer must
+    route new ones elsewhere (its own cluster: this test stops a replica).
+    """
     with running_cluster(seaweed, upstream_s3, tmp_path, check_interval_ms=200) as cluster:
         bucket = new_bucket(cluster, "drain")
         release = threading.Event()
