@@ -67,6 +67,8 @@ class Gateway:
             name: _open_backend(name, upstream) for name, upstream in settings.upstreams.items()
         }
         self.runtime = self._build(settings)
+        self.draining = False
+        """Set at SIGTERM: readiness fails from then on, whatever the upstreams say."""
 
     def _build(self, settings: Settings) -> Runtime:
         digits = shard_digits(settings.layout.shards)
@@ -306,6 +308,8 @@ def create_admin_app(gateway: Gateway) -> Starlette:
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
+        if gateway.draining:
+            return JSONResponse({"ready": False, "draining": True}, status_code=503)
         results = await gateway.check_ready()
         ready = all(result == "ok" for result in results.values())
         return JSONResponse(

@@ -1,8 +1,10 @@
 """Run the gateway in-process under Hypercorn: the S3 port and the admin port in one event loop.
 
-Signals: SIGTERM/SIGINT stop accepting and let in-flight requests finish for up to
-``server.shutdown_timeout`` seconds; SIGHUP reloads tenants, keys and mappings from the config
-file, keeping the old configuration (and saying why) when the new one is invalid.
+Signals: SIGTERM/SIGINT fail readiness at once, keep serving for ``server.drain_delay``
+seconds (0 by default; a second signal ends the wait), then stop accepting and let in-flight
+requests finish for up to ``server.shutdown_timeout`` seconds; SIGHUP reloads tenants, keys and
+mappings from the config file, keeping the old configuration (and saying why) when the new one
+is invalid.
 """
 
 from __future__ import annotations
@@ -116,15 +118,26 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
     loop = asyncio.get_running_loop()
     grace = settings.server.shutdown_timeout
 
-    def begin_shutdown() -> None:
-        if stop.is_set():
-            return
+    delay = settings.server.drain_delay
+
+    def stop_accepting() -> None:
         log.info("shutting down: no new connections, %.0f s for in-flight requests", grace)
         stop.set()
+
+    def begin_shutdown() -> None:
+        if gateway.draining:  # a second signal: stop waiting for the load balancer
+            if not stop.is_set():
+                stop_accepting()
+                loop.call_later(grace + 2, _hard_exit)
+            return
+        gateway.draining = True
+        if delay > 0:
+            log.info("draining: /readyz answers 503, still serving for %.1f s", delay)
+        loop.call_later(delay, stop_accepting)
         # Hypercorn bounds in-flight requests by graceful_timeout, but closing an idle TLS
         # connection waits for the client's close_notify (asyncio: up to 30 s), outside that
         # bound. The drain must end on time whatever the clients do.
-        loop.call_later(grace + 2, _hard_exit)
+        loop.call_later(delay + grace + 2, _hard_exit)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, begin_shutdown)

@@ -99,6 +99,9 @@ class ServerConfig(_Frozen):
     signature_v2: bool = True
     """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""
     shutdown_timeout: float = Field(default=30.0, ge=0)
+    drain_delay: float = Field(default=0.0, ge=0)
+    """Seconds between SIGTERM and closing the listener: /readyz answers 503 while requests are
+    still served, so a load balancer takes the replica out before it stops accepting."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
 

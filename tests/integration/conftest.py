@@ -54,7 +54,7 @@ def client_for(endpoint: str, access_key: str, secret_key: str) -> Any:
         region_name="us-east-1",
         config=Config(
             s3={"addressing_style": "path"},
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             signature_version="s3v4",
         ),
     )

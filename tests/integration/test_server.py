@@ -149,6 +149,30 @@ def test_sigterm_lets_in_flight_download_finish(own_proxy: Proxy) -> None:
     assert own_proxy.process.wait(timeout=30) == 0
 
 
+def test_drain_delay_fails_readiness_but_keeps_serving(
+    seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path
+) -> None:
+    """server.drain_delay: after SIGTERM the load balancer sees /readyz fail while requests are
+    still answered; a second SIGTERM ends the wait and the replica exits cleanly."""
+    proxy = start_proxy(seaweed, upstream_s3, tmp_path, server={"drain_delay": 120})
+    try:
+        s3 = proxy.client("alice")
+        s3.put_object(Bucket="docs", Key="drain/delay", Body=b"still here")
+        assert http_get(proxy.admin_endpoint + "/readyz")[0] == 200
+        proxy.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while (status := http_get(proxy.admin_endpoint + "/readyz"))[0] != 503:
+            assert time.monotonic() < deadline, status
+        assert json.loads(status[1]) == {"ready": False, "draining": True}
+        fresh = client_for(proxy.endpoint, *proxy.keys("alice"))  # a new connection
+        assert fresh.get_object(Bucket="docs", Key="drain/delay")["Body"].read() == b"still here"
+        proxy.process.send_signal(signal.SIGTERM)
+        assert proxy.process.wait(timeout=30) == 0
+    finally:
+        if proxy.process.returncode is None:
+            proxy.process.stop()
+
+
 def test_prometheus_metrics_on_admin_port_only(proxy: Proxy) -> None:
     s3 = proxy.client("alice")
     s3.put_object(Bucket="docs", Key="metrics/probe", Body=b"123456")

@@ -78,7 +78,7 @@ def tls_client(proxy: Proxy, ca: Path, tenant: str = "alice") -> Any:
         aws_secret_access_key=sk,
         region_name="us-east-1",
         verify=str(ca),
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
     )
 
 
