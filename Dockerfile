@@ -61,9 +61,11 @@ ENV PATH=/opt/s3proxy/bin:$PATH \
     S3PROXY_CONFIG=/etc/s3proxy/config.yaml
 
 # Without a config file `serve` keeps the embedded local store (and its generated credentials)
-# in /data/s3proxy-data: mount a volume here to keep them.
+# in /data/s3proxy-data: mount a volume here to keep them. /tmp is a volume too, so that it stays
+# writable (mode 1777) under a read-only root filesystem: ECS/Fargate mounts an undeclared path
+# root-owned 0755, where uid 10001 could not write (terraform/ writes the config there).
 WORKDIR /data
-VOLUME ["/data"]
+VOLUME ["/data", "/tmp"]
 USER 10001:10001
 # 9000: S3 API. 9001: admin (/healthz, /readyz, /metrics); do not publish it to clients.
 EXPOSE 9000 9001

@@ -124,7 +124,7 @@ def test_ports_and_listen_addresses(config: dict[str, Any]) -> None:
     assert set(config["ExposedPorts"]) == {"9000/tcp", "9001/tcp"}
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["S3PROXY_SERVER__HOST"] == env["S3PROXY_SERVER__ADMIN_HOST"] == "0.0.0.0"
-    assert set(config["Volumes"]) == {"/data"}
+    assert set(config["Volumes"]) == {"/data", "/tmp"}
 
 
 class Serving:
