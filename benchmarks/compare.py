@@ -263,13 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         "access_log": not args.no_access_log,
         "upstreams": [],
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     for kind in args.upstreams.split(","):
         with tempfile.TemporaryDirectory(prefix=f"s3proxy-compare-{kind}-") as tmp:
             run["upstreams"].append(
                 run_upstream(kind, sizes, Path(tmp), access_log=not args.no_access_log)
             )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(run, indent=1))
+        # after each upstream, so that a later failure keeps what was measured
+        (args.out / "results.json").write_text(json.dumps(run, indent=1))
     table = write_report(run, args.out)
     print(table)
     return 0

@@ -109,7 +109,7 @@ def request_bytes(
 
 def _connection(target: Target) -> http.client.HTTPConnection:
     host, port = target.host_port
-    return http.client.HTTPConnection(host, port, timeout=900)
+    return http.client.HTTPConnection(host, port, timeout=300)
 
 
 def blocking_request(

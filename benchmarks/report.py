@@ -31,6 +31,14 @@ LABEL = {
     "list": "ListObjectsV2",
     "multipart": "Multipart, 8 in flight",
 }
+RATIO_TARGETS = {
+    "put_large": 0.9,
+    "get_large": 0.9,
+    "put_small": 0.6,
+    "get_small": 0.6,
+    "list": 0.5,
+}
+"""Issue targets as throughput ratios to direct (listing: ≤ 2× direct's time)."""
 UNIT = {"list": "keys/s", **dict.fromkeys(SMALL, "ops/s"), **dict.fromkeys(BYTES, "MB/s")}
 
 Record = dict[str, Any]
@@ -227,7 +235,16 @@ def plot(run: dict[str, Any], path: Path) -> bool:
                 capsize=3,
             )
         axis.axhline(1.0, color="black", linewidth=0.8)
-        axis.axhline(0.9, color="green", linewidth=0.8, linestyle="--", label="0.9 (large)")
+        for index, scenario in enumerate(SCENARIOS):
+            if scenario in RATIO_TARGETS:
+                axis.hlines(
+                    RATIO_TARGETS[scenario],
+                    index - 0.45,
+                    index + 0.45,
+                    colors="green",
+                    linestyles="--",
+                    label="target" if index == 0 else None,
+                )
         axis.set_xticks(
             list(positions), [LABEL[s] for s in SCENARIOS], rotation=30, ha="right", fontsize=8
         )
@@ -248,9 +265,42 @@ def write_report(run: dict[str, Any], out: Path) -> str:
     return text
 
 
+def before_after(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """s3proxy's median ratio to direct and CPU per unit, per scenario, in two runs."""
+    lines = [
+        "| upstream | scenario | ×direct before | ×direct after | CPU before | CPU after |",
+        "|---|---|---|---|---|---|",
+    ]
+    earlier = {lane["upstream"]: lane["records"] for lane in before["upstreams"]}
+    for lane in after["upstreams"]:
+        old = earlier.get(lane["upstream"])
+        if old is None:
+            continue
+        for scenario in SCENARIOS:
+            cells = [lane["upstream"], LABEL[scenario]]
+            for records in (old, lane["records"]):
+                cells.append(f"{_median(paired(records, scenario, 's3proxy', 'direct', rate)):.2f}")
+            for records in (old, lane["records"]):
+                cpu = [cpu_per_unit(r) for r in _pick(records, scenario, "s3proxy").values()]
+                unit = " s/GB" if scenario in BYTES else " µs"
+                cells.append(
+                    f"{_median(cpu):.2f}{unit}"
+                    if scenario in BYTES
+                    else f"{_median(cpu):.0f}{unit}"
+                )
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/results.json")
+    """``report.py RESULTS [--before OLDER_RESULTS]``: re-render a run, or compare two."""
+    args = sys.argv[1:]
+    path = Path(args[0] if args else "benchmarks/results/results.json")
     run = json.loads(path.read_text())
+    if "--before" in args:
+        before = json.loads(Path(args[args.index("--before") + 1]).read_text())
+        print(before_after(before, run))
+        return 0
     print(write_report(run, path.parent))
     return 0
 
