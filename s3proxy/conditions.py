@@ -9,7 +9,7 @@ upstream (so a 304 costs no body), and the answer is checked here against what c
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from s3proxy.errors import S3ErrorCode
@@ -23,10 +23,11 @@ def _http_date(value: str | None) -> datetime | None:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None  # an unparseable date is ignored, as HTTP says
-    return parsed if parsed.tzinfo is not None else None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)  # "-0000"
 
 
-def _matches(header: str, etag: str) -> bool:
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an If-Match / If-None-Match value names ``etag`` (``*``, lists, W/, quotes)."""
     if header.strip() == "*":
         return True
     wanted = etag.strip().removeprefix("W/").strip('"')
@@ -39,14 +40,14 @@ def failed_condition(
     """PreconditionFailed or NotModified when the conditions fail for this object, else None."""
     modified = _http_date(last_modified)
     if conditions.if_match is not None:
-        if not _matches(conditions.if_match, etag):
+        if not etag_matches(conditions.if_match, etag):
             return S3ErrorCode.PreconditionFailed
     else:
         since = _http_date(conditions.if_unmodified_since)
         if since is not None and modified is not None and modified > since:
             return S3ErrorCode.PreconditionFailed
     if conditions.if_none_match is not None:
-        if _matches(conditions.if_none_match, etag):
+        if etag_matches(conditions.if_none_match, etag):
             return S3ErrorCode.NotModified
     else:
         since = _http_date(conditions.if_modified_since)

@@ -15,8 +15,9 @@ ETag and with 404 NoSuchKey when there is no object at all.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
 
+from s3proxy.conditions import etag_matches, failed_condition
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ReadConditions, WriteConditions
 
@@ -31,50 +32,15 @@ def iso_date(modified_ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """Whether an If-Match / If-None-Match value names ``etag`` (``*``, lists, quotes optional)."""
-    wanted = etag.strip().strip('"')
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate == "*":
-            return True
-        candidate = candidate.removeprefix("W/").strip('"')
-        if candidate == wanted:
-            return True
-    return False
-
-
-def _seconds(header: str | None) -> int | None:
-    if header is None:
-        return None
-    try:
-        moment = parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
 def check_read(conditions: ReadConditions, etag: str, modified_ms: int) -> None:
-    """Raise PreconditionFailed or NotModified when the conditions say so."""
-    modified = modified_ms // 1000
-    if conditions.if_match is not None:
-        if not etag_matches(conditions.if_match, etag):
-            raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Match")
-    else:
-        since = _seconds(conditions.if_unmodified_since)
-        if since is not None and modified > since:
-            raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Unmodified-Since")
-    not_modified = False
-    if conditions.if_none_match is not None:
-        not_modified = etag_matches(conditions.if_none_match, etag)
-    else:
-        since = _seconds(conditions.if_modified_since)
-        not_modified = since is not None and modified <= since
-    if not_modified:
-        headers = {"ETag": etag, "Last-Modified": http_date(modified_ms)}
-        raise S3Error(S3ErrorCode.NotModified, headers=headers)
+    """Raise PreconditionFailed or NotModified when the conditions say so (the rules are
+    :func:`s3proxy.conditions.failed_condition`, shared with every backend)."""
+    last_modified = http_date(modified_ms)
+    failed = failed_condition(conditions, etag, last_modified)
+    if failed is S3ErrorCode.NotModified:
+        raise S3Error(failed, headers={"ETag": etag, "Last-Modified": last_modified})
+    if failed is not None:
+        raise S3Error(failed)
 
 
 def check_write(conditions: WriteConditions, current_etag: str | None) -> None:
