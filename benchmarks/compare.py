@@ -6,7 +6,8 @@ the three in turn (direct, s3proxy, rclone, direct, s3proxy, rclone, …) REPS t
 is shared and noisy, so the figure that counts is each gateway's ratio to direct taken pair by
 pair inside one repetition; medians and min/max of those ratios are reported.
 
-Scenarios: single-stream PUT and GET of a large object; 1 KiB PUT and GET at concurrency 32;
+Scenarios: single-stream PUT and GET of a large object; 1 KiB PUT and GET at concurrency 32 and
+one at a time (latency);
 ListObjectsV2 of 10,000 keys (proxy with 16 shards); multipart upload with 8 parts in flight.
 Measured for each: throughput, the gateway's CPU (psutil: user + system), its peak RSS (VmHWM,
 reset before each run through /proc/PID/clear_refs) and the load generator's own CPU. Usage:
@@ -56,6 +57,7 @@ class Sizes:
     small_ops: int = 2000
     small_bytes: int = 1024
     concurrency: int = 32
+    latency_ops: int = 300
     list_keys: int = 10_000
     shards: int = 16
     multipart_mib: int = 1024
@@ -67,6 +69,7 @@ class Sizes:
 TINY = Sizes(
     large_mib=4,
     small_ops=64,
+    latency_ops=16,
     list_keys=120,
     multipart_mib=10,
     part_mib=5,
@@ -94,13 +97,16 @@ def _scenario(target: Target, scenario: str, rep: int, sizes: Sizes) -> Callable
         return lambda: Measured(
             *_time(lambda: loadgen.get_large(target, f"large-{rep}", sizes.large_mib))
         )
-    if scenario in ("put_small", "get_small"):
-        method = "PUT" if scenario == "put_small" else "GET"
-        keys = [f"small/{rep}/{i:06d}" for i in range(sizes.small_ops)]
+    if scenario.startswith(("put_small", "get_small")):
+        method = "PUT" if scenario.startswith("put") else "GET"
+        one_by_one = scenario.endswith("_c1")
+        count = sizes.latency_ops if one_by_one else sizes.small_ops
+        keys = [f"small{'1' if one_by_one else ''}/{rep}/{i:06d}" for i in range(count)]
         requests = loadgen.small_requests(target, method, keys, b"s" * sizes.small_bytes)
+        concurrency = 1 if one_by_one else sizes.concurrency
 
         def small() -> Measured:
-            result = loadgen.run_small_ops(target, requests, sizes.concurrency)
+            result = loadgen.run_small_ops(target, requests, concurrency)
             return Measured(result.seconds, len(result.latencies), result.latencies)
 
         return small

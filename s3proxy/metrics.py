@@ -6,7 +6,10 @@ upstreams come from the configuration. Bucket names and keys are never labels.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -37,12 +40,30 @@ MULTIPART_COMPLETED = Counter(
 )
 
 
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+_MAX_CHILDREN = 10_000
+
+
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """``metric.labels(*values)``, remembered: ``labels()`` takes a lock and re-validates its
+    arguments on every call, ~5 µs each, and every request made four such calls (profiled
+    with py-spy). Label values are bounded (see above), so the memo is too; the cap is a
+    backstop."""
+    key = (id(metric), values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = metric.labels(*values)
+        if len(_CHILDREN) < _MAX_CHILDREN:
+            _CHILDREN[key] = child
+    return child
+
+
 def observe_request(
     operation: str, status: int, tenant: str, seconds: float, bytes_in: int, bytes_out: int
 ) -> None:
-    REQUESTS.labels(operation, str(status), tenant).inc()
-    REQUEST_SECONDS.labels(operation).observe(seconds)
+    labelled(REQUESTS, operation, str(status), tenant).inc()
+    labelled(REQUEST_SECONDS, operation).observe(seconds)
     if bytes_in:
-        BYTES_IN.labels(tenant).inc(bytes_in)
+        labelled(BYTES_IN, tenant).inc(bytes_in)
     if bytes_out:
-        BYTES_OUT.labels(tenant).inc(bytes_out)
+        labelled(BYTES_OUT, tenant).inc(bytes_out)

@@ -33,7 +33,7 @@ from s3proxy.backends.upstream_chunked import (
 )
 from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS
+from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS, labelled
 from s3proxy.model import (
     CONTENT_HEADERS,
     ByteRange,
@@ -197,7 +197,7 @@ class S3Upstream(S3MultipartMixin):
             raise self._unavailable(method, exc) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise self._unavailable(method, exc) from exc
-        UPSTREAM_SECONDS.labels(self.name, method).observe(time.perf_counter() - started)
+        labelled(UPSTREAM_SECONDS, self.name, method).observe(time.perf_counter() - started)
         if response.status >= 500:
             UPSTREAM_ERRORS.labels(self.name, "status_5xx").inc()
         return response
