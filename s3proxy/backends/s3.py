@@ -280,8 +280,14 @@ class S3Upstream(S3MultipartMixin):
             )
             body = encode_with_trailer(body, trailer[0], trailer[1])
             payload_hash = UNSIGNED_TRAILER
+        data: AsyncIterator[bytes] | bytes = body
+        if payload_hash != UNSIGNED_TRAILER and request.content_length <= WHOLE_BODY_LIMIT:
+            # Small bodies go out as bytes: headers and body in one write, without aiohttp's
+            # streaming-payload machinery. The body is verified before its last chunk is
+            # released (s3proxy.body), so nothing unverified reaches the upstream either way.
+            data = b"".join([chunk async for chunk in body])
         response = await self._send(
-            "PUT", request.bucket, request.key, headers, body=body, payload_hash=payload_hash
+            "PUT", request.bucket, request.key, headers, body=data, payload_hash=payload_hash
         )
         await self._raise_for_status(response)
         etag = response.headers.get("ETag", "")
