@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 Body = AsyncIterator[bytes]
 """A request or response body: bounded chunks, consumed once."""
 
+META_PREFIX = "x-amz-meta-"
+"""User metadata headers; stored and returned with the prefix stripped."""
+
 # Content headers stored with an object and returned verbatim on GET/HEAD (lower-case names).
 CONTENT_HEADERS = (
     "content-type",

@@ -31,23 +31,27 @@ from s3proxy.backends.upstream_chunked import (
     chunked_headers,
     encode_with_trailer,
 )
-from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
+from s3proxy.backends.wire import (
+    encode_path,
+    encode_query,
+    object_info,
+    parse_content_range,
+    read_headers,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS, labelled
 from s3proxy.model import (
-    CONTENT_HEADERS,
+    META_PREFIX,
     ByteRange,
     CopyObjectInput,
     CopyObjectOutput,
     DeleteResult,
     GetObjectOutput,
     ListPage,
-    ObjectAttributes,
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
-    without_aws_chunked,
 )
 from s3proxy.xmlcodec import (
     delete_request_xml,
@@ -65,9 +69,6 @@ READ_CHUNK = 256 * 1024
 WHOLE_BODY_LIMIT = 64 * 1024
 """GET bodies up to this size are read whole before answering (see ``_read_whole``)."""
 MAX_ERROR_BODY = 64 * 1024
-META_PREFIX = "x-amz-meta-"
-# Response headers (besides content headers and metadata) that clients may rely on.
-PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
 
 # Upstream error codes a client may see as-is (with the proxy's own message). Anything else is
 # the proxy's or the upstream's problem, not the client's: 500 InternalError or 503.
@@ -294,47 +295,6 @@ class S3Upstream(S3MultipartMixin):
         response.release()
         return PutObjectOutput(etag=etag)
 
-    @staticmethod
-    def _conditions(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        if conditions.if_match is not None:
-            headers["if-match"] = conditions.if_match
-        if conditions.if_none_match is not None:
-            headers["if-none-match"] = conditions.if_none_match
-        if conditions.if_modified_since is not None:
-            headers["if-modified-since"] = conditions.if_modified_since
-        if conditions.if_unmodified_since is not None:
-            headers["if-unmodified-since"] = conditions.if_unmodified_since
-        if checksum_mode:
-            headers["x-amz-checksum-mode"] = "ENABLED"
-        return headers
-
-    @staticmethod
-    def _object_info(response: aiohttp.ClientResponse, size: int) -> ObjectInfo:
-        content: dict[str, str] = {}
-        metadata: dict[str, str] = {}
-        extra: dict[str, str] = {}
-        for name, value in response.headers.items():
-            lower = name.lower()
-            if lower == "content-encoding":
-                # Some upstreams (SeaweedFS) keep "aws-chunked" from an aws-chunked PUT.
-                kept = without_aws_chunked(value)
-                if kept is not None:
-                    content[lower] = kept
-            elif lower in CONTENT_HEADERS:
-                content[lower] = value
-            elif lower.startswith(META_PREFIX):
-                metadata[lower[len(META_PREFIX) :]] = value
-            elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:
-                extra[lower] = value
-        return ObjectInfo(
-            size=size,
-            etag=response.headers.get("ETag", ""),
-            last_modified=response.headers.get("Last-Modified", ""),
-            attributes=ObjectAttributes(headers=content, metadata=metadata),
-            extra_headers=extra,
-        )
-
     async def head_object(
         self,
         bucket: str,
@@ -343,15 +303,15 @@ class S3Upstream(S3MultipartMixin):
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> ObjectInfo:
-        headers = self._conditions(conditions, checksum_mode)
+        headers = read_headers(conditions, checksum_mode)
         response = await self._send("HEAD", bucket, key, headers, query=part_query(part_number))
         await self._raise_for_status(response)
         response.release()
         length = int(response.headers.get("Content-Length", "0"))
         if part_number is None:
-            return self._object_info(response, length)
+            return object_info(response.headers, length)
         part_range = part_range_of(response, part_number)
-        info = self._object_info(response, part_range[2] if part_range else length)
+        info = object_info(response.headers, part_range[2] if part_range else length)
         return dataclasses.replace(info, part_range=part_range)
 
     async def get_object(
@@ -363,7 +323,7 @@ class S3Upstream(S3MultipartMixin):
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> GetObjectOutput:
-        headers = self._conditions(conditions, checksum_mode)
+        headers = read_headers(conditions, checksum_mode)
         if byte_range is not None:
             headers["range"] = byte_range.header()
         response = await self._send("GET", bucket, key, headers, query=part_query(part_number))
@@ -383,7 +343,7 @@ class S3Upstream(S3MultipartMixin):
                 response.close()
                 raise S3Error(S3ErrorCode.InternalError)
             size = content_range[2]
-        info = self._object_info(response, size)
+        info = object_info(response.headers, size)
         if length <= WHOLE_BODY_LIMIT:
             body, aclose = await self._read_whole(response, length)
         else:

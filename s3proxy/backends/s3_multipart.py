@@ -36,6 +36,7 @@ from s3proxy.backends.upstream_chunked import (
 from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
+    META_PREFIX,
     CompleteMultipartInput,
     CompleteMultipartOutput,
     CopyObjectOutput,
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("s3proxy.upstream")
 
-META_PREFIX = "x-amz-meta-"
 MAX_RESULT_BODY = 8 * 1024 * 1024
 """Cap on an upstream result document (a ListParts page of 1000 parts is ~300 KiB)."""
 _MD5_ETAG = re.compile(r'"?([0-9a-fA-F]{32})"?')

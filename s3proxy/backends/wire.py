@@ -1,4 +1,5 @@
-"""How bucket names, keys and queries are written to an S3 upstream, and Content-Range read. Pure.
+"""How bucket names, keys, queries and read headers are written to an S3 upstream, and how
+Content-Range and object headers are read back. Pure.
 
 Shared by :mod:`s3proxy.backends.s3` and :mod:`s3proxy.backends.s3_multipart` (which cannot
 import each other both ways).
@@ -6,7 +7,20 @@ import each other both ways).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import quote
+
+from s3proxy.model import (
+    CONTENT_HEADERS,
+    META_PREFIX,
+    ObjectAttributes,
+    ObjectInfo,
+    ReadConditions,
+    without_aws_chunked,
+)
+
+# Response headers (besides content headers and metadata) that clients may rely on.
+PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
 
 
 def encode_path(text: str) -> str:
@@ -29,3 +43,46 @@ def parse_content_range(value: str) -> tuple[int, int, int] | None:
     if unit != "bytes" or not (first.isdigit() and last.isdigit() and total.isdigit()):
         return None
     return int(first), int(last), int(total)
+
+
+def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
+    """GET/HEAD request headers for the client's conditions and checksum mode."""
+    headers: dict[str, str] = {}
+    if conditions.if_match is not None:
+        headers["if-match"] = conditions.if_match
+    if conditions.if_none_match is not None:
+        headers["if-none-match"] = conditions.if_none_match
+    if conditions.if_modified_since is not None:
+        headers["if-modified-since"] = conditions.if_modified_since
+    if conditions.if_unmodified_since is not None:
+        headers["if-unmodified-since"] = conditions.if_unmodified_since
+    if checksum_mode:
+        headers["x-amz-checksum-mode"] = "ENABLED"
+    return headers
+
+
+def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
+    """An object's stored state from a GET/HEAD response's headers."""
+    content: dict[str, str] = {}
+    metadata: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower == "content-encoding":
+            # Some upstreams (SeaweedFS) keep "aws-chunked" from an aws-chunked PUT.
+            kept = without_aws_chunked(value)
+            if kept is not None:
+                content[lower] = kept
+        elif lower in CONTENT_HEADERS:
+            content[lower] = value
+        elif lower.startswith(META_PREFIX):
+            metadata[lower[len(META_PREFIX) :]] = value
+        elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:
+            extra[lower] = value
+    return ObjectInfo(
+        size=size,
+        etag=headers.get("ETag", ""),
+        last_modified=headers.get("Last-Modified", ""),
+        attributes=ObjectAttributes(headers=content, metadata=metadata),
+        extra_headers=extra,
+    )

@@ -16,6 +16,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
+    META_PREFIX,
     Body,
     CopyObjectInput,
     ObjectAttributes,
@@ -31,7 +32,6 @@ from s3proxy.responses import S3Response, xml_response
 from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
-META_PREFIX = "x-amz-meta-"
 # GetObject query parameters that override a response header (signed requests only, as in S3).
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
