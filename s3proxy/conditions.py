@@ -38,6 +38,8 @@ def failed_condition(
     conditions: ReadConditions, etag: str, last_modified: str
 ) -> S3ErrorCode | None:
     """PreconditionFailed or NotModified when the conditions fail for this object, else None."""
+    if not any_condition(conditions):  # the common GET: no date to parse
+        return None
     modified = _http_date(last_modified)
     if conditions.if_match is not None:
         if not etag_matches(conditions.if_match, etag):
