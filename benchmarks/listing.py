@@ -1,11 +1,16 @@
-"""Listing 10,000 keys: through the proxy (16 shards) vs the same listing directly upstream.
+"""Listing 10,000 keys: through the proxy (16 shards) vs the same keys listed directly upstream.
 
-Starts an upstream (SeaweedFS, or Ceph RGW with --upstream ceph), a TCP relay that counts the
-HTTP requests the proxy sends upstream, and the proxy behind it. Uploads N keys through the
-proxy, then lists them all with boto3's ListObjectsV2 paginator (1000 per page) through the
-proxy and, directly on the upstream, under the bucket's upstream root. Usage:
+The figure behind the target "listing 10,000 keys ≤ 2× direct": the proxy lists a bucket whose
+keys are spread over shards; direct lists the same keys in a plain upstream bucket (as in
+``benchmarks.compare``). Each proxy reaches the upstream through a TCP relay that counts the
+HTTP requests it sends. Rounds are interleaved (direct, proxy, [baseline proxy], rotating), the
+ratio to direct is taken inside each round and the median reported, with the proxy's CPU per
+key listed (psutil). ``--baseline REV`` also runs a second proxy from the source of a git
+revision (``git archive``, nothing checked out) against the same upstream bucket: a before/after
+comparison in one run on a noisy machine. Usage:
 
     python -m benchmarks.listing [--keys 10000] [--shards 16] [--upstream seaweedfs|ceph]
+                                 [--rounds 5] [--baseline HEAD~1]
 """
 
 from __future__ import annotations
@@ -13,21 +18,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
-from benchmarks.harness import UPSTREAM_BUCKET, proxy_in_front_of, s3_client  # noqa: E402
-from tests.support.processes import SeaweedFS, free_port  # noqa: E402
+from benchmarks import loadgen  # noqa: E402
+from benchmarks.harness import (  # noqa: E402
+    UPSTREAM_BUCKET,
+    s3_client,
+    server_cpu_seconds,
+    upstream,
+)
+from benchmarks.loadgen import Target  # noqa: E402
+from tests.support.processes import ProxyProcess, free_port, write_config  # noqa: E402
 
 AK, SK = "AKLIST00000000000001", "listing-bench-secret-key-01234"
+DIRECT_BUCKET = "list-direct"
 
 
 class CountingRelay:
@@ -69,13 +86,105 @@ class CountingRelay:
         )
 
 
-def list_all(client: Any, bucket: str, prefix: str = "") -> tuple[int, float, int]:
-    started = time.perf_counter()
-    count = pages = 0
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        count += page.get("KeyCount", 0)
-        pages += 1
-    return count, time.perf_counter() - started, pages
+@dataclass
+class Lane:
+    """One thing being listed: direct, or a proxy (with its relay and process)."""
+
+    target: Target
+    pid: int | None = None
+    relay: CountingRelay | None = None
+    seconds: list[float] = field(default_factory=list)
+    cpu_us_per_key: list[float] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    upstream_us_per_key: list[float] = field(default_factory=list)
+
+    def list_once(self, keys: int, upstream_pid: int) -> None:
+        cpu = server_cpu_seconds(self.pid) if self.pid else 0.0
+        upstream_cpu = server_cpu_seconds(upstream_pid)
+        sent = self.relay.requests if self.relay else 0
+        started = time.perf_counter()
+        count = loadgen.list_all(self.target, "")
+        self.seconds.append(time.perf_counter() - started)
+        if count != keys:
+            raise RuntimeError(f"{self.target.name} listed {count} keys, not {keys}")
+        self.upstream_us_per_key.append(
+            (server_cpu_seconds(upstream_pid) - upstream_cpu) / keys * 1e6
+        )
+        if self.pid:
+            self.cpu_us_per_key.append((server_cpu_seconds(self.pid) - cpu) / keys * 1e6)
+        if self.relay:
+            self.requests.append(self.relay.requests - sent)
+
+
+def source_of(revision: str, into: Path) -> Path:
+    """The ``s3proxy`` package as it was at ``revision``, unpacked under ``into``."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "s3proxy"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+@contextmanager
+def proxy(server: Any, work: Path, shards: int, relay: CountingRelay, cwd: Path) -> Iterator[Lane]:
+    """A proxy (the package found in ``cwd``) whose tenant's home is ``UPSTREAM_BUCKET``."""
+    work.mkdir(parents=True, exist_ok=True)
+    port, admin_port = free_port(), free_port()
+    config = write_config(
+        work / "s3proxy.yaml",
+        {
+            "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
+            "upstreams": {
+                "up": {
+                    "endpoint": f"http://127.0.0.1:{relay.port}",
+                    "access_key": server.access_key,
+                    "secret_key": server.secret_key,
+                }
+            },
+            "tenants": {
+                "bench": {
+                    "keys": [{"access_key": AK, "secret_key": SK}],
+                    "home": {"upstream": "up", "bucket": UPSTREAM_BUCKET},
+                }
+            },
+            "layout": {"shards": shards},
+            "logging": {"access_log": True},
+        },
+    )
+    process = ProxyProcess.start(
+        config, admin_port=admin_port, log_path=work / "proxy.log", cwd=cwd
+    )
+    try:
+        target = Target(work.name, f"http://127.0.0.1:{port}", AK, SK, "many")
+        yield Lane(target, process.pid, relay)
+    finally:
+        process.stop()
+
+
+def populate(target: Target, keys: list[str]) -> None:
+    for start in range(0, len(keys), 2000):  # signatures stay fresh on slow targets
+        requests = loadgen.small_requests(target, "PUT", keys[start : start + 2000], b"x")
+        loadgen.run_small_ops(target, requests, 32)
+
+
+def report(lanes: dict[str, Lane], args: argparse.Namespace) -> None:
+    print(f"upstream {args.upstream}, {args.keys} keys, {args.shards} shards, {args.rounds} rounds")
+    print("lane           median s  × direct (min–max)  proxy µs/key  upstream µs/key  requests")
+    for name, lane in lanes.items():
+        line = f"{name:14s} {statistics.median(lane.seconds):8.3f}"
+        if lane.ratios:
+            spread = f"({min(lane.ratios):.2f}–{max(lane.ratios):.2f})"
+            line += f" {statistics.median(lane.ratios):8.2f}× {spread:11s}"
+            line += f" {statistics.median(lane.cpu_us_per_key):12.1f}"
+        else:
+            line += " " * 34
+        line += f" {statistics.median(lane.upstream_us_per_key):16.1f}"
+        if lane.requests:
+            line += f" {statistics.median(lane.requests):9.0f}"
+        print(line)
+    print("(µs/key: CPU seconds of the process during the listing, per key listed)")
 
 
 def main() -> int:
@@ -83,54 +192,46 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--upstream", choices=["seaweedfs", "ceph"], default="seaweedfs")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", help="a git revision to compare with, in the same run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="s3proxy-listing-") as tmp:
+    keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
+    with tempfile.TemporaryDirectory(prefix="s3proxy-listing-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        server: Any
-        if args.upstream == "ceph":
-            from conformance.ceph_rgw import CephRGW, ensure_installed
-
-            ensure_installed()
-            server = CephRGW.start(work / "ceph")
-        else:
-            server = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
-        try:
-            upstream = s3_client(server.endpoint, server.access_key, server.secret_key)
-            relay = CountingRelay(int(server.endpoint.rsplit(":", 1)[1]))
-            relayed = f"http://127.0.0.1:{relay.port}"
-            with proxy_in_front_of(
-                server, work, AK, SK, shards=args.shards, endpoint=relayed
-            ) as proxy:
-                client = s3_client(proxy.endpoint, AK, SK)
-                client.create_bucket(Bucket="many")
-                keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
-                with ThreadPoolExecutor(16) as pool:
-                    list(
-                        pool.map(lambda k: client.put_object(Bucket="many", Key=k, Body=b"x"), keys)
-                    )
-                proxy_times, direct_times, requests = [], [], []
-                for _ in range(args.rounds):
-                    before = relay.requests
-                    count, seconds, pages = list_all(client, "many")
-                    requests.append(relay.requests - before)
-                    proxy_times.append(seconds)
-                    assert count == args.keys, count
-                    count, seconds, direct_pages = list_all(
-                        upstream, UPSTREAM_BUCKET, "bench/many/"
-                    )
-                    direct_times.append(seconds)
-                    assert count == args.keys, count
-                p, d = statistics.median(proxy_times), statistics.median(direct_times)
-                sent = statistics.median(requests)
-                print(f"upstream               {args.upstream}, {args.keys} keys")
-                print(f"shards                 {args.shards}")
-                print(f"through the proxy      {p:.3f} s median of {args.rounds}, {pages} pages,")
-                print(f"                       {sent:.0f} upstream requests")
-                print(f"directly upstream      {d:.3f} s median, {direct_pages} requests")
-                print(f"ratio proxy / direct   {p / d:.2f}x time")
-        finally:
-            server.stop()
+        server = stack.enter_context(upstream(args.upstream, work))
+        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
+        admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        admin.create_bucket(Bucket=DIRECT_BUCKET)
+        upstream_port = int(server.endpoint.rsplit(":", 1)[1])
+        upstream_pid = server.pids["radosgw"] if args.upstream == "ceph" else server.pid
+        direct = Target(
+            "direct", server.endpoint, server.access_key, server.secret_key, DIRECT_BUCKET
+        )
+        lanes = {"direct": Lane(direct)}
+        sources = {"s3proxy": REPO}
+        if args.baseline:
+            sources[f"base {args.baseline}"[:14]] = source_of(args.baseline, work / "baseline")
+        for name, cwd in sources.items():
+            relay = CountingRelay(upstream_port)
+            lane = stack.enter_context(
+                proxy(server, work / f"proxy-{len(lanes)}", args.shards, relay, cwd)
+            )
+            lane.target = Target(name, lane.target.endpoint, AK, SK, "many")
+            lanes[name] = lane
+        first = lanes["s3proxy"].target
+        status, _, body, _ = loadgen.blocking_request(first, "PUT", None)
+        loadgen.expect(status, 200, "CreateBucket through the proxy", body)
+        populate(first, keys)
+        populate(direct, keys)
+        order = list(lanes)
+        for round_ in range(args.rounds):
+            turn = order[round_ % len(order) :] + order[: round_ % len(order)]
+            for name in turn:
+                lanes[name].list_once(args.keys, upstream_pid)
+            for name, lane in lanes.items():
+                if name != "direct":
+                    lane.ratios.append(lane.seconds[-1] / lanes["direct"].seconds[-1])
+        report(lanes, args)
     return 0
 
 
