@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -301,8 +301,10 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-def create_admin_app(gateway: Gateway) -> Starlette:
-    """Liveness and readiness on the admin port (never the S3 port: a bucket may be 'healthz')."""
+def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None) -> Starlette:
+    """Liveness and readiness on the admin port (never the S3 port: a bucket may be 'healthz').
+    ``registry``: where /metrics reads from; the default registry of this process when None
+    (with several workers, one that sums their multiprocess files)."""
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -317,7 +319,8 @@ def create_admin_app(gateway: Gateway) -> Starlette:
         )
 
     async def prometheus(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry) if registry is not None else generate_latest()
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(
         routes=[

@@ -24,6 +24,7 @@ from s3proxy.config import (
 from s3proxy.config.local_default import DEFAULT_DATA_DIR, local_default_settings
 from s3proxy.errors import S3Error
 from s3proxy.layout import locate, shard_digits
+from s3proxy.worker_count import prepare_metrics, worker_count
 
 USAGE_ERROR = 2
 
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--upstream", metavar="URL", help="quick start: the upstream endpoint")
     serve.add_argument("--upstream-bucket", metavar="NAME", help="quick start: the upstream bucket")
     serve.add_argument("--shards", type=int, help="layout.shards: 1, 16, 256 or 4096")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N|auto",
+        help="processes serving the S3 port (server.workers; auto: one per usable CPU)",
+    )
     serve.add_argument(
         "--data-dir",
         type=Path,
@@ -69,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("bucket", metavar="BUCKET")
     where.add_argument("key", metavar="KEY")
     return parser
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    count = int(value)  # argparse turns the ValueError into a usage error
+    if not 1 <= count <= 256:
+        raise argparse.ArgumentTypeError("must be 1 to 256 or auto")
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +145,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"s3proxy: S3 endpoint http://{server.host}:{server.port}", flush=True)
         for line in local.banner:
             print(f"s3proxy: {line}", flush=True)
+    if args.workers is not None:
+        server = settings.server.model_copy(update={"workers": args.workers})
+        settings = settings.model_copy(update={"server": server})
+    prepare_metrics(worker_count(settings))  # before the server stack imports prometheus_client
     from s3proxy.server import run  # lazily: the server stack is not needed to check a config
 
     return run(settings, args.config)

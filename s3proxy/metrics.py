@@ -22,7 +22,9 @@ REQUEST_SECONDS = Histogram(
 )
 BYTES_IN = Counter("s3proxy_received_bytes", "Request body bytes received", ["tenant"])
 BYTES_OUT = Counter("s3proxy_sent_bytes", "Response body bytes sent", ["tenant"])
-IN_FLIGHT = Gauge("s3proxy_requests_in_flight", "S3 requests being served")
+IN_FLIGHT = Gauge(
+    "s3proxy_requests_in_flight", "S3 requests being served", multiprocess_mode="livesum"
+)
 UPSTREAM_SECONDS = Histogram(
     "s3proxy_upstream_request_duration_seconds",
     "Time to the upstream's response headers",

@@ -18,18 +18,24 @@ import os
 import secrets
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from s3proxy.app import Gateway, S3App, create_admin_app
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.local_default import with_persistent_secret
-from s3proxy.hypercorn_patch import add_informational_reasons
+from s3proxy.hypercorn_patch import add_informational_reasons, read_larger_chunks
+from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
 log = logging.getLogger("s3proxy")
+
+STOP_NOW = signal.SIGUSR2
+"""Stop accepting at once, without the drain: what the supervisor sends its admin process."""
 
 # glibc: serve large buffers with mmap and trim rarely; streaming CPU drops 2-4× (S3-NOTES.md).
 M_TRIM_THRESHOLD = -1
@@ -75,9 +81,13 @@ def configure_logging(settings: Settings) -> None:
     access.setLevel(logging.INFO if settings.logging.access_log else logging.WARNING)
 
 
+def address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConfig:
     config = HypercornConfig()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.bind = [address(host, port)]
     config.graceful_timeout = settings.server.shutdown_timeout
     config.include_server_header = False
     config.keep_alive_timeout = 75
@@ -104,24 +114,42 @@ def _reload(gateway: Gateway, config_path: Path | None) -> None:
     log.info("configuration reloaded from %s", config_path)
 
 
-async def _serve(settings: Settings, config_path: Path | None) -> int:
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What one process serves. ``None`` drain delay: serve until a second signal (the admin
+    process of a multi-worker server, which the supervisor stops after the workers)."""
+
+    s3_fd: int | None = None
+    admin_fd: int | None = None
+    serve_s3: bool = True
+    serve_admin: bool = True
+    drain_delay: float | None = 0.0
+    registry: CollectorRegistry | None = None
+    announce: bool = True
+
+
+async def serve_role(settings: Settings, config_path: Path | None, role: Role) -> int:
     gateway = Gateway(settings)
     s3_config = _hypercorn_config(settings.server.host, settings.server.port, settings)
+    if role.s3_fd is not None:
+        s3_config.bind = [f"fd://{role.s3_fd}"]
     if settings.server.tls_cert is not None and settings.server.tls_key is not None:
         s3_config.certfile = str(settings.server.tls_cert)
         s3_config.keyfile = str(settings.server.tls_key)
     admin_config = _hypercorn_config(
         settings.server.admin_host, settings.server.admin_port, settings
     )
+    if role.admin_fd is not None:
+        admin_config.bind = [f"fd://{role.admin_fd}"]
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     grace = settings.server.shutdown_timeout
-
-    delay = settings.server.drain_delay
+    delay = role.drain_delay
 
     def stop_accepting() -> None:
-        log.info("shutting down: no new connections, %.0f s for in-flight requests", grace)
+        if role.serve_s3:
+            log.info("shutting down: no new connections, %.0f s for in-flight requests", grace)
         stop.set()
 
     def begin_shutdown() -> None:
@@ -131,6 +159,8 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
                 loop.call_later(grace + 2, _hard_exit)
             return
         gateway.draining = True
+        if delay is None:
+            return
         if delay > 0:
             log.info("draining: /readyz answers 503, still serving for %.1f s", delay)
         loop.call_later(delay, stop_accepting)
@@ -139,22 +169,34 @@ async def _serve(settings: Settings, config_path: Path | None) -> int:
         # bound. The drain must end on time whatever the clients do.
         loop.call_later(delay + grace + 2, _hard_exit)
 
+    def stop_now() -> None:  # the supervisor's "the workers are gone": no drain to wait for
+        gateway.draining = True
+        if not stop.is_set():
+            stop_accepting()
+            loop.call_later(grace + 2, _hard_exit)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, begin_shutdown)
+    loop.add_signal_handler(STOP_NOW, stop_now)
     loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path)
-    log.info(
-        "s3proxy serving S3 on %s, admin on %s",
-        s3_config.bind[0],
-        admin_config.bind[0],
-    )
-    try:
-        await asyncio.gather(
-            serve(S3App(gateway), s3_config, shutdown_trigger=stop.wait),  # type: ignore[arg-type]
-            serve(create_admin_app(gateway), admin_config, shutdown_trigger=stop.wait),  # type: ignore[arg-type]
+    servers = []
+    if role.serve_s3:
+        servers.append(serve(S3App(gateway), s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    if role.serve_admin:
+        admin = create_admin_app(gateway, role.registry)
+        servers.append(serve(admin, admin_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    if role.announce:
+        log.info(
+            "s3proxy serving S3 on %s, admin on %s",
+            address(settings.server.host, settings.server.port),
+            address(settings.server.admin_host, settings.server.admin_port),
         )
+    try:
+        await asyncio.gather(*servers)
     finally:
         await gateway.close()
-    log.info("s3proxy stopped")
+    if role.announce:
+        log.info("s3proxy stopped")
     return 0
 
 
@@ -162,6 +204,7 @@ def run(settings: Settings, config_path: Path | None) -> int:
     configure_logging(settings)
     tune_malloc()
     add_informational_reasons()
+    read_larger_chunks()
     settings = with_persistent_secret(settings)
     if settings.server.secret is None:
         log.warning(
@@ -175,8 +218,19 @@ def run(settings: Settings, config_path: Path | None) -> int:
                 )
             }
         )
+    workers = worker_count(settings)
+    if workers > 1 and multiprocess_metrics_active():
+        from s3proxy.supervisor import supervise
+
+        return supervise(settings, config_path, workers)
+    if workers > 1:
+        log.warning(
+            "server.workers=%d needs metrics shared between processes, which must be set up "
+            "before prometheus_client is imported (s3proxy serve does this): serving with 1",
+            workers,
+        )
     try:
-        return asyncio.run(_serve(settings, config_path))
+        return asyncio.run(serve_role(settings, config_path, Role()))
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

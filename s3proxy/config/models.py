@@ -104,6 +104,9 @@ class ServerConfig(_Frozen):
     still served, so a load balancer takes the replica out before it stops accepting."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
+    """Processes serving the S3 port. One Python process uses one core; ``auto`` starts one per
+    CPU this process may use (affinity and cgroup quota). The local store is served by one."""
 
 
 class UpstreamConfig(_Frozen):

@@ -22,6 +22,7 @@ from tests.support.processes import SeaweedFS
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
+WORKERS = 2  # the signal tests run the multi-process server: its parent relays every signal
 
 
 def http_get(url: str) -> tuple[int, bytes]:
@@ -103,7 +104,7 @@ def test_locate_names_the_real_upstream_object(proxy: Proxy) -> None:
 
 @pytest.fixture()
 def own_proxy(seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path) -> Any:
-    running = start_proxy(seaweed, upstream_s3, tmp_path)
+    running = start_proxy(seaweed, upstream_s3, tmp_path, server={"workers": WORKERS})
     yield running
     if running.process.returncode is None:
         running.process.stop()
@@ -122,13 +123,13 @@ def test_sighup_reloads_keys_and_keeps_config_on_error(own_proxy: Proxy) -> None
     assert caught.value.response["Error"]["Code"] == "InvalidAccessKeyId"
 
     own_proxy.config_path.write_text(yaml.safe_dump(settings))
-    own_proxy.process.reload_and_wait("configuration reloaded")
+    own_proxy.process.reload_and_wait("configuration reloaded", count=WORKERS + 1)
     carol.create_bucket(Bucket="docs")
     carol.put_object(Bucket="docs", Key="k", Body=b"carol")
     assert carol.get_object(Bucket="docs", Key="k")["Body"].read() == b"carol"
 
     own_proxy.config_path.write_text("tenants: [this is not valid")
-    own_proxy.process.reload_and_wait("reload of")
+    own_proxy.process.reload_and_wait("reload of", count=WORKERS + 1)
     assert carol.get_object(Bucket="docs", Key="k")["Body"].read() == b"carol"
     assert own_proxy.client("alice").put_object(Bucket="docs", Key="k2", Body=b"a")
 
@@ -154,7 +155,9 @@ def test_drain_delay_fails_readiness_but_keeps_serving(
 ) -> None:
     """server.drain_delay: after SIGTERM the load balancer sees /readyz fail while requests are
     still answered; a second SIGTERM ends the wait and the replica exits cleanly."""
-    proxy = start_proxy(seaweed, upstream_s3, tmp_path, server={"drain_delay": 120})
+    proxy = start_proxy(
+        seaweed, upstream_s3, tmp_path, server={"drain_delay": 120, "workers": WORKERS}
+    )
     try:
         s3 = proxy.client("alice")
         s3.put_object(Bucket="docs", Key="drain/delay", Body=b"still here")

@@ -566,8 +566,9 @@ class ProxyProcess(_Managed):
         """Send ``sig`` by PID, wait up to ``timeout`` s, then SIGKILL; returns the exit status."""
         return self._stop([(sig, timeout)])
 
-    def reload_and_wait(self, marker: str, timeout: float = 10.0) -> str:
-        """Send SIGHUP and wait until ``marker`` appears in log output written after it.
+    def reload_and_wait(self, marker: str, timeout: float = 10.0, count: int = 1) -> str:
+        """Send SIGHUP and wait until ``marker`` appears ``count`` times in log output written
+        after it (with several workers every process reloads and says so).
 
         Returns the new log text, so a test can assert on what the reload reported.
         """
@@ -578,7 +579,7 @@ class ProxyProcess(_Managed):
             with self.log_path.open("rb") as log:
                 log.seek(offset)
                 fresh = log.read().decode(errors="replace")
-            if marker in fresh:
+            if fresh.count(marker) >= count:
                 return fresh
             if self._exited():
                 raise RuntimeError(f"s3proxy exited during reload; log:\n{self.log_tail()}")

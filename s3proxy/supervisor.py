@@ -1,0 +1,220 @@
+"""Serve the S3 port from several processes: one Python process only ever uses one core.
+
+The parent binds both ports (so an address in use is reported once, before anything starts),
+then forks: N workers that accept on the one shared S3 socket, and one admin process that serves
+/healthz, /readyz and /metrics (the sum of every worker's samples, through prometheus_client's
+multiprocess files). The parent itself runs no event loop and no thread — it only waits for
+signals — so forking again to replace a worker that died is always safe.
+
+Signals to the parent keep the single-process meaning: SIGTERM/SIGINT make /readyz answer 503,
+the workers keep serving for ``server.drain_delay`` seconds (a second signal ends the wait), then
+stop accepting and finish in-flight requests within ``server.shutdown_timeout``; the admin
+process stops last. SIGHUP is passed to every process, each reloads the configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from hypercorn.config import Config as HypercornConfig
+from prometheus_client import CollectorRegistry, multiprocess
+
+from s3proxy.config import Settings
+from s3proxy.server import STOP_NOW, Role, address, serve_role
+
+log = logging.getLogger("s3proxy")
+
+SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD}
+CRASH_LOOP_SECONDS = 5.0
+"""A process that exits with an error this soon after its start is not restarted: the whole
+server stops with an error (a configuration or environment problem, which restarting cannot
+fix). One killed by a signal (the OOM killer, an operator) is always replaced."""
+KILL_MARGIN = 5.0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=HypercornConfig.backlog)
+
+
+@dataclass(slots=True)
+class _Children:
+    roles: dict[int, str] = field(default_factory=dict)
+    started: dict[int, float] = field(default_factory=dict)
+
+    def pids(self, role: str) -> list[int]:
+        return [pid for pid, kind in self.roles.items() if kind == role]
+
+    def signal(self, pids: list[int], signum: int) -> None:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config_path: Path | None, workers: int) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.workers = workers
+        self.children = _Children()
+        self.s3_sock: socket.socket | None = None
+        self.admin_sock: socket.socket | None = None
+        self.draining = False
+        self.stopping = False
+        self.drain_deadline: float | None = None
+        self.kill_deadline: float | None = None
+        self.exit_code = 0
+
+    def run(self) -> int:
+        server = self.settings.server
+        try:
+            self.s3_sock = listen(server.host, server.port)
+            self.admin_sock = listen(server.admin_host, server.admin_port)
+        except OSError as exc:
+            log.error("cannot serve: %s", exc)
+            return 1
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        self._spawn("admin")
+        for _ in range(self.workers):
+            self._spawn("worker")
+        log.info(
+            "s3proxy serving S3 on %s with %d worker processes, admin on %s",
+            address(server.host, server.port),
+            self.workers,
+            address(server.admin_host, server.admin_port),
+        )
+        while self.children.roles:
+            self._wait_once()
+        log.info("s3proxy stopped")
+        return self.exit_code
+
+    def _wait_once(self) -> None:
+        deadline = min(d for d in (self.drain_deadline, self.kill_deadline, float("inf")) if d)
+        if deadline == float("inf"):
+            info = signal.sigwaitinfo(SIGNALS)
+            signum: int | None = info.si_signo
+        else:
+            timeout = max(0.0, deadline - time.monotonic())
+            waited = signal.sigtimedwait(SIGNALS, timeout)
+            signum = waited.si_signo if waited is not None else None
+        if signum is None:
+            self._deadline_passed()
+        elif signum == signal.SIGCHLD:
+            self._reap()
+        elif signum == signal.SIGHUP:
+            self.children.signal(list(self.children.roles), signal.SIGHUP)
+        else:
+            self._shutdown_signal()
+
+    def _shutdown_signal(self) -> None:
+        if not self.draining:
+            self.draining = True
+            self.children.signal(self.children.pids("admin"), signal.SIGTERM)  # /readyz: 503
+            delay = self.settings.server.drain_delay
+            if delay > 0:
+                log.info("draining: /readyz answers 503, still serving for %.1f s", delay)
+                self.drain_deadline = time.monotonic() + delay
+                return
+        if not self.stopping:
+            self._stop_workers()
+
+    def _deadline_passed(self) -> None:
+        now = time.monotonic()
+        if self.kill_deadline is not None and now >= self.kill_deadline:
+            log.warning("shutdown timeout passed with processes still running: killing them")
+            self.children.signal(list(self.children.roles), signal.SIGKILL)
+            self.kill_deadline = None
+        elif self.drain_deadline is not None and now >= self.drain_deadline and not self.stopping:
+            self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        self.stopping = True
+        self.drain_deadline = None
+        grace = self.settings.server.shutdown_timeout
+        log.info("shutting down: no new connections, %.0f s for in-flight requests", grace)
+        self.children.signal(self.children.pids("worker"), signal.SIGTERM)
+        if self.s3_sock is not None:  # no connection may wait in a backlog nobody accepts
+            self.s3_sock.close()
+            self.s3_sock = None
+        self.kill_deadline = time.monotonic() + grace + KILL_MARGIN
+        self._stop_admin_when_alone()
+
+    def _stop_admin_when_alone(self) -> None:
+        if self.stopping and not self.children.pids("worker"):
+            self.children.signal(self.children.pids("admin"), STOP_NOW)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            role = self.children.roles.pop(pid, None)
+            started = self.children.started.pop(pid, 0.0)
+            if role is None:
+                continue
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            code = os.waitstatus_to_exitcode(status)
+            if self.stopping:
+                self._stop_admin_when_alone()
+                continue
+            if time.monotonic() - started < CRASH_LOOP_SECONDS and code > 0:
+                log.error("%s process %d failed at start (exit %d): stopping", role, pid, code)
+                self.exit_code = 1
+                self.draining = True
+                self._stop_workers()
+                continue
+            log.warning("%s process %d exited (status %d): starting another", role, pid, code)
+            self._spawn(role)
+
+    def _spawn(self, role: str) -> None:
+        pid = os.fork()
+        if pid == 0:
+            _child(role, self)
+        self.children.roles[pid] = role
+        self.children.started[pid] = time.monotonic()
+
+
+def _child(role: str, supervisor: Supervisor) -> NoReturn:
+    """The forked process: serve its role, then leave with os._exit (never return into the
+    parent's stack, never run its atexit handlers)."""
+    code = 1
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        s3_sock, admin_sock = supervisor.s3_sock, supervisor.admin_sock
+        assert s3_sock is not None and admin_sock is not None
+        if role == "worker":
+            admin_sock.close()
+            job = Role(s3_fd=s3_sock.detach(), serve_admin=False, announce=False)
+        else:
+            s3_sock.close()
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            job = Role(
+                admin_fd=admin_sock.detach(),
+                serve_s3=False,
+                drain_delay=None,
+                registry=registry,
+                announce=False,
+            )
+        code = asyncio.run(serve_role(supervisor.settings, supervisor.config_path, job))
+    except BaseException:
+        log.exception("%s process %d failed", role, os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def supervise(settings: Settings, config_path: Path | None, workers: int) -> int:
+    return Supervisor(settings, config_path, workers).run()

@@ -1,0 +1,94 @@
+"""How many processes serve the S3 port, decided before the server stack is imported.
+
+One Python process runs on one core, so ``server.workers: auto`` starts one worker per CPU this
+process may use: its CPU affinity, lowered to a cgroup v2 quota (``cpu.max``: a container's CPU
+limit) when there is one. The local store is opened by exactly one process (it holds a lock on
+its directory), so a configuration that uses it is served by one.
+
+Several workers share their Prometheus counters through prometheus_client's multiprocess mode,
+which must be chosen before ``prometheus_client`` is first imported: :func:`prepare_metrics` does
+that, which is why this module imports neither the server nor the metrics.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from s3proxy.config import LocalStoreConfig, Settings
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def cgroup_cpu_limit(cpu_max: str) -> int | None:
+    """CPUs allowed by a cgroup v2 ``cpu.max`` line ("QUOTA PERIOD" or "max PERIOD"), rounded
+    up; None when unlimited or unreadable."""
+    fields = cpu_max.split()
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
+
+
+def usable_cpus(cpu_max_file: Path = CGROUP_CPU_MAX) -> int:
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    try:
+        limit = cgroup_cpu_limit(cpu_max_file.read_text())
+    except OSError:
+        limit = None
+    return min(count, limit) if limit is not None else count
+
+
+def uses_local_store(settings: Settings) -> bool:
+    return any(isinstance(upstream, LocalStoreConfig) for upstream in settings.upstreams.values())
+
+
+def worker_count(settings: Settings, cpus: int | None = None) -> int:
+    if uses_local_store(settings):
+        return 1
+    workers = settings.server.workers
+    if workers == "auto":
+        return cpus if cpus is not None else usable_cpus()
+    return workers
+
+
+def prepare_metrics(workers: int) -> bool:
+    """Switch prometheus_client to its multiprocess mode for ``workers`` > 1: every process
+    writes its samples to files in one directory, which the admin process sums. Returns whether
+    multiprocess metrics are on. Too late (False) once prometheus_client has been imported."""
+    if workers <= 1:
+        return False
+    if os.environ.get(METRICS_DIR_ENV):
+        return "prometheus_client" not in sys.modules or multiprocess_metrics_active()
+    if "prometheus_client" in sys.modules:
+        return False
+    directory = tempfile.mkdtemp(prefix="s3proxy-metrics-")
+    os.environ[METRICS_DIR_ENV] = directory
+    owner = os.getpid()
+    # Only the process that made the directory removes it (workers are forked and exit with
+    # os._exit, which skips atexit handlers anyway).
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+    return True
+
+
+def multiprocess_metrics_active() -> bool:
+    from prometheus_client import values
+
+    return values.ValueClass is not values.MutexValue
