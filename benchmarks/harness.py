@@ -201,6 +201,11 @@ def server_cpu_seconds(pid: int) -> float:
 
 
 def reset_peak_rss(pid: int) -> None:
-    """Start a new VmHWM window (Linux: writing 5 to clear_refs resets the peak RSS)."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    """Start a new VmHWM window for the process and its workers (Linux: writing 5 to
+    clear_refs resets the peak RSS)."""
+    pids = [pid]
+    with contextlib.suppress(psutil.Error):
+        pids += [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    for each in pids:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{each}/clear_refs").write_text("5")

@@ -605,12 +605,22 @@ class ProxyProcess(_Managed):
 
 
 def peak_rss(pid: int) -> int:
-    """Peak resident set size of ``pid`` in bytes.
+    """Peak resident set size of ``pid`` and its child processes (a multi-worker proxy), in
+    bytes: the sum of each process's own peak, an upper bound of their peak together.
 
     VmHWM ("high water mark") from /proc is the true peak since the process started, so a short
     spike between two samples is not missed; psutil's current RSS is the fallback where /proc has
     no VmHWM (non-Linux).
     """
+    total = _own_peak_rss(pid)
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += _own_peak_rss(child.pid)
+    return total
+
+
+def _own_peak_rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
             for line in status:
