@@ -2,7 +2,8 @@
 
 Rendering is plain string building with escaping (fast, and S3's documents are flat); parsing of
 client bodies (CompleteMultipartUpload, DeleteObjects) goes through defusedxml with a size
-cap, so hostile XML is refused before it can expand.
+cap, so hostile XML is refused before it can expand. Upstream responses go through the C
+ElementTree parser once any DTD is refused (:func:`_upstream_document` says why that is safe).
 """
 
 from __future__ import annotations
@@ -104,36 +105,43 @@ def check_create_bucket_body(body: bytes) -> None:
             raise S3Error(S3ErrorCode.MalformedXML)
 
 
-def _fields(element: ET.Element) -> dict[str, str]:
-    """Local name → text of ``element``'s children, the first wins (as in :func:`_text`).
-
-    One pass per element: a listing entry has six children, and looking each field up by
-    scanning them was a third of the proxy's CPU when listing (profiled with py-spy)."""
-    return {_local(child.tag): child.text or "" for child in reversed(element)}
-
-
 def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
-    """An upstream ListObjectsV2 response."""
-    root = _parse(body)
+    """An upstream ListObjectsV2 response; an unreadable one is InternalError.
+
+    Fields are found with ``findtext`` on the root's namespace (a C scan of an entry's six
+    children, the first match wins): half the Python work of a dict per entry."""
+    root = _upstream_document(body)
     # S3's encoding-type=url is form encoding: a space arrives as "+" (botocore: unquote_plus).
     decode = unquote_plus if url_encoded else (lambda value: value)
+    ns = root.tag[: root.tag.find("}") + 1]
+    contents, common, key, etag, size, modified, storage, prefix = (
+        ns + name
+        for name in (
+            "Contents",
+            "CommonPrefixes",
+            "Key",
+            "ETag",
+            "Size",
+            "LastModified",
+            "StorageClass",
+            "Prefix",
+        )
+    )
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     for item in root:
-        name = _local(item.tag)
-        if name == "Contents":
-            fields = _fields(item)
+        if item.tag == contents:
             entries.append(
                 ListEntry(
-                    key=decode(fields.get("Key", "")),
-                    etag=fields.get("ETag", ""),
-                    size=int(fields.get("Size") or 0),
-                    last_modified=fields.get("LastModified", ""),
-                    storage_class=fields.get("StorageClass") or "STANDARD",
+                    decode(item.findtext(key) or ""),
+                    item.findtext(etag) or "",
+                    int(item.findtext(size) or 0),
+                    item.findtext(modified) or "",
+                    item.findtext(storage) or "STANDARD",
                 )
             )
-        elif name == "CommonPrefixes":
-            prefixes.append(decode(_text(item, "Prefix")))
+        elif item.tag == common:
+            prefixes.append(decode(item.findtext(prefix) or ""))
     truncated = _text(root, "IsTruncated", "false").strip().lower() == "true"
     token = _text(root, "NextContinuationToken") or None
     return ListPage(entries, prefixes, token if truncated else None)
@@ -266,16 +274,39 @@ class EmbeddedError(Exception):
 
 
 def _upstream_root(body: bytes) -> ET.Element:
-    """An upstream result document. Leading whitespace is S3's keep-alive while a long
-    CompleteMultipartUpload runs; an unreadable document is the upstream's fault, not the
-    client's (InternalError, never MalformedXML)."""
-    try:
-        root: ET.Element = DefusedET.fromstring(body.lstrip(), forbid_dtd=True)
-    except (ET.ParseError, DefusedXmlException, ValueError):
-        raise S3Error(S3ErrorCode.InternalError) from None
+    """An upstream result document; an embedded ``<Error>`` raises :class:`EmbeddedError`."""
+    root = _upstream_document(body)
     if _local(root.tag) == "Error":
         raise EmbeddedError(_text(root, "Code") or "InternalError")
     return root
+
+
+def _upstream_document(body: bytes) -> ET.Element:
+    """An upstream response document, parsed by the C-accelerated ElementTree.
+
+    defusedxml drives expat through pure-Python callbacks: 20 ms per 1,000 listing entries
+    where the C tree builder takes 4 ms, and parsing was half of the proxy's CPU when listing.
+    What defusedxml guards against (entity expansion, external entities and DTDs) all needs a
+    document type declaration: without ``<!DOCTYPE`` no entity can be declared, so only the five
+    predefined ones and character references exist, and nothing is fetched. So any DTD is
+    refused here, before parsing. The check is made on text, and the text is what is parsed:
+    on raw bytes a UTF-16 document (or one declaring another encoding) would hide its
+    ``<!DOCTYPE`` from a byte search, while expat parses a ``str`` as UTF-8 whatever its XML
+    declaration says. Client bodies are not parsed here: they stay on defusedxml (:func:`_parse`).
+
+    Leading whitespace is S3's keep-alive while a long CompleteMultipartUpload runs; an
+    unreadable document is the upstream's fault, not the client's (InternalError, never
+    MalformedXML)."""
+    try:
+        text = body.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        raise S3Error(S3ErrorCode.InternalError) from None
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise S3Error(S3ErrorCode.InternalError)
+    try:
+        return ET.fromstring(text)
+    except (ET.ParseError, ValueError):
+        raise S3Error(S3ErrorCode.InternalError) from None
 
 
 def quoted_etag(etag: str) -> str:
