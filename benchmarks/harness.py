@@ -53,19 +53,26 @@ def proxy_in_front_of(
     shards: int = 16,
     endpoint: str | None = None,
     access_log: bool = False,
+    server_options: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningProxy]:
     """A proxy whose single tenant ``bench`` has its home in ``UPSTREAM_BUCKET`` on ``server``
     (any object with endpoint/access_key/secret_key), reached at ``endpoint`` if given (a
     relay) or directly. ``access_log``: the shipped default is on; the older benchmarks
     measured without it."""
-    s3_client(server.endpoint, server.access_key, server.secret_key).create_bucket(
-        Bucket=UPSTREAM_BUCKET
-    )
+    admin = s3_client(server.endpoint, server.access_key, server.secret_key)
+    with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
+        admin.create_bucket(Bucket=UPSTREAM_BUCKET)
     port, admin_port = free_port(), free_port()
     config = write_config(
         work / "s3proxy.yaml",
         {
-            "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
+            "server": {
+                "port": port,
+                "admin_port": admin_port,
+                "secret": "x" * 32,
+                **(server_options or {}),
+            },
             "upstreams": {
                 "up": {
                     "endpoint": endpoint or server.endpoint,
@@ -83,7 +90,9 @@ def proxy_in_front_of(
             "logging": {"access_log": access_log},
         },
     )
-    process = ProxyProcess.start(config, admin_port=admin_port, log_path=work / "proxy.log")
+    process = ProxyProcess.start(
+        config, admin_port=admin_port, log_path=work / "proxy.log", env=env
+    )
     try:
         yield RunningProxy(f"http://127.0.0.1:{port}", process)
     finally:

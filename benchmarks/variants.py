@@ -1,0 +1,112 @@
+"""A/B of two proxy settings on the small-request scenarios, interleaved in one run.
+
+Starts one upstream (SeaweedFS; ``--upstream ceph``) and two proxies in front of it that
+differ only in what ``--a``/``--b`` say (``server.*`` settings as ``name=value``, environment
+variables as ``env:NAME=value``), then alternates A and B on 1 KiB PUT and GET at concurrency
+32: ops/s, the proxy's CPU per request (all its processes), the B/A ratio of each pair. Usage:
+
+    python -m benchmarks.variants --a workers=1 --b workers=2 [--pairs 4] [--ops 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import loadgen  # noqa: E402
+from benchmarks.harness import proxy_in_front_of, server_cpu_seconds, upstream  # noqa: E402
+from benchmarks.loadgen import Target  # noqa: E402
+
+AK, SK = "AKVARIANTS0000000001", "variants-bench-secret-key-0123"
+
+
+def parse_variant(spec: str) -> tuple[dict[str, Any], dict[str, str]]:
+    server: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        if name.startswith("env:"):
+            env[name[4:]] = value
+        else:
+            server[name] = int(value) if value.isdigit() else value
+    return server, env
+
+
+def small_round(target: Target, pid: int, method: str, keys: list[str]) -> tuple[float, float]:
+    requests = loadgen.small_requests(target, method, keys, b"s" * 1024)
+    before = server_cpu_seconds(pid)
+    result = loadgen.run_small_ops(target, requests, 32)
+    cpu = server_cpu_seconds(pid) - before
+    return len(keys) / result.seconds, cpu / len(keys) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--a", default="", help="settings of A, e.g. workers=1")
+    parser.add_argument("--b", default="", help="settings of B, e.g. workers=2,env:X=1")
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--upstream", choices=["seaweedfs", "ceph"], default="seaweedfs")
+    args = parser.parse_args(argv)
+    variants = {"A": parse_variant(args.a), "B": parse_variant(args.b)}
+    with tempfile.TemporaryDirectory(prefix="s3proxy-variants-") as tmp:
+        work = Path(tmp)
+        with upstream(args.upstream, work) as server:
+            proxies = {}
+            targets = {}
+            with ExitStack() as stack:
+                for name, (options, env) in variants.items():
+                    (work / name).mkdir()
+                    proxies[name] = stack.enter_context(
+                        proxy_in_front_of(
+                            server,
+                            work / name,
+                            AK,
+                            SK,
+                            access_log=True,
+                            server_options=options,
+                            env={**os.environ, **env},
+                        )
+                    )
+                    bucket = f"var-{name.lower()}"
+                    targets[name] = Target(name, proxies[name].endpoint, AK, SK, bucket)
+                    status, _, body, _ = loadgen.blocking_request(targets[name], "PUT", None)
+                    loadgen.expect(status, 200, f"{name} CreateBucket", body)
+                results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+                for pair in range(args.pairs):
+                    for method in ("PUT", "GET"):
+                        for name in ("A", "B") if pair % 2 == 0 else ("B", "A"):
+                            keys = [f"v/{pair}/{i:06d}" for i in range(args.ops)]
+                            pid = proxies[name].process.pid
+                            measured = small_round(targets[name], pid, method, keys)
+                            results.setdefault((method, name), []).append(measured)
+                            print(
+                                f"pair {pair} {method} {name}: {measured[0]:7.0f} ops/s "
+                                f"{measured[1]:6.0f} µs CPU/op",
+                                flush=True,
+                            )
+    print(f"A: {args.a or '(defaults)'}   B: {args.b or '(defaults)'}")
+    for method in ("PUT", "GET"):
+        a, b = results[(method, "A")], results[(method, "B")]
+        ops_ratio = statistics.median(y[0] / x[0] for x, y in zip(a, b, strict=True))
+        cpu_a = statistics.median(x[1] for x in a)
+        cpu_b = statistics.median(y[1] for y in b)
+        print(
+            f"{method} 1 KiB c=32: B/A ops/s {ops_ratio:.2f}×, "
+            f"CPU/op A {cpu_a:.0f} µs, B {cpu_b:.0f} µs ({cpu_b / cpu_a - 1:+.0%})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
