@@ -59,12 +59,13 @@ def trim_header_value(value: str) -> str:
 def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
     """A ``name:value\\n`` line per signed header, in ``signed`` order; repeats joined by ``,``."""
     wanted = set(signed)
-    values: dict[str, list[str]] = {}
+    values: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()
         if lower in wanted:
-            values.setdefault(lower, []).append(trim_header_value(value))
-    return "".join([f"{name}:{','.join(values.get(name, ()))}\n" for name in signed])
+            trimmed = trim_header_value(value)
+            values[lower] = f"{values[lower]},{trimmed}" if lower in values else trimmed
+    return "".join([f"{name}:{values.get(name, '')}\n" for name in signed])
 
 
 def canonical_request(

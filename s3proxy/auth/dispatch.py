@@ -32,8 +32,9 @@ def authenticate(
     allow_v2: bool = True,
 ) -> Verified:
     authorization = request.header("authorization")
-    presigned_v4 = any(p in request.query for p in PRESIGNED_V4_PARAMS)
-    presigned_v2 = any(p in request.query for p in PRESIGNED_V2_PARAMS)
+    query = request.query
+    presigned_v4 = bool(query) and any(p in query for p in PRESIGNED_V4_PARAMS)
+    presigned_v2 = bool(query) and any(p in query for p in PRESIGNED_V2_PARAMS)
     if authorization is not None and (presigned_v4 or presigned_v2):
         raise S3Error(
             S3ErrorCode.InvalidArgument,
