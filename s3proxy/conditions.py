@@ -63,5 +63,8 @@ def copy_source_failed(conditions: ReadConditions, etag: str, last_modified: str
     return failed_condition(conditions, etag, last_modified) is not None
 
 
+_NO_CONDITIONS = ReadConditions()
+
+
 def any_condition(conditions: ReadConditions) -> bool:
-    return conditions != ReadConditions()
+    return conditions != _NO_CONDITIONS

@@ -111,16 +111,20 @@ def target_of(request: S3Request) -> Target:
     return Target.OBJECT
 
 
+_RULES_BY_METHOD_TARGET: dict[tuple[str, Target], tuple[Rule, ...]] = {}
+for _rule in RULES:  # RULES split by (method, target), each part in RULES order
+    _key = (_rule.method, _rule.target)
+    _RULES_BY_METHOD_TARGET[_key] = (*_RULES_BY_METHOD_TARGET.get(_key, ()), _rule)
+del _rule, _key
+
+
 def resolve(request: S3Request) -> Operation:
-    if not UNSUPPORTED_SUBRESOURCES.isdisjoint(request.query):
+    query = request.query
+    if query and not UNSUPPORTED_SUBRESOURCES.isdisjoint(query):
         return Operation.Unsupported
-    target = target_of(request)
-    for rule in RULES:
-        if (
-            rule.method == request.method
-            and rule.target is target
-            and all(name in request.query for name in rule.query)
-            and (rule.header is None or rule.header in request.header_map)
+    for rule in _RULES_BY_METHOD_TARGET.get((request.method, target_of(request)), ()):
+        if (not rule.query or all(name in query for name in rule.query)) and (
+            rule.header is None or rule.header in request.header_map
         ):
             return rule.operation
     return Operation.Unsupported

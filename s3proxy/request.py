@@ -39,10 +39,6 @@ class S3Request:
         return self.header_map.get(name)
 
 
-def _decode(raw: bytes) -> str:
-    return raw.decode("latin-1")
-
-
 def _wire_text(raw: bytes) -> str:
     """A raw path or query as ASCII text: bytes ≥ 0x80 sent unencoded are percent-encoded, so
     that decoding gives back exactly the bytes on the wire (the bytes the signature covers)."""
@@ -53,6 +49,8 @@ def _wire_text(raw: bytes) -> str:
 
 def decode_component(raw: str) -> str:
     """Percent-decode a path or query component to text; invalid UTF-8 → InvalidURI."""
+    if raw.isascii() and "%" not in raw:  # nothing to decode: most keys and bucket names
+        return raw
     try:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
@@ -73,6 +71,8 @@ def parse_query(query_string: str) -> dict[str, str]:
 
 
 def _host_bucket(host: str, domains: Iterable[str]) -> str | None:
+    if not domains:  # path style only (the default): nothing to compare
+        return None
     hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     hostname = hostname.lower()
     for domain in domains:
@@ -84,7 +84,9 @@ def _host_bucket(host: str, domains: Iterable[str]) -> str | None:
 
 def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] = ()) -> S3Request:
     raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
-    headers = [(_decode(name).lower(), _decode(value)) for name, value in raw_headers]
+    headers = [
+        (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers
+    ]
     header_map: dict[str, str] = {}
     for name, value in headers:
         header_map[name] = f"{header_map[name]},{value}" if name in header_map else value

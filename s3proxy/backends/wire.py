@@ -7,6 +7,7 @@ import each other both ways).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -23,8 +24,14 @@ from s3proxy.model import (
 PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
 
 
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9_.~/-]*")
+"""What ``quote(..., safe="/~")`` leaves as it is."""
+
+
 def encode_path(text: str) -> str:
     """Percent-encode a bucket or key for the wire the way SigV4 canonicalises it."""
+    if _NOTHING_TO_ENCODE.fullmatch(text):  # most names: skip quote's byte-by-byte pass
+        return text
     return quote(text.encode("utf-8", "surrogatepass"), safe="/~")
 
 
