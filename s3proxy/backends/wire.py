@@ -22,6 +22,7 @@ from s3proxy.model import (
 
 # Response headers (besides content headers and metadata) that clients may rely on.
 PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
+_CONTENT_HEADERS = frozenset(CONTENT_HEADERS)
 
 
 _NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9_.~/-]*")
@@ -75,13 +76,16 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
     extra: dict[str, str] = {}
     for name, value in headers.items():
         lower = name.lower()
-        if lower == "content-encoding":
-            # Some upstreams (SeaweedFS) keep "aws-chunked" from an aws-chunked PUT.
-            kept = without_aws_chunked(value)
-            if kept is not None:
-                content[lower] = kept
-        elif lower in CONTENT_HEADERS:
-            content[lower] = value
+        if lower in _CONTENT_HEADERS:
+            if lower == "content-encoding":
+                # Some upstreams (SeaweedFS) keep "aws-chunked" from an aws-chunked PUT.
+                kept = without_aws_chunked(value)
+                if kept is not None:
+                    content[lower] = kept
+            else:
+                content[lower] = value
+        elif not lower.startswith("x-amz-"):  # Date, Server, Content-Length, ETag, ...
+            continue
         elif lower.startswith(META_PREFIX):
             metadata[lower[len(META_PREFIX) :]] = value
         elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:

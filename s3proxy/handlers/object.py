@@ -164,10 +164,13 @@ def _checksum_mode(ctx: RequestContext) -> bool:
 def _object_headers(
     ctx: RequestContext, info: ObjectInfo, checksum_mode: bool
 ) -> list[tuple[str, str]]:
-    content = dict(info.attributes.headers)
-    for parameter, header in RESPONSE_OVERRIDES.items():
-        if parameter in ctx.request.query:
-            content[header] = ctx.request.query[parameter]
+    content = info.attributes.headers
+    query = ctx.request.query
+    if query:  # response-* overrides: only on signed requests that carry them
+        content = dict(content)
+        for parameter, header in RESPONSE_OVERRIDES.items():
+            if parameter in query:
+                content[header] = query[parameter]
     headers = [
         ("ETag", info.etag),
         ("Last-Modified", info.last_modified),
