@@ -5,12 +5,13 @@ keys are spread over shards; direct lists the same keys in a plain upstream buck
 ``benchmarks.compare``). Each proxy reaches the upstream through a TCP relay that counts the
 HTTP requests it sends. Rounds are interleaved (direct, proxy, [baseline proxy], rotating), the
 ratio to direct is taken inside each round and the median reported, with the proxy's CPU per
-key listed (psutil). ``--baseline REV`` also runs a second proxy from the source of a git
-revision (``git archive``, nothing checked out) against the same upstream bucket: a before/after
-comparison in one run on a noisy machine. Usage:
+key listed (psutil). ``--baseline`` also runs a second proxy against the same upstream bucket:
+a before/after comparison in one run on a noisy machine. ``--baseline`` and ``--candidate`` (the
+proxy measured; default: this checkout) are a git revision (its ``s3proxy`` package unpacked
+with ``git archive``, nothing checked out) or a directory holding an ``s3proxy`` package. Usage:
 
     python -m benchmarks.listing [--keys 10000] [--shards 16] [--upstream seaweedfs|ceph]
-                                 [--rounds 5] [--baseline HEAD~1]
+                                 [--rounds 5] [--baseline HEAD~1] [--candidate DIR|REV]
 """
 
 from __future__ import annotations
@@ -117,11 +118,14 @@ class Lane:
             self.requests.append(self.relay.requests - sent)
 
 
-def source_of(revision: str, into: Path) -> Path:
-    """The ``s3proxy`` package as it was at ``revision``, unpacked under ``into``."""
+def source_of(source: str, into: Path) -> Path:
+    """A directory to start the proxy in: ``source`` itself when it holds an ``s3proxy``
+    package, else the package as it was at git revision ``source``, unpacked under ``into``."""
+    if (Path(source) / "s3proxy" / "__init__.py").is_file():
+        return Path(source)
     into.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", revision, "s3proxy"], check=True, capture_output=True
+        ["git", "-C", str(REPO), "archive", source, "s3proxy"], check=True, capture_output=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
@@ -193,7 +197,8 @@ def main() -> int:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--upstream", choices=["seaweedfs", "ceph"], default="seaweedfs")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline", help="a git revision to compare with, in the same run")
+    parser.add_argument("--baseline", help="git revision or directory to compare with")
+    parser.add_argument("--candidate", help="git revision or directory measured (default: here)")
     args = parser.parse_args()
     keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
     with tempfile.TemporaryDirectory(prefix="s3proxy-listing-") as tmp, ExitStack() as stack:
@@ -208,9 +213,9 @@ def main() -> int:
             "direct", server.endpoint, server.access_key, server.secret_key, DIRECT_BUCKET
         )
         lanes = {"direct": Lane(direct)}
-        sources = {"s3proxy": REPO}
+        sources = {"s3proxy": source_of(args.candidate, work / "cand") if args.candidate else REPO}
         if args.baseline:
-            sources[f"base {args.baseline}"[:14]] = source_of(args.baseline, work / "baseline")
+            sources["baseline"] = source_of(args.baseline, work / "baseline")
         for name, cwd in sources.items():
             relay = CountingRelay(upstream_port)
             lane = stack.enter_context(

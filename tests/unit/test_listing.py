@@ -8,6 +8,7 @@ merged, paginated result must equal.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 
 from hypothesis import given, settings
@@ -150,3 +151,66 @@ def test_zero_max_keys_fetches_nothing() -> None:
     upstream = Upstream(["r/a"], None)
     page = asyncio.run(merge_listing(["r/"], ListQuery("", None, None, 0), upstream.fetch))
     assert (page.entries, page.prefixes, page.is_truncated, upstream.calls) == ([], [], False, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys=st.lists(st.text(st.sampled_from(["a", "b", "/", "-", "é"]), min_size=1, max_size=7)),
+    prefix=st.sampled_from(["", "a", "a/"]),
+    delimiter=st.sampled_from([None, "/", "-"]),
+    max_keys=st.integers(1, 120),
+    start_after=st.one_of(st.none(), st.text(st.sampled_from(["a", "b", "/"]), max_size=3)),
+)
+def test_pages_spanning_refills_equal_reference(
+    keys: list[str],
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    start_after: str | None,
+) -> None:
+    """16 shards, pages large enough that shards run out mid-page and are refilled."""
+    got_keys, got_prefixes, _ = walk(keys, 1, prefix, delimiter, max_keys, start_after)
+    assert (got_keys, got_prefixes) == reference(keys, prefix, delimiter, start_after)
+
+
+class CountingUpstream:
+    """Sorted upstream keys, no delimiter: counts requests and entries listed."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = sorted(keys)
+        self.calls = 0
+        self.listed = 0
+
+    async def fetch(
+        self, prefix: str, start_after: str | None, max_keys: int, token: str | None
+    ) -> ListPage:
+        after = token if token is not None else start_after
+        start = bisect.bisect_right(self.keys, after) if after else 0
+        start = max(start, bisect.bisect_left(self.keys, prefix))
+        end = bisect.bisect_left(self.keys, prefix + "\U0010ffff")
+        chosen = self.keys[start : min(end, start + max_keys)]
+        self.calls += 1
+        self.listed += len(chosen)
+        entries = [ListEntry(k, '"e"', 1, "2026-01-01T00:00:00.000Z") for k in chosen]
+        return ListPage(entries, [], chosen[-1] if start + max_keys < end else None)
+
+
+def test_a_page_lists_little_more_upstream_than_it_returns() -> None:
+    """10,000 keys over 16 shards, 1,000 a page: the upstream spends as much per key listed as
+    the proxy, so each page asks ~1.2 keys per key returned (no refill of 1,000 at a time)."""
+    keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(10_000)]
+    root = "home/t/bkt/"
+    upstream = CountingUpstream([root + shard(k, 1) + k for k in keys])
+    roots = [root + format(i, "x") + "/" for i in range(16)]
+    after, listed, pages = None, [], 0
+    while True:
+        page = asyncio.run(merge_listing(roots, ListQuery("", None, after, 1000), upstream.fetch))
+        listed += [e.key for e in page.entries]
+        pages += 1
+        if not page.is_truncated:
+            break
+        after = page.last
+    assert listed == sorted(keys)
+    assert pages == 10
+    assert upstream.listed <= 1.3 * len(keys)
+    assert upstream.calls <= 16 * pages * 1.25
