@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -45,6 +46,7 @@ from benchmarks.harness import (  # noqa: E402
 )
 from benchmarks.loadgen import MiB, Target  # noqa: E402
 from benchmarks.report import SCENARIOS, TARGETS, write_report  # noqa: E402
+from s3proxy.worker_count import usable_cpus  # noqa: E402
 from tests.support.processes import peak_rss  # noqa: E402
 
 AK, SK = "AKBENCH0000000000001", "bench-secret-key-0123456789abcdef"
@@ -177,7 +179,9 @@ def _populate_listing(target: Target, sizes: Sizes) -> None:
         loadgen.run_small_ops(target, requests, sizes.concurrency)
 
 
-def run_upstream(kind: str, sizes: Sizes, work: Path, access_log: bool) -> dict[str, Any]:
+def run_upstream(
+    kind: str, sizes: Sizes, work: Path, access_log: bool, workers: str | None = None
+) -> dict[str, Any]:
     """All scenarios × targets × reps against one upstream kind; the raw records."""
     with upstream(kind, work) as server:
         admin = s3_client(server.endpoint, server.access_key, server.secret_key)
@@ -186,7 +190,13 @@ def run_upstream(kind: str, sizes: Sizes, work: Path, access_log: bool) -> dict[
         upstream_pid = server.pids["radosgw"] if kind == "ceph" else server.pid
         with (
             proxy_in_front_of(
-                server, work, AK, SK, shards=sizes.shards, access_log=access_log
+                server,
+                work,
+                AK,
+                SK,
+                shards=sizes.shards,
+                access_log=access_log,
+                server_options={"workers": workers} if workers else None,
             ) as proxy,
             rclone_in_front_of(server, work, AK, SK, RCLONE_PROVIDER[kind]) as rclone,
         ):
@@ -221,7 +231,6 @@ def run_upstream(kind: str, sizes: Sizes, work: Path, access_log: bool) -> dict[
 
 
 def machine() -> dict[str, str]:
-    import os
     import platform
     import subprocess
 
@@ -254,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-access-log", action="store_true", help="turn the proxy's access log off"
     )
+    parser.add_argument(
+        "--workers", help="the proxy's server.workers (default: the shipped default, auto)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
     sizes = TINY if args.tiny else Sizes()
@@ -267,16 +279,25 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "sizes": asdict(sizes),
         "access_log": not args.no_access_log,
+        "workers": args.workers or f"auto ({usable_cpus()})",
         "upstreams": [],
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for kind in args.upstreams.split(","):
         with tempfile.TemporaryDirectory(prefix=f"s3proxy-compare-{kind}-") as tmp:
             run["upstreams"].append(
-                run_upstream(kind, sizes, Path(tmp), access_log=not args.no_access_log)
+                run_upstream(
+                    kind,
+                    sizes,
+                    Path(tmp),
+                    access_log=not args.no_access_log,
+                    workers=args.workers,
+                )
             )
         # after each upstream, so that a later failure keeps what was measured
         (args.out / "results.json").write_text(json.dumps(run, indent=1))
+    run["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    (args.out / "results.json").write_text(json.dumps(run, indent=1))
     table = write_report(run, args.out)
     print(table)
     return 0
