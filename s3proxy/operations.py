@@ -123,8 +123,8 @@ def resolve(request: S3Request) -> Operation:
     if query and not UNSUPPORTED_SUBRESOURCES.isdisjoint(query):
         return Operation.Unsupported
     for rule in _RULES_BY_METHOD_TARGET.get((request.method, target_of(request)), ()):
-        if (not rule.query or all(name in query for name in rule.query)) and (
-            rule.header is None or rule.header in request.header_map
-        ):
+        if rule.query and not (query and all(name in query for name in rule.query)):
+            continue
+        if rule.header is None or rule.header in request.header_map:
             return rule.operation
     return Operation.Unsupported

@@ -277,9 +277,9 @@ def verify_header_auth(
             Region=region,
         )
     signed = frozenset(auth.signed_headers)
-    not_signed = [] if "host" in signed else ["host"]
-    not_signed.extend(sorted(n for n in joined if n.startswith("x-amz-") and n not in signed))
-    if not_signed:
+    unsigned_amz = [n for n in joined if n.startswith("x-amz-") and n not in signed]
+    if unsigned_amz or "host" not in signed:
+        not_signed = ([] if "host" in signed else ["host"]) + sorted(unsigned_amz)
         raise S3Error(S3ErrorCode.AccessDenied, _NOT_SIGNED, HeadersNotSigned=", ".join(not_signed))
     payload_hash = _check_payload_hash(joined.get("x-amz-content-sha256"))
     secret = lookup_secret(credential.access_key)
