@@ -2,13 +2,15 @@
 
 The figure behind the target "listing 10,000 keys ≤ 2× direct": the proxy lists a bucket whose
 keys are spread over shards; direct lists the same keys in a plain upstream bucket (as in
-``benchmarks.compare``). Each proxy reaches the upstream through a TCP relay that counts the
-HTTP requests it sends. Rounds are interleaved (direct, proxy, [baseline proxy], rotating), the
-ratio to direct is taken inside each round and the median reported, with the proxy's CPU per
-key listed (psutil). ``--baseline`` also runs a second proxy against the same upstream bucket:
-a before/after comparison in one run on a noisy machine. ``--baseline`` and ``--candidate`` (the
-proxy measured; default: this checkout) are a git revision (its ``s3proxy`` package unpacked
-with ``git archive``, nothing checked out) or a directory holding an ``s3proxy`` package. Usage:
+``benchmarks.compare``). The upstream requests a proxy sends are counted from its /metrics
+(no relay in between: it would slow the proxy's upstream round trips and not direct's).
+Rounds are interleaved (direct, proxy, [baseline proxy], rotating), the ratio to direct is
+taken inside each round and the median reported, with the CPU per key listed of the proxy and
+of the upstream (psutil). ``--baseline``
+also runs a second proxy against the same upstream bucket: a before/after comparison in one
+run on a noisy machine. ``--baseline`` and ``--candidate`` (the proxy measured; default: this
+checkout) are a git revision (its ``s3proxy`` package unpacked with ``git archive``, nothing
+checked out) or a directory holding an ``s3proxy`` package. Usage:
 
     python -m benchmarks.listing [--keys 10000] [--shards 16] [--upstream seaweedfs|ceph]
                                  [--rounds 5] [--baseline HEAD~1] [--candidate DIR|REV]
@@ -17,13 +19,12 @@ with ``git archive``, nothing checked out) or a directory holding an ``s3proxy``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -48,52 +49,26 @@ AK, SK = "AKLIST00000000000001", "listing-bench-secret-key-01234"
 DIRECT_BUCKET = "list-direct"
 
 
-class CountingRelay:
-    """127.0.0.1:port → upstream, counting request lines sent upstream (GETs have no body)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.requests = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        self._ready.wait(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
-            asyncio.start_server(self._client, "127.0.0.1", self.port)
+def upstream_requests(admin_endpoint: str) -> int:
+    """Upstream requests the proxy has sent, from its Prometheus histogram's counts."""
+    with urllib.request.urlopen(admin_endpoint + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("s3proxy_upstream_request_duration_seconds_count")
         )
-        del server
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
-            try:
-                while data := await src.read(65536):
-                    if count:
-                        self.requests += data.count(b" HTTP/1.1\r\n")
-                    dst.write(data)
-                    await dst.drain()
-            finally:
-                dst.close()
-
-        await asyncio.gather(
-            pipe(reader, up_writer, True), pipe(up_reader, writer, False), return_exceptions=True
-        )
+    )
 
 
 @dataclass
 class Lane:
-    """One thing being listed: direct, or a proxy (with its relay and process)."""
+    """One thing being listed: direct, or a proxy (its process and admin endpoint)."""
 
     target: Target
     pid: int | None = None
-    relay: CountingRelay | None = None
+    admin: str | None = None
     seconds: list[float] = field(default_factory=list)
     cpu_us_per_key: list[float] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
@@ -103,7 +78,7 @@ class Lane:
     def list_once(self, keys: int, upstream_pid: int) -> None:
         cpu = server_cpu_seconds(self.pid) if self.pid else 0.0
         upstream_cpu = server_cpu_seconds(upstream_pid)
-        sent = self.relay.requests if self.relay else 0
+        sent = upstream_requests(self.admin) if self.admin else 0
         started = time.perf_counter()
         count = loadgen.list_all(self.target, "")
         self.seconds.append(time.perf_counter() - started)
@@ -114,8 +89,8 @@ class Lane:
         )
         if self.pid:
             self.cpu_us_per_key.append((server_cpu_seconds(self.pid) - cpu) / keys * 1e6)
-        if self.relay:
-            self.requests.append(self.relay.requests - sent)
+        if self.admin:
+            self.requests.append(upstream_requests(self.admin) - sent)
 
 
 def source_of(source: str, into: Path) -> Path:
@@ -132,7 +107,7 @@ def source_of(source: str, into: Path) -> Path:
 
 
 @contextmanager
-def proxy(server: Any, work: Path, shards: int, relay: CountingRelay, cwd: Path) -> Iterator[Lane]:
+def proxy(server: Any, work: Path, shards: int, cwd: Path) -> Iterator[Lane]:
     """A proxy (the package found in ``cwd``) whose tenant's home is ``UPSTREAM_BUCKET``."""
     work.mkdir(parents=True, exist_ok=True)
     port, admin_port = free_port(), free_port()
@@ -142,7 +117,7 @@ def proxy(server: Any, work: Path, shards: int, relay: CountingRelay, cwd: Path)
             "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
             "upstreams": {
                 "up": {
-                    "endpoint": f"http://127.0.0.1:{relay.port}",
+                    "endpoint": server.endpoint,
                     "access_key": server.access_key,
                     "secret_key": server.secret_key,
                 }
@@ -162,7 +137,7 @@ def proxy(server: Any, work: Path, shards: int, relay: CountingRelay, cwd: Path)
     )
     try:
         target = Target(work.name, f"http://127.0.0.1:{port}", AK, SK, "many")
-        yield Lane(target, process.pid, relay)
+        yield Lane(target, process.pid, process.admin_endpoint)
     finally:
         process.stop()
 
@@ -207,7 +182,6 @@ def main() -> int:
         admin = s3_client(server.endpoint, server.access_key, server.secret_key)
         admin.create_bucket(Bucket=UPSTREAM_BUCKET)
         admin.create_bucket(Bucket=DIRECT_BUCKET)
-        upstream_port = int(server.endpoint.rsplit(":", 1)[1])
         upstream_pid = server.pids["radosgw"] if args.upstream == "ceph" else server.pid
         direct = Target(
             "direct", server.endpoint, server.access_key, server.secret_key, DIRECT_BUCKET
@@ -217,9 +191,8 @@ def main() -> int:
         if args.baseline:
             sources["baseline"] = source_of(args.baseline, work / "baseline")
         for name, cwd in sources.items():
-            relay = CountingRelay(upstream_port)
             lane = stack.enter_context(
-                proxy(server, work / f"proxy-{len(lanes)}", args.shards, relay, cwd)
+                proxy(server, work / f"proxy-{len(lanes)}", args.shards, cwd)
             )
             lane.target = Target(name, lane.target.endpoint, AK, SK, "many")
             lanes[name] = lane

@@ -10,7 +10,7 @@ What costs is what the upstream lists: it spends as much per key listed as the p
 shards by a hash, so a page of ``max_keys`` takes a binomial share from each: the first page
 asked of every shard (in parallel) is that share plus 1.5 standard deviations, and a shard that
 runs out is refilled by what its share of the page so far says it still needs (with the other
-shards about to run out, in parallel). 1,000 keys over 16 shards: 76 a shard where the share is
+shards about to run out, in parallel). 1,000 keys over 16 shards: 75 a shard where the share is
 62.5, ~1,200 listed upstream per 1,000 returned (it was 94 a shard, ~1,500).
 
 The merge works in batches, not key by key: everything buffered up to the *horizon* (the
@@ -37,7 +37,7 @@ MAX_KEYS = 1000
 MIN_FETCH = 8
 """The smallest page asked of an upstream: a request costs as much as listing ~30 keys."""
 SPREAD = 1.5
-"""Standard deviations of a shard's share of a page fetched up front (7% of shards refill)."""
+"""Standard deviations of a shard's share of a page fetched up front (~5% of shards refill)."""
 
 Fetch = Callable[[str, str | None, int, str | None], Awaitable[ListPage]]
 """(upstream prefix, upstream start-after, max keys, upstream token) → one upstream page."""
