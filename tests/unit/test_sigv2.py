@@ -272,6 +272,13 @@ def test_virtual_hosted_requests_sign_the_bucket(capture: Any) -> None:
         expect_error(S3ErrorCode.SignatureDoesNotMatch, functools.partial(check_header, wire))
 
 
+def _other_signature(authorization: str) -> str:
+    """The same header with a different (still well-formed) signature: its last digit before
+    the padding changed (one value in 16 already ends with "A=", so it must be chosen)."""
+    replacement = "E=" if authorization.endswith("A=") else "A="
+    return authorization[:-2] + replacement
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -282,7 +289,7 @@ def test_virtual_hosted_requests_sign_the_bucket(capture: Any) -> None:
         lambda w: replace(w, raw_path=w.raw_path + "x"),
         lambda w: replace(w, method="POST"),
         lambda w: replace(w, query="acl"),
-        lambda w: w.with_header("Authorization", w.header("authorization")[:-2] + "A="),
+        lambda w: w.with_header("Authorization", _other_signature(w.header("authorization"))),
     ],
 )
 def test_tampered_header_requests(capture: Any, tamper: Callable[[Wire], Wire]) -> None:
