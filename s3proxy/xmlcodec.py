@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DefusedET
@@ -105,14 +105,22 @@ def check_create_bucket_body(body: bytes) -> None:
             raise S3Error(S3ErrorCode.MalformedXML)
 
 
+def _form_decode(value: str) -> str:
+    """``unquote_plus``: S3's encoding-type=url is form encoding, a space arrives as "+"
+    (botocore decodes the same way). Most keys hold neither "+" nor "%": two scans and no call
+    instead of two calls (5% of the proxy's CPU when listing, py-spy)."""
+    if "+" in value:
+        value = value.replace("+", " ")
+    return unquote(value) if "%" in value else value
+
+
 def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
     """An upstream ListObjectsV2 response; an unreadable one is InternalError.
 
     Fields are found with ``findtext`` on the root's namespace (a C scan of an entry's six
     children, the first match wins): half the Python work of a dict per entry."""
     root = _upstream_document(body)
-    # S3's encoding-type=url is form encoding: a space arrives as "+" (botocore: unquote_plus).
-    decode = unquote_plus if url_encoded else (lambda value: value)
+    decode = _form_decode if url_encoded else (lambda value: value)
     ns = root.tag[: root.tag.find("}") + 1]
     contents, common, key, etag, size, modified, storage, prefix = (
         ns + name

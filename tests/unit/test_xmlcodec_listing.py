@@ -6,6 +6,8 @@ Upstream responses are parsed by the C ElementTree once any DTD is refused
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,3 +127,11 @@ def test_other_upstream_results_refuse_a_dtd_too() -> None:
     with pytest.raises(S3Error) as raised:
         parse_list_parts(body + b"<Part><PartNumber>&x;</PartNumber></Part></ListPartsResult>")
     assert raised.value.code is S3ErrorCode.InternalError
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from(["+", "%", "2", "B", "C", "3", "A", "9", "a", " ", "é", "/"])))
+def test_url_encoded_keys_decode_as_form_encoding(text: str) -> None:
+    """botocore's decoding of encoding-type=url (``unquote_plus``), odd escapes included."""
+    page = parse_list_v2(listing(f"<Contents><Key>{text}</Key></Contents>"), url_encoded=True)
+    assert [entry.key for entry in page.entries] == [unquote_plus(text)]
