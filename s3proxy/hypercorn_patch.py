@@ -1,5 +1,5 @@
-"""Two adjustments to Hypercorn: one fix to its HTTP/1.1 output that real clients need, and a
-larger socket read for upload bodies.
+"""Adjustments to Hypercorn's HTTP/1.1: one fix that real clients need, a response head sent
+with the first body bytes, and a larger socket read for upload bodies.
 
 Hypercorn answers ``Expect: 100-continue`` with ``HTTP/1.1 100 \\r\\n``: a status line with no
 reason phrase. That is valid HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only
@@ -16,13 +16,15 @@ from typing import Any
 
 import h11
 import hypercorn.asyncio.tcp_server
+from hypercorn.events import RawData
 from hypercorn.protocol.h11 import H11Protocol
 
 _PATCHED = "_s3proxy_reasons"
 
 
 def add_informational_reasons() -> None:
-    """Wrap ``H11Protocol._send_h11_event`` once per process (idempotent)."""
+    """Wrap ``H11Protocol._send_h11_event`` once per process (idempotent): informational
+    reasons, and a response head held back to go out with the first body bytes."""
     original: Callable[[Any, Any], Awaitable[None]] = H11Protocol._send_h11_event
     if getattr(original, _PATCHED, False):
         return
@@ -34,7 +36,28 @@ def add_informational_reasons() -> None:
                 headers=list(event.headers),
                 reason=http.HTTPStatus(event.status_code).phrase,
             )
-        await original(self, event)
+        if isinstance(event, h11.Response):
+            # Hypercorn writes the head, then each body chunk: two socket sends for a small
+            # response. Hypercorn always follows a head with body data or the end of the
+            # message, so the head waits for that and both go in one write.
+            try:
+                self._s3proxy_head = self.connection.send(event)
+            except h11.LocalProtocolError:
+                if self.connection.their_state != h11.ERROR:
+                    raise
+            return
+        head = getattr(self, "_s3proxy_head", None)
+        if head is None:
+            await original(self, event)
+            return
+        self._s3proxy_head = None
+        try:
+            data = self.connection.send(event)
+        except h11.LocalProtocolError:
+            if self.connection.their_state != h11.ERROR:
+                raise
+            data = b""
+        await self.send(RawData(data=head + data if data else head))
 
     setattr(send, _PATCHED, True)
     H11Protocol._send_h11_event = send  # type: ignore[method-assign]
