@@ -78,7 +78,14 @@ def main() -> int:
         work = Path(tmp)
         with (
             upstream(args.upstream, work) as server,
-            proxy_in_front_of(server, work, AK, SK, access_log=args.access_log) as proxy,
+            proxy_in_front_of(
+                server,
+                work,
+                AK,
+                SK,
+                access_log=args.access_log,
+                server_options={"workers": 1},  # py-spy samples the one process serving
+            ) as proxy,
         ):
             target = Target("s3proxy", proxy.endpoint, AK, SK, "bench")
             status, _, body, _ = loadgen.blocking_request(target, "PUT", None)
