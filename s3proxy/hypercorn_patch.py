@@ -67,7 +67,7 @@ SOCKET_READ = 256 * 1024
 """Hypercorn reads each connection 64 KiB at a time; every read is copied into h11's buffer and
 becomes one ASGI body message. 256 KiB reads cut the proxy's CPU per uploaded GB by 16 % (all 4
 interleaved pairs of BENCHMARKS.md's profile run; GET unchanged). Backpressure stays: Hypercorn
-queues at most ``max_app_queue_size`` (10) body messages per request, now 2.5 MiB at most."""
+queues at most ``max_app_queue_size`` body messages per request (4 in server.py: 1 MiB)."""
 
 
 def read_larger_chunks() -> None:

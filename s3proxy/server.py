@@ -151,6 +151,9 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     config.graceful_timeout = settings.server.shutdown_timeout
     config.include_server_header = False
     config.keep_alive_timeout = 75
+    # Body messages a request may have waiting for the application: 4 reads of 256 KiB
+    # (hypercorn_patch.SOCKET_READ) bound what a slow upstream makes the proxy hold per upload.
+    config.max_app_queue_size = 4
     config.accesslog = None
     config.errorlog = logging.getLogger("s3proxy.server")
     return config
