@@ -43,6 +43,38 @@ def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
     return boto3_client(endpoint, access_key, secret_key, max_pool_connections=32)
 
 
+def proxy_settings(
+    server: Any,
+    port: int,
+    admin_port: int,
+    access_key: str,
+    secret_key: str,
+    *,
+    shards: int = 16,
+    access_log: bool = True,
+) -> dict[str, Any]:
+    """The benchmark proxy's configuration: one upstream ``up`` (``server``: any object with
+    endpoint/access_key/secret_key) and one tenant ``bench`` homed in ``UPSTREAM_BUCKET``."""
+    return {
+        "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
+        "upstreams": {
+            "up": {
+                "endpoint": server.endpoint,
+                "access_key": server.access_key,
+                "secret_key": server.secret_key,
+            }
+        },
+        "tenants": {
+            "bench": {
+                "keys": [{"access_key": access_key, "secret_key": secret_key}],
+                "home": {"upstream": "up", "bucket": UPSTREAM_BUCKET},
+            }
+        },
+        "layout": {"shards": shards},
+        "logging": {"access_log": access_log},
+    }
+
+
 @contextmanager
 def proxy_in_front_of(
     server: Any,
@@ -64,32 +96,13 @@ def proxy_in_front_of(
     with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
         admin.create_bucket(Bucket=UPSTREAM_BUCKET)
     port, admin_port = free_port(), free_port()
-    config = write_config(
-        work / "s3proxy.yaml",
-        {
-            "server": {
-                "port": port,
-                "admin_port": admin_port,
-                "secret": "x" * 32,
-                **(server_options or {}),
-            },
-            "upstreams": {
-                "up": {
-                    "endpoint": endpoint or server.endpoint,
-                    "access_key": server.access_key,
-                    "secret_key": server.secret_key,
-                }
-            },
-            "tenants": {
-                "bench": {
-                    "keys": [{"access_key": access_key, "secret_key": secret_key}],
-                    "home": {"upstream": "up", "bucket": UPSTREAM_BUCKET},
-                }
-            },
-            "layout": {"shards": shards},
-            "logging": {"access_log": access_log},
-        },
+    settings = proxy_settings(
+        server, port, admin_port, access_key, secret_key, shards=shards, access_log=access_log
     )
+    settings["server"].update(server_options or {})
+    if endpoint is not None:
+        settings["upstreams"]["up"]["endpoint"] = endpoint
+    config = write_config(work / "s3proxy.yaml", settings)
     process = ProxyProcess.start(
         config, admin_port=admin_port, log_path=work / "proxy.log", env=env
     )

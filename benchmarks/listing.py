@@ -38,6 +38,7 @@ if str(REPO) not in sys.path:
 from benchmarks import loadgen  # noqa: E402
 from benchmarks.harness import (  # noqa: E402
     UPSTREAM_BUCKET,
+    proxy_settings,
     s3_client,
     server_cpu_seconds,
     upstream,
@@ -111,27 +112,8 @@ def proxy(server: Any, work: Path, shards: int, cwd: Path) -> Iterator[Lane]:
     """A proxy (the package found in ``cwd``) whose tenant's home is ``UPSTREAM_BUCKET``."""
     work.mkdir(parents=True, exist_ok=True)
     port, admin_port = free_port(), free_port()
-    config = write_config(
-        work / "s3proxy.yaml",
-        {
-            "server": {"port": port, "admin_port": admin_port, "secret": "x" * 32},
-            "upstreams": {
-                "up": {
-                    "endpoint": server.endpoint,
-                    "access_key": server.access_key,
-                    "secret_key": server.secret_key,
-                }
-            },
-            "tenants": {
-                "bench": {
-                    "keys": [{"access_key": AK, "secret_key": SK}],
-                    "home": {"upstream": "up", "bucket": UPSTREAM_BUCKET},
-                }
-            },
-            "layout": {"shards": shards},
-            "logging": {"access_log": True},
-        },
-    )
+    settings = proxy_settings(server, port, admin_port, AK, SK, shards=shards)
+    config = write_config(work / "s3proxy.yaml", settings)
     process = ProxyProcess.start(
         config, admin_port=admin_port, log_path=work / "proxy.log", cwd=cwd
     )
