@@ -35,7 +35,9 @@ def _reply(method: str, path: str) -> bytes:
             'ETag: "0123456789abcdef0123456789abcdef"\r\n'
             "Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT\r\n\r\n"
         )
-        return head.encode() + b"x" * 65536  # then the connection drops
+        # 1 MiB, then the connection drops: more than one chunk of the proxy's stream, so the
+        # response head is already on its way to the client when the upstream fails.
+        return head.encode() + b"x" * (1024 * 1024)
     if method == "HEAD":
         return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
     body = (
