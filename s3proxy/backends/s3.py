@@ -132,6 +132,9 @@ class S3Upstream(S3MultipartMixin):
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=timeout,
+                # S3 is not cookie-based: a cookie the upstream or its load balancer sets must
+                # not be replayed on later requests, which may be other tenants'.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
             )

@@ -2,7 +2,8 @@
 
 A real S3 server does not fail on demand, so these tests put a deliberately broken HTTP server
 (a few lines of sockets, not an S3 emulation) behind the proxy: one that cuts a GET body short,
-answers errors full of internal detail, or is not listening at all.
+answers errors full of internal detail, sets a cookie, or is not listening at all. It is
+addressed as `localhost` (a host name: HTTP clients keep no cookies for bare IP addresses).
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ DECLARED_SIZE = 4 * 1024 * 1024
 
 
 def _reply(method: str, path: str) -> bytes:
+    if method == "GET" and path.endswith("/cookie"):  # what a sticky load balancer adds
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+            b'ETag: "0123456789abcdef0123456789abcdef"\r\n'
+            b"Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT\r\n"
+            b"Set-Cookie: AWSALB=sticky-node-7; Path=/\r\n\r\nok"
+        )
     if method == "GET" and path.endswith("/short"):
         head = (
             "HTTP/1.1 200 OK\r\n"
@@ -51,6 +59,7 @@ def _reply(method: str, path: str) -> bytes:
 
 
 SEEN_PATHS: list[str] = []
+SEEN_HEADERS: list[dict[str, str]] = []
 
 
 def _serve(listener: socket.socket) -> None:
@@ -70,6 +79,9 @@ def _serve(listener: socket.socket) -> None:
             lines = head.decode("latin-1").split("\r\n")
             method, path = lines[0].split(" ")[:2]
             SEEN_PATHS.append(path)
+            SEEN_HEADERS.append(
+                {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+            )
             length = next(
                 (int(v) for k, _, v in (line.partition(": ") for line in lines[1:])
                  if k.lower() == "content-length"),
@@ -106,7 +118,7 @@ def failing_proxy(
         {
             "server": {"port": port, "admin_port": admin_port, "secret": "s" * 32},
             "upstreams": {
-                "broken": {"endpoint": f"http://127.0.0.1:{broken_upstream}",
+                "broken": {"endpoint": f"http://localhost:{broken_upstream}",
                            "access_key": "UPAK", "secret_key": "upstream-secret"},
                 "down": {"endpoint": f"http://127.0.0.1:{dead_port}",
                          "access_key": "UPAK", "secret_key": "upstream-secret",
@@ -183,3 +195,28 @@ def test_upstream_path_keeps_dot_segments_and_double_slashes(
     signed("PUT", object_url(failing_proxy[0], "broken", key), AK, SK, body=b"1")
     shard = hashlib.sha256(key.encode()).hexdigest()[:1]
     assert f"/{LEAKY}/{shard}/dots/../x//y/./z" in SEEN_PATHS
+
+
+def test_upstream_cookies_are_neither_passed_on_nor_sent_back(
+    failing_proxy: tuple[str, int],
+) -> None:
+    """S3 is not cookie-based: a cookie the upstream (or its load balancer) sets must not reach
+    the client, nor come back upstream on later requests, which may be other tenants'."""
+    port = int(failing_proxy[0].rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:  # one kept-alive connection: both requests are served by the same worker
+        for key in ("cookie", "cookie"):
+            url = object_url(failing_proxy[0], "broken", key)
+            connection.putrequest("GET", f"/broken/{key}", skip_host=True)
+            for name, value in sign("GET", url, AK, SK).items():
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"ok")
+            assert response.getheader("Set-Cookie") is None
+    finally:
+        connection.close()
+    sent = [headers for path, headers in zip(SEEN_PATHS, SEEN_HEADERS, strict=True)
+            if path.endswith("/cookie")]  # fmt: skip
+    assert len(sent) == 2
+    assert all("cookie" not in headers for headers in sent)
