@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -25,7 +26,12 @@ import aiohttp
 from yarl import URL
 
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
-from s3proxy.backends.s3_multipart import S3MultipartMixin, part_query, part_range_of
+from s3proxy.backends.s3_multipart import (
+    S3MultipartMixin,
+    part_query,
+    part_range_of,
+    upstream_result,
+)
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
@@ -53,12 +59,8 @@ from s3proxy.model import (
     PutObjectOutput,
     ReadConditions,
 )
-from s3proxy.xmlcodec import (
-    delete_request_xml,
-    parse_copy_result,
-    parse_delete_result,
-    parse_list_v2,
-)
+from s3proxy.upstream_xml import parse_copy_result, parse_delete_result, parse_list_v2
+from s3proxy.xmlcodec import delete_request_xml
 
 if TYPE_CHECKING:
     from s3proxy.config import UpstreamConfig
@@ -399,8 +401,7 @@ class S3Upstream(S3MultipartMixin):
             params.append(("start-after", start_after))
         response = await self._send("GET", bucket, None, {}, query=encode_query(params))
         await self._raise_for_status(response)
-        body = await response.read()
-        return parse_list_v2(body, url_encoded=True)
+        return await upstream_result(self, response, partial(parse_list_v2, url_encoded=True))
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
@@ -423,7 +424,7 @@ class S3Upstream(S3MultipartMixin):
                 headers[name] = condition
         response = await self._send("PUT", request.bucket, request.key, headers)
         await self._raise_for_status(response)
-        etag, last_modified = parse_copy_result(await response.read())
+        etag, last_modified = await upstream_result(self, response, parse_copy_result)
         return CopyObjectOutput(etag=etag, last_modified=last_modified)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
@@ -443,7 +444,7 @@ class S3Upstream(S3MultipartMixin):
             payload_hash=hashlib.sha256(body).hexdigest(),
         )
         await self._raise_for_status(response)
-        return parse_delete_result(await response.read())
+        return await upstream_result(self, response, parse_delete_result)
 
     async def has_uploads(self, bucket: str, prefix: str) -> bool:
         query = encode_query([("max-uploads", "1"), ("prefix", prefix), ("uploads", "")])

@@ -48,16 +48,15 @@ from s3proxy.model import (
     UploadPartInput,
     UploadsPage,
 )
-from s3proxy.xmlcodec import (
+from s3proxy.upstream_xml import (
     EmbeddedError,
-    complete_request_xml,
     parse_complete_result,
-    parse_copy_part_result,
+    parse_copy_result,
     parse_initiate_result,
     parse_list_parts,
     parse_list_uploads,
-    quoted_etag,
 )
+from s3proxy.xmlcodec import complete_request_xml, quoted_etag
 
 if TYPE_CHECKING:
     from s3proxy.config import UpstreamConfig
@@ -161,9 +160,11 @@ async def _read_result(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
-async def _result(
+async def upstream_result(
     upstream: _Transport, response: aiohttp.ClientResponse, parse: Callable[[bytes], T]
 ) -> T:
+    """A 2xx upstream result document, read with a size cap and parsed; an ``<Error>`` inside
+    it (S3 can fail after the 200 status line) becomes the S3 error it names."""
     body = await _read_result(response)
     try:
         return parse(body)
@@ -192,7 +193,7 @@ class S3MultipartMixin:
             headers["x-amz-checksum-type"] = request.checksum_type
         response = await self._send("POST", request.bucket, request.key, headers, query="uploads=")
         await self._raise_for_status(response)
-        return await _result(self, response, parse_initiate_result)
+        return await upstream_result(self, response, parse_initiate_result)
 
     async def upload_part(self: _Transport, request: UploadPartInput) -> str:
         """Stream one part; the ETag. A body that fails verification aborts the upstream
@@ -245,7 +246,7 @@ class S3MultipartMixin:
         response = await self._send("PUT", request.bucket, request.key, headers, query=query)
         # Not _upload_status: here NoSuchKey names the copy source, and it is the likelier case.
         await self._raise_for_status(response)
-        etag, last_modified = await _result(self, response, parse_copy_part_result)
+        etag, last_modified = await upstream_result(self, response, parse_copy_result)
         return CopyObjectOutput(etag=etag, last_modified=last_modified)
 
     async def complete_multipart_upload(
@@ -269,7 +270,7 @@ class S3MultipartMixin:
             payload_hash=hashlib.sha256(body).hexdigest(),
         )
         await _upload_status(self, response)
-        etag, checksums = await _result(self, response, parse_complete_result)
+        etag, checksums = await upstream_result(self, response, parse_complete_result)
         if not etag:  # Ceph RGW 16
             etag = multipart_etag([part.etag for part in request.parts]) or ""
         if not etag:
@@ -297,7 +298,7 @@ class S3MultipartMixin:
             params.append(("part-number-marker", str(part_number_marker)))
         response = await self._send("GET", bucket, key, {}, query=encode_query(params))
         await _upload_status(self, response)
-        return await _result(self, response, parse_list_parts)
+        return await upstream_result(self, response, parse_list_parts)
 
     async def list_multipart_uploads(
         self: _Transport,
@@ -317,4 +318,4 @@ class S3MultipartMixin:
                 params.append(("upload-id-marker", upload_id_marker))
         response = await self._send("GET", bucket, None, {}, query=encode_query(params))
         await self._raise_for_status(response)
-        return await _result(self, response, parse_list_uploads)
+        return await upstream_result(self, response, parse_list_uploads)

@@ -1,4 +1,4 @@
-"""The multipart documents of s3proxy.xmlcodec: hostile client XML, odd upstream answers."""
+"""The multipart documents: hostile client XML (xmlcodec), odd upstream answers (upstream_xml)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, UploadInfo
-from s3proxy.xmlcodec import (
+from s3proxy.upstream_xml import (
     EmbeddedError,
+    parse_complete_result,
+    parse_copy_result,
+    parse_initiate_result,
+    parse_list_parts,
+    parse_list_uploads,
+)
+from s3proxy.xmlcodec import (
     complete_request_xml,
     complete_result_xml,
     list_parts_xml,
     list_uploads_xml,
     parse_complete_request,
-    parse_complete_result,
-    parse_copy_part_result,
-    parse_initiate_result,
-    parse_list_parts,
-    parse_list_uploads,
 )
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -101,7 +103,7 @@ def test_error_inside_a_200_raises_embedded_error() -> None:
         parse_complete_result(body)
     assert caught.value.code == "InvalidPart"
     with pytest.raises(EmbeddedError):
-        parse_copy_part_result(b"<Error><Code>SlowDown</Code></Error>")
+        parse_copy_result(b"<Error><Code>SlowDown</Code></Error>")
 
 
 @pytest.mark.parametrize("body", [b"", b"   ", b"<Unclosed>", b"not xml"])
@@ -114,7 +116,7 @@ def test_unreadable_upstream_documents_are_internal_errors(body: bytes) -> None:
 
 def test_empty_etag_and_unquoted_etags() -> None:
     assert parse_complete_result(b"<R><ETag></ETag></R>") == ("", {})
-    assert parse_copy_part_result(b"<R><ETag>abc</ETag><LastModified>t</LastModified></R>") == (
+    assert parse_copy_result(b"<R><ETag>abc</ETag><LastModified>t</LastModified></R>") == (
         '"abc"',
         "t",
     )

@@ -1,7 +1,7 @@
 """Upstream ListObjectsV2 documents: what the proxy reads from them, and hostile ones refused.
 
 Upstream responses are parsed by the C ElementTree once any DTD is refused
-(``xmlcodec._upstream_document``); these tests pin both halves of that bargain.
+(``upstream_xml._upstream_document``); these tests pin both halves of that bargain.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ListEntry
-from s3proxy.xmlcodec import list_objects_xml, parse_list_parts, parse_list_v2
+from s3proxy.upstream_xml import parse_list_parts, parse_list_v2
+from s3proxy.xmlcodec import list_objects_xml
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 

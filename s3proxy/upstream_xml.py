@@ -1,0 +1,208 @@
+"""Parsing what an upstream S3 server answers: listings, multipart and copy results.
+
+Client bodies are hostile and go through defusedxml (:mod:`s3proxy.xmlcodec`); an upstream is
+configured by the operator, and its answers are parsed on every listing page, so they go
+through the C ElementTree parser once any DTD is refused (:func:`_upstream_document` says why
+that is safe). An answer that cannot be read is the upstream's fault, never the client's:
+InternalError, not MalformedXML.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import (
+    DeleteResult,
+    ListEntry,
+    ListPage,
+    PartInfo,
+    PartsPage,
+    UploadInfo,
+    UploadsPage,
+)
+from s3proxy.xmlcodec import checksums_in, child_text, children_named, local_name, quoted_etag
+
+
+def _form_decode(value: str) -> str:
+    """``unquote_plus``: S3's encoding-type=url is form encoding, a space arrives as "+"
+    (botocore decodes the same way). Most keys hold neither "+" nor "%": two scans and no call
+    instead of two calls (5% of the proxy's CPU when listing, py-spy)."""
+    if "+" in value:
+        value = value.replace("+", " ")
+    return unquote(value) if "%" in value else value
+
+
+def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
+    """An upstream ListObjectsV2 response; an unreadable one is InternalError.
+
+    Fields are found with ``findtext`` on the root's namespace (a C scan of an entry's six
+    children, the first match wins): half the Python work of a dict per entry."""
+    root = _upstream_document(body)
+    decode = _form_decode if url_encoded else (lambda value: value)
+    ns = root.tag[: root.tag.find("}") + 1]
+    contents, common, key, etag, size, modified, storage, prefix = (
+        ns + name
+        for name in (
+            "Contents",
+            "CommonPrefixes",
+            "Key",
+            "ETag",
+            "Size",
+            "LastModified",
+            "StorageClass",
+            "Prefix",
+        )
+    )
+    entries: list[ListEntry] = []
+    prefixes: list[str] = []
+    for item in root:
+        if item.tag == contents:
+            entries.append(
+                ListEntry(
+                    decode(item.findtext(key) or ""),
+                    item.findtext(etag) or "",
+                    int(item.findtext(size) or 0),
+                    item.findtext(modified) or "",
+                    item.findtext(storage) or "STANDARD",
+                )
+            )
+        elif item.tag == common:
+            prefixes.append(decode(item.findtext(prefix) or ""))
+    truncated = child_text(root, "IsTruncated", "false").strip().lower() == "true"
+    token = child_text(root, "NextContinuationToken") or None
+    return ListPage(entries, prefixes, token if truncated else None)
+
+
+def parse_delete_result(body: bytes) -> list[DeleteResult]:
+    """An upstream DeleteResult: the keys deleted and the ones that failed, with their code."""
+    root = _upstream_root(body)
+    results = [DeleteResult(child_text(item, "Key")) for item in children_named(root, "Deleted")]
+    results.extend(
+        DeleteResult(child_text(item, "Key"), child_text(item, "Code") or "InternalError")
+        for item in children_named(root, "Error")
+    )
+    return results
+
+
+def parse_copy_result(body: bytes) -> tuple[str, str]:
+    """(ETag, LastModified) of an upstream CopyObjectResult or CopyPartResult (CopyObject too
+    can fail with an ``<Error>`` after its 200 status line: :class:`EmbeddedError`)."""
+    root = _upstream_root(body)
+    return quoted_etag(child_text(root, "ETag")), child_text(root, "LastModified")
+
+
+class EmbeddedError(Exception):
+    """An upstream ``<Error>`` document in a 200 response: CompleteMultipartUpload and
+    UploadPartCopy can fail after S3 has sent its status line. The backend translates it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _upstream_root(body: bytes) -> ET.Element:
+    """An upstream result document; an embedded ``<Error>`` raises :class:`EmbeddedError`."""
+    root = _upstream_document(body)
+    if local_name(root.tag) == "Error":
+        raise EmbeddedError(child_text(root, "Code") or "InternalError")
+    return root
+
+
+def _upstream_document(body: bytes) -> ET.Element:
+    """An upstream response document, parsed by the C-accelerated ElementTree.
+
+    defusedxml drives expat through pure-Python callbacks: 20 ms per 1,000 listing entries
+    where the C tree builder takes 4 ms, and parsing was half of the proxy's CPU when listing.
+    What defusedxml guards against (entity expansion, external entities and DTDs) all needs a
+    document type declaration: without ``<!DOCTYPE`` no entity can be declared, so only the five
+    predefined ones and character references exist, and nothing is fetched. So any DTD is
+    refused here, before parsing. The check is made on text, and the text is what is parsed:
+    on raw bytes a UTF-16 document (or one declaring another encoding) would hide its
+    ``<!DOCTYPE`` from a byte search, while expat parses a ``str`` as UTF-8 whatever its XML
+    declaration says. Client bodies are not parsed here: they stay on defusedxml (:func:`_parse`).
+
+    Leading whitespace is S3's keep-alive while a long CompleteMultipartUpload runs; an
+    unreadable document is the upstream's fault, not the client's (InternalError, never
+    MalformedXML)."""
+    try:
+        text = body.decode("utf-8").lstrip()
+    except UnicodeDecodeError:
+        raise S3Error(S3ErrorCode.InternalError) from None
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise S3Error(S3ErrorCode.InternalError)
+    try:
+        return ET.fromstring(text)
+    except (ET.ParseError, ValueError):
+        raise S3Error(S3ErrorCode.InternalError) from None
+
+
+def _int(text: str, default: int = 0) -> int:
+    text = text.strip()
+    return int(text) if text.isdigit() else default
+
+
+def parse_initiate_result(body: bytes) -> str:
+    """The upload id of an upstream InitiateMultipartUploadResult."""
+    upload_id = child_text(_upstream_root(body), "UploadId").strip()
+    if not upload_id:
+        raise S3Error(S3ErrorCode.InternalError)
+    return upload_id
+
+
+def parse_complete_result(body: bytes) -> tuple[str, dict[str, str]]:
+    """(ETag — empty from Ceph RGW 16 —, object checksums) of a CompleteMultipartUploadResult."""
+    root = _upstream_root(body)
+    return quoted_etag(child_text(root, "ETag")), checksums_in(root)
+
+
+def parse_list_parts(body: bytes) -> PartsPage:
+    root = _upstream_root(body)
+    parts = [
+        PartInfo(
+            part_number=_int(child_text(item, "PartNumber")),
+            etag=quoted_etag(child_text(item, "ETag")),
+            size=_int(child_text(item, "Size")),
+            last_modified=child_text(item, "LastModified"),
+            checksums=checksums_in(item),
+        )
+        for item in children_named(root, "Part")
+    ]
+    truncated = child_text(root, "IsTruncated", "false").strip().lower() == "true"
+    next_marker = _int(
+        child_text(root, "NextPartNumberMarker"), parts[-1].part_number if parts else 0
+    )
+    return PartsPage(
+        parts=parts,
+        next_marker=next_marker if truncated else None,
+        storage_class=child_text(root, "StorageClass") or "STANDARD",
+        checksum_algorithm=child_text(root, "ChecksumAlgorithm") or None,
+    )
+
+
+def parse_list_uploads(body: bytes) -> UploadsPage:
+    """An upstream ListMultipartUploads page, asked for without ``encoding-type``: SeaweedFS
+    echoes ``encoding-type=url`` but sends keys unencoded, so decoding would corrupt ``+``."""
+    root = _upstream_root(body)
+    uploads = [
+        UploadInfo(
+            key=child_text(item, "Key"),
+            upload_id=child_text(item, "UploadId"),
+            initiated=child_text(item, "Initiated"),
+            storage_class=child_text(item, "StorageClass") or "STANDARD",
+        )
+        for item in children_named(root, "Upload")
+    ]
+    prefixes = [child_text(item, "Prefix") for item in children_named(root, "CommonPrefixes")]
+    next_marker = None
+    if child_text(root, "IsTruncated", "false").strip().lower() == "true":
+        last_key = uploads[-1].key if uploads else ""
+        last_key = max(last_key, prefixes[-1]) if prefixes else last_key
+        last_id = uploads[-1].upload_id if uploads and uploads[-1].key == last_key else ""
+        # SeaweedFS leaves NextKeyMarker out: fall back to where the page ended.
+        next_marker = (
+            child_text(root, "NextKeyMarker") or last_key,
+            child_text(root, "NextUploadIdMarker") or last_id,
+        )
+    return UploadsPage(uploads, prefixes, next_marker)
