@@ -172,11 +172,8 @@ async def merge_listing(roots: list[str], query: ListQuery, fetch: Fetch) -> Mer
             batch += shard.take_through(horizon)
         batch.sort(key=_name)  # stable: a key's several uploads keep their upstream order
         for name, entry in batch:
-            if entry is None:
-                if name == last or (skip is not None and name.startswith(skip)):
-                    continue
-            elif skip is not None and name.startswith(skip):
-                continue
+            if (skip is not None and name.startswith(skip)) or (entry is None and name == last):
+                continue  # under a prefix already returned, or a prefix seen in another shard
             if count == query.max_keys:
                 return MergedPage(entries, prefixes, True, last)
             if entry is None:
