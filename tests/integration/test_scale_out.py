@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from conformance.haproxy import HAProxy, HAProxyUnavailable, Replica, ensure_installed
-from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
+from tests.integration.conftest import TENANT_KEYS, Proxy, client_for, start_proxy
 from tests.support.processes import SeaweedFS, free_port
 from tests.support.s3http import object_url, sign
 
@@ -58,19 +56,7 @@ class Cluster:
         an error the test sees, never retried away (botocore's ``max_attempts: 1`` means one
         *retry*; ``total_max_attempts`` counts the first attempt)."""
         if tenant not in self._clients:
-            access_key, secret_key = TENANT_KEYS[tenant]
-            self._clients[tenant] = boto3.client(
-                "s3",
-                endpoint_url=self.balancer.endpoint,
-                aws_access_key_id=access_key,
-                aws_secret_access_key=secret_key,
-                region_name="us-east-1",
-                config=Config(
-                    s3={"addressing_style": "path"},
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    signature_version="s3v4",
-                ),
-            )
+            self._clients[tenant] = client_for(self.balancer.endpoint, *TENANT_KEYS[tenant])
         return self._clients[tenant]
 
     def remove_buckets(self) -> None:
