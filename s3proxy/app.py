@@ -35,8 +35,10 @@ from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
+from s3proxy.header_policy import check_request_headers
 from s3proxy.layout import shard_digits
-from s3proxy.operations import Operation, resolve
+from s3proxy.operations import REFUSALS, Operation, refusal, resolve
+from s3proxy.owner import Owner, check_expected_owner
 from s3proxy.request import S3Request, parse_request
 from s3proxy.responses import S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
@@ -53,6 +55,8 @@ class Runtime:
     storages: Mapping[str, MappedStorage]
     keys: Mapping[str, tuple[str, str]]
     """access key → (tenant, secret)."""
+    owners: Mapping[str, Owner]
+    """tenant → the owner its listings show and bucket owner conditions are checked against."""
 
     def lookup_secret(self, access_key: str) -> str | None:
         entry = self.keys.get(access_key)
@@ -83,7 +87,8 @@ class Gateway:
             for name, tenant in settings.tenants.items()
             for pair in tenant.keys
         }
-        return Runtime(settings=settings, storages=storages, keys=keys)
+        owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
+        return Runtime(settings=settings, storages=storages, keys=keys, owners=owners)
 
     def reload(self, settings: Settings) -> None:
         """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
@@ -227,6 +232,13 @@ class S3App:
         )
         tenant = runtime.keys[auth.access_key][0]
         entry["tenant"] = tenant
+        if operation in REFUSALS:  # routing refusals first: before any header or owner check
+            raise refusal(request, operation)
+        owner = runtime.owners[tenant]
+        check_expected_owner(request, operation, owner.id)
+        check_request_headers(
+            request, operation, ignore_unknown=server.ignore_unknown_headers
+        )  # every x-amz-* header acted on or refused, before any body is read
         presigned = "X-Amz-Signature" in request.query or "Signature" in request.query
         signature = "sigv2" if isinstance(auth, VerifiedSigV2) else "sigv4"
         entry["auth"] = f"presigned-{signature}" if presigned else signature
@@ -239,12 +251,13 @@ class S3App:
                 entry["checksum"] = checksum
         handler = HANDLERS.get(operation)
         if handler is None:
-            raise S3Error(S3ErrorCode.NotImplemented)
+            raise refusal(request, operation)
         context = RequestContext(
             request=request,
             operation=operation,
             tenant=tenant,
             auth=auth,
+            owner=owner,
             storage=runtime.storages[tenant],
             receive=receive,
             request_id=request_id,

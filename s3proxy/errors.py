@@ -30,6 +30,11 @@ class S3ErrorCode(enum.Enum):
     BucketNotEmpty = (409, "The bucket you tried to delete is not empty.")
     EntityTooLarge = (400, "Your proposed upload exceeds the maximum allowed object size.")
     EntityTooSmall = (400, "Your proposed upload is smaller than the minimum allowed object size.")
+    IllegalLocationConstraintException = (
+        400,
+        "The location constraint is incompatible for the region specific endpoint this request "
+        "was sent to.",
+    )
     IncompleteBody = (
         400,
         "You did not provide the number of bytes specified by the Content-Length HTTP header.",
@@ -41,16 +46,23 @@ class S3ErrorCode(enum.Enum):
     )
     InvalidArgument = (400, "Invalid Argument")
     InvalidBucketName = (400, "The specified bucket is not valid.")
+    InvalidBucketOwnerAWSAccountID = (
+        400,
+        "The value of the expected bucket owner parameter must be an AWS Account ID.",
+    )
     InvalidChunkSizeError = (
         403,
         "Only the last chunk is allowed to have a size less than 8192 bytes",
     )
     InvalidDigest = (400, "The Content-MD5 you specified is not valid.")
+    InvalidLocationConstraint = (400, "The specified location constraint is not valid.")
     InvalidPart = (400, "One or more of the specified parts could not be found.")
     InvalidPartOrder = (400, "The list of parts was not in ascending order.")
     InvalidPartNumber = (416, "The requested partnumber is not satisfiable")
     InvalidRange = (416, "The requested range is not satisfiable")
     InvalidRequest = (400, "Invalid Request")
+    InvalidStorageClass = (400, "The storage class you specified is not valid.")
+    InvalidToken = (400, "The provided token is malformed or otherwise invalid.")
     InvalidURI = (400, "Couldn't parse the specified URI.")
     KeyTooLongError = (400, "Your key is too long")
     MalformedXML = (
@@ -67,6 +79,7 @@ class S3ErrorCode(enum.Enum):
         "The specified upload does not exist. The upload ID may be invalid, or the upload may "
         "have been aborted or completed.",
     )
+    NoSuchVersion = (404, "The specified version does not exist.")
     NotImplemented = (501, "A header you provided implies functionality that is not implemented")
     NotModified = (304, "Not Modified")
     PreconditionFailed = (412, "At least one of the pre-conditions you specified did not hold")

@@ -1,10 +1,18 @@
-"""Which S3 operation a request is: one declarative table over method, target, query and headers.
+"""Which S3 operation a request is: an allow-list over method, target, sub-resource and parameters.
 
 S3 picks the operation from query flags (``?uploads``, ``?list-type=2``, ``?delete``) and headers
-(``x-amz-copy-source``) rather than from the path; the table below says this in one screen.
-Rows are tried in order; the first match wins. A request naming a sub-resource the proxy does not
-serve (``?acl``, ``?tagging`` …) resolves to ``Unsupported`` so that it is never mistaken for a
-plain GET or PUT of the object.
+(``x-amz-copy-source``) rather than from the path. Each served operation is one :class:`Rule`
+that names its method, target and exact sub-resource (or none); a request is served only when a
+rule matches it exactly. Everything else is a refusal, never a neighbouring operation:
+
+- a sub-resource S3 defines but the proxy does not serve (``?acl``, ``?annotation`` …), a
+  value-less query name that is neither a sub-resource nor a parameter (``?fooBar``), a
+  parameter the matched operation does not take (``PUT ?versionId=``) → ``Unsupported`` (501);
+- a method S3 does not define on the target (``POST /b/k``, ``PATCH``) → ``MethodNotAllowed``
+  (405), as S3 answers it.
+
+The names come from botocore's S3 model (``requestUri`` ``?name`` forms and ``querystring``
+members); tests/unit/test_routing_table.py walks that model to keep this table honest.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.request import S3Request
 
 
@@ -22,7 +31,7 @@ class Target(enum.Enum):
 
 
 class Operation(enum.Enum):
-    """AWS operation names."""
+    """AWS operation names, and the two refusals."""
 
     ListBuckets = "ListBuckets"
     CreateBucket = "CreateBucket"
@@ -30,6 +39,7 @@ class Operation(enum.Enum):
     DeleteBucket = "DeleteBucket"
     GetBucketLocation = "GetBucketLocation"
     GetBucketVersioning = "GetBucketVersioning"
+    PutBucketVersioning = "PutBucketVersioning"
     ListObjects = "ListObjects"
     ListObjectsV2 = "ListObjectsV2"
     ListMultipartUploads = "ListMultipartUploads"
@@ -46,19 +56,57 @@ class Operation(enum.Enum):
     AbortMultipartUpload = "AbortMultipartUpload"
     ListParts = "ListParts"
     Unsupported = "Unsupported"
+    """Refused with 501 NotImplemented: S3 defines it (or we cannot tell), the proxy does not."""
+    MethodNotAllowed = "MethodNotAllowed"
+    """Refused with 405 MethodNotAllowed: S3 defines no such method on the target."""
 
 
-# Sub-resources S3 defines that the proxy does not serve (yet): a request naming one is
-# Unsupported → 501 NotImplemented after authentication.
-UNSUPPORTED_SUBRESOURCES = frozenset(
+REFUSALS = frozenset({Operation.Unsupported, Operation.MethodNotAllowed})
+
+# Every sub-resource in botocore's S3 model (requestUri "?name"), served or not.
+SUBRESOURCES = frozenset(
     {
-        "accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-        "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging", "metadataTable",
-        "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-        "publicAccessBlock", "renameObject", "replication", "requestPayment", "restore",
-        "retention", "select", "session", "tagging", "torrent", "versions", "website",
+        "abac", "accelerate", "acl", "analytics", "annotation", "attributes", "cors", "delete",
+        "encryption", "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location",
+        "logging", "metadataAnnotationTable", "metadataConfiguration", "metadataInventoryTable",
+        "metadataJournalTable", "metadataTable", "metrics", "notification", "object-lock",
+        "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "renameObject",
+        "replication", "requestPayment", "restore", "retention", "select", "session", "tagging",
+        "torrent", "uploads", "versioning", "versions", "website",
     }
 )  # fmt: skip
+
+# Query parameters that carry a value: botocore's querystring members, what SDKs add (x-id)
+# and query authentication (SigV2; SigV4's X-Amz-* are covered by the x-amz- prefix).
+PARAMETERS = frozenset(
+    {
+        "annotation-prefix", "annotationName", "bucket-region", "continuation-token",
+        "delimiter", "encoding-type", "fetch-owner", "id", "key-marker", "list-type", "marker",
+        "max-annotation-results", "max-buckets", "max-directory-buckets", "max-keys",
+        "max-parts", "max-uploads", "part-number-marker", "partNumber", "prefix",
+        "response-cache-control", "response-content-disposition", "response-content-encoding",
+        "response-content-language", "response-content-type", "response-expires",
+        "select-type", "start-after", "upload-id-marker", "uploadId", "version-id-marker",
+        "versionId", "x-id",
+        "AWSAccessKeyId", "Expires", "Signature",
+    }
+)  # fmt: skip
+
+# Parameters that change which object, version or upload a request addresses: present only where
+# a rule takes them, never ignored.
+SELECTORS = frozenset({"list-type", "partNumber", "uploadId", "versionId"})
+
+METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"})
+
+# (method, target) pairs S3 defines without a sub-resource that the rules below do not serve:
+# browser POST uploads and CORS preflight. Any other bare pair is 405.
+_BARE_S3_FORMS = frozenset(
+    {
+        ("POST", Target.BUCKET),  # PostObject (HTML form upload)
+        ("OPTIONS", Target.BUCKET),  # CORS preflight
+        ("OPTIONS", Target.OBJECT),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +114,12 @@ class Rule:
     method: str
     target: Target
     operation: Operation
-    query: tuple[str, ...] = ()
-    """Query parameters that must all be present."""
+    subresource: str | None = None
+    """The one sub-resource the request must name; None: it must name none."""
+    required: tuple[str, ...] = ()
+    """Parameters that must all be present."""
+    optional: tuple[str, ...] = ()
+    """Selectors the operation also takes."""
     header: str | None = None
     """A header that must be present."""
 
@@ -77,29 +129,30 @@ RULES: tuple[Rule, ...] = (
     Rule("PUT", Target.BUCKET, Operation.CreateBucket),
     Rule("HEAD", Target.BUCKET, Operation.HeadBucket),
     Rule("DELETE", Target.BUCKET, Operation.DeleteBucket),
-    Rule("GET", Target.BUCKET, Operation.GetBucketLocation, query=("location",)),
-    Rule("GET", Target.BUCKET, Operation.GetBucketVersioning, query=("versioning",)),
-    Rule("GET", Target.BUCKET, Operation.ListMultipartUploads, query=("uploads",)),
-    Rule("GET", Target.BUCKET, Operation.ListObjectsV2, query=("list-type",)),
+    Rule("GET", Target.BUCKET, Operation.GetBucketLocation, "location"),
+    Rule("GET", Target.BUCKET, Operation.GetBucketVersioning, "versioning"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketVersioning, "versioning"),
+    Rule("GET", Target.BUCKET, Operation.ListMultipartUploads, "uploads"),
+    Rule("GET", Target.BUCKET, Operation.ListObjectsV2, required=("list-type",)),
     Rule("GET", Target.BUCKET, Operation.ListObjects),
-    Rule("POST", Target.BUCKET, Operation.DeleteObjects, query=("delete",)),
-    Rule("POST", Target.OBJECT, Operation.CreateMultipartUpload, query=("uploads",)),
-    Rule("POST", Target.OBJECT, Operation.CompleteMultipartUpload, query=("uploadId",)),
+    Rule("POST", Target.BUCKET, Operation.DeleteObjects, "delete"),
+    Rule("POST", Target.OBJECT, Operation.CreateMultipartUpload, "uploads"),
+    Rule("POST", Target.OBJECT, Operation.CompleteMultipartUpload, required=("uploadId",)),
     Rule(
         "PUT",
         Target.OBJECT,
         Operation.UploadPartCopy,
-        query=("partNumber", "uploadId"),
+        required=("partNumber", "uploadId"),
         header="x-amz-copy-source",
     ),
-    Rule("PUT", Target.OBJECT, Operation.UploadPart, query=("partNumber", "uploadId")),
+    Rule("PUT", Target.OBJECT, Operation.UploadPart, required=("partNumber", "uploadId")),
     Rule("PUT", Target.OBJECT, Operation.CopyObject, header="x-amz-copy-source"),
     Rule("PUT", Target.OBJECT, Operation.PutObject),
-    Rule("GET", Target.OBJECT, Operation.ListParts, query=("uploadId",)),
-    Rule("GET", Target.OBJECT, Operation.GetObject),
-    Rule("HEAD", Target.OBJECT, Operation.HeadObject),
-    Rule("DELETE", Target.OBJECT, Operation.AbortMultipartUpload, query=("uploadId",)),
-    Rule("DELETE", Target.OBJECT, Operation.DeleteObject),
+    Rule("GET", Target.OBJECT, Operation.ListParts, required=("uploadId",)),
+    Rule("GET", Target.OBJECT, Operation.GetObject, optional=("partNumber", "versionId")),
+    Rule("HEAD", Target.OBJECT, Operation.HeadObject, optional=("partNumber", "versionId")),
+    Rule("DELETE", Target.OBJECT, Operation.AbortMultipartUpload, required=("uploadId",)),
+    Rule("DELETE", Target.OBJECT, Operation.DeleteObject, optional=("versionId",)),
 )
 
 
@@ -118,13 +171,85 @@ for _rule in RULES:  # RULES split by (method, target), each part in RULES order
 del _rule, _key
 
 
-def resolve(request: S3Request) -> Operation:
+def _is_header(name: str) -> bool:
+    """``X-Amz-*`` query names: SigV4 query auth, or headers a presigner hoisted into the URL
+    (the header policy judges those). Never sub-resources."""
+    return name[:6].lower() == "x-amz-"
+
+
+def _unknown_flags(request: S3Request) -> list[str]:
+    """Value-less (or empty) query names that are neither a sub-resource nor a parameter."""
+    return [
+        name
+        for name, value in request.query.items()
+        if not value and name not in SUBRESOURCES and name not in PARAMETERS
+        and not _is_header(name)
+    ]  # fmt: skip
+
+
+def _matches(
+    rule: Rule, request: S3Request, subresource: str | None, selectors: frozenset[str]
+) -> bool:
     query = request.query
-    if query and not UNSUPPORTED_SUBRESOURCES.isdisjoint(query):
-        return Operation.Unsupported
-    for rule in _RULES_BY_METHOD_TARGET.get((request.method, target_of(request)), ()):
-        if rule.query and not (query and all(name in query for name in rule.query)):
-            continue
-        if rule.header is None or rule.header in request.header_map:
+    return (
+        rule.subresource == subresource
+        and all(name in query for name in rule.required)
+        and selectors.issubset((*rule.required, *rule.optional))
+        and (rule.header is None or rule.header in request.header_map)
+    )
+
+
+def resolve(request: S3Request) -> Operation:
+    method = request.method
+    if method not in METHODS:
+        return Operation.MethodNotAllowed
+    query = request.query
+    target = target_of(request)
+    subresource: str | None = None
+    selectors: frozenset[str] = frozenset()
+    if query:
+        if _unknown_flags(request):
+            return Operation.Unsupported
+        named = [name for name in query if name in SUBRESOURCES]
+        if len(named) > 1:
+            return Operation.Unsupported
+        subresource = named[0] if named else None
+        selectors = SELECTORS.intersection(query)
+    for rule in _RULES_BY_METHOD_TARGET.get((method, target), ()):
+        if _matches(rule, request, subresource, selectors):
             return rule.operation
-    return Operation.Unsupported
+    if subresource is not None or selectors:
+        return Operation.Unsupported
+    if (method, target) in _BARE_S3_FORMS:
+        return Operation.Unsupported
+    return Operation.MethodNotAllowed
+
+
+def refusal(request: S3Request, operation: Operation) -> S3Error:
+    """The error a refused request gets (after authentication), saying what was refused."""
+    target = target_of(request)
+    if operation is Operation.MethodNotAllowed:
+        return S3Error(
+            S3ErrorCode.MethodNotAllowed, Method=request.method, ResourceType=target.name
+        )
+    unknown = _unknown_flags(request)
+    if unknown:
+        return S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The query parameter '{unknown[0]}' is not a sub-resource or parameter this "
+            "gateway knows.",
+        )
+    named = [name for name in request.query if name in SUBRESOURCES]
+    if named:
+        return S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The '{named[0]}' sub-resource is not implemented for {request.method} on a "
+            f"{target.value}.",
+        )
+    selectors = sorted(SELECTORS.intersection(request.query))
+    if selectors:
+        return S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The query parameter '{selectors[0]}' is not implemented for this request.",
+        )
+    return S3Error(S3ErrorCode.NotImplemented)

@@ -73,6 +73,8 @@ def effective_config_yaml(settings: Settings) -> str:
     for name, layout in settings.tenant_layouts().items():
         if layout.home is not None:
             data["tenants"][name]["home"]["prefix"] = layout.home.prefix
+    for name, owner in settings.owner_ids().items():
+        data["tenants"][name]["owner_id"] = owner
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from s3proxy.layout import SHARD_COUNTS, TenantLayout, UpstreamRoot
+from s3proxy.owner import OWNER_ID_RE, owner_id
 
 ENV_PREFIX = "S3PROXY_"
 MASK = "********"
@@ -78,6 +79,9 @@ AccessKey = Annotated[
     _rule(lambda k: not set(k) & set(" \t\n/:,"), "must not contain whitespace, '/', ':' or ','"),
 ]
 UpstreamBucket = Annotated[str, _rule(lambda b: b and "/" not in b, "must be a bucket name")]
+OwnerId = Annotated[
+    str, _rule(OWNER_ID_RE.fullmatch, 'must be 12 digits, quoted in YAML ("012345678901")')
+]
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
@@ -107,6 +111,10 @@ class ServerConfig(_Frozen):
     workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     """Processes serving the S3 port. One Python process uses one core; ``auto`` starts one per
     CPU this process may use (affinity and cgroup quota). The local store is served by one."""
+    ignore_unknown_headers: bool = False
+    """Ignore ``x-amz-*`` request headers the header policy (s3proxy.header_policy) does not
+    know, instead of refusing them with 501: a request may then be served without something it
+    asked for. Headers the policy names keep their answers."""
 
 
 class UpstreamConfig(_Frozen):
@@ -192,6 +200,18 @@ class TenantConfig(_Frozen):
     keys: list[KeyPair] = Field(min_length=1)
     home: HomeConfig | None = None
     buckets: dict[ClientBucket, BucketMapping] = {}
+    owner_id: OwnerId | None = None
+    """12 digits, shown as the Owner ID in listings and checked against
+    x-amz-expected-bucket-owner; None derives one from the tenant name (s3proxy.owner)."""
+
+    @field_validator("owner_id", mode="before")
+    @classmethod
+    def _owner_id(cls, value: object) -> object:
+        # YAML reads an unquoted 123456789012 as a number; only 12 digits say it unambiguously
+        # (a shorter number may have lost leading zeros, or been read as octal).
+        if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == 12:
+            return str(value)
+        return value
 
 
 class LayoutConfig(_Frozen):
@@ -250,6 +270,20 @@ class Settings(_Frozen):
                 first = owners.setdefault(pair.access_key, here)
                 if first != here:
                     yield f"{here}: access key {pair.access_key!r} is already used at {first}"
+        yield from self._check_owner_ids()
+
+    def _check_owner_ids(self) -> Iterator[str]:
+        """Distinct tenants, distinct owner ids: a bucket owner condition must tell them apart."""
+        seen: dict[str, str] = {}
+        for name, tenant in self.tenants.items():
+            owner = owner_id(name, tenant.owner_id)
+            first = seen.setdefault(owner, name)
+            if first != name:
+                how = "configured" if tenant.owner_id is not None else "derived from the name"
+                yield (
+                    f"tenants.{name}.owner_id: owner id {owner} ({how}) is already "
+                    f"tenants.{first}'s; give each tenant its own"
+                )
 
     def _check_overlaps(self) -> Iterator[str]:
         """No two tenants' roots on one upstream bucket may contain one another.
@@ -289,6 +323,10 @@ class Settings(_Frozen):
     def tenant_layouts(self) -> dict[str, TenantLayout]:
         self._fresh()
         return dict(self._layouts)
+
+    def owner_ids(self) -> dict[str, str]:
+        """Tenant name → its owner id, configured or derived."""
+        return {name: owner_id(name, tenant.owner_id) for name, tenant in self.tenants.items()}
 
     def secret_for(self, access_key: str) -> tuple[str, str] | None:
         """(tenant name, secret key) of a client access key, or None when it is unknown."""

@@ -14,6 +14,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.DeleteBucket: bucket.delete_bucket,
     Operation.GetBucketLocation: bucket.get_bucket_location,
     Operation.GetBucketVersioning: bucket.get_bucket_versioning,
+    Operation.PutBucketVersioning: bucket.put_bucket_versioning,
     Operation.ListObjects: bucket.list_objects,
     Operation.ListObjectsV2: bucket.list_objects_v2,
     Operation.DeleteObjects: bucket.delete_objects,

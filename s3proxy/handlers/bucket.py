@@ -16,14 +16,18 @@ from s3proxy.body import read_small_body
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.object import version_error
 from s3proxy.listing import MAX_KEYS, ListQuery, MergedPage
+from s3proxy.location import check_location_constraint
+from s3proxy.model import DeleteResult
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.xmlcodec import (
-    check_create_bucket_body,
     delete_result_xml,
     list_objects_xml,
     location_xml,
+    parse_create_bucket_body,
     parse_delete_request,
+    parse_versioning_request,
     versioning_xml,
 )
 
@@ -38,7 +42,8 @@ def _bucket(ctx: RequestContext) -> str:
 
 async def create_bucket(ctx: RequestContext) -> S3Response:
     bucket = _bucket(ctx)
-    check_create_bucket_body(await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY))
+    body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
+    check_location_constraint(parse_create_bucket_body(body), ctx.server.region)
     await ctx.storage.buckets.create(bucket)
     return S3Response(headers=[("Location", f"/{bucket}")])
 
@@ -67,6 +72,22 @@ async def get_bucket_location(ctx: RequestContext) -> S3Response:
 async def get_bucket_versioning(ctx: RequestContext) -> S3Response:
     await ctx.storage.buckets.require(_bucket(ctx))
     return xml_response(versioning_xml())
+
+
+async def put_bucket_versioning(ctx: RequestContext) -> S3Response:
+    """Versioning is never enabled here: a configuration that asks for nothing (no Status, MFA
+    delete off) is accepted, one that would enable or suspend versioning is refused."""
+    await ctx.storage.buckets.require(_bucket(ctx))
+    configuration = parse_versioning_request(await _verified_xml_body(ctx, required=False))
+    status = configuration.get("Status")
+    if status is not None:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            f"Bucket versioning is not implemented: Status {status} cannot be set.",
+        )
+    if configuration.get("MfaDelete") == "Enabled":
+        raise S3Error(S3ErrorCode.NotImplemented, "MFA delete is not implemented.")
+    return S3Response()
 
 
 def _max_keys(value: str | None) -> int:
@@ -138,8 +159,8 @@ async def list_objects_v2(ctx: RequestContext) -> S3Response:
         ("NextContinuationToken", next_token),
         ("StartAfter", code(start_after) if start_after else None),
     ]
-    owner = ctx.tenant if query.get("fetch-owner", "").lower() == "true" else None
-    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner_id=owner)
+    owner = ctx.owner if query.get("fetch-owner", "").lower() == "true" else None
+    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner=owner)
     return xml_response(body)
 
 
@@ -158,7 +179,7 @@ async def list_objects(ctx: RequestContext) -> S3Response:
         ("EncodingType", "url" if encode else None),
         ("IsTruncated", "true" if page.is_truncated else "false"),
     ]
-    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner_id=ctx.tenant)
+    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner=ctx.owner)
     return xml_response(body)
 
 
@@ -168,11 +189,12 @@ def _coder(encode: bool) -> Callable[[str], str]:
     return lambda value: value
 
 
-async def delete_objects(ctx: RequestContext) -> S3Response:
-    bucket = _bucket(ctx)
+async def _verified_xml_body(ctx: RequestContext, *, required: bool) -> bytes:
+    """A small XML body checked against its Content-MD5 / x-amz-checksum-* and signed hash;
+    ``required``: one of the first two must be sent (DeleteObjects)."""
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
-    if md5 is None and checksum is None:
+    if required and md5 is None and checksum is None:
         raise S3Error(
             S3ErrorCode.InvalidRequest, "Missing required header for this request: Content-MD5"
         )
@@ -185,6 +207,20 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
     if checksum is not None:
         checksum.update(body)
         checksum.verify()
-    quiet, keys = parse_delete_request(body)
-    results = await ctx.storage.delete_objects(bucket, keys)
+    return body
+
+
+async def delete_objects(ctx: RequestContext) -> S3Response:
+    """Entries naming a version other than ``null`` get a per-entry NoSuchVersion (as S3 answers
+    for an unversioned bucket, whatever the id's shape) and are not deleted."""
+    bucket = _bucket(ctx)
+    quiet, entries = parse_delete_request(await _verified_xml_body(ctx, required=True))
+    current = [key for key, version in entries if version_error(version, key) is None]
+    deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
+    results: list[tuple[DeleteResult, str | None]] = []
+    for key, version in entries:
+        if version_error(version, key) is None:
+            results.append((next(deleted), version))
+        else:
+            results.append((DeleteResult(key, S3ErrorCode.NoSuchVersion.name), version))
     return xml_response(delete_result_xml(results, quiet))

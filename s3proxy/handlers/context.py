@@ -10,6 +10,7 @@ from s3proxy.backends.mapped import MappedStorage
 from s3proxy.body import Receive
 from s3proxy.config import ServerConfig
 from s3proxy.operations import Operation
+from s3proxy.owner import Owner
 from s3proxy.request import S3Request
 from s3proxy.responses import S3Response
 
@@ -19,6 +20,7 @@ class RequestContext:
     request: S3Request
     operation: Operation
     tenant: str
+    owner: Owner
     auth: Verified
     storage: MappedStorage
     receive: Receive

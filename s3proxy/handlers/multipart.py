@@ -304,7 +304,7 @@ async def list_parts(ctx: RequestContext) -> S3Response:
         ("StorageClass", page.storage_class),
         ("ChecksumAlgorithm", page.checksum_algorithm),
     ]
-    return xml_response(list_parts_xml(fields, page.parts, ctx.tenant))
+    return xml_response(list_parts_xml(fields, page.parts, ctx.owner))
 
 
 def _encode(ctx: RequestContext) -> bool:
@@ -362,5 +362,5 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
         ("IsTruncated", "true" if merged.next_marker is not None else "false"),
         ("EncodingType", "url" if encode else None),
     ]
-    body = list_uploads_xml(fields, uploads, merged.prefixes, encode=encode, owner_id=ctx.tenant)
+    body = list_uploads_xml(fields, uploads, merged.prefixes, encode=encode, owner=ctx.owner)
     return xml_response(body)

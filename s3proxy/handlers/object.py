@@ -7,6 +7,8 @@ HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
 
 from __future__ import annotations
 
+import re
+
 from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
@@ -41,6 +43,47 @@ RESPONSE_OVERRIDES = {
     "response-content-disposition": "content-disposition",
     "response-content-encoding": "content-encoding",
 }
+
+
+# The shape of the version ids S3 issues (32 URL-safe characters). Buckets here are never
+# versioned, so every object's version is "null": another id of this shape does not exist (404
+# NoSuchVersion) and an id of any other shape is malformed (400), as S3 answers for an
+# unversioned bucket. https://docs.aws.amazon.com/AmazonS3/latest/userguide/versioning-workflows.html
+_VERSION_ID = re.compile(r"[A-Za-z0-9._-]{32}")
+
+
+def version_error(version: str | None, key: str) -> S3Error | None:
+    """None when ``version`` addresses the (unversioned) object: absent or ``null``."""
+    if version is None or version == "null":
+        return None
+    if not version:
+        return S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Version id cannot be the empty string",
+            ArgumentName="versionId",
+            ArgumentValue=version,
+        )
+    if not _VERSION_ID.fullmatch(version):
+        return S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Invalid version id specified",
+            ArgumentName="versionId",
+            ArgumentValue=version,
+        )
+    return S3Error(S3ErrorCode.NoSuchVersion, Key=key, VersionId=version)
+
+
+async def check_version(ctx: RequestContext) -> None:
+    """``?versionId=`` on GET, HEAD, DELETE: refused before anything is read or deleted (an
+    unknown bucket is still NoSuchBucket)."""
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    error = version_error(ctx.request.query.get("versionId"), key)
+    if error is None:
+        return
+    if error.code is S3ErrorCode.NoSuchVersion:
+        await ctx.storage.buckets.require(bucket)
+    raise error
 
 
 def request_attributes(ctx: RequestContext) -> ObjectAttributes:
@@ -206,6 +249,7 @@ def _part_number(ctx: RequestContext) -> int | None:
 async def get_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
+    await check_version(ctx)
     part_number = _part_number(ctx)
     byte_range = parse_range(ctx.request.header("range"))
     checksum_mode = _checksum_mode(ctx)
@@ -237,6 +281,7 @@ async def get_object(ctx: RequestContext) -> S3Response:
 async def head_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
+    await check_version(ctx)
     part_number = _part_number(ctx)
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
@@ -257,24 +302,26 @@ async def head_object(ctx: RequestContext) -> S3Response:
 async def delete_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
+    await check_version(ctx)
     await ctx.storage.delete_object(bucket, key)
     return S3Response(status=204)
 
 
 def copy_source(ctx: RequestContext) -> tuple[str, str]:
-    """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded."""
+    """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded, optionally with
+    ``?versionId=``: ``null`` copies the (unversioned) source, any other id is refused."""
     raw = ctx.request.header("x-amz-copy-source") or ""
     path, _, query = raw.partition("?")
-    if query:
-        version = parse_query(query).get("versionId")
-        if version not in (None, "null"):
-            raise S3Error(S3ErrorCode.NotImplemented, "Object versions are not supported.")
     bucket, _, key = decode_component(path.lstrip("/")).partition("/")
     if not bucket or not key:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
         )
+    if query:
+        error = version_error(parse_query(query).get("versionId"), key)
+        if error is not None:
+            raise error
     return bucket, key
 
 

@@ -9,4 +9,4 @@ from s3proxy.xmlcodec import list_buckets_xml
 
 async def list_buckets(ctx: RequestContext) -> S3Response:
     buckets = await ctx.storage.buckets.list()
-    return xml_response(list_buckets_xml(ctx.tenant, buckets))
+    return xml_response(list_buckets_xml(ctx.owner, buckets))

@@ -10,6 +10,7 @@ import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, UploadInfo
+from s3proxy.owner import Owner
 from s3proxy.upstream_xml import (
     EmbeddedError,
     parse_complete_result,
@@ -162,14 +163,18 @@ def test_rendered_listings_are_well_formed() -> None:
     parts = list_parts_xml(
         [("Bucket", "b"), ("Key", "<k&>"), ("NextPartNumberMarker", None)],
         [PartInfo(1, '"e"', 3, "t", {"CRC32": CRC})],
-        "alice",
+        Owner("123456789012", "alice"),
     )
     root = ET.fromstring(parts)
     assert root.findtext(f"{NS}Key") == "<k&>"
     assert root.find(f"{NS}NextPartNumberMarker") is None
     assert root.findtext(f"{NS}Part/{NS}ChecksumCRC32") == CRC
     uploads = list_uploads_xml(
-        [("Bucket", "b")], [UploadInfo("a b\x7f", "tok", "t")], ["p/"], encode=True, owner_id="o"
+        [("Bucket", "b")],
+        [UploadInfo("a b\x7f", "tok", "t")],
+        ["p/"],
+        encode=True,
+        owner=Owner("123456789012", "alice"),
     )
     root = ET.fromstring(uploads)
     assert root.findtext(f"{NS}Upload/{NS}Key") == "a%20b%7F"

@@ -1,7 +1,15 @@
 import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.operations import Operation, resolve
+from s3proxy.operations import (
+    PARAMETERS,
+    REFUSALS,
+    RULES,
+    SUBRESOURCES,
+    Operation,
+    refusal,
+    resolve,
+)
 from s3proxy.request import parse_request
 
 
@@ -52,17 +60,107 @@ def scope(method: str, path: str, query: str = "", headers: dict[str, str] | Non
         ("POST", "/bkt/k", "uploadId=u", {}, Operation.CompleteMultipartUpload),
         ("DELETE", "/bkt/k", "uploadId=u", {}, Operation.AbortMultipartUpload),
         ("GET", "/bkt/k", "uploadId=u", {}, Operation.ListParts),
+        ("PUT", "/bkt", "versioning", {}, Operation.PutBucketVersioning),
+        ("PUT", "/bkt", "versioning=", {}, Operation.PutBucketVersioning),
+        ("GET", "/bkt/k", "versionId=null", {}, Operation.GetObject),
+        ("HEAD", "/bkt/k", "versionId=abc&partNumber=1", {}, Operation.HeadObject),
+        ("DELETE", "/bkt/k", "versionId=null", {}, Operation.DeleteObject),
+        ("GET", "/bkt/k", "partNumber=2", {}, Operation.GetObject),
+        (
+            "GET",
+            "/bkt/k",
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab",
+            {},
+            Operation.GetObject,
+        ),
+        ("GET", "/bkt/k", "AWSAccessKeyId=a&Signature=s&Expires=1", {}, Operation.GetObject),
+        ("GET", "/bkt/k", "x-amz-acl", {}, Operation.GetObject),  # a hoisted header: not ours
+        ("GET", "/bkt/k", "cachebust=123", {}, Operation.GetObject),  # with a value: ignored
+        ("GET", "/bkt", "prefix&delimiter=&max-keys=", {}, Operation.ListObjects),
+        ("GET", "/bkt", "list-type=2&prefix&start-after=", {}, Operation.ListObjectsV2),
         ("GET", "/bkt/k", "acl", {}, Operation.Unsupported),
         ("PUT", "/bkt/k", "tagging", {}, Operation.Unsupported),
         ("GET", "/bkt", "policy", {}, Operation.Unsupported),
-        ("POST", "/bkt/k", "", {}, Operation.Unsupported),
-        ("PATCH", "/bkt/k", "", {}, Operation.Unsupported),
+        # issue 14: each of these was once served as a neighbouring operation
+        ("PUT", "/bkt/k", "annotation", {}, Operation.Unsupported),
+        ("DELETE", "/bkt/k", "annotation", {}, Operation.Unsupported),
+        ("GET", "/bkt/k", "annotation", {}, Operation.Unsupported),
+        ("DELETE", "/bkt", "metadataConfiguration", {}, Operation.Unsupported),
+        ("GET", "/bkt", "abac", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "renameObject", {}, Operation.Unsupported),
+        ("GET", "/bkt", "versions", {}, Operation.Unsupported),
+        # unknown value-less names, on every method and target
+        ("GET", "/bkt", "fooBar", {}, Operation.Unsupported),
+        ("PUT", "/bkt", "fooBar", {}, Operation.Unsupported),
+        ("DELETE", "/bkt", "fooBar=", {}, Operation.Unsupported),
+        ("POST", "/bkt", "fooBar", {}, Operation.Unsupported),
+        ("HEAD", "/bkt", "fooBar", {}, Operation.Unsupported),
+        ("GET", "/bkt/k", "fooBar", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "fooBar", {}, Operation.Unsupported),
+        ("DELETE", "/bkt/k", "fooBar", {}, Operation.Unsupported),
+        ("POST", "/bkt/k", "fooBar", {}, Operation.Unsupported),
+        ("HEAD", "/bkt/k", "fooBar", {}, Operation.Unsupported),
+        ("GET", "/", "fooBar", {}, Operation.Unsupported),
+        # two sub-resources at once, or a sub-resource next to a served one
+        ("POST", "/bkt/k", "uploads&tagging", {}, Operation.Unsupported),
+        ("GET", "/bkt", "location&acl", {}, Operation.Unsupported),
+        # parameters the operation does not take
+        ("PUT", "/bkt/k", "versionId=null", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "uploadId=u", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "partNumber=1", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "versionId=1", {"x-amz-copy-source": "/a/b"}, Operation.Unsupported),
+        ("HEAD", "/bkt/k", "uploadId=u", {}, Operation.Unsupported),
+        ("DELETE", "/bkt/k", "partNumber=1", {}, Operation.Unsupported),
+        ("GET", "/bkt/k", "uploadId=u&versionId=null", {}, Operation.Unsupported),
+        ("GET", "/bkt", "versionId=null", {}, Operation.Unsupported),
+        ("PUT", "/bkt", "list-type=2", {}, Operation.Unsupported),
+        ("POST", "/bkt", "", {}, Operation.Unsupported),  # PostObject (browser form upload)
+        ("OPTIONS", "/bkt/k", "", {}, Operation.Unsupported),  # CORS preflight
+        ("POST", "/bkt/k", "", {}, Operation.MethodNotAllowed),
+        ("PATCH", "/bkt/k", "", {}, Operation.MethodNotAllowed),
+        ("PROPFIND", "/bkt", "", {}, Operation.MethodNotAllowed),
+        ("PUT", "/", "", {}, Operation.MethodNotAllowed),
+        ("DELETE", "/", "", {}, Operation.MethodNotAllowed),
+        ("POST", "/", "", {}, Operation.MethodNotAllowed),
     ],
 )
 def test_operation_table(
     method: str, path: str, query: str, headers: dict[str, str], operation: Operation
 ) -> None:
     assert resolve(parse_request(scope(method, path, query, headers))) is operation
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "code", "text"),
+    [
+        ("PUT", "/bkt/k", "annotation", S3ErrorCode.NotImplemented, "'annotation' sub-resource"),
+        ("GET", "/bkt", "fooBar", S3ErrorCode.NotImplemented, "'fooBar'"),
+        ("PUT", "/bkt/k", "versionId=1", S3ErrorCode.NotImplemented, "'versionId'"),
+        ("POST", "/bkt", "", S3ErrorCode.NotImplemented, "not implemented"),
+    ],
+)
+def test_refusal_names_what_was_refused(
+    method: str, path: str, query: str, code: S3ErrorCode, text: str
+) -> None:
+    request = parse_request(scope(method, path, query))
+    error = refusal(request, resolve(request))
+    assert error.code is code
+    assert text in error.message
+
+
+def test_method_not_allowed_names_method_and_resource_type() -> None:
+    request = parse_request(scope("POST", "/bkt/k"))
+    error = refusal(request, resolve(request))
+    assert (error.code, error.status) == (S3ErrorCode.MethodNotAllowed, 405)
+    assert error.fields == {"Method": "POST", "ResourceType": "OBJECT"}
+
+
+def test_every_served_operation_has_a_rule_and_the_refusals_none() -> None:
+    ruled = {rule.operation for rule in RULES}
+    assert ruled == set(Operation) - REFUSALS
+    assert all(rule.subresource is None or rule.subresource in SUBRESOURCES for rule in RULES)
+    assert all(name in PARAMETERS for rule in RULES for name in rule.required + rule.optional)
+    assert SUBRESOURCES.isdisjoint(PARAMETERS)
 
 
 def test_path_style_key_is_decoded_once_and_not_normalised() -> None:

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ListEntry
+from s3proxy.owner import Owner
 from s3proxy.upstream_xml import parse_list_parts, parse_list_v2
 from s3proxy.xmlcodec import list_objects_xml
+
+OWNER = Owner("123456789012", "alice")
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -67,9 +70,7 @@ def test_what_the_proxy_renders_url_encoded_reads_back_the_same(
     entries = [
         ListEntry(key, f'"{i}"', i, "2026-01-01T00:00:00.000Z") for i, key in enumerate(keys)
     ]
-    body = list_objects_xml(
-        [("IsTruncated", "false")], entries, prefixes, encode=True, owner_id="owner"
-    )
+    body = list_objects_xml([("IsTruncated", "false")], entries, prefixes, encode=True, owner=OWNER)
     page = parse_list_v2(body, url_encoded=True)
     assert (page.entries, page.prefixes) == (entries, prefixes)
 

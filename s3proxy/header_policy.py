@@ -1,0 +1,292 @@
+"""Every ``x-amz-*`` request header is acted on or refused: one table says which.
+
+S3 reads meaning into dozens of ``x-amz-*`` headers (ACLs, storage class, encryption, object
+lock …). A gateway that drops one answers 200 for something it did not do, so each header the
+table below names is answered as the table says, and any other ``x-amz-*`` header gets 501
+NotImplemented naming it in ``<Header>`` (gaul/s3proxy's behaviour), unless the operator set
+``server.ignore_unknown_headers`` — which ignores only names the table does not know.
+
+Presigners (the AWS SDK v3 among them) hoist headers into the query string of a presigned URL;
+S3 reads such ``x-amz-*`` query parameters as headers. They get the same answers, except that a
+header a handler reads (metadata, checksums, copy source …) is read from the header only, so
+its query form is refused rather than silently dropped.
+
+Request headers per operation: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+and the neighbouring operation pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.operations import Operation
+from s3proxy.request import S3Request
+
+AMZ_PREFIX = "x-amz-"
+# Query parameters of SigV4 query authentication (compared lower-cased); the authenticator
+# reads them. X-Amz-Security-Token is not among them: session tokens are refused below.
+PRESIGN_PARAMS = frozenset(
+    {
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-signedheaders",
+        "x-amz-signature",
+    }
+)
+
+CANNED_ACLS = frozenset(
+    {
+        "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+        "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write",
+    }
+)  # fmt: skip
+# Only the owner (the tenant) can reach anything here, so these two ask for what is already so.
+HONOURED_ACLS = frozenset({"private", "bucket-owner-full-control"})
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+        "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+        "FSX_OPENZFS", "FSX_ONTAP",
+    }
+)  # fmt: skip
+OBJECT_OWNERSHIPS = frozenset({"BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"})
+
+ValueCheck = Callable[[str, str], None]
+"""(lower-case header name, value) → None when the value asks for nothing the gateway does not
+do; else raises the S3Error S3 would answer (or 501 for what the gateway does not do)."""
+
+
+# --- value policies -------------------------------------------------------------------------
+
+
+def inert(name: str, value: str) -> None:
+    """Signing and SDK bookkeeping, or a value that cannot change the outcome here."""
+
+
+def not_implemented(name: str, value: str) -> None:
+    raise S3Error(
+        S3ErrorCode.NotImplemented, f"The gateway does not implement {name}.", Header=name
+    )
+
+
+def session_token(name: str, value: str) -> None:
+    raise S3Error(
+        S3ErrorCode.InvalidToken,
+        "Session tokens are not accepted here: sign with a tenant's access key alone.",
+        Header=name,
+    )
+
+
+def canned_acl(name: str, value: str) -> None:
+    if value in HONOURED_ACLS:
+        return
+    if value in CANNED_ACLS:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The canned ACL {value} is not implemented: only the tenant can reach its buckets "
+            "and objects (private, bucket-owner-full-control).",
+            Header=name,
+        )
+    raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
+
+
+def storage_class(name: str, value: str) -> None:
+    if value == "STANDARD":
+        return
+    if value in STORAGE_CLASSES:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The storage class {value} is not implemented: objects are stored as STANDARD.",
+            Header=name,
+        )
+    raise S3Error(S3ErrorCode.InvalidStorageClass, StorageClassRequested=value)
+
+
+def no_object_lock(name: str, value: str) -> None:
+    """No bucket here has Object Lock: S3's answer for a bucket without it."""
+    raise S3Error(S3ErrorCode.InvalidRequest, "Bucket is missing Object Lock Configuration")
+
+
+def object_lock_enabled(name: str, value: str) -> None:
+    if value.lower() == "false":
+        return
+    if value.lower() == "true":
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "Object Lock is not implemented by this gateway.",
+            Header=name,
+        )
+    raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
+
+
+def object_ownership(name: str, value: str) -> None:
+    """BucketOwnerEnforced (ACLs disabled, the bucket owner owns every object) is what is."""
+    if value == "BucketOwnerEnforced":
+        return
+    if value in OBJECT_OWNERSHIPS:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            f"Object ownership {value} is not implemented: buckets here are BucketOwnerEnforced.",
+            Header=name,
+        )
+    raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
+
+
+def tagging_directive(name: str, value: str) -> None:
+    """No object carries tags here, so copying the source's (COPY) and replacing them with the
+    request's (REPLACE, with no x-amz-tagging, which is refused anyway) both give none."""
+    if value.upper() not in ("COPY", "REPLACE"):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Unknown tagging directive.",
+            ArgumentName=name,
+            ArgumentValue=value,
+        )
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRule:
+    operations: frozenset[Operation] | None
+    """The operations that answer this header; None: every operation. Elsewhere → 501."""
+    check: ValueCheck | None = None
+    """The answer to its value; None when a handler (or authentication) reads the header
+    itself — then only the header form is acted on, and a hoisted query form gets 501."""
+
+
+def _ops(*operations: Operation) -> frozenset[Operation]:
+    return frozenset(operations)
+
+
+EVERY = None
+OBJECT_WRITES = _ops(Operation.PutObject, Operation.CopyObject, Operation.CreateMultipartUpload)
+COPIES = _ops(Operation.CopyObject, Operation.UploadPartCopy)
+UPLOADS = _ops(Operation.PutObject, Operation.UploadPart)
+# Where an x-amz-checksum-<alg> value is verified (bodies) or passed upstream (Complete's
+# whole-object checksum).
+CHECKSUMMED = _ops(
+    Operation.PutObject,
+    Operation.UploadPart,
+    Operation.DeleteObjects,
+    Operation.PutBucketVersioning,
+    Operation.CompleteMultipartUpload,
+)
+
+HEADERS: Mapping[str, HeaderRule] = {
+    # Authentication and SDK bookkeeping.
+    "x-amz-date": HeaderRule(EVERY, inert),
+    "x-amz-content-sha256": HeaderRule(EVERY, inert),  # authentication reads both forms
+    "x-amz-user-agent": HeaderRule(EVERY, inert),
+    "x-amz-sdk-checksum-algorithm": HeaderRule(EVERY, inert),  # a hint; checksums check it
+    "x-amz-security-token": HeaderRule(EVERY, session_token),
+    "x-amz-request-payer": HeaderRule(EVERY, inert),  # nothing is billed to anyone here
+    # s3proxy.owner checks both forms (the source one on copies; elsewhere it describes nothing).
+    "x-amz-expected-bucket-owner": HeaderRule(EVERY, inert),
+    "x-amz-source-expected-bucket-owner": HeaderRule(EVERY, inert),
+    # Bodies: aws-chunked framing and checksums.
+    "x-amz-decoded-content-length": HeaderRule(UPLOADS),
+    "x-amz-trailer": HeaderRule(UPLOADS),
+    "x-amz-checksum-crc32": HeaderRule(CHECKSUMMED),
+    "x-amz-checksum-crc32c": HeaderRule(CHECKSUMMED),
+    "x-amz-checksum-crc64nvme": HeaderRule(CHECKSUMMED),
+    "x-amz-checksum-sha1": HeaderRule(CHECKSUMMED),
+    "x-amz-checksum-sha256": HeaderRule(CHECKSUMMED),
+    "x-amz-checksum-algorithm": HeaderRule(_ops(Operation.CreateMultipartUpload)),
+    "x-amz-checksum-type": HeaderRule(_ops(Operation.CreateMultipartUpload)),
+    "x-amz-checksum-mode": HeaderRule(_ops(Operation.GetObject, Operation.HeadObject)),
+    # Copies.
+    "x-amz-copy-source": HeaderRule(COPIES),
+    "x-amz-copy-source-if-match": HeaderRule(COPIES),
+    "x-amz-copy-source-if-none-match": HeaderRule(COPIES),
+    "x-amz-copy-source-if-modified-since": HeaderRule(COPIES),
+    "x-amz-copy-source-if-unmodified-since": HeaderRule(COPIES),
+    "x-amz-copy-source-range": HeaderRule(_ops(Operation.UploadPartCopy)),
+    "x-amz-metadata-directive": HeaderRule(_ops(Operation.CopyObject)),
+    "x-amz-tagging-directive": HeaderRule(_ops(Operation.CopyObject), tagging_directive),
+    # Access control and ownership.
+    "x-amz-acl": HeaderRule(OBJECT_WRITES | {Operation.CreateBucket}, canned_acl),
+    "x-amz-object-ownership": HeaderRule(_ops(Operation.CreateBucket), object_ownership),
+    "x-amz-bucket-object-lock-enabled": HeaderRule(
+        _ops(Operation.CreateBucket), object_lock_enabled
+    ),
+    # Nothing here is under governance retention, so there is nothing to bypass.
+    "x-amz-bypass-governance-retention": HeaderRule(
+        _ops(Operation.DeleteObject, Operation.DeleteObjects), inert
+    ),
+    # Object features the gateway does not implement (yet).
+    "x-amz-storage-class": HeaderRule(OBJECT_WRITES, storage_class),
+    "x-amz-server-side-encryption": HeaderRule(EVERY, not_implemented),
+    "x-amz-tagging": HeaderRule(EVERY, not_implemented),
+    "x-amz-website-redirect-location": HeaderRule(EVERY, not_implemented),
+    "x-amz-mfa": HeaderRule(EVERY, not_implemented),
+}
+
+# Header families, by name prefix. No prefix is a prefix of another.
+PREFIXES: Mapping[str, HeaderRule] = {
+    "x-amz-meta-": HeaderRule(OBJECT_WRITES),
+    "x-amz-grant-": HeaderRule(EVERY, not_implemented),
+    # SSE-S3/KMS details and SSE-C (customer keys), on every operation that takes them.
+    "x-amz-server-side-encryption-": HeaderRule(EVERY, not_implemented),
+    "x-amz-copy-source-server-side-encryption-": HeaderRule(EVERY, not_implemented),
+    # Mode, retain-until-date, legal hold, event holds.
+    "x-amz-object-lock-": HeaderRule(OBJECT_WRITES, no_object_lock),
+}
+
+
+def rule_for(name: str) -> HeaderRule | None:
+    """The rule for a lower-case ``x-amz-*`` name: its exact entry, else its family's."""
+    rule = HEADERS.get(name)
+    if rule is not None:
+        return rule
+    for prefix, family in PREFIXES.items():
+        if name.startswith(prefix):
+            return family
+    return None
+
+
+def _not_acted_on(name: str, operation: Operation, hoisted: bool) -> S3Error:
+    if hoisted:
+        message = f"The query parameter {name} is not acted on here; send it as a header."
+    elif rule_for(name) is None:
+        message = S3ErrorCode.NotImplemented.default_message
+    else:
+        message = f"{operation.value} does not act on {name} here."
+    return S3Error(S3ErrorCode.NotImplemented, message, Header=name)
+
+
+def _check(
+    name: str, value: str, operation: Operation, *, ignore_unknown: bool, hoisted: bool
+) -> None:
+    rule = rule_for(name)
+    if rule is None:
+        if ignore_unknown:
+            return
+        raise _not_acted_on(name, operation, hoisted)
+    if rule.operations is not None and operation not in rule.operations:
+        raise _not_acted_on(name, operation, hoisted)
+    if rule.check is not None:
+        rule.check(name, value.strip())
+    elif hoisted:
+        raise _not_acted_on(name, operation, hoisted)
+
+
+def check_request_headers(
+    request: S3Request, operation: Operation, *, ignore_unknown: bool
+) -> None:
+    """Refuse the request unless every ``x-amz-*`` header (and hoisted ``x-amz-*`` query
+    parameter) is acted on by ``operation`` or asks for nothing; headers first, in arrival
+    order, then the query. Run after authentication, before the handler reads any body."""
+    for name, value in request.headers:
+        if name.startswith(AMZ_PREFIX):
+            _check(name, value, operation, ignore_unknown=ignore_unknown, hoisted=False)
+    if request.query:
+        for raw_name, value in request.query.items():
+            name = raw_name.lower()
+            if name.startswith(AMZ_PREFIX) and name not in PRESIGN_PARAMS:
+                _check(name, value, operation, ignore_unknown=ignore_unknown, hoisted=True)

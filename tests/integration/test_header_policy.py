@@ -1,0 +1,419 @@
+"""The header policy end to end: every x-amz-* header is acted on or refused, on every lane.
+
+boto3 sends each header as a user would ask for it; every refusal is followed by a read that
+shows the old state, so a refused request is proven to have stored (or deleted) nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
+from tests.support.s3http import object_url, signed
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "docs"
+OLD = b"the old contents"
+SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
+RETAIN = datetime.datetime(2040, 1, 1, tzinfo=datetime.UTC)
+
+
+def refused(call: Callable[[], Any]) -> tuple[int, str, dict[str, Any]]:
+    """(HTTP status, S3 error code, the whole parsed <Error>) of a call that must fail."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    response = caught.value.response
+    return (
+        int(response["ResponseMetadata"]["HTTPStatusCode"]),
+        str(response["Error"]["Code"]),
+        dict(response["Error"]),
+    )
+
+
+@pytest.fixture()
+def key(proxy: Proxy) -> Iterator[str]:
+    """An existing object holding OLD; removed afterwards."""
+    name = "header-policy/" + os.urandom(5).hex()
+    s3 = proxy.client("alice")
+    s3.put_object(Bucket=BUCKET, Key=name, Body=OLD, Metadata={"state": "old"})
+    yield name
+    s3.delete_object(Bucket=BUCKET, Key=name)
+
+
+def writer(proxy: Proxy, **extra: Any) -> Any:
+    """A client of its own for a refused request with a body. The proxy refuses before reading
+    the body and the server then closes the connection, without a ``Connection: close``: the
+    next request on that connection would fail (clients retry it), so reads use another client.
+    """
+    return client(proxy, **extra)
+
+
+def assert_unchanged(s3: Any, key: str) -> None:
+    got = s3.get_object(Bucket=BUCKET, Key=key)
+    assert got["Body"].read() == OLD
+    assert got["Metadata"] == {"state": "old"}
+    assert "StorageClass" not in got or got["StorageClass"] == "STANDARD"
+
+
+def assert_no_upload(s3: Any, key: str) -> None:
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key).get("Uploads", [])
+    assert uploads == []
+
+
+def with_header(s3: Any, name: str, value: str) -> Callable[[], None]:
+    """Make ``s3``'s next call carry an extra header (signed); returns the unregister call."""
+
+    def add(request: Any, **_: Any) -> None:
+        request.headers[name] = value
+
+    s3.meta.events.register_first("before-sign.s3", add)
+    return lambda: s3.meta.events.unregister("before-sign.s3", add)
+
+
+# --- PutObject --------------------------------------------------------------------------------
+
+PUT_REFUSALS: list[tuple[dict[str, Any], int, str]] = [
+    ({"ACL": "public-read"}, 501, "NotImplemented"),
+    ({"ACL": "authenticated-read"}, 501, "NotImplemented"),
+    ({"ACL": "no-such-acl"}, 400, "InvalidArgument"),
+    ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
+    ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
+    ({"StorageClass": "GLACIER"}, 501, "NotImplemented"),
+    ({"StorageClass": "STANDARD_IA"}, 501, "NotImplemented"),
+    ({"StorageClass": "NOT_A_CLASS"}, 400, "InvalidStorageClass"),
+    ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
+    ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"}, 501, "NotImplemented"),
+    (SSE_C, 501, "NotImplemented"),
+    ({"Tagging": "team=blue"}, 501, "NotImplemented"),
+    ({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": RETAIN}, 400, "InvalidRequest"),
+    ({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
+    ({"WebsiteRedirectLocation": "/elsewhere"}, 501, "NotImplemented"),
+]
+
+
+@pytest.mark.parametrize(("params", "status", "code"), PUT_REFUSALS)
+def test_put_object_refusals_store_nothing(
+    proxy: Proxy, key: str, params: dict[str, Any], status: int, code: str
+) -> None:
+    s3 = writer(proxy)
+    got = refused(lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b"new", **params))
+    assert got[:2] == (status, code)
+    if code == "InvalidRequest":
+        assert got[2]["Message"] == "Bucket is missing Object Lock Configuration"
+    assert_unchanged(proxy.client("alice"), key)
+
+
+def test_put_object_refusal_to_a_new_key_creates_nothing(proxy: Proxy) -> None:
+    s3 = writer(proxy)
+    name = "header-policy/new-" + os.urandom(5).hex()
+    got = refused(lambda: s3.put_object(Bucket=BUCKET, Key=name, Body=b"x", ACL="public-read"))
+    assert got[:2] == (501, "NotImplemented")
+    assert got[2]["Header"] == "x-amz-acl"
+    reader = proxy.client("alice")
+    assert refused(lambda: reader.head_object(Bucket=BUCKET, Key=name))[0] == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ACL": "private"},
+        {"ACL": "bucket-owner-full-control"},
+        {"StorageClass": "STANDARD"},
+        {"Metadata": {"mtime": "1700000000.123"}, "ACL": "private"},  # rclone's defaults
+    ],
+)
+def test_put_object_with_what_is_already_so_is_served(
+    proxy: Proxy, key: str, params: dict[str, Any]
+) -> None:
+    s3 = proxy.client("alice")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"new", **params)
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"new"
+
+
+def test_an_unknown_header_is_501_naming_it(proxy: Proxy, key: str) -> None:
+    s3 = writer(proxy)
+    with_header(s3, "x-amz-fancy-new-feature", "on")
+    got = refused(lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b"new"))
+    assert got[:2] == (501, "NotImplemented")
+    assert got[2]["Header"] == "x-amz-fancy-new-feature"
+    assert_unchanged(proxy.client("alice"), key)
+
+
+def client(proxy: Proxy, **extra: Any) -> Any:
+    """A fresh client of alice's (event hooks registered on it stay on it)."""
+    access_key, secret_key = TENANT_KEYS["alice"]
+    return boto3.client(
+        "s3",
+        endpoint_url=proxy.endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            signature_version="s3v4",
+        ),
+        **extra,
+    )
+
+
+def test_a_session_token_is_invalid(proxy: Proxy, key: str) -> None:
+    s3 = writer(proxy, aws_session_token="FQoGZXIvYXdzEXAMPLE")
+    got = refused(lambda: s3.get_object(Bucket=BUCKET, Key=key))
+    assert got[:2] == (400, "InvalidToken")
+    got = refused(lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b"new"))
+    assert got[:2] == (400, "InvalidToken")
+    assert_unchanged(proxy.client("alice"), key)
+
+
+# --- reads with SSE-C: never answered as if the key mattered ----------------------------------
+
+
+def test_get_and_head_with_sse_c_are_refused(proxy: Proxy, key: str) -> None:
+    s3 = proxy.client("alice")
+    assert refused(lambda: s3.get_object(Bucket=BUCKET, Key=key, **SSE_C))[:2] == (
+        501,
+        "NotImplemented",
+    )
+    assert refused(lambda: s3.head_object(Bucket=BUCKET, Key=key, **SSE_C))[0] == 501
+
+
+# --- CopyObject -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"ACL": "public-read"}, 501, "NotImplemented"),
+        ({"StorageClass": "GLACIER"}, 501, "NotImplemented"),
+        ({"StorageClass": "BOGUS"}, 400, "InvalidStorageClass"),
+        ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
+        ({"Tagging": "a=b", "TaggingDirective": "REPLACE"}, 501, "NotImplemented"),
+        (
+            {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": RETAIN},
+            400,
+            "InvalidRequest",
+        ),
+        ({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
+        (
+            {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": "k" * 32},
+            501,
+            "NotImplemented",
+        ),
+    ],
+)
+def test_copy_object_refusals_store_nothing(
+    proxy: Proxy, key: str, params: dict[str, Any], status: int, code: str
+) -> None:
+    s3 = proxy.client("alice")
+    source = key + "-src"
+    s3.put_object(Bucket=BUCKET, Key=source, Body=b"source")
+    try:
+        got = refused(
+            lambda: s3.copy_object(
+                Bucket=BUCKET,
+                Key=key,
+                CopySource={"Bucket": BUCKET, "Key": source},
+                MetadataDirective="REPLACE",
+                **params,
+            )
+        )
+        assert got[:2] == (status, code)
+        assert_unchanged(s3, key)
+    finally:
+        s3.delete_object(Bucket=BUCKET, Key=source)
+
+
+def test_copy_object_with_private_acl_and_tagging_directive_copy_is_served(
+    proxy: Proxy, key: str
+) -> None:
+    s3 = proxy.client("alice")
+    target = key + "-copy"
+    s3.copy_object(
+        Bucket=BUCKET,
+        Key=target,
+        CopySource={"Bucket": BUCKET, "Key": key},
+        ACL="private",
+        TaggingDirective="COPY",
+        StorageClass="STANDARD",
+    )
+    try:
+        assert s3.get_object(Bucket=BUCKET, Key=target)["Body"].read() == OLD
+    finally:
+        s3.delete_object(Bucket=BUCKET, Key=target)
+
+
+# --- CreateMultipartUpload --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"ACL": "public-read"}, 501, "NotImplemented"),
+        ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
+        ({"StorageClass": "DEEP_ARCHIVE"}, 501, "NotImplemented"),
+        ({"StorageClass": "COLDEST"}, 400, "InvalidStorageClass"),
+        ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
+        (SSE_C, 501, "NotImplemented"),
+        ({"Tagging": "a=b"}, 501, "NotImplemented"),
+        ({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
+        ({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
+    ],
+)
+def test_create_multipart_upload_refusals_start_nothing(
+    proxy: Proxy, key: str, params: dict[str, Any], status: int, code: str
+) -> None:
+    s3 = proxy.client("alice")
+    got = refused(lambda: s3.create_multipart_upload(Bucket=BUCKET, Key=key, **params))
+    assert got[:2] == (status, code)
+    assert_no_upload(s3, key)
+    assert_unchanged(s3, key)
+
+
+def test_upload_part_with_sse_c_stores_no_part(proxy: Proxy, key: str) -> None:
+    s3 = proxy.client("alice")
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    try:
+        part = writer(proxy)
+        got = refused(
+            lambda: part.upload_part(
+                Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=1, Body=b"part", **SSE_C
+            )
+        )
+        assert got[:2] == (501, "NotImplemented")
+        assert s3.list_parts(Bucket=BUCKET, Key=key, UploadId=upload).get("Parts", []) == []
+    finally:
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload)
+    assert_unchanged(s3, key)
+
+
+# --- CreateBucket -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"ACL": "public-read"}, 501, "NotImplemented"),
+        ({"ACL": "bogus"}, 400, "InvalidArgument"),
+        ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
+        ({"ObjectLockEnabledForBucket": True}, 501, "NotImplemented"),
+        ({"ObjectOwnership": "ObjectWriter"}, 501, "NotImplemented"),
+        ({"ObjectOwnership": "BucketOwnerPreferred"}, 501, "NotImplemented"),
+    ],
+)
+def test_create_bucket_refusals_create_nothing(
+    proxy: Proxy, params: dict[str, Any], status: int, code: str
+) -> None:
+    s3 = proxy.client("alice")
+    name = "hp-" + os.urandom(5).hex()
+    got = refused(lambda: s3.create_bucket(Bucket=name, **params))
+    assert got[:2] == (status, code)
+    assert refused(lambda: s3.head_bucket(Bucket=name))[0] == 404
+    assert name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ACL": "private"},
+        {"ObjectLockEnabledForBucket": False},
+        {"ObjectOwnership": "BucketOwnerEnforced"},
+    ],
+)
+def test_create_bucket_with_what_is_already_so_is_served(
+    proxy: Proxy, params: dict[str, Any]
+) -> None:
+    s3 = proxy.client("alice")
+    name = "hp-" + os.urandom(5).hex()
+    s3.create_bucket(Bucket=name, **params)
+    s3.head_bucket(Bucket=name)
+    s3.delete_bucket(Bucket=name)
+
+
+# --- deletes ----------------------------------------------------------------------------------
+
+
+def test_delete_with_mfa_deletes_nothing(proxy: Proxy, key: str) -> None:
+    s3 = proxy.client("alice")
+    mfa = "arn:aws:iam::123456789012:mfa/user 123456"
+    got = refused(lambda: s3.delete_object(Bucket=BUCKET, Key=key, MFA=mfa))
+    assert got[:2] == (501, "NotImplemented")
+    many = writer(proxy)
+    got = refused(
+        lambda: many.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": key}]}, MFA=mfa)
+    )
+    assert got[:2] == (501, "NotImplemented")
+    assert_unchanged(s3, key)
+
+
+def test_delete_bypassing_governance_retention_is_a_plain_delete(proxy: Proxy) -> None:
+    s3 = proxy.client("alice")
+    name = "header-policy/bypass-" + os.urandom(5).hex()
+    s3.put_object(Bucket=BUCKET, Key=name, Body=b"x")
+    s3.delete_object(Bucket=BUCKET, Key=name, BypassGovernanceRetention=True)
+    assert refused(lambda: s3.head_object(Bucket=BUCKET, Key=name))[0] == 404
+
+
+# --- headers hoisted into the query string (presigners do this) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("x-amz-acl=public-read", "NotImplemented"),
+        ("x-amz-storage-class=GLACIER", "NotImplemented"),
+        ("x-amz-meta-colour=red", "NotImplemented"),  # read from headers only: never dropped
+        ("x-amz-server-side-encryption=AES256", "NotImplemented"),
+    ],
+)
+def test_hoisted_query_headers_are_answered_like_headers(
+    proxy: Proxy, key: str, query: str, code: str
+) -> None:
+    ak, sk = proxy.keys("alice")
+    response = signed("PUT", object_url(proxy.endpoint, BUCKET, key, query), ak, sk, body=b"new")
+    assert (response.status, response.error_code) == (501, code)
+    header = ET.fromstring(response.body).findtext("Header")
+    assert header == query.split("=", 1)[0]
+    assert_unchanged(proxy.client("alice"), key)
+
+
+# --- server.ignore_unknown_headers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lenient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    """A proxy on a local store with ignore_unknown_headers: true."""
+    workdir: Path = tmp_path_factory.mktemp("lenient")
+    running = start_proxy(None, None, workdir, server={"ignore_unknown_headers": True})
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+def test_ignore_unknown_headers_ignores_only_unknown_names(lenient: Proxy) -> None:
+    s3 = client(lenient)
+    name = "lenient-" + os.urandom(5).hex()
+    undo = with_header(s3, "x-amz-fancy-new-feature", "on")
+    s3.put_object(Bucket=BUCKET, Key=name, Body=b"stored")
+    undo()
+    assert s3.get_object(Bucket=BUCKET, Key=name)["Body"].read() == b"stored"
+    # Headers the policy names keep their answers.
+    first, second = writer(lenient), writer(lenient)
+    got = refused(lambda: first.put_object(Bucket=BUCKET, Key=name, Body=b"x", ACL="public-read"))
+    assert got[:2] == (501, "NotImplemented")
+    got = refused(lambda: second.put_object(Bucket=BUCKET, Key=name, Body=b"x", StorageClass="X"))
+    assert got[:2] == (400, "InvalidStorageClass")
+    assert s3.get_object(Bucket=BUCKET, Key=name)["Body"].read() == b"stored"
+    s3.delete_object(Bucket=BUCKET, Key=name)
