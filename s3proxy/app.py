@@ -164,11 +164,14 @@ class S3App:
         request_id = secrets.token_hex(8).upper()
         runtime = self.gateway.runtime
         bytes_in = 0
+        body_done = False
 
         async def counting_receive() -> dict[str, Any]:
-            nonlocal bytes_in
+            nonlocal bytes_in, body_done
             message = await receive()
             bytes_in += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                body_done = True
             return message
 
         entry: dict[str, Any] = {"time": _now_iso(), "request_id": request_id}
@@ -196,13 +199,16 @@ class S3App:
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
             entry["error"] = "InternalError"
         entry["status"] = response.status
+        extra_headers = [(b"x-amz-request-id", request_id.encode())]
+        if response.status >= 400 and not body_done and _has_body(scope):
+            # Refused before its body was read (the server already sent 100 Continue, so the
+            # client sends it anyway): the connection cannot be reused, and saying so lets the
+            # client read the error instead of meeting a silently closed socket on its next call.
+            extra_headers.append((b"connection", b"close"))
         bytes_out = 0
         try:
             bytes_out = await send_response(
-                send,
-                response,
-                head=scope["method"] == "HEAD",
-                extra_headers=[(b"x-amz-request-id", request_id.encode())],
+                send, response, head=scope["method"] == "HEAD", extra_headers=extra_headers
             )
         except Exception as exc:
             entry["error"] = f"aborted: {type(exc).__name__}"
@@ -297,6 +303,15 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             access_log.info(json.dumps(entry, separators=(",", ":")))
+
+
+def _has_body(scope: Mapping[str, Any]) -> bool:
+    """Whether the request announces a body (a non-zero Content-Length, or chunked framing)."""
+    for name, value in scope["headers"]:
+        lower = name.lower()
+        if lower == b"transfer-encoding" or (lower == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 def _payload_mode(payload_hash: str) -> str:

@@ -52,10 +52,8 @@ def key(proxy: Proxy) -> Iterator[str]:
 
 
 def writer(proxy: Proxy, **extra: Any) -> Any:
-    """A client of its own for a refused request with a body. The proxy refuses before reading
-    the body and the server then closes the connection, without a ``Connection: close``: the
-    next request on that connection would fail (clients retry it), so reads use another client.
-    """
+    """A client of its own for a refused request with a body, with ``extra`` settings (the
+    connection it refuses is closed: test_early_refusal.py proves the next call still works)."""
     return client(proxy, **extra)
 
 
