@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.operations_report import carried_section, splice
 from conformance.sessions.base import STEPS
 from conformance.sessions.clients import CLIENTS
 
@@ -241,7 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     document = json.loads(args.results.read_text())
     text = render(document, args.results.parent / "logs", load_expected_failures())
-    args.output.write_text(text)
+    # The S3 operations table is another generator's section (conformance/operations_report.py)
+    kept = carried_section(args.output.read_text()) if args.output.exists() else None
+    args.output.write_text(text if kept is None else splice(text, kept))
     print(f"wrote {args.output} from {args.results} ({len(document['sessions'])} sessions)")
     return 0
 
