@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.sessions.base import Listing, Target, clean_env, run_command
+from conformance.sessions.base import (
+    Listing,
+    Outcome,
+    Target,
+    clean_env,
+    run_command,
+    run_outcome,
+)
 
 
 class AwsCli:
@@ -35,6 +42,10 @@ class AwsCli:
         self._argv = [executable, "--endpoint-url", target.endpoint]
         if target.ca_file is not None:
             self._argv += ["--ca-bundle", str(target.ca_file)]
+
+    def run(self, *args: str) -> Outcome:
+        """Any ``aws`` command line (after the proxy and credential options), not checked."""
+        return run_outcome([*self._argv, *args], self._env)
 
     def _aws(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run_command([*self._argv, *args], self._env, ok_codes=ok_codes)

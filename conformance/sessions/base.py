@@ -385,6 +385,28 @@ def run_command(
     return completed.stdout
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a client command did, for checks that expect it to fail: exit code and output."""
+
+    exit_code: int
+    output: str  # stdout then stderr, as the user sees them
+
+
+def run_outcome(argv: Sequence[str], env: Mapping[str, str], *, timeout: float = 300) -> Outcome:
+    """Run a client command and return its exit code and output, whatever the exit code."""
+    completed = subprocess.run(
+        list(argv),
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return Outcome(completed.returncode, (completed.stdout + completed.stderr).strip())
+
+
 def clean_env(*prefixes: str) -> dict[str, str]:
     """This environment without what would redirect a client: the machine sets AWS_CA_BUNDLE
     globally, and a venv's PYTHON* variables would leak into Debian's Python programs."""

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.sessions.base import Listing, Target, clean_env, run_command
+from conformance.sessions.base import (
+    Listing,
+    Outcome,
+    Target,
+    clean_env,
+    run_command,
+    run_outcome,
+)
 
 MULTIPART_FLAGS = ("--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M")
 
@@ -32,6 +39,10 @@ class Rclone:
                       "--low-level-retries", "1"]  # fmt: skip
         if target.ca_file is not None:
             self._argv += ["--ca-cert", str(target.ca_file)]
+
+    def run(self, *args: str) -> Outcome:
+        """Any ``rclone`` command line (after the proxy and credential options), not checked."""
+        return run_outcome([*self._argv, *args], self._env)
 
     def _rclone(self, *args: str) -> str:
         return run_command([*self._argv, *args], self._env)

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.sessions.base import Listing, Target, clean_env, run_command
+from conformance.sessions.base import (
+    Listing,
+    Outcome,
+    Target,
+    clean_env,
+    run_command,
+    run_outcome,
+)
 
 
 class S3cmd:
@@ -49,6 +56,10 @@ class S3cmd:
         self._env = clean_env()
         self._env["HOME"] = str(work)  # no ~/.s3cfg from the machine
         self._argv = [executable, "-c", str(config)]
+
+    def run(self, *args: str) -> Outcome:
+        """Any ``s3cmd`` command line (after the proxy and credential options), not checked."""
+        return run_outcome([*self._argv, *args], self._env)
 
     def _s3cmd(self, *args: str) -> str:
         return run_command([*self._argv, *args], self._env)

@@ -1,0 +1,249 @@
+"""Options the gateway refuses, as the people who type them meet them (issue 14).
+
+``aws s3 cp --acl public-read`` / ``--storage-class GLACIER`` / ``--sse AES256`` (aws-cli v1 and
+v2) and ``s3cmd put --acl-public`` must fail where the user looks: a non-zero exit and the S3
+error code in the client's output; and must have stored nothing (HEAD answers 404, no multipart
+upload is left behind). The same commands without the option still work, as do ``rclone copy``
+and ``s3cmd put`` with their defaults (rclone 1.60 sends ``x-amz-acl: private``, s3cmd
+``x-amz-storage-class: STANDARD``). Versioning: ``aws s3api put-bucket-versioning`` and ``rclone
+backend versioning … Enabled`` are refused with NotImplemented; asking rclone for the status
+answers "Unversioned".
+
+Runs on every (upstream, scheme) proxy of the client matrix. What each client printed is kept
+in ``build/conformance/refusals.json`` (for the issue's closing note).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import pytest
+
+from conformance.sessions.base import ClientUnavailable, Outcome, Target
+from conformance.sessions.clients import client
+from conformance.sessions.rclone import MULTIPART_FLAGS
+from tests.clients.conftest import RESULTS_DIR, RunningProxy
+
+pytestmark = [pytest.mark.clients, pytest.mark.integration]
+
+MiB = 1024 * 1024
+SMALL = b"refused options\n"
+LARGE_SIZE = 9 * MiB + 17  # above aws-cli's 8 MiB multipart threshold and s3cmd's 5 MiB chunks
+S3CMD_CHUNKS = "--multipart-chunk-size-mb=5"
+
+
+@dataclass(frozen=True)
+class Case:
+    client: str
+    flags: tuple[str, ...]
+    code: str  # the S3 error code the output must show
+    large: bool = False  # multipart: the refusal comes at CreateMultipartUpload
+
+    @property
+    def id(self) -> str:
+        words = [flag.strip("-").replace("=", "-") for flag in self.flags]
+        return "-".join([self.client, *(["multipart"] if self.large else []), *words])
+
+
+REFUSED: tuple[Case, ...] = (
+    *(
+        Case(name, flags, "NotImplemented")
+        for name in ("awscli-v1", "awscli-v2")
+        for flags in (
+            ("--acl", "public-read"),
+            ("--storage-class", "GLACIER"),
+            ("--sse", "AES256"),
+        )
+    ),
+    Case("awscli-v1", ("--storage-class", "GLACIER"), "NotImplemented", large=True),
+    Case("awscli-v2", ("--acl", "public-read"), "NotImplemented", large=True),
+    Case("s3cmd-v4", ("--acl-public",), "NotImplemented"),
+    Case("s3cmd-v4", ("--acl-public",), "NotImplemented", large=True),
+    Case("s3cmd-v2", ("--acl-public",), "NotImplemented"),
+    Case("s3cmd-v4", ("--storage-class=GLACIER",), "NotImplemented"),
+)
+
+PLAIN_CLIENTS = ("awscli-v1", "awscli-v2", "rclone-pypi", "rclone-debian", "s3cmd-v4",
+                 "s3cmd-v4-nolocation", "s3cmd-v2")  # fmt: skip
+
+
+class Commands(Protocol):
+    def run(self, *args: str) -> Outcome: ...
+
+
+@dataclass
+class Lane:
+    """One proxy of the matrix with a bucket for this module and an S3 client to check with."""
+
+    proxy: RunningProxy
+    bucket: str
+    s3: Any
+    work: Path
+
+    @property
+    def target(self) -> Target:
+        return self.proxy.target
+
+    def driver(self, name: str) -> Commands:
+        spec = client(name)
+        try:
+            executable = spec.locate()
+        except ClientUnavailable as missing:
+            pytest.skip(str(missing))
+        return cast(Commands, spec.driver(executable, self.target, self.work / name))
+
+    def key(self, name: str, source: Path) -> str:
+        return f"{name}/{os.urandom(4).hex()}/{source.name}"
+
+    def stored(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 404, error.response
+            return False
+        return True
+
+    def uploads(self, key: str) -> list[str]:
+        page = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        return [upload["Key"] for upload in page.get("Uploads", [])]
+
+
+@pytest.fixture(scope="session")
+def printed() -> Iterator[dict[str, dict[str, Any]]]:
+    """What each client printed, by lane and case; written to refusals.json at the end."""
+    record: dict[str, dict[str, Any]] = {}
+    yield record
+    if record:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "refusals.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
+    import boto3  # type: ignore[import-untyped]
+    from botocore.config import Config
+
+    target = client_proxy.target
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=target.endpoint,
+        region_name=target.region,
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+        verify=str(target.ca_file) if target.ca_file is not None else True,
+        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
+    bucket = f"refused-{client_proxy.upstream}-{target.scheme}-{os.urandom(3).hex()}"
+    s3.create_bucket(Bucket=bucket)
+    work = tmp_path_factory.mktemp(f"refused-{client_proxy.upstream}-{target.scheme}")
+    yield Lane(client_proxy, bucket, s3, work)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    s3.delete_bucket(Bucket=bucket)
+    s3.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Path]:
+    """The small and the large (multipart) file, by ``large``."""
+    root = tmp_path_factory.mktemp("refused-files")
+    small, large = root / "small.txt", root / "large.bin"
+    small.write_bytes(SMALL)
+    large.write_bytes(os.urandom(LARGE_SIZE))
+    return {False: small, True: large}
+
+
+def _upload(
+    lane: Lane, name: str, flags: tuple[str, ...], source: Path, key: str, *, retries: bool = True
+) -> Outcome:
+    """Upload ``source`` to ``key`` the way a user of ``name`` types it. ``retries=False`` keeps
+    s3cmd from retrying a 5xx five times with growing waits (45 s; 501 is a 5xx to it)."""
+    driver = lane.driver(name)
+    url = f"s3://{lane.bucket}/{key}"
+    if name.startswith("awscli"):
+        return driver.run("s3", "cp", *flags, str(source), url)
+    if name.startswith("s3cmd"):
+        chunks = (S3CMD_CHUNKS,) if source.stat().st_size > 5 * MiB else ()
+        once = () if retries else ("--max-retries=0",)
+        return driver.run("put", *chunks, *once, *flags, str(source), url)
+    # rclone copy puts the file into a "directory": key must end in the source's name
+    folder, _, base = key.rpartition("/")
+    assert base == source.name
+    return driver.run("copy", *flags, str(source), f"proxy:{lane.bucket}/{folder}")
+
+
+def _keep(printed: dict[str, dict[str, Any]], lane: Lane, what: str, outcome: Outcome) -> None:
+    name = f"{lane.proxy.upstream}-{lane.target.scheme}"
+    printed.setdefault(name, {})[what] = {"exit": outcome.exit_code, "output": outcome.output}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[case.id for case in REFUSED])
+def test_refused_upload_fails_visibly_and_stores_nothing(
+    lane: Lane, files: dict[bool, Path], printed: dict[str, dict[str, Any]], case: Case
+) -> None:
+    source = files[case.large]
+    key = lane.key(case.client, source)
+    outcome = _upload(lane, case.client, case.flags, source, key, retries=False)
+    _keep(printed, lane, f"{case.client} {'put' if 's3cmd' in case.client else 's3 cp'}"
+          f" {' '.join(case.flags)}{' (multipart)' if case.large else ''}", outcome)  # fmt: skip
+    assert outcome.exit_code != 0, outcome.output
+    assert case.code in outcome.output, outcome.output
+    assert not lane.stored(key), f"{key} was stored"
+    assert lane.uploads(key) == [], "a multipart upload was left behind"
+
+
+@pytest.mark.parametrize("name", PLAIN_CLIENTS)
+@pytest.mark.parametrize("large", [False, True], ids=["small", "multipart"])
+def test_plain_upload_still_works(
+    lane: Lane, files: dict[bool, Path], name: str, large: bool
+) -> None:
+    source = files[large]
+    key = lane.key(name, source)
+    flags = MULTIPART_FLAGS if name.startswith("rclone") else ()
+    outcome = _upload(lane, name, flags, source, key)
+    assert outcome.exit_code == 0, outcome.output
+    body = lane.s3.get_object(Bucket=lane.bucket, Key=key)["Body"].read()
+    assert body == source.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["awscli-v1", "awscli-v2"])
+@pytest.mark.parametrize("status", ["Enabled", "Suspended"])
+def test_put_bucket_versioning_is_refused(
+    lane: Lane, printed: dict[str, dict[str, Any]], name: str, status: str
+) -> None:
+    outcome = lane.driver(name).run(
+        "s3api", "put-bucket-versioning", "--bucket", lane.bucket,
+        "--versioning-configuration", f"Status={status}",
+    )  # fmt: skip
+    _keep(printed, lane, f"{name} s3api put-bucket-versioning Status={status}", outcome)
+    assert outcome.exit_code != 0, outcome.output
+    assert "NotImplemented" in outcome.output, outcome.output
+    assert "x-amz-" not in outcome.output, "refused for a header, not for versioning"
+    assert "Status" not in lane.s3.get_bucket_versioning(Bucket=lane.bucket)
+
+
+@pytest.mark.parametrize("name", ["rclone-pypi", "rclone-debian"])
+def test_rclone_backend_versioning(
+    lane: Lane, printed: dict[str, dict[str, Any]], name: str
+) -> None:
+    driver = lane.driver(name)
+    asked = driver.run("backend", "versioning", f"proxy:{lane.bucket}")
+    _keep(printed, lane, f"{name} backend versioning", asked)
+    assert asked.exit_code == 0, asked.output
+    assert "Unversioned" in asked.output, asked.output
+    enabled = driver.run("backend", "versioning", f"proxy:{lane.bucket}", "Enabled")
+    _keep(printed, lane, f"{name} backend versioning Enabled", enabled)
+    assert enabled.exit_code != 0, enabled.output
+    assert "NotImplemented" in enabled.output, enabled.output
+    assert "x-amz-" not in enabled.output, "refused for a header, not for versioning"
+    assert "Status" not in lane.s3.get_bucket_versioning(Bucket=lane.bucket)
