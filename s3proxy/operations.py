@@ -92,9 +92,18 @@ PARAMETERS = frozenset(
     }
 )  # fmt: skip
 
-# Parameters that change which object, version or upload a request addresses: present only where
-# a rule takes them, never ignored.
+# Parameters that change which object, version or upload a request addresses (a rule's
+# ``required`` and ``optional``): they also tell operations apart.
 SELECTORS = frozenset({"list-type", "partNumber", "uploadId", "versionId"})
+
+# Parameters every operation may carry: SDK bookkeeping (x-id) and SigV2 query authentication.
+ANY_OPERATION = frozenset({"x-id", "AWSAccessKeyId", "Expires", "Signature"})
+
+_LISTING = ("prefix", "delimiter", "max-keys", "encoding-type")
+_RESPONSE_OVERRIDES = (
+    "response-cache-control", "response-content-disposition", "response-content-encoding",
+    "response-content-language", "response-content-type", "response-expires",
+)  # fmt: skip
 
 METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"})
 
@@ -122,19 +131,48 @@ class Rule:
     """Selectors the operation also takes."""
     header: str | None = None
     """A header that must be present."""
+    parameters: tuple[str, ...] = ()
+    """Other parameters the handler acts on; any other known parameter is refused, not ignored."""
+
+    def takes(self, name: str) -> bool:
+        return name in self.required or name in self.optional or name in self.parameters
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("GET", Target.SERVICE, Operation.ListBuckets),
+    Rule(
+        "GET",
+        Target.SERVICE,
+        Operation.ListBuckets,
+        parameters=("max-buckets", "continuation-token", "prefix", "bucket-region"),
+    ),
     Rule("PUT", Target.BUCKET, Operation.CreateBucket),
     Rule("HEAD", Target.BUCKET, Operation.HeadBucket),
     Rule("DELETE", Target.BUCKET, Operation.DeleteBucket),
     Rule("GET", Target.BUCKET, Operation.GetBucketLocation, "location"),
     Rule("GET", Target.BUCKET, Operation.GetBucketVersioning, "versioning"),
     Rule("PUT", Target.BUCKET, Operation.PutBucketVersioning, "versioning"),
-    Rule("GET", Target.BUCKET, Operation.ListMultipartUploads, "uploads"),
-    Rule("GET", Target.BUCKET, Operation.ListObjectsV2, required=("list-type",)),
-    Rule("GET", Target.BUCKET, Operation.ListObjects),
+    Rule(
+        "GET",
+        Target.BUCKET,
+        Operation.ListMultipartUploads,
+        "uploads",
+        parameters=(
+            "prefix",
+            "delimiter",
+            "encoding-type",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+        ),
+    ),
+    Rule(
+        "GET",
+        Target.BUCKET,
+        Operation.ListObjectsV2,
+        required=("list-type",),
+        parameters=(*_LISTING, "continuation-token", "start-after", "fetch-owner"),
+    ),
+    Rule("GET", Target.BUCKET, Operation.ListObjects, parameters=(*_LISTING, "marker")),
     Rule("POST", Target.BUCKET, Operation.DeleteObjects, "delete"),
     Rule("POST", Target.OBJECT, Operation.CreateMultipartUpload, "uploads"),
     Rule("POST", Target.OBJECT, Operation.CompleteMultipartUpload, required=("uploadId",)),
@@ -148,9 +186,27 @@ RULES: tuple[Rule, ...] = (
     Rule("PUT", Target.OBJECT, Operation.UploadPart, required=("partNumber", "uploadId")),
     Rule("PUT", Target.OBJECT, Operation.CopyObject, header="x-amz-copy-source"),
     Rule("PUT", Target.OBJECT, Operation.PutObject),
-    Rule("GET", Target.OBJECT, Operation.ListParts, required=("uploadId",)),
-    Rule("GET", Target.OBJECT, Operation.GetObject, optional=("partNumber", "versionId")),
-    Rule("HEAD", Target.OBJECT, Operation.HeadObject, optional=("partNumber", "versionId")),
+    Rule(
+        "GET",
+        Target.OBJECT,
+        Operation.ListParts,
+        required=("uploadId",),
+        parameters=("max-parts", "part-number-marker"),
+    ),
+    Rule(
+        "GET",
+        Target.OBJECT,
+        Operation.GetObject,
+        optional=("partNumber", "versionId"),
+        parameters=_RESPONSE_OVERRIDES,
+    ),
+    Rule(
+        "HEAD",
+        Target.OBJECT,
+        Operation.HeadObject,
+        optional=("partNumber", "versionId"),
+        parameters=_RESPONSE_OVERRIDES,
+    ),
     Rule("DELETE", Target.OBJECT, Operation.AbortMultipartUpload, required=("uploadId",)),
     Rule("DELETE", Target.OBJECT, Operation.DeleteObject, optional=("versionId",)),
 )
@@ -187,14 +243,17 @@ def _unknown_flags(request: S3Request) -> list[str]:
     ]  # fmt: skip
 
 
-def _matches(
-    rule: Rule, request: S3Request, subresource: str | None, selectors: frozenset[str]
-) -> bool:
+def _parameters(request: S3Request) -> list[str]:
+    """The known value parameters a request names, other than those every operation may carry."""
+    return [name for name in request.query if name in PARAMETERS and name not in ANY_OPERATION]
+
+
+def _matches(rule: Rule, request: S3Request, subresource: str | None, named: list[str]) -> bool:
     query = request.query
     return (
         rule.subresource == subresource
         and all(name in query for name in rule.required)
-        and selectors.issubset((*rule.required, *rule.optional))
+        and all(rule.takes(name) for name in named)
         and (rule.header is None or rule.header in request.header_map)
     )
 
@@ -206,7 +265,7 @@ def resolve(request: S3Request) -> Operation:
     query = request.query
     target = target_of(request)
     subresource: str | None = None
-    selectors: frozenset[str] = frozenset()
+    parameters: list[str] = []
     if query:
         if _unknown_flags(request):
             return Operation.Unsupported
@@ -214,11 +273,11 @@ def resolve(request: S3Request) -> Operation:
         if len(named) > 1:
             return Operation.Unsupported
         subresource = named[0] if named else None
-        selectors = SELECTORS.intersection(query)
+        parameters = _parameters(request)
     for rule in _RULES_BY_METHOD_TARGET.get((method, target), ()):
-        if _matches(rule, request, subresource, selectors):
+        if _matches(rule, request, subresource, parameters):
             return rule.operation
-    if subresource is not None or selectors:
+    if subresource is not None or parameters:
         return Operation.Unsupported
     if (method, target) in _BARE_S3_FORMS:
         return Operation.Unsupported
@@ -246,10 +305,21 @@ def refusal(request: S3Request, operation: Operation) -> S3Error:
             f"The '{named[0]}' sub-resource is not implemented for {request.method} on a "
             f"{target.value}.",
         )
-    selectors = sorted(SELECTORS.intersection(request.query))
-    if selectors:
+    parameters = _parameters(request)
+    if parameters:
+        # The rule the request was closest to: no sub-resource, its required parameters present.
+        closest = next(
+            (
+                rule
+                for rule in _RULES_BY_METHOD_TARGET.get((request.method, target), ())
+                if rule.subresource is None and all(n in request.query for n in rule.required)
+            ),
+            None,
+        )
+        refused = [name for name in parameters if closest is None or not closest.takes(name)]
         return S3Error(
             S3ErrorCode.NotImplemented,
-            f"The query parameter '{selectors[0]}' is not implemented for this request.",
+            f"The query parameter '{(refused or parameters)[0]}' is not implemented for this "
+            "request.",
         )
     return S3Error(S3ErrorCode.NotImplemented)

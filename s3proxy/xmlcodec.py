@@ -191,14 +191,27 @@ def _owner(name: str, owner: Owner) -> str:
     )
 
 
-def list_buckets_xml(owner: Owner, buckets: Iterable[tuple[str, str]]) -> bytes:
+def list_buckets_xml(
+    owner: Owner,
+    buckets: Iterable[tuple[str, str]],
+    *,
+    region: str | None = None,
+    prefix: str | None = None,
+    continuation_token: str | None = None,
+) -> bytes:
+    """``region``: each bucket's BucketRegion (S3 adds it when the request had a parameter)."""
+    region_element = _element("BucketRegion", region) if region is not None else ""
     items = "".join(
-        f"<Bucket>{_element('Name', name)}{_element('CreationDate', created)}</Bucket>"
+        f"<Bucket>{_element('Name', name)}{_element('CreationDate', created)}{region_element}"
+        "</Bucket>"
         for name, created in buckets
     )
-    return document(
-        "ListAllMyBucketsResult", [_owner("Owner", owner), f"<Buckets>{items}</Buckets>"]
-    )
+    parts = [f"<Buckets>{items}</Buckets>", _owner("Owner", owner)]
+    if continuation_token is not None:
+        parts.append(_element("ContinuationToken", continuation_token))
+    if prefix is not None:
+        parts.append(_element("Prefix", prefix))
+    return document("ListAllMyBucketsResult", parts)
 
 
 def location_xml(region: str) -> bytes:

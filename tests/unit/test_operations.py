@@ -114,6 +114,17 @@ def scope(method: str, path: str, query: str = "", headers: dict[str, str] | Non
         ("GET", "/bkt/k", "uploadId=u&versionId=null", {}, Operation.Unsupported),
         ("GET", "/bkt", "versionId=null", {}, Operation.Unsupported),
         ("PUT", "/bkt", "list-type=2", {}, Operation.Unsupported),
+        # known parameters an operation does not act on are refused, not ignored
+        ("GET", "/", "max-buckets=1&prefix=a&continuation-token=t", {}, Operation.ListBuckets),
+        ("GET", "/", "max-keys=1", {}, Operation.Unsupported),
+        ("GET", "/bkt", "list-type=2&marker=m", {}, Operation.Unsupported),
+        ("GET", "/bkt", "marker=m&start-after=a", {}, Operation.Unsupported),
+        ("GET", "/bkt", "uploads&max-keys=1", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "prefix=a", {}, Operation.Unsupported),
+        ("DELETE", "/bkt/k", "response-content-type=x", {}, Operation.Unsupported),
+        ("GET", "/bkt/k", "uploadId=u&max-keys=1", {}, Operation.Unsupported),
+        ("HEAD", "/bkt/k", "response-content-type=x&x-id=HeadObject", {}, Operation.HeadObject),
+        ("GET", "/bkt/k", "foo=bar", {}, Operation.GetObject),  # unknown names with values: as S3
         ("POST", "/bkt", "", {}, Operation.Unsupported),  # PostObject (browser form upload)
         ("OPTIONS", "/bkt/k", "", {}, Operation.Unsupported),  # CORS preflight
         ("POST", "/bkt/k", "", {}, Operation.MethodNotAllowed),
@@ -137,6 +148,8 @@ def test_operation_table(
         ("GET", "/bkt", "fooBar", S3ErrorCode.NotImplemented, "'fooBar'"),
         ("PUT", "/bkt/k", "versionId=1", S3ErrorCode.NotImplemented, "'versionId'"),
         ("POST", "/bkt", "", S3ErrorCode.NotImplemented, "not implemented"),
+        ("GET", "/bkt", "list-type=2&marker=m", S3ErrorCode.NotImplemented, "'marker'"),
+        ("GET", "/", "max-keys=1", S3ErrorCode.NotImplemented, "'max-keys'"),
     ],
 )
 def test_refusal_names_what_was_refused(
@@ -159,7 +172,11 @@ def test_every_served_operation_has_a_rule_and_the_refusals_none() -> None:
     ruled = {rule.operation for rule in RULES}
     assert ruled == set(Operation) - REFUSALS
     assert all(rule.subresource is None or rule.subresource in SUBRESOURCES for rule in RULES)
-    assert all(name in PARAMETERS for rule in RULES for name in rule.required + rule.optional)
+    assert all(
+        name in PARAMETERS
+        for rule in RULES
+        for name in (*rule.required, *rule.optional, *rule.parameters)
+    )
     assert SUBRESOURCES.isdisjoint(PARAMETERS)
 
 
