@@ -77,6 +77,10 @@ def child_text(element: ET.Element, name: str, default: str = "") -> str:
     return default
 
 
+# ObjectIdentifier elements that make an entry's delete conditional (S3, 2024).
+_DELETE_CONDITIONS = ("ETag", "LastModifiedTime", "Size")
+
+
 def parse_delete_request(
     body: bytes, max_keys: int = 1000
 ) -> tuple[bool, list[tuple[str, str | None]]]:
@@ -92,6 +96,12 @@ def parse_delete_request(
         key, version = children_named(item, "Key"), children_named(item, "VersionId")
         if len(key) != 1 or not key[0].text or len(version) > 1:
             raise S3Error(S3ErrorCode.MalformedXML)
+        for condition in _DELETE_CONDITIONS:
+            if children_named(item, condition):  # refused, never deleted unconditionally
+                raise S3Error(
+                    S3ErrorCode.NotImplemented,
+                    f"Conditional deletes ({condition} in DeleteObjects) are not implemented.",
+                )
         entries.append((key[0].text, (version[0].text or "") if version else None))
     quiet = child_text(root, "Quiet", "false").strip().lower() == "true"
     return quiet, entries

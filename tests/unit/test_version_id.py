@@ -129,3 +129,11 @@ def test_malformed_versioning_configuration(body: bytes) -> None:
     with pytest.raises(S3Error) as caught:
         parse_versioning_request(body)
     assert caught.value.code is S3ErrorCode.MalformedXML
+
+
+@pytest.mark.parametrize("condition", ["ETag", "LastModifiedTime", "Size"])
+def test_conditional_delete_entries_are_refused(condition: str) -> None:
+    body = f"<Delete><Object><Key>a</Key><{condition}>x</{condition}></Object></Delete>".encode()
+    with pytest.raises(S3Error) as caught:
+        parse_delete_request(body)
+    assert caught.value.code is S3ErrorCode.NotImplemented
