@@ -12,6 +12,7 @@ from conformance.sessions.base import STEPS
 
 def _record(**fields: Any) -> str:
     fields.setdefault("user_agent", "aws-cli/1.0 Python")
+    fields.setdefault("bucket", "b")
     return json.dumps({"time": "t", "request_id": "R", "tenant": "t", **fields})
 
 
@@ -35,10 +36,14 @@ def test_matrix_failures_and_wire_facts(tmp_path: Path) -> None:
         _record(operation="UploadPart", auth="sigv4", payload="sha256", status=200),
         _record(operation="UploadPart", auth="sigv4", payload="sha256", status=200),
         _record(operation="ListObjectsV2", auth="sigv4"),
-        _record(operation="GetObject", auth="presigned-sigv2", user_agent="curl/8"),
+        _record(operation="PutObject", auth="sigv4", bucket="another-session", user_agent="x/1"),
     ]) + "\n"  # fmt: skip
+    late = _record(operation="GetObject", auth="presigned-sigv2", user_agent="curl/8") + "\n"
     second = _record(operation="ListObjects", auth="sigv2", user_agent="rclone/v1") + "\n"
-    (logs / "ceph-http.log").write_text('{"level":"info","message":"not a request"}\n' + first)
+    # A line flushed after the session's slice ended (batched access log) still counts.
+    (logs / "ceph-http.log").write_text(
+        '{"level":"info","message":"not a request"}\n' + first + late
+    )
     offset = len('{"level":"info","message":"not a request"}\n')
     (logs / "ceph-https.log").write_text(second)
     document = {
