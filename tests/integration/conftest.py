@@ -45,7 +45,9 @@ def upstream_key(tenant: str, bucket: str, key: str, shards: int = SHARDS) -> st
     return f"{tenant}/{bucket}/" + (f"{shard}/" if digits else "") + key
 
 
-def client_for(endpoint: str, access_key: str, secret_key: str) -> Any:
+def client_for(endpoint: str, access_key: str, secret_key: str, **extra: Any) -> Any:
+    """A boto3 client as the tests use it: path style, SigV4, no retries; ``extra`` goes to
+    ``boto3.client`` (``aws_session_token`` …)."""
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -57,6 +59,7 @@ def client_for(endpoint: str, access_key: str, secret_key: str) -> Any:
             retries={"total_max_attempts": 1, "mode": "standard"},
             signature_version="s3v4",
         ),
+        **extra,
     )
 
 

@@ -13,12 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
+from tests.integration.conftest import TENANT_KEYS, Proxy, client_for, start_proxy
 from tests.support.s3http import object_url, signed
 
 pytestmark = pytest.mark.integration
@@ -150,20 +148,7 @@ def test_an_unknown_header_is_501_naming_it(proxy: Proxy, key: str) -> None:
 
 def client(proxy: Proxy, **extra: Any) -> Any:
     """A fresh client of alice's (event hooks registered on it stay on it)."""
-    access_key, secret_key = TENANT_KEYS["alice"]
-    return boto3.client(
-        "s3",
-        endpoint_url=proxy.endpoint,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-        region_name="us-east-1",
-        config=Config(
-            s3={"addressing_style": "path"},
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            signature_version="s3v4",
-        ),
-        **extra,
-    )
+    return client_for(proxy.endpoint, *TENANT_KEYS["alice"], **extra)
 
 
 def test_a_session_token_is_invalid(proxy: Proxy, key: str) -> None:

@@ -16,6 +16,7 @@ from s3proxy.handlers import HANDLERS
 from s3proxy.header_policy import HEADERS, PREFIXES, check_request_headers, rule_for
 from s3proxy.operations import Operation, resolve
 from s3proxy.request import S3Request, parse_request
+from tests.support.asgi import http_scope
 
 Op = Operation
 
@@ -26,17 +27,7 @@ def request(
     headers: dict[str, str] | None = None,
     query: str = "",
 ) -> S3Request:
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    raw.append((b"host", b"127.0.0.1:9000"))
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": raw,
-    }
-    return parse_request(scope)
+    return parse_request(http_scope(method, path, query, headers))
 
 
 def refusal(

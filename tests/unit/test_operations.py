@@ -11,19 +11,9 @@ from s3proxy.operations import (
     resolve,
 )
 from s3proxy.request import parse_request
+from tests.support.asgi import http_scope
 
-
-def scope(method: str, path: str, query: str = "", headers: dict[str, str] | None = None) -> dict:
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    raw.append((b"host", b"127.0.0.1:9000"))
-    return {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": raw,
-    }
+scope = http_scope
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from botocore.serialize import create_serializer
 
 from s3proxy.operations import REFUSALS, SUBRESOURCES, Operation, resolve
 from s3proxy.request import parse_request
+from tests.support.asgi import http_scope
 
 MODEL = botocore.session.get_session().get_service_model("s3")
 SERIALIZER = create_serializer("rest-xml", include_validation=False)
@@ -144,17 +145,7 @@ def test_every_query_member_in_the_model_is_a_known_parameter() -> None:
 
 
 def _raw(method: str, path: str, query: str, headers: dict[str, str] | None = None) -> Operation:
-    raw = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    raw.append((b"host", b"127.0.0.1:9000"))
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "headers": raw,
-    }
-    return resolve(parse_request(scope))
+    return resolve(parse_request(http_scope(method, path, query, headers)))
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE", "HEAD"])
