@@ -10,15 +10,24 @@ of the upstream (psutil). ``--baseline``
 also runs a second proxy against the same upstream bucket: a before/after comparison in one
 run on a noisy machine. ``--baseline`` and ``--candidate`` (the proxy measured; default: this
 checkout) are a git revision (its ``s3proxy`` package unpacked with ``git archive``, nothing
-checked out) or a directory holding an ``s3proxy`` package. Usage:
+checked out) or a directory holding an ``s3proxy`` package. Each proxy lane has its own home
+prefix and is populated through itself (lanes may use different key encodings). ``--odd``
+uses keys with odd names (``..``, ``//``, ``\\``, trailing ``/``, controls, non-ASCII) that a
+filesystem-backed upstream folds or refuses under the ``plain`` encoding; every proxy lane's
+listing is checked once to be complete and in UTF-8 byte order, before the timed rounds.
+``--key-encoding`` sets the candidate's ``layout.key_encoding``. Usage:
 
     python -m benchmarks.listing [--keys 10000] [--shards 16] [--upstream seaweedfs|ceph]
                                  [--rounds 5] [--baseline HEAD~1] [--candidate DIR|REV]
+                                 [--odd] [--key-encoding plain|flat]
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import random
+import re
 import statistics
 import subprocess
 import sys
@@ -107,12 +116,62 @@ def source_of(source: str, into: Path) -> Path:
     return into
 
 
+def odd_keys(count: int) -> list[str]:
+    """``count`` distinct keys with the names filesystems misread, deterministic."""
+    rng = random.Random(16)
+    parts = ["..", ".", "", "a", "p", "p-q", "é", "e\u0301", "日本", "x y", "a\\b", "\x01", "~"]
+    keys: set[str] = set()
+    while len(keys) < count:
+        name = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        keys.add(f"{name}{len(keys):05d}" + rng.choice(["", "/", "//", "."]))
+    return sorted(keys)
+
+
+def list_keys(target: Target) -> list[str]:
+    """Every key, in the order listed (ListObjectsV2, encoding-type=url, 1000 a page)."""
+    from urllib.parse import unquote
+
+    keys: list[str] = []
+    token: str | None = None
+    while True:
+        query = [("list-type", "2"), ("max-keys", "1000"), ("encoding-type", "url")]
+        if token is not None:
+            query.append(("continuation-token", token))
+        status, _, body, _ = loadgen.blocking_request(target, "GET", None, query)
+        loadgen.expect(status, 200, f"{target.name} ListObjectsV2", body)
+        keys += [
+            unquote(html.unescape(k.decode())) for k in re.findall(rb"<Key>([^<]*)</Key>", body)
+        ]
+        match = re.search(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
+        if b"<IsTruncated>true</IsTruncated>" not in body or match is None:
+            return keys
+        token = html.unescape(match.group(1).decode())
+
+
+def check_listing(target: Target, keys: list[str]) -> str:
+    """'complete, byte-ordered' or what is wrong with the listing of ``keys``."""
+    listed = list_keys(target)
+    expected = sorted(keys, key=lambda key: key.encode())
+    if listed == expected:
+        return "complete, byte-ordered"
+    missing = len(set(expected) - set(listed))
+    extra = len(set(listed) - set(expected))
+    order = "in byte order" if listed == sorted(listed, key=str.encode) else "out of byte order"
+    return f"{len(listed)} listed: {missing} missing, {extra} not stored, {order}"
+
+
 @contextmanager
-def proxy(server: Any, work: Path, shards: int, cwd: Path) -> Iterator[Lane]:
-    """A proxy (the package found in ``cwd``) whose tenant's home is ``UPSTREAM_BUCKET``."""
+def proxy(
+    server: Any, work: Path, shards: int, cwd: Path, encoding: str | None = None
+) -> Iterator[Lane]:
+    """A proxy (the package found in ``cwd``) whose tenant's home is ``UPSTREAM_BUCKET``, under
+    a prefix of its own (``work``'s name)."""
     work.mkdir(parents=True, exist_ok=True)
     port, admin_port = free_port(), free_port()
     settings = proxy_settings(server, port, admin_port, AK, SK, shards=shards)
+    settings["tenants"]["bench"]["home"]["prefix"] = f"{work.name}/"
+    if encoding is not None:
+        settings["layout"]["key_encoding"] = encoding
     config = write_config(work / "s3proxy.yaml", settings)
     process = ProxyProcess.start(
         config, admin_port=admin_port, log_path=work / "proxy.log", cwd=cwd
@@ -130,8 +189,12 @@ def populate(target: Target, keys: list[str]) -> None:
         loadgen.run_small_ops(target, requests, 32)
 
 
-def report(lanes: dict[str, Lane], args: argparse.Namespace) -> None:
-    print(f"upstream {args.upstream}, {args.keys} keys, {args.shards} shards, {args.rounds} rounds")
+def report(lanes: dict[str, Lane], args: argparse.Namespace, checks: dict[str, str]) -> None:
+    names = "odd names" if args.odd else "plain names"
+    print(f"upstream {args.upstream}, {args.keys} keys ({names}), {args.shards} shards, ", end="")
+    print(f"{args.rounds} rounds")
+    for name, check in checks.items():
+        print(f"{name}: {check}")
     print("lane           median s  × direct (min–max)  proxy µs/key  upstream µs/key  requests")
     for name, lane in lanes.items():
         line = f"{name:14s} {statistics.median(lane.seconds):8.3f}"
@@ -156,8 +219,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", help="git revision or directory to compare with")
     parser.add_argument("--candidate", help="git revision or directory measured (default: here)")
+    parser.add_argument("--odd", action="store_true", help="keys with odd names")
+    parser.add_argument("--key-encoding", choices=["plain", "flat"], help="the candidate's")
     args = parser.parse_args()
-    keys = [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
+    keys = (
+        odd_keys(args.keys)
+        if args.odd
+        else [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)]
+    )
     with tempfile.TemporaryDirectory(prefix="s3proxy-listing-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         server = stack.enter_context(upstream(args.upstream, work))
@@ -173,16 +242,19 @@ def main() -> int:
         if args.baseline:
             sources["baseline"] = source_of(args.baseline, work / "baseline")
         for name, cwd in sources.items():
+            encoding = args.key_encoding if name == "s3proxy" else None
             lane = stack.enter_context(
-                proxy(server, work / f"proxy-{len(lanes)}", args.shards, cwd)
+                proxy(server, work / f"proxy-{len(lanes)}", args.shards, cwd, encoding)
             )
             lane.target = Target(name, lane.target.endpoint, AK, SK, "many")
             lanes[name] = lane
-        first = lanes["s3proxy"].target
-        status, _, body, _ = loadgen.blocking_request(first, "PUT", None)
-        loadgen.expect(status, 200, "CreateBucket through the proxy", body)
-        populate(first, keys)
-        populate(direct, keys)
+            status, _, body, _ = loadgen.blocking_request(lane.target, "PUT", None)
+            loadgen.expect(status, 200, f"CreateBucket through {name}", body)
+            populate(lane.target, keys)
+        # Direct is the speed reference: SeaweedFS folds or refuses odd names, so it lists
+        # as many plain ones.
+        populate(direct, [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)])
+        checks = {name: check_listing(lanes[name].target, keys) for name in sources}
         order = list(lanes)
         for round_ in range(args.rounds):
             turn = order[round_ % len(order) :] + order[: round_ % len(order)]
@@ -191,7 +263,7 @@ def main() -> int:
             for name, lane in lanes.items():
                 if name != "direct":
                     lane.ratios.append(lane.seconds[-1] / lanes["direct"].seconds[-1])
-        report(lanes, args)
+        report(lanes, args, checks)
     return 0
 
 

@@ -5,11 +5,15 @@ This is a public contract (README, "Upstream layout"); operators find data with 
 - a client bucket B of tenant T in T's home maps to the home's upstream bucket, under the root
   ``R = home.prefix + B + "/"``; an explicitly mapped bucket uses its configured upstream bucket
   and prefix as ``R``;
-- client key K maps to upstream key ``R + shard(K) + "/" + K``, where ``shard(K)`` is the first
-  ``log16(shards)`` lowercase hex digits of SHA-256(K's UTF-8 bytes) — no segment when shards = 1;
-- keys are written byte-for-byte (no normalisation of ``.``, ``..``, ``//`` or Unicode);
-- a client key over 1024 UTF-8 bytes, or one whose upstream key would pass 1024 bytes, is
-  rejected with KeyTooLongError.
+- client key K maps to upstream key ``R + shard(K) + "/" + part(K)``, where ``shard(K)`` is the
+  first ``log16(shards)`` lowercase hex digits of SHA-256(K's UTF-8 bytes) — no segment when
+  shards = 1 — and ``part(K)`` is K itself under key encoding ``plain`` (byte-for-byte, no
+  normalisation of ``.``, ``..``, ``//`` or Unicode) or :func:`s3proxy.keycodec.encode` (K)
+  under ``flat``;
+- a client key over 1024 UTF-8 bytes, or one whose upstream key would pass 1024 bytes (the
+  limit of AWS S3, Ceph RGW and SeaweedFS alike), is rejected with KeyTooLongError before any
+  byte of a body moves. Under ``flat`` the upstream key is longer (3 bytes for each byte that
+  is not an ASCII letter or digit), so fewer client keys fit.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
+from s3proxy import keycodec
 from s3proxy.errors import S3Error, S3ErrorCode
 
 MAX_KEY_BYTES = 1024
 SHARD_COUNTS = {1: 0, 16: 1, 256: 2, 4096: 3}
 """Allowed shard counts and the number of hex digits each uses."""
+
+KeyEncoding = Literal["plain", "flat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +83,45 @@ def bucket_root(tenant: TenantLayout, bucket: str) -> UpstreamRoot | None:
     return UpstreamRoot(home.upstream, home.bucket, f"{home.prefix}{bucket}/")
 
 
-def object_key(root: UpstreamRoot, key: str, digits: int) -> str:
+def key_part(key: str, encoding: KeyEncoding) -> str:
+    """How client key ``key`` is written below its shard directory."""
+    return keycodec.encode(key) if encoding == "flat" else key
+
+
+def prefix_part(prefix: str, encoding: KeyEncoding) -> str:
+    """What the key part of every key starting with client prefix ``prefix`` starts with."""
+    return keycodec.encode_prefix(prefix) if encoding == "flat" else prefix
+
+
+def client_key(part: str, encoding: KeyEncoding) -> str | None:
+    """The client key written as key part ``part``; None when no client key is written so."""
+    return keycodec.decode(part) if encoding == "flat" else part
+
+
+def object_key(root: UpstreamRoot, key: str, digits: int, encoding: KeyEncoding = "plain") -> str:
     """The upstream key of client key ``key`` under ``root``; raises KeyTooLongError."""
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise S3Error(S3ErrorCode.KeyTooLongError)
     shard = shard_of(key, digits)
-    upstream_key = f"{root.prefix}{shard}/{key}" if digits else f"{root.prefix}{key}"
+    part = key_part(key, encoding)
+    upstream_key = f"{root.prefix}{shard}/{part}" if digits else f"{root.prefix}{part}"
     if len(upstream_key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise S3Error(S3ErrorCode.KeyTooLongError)
     return upstream_key
 
 
-def locate(tenant: TenantLayout, bucket: str, key: str, digits: int) -> UpstreamLocation:
+def locate(
+    tenant: TenantLayout, bucket: str, key: str, digits: int, encoding: KeyEncoding = "plain"
+) -> UpstreamLocation:
     """Map a client (bucket, key) to its upstream location; NoSuchBucket if it has no place."""
     root = bucket_root(tenant, bucket)
     if root is None:
         raise S3Error(S3ErrorCode.NoSuchBucket, BucketName=bucket)
-    return UpstreamLocation(root.upstream, root.bucket, object_key(root, key, digits))
+    return UpstreamLocation(root.upstream, root.bucket, object_key(root, key, digits, encoding))
+
+
+def layout_root(tenant: TenantLayout, bucket: str) -> UpstreamRoot | None:
+    """The root whose marker records the key encoding of ``bucket``'s keys: the home for the
+    buckets a tenant creates (one encoding for the whole home), the mapping's own root for an
+    explicitly mapped bucket."""
+    return tenant.buckets.get(bucket) or tenant.home

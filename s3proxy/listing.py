@@ -17,20 +17,24 @@ The merge works in batches, not key by key: everything buffered up to the *horiz
 smallest last key buffered among shards with more to come) is ordered by one sort, since no
 shard can still deliver anything below it.
 
-Correctness rests on the upstream listing in UTF-8 byte order, as S3 does (Python ``str`` order
-is code-point order, which is UTF-8 byte order), and on its ``IsTruncated`` meaning that more
-follows. SeaweedFS lists in directory-tree order instead: see the README's notes on upstreams.
+Correctness rests on the upstream listing each shard in UTF-8 byte order, as S3 does (Python
+``str`` order is code-point order, which is UTF-8 byte order), and on its ``IsTruncated``
+meaning that more follows. SeaweedFS lists in directory-tree order instead; under the ``flat``
+key encoding (:mod:`s3proxy.keycodec`) tree order and byte order are the same, and the proxy
+computes common prefixes itself. Whatever an upstream answers is filtered to the shard root,
+the prefix and start-after: no upstream name reaches a client.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
+from s3proxy import keycodec
+from s3proxy.layout import KeyEncoding, client_key, key_part, prefix_part
 from s3proxy.model import ListEntry, ListPage
 
 MAX_KEYS = 1000
@@ -73,25 +77,59 @@ class _Shard:
 
     def __init__(self, root: str, start_after: str | None) -> None:
         self.root = root
-        self.start_after = root + start_after if start_after else None
+        self.start_after = root + start_after if start_after is not None else None
         self.buffer: list[Item] = []
         self.token: str | None = None
         self.done = False
         self.taken = 0
 
-    async def fill(self, fetch: Fetch, prefix: str, size: int) -> None:
-        """Append the next upstream page (client names: the shard root cut off)."""
-        page = await fetch(self.root + prefix, self.start_after, size, self.token)
-        root, cut = self.root, len(self.root)
-        keys: list[Item] = [
-            (entry.key[cut:], entry) for entry in page.entries if entry.key.startswith(root)
-        ]
-        if page.prefixes:
-            prefixes: list[Item] = [(p[cut:], None) for p in page.prefixes if p.startswith(root)]
-            keys = list(heapq.merge(keys, prefixes, key=_name))
-        self.buffer.extend(keys)
+    async def fill(
+        self, fetch: Fetch, query: ListQuery, size: int, encoding: KeyEncoding, repeats: bool
+    ) -> None:
+        """Append the next upstream page as client names, keeping only what the client asked
+        for: whatever the upstream answers, nothing outside the shard root and the prefix, at or
+        before start-after, or not written by this layout reaches the buffer. Keys holding the
+        delimiter are rolled up here (under ``flat`` the upstream cannot: it never sees it), and
+        a page that ends inside a common prefix resumes after it, not through it."""
+        within = self.root + prefix_part(query.prefix, encoding)
+        page = await fetch(within, self.start_after, size, self.token)
+        cut, after = len(self.root), query.start_after
+        prefix, delimiter = query.prefix, query.delimiter
+        items: list[Item] = []
+        rolled_last: str | None = None
+        for entry in page.entries:
+            if not entry.key.startswith(within):
+                continue
+            name = client_key(entry.key[cut:], encoding)
+            if name is None or not name.startswith(prefix) or _before(name, after, repeats):
+                rolled_last = None
+                continue
+            common = _common_prefix(name, prefix, delimiter)
+            rolled_last = common
+            if common is None:
+                items.append((name, entry))
+            elif not (after and common <= after):  # S3 leaves out a prefix before start-after
+                items.append((common, None))
+        for upstream_prefix in page.prefixes if encoding == "plain" else ():
+            name = upstream_prefix[cut:]
+            common = _common_prefix(name, prefix, delimiter)
+            if not upstream_prefix.startswith(within) or common != name:
+                continue  # not a common prefix of this listing
+            if after and name <= after:
+                continue
+            items.append((name, None))
+        items.sort(key=_name)  # stable; a no-op when the upstream listed in order
+        last = self.buffer[-1][0] if self.buffer else None
+        for item in items:
+            if item[1] is None and item[0] == last:
+                continue  # one common prefix rolled up from many keys
+            self.buffer.append(item)
+            last = item[0]
         self.token = page.next_token
         self.done = page.next_token is None
+        if not self.done and rolled_last is not None and encoding == "flat":
+            self.start_after = self.root + keycodec.after_all_starting_with(rolled_last)
+            self.token = None
 
     def take_through(self, horizon: str | None) -> list[Item]:
         """The buffered items up to and including ``horizon`` (all when None), in order."""
@@ -111,6 +149,22 @@ class _Shard:
         return taken
 
 
+def _before(name: str, after: str | None, repeats: bool) -> bool:
+    """At or before start-after; when a name ``repeats`` (a key's several uploads), the
+    upstream's marker decides which of ``after``'s own entries follow."""
+    if not after:
+        return False
+    return name < after if repeats else name <= after
+
+
+def _common_prefix(name: str, prefix: str, delimiter: str | None) -> str | None:
+    """The common prefix ``name`` rolls up into, or None when it is listed as itself."""
+    if not delimiter:
+        return None
+    found = name.find(delimiter, len(prefix))
+    return None if found < 0 else name[: found + len(delimiter)]
+
+
 def first_fetch_size(max_keys: int, shards: int) -> int:
     """A shard's share of ``max_keys`` plus SPREAD standard deviations (binomial), plus one."""
     share = max_keys / shards
@@ -125,7 +179,13 @@ def _need(shard: _Shard, remaining: int, returned: int) -> float:
 
 
 async def _refill(
-    shards: list[_Shard], fetch: Fetch, prefix: str, remaining: int, returned: int
+    shards: list[_Shard],
+    fetch: Fetch,
+    query: ListQuery,
+    encoding: KeyEncoding,
+    repeats: bool,
+    remaining: int,
+    returned: int,
 ) -> None:
     """Fetch more for every shard that ran out and, in the same round trip, for those whose
     buffer is short of what the page will take from them (the merge waits for a refill).
@@ -137,7 +197,9 @@ async def _refill(
         need = _need(shard, remaining, returned)
         if not shard.buffer or len(shard.buffer) < need:
             sizes[index] = min(MAX_KEYS, math.ceil(need * 1.5) + MIN_FETCH)
-    await asyncio.gather(*(shards[index].fill(fetch, prefix, n) for index, n in sizes.items()))
+    await asyncio.gather(
+        *(shards[index].fill(fetch, query, n, encoding, repeats) for index, n in sizes.items())
+    )
 
 
 def resume_prefix(query: ListQuery) -> str | None:
@@ -151,21 +213,43 @@ def resume_prefix(query: ListQuery) -> str | None:
     return None
 
 
-async def merge_listing(roots: list[str], query: ListQuery, fetch: Fetch) -> MergedPage:
+def _upstream_start(query: ListQuery, encoding: KeyEncoding) -> str | None:
+    """Where each shard's listing starts, below its root."""
+    if not query.start_after:
+        return None
+    if encoding == "plain":
+        return query.start_after
+    skip = resume_prefix(query)
+    if skip is not None:  # everything under it was listed: start past all of it
+        return keycodec.after_all_starting_with(skip)
+    return key_part(query.start_after, encoding)
+
+
+async def merge_listing(
+    roots: list[str],
+    query: ListQuery,
+    fetch: Fetch,
+    encoding: KeyEncoding = "plain",
+    repeats: bool = False,
+) -> MergedPage:
+    """One client page over the shard roots. ``fetch`` lists below a root; under ``flat`` it
+    must not pass the delimiter upstream (the upstream sees encoded names only). ``repeats``:
+    a name may come more than once (multipart uploads of one key)."""
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     if query.max_keys <= 0:
         return MergedPage(entries, prefixes, False, None)
-    shards = [_Shard(root, query.start_after) for root in roots]
+    start = _upstream_start(query, encoding)
+    shards = [_Shard(root, start) for root in roots]
     size = first_fetch_size(query.max_keys, len(shards))
-    await asyncio.gather(*(shard.fill(fetch, query.prefix, size) for shard in shards))
+    await asyncio.gather(*(shard.fill(fetch, query, size, encoding, repeats) for shard in shards))
     skip = resume_prefix(query)
     last: str | None = None
     count = 0
     while True:
         # Nothing a shard has yet to deliver sorts before the last name it buffered.
         while any(not shard.buffer and not shard.done for shard in shards):
-            await _refill(shards, fetch, query.prefix, query.max_keys - count, count)
+            await _refill(shards, fetch, query, encoding, repeats, query.max_keys - count, count)
         horizon = min((shard.buffer[-1][0] for shard in shards if not shard.done), default=None)
         batch: list[Item] = []
         for shard in shards:

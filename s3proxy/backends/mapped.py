@@ -16,10 +16,20 @@ from email.utils import parsedate_to_datetime
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
+from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.conditions import any_condition, copy_source_failed, failed_condition
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot, bucket_root, locate
+from s3proxy.layout import (
+    MAX_KEY_BYTES,
+    KeyEncoding,
+    TenantLayout,
+    UpstreamLocation,
+    UpstreamRoot,
+    bucket_root,
+    layout_root,
+    locate,
+)
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
 from s3proxy.model import (
     ByteRange,
@@ -42,10 +52,13 @@ class MappedStorage:
         backends: Mapping[str, Backend],
         digits: int,
         foreign_buckets: frozenset[str] = frozenset(),
+        encodings: KeyEncodings | None = None,
     ) -> None:
         self.tenant = tenant
         self._backends = backends
         self._digits = digits
+        self.encodings = encodings or KeyEncodings.fixed("plain")
+        """Which key encoding each root uses (s3proxy.backends.key_encoding)."""
         self._foreign = foreign_buckets
         """Buckets other tenants map explicitly: as in S3, someone else's bucket is AccessDenied."""
         self.buckets = BucketRegistry(tenant, backends, foreign_buckets)
@@ -61,15 +74,37 @@ class MappedStorage:
         if bucket in self._foreign and bucket not in self.tenant.buckets:
             raise S3Error(S3ErrorCode.AccessDenied)
 
-    def locate(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
+    def locate(
+        self, bucket: str, key: str, encoding: KeyEncoding | None = None
+    ) -> tuple[Backend, UpstreamLocation]:
+        """Where (bucket, key) lives upstream under ``encoding``. Without one, under the
+        root's encoding if this process knows it yet, else ``plain`` (the shortest, so a key
+        refused here is refused under either): good for refusing a bad key or bucket before
+        a body moves, but only :meth:`existing` gives a location to read or write."""
         self._check_owner(bucket)
-        location = locate(self.tenant, bucket, key, self._digits)
+        if encoding is None:
+            root = layout_root(self.tenant, bucket)
+            encoding = (self.encodings.known(root) if root is not None else None) or "plain"
+        location = locate(self.tenant, bucket, key, self._digits, encoding)
         return self._backend(location.upstream), location
 
-    async def _existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
-        backend, location = self.locate(bucket, key)
+    async def encoding(self, bucket: str) -> KeyEncoding:
+        """The key encoding of an existing bucket's root, decided on first use."""
+        root = layout_root(self.tenant, bucket)
+        if root is None:
+            raise S3Error(S3ErrorCode.NoSuchBucket)
+        known = self.encodings.known(root)
+        if known is not None:
+            return known
+        return await self.encodings.of(root, home=bucket not in self.tenant.buckets)
+
+    async def existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
+        """The location of a key of a bucket that exists (NoSuchBucket otherwise)."""
+        self._check_owner(bucket)
+        if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise S3Error(S3ErrorCode.KeyTooLongError)
         await self.buckets.require(bucket)
-        return backend, location
+        return self.locate(bucket, key, await self.encoding(bucket))
 
     def root(self, bucket: str) -> UpstreamRoot:
         self._check_owner(bucket)
@@ -81,7 +116,7 @@ class MappedStorage:
     # -- objects -----------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
-        backend, location = await self._existing(request.bucket, request.key)
+        backend, location = await self.existing(request.bucket, request.key)
         upstream_request = dataclasses.replace(request, bucket=location.bucket, key=location.key)
         return await backend.put_object(upstream_request)
 
@@ -94,7 +129,7 @@ class MappedStorage:
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> GetObjectOutput:
-        backend, location = await self._existing(bucket, key)
+        backend, location = await self.existing(bucket, key)
         try:
             got = await backend.get_object(
                 location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
@@ -115,7 +150,7 @@ class MappedStorage:
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> ObjectInfo:
-        backend, location = await self._existing(bucket, key)
+        backend, location = await self.existing(bucket, key)
         try:
             info = await backend.head_object(
                 location.bucket, location.key, conditions, checksum_mode, part_number
@@ -128,13 +163,13 @@ class MappedStorage:
         return info
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        backend, location = await self._existing(bucket, key)
+        backend, location = await self.existing(bucket, key)
         await backend.delete_object(location.bucket, location.key)
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         """Server-side when both ends share an upstream, else streamed through the proxy."""
-        source_backend, source = await self._existing(request.source_bucket, request.source_key)
-        backend, target = await self._existing(request.bucket, request.key)
+        source_backend, source = await self.existing(request.source_bucket, request.source_key)
+        backend, target = await self.existing(request.bucket, request.key)
         mapped = dataclasses.replace(
             request,
             source_bucket=source.bucket,
@@ -154,13 +189,14 @@ class MappedStorage:
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
         """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys."""
         await self.buckets.require(bucket)
+        encoding = await self.encoding(bucket)
         results: dict[str, DeleteResult] = {}
         upstream_keys: dict[str, str] = {}
         backend: Backend | None = None
         upstream_bucket = ""
         for key in keys:
             try:
-                backend, location = self.locate(bucket, key)
+                backend, location = self.locate(bucket, key, encoding)
             except S3Error as error:
                 results[key] = DeleteResult(key, error.code.name)
                 continue
@@ -184,15 +220,18 @@ class MappedStorage:
         root = self.root(bucket)
         await self.buckets.require(bucket)
         backend = self._backend(root.upstream)
+        encoding = await self.encoding(bucket)
+        # Under flat the upstream sees encoded names: the merge rolls up common prefixes.
+        delimiter = query.delimiter if encoding == "plain" else None
 
         async def fetch(
             prefix: str, start_after: str | None, max_keys: int, token: str | None
         ) -> ListPage:
             return await backend.list_objects(
-                root.bucket, prefix, query.delimiter, start_after, max_keys, token
+                root.bucket, prefix, delimiter, start_after, max_keys, token
             )
 
-        return await merge_listing(self.shard_roots(root), query, fetch)
+        return await merge_listing(self.shard_roots(root), query, fetch, encoding)
 
     async def is_empty(self, bucket: str) -> bool:
         """No object and no multipart upload anywhere under the bucket's root."""

@@ -38,11 +38,28 @@ UPSTREAM = "main"
 BACKENDS = ("seaweedfs", "ceph", "local")
 
 
-def upstream_key(tenant: str, bucket: str, key: str, shards: int = SHARDS) -> str:
-    """The layout contract, restated independently of s3proxy.layout for the tests."""
+def flat(key: str) -> str:
+    """The ``flat`` key encoding (README), restated: ASCII letters and digits kept, any other
+    byte as '-', '=', '_' or '~' (by the gap of the alphanumeric ranges it falls in) and two
+    lowercase hex digits; cut every 254 characters, each continued segment ending in '!'."""
+    out = ""
+    for byte in key.encode():
+        if chr(byte).isascii() and chr(byte).isalnum():
+            out += chr(byte)
+        else:
+            out += "-=_~"[(byte > 0x39) + (byte > 0x5A) + (byte > 0x7A)] + f"{byte:02x}"
+    return "!/".join(out[start : start + 254] for start in range(0, len(out), 254))
+
+
+def upstream_key(
+    tenant: str, bucket: str, key: str, shards: int = SHARDS, encoding: str = "flat"
+) -> str:
+    """The layout contract, restated independently of s3proxy.layout for the tests. The
+    proxies here start on empty homes of S3 upstreams: their layouts are ``flat``."""
     digits = {1: 0, 16: 1, 256: 2, 4096: 3}[shards]
     shard = hashlib.sha256(key.encode()).hexdigest()[:digits]
-    return f"{tenant}/{bucket}/" + (f"{shard}/" if digits else "") + key
+    part = flat(key) if encoding == "flat" else key
+    return f"{tenant}/{bucket}/" + (f"{shard}/" if digits else "") + part
 
 
 def client_for(endpoint: str, access_key: str, secret_key: str, **extra: Any) -> Any:

@@ -3,8 +3,9 @@
 Keys go through the proxy (so they really are hashed and spread over shards); then hypothesis
 draws queries — prefix, any-string delimiter, max-keys, start-after — and the listing walked
 page by page (V2 with continuation tokens, V1 with markers) must equal the reference computed
-in Python over the same keys. Ceph RGW lists in byte order like S3: it must pass. SeaweedFS
-lists in directory-tree order: its lane is a recorded expected failure (tests/expected_failures.py).
+in Python over the same keys. Ceph RGW lists in byte order like S3; SeaweedFS lists in
+directory-tree order and reads keys as paths, but the ``flat`` key encoding (the default on S3
+upstreams) makes its listings byte-ordered and its keys exact too: every lane must pass.
 """
 
 from __future__ import annotations
@@ -136,3 +137,62 @@ def test_listing_matches_reference(
     got = walk(proxy.client("alice"), bucket, version, prefix, delimiter, max_keys, start_after)
     expected_keys, expected_prefixes, _ = s3_list(KEYS, prefix, delimiter, start_after, 10**9)
     assert got == (expected_keys, expected_prefixes)
+
+
+ODD_KEYS = [
+    "a/../b", "dots/./x", "..", ".", "nul\x00key", "a//b", "a\\b", "a/b", "//lead", "lead",
+    "dir2/", "dir2", "trailing//", "/", "ctrl\x01\x1f", "seg/" + "s" * 300 + "/end",
+    "é" * 150, "p/q", "p-q", "p0", "\U0001f600", "\ufffd", "x" * 990,
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def odd(
+    upstream: tuple[str, Any, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    name, server, client = upstream
+    proxy = start_proxy(server, client, tmp_path_factory.mktemp(f"odd-{name}"))
+    s3 = proxy.client("alice")
+    if "odd" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="odd")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket="odd", Key=k, Body=k.encode()), ODD_KEYS))
+    try:
+        yield proxy
+    finally:
+        proxy.process.stop()
+
+
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_odd_keys_round_trip(odd: Proxy, key: str) -> None:
+    """What SeaweedFS folds, refuses or stores as a directory comes back byte for byte."""
+    s3 = odd.client("alice")
+    got = s3.get_object(Bucket="odd", Key=key)
+    assert got["Body"].read() == key.encode()
+    assert s3.head_object(Bucket="odd", Key=key)["ContentLength"] == len(key.encode())
+
+
+def test_odd_keys_list_byte_exactly(odd: Proxy) -> None:
+    """Every key once, in UTF-8 byte order, paged one at a time and whole; with a delimiter,
+    the common prefixes S3 would give."""
+    s3 = odd.client("alice")
+    expected = sorted(ODD_KEYS, key=lambda key: key.encode())
+    for max_keys in (1, 7, 1000):
+        assert walk(s3, "odd", 2, "", None, max_keys, None) == (expected, [])
+    for max_keys in (1, 1000):
+        assert walk(s3, "odd", 1, "", None, max_keys, None) == (expected, [])
+    keys, prefixes, _ = s3_list(ODD_KEYS, "", "/", None, 10**9)
+    assert walk(s3, "odd", 2, "", "/", 2, None) == (keys, prefixes)
+
+
+@pytest.mark.parametrize("prefix", ["/", "//", "a/", "a//", ".", "dir2/"])
+def test_listing_never_leaves_the_prefix(odd: Proxy, prefix: str) -> None:
+    """A prefix such as '/' made SeaweedFS answer entries outside it (and the home prefix as a
+    common prefix): the client gets exactly the keys under its prefix, nothing upstream."""
+    s3 = odd.client("alice")
+    keys, prefixes, _ = s3_list(ODD_KEYS, prefix, "/", None, 10**9)
+    assert walk(s3, "odd", 2, prefix, "/", 1000, None) == (keys, prefixes)
+    assert walk(s3, "odd", 2, prefix, None, 3, None) == (
+        s3_list(ODD_KEYS, prefix, None, None, 10**9)[0],
+        [],
+    )

@@ -118,7 +118,7 @@ def test_upstream_sees_only_the_hashed_mapped_key(proxy: Proxy) -> None:
     s3.put_object(Bucket=BUCKET, Key="layout/check.txt", Body=b"where am I")
     expected = upstream_key("alice", BUCKET, "layout/check.txt")
     shard = hashlib.sha256(b"layout/check.txt").hexdigest()[:1]
-    assert expected == f"alice/{BUCKET}/{shard}/layout/check.txt"
+    assert expected == f"alice/{BUCKET}/{shard}/layout-2fcheck-2etxt"  # flat
     stored = proxy.upstream.get_object(Bucket=proxy.home_bucket, Key=expected)
     assert stored["Body"].read() == b"where am I"
     listing = proxy.upstream.list_objects_v2(Bucket=proxy.home_bucket, Prefix=f"alice/{BUCKET}/")
@@ -132,7 +132,7 @@ def test_explicit_bucket_mapping(proxy: Proxy) -> None:
     s3 = proxy.client("alice")
     s3.put_object(Bucket="alice-photos", Key="cat.jpg", Body=b"meow")
     shard = hashlib.sha256(b"cat.jpg").hexdigest()[:1]
-    stored = proxy.upstream.get_object(Bucket=proxy.photos_bucket, Key=f"p/{shard}/cat.jpg")
+    stored = proxy.upstream.get_object(Bucket=proxy.photos_bucket, Key=f"p/{shard}/cat-2ejpg")
     assert stored["Body"].read() == b"meow"
 
 

@@ -96,6 +96,7 @@ def test_locate_names_the_real_upstream_object(proxy: Proxy) -> None:
     assert fields == {
         "upstream": UPSTREAM,
         "bucket": proxy.home_bucket,
+        "key_encoding": "flat",
         "key": upstream_key("alice", "docs", "find/me.txt"),
     }
     stored = proxy.upstream.get_object(Bucket=fields["bucket"], Key=fields["key"])

@@ -94,3 +94,17 @@ def test_key_whose_upstream_form_passes_1024_bytes_is_too_long() -> None:
     with pytest.raises(S3Error) as caught:
         locate(ALICE, "docs", "k" * 1020, 1)
     assert caught.value.code is S3ErrorCode.KeyTooLongError
+
+
+def test_flat_key_part_follows_the_contract() -> None:
+    key = "a/../b"
+    shard = hashlib.sha256(key.encode()).hexdigest()[:1]
+    location = locate(ALICE, "docs", key, 1, "flat")
+    assert location.key == f"alice/docs/{shard}/a-2f-2e-2e-2fb"
+
+
+def test_flat_key_whose_encoding_passes_1024_bytes_is_too_long() -> None:
+    assert len(object_key(UpstreamRoot("m", "b", ""), "k" * 1000, 0, "flat")) == 1000 + 6
+    with pytest.raises(S3Error) as caught:
+        object_key(UpstreamRoot("m", "b", ""), "é" * 200, 0, "flat")  # 400 bytes, 1,200 encoded
+    assert caught.value.code is S3ErrorCode.KeyTooLongError

@@ -14,6 +14,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from s3proxy.layout import KeyEncoding, key_part
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
 from s3proxy.model import ListEntry, ListPage
 
@@ -46,9 +47,11 @@ def s3_list(
 
 
 class Upstream:
-    def __init__(self, keys: list[str], delimiter: str | None) -> None:
+    def __init__(self, keys: list[str], delimiter: str | None, tree: bool = False) -> None:
         self.keys = keys
         self.delimiter = delimiter
+        self.tree = tree
+        """List as SeaweedFS does: in directory-tree order (no delimiter)."""
         self.calls = 0
 
     async def fetch(
@@ -56,10 +59,26 @@ class Upstream:
     ) -> ListPage:
         self.calls += 1
         after = token if token is not None else start_after
+        if self.tree:
+            return tree_list(self.keys, prefix, after, max_keys)
         keys, prefixes, truncated = s3_list(self.keys, prefix, self.delimiter, after, max_keys)
         entries = [ListEntry(k, '"e"', len(k), "2026-01-01T00:00:00.000Z") for k in keys]
         last = max([*keys, *prefixes]) if truncated else None
         return ListPage(entries, prefixes, last)
+
+
+def tree_list(keys: list[str], prefix: str, after: str | None, max_keys: int) -> ListPage:
+    """A directory-tree walk: names compared segment by segment."""
+
+    def rank(key: str) -> list[str]:
+        return key.split("/")
+
+    chosen = sorted((k for k in set(keys) if k.startswith(prefix)), key=rank)
+    if after is not None:
+        chosen = [k for k in chosen if rank(k) > rank(after)]
+    page = chosen[:max_keys]
+    entries = [ListEntry(k, '"e"', len(k), "2026-01-01T00:00:00.000Z") for k in page]
+    return ListPage(entries, [], page[-1] if len(chosen) > max_keys else None)
 
 
 def shard(key: str, digits: int) -> str:
@@ -73,9 +92,12 @@ def walk(
     delimiter: str | None,
     max_keys: int,
     start_after: str | None = None,
+    encoding: KeyEncoding = "plain",
+    tree: bool = False,
 ) -> tuple[list[str], list[str], int]:
     root = "home/t/bkt/"
-    upstream = Upstream([root + shard(k, digits) + k for k in keys], delimiter)
+    upstream_keys = [root + shard(k, digits) + key_part(k, encoding) for k in keys]
+    upstream = Upstream(upstream_keys, delimiter if encoding == "plain" else None, tree)
     roots = [root + format(i, f"0{digits}x") + "/" for i in range(16**digits)] if digits else [root]
     got_keys: list[str] = []
     got_prefixes: list[str] = []
@@ -83,7 +105,9 @@ def walk(
     pages = 0
     while True:
         page: MergedPage = asyncio.run(
-            merge_listing(roots, ListQuery(prefix, delimiter, after, max_keys), upstream.fetch)
+            merge_listing(
+                roots, ListQuery(prefix, delimiter, after, max_keys), upstream.fetch, encoding
+            )
         )
         pages += 1
         got_keys += [e.key for e in page.entries]
@@ -214,3 +238,95 @@ def test_a_page_lists_little_more_upstream_than_it_returns() -> None:
     assert pages == 10
     assert upstream.listed <= 1.3 * len(keys)
     assert upstream.calls <= 16 * pages * 1.25
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    keys=KEYS,
+    digits=st.sampled_from([0, 1]),
+    prefix=st.sampled_from(["", "a", "a/", "b-", "é"]),
+    delimiter=st.sampled_from([None, "/", "-", "a/", "0"]),
+    max_keys=st.integers(1, 7),
+    start_after=st.one_of(st.none(), st.text(ALPHABET, max_size=3)),
+    tree=st.booleans(),
+)
+def test_flat_encoding_lists_as_s3_even_from_a_tree_ordered_upstream(
+    keys: list[str],
+    digits: int,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    start_after: str | None,
+    tree: bool,
+) -> None:
+    """Under ``flat`` the upstream gets no delimiter and may list as a directory tree (as
+    SeaweedFS does); the paged merge still equals S3's listing of the client keys."""
+    got = walk(keys, digits, prefix, delimiter, max_keys, start_after, "flat", tree)
+    assert (got[0], got[1]) == reference(keys, prefix, delimiter, start_after)
+
+
+def test_plain_keys_from_a_tree_ordered_upstream_are_out_of_order() -> None:
+    """Why ``flat`` exists: the same paged walk over plain keys is not byte-ordered."""
+    keys = [f"p/q{i:02d}" for i in range(20)] + ["p-q"]
+    got_keys, _, _ = walk(keys, 0, "", None, 5, None, "plain", tree=True)
+    assert got_keys != sorted(keys)
+    got_keys, _, _ = walk(keys, 0, "", None, 5, None, "flat", tree=True)
+    assert got_keys == sorted(keys)
+
+
+def test_flat_common_prefix_is_skipped_not_read_through() -> None:
+    """A delimiter listing over 5,000 keys under one common prefix reads a page, then starts
+    after the prefix: a few upstream requests, not one per page of keys under it."""
+    keys = [f"dir/{i:05d}" for i in range(5000)] + ["end"]
+    got_keys, got_prefixes, calls = walk(keys, 0, "", "/", 1000, None, "flat")
+    assert (got_keys, got_prefixes) == (["end"], ["dir/"])
+    assert calls <= 3
+
+
+class StrayUpstream:
+    """An upstream that answers with whatever it holds, ignoring prefix and start-after (as
+    SeaweedFS does for a prefix ending in '//'): names outside the shard root, the home prefix,
+    other tenants' keys, names the flat encoding never writes."""
+
+    def __init__(self, names: list[str], prefixes: list[str]) -> None:
+        self.names = names
+        self.prefixes = prefixes
+
+    async def fetch(
+        self, prefix: str, start_after: str | None, max_keys: int, token: str | None
+    ) -> ListPage:
+        entries = [ListEntry(k, '"e"', 1, "2026-01-01T00:00:00.000Z") for k in self.names]
+        return ListPage(entries, self.prefixes, None)
+
+
+STRAY = [
+    "home/",
+    "home/t/",
+    "home/t/.buckets/bkt",
+    "home/t/.s3proxy-layout",
+    "home/other/bkt/0/secret",
+    "home/t/bkt/",
+    "home/t/bkt/x",
+    "home/t/bkt/0/",
+    "home/t/bkt/1/a",
+    "home/t/bktz/0/a",
+]
+
+
+def test_stray_upstream_names_never_reach_a_client_plain() -> None:
+    names = [*STRAY, "home/t/bkt/0/a/in", "home/t/bkt/0/b/out", "home/t/bkt/0/a/0"]
+    upstream = StrayUpstream(names, ["home/", "home/t/bkt/0/", "home/t/bkt/0/b/", "/main/"])
+    query = ListQuery("a/", "/", "a/0", 1000)
+    page = asyncio.run(merge_listing(["home/t/bkt/0/"], query, upstream.fetch))
+    assert ([e.key for e in page.entries], page.prefixes) == (["a/in"], [])
+
+
+def test_stray_upstream_names_never_reach_a_client_flat() -> None:
+    inside = "home/t/bkt/0/" + key_part("a/in", "flat")
+    names = [*STRAY, inside, "home/t/bkt/0/" + key_part("b", "flat"), "home/t/bkt/0/a-2F"]
+    names += ["home/t/bkt/0/a-2f/x", "home/t/bkt/0/a-2f.", "home/t/bkt/0/a-2f!"]
+    upstream = StrayUpstream(names, ["home/", "/main/", "home/t/bkt/0/a-2f"])
+    page = asyncio.run(
+        merge_listing(["home/t/bkt/0/"], ListQuery("a/", "/", None, 1000), upstream.fetch, "flat")
+    )
+    assert ([e.key for e in page.entries], page.prefixes) == (["a/in"], [])
