@@ -14,10 +14,14 @@ import hashlib
 import hmac
 import zlib
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from awscrt import checksums as _crt  # type: ignore[import-untyped]
 
 from s3proxy.errors import S3Error, S3ErrorCode
+
+if TYPE_CHECKING:
+    from s3proxy.model import ObjectInfo
 
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 HEADER_PREFIX = "x-amz-checksum-"
@@ -211,3 +215,66 @@ class ChecksumVerifier:
                 f"The {self.algorithm} you specified did not match the calculated checksum.",
             )
         return base64.b64encode(expected).decode("ascii")
+
+
+def object_checksums(info: ObjectInfo) -> dict[str, str]:
+    """Algorithm → value of the ``x-amz-checksum-<alg>`` headers a HEAD reported."""
+    found: dict[str, str] = {}
+    for name, value in info.extra_headers.items():
+        algorithm = algorithm_of_header(name)
+        if algorithm is not None:
+            found[algorithm] = value
+    return found
+
+
+CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
+_FULL_OBJECT_ONLY = frozenset({"CRC64NVME"})
+_COMPOSITE_ONLY = frozenset({"SHA1", "SHA256"})
+TYPE_HEADER = "x-amz-checksum-type"
+
+
+def multipart_checksum_type(algorithm: str | None, requested: str | None) -> str | None:
+    """The checksum type of a multipart upload, by S3's rules (2025): CRC64NVME is FULL_OBJECT
+    only, SHA1 and SHA256 COMPOSITE only, CRC32 and CRC32C either (COMPOSITE unless asked);
+    a type without an algorithm, or one the algorithm does not have, is InvalidRequest."""
+    if requested is not None:
+        requested = requested.strip().upper()
+        if requested not in CHECKSUM_TYPES:
+            raise _invalid(TYPE_HEADER)
+    if algorithm is None:
+        if requested is not None:
+            raise S3Error(
+                S3ErrorCode.InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the "
+                "x-amz-checksum-algorithm header.",
+            )
+        return None
+    if requested is None:
+        return "FULL_OBJECT" if algorithm in _FULL_OBJECT_ONLY else "COMPOSITE"
+    if (requested == "COMPOSITE" and algorithm in _FULL_OBJECT_ONLY) or (
+        requested == "FULL_OBJECT" and algorithm in _COMPOSITE_ONLY
+    ):
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            f"The {requested} checksum type cannot be used with the "
+            f"{algorithm.lower()} checksum algorithm.",
+        )
+    return requested
+
+
+def checksum_type_of(value: str) -> str:
+    """An object checksum's type as S3 reports it: a COMPOSITE value ends in ``-N`` (the part
+    count); any other (a single PutObject's, a FULL_OBJECT multipart one) is FULL_OBJECT."""
+    _, dash, count = value.rpartition("-")
+    return "COMPOSITE" if dash and count.isdigit() else "FULL_OBJECT"
+
+
+def checksum_type_header(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``x-amz-checksum-type`` for an object's checksum headers (lower-case names), when the
+    backend did not report one: S3 sends it with every checksum (ChecksumType on HEAD/GET)."""
+    if TYPE_HEADER in headers:
+        return []
+    for name, value in headers.items():
+        if algorithm_of_header(name) is not None:
+            return [(TYPE_HEADER, checksum_type_of(value))]
+    return []

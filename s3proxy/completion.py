@@ -4,17 +4,76 @@ Why in the proxy: upstreams disagree on these checks. Ceph RGW 16 checks part si
 part ETags (EntityTooSmall where S3 says InvalidPart) and answers an unknown upload id with
 500; some upstreams keep no part checksums. Checking the client's list against ListParts first
 gives every backend S3's answers, in S3's order, before anything is assembled.
+
+Also here, as pure functions over part lists: S3's multipart ETag (which lets a retried
+Complete be recognised without trusting the client, :func:`completed_by`), and ListParts as S3
+answers it on upstreams that list a re-sent part once per upload (:func:`latest_parts`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import CompletedPart, PartInfo
+from s3proxy.model import CompletedPart, PartInfo, PartsPage
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Every part but the last must be at least this large (S3's limit)."""
+
+
+_MD5_ETAG = re.compile(r'"?([0-9a-fA-F]{32})"?')
+
+
+def multipart_etag(part_etags: Sequence[str]) -> str | None:
+    """S3's ETag of a completed upload: MD5 of the concatenated part MD5s, ``-N``; None when a
+    part ETag is not a plain MD5 (then only the upstream knows the object's ETag)."""
+    digests = []
+    for etag in part_etags:
+        match = _MD5_ETAG.fullmatch(etag.strip())
+        if match is None:
+            return None
+        digests.append(bytes.fromhex(match.group(1)))
+    return f'"{hashlib.md5(b"".join(digests)).hexdigest()}-{len(digests)}"'
+
+
+def completed_by(requested: Sequence[CompletedPart], object_etag: str) -> bool:
+    """Whether an object with ``object_etag`` is what completing ``requested`` produced.
+
+    A retried CompleteMultipartUpload finds its upload gone (the first call completed it). S3
+    answers it with the same result, and SDKs rely on that. The client's word is not enough:
+    the stored object's ETag must be the MD5 of exactly the part MD5s listed, so the answer
+    is 200 only for an object made of those parts' bytes in that order — which is what this
+    Complete would have produced. Part ETags that are not MD5s (SSE-KMS) prove nothing: False.
+    """
+    expected = multipart_etag([part.etag for part in requested])
+    return expected is not None and _bare(object_etag) == _bare(expected)
+
+
+def latest_parts(page: PartsPage) -> PartsPage:
+    """A ListParts page with each part number once, its latest upload winning.
+
+    SeaweedFS 4.48 lists every upload of a re-sent part, in no fixed order, with second-resolution
+    LastModified: the latest LastModified wins, the first listed among equals. Its paging counts
+    those entries and resumes after the marker's part number, so a truncated page may end
+    inside one part's entries: that part is left to the next page (marker one before it),
+    unless it is the page's only part. A no-op on upstreams that list each part once.
+    """
+    chosen: dict[int, PartInfo] = {}
+    for part in page.parts:
+        kept = chosen.get(part.part_number)
+        if kept is None or part.last_modified > kept.last_modified:
+            chosen[part.part_number] = part
+    if len(chosen) == len(page.parts):
+        return page
+    parts = sorted(chosen.values(), key=lambda part: part.part_number)
+    next_marker = page.next_marker
+    if next_marker is not None and len(parts) > 1:
+        parts.pop()
+        next_marker = parts[-1].part_number
+    return dataclasses.replace(page, parts=parts, next_marker=next_marker)
 
 
 def _bare(etag: str) -> str:

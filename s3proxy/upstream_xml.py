@@ -24,6 +24,8 @@ from s3proxy.model import (
 )
 from s3proxy.xmlcodec import checksums_in, child_text, children_named, local_name, quoted_etag
 
+UNREADABLE = "The storage behind this gateway sent an answer that could not be read."
+
 
 def _form_decode(value: str) -> str:
     """``unquote_plus``: S3's encoding-type=url is form encoding, a space arrives as "+"
@@ -129,13 +131,13 @@ def _upstream_document(body: bytes) -> ET.Element:
     try:
         text = body.decode("utf-8").lstrip()
     except UnicodeDecodeError:
-        raise S3Error(S3ErrorCode.InternalError) from None
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE) from None
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        raise S3Error(S3ErrorCode.InternalError)
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
     try:
         return ET.fromstring(text)
     except (ET.ParseError, ValueError):
-        raise S3Error(S3ErrorCode.InternalError) from None
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE) from None
 
 
 def _int(text: str, default: int = 0) -> int:
@@ -147,7 +149,7 @@ def parse_initiate_result(body: bytes) -> str:
     """The upload id of an upstream InitiateMultipartUploadResult."""
     upload_id = child_text(_upstream_root(body), "UploadId").strip()
     if not upload_id:
-        raise S3Error(S3ErrorCode.InternalError)
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
     return upload_id
 
 
@@ -178,6 +180,7 @@ def parse_list_parts(body: bytes) -> PartsPage:
         next_marker=next_marker if truncated else None,
         storage_class=child_text(root, "StorageClass") or "STANDARD",
         checksum_algorithm=child_text(root, "ChecksumAlgorithm") or None,
+        checksum_type=child_text(root, "ChecksumType") or None,
     )
 
 

@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
-from s3proxy.completion import check_completion
+from s3proxy.checksums import object_checksums
+from s3proxy.completion import check_completion, completed_by, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery, merge_listing
@@ -30,6 +31,7 @@ from s3proxy.model import (
     ListPage,
     PartInfo,
     PartsPage,
+    ReadConditions,
     UploadInfo,
     UploadPartCopyInput,
     UploadPartInput,
@@ -60,9 +62,7 @@ class MappedUploads:
         self._backends = backends
 
     async def _existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
-        backend, location = self._storage.locate(bucket, key)
-        await self._storage.buckets.require(bucket)
-        return backend, location
+        return await self._storage.existing(bucket, key)
 
     async def create(self, request: CreateMultipartInput) -> str:
         backend, location = await self._existing(request.bucket, request.key)
@@ -87,25 +87,34 @@ class MappedUploads:
         )
         if source.upstream == target.upstream:
             return await backend.upload_part_copy(upstream)
-        return await _copy_part_between(source_backend, backend, upstream)
+        return await copy_part_through(source_backend, backend, upstream)
 
     async def complete(self, request: CompleteMultipartInput) -> CompleteMultipartOutput:
         """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
-        by the backend."""
+        by the backend. An upload that is gone because it just completed with these parts
+        answers as it did then (:meth:`_completed_before`)."""
         backend, location = await self._existing(request.bucket, request.key)
-        stored: list[PartInfo] = []
-        marker = 0
-        while True:
-            page = await backend.list_parts(
-                location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
-            )
-            stored.extend(page.parts)
-            if page.next_marker is None or not page.parts:
-                break
-            marker = page.next_marker
-        check_completion(request.parts, stored)
         upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
-        return await backend.complete_multipart_upload(upstream)
+        try:
+            stored: list[PartInfo] = []
+            marker = 0
+            while True:
+                page = await backend.list_parts(
+                    location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
+                )
+                stored.extend(page.parts)
+                if page.next_marker is None or not page.parts:
+                    break
+                marker = page.next_marker
+            check_completion(request.parts, stored)
+            return await backend.complete_multipart_upload(upstream)
+        except S3Error as error:
+            if error.code is not S3ErrorCode.NoSuchUpload:
+                raise
+            done = await _completed_before(backend, upstream)
+            if done is None:
+                raise
+            return done
 
     async def abort(self, bucket: str, key: str, upload_id: str) -> None:
         backend, location = await self._existing(bucket, key)
@@ -114,10 +123,24 @@ class MappedUploads:
     async def list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int, max_parts: int
     ) -> PartsPage:
+        """Each part once, its latest upload (:func:`~s3proxy.completion.latest_parts`). A full
+        upstream page is asked for whatever ``max_parts`` is: an upstream that lists every
+        upload of a re-sent part counts each in its page size, and a page cut among them
+        would hide the later ones (its next page starts after that part number)."""
         backend, location = await self._existing(bucket, key)
-        return await backend.list_parts(
-            location.bucket, location.key, upload_id, part_number_marker, max_parts
+        if max_parts <= 0:
+            return await backend.list_parts(
+                location.bucket, location.key, upload_id, part_number_marker, max_parts
+            )
+        page = latest_parts(
+            await backend.list_parts(
+                location.bucket, location.key, upload_id, part_number_marker, LIST_PARTS_PAGE
+            )
         )
+        if len(page.parts) <= max_parts:
+            return page
+        parts = page.parts[:max_parts]
+        return dataclasses.replace(page, parts=parts, next_marker=parts[-1].part_number)
 
     async def list_uploads(
         self, bucket: str, query: ListQuery, upload_id_marker: str | None
@@ -134,9 +157,11 @@ class MappedUploads:
         backend = self._backends.get(root.upstream)
         if backend is None:  # config validation makes this unreachable; never leak the name
             raise S3Error(S3ErrorCode.InternalError)
+        encoding = await self._storage.encoding(bucket)
+        delimiter = query.delimiter if encoding == "plain" else None  # flat: the merge rolls up
         marker_key = None
         if query.start_after and upload_id_marker:
-            marker_key = self._storage.locate(bucket, query.start_after)[1].key
+            marker_key = self._storage.locate(bucket, query.start_after, encoding)[1].key
 
         async def fetch(
             prefix: str, start_after: str | None, max_keys: int, token: str | None
@@ -149,11 +174,13 @@ class MappedUploads:
             page = await backend.list_multipart_uploads(
                 root.bucket, prefix, None, key_marker, id_marker, max_keys
             )
-            entries, prefixes = _in_key_order(page, prefix, query.delimiter)
+            entries, prefixes = _in_key_order(page, prefix, delimiter)
             next_token = json.dumps(page.next_marker) if page.next_marker else None
             return ListPage(entries, prefixes, next_token)
 
-        merged = await merge_listing(self._storage.shard_roots(root), query, fetch)
+        merged = await merge_listing(
+            self._storage.shard_roots(root), query, fetch, encoding, repeats=True
+        )
         uploads = [
             UploadInfo(entry.key, entry.etag, entry.last_modified, entry.storage_class)
             for entry in merged.entries
@@ -165,6 +192,24 @@ class MappedUploads:
                 ended_on_upload = False
             next_marker = (merged.last, uploads[-1].upload_id if ended_on_upload else None)
         return MergedUploads(uploads, merged.prefixes, next_marker)
+
+
+async def _completed_before(
+    backend: Backend, request: CompleteMultipartInput
+) -> CompleteMultipartOutput | None:
+    """The result of a Complete retried after it succeeded: the object, if it is the one these
+    parts make (:func:`~s3proxy.completion.completed_by`), else None (NoSuchUpload stands)."""
+    try:
+        info = await backend.head_object(
+            request.bucket, request.key, ReadConditions(), checksum_mode=True
+        )
+    except S3Error as error:
+        if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NotModified):
+            return None
+        raise
+    if not completed_by(request.parts, info.etag):
+        return None
+    return CompleteMultipartOutput(etag=info.etag, checksums=object_checksums(info))
 
 
 def _in_key_order(
@@ -194,10 +239,12 @@ def _in_key_order(
     return entries, sorted(prefixes)
 
 
-async def _copy_part_between(
+async def copy_part_through(
     source: Backend, target: Backend, request: UploadPartCopyInput
 ) -> CopyObjectOutput:
-    """UploadPartCopy across upstreams: the source range streamed into UploadPart."""
+    """UploadPartCopy through the proxy: the source range streamed into UploadPart. Used across
+    upstreams, and on an upstream whose own copies do not give a part its MD5 ETag
+    (:meth:`~s3proxy.backends.s3_multipart.S3MultipartMixin.upload_part_copy`)."""
     byte_range = None
     if request.source_range is not None:
         byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])

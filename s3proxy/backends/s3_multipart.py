@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import aiohttp
@@ -33,7 +32,14 @@ from s3proxy.backends.upstream_chunked import (
     chunked_headers,
     encode_with_trailer,
 )
-from s3proxy.backends.wire import encode_path, encode_query, parse_content_range
+from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
+from s3proxy.backends.wire import (
+    encode_path,
+    encode_query,
+    metadata_to_upstream,
+    parse_content_range,
+)
+from s3proxy.completion import multipart_etag
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     META_PREFIX,
@@ -65,7 +71,6 @@ log = logging.getLogger("s3proxy.upstream")
 
 MAX_RESULT_BODY = 8 * 1024 * 1024
 """Cap on an upstream result document (a ListParts page of 1000 parts is ~300 KiB)."""
-_MD5_ETAG = re.compile(r'"?([0-9a-fA-F]{32})"?')
 
 T = TypeVar("T")
 
@@ -90,23 +95,11 @@ class _Transport(Protocol):
 
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None: ...
 
-    def translate(self, status: int, code_name: str) -> S3ErrorCode: ...
+    def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error: ...
 
     async def head_object(
         self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
     ) -> ObjectInfo: ...
-
-
-def multipart_etag(part_etags: Sequence[str]) -> str | None:
-    """S3's ETag of a completed upload: MD5 of the concatenated part MD5s, ``-N``; None when a
-    part ETag is not a plain MD5 (then only the upstream knows the object's ETag)."""
-    digests = []
-    for etag in part_etags:
-        match = _MD5_ETAG.fullmatch(etag.strip())
-        if match is None:
-            return None
-        digests.append(bytes.fromhex(match.group(1)))
-    return f'"{hashlib.md5(b"".join(digests)).hexdigest()}-{len(digests)}"'
 
 
 def part_query(part_number: int | None) -> str:
@@ -125,7 +118,7 @@ def part_range_of(
     if response.status == 206:
         part_range = parse_content_range(response.headers.get("Content-Range", ""))
         if part_range is None:
-            raise S3Error(S3ErrorCode.InternalError)
+            raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
         return part_range
     if part_number == 1 and "-" not in response.headers.get("ETag", ""):
         return None
@@ -150,11 +143,11 @@ async def _read_result(response: aiohttp.ClientResponse) -> bytes:
         async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > MAX_RESULT_BODY:
-                raise S3Error(S3ErrorCode.InternalError)
+                raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
             chunks.append(chunk)
     except (TimeoutError, aiohttp.ClientError) as exc:
         log.warning("upstream result body failed after %d bytes: %r", size, exc)
-        raise S3Error(S3ErrorCode.ServiceUnavailable) from exc
+        raise unreachable() from exc
     finally:
         response.release()
     return b"".join(chunks)
@@ -169,8 +162,7 @@ async def upstream_result(
     try:
         return parse(body)
     except EmbeddedError as error:
-        log.info("upstream %s: %s -> 200 with <Error> %s", upstream.name, response.method, error)
-        raise S3Error(upstream.translate(200, error.code)) from None
+        raise upstream.translate(200, error.code, response.method, "<Error> inside a 200") from None
 
 
 def _upload_query(upload_id: str, part_number: int | None = None) -> str:
@@ -180,13 +172,37 @@ def _upload_query(upload_id: str, part_number: int | None = None) -> str:
     return encode_query(params)
 
 
+_COPIES_OWN_ETAG: dict[str, bool] = {}
+"""Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5."""
+_CHUNK_ETAG_SERVERS = ("seaweedfs",)
+"""``Server`` headers of upstreams whose copied parts keep an ETag of their own making:
+SeaweedFS 4.48 answers UploadPartCopy (and lists the part) with the source's chunk ETag
+(``…-2``) or, for a range, a digest that is not the range's MD5."""
+
+
+async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -> bool:
+    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes). Learnt once
+    per upstream from the ``Server`` header of a HEAD of the copy source."""
+    known = _COPIES_OWN_ETAG.get(upstream.name)
+    if known is not None:
+        return known
+    response = await upstream._send("HEAD", request.source_bucket, request.source_key, {})
+    server = response.headers.get("Server", "").strip().lower()
+    response.release()
+    if response.status >= 300:
+        return True  # unknown yet: the copy itself reports the source's error
+    known = not server.startswith(_CHUNK_ETAG_SERVERS)
+    _COPIES_OWN_ETAG[upstream.name] = known
+    return known
+
+
 class S3MultipartMixin:
     """The multipart half of the Backend protocol, for :class:`S3Upstream`."""
 
     async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
         headers = dict(request.attributes.headers)
         for name, value in request.attributes.metadata.items():
-            headers[META_PREFIX + name] = value
+            headers[META_PREFIX + name] = metadata_to_upstream(value)
         if request.checksum_algorithm is not None:
             headers["x-amz-checksum-algorithm"] = request.checksum_algorithm
         if request.checksum_type is not None:
@@ -227,7 +243,13 @@ class S3MultipartMixin:
         return etag
 
     async def upload_part_copy(self: _Transport, request: UploadPartCopyInput) -> CopyObjectOutput:
-        """A part copied from an object of this upstream, without its bytes passing here."""
+        """A part copied from an object of this upstream, without its bytes passing here —
+        unless the upstream's copies do not carry the part's own ETag (:func:`_copies_own_etag`):
+        then the bytes pass through and UploadPart gives the part its MD5, as S3 does."""
+        if not await _copies_own_etag(self, request):
+            from s3proxy.backends.mapped_multipart import copy_part_through
+
+            return await copy_part_through(self, self, request)  # type: ignore[arg-type]
         source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
         headers = {"x-amz-copy-source": source}
         if request.source_range is not None:

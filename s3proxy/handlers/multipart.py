@@ -22,7 +22,15 @@ from urllib.parse import quote
 from s3proxy import tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.body import read_small_body
-from s3proxy.checksums import ALGORITHMS, ChecksumVerifier, header_name, parse_algorithm
+from s3proxy.checksums import (
+    ALGORITHMS,
+    ChecksumVerifier,
+    checksum_type_of,
+    decode_value,
+    header_name,
+    multipart_checksum_type,
+    parse_algorithm,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import (
@@ -57,7 +65,6 @@ MAX_PART_NUMBER = 10000
 MAX_LISTED = 1000
 MAX_COMPLETE_BODY = 4 * 1024 * 1024
 """10000 parts with SHA-256 checksums take ~2 MiB of XML."""
-CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
 _COPY_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]+)")
 
 
@@ -118,11 +125,7 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
     algorithm = header("x-amz-checksum-algorithm")
     if algorithm is not None:
         algorithm = parse_algorithm(algorithm)
-    checksum_type = header("x-amz-checksum-type")
-    if checksum_type is not None:
-        checksum_type = checksum_type.strip().upper()
-        if checksum_type not in CHECKSUM_TYPES:
-            raise S3Error(S3ErrorCode.InvalidRequest, "Value for x-amz-checksum-type is invalid.")
+    checksum_type = multipart_checksum_type(algorithm, header("x-amz-checksum-type"))
     upstream_id = await ctx.storage.uploads.create(
         CreateMultipartInput(
             bucket=bucket,
@@ -242,12 +245,29 @@ def check_parts(parts: list[CompletedPart]) -> None:
 
 
 def _object_checksum(ctx: RequestContext) -> tuple[str, str] | None:
-    """A whole-object ``x-amz-checksum-<alg>`` header on Complete, passed to the upstream."""
-    for algorithm in ALGORITHMS:
-        value = ctx.request.header(header_name(algorithm))
-        if value is not None:
-            return header_name(algorithm), value
-    return None
+    """A whole-object ``x-amz-checksum-<alg>`` header on Complete, passed to the upstream.
+
+    Checked here, so that a malformed one is S3's 400 InvalidRequest whatever the upstream
+    makes of it: the base64 of the algorithm's digest, with ``-N`` (the part count) for a
+    COMPOSITE checksum; one such header at most."""
+    found = [
+        (header_name(algorithm), algorithm, value)
+        for algorithm in ALGORITHMS
+        if (value := ctx.request.header(header_name(algorithm))) is not None
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
+    name, algorithm, value = found[0]
+    digest, dash, count = value.strip().partition("-")
+    if dash and not (count.isascii() and count.isdigit()):
+        raise S3Error(S3ErrorCode.InvalidRequest, f"Value for {name} header is invalid.")
+    decode_value(algorithm, digest)
+    return name, value.strip()
 
 
 async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
@@ -275,7 +295,9 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     )
     scheme = "https" if ctx.server.tls_cert is not None else "http"
     location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
-    return xml_response(complete_result_xml(location, bucket, key, result.etag, result.checksums))
+    sums = result.checksums
+    kind = checksum_type_of(next(iter(sums.values()))) if sums else None
+    return xml_response(complete_result_xml(location, bucket, key, result.etag, sums, kind))
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
@@ -303,8 +325,17 @@ async def list_parts(ctx: RequestContext) -> S3Response:
         ("IsTruncated", "true" if page.next_marker is not None else "false"),
         ("StorageClass", page.storage_class),
         ("ChecksumAlgorithm", page.checksum_algorithm),
+        ("ChecksumType", _parts_checksum_type(page.checksum_algorithm, page.checksum_type)),
     ]
     return xml_response(list_parts_xml(fields, page.parts, ctx.owner))
+
+
+def _parts_checksum_type(algorithm: str | None, listed: str | None) -> str | None:
+    """ListParts' ChecksumType: the upstream's, else S3's default for the algorithm (an
+    upstream that does not report it, or an upload from before types were kept)."""
+    if algorithm is None or listed is not None:
+        return listed
+    return multipart_checksum_type(algorithm, None)
 
 
 def _encode(ctx: RequestContext) -> bool:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from awscrt import checksums as crt_checksums  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
@@ -188,3 +190,150 @@ def test_list_multipart_uploads_pages_in_key_order(s3: Any) -> None:
         Bucket=BUCKET, KeyMarker="k", UploadIdMarker=first_k["UploadId"], MaxUploads=1
     )["Uploads"]
     assert after[0]["Key"] == "k" and after[0]["UploadId"] != first_k["UploadId"]
+
+
+def test_retried_complete_answers_200_with_the_same_etag(s3: Any) -> None:
+    """SDKs retry Complete after a timeout: the upload it completed answers again, as on S3."""
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="retried")["UploadId"]
+    ids = {"Bucket": BUCKET, "Key": "retried", "UploadId": upload_id}
+    one, two = os.urandom(5 * MiB), b"tail"
+    parts = [
+        {"PartNumber": n, "ETag": s3.upload_part(**ids, PartNumber=n, Body=body)["ETag"]}
+        for n, body in ((1, one), (2, two))
+    ]
+    first = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+    again = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+    assert again["ETag"] == first["ETag"] == multipart_etag([one, two])
+    assert s3.get_object(Bucket=BUCKET, Key="retried")["Body"].read() == one + two
+    # Not a blank cheque: another part list for the gone upload is still NoSuchUpload.
+    with pytest.raises(ClientError) as caught:
+        s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts[:1]})
+    assert caught.value.response["Error"]["Code"] == "NoSuchUpload"
+
+
+def test_list_parts_shows_a_resent_part_once(s3: Any) -> None:
+    """SeaweedFS lists every upload of a re-sent part; S3 lists the latest only."""
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="resent")["UploadId"]
+    ids = {"Bucket": BUCKET, "Key": "resent", "UploadId": upload_id}
+    s3.upload_part(**ids, PartNumber=1, Body=b"first try")
+    s3.upload_part(**ids, PartNumber=2, Body=b"two")
+    time.sleep(1.1)  # LastModified has whole seconds on SeaweedFS: the re-send must be later
+    latest = s3.upload_part(**ids, PartNumber=1, Body=b"second try")["ETag"]
+    for page_size in (1, 2, 1000):
+        pages = s3.get_paginator("list_parts").paginate(
+            **ids, PaginationConfig={"PageSize": page_size}
+        )
+        listed = [(p["PartNumber"], p["ETag"]) for page in pages for p in page.get("Parts", [])]
+        assert [number for number, _ in listed] == [1, 2], page_size
+        assert listed[0][1] == latest
+
+
+def test_upload_part_copy_answers_the_parts_own_etag(s3: Any) -> None:
+    """S3: a copied part's ETag is the MD5 of its bytes, and the object's follows from it."""
+    source = os.urandom(6 * MiB)
+    s3.put_object(Bucket=BUCKET, Key="copy-etag-source", Body=source)
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="copy-etag")["UploadId"]
+    ids = {"Bucket": BUCKET, "Key": "copy-etag", "UploadId": upload_id}
+    pieces = [source, source[:10]]
+    etags = []
+    for number, copy_range in ((1, None), (2, "bytes=0-9")):
+        extra = {"CopySourceRange": copy_range} if copy_range else {}
+        result = s3.upload_part_copy(
+            **ids,
+            PartNumber=number,
+            CopySource={"Bucket": BUCKET, "Key": "copy-etag-source"},
+            **extra,
+        )
+        etags.append(result["CopyPartResult"]["ETag"])
+    assert etags == [f'"{hashlib.md5(piece).hexdigest()}"' for piece in pieces]
+    parts = [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]
+    done = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+    assert done["ETag"] == multipart_etag(pieces)
+    assert s3.get_object(Bucket=BUCKET, Key="copy-etag")["Body"].read() == source + source[:10]
+
+
+@pytest.mark.parametrize("value", ["not base64!", "AAAA", "AAAAAA==-x", "AAAAAAAAAAA="])
+def test_malformed_object_checksum_on_complete_is_400(s3: Any, value: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="bad-sum")["UploadId"]
+    ids = {"Bucket": BUCKET, "Key": "bad-sum", "UploadId": upload_id}
+    etag = s3.upload_part(**ids, PartNumber=1, Body=b"only")["ETag"]
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["x-amz-checksum-crc32"] = value
+
+    s3.meta.events.register_first("before-sign.s3.CompleteMultipartUpload", add_header)
+    try:
+        with pytest.raises(ClientError) as caught:
+            s3.complete_multipart_upload(
+                **ids, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+            )
+    finally:
+        s3.meta.events.unregister("before-sign.s3.CompleteMultipartUpload", add_header)
+    error = caught.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (
+        400,
+        "InvalidRequest",
+    )
+
+
+def _b64(value: int, size: int) -> str:
+    return base64.b64encode(value.to_bytes(size, "big")).decode()
+
+
+CRCS = {
+    "CRC32": (lambda data: zlib.crc32(data), 4),
+    "CRC32C": (lambda data: crt_checksums.crc32c(data), 4),
+    "CRC64NVME": (lambda data: crt_checksums.crc64nvme(data), 8),
+}
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "requested", "expected_type"),
+    [
+        ("CRC32", "FULL_OBJECT", "FULL_OBJECT"),
+        ("CRC32C", "FULL_OBJECT", "FULL_OBJECT"),
+        ("CRC64NVME", None, "FULL_OBJECT"),  # S3's only type for CRC64NVME
+        ("CRC32", None, "COMPOSITE"),  # the default for the others
+    ],
+)
+def test_multipart_checksum_types(
+    s3: Any, algorithm: str, requested: str | None, expected_type: str
+) -> None:
+    """S3's 2025 rules: the type chosen at Create, reported by Complete, ListParts and HEAD;
+    a FULL_OBJECT checksum is the CRC of the whole object (combined from the parts' CRCs)."""
+    crc, size = CRCS[algorithm]
+    key = f"sums-{algorithm}-{expected_type}"
+    extra = {"ChecksumType": requested} if requested else {}
+    created = s3.create_multipart_upload(
+        Bucket=BUCKET, Key=key, ChecksumAlgorithm=algorithm, **extra
+    )
+    assert created.get("ChecksumType") == expected_type
+    ids = {"Bucket": BUCKET, "Key": key, "UploadId": created["UploadId"]}
+    pieces = [os.urandom(5 * MiB), b"the last part"]
+    field = "Checksum" + algorithm
+    parts = []
+    for number, piece in enumerate(pieces, 1):
+        value = _b64(crc(piece), size)
+        etag = s3.upload_part(**ids, PartNumber=number, Body=piece, **{field: value})["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag, field: value})
+    done = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+    if expected_type == "FULL_OBJECT":
+        expected = _b64(crc(b"".join(pieces)), size)
+    else:
+        digests = b"".join(base64.b64decode(part[field]) for part in parts)
+        expected = f"{_b64(crc(digests), size)}-{len(parts)}"
+    assert (done.get(field), done.get("ChecksumType")) == (expected, expected_type)
+    head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert (head.get(field), head.get("ChecksumType")) == (expected, expected_type)
+
+
+def test_list_parts_reports_the_checksum_type(s3: Any) -> None:
+    created = s3.create_multipart_upload(
+        Bucket=BUCKET, Key="listed-sums", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )
+    ids = {"Bucket": BUCKET, "Key": "listed-sums", "UploadId": created["UploadId"]}
+    value = _b64(zlib.crc32(b"part"), 4)
+    s3.upload_part(**ids, PartNumber=1, Body=b"part", ChecksumCRC32=value)
+    listed = s3.list_parts(**ids)
+    assert (listed.get("ChecksumAlgorithm"), listed.get("ChecksumType")) == ("CRC32", "FULL_OBJECT")
+    assert listed["Parts"][0].get("ChecksumCRC32") == value

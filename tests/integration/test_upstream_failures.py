@@ -29,6 +29,13 @@ DECLARED_SIZE = 4 * 1024 * 1024
 
 
 def _reply(method: str, path: str) -> bytes:
+    if ".s3proxy-layout" in path:  # the layout's key-encoding marker: none yet, then written
+        if method == "PUT":
+            return b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: "0"\r\n\r\n'
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    if method == "GET" and ("list-type=2" in path or "uploads" in path):  # an empty root
+        body = b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>"
+        return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
     if method == "GET" and path.endswith("/cookie"):  # what a sticky load balancer adds
         return (
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
@@ -48,6 +55,12 @@ def _reply(method: str, path: str) -> bytes:
         return head.encode() + b"x" * (1024 * 1024)
     if method == "HEAD":
         return b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"
+    if path.endswith("/refused"):  # SeaweedFS's answer to a key it cannot store
+        body = f"<Error><Code>InvalidRequest</Code><Message>{LEAKY}</Message></Error>".encode()
+        return (
+            f"HTTP/1.1 400 Bad Request\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: application/xml\r\n\r\n"
+        ).encode() + body
     body = (
         f"<Error><Code>InternalError</Code><Message>{LEAKY} in bucket {LEAKY}</Message>"
         f"<Resource>/{LEAKY}/key</Resource></Error>"
@@ -117,6 +130,8 @@ def failing_proxy(
         work / "s3proxy.yaml",
         {
             "server": {"port": port, "admin_port": admin_port, "secret": "s" * 32},
+            # plain: upstream keys are the client's, as the path test below reads them
+            "layout": {"key_encoding": "plain"},
             "upstreams": {
                 "broken": {"endpoint": f"http://localhost:{broken_upstream}",
                            "access_key": "UPAK", "secret_key": "upstream-secret"},
@@ -165,8 +180,17 @@ def test_upstream_500_is_503_without_upstream_text(failing_proxy: tuple[str, int
     url = object_url(failing_proxy[0], "broken", "put-me")
     response = signed("PUT", url, AK, SK, body=b"data")
     assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    assert b"storage behind this gateway failed" in response.body
     assert LEAKY.encode() not in response.body
     assert all(LEAKY not in value for _, value in response.headers)
+
+
+def test_upstream_client_error_stays_a_client_error(failing_proxy: tuple[str, int]) -> None:
+    """An upstream 400 is the request's fault: 400 for the client too, never a 500 to retry."""
+    url = object_url(failing_proxy[0], "broken", "refused")
+    response = signed("PUT", url, AK, SK, body=b"data")
+    assert (response.status, response.error_code) == (400, "InvalidRequest")
+    assert LEAKY.encode() not in response.body
 
 
 def test_upstream_auth_failure_is_500_internal_error(failing_proxy: tuple[str, int]) -> None:
@@ -177,6 +201,8 @@ def test_upstream_auth_failure_is_500_internal_error(failing_proxy: tuple[str, i
 def test_upstream_down_is_503_and_not_ready(failing_proxy: tuple[str, int]) -> None:
     response = signed("GET", object_url(failing_proxy[0], "down", "k"), AK, SK)
     assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    assert b"could not be reached" in response.body
+    assert b"reduce your request rate" not in response.body.lower()
     admin_port = failing_proxy[1]
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/readyz", timeout=30)

@@ -17,8 +17,10 @@ from s3proxy.checksums import (
     ALGORITHMS,
     ChecksumVerifier,
     algorithm_of_header,
+    checksum_type_header,
     decode_value,
     header_name,
+    multipart_checksum_type,
     new_checksum,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -215,3 +217,44 @@ def test_no_checksum_headers_means_no_verifier() -> None:
     sdk_lower = {"x-amz-sdk-checksum-algorithm": "crc32", "x-amz-checksum-crc32": "AAAAAA=="}
     verifier = ChecksumVerifier.from_headers(sdk_lower)
     assert verifier is not None and verifier.algorithm == "CRC32"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "requested", "expected"),
+    [
+        ("CRC32", None, "COMPOSITE"),
+        ("CRC32C", "full_object", "FULL_OBJECT"),
+        ("CRC64NVME", None, "FULL_OBJECT"),
+        ("CRC64NVME", "FULL_OBJECT", "FULL_OBJECT"),
+        ("SHA256", "COMPOSITE", "COMPOSITE"),
+        (None, None, None),
+    ],
+)
+def test_multipart_checksum_type_follows_s3s_rules(
+    algorithm: str | None, requested: str | None, expected: str | None
+) -> None:
+    assert multipart_checksum_type(algorithm, requested) == expected
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "requested"),
+    [("CRC64NVME", "COMPOSITE"), ("SHA1", "FULL_OBJECT"), ("CRC32", "WHOLE"), (None, "COMPOSITE")],
+)
+def test_checksum_types_an_algorithm_lacks_are_invalid_request(
+    algorithm: str | None, requested: str
+) -> None:
+    with pytest.raises(S3Error) as caught:
+        multipart_checksum_type(algorithm, requested)
+    assert caught.value.code is S3ErrorCode.InvalidRequest
+
+
+def test_checksum_type_header_is_derived_from_the_value() -> None:
+    assert checksum_type_header({"x-amz-checksum-crc32": "AAAAAA==-3"}) == [
+        ("x-amz-checksum-type", "COMPOSITE")
+    ]
+    assert checksum_type_header({"x-amz-checksum-crc64nvme": "AAAAAAAAAAA="}) == [
+        ("x-amz-checksum-type", "FULL_OBJECT")
+    ]
+    reported = {"x-amz-checksum-crc32": "AAAAAA==", "x-amz-checksum-type": "FULL_OBJECT"}
+    assert checksum_type_header(reported) == []  # the upstream said it already
+    assert checksum_type_header({"x-amz-mp-parts-count": "2"}) == []

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from s3proxy.completion import MIN_PART_SIZE, check_completion
+from s3proxy.completion import (
+    MIN_PART_SIZE,
+    check_completion,
+    completed_by,
+    latest_parts,
+    multipart_etag,
+)
 from s3proxy.errors import S3Error
-from s3proxy.model import CompletedPart, PartInfo
+from s3proxy.model import CompletedPart, PartInfo, PartsPage
 
 BIG, SMALL = MIN_PART_SIZE, 4
 
@@ -54,3 +62,39 @@ def test_listed_checksums_are_compared_when_the_upstream_kept_them(
     assert code([CompletedPart(1, '"aa"', {"CRC32": listed})], parts) == expected
     unkept = [stored(1, "aa", SMALL)]  # Ceph RGW 16 keeps no part checksums
     assert code([CompletedPart(1, '"aa"', {"CRC32": listed})], unkept) is None
+
+
+def listed(number: int, etag: str, modified: str) -> PartInfo:
+    return PartInfo(number, f'"{etag}"', BIG, f"2026-11-29T00:00:{modified}.000Z")
+
+
+def test_latest_upload_of_a_resent_part_wins() -> None:
+    """SeaweedFS lists every upload of part 1, in no fixed order."""
+    page = PartsPage([listed(1, "old", "01"), listed(1, "new", "05"), listed(2, "two", "02")], None)
+    assert [(p.part_number, p.etag) for p in latest_parts(page).parts] == [
+        (1, '"new"'),
+        (2, '"two"'),
+    ]
+
+
+def test_a_page_cut_inside_a_resent_part_leaves_that_part_to_the_next_page() -> None:
+    page = PartsPage([listed(1, "a", "01"), listed(2, "old", "01"), listed(2, "b", "00")], 2)
+    result = latest_parts(page)
+    assert [p.part_number for p in result.parts] == [1]
+    assert result.next_marker == 1
+
+
+def test_a_page_without_repeats_is_unchanged() -> None:
+    page = PartsPage([listed(1, "a", "01"), listed(2, "b", "01")], 2)
+    assert latest_parts(page) is page
+
+
+def test_completed_by_recognises_exactly_the_listed_parts() -> None:
+    md5_a, md5_b = hashlib.md5(b"a").hexdigest(), hashlib.md5(b"b").hexdigest()
+    parts = [CompletedPart(1, f'"{md5_a}"'), CompletedPart(2, f'"{md5_b}"')]
+    etag = multipart_etag([md5_a, md5_b])
+    assert etag is not None and completed_by(parts, etag)
+    assert not completed_by(parts[:1], etag)  # fewer parts: another object
+    assert not completed_by(list(reversed(parts)), etag)  # other order: other bytes
+    assert not completed_by(parts, f'"{md5_a}"')  # a single-part PUT over the key since
+    assert not completed_by([CompletedPart(1, '"kms-opaque"')], '"kms-opaque-1"')

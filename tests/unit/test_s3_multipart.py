@@ -14,10 +14,16 @@ import pytest
 from aiohttp import web
 
 from s3proxy.backends.s3 import S3Upstream
-from s3proxy.backends.s3_multipart import multipart_etag
+from s3proxy.backends.s3_multipart import _COPIES_OWN_ETAG
+from s3proxy.completion import multipart_etag
 from s3proxy.config import UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import CompletedPart, CompleteMultipartInput, CompleteMultipartOutput
+from s3proxy.model import (
+    CompletedPart,
+    CompleteMultipartInput,
+    CompleteMultipartOutput,
+    UploadPartCopyInput,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MD5_A, MD5_B = hashlib.md5(b"a").hexdigest(), hashlib.md5(b"b").hexdigest()
@@ -178,3 +184,43 @@ def test_list_uploads_asks_without_delimiter_or_encoding() -> None:
 )
 def test_multipart_etag(etags: list[str], expected: str | None) -> None:
     assert multipart_etag(etags) == expected
+
+
+@pytest.mark.parametrize("server", ["SeaweedFS 8000GB 4.48", "Ceph"])
+def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
+    """SeaweedFS's server-side copies keep a chunk ETag of its own: there the bytes pass
+    through the proxy and UploadPart gives the part its MD5; elsewhere the copy stays upstream."""
+    source = b"0123456789"
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        headers = {"Server": server}
+        copying = "x-amz-copy-source" in request.headers
+        seen.append(
+            f"{request.method} {'copy' if copying else request.query.get('partNumber', '')}"
+        )
+        if request.method == "HEAD":
+            return web.Response(headers={**headers, "Content-Length": str(len(source))})
+        if request.method == "GET":
+            headers["Content-Range"] = f"bytes 2-5/{len(source)}"
+            return web.Response(status=206, body=source[2:6], headers=headers)
+        if copying:
+            body = b"<CopyPartResult><ETag>chunky-2</ETag><LastModified>t</LastModified>"
+            body += b"</CopyPartResult>"
+            return web.Response(body=body, headers=headers)
+        data = await request.read()
+        return web.Response(headers={**headers, "ETag": f'"{hashlib.md5(data).hexdigest()}"'})
+
+    async def go() -> str:
+        _COPIES_OWN_ETAG.clear()
+        async with upstream(handler) as backend:
+            request = UploadPartCopyInput("ub", "src", "ub", "dst", "2~id", 3, (2, 5))
+            return (await backend.upload_part_copy(request)).etag
+
+    etag = asyncio.run(go())
+    if server.startswith("SeaweedFS"):
+        assert etag == f'"{hashlib.md5(source[2:6]).hexdigest()}"'
+        assert seen == ["HEAD ", "GET ", "PUT 3"]
+    else:
+        assert etag == '"chunky-2"'
+        assert seen == ["HEAD ", "PUT copy"]

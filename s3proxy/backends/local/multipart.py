@@ -229,7 +229,12 @@ class LocalMultipart(StoreCore):
             for number, part in rows
         ]
         next_marker = rows[-1][0] if truncated and rows else None
-        return PartsPage(parts, next_marker, checksum_algorithm=upload.checksum_algorithm)
+        return PartsPage(
+            parts,
+            next_marker,
+            checksum_algorithm=upload.checksum_algorithm,
+            checksum_type=upload.checksum_type,
+        )
 
     async def list_multipart_uploads(
         self,
