@@ -1,41 +1,105 @@
-"""Adjustments to Hypercorn's HTTP/1.1: one fix that real clients need, a response head sent
-with the first body bytes, and a larger socket read for upload bodies.
+"""Adjustments to Hypercorn's HTTP/1.1: what real clients need on the status line, S3 errors for
+requests refused below the S3 layer, a response head sent with the first body bytes, and a
+larger socket read for upload bodies.
 
-Hypercorn answers ``Expect: 100-continue`` with ``HTTP/1.1 100 \\r\\n``: a status line with no
-reason phrase. That is valid HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only
-recognises a 100 status line of three words; it takes the 100 for the final response and every
-PutObject and UploadPart fails. S3 itself sends ``HTTP/1.1 100 Continue``, so the proxy does
-too: informational responses without a reason get the standard one.
+Hypercorn writes status lines without a reason phrase (``HTTP/1.1 400 \\r\\n``). That is valid
+HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only recognises a 100 status line of
+three words, and botocore's ``Expect: 100-continue`` handling reads an early final answer the
+same way: without a reason, an early error on an upload becomes ConnectionClosedError instead of
+the S3 error. S3 always sends the reason (``HTTP/1.1 100 Continue``, ``HTTP/1.1 400 Bad
+Request``), so the proxy does too, on every status line.
+
+Hypercorn answers a request h11 cannot parse (header section too large, bad framing) with an
+empty body; S3 clients then show a bare status. Those answers carry S3's XML error document.
+
+A request with both Content-Length and ``Transfer-Encoding: chunked`` is ambiguous framing, the
+shape of request smuggling: h11 would read it as chunked while something in front of the proxy
+may have read the Content-Length. RFC 9112 §6.3 lets a server refuse it; the proxy does, with
+400 and a closed connection, before the application sees the request, so nothing is stored.
 """
 
 from __future__ import annotations
 
 import http
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
 import hypercorn.asyncio.tcp_server
-from hypercorn.events import RawData
+from hypercorn.events import Closed, RawData
+from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
-_PATCHED = "_s3proxy_reasons"
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.xmlcodec import error_xml
+
+_PATCHED = "_s3proxy_patched"
+
+AMBIGUOUS_FRAMING = "A request may not carry both Content-Length and Transfer-Encoding."
+
+
+def reason(status: int) -> bytes:
+    """The standard reason phrase of ``status`` (``Unknown`` for a code HTTP does not name)."""
+    try:
+        return http.HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b"Unknown"
+
+
+def below_s3_error(status: int) -> S3Error:
+    """The S3 error for what h11 or Hypercorn refused with ``status`` (S3's codes for them)."""
+    if status == 431:  # h11: the header section (or a chunk line) outgrew its buffer
+        return S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+    if status == 501:  # h11: a Transfer-Encoding other than one "chunked"
+        return S3Error(S3ErrorCode.NotImplemented, Header="Transfer-Encoding")
+    if status >= 500:
+        return S3Error(S3ErrorCode.InternalError)
+    return S3Error(
+        S3ErrorCode.InvalidRequest,
+        "The request could not be read as HTTP/1.1: bad request line, header or body framing.",
+    )
+
+
+def error_response(error: S3Error) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and XML body of an error sent by the HTTP layer (connection closed)."""
+    request_id = secrets.token_hex(8).upper()
+    body = error_xml(error, request_id)
+    headers = [
+        (b"content-type", b"application/xml"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-amz-request-id", request_id.encode()),
+        (b"connection", b"close"),
+    ]
+    return error.status, headers, body
+
+
+def _with_reason(event: Any) -> Any:
+    if isinstance(event, h11.InformationalResponse) and not event.reason:
+        return h11.InformationalResponse(
+            status_code=event.status_code,
+            headers=list(event.headers),
+            reason=reason(event.status_code),
+        )
+    if isinstance(event, h11.Response) and not event.reason:
+        return h11.Response(
+            status_code=event.status_code,
+            headers=list(event.headers),
+            reason=reason(event.status_code),
+        )
+    return event
 
 
 def add_informational_reasons() -> None:
-    """Wrap ``H11Protocol._send_h11_event`` once per process (idempotent): informational
-    reasons, and a response head held back to go out with the first body bytes."""
+    """Wrap ``H11Protocol._send_h11_event`` once per process (idempotent): a reason phrase on
+    every status line, and a response head held back to go out with the first body bytes."""
     original: Callable[[Any, Any], Awaitable[None]] = H11Protocol._send_h11_event
     if getattr(original, _PATCHED, False):
         return
 
     async def send(self: Any, event: Any) -> None:
-        if isinstance(event, h11.InformationalResponse) and not event.reason:
-            event = h11.InformationalResponse(
-                status_code=event.status_code,
-                headers=list(event.headers),
-                reason=http.HTTPStatus(event.status_code).phrase,
-            )
+        event = _with_reason(event)
         if isinstance(event, h11.Response):
             # Hypercorn writes the head, then each body chunk: two socket sends for a small
             # response. Hypercorn always follows a head with body data or the end of the
@@ -63,6 +127,59 @@ def add_informational_reasons() -> None:
     H11Protocol._send_h11_event = send  # type: ignore[method-assign]
 
 
+async def _send_h11_error(protocol: Any, error: S3Error) -> None:
+    status, headers, body = error_response(error)
+    send = H11Protocol._send_h11_event
+    await send(protocol, h11.Response(status_code=status, headers=headers))
+    await send(protocol, h11.Data(data=body))
+    await send(protocol, h11.EndOfMessage())
+
+
+def add_s3_error_bodies() -> None:
+    """Errors Hypercorn sends itself (h11 parse failures; an application that ended without
+    answering) carry S3's XML error document; ambiguous framing is refused (module docstring).
+    Idempotent."""
+    create_stream: Callable[[Any, h11.Request], Awaitable[None]] = H11Protocol._create_stream
+    if getattr(create_stream, _PATCHED, False):
+        return
+
+    async def connection_error(self: Any, status_code: int) -> None:
+        await _send_h11_error(self, below_s3_error(status_code))
+
+    async def guarded_create_stream(self: Any, request: h11.Request) -> None:
+        size = len(request.target)
+        length = chunked = False
+        for name, value in request.headers:  # h11 gives lower-case names
+            size += len(name) + len(value) + 4
+            length = length or name == b"content-length"
+            chunked = chunked or name == b"transfer-encoding"
+        error = None
+        if size > self.config.h11_max_incomplete_size:
+            # h11 only limits a header section still arriving: one that came in a single read
+            # is measured here, so the limit does not depend on how the bytes were split.
+            error = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+        elif length and chunked:
+            error = S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
+        if error is not None:
+            await _send_h11_error(self, error)
+            await self.send(Closed())
+            return
+        await create_stream(self, request)
+
+    async def stream_error(self: Any, status_code: int) -> None:
+        status, headers, body = error_response(below_s3_error(status_code))
+        await self.send(Response(stream_id=self.stream_id, headers=headers, status_code=status))
+        await self.send(Body(stream_id=self.stream_id, data=body))
+        await self.send(EndBody(stream_id=self.stream_id))
+        self.state = ASGIHTTPState.CLOSED
+
+    for function in (connection_error, guarded_create_stream, stream_error):
+        setattr(function, _PATCHED, True)
+    H11Protocol._send_error_response = connection_error  # type: ignore[method-assign]
+    H11Protocol._create_stream = guarded_create_stream  # type: ignore[method-assign]
+    HTTPStream._send_error_response = stream_error  # type: ignore[method-assign]
+
+
 SOCKET_READ = 256 * 1024
 """Hypercorn reads each connection 64 KiB at a time; every read is copied into h11's buffer and
 becomes one ASGI body message. 256 KiB reads cut the proxy's CPU per uploaded GB by 16 % (all 4
@@ -72,3 +189,10 @@ queues at most ``max_app_queue_size`` body messages per request (4 in server.py:
 
 def read_larger_chunks() -> None:
     hypercorn.asyncio.tcp_server.MAX_RECV = SOCKET_READ
+
+
+def install() -> None:
+    """Every adjustment above, once per process."""
+    add_informational_reasons()
+    add_s3_error_bodies()
+    read_larger_chunks()

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from s3proxy.auth.canonical import Headers
+from s3proxy.auth.presigned import MAX_EXPIRES
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, parse_amz_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.request import decode_component
@@ -45,6 +46,9 @@ _NO_DATE = "AWS authentication requires a valid Date or x-amz-date header"
 _QUERY_MISSING = (
     "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"
 )
+EXPIRES_SLACK = 15 * 60
+"""A presigner computes Expires from its own clock: one up to S3's 15-minute skew ahead of the
+server may sign a URL for exactly 7 days and must not be refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,12 +240,23 @@ def verify_sigv2_query(
             f"Invalid date (should be seconds since epoch): {expires_value}",
         )
     now = _utc(now)
-    # More than 15 digits is beyond the year 30000: never expired (and int() stays cheap).
+    # More than 15 digits is beyond the year 30000: too far ahead (and int() stays cheap).
     if len(expires_value) <= 15 and now.timestamp() > int(expires_value):
         raise S3Error(
             S3ErrorCode.AccessDenied,
             "Request has expired",
             Expires=_iso(datetime.fromtimestamp(int(expires_value), UTC)),
+            ServerTime=_iso(now),
+        )
+    # The 7-day bound SigV4 presigned URLs have (X-Amz-Expires ≤ 604800) holds for V2 too: a
+    # V2 URL otherwise grants access for as long as its key lives.
+    if (
+        len(expires_value) > 15
+        or int(expires_value) > now.timestamp() + MAX_EXPIRES + EXPIRES_SLACK
+    ):
+        raise S3Error(
+            S3ErrorCode.AccessDenied,
+            "Request expiry is more than 7 days (604800 seconds) ahead",
             ServerTime=_iso(now),
         )
     joined = _joined_headers(headers)

@@ -53,6 +53,31 @@ def parse_content_range(value: str) -> tuple[int, int, int] | None:
     return int(first), int(last), int(total)
 
 
+_ENCODED_WORD = "=?UTF-8?Q?"
+_Q_SAFE = re.compile(rb"[A-Za-z0-9!*+/-]")
+_Q_ESCAPE = re.compile(r"=([0-9A-F]{2})")
+
+
+def metadata_to_upstream(value: str) -> str:
+    """An ``x-amz-meta-*`` value as the upstream stores it. SeaweedFS drops empty values, so
+    an empty value travels as an RFC 2047 encoded word of the empty text; a client value that
+    itself begins with ``=?`` is wrapped the same way, so :func:`metadata_from_upstream` undoes
+    exactly what this did and every other value is stored as sent."""
+    if value and not value.startswith("=?"):
+        return value
+    raw = value.encode("utf-8", "surrogatepass")
+    quoted = "".join(chr(b) if _Q_SAFE.fullmatch(bytes([b])) else f"={b:02X}" for b in raw)
+    return f"{_ENCODED_WORD}{quoted}?="
+
+
+def metadata_from_upstream(value: str) -> str:
+    if not (value.startswith(_ENCODED_WORD) and value.endswith("?=")):
+        return value
+    quoted = value[len(_ENCODED_WORD) : -2]
+    raw = _Q_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), quoted)
+    return raw.encode("latin-1").decode("utf-8", "surrogatepass")
+
+
 def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
     """GET/HEAD request headers for the client's conditions and checksum mode."""
     headers: dict[str, str] = {}
@@ -87,7 +112,7 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
         elif not lower.startswith("x-amz-"):  # Date, Server, Content-Length, ETag, ...
             continue
         elif lower.startswith(META_PREFIX):
-            metadata[lower[len(META_PREFIX) :]] = value
+            metadata[lower[len(META_PREFIX) :]] = metadata_from_upstream(value)
         elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:
             extra[lower] = value
     return ObjectInfo(

@@ -15,6 +15,7 @@ from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.body import read_small_body
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Action
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import version_error
 from s3proxy.listing import MAX_KEYS, ListQuery, MergedPage
@@ -33,6 +34,7 @@ from s3proxy.xmlcodec import (
 
 MAX_XML_BODY = 2 * 1024 * 1024
 LIST_TOKEN = "list"
+US_EAST_1 = "us-east-1"
 
 
 def _bucket(ctx: RequestContext) -> str:
@@ -44,7 +46,14 @@ async def create_bucket(ctx: RequestContext) -> S3Response:
     bucket = _bucket(ctx)
     body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
     check_location_constraint(parse_create_bucket_body(body), ctx.server.region)
-    await ctx.storage.buckets.create(bucket)
+    try:
+        await ctx.storage.buckets.create(bucket)
+    except S3Error as error:
+        # S3's legacy us-east-1 behaviour: re-creating a bucket you own succeeds there; every
+        # other region answers 409 BucketAlreadyOwnedByYou.
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+        if error.code is not S3ErrorCode.BucketAlreadyOwnedByYou or ctx.server.region != US_EAST_1:
+            raise
     return S3Response(headers=[("Location", f"/{bucket}")])
 
 
@@ -132,7 +141,7 @@ def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
 async def list_objects_v2(ctx: RequestContext) -> S3Response:
     query = ctx.request.query
     encode = _encode(ctx)
-    token = query.get("continuation-token")
+    token = query.get("continuation-token") or None  # S3 reads an empty token as none
     start_after = query.get("start-after") or None
     resume = start_after
     if token is not None:
@@ -171,7 +180,8 @@ async def list_objects(ctx: RequestContext) -> S3Response:
     code = _coder(encode)
     fields = [
         ("Name", _bucket(ctx)),
-        ("Prefix", code(list_query.prefix)),
+        # V1 never encodes its top-level Prefix (AWS does not; botocore does not decode it).
+        ("Prefix", list_query.prefix),
         ("Marker", code(marker or "")),
         ("NextMarker", code(page.last) if page.is_truncated and page.last else None),
         ("MaxKeys", str(list_query.max_keys)),
@@ -215,11 +225,21 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
     for an unversioned bucket, whatever the id's shape) and are not deleted."""
     bucket = _bucket(ctx)
     quiet, entries = parse_delete_request(await _verified_xml_body(ctx, required=True))
-    current = [key for key, version in entries if version_error(version, key) is None]
+    grants = ctx.grants
+    refused: set[str] = set()
+    if grants is not None:  # a scoped key: AccessDenied per entry outside its grants, as S3 does
+        refused = {key for key, _ in entries if not grants.allows(Action.DELETE, bucket, key)}
+    current = [
+        key
+        for key, version in entries
+        if version_error(version, key) is None and key not in refused
+    ]
     deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
     results: list[tuple[DeleteResult, str | None]] = []
     for key, version in entries:
-        if version_error(version, key) is None:
+        if key in refused:
+            results.append((DeleteResult(key, S3ErrorCode.AccessDenied.name), version))
+        elif version_error(version, key) is None:
             results.append((next(deleted), version))
         else:
             results.append((DeleteResult(key, S3ErrorCode.NoSuchVersion.name), version))

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import h11
-from hypercorn.events import RawData
+import pytest
+from hypercorn.config import Config
+from hypercorn.events import Closed, RawData
+from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
+from s3proxy import hypercorn_patch
 from s3proxy.hypercorn_patch import add_informational_reasons
 
 
@@ -55,3 +61,110 @@ def test_informational_responses_carry_their_reason() -> None:
     protocol = _Connection()
     _send(protocol, h11.InformationalResponse(status_code=100, headers=[]))
     assert protocol.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+
+
+def test_every_status_line_carries_its_reason() -> None:
+    for status, line in [(200, b"HTTP/1.1 200 OK\r\n"), (404, b"HTTP/1.1 404 Not Found\r\n")]:
+        protocol = _Connection()
+        _send(protocol, h11.Response(status_code=status, headers=[]), h11.EndOfMessage())
+        assert protocol.writes[0].startswith(line)
+
+
+def test_a_status_http_does_not_name_still_has_three_words() -> None:
+    protocol = _Connection()
+    _send(protocol, h11.Response(status_code=599, headers=[]), h11.EndOfMessage())
+    assert protocol.writes[0].startswith(b"HTTP/1.1 599 Unknown\r\n")
+
+
+class _Refusing(_Connection):
+    """An H11Protocol stand-in for the error paths: records what it sends, and whether a stream
+    was created or the connection closed."""
+
+    def __init__(self, head: bytes) -> None:
+        self.connection = h11.Connection(h11.SERVER)
+        self.connection.receive_data(head)
+        event = self.connection.next_event()
+        assert isinstance(event, h11.Request)
+        self.request = event
+        self.writes = []
+        self.closed = False
+        self.config = Config()  # h11_max_incomplete_size: 16 KiB
+
+    async def send(self, event: Any) -> None:
+        if isinstance(event, Closed):
+            self.closed = True
+        else:
+            await super().send(event)
+
+
+def _error_document(data: bytes) -> tuple[bytes, ET.Element]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], ET.fromstring(body)
+
+
+@pytest.mark.parametrize(
+    ("status", "line", "code"),
+    [
+        (400, b"HTTP/1.1 400 Bad Request", "InvalidRequest"),
+        (431, b"HTTP/1.1 400 Bad Request", "RequestHeaderSectionTooLarge"),
+        (501, b"HTTP/1.1 501 Not Implemented", "NotImplemented"),
+    ],
+)
+def test_errors_below_the_s3_layer_are_s3_documents(status: int, line: bytes, code: str) -> None:
+    hypercorn_patch.install()
+    protocol = _Refusing(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    asyncio.run(H11Protocol._send_error_response(protocol, status))  # type: ignore[arg-type]
+    status_line, document = _error_document(b"".join(protocol.writes))
+    assert status_line == line
+    assert document.findtext("Code") == code
+    assert document.findtext("RequestId")
+
+
+def test_content_length_with_transfer_encoding_never_reaches_the_application() -> None:
+    hypercorn_patch.install()
+    protocol = _Refusing(
+        b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    asyncio.run(H11Protocol._create_stream(protocol, protocol.request))  # type: ignore[arg-type]
+    status_line, document = _error_document(b"".join(protocol.writes))
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert document.findtext("Code") == "InvalidRequest"
+    assert protocol.closed
+    assert not hasattr(protocol, "stream")  # no stream: the application never ran
+
+
+class _Stream:
+    """An HTTPStream stand-in: the events its error path sends."""
+
+    stream_id = 1
+    state = None
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    async def send(self, event: Any) -> None:
+        self.events.append(event)
+
+
+def test_an_application_that_never_answered_gets_an_s3_internal_error() -> None:
+    hypercorn_patch.install()
+    stream = _Stream()
+    asyncio.run(HTTPStream._send_error_response(stream, 500))  # type: ignore[arg-type]
+    response, body, end = stream.events
+    assert isinstance(response, Response) and response.status_code == 500
+    assert (b"content-type", b"application/xml") in response.headers
+    assert isinstance(body, Body) and ET.fromstring(body.data).findtext("Code") == "InternalError"
+    assert isinstance(end, EndBody)
+    assert stream.state is ASGIHTTPState.CLOSED
+
+
+def test_a_header_section_over_the_limit_is_refused_even_when_it_came_in_one_read() -> None:
+    hypercorn_patch.install()
+    filler = b"a" * (16 * 1024)
+    protocol = _Refusing(b"GET /b HTTP/1.1\r\nHost: x\r\nX-Filler: " + filler + b"\r\n\r\n")
+    asyncio.run(H11Protocol._create_stream(protocol, protocol.request))  # type: ignore[arg-type]
+    status_line, document = _error_document(b"".join(protocol.writes))
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert document.findtext("Code") == "RequestHeaderSectionTooLarge"
+    assert protocol.closed and not hasattr(protocol, "stream")

@@ -159,9 +159,15 @@ def s3() -> Iterator[Any]:
     client.close()
 
 
-def presigned(s3: Any, operation: str = "get_object", method: str = "GET", **params: Any) -> Wire:
+def presigned(
+    s3: Any,
+    operation: str = "get_object",
+    method: str = "GET",
+    expires_in: int = 600,
+    **params: Any,
+) -> Wire:
     params.setdefault("Bucket", "bkt")
-    url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=600)
+    url = s3.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in)
     parts = urlsplit(url)
     return Wire(method, parts.path, parts.query, (("Host", parts.netloc),))
 
@@ -481,9 +487,30 @@ def test_expires_must_be_epoch_seconds(s3: Any, value: str) -> None:
     expect_error(S3ErrorCode.AccessDenied, lambda: check_query(wire, NOW))
 
 
-def test_far_future_expires_is_not_expired(s3: Any) -> None:
+def test_far_future_expires_is_refused(s3: Any) -> None:
     wire = presigned(s3, Key="k").with_param("Expires", "9" * 5000)
-    expect_error(S3ErrorCode.SignatureDoesNotMatch, lambda: check_query(wire, NOW))
+    error = expect_error(S3ErrorCode.AccessDenied, lambda: check_query(wire, NOW))
+    assert "7 days" in error.message
+
+
+def test_seven_days_is_the_longest_validity(s3: Any) -> None:
+    """As SigV4's X-Amz-Expires: a URL signed for 604800 s works, with 15 minutes of presigner
+    clock skew allowed."""
+    week = timedelta(seconds=604800)
+    wire = presigned(s3, Key="k", expires_in=604800)
+    signed_at = wire.expires - week
+    assert check_query(wire, signed_at) == VerifiedSigV2(AK, UNSIGNED_PAYLOAD)
+    later = signed_at - timedelta(minutes=14)
+    assert check_query(wire, later) == VerifiedSigV2(AK, UNSIGNED_PAYLOAD)
+
+
+@pytest.mark.parametrize("expires_in", [604800 + 3600, 10 * 365 * 86400])
+def test_longer_validity_is_refused(s3: Any, expires_in: int) -> None:
+    """Correctly signed, a ten-year URL included: refused before the signature is checked."""
+    longer = presigned(s3, Key="k", expires_in=expires_in)
+    now = longer.expires - timedelta(seconds=expires_in)
+    error = expect_error(S3ErrorCode.AccessDenied, lambda: check_query(longer, now))
+    assert error.message == "Request expiry is more than 7 days (604800 seconds) ahead"
 
 
 @pytest.mark.parametrize("param", ["AWSAccessKeyId", "Signature", "Expires"])
