@@ -1,0 +1,95 @@
+"""Client connections bounded per process and per client address.
+
+Request slots (:mod:`s3proxy.limits`) bound what a tenant's requests hold; they cannot bound
+connections that send no request at all (idle keep-alive connections, or connections opened and
+left), which still cost a socket, buffers and a Hypercorn task each. Hypercorn has no limit of
+its own, so the proxy wraps the function Hypercorn runs per accepted connection: past
+``server.max_client_connections`` open connections in this process, or
+``server.max_connections_per_client`` from one address, a new connection is answered
+``503 SlowDown`` with ``Retry-After`` and closed at once. Idle connections also close after
+``server.keep_alive_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import hypercorn.asyncio.run
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.xmlcodec import error_xml
+
+
+class ConnectionCounts:
+    """Open connections of this process, in total and per client address."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.open = 0
+        self.by_client: dict[str, int] = {}
+
+    def admit(self, client: str) -> bool:
+        held = self.by_client.get(client, 0)
+        if self.open >= self.total or held >= self.per_client:
+            return False
+        self.open += 1
+        self.by_client[client] = held + 1
+        return True
+
+    def release(self, client: str) -> None:
+        self.open -= 1
+        held = self.by_client[client] - 1
+        if held:
+            self.by_client[client] = held
+        else:
+            del self.by_client[client]
+
+
+def refusal() -> bytes:
+    body = error_xml(
+        S3Error(S3ErrorCode.SlowDown, "Too many connections from this address."),
+        secrets.token_hex(8).upper(),
+    )
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_original: Callable[..., Any] | None = None
+
+
+def install(counts: ConnectionCounts, app: object) -> None:
+    """Wrap Hypercorn's per-connection server (``hypercorn.asyncio.run.TCPServer``) so that
+    connections to ``app`` (the S3 endpoint, not the admin one) are counted; a later call
+    replaces the counts and the app."""
+    global _original
+    if _original is None:
+        _original = hypercorn.asyncio.run.TCPServer  # type: ignore[attr-defined]
+    original = _original
+
+    async def bounded(*args: Any) -> None:
+        if getattr(args[0], "app", None) is not app:  # Hypercorn's ASGIWrapper of an app
+            await original(*args)
+            return
+        writer: asyncio.StreamWriter = args[-1]
+        peer = writer.get_extra_info("peername")
+        client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if not counts.admit(client):
+            with contextlib.suppress(OSError, RuntimeError):
+                writer.write(refusal())
+                await asyncio.wait_for(writer.drain(), 5)
+            writer.close()
+            return
+        try:
+            await original(*args)
+        finally:
+            counts.release(client)
+
+    hypercorn.asyncio.run.TCPServer = bounded  # type: ignore[attr-defined,assignment]
