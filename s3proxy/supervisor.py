@@ -10,16 +10,25 @@ Signals to the parent keep the single-process meaning: SIGTERM/SIGINT make /read
 the workers keep serving for ``server.drain_delay`` seconds (a second signal ends the wait), then
 stop accepting and finish in-flight requests within ``server.shutdown_timeout``; the admin
 process stops last. SIGHUP is passed to every process, each reloads the configuration.
+
+One server is one consistent server: before forking, the parent maps the shared bucket-cache
+generation (s3proxy.backends.bucket_cache) and gives every child a slot of it, so a bucket
+created or deleted through one worker is seen by all. And no child outlives the parent: each
+asks the kernel for a parent-death signal (Linux ``PR_SET_PDEATHSIG``), so after a ``kill -9``
+of the parent the children stop accepting at once and a new ``serve`` can bind the ports.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +37,7 @@ from typing import NoReturn
 from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry, multiprocess
 
+from s3proxy.backends import bucket_cache
 from s3proxy.config import Settings
 from s3proxy.server import STOP_NOW, Role, address, serve_role
 
@@ -39,6 +49,7 @@ CRASH_LOOP_SECONDS = 5.0
 server stops with an error (a configuration or environment problem, which restarting cannot
 fix). One killed by a signal (the OOM killer, an operator) is always replaced."""
 KILL_MARGIN = 5.0
+PR_SET_PDEATHSIG = 1
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -50,6 +61,11 @@ def listen(host: str, port: int) -> socket.socket:
 class _Children:
     roles: dict[int, str] = field(default_factory=dict)
     started: dict[int, float] = field(default_factory=dict)
+    slots: dict[int, int] = field(default_factory=dict)
+    """pid → its slot of the shared bucket generation (a replacement reuses the dead one's)."""
+
+    def free_slot(self, count: int) -> int:
+        return min(set(range(count)) - set(self.slots.values()))
 
     def pids(self, role: str) -> list[int]:
         return [pid for pid, kind in self.roles.items() if kind == role]
@@ -83,6 +99,7 @@ class Supervisor:
             log.error("cannot serve: %s", exc)
             return 1
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        bucket_cache.share_between_processes(self.workers + 1)  # + the admin process
         self._spawn("admin")
         for _ in range(self.workers):
             self._spawn("worker")
@@ -162,6 +179,7 @@ class Supervisor:
                 return
             role = self.children.roles.pop(pid, None)
             started = self.children.started.pop(pid, 0.0)
+            self.children.slots.pop(pid, None)
             if role is None:
                 continue
             multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
@@ -179,18 +197,36 @@ class Supervisor:
             self._spawn(role)
 
     def _spawn(self, role: str) -> None:
+        slot = self.children.free_slot(self.workers + 1)
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(role, self)
+            _child(role, slot, parent, self)
         self.children.roles[pid] = role
         self.children.started[pid] = time.monotonic()
+        self.children.slots[pid] = slot
 
 
-def _child(role: str, supervisor: Supervisor) -> NoReturn:
+def die_with_parent(parent: int, signum: int) -> None:
+    """Have the kernel send ``signum`` to this process when ``parent`` dies; exit at once if it
+    already has (it may have died between the fork and this call). Linux only: elsewhere the
+    children of a killed supervisor keep serving until they are stopped."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoReturn:
     """The forked process: serve its role, then leave with os._exit (never return into the
     parent's stack, never run its atexit handlers)."""
     code = 1
     try:
+        # STOP_NOW: stop accepting at once (freeing the port), in-flight requests finish.
+        die_with_parent(parent, STOP_NOW)
+        bucket_cache.use_slot(slot)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         s3_sock, admin_sock = supervisor.s3_sock, supervisor.admin_sock
         assert s3_sock is not None and admin_sock is not None

@@ -7,24 +7,26 @@ same buckets. Creation writes the marker with ``If-None-Match: *``, so two repli
 create one bucket cannot both succeed where the upstream honours conditional writes (AWS S3,
 SeaweedFS, MinIO, recent Ceph); where it does not, both succeed and the bucket simply exists.
 
-Existence is cached per process for a short time (positive answers only): a bucket deleted on
-one replica may accept writes on another for up to ``CACHE_SECONDS``.
+Existence is cached per process (positive answers only), checked against a generation that
+every worker of one server shares (:mod:`s3proxy.backends.bucket_cache`): a creation or deletion
+through any worker is seen by all of them before its response is sent. Across replicas the cache
+lifetime, ``server.bucket_cache_seconds``, is the window in which a bucket deleted on one replica
+may still accept writes on another.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import time
 from collections.abc import AsyncIterator, Mapping
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
 from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
 
 MARKER_DIR = ".buckets/"
-CACHE_SECONDS = 10.0
 EXPLICIT_CREATION_DATE = "2000-01-01T00:00:00.000Z"
 """Config-mapped buckets have no creation record; S3 clients need some date."""
 
@@ -56,11 +58,14 @@ class BucketRegistry:
         tenant: TenantLayout,
         backends: Mapping[str, Backend],
         foreign_buckets: frozenset[str],
+        cache: BucketCache = PROCESS_CACHE,
     ) -> None:
         self.tenant = tenant
         self._backends = backends
         self._foreign = foreign_buckets
-        self._seen: dict[str, float] = {}
+        self._cache = cache
+        self._seen: dict[str, tuple[float, int]] = {}
+        """bucket → (expiry, generation read before the upstream said it exists)."""
 
     def _marker(self, bucket: str) -> tuple[Backend, str, str]:
         home = self.tenant.home
@@ -76,16 +81,22 @@ class BucketRegistry:
         self._check_owner(bucket)
         if bucket in self.tenant.buckets:
             return True
-        if self._seen.get(bucket, 0.0) > time.monotonic():
+        if self._cache.trusted(self._seen.get(bucket)):
             return True
+        # Read before asking: a deletion that lands while the HEAD is in flight bumps the
+        # generation past this value, so the answer below is never trusted afterwards.
+        generation = self._cache.generation.current()
         backend, upstream_bucket, marker = self._marker(bucket)
         try:
             await backend.head_object(upstream_bucket, marker, ReadConditions())
         except S3Error as error:
             if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NoSuchBucket):
+                self._seen.pop(bucket, None)
                 return False
             raise
-        self._seen[bucket] = time.monotonic() + CACHE_SECONDS
+        entry = self._cache.entry(generation)
+        if entry is not None:
+            self._seen[bucket] = entry
         return True
 
     async def require(self, bucket: str) -> None:
@@ -120,7 +131,8 @@ class BucketRegistry:
             if error.code is S3ErrorCode.PreconditionFailed:
                 raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket) from None
             raise
-        self._seen[bucket] = time.monotonic() + CACHE_SECONDS
+        finally:
+            self._cache.generation.bump()
 
     async def delete(self, bucket: str) -> None:
         """Remove the record; the caller has checked that the bucket is empty."""
@@ -130,7 +142,10 @@ class BucketRegistry:
             )
         backend, upstream_bucket, marker = self._marker(bucket)
         self._seen.pop(bucket, None)
-        await backend.delete_object(upstream_bucket, marker)
+        try:
+            await backend.delete_object(upstream_bucket, marker)
+        finally:  # after the upstream delete (even a failed one), before the response
+            self._cache.generation.bump()
 
     async def list(self) -> list[tuple[str, str]]:
         """(name, creation date ISO 8601) of every bucket the tenant has, by name."""

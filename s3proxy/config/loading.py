@@ -16,6 +16,27 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from s3proxy.config.models import ENV_PREFIX, MASK, ConfigError, Settings
 
+MIN_SECRET_BYTES = 32
+"""server.secret signs upload ids and listing tokens (HMAC-SHA256): 32 bytes is the hash's
+own strength. Shorter ones still load — refusing them at start-up would break a running
+deployment on upgrade — but ``check-config`` refuses them and ``serve`` warns."""
+HOW_TO_SET_SECRET = (
+    "set server.secret in the configuration, or S3PROXY_SERVER__SECRET in the environment,"
+    f" to the same value of {MIN_SECRET_BYTES}+ bytes on every replica"
+    " (e.g. `openssl rand -hex 32`)"
+)
+
+
+def weak_secret(settings: Settings) -> str | None:
+    """Why ``server.secret`` is too weak to sign tokens; None when it is strong or unset."""
+    secret = settings.server.secret
+    if secret is None:
+        return None
+    size = len(secret.get_secret_value().encode("utf-8"))
+    if size >= MIN_SECRET_BYTES:
+        return None
+    return f"server.secret is {size} bytes long, at least {MIN_SECRET_BYTES} are needed"
+
 
 def load_settings(
     path: Path | None,
@@ -42,16 +63,20 @@ def quick_start_settings(
     shards: int | None = None,
 ) -> Settings:
     """One upstream ``default`` and one tenant ``default`` homed at (upstream_bucket, default/)."""
-    required = ("UPSTREAM_ACCESS_KEY", "UPSTREAM_SECRET_KEY", "ACCESS_KEY", "SECRET_KEY")
+    required = ["ACCESS_KEY", "SECRET_KEY"]
+    upstream_keys = ("UPSTREAM_ACCESS_KEY", "UPSTREAM_SECRET_KEY")
+    if any(env.get(f"S3PROXY_{name}") for name in upstream_keys):
+        required += upstream_keys  # both, or neither: the AWS credential chain
     missing = [f"S3PROXY_{name}" for name in required if not env.get(f"S3PROXY_{name}")]
     if missing:
         raise ConfigError("\n".join(f"{name}: environment variable is not set" for name in missing))
     upstream = {
         "endpoint": upstream_url,
         "region": env.get("S3PROXY_UPSTREAM_REGION") or "us-east-1",
-        "access_key": env["S3PROXY_UPSTREAM_ACCESS_KEY"],
-        "secret_key": env["S3PROXY_UPSTREAM_SECRET_KEY"],
     }
+    if env.get("S3PROXY_UPSTREAM_ACCESS_KEY"):
+        upstream["access_key"] = env["S3PROXY_UPSTREAM_ACCESS_KEY"]
+        upstream["secret_key"] = env["S3PROXY_UPSTREAM_SECRET_KEY"]
     tenant = {
         "keys": [
             {"access_key": env["S3PROXY_ACCESS_KEY"], "secret_key": env["S3PROXY_SECRET_KEY"]}

@@ -3,7 +3,9 @@
 Why a module of its own: this is the only place the proxy writes configuration state to disk.
 A first-time user gets working credentials without writing a config file, and the same ones
 after a restart (they are kept, mode 0600, in the data directory next to the objects); the server
-secret is kept there too, so multipart upload ids and listing tokens survive a restart.
+secret is kept there too, so multipart upload ids and listing tokens survive a restart. The
+upstream quick start (``serve --upstream``) keeps its generated server secret the same way, in
+its state directory (``--state-dir``, ``./s3proxy-state`` by default).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from s3proxy.config.loading import validate_settings
+from s3proxy.config.loading import MIN_SECRET_BYTES, validate_settings
 from s3proxy.config.models import ConfigError, LocalStoreConfig, Settings
 
 DEFAULT_DATA_DIR = Path("s3proxy-data")
+DEFAULT_STATE_DIR = Path("s3proxy-state")
 CREDENTIALS_FILE = "credentials.json"
 SECRET_FILE = "server-secret"
 TENANT = "default"
@@ -92,9 +95,25 @@ def with_persistent_secret(settings: Settings) -> Settings:
     stores = [u for u in settings.upstreams.values() if isinstance(u, LocalStoreConfig)]
     if settings.server.secret is not None or len(stores) != 1:
         return settings
-    path = stores[0].path / SECRET_FILE
-    stores[0].path.mkdir(parents=True, exist_ok=True)
-    secret = _read_or_create(path, lambda: secrets.token_hex(32))
+    return with_secret_kept_in(settings, stores[0].path)
+
+
+def with_secret_kept_in(settings: Settings, directory: Path) -> Settings:
+    """``settings`` with ``server.secret`` read from ``directory/server-secret``, which is
+    generated (64 hex digits, mode 0600) on the first start; unchanged when a secret is set."""
+    if settings.server.secret is not None:
+        return settings
+    path = directory / SECRET_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        secret = _read_or_create(path, lambda: secrets.token_hex(32))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep the server secret in '{directory}': {exc.strerror}"
+            " (give another --state-dir, or set S3PROXY_SERVER__SECRET)"
+        ) from None
+    if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
+        raise ConfigError(f"'{path}' holds no usable server secret: remove it to generate one")
     server = settings.server.model_copy(update={"secret": SecretStr(secret)})
     return settings.model_copy(update={"server": server})
 

@@ -35,6 +35,7 @@ def test_quick_start_serves_the_default_tenant(
         admin_port=admin_port,
         log_path=tmp_path / "proxy.log",
         env=env,
+        cwd=tmp_path,  # the quick start keeps its server secret in ./s3proxy-state
         extra_args=(
             "--upstream", seaweed.endpoint, "--upstream-bucket", HOME_BUCKET,
             "--port", str(port), "--admin-port", str(admin_port), "--shards", "256",
@@ -48,7 +49,8 @@ def test_quick_start_serves_the_default_tenant(
         s3.put_object(Bucket="quick", Key="start.txt", Body=b"it works")
         assert s3.get_object(Bucket="quick", Key="start.txt")["Body"].read() == b"it works"
         shard = hashlib.sha256(b"start.txt").hexdigest()[:2]
-        stored = upstream_s3.get_object(Bucket=HOME_BUCKET, Key=f"default/quick/{shard}/start.txt")
+        key = f"default/quick/{shard}/start-2etxt"  # a new home on an S3 upstream: flat
+        stored = upstream_s3.get_object(Bucket=HOME_BUCKET, Key=key)
         assert stored["Body"].read() == b"it works"
     finally:
         process.stop()
