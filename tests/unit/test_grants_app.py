@@ -1,0 +1,146 @@
+"""A scoped key's refusal moves nothing: no body byte read, no upstream request.
+
+The gateway runs in-process in front of an upstream nobody listens on (a closed loopback port):
+any upstream request would end in a 5xx, so a 403 proves none was made, and a receive that
+records its calls proves the body was never read. Requests the grants allow reach that
+upstream and fail there — which shows the refusals are the grants' and not a blanket 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import xml.etree.ElementTree as ET
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from s3proxy.app import Gateway, S3App
+from s3proxy.config import Settings
+from tests.support.s3http import object_url, sign
+
+SCOPED = ("AKSCOPEDREADER", "scoped-secret-aaaaaaaaaaaaaaaa")
+WHOLE = ("AKWHOLETENANT", "whole-secret-bbbbbbbbbbbbbbbbb")
+ENDPOINT = "http://127.0.0.1:9000"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings.model_validate(
+        {
+            "server": {"secret": "s" * 32},
+            "upstreams": {
+                "u": {
+                    "endpoint": f"http://127.0.0.1:{closed_port()}",
+                    "access_key": "up",
+                    "secret_key": "up-secret",
+                    "connect_timeout": 2,
+                }
+            },
+            "tenants": {
+                "t": {
+                    "keys": [
+                        {
+                            "access_key": SCOPED[0],
+                            "secret_key": SCOPED[1],
+                            "allow": [
+                                {"actions": ["read"], "buckets": ["docs"], "prefixes": ["r/"]},
+                                {"actions": ["write"], "buckets": ["docs"], "prefixes": ["w/"]},
+                            ],
+                        },
+                        {"access_key": WHOLE[0], "secret_key": WHOLE[1]},
+                    ],
+                    "home": {"upstream": "u", "bucket": "home"},
+                }
+            },
+        }
+    )
+
+
+def call(
+    settings: Settings,
+    method: str,
+    url: str,
+    keys: tuple[str, str],
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str | None, int]:
+    """(status, error code, receive calls) of one signed request through the ASGI app."""
+    signed = sign(method, url, *keys, headers or {}, body)
+    split = urlsplit(url)
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": split.path,
+        "raw_path": split.path.encode(),
+        "query_string": split.query.encode(),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in signed.items()]
+        + [(b"content-length", str(len(body)).encode())],
+    }
+    receives = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal receives
+        receives += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        gateway = Gateway(settings)
+        try:
+            await S3App(gateway)(scope, receive, send)
+        finally:
+            await gateway.close()
+
+    asyncio.run(run())
+    status = int(sent[0]["status"])
+    payload = b"".join(m.get("body", b"") for m in sent[1:])
+    code = ET.fromstring(payload).findtext("Code") if payload else None
+    return status, code, receives
+
+
+def test_a_refused_put_reads_no_body_and_calls_no_upstream(settings: Settings) -> None:
+    url = object_url(ENDPOINT, "docs", "r/not-writable")
+    assert call(settings, "PUT", url, SCOPED, b"x" * 4096) == (403, "AccessDenied", 0)
+
+
+def test_an_allowed_put_reaches_the_upstream(settings: Settings) -> None:
+    status, code, _ = call(settings, "PUT", object_url(ENDPOINT, "docs", "w/a"), SCOPED, b"x")
+    assert status >= 500 and code != "AccessDenied"  # the unreachable upstream answered
+
+
+def test_a_key_without_allow_is_not_scoped(settings: Settings) -> None:
+    status, code, _ = call(settings, "PUT", object_url(ENDPOINT, "docs", "r/x"), WHOLE, b"x")
+    assert status >= 500 and code != "AccessDenied"
+
+
+def test_a_copy_from_outside_the_grants_calls_no_upstream(settings: Settings) -> None:
+    url = object_url(ENDPOINT, "docs", "w/copy")
+    headers = {"x-amz-copy-source": "/docs/secret/x"}
+    assert call(settings, "PUT", url, SCOPED, headers=headers) == (403, "AccessDenied", 0)
+    headers = {"x-amz-copy-source": "/docs/r/x"}
+    status, code, _ = call(settings, "PUT", url, SCOPED, headers=headers)
+    assert status >= 500 and code != "AccessDenied"
+
+
+def test_delete_objects_without_any_delete_grant_reads_no_body(settings: Settings) -> None:
+    url = object_url(ENDPOINT, "docs", query="delete")
+    body = b"<Delete><Object><Key>w/a</Key></Object></Delete>"
+    headers = {"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    assert call(settings, "POST", url, SCOPED, body, headers) == (403, "AccessDenied", 0)
+
+
+def test_bucket_creation_and_listing_need_their_actions(settings: Settings) -> None:
+    assert call(settings, "PUT", object_url(ENDPOINT, "docs"), SCOPED) == (403, "AccessDenied", 0)
+    url = object_url(ENDPOINT, "docs", query="list-type=2&prefix=r%2F")
+    assert call(settings, "GET", url, SCOPED)[:2] == (403, "AccessDenied")  # no list action
