@@ -139,10 +139,11 @@ resource "aws_iam_role_policy_attachment" "task_upstream" {
   policy_arn = aws_iam_policy.upstream.arn
 }
 
-# s3proxy signs upstream requests with the static keys of its configuration (upstreams.*.access_key);
-# the IAM user that owns those keys gets exactly the same bucket-limited policy.
+# By default s3proxy signs upstream requests with the task role (an upstream without access_key /
+# secret_key uses the AWS credential chain). With static keys instead (upstreams.*.access_key), the
+# IAM user that owns those keys gets exactly the same bucket-limited policy.
 resource "aws_iam_user_policy_attachment" "upstream_user" {
-  #checkov:skip=CKV_AWS_40:s3proxy authenticates to the upstream with static access keys, which only an IAM user has
+  #checkov:skip=CKV_AWS_40:only for deployments that choose static upstream keys, which only an IAM user has
   count = var.upstream_iam_user_name == null ? 0 : 1
 
   user       = var.upstream_iam_user_name

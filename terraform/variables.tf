@@ -56,7 +56,7 @@ variable "allowed_cidr_blocks" {
 }
 
 variable "egress_cidr_blocks" {
-  description = "Where tasks may connect on HTTPS (443): the upstream S3 endpoint, Secrets Manager, ECR, CloudWatch Logs. Narrow it when those are VPC endpoints."
+  description = "Where tasks may connect on HTTPS (443): the upstream S3 endpoint, Secrets Manager, ECR, CloudWatch Logs, and STS when an upstream has assume_role_arn (the task role's own credentials come from a link-local endpoint that security groups do not filter). Narrow it when those are VPC endpoints."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }
@@ -84,7 +84,7 @@ variable "upstream_kms_key_arns" {
 }
 
 variable "upstream_iam_user_name" {
-  description = "IAM user whose access keys the s3proxy configuration uses for the upstream (s3proxy signs with static keys today); gets the bucket-limited policy. null: attach it yourself."
+  description = "Only with static upstream keys: the IAM user whose access keys the s3proxy configuration uses; gets the bucket-limited policy. null (the default): s3proxy signs with the task role, which has it."
   type        = string
   default     = null
 }

@@ -164,6 +164,11 @@ def test_secrets_are_referenced_never_inlined(helm_binary: Path) -> None:
         f"secrets.values.upstream-main-secret-key={secret_value}",
         "--set",
         "secrets.values.server-secret=server-secret-Hh27pQ",
+        # static upstream keys, the alternative to the pod's role
+        "--set",
+        f"config.upstreams.main.access_key=file:{SECRETS_DIR}upstream-main-access-key",
+        "--set",
+        f"config.upstreams.main.secret_key=file:{SECRETS_DIR}upstream-main-secret-key",
     ]
     text = template(helm_binary, values)
     manifests = [doc for doc in yaml.safe_load_all(text) if doc]
@@ -182,6 +187,20 @@ def test_secrets_are_referenced_never_inlined(helm_binary: Path) -> None:
     mounts = {m["name"]: m for m in container(manifests)["volumeMounts"]}
     assert mounts["secrets"]["mountPath"] + "/" == SECRETS_DIR
     assert mounts["secrets"]["readOnly"] is True
+
+
+def test_upstream_credentials_come_from_the_pod_role_by_default(helm_binary: Path) -> None:
+    """No upstream keys in the default configuration (the AWS credential chain: IRSA, EKS Pod
+    Identity); an IRSA role annotation lands on the ServiceAccount the pods run as."""
+    role = "arn:aws:iam::111122223333:role/s3proxy"
+    values = ["--set", f"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={role}"]
+    manifests = render(helm_binary, values)
+    upstream = proxy_config(manifests)["upstreams"]["main"]
+    assert "access_key" not in upstream and "secret_key" not in upstream
+    account = one(manifests, "ServiceAccount")
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role}
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
 
 
 def test_server_secret_is_generated_when_not_given(helm_binary: Path) -> None:

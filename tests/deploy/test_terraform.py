@@ -302,6 +302,7 @@ def test_example_configuration_loads_in_s3proxy(
     assert settings.server.secret is not None
     assert settings.server.secret.get_secret_value() == "value-of-s3proxy_secret"
     assert settings.upstreams["main"].endpoint == "https://s3.eu-west-1.amazonaws.com"
+    assert settings.upstreams["main"].access_key is None  # signed with the task role
     # Every secret the configuration needs is one the example passes from Secrets Manager.
     secret_block = re.search(r"  secrets = \{\n(.*?)\n  \}", source, re.DOTALL)
     assert secret_block

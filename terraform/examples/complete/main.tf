@@ -2,7 +2,10 @@
 #
 # Secrets are created outside Terraform (so their values never enter the state) and referenced by
 # ARN:   aws secretsmanager create-secret --name s3proxy/server-secret --secret-string "$(openssl rand -hex 32)"
-# and likewise s3proxy/upstream (JSON {"access_key": ..., "secret_key": ...}) and s3proxy/alice.
+# and likewise s3proxy/alice. The upstream needs no keys: s3proxy signs with the ECS task role
+# (the module attaches the bucket-limited policy to it), refreshed before its credentials expire.
+# Static keys are the alternative: upstream_iam_user_name, two more secrets, and access_key /
+# secret_key as env:NAME in the upstream's configuration.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -34,14 +37,11 @@ module "s3proxy" {
   alb_access_logs_bucket = var.alb_access_logs_bucket
   waf_web_acl_arn        = var.waf_web_acl_arn
 
-  upstream_bucket_names  = ["example-s3proxy-data", "example-s3proxy-archive"]
-  upstream_iam_user_name = var.upstream_iam_user_name
+  upstream_bucket_names = ["example-s3proxy-data", "example-s3proxy-archive"]
 
   secrets = {
-    S3PROXY_SECRET      = var.server_secret_arn
-    UPSTREAM_ACCESS_KEY = "${var.upstream_secret_arn}:access_key::"
-    UPSTREAM_SECRET_KEY = "${var.upstream_secret_arn}:secret_key::"
-    ALICE_SECRET_KEY    = var.alice_secret_arn
+    S3PROXY_SECRET   = var.server_secret_arn
+    ALICE_SECRET_KEY = var.alice_secret_arn
   }
 
   config_yaml = <<-YAML
@@ -54,8 +54,7 @@ module "s3proxy" {
         endpoint: https://s3.${var.region}.amazonaws.com
         region: ${var.region}
         path_style: false
-        access_key: env:UPSTREAM_ACCESS_KEY
-        secret_key: env:UPSTREAM_SECRET_KEY
+        # no access_key / secret_key: the task role
     tenants:
       alice:
         keys:

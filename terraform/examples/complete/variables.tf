@@ -49,18 +49,8 @@ variable "waf_web_acl_arn" {
   type        = string
 }
 
-variable "upstream_iam_user_name" {
-  description = "IAM user whose access keys are in the upstream secret."
-  type        = string
-}
-
 variable "server_secret_arn" {
   description = "Secrets Manager ARN of server.secret (identical on every task)."
-  type        = string
-}
-
-variable "upstream_secret_arn" {
-  description = "Secrets Manager ARN of the upstream keys (JSON with access_key and secret_key)."
   type        = string
 }
 

@@ -1,0 +1,207 @@
+"""The keys the gateway signs its upstream requests with: static, or from the AWS credential chain.
+
+https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html — an upstream
+without ``access_key``/``secret_key`` takes its credentials where every AWS SDK does, through
+botocore's resolver: environment, shared files and profiles (SSO included), container
+credentials (ECS task role, EKS pod identity: ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` /
+``RELATIVE_URI``), web identity (EKS IRSA), instance metadata. ``assume_role_arn`` then assumes
+a role with those (or with the static keys): cross-account storage.
+
+Temporary credentials expire, and botocore refreshes them when they are asked for within 15
+minutes of expiry — with a blocking HTTP call, which on the event loop would stall every request
+of the worker. So signing never asks botocore on the loop. It signs with the last copy fetched
+while that copy has more than :data:`MUST_REFRESH_WITHIN` seconds left, and as soon as botocore
+says a refresh is due, one refresh runs in a thread; requests arriving meanwhile keep the
+current keys, which are still valid, so none fails at the switch. Only a request that would
+otherwise sign with keys about to expire waits — for the thread, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from s3proxy.errors import S3Error, S3ErrorCode
+
+if TYPE_CHECKING:
+    from s3proxy.config import UpstreamConfig
+
+log = logging.getLogger("s3proxy.upstream")
+
+MUST_REFRESH_WITHIN = 60.0
+"""Seconds before expiry from which a request waits for fresh keys rather than sign with old."""
+RETRY_INTERVAL = 1.0
+"""Seconds after a failed refresh before the next, while the current keys are still good: a
+credential endpoint that is down is not asked again by every request."""
+
+NO_CREDENTIALS = (
+    "The gateway has no credentials for the storage behind it; its configuration needs attention."
+)
+CREDENTIALS_UNAVAILABLE = (
+    "The gateway could not obtain credentials for the storage behind it. Please retry."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKeys:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+    """The session token of temporary credentials: sent as ``x-amz-security-token``."""
+
+
+class UpstreamCredentials(Protocol):
+    async def current(self) -> SigningKeys: ...
+
+
+class StaticCredentials:
+    """Keys from the configuration: they never change while the process runs."""
+
+    def __init__(self, keys: SigningKeys) -> None:
+        self._keys = keys
+
+    async def current(self) -> SigningKeys:
+        return self._keys
+
+
+class ChainCredentials:
+    """botocore credentials (refreshable or not), read only in a worker thread.
+
+    ``resolve`` builds the botocore credentials object (it may read files and call endpoints,
+    so it runs in a thread too) and returns None when the chain finds nothing.
+    """
+
+    def __init__(self, upstream: str, resolve: Callable[[], Any]) -> None:
+        self._upstream = upstream
+        self._resolve = resolve
+        self._botocore: Any = None
+        self._keys: SigningKeys | None = None
+        self._refresh: asyncio.Future[SigningKeys] | None = None
+        self._retry_after = 0.0
+
+    async def current(self) -> SigningKeys:
+        keys = self._keys
+        if keys is not None and not self._refresh_due():
+            return keys
+        urgent = keys is None or self._expires_within()
+        refresh = self._start_refresh(force=urgent)
+        if keys is not None and not urgent:
+            return keys  # still valid: the refresh, if one started, publishes the next keys
+        assert refresh is not None
+        try:
+            return await asyncio.shield(refresh)
+        except S3Error:
+            raise
+        except Exception as exc:
+            log.warning("upstream %s: fetching credentials failed: %r", self._upstream, exc)
+            raise S3Error(S3ErrorCode.ServiceUnavailable, CREDENTIALS_UNAVAILABLE) from exc
+
+    def _refresh_due(self) -> bool:
+        """botocore's own advisory window (15 minutes before expiry); pure time arithmetic."""
+        needed = getattr(self._botocore, "refresh_needed", None)
+        return bool(needed()) if needed is not None else False
+
+    def _expires_within(self) -> bool:
+        needed = getattr(self._botocore, "refresh_needed", None)
+        return bool(needed(MUST_REFRESH_WITHIN)) if needed is not None else False
+
+    def _start_refresh(self, *, force: bool) -> asyncio.Future[SigningKeys] | None:
+        """The running refresh, or a new one; None shortly after one that failed."""
+        if self._refresh is not None:
+            return self._refresh
+        if not force and time.monotonic() < self._retry_after:
+            return None
+        refresh = asyncio.ensure_future(asyncio.to_thread(self._fetch))
+        refresh.add_done_callback(self._publish)
+        self._refresh = refresh
+        return refresh
+
+    def _publish(self, refresh: asyncio.Future[SigningKeys]) -> None:
+        self._refresh = None
+        if refresh.cancelled():
+            return
+        error = refresh.exception()
+        if error is None and refresh.result() != self._keys:
+            self._keys = refresh.result()
+            return
+        # botocore keeps the old keys when a refresh fails ahead of the deadline
+        self._retry_after = time.monotonic() + RETRY_INTERVAL
+        if error is not None and self._keys is not None:
+            log.warning(
+                "upstream %s: refreshing credentials failed, keeping the current ones: %r",
+                self._upstream,
+                error,
+            )
+
+    def _fetch(self) -> SigningKeys:
+        """In a worker thread: resolve the chain once, then let botocore refresh as it sees fit."""
+        if self._botocore is None:
+            credentials = self._resolve()
+            if credentials is None:
+                log.error(
+                    "upstream %s: no access_key/secret_key configured and the AWS credential "
+                    "chain found none (environment, profile, container, web identity, instance)",
+                    self._upstream,
+                )
+                raise S3Error(S3ErrorCode.InternalError, NO_CREDENTIALS)
+            self._botocore = credentials
+            log.info(
+                "upstream %s: credentials from the AWS chain (%s)",
+                self._upstream,
+                getattr(credentials, "method", "unknown"),
+            )
+        frozen = self._botocore.get_frozen_credentials()
+        return SigningKeys(frozen.access_key, frozen.secret_key, frozen.token or None)
+
+
+def botocore_chain(config: UpstreamConfig, upstream: str) -> Callable[[], Any]:
+    """The resolver for ``config``: botocore's default chain, or the static keys, then the role."""
+
+    def resolve() -> Any:
+        import botocore.credentials
+        import botocore.session
+
+        session = botocore.session.get_session()
+        if not session.get_config_variable("region"):
+            session.set_config_variable("region", config.region)
+        if config.access_key is not None and config.secret_key is not None:
+            source: Any = botocore.credentials.Credentials(
+                config.access_key.get_secret_value(),
+                config.secret_key.get_secret_value(),
+                method="config",
+            )
+        else:
+            source = session.get_credentials()
+        if source is None or config.assume_role_arn is None:
+            return source
+        extra: dict[str, str] = {"RoleSessionName": f"s3proxy-{upstream}"[:64]}
+        if config.assume_role_external_id is not None:
+            extra["ExternalId"] = config.assume_role_external_id
+        fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
+            client_creator=session.create_client,
+            source_credentials=source,
+            role_arn=config.assume_role_arn,
+            extra_args=extra,
+        )
+        return botocore.credentials.DeferredRefreshableCredentials(
+            method="assume-role", refresh_using=fetcher.fetch_credentials
+        )
+
+    return resolve
+
+
+def upstream_credentials(name: str, config: UpstreamConfig) -> UpstreamCredentials:
+    """Static keys when configured (and no role to assume), else the chain."""
+    if (
+        config.access_key is not None
+        and config.secret_key is not None
+        and config.assume_role_arn is None
+    ):
+        return StaticCredentials(
+            SigningKeys(config.access_key.get_secret_value(), config.secret_key.get_secret_value())
+        )
+    return ChainCredentials(name, botocore_chain(config, name))
