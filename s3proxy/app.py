@@ -27,16 +27,20 @@ from starlette.routing import Route
 from s3proxy import metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
-from s3proxy.backends.base import Backend
+from s3proxy.backends import bucket_cache
+from s3proxy.backends.base import Backend, NotReady
+from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
-from s3proxy.body import ClientDisconnected, Receive
+from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.layout import shard_digits
+from s3proxy.limits import CURRENT_TENANT, Admission, Gate
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
 from s3proxy.request import S3Request, parse_request
@@ -57,6 +61,8 @@ class Runtime:
     """access key → (tenant, secret)."""
     owners: Mapping[str, Owner]
     """tenant → the owner its listings show and bucket owner conditions are checked against."""
+    grants: Mapping[str, Grants]
+    """access key → its grants, for scoped keys only (a key absent here may do everything)."""
 
     def lookup_secret(self, access_key: str) -> str | None:
         entry = self.keys.get(access_key)
@@ -70,16 +76,23 @@ class Gateway:
         self.backends: dict[str, Backend] = {
             name: _open_backend(name, upstream) for name, upstream in settings.upstreams.items()
         }
+        self.admission = Admission({}, settings.server.limits.max_wait)
         self.runtime = self._build(settings)
         self.draining = False
         """Set at SIGTERM: readiness fails from then on, whatever the upstreams say."""
 
     def _build(self, settings: Settings) -> Runtime:
         digits = shard_digits(settings.layout.shards)
+        bucket_cache.configure(settings.server.bucket_cache_seconds)
         layouts = settings.tenant_layouts()
         explicit = frozenset(bucket for layout in layouts.values() for bucket in layout.buckets)
+        encodings = KeyEncodings(
+            self.backends, settings.layout.key_encoding, settings.key_encoding_defaults()
+        )
         storages = {
-            name: MappedStorage(layout, self.backends, digits, explicit - set(layout.buckets))
+            name: MappedStorage(
+                layout, self.backends, digits, explicit - set(layout.buckets), encodings
+            )
             for name, layout in layouts.items()
         }
         keys = {
@@ -88,7 +101,25 @@ class Gateway:
             for pair in tenant.keys
         }
         owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
-        return Runtime(settings=settings, storages=storages, keys=keys, owners=owners)
+        default = settings.server.limits
+        self.admission.configure(
+            {
+                name: tenant.limits.max_concurrent_requests or default.max_concurrent_requests
+                for name, tenant in settings.tenants.items()
+            },
+            default.max_wait,
+        )
+        grants = {
+            pair.access_key: Grants(
+                tuple(Grant.build(g.actions, g.buckets, g.prefixes) for g in pair.allow)
+            )
+            for tenant in settings.tenants.values()
+            for pair in tenant.keys
+            if pair.allow is not None
+        }
+        return Runtime(
+            settings=settings, storages=storages, keys=keys, owners=owners, grants=grants
+        )
 
     def reload(self, settings: Settings) -> None:
         """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
@@ -99,29 +130,35 @@ class Gateway:
         if settings.upstreams != current.upstreams:
             raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
         if settings.layout != current.layout:
-            raise ValueError("layout changed: the shard count cannot change on a running proxy")
+            raise ValueError(
+                "layout changed: the shard count and key encoding cannot change on a running proxy"
+            )
         self.runtime = self._build(settings)
 
     async def close(self) -> None:
         for backend in self.backends.values():
             await backend.close()
 
-    async def check_ready(self, timeout: float = 3.0) -> dict[str, str]:
-        """Probe every upstream bucket the configuration uses; 'ok' or the failure, per bucket."""
+    async def check_ready(self, timeout: float = 3.0) -> dict[str, tuple[str, str]]:
+        """Probe every upstream bucket the configuration uses: per "upstream/bucket", "ok" or
+        the condition an operator must fix (NoSuchBucket, AuthFailure, Unreachable, timeout …),
+        with a detail."""
         targets: set[tuple[str, str]] = set()
         for storage in self.runtime.storages.values():
             tenant = storage.tenant
             roots = [*tenant.buckets.values(), *([tenant.home] if tenant.home else [])]
             targets.update((root.upstream, root.bucket) for root in roots)
 
-        async def probe(upstream: str, bucket: str) -> str:
+        async def probe(upstream: str, bucket: str) -> tuple[str, str]:
             try:
                 await asyncio.wait_for(self.backends[upstream].check_ready(bucket), timeout)
+            except NotReady as not_ready:
+                return not_ready.condition, not_ready.detail
             except S3Error as error:
-                return error.code.name
+                return error.code.name, error.message
             except TimeoutError:
-                return "timeout"
-            return "ok"
+                return "timeout", f"no answer within {timeout:g} s"
+            return "ok", ""
 
         ordered = sorted(targets)
         results = await asyncio.gather(*(probe(u, b) for u, b in ordered))
@@ -154,45 +191,39 @@ class S3App:
 
     async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         metrics.IN_FLIGHT.inc()
+        server = self.gateway.runtime.settings.server
+        body = TimedReceive(receive, server.body_idle_timeout, server.body_min_rate)
         try:
-            await self._serve(scope, receive, send)
+            await self._serve(scope, body, send)
         finally:
+            body.finish()
             metrics.IN_FLIGHT.dec()
 
-    async def _serve(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: dict[str, Any], body: TimedReceive, send: Send) -> None:
         started = time.perf_counter()
         request_id = secrets.token_hex(8).upper()
         runtime = self.gateway.runtime
-        bytes_in = 0
-        body_done = False
-
-        async def counting_receive() -> dict[str, Any]:
-            nonlocal bytes_in, body_done
-            message = await receive()
-            bytes_in += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                body_done = True
-            return message
-
+        server = runtime.settings.server
         entry: dict[str, Any] = {"time": _now_iso(), "request_id": request_id}
         request: S3Request | None = None
+        gate: Gate | None = None
         try:
-            request = parse_request(scope, runtime.settings.server.virtual_host_domains)
+            request = parse_request(scope, server.virtual_host_domains)
             entry["bucket"] = request.bucket
             agent = request.header("user-agent")
             if agent is not None:
                 entry["user_agent"] = agent[:200]
             operation = resolve(request)
             entry["operation"] = operation.value
-            response = await self._dispatch(
-                request, operation, runtime, counting_receive, entry, request_id
+            response, gate = await self._dispatch(
+                request, operation, runtime, body, entry, request_id
             )
         except S3Error as error:
             response = self._error(error, request, request_id)
             entry["error"] = error.code.name
         except ClientDisconnected:
             entry.update(status=499, error="ClientDisconnected")
-            self._log(entry, started, bytes_in, 0)
+            self._log(entry, started, body.bytes_in, 0)
             return
         except Exception:
             log.exception("request %s failed", request_id)
@@ -200,7 +231,7 @@ class S3App:
             entry["error"] = "InternalError"
         entry["status"] = response.status
         extra_headers = [(b"x-amz-request-id", request_id.encode())]
-        if response.status >= 400 and not body_done and _has_body(scope):
+        if response.status >= 400 and not body.done and _has_body(scope):
             # Refused before its body was read (the server already sent 100 Continue, so the
             # client sends it anyway): the connection cannot be reused, and saying so lets the
             # client read the error instead of meeting a silently closed socket on its next call.
@@ -214,9 +245,11 @@ class S3App:
             entry["error"] = f"aborted: {type(exc).__name__}"
             raise
         finally:
+            if gate is not None:
+                gate.leave()
             if response.close is not None:
                 await response.close()
-            self._log(entry, started, bytes_in, bytes_out)
+            self._log(entry, started, body.bytes_in, bytes_out)
 
     async def _dispatch(
         self,
@@ -226,7 +259,7 @@ class S3App:
         receive: Receive,
         entry: dict[str, Any],
         request_id: str,
-    ) -> S3Response:
+    ) -> tuple[S3Response, Gate]:
         server = runtime.settings.server
         auth = authenticate(
             request,
@@ -240,6 +273,9 @@ class S3App:
         entry["tenant"] = tenant
         if operation in REFUSALS:  # routing refusals first: before any header or owner check
             raise refusal(request, operation)
+        grants = runtime.grants.get(auth.access_key)
+        if grants is not None:  # a scoped key: refused here, before any body or upstream call
+            check_request(grants, request, operation)
         owner = runtime.owners[tenant]
         check_expected_owner(request, operation, owner.id)
         check_request_headers(
@@ -268,8 +304,19 @@ class S3App:
             receive=receive,
             request_id=request_id,
             server=server,
+            grants=grants,
         )
-        return await handler(context)
+        # The tenant's slot is held until the response is sent (_serve releases it), and its
+        # upstream calls use its own connection pool: s3proxy.limits.
+        admission = self.gateway.admission
+        gate = admission.gate(tenant)
+        await gate.enter(admission.max_wait)
+        CURRENT_TENANT.set(tenant)
+        try:
+            return await handler(context), gate
+        except BaseException:
+            gate.leave()
+            raise
 
     @staticmethod
     def _error(error: S3Error, request: S3Request | None, request_id: str) -> S3Response:
@@ -341,10 +388,15 @@ def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None
         if gateway.draining:
             return JSONResponse({"ready": False, "draining": True}, status_code=503)
         results = await gateway.check_ready()
-        ready = all(result == "ok" for result in results.values())
-        return JSONResponse(
-            {"ready": ready, "upstreams": results}, status_code=200 if ready else 503
-        )
+        ready = all(condition == "ok" for condition, _ in results.values())
+        body: dict[str, Any] = {
+            "ready": ready,
+            "upstreams": {target: condition for target, (condition, _) in results.items()},
+        }
+        details = {target: detail for target, (_, detail) in results.items() if detail}
+        if details:
+            body["details"] = details
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def prometheus(request: Request) -> Response:
         body = generate_latest(registry) if registry is not None else generate_latest()

@@ -21,9 +21,16 @@ from s3proxy.config import (
     load_settings,
     quick_start_settings,
 )
-from s3proxy.config.local_default import DEFAULT_DATA_DIR, local_default_settings
+from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
+from s3proxy.config.local_default import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_STATE_DIR,
+    SECRET_FILE,
+    local_default_settings,
+    with_secret_kept_in,
+)
 from s3proxy.errors import S3Error
-from s3proxy.layout import locate, shard_digits
+from s3proxy.layout import KeyEncoding, layout_root, locate, shard_digits
 from s3proxy.worker_count import prepare_metrics, worker_count
 
 USAGE_ERROR = 2
@@ -57,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"without --config/--upstream: the local store's directory (./{DEFAULT_DATA_DIR})",
     )
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="quick start: where the generated server secret is kept, so upload ids survive"
+        f" a restart (./{DEFAULT_STATE_DIR})",
+    )
 
     check = commands.add_parser(
         "check-config", help="validate a configuration and print it, secrets masked"
@@ -73,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     where = commands.add_parser("locate", help="print where a client object lives upstream")
     where.add_argument("--config", type=Path, metavar="FILE", required=True)
     where.add_argument("--access-key", metavar="AK", required=True)
+    where.add_argument(
+        "--key-encoding",
+        choices=["plain", "flat"],
+        help="the encoding of the bucket's root (default: layout.key_encoding, else the one "
+        "a new root gets on its upstream; a root written before encodings existed is plain)",
+    )
     where.add_argument("bucket", metavar="BUCKET")
     where.add_argument("key", metavar="KEY")
     return parser
@@ -101,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stats":
             return store_stats(args.config, args.data_dir, args.json)
         if args.command == "locate":
-            return locate_object(args.config, args.access_key, args.bucket, args.key)
+            return locate_object(
+                args.config, args.access_key, args.bucket, args.key, args.key_encoding
+            )
     except ConfigError as exc:
         return fail(f"invalid configuration:\n{exc}")
     parser.print_help(sys.stderr)
@@ -120,6 +142,8 @@ def serve(args: argparse.Namespace) -> int:
         return fail("--upstream URL and --upstream-bucket NAME go together")
     if args.data_dir is not None and (args.config is not None or args.upstream is not None):
         return fail("--data-dir is for the local default: not with --config or --upstream")
+    if args.state_dir is not None and args.upstream is None:
+        return fail("--state-dir is for the quick start with --upstream")
     settings: Settings
     if args.config is not None:
         settings = load_settings(args.config, overrides=_flag_overrides(args))
@@ -132,6 +156,14 @@ def serve(args: argparse.Namespace) -> int:
             admin_port=args.admin_port,
             shards=args.shards,
         )
+        if settings.server.secret is None:
+            state_dir = (args.state_dir or DEFAULT_STATE_DIR).expanduser().absolute()
+            settings = with_secret_kept_in(settings, state_dir)
+            print(
+                f"s3proxy: server secret kept in {state_dir / SECRET_FILE}; to choose it,"
+                f" {HOW_TO_SET_SECRET}",
+                flush=True,
+            )
     else:
         local = local_default_settings(
             args.data_dir or DEFAULT_DATA_DIR,
@@ -149,6 +181,13 @@ def serve(args: argparse.Namespace) -> int:
         server = settings.server.model_copy(update={"workers": args.workers})
         settings = settings.model_copy(update={"server": server})
     prepare_metrics(worker_count(settings))  # before the server stack imports prometheus_client
+    if args.upstream is not None:  # the quick start creates its upstream bucket when missing
+        import asyncio
+
+        from s3proxy.quick_start import ensure_upstream_buckets
+
+        for line in asyncio.run(ensure_upstream_buckets(settings)):
+            print(f"s3proxy: {line}", flush=True)
     from s3proxy.server import run  # lazily: the server stack is not needed to check a config
 
     return run(settings, args.config)
@@ -166,6 +205,9 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def check_config(path: Path) -> int:
     settings = load_settings(path)
+    problem = weak_secret(settings)
+    if problem is not None:
+        return fail(f"invalid configuration:\n{problem}: {HOW_TO_SET_SECRET}")
     print(effective_config_yaml(settings), end="")
     return 0
 
@@ -220,7 +262,10 @@ def _size(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def locate_object(config: Path, access_key: str, bucket: str, key: str) -> int:
+def locate_object(
+    config: Path, access_key: str, bucket: str, key: str, encoding: KeyEncoding | None = None
+) -> int:
+    """Offline: the upstream root records its encoding (``.s3proxy-layout``), this reads none."""
     settings = load_settings(config)
     owner = settings.secret_for(access_key)
     if owner is None:
@@ -231,11 +276,16 @@ def locate_object(config: Path, access_key: str, bucket: str, key: str) -> int:
     foreign = any(bucket in other.buckets for other in layouts.values() if other is not tenant)
     if foreign and bucket not in tenant.buckets:
         return fail(f"AccessDenied: bucket {bucket!r} is mapped to another tenant")
+    root = layout_root(tenant, bucket)
+    if encoding is None and root is not None:
+        encoding = settings.key_encoding_defaults()[root.upstream]
     try:
-        location = locate(tenant, bucket, key, shard_digits(settings.layout.shards))
+        digits = shard_digits(settings.layout.shards)
+        location = locate(tenant, bucket, key, digits, encoding or "plain")
     except S3Error as exc:
         return fail(f"{exc.code.name}: {exc.message}")
     print(f"upstream: {location.upstream}")
     print(f"bucket: {location.bucket}")
+    print(f"key_encoding: {encoding}")
     print(f"key: {location.key}")
     return 0

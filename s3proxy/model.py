@@ -24,9 +24,13 @@ CONTENT_HEADERS = (
 
 def without_aws_chunked(encoding: str) -> str | None:
     """A Content-Encoding without ``aws-chunked`` (a transfer detail, never part of an object);
-    None when nothing else is left."""
-    kept = [part.strip() for part in encoding.split(",") if part.strip().lower() != "aws-chunked"]
-    return ",".join(kept) or None
+    None when nothing else is left. The rest is kept as sent, spacing included (S3 returns
+    ``deflate, gzip`` as it was given; botocore appends ``,aws-chunked`` with no space)."""
+    parts = encoding.split(",")
+    kept = [part for part in parts if part.strip().lower() != "aws-chunked"]
+    if len(kept) == len(parts):
+        return encoding
+    return ",".join(kept).strip() or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +276,8 @@ class PartsPage:
     """The ``part-number-marker`` of the next page when truncated, else None."""
     storage_class: str = "STANDARD"
     checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    """``COMPOSITE`` / ``FULL_OBJECT`` when the upload has a checksum algorithm."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,10 +29,13 @@ from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from s3proxy import hypercorn_patch
 from s3proxy.app import Gateway, S3App, create_admin_app
 from s3proxy.config import ConfigError, Settings, load_settings
+from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
 from s3proxy.config.local_default import with_persistent_secret
-from s3proxy.hypercorn_patch import add_informational_reasons, read_larger_chunks
+from s3proxy.connections import ConnectionCounts
+from s3proxy.connections import install as bound_connections
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
 log = logging.getLogger("s3proxy")
@@ -150,7 +153,7 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     config.bind = [address(host, port)]
     config.graceful_timeout = settings.server.shutdown_timeout
     config.include_server_header = False
-    config.keep_alive_timeout = 75
+    config.keep_alive_timeout = settings.server.keep_alive_timeout
     # Body messages a request may have waiting for the application: 4 reads of 256 KiB
     # (hypercorn_patch.SOCKET_READ) bound what a slow upstream makes the proxy hold per upload.
     config.max_app_queue_size = 4
@@ -250,7 +253,11 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     loop.call_later(LOG_FLUSH_SECONDS, flush_periodically)
     servers = []
     if role.serve_s3:
-        servers.append(serve(S3App(gateway), s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        s3_app = S3App(gateway)
+        server = settings.server
+        counts = ConnectionCounts(server.max_client_connections, server.max_connections_per_client)
+        bound_connections(counts, s3_app)
+        servers.append(serve(s3_app, s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     if role.serve_admin:
         admin = create_admin_app(gateway, role.registry)
         servers.append(serve(admin, admin_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
@@ -272,13 +279,17 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
 def run(settings: Settings, config_path: Path | None) -> int:
     configure_logging(settings)
     tune_malloc()
-    add_informational_reasons()
-    read_larger_chunks()
+    hypercorn_patch.install()
     settings = with_persistent_secret(settings)
+    weak = weak_secret(settings)
+    if weak is not None:  # check-config refuses it; a running deployment keeps starting
+        log.warning("%s: %s", weak, HOW_TO_SET_SECRET)
     if settings.server.secret is None:
         log.warning(
             "server.secret is not set: a random one is used, so tokens this replica issues "
-            "are not valid on other replicas or after a restart"
+            "(multipart upload ids, listing tokens) are not valid on other replicas or after "
+            "a restart; %s",
+            HOW_TO_SET_SECRET,
         )
         settings = settings.model_copy(
             update={

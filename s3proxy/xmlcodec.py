@@ -328,7 +328,12 @@ def initiate_result_xml(bucket: str, key: str, upload_id: str) -> bytes:
 
 
 def complete_result_xml(
-    location: str, bucket: str, key: str, etag: str, checksums: Mapping[str, str]
+    location: str,
+    bucket: str,
+    key: str,
+    etag: str,
+    checksums: Mapping[str, str],
+    checksum_type: str | None = None,
 ) -> bytes:
     parts = [
         _element("Location", location),
@@ -337,6 +342,8 @@ def complete_result_xml(
         _element("ETag", etag),
     ]
     parts.extend(_element("Checksum" + alg, value) for alg, value in checksums.items())
+    if checksum_type is not None:
+        parts.append(_element("ChecksumType", checksum_type))
     return document("CompleteMultipartUploadResult", parts)
 
 

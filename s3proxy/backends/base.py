@@ -31,6 +31,17 @@ from s3proxy.model import (
 )
 
 
+class NotReady(Exception):
+    """What a readiness probe found, named for the operator who must fix it: ``NoSuchBucket``,
+    ``AuthFailure`` (the upstream refused the gateway's credentials or signature),
+    ``Unreachable`` (no answer), or ``UpstreamError`` with the upstream's status."""
+
+    def __init__(self, condition: str, detail: str = "") -> None:
+        self.condition = condition
+        self.detail = detail
+        super().__init__(f"{condition}: {detail}" if detail else condition)
+
+
 class Backend(Protocol):
     name: str
 
@@ -125,7 +136,8 @@ class Backend(Protocol):
         ...
 
     async def check_ready(self, bucket: str) -> None:
-        """Raise if the backend cannot serve ``bucket`` now (readiness probe)."""
+        """Raise :class:`NotReady` (or an S3Error) if the backend cannot serve ``bucket`` now
+        (readiness probe)."""
         ...
 
     async def close(self) -> None: ...

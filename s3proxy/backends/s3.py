@@ -3,10 +3,12 @@
 Why not aiobotocore: it cannot upload from an async iterator (aiobotocore #618) and costs ~4× a
 raw signed aiohttp hop per request (``../shared/S3-NOTES.md``). Requests are signed here with
 the proxy's own SigV4 signer (:func:`s3proxy.auth.sigv4.sign_request_headers`, checked against
-botocore in the unit tests) and sent on a keep-alive connection pool created once per process.
+botocore in the unit tests) with static or AWS-chain keys (:mod:`s3proxy.backends.credentials`)
+and sent on a keep-alive connection pool created once per process.
 
-Upstream failures are translated once, in :meth:`S3Upstream._raise_for_status`, into S3 errors
-that carry nothing of the upstream (no bucket, key or message text); the details go to the log.
+Upstream failures are translated once, in :meth:`S3Upstream._raise_for_status` (the table is
+:mod:`s3proxy.backends.upstream_errors`), into S3 errors that carry nothing of the upstream (no
+bucket, key or message text); the details go to the log.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import aiohttp
 from yarl import URL
 
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
+from s3proxy.backends import upstream_errors
+from s3proxy.backends.base import NotReady
+from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.s3_multipart import (
     S3MultipartMixin,
     part_query,
@@ -40,11 +45,13 @@ from s3proxy.backends.upstream_chunked import (
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
+    metadata_to_upstream,
     object_info,
     parse_content_range,
     read_headers,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.limits import CURRENT_TENANT
 from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS, labelled
 from s3proxy.model import (
     META_PREFIX,
@@ -72,34 +79,6 @@ WHOLE_BODY_LIMIT = 64 * 1024
 """GET bodies up to this size are read whole before answering (see ``_read_whole``)."""
 MAX_ERROR_BODY = 64 * 1024
 
-# Upstream error codes a client may see as-is (with the proxy's own message). Anything else is
-# the proxy's or the upstream's problem, not the client's: 500 InternalError or 503.
-CLIENT_VISIBLE_CODES = frozenset(
-    {
-        "BadDigest",
-        "EntityTooLarge",
-        "EntityTooSmall",
-        "InvalidDigest",
-        "InvalidPart",
-        "InvalidPartNumber",
-        "InvalidPartOrder",
-        "InvalidRange",
-        "KeyTooLongError",
-        "NoSuchKey",
-        "NoSuchUpload",
-        "PreconditionFailed",
-        "XAmzContentSHA256Mismatch",
-        "SlowDown",
-    }
-)
-STATUS_CODES = {
-    304: S3ErrorCode.NotModified,
-    404: S3ErrorCode.NoSuchKey,
-    412: S3ErrorCode.PreconditionFailed,
-    416: S3ErrorCode.InvalidRange,
-    503: S3ErrorCode.ServiceUnavailable,
-}
-
 
 class S3Upstream(S3MultipartMixin):
     """One configured upstream. Implements :class:`s3proxy.backends.base.Backend` (multipart
@@ -113,39 +92,46 @@ class S3Upstream(S3MultipartMixin):
         self._host = split.hostname or ""
         self._port = split.port
         self._netloc = split.netloc
-        self._access_key = config.access_key.get_secret_value()
-        self._secret_key = config.secret_key.get_secret_value()
-        self._session: aiohttp.ClientSession | None = None
+        self._credentials = upstream_credentials(name, config)
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
 
     # -- connection pool -------------------------------------------------------------------
 
     def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._config.max_connections,
-                ssl=self._config.verify_tls,
-                keepalive_timeout=30,
-            )
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                sock_connect=self._config.connect_timeout,
-                sock_read=self._config.read_timeout,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                # S3 is not cookie-based: a cookie the upstream or its load balancer sets must
-                # not be replayed on later requests, which may be other tenants'.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-            )
-        return self._session
+        """The connection pool of the tenant this request serves (:data:`CURRENT_TENANT`): one
+        per tenant, each up to ``max_connections``, so a tenant whose requests stall holds only
+        its own connections and other tenants' requests never wait for one of them."""
+        tenant = CURRENT_TENANT.get()
+        session = self._sessions.get(tenant)
+        if session is None or session.closed:
+            session = self._sessions[tenant] = self._new_session()
+        return session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._config.max_connections,
+            ssl=self._config.verify_tls,
+            keepalive_timeout=30,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self._config.connect_timeout,
+            sock_read=self._config.read_timeout,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            # S3 is not cookie-based: a cookie the upstream or its load balancer sets must
+            # not be replayed on later requests, which may be other tenants'.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
     # -- requests --------------------------------------------------------------------------
 
@@ -169,14 +155,17 @@ class S3Upstream(S3MultipartMixin):
     ) -> aiohttp.ClientResponse:
         host, raw_path = self._address(bucket, key)
         headers["host"] = host
+        keys = await self._credentials.current()
+        if keys.token is not None:
+            headers["x-amz-security-token"] = keys.token
         headers.update(
             sign_request_headers(
                 method,
                 raw_path,
                 query,
                 headers,
-                access_key=self._access_key,
-                secret_key=self._secret_key,
+                access_key=keys.access_key,
+                secret_key=keys.secret_key,
                 region=self._config.region,
                 payload_hash=payload_hash,
                 now=datetime.now(UTC),
@@ -211,20 +200,26 @@ class S3Upstream(S3MultipartMixin):
     def _unavailable(self, method: str, exc: BaseException) -> S3Error:
         log.warning("upstream %s: %s request failed: %r", self.name, method, exc)
         UPSTREAM_ERRORS.labels(self.name, "connection").inc()
-        return S3Error(S3ErrorCode.ServiceUnavailable)
+        return upstream_errors.unreachable()
 
-    @staticmethod
-    def translate(status: int, code_name: str) -> S3ErrorCode:
-        """The error a client sees for an upstream (status, S3 error code): the one mapping,
-        also used for an ``<Error>`` inside a 200 (multipart)."""
-        code = S3ErrorCode[code_name] if code_name in CLIENT_VISIBLE_CODES else None
-        if code is None:
-            code = STATUS_CODES.get(status)
-        if code is S3ErrorCode.NoSuchKey and code_name == "NoSuchBucket":
-            code = S3ErrorCode.NoSuchBucket
-        if code is None:
-            code = S3ErrorCode.ServiceUnavailable if status >= 500 else S3ErrorCode.InternalError
-        return code
+    def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error:
+        """The error a client sees for an upstream (status, S3 error code): the one mapping
+        (:mod:`s3proxy.backends.upstream_errors`), also used for an ``<Error>`` inside a 200
+        (multipart). Logged here with the upstream's code: warning unless routine."""
+        error = upstream_errors.translate(status, code_name)
+        level = logging.INFO if error.code in upstream_errors.ROUTINE else logging.WARNING
+        log.log(
+            level,
+            "upstream %s: %s -> %s %s (client sees %s %s) %s",
+            self.name,
+            method,
+            status,
+            code_name or "-",
+            error.status,
+            error.code.name,
+            detail,
+        )
+        return error
 
     async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
         if response.status < 300:
@@ -241,15 +236,10 @@ class S3Upstream(S3MultipartMixin):
                     code_name = text[start + 6 : end]
         finally:
             response.release()
-        log.info(
-            "upstream %s: %s -> %s %s %s",
-            self.name,
-            response.method,
-            response.status,
-            code_name,
-            text[:300].replace("\n", " "),
+        error = self.translate(
+            response.status, code_name, response.method, text[:300].replace("\n", " ")
         )
-        code = self.translate(response.status, code_name)
+        code = error.code
         headers: dict[str, str] = {}
         if code is S3ErrorCode.InvalidRange:
             total = response.headers.get("Content-Range", "").rpartition("/")[2]
@@ -259,14 +249,14 @@ class S3Upstream(S3MultipartMixin):
             for name in ("ETag", "Last-Modified"):
                 if name in response.headers:
                     headers[name] = response.headers[name]
-        raise S3Error(code, headers=headers)
+        raise S3Error(code, error.message, headers=headers)
 
     # -- Backend ---------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
         headers: dict[str, str] = dict(request.attributes.headers)
         for name, value in request.attributes.metadata.items():
-            headers[META_PREFIX + name] = value
+            headers[META_PREFIX + name] = metadata_to_upstream(value)
         headers["content-length"] = str(request.content_length)
         if request.content_md5 is not None:
             headers["content-md5"] = request.content_md5
@@ -346,7 +336,7 @@ class S3Upstream(S3MultipartMixin):
             content_range = parse_content_range(response.headers.get("Content-Range", ""))
             if content_range is None:
                 response.close()
-                raise S3Error(S3ErrorCode.InternalError)
+                raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
             size = content_range[2]
         info = object_info(response.headers, size)
         if length <= WHOLE_BODY_LIMIT:
@@ -410,7 +400,7 @@ class S3Upstream(S3MultipartMixin):
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(request.attributes.headers)
             for name, value in request.attributes.metadata.items():
-                headers[META_PREFIX + name] = value
+                headers[META_PREFIX + name] = metadata_to_upstream(value)
         conditions = request.source_conditions
         for name, condition in (
             ("x-amz-copy-source-if-match", conditions.if_match),
@@ -453,7 +443,37 @@ class S3Upstream(S3MultipartMixin):
         return b"<Upload>" in await response.read()
 
     async def check_ready(self, bucket: str) -> None:
-        response = await self._send("HEAD", bucket, None, {})
+        """HEAD the bucket and name what is wrong: a HEAD answer has no body to carry a code,
+        so the status says it (404: the bucket is missing; 401/403: the gateway's keys)."""
+        try:
+            response = await self._send("HEAD", bucket, None, {})
+        except S3Error as error:  # no connection, or no credentials to sign with
+            raise NotReady("Unreachable", error.message) from error
+        status = response.status
+        response.release()
+        if status < 300:
+            return
+        if status == 404:
+            raise NotReady("NoSuchBucket", f"upstream bucket {bucket} does not exist")
+        if status in (401, 403):
+            raise NotReady("AuthFailure", f"upstream refused the gateway's credentials ({status})")
+        raise NotReady("UpstreamError", f"upstream answered {status}")
+
+    async def create_bucket(self, bucket: str) -> None:
+        """Create an upstream bucket (the quick start's, when missing), in the upstream's
+        region: us-east-1 is spelled with no LocationConstraint, as S3 wants it."""
+        region = self._config.region
+        body = b""
+        if region != "us-east-1":
+            body = (
+                '<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+            ).encode()
+        headers = {"content-length": str(len(body))}
+        payload_hash = hashlib.sha256(body).hexdigest()
+        response = await self._send(
+            "PUT", bucket, None, headers, body=body, payload_hash=payload_hash
+        )
         await self._raise_for_status(response)
         response.release()
 

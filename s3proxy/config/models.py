@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from s3proxy.layout import SHARD_COUNTS, TenantLayout, UpstreamRoot
+from s3proxy.layout import SHARD_COUNTS, KeyEncoding, TenantLayout, UpstreamRoot
 from s3proxy.owner import OWNER_ID_RE, owner_id
 
 ENV_PREFIX = "S3PROXY_"
@@ -89,6 +89,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ServerLimits(_Frozen):
+    """Defaults for every tenant's ``limits`` (s3proxy.limits); per worker process."""
+
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
+    max_wait: float = Field(default=1.0, ge=0)
+    """Seconds a request over its tenant's limit waits for a slot before 503 SlowDown."""
+
+
+class TenantLimits(_Frozen):
+    max_concurrent_requests: int | None = Field(default=None, ge=1)
+    """None: ``server.limits.max_concurrent_requests``."""
+
+
 class ServerConfig(_Frozen):
     host: str = "127.0.0.1"
     port: Port = 9000
@@ -98,7 +112,10 @@ class ServerConfig(_Frozen):
     strict_region: bool = False
     virtual_host_domains: list[Annotated[str, AfterValidator(_domain)]] = []
     secret: Secret | None = None
-    """HMAC secret for tokens; must be the same on every replica."""
+    """HMAC secret for tokens; must be the same on every replica (check-config: 32+ bytes)."""
+    bucket_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a process trusts "this bucket exists" without asking the upstream. Workers of
+    one server always agree; another replica may see a deleted bucket for this long (0: off)."""
     max_skew_seconds: int = Field(default=900, ge=1)
     signature_v2: bool = True
     """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""
@@ -111,6 +128,20 @@ class ServerConfig(_Frozen):
     workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     """Processes serving the S3 port. One Python process uses one core; ``auto`` starts one per
     CPU this process may use (affinity and cgroup quota). The local store is served by one."""
+    limits: ServerLimits = Field(default_factory=ServerLimits)
+    body_idle_timeout: float = Field(default=20.0, gt=0)
+    """Seconds a request body may send nothing before 400 RequestTimeout (S3 waits about 20)."""
+    body_min_rate: float = Field(default=500.0, ge=0)
+    """Bytes a second a request body must average over each ``body_idle_timeout`` the proxy
+    spends waiting for it (Apache mod_reqtimeout's default), else 400 RequestTimeout."""
+    max_client_connections: int = Field(default=10000, ge=1)
+    """Open client connections per worker process; past it new ones get 503 SlowDown."""
+    max_connections_per_client: int = Field(default=1000, ge=1)
+    """Open connections per client address and worker process. Behind a load balancer every
+    connection comes from its few addresses: raise this to max_client_connections there."""
+    keep_alive_timeout: float = Field(default=75.0, gt=0)
+    """Seconds an idle client connection is kept open between requests: longer than a load
+    balancer's idle timeout (ALB: 60 s), so the balancer, not the proxy, closes idle ones."""
     ignore_unknown_headers: bool = False
     """Ignore ``x-amz-*`` request headers the header policy (s3proxy.header_policy) does not
     know, instead of refusing them with 501: a request may then be served without something it
@@ -123,10 +154,19 @@ class UpstreamConfig(_Frozen):
     type: Literal["s3"] = "s3"
     endpoint: str
     region: str = Field(default="us-east-1", min_length=1)
-    access_key: Secret
-    secret_key: Secret
+    access_key: Secret | None = None
+    secret_key: Secret | None = None
+    """Static keys. Without them the AWS credential chain provides them (environment, profile,
+    ECS task role, EKS IRSA / pod identity, instance profile; s3proxy.backends.credentials)."""
+    assume_role_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$"
+    )
+    """A role assumed with those credentials, refreshed before it expires: cross-account."""
+    assume_role_external_id: str | None = Field(default=None, min_length=2, max_length=1224)
     path_style: bool = True
     max_connections: int = Field(default=128, ge=1)
+    """Connections to this upstream per tenant and worker: each tenant has its own pool, so a
+    tenant whose requests stall cannot take another's connections (s3proxy.limits)."""
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=300.0, gt=0)
     verify_tls: bool = True
@@ -141,6 +181,18 @@ class UpstreamConfig(_Frozen):
         if value != "s3":
             raise ValueError("must be 's3' (an S3 server) or 'local' (the embedded store)")
         return value
+
+    @model_validator(mode="after")
+    def _keys_together(self) -> UpstreamConfig:
+        if (self.access_key is None) != (self.secret_key is None):
+            missing = "secret_key" if self.secret_key is None else "access_key"
+            raise ValueError(
+                f"{missing}: access_key and secret_key go together; give both, or neither to "
+                "use the AWS credential chain"
+            )
+        if self.assume_role_external_id is not None and self.assume_role_arn is None:
+            raise ValueError("assume_role_external_id: needs assume_role_arn")
+        return self
 
     @field_validator("endpoint")
     @classmethod
@@ -178,9 +230,37 @@ AnyUpstream = Annotated[
 ]
 
 
+Glob = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class GrantConfig(_Frozen):
+    """One grant of a scoped key (s3proxy.grants): actions on buckets, optionally on prefixes.
+
+    Globs take ``*`` (any run, '/' included) and ``?``; bucket globs match the whole name,
+    prefix globs the start of a key."""
+
+    actions: list[Literal["read", "write", "delete", "list", "admin"]] = Field(min_length=1)
+    buckets: list[Glob] = Field(default=["*"], min_length=1)
+    prefixes: list[Annotated[str, Field(max_length=1024)]] | None = Field(
+        default=None, min_length=1
+    )
+    """None: every key of the buckets."""
+
+    @model_validator(mode="after")
+    def _admin_whole_buckets(self) -> GrantConfig:
+        if "admin" in self.actions and self.prefixes is not None:
+            raise ValueError(
+                "admin acts on whole buckets (create, delete, versioning): "
+                "put it in a grant without prefixes"
+            )
+        return self
+
+
 class KeyPair(_Frozen):
     access_key: AccessKey
     secret_key: ClientSecret
+    allow: list[GrantConfig] | None = Field(default=None, min_length=1)
+    """What this key may do (s3proxy.grants); None: everything its tenant owns."""
 
 
 class HomeConfig(_Frozen):
@@ -200,6 +280,7 @@ class TenantConfig(_Frozen):
     keys: list[KeyPair] = Field(min_length=1)
     home: HomeConfig | None = None
     buckets: dict[ClientBucket, BucketMapping] = {}
+    limits: TenantLimits = Field(default_factory=TenantLimits)
     owner_id: OwnerId | None = None
     """12 digits, shown as the Owner ID in listings and checked against
     x-amz-expected-bucket-owner; None derives one from the tenant name (s3proxy.owner)."""
@@ -216,6 +297,10 @@ class TenantConfig(_Frozen):
 
 class LayoutConfig(_Frozen):
     shards: Annotated[int, _rule(SHARD_COUNTS.__contains__, "must be 1, 16, 256 or 4096")] = 16
+    key_encoding: Literal["plain", "flat"] | None = None
+    """How a client key is written upstream (README, "Upstream layout"). None: a new layout
+    root gets ``flat`` on S3 upstreams and ``plain`` on the local store; an existing root keeps
+    the encoding it was written with (s3proxy.backends.key_encoding)."""
 
 
 class LoggingConfig(_Frozen):
@@ -323,6 +408,14 @@ class Settings(_Frozen):
     def tenant_layouts(self) -> dict[str, TenantLayout]:
         self._fresh()
         return dict(self._layouts)
+
+    def key_encoding_defaults(self) -> dict[str, KeyEncoding]:
+        """Upstream name → the key encoding a new layout root on it gets."""
+        configured = self.layout.key_encoding
+        return {
+            name: configured or ("plain" if isinstance(upstream, LocalStoreConfig) else "flat")
+            for name, upstream in self.upstreams.items()
+        }
 
     def owner_ids(self) -> dict[str, str]:
         """Tenant name → its owner id, configured or derived."""

@@ -9,6 +9,7 @@ from s3proxy.auth.dispatch import Verified
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.body import Receive
 from s3proxy.config import ServerConfig
+from s3proxy.grants import Grants
 from s3proxy.operations import Operation
 from s3proxy.owner import Owner
 from s3proxy.request import S3Request
@@ -26,6 +27,8 @@ class RequestContext:
     receive: Receive
     request_id: str
     server: ServerConfig
+    grants: Grants | None = None
+    """The key's grants when it is a scoped key (s3proxy.grants); None: the whole tenant."""
 
     @property
     def secret(self) -> str:

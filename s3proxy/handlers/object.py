@@ -13,8 +13,9 @@ from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
-from s3proxy.checksums import ChecksumVerifier
+from s3proxy.checksums import ChecksumVerifier, checksum_type_header
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
@@ -86,12 +87,23 @@ async def check_version(ctx: RequestContext) -> None:
     raise error
 
 
+# Content headers whose value is a list (RFC 9110 §5.3): repeated lines are one value joined
+# with ", ", as an HTTP intermediary joins them. The SigV4 canonical form joins them with ","
+# (auth/canonical.py); that is only what the signature covers, never what is stored.
+LIST_HEADERS = frozenset({"content-encoding", "content-language", "cache-control"})
+
+
 def request_attributes(ctx: RequestContext) -> ObjectAttributes:
+    """Content headers and ``x-amz-meta-*`` values exactly as sent: empty values kept, list
+    values with their spacing."""
     headers: dict[str, str] = {}
     metadata: dict[str, str] = {}
     for name, value in ctx.request.headers:
         if name in CONTENT_HEADERS:
-            headers[name] = value
+            if name in headers and name in LIST_HEADERS:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
         elif name.startswith(META_PREFIX):
             meta_name = name[len(META_PREFIX) :]
             metadata[meta_name] = (
@@ -224,6 +236,8 @@ def _object_headers(
     for name, value in info.extra_headers.items():
         if checksum_mode or not name.startswith("x-amz-checksum-"):
             headers.append((name, value))
+    if checksum_mode:
+        headers.extend(checksum_type_header(info.extra_headers))
     return headers
 
 
@@ -330,6 +344,8 @@ def copy_source(ctx: RequestContext) -> tuple[str, str]:
         error = version_error(parse_query(query).get("versionId"), key)
         if error is not None:
             raise error
+    if ctx.grants is not None and not ctx.grants.allows(Action.READ, bucket, key):
+        raise denied(Action.READ, f"the copy source {bucket}/{key}")  # before any upstream call
     return bucket, key
 
 

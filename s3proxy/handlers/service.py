@@ -49,7 +49,9 @@ async def list_buckets(ctx: RequestContext) -> S3Response:
     selected = [
         (name, created)
         for name, created in buckets
-        if name.startswith(prefix) and (after is None or name > after)
+        if name.startswith(prefix)
+        and (after is None or name > after)
+        and (ctx.grants is None or ctx.grants.reaches(name))  # a scoped key: only its buckets
     ]
     page = selected if limit is None else selected[:limit]
     next_token = None

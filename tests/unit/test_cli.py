@@ -57,7 +57,7 @@ def supply_references(
     text = example.read_text()
     secrets = []
     for index, name in enumerate(sorted(set(re.findall(r"\benv:([A-Za-z_][A-Za-z0-9_]*)", text)))):
-        value = f"env-secret-{index}-{name.lower()}"
+        value = f"env-secret-{index}-{name.lower()}-{'x' * 32}"  # server.secret: 32+ bytes
         monkeypatch.setenv(name, value)
         secrets.append(value)
     for index, ref in enumerate(sorted(set(re.findall(r"\bfile:(\S+)", text)))):
@@ -91,7 +91,8 @@ def test_check_config_accepts_each_example(
     effective = yaml.safe_load(out)
     assert effective["tenants"] and effective["upstreams"]
     upstreams = effective["upstreams"].values()
-    assert all(upstream.get("secret_key", "********") == "********" for upstream in upstreams)
+    # None: an upstream that takes its keys from the AWS credential chain
+    assert all(up.get("secret_key", "********") in ("********", None) for up in upstreams)
 
 
 def test_full_example_sets_every_field() -> None:
@@ -170,9 +171,15 @@ def locate_config(tmp_path: Path) -> Path:
 
 
 def locate(
-    config: Path, access_key: str, bucket: str, key: str, capsys: pytest.CaptureFixture[str]
+    config: Path,
+    access_key: str,
+    bucket: str,
+    key: str,
+    capsys: pytest.CaptureFixture[str],
+    *options: str,
 ) -> tuple[int, str, str]:
-    return run(["locate", "--config", str(config), "--access-key", access_key, bucket, key], capsys)
+    arguments = ["locate", "--config", str(config), "--access-key", access_key, *options]
+    return run([*arguments, bucket, key], capsys)
 
 
 def shard(key: str) -> str:
@@ -181,23 +188,41 @@ def shard(key: str) -> str:
 
 def test_locate_home_bucket(locate_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = "2026/report.pdf"
+    code, out, err = locate(locate_config, "AKALICE", "docs", key, capsys, "--key-encoding=plain")
+    assert (code, err) == (0, "")
+    expected = "upstream: main\nbucket: data\nkey_encoding: plain\n"
+    assert out == expected + f"key: alice/docs/{shard(key)}/{key}\n"
+
+
+def test_locate_prints_the_flat_key_by_default_on_s3_upstreams(
+    locate_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "2026/report.pdf"
     code, out, err = locate(locate_config, "AKALICE", "docs", key, capsys)
     assert (code, err) == (0, "")
-    expected = f"upstream: main\nbucket: data\nkey: alice/docs/{shard(key)}/{key}\n"
-    assert out == expected
+    assert out.splitlines()[-2:] == [
+        "key_encoding: flat",
+        f"key: alice/docs/{shard(key)}/2026-2freport-2epdf",
+    ]
 
 
 def test_locate_mapped_bucket(locate_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = "summer/beach.jpg"
-    code, out, _ = locate(locate_config, "AKALICE", "photos", key, capsys)
+    code, out, _ = locate(locate_config, "AKALICE", "photos", key, capsys, "--key-encoding=plain")
     assert code == 0
-    assert out == f"upstream: archive\nbucket: pics\nkey: alice-photos/{shard(key)}/{key}\n"
+    assert out.splitlines() == [
+        "upstream: archive",
+        "bucket: pics",
+        "key_encoding: plain",
+        f"key: alice-photos/{shard(key)}/{key}",
+    ]
 
 
 def test_locate_honours_shards_override(
     locate_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("S3PROXY_LAYOUT__SHARDS", "256")
+    monkeypatch.setenv("S3PROXY_LAYOUT__KEY_ENCODING", "plain")
     code, out, _ = locate(locate_config, "AKBOB", "shared", "k", capsys)
     digits = hashlib.sha256(b"k").hexdigest()[:2]
     assert (code, out.splitlines()[-1]) == (0, f"key: {digits}/k")
@@ -253,7 +278,11 @@ def test_serve_quick_start_missing_env(
         monkeypatch.delenv(f"S3PROXY_{name}", raising=False)
     argv = ["serve", "--upstream", "http://127.0.0.1:8333", "--upstream-bucket", "data"]
     code, _, err = run(argv, capsys)
-    assert code == 2 and "S3PROXY_UPSTREAM_ACCESS_KEY" in err
+    # Upstream keys are optional (the AWS credential chain), but go together.
+    assert code == 2 and "S3PROXY_ACCESS_KEY" in err and "UPSTREAM" not in err
+    monkeypatch.setenv("S3PROXY_UPSTREAM_ACCESS_KEY", "uak")
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "S3PROXY_UPSTREAM_SECRET_KEY" in err
 
 
 def test_serve_hands_settings_to_the_server(
@@ -278,6 +307,7 @@ def test_serve_hands_settings_to_the_server(
     monkeypatch.setenv("S3PROXY_UPSTREAM_SECRET_KEY", "usk")
     monkeypatch.setenv("S3PROXY_ACCESS_KEY", "quickkey")
     monkeypatch.setenv("S3PROXY_SECRET_KEY", "quicksecret")
+    monkeypatch.chdir(locate_config.parent)  # the quick start keeps its secret in ./s3proxy-state
     argv = ["serve", "--upstream", "http://127.0.0.1:8333", "--upstream-bucket", "data"]
     assert run([*argv, "--admin-port", "9556"], capsys)[0] == 0
     settings, path = calls[1]

@@ -374,9 +374,10 @@ def test_effective_config_masks_every_secret(tmp_path: Path) -> None:
     assert shown["tenants"]["alice"]["keys"][0] == {
         "access_key": "AKALICE",
         "secret_key": "********",
+        "allow": None,  # an unscoped key: everything its tenant owns
     }
     assert shown["tenants"]["alice"]["home"]["prefix"] == "alice/"
-    assert shown["layout"] == {"shards": 16}
+    assert shown["layout"] == {"shards": 16, "key_encoding": None}  # None: per upstream
 
 
 def test_yaml_errors_do_not_quote_the_file(tmp_path: Path) -> None:
