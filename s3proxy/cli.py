@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,9 @@ from s3proxy.config import (
     load_settings,
     quick_start_settings,
 )
-from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
+from s3proxy.config.loading import HOW_TO_SET_SECRET, UNRESOLVED_SECRET, weak_secret
 from s3proxy.config.local_default import (
+    CREDENTIALS_FILE,
     DEFAULT_DATA_DIR,
     DEFAULT_STATE_DIR,
     SECRET_FILE,
@@ -81,12 +84,27 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", help="local store: objects, logical vs physical bytes (the dedup ratio)"
     )
     stats.add_argument("--config", type=Path, metavar="FILE", help="every local store in FILE")
-    stats.add_argument("--data-dir", type=Path, metavar="DIR", help="one local store directory")
+    stats.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help=f"one local store (./{DEFAULT_DATA_DIR})"
+    )
     stats.add_argument("--json", action="store_true", help="one JSON object per store")
 
-    where = commands.add_parser("locate", help="print where a client object lives upstream")
-    where.add_argument("--config", type=Path, metavar="FILE", required=True)
-    where.add_argument("--access-key", metavar="AK", required=True)
+    where = commands.add_parser(
+        "locate",
+        help="print where a client object lives upstream (offline; needs no secret)",
+        description="The deployment is named as for serve: --config FILE, --upstream URL"
+        f" --upstream-bucket NAME, or the local default (--data-dir, ./{DEFAULT_DATA_DIR}).",
+    )
+    where.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    where.add_argument("--upstream", metavar="URL", help="quick start: the upstream endpoint")
+    where.add_argument("--upstream-bucket", metavar="NAME", help="quick start: the upstream bucket")
+    where.add_argument("--shards", type=int, help="layout.shards: 1, 16, 256 or 4096")
+    where.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help=f"the local store (./{DEFAULT_DATA_DIR})"
+    )
+    owner = where.add_mutually_exclusive_group()
+    owner.add_argument("--tenant", metavar="NAME", help="the tenant (default: the only one)")
+    owner.add_argument("--access-key", metavar="AK", help="the tenant owning this access key")
     where.add_argument(
         "--key-encoding",
         choices=["plain", "flat"],
@@ -121,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stats":
             return store_stats(args.config, args.data_dir, args.json)
         if args.command == "locate":
-            return locate_object(
-                args.config, args.access_key, args.bucket, args.key, args.key_encoding
-            )
+            return locate_object(args)
     except ConfigError as exc:
         return fail(f"invalid configuration:\n{exc}")
     parser.print_help(sys.stderr)
@@ -136,12 +152,9 @@ def fail(message: str) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    if args.config is not None and args.upstream is not None:
-        return fail("give either --config FILE or --upstream URL, not both")
-    if (args.upstream is None) != (args.upstream_bucket is None):
-        return fail("--upstream URL and --upstream-bucket NAME go together")
-    if args.data_dir is not None and (args.config is not None or args.upstream is not None):
-        return fail("--data-dir is for the local default: not with --config or --upstream")
+    problem = _mode_problem(args)
+    if problem is not None:
+        return fail(problem)
     if args.state_dir is not None and args.upstream is None:
         return fail("--state-dir is for the quick start with --upstream")
     settings: Settings
@@ -193,6 +206,17 @@ def serve(args: argparse.Namespace) -> int:
     return run(settings, args.config)
 
 
+def _mode_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the flags naming the deployment (serve and locate share them)."""
+    if args.config is not None and args.upstream is not None:
+        return "give either --config FILE or --upstream URL, not both"
+    if (args.upstream is None) != (args.upstream_bucket is None):
+        return "--upstream URL and --upstream-bucket NAME go together"
+    if args.data_dir is not None and (args.config is not None or args.upstream is not None):
+        return "--data-dir is for the local default: not with --config or --upstream"
+    return None
+
+
 def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     server = {"host": args.host, "port": args.port, "admin_port": args.admin_port}
     overrides: dict[str, Any] = {
@@ -213,10 +237,10 @@ def check_config(path: Path) -> int:
 
 
 def store_stats(config: Path | None, data_dir: Path | None, as_json: bool) -> int:
-    if (config is None) == (data_dir is None):
-        return fail("give either --config FILE or --data-dir DIR")
+    if config is not None and data_dir is not None:
+        return fail("give either --config FILE or --data-dir DIR, not both")
     if config is not None:
-        settings = load_settings(config)
+        settings = load_settings(config, secrets=False)  # paths only: no secret is needed
         stores = {
             name: upstream.path
             for name, upstream in settings.upstreams.items()
@@ -225,8 +249,7 @@ def store_stats(config: Path | None, data_dir: Path | None, as_json: bool) -> in
         if not stores:
             return fail(f"{config} configures no local store")
     else:
-        assert data_dir is not None
-        stores = {"local": data_dir}
+        stores = {"local": data_dir or DEFAULT_DATA_DIR}  # as serve's local default
     from s3proxy.backends.local import read_stats  # SQLite: only for this command
 
     for name, path in stores.items():
@@ -262,16 +285,32 @@ def _size(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def locate_object(
-    config: Path, access_key: str, bucket: str, key: str, encoding: KeyEncoding | None = None
-) -> int:
-    """Offline: the upstream root records its encoding (``.s3proxy-layout``), this reads none."""
-    settings = load_settings(config)
-    owner = settings.secret_for(access_key)
-    if owner is None:
-        return fail(f"unknown access key {access_key!r} in {config}")
+def locate_object(args: argparse.Namespace) -> int:
+    """Offline: the upstream root records its encoding (``.s3proxy-layout``), this reads none.
+
+    The deployment is named as ``serve`` names it; no secret is resolved and nothing is
+    written, so an unset ``env:`` variable or a read-only data directory does not stop it.
+    """
+    settings = _layout_settings(args)
+    if isinstance(settings, str):
+        return fail(settings)
     layouts = settings.tenant_layouts()
-    tenant = layouts[owner[0]]
+    if args.access_key is not None:
+        owner = settings.secret_for(args.access_key)
+        if owner is None:
+            return fail(f"unknown access key {args.access_key!r}")
+        name = owner[0]
+    elif args.tenant is not None:
+        name = args.tenant
+        if name not in layouts:
+            return fail(f"unknown tenant {name!r}; tenants: {', '.join(sorted(layouts))}")
+    elif len(layouts) == 1:
+        (name,) = layouts
+    else:
+        return fail(f"give --tenant NAME, one of: {', '.join(sorted(layouts))}")
+    tenant = layouts[name]
+    bucket: str = args.bucket
+    encoding: KeyEncoding | None = args.key_encoding
     # As the gateway does: a bucket another tenant maps explicitly is not this tenant's.
     foreign = any(bucket in other.buckets for other in layouts.values() if other is not tenant)
     if foreign and bucket not in tenant.buckets:
@@ -281,7 +320,7 @@ def locate_object(
         encoding = settings.key_encoding_defaults()[root.upstream]
     try:
         digits = shard_digits(settings.layout.shards)
-        location = locate(tenant, bucket, key, digits, encoding or "plain")
+        location = locate(tenant, bucket, args.key, digits, encoding or "plain")
     except S3Error as exc:
         return fail(f"{exc.code.name}: {exc.message}")
     print(f"upstream: {location.upstream}")
@@ -289,3 +328,41 @@ def locate_object(
     print(f"key_encoding: {encoding}")
     print(f"key: {location.key}")
     return 0
+
+
+def _layout_settings(args: argparse.Namespace) -> Settings | str:
+    """The settings ``serve`` would run with these flags, minus secrets; or what is wrong."""
+    problem = _mode_problem(args)
+    if problem is not None:
+        return problem
+    if args.config is not None:
+        shards = {} if args.shards is None else {"layout": {"shards": args.shards}}
+        return load_settings(args.config, overrides=shards, secrets=False)
+    if args.upstream is not None:
+        keys = _stand_ins(_QUICK_START_KEYS)
+        return quick_start_settings(args.upstream, args.upstream_bucket, keys, shards=args.shards)
+    data_dir = (args.data_dir or DEFAULT_DATA_DIR).expanduser().absolute()
+    if not data_dir.is_dir():
+        return f"no local store at '{data_dir}'"
+    # Without a credentials file the local default would generate one: stand-ins instead.
+    keep = (data_dir / CREDENTIALS_FILE).is_file()
+    env: Mapping[str, str] = os.environ if keep else _stand_ins(_QUICK_START_KEYS[:2])
+    return local_default_settings(data_dir, env, shards=args.shards).settings
+
+
+_QUICK_START_KEYS = (
+    "S3PROXY_ACCESS_KEY",
+    "S3PROXY_SECRET_KEY",
+    "S3PROXY_UPSTREAM_ACCESS_KEY",
+    "S3PROXY_UPSTREAM_SECRET_KEY",
+)
+
+
+def _stand_ins(names: tuple[str, ...]) -> dict[str, str]:
+    """The environment, with a stand-in for each of ``names`` that is unset: the quick start
+    and the local default need keys to build their settings, ``locate`` needs only the layout."""
+    env = dict(os.environ)
+    for name in names:
+        if not env.get(name):
+            env[name] = UNRESOLVED_SECRET
+    return env

@@ -42,14 +42,20 @@ def load_settings(
     path: Path | None,
     env: Mapping[str, str] = os.environ,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    secrets: bool = True,
 ) -> Settings:
     """YAML file, then ``S3PROXY_A__B`` variables of ``env``, then ``overrides``; validated.
 
-    ``env:NAME`` secret references are looked up in ``env`` too.
+    ``env:NAME`` secret references are looked up in ``env`` too. ``secrets=False`` puts
+    ``UNRESOLVED_SECRET`` in place of every ``env:``/``file:`` reference, reading none: for
+    commands that need only the layout or paths (``locate``, ``stats``), which an unset variable
+    must not stop.
     """
     if path is None:
-        return validate_settings({}, env, overrides, Path.cwd())
-    return validate_settings(_read_yaml(path), env, overrides, path.absolute().parent)
+        return validate_settings({}, env, overrides, Path.cwd(), secrets=secrets)
+    data = _read_yaml(path)
+    return validate_settings(data, env, overrides, path.absolute().parent, secrets=secrets)
 
 
 def quick_start_settings(
@@ -136,12 +142,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def validate_settings(
-    data: dict[str, Any], env: Mapping[str, str], overrides: Mapping[str, Any] | None, base: Path
+    data: dict[str, Any],
+    env: Mapping[str, str],
+    overrides: Mapping[str, Any] | None,
+    base: Path,
+    *,
+    secrets: bool = True,
 ) -> Settings:
     data = copy.deepcopy(data)
     _apply_env(data, env)
     _merge(data, overrides or {})
-    data = _resolve_refs(data, env, base)
+    data = _resolve_refs(data, env, base, secrets)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -263,7 +274,12 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             node = node[key]
 
 
-def _resolve_refs(data: Any, env: Mapping[str, str], base: Path) -> Any:
+UNRESOLVED_SECRET = "unresolved-secret-reference"
+"""What an ``env:``/``file:`` reference becomes when secrets are not resolved; long enough
+for every secret field's validation, and never a usable credential."""
+
+
+def _resolve_refs(data: Any, env: Mapping[str, str], base: Path, secrets: bool = True) -> Any:
     """Replace ``env:``/``file:`` references in secret fields; anchor relative paths at ``base``.
 
     Every unresolvable reference is reported, each naming its field.
@@ -273,6 +289,8 @@ def _resolve_refs(data: Any, env: Mapping[str, str], base: Path) -> Any:
     def walk(value: Any, tp: Any, loc: tuple[Any, ...]) -> Any:
         inner = _unwrap(tp)
         if inner is SecretStr and isinstance(value, str):
+            if not secrets and value.startswith(("env:", "file:")):
+                return UNRESOLVED_SECRET
             try:
                 return _secret_ref(value, env, base)
             except ConfigError as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -313,3 +315,167 @@ def test_serve_hands_settings_to_the_server(
     settings, path = calls[1]
     assert path is None and settings.server.admin_port == 9556
     assert settings.secret_for("quickkey") == ("default", "quicksecret")
+
+
+# --- locate in every mode serve has; stats with serve's default directory (issue 19.2) --------
+
+
+def test_locate_by_tenant_name_as_by_access_key(
+    locate_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    by_key = locate(locate_config, "AKALICE", "photos", "k", capsys)
+    by_name = run(
+        ["locate", "--config", str(locate_config), "--tenant", "alice", "photos", "k"], capsys
+    )
+    assert by_name == by_key and by_key[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ([], "s3proxy: give --tenant NAME, one of: alice, bob\n"),
+        (["--tenant", "carol"], "s3proxy: unknown tenant 'carol'; tenants: alice, bob\n"),
+    ],
+)
+def test_locate_names_the_tenants_to_choose_from(
+    locate_config: Path, capsys: pytest.CaptureFixture[str], who: list[str], message: str
+) -> None:
+    assert run(["locate", "--config", str(locate_config), *who, "docs", "k"], capsys) == (
+        2,
+        "",
+        message,
+    )
+
+
+SECRET_REFS = {
+    "server": {"secret": "env:P_UNSET_SERVER_SECRET"},
+    "upstreams": {
+        "main": {
+            "endpoint": "http://127.0.0.1:8333",
+            "access_key": "env:P_UNSET_UPSTREAM_AK",
+            "secret_key": "file:missing/upstream-sk",
+        }
+    },
+    "tenants": {
+        "alice": {
+            "keys": [{"access_key": "AKALICE", "secret_key": "env:P_UNSET_ALICE_SK"}],
+            "home": {"upstream": "main", "bucket": "data"},
+        }
+    },
+}
+
+
+def test_locate_resolves_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "refs.yaml"
+    config.write_text(yaml.safe_dump(SECRET_REFS))
+    code, _, err = run(["check-config", str(config)], capsys)
+    assert code == 2 and "P_UNSET_ALICE_SK" in err and "upstream-sk" in err  # serve would stop
+    code, out, err = run(["locate", "--config", str(config), "docs", "a/b"], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "upstream: main",
+        "bucket: data",
+        "key_encoding: flat",
+        f"key: alice/docs/{shard('a/b')}/a-2fb",
+    ]
+    # The single tenant by access key too: access keys are not secrets.
+    assert locate(config, "AKALICE", "docs", "a/b", capsys) == (0, out, "")
+
+
+@pytest.fixture()
+def bare_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory and no S3PROXY_* variable, as on a fresh machine."""
+    for name in [name for name in os.environ if name.startswith("S3PROXY_")]:
+        monkeypatch.delenv(name)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return workdir
+
+
+def test_locate_quick_start_needs_no_keys(
+    bare_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    quick = ["locate", "--upstream", "http://127.0.0.1:8333", "--upstream-bucket", "data"]
+    code, out, err = run([*quick, "--shards", "256", "docs", "a/b"], capsys)
+    assert (code, err) == (0, "")
+    digits = hashlib.sha256(b"a/b").hexdigest()[:2]
+    assert out.splitlines() == [
+        "upstream: default",
+        "bucket: data",
+        "key_encoding: flat",
+        f"key: default/docs/{digits}/a-2fb",
+    ]
+    assert list(bare_dir.iterdir()) == []  # no state directory, no secret written
+    code, _, err = run([*quick, "--tenant", "alice", "docs", "k"], capsys)
+    assert (code, err) == (2, "s3proxy: unknown tenant 'alice'; tenants: default\n")
+
+
+def test_locate_local_default(bare_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["locate", "docs", "k"], capsys)
+    assert code == 2 and err == f"s3proxy: no local store at '{bare_dir / 's3proxy-data'}'\n"
+    (bare_dir / "s3proxy-data").mkdir()
+    code, out, err = run(["locate", "docs", "a/b"], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "upstream: local",
+        "bucket: default",
+        "key_encoding: plain",
+        f"key: default/docs/{shard('a/b')}/a/b",
+    ]
+    assert list((bare_dir / "s3proxy-data").iterdir()) == []  # no credentials generated
+    moved = bare_dir / "elsewhere"
+    (bare_dir / "s3proxy-data").rename(moved)
+    assert run(["locate", "--data-dir", "elsewhere", "docs", "a/b"], capsys) == (0, out, "")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--config", "x.yaml", "--upstream", "http://h", "--upstream-bucket", "b"], "not both"),
+        (["--upstream", "http://h"], "go together"),
+        (["--data-dir", "d", "--config", "x.yaml"], "--data-dir is for the local default"),
+        (["--tenant", "a", "--access-key", "AK"], "not allowed with argument"),
+    ],
+)
+def test_locate_refuses_mixed_modes(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["locate", *flags, "docs", "k"], capsys)
+    assert (code, out) == (2, "") and message in err
+
+
+def stored_object(root: Path) -> None:
+    """A store at ``root`` holding one 5-byte object."""
+    from tests.unit.local_helpers import put
+    from tests.unit.local_helpers import run as in_store
+
+    async def scenario(store: Any) -> None:
+        await put(store, "k", b"hello")
+
+    in_store(root, scenario)
+
+
+def test_stats_defaults_to_serves_directory_and_takes_relative_paths(
+    bare_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["stats"], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"s3proxy: no local store at '{Path('s3proxy-data')}'\n"
+    stored_object(bare_dir / "s3proxy-data")
+    code, out, err = run(["stats", "--json"], capsys)
+    assert (code, err) == (0, "")
+    figures = json.loads(out)
+    assert (figures["path"], figures["objects"], figures["logical_bytes"]) == ("s3proxy-data", 1, 5)
+    assert run(["stats", "--json", "--data-dir", "s3proxy-data"], capsys) == (0, out, "")
+    assert run(["stats", "--json", "--data-dir", "./s3proxy-data/"], capsys)[0] == 0
+
+
+def test_stats_config_needs_no_secret(bare_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stored_object(bare_dir / "store")
+    config = bare_dir / "refs.yaml"
+    refs = {**SECRET_REFS, "upstreams": {"main": {"type": "local", "path": "store"}}}
+    config.write_text(yaml.safe_dump(refs))
+    code, out, err = run(["stats", "--config", "refs.yaml", "--json"], capsys)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["objects"] == 1

@@ -150,8 +150,12 @@ def connect(root: Path, read_only: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode: transactions are explicit ``BEGIN IMMEDIATE``."""
     path = root / DB_FILE
     if read_only:
+        # A file URI must be absolute; `stats --data-dir s3proxy-data` gives a relative root.
         connection = sqlite3.connect(
-            f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            f"{path.absolute().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
         )
     else:
         # Owner-only, like the blobs: key names and metadata are the tenants' data too (SQLite
