@@ -20,12 +20,14 @@ may have read the Content-Length. RFC 9112 §6.3 lets a server refuse it; the pr
 
 from __future__ import annotations
 
+import asyncio
 import http
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import h11
+import hypercorn.asyncio.task_group
 import hypercorn.asyncio.tcp_server
 from hypercorn.events import Closed, RawData
 from hypercorn.protocol.events import Body, EndBody, Response
@@ -191,8 +193,66 @@ def read_larger_chunks() -> None:
     hypercorn.asyncio.tcp_server.MAX_RECV = SOCKET_READ
 
 
+class ClientGone(ConnectionError):
+    """A response message sent after the client closed its connection."""
+
+
+def raise_on_send_after_close() -> None:
+    """ASGI's "Disconnected Client" rule: send() on a closed connection raises an OSError.
+    Hypercorn instead drops the message and returns, so an abandoned download went on reading
+    its whole body from the upstream into a dead socket (asyncio warning at every write) and
+    was logged as a complete 200. Idempotent."""
+    original: Callable[[Any, Any], Awaitable[None]] = HTTPStream.app_send
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def app_send(self: Any, message: Any) -> None:
+        if self.closed and message is not None and message["type"].startswith("http.response"):
+            raise ClientGone("the client closed the connection")
+        await original(self, message)
+
+    setattr(app_send, _PATCHED, True)
+    HTTPStream.app_send = app_send  # type: ignore[method-assign]
+
+
+def disconnect_without_waiting() -> None:
+    """Hypercorn tells the application that a request is over by queueing ``http.disconnect``
+    behind the body messages it has not read yet, waiting for room, in the task that sent the
+    response's last message. An application that answered without reading its whole body (an
+    upstream that died mid-PUT: 503) fills that queue, so its last send waited for itself:
+    the request hung, the client's body stalled, and the client gave up after its own read
+    timeout (~60 s for aws-cli and boto3). The request is over, so when the queue is full its
+    unread body messages are dropped and ``http.disconnect`` never waits. Idempotent."""
+    original: Callable[..., Awaitable[Callable[[Any], Awaitable[None]]]]
+    original = hypercorn.asyncio.task_group.TaskGroup.spawn_app
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def spawn_app(self: Any, *args: Any) -> Callable[[Any], Awaitable[None]]:
+        put = await original(self, *args)
+        queue = getattr(put, "__self__", None)
+        if not isinstance(queue, asyncio.Queue):
+            return put
+
+        async def app_put(message: Any) -> None:
+            if message["type"] == "http.disconnect":
+                if queue.full():  # emptied, not just one slot: Hypercorn's reader, waiting
+                    while not queue.empty():  # to put one more body message, must get room
+                        queue.get_nowait()
+                queue.put_nowait(message)  # no await since the check: nothing refilled it
+                return
+            await put(message)
+
+        return app_put
+
+    setattr(spawn_app, _PATCHED, True)
+    hypercorn.asyncio.task_group.TaskGroup.spawn_app = spawn_app  # type: ignore[method-assign,assignment]
+
+
 def install() -> None:
     """Every adjustment above, once per process."""
     add_informational_reasons()
     add_s3_error_bodies()
     read_larger_chunks()
+    raise_on_send_after_close()
+    disconnect_without_waiting()

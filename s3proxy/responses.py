@@ -20,6 +20,15 @@ class S3Response:
     """Content-Length to announce when it is not ``len(body)``: streamed bodies and HEAD."""
 
 
+class ResponseAborted(Exception):
+    """The response stopped part-way (see :func:`send_response`)."""
+
+    def __init__(self, sent: int, *, client_gone: bool) -> None:
+        super().__init__(f"response aborted after {sent} body bytes")
+        self.sent = sent
+        self.client_gone = client_gone
+
+
 def xml_response(body: bytes, status: int = 200) -> S3Response:
     return S3Response(status=status, headers=[("Content-Type", "application/xml")], body=body)
 
@@ -29,8 +38,9 @@ async def send_response(
 ) -> int:
     """Send ``response``; return the number of body bytes sent.
 
-    A streamed body that raises part-way propagates the exception: the ASGI server then drops
-    the connection, so the client sees a broken transfer rather than a short 200.
+    A response that cannot be finished raises :class:`ResponseAborted`, saying how many body
+    bytes went out and whether the client left (its connection closed) or the body failed (a
+    streamed body that raised part-way, whose exception is the ``__cause__``).
     """
     headers = [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
@@ -42,24 +52,32 @@ async def send_response(
         length = len(body)
     if length is not None and response.status not in (204, 304):
         headers.append((b"content-length", str(length).encode()))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    if isinstance(body, bytes):
-        await send({"type": "http.response.body", "body": b"" if head else body})
-        return 0 if head else len(body)
-    if head:
-        await send({"type": "http.response.body", "body": b""})
-        return 0
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if isinstance(body, bytes) or head:
+            data = b"" if head or not isinstance(body, bytes) else body
+            await send({"type": "http.response.body", "body": data})
+            return len(data)
+    except OSError as exc:  # ASGI: send() on a closed connection raises an OSError
+        raise ResponseAborted(0, client_gone=True) from exc
     # One chunk is held back so that the last one goes out as the end of the body: one ASGI
     # message (and one pass through the server's send path) fewer per streamed response, which
     # is most of a small GET's body cost.
     sent = 0
     held = b""
-    async for chunk in body:
-        if not chunk:
-            continue
-        if held:
-            await send({"type": "http.response.body", "body": held, "more_body": True})
-            sent += len(held)
-        held = chunk
-    await send({"type": "http.response.body", "body": held})
+    sending = False  # whether an exception came from send() (the client) or the body (upstream)
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            if held:
+                sending = True
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+                sending = False
+                sent += len(held)
+            held = chunk
+        sending = True
+        await send({"type": "http.response.body", "body": held})
+    except Exception as exc:
+        raise ResponseAborted(sent, client_gone=sending and isinstance(exc, OSError)) from exc
     return sent + len(held)

@@ -2,45 +2,43 @@
 
 Signals: SIGTERM/SIGINT fail readiness at once, keep serving for ``server.drain_delay``
 seconds (0 by default; a second signal ends the wait), then stop accepting and let in-flight
-requests finish for up to ``server.shutdown_timeout`` seconds; SIGHUP reloads tenants, keys and
-mappings from the config file, keeping the old configuration (and saying why) when the new one
-is invalid.
+requests finish for up to ``server.shutdown_timeout`` seconds, the log saying every second
+how many are still in flight (a silent 30 s wait looks like a hang); SIGHUP reloads tenants,
+keys and mappings from the config file, keeping the old configuration (and saying why) when the
+new one is invalid.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import ctypes.util
-import json
 import logging
 import os
 import secrets
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from s3proxy import hypercorn_patch
+from s3proxy import hypercorn_patch, startup
 from s3proxy.app import Gateway, S3App, create_admin_app
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
 from s3proxy.config.local_default import with_persistent_secret
 from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
+from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
 log = logging.getLogger("s3proxy")
-ACCESS_LOGGER = "s3proxy.access"
 LOG_FLUSH_SECONDS = 1.0
+DRAIN_REPORT_SECONDS = 1.0
 
 STOP_NOW = signal.SIGUSR2
 """Stop accepting at once, without the drain: what the supervisor sends its admin process."""
@@ -60,88 +58,6 @@ def tune_malloc() -> None:
         libc.mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024)
     except (OSError, AttributeError):
         pass
-
-
-class JsonFormatter(logging.Formatter):
-    """Access-log records are already JSON; everything else becomes a JSON line too."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.name == ACCESS_LOGGER:
-            return record.getMessage()
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, separators=(",", ":"))
-
-
-class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes access-log lines in batches, as nginx's ``access_log … buffer=64k flush=1s``: one
-    write and flush per request was 7-9 % of the CPU of a small request (BENCHMARKS.md). A batch
-    is written when it reaches ``max_bytes``, when its oldest line is ``max_delay`` old (checked
-    on every line and by :func:`flush_logs`, which the server calls every second), and at exit.
-    Any other record (a warning, an error) is written at once, after the lines before it."""
-
-    def __init__(self, stream: Any, max_delay: float = 1.0, max_bytes: int = 64 * 1024) -> None:
-        super().__init__(stream)
-        self.max_delay = max_delay
-        self.max_bytes = max_bytes
-        self._pending: list[str] = []
-        self._size = 0
-        self._oldest = 0.0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record) + self.terminator
-        except Exception:
-            self.handleError(record)
-            return
-        now = time.monotonic()
-        if not self._pending:
-            self._oldest = now
-        self._pending.append(line)
-        self._size += len(line)
-        if (
-            record.name != ACCESS_LOGGER
-            or self._size >= self.max_bytes
-            or now - self._oldest >= self.max_delay
-        ):
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock or contextlib.nullcontext():
-            if self._pending:
-                batch, self._pending, self._size = "".join(self._pending), [], 0
-                try:
-                    self.stream.write(batch)
-                except (OSError, ValueError):
-                    return
-            super().flush()
-
-
-def flush_logs() -> None:
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-
-
-def configure_logging(settings: Settings) -> None:
-    # The logging HOWTO's "Optimization" settings: the JSON lines carry no source location,
-    # thread or process, and finding the caller's frame was 10 of the 23 µs of an access line.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = BatchedStreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(settings.logging.level.upper())
-    access = logging.getLogger(ACCESS_LOGGER)
-    access.setLevel(logging.INFO if settings.logging.access_log else logging.WARNING)
 
 
 def address(host: str, port: int) -> str:
@@ -212,6 +128,16 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     loop = asyncio.get_running_loop()
     grace = settings.server.shutdown_timeout
     delay = role.drain_delay
+    s3_app = S3App(gateway) if role.serve_s3 else None
+
+    def report_drain() -> None:
+        """Every second from the first signal to the exit: what the drain still waits for."""
+        if s3_app is None:
+            return
+        count = s3_app.in_flight
+        plural = "" if count == 1 else "s"
+        log.info("draining: %d request%s in flight (pid %d)", count, plural, os.getpid())
+        loop.call_later(DRAIN_REPORT_SECONDS, report_drain)
 
     def stop_accepting() -> None:
         if role.serve_s3:
@@ -225,6 +151,7 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
                 loop.call_later(grace + 2, _hard_exit)
             return
         gateway.draining = True
+        report_drain()
         if delay is None:
             return
         if delay > 0:
@@ -236,6 +163,8 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
         loop.call_later(delay + grace + 2, _hard_exit)
 
     def stop_now() -> None:  # the supervisor's "the workers are gone": no drain to wait for
+        if not gateway.draining:
+            report_drain()
         gateway.draining = True
         if not stop.is_set():
             stop_accepting()
@@ -252,8 +181,7 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
 
     loop.call_later(LOG_FLUSH_SECONDS, flush_periodically)
     servers = []
-    if role.serve_s3:
-        s3_app = S3App(gateway)
+    if s3_app is not None:
         server = settings.server
         counts = ConnectionCounts(server.max_client_connections, server.max_connections_per_client)
         bound_connections(counts, s3_app)
@@ -267,13 +195,24 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
             address(settings.server.host, settings.server.port),
             address(settings.server.admin_host, settings.server.admin_port),
         )
+    if role.serve_s3:
+        log.info(startup.memory_line("server" if role.serve_admin else "worker"))
+    readiness = asyncio.create_task(_log_readiness(gateway)) if role.serve_admin else None
     try:
         await asyncio.gather(*servers)
     finally:
+        if readiness is not None:
+            readiness.cancel()
         await gateway.close()
     if role.announce:
         log.info("s3proxy stopped")
     return 0
+
+
+async def _log_readiness(gateway: Gateway) -> None:
+    """Once, at start: the upstreams' readiness, as /readyz would answer it."""
+    ready, line = startup.readiness_line(await gateway.check_ready())
+    log.log(logging.INFO if ready else logging.WARNING, line)
 
 
 def run(settings: Settings, config_path: Path | None) -> int:
@@ -299,16 +238,19 @@ def run(settings: Settings, config_path: Path | None) -> int:
             }
         )
     workers = worker_count(settings)
-    if workers > 1 and multiprocess_metrics_active():
-        from s3proxy.supervisor import supervise
-
-        return supervise(settings, config_path, workers)
-    if workers > 1:
+    if workers > 1 and not multiprocess_metrics_active():
         log.warning(
             "server.workers=%d needs metrics shared between processes, which must be set up "
             "before prometheus_client is imported (s3proxy serve does this): serving with 1",
             workers,
         )
+        workers = 1
+    for line in startup.summary(settings, config_path, workers):
+        log.info(line)
+    if workers > 1:
+        from s3proxy.supervisor import supervise
+
+        return supervise(settings, config_path, workers)
     try:
         return asyncio.run(serve_role(settings, config_path, Role()))
     except OSError as exc:

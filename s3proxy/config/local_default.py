@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from s3proxy.config.loading import MIN_SECRET_BYTES, validate_settings
 from s3proxy.config.models import ConfigError, LocalStoreConfig, Settings
+from s3proxy.startup import client_host, client_settings
 
 DEFAULT_DATA_DIR = Path("s3proxy-data")
 DEFAULT_STATE_DIR = Path("s3proxy-state")
@@ -60,12 +61,13 @@ def local_default_settings(
     except OSError as exc:
         raise ConfigError(f"--data-dir: cannot create '{data_dir}': {exc.strerror}") from None
     banner = [f"local store: {data_dir}"]
+    first_start = False
     if env.get("S3PROXY_ACCESS_KEY") and env.get("S3PROXY_SECRET_KEY"):
         access_key, secret_key = env["S3PROXY_ACCESS_KEY"], env["S3PROXY_SECRET_KEY"]
         banner.append(f"access key: {access_key} (secret key from S3PROXY_SECRET_KEY)")
     else:
-        access_key, secret_key, created = _credentials(data_dir / CREDENTIALS_FILE)
-        if created:
+        access_key, secret_key, first_start = _credentials(data_dir / CREDENTIALS_FILE)
+        if first_start:
             banner.append(f"access key: {access_key}")
             banner.append(f"secret key: {secret_key}")
             banner.append(f"(generated once; kept in {data_dir / CREDENTIALS_FILE})")
@@ -86,7 +88,12 @@ def local_default_settings(
     overrides: dict[str, Any] = {"server": {k: v for k, v in flags.items() if v is not None}}
     if shards is not None:
         overrides["layout"] = {"shards": shards}
-    return LocalDefault(validate_settings(data, env, overrides, Path.cwd()), banner)
+    settings = validate_settings(data, env, overrides, Path.cwd())
+    if first_start:  # the user has no client set up yet: settings to paste, once
+        server = settings.server
+        endpoint = f"http://{client_host(server.host)}:{server.port}"
+        banner.extend(client_settings(endpoint, access_key, secret_key, server.region))
+    return LocalDefault(settings, banner)
 
 
 def with_persistent_secret(settings: Settings) -> Settings:

@@ -168,3 +168,45 @@ def test_a_header_section_over_the_limit_is_refused_even_when_it_came_in_one_rea
     assert status_line == b"HTTP/1.1 400 Bad Request"
     assert document.findtext("Code") == "RequestHeaderSectionTooLarge"
     assert protocol.closed and not hasattr(protocol, "stream")
+
+
+def test_disconnect_never_waits_behind_unread_body_messages() -> None:
+    """An application that answered without reading its body (the upstream died mid-PUT) has a
+    full receive queue; the disconnect that ends its request must not wait for room in it
+    (that wait was the application's own last send: the request hung), and Hypercorn's reader,
+    waiting to add one more body message, must get room too."""
+    from hypercorn.asyncio.task_group import TaskGroup
+
+    hypercorn_patch.disconnect_without_waiting()
+    config = Config()
+    config.max_app_queue_size = 4
+    received: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        answered = asyncio.Event()
+        finish = asyncio.Event()
+
+        async def app(scope: Any, receive: Any, send: Any, *_: Any) -> None:
+            answered.set()  # answers without reading the body
+            await finish.wait()
+            while not received or received[-1]["type"] != "http.disconnect":
+                received.append(await receive())
+
+        async def send(message: Any) -> None:
+            return None
+
+        async with TaskGroup(asyncio.get_running_loop()) as group:
+            put: Any = await group.spawn_app(app, config, {"type": "http"}, send)  # type: ignore[arg-type]
+            await answered.wait()
+            body = {"type": "http.request", "body": b"x", "more_body": True}
+            for _ in range(4):
+                await put(body)
+            reader: asyncio.Task[None] = asyncio.create_task(put(body))  # Hypercorn's reader
+            await asyncio.sleep(0)
+            assert not reader.done()
+            await put({"type": "http.disconnect"})  # returns: it never waits
+            await reader
+            finish.set()
+
+    asyncio.run(asyncio.wait_for(run(), 10))
+    assert received[0] == {"type": "http.disconnect"}

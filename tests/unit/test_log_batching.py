@@ -7,7 +7,7 @@ import io
 import json
 import logging
 
-from s3proxy.server import ACCESS_LOGGER, BatchedStreamHandler, JsonFormatter
+from s3proxy.logs import ACCESS_LOGGER, BatchedStreamHandler, JsonFormatter
 
 
 def _record(name: str, message: str, level: int = logging.INFO) -> logging.LogRecord:
