@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from s3proxy.auth.payload import PayloadVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.limits import TokenBucket
 from s3proxy.request import S3Request
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -56,6 +57,7 @@ class TimedReceive:
         "bytes_in",
         "done",
         "idle",
+        "meter",
     )
 
     def __init__(self, receive: Receive, idle: float, min_rate: float) -> None:
@@ -72,6 +74,8 @@ class TimedReceive:
         self._window_bytes = 0
         self._window_waited = 0.0
         self._expired = False
+        self.meter: TokenBucket | None = None
+        """The tenant's byte-rate bucket (s3proxy.limits), charged as body bytes arrive."""
 
     async def __call__(self) -> dict[str, Any]:
         if self.done:
@@ -95,7 +99,10 @@ class TimedReceive:
             raise
         self._waiter = None
         self._waited += loop.time() - started
-        self.bytes_in += len(message.get("body", b""))
+        size = len(message.get("body", b""))
+        self.bytes_in += size
+        if self.meter is not None and size:
+            self.meter.charge(size)
         if not message.get("more_body", False):
             self.done = True
         return message

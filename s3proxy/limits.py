@@ -12,6 +12,21 @@ request task (and the tasks it starts) works for, and :class:`s3proxy.backends.s
 keeps one connection pool per tenant, so one tenant's slow requests cannot take another's
 upstream connections.
 
+Rate limits are token buckets per tenant (:class:`TokenBucket`), checked when a request is
+admitted, before its slot and before any body byte is read or any upstream call is made:
+
+- ``requests_per_second``: each request takes a token; with none left it gets 503 SlowDown with
+  ``Retry-After`` saying when the next token arrives.
+- ``bytes_per_second``: request and response body bytes are charged as they move, and the bucket
+  may go into debt; while it is in debt, new requests get 503 SlowDown with ``Retry-After`` saying
+  when the debt is repaid. Transfers in progress are never paused: pausing a body would hold its
+  slot and upstream connection, and an upstream ends a body that stalls (S3 after about 20 s, with
+  RequestTimeout), so throttling large uploads would break them. Refusing new requests instead
+  keeps the tenant's average at its rate (over any period longer than its largest transfer)
+  without holding anything in memory.
+
+A bucket holds one second of its rate (at least one request), so a tenant may burst that much.
+
 Limits are per process: with ``server.workers: N`` a tenant may hold N times its limit.
 """
 
@@ -21,9 +36,12 @@ import asyncio
 import contextlib
 import contextvars
 import math
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
+from s3proxy import metrics
 from s3proxy.errors import S3Error, S3ErrorCode
 
 CURRENT_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("s3proxy_tenant", default="")
@@ -33,10 +51,11 @@ CURRENT_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("s3proxy_te
 class Gate:
     """One tenant's request slots. Entering is a counter increment while slots are free."""
 
-    __slots__ = ("_waiters", "active", "limit")
+    __slots__ = ("_waiters", "active", "limit", "tenant")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, tenant: str = "") -> None:
         self.limit = limit
+        self.tenant = tenant
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
@@ -50,6 +69,7 @@ class Gate:
         try:
             async with asyncio.timeout(max_wait):
                 await waiter  # leave() hands its slot over: ``active`` already counts us
+            limited(self.tenant, "max_concurrent_requests", "waited")
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self.leave()  # handed a slot as we gave up: pass it on
@@ -58,8 +78,8 @@ class Gate:
                 with contextlib.suppress(ValueError):  # leave() may have dropped it already
                     self._waiters.remove(waiter)
             if isinstance(exc, TimeoutError):
-                retry = str(max(1, math.ceil(max_wait)))
-                raise S3Error(S3ErrorCode.SlowDown, headers={"Retry-After": retry}) from None
+                limited(self.tenant, "max_concurrent_requests", "SlowDown")
+                raise slow_down(max_wait) from None
             raise
 
     def leave(self) -> None:
@@ -77,19 +97,33 @@ class Gate:
 
 
 class Admission:
-    """The gates of all tenants of one process; limits change on reload, counts carry over."""
+    """The gates and rate buckets of all tenants of one process; limits change on reload, counts
+    (busy slots, tokens, debt) carry over while a limit stays the same."""
 
-    def __init__(self, limits: Mapping[str, int], max_wait: float) -> None:
+    def __init__(
+        self,
+        limits: Mapping[str, int],
+        max_wait: float,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.gates: dict[str, Gate] = {}
+        self.rates: dict[str, TenantRates] = {}
+        """Only tenants with a rate limit: the others pay one dict miss a request."""
         self.max_wait = max_wait
-        self.configure(limits, max_wait)
+        self.configure(limits, max_wait, rates)
 
-    def configure(self, limits: Mapping[str, int], max_wait: float) -> None:
+    def configure(
+        self,
+        limits: Mapping[str, int],
+        max_wait: float,
+        rates: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """``rates``: tenant → (requests_per_second, bytes_per_second), 0 for no limit."""
         self.max_wait = max_wait
         for tenant, limit in limits.items():
             gate = self.gates.get(tenant)
             if gate is None:
-                self.gates[tenant] = Gate(limit)
+                self.gates[tenant] = Gate(limit, tenant)
             else:
                 gate.limit = limit
                 while gate._waiters and gate.active < gate.limit:  # a raised limit: wake waiters
@@ -97,6 +131,111 @@ class Admission:
                     if not waiter.done():
                         gate.active += 1
                         waiter.set_result(None)
+        configured: dict[str, TenantRates] = {}
+        for tenant, (per_request, per_byte) in (rates or {}).items():
+            if per_request <= 0 and per_byte <= 0:
+                continue
+            old = self.rates.get(tenant)
+            configured[tenant] = TenantRates(
+                tenant,
+                _same_or_new(old.requests if old else None, per_request, max(1.0, per_request)),
+                _same_or_new(old.bytes if old else None, per_byte, per_byte),
+            )
+        self.rates = configured
 
     def gate(self, tenant: str) -> Gate:
         return self.gates[tenant]
+
+
+class TokenBucket:
+    """``rate`` tokens a second, up to ``burst`` held; refilled lazily when used."""
+
+    __slots__ = ("_stamp", "burst", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self._stamp = time.monotonic()
+
+    def _refill(self, now: float) -> None:
+        if now > self._stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+
+    def take(self, now: float) -> float:
+        """Take one token: 0.0 if taken, else the seconds until one is there (none taken)."""
+        self._refill(now)
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+    def debt(self, now: float) -> float:
+        """Seconds until the bucket is out of debt; 0.0 when it is not in debt."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def charge(self, amount: int, now: float | None = None) -> None:
+        """Take ``amount`` tokens, into debt if need be (bytes that have already moved)."""
+        self._refill(time.monotonic() if now is None else now)
+        self.tokens -= amount
+
+
+def _same_or_new(bucket: TokenBucket | None, rate: float, burst: float) -> TokenBucket | None:
+    if rate <= 0:
+        return None
+    if bucket is not None and bucket.rate == rate:
+        return bucket  # a reload that keeps the rate keeps the tokens (and the debt)
+    return TokenBucket(rate, burst)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRates:
+    """One tenant's rate buckets; None where that limit is off."""
+
+    tenant: str
+    requests: TokenBucket | None
+    bytes: TokenBucket | None
+
+    def admit(self) -> None:
+        """Let a request in, or raise 503 SlowDown with the ``Retry-After`` its bucket says."""
+        now = time.monotonic()
+        if self.bytes is not None:
+            wait = self.bytes.debt(now)
+            if wait > 0:
+                limited(self.tenant, "bytes_per_second", "SlowDown")
+                raise slow_down(wait)
+        if self.requests is not None:
+            wait = self.requests.take(now)
+            if wait > 0:
+                limited(self.tenant, "requests_per_second", "SlowDown")
+                raise slow_down(wait)
+
+
+class Metered:
+    """A response body iterator whose chunks are charged to a byte bucket as they are sent."""
+
+    __slots__ = ("_bucket", "_inner")
+
+    def __init__(self, inner: AsyncIterator[bytes], bucket: TokenBucket) -> None:
+        self._inner = inner
+        self._bucket = bucket
+
+    def __aiter__(self) -> Metered:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self._inner.__anext__()
+        self._bucket.charge(len(chunk))
+        return chunk
+
+
+def slow_down(wait: float) -> S3Error:
+    """503 SlowDown; ``Retry-After`` in whole seconds (at least 1), as S3 and HTTP want it."""
+    return S3Error(S3ErrorCode.SlowDown, headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+def limited(tenant: str, limit: str, answer: str) -> None:
+    """Count a request a limit acted on (only then: the common path counts nothing)."""
+    metrics.labelled(metrics.LIMITED, tenant, limit, answer).inc()

@@ -40,6 +40,13 @@ MULTIPART_STARTED = Counter("s3proxy_multipart_uploads_started", "CreateMultipar
 MULTIPART_COMPLETED = Counter(
     "s3proxy_multipart_uploads_completed", "CompleteMultipartUpload successes"
 )
+LIMITED = Counter(
+    "s3proxy_limited_requests",
+    "Requests a tenant limit acted on: limit is max_concurrent_requests, requests_per_second or"
+    " bytes_per_second; answer is SlowDown (refused, 503) or waited (served after waiting for a"
+    " slot)",
+    ["tenant", "limit", "answer"],
+)
 
 
 _CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
@@ -69,3 +76,19 @@ def observe_request(
         labelled(BYTES_IN, tenant).inc(bytes_in)
     if bytes_out:
         labelled(BYTES_OUT, tenant).inc(bytes_out)
+
+
+TRANSPORT_NOISE = Counter(
+    "s3proxy_transport_noise",
+    "asyncio's 'socket.send() raised exception.' warnings (writes to a connection the client had"
+    " already closed), counted instead of logged",
+)
+
+
+UPSTREAM_READY = Gauge(
+    "s3proxy_upstream_ready",
+    "1 if the last /readyz probe found the upstream bucket usable, else 0 (target:"
+    " upstream/bucket); set each time /readyz is asked, as the kubelet does every few seconds",
+    ["target"],
+    multiprocess_mode="livemax",
+)

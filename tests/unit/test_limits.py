@@ -1,5 +1,5 @@
-"""Request slots per tenant (s3proxy.limits), stalled bodies (s3proxy.body.TimedReceive) and
-client connections (s3proxy.connections)."""
+"""Request slots and rate buckets per tenant (s3proxy.limits), stalled bodies
+(s3proxy.body.TimedReceive) and client connections (s3proxy.connections)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from s3proxy.body import TimedReceive
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.limits import CURRENT_TENANT, Admission, Gate
+from s3proxy.limits import CURRENT_TENANT, Admission, Gate, TenantRates, TokenBucket
 
 
 def run(coro: Any) -> Any:
@@ -119,6 +119,58 @@ def test_the_current_tenant_is_per_task() -> None:
 
     assert run(scenario()) == ["a", "b"]
     assert CURRENT_TENANT.get() == ""
+
+
+# -- rate buckets ------------------------------------------------------------------------
+
+
+def test_a_request_bucket_gives_its_burst_then_says_when_the_next_token_comes() -> None:
+    bucket = TokenBucket(rate=2, burst=2)
+    start = bucket._stamp
+    assert bucket.take(start) == 0 and bucket.take(start) == 0
+    assert bucket.take(start) == pytest.approx(0.5)  # one token every 1/2 s
+    assert bucket.take(start + 0.25) == pytest.approx(0.25)  # refused takes take nothing
+    assert bucket.take(start + 0.5) == 0
+    assert bucket.take(start + 100) == 0 and bucket.tokens == pytest.approx(1)  # capped at burst
+
+
+def test_a_byte_bucket_goes_into_debt_and_says_when_it_is_repaid() -> None:
+    bucket = TokenBucket(rate=1000, burst=1000)
+    start = bucket._stamp
+    assert bucket.debt(start) == 0
+    bucket.charge(5000, start)  # bytes already moved are charged whole
+    assert bucket.debt(start) == pytest.approx(4.0)
+    assert bucket.debt(start + 3) == pytest.approx(1.0)
+    assert bucket.debt(start + 4) == 0
+
+
+def test_rates_refuse_with_slowdown_and_retry_after_from_the_bucket() -> None:
+    rates = TenantRates("a", TokenBucket(0.1, 1), None)
+    rates.admit()
+    with pytest.raises(S3Error) as caught:
+        rates.admit()
+    assert caught.value.code is S3ErrorCode.SlowDown and caught.value.status == 503
+    assert caught.value.headers == {"Retry-After": "10"}  # one token in 10 s
+    in_debt = TenantRates("b", None, TokenBucket(1000, 1000))
+    assert in_debt.bytes is not None
+    in_debt.bytes.charge(3500)
+    with pytest.raises(S3Error) as caught:
+        in_debt.admit()
+    assert caught.value.headers == {"Retry-After": "3"}  # 2500 bytes of debt at 1000/s
+
+
+def test_reload_keeps_a_bucket_whose_rate_stays_and_drops_a_removed_limit() -> None:
+    admission = Admission({"a": 1, "b": 1}, 0, {"a": (1, 100), "b": (0, 0)})
+    assert set(admission.rates) == {"a"}  # a tenant without rate limits pays one dict miss
+    kept = admission.rates["a"]
+    assert kept.requests is not None and kept.bytes is not None
+    kept.bytes.charge(10_000)
+    admission.configure({"a": 1, "b": 1}, 0, {"a": (1, 200), "b": (5, 0)})
+    assert admission.rates["a"].requests is kept.requests  # same rate: same tokens
+    assert admission.rates["a"].bytes is not kept.bytes  # a new rate starts full
+    assert admission.rates["b"].bytes is None and admission.rates["b"].requests is not None
+    admission.configure({"a": 1, "b": 1}, 0, {})
+    assert admission.rates == {}
 
 
 # -- stalled bodies --------------------------------------------------------------------------
