@@ -9,6 +9,7 @@ alone costs ~150 µs a request). Configuration that SIGHUP may change lives in o
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import secrets
@@ -34,17 +35,19 @@ from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
+from s3proxy.config.models import ServerLimits, TenantLimits
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.layout import shard_digits
-from s3proxy.limits import CURRENT_TENANT, Admission, Gate
+from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
+from s3proxy.logs import timestamp
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
 from s3proxy.request import S3Request, parse_request
-from s3proxy.responses import S3Response, Send, send_response, xml_response
+from s3proxy.responses import ResponseAborted, S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
 
 log = logging.getLogger("s3proxy")
@@ -108,6 +111,7 @@ class Gateway:
                 for name, tenant in settings.tenants.items()
             },
             default.max_wait,
+            {name: _rates(tenant.limits, default) for name, tenant in settings.tenants.items()},
         )
         grants = {
             pair.access_key: Grants(
@@ -173,15 +177,13 @@ def _open_backend(name: str, config: UpstreamConfig | LocalStoreConfig) -> Backe
     return S3Upstream(name, config)
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class S3App:
     """The S3 endpoint as a pure ASGI callable."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self.in_flight = 0
+        """Requests of this process being served: what the drain reports every second."""
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -191,12 +193,14 @@ class S3App:
 
     async def _handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         metrics.IN_FLIGHT.inc()
+        self.in_flight += 1
         server = self.gateway.runtime.settings.server
         body = TimedReceive(receive, server.body_idle_timeout, server.body_min_rate)
         try:
             await self._serve(scope, body, send)
         finally:
             body.finish()
+            self.in_flight -= 1
             metrics.IN_FLIGHT.dec()
 
     async def _serve(self, scope: dict[str, Any], body: TimedReceive, send: Send) -> None:
@@ -204,12 +208,14 @@ class S3App:
         request_id = secrets.token_hex(8).upper()
         runtime = self.gateway.runtime
         server = runtime.settings.server
-        entry: dict[str, Any] = {"time": _now_iso(), "request_id": request_id}
+        entry: dict[str, Any] = {"time": timestamp(), "request_id": request_id}
         request: S3Request | None = None
         gate: Gate | None = None
         try:
             request = parse_request(scope, server.virtual_host_domains)
             entry["bucket"] = request.bucket
+            if request.key is not None:
+                entry["key"] = _logged_key(request.key, runtime.settings)
             agent = request.header("user-agent")
             if agent is not None:
                 entry["user_agent"] = agent[:200]
@@ -225,6 +231,10 @@ class S3App:
             entry.update(status=499, error="ClientDisconnected")
             self._log(entry, started, body.bytes_in, 0)
             return
+        except asyncio.CancelledError:  # the server's shutdown timeout passed: the line stays
+            entry.update(status=503, error="Cancelled")
+            self._log(entry, started, body.bytes_in, 0)
+            raise
         except Exception:
             log.exception("request %s failed", request_id)
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
@@ -241,8 +251,15 @@ class S3App:
             bytes_out = await send_response(
                 send, response, head=scope["method"] == "HEAD", extra_headers=extra_headers
             )
-        except Exception as exc:
-            entry["error"] = f"aborted: {type(exc).__name__}"
+        except ResponseAborted as aborted:
+            bytes_out = aborted.sent
+            if aborted.client_gone:  # what the client got: the bytes before it left
+                entry.update(status=499, error="ClientDisconnected")
+            else:  # the body failed after the head went out: the client sees a cut transfer
+                entry["error"] = f"aborted: {type(aborted.__cause__).__name__}"
+                raise
+        except asyncio.CancelledError:
+            entry["error"] = "Cancelled"
             raise
         finally:
             if gate is not None:
@@ -256,7 +273,7 @@ class S3App:
         request: S3Request,
         operation: Operation,
         runtime: Runtime,
-        receive: Receive,
+        receive: TimedReceive,
         entry: dict[str, Any],
         request_id: str,
     ) -> tuple[S3Response, Gate]:
@@ -306,17 +323,29 @@ class S3App:
             server=server,
             grants=grants,
         )
-        # The tenant's slot is held until the response is sent (_serve releases it), and its
-        # upstream calls use its own connection pool: s3proxy.limits.
+        # The tenant's rate limits, then one of its slots (held until the response is sent:
+        # _serve releases it); its upstream calls use its own connection pool: s3proxy.limits.
         admission = self.gateway.admission
+        rates = admission.rates.get(tenant)
+        if rates is not None:
+            rates.admit()  # 503 SlowDown before any body byte is read
+            if rates.bytes is not None:
+                receive.meter = rates.bytes
         gate = admission.gate(tenant)
         await gate.enter(admission.max_wait)
         CURRENT_TENANT.set(tenant)
         try:
-            return await handler(context), gate
+            response = await handler(context)
         except BaseException:
             gate.leave()
             raise
+        if rates is not None and rates.bytes is not None:
+            if isinstance(response.body, bytes):
+                if request.method != "HEAD":  # a HEAD's body is never sent
+                    rates.bytes.charge(len(response.body))
+            else:
+                response.body = Metered(response.body, rates.bytes)
+        return response, gate
 
     @staticmethod
     def _error(error: S3Error, request: S3Request | None, request_id: str) -> S3Response:
@@ -350,6 +379,27 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             access_log.info(json.dumps(entry, separators=(",", ":")))
+
+
+def _rates(limits: TenantLimits, default: ServerLimits) -> tuple[float, float]:
+    """A tenant's (requests_per_second, bytes_per_second): its own, else the server's."""
+    per_request = limits.requests_per_second
+    per_byte = limits.bytes_per_second
+    return (
+        default.requests_per_second if per_request is None else per_request,
+        default.bytes_per_second if per_byte is None else per_byte,
+    )
+
+
+def _logged_key(key: str, settings: Settings) -> str:
+    """The object key as the access log shows it: as sent, or with ``logging.access_log_keys:
+    hash`` an HMAC-SHA256 under the server secret (128 bits, hex), the same on every replica
+    sharing the secret, so one key's requests can be followed without the log revealing it."""
+    if settings.logging.access_log_keys == "plain":
+        return key
+    secret = settings.server.secret
+    material = secret.get_secret_value().encode() if secret is not None else b""
+    return hmac.new(material, key.encode("utf-8", "surrogateescape"), "sha256").hexdigest()[:32]
 
 
 def _has_body(scope: Mapping[str, Any]) -> bool:
@@ -388,6 +438,8 @@ def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None
         if gateway.draining:
             return JSONResponse({"ready": False, "draining": True}, status_code=503)
         results = await gateway.check_ready()
+        for target, (condition, _) in results.items():  # for the alert rules in charts/
+            metrics.labelled(metrics.UPSTREAM_READY, target).set(condition == "ok")
         ready = all(condition == "ok" for condition, _ in results.values())
         body: dict[str, Any] = {
             "ready": ready,

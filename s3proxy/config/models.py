@@ -96,11 +96,20 @@ class ServerLimits(_Frozen):
     """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
     max_wait: float = Field(default=1.0, ge=0)
     """Seconds a request over its tenant's limit waits for a slot before 503 SlowDown."""
+    requests_per_second: float = Field(default=0.0, ge=0)
+    """Requests a second per tenant (token bucket, bursts of one second); 0: no limit."""
+    bytes_per_second: float = Field(default=0.0, ge=0)
+    """Request plus response body bytes a second per tenant; 0: no limit. While a tenant is
+    over it, its new requests get 503 SlowDown; transfers in progress are not paused."""
 
 
 class TenantLimits(_Frozen):
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     """None: ``server.limits.max_concurrent_requests``."""
+    requests_per_second: float | None = Field(default=None, ge=0)
+    """None: ``server.limits.requests_per_second``; 0: no limit for this tenant."""
+    bytes_per_second: float | None = Field(default=None, ge=0)
+    """None: ``server.limits.bytes_per_second``; 0: no limit for this tenant."""
 
 
 class ServerConfig(_Frozen):
@@ -306,6 +315,8 @@ class LayoutConfig(_Frozen):
 class LoggingConfig(_Frozen):
     level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = True
+    access_log_keys: Literal["plain", "hash"] = "plain"
+    """How access lines show object keys: as sent, or as a keyed hash (s3proxy.app._logged_key)."""
 
 
 class Settings(_Frozen):
