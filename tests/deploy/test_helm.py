@@ -9,6 +9,7 @@ NetworkPolicy and an existing Secret.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -90,8 +91,8 @@ def test_manifests_valid_for_kubernetes(
 ) -> None:
     """Strict schema validation (unknown fields are errors) for every Kubernetes version.
 
-    kubernetes-validate has no schema for CRDs: it warns and skips the ServiceMonitor
-    (monitoring.coreos.com/v1), whose shape test_all_options_wire_together checks instead.
+    kubernetes-validate has no schema for CRDs: it warns and skips the ServiceMonitor and the
+    PrometheusRule (monitoring.coreos.com/v1), whose shapes are checked by the tests below.
     """
     pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate")
     versions = [arg for version in KUBERNETES_VERSIONS for arg in ("-k", version)]
@@ -108,7 +109,8 @@ def test_manifests_valid_for_kubernetes(
     assert result.returncode == 0, report
     assert "ERROR" not in report
     warnings = [line for line in report.splitlines() if line.startswith("WARN")]
-    assert all("kind ServiceMonitor" in line for line in warnings), report
+    crds = ("kind ServiceMonitor", "kind PrometheusRule")
+    assert all(any(kind in line for kind in crds) for line in warnings), report
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
@@ -330,3 +332,19 @@ def test_checkov_finds_nothing(helm_binary: Path, values: list[str], tmp_path: P
     assert summary is not None, result.stdout + result.stderr[-3000:]
     assert int(summary[1]) > 50  # the manifests were really scanned
     assert int(summary[2]) == 0, result.stdout
+
+
+def test_alert_rules_and_dashboard_ship_as_the_files_tested(helm_binary: Path) -> None:
+    """The PrometheusRule and the dashboard ConfigMap carry charts/s3proxy/alerts and
+    dashboards unchanged (tests/unit/test_dashboards.py checks those files' metrics)."""
+    manifests = render(helm_binary, ["-f", str(ALL_OPTIONS)])
+    rule = one(manifests, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"] == yaml.safe_load((CHART / "alerts" / "s3proxy-rules.yaml").read_text())
+    dashboard = one(manifests, "ConfigMap", "s3-s3proxy-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((CHART / "dashboards" / "s3proxy.json").read_text())
+    assert json.loads(dashboard["data"]["s3proxy.json"]) == shipped
+    defaults = render(helm_binary)
+    assert not [m for m in defaults if m["kind"] == "PrometheusRule"]
+    assert not [m for m in defaults if m["metadata"]["name"] == "s3-s3proxy-dashboard"]

@@ -8,11 +8,14 @@ addressed as `localhost` (a host name: HTTP clients keep no cookies for bare IP 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
+import select
 import socket
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.integration
 AK, SK = "AKFAIL00000000000001", "failure-tests-secret-key-0123"
 LEAKY = "upstream-internal-detail-9f8e"
 DECLARED_SIZE = 4 * 1024 * 1024
+UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
 def _reply(method: str, path: str) -> bytes:
@@ -100,13 +104,42 @@ def _serve(listener: socket.socket) -> None:
                  if k.lower() == "content-length"),
                 0,
             )  # fmt: skip
+            if method == "PUT" and path.endswith("/dies-mid-put"):
+                _die_mid_body(connection, len(rest))
+                continue
             remaining = length - len(rest)
             while remaining > 0:
                 chunk = connection.recv(min(remaining, 65536))
                 if not chunk:
                     break
                 remaining -= len(chunk)
-            connection.sendall(_reply(method, path))
+            reply = _reply(method, path)
+            if b"Connection: close" not in reply:  # one request per connection, and said so
+                reply = reply.replace(b"\r\n", b"\r\nConnection: close\r\n", 1)
+            connection.sendall(reply)
+
+
+KILL = threading.Event()
+"""Set by the mid-PUT test when everything between it and the upstream is full."""
+DIED = threading.Event()
+DIED_AT: list[float] = []
+"""When the upstream of the mid-PUT test went away (time.monotonic())."""
+READ_BEFORE_STALLING = 1024 * 1024
+STILL = 0.5
+"""Seconds the client's send buffer stays full before the mid-PUT test calls the path full."""
+
+
+def _die_mid_body(connection: socket.socket, received: int) -> None:
+    """An upstream killed mid-PUT: it reads part of the body, stops reading (busy), then its
+    socket is closed with the rest unread, as the kernel does for a killed process."""
+    while received < READ_BEFORE_STALLING:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += len(chunk)
+    KILL.wait(30)
+    DIED_AT.append(time.monotonic())
+    DIED.set()
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +245,9 @@ def test_upstream_down_is_503_and_not_ready(failing_proxy: tuple[str, int]) -> N
         report = json.loads(error.read())
         assert report["ready"] is False
         assert report["upstreams"]["down/down-bucket"] != "ok"
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=30) as answer:
+        exposition = answer.read().decode()  # what the readiness alert in charts/ reads
+    assert 's3proxy_upstream_ready{target="down/down-bucket"} 0.0' in exposition
 
 
 def test_upstream_path_keeps_dot_segments_and_double_slashes(
@@ -246,3 +282,54 @@ def test_upstream_cookies_are_neither_passed_on_nor_sent_back(
             if path.endswith("/cookie")]  # fmt: skip
     assert len(sent) == 2
     assert all("cookie" not in headers for headers in sent)
+
+
+def test_upstream_dying_mid_put_is_a_prompt_503(failing_proxy: tuple[str, int]) -> None:
+    """The upstream dies while the proxy streams a PUT body to it: the client, still sending,
+    gets 503 ServiceUnavailable at once. It used to get nothing: the proxy's answer waited
+    behind the body it had stopped reading, until the client's own read timeout (60 s for
+    aws-cli and boto3, 20 s here) gave up on a silent connection.
+
+    The upstream dies when every buffer on the way is full (the client's send would block),
+    which is where a busy upstream leaves a large upload; the client then behaves as urllib3
+    does: it keeps sending, and when the server closes, reads the answer."""
+    size = 64 * 1024 * 1024
+    url = object_url(failing_proxy[0], "broken", "dies-mid-put")
+    headers = sign("PUT", url, AK, SK, {"Content-Length": str(size)}, payload_hash=UNSIGNED)
+    port = int(failing_proxy[0].rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    KILL.clear()
+    DIED.clear()
+    DIED_AT.clear()
+    try:
+        connection.putrequest("PUT", "/broken/dies-mid-put", skip_host=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        sock = connection.sock
+        assert sock is not None
+        chunk = memoryview(b"x" * 65536)
+        sent = 0
+        sock.setblocking(False)
+        while not KILL.is_set():  # fill every buffer up to the stalled upstream
+            try:
+                sent += sock.send(chunk)
+            except BlockingIOError:  # full for now; full for good once nothing moves
+                if not select.select([], [sock], [], STILL)[1]:
+                    KILL.set()
+            assert sent < size, "the upstream never stalled the body"
+        sock.settimeout(20)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < size:
+                sent += sock.send(chunk[: size - sent])
+        response = connection.getresponse()
+        answered = time.monotonic()
+        body = response.read()
+    finally:
+        KILL.set()
+        connection.close()
+    assert response.status == 503
+    assert b"<Code>ServiceUnavailable</Code>" in body
+    assert DIED.wait(5)
+    assert len(DIED_AT) == 1
+    assert answered - DIED_AT[0] < 5, "the 503 must follow the upstream's death, not a timer"
