@@ -1,9 +1,15 @@
-"""ASGI HTTP scopes as Hypercorn hands them to the app, for pure routing and parsing tests."""
+"""ASGI HTTP scopes as Hypercorn hands them to the app (routing and parsing tests), and one
+signed request sent straight into the app in process (admission and grant tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+
+from tests.support.s3http import sign
 
 
 def http_scope(
@@ -20,3 +26,59 @@ def http_scope(
         "query_string": query.encode(),
         "headers": raw,
     }
+
+
+@dataclass
+class Answer:
+    """What an ASGI app sent for one request, and how often it asked for the request body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    receives: int
+
+    @property
+    def code(self) -> str | None:
+        """The S3 error code of an error answer."""
+        return (
+            ET.fromstring(self.body).findtext("Code") if self.status >= 400 and self.body else None
+        )
+
+
+async def call_app(
+    app: Callable[..., Awaitable[None]],
+    method: str,
+    url: str,
+    keys: tuple[str, str],
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
+    """Send one SigV4-signed request (botocore's signer) straight into ``app``, in process."""
+    signed = sign(method, url, *keys, dict(headers or {}), body)
+    split = urlsplit(url)
+    raw = [(name.lower().encode(), value.encode()) for name, value in signed.items()]
+    if body:
+        raw.append((b"content-length", str(len(body)).encode()))
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": split.path,
+        "raw_path": split.path.encode(),
+        "query_string": split.query.encode(),
+        "headers": raw,
+    }
+    receives = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal receives
+        receives += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    head = {name.decode().lower(): value.decode() for name, value in sent[0]["headers"]}
+    payload = b"".join(message.get("body", b"") for message in sent[1:])
+    return Answer(int(sent[0]["status"]), head, payload, receives)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import xml.etree.ElementTree as ET
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.config import Settings
-from tests.support.s3http import object_url, sign
+from tests.support.asgi import Answer, call_app
+from tests.support.s3http import object_url
 
 SCOPED = ("AKSCOPEDREADER", "scoped-secret-aaaaaaaaaaaaaaaa")
 WHOLE = ("AKWHOLETENANT", "whole-secret-bbbbbbbbbbbbbbbbb")
@@ -73,40 +71,16 @@ def call(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, str | None, int]:
     """(status, error code, receive calls) of one signed request through the ASGI app."""
-    signed = sign(method, url, *keys, headers or {}, body)
-    split = urlsplit(url)
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": split.path,
-        "raw_path": split.path.encode(),
-        "query_string": split.query.encode(),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in signed.items()]
-        + [(b"content-length", str(len(body)).encode())],
-    }
-    receives = 0
-    sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
-        nonlocal receives
-        receives += 1
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async def run() -> None:
+    async def run() -> Answer:
         gateway = Gateway(settings)
         try:
-            await S3App(gateway)(scope, receive, send)
+            return await call_app(S3App(gateway), method, url, keys, body, headers)
         finally:
             await gateway.close()
 
-    asyncio.run(run())
-    status = int(sent[0]["status"])
-    payload = b"".join(m.get("body", b"") for m in sent[1:])
-    code = ET.fromstring(payload).findtext("Code") if payload else None
-    return status, code, receives
+    answer = asyncio.run(run())
+    return answer.status, answer.code, answer.receives
 
 
 def test_a_refused_put_reads_no_body_and_calls_no_upstream(settings: Settings) -> None:

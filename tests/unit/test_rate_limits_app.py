@@ -8,17 +8,15 @@ arrive and response bodies as they are sent.
 from __future__ import annotations
 
 import asyncio
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from prometheus_client import REGISTRY
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.config import Settings
-from tests.support.s3http import object_url, sign
+from tests.support.asgi import Answer, call_app
+from tests.support.s3http import object_url
 
 LIMITED = ("AKLIMITEDTENANT", "limited-secret-aaaaaaaaaaaaaa")
 FREE = ("AKFREETENANT000", "free-secret-bbbbbbbbbbbbbbbbbb")
@@ -45,51 +43,11 @@ def settings(root: Path, limited: dict[str, float]) -> Settings:
     )
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    receives: int
-    """How often the app asked for the request body."""
-
-    @property
-    def code(self) -> str | None:
-        return ET.fromstring(self.body).findtext("Code") if self.status >= 400 else None
-
-
 async def call(
     app: S3App, method: str, keys: tuple[str, str], key: str | None = None, body: bytes = b""
 ) -> Answer:
     url = object_url(ENDPOINT, "docs", key) if key is not None else object_url(ENDPOINT, "docs")
-    signed = sign(method, url, *keys, {}, body)
-    split = urlsplit(url)
-    headers = [(k.lower().encode(), v.encode()) for k, v in signed.items()]
-    if body:
-        headers.append((b"content-length", str(len(body)).encode()))
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": split.path,
-        "raw_path": split.path.encode(),
-        "query_string": split.query.encode(),
-        "headers": headers,
-    }
-    receives = 0
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal receives
-        receives += 1
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    head = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
-    payload = b"".join(m.get("body", b"") for m in sent[1:])
-    return Answer(int(sent[0]["status"]), head, payload, receives)
+    return await call_app(app, method, url, keys, body)
 
 
 def run(root: Path, limits: dict[str, float], scenario: Any) -> None:
