@@ -2,9 +2,8 @@
 
 Why not aiobotocore: it cannot upload from an async iterator (aiobotocore #618) and costs ~4× a
 raw signed aiohttp hop per request (``../shared/S3-NOTES.md``). Requests are signed here with
-the proxy's own SigV4 signer (:func:`s3proxy.auth.sigv4.sign_request_headers`, checked against
-botocore in the unit tests) with static or AWS-chain keys (:mod:`s3proxy.backends.credentials`)
-and sent on a keep-alive connection pool created once per process.
+the proxy's own SigV4 signer and sent on per-tenant keep-alive connection pools
+(:mod:`s3proxy.backends.s3_transport`).
 
 Upstream failures are translated once, in :meth:`S3Upstream._raise_for_status` (the table is
 :mod:`s3proxy.backends.upstream_errors`), into S3 errors that carry nothing of the upstream (no
@@ -17,26 +16,22 @@ import base64
 import dataclasses
 import hashlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import aiohttp
-from yarl import URL
 
-from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import NotReady
-from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.s3_multipart import (
     S3MultipartMixin,
     part_query,
     part_range_of,
     upstream_result,
 )
+from s3proxy.backends.s3_transport import S3Transport
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
@@ -51,8 +46,6 @@ from s3proxy.backends.wire import (
     read_headers,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.limits import CURRENT_TENANT
-from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS, labelled
 from s3proxy.model import (
     META_PREFIX,
     ByteRange,
@@ -70,7 +63,7 @@ from s3proxy.upstream_xml import parse_copy_result, parse_delete_result, parse_l
 from s3proxy.xmlcodec import delete_request_xml
 
 if TYPE_CHECKING:
-    from s3proxy.config import UpstreamConfig
+    pass
 
 log = logging.getLogger("s3proxy.upstream")
 
@@ -80,176 +73,10 @@ WHOLE_BODY_LIMIT = 64 * 1024
 MAX_ERROR_BODY = 64 * 1024
 
 
-class S3Upstream(S3MultipartMixin):
+class S3Upstream(S3MultipartMixin, S3Transport):
     """One configured upstream. Implements :class:`s3proxy.backends.base.Backend` (multipart
-    uploads in :mod:`s3proxy.backends.s3_multipart`)."""
-
-    def __init__(self, name: str, config: UpstreamConfig) -> None:
-        self.name = name
-        self._config = config
-        split = urlsplit(config.endpoint)
-        self._scheme = split.scheme
-        self._host = split.hostname or ""
-        self._port = split.port
-        self._netloc = split.netloc
-        self._credentials = upstream_credentials(name, config)
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-
-    # -- connection pool -------------------------------------------------------------------
-
-    def _client(self) -> aiohttp.ClientSession:
-        """The connection pool of the tenant this request serves (:data:`CURRENT_TENANT`): one
-        per tenant, each up to ``max_connections``, so a tenant whose requests stall holds only
-        its own connections and other tenants' requests never wait for one of them."""
-        tenant = CURRENT_TENANT.get()
-        session = self._sessions.get(tenant)
-        if session is None or session.closed:
-            session = self._sessions[tenant] = self._new_session()
-        return session
-
-    def _new_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._config.max_connections,
-            ssl=self._config.verify_tls,
-            keepalive_timeout=30,
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=self._config.connect_timeout,
-            sock_read=self._config.read_timeout,
-        )
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            # S3 is not cookie-based: a cookie the upstream or its load balancer sets must
-            # not be replayed on later requests, which may be other tenants'.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
-
-    async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
-
-    # -- requests --------------------------------------------------------------------------
-
-    def _address(self, bucket: str, key: str | None) -> tuple[str, str]:
-        """(host header, raw path) for a bucket and optional key."""
-        key_path = "/" + encode_path(key) if key is not None else "/"
-        if self._config.path_style:
-            return self._netloc, "/" + encode_path(bucket) + (key_path if key is not None else "")
-        return f"{bucket}.{self._netloc}", key_path
-
-    async def _send(
-        self,
-        method: str,
-        bucket: str,
-        key: str | None,
-        headers: dict[str, str],
-        *,
-        query: str = "",
-        body: AsyncIterator[bytes] | bytes | None = None,
-        payload_hash: str = UNSIGNED_PAYLOAD,
-    ) -> aiohttp.ClientResponse:
-        host, raw_path = self._address(bucket, key)
-        headers["host"] = host
-        keys = await self._credentials.current()
-        if keys.token is not None:
-            headers["x-amz-security-token"] = keys.token
-        headers.update(
-            sign_request_headers(
-                method,
-                raw_path,
-                query,
-                headers,
-                access_key=keys.access_key,
-                secret_key=keys.secret_key,
-                region=self._config.region,
-                payload_hash=payload_hash,
-                now=datetime.now(UTC),
-            )
-        )
-        url = URL.build(
-            scheme=self._scheme,
-            host=host if not self._config.path_style else self._host,
-            port=self._port,
-            path=raw_path,
-            query_string=query,
-            encoded=True,
-        )
-        started = time.perf_counter()
-        try:
-            response = await self._client().request(
-                method, url, headers=headers, data=body, allow_redirects=False
-            )
-        except S3Error:
-            raise
-        except aiohttp.ClientConnectionError as exc:
-            if isinstance(exc.__cause__, S3Error):
-                raise exc.__cause__ from None
-            raise self._unavailable(method, exc) from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._unavailable(method, exc) from exc
-        labelled(UPSTREAM_SECONDS, self.name, method).observe(time.perf_counter() - started)
-        if response.status >= 500:
-            UPSTREAM_ERRORS.labels(self.name, "status_5xx").inc()
-        return response
-
-    def _unavailable(self, method: str, exc: BaseException) -> S3Error:
-        log.warning("upstream %s: %s request failed: %r", self.name, method, exc)
-        UPSTREAM_ERRORS.labels(self.name, "connection").inc()
-        return upstream_errors.unreachable()
-
-    def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error:
-        """The error a client sees for an upstream (status, S3 error code): the one mapping
-        (:mod:`s3proxy.backends.upstream_errors`), also used for an ``<Error>`` inside a 200
-        (multipart). Logged here with the upstream's code: warning unless routine."""
-        error = upstream_errors.translate(status, code_name)
-        level = logging.INFO if error.code in upstream_errors.ROUTINE else logging.WARNING
-        log.log(
-            level,
-            "upstream %s: %s -> %s %s (client sees %s %s) %s",
-            self.name,
-            method,
-            status,
-            code_name or "-",
-            error.status,
-            error.code.name,
-            detail,
-        )
-        return error
-
-    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
-        if response.status < 300:
-            return
-        code_name = ""
-        text = ""
-        try:
-            if response.method != "HEAD":
-                raw = await response.content.read(MAX_ERROR_BODY)
-                text = raw.decode("utf-8", "replace")
-                start = text.find("<Code>")
-                end = text.find("</Code>", start)
-                if start >= 0 and end > start:
-                    code_name = text[start + 6 : end]
-        finally:
-            response.release()
-        error = self.translate(
-            response.status, code_name, response.method, text[:300].replace("\n", " ")
-        )
-        code = error.code
-        headers: dict[str, str] = {}
-        if code is S3ErrorCode.InvalidRange:
-            total = response.headers.get("Content-Range", "").rpartition("/")[2]
-            if total.isdigit():
-                headers["Content-Range"] = f"bytes */{total}"
-        if code is S3ErrorCode.NotModified:
-            for name in ("ETag", "Last-Modified"):
-                if name in response.headers:
-                    headers[name] = response.headers[name]
-        raise S3Error(code, error.message, headers=headers)
+    uploads in :mod:`s3proxy.backends.s3_multipart`, connections, signing and error translation
+    in :mod:`s3proxy.backends.s3_transport`)."""
 
     # -- Backend ---------------------------------------------------------------------------
 
