@@ -35,17 +35,18 @@ from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
-from s3proxy.config.models import ServerLimits, TenantLimits
+from s3proxy.config.models import ServerLimits, TenantConfig, TenantLimits
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
-from s3proxy.layout import shard_digits
+from s3proxy.layout import TenantLayout, shard_digits
 from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
 from s3proxy.logs import timestamp
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
+from s3proxy.quotas import Limit, QuotaPolicy, usage_report
 from s3proxy.request import S3Request, parse_request
 from s3proxy.responses import ResponseAborted, S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
@@ -94,7 +95,12 @@ class Gateway:
         )
         storages = {
             name: MappedStorage(
-                layout, self.backends, digits, explicit - set(layout.buckets), encodings
+                layout,
+                self.backends,
+                digits,
+                explicit - set(layout.buckets),
+                encodings,
+                quota_policy(layout, settings.tenants[name]),
             )
             for name, layout in layouts.items()
         }
@@ -381,6 +387,19 @@ class S3App:
             access_log.info(json.dumps(entry, separators=(",", ":")))
 
 
+def quota_policy(layout: TenantLayout, tenant: TenantConfig) -> QuotaPolicy | None:
+    """A tenant's quotas (s3proxy.quotas); None without any, so its writes cost nothing."""
+    if tenant.quota is None and not tenant.bucket_quotas:
+        return None
+    buckets = {
+        name: Limit(quota.max_bytes, quota.max_objects)
+        for name, quota in tenant.bucket_quotas.items()
+    }
+    limit = tenant.quota
+    whole = Limit(limit.max_bytes, limit.max_objects) if limit is not None else None
+    return QuotaPolicy(layout, whole, buckets)
+
+
 def _rates(limits: TenantLimits, default: ServerLimits) -> tuple[float, float]:
     """A tenant's (requests_per_second, bytes_per_second): its own, else the server's."""
     per_request = limits.requests_per_second
@@ -450,6 +469,20 @@ def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None
             body["details"] = details
         return JSONResponse(body, status_code=200 if ready else 503)
 
+    async def usage(request: Request) -> Response:
+        """Objects and bytes per tenant (s3proxy.quotas.usage_report); ``?tenant=`` for one."""
+        runtime = gateway.runtime
+        wanted = request.query_params.get("tenant")
+        tenants: dict[str, Any] = {}
+        for name, storage in runtime.storages.items():
+            if wanted is not None and name != wanted:
+                continue
+            policy = storage.quotas or QuotaPolicy(storage.tenant)
+            tenants[name] = await usage_report(policy, gateway.backends)
+        if wanted is not None and not tenants:
+            return JSONResponse({"error": f"no tenant {wanted!r}"}, status_code=404)
+        return JSONResponse({"tenants": tenants})
+
     async def prometheus(request: Request) -> Response:
         body = generate_latest(registry) if registry is not None else generate_latest()
         return Response(body, media_type=CONTENT_TYPE_LATEST)
@@ -459,5 +492,6 @@ def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route("/usage", usage),
         ]
     )

@@ -29,11 +29,21 @@ from s3proxy.config.local_default import (
     DEFAULT_DATA_DIR,
     DEFAULT_STATE_DIR,
     SECRET_FILE,
+    STORE_BUCKET,
+    TENANT,
     local_default_settings,
     with_secret_kept_in,
 )
 from s3proxy.errors import S3Error
-from s3proxy.layout import KeyEncoding, layout_root, locate, shard_digits
+from s3proxy.layout import (
+    KeyEncoding,
+    TenantLayout,
+    UpstreamRoot,
+    layout_root,
+    locate,
+    shard_digits,
+)
+from s3proxy.quotas import Root, distinct_roots
 from s3proxy.worker_count import prepare_metrics, worker_count
 
 USAGE_ERROR = 2
@@ -248,9 +258,12 @@ def store_stats(config: Path | None, data_dir: Path | None, as_json: bool) -> in
         }
         if not stores:
             return fail(f"{config} configures no local store")
+        tenants = _tenant_roots(settings)
     else:
         stores = {"local": data_dir or DEFAULT_DATA_DIR}  # as serve's local default
-    from s3proxy.backends.local import read_stats  # SQLite: only for this command
+        home = UpstreamRoot("local", STORE_BUCKET, f"{TENANT}/")
+        tenants = {TENANT: (distinct_roots([home]), None, None)}
+    from s3proxy.backends.local import read_stats, read_usage  # SQLite: only for this command
 
     for name, path in stores.items():
         if not path.is_dir():
@@ -265,15 +278,50 @@ def store_stats(config: Path | None, data_dir: Path | None, as_json: bool) -> in
             "blobs": stats.blobs,
             "dedup_ratio": round(stats.ratio, 3),
         }
+        rows: dict[str, dict[str, int | None]] = {}
+        for tenant, (roots, max_bytes, max_objects) in tenants.items():
+            here = [(bucket, prefix) for upstream, bucket, prefix in roots if upstream == name]
+            if here:
+                usage = read_usage(path, here)
+                rows[tenant] = {
+                    "objects": usage.objects,
+                    "bytes": usage.bytes,
+                    "max_objects": max_objects,
+                    "max_bytes": max_bytes,
+                }
         if as_json:
-            print(json.dumps(figures))
-        else:
-            print(
-                f"{name} ({path}): {stats.objects} objects, {_size(stats.logical_bytes)} stored"
-                f" in {stats.blobs} blobs taking {_size(stats.physical_bytes)}"
-                f" (dedup ratio {stats.ratio:.2f})"
-            )
+            print(json.dumps({**figures, "tenants": rows}))
+            continue
+        print(
+            f"{name} ({path}): {stats.objects} objects, {_size(stats.logical_bytes)} stored"
+            f" in {stats.blobs} blobs taking {_size(stats.physical_bytes)}"
+            f" (dedup ratio {stats.ratio:.2f})"
+        )
+        for tenant, row in rows.items():
+            quota = ""
+            if row["max_bytes"] is not None or row["max_objects"] is not None:
+                of_bytes = "-" if row["max_bytes"] is None else _size(row["max_bytes"])
+                quota = f" (quota: {of_bytes}, {row['max_objects'] or '-'} objects)"
+            print(f"  tenant {tenant}: {row['objects']} objects, {_size(row['bytes'] or 0)}{quota}")
     return 0
+
+
+def _tenant_roots(
+    settings: Settings,
+) -> dict[str, tuple[tuple[Root, ...], int | None, int | None]]:
+    """Each tenant's distinct roots and its tenant-wide quota, for ``stats``."""
+    layouts: dict[str, TenantLayout] = settings.tenant_layouts()
+    rows = {}
+    for name, layout in layouts.items():
+        roots = [layout.home] if layout.home is not None else []
+        roots += list(layout.buckets.values())
+        quota = settings.tenants[name].quota
+        rows[name] = (
+            distinct_roots(roots),
+            quota.max_bytes if quota is not None else None,
+            quota.max_objects if quota is not None else None,
+        )
+    return rows
 
 
 def _size(count: int) -> str:

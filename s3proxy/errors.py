@@ -83,6 +83,7 @@ class S3ErrorCode(enum.Enum):
     NotImplemented = (501, "A header you provided implies functionality that is not implemented")
     NotModified = (304, "Not Modified")
     PreconditionFailed = (412, "At least one of the pre-conditions you specified did not hold")
+    QuotaExceeded = (403, "The write would exceed a storage quota (bytes or objects).")
     RequestHeaderSectionTooLarge = (
         400,
         "The request header and query parameters used to make the request exceed the maximum "

@@ -8,6 +8,19 @@ from dataclasses import dataclass, field
 Body = AsyncIterator[bytes]
 """A request or response body: bounded chunks, consumed once."""
 
+
+@dataclass(frozen=True, slots=True)
+class QuotaScope:
+    """One quota a write must fit in (s3proxy.quotas): the upstream roots whose objects it
+    counts, as (upstream, upstream bucket, key prefix), and its limits (None: no limit)."""
+
+    name: str
+    """What the quota is, for messages and the usage endpoint: ``tenant`` or ``bucket B``."""
+    roots: tuple[tuple[str, str, str], ...]
+    max_bytes: int | None = None
+    max_objects: int | None = None
+
+
 META_PREFIX = "x-amz-meta-"
 """User metadata headers; stored and returned with the prefix stripped."""
 
@@ -101,6 +114,8 @@ class PutObjectInput:
     trailer_checksum: tuple[str, Callable[[], str]] | None = None
     """(``x-amz-checksum-<alg>``, value getter) for a checksum known only once the body has been
     read (a client's trailer); the getter is valid after the body iterator is exhausted."""
+    quota: tuple[QuotaScope, ...] = ()
+    """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +184,8 @@ class CopyObjectInput:
     """Used only when ``replace_metadata``."""
     source_conditions: ReadConditions = ReadConditions()
     conditions: WriteConditions = WriteConditions()
+    quota: tuple[QuotaScope, ...] = ()
+    """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +266,8 @@ class CompleteMultipartInput:
     conditions: WriteConditions = WriteConditions()
     checksum: tuple[str, str] | None = None
     """A whole-object ``x-amz-checksum-<alg>`` header the client sent, passed on."""
+    quota: tuple[QuotaScope, ...] = ()
+    """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,10 @@ from s3proxy.model import (
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
+    QuotaScope,
     ReadConditions,
 )
+from s3proxy.quotas import QuotaPolicy, UsageCounter
 
 
 class MappedStorage:
@@ -53,6 +55,7 @@ class MappedStorage:
         digits: int,
         foreign_buckets: frozenset[str] = frozenset(),
         encodings: KeyEncodings | None = None,
+        quotas: QuotaPolicy | None = None,
     ) -> None:
         self.tenant = tenant
         self._backends = backends
@@ -63,6 +66,11 @@ class MappedStorage:
         """Buckets other tenants map explicitly: as in S3, someone else's bucket is AccessDenied."""
         self.buckets = BucketRegistry(tenant, backends, foreign_buckets)
         self.uploads = MappedUploads(self, backends)
+        self.quotas = quotas
+        """None for a tenant without quotas: its writes cost nothing more (s3proxy.quotas)."""
+
+    def quota_scopes(self, bucket: str) -> tuple[QuotaScope, ...]:
+        return self.quotas.scopes(bucket) if self.quotas is not None else ()
 
     def _backend(self, upstream: str) -> Backend:
         backend = self._backends.get(upstream)
@@ -117,7 +125,12 @@ class MappedStorage:
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
         backend, location = await self.existing(request.bucket, request.key)
-        upstream_request = dataclasses.replace(request, bucket=location.bucket, key=location.key)
+        scopes = self.quota_scopes(request.bucket)
+        if scopes and isinstance(backend, UsageCounter):  # before any body byte moves
+            await backend.check_quota(scopes, location.bucket, location.key, request.content_length)
+        upstream_request = dataclasses.replace(
+            request, bucket=location.bucket, key=location.key, quota=scopes
+        )
         return await backend.put_object(upstream_request)
 
     async def get_object(
@@ -176,6 +189,7 @@ class MappedStorage:
             source_key=source.key,
             bucket=target.bucket,
             key=target.key,
+            quota=self.quota_scopes(request.bucket),
         )
         if any_condition(request.source_conditions):
             # Checked here too: Ceph RGW 16 copies despite a failed x-amz-copy-source-if-match.
@@ -273,6 +287,7 @@ async def _copy_between(
                 content_length=got.content_length,
                 attributes=attributes,
                 conditions=request.conditions,
+                quota=request.quota,
             )
         )
     finally:

@@ -94,7 +94,12 @@ class MappedUploads:
         by the backend. An upload that is gone because it just completed with these parts
         answers as it did then (:meth:`_completed_before`)."""
         backend, location = await self._existing(request.bucket, request.key)
-        upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
+        upstream = dataclasses.replace(
+            request,
+            bucket=location.bucket,
+            key=location.key,
+            quota=self._storage.quota_scopes(request.bucket),
+        )
         try:
             stored: list[PartInfo] = []
             marker = 0

@@ -112,6 +112,13 @@ class TenantLimits(_Frozen):
     """None: ``server.limits.bytes_per_second``; 0: no limit for this tenant."""
 
 
+class Quota(_Frozen):
+    """Storage limits (s3proxy.quotas): a write that would pass one gets 403 QuotaExceeded."""
+
+    max_bytes: int | None = Field(default=None, ge=0)
+    max_objects: int | None = Field(default=None, ge=0)
+
+
 class ServerConfig(_Frozen):
     host: str = "127.0.0.1"
     port: Port = 9000
@@ -290,6 +297,10 @@ class TenantConfig(_Frozen):
     home: HomeConfig | None = None
     buckets: dict[ClientBucket, BucketMapping] = {}
     limits: TenantLimits = Field(default_factory=TenantLimits)
+    quota: Quota | None = None
+    """Over all the tenant's buckets (its home and its mapped buckets)."""
+    bucket_quotas: dict[ClientBucket, Quota] = {}
+    """Per client bucket, on top of ``quota``."""
     owner_id: OwnerId | None = None
     """12 digits, shown as the Owner ID in listings and checked against
     x-amz-expected-bucket-owner; None derives one from the tenant name (s3proxy.owner)."""
@@ -361,12 +372,31 @@ class Settings(_Frozen):
                 if mapping.upstream not in self.upstreams:
                     path = f"tenants.{name}.buckets.{bucket}.upstream"
                     yield f"{path}: unknown upstream {mapping.upstream!r}"
+            if tenant.quota is not None or tenant.bucket_quotas:
+                yield from self._check_quota_upstreams(name, tenant)
             for index, pair in enumerate(tenant.keys):
                 here = f"tenants.{name}.keys[{index}].access_key"
                 first = owners.setdefault(pair.access_key, here)
                 if first != here:
                     yield f"{here}: access key {pair.access_key!r} is already used at {first}"
         yield from self._check_owner_ids()
+
+    def _check_quota_upstreams(self, name: str, tenant: TenantConfig) -> Iterator[str]:
+        """Quotas are enforced by the local store only, for now (README, "Quotas")."""
+        used = [tenant.home.upstream] if tenant.home is not None else []
+        used += [mapping.upstream for mapping in tenant.buckets.values()]
+        for upstream in used:
+            if not isinstance(self.upstreams.get(upstream), LocalStoreConfig | None):
+                yield (
+                    f"tenants.{name}.quota: quotas are enforced on the local store only, and "
+                    f"upstream {upstream!r} is an S3 server"
+                )
+                return
+        if tenant.quota is not None and len(set(used)) > 1:
+            yield (
+                f"tenants.{name}.quota: a tenant quota needs all the tenant's buckets on one "
+                "local store (use bucket_quotas for buckets elsewhere)"
+            )
 
     def _check_owner_ids(self) -> Iterator[str]:
         """Distinct tenants, distinct owner ids: a bucket owner condition must tell them apart."""

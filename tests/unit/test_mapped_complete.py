@@ -22,6 +22,7 @@ from s3proxy.model import (
     ObjectInfo,
     PartInfo,
     PartsPage,
+    QuotaScope,
 )
 
 MD5_1, MD5_2 = hashlib.md5(b"one").hexdigest(), hashlib.md5(b"two").hexdigest()
@@ -70,6 +71,9 @@ class Storage:
 
     async def existing(self, bucket: str, key: str) -> tuple[Upstream, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)
+
+    def quota_scopes(self, bucket: str) -> tuple[QuotaScope, ...]:
+        return ()
 
 
 def uploads(upstream: Upstream) -> MappedUploads:

@@ -26,10 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from s3proxy import quotas
 from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob
-from s3proxy.backends.local.index import Index, ObjectRecord, connect, read_figures
+from s3proxy.backends.local.index import (
+    Index,
+    ObjectRecord,
+    connect,
+    read_figures,
+    usage_under,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ObjectAttributes, without_aws_chunked
+from s3proxy.model import ObjectAttributes, QuotaScope, without_aws_chunked
+from s3proxy.quotas import Root, Usage, within
 
 log = logging.getLogger("s3proxy.local")
 
@@ -60,6 +68,23 @@ def read_stats(root: Path) -> StoreStats:
     connection = connect(root, read_only=True)
     try:
         return StoreStats(*read_figures(connection))
+    finally:
+        connection.close()
+
+
+def read_usage(root: Path, roots: Iterable[tuple[str, str]]) -> Usage:
+    """Objects and bytes under (bucket, prefix) roots of the store at ``root``, read-only."""
+    root = Path(root)
+    if not (root / "index.sqlite3").is_file():
+        return Usage()
+    connection = connect(root, read_only=True)
+    try:
+        connection.execute("BEGIN")
+        total = Usage()
+        for bucket, prefix in roots:
+            total += Usage(*usage_under(connection, bucket, prefix))
+        connection.execute("COMMIT")
+        return total
     finally:
         connection.close()
 
@@ -236,6 +261,43 @@ class StoreCore:
 
     async def _unpin_record(self, record: ObjectRecord) -> None:
         await self._unpin([part.sha256 for part in record.segments])
+
+    # -- quotas (s3proxy.quotas) -------------------------------------------------------------
+
+    def _usage(self, roots: tuple[Root, ...]) -> Usage:
+        total = Usage()
+        for upstream, bucket, prefix in roots:
+            if upstream == self.name:
+                total += Usage(*self.index.usage(bucket, prefix))
+        return total
+
+    def _check_quota(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        bucket: str,
+        key: str,
+        replaced: int | None,
+        size: int,
+    ) -> None:
+        """Inside the write's transaction (or before it, for the early check)."""
+        for scope in scopes:
+            counted = any(within(root, bucket, key) for root in scope.roots)
+            quotas.check(scope, self._usage(scope.roots), replaced if counted else None, size)
+
+    def _check_quota_now(
+        self, scopes: tuple[QuotaScope, ...], bucket: str, key: str, size: int
+    ) -> None:
+        current = self.index.find_object(bucket, key, with_segments=False)
+        self._check_quota(scopes, bucket, key, current.size if current else None, size)
+
+    async def usage(self, roots: tuple[Root, ...]) -> Usage:
+        return await self._run(self._usage, roots)
+
+    async def check_quota(
+        self, scopes: tuple[QuotaScope, ...], bucket: str, key: str, size: int
+    ) -> None:
+        if scopes:
+            await self._run(self._check_quota_now, scopes, bucket, key, size)
 
     # -- Backend: lifecycle ------------------------------------------------------------------
 

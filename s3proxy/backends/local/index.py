@@ -65,6 +65,29 @@ CREATE TABLE IF NOT EXISTS uploads (
     checksum_type TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated_ms, id);
+CREATE TABLE IF NOT EXISTS usage_roots (
+    bucket TEXT NOT NULL,
+    prefix BLOB NOT NULL,
+    upper BLOB,
+    markers BLOB NOT NULL,
+    markers_upper BLOB,
+    layout_marker BLOB NOT NULL,
+    objects INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (bucket, prefix)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS usage_added AFTER INSERT ON objects BEGIN
+    UPDATE usage_roots SET objects = objects + 1, bytes = bytes + NEW.size
+    WHERE bucket = NEW.bucket AND NEW.key >= prefix AND (upper IS NULL OR NEW.key < upper)
+    AND NOT (NEW.key >= markers AND (markers_upper IS NULL OR NEW.key < markers_upper))
+    AND NEW.key != layout_marker;
+END;
+CREATE TRIGGER IF NOT EXISTS usage_removed AFTER DELETE ON objects BEGIN
+    UPDATE usage_roots SET objects = objects - 1, bytes = bytes - OLD.size
+    WHERE bucket = OLD.bucket AND OLD.key >= prefix AND (upper IS NULL OR OLD.key < upper)
+    AND NOT (OLD.key >= markers AND (markers_upper IS NULL OR OLD.key < markers_upper))
+    AND OLD.key != layout_marker;
+END;
 CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL,
     part_number INTEGER NOT NULL,
@@ -220,6 +243,7 @@ class Index:
             self.db.execute("DELETE FROM segments WHERE object_id NOT IN (SELECT id FROM objects)")
             self.db.execute("DELETE FROM parts WHERE upload_id NOT IN (SELECT id FROM uploads)")
             self.db.execute("DELETE FROM blobs")
+            self.db.execute("DELETE FROM usage_roots")  # counted afresh when first asked
             self.db.execute(
                 "INSERT INTO blobs (sha256, size, refs) SELECT blob, MAX(size), COUNT(*) FROM "
                 "(SELECT blob, size FROM segments UNION ALL SELECT blob, size FROM parts) "
@@ -302,6 +326,29 @@ class Index:
             ],
         )
         return self._drop_refs(old)
+
+    def usage(self, bucket: str, prefix: str) -> tuple[int, int]:
+        """(objects, bytes) of client objects under ``prefix``: counters kept by triggers in
+        the transaction of every write, so reading them is one lookup. A root is counted by a
+        scan the first time it is asked for (after each start-up: :meth:`recount` drops them)."""
+        lower = key_bytes(prefix)
+        row = self.db.execute(
+            "SELECT objects, bytes FROM usage_roots WHERE bucket = ? AND prefix = ?",
+            (bucket, lower),
+        ).fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
+        objects, size = usage_under(self.db, bucket, prefix)
+        markers = key_bytes(prefix + NOT_COUNTED[0])
+        self.db.execute(
+            "INSERT INTO usage_roots (bucket, prefix, upper, markers, markers_upper,"
+            " layout_marker, objects, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bucket, lower, successor(lower), markers, successor(markers),
+                key_bytes(prefix + NOT_COUNTED[1]), objects, size,
+            ),
+        )  # fmt: skip
+        return objects, size
 
     def list_keys(
         self, bucket: str, lower: bytes, inclusive: bool, upper: bytes | None, limit: int
@@ -398,6 +445,35 @@ class Index:
 
     def has_uploads(self, bucket: str, prefix: bytes, upper: bytes | None) -> bool:
         return bool(self.uploads_after(bucket, (prefix, -1, ""), upper, 1))
+
+
+NOT_COUNTED = (".buckets/", ".s3proxy-layout")
+"""What the gateway keeps under a root besides client objects (bucket markers, the key encoding
+marker: s3proxy.backends.buckets, s3proxy.backends.key_encoding); no quota counts them."""
+
+
+def usage_under(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, int]:
+    """(objects, bytes) of client objects under ``prefix`` of ``bucket``: a range scan of the
+    key index, leaving out the gateway's own markers."""
+    lower = key_bytes(prefix)
+    upper = successor(lower)
+    markers = key_bytes(prefix + NOT_COUNTED[0])
+    sql = (
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE bucket = ? AND key >= ?"
+        " AND NOT (key >= ? AND key < ?) AND key != ?"
+    )
+    params: list[object] = [
+        bucket,
+        lower,
+        markers,
+        successor(markers),
+        key_bytes(prefix + NOT_COUNTED[1]),
+    ]
+    if upper is not None:
+        sql += " AND key < ?"
+        params.append(upper)
+    objects, size = db.execute(sql, params).fetchone()
+    return int(objects), int(size)
 
 
 def read_figures(db: sqlite3.Connection) -> tuple[int, int, int, int]:

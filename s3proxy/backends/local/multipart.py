@@ -190,6 +190,11 @@ class LocalMultipart(StoreCore):
                 checksums=checksums,
                 segments=[StoredPart(p.sha256, p.size, p.checksums) for p in chosen],
             )
+            if request.quota:
+                self._check_quota(
+                    request.quota, record.bucket, record.key,
+                    current.size if current else None, record.size,
+                )  # fmt: skip
             freed = self.index.put_object(record)
             freed += self.index.delete_upload(request.upload_id)
             crash_point("complete", "before-commit")

@@ -97,6 +97,11 @@ class LocalStore(LocalMultipart):
             with self.index.transaction():
                 current = self.index.find_object(record.bucket, record.key, with_segments=False)
                 check_write(request.conditions, current.etag if current else None)
+                if request.quota:
+                    self._check_quota(
+                        request.quota, record.bucket, record.key,
+                        current.size if current else None, record.size,
+                    )  # fmt: skip
                 self._install_or_discard(blob, "put")
                 freed = self.index.put_object(record)
                 crash_point("put", "before-commit")
@@ -128,6 +133,11 @@ class LocalStore(LocalMultipart):
             if request.replace_metadata:
                 headers, metadata = stored_attributes(request.attributes)
                 record = dataclasses.replace(record, headers=headers, metadata=metadata)
+            if request.quota:
+                self._check_quota(
+                    request.quota, record.bucket, record.key,
+                    current.size if current else None, record.size,
+                )  # fmt: skip
             freed = self.index.put_object(record)
         self._free(freed, "copy")
         return record
