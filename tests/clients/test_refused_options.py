@@ -130,10 +130,8 @@ def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -
     import boto3  # type: ignore[import-untyped]
     from botocore.config import Config
 
-    if client_proxy.upstream != "local":
-        # The header policy answers before any upstream call, so the upstream cannot change what
-        # a client sees; plain uploads on every upstream are the sessions' job (test_sessions).
-        pytest.skip("refusals are upstream-independent: checked on the local store lane")
+    # Local-store lanes only (tests/conftest.py drops the others): the header policy answers
+    # before any upstream call, so the upstream cannot change what a client sees.
     target = client_proxy.target
     s3 = boto3.client(
         "s3",
