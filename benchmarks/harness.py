@@ -87,11 +87,13 @@ def proxy_in_front_of(
     access_log: bool = False,
     server_options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    tree: Path | None = None,
 ) -> Iterator[RunningProxy]:
     """A proxy whose single tenant ``bench`` has its home in ``UPSTREAM_BUCKET`` on ``server``
     (any object with endpoint/access_key/secret_key), reached at ``endpoint`` if given (a
     relay) or directly. ``access_log``: the shipped default is on; the older benchmarks
-    measured without it."""
+    measured without it. ``tree``: a checkout whose code the proxy runs (``python -m s3proxy``
+    started there imports it first), this one by default."""
     admin = s3_client(server.endpoint, server.access_key, server.secret_key)
     with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
         admin.create_bucket(Bucket=UPSTREAM_BUCKET)
@@ -104,7 +106,7 @@ def proxy_in_front_of(
         settings["upstreams"]["up"]["endpoint"] = endpoint
     config = write_config(work / "s3proxy.yaml", settings)
     process = ProxyProcess.start(
-        config, admin_port=admin_port, log_path=work / "proxy.log", env=env
+        config, admin_port=admin_port, log_path=work / "proxy.log", env=env, cwd=tree or REPO
     )
     try:
         yield RunningProxy(f"http://127.0.0.1:{port}", process)

@@ -86,6 +86,40 @@ def sign(target: Target, method: str, path: str, query: Sequence[tuple[str, str]
     )
 
 
+def presigned_request_bytes(
+    target: Target, method: str, key: str, body_length: int | None = None
+) -> bytes:
+    """Request line and headers of a presigned (query-string SigV4, 15 minutes) request: what a
+    browser or ``curl`` sends with a URL from ``generate_presigned_url``."""
+    now = datetime.datetime.now(datetime.UTC)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    host = urlsplit(target.endpoint).netloc
+    path = _quote(f"/{target.bucket}/{key}", safe="/-_.~")
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    query = "&".join(
+        f"{name}={_quote(value)}"
+        for name, value in (
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", f"{target.access_key}/{scope}"),
+            ("X-Amz-Date", amz_date),
+            ("X-Amz-Expires", "900"),
+            ("X-Amz-SignedHeaders", "host"),
+        )
+    )
+    canonical = "\n".join((method, path, query, f"host:{host}\n", "host", UNSIGNED))
+    to_sign = "\n".join(
+        ("AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
+    )
+    signing_key = f"AWS4{target.secret_key}".encode()
+    for part in (day, "us-east-1", "s3", "aws4_request"):
+        signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+    head = f"{method} {path}?{query}&X-Amz-Signature={signature} HTTP/1.1\r\nHost: {host}\r\n"
+    if body_length is not None:
+        head += f"Content-Length: {body_length}\r\n"
+    return (head + "\r\n").encode()
+
+
 def request_bytes(
     target: Target,
     method: str,
@@ -293,12 +327,22 @@ async def _small_ops(target: Target, requests: Sequence[bytes], concurrency: int
 
 
 def small_requests(
-    target: Target, method: str, keys: Sequence[str], payload: bytes = b""
+    target: Target,
+    method: str,
+    keys: Sequence[str],
+    payload: bytes = b"",
+    *,
+    presigned: bool = False,
 ) -> list[bytes]:
-    """Pre-signed request bytes, one per key (PUT carries ``payload``)."""
+    """Pre-signed request bytes, one per key (PUT carries ``payload``): header-signed, or with
+    the signature in the query string (``presigned``)."""
     built: list[bytes] = []
     for key in keys:
-        head, _ = request_bytes(target, method, key, (), len(payload) if method == "PUT" else None)
+        length = len(payload) if method == "PUT" else None
+        if presigned:
+            head = presigned_request_bytes(target, method, key, length)
+        else:
+            head, _ = request_bytes(target, method, key, (), length)
         built.append(head + payload if method == "PUT" else head)
     return built
 

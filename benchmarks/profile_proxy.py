@@ -6,6 +6,7 @@ off, idle frames off). Prints the functions with the most samples, inclusive and
 the raw collapsed stacks (flamegraph input) in --out. Needs ``pip install py-spy``. Usage:
 
     python -m benchmarks.profile_proxy put_small [--seconds 20] [--upstream seaweedfs]
+        [--presigned] [--server event_loop=asyncio]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -34,6 +36,7 @@ from benchmarks.compare import (  # noqa: E402
 )
 from benchmarks.harness import proxy_in_front_of, server_cpu_seconds, upstream  # noqa: E402
 from benchmarks.loadgen import Target  # noqa: E402
+from benchmarks.variants import parse_variant  # noqa: E402
 
 
 def summarize(collapsed: Path, top: int) -> str:
@@ -61,6 +64,16 @@ def summarize(collapsed: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def _presigned_round(target: Target, scenario: str, sizes: Sizes) -> int:
+    """One round of a small scenario with query-string (presigned URL) signatures."""
+    method = "PUT" if scenario.startswith("put") else "GET"
+    keys = [f"small/0/{i:06d}" for i in range(sizes.small_ops)]
+    payload = b"s" * sizes.small_bytes
+    requests = loadgen.small_requests(target, method, keys, payload, presigned=True)
+    loadgen.run_small_ops(target, requests, sizes.concurrency)
+    return len(keys)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -71,7 +84,13 @@ def main() -> int:
     parser.add_argument("--access-log", action="store_true")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("/tmp"))
+    parser.add_argument("--presigned", action="store_true", help="small scenarios: query auth")
+    parser.add_argument(
+        "--server", default="", help="server.* settings as name=value,... (event_loop=asyncio)"
+    )
     args = parser.parse_args()
+    options: dict[str, Any] = {"workers": 1}  # py-spy samples the one process serving
+    options.update(parse_variant(args.server)[0])
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     sizes = Sizes(small_ops=2000, large_mib=256)
     with tempfile.TemporaryDirectory(prefix="s3proxy-profile-") as tmp:
@@ -84,7 +103,7 @@ def main() -> int:
                 AK,
                 SK,
                 access_log=args.access_log,
-                server_options={"workers": 1},  # py-spy samples the one process serving
+                server_options=options,
             ) as proxy,
         ):
             target = Target("s3proxy", proxy.endpoint, AK, SK, "bench")
@@ -116,6 +135,9 @@ def main() -> int:
             deadline = time.monotonic() + args.seconds
             cpu_before, amount = server_cpu_seconds(proxy.process.pid), 0.0
             while time.monotonic() < deadline:
+                if args.presigned and args.scenario.endswith("small"):
+                    amount += _presigned_round(target, args.scenario, sizes)
+                    continue
                 amount += _scenario(target, args.scenario, 0, sizes)().amount
                 if args.scenario == "put_large":
                     _cleanup(target, "get_large", 0)

@@ -3,7 +3,9 @@
 Starts one upstream (SeaweedFS; ``--upstream ceph``) and two proxies in front of it that
 differ only in what ``--a``/``--b`` say (``server.*`` settings as ``name=value``, environment
 variables as ``env:NAME=value``), then alternates A and B on 1 KiB PUT and GET at concurrency
-32: ops/s, the proxy's CPU per request (all its processes), the B/A ratio of each pair. Usage:
+32: ops/s, the proxy's CPU per request (all its processes), the B/A ratio of each pair;
+``--presigned`` signs in the query string instead of the headers; ``--a-tree``/``--b-tree``
+compare two checkouts (a code change) instead of two settings. Usage:
 
     python -m benchmarks.variants --a workers=1 --b workers=2 [--pairs 4] [--ops 2000]
 """
@@ -42,8 +44,10 @@ def parse_variant(spec: str) -> tuple[dict[str, Any], dict[str, str]]:
     return server, env
 
 
-def small_round(target: Target, pid: int, method: str, keys: list[str]) -> tuple[float, float]:
-    requests = loadgen.small_requests(target, method, keys, b"s" * 1024)
+def small_round(
+    target: Target, pid: int, method: str, keys: list[str], presigned: bool = False
+) -> tuple[float, float]:
+    requests = loadgen.small_requests(target, method, keys, b"s" * 1024, presigned=presigned)
     before = server_cpu_seconds(pid)
     result = loadgen.run_small_ops(target, requests, 32)
     cpu = server_cpu_seconds(pid) - before
@@ -57,8 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--ops", type=int, default=2000)
     parser.add_argument("--upstream", choices=["seaweedfs", "ceph"], default="seaweedfs")
+    parser.add_argument("--presigned", action="store_true", help="query-string signatures")
+    parser.add_argument("--a-tree", type=Path, help="a checkout whose code A runs (default: this)")
+    parser.add_argument("--b-tree", type=Path, help="a checkout whose code B runs (default: this)")
     args = parser.parse_args(argv)
     variants = {"A": parse_variant(args.a), "B": parse_variant(args.b)}
+    trees = {"A": args.a_tree, "B": args.b_tree}
     with tempfile.TemporaryDirectory(prefix="s3proxy-variants-") as tmp:
         work = Path(tmp)
         with upstream(args.upstream, work) as server:
@@ -76,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                             access_log=True,
                             server_options=options,
                             env={**os.environ, **env},
+                            tree=trees[name],
                         )
                     )
                     bucket = f"var-{name.lower()}"
@@ -88,14 +97,15 @@ def main(argv: list[str] | None = None) -> int:
                         for name in ("A", "B") if pair % 2 == 0 else ("B", "A"):
                             keys = [f"v/{pair}/{i:06d}" for i in range(args.ops)]
                             pid = proxies[name].process.pid
-                            measured = small_round(targets[name], pid, method, keys)
+                            measured = small_round(targets[name], pid, method, keys, args.presigned)
                             results.setdefault((method, name), []).append(measured)
                             print(
                                 f"pair {pair} {method} {name}: {measured[0]:7.0f} ops/s "
                                 f"{measured[1]:6.0f} µs CPU/op",
                                 flush=True,
                             )
-    print(f"A: {args.a or '(defaults)'}   B: {args.b or '(defaults)'}")
+    for name, spec in (("A", args.a), ("B", args.b)):
+        print(f"{name}: {spec or '(defaults)'} {trees[name] or ''}")
     for method in ("PUT", "GET"):
         a, b = results[(method, "A")], results[(method, "B")]
         ops_ratio = statistics.median(y[0] / x[0] for x, y in zip(a, b, strict=True))

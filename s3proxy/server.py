@@ -26,7 +26,7 @@ from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from s3proxy import hypercorn_patch, startup
+from s3proxy import event_loop, hypercorn_patch, startup
 from s3proxy.app import Gateway, S3App, create_admin_app
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
@@ -247,12 +247,13 @@ def run(settings: Settings, config_path: Path | None) -> int:
         workers = 1
     for line in startup.summary(settings, config_path, workers):
         log.info(line)
+    log.info("event loop: %s", event_loop.loop_factory(settings.server.event_loop)[0])
     if workers > 1:
         from s3proxy.supervisor import supervise
 
         return supervise(settings, config_path, workers)
     try:
-        return asyncio.run(serve_role(settings, config_path, Role()))
+        return event_loop.run(serve_role(settings, config_path, Role()), settings.server.event_loop)
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

@@ -20,7 +20,6 @@ of the parent the children stop accepting at once and a new ``serve`` can bind t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -37,6 +36,7 @@ from typing import NoReturn
 from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry, multiprocess
 
+from s3proxy import event_loop
 from s3proxy.backends import bucket_cache
 from s3proxy.config import Settings
 from s3proxy.server import STOP_NOW, Role, address, serve_role
@@ -244,7 +244,10 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
                 registry=registry,
                 announce=False,
             )
-        code = asyncio.run(serve_role(supervisor.settings, supervisor.config_path, job))
+        settings = supervisor.settings
+        code = event_loop.run(
+            serve_role(settings, supervisor.config_path, job), settings.server.event_loop
+        )
     except BaseException:
         log.exception("%s process %d failed", role, os.getpid())
     finally:

@@ -70,6 +70,16 @@ def test_every_status_line_carries_its_reason() -> None:
         assert protocol.writes[0].startswith(line)
 
 
+def test_the_reason_keeps_every_header_as_sent() -> None:
+    protocol = _Connection()
+    headers = [(b"ETag", b'"abc"'), (b"x-amz-meta-Mixed", b"V a l"), (b"content-length", b"2")]
+    _send(protocol, h11.Response(status_code=206, headers=headers), h11.Data(data=b"ok"))
+    head = protocol.writes[0]
+    assert head.startswith(b"HTTP/1.1 206 Partial Content\r\n")
+    # names lower-case (as since the first reason patch), values untouched, in the given order
+    assert b'etag: "abc"\r\nx-amz-meta-mixed: V a l\r\ncontent-length: 2\r\n' in head
+
+
 def test_a_status_http_does_not_name_still_has_three_words() -> None:
     protocol = _Connection()
     _send(protocol, h11.Response(status_code=599, headers=[]), h11.EndOfMessage())
