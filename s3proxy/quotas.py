@@ -10,7 +10,9 @@ Ceph RGW's user and bucket quotas, with its error code (403 QuotaExceeded). Acco
 A write is refused when the usage after it would pass a limit, so a write that frees room (an
 overwrite with fewer bytes) always passes. The local store checks inside the transaction that
 commits the write (exact, whatever the number of workers); a PUT is also checked against its
-Content-Length before its body moves. A tenant without a quota pays nothing: no scope, no query.
+Content-Length before its body moves. On S3 upstreams the usage is kept in records shared by
+the replicas (s3proxy.backends.usage_records): close, not exact. A tenant without a quota
+pays nothing: no scope, no query.
 """
 
 from __future__ import annotations
@@ -137,8 +139,17 @@ def _limits(scope: QuotaScope | None) -> dict[str, int | None] | None:
     return {"max_bytes": scope.max_bytes, "max_objects": scope.max_objects}
 
 
-async def _count(roots: tuple[Root, ...], backends: Mapping[str, object]) -> Usage | None:
-    """Usage under ``roots``; None when one of them is on a backend that cannot count."""
+async def _count(
+    roots: tuple[Root, ...], backends: Mapping[str, object], policy: QuotaPolicy, tracked: bool
+) -> Usage | None:
+    """Usage under ``roots``; None when one of them is on a backend that cannot count and the
+    roots are not a quota scope's (an S3 upstream counts only what a quota makes it track)."""
+    elsewhere = not all(isinstance(backends.get(root[0]), UsageCounter) for root in roots)
+    if tracked and elsewhere and policy.layout.home is not None:
+        from s3proxy.backends import usage_records  # it builds on this module
+
+        book = usage_records.book(policy.layout, backends)  # type: ignore[arg-type]
+        return await book.total(roots)
     total = Usage()
     for name in dict.fromkeys(root[0] for root in roots):
         backend = backends.get(name)
@@ -156,12 +167,12 @@ def _figures(usage: Usage | None) -> dict[str, Any]:
 
 async def usage_report(policy: QuotaPolicy, backends: Mapping[str, object]) -> dict[str, Any]:
     """A tenant's usage as the admin endpoint shows it: the whole tenant, and each mapped or
-    quota-limited bucket, with their limits (null where none is set, or where the upstream
-    cannot count: an S3 server)."""
+    quota-limited bucket, with their limits (null where none is set; on an S3 server, null
+    for what no quota tracks: counting it would take a listing)."""
     whole = QuotaPolicy(policy.layout, policy.tenant or Limit()).tenant_scope()
     assert whole is not None
     report: dict[str, Any] = {
-        **_figures(await _count(whole.roots, backends)),
+        **_figures(await _count(whole.roots, backends, policy, policy.tenant is not None)),
         "quota": _limits(policy.tenant_scope()),
         "buckets": {},
     }
@@ -170,7 +181,9 @@ async def usage_report(policy: QuotaPolicy, backends: Mapping[str, object]) -> d
         root = bucket_root(policy.layout, bucket)
         if root is None:
             continue
-        usage = await _count(((root.upstream, root.bucket, root.prefix),), backends)
+        limited = bucket in (policy.buckets or {})
+        roots = ((root.upstream, root.bucket, root.prefix),)
+        usage = await _count(roots, backends, policy, limited)
         report["buckets"][bucket] = {
             **_figures(usage),
             "quota": _limits(policy.bucket_scope(bucket)),

@@ -1,8 +1,8 @@
 """Quotas (``tenants.NAME.quota``, ``bucket_quotas``) through a real proxy.
 
-On the local store lane only: check-config refuses quotas for a tenant whose storage is on an
-S3 upstream (README, "Quotas"), so the SeaweedFS and Ceph lanes have nothing to run. Every
-refusal is followed by a read showing that nothing was stored.
+On the local store lane, where quotas are exact (concurrent writes stop at the limit); the
+SeaweedFS and Ceph lanes are test_quotas_upstreams.py (shared usage records, two proxies).
+Every refusal is followed by a read showing that nothing was stored.
 """
 
 from __future__ import annotations
@@ -54,16 +54,10 @@ def absent(client: Any, bucket: str, key: str) -> None:
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def usage(proxy: Proxy) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{proxy.admin_endpoint}/usage?tenant=alice") as answer:
-        report: dict[str, Any] = json.load(answer)["tenants"]["alice"]
-    return report
-
-
-def test_quotas_on_the_local_store(quota_proxy: Proxy) -> None:
-    client = quota_proxy.client("alice")
-    client.put_object(Bucket="docs", Key="a", Body=b"a" * 600)
-
+def writes_over_quota_store_nothing(client: Any) -> tuple[str, dict[str, Any]]:
+    """With less than 401 bytes of room left in "docs" (and "docs/a" bigger than that): a PUT,
+    a multipart Complete and a CopyObject over the quota are 403 QuotaExceeded, and none of them
+    leaves an object. The refused upload stays open: (its UploadId, its parts) for a retry."""
     refused(lambda: client.put_object(Bucket="docs", Key="b", Body=b"b" * 401))
     absent(client, "docs", "b")
 
@@ -81,6 +75,20 @@ def test_quotas_on_the_local_store(quota_proxy: Proxy) -> None:
 
     refused(lambda: client.copy_object(Bucket="docs", Key="c", CopySource="docs/a"))
     absent(client, "docs", "c")
+    return upload, parts
+
+
+def usage(proxy: Proxy) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{proxy.admin_endpoint}/usage?tenant=alice") as answer:
+        report: dict[str, Any] = json.load(answer)["tenants"]["alice"]
+    return report
+
+
+def test_quotas_on_the_local_store(quota_proxy: Proxy) -> None:
+    client = quota_proxy.client("alice")
+    client.put_object(Bucket="docs", Key="a", Body=b"a" * 600)
+
+    upload, parts = writes_over_quota_store_nothing(client)
 
     report = usage(quota_proxy)
     assert (report["objects"], report["bytes"]) == (1, 600)

@@ -286,20 +286,18 @@ def local_settings(root: Path, quota: dict[str, Any], buckets: dict[str, Any]) -
     )
 
 
-def test_quotas_are_refused_on_s3_upstreams() -> None:
-    with pytest.raises((ConfigError, ValueError), match="local store only"):
-        Settings.model_validate(
-            {
-                "upstreams": {"s3": {"endpoint": "http://127.0.0.1:1"}},
-                "tenants": {
-                    "t": {
-                        "keys": [{"access_key": "AKX", "secret_key": "x" * 32}],
-                        "home": {"upstream": "s3", "bucket": "b"},
-                        "quota": {"max_bytes": 1},
-                    }
-                },
-            }
-        )
+def test_quotas_on_s3_upstreams_need_a_home() -> None:
+    """Their usage records live in the home; a tenant with one is accepted."""
+    tenant: dict[str, Any] = {
+        "keys": [{"access_key": "AKX", "secret_key": "x" * 32}],
+        "buckets": {"data": {"upstream": "s3", "bucket": "data"}},
+        "quota": {"max_bytes": 1},
+    }
+    upstreams = {"s3": {"endpoint": "http://127.0.0.1:1"}}
+    with pytest.raises((ConfigError, ValueError), match="has none"):
+        Settings.model_validate({"upstreams": upstreams, "tenants": {"t": tenant}})
+    tenant["home"] = {"upstream": "s3", "bucket": "homes"}
+    Settings.model_validate({"upstreams": upstreams, "tenants": {"t": tenant}})
 
 
 def test_a_tenant_quota_needs_one_local_store(tmp_path: Path) -> None:
@@ -312,7 +310,7 @@ def test_a_tenant_quota_needs_one_local_store(tmp_path: Path) -> None:
         "one": {"type": "local", "path": str(tmp_path / "1")},
         "two": {"type": "local", "path": str(tmp_path / "2")},
     }
-    with pytest.raises((ConfigError, ValueError), match="on one local store"):
+    with pytest.raises((ConfigError, ValueError), match="on that store"):
         Settings.model_validate(
             {"upstreams": stores, "tenants": {"t": {**tenant, "quota": {"max_bytes": 1}}}}
         )
