@@ -337,3 +337,131 @@ def test_list_parts_reports_the_checksum_type(s3: Any) -> None:
     listed = s3.list_parts(**ids)
     assert (listed.get("ChecksumAlgorithm"), listed.get("ChecksumType")) == ("CRC32", "FULL_OBJECT")
     assert listed["Parts"][0].get("ChecksumCRC32") == value
+
+
+def _records(upstream_proxy: tuple[str, Proxy]) -> list[str]:
+    """The upload checksum records in the tenants' homes, read on the upstream itself."""
+    proxy = upstream_proxy[1]
+    pages = proxy.upstream.get_paginator("list_objects_v2").paginate(
+        Bucket=proxy.home_bucket, Prefix=f"alice/.uploads/{BUCKET}/"
+    )
+    return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+
+
+def test_list_parts_reports_each_parts_own_checksum_page_by_page(s3: Any) -> None:
+    """Parts uploaded with the upload's algorithm are listed with their checksums, on every
+    page; a re-sent part shows the checksum of the bytes its listed ETag names."""
+    created = s3.create_multipart_upload(
+        Bucket=BUCKET, Key="paged-sums", ChecksumAlgorithm="CRC32C"
+    )
+    ids = {"Bucket": BUCKET, "Key": "paged-sums", "UploadId": created["UploadId"]}
+    crc, size = CRCS["CRC32C"]
+    bodies = {1: b"one", 2: b"two", 3: b"three"}
+    for number, body in [*bodies.items(), (2, b"two again")]:
+        s3.upload_part(**ids, PartNumber=number, Body=body, ChecksumCRC32C=_b64(crc(body), size))
+    by_etag = {f'"{hashlib.md5(b).hexdigest()}"': b for b in [*bodies.values(), b"two again"]}
+    for page_size in (1, 2, 1000):
+        pages = list(
+            s3.get_paginator("list_parts").paginate(**ids, PaginationConfig={"PageSize": page_size})
+        )
+        for page in pages:
+            assert (page.get("ChecksumAlgorithm"), page.get("ChecksumType")) == (
+                "CRC32C",
+                "COMPOSITE",
+            )
+        parts = [part for page in pages for part in page.get("Parts", [])]
+        assert [part["PartNumber"] for part in parts] == [1, 2, 3], page_size
+        for part in parts:
+            body = by_etag[part["ETag"]]
+            assert part.get("ChecksumCRC32C") == _b64(crc(body), size), (page_size, part)
+
+
+def test_checksum_uploads_keep_their_upload_id_in_listings(s3: Any) -> None:
+    """The UploadId of an upload with a checksum says so (ListParts and Complete then read its
+    records); ListMultipartUploads must still name it exactly as CreateMultipartUpload did."""
+    created = {}
+    for key, extra in (
+        ("ids/crc32-full", {"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}),
+        ("ids/sha256", {"ChecksumAlgorithm": "SHA256"}),
+        ("ids/none", {}),
+    ):
+        created[key] = s3.create_multipart_upload(Bucket=BUCKET, Key=key, **extra)["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="ids/")["Uploads"]
+    assert {upload["Key"]: upload["UploadId"] for upload in listed} == created
+    assert {u["Key"]: (u.get("ChecksumAlgorithm"), u.get("ChecksumType")) for u in listed} == {
+        "ids/crc32-full": ("CRC32", "FULL_OBJECT"),
+        "ids/sha256": ("SHA256", "COMPOSITE"),
+        "ids/none": (None, None),
+    }
+    parts = s3.list_parts(Bucket=BUCKET, Key="ids/sha256", UploadId=created["ids/sha256"])
+    assert (parts.get("ChecksumAlgorithm"), parts.get("ChecksumType")) == ("SHA256", "COMPOSITE")
+    plain = s3.list_parts(Bucket=BUCKET, Key="ids/none", UploadId=created["ids/none"])
+    assert plain.get("ChecksumAlgorithm") is None
+
+
+def test_whole_object_checksum_on_complete_is_checked(s3: Any) -> None:
+    created = s3.create_multipart_upload(
+        Bucket=BUCKET, Key="whole-sum", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )
+    ids = {"Bucket": BUCKET, "Key": "whole-sum", "UploadId": created["UploadId"]}
+    pieces = [os.urandom(5 * MiB), b"tail"]
+    parts = []
+    for number, piece in enumerate(pieces, 1):
+        value = _b64(zlib.crc32(piece), 4)
+        etag = s3.upload_part(**ids, PartNumber=number, Body=piece, ChecksumCRC32=value)["ETag"]
+        parts.append({"PartNumber": number, "ETag": etag, "ChecksumCRC32": value})
+    whole = _b64(zlib.crc32(b"".join(pieces)), 4)
+    wrong = _b64(zlib.crc32(b"something else"), 4)
+    with pytest.raises(ClientError) as caught:
+        s3.complete_multipart_upload(
+            **ids,
+            MultipartUpload={"Parts": parts},
+            ChecksumCRC32=wrong,
+        )
+    assert caught.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket=BUCKET, Key="whole-sum")
+    assert missing.value.response["Error"]["Code"] == "404"
+    done = s3.complete_multipart_upload(
+        **ids, MultipartUpload={"Parts": parts}, ChecksumCRC32=whole
+    )
+    assert (done.get("ChecksumCRC32"), done.get("ChecksumType")) == (whole, "FULL_OBJECT")
+
+
+def test_upload_records_live_only_as_long_as_their_upload(
+    s3: Any, upstream_proxy: tuple[str, Proxy]
+) -> None:
+    """Records are written only for uploads with a checksum, on upstreams that need them, and
+    are gone once the upload is completed or aborted."""
+    if upstream_proxy[0] == "local":
+        pytest.skip("the local store keeps checksums in its index: no records")
+    before = set(_records(upstream_proxy))
+    plain = s3.create_multipart_upload(Bucket=BUCKET, Key="rec-plain")["UploadId"]
+    s3.upload_part(Bucket=BUCKET, Key="rec-plain", UploadId=plain, PartNumber=1, Body=b"x")
+    assert set(_records(upstream_proxy)) == before  # nothing to pay without a checksum
+    uploads = {}
+    for key in ("rec-done", "rec-aborted"):
+        upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")[
+            "UploadId"
+        ]
+        sent = s3.upload_part(
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=1,
+            Body=b"p",
+            ChecksumAlgorithm="CRC32",
+        )
+        uploads[key] = (upload_id, sent["ETag"], sent["ChecksumCRC32"])
+    during = set(_records(upstream_proxy)) - before
+    assert len(during) == 4  # one upload record and one part record each
+    assert all(BUCKET in key for key in during)
+    upload_id, etag, value = uploads["rec-done"]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="rec-done",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag, "ChecksumCRC32": value}]},
+    )
+    s3.abort_multipart_upload(Bucket=BUCKET, Key="rec-aborted", UploadId=uploads["rec-aborted"][0])
+    assert set(_records(upstream_proxy)) == before

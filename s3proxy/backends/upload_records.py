@@ -1,0 +1,375 @@
+"""Checksum records of multipart uploads, kept upstream for S3 upstreams that do not report them.
+
+S3 (2025) reports an upload's ChecksumAlgorithm and ChecksumType, and each part's checksum, in
+ListParts (and the first two in ListMultipartUploads); CompleteMultipartUpload compares the part
+checksums a client lists with the stored ones and answers the object's checksum. SeaweedFS 4.48
+keeps part checksums but lists none of this; Ceph RGW 16 keeps no checksums at all. The proxy
+verifies every part's checksum on UploadPart, so it records what it verified, in the tenant's
+home (README, "Upstream layout"):
+
+- ``home.prefix + ".uploads/" + B + "/" + D + "." + ALG + "." + TYPE + "/upload"``, an empty
+  object written at CreateMultipartUpload, only for an upload that names a checksum algorithm;
+- ``… + "/p" + NNNNN + "." + E + "." + V`` for each part uploaded with that algorithm's checksum,
+
+where B is the client bucket, D the first 32 hex digits of SHA-256(client key, NUL, upstream
+upload id), NNNNN the part number (five digits), E the first 32 hex digits of SHA-256 of the
+part's ETag (without quotes, lower case) and V the checksum's digest in hex. Everything is in
+the names, so one listing reads an upload's records. A part is recorded with its ETag, so a
+re-sent part (or two replicas racing on one part number) adds a record and never overwrites
+one: the record that counts is the one whose ETag is the part's. Records go after the part is
+stored and are removed after Complete or Abort; a crash between leaves a part without its
+checksum or stale records of a finished upload, which nothing matches.
+
+Two more records, beside those directories, mark an upload's other per-upload needs:
+
+- ``home.prefix + ".uploads/" + B + "/" + D + ".tags"``, holding the ``x-amz-tagging`` of
+  CreateMultipartUpload (URL-encoded, as the header): Ceph RGW 16 drops tags given on Create,
+  so the proxy sets them with PutObjectTagging at Complete, before it answers;
+- ``… + D + ".sse-c"``, empty: the upload was created with an SSE-C key, so every UploadPart
+  must carry one (SeaweedFS 4.48 stores a part sent without it, in the clear);
+- ``… + D + ".class." + CLASS``, empty: the upload was created with storage class CLASS (not
+  STANDARD), which ListParts and ListMultipartUploads report (SeaweedFS 4.48 stores the class
+  with the completed object but lists every upload as STANDARD).
+
+Uploads without a checksum algorithm, tags, SSE-C or a class other than STANDARD pay nothing:
+the client's UploadId says whether records exist (:mod:`s3proxy.handlers.multipart`), so only
+ListMultipartUploads, which must issue the same UploadId as CreateMultipartUpload, lists the
+records of the bucket — and only when it has uploads to show.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hashlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
+from s3proxy.backends.base import Backend
+from s3proxy.backends.local.combined import check_declared, object_checksum
+from s3proxy.backends.local.index import StoredPart
+from s3proxy.checksums import ALGORITHMS, CHECKSUM_TYPES
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamRoot
+from s3proxy.model import (
+    STANDARD,
+    CompleteMultipartInput,
+    ObjectAttributes,
+    PartInfo,
+    PutObjectInput,
+    ReadConditions,
+    Tags,
+)
+from s3proxy.storage_classes import STORAGE_CLASSES
+
+log = logging.getLogger("s3proxy.upstream")
+
+RECORD_DIR = ".uploads/"
+UPLOAD_MARKER = "upload"
+LIST_PAGE = 1000
+DELETE_BATCH = 1000
+TAGS_RECORD = ".tags"
+CUSTOMER_KEY_RECORD = ".sse-c"
+CLASS_RECORD = ".class."
+MAX_TAGS_RECORD = 64 * 1024
+"""Ten tags of S3's longest keys and values, URL-encoded, take under 12 KiB."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadChecksum:
+    """The checksum an upload was created with: algorithm and type (S3's 2025 rules)."""
+
+    algorithm: str
+    type: str
+
+    def token(self) -> str:
+        return f"{self.algorithm}.{self.type}"
+
+    @classmethod
+    def from_token(cls, value: object) -> UploadChecksum | None:
+        """The value :meth:`token` wrote, or None for anything else."""
+        if not isinstance(value, str):
+            return None
+        algorithm, _, kind = value.partition(".")
+        if algorithm not in ALGORITHMS or kind not in CHECKSUM_TYPES:
+            return None
+        return cls(algorithm, kind)
+
+
+def upload_digest(key: str, upload_id: str) -> str:
+    material = key.encode("utf-8", "surrogatepass") + b"\x00" + upload_id.encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def etag_digest(etag: str) -> str:
+    return hashlib.sha256(etag.strip().strip('"').lower().encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadMarks:
+    """What an upload has records of besides checksums: its tags, its SSE-C key's use, its
+    storage class (None: STANDARD, no record)."""
+
+    tagged: bool = False
+    customer_key: bool = False
+    storage_class: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.tagged or self.customer_key or self.storage_class is not None
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+class UploadRecords:
+    """The records of one tenant's uploads, in its home (``home``) on ``backend``."""
+
+    def __init__(self, backend: Backend, home: UpstreamRoot) -> None:
+        self._backend = backend
+        self._home = home
+
+    def _bucket_dir(self, bucket: str) -> str:
+        return f"{self._home.prefix}{RECORD_DIR}{bucket}/"
+
+    def _dir(self, bucket: str, key: str, upload_id: str, checksum: UploadChecksum) -> str:
+        return f"{self._bucket_dir(bucket)}{upload_digest(key, upload_id)}.{checksum.token()}/"
+
+    async def _put(self, name: str, body: bytes = b"") -> None:
+        await self._backend.put_object(
+            PutObjectInput(
+                bucket=self._home.bucket,
+                key=name,
+                body=_once(body) if body else _empty(),
+                content_length=len(body),
+                attributes=ObjectAttributes(),
+            )
+        )
+
+    def _mark(self, bucket: str, key: str, upload_id: str, suffix: str) -> str:
+        return f"{self._bucket_dir(bucket)}{upload_digest(key, upload_id)}{suffix}"
+
+    async def _names(
+        self, prefix: str, start_after: str | None = None
+    ) -> AsyncGenerator[str, None]:
+        token: str | None = None
+        while True:
+            page = await self._backend.list_objects(
+                self._home.bucket, prefix, None, start_after, LIST_PAGE, token
+            )
+            for entry in page.entries:
+                if entry.key.startswith(prefix):  # never trust an upstream's prefix filter
+                    yield entry.key[len(prefix) :]
+            token = page.next_token
+            if token is None:
+                return
+
+    async def create(self, bucket: str, key: str, upload_id: str, checksum: UploadChecksum) -> None:
+        await self._put(self._dir(bucket, key, upload_id, checksum) + UPLOAD_MARKER)
+
+    async def add_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        checksum: UploadChecksum,
+        part_number: int,
+        etag: str,
+        value_b64: str,
+    ) -> None:
+        digest = base64.b64decode(value_b64).hex()
+        name = f"p{part_number:05d}.{etag_digest(etag)}.{digest}"
+        await self._put(self._dir(bucket, key, upload_id, checksum) + name)
+
+    async def part_checksums(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        checksum: UploadChecksum,
+        first: int = 1,
+        last: int = 10000,
+    ) -> dict[tuple[int, str], str]:
+        """(part number, :func:`etag_digest`) → base64 checksum, for parts ``first``..``last``."""
+        prefix = self._dir(bucket, key, upload_id, checksum) + "p"
+        found: dict[tuple[int, str], str] = {}
+        async with aclosing(self._names(prefix, f"{prefix}{first - 1:05d}~")) as names:
+            async for name in names:
+                number, _, rest = name.partition(".")
+                etag, _, value = rest.partition(".")
+                if not number.isdigit():
+                    continue
+                if int(number) > last:
+                    break
+                try:
+                    found[(int(number), etag)] = base64.b64encode(bytes.fromhex(value)).decode()
+                except (ValueError, binascii.Error):
+                    continue
+        return found
+
+    async def checksums_of(self, bucket: str) -> dict[str, UploadChecksum]:
+        """:func:`upload_digest` → checksum, for every recorded upload of ``bucket``."""
+        return (await self.records_of(bucket))[0]
+
+    async def records_of(
+        self, bucket: str
+    ) -> tuple[dict[str, UploadChecksum], dict[str, UploadMarks]]:
+        """:func:`upload_digest` → checksum, and → marks, for the recorded uploads of
+        ``bucket``: one listing (the marks are objects, the checksums directories)."""
+        prefix = self._bucket_dir(bucket)
+        found: dict[str, UploadChecksum] = {}
+        tagged: set[str] = set()
+        keyed: set[str] = set()
+        classes: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            page = await self._backend.list_objects(
+                self._home.bucket, prefix, "/", None, LIST_PAGE, token
+            )
+            for common in page.prefixes:
+                digest, _, spec = common[len(prefix) :].rstrip("/").partition(".")
+                checksum = UploadChecksum.from_token(spec)
+                if common.startswith(prefix) and checksum is not None:
+                    found[digest] = checksum
+            for entry in page.entries:
+                name = entry.key[len(prefix) :] if entry.key.startswith(prefix) else ""
+                if name.endswith(TAGS_RECORD):
+                    tagged.add(name[: -len(TAGS_RECORD)])
+                elif name.endswith(CUSTOMER_KEY_RECORD):
+                    keyed.add(name[: -len(CUSTOMER_KEY_RECORD)])
+                elif CLASS_RECORD in name:
+                    digest, _, storage_class = name.partition(CLASS_RECORD)
+                    if storage_class in STORAGE_CLASSES and storage_class != STANDARD:
+                        classes[digest] = storage_class
+            token = page.next_token
+            if token is None:
+                break
+        marks = {
+            digest: UploadMarks(digest in tagged, digest in keyed, classes.get(digest))
+            for digest in tagged | keyed | classes.keys()
+        }
+        return found, marks
+
+    async def create_marks(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        tags: Tags,
+        customer_key: bool,
+        storage_class: str = STANDARD,
+    ) -> UploadMarks:
+        """The records of an upload's tags (if any), SSE-C key use (if so) and storage class
+        (unless STANDARD)."""
+        if tags:
+            body = urlencode(tags).encode()
+            await self._put(self._mark(bucket, key, upload_id, TAGS_RECORD), body)
+        if customer_key:
+            await self._put(self._mark(bucket, key, upload_id, CUSTOMER_KEY_RECORD))
+        kept = None if storage_class == STANDARD else storage_class
+        if kept is not None:
+            await self._put(self._mark(bucket, key, upload_id, CLASS_RECORD + kept))
+        return UploadMarks(bool(tags), customer_key, kept)
+
+    async def tags(self, bucket: str, key: str, upload_id: str) -> Tags | None:
+        """The tags recorded at Create; None when the record is gone (a Complete retried
+        after the tags were set and the record removed)."""
+        name = self._mark(bucket, key, upload_id, TAGS_RECORD)
+        try:
+            got = await self._backend.get_object(self._home.bucket, name, None, ReadConditions())
+        except S3Error as error:
+            if error.code is S3ErrorCode.NoSuchKey:
+                return None
+            raise
+        try:
+            if got.content_length > MAX_TAGS_RECORD:
+                raise S3Error(S3ErrorCode.InternalError)
+            body = b"".join([chunk async for chunk in got.body])
+        finally:
+            await got.aclose()
+        return tuple(parse_qsl(body.decode(), keep_blank_values=True))
+
+    async def remove_marks(self, bucket: str, key: str, upload_id: str, marks: UploadMarks) -> None:
+        """Best effort, after the upload is gone, as :meth:`remove`."""
+        names = [
+            self._mark(bucket, key, upload_id, suffix)
+            for suffix, present in (
+                (TAGS_RECORD, marks.tagged),
+                (CUSTOMER_KEY_RECORD, marks.customer_key),
+                (CLASS_RECORD + (marks.storage_class or ""), marks.storage_class is not None),
+            )
+            if present
+        ]
+        if not names:
+            return
+        try:
+            await self._backend.delete_objects(self._home.bucket, names)
+        except Exception as exc:  # the client's request has succeeded: only log
+            log.warning("upload records not removed: %r", exc)
+
+    async def remove(self, bucket: str, key: str, upload_id: str, checksum: UploadChecksum) -> None:
+        """Best effort, after the upload is gone: a record left behind matches nothing."""
+        prefix = self._dir(bucket, key, upload_id, checksum)
+        try:
+            names = [prefix + name async for name in self._names(prefix)]
+            for start in range(0, len(names), DELETE_BATCH):
+                batch = names[start : start + DELETE_BATCH]
+                await self._backend.delete_objects(self._home.bucket, batch)
+        except Exception as exc:  # the client's request has succeeded: only log
+            log.warning("upload records not removed: %r", exc)
+
+
+def part_with(
+    part: PartInfo, checksum: UploadChecksum, found: Mapping[tuple[int, str], str]
+) -> PartInfo:
+    """``part`` with its recorded checksum, unless the upstream listed one."""
+    if part.checksums:
+        return part
+    value = found.get((part.part_number, etag_digest(part.etag)))
+    if value is None:
+        return part
+    return dataclasses.replace(part, checksums={checksum.algorithm: value})
+
+
+class RecordedCompletion:
+    """CompleteMultipartUpload of an upload with records: the stored parts get their recorded
+    checksums before :func:`~s3proxy.completion.check_completion` compares the listed ones,
+    and the object's checksum is combined from them as S3 does, for an upstream that answers
+    none (Ceph RGW 16)."""
+
+    def __init__(self, records: UploadRecords, checksum: UploadChecksum) -> None:
+        self.records = records
+        self.checksum = checksum
+        self.combined: str | None = None
+
+    async def merge(
+        self, request: CompleteMultipartInput, stored: list[PartInfo]
+    ) -> list[PartInfo]:
+        found = await self.records.part_checksums(
+            request.bucket, request.key, request.upload_id, self.checksum
+        )
+        return [part_with(part, self.checksum, found) for part in stored]
+
+    def combine(self, request: CompleteMultipartInput, stored: list[PartInfo]) -> None:
+        """After check_completion (every listed part is stored): the object's checksum; a
+        whole-object checksum the client sent must match it (BadDigest, nothing assembled).
+        None when a part has no checksum of the upload's algorithm: nothing is claimed."""
+        by_tag = {(part.part_number, etag_digest(part.etag)): part for part in stored}
+        chosen = [by_tag[(part.part_number, etag_digest(part.etag))] for part in request.parts]
+        self.combined = object_checksum(
+            self.checksum.algorithm,
+            self.checksum.type,
+            [StoredPart("", part.size, part.checksums) for part in chosen],
+        )
+        if self.combined is not None:
+            check_declared(request.checksum, {self.checksum.algorithm: self.combined})
