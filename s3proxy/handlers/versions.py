@@ -1,0 +1,136 @@
+"""ListObjectVersions on buckets that are never versioned.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html. Buckets here are
+never versioned, so each object has exactly one version, ``null``, and it is the latest: the
+listing is the same merged, byte-ordered listing as ListObjects (``key-marker`` resumes as
+``marker`` does), each key shown as a ``<Version>`` with ``VersionId`` ``null`` and
+``IsLatest`` true, and there are no delete markers. Cleanup tools (``rclone --s3-versions``,
+``aws s3api list-object-versions``) call it whatever the bucket's versioning state.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.bucket import max_keys_of, url_encoding
+from s3proxy.handlers.context import RequestContext
+from s3proxy.listing import ListQuery, MergedPage
+from s3proxy.owner import Owner
+from s3proxy.responses import S3Response, xml_response
+from s3proxy.xmlcodec import document
+
+NULL_VERSION = "null"
+_VERSION_ID_MARKER = "version-id-marker"
+
+
+def version_id_marker(key_marker: str | None, value: str | None) -> str | None:
+    """The ``version-id-marker`` checks S3 makes, in its order. ``null`` names the one version
+    each key has here; any other id names no version of this bucket, so it gets S3's answer to
+    an invalid id rather than a page that could only guess where that version would sort."""
+    if value is None:
+        return None
+    if not key_marker:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "A version-id marker cannot be specified without a key marker.",
+            ArgumentName=_VERSION_ID_MARKER,
+            ArgumentValue=value,
+        )
+    if not value:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "A version-id marker cannot be empty.",
+            ArgumentName=_VERSION_ID_MARKER,
+            ArgumentValue=value,
+        )
+    if value != NULL_VERSION:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Invalid version id specified",
+            ArgumentName=_VERSION_ID_MARKER,
+            ArgumentValue=value,
+        )
+    return value
+
+
+async def list_object_versions(ctx: RequestContext) -> S3Response:
+    bucket = ctx.request.bucket
+    assert bucket is not None
+    query = ctx.request.query
+    max_keys = max_keys_of(query.get("max-keys"))  # S3 checks max-keys first
+    key_marker = query.get("key-marker") or None
+    version_marker = version_id_marker(key_marker, query.get(_VERSION_ID_MARKER))
+    encode = url_encoding(ctx)
+    # One version per key: after (key, null) is after the key, as after key-marker alone.
+    list_query = ListQuery(
+        prefix=query.get("prefix", ""),
+        delimiter=query.get("delimiter") or None,
+        start_after=key_marker,
+        max_keys=max_keys,
+    )
+    page = await ctx.storage.list_objects(bucket, list_query)
+    body = list_versions_xml(
+        bucket=bucket,
+        prefix=list_query.prefix,
+        delimiter=list_query.delimiter,
+        max_keys=list_query.max_keys,
+        key_marker=key_marker or "",
+        version_marker=version_marker or "",
+        page=page,
+        owner=ctx.owner,
+        encode=encode,
+    )
+    return xml_response(body)
+
+
+def list_versions_xml(
+    *,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    key_marker: str,
+    version_marker: str,
+    page: MergedPage,
+    owner: Owner,
+    encode: bool,
+) -> bytes:
+    """ListVersionsResult in S3's element order. With ``encode``, S3 URL-encodes Key, Prefix,
+    Delimiter, KeyMarker and NextKeyMarker (botocore decodes exactly those)."""
+    code = (lambda value: quote(value, safe="/")) if encode else escape
+    parts = [
+        f"<Name>{escape(bucket)}</Name>",
+        f"<Prefix>{code(prefix)}</Prefix>",
+        f"<KeyMarker>{code(key_marker)}</KeyMarker>",
+        f"<VersionIdMarker>{escape(version_marker)}</VersionIdMarker>",
+    ]
+    if page.is_truncated and page.last is not None:
+        parts.append(f"<NextKeyMarker>{code(page.last)}</NextKeyMarker>")
+        if page.entries and page.entries[-1].key == page.last:  # a key, not a common prefix
+            parts.append(f"<NextVersionIdMarker>{NULL_VERSION}</NextVersionIdMarker>")
+    parts.append(f"<MaxKeys>{max_keys}</MaxKeys>")
+    if delimiter:
+        parts.append(f"<Delimiter>{code(delimiter)}</Delimiter>")
+    parts.append(f"<IsTruncated>{'true' if page.is_truncated else 'false'}</IsTruncated>")
+    owner_xml = (
+        f"<Owner><ID>{escape(owner.id)}</ID>"
+        f"<DisplayName>{escape(owner.display_name)}</DisplayName></Owner>"
+    )
+    append = parts.append
+    for entry in page.entries:
+        append(
+            f"<Version><Key>{code(entry.key)}</Key><VersionId>{NULL_VERSION}</VersionId>"
+            f"<IsLatest>true</IsLatest>"
+            f"<LastModified>{escape(entry.last_modified)}</LastModified>"
+            f"<ETag>{escape(entry.etag)}</ETag><Size>{entry.size}</Size>"
+            f"<StorageClass>{escape(entry.storage_class)}</StorageClass>{owner_xml}</Version>"
+        )
+    parts.extend(
+        f"<CommonPrefixes><Prefix>{code(common)}</Prefix></CommonPrefixes>"
+        for common in page.prefixes
+    )
+    if encode:
+        parts.append("<EncodingType>url</EncodingType>")
+    return document("ListVersionsResult", parts)
