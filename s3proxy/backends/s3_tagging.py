@@ -1,0 +1,55 @@
+"""Object tags and storage classes on an S3 upstream.
+
+Tags are the upstream's own object tagging (``?tagging``; SeaweedFS 4.48 and Ceph RGW 16 both
+store and return it, and report ``x-amz-tagging-count`` on HEAD/GET). Ceph RGW 16 ignores
+``x-amz-tagging-directive: REPLACE`` on CopyObject (the copy keeps the source's tags), so a
+copy that replaces tags sets them with a PutObjectTagging right after the copy: between the two
+requests the copy shows the source's tags. A storage class is sent only when the upstream's
+configuration lists it (:mod:`s3proxy.storage_classes` says why).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from s3proxy.backends.s3_multipart import _Transport, upstream_result
+from s3proxy.model import Tags
+from s3proxy.storage_classes import write_headers
+from s3proxy.tagging import document
+from s3proxy.upstream_xml import parse_tagging
+
+
+class S3TaggingMixin:
+    """Part of :class:`~s3proxy.backends.s3.S3Upstream`, as the multipart mixin is."""
+
+    def class_headers(self: _Transport, storage_class: str, tags: Tags) -> dict[str, str]:
+        return write_headers(self._config.storage_classes, storage_class, tags)
+
+    async def get_object_tagging(self: _Transport, bucket: str, key: str) -> Tags:
+        response = await self._send("GET", bucket, key, {}, query="tagging=")
+        await self._raise_for_status(response)
+        return await upstream_result(self, response, parse_tagging)
+
+    async def put_object_tagging(self: _Transport, bucket: str, key: str, tags: Tags) -> None:
+        """Replace the object's tags; an empty set deletes them."""
+        if not tags:
+            response = await self._send("DELETE", bucket, key, {}, query="tagging=")
+        else:
+            body = document(tags)
+            headers = {
+                "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+                "content-type": "application/xml",
+                "content-length": str(len(body)),
+            }
+            response = await self._send(
+                "PUT",
+                bucket,
+                key,
+                headers,
+                query="tagging=",
+                body=body,
+                payload_hash=hashlib.sha256(body).hexdigest(),
+            )
+        await self._raise_for_status(response)
+        response.release()

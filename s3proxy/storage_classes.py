@@ -1,0 +1,58 @@
+"""Storage classes: which a client may ask for, and where each is kept.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html#AmazonS3-PutObject-request-header-StorageClass.
+Every class S3 names is accepted on PutObject, CreateMultipartUpload and CopyObject; any other
+name is 400 InvalidStorageClass. The local store keeps the class in its index. An S3 upstream
+is sent the class only when its configuration lists it (``upstreams.NAME.storage_classes``);
+a class it does not list is refused there, because the upstream's listings (which the proxy
+passes on without a HEAD per key) could not show a class kept anywhere else, and a listing
+that disagrees with HEAD is a wrong answer. STANDARD needs no listing: it is every object's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import STANDARD, Tags
+from s3proxy.tagging import header_value
+
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+        "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+        "FSX_OPENZFS", "FSX_ONTAP",
+    }
+)  # fmt: skip
+
+
+def requested(value: str | None) -> str:
+    """The class an ``x-amz-storage-class`` header asks for (STANDARD when absent)."""
+    if value is None:
+        return STANDARD
+    value = value.strip()
+    if value not in STORAGE_CLASSES:
+        raise S3Error(S3ErrorCode.InvalidStorageClass, StorageClassRequested=value)
+    return value
+
+
+def not_offered(storage_class: str) -> S3Error:
+    """An S3 upstream asked for a class its configuration does not list."""
+    return S3Error(
+        S3ErrorCode.InvalidStorageClass,
+        f"The storage class {storage_class} is not offered by this bucket's storage.",
+        StorageClassRequested=storage_class,
+    )
+
+
+def write_headers(offered: Collection[str], storage_class: str, tags: Tags) -> dict[str, str]:
+    """The headers asking an S3 upstream for ``storage_class`` and ``tags`` on a write (PUT,
+    CreateMultipartUpload, CopyObject); a class the upstream does not offer is refused."""
+    headers: dict[str, str] = {}
+    if storage_class != STANDARD:
+        if storage_class not in offered:
+            raise not_offered(storage_class)
+        headers["x-amz-storage-class"] = storage_class
+    if tags:
+        headers["x-amz-tagging"] = header_value(tags)
+    return headers
