@@ -1,0 +1,227 @@
+"""A bucket's settings (CORS rules, tags; later its ACL): one JSON record per bucket, upstream.
+
+Where: a created bucket's marker object (``.buckets/B``) carries the record as its body; a bucket
+mapped in the configuration keeps it at ``.buckets/.mapped/B`` in the tenant's home
+(:mod:`s3proxy.backends.buckets`, README "layout"). Every replica therefore reads the same state.
+
+The record is one general JSON object, ``{"cors": [...], "tags": [[key, value], ...]}``; members
+this version does not know are kept as they are on every rewrite, so a later feature (the bucket
+ACL) can add its own member without a migration. A created bucket without settings keeps an empty
+marker, so the existence HEAD that every request makes already says "no settings" (size 0): such
+buckets, and every request that does not need settings, pay nothing here.
+
+Reads are cached per process like existence: an entry remembers the bucket-cache generation read
+before the upstream GET and is trusted while that generation is unchanged and its lifetime
+(``server.bucket_cache_seconds``) has not passed. A write bumps the generation before its response,
+so every worker of the server sees it at once; other replicas within the lifetime.
+
+A rewrite is conditional on the ETag just read (``If-Match``; ``If-None-Match: *`` for a new
+record), so a DeleteBucket racing with it cannot be undone by the rewrite recreating the marker,
+and of two settings writes racing one retries on the other's result (SeaweedFS, Ceph RGW and the
+local store honour both conditions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from s3proxy.acl import PUBLIC
+from s3proxy.cors import CorsRule
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
+
+if TYPE_CHECKING:
+    from s3proxy.backends.base import Backend
+    from s3proxy.backends.buckets import BucketRegistry
+
+MAX_RECORD_BYTES = 1024 * 1024
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSettings:
+    cors: tuple[CorsRule, ...] | None = None
+    tags: tuple[tuple[str, str], ...] | None = None
+    acl: str | None = None
+    """A public canned ACL (s3proxy.acl.PUBLIC); None: private."""
+    other: dict[str, Any] = field(default_factory=dict)
+    """Members of the record this version does not act on, kept as found."""
+
+    @property
+    def empty(self) -> bool:
+        return self.cors is None and self.tags is None and self.acl is None and not self.other
+
+    def encode(self) -> bytes:
+        if self.empty:
+            return b""
+        record = dict(self.other)
+        if self.cors is not None:
+            record["cors"] = [rule.to_json() for rule in self.cors]
+        if self.tags is not None:
+            record["tags"] = [list(pair) for pair in self.tags]
+        if self.acl is not None:
+            record["acl"] = self.acl
+        return json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> BucketSettings:
+        if not body.strip():
+            return NO_SETTINGS
+        try:
+            record = json.loads(body)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            cors = record.pop("cors", None)
+            tags = record.pop("tags", None)
+            acl = record.pop("acl", None)
+            if acl is not None and acl not in PUBLIC:
+                raise ValueError("unknown ACL")
+            return cls(
+                cors=tuple(CorsRule.from_json(r) for r in cors) if cors is not None else None,
+                tags=tuple((str(k), str(v)) for k, v in tags) if tags is not None else None,
+                acl=acl,
+                other=record,
+            )
+        except (ValueError, TypeError, KeyError):
+            # A record this gateway did not write: never guess at it, never show it.
+            raise S3Error(S3ErrorCode.InternalError) from None
+
+
+NO_SETTINGS = BucketSettings()
+
+
+async def _body_of(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
+
+
+class BucketSettingsStore:
+    """The settings of one tenant's buckets: cached reads, conditional rewrites."""
+
+    def __init__(self, registry: BucketRegistry) -> None:
+        self._registry = registry
+        self._cached: dict[str, tuple[tuple[float, int], BucketSettings]] = {}
+
+    async def get(self, bucket: str) -> BucketSettings:
+        """``bucket``'s settings (NoSuchBucket when it does not exist)."""
+        registry = self._registry
+        await registry.require(bucket)
+        mapped = bucket in registry.tenant.buckets
+        if not mapped and registry.known_record_size(bucket) == 0:
+            return NO_SETTINGS  # the existence check saw an empty marker: nothing to read
+        cached = self._cached.get(bucket)
+        if cached is not None and registry.cache.trusted(cached[0]):
+            return cached[1]
+        generation = registry.cache.generation.current()
+        settings, _ = await self._read(bucket)
+        entry = registry.cache.entry(generation)
+        if entry is not None:
+            self._cached[bucket] = (entry, settings)
+        return settings
+
+    async def _read(self, bucket: str) -> tuple[BucketSettings, str | None]:
+        """The record as stored now, and its ETag (None: no record)."""
+        location = self._registry.settings_record(bucket)
+        if location is None:
+            return NO_SETTINGS, None
+        backend, upstream_bucket, key = location
+        try:
+            got = await backend.get_object(upstream_bucket, key, None, ReadConditions())
+        except S3Error as error:
+            if error.code is not S3ErrorCode.NoSuchKey:
+                raise
+            if bucket in self._registry.tenant.buckets:
+                return NO_SETTINGS, None
+            raise S3Error(S3ErrorCode.NoSuchBucket) from None  # deleted meanwhile
+        try:
+            if got.content_length > MAX_RECORD_BYTES:
+                raise S3Error(S3ErrorCode.InternalError)
+            parts = [chunk async for chunk in got.body]
+        finally:
+            await got.aclose()
+        return BucketSettings.decode(b"".join(parts)), got.info.etag
+
+    async def update(self, bucket: str, change: Callable[[BucketSettings], BucketSettings]) -> None:
+        """Apply ``change`` to the stored record and write it back, retried when the record
+        changed in between (another settings write won the race)."""
+        registry = self._registry
+        await registry.require(bucket)
+        location = registry.settings_record(bucket)
+        if location is None:
+            raise S3Error(
+                S3ErrorCode.NotImplemented,
+                "Settings of this bucket cannot be stored: its tenant has no home.",
+            )
+        backend, upstream_bucket, key = location
+        mapped = bucket in registry.tenant.buckets
+        try:
+            for _ in range(_ATTEMPTS):
+                current, etag = await self._read(bucket)
+                wanted = change(current)
+                if wanted == current:
+                    return
+                if await self._write(backend, upstream_bucket, key, wanted, etag, mapped):
+                    return
+            raise S3Error(S3ErrorCode.SlowDown, "The bucket's settings are changing; retry.")
+        finally:  # after the write (even a failed one), before the response
+            self._cached.pop(bucket, None)
+            registry.forget(bucket)
+            registry.cache.generation.bump()
+
+    @staticmethod
+    async def _write(
+        backend: Backend,
+        upstream_bucket: str,
+        key: str,
+        settings: BucketSettings,
+        etag: str | None,
+        mapped: bool,
+    ) -> bool:
+        """One conditional write; False when the record changed since it was read."""
+        if mapped and settings.empty:
+            await backend.delete_object(upstream_bucket, key)
+            return True
+        body = settings.encode()
+        # Upstreams disagree on the form of If-Match: SeaweedFS matches only the quoted ETag,
+        # Ceph RGW 16 only the bare one. Each form is an atomic check where it is understood
+        # and fails where it is not, so trying both never writes over a changed record.
+        forms = [WriteConditions(if_none_match="*")]
+        if etag:
+            forms = [WriteConditions(if_match=etag)]
+            if etag.startswith('"'):
+                forms.append(WriteConditions(if_match=etag.strip('"')))
+        for conditions in forms:
+            try:
+                await backend.put_object(
+                    PutObjectInput(
+                        bucket=upstream_bucket,
+                        key=key,
+                        body=_body_of(body),
+                        content_length=len(body),
+                        attributes=ObjectAttributes(),
+                        conditions=conditions,
+                    )
+                )
+            except S3Error as error:
+                if error.code is S3ErrorCode.PreconditionFailed:
+                    continue
+                raise
+            return True
+        return False
+
+
+def with_cors(rules: tuple[CorsRule, ...] | None) -> Callable[[BucketSettings], BucketSettings]:
+    return lambda settings: replace(settings, cors=rules)
+
+
+def with_tags(
+    tags: tuple[tuple[str, str], ...] | None,
+) -> Callable[[BucketSettings], BucketSettings]:
+    return lambda settings: replace(settings, tags=tags)
+
+
+def with_acl(acl: str | None) -> Callable[[BucketSettings], BucketSettings]:
+    return lambda settings: replace(settings, acl=acl)

@@ -1,0 +1,159 @@
+"""CORS on the wire: the unsigned OPTIONS preflight, and the headers of matching responses.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/RESTOPTIONSobject.html. A preflight carries no
+signature, so the bucket's tenant is found without one: the access key a presigned URL names in
+its query (the browser sends the preflight to the very URL it will use), else the one tenant that
+maps or has created the bucket. A bucket name two tenants both use cannot be told apart without a
+key: such a preflight is refused as a bucket without CORS is (use presigned URLs there). The
+answer never says whether a bucket exists: no bucket, no rule and no match all get the same 403.
+
+Finding the tenant without a key asks each tenant's home whether it has the bucket; "no" is
+remembered like "yes" is (same lifetime and generation, :mod:`s3proxy.backends.bucket_cache`),
+so repeating unsigned preflights for made-up names costs no upstream request per tenant each.
+Made-up names that change with every request are not cached away, so these lookups share a few
+slots of their own per process (:data:`UNSIGNED_LOOKUPS`): a flood of unsigned requests waits for
+them and then gets 503 SlowDown, and can neither queue more upstream requests than that nor take
+any tenant's request slots or upstream connections.
+
+A request without ``Origin`` never reaches this module (the app checks the header first), and a
+bucket without settings is known from the existence check it already made: neither pays anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from s3proxy.backends.bucket_cache import PROCESS_CACHE
+from s3proxy.backends.mapped import MappedStorage
+from s3proxy.cors import actual_rule, preflight_headers, preflight_rule, requested_headers
+from s3proxy.cors import response_headers as cors_response_headers
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.limits import Gate
+from s3proxy.request import S3Request
+from s3proxy.responses import S3Response
+
+log = logging.getLogger("s3proxy")
+
+NOT_ENABLED = "CORSResponse: CORS is not enabled for this bucket."
+MAX_ABSENT = 4096
+_absent: dict[tuple[str, str], tuple[float, int]] = {}
+"""(tenant, bucket) → cache entry of a "no such bucket" answer."""
+UNSIGNED_LOOKUPS = Gate(4, "(unsigned)")
+"""Slots for finding a bucket's tenant without a key (existence checks in every tenant's home)."""
+UNSIGNED_WAIT = 1.0
+
+
+def _query_access_key(request: S3Request) -> str | None:
+    credential = request.query.get("X-Amz-Credential")
+    if credential is not None:
+        return credential.split("/", 1)[0]
+    return request.query.get("AWSAccessKeyId")
+
+
+async def _owner(
+    request: S3Request,
+    storages: Mapping[str, MappedStorage],
+    keys: Mapping[str, tuple[str, str]],
+) -> MappedStorage | None:
+    """The storage of the tenant whose bucket the preflight names, if exactly one is known."""
+    bucket = request.bucket
+    assert bucket is not None
+    access_key = _query_access_key(request)
+    if access_key is not None:
+        entry = keys.get(access_key)
+        storage = storages.get(entry[0]) if entry is not None else None
+        if storage is None:
+            return None
+        return storage if await _has(storage, bucket) else None
+    mapped = [s for s in storages.values() if bucket in s.tenant.buckets]
+    if mapped:
+        return mapped[0] if len(mapped) == 1 else None
+    await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)
+    try:
+        found = [
+            s for s in storages.values() if s.tenant.home is not None and await _has(s, bucket)
+        ]
+    finally:
+        UNSIGNED_LOOKUPS.leave()
+    return found[0] if len(found) == 1 else None
+
+
+async def _has(storage: MappedStorage, bucket: str) -> bool:
+    key = (storage.tenant.name, bucket)
+    if PROCESS_CACHE.trusted(_absent.get(key)):
+        return False
+    generation = PROCESS_CACHE.generation.current()
+    try:
+        if await storage.buckets.exists(bucket):
+            return True
+    except S3Error:  # someone else's mapped bucket (AccessDenied) or an invalid name
+        pass
+    entry = PROCESS_CACHE.entry(generation)
+    if entry is not None:
+        if len(_absent) >= MAX_ABSENT:
+            _absent.clear()
+        _absent[key] = entry
+    return False
+
+
+def _forbidden(request: S3Request, method: str, message: str | None = None) -> S3Error:
+    target = "OBJECT" if request.key is not None else "BUCKET"
+    return S3Error(S3ErrorCode.AccessForbidden, message, Method=method, ResourceType=target)
+
+
+async def preflight(
+    request: S3Request,
+    storages: Mapping[str, MappedStorage],
+    keys: Mapping[str, tuple[str, str]],
+) -> S3Response:
+    """Answer an OPTIONS request: 200 with the matching rule's headers, or S3's refusal."""
+    origin = request.header("origin")
+    if not origin:
+        raise S3Error(S3ErrorCode.BadRequest)
+    method = request.header("access-control-request-method")
+    if not method:
+        raise S3Error(S3ErrorCode.BadRequest, "Invalid Access-Control-Request-Method: null")
+    if request.bucket is None:
+        raise _forbidden(request, method, NOT_ENABLED)
+    storage = await _owner(request, storages, keys)
+    settings = await storage.buckets.settings.get(request.bucket) if storage else None
+    if settings is None or settings.cors is None:
+        raise _forbidden(request, method, NOT_ENABLED)
+    headers = requested_headers(request.header("access-control-request-headers"))
+    rule = preflight_rule(settings.cors, origin, method, headers)
+    if rule is None:
+        raise _forbidden(request, method)
+    return S3Response(headers=preflight_headers(rule, origin, headers))
+
+
+async def add_response_headers(
+    response: S3Response,
+    request: S3Request,
+    storages: Mapping[str, MappedStorage],
+    keys: Mapping[str, tuple[str, str]],
+    tenant: str | None,
+) -> None:
+    """Add the CORS headers of the rule a cross-origin request matches, if any, so that a page
+    can read the answer — a refusal too (an expired presigned URL, a bad signature: ``tenant``
+    None, found then as a preflight finds it). Never fails the request: a response already
+    decided is not turned into an error by its CORS headers."""
+    origin = request.header("origin")
+    bucket = request.bucket
+    if not origin or bucket is None:
+        return
+    try:
+        storage = storages.get(tenant) if tenant else await _owner(request, storages, keys)
+        if storage is None:
+            return
+        settings = await storage.buckets.settings.get(bucket)
+    except S3Error:
+        return
+    except Exception:
+        log.exception("reading CORS settings of a bucket failed")
+        return
+    if settings.cors is None:
+        return
+    rule = actual_rule(settings.cors, origin, request.method)
+    if rule is not None:
+        response.headers.extend(cors_response_headers(rule, origin))
