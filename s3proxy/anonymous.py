@@ -1,0 +1,209 @@
+"""Anonymous requests (no credentials at all): served exactly where a bucket's public ACL grants
+them, 403 AccessDenied everywhere else.
+
+What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject and ListObjects(V2) in a
+``public-read`` or ``public-read-write`` bucket, PutObject into a ``public-read-write`` bucket,
+GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
+name the very object served: checked by a HEAD before and on the response's ETag and
+Last-Modified after).
+Nothing else: no bucket is created, listed among buckets, deleted or configured anonymously, and
+an operation the gateway refuses to a signed caller is 403 here too (an anonymous caller learns
+nothing about the routing table).
+
+Whose bucket it is comes from the CORS preflight's unsigned lookup
+(:func:`s3proxy.cors_requests._owner`): the one tenant that maps or has created the bucket. A
+name two tenants both use is refused (403), never guessed, so an anonymous request can only ever
+reach the bucket whose own record says it is public, inside the tenant that owns that record.
+
+Admission: anonymous requests share their own slots per process (:data:`ANONYMOUS_REQUESTS`,
+sized like one tenant's, ``server.limits``) and their own upstream connection pool; they never
+take a tenant's request slots, rate budget or connections, so a flood of them cannot slow a
+tenant's signed requests down. A request that carries credentials never enters this module
+beyond :func:`is_anonymous`'s two lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from s3proxy import object_acl
+from s3proxy.acl import PUBLIC
+from s3proxy.auth.dispatch import PRESIGNED_V2_PARAMS, PRESIGNED_V4_PARAMS
+from s3proxy.auth.sigv2 import VerifiedSigV2
+from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.cors_requests import _owner
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers import HANDLERS
+from s3proxy.handlers.context import RequestContext
+from s3proxy.header_policy import check_request_headers
+from s3proxy.limits import CURRENT_TENANT, Gate
+from s3proxy.model import ReadConditions
+from s3proxy.object_acl import ObjectAcl
+from s3proxy.operations import Operation
+from s3proxy.owner import check_expected_owner
+from s3proxy.request import S3Request
+from s3proxy.responses import S3Response
+
+if TYPE_CHECKING:
+    from s3proxy.app import Runtime
+    from s3proxy.backends.mapped import MappedStorage
+    from s3proxy.body import TimedReceive
+
+READS = frozenset(
+    {Operation.GetObject, Operation.HeadObject, Operation.ListObjects, Operation.ListObjectsV2}
+)
+WRITES = frozenset({Operation.PutObject})
+OBJECT_READS = frozenset({Operation.GetObject, Operation.HeadObject})
+"""What an object's own public-read grants (s3proxy.object_acl)."""
+POOL = "(anonymous)"
+"""The CURRENT_TENANT of anonymous requests: their own upstream connection pool."""
+ANONYMOUS_REQUESTS = Gate(64, POOL)
+_SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
+_PRESIGN_PARAMS = PRESIGNED_V4_PARAMS + PRESIGNED_V2_PARAMS
+
+
+def is_anonymous(request: S3Request) -> bool:
+    """No credentials in any form authentication knows (s3proxy.auth.dispatch)."""
+    if "authorization" in request.header_map:
+        return False
+    query = request.query
+    return not query or not any(name in query for name in _PRESIGN_PARAMS)
+
+
+def _denied() -> S3Error:
+    return S3Error(S3ErrorCode.AccessDenied)
+
+
+def granted(acl: str | None, operation: Operation) -> bool:
+    """Whether a bucket's ACL grants everyone ``operation``."""
+    if acl not in PUBLIC:
+        return False
+    return operation in READS or (acl == "public-read-write" and operation in WRITES)
+
+
+def _payload_hash(request: S3Request) -> str:
+    """What stands in for the signed payload hash: a literal SHA-256 the client sent is still
+    verified against the body; aws-chunked framing needs a signature to mean anything."""
+    value = request.header("x-amz-content-sha256")
+    if value is None or value == UNSIGNED_PAYLOAD:
+        return UNSIGNED_PAYLOAD
+    if _SHA256_RE.fullmatch(value):
+        return value.lower()
+    raise S3Error(
+        S3ErrorCode.NotImplemented,
+        "Anonymous uploads take a plain body (no aws-chunked framing).",
+        Header="x-amz-content-sha256",
+    )
+
+
+async def serve(
+    request: S3Request,
+    operation: Operation,
+    runtime: Runtime,
+    receive: TimedReceive,
+    entry: dict[str, Any],
+    request_id: str,
+) -> tuple[S3Response, Gate]:
+    """Serve an anonymous request an ACL grants, or raise 403 AccessDenied. The returned gate
+    is held until the response is sent (the caller leaves it)."""
+    entry["auth"] = "anonymous"
+    server = runtime.settings.server
+    bucket = request.bucket
+    if (
+        not server.allow_public_acls
+        or bucket is None
+        or (operation not in READS and operation not in WRITES)
+    ):
+        raise _denied()
+    CURRENT_TENANT.set(POOL)
+    gate = ANONYMOUS_REQUESTS
+    gate.limit = server.limits.max_concurrent_requests
+    await gate.enter(server.limits.max_wait)
+    try:
+        response = await _handle(request, operation, runtime, receive, entry, request_id)
+    except BaseException:
+        gate.leave()
+        raise
+    return response, gate
+
+
+async def _handle(
+    request: S3Request,
+    operation: Operation,
+    runtime: Runtime,
+    receive: TimedReceive,
+    entry: dict[str, Any],
+    request_id: str,
+) -> S3Response:
+    bucket = request.bucket
+    assert bucket is not None
+    storages: Mapping[str, Any] = runtime.storages
+    storage = await _owner(request, storages, runtime.keys)
+    if storage is None:
+        raise _denied()
+    try:
+        settings = await storage.buckets.settings.get(bucket)
+    except S3Error:  # deleted meanwhile, or an invalid name: nothing granted
+        raise _denied() from None
+    record = None
+    if not granted(settings.acl, operation):
+        record = await _public_object(storage, request, operation)
+    if any(name.startswith("response-") for name in request.query):
+        # S3's rule: overriding response headers (Content-Type …) needs a signature, so an
+        # anonymous link cannot make a public object render as something else.
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        )
+    tenant = storage.tenant.name
+    entry["tenant"] = tenant
+    server = runtime.settings.server
+    owner = runtime.owners[tenant]
+    check_expected_owner(request, operation, owner.id)
+    check_request_headers(request, operation, ignore_unknown=server.ignore_unknown_headers)
+    context = RequestContext(
+        request=request,
+        operation=operation,
+        tenant=tenant,
+        auth=VerifiedSigV2(access_key="", payload_hash=_payload_hash(request)),
+        owner=owner,
+        storage=storage,
+        receive=receive,
+        request_id=request_id,
+        server=server,
+        grants=None,
+    )
+    response = await HANDLERS[operation](context)
+    if record is not None and not record.matches(
+        _header(response, "etag"), _header(response, "last-modified")
+    ):  # replaced since the HEAD: this object's grant is not the one checked
+        if response.close is not None:
+            await response.close()
+        raise _denied()
+    return response
+
+
+async def _public_object(
+    storage: MappedStorage, request: S3Request, operation: Operation
+) -> ObjectAcl:
+    """The public-read record of the object a GET/HEAD names, checked against the object
+    stored now; 403 when there is none, it names another object, or the object is gone."""
+    key = request.key
+    if operation not in OBJECT_READS or key is None or request.bucket is None:
+        raise _denied()
+    record = await object_acl.read(storage, request.bucket, key)
+    if record is None or record.acl != "public-read":
+        raise _denied()
+    try:
+        info = await storage.head_object(request.bucket, key, ReadConditions())
+    except S3Error:
+        raise _denied() from None
+    if not record.matches(info.etag, info.last_modified):
+        raise _denied()
+    return record
+
+
+def _header(response: S3Response, name: str) -> str | None:
+    return next((v for n, v in response.headers if n.lower() == name), None)

@@ -1,0 +1,155 @@
+"""PutBucketAcl, GetBucketAcl, PutObjectAcl, GetObjectAcl, and the ACL part of the requests
+that create buckets and objects.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAcl.html (and the other three
+pages). What an ACL may say here, and why, is :mod:`s3proxy.acl`: a bucket's public ACL is kept
+in its settings record, an object's public-read in a record bound to the object
+(:mod:`s3proxy.object_acl`).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from s3proxy import acl, object_acl
+from s3proxy.backends.bucket_settings import with_acl
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers import bucket as bucket_handlers
+from s3proxy.handlers.bucket import _verified_xml_body
+from s3proxy.handlers.context import Handler, RequestContext
+from s3proxy.handlers.object import check_version
+from s3proxy.model import ReadConditions
+from s3proxy.operations import Operation
+from s3proxy.responses import S3Response, xml_response
+
+
+def _bucket(ctx: RequestContext) -> str:
+    assert ctx.request.bucket is not None
+    return ctx.request.bucket
+
+
+def _object(ctx: RequestContext) -> tuple[str, str]:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    return bucket, key
+
+
+async def _put_acl(ctx: RequestContext, *, bucket: bool) -> str | None:
+    """The ACL a Put*Acl request sets (None: private): from its headers or its body, never
+    both, as S3 requires; refused as :func:`s3proxy.acl.check` says."""
+    canned = acl.requested(ctx.request, ctx.owner)
+    body = await _verified_xml_body(ctx, required=False)
+    if body.strip():
+        if canned is not None:
+            raise S3Error(S3ErrorCode.UnexpectedContent)
+        canned = acl.parse_policy(body, ctx.owner)
+    if canned is None:
+        raise S3Error(S3ErrorCode.MissingSecurityHeader, MissingHeaderName="x-amz-acl")
+    return acl.check(canned, bucket=bucket, allow_public=ctx.server.allow_public_acls)
+
+
+async def put_bucket_acl(ctx: RequestContext) -> S3Response:
+    bucket = _bucket(ctx)
+    await ctx.storage.buckets.require(bucket)
+    stored = await _put_acl(ctx, bucket=True)
+    await ctx.storage.buckets.settings.update(bucket, with_acl(stored))
+    return S3Response()
+
+
+async def get_bucket_acl(ctx: RequestContext) -> S3Response:
+    """The ACL carried out: a stored public ACL shows as private while the operator's kill
+    switch (``server.allow_public_acls: false``) keeps anonymous requests out."""
+    settings = await ctx.storage.buckets.settings.get(_bucket(ctx))
+    shown = settings.acl if ctx.server.allow_public_acls else None
+    return xml_response(acl.policy_xml(ctx.owner, shown))
+
+
+async def put_object_acl(ctx: RequestContext) -> S3Response:
+    bucket, key = _object(ctx)
+    await check_version(ctx)
+    info = await ctx.storage.head_object(bucket, key, ReadConditions())  # NoSuchKey, as S3
+    stored = await _put_acl(ctx, bucket=False)
+    if stored is None:
+        await object_acl.write(ctx.storage, bucket, key, None)
+    else:
+        await object_acl.bind(ctx.storage, bucket, key, stored, info)
+    return S3Response()
+
+
+async def get_object_acl(ctx: RequestContext) -> S3Response:
+    """The object's ACL: public-read while a record bound to this very object says so (and
+    the operator allows public ACLs), else private."""
+    bucket, key = _object(ctx)
+    await check_version(ctx)
+    info = await ctx.storage.head_object(bucket, key, ReadConditions())
+    shown = None
+    if ctx.server.allow_public_acls:
+        shown = await object_acl.current(ctx.storage, bucket, key, info)
+    return xml_response(acl.policy_xml(ctx.owner, shown))
+
+
+async def create_bucket(ctx: RequestContext) -> S3Response:
+    """CreateBucket with its ACL: refused before the bucket is made; a public one written to
+    the new bucket's record after. Re-creating a bucket one owns in us-east-1 resets its ACL,
+    as S3 does there."""
+    bucket = _bucket(ctx)
+    canned = acl.requested(ctx.request, ctx.owner)
+    stored = None
+    if canned is not None:
+        stored = acl.check(canned, bucket=True, allow_public=ctx.server.allow_public_acls)
+    response = await bucket_handlers.create_bucket(ctx)
+    settings = ctx.storage.buckets.settings
+    if stored is not None or (await settings.get(bucket)).acl is not None:
+        await settings.update(bucket, with_acl(stored))
+    return response
+
+
+_COPY_ETAG = re.compile(rb"<ETag>([^<]*)</ETag>")
+
+
+def _written_etag(response: S3Response) -> str | None:
+    """The ETag a PutObject (header) or CopyObject (body) answer reports."""
+    for name, value in response.headers:
+        if name.lower() == "etag":
+            return value
+    if isinstance(response.body, bytes):
+        found = _COPY_ETAG.search(response.body)
+        if found is not None:
+            return html.unescape(found.group(1).decode())
+    return None
+
+
+def object_acls(handler: Handler) -> Handler:
+    """``handler`` (PutObject, CopyObject, CreateMultipartUpload) with its ACL: checked before
+    anything is written; a public-read one bound to the object written (s3proxy.object_acl).
+    Requests without an ACL header pay a few header lookups. Refused before anything is
+    written: a public ACL on a multipart upload (it cannot be carried to Complete here) or on
+    an SSE-C object (never served without its key, so never to an anonymous caller)."""
+
+    async def checked(ctx: RequestContext) -> S3Response:
+        canned = acl.requested(ctx.request, ctx.owner)
+        if canned is None:
+            return await handler(ctx)
+        stored = acl.check(canned, bucket=False, allow_public=ctx.server.allow_public_acls)
+        if stored is None:
+            return await handler(ctx)
+        if (
+            ctx.operation is Operation.CreateMultipartUpload
+            or ctx.storage.tenant.home is None
+            or "x-amz-server-side-encryption-customer-algorithm" in ctx.request.header_map
+        ):
+            raise S3Error(
+                S3ErrorCode.NotImplemented,
+                f"The canned ACL {canned} is not implemented on multipart uploads, SSE-C "
+                "objects, or for a tenant without a home.",
+                Header="x-amz-acl",
+            )
+        bucket, key = _object(ctx)
+        response = await handler(ctx)
+        info = await ctx.storage.head_object(bucket, key, ReadConditions())
+        if info.etag == _written_etag(response):  # else replaced meanwhile: that one is private
+            await object_acl.bind(ctx.storage, bucket, key, stored, info)
+        return response
+
+    return checked
