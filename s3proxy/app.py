@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from s3proxy import metrics
+from s3proxy import anonymous, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
-from s3proxy.backends import bucket_cache
+from s3proxy.backends import bucket_cache, usage_records
 from s3proxy.backends.base import Backend, NotReady
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped import MappedStorage
@@ -36,6 +36,7 @@ from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
 from s3proxy.config.models import ServerLimits, TenantConfig, TenantLimits
+from s3proxy.cors_requests import add_response_headers, preflight
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
@@ -88,6 +89,7 @@ class Gateway:
     def _build(self, settings: Settings) -> Runtime:
         digits = shard_digits(settings.layout.shards)
         bucket_cache.configure(settings.server.bucket_cache_seconds)
+        usage_records.configure(settings.server.quota_sync_seconds)
         layouts = settings.tenant_layouts()
         explicit = frozenset(bucket for layout in layouts.values() for bucket in layout.buckets)
         encodings = KeyEncodings(
@@ -146,6 +148,7 @@ class Gateway:
         self.runtime = self._build(settings)
 
     async def close(self) -> None:
+        await usage_records.close_all()  # quota usage changes not yet published
         for backend in self.backends.values():
             await backend.close()
 
@@ -227,9 +230,13 @@ class S3App:
                 entry["user_agent"] = agent[:200]
             operation = resolve(request)
             entry["operation"] = operation.value
-            response, gate = await self._dispatch(
-                request, operation, runtime, body, entry, request_id
-            )
+            if request.method == "OPTIONS":  # CORS preflight: never signed (s3proxy.cors_requests)
+                entry["operation"] = "OptionsPreflight"
+                response = await preflight(request, runtime.storages, runtime.keys)
+            else:
+                response, gate = await self._dispatch(
+                    request, operation, runtime, body, entry, request_id
+                )
         except S3Error as error:
             response = self._error(error, request, request_id)
             entry["error"] = error.code.name
@@ -245,6 +252,9 @@ class S3App:
             log.exception("request %s failed", request_id)
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
             entry["error"] = "InternalError"
+        if request is not None and "origin" in request.header_map and request.method != "OPTIONS":
+            tenant = entry.get("tenant")  # None: refused before authentication ended
+            await add_response_headers(response, request, runtime.storages, runtime.keys, tenant)
         entry["status"] = response.status
         extra_headers = [(b"x-amz-request-id", request_id.encode())]
         if response.status >= 400 and not body.done and _has_body(scope):
@@ -284,6 +294,8 @@ class S3App:
         request_id: str,
     ) -> tuple[S3Response, Gate]:
         server = runtime.settings.server
+        if anonymous.is_anonymous(request):  # no credentials at all: only what an ACL grants
+            return await anonymous.serve(request, operation, runtime, receive, entry, request_id)
         auth = authenticate(
             request,
             runtime.lookup_secret,

@@ -63,8 +63,11 @@ def copy_source_failed(conditions: ReadConditions, etag: str, last_modified: str
     return failed_condition(conditions, etag, last_modified) is not None
 
 
-_NO_CONDITIONS = ReadConditions()
-
-
 def any_condition(conditions: ReadConditions) -> bool:
-    return conditions != _NO_CONDITIONS
+    """Whether any If-* header was given (an SSE-C key, also carried there, is not one)."""
+    return (
+        conditions.if_match is not None
+        or conditions.if_none_match is not None
+        or conditions.if_modified_since is not None
+        or conditions.if_unmodified_since is not None
+    )

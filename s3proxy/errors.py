@@ -16,11 +16,18 @@ class S3ErrorCode(enum.Enum):
     """Each member's value is (HTTP status, default message); the member name is the S3 code."""
 
     AccessDenied = (403, "Access Denied")
+    AccessForbidden = (
+        403,
+        "CORSResponse: This CORS request is not allowed. This is usually because the evalution "
+        "of Origin, request method / Access-Control-Request-Method or "
+        "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+    )
     AuthorizationHeaderMalformed = (400, "The authorization header is malformed.")
     AuthorizationQueryParametersError = (
         400,
         "Error parsing the X-Amz-Credential parameter; the query parameters are malformed.",
     )
+    BadRequest = (400, "Insufficient information. Origin request header needed.")
     BadDigest = (400, "The Content-MD5 or checksum you specified did not match what we received.")
     BucketAlreadyExists = (409, "The requested bucket name is not available.")
     BucketAlreadyOwnedByYou = (
@@ -62,9 +69,15 @@ class S3ErrorCode(enum.Enum):
     InvalidRange = (416, "The requested range is not satisfiable")
     InvalidRequest = (400, "Invalid Request")
     InvalidStorageClass = (400, "The storage class you specified is not valid.")
+    InvalidTag = (400, "The tag provided was not a valid tag.")
     InvalidToken = (400, "The provided token is malformed or otherwise invalid.")
     InvalidURI = (400, "Couldn't parse the specified URI.")
     KeyTooLongError = (400, "Your key is too long")
+    MalformedACLError = (
+        400,
+        "The XML you provided was not well-formed or did not validate against our published "
+        "schema.",
+    )
     MalformedXML = (
         400,
         "The XML you provided was not well-formed or did not validate against our published schema",
@@ -73,7 +86,9 @@ class S3ErrorCode(enum.Enum):
     MissingContentLength = (411, "You must provide the Content-Length HTTP header.")
     MissingSecurityHeader = (400, "Your request is missing a required header.")
     NoSuchBucket = (404, "The specified bucket does not exist")
+    NoSuchCORSConfiguration = (404, "The CORS configuration does not exist")
     NoSuchKey = (404, "The specified key does not exist.")
+    NoSuchTagSet = (404, "The TagSet does not exist")
     NoSuchUpload = (
         404,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may "
@@ -105,6 +120,7 @@ class S3ErrorCode(enum.Enum):
         "Check your key and signing method.",
     )
     SlowDown = (503, "Please reduce your request rate.")
+    UnexpectedContent = (400, "This request does not support content.")
     XAmzContentSHA256Mismatch = (
         400,
         "The provided 'x-amz-content-sha256' header does not match what was computed.",

@@ -69,8 +69,18 @@ NEEDS: dict[Operation, Need] = {
     _O.CreateBucket: Need(Action.ADMIN, Scope.BUCKET),
     _O.DeleteBucket: Need(Action.ADMIN, Scope.BUCKET),
     _O.PutBucketVersioning: Need(Action.ADMIN, Scope.BUCKET),
+    # Bucket settings (s3proxy.handlers.bucket_settings): reading them is administration too.
+    _O.PutBucketCors: Need(Action.ADMIN, Scope.BUCKET),
+    _O.GetBucketCors: Need(Action.ADMIN, Scope.BUCKET),
+    _O.DeleteBucketCors: Need(Action.ADMIN, Scope.BUCKET),
+    _O.PutBucketTagging: Need(Action.ADMIN, Scope.BUCKET),
+    _O.GetBucketTagging: Need(Action.ADMIN, Scope.BUCKET),
+    _O.DeleteBucketTagging: Need(Action.ADMIN, Scope.BUCKET),
+    _O.PutBucketAcl: Need(Action.ADMIN, Scope.BUCKET),  # s3proxy.handlers.acl
+    _O.GetBucketAcl: Need(Action.ADMIN, Scope.BUCKET),
     _O.ListObjects: Need(Action.LIST, Scope.LISTING),
     _O.ListObjectsV2: Need(Action.LIST, Scope.LISTING),
+    _O.ListObjectVersions: Need(Action.LIST, Scope.LISTING),
     _O.ListMultipartUploads: Need(Action.LIST, Scope.LISTING),
     # Each entry is checked again by the handler (per-entry AccessDenied in the result); the
     # request itself needs delete somewhere in the bucket, so a key that can delete nothing
@@ -78,11 +88,17 @@ NEEDS: dict[Operation, Need] = {
     _O.DeleteObjects: Need(Action.DELETE, Scope.BUCKET),
     _O.GetObject: Need(Action.READ, Scope.OBJECT),
     _O.HeadObject: Need(Action.READ, Scope.OBJECT),
+    _O.GetObjectAttributes: Need(Action.READ, Scope.OBJECT),
     _O.PutObject: Need(Action.WRITE, Scope.OBJECT),
     # Copies: the destination here; the source needs READ (checked where it is parsed).
     _O.CopyObject: Need(Action.WRITE, Scope.OBJECT),
     _O.UploadPartCopy: Need(Action.WRITE, Scope.OBJECT),
     _O.DeleteObject: Need(Action.DELETE, Scope.OBJECT),
+    _O.GetObjectTagging: Need(Action.READ, Scope.OBJECT),
+    _O.PutObjectTagging: Need(Action.WRITE, Scope.OBJECT),
+    _O.DeleteObjectTagging: Need(Action.WRITE, Scope.OBJECT),
+    _O.GetObjectAcl: Need(Action.READ, Scope.OBJECT),
+    _O.PutObjectAcl: Need(Action.WRITE, Scope.OBJECT),
     _O.CreateMultipartUpload: Need(Action.WRITE, Scope.OBJECT),
     _O.UploadPart: Need(Action.WRITE, Scope.OBJECT),
     _O.CompleteMultipartUpload: Need(Action.WRITE, Scope.OBJECT),

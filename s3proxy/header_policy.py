@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from s3proxy.acl import CANNED, GRANT_HEADERS, PRIVATE_LIKE, PUBLIC
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.operations import Operation
 from s3proxy.request import S3Request
@@ -38,21 +39,8 @@ PRESIGN_PARAMS = frozenset(
     }
 )
 
-CANNED_ACLS = frozenset(
-    {
-        "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
-        "bucket-owner-read", "bucket-owner-full-control", "log-delivery-write",
-    }
-)  # fmt: skip
-# Only the owner (the tenant) can reach anything here, so these two ask for what is already so.
-HONOURED_ACLS = frozenset({"private", "bucket-owner-full-control"})
-STORAGE_CLASSES = frozenset(
-    {
-        "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
-        "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
-        "FSX_OPENZFS", "FSX_ONTAP",
-    }
-)  # fmt: skip
+# Canned ACLs a handler may carry out (s3proxy.acl judges which, where); the others never are.
+HANDLED_ACLS = PRIVATE_LIKE | PUBLIC
 OBJECT_OWNERSHIPS = frozenset({"BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"})
 
 ValueCheck = Callable[[str, str], None]
@@ -82,28 +70,24 @@ def session_token(name: str, value: str) -> None:
 
 
 def canned_acl(name: str, value: str) -> None:
-    if value in HONOURED_ACLS:
+    """Values no handler carries out are refused here; the rest s3proxy.acl judges per
+    operation (public ACLs only on buckets), reading the header or its hoisted query form."""
+    if value in HANDLED_ACLS:
         return
-    if value in CANNED_ACLS:
+    if value in CANNED:
         raise S3Error(
             S3ErrorCode.NotImplemented,
-            f"The canned ACL {value} is not implemented: only the tenant can reach its buckets "
-            "and objects (private, bucket-owner-full-control).",
+            f"The canned ACL {value} is not implemented: only the tenant, or everyone (public "
+            "buckets), can reach buckets and objects here.",
             Header=name,
         )
     raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
 
 
-def storage_class(name: str, value: str) -> None:
-    if value == "STANDARD":
-        return
-    if value in STORAGE_CLASSES:
-        raise S3Error(
-            S3ErrorCode.NotImplemented,
-            f"The storage class {value} is not implemented: objects are stored as STANDARD.",
-            Header=name,
-        )
-    raise S3Error(S3ErrorCode.InvalidStorageClass, StorageClassRequested=value)
+def grant_header(name: str, value: str) -> None:
+    """The five x-amz-grant-* headers: s3proxy.acl parses them; any other name is 501."""
+    if name not in GRANT_HEADERS:
+        not_implemented(name, value)
 
 
 def no_object_lock(name: str, value: str) -> None:
@@ -136,18 +120,6 @@ def object_ownership(name: str, value: str) -> None:
     raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
 
 
-def tagging_directive(name: str, value: str) -> None:
-    """No object carries tags here, so copying the source's (COPY) and replacing them with the
-    request's (REPLACE, with no x-amz-tagging, which is refused anyway) both give none."""
-    if value.upper() not in ("COPY", "REPLACE"):
-        raise S3Error(
-            S3ErrorCode.InvalidArgument,
-            "Unknown tagging directive.",
-            ArgumentName=name,
-            ArgumentValue=value,
-        )
-
-
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -168,6 +140,10 @@ EVERY = None
 OBJECT_WRITES = _ops(Operation.PutObject, Operation.CopyObject, Operation.CreateMultipartUpload)
 COPIES = _ops(Operation.CopyObject, Operation.UploadPartCopy)
 UPLOADS = _ops(Operation.PutObject, Operation.UploadPart)
+# Where an ACL may be set (s3proxy.acl, s3proxy.handlers.acl).
+ACL_SETTERS = OBJECT_WRITES | _ops(
+    Operation.CreateBucket, Operation.PutBucketAcl, Operation.PutObjectAcl
+)
 # Where an x-amz-checksum-<alg> value is verified (bodies) or passed upstream (Complete's
 # whole-object checksum).
 CHECKSUMMED = _ops(
@@ -175,6 +151,22 @@ CHECKSUMMED = _ops(
     Operation.UploadPart,
     Operation.DeleteObjects,
     Operation.PutBucketVersioning,
+    Operation.CompleteMultipartUpload,
+    Operation.PutObjectTagging,
+    Operation.PutBucketCors,  # s3proxy.handlers.bucket_settings
+    Operation.PutBucketTagging,
+    Operation.PutBucketAcl,  # s3proxy.handlers.acl
+    Operation.PutObjectAcl,
+)
+# Where an SSE-C key (the object's) is read (s3proxy.sse).
+SSE_C = _ops(
+    Operation.PutObject,
+    Operation.GetObject,
+    Operation.HeadObject,
+    Operation.CopyObject,
+    Operation.CreateMultipartUpload,
+    Operation.UploadPart,
+    Operation.UploadPartCopy,
     Operation.CompleteMultipartUpload,
 )
 
@@ -200,6 +192,10 @@ HEADERS: Mapping[str, HeaderRule] = {
     "x-amz-checksum-algorithm": HeaderRule(_ops(Operation.CreateMultipartUpload)),
     "x-amz-checksum-type": HeaderRule(_ops(Operation.CreateMultipartUpload)),
     "x-amz-checksum-mode": HeaderRule(_ops(Operation.GetObject, Operation.HeadObject)),
+    # GetObjectAttributes (s3proxy.handlers.attributes reads them).
+    "x-amz-object-attributes": HeaderRule(_ops(Operation.GetObjectAttributes)),
+    "x-amz-max-parts": HeaderRule(_ops(Operation.GetObjectAttributes)),
+    "x-amz-part-number-marker": HeaderRule(_ops(Operation.GetObjectAttributes)),
     # Copies.
     "x-amz-copy-source": HeaderRule(COPIES),
     "x-amz-copy-source-if-match": HeaderRule(COPIES),
@@ -208,9 +204,9 @@ HEADERS: Mapping[str, HeaderRule] = {
     "x-amz-copy-source-if-unmodified-since": HeaderRule(COPIES),
     "x-amz-copy-source-range": HeaderRule(_ops(Operation.UploadPartCopy)),
     "x-amz-metadata-directive": HeaderRule(_ops(Operation.CopyObject)),
-    "x-amz-tagging-directive": HeaderRule(_ops(Operation.CopyObject), tagging_directive),
+    "x-amz-tagging-directive": HeaderRule(_ops(Operation.CopyObject)),  # s3proxy.tagging
     # Access control and ownership.
-    "x-amz-acl": HeaderRule(OBJECT_WRITES | {Operation.CreateBucket}, canned_acl),
+    "x-amz-acl": HeaderRule(ACL_SETTERS, canned_acl),
     "x-amz-object-ownership": HeaderRule(_ops(Operation.CreateBucket), object_ownership),
     "x-amz-bucket-object-lock-enabled": HeaderRule(
         _ops(Operation.CreateBucket), object_lock_enabled
@@ -219,10 +215,19 @@ HEADERS: Mapping[str, HeaderRule] = {
     "x-amz-bypass-governance-retention": HeaderRule(
         _ops(Operation.DeleteObject, Operation.DeleteObjects), inert
     ),
+    # Object tags and storage class: read by the handlers (s3proxy.tagging, storage_classes).
+    "x-amz-tagging": HeaderRule(OBJECT_WRITES),
+    "x-amz-storage-class": HeaderRule(OBJECT_WRITES),
+    # Server-side encryption: s3proxy.sse reads these (KMS values are 501 there) and the
+    # upstream's ``sse`` setting decides; the object's SSE-C key, then a copy source's.
+    "x-amz-server-side-encryption": HeaderRule(OBJECT_WRITES),
+    "x-amz-server-side-encryption-customer-algorithm": HeaderRule(SSE_C),
+    "x-amz-server-side-encryption-customer-key": HeaderRule(SSE_C),
+    "x-amz-server-side-encryption-customer-key-md5": HeaderRule(SSE_C),
+    "x-amz-copy-source-server-side-encryption-customer-algorithm": HeaderRule(COPIES),
+    "x-amz-copy-source-server-side-encryption-customer-key": HeaderRule(COPIES),
+    "x-amz-copy-source-server-side-encryption-customer-key-md5": HeaderRule(COPIES),
     # Object features the gateway does not implement (yet).
-    "x-amz-storage-class": HeaderRule(OBJECT_WRITES, storage_class),
-    "x-amz-server-side-encryption": HeaderRule(EVERY, not_implemented),
-    "x-amz-tagging": HeaderRule(EVERY, not_implemented),
     "x-amz-website-redirect-location": HeaderRule(EVERY, not_implemented),
     "x-amz-mfa": HeaderRule(EVERY, not_implemented),
 }
@@ -230,8 +235,8 @@ HEADERS: Mapping[str, HeaderRule] = {
 # Header families, by name prefix. No prefix is a prefix of another.
 PREFIXES: Mapping[str, HeaderRule] = {
     "x-amz-meta-": HeaderRule(OBJECT_WRITES),
-    "x-amz-grant-": HeaderRule(EVERY, not_implemented),
-    # SSE-S3/KMS details and SSE-C (customer keys), on every operation that takes them.
+    "x-amz-grant-": HeaderRule(ACL_SETTERS, grant_header),
+    # SSE-KMS details (key id, context, bucket key): KMS is not implemented.
     "x-amz-server-side-encryption-": HeaderRule(EVERY, not_implemented),
     "x-amz-copy-source-server-side-encryption-": HeaderRule(EVERY, not_implemented),
     # Mode, retain-until-date, legal hold, event holds.

@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 Body = AsyncIterator[bytes]
 """A request or response body: bounded chunks, consumed once."""
 
+Tags = tuple[tuple[str, str], ...]
+"""An object's tag set, (key, value) pairs in the order given (s3proxy.tagging checks them)."""
+
+STANDARD = "STANDARD"
+"""The storage class of every object that names none; S3 omits it from HEAD/GET headers."""
+
 
 @dataclass(frozen=True, slots=True)
 class QuotaScope:
@@ -67,6 +73,25 @@ class WriteConditions:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerKey:
+    """SSE-C: the key a client encrypts an object with, as sent (base64), its MD5 already
+    checked by :mod:`s3proxy.sse`. Never logged or stored: it only travels upstream."""
+
+    algorithm: str
+    key: str = field(repr=False)
+    key_md5: str
+
+
+@dataclass(frozen=True, slots=True)
+class Encryption:
+    """The server-side encryption a write asks for (:mod:`s3proxy.sse`): SSE-S3
+    (``x-amz-server-side-encryption: AES256``) or SSE-C (a customer key)."""
+
+    algorithm: str | None = None
+    customer_key: CustomerKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReadConditions:
     """Conditional GET/HEAD headers, passed through as the client sent them."""
 
@@ -74,6 +99,10 @@ class ReadConditions:
     if_none_match: str | None = None
     if_modified_since: str | None = None
     if_unmodified_since: str | None = None
+    customer_key: CustomerKey | None = None
+    """Not a condition: the SSE-C key a read of an SSE-C object must present. It lives here
+    because it travels with every read of the object exactly as the conditions do (copy
+    sources included), and s3proxy.conditions ignores it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,11 @@ class PutObjectInput:
     read (a client's trailer); the getter is valid after the body iterator is exhausted."""
     quota: tuple[QuotaScope, ...] = ()
     """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
+    storage_class: str = STANDARD
+    tags: Tags = ()
+    """``x-amz-tagging``, already checked against S3's limits."""
+    encryption: Encryption | None = None
+    """SSE-S3 or SSE-C for the stored object (:mod:`s3proxy.sse`); None: none asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +171,8 @@ class ObjectInfo:
     part_range: tuple[int, int, int] | None = None
     """(first, last, object size) of the part a ``partNumber`` HEAD asked for; None for the
     whole object (``size`` is then the object's size either way)."""
+    storage_class: str = STANDARD
+    tag_count: int = 0
 
 
 @dataclass(slots=True)
@@ -186,6 +222,13 @@ class CopyObjectInput:
     conditions: WriteConditions = WriteConditions()
     quota: tuple[QuotaScope, ...] = ()
     """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
+    storage_class: str = STANDARD
+    """The copy's class: S3 never copies the source's (absent header: STANDARD)."""
+    tags: Tags | None = None
+    """``x-amz-tagging-directive: REPLACE``: the request's tags; None (COPY): the source's."""
+    encryption: Encryption | None = None
+    """SSE-S3 or SSE-C for the copy (:mod:`s3proxy.sse`); the source's SSE-C key is in
+    ``source_conditions``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +259,11 @@ class CreateMultipartInput:
     """``x-amz-checksum-algorithm`` (``CRC32`` …): the upstream checks and combines part sums."""
     checksum_type: str | None = None
     """``x-amz-checksum-type`` (``COMPOSITE`` / ``FULL_OBJECT``), passed on as given."""
+    storage_class: str = STANDARD
+    tags: Tags = ()
+    """The completed object's tags (``x-amz-tagging`` on Create)."""
+    encryption: Encryption | None = None
+    """SSE-S3 or SSE-C for the stored object (:mod:`s3proxy.sse`); None: none asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +280,8 @@ class UploadPartInput:
     """As in :class:`PutObjectInput`: a checksum declared up front, passed on."""
     trailer_checksum: tuple[str, Callable[[], str]] | None = None
     """As in :class:`PutObjectInput`: a checksum known once the body has been read."""
+    encryption: Encryption | None = None
+    """SSE-C: the upload's customer key, which every part must present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +295,8 @@ class UploadPartCopyInput:
     source_range: tuple[int, int] | None = None
     """(first, last) byte offsets, inclusive, from ``x-amz-copy-source-range``."""
     source_conditions: ReadConditions = ReadConditions()
+    encryption: Encryption | None = None
+    """SSE-C: the upload's customer key (the source's is in ``source_conditions``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +320,8 @@ class CompleteMultipartInput:
     """A whole-object ``x-amz-checksum-<alg>`` header the client sent, passed on."""
     quota: tuple[QuotaScope, ...] = ()
     """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
+    encryption: Encryption | None = None
+    """SSE-C: the upload's customer key, passed on when the client sent it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +360,9 @@ class UploadInfo:
     initiated: str
     """ISO 8601."""
     storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    """The upload's checksum, where the listing knows it (ListMultipartUploads reports both)."""
 
 
 @dataclass(frozen=True, slots=True)

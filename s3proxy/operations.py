@@ -5,7 +5,7 @@ S3 picks the operation from query flags (``?uploads``, ``?list-type=2``, ``?dele
 that names its method, target and exact sub-resource (or none); a request is served only when a
 rule matches it exactly. Everything else is a refusal, never a neighbouring operation:
 
-- a sub-resource S3 defines but the proxy does not serve (``?acl``, ``?annotation`` …), a
+- a sub-resource S3 defines but the proxy does not serve (``?torrent``, ``?annotation`` …), a
   value-less query name that is neither a sub-resource nor a parameter (``?fooBar``), a
   parameter the matched operation does not take (``PUT ?versionId=``) → ``Unsupported`` (501);
 - a method S3 does not define on the target (``POST /b/k``, ``PATCH``) → ``MethodNotAllowed``
@@ -55,6 +55,21 @@ class Operation(enum.Enum):
     CompleteMultipartUpload = "CompleteMultipartUpload"
     AbortMultipartUpload = "AbortMultipartUpload"
     ListParts = "ListParts"
+    PutBucketCors = "PutBucketCors"
+    GetBucketCors = "GetBucketCors"
+    DeleteBucketCors = "DeleteBucketCors"
+    PutBucketTagging = "PutBucketTagging"
+    GetBucketTagging = "GetBucketTagging"
+    DeleteBucketTagging = "DeleteBucketTagging"
+    GetObjectTagging = "GetObjectTagging"
+    PutObjectTagging = "PutObjectTagging"
+    DeleteObjectTagging = "DeleteObjectTagging"
+    ListObjectVersions = "ListObjectVersions"
+    GetObjectAttributes = "GetObjectAttributes"
+    PutBucketAcl = "PutBucketAcl"
+    GetBucketAcl = "GetBucketAcl"
+    PutObjectAcl = "PutObjectAcl"
+    GetObjectAcl = "GetObjectAcl"
     Unsupported = "Unsupported"
     """Refused with 501 NotImplemented: S3 defines it (or we cannot tell), the proxy does not."""
     MethodNotAllowed = "MethodNotAllowed"
@@ -112,7 +127,7 @@ METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"})
 _BARE_S3_FORMS = frozenset(
     {
         ("POST", Target.BUCKET),  # PostObject (HTML form upload)
-        ("OPTIONS", Target.BUCKET),  # CORS preflight
+        ("OPTIONS", Target.BUCKET),  # CORS preflight: answered before routing (cors_requests)
         ("OPTIONS", Target.OBJECT),
     }
 )
@@ -151,6 +166,14 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", Target.BUCKET, Operation.GetBucketLocation, "location"),
     Rule("GET", Target.BUCKET, Operation.GetBucketVersioning, "versioning"),
     Rule("PUT", Target.BUCKET, Operation.PutBucketVersioning, "versioning"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketCors, "cors"),
+    Rule("GET", Target.BUCKET, Operation.GetBucketCors, "cors"),
+    Rule("DELETE", Target.BUCKET, Operation.DeleteBucketCors, "cors"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketTagging, "tagging"),
+    Rule("GET", Target.BUCKET, Operation.GetBucketTagging, "tagging"),
+    Rule("DELETE", Target.BUCKET, Operation.DeleteBucketTagging, "tagging"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketAcl, "acl"),
+    Rule("GET", Target.BUCKET, Operation.GetBucketAcl, "acl"),
     Rule(
         "GET",
         Target.BUCKET,
@@ -173,6 +196,13 @@ RULES: tuple[Rule, ...] = (
         parameters=(*_LISTING, "continuation-token", "start-after", "fetch-owner"),
     ),
     Rule("GET", Target.BUCKET, Operation.ListObjects, parameters=(*_LISTING, "marker")),
+    Rule(
+        "GET",
+        Target.BUCKET,
+        Operation.ListObjectVersions,
+        "versions",
+        parameters=(*_LISTING, "key-marker", "version-id-marker"),
+    ),
     Rule("POST", Target.BUCKET, Operation.DeleteObjects, "delete"),
     Rule("POST", Target.OBJECT, Operation.CreateMultipartUpload, "uploads"),
     Rule("POST", Target.OBJECT, Operation.CompleteMultipartUpload, required=("uploadId",)),
@@ -201,12 +231,22 @@ RULES: tuple[Rule, ...] = (
         parameters=_RESPONSE_OVERRIDES,
     ),
     Rule(
+        "GET", Target.OBJECT, Operation.GetObjectAttributes, "attributes", optional=("versionId",)
+    ),
+    Rule(
         "HEAD",
         Target.OBJECT,
         Operation.HeadObject,
         optional=("partNumber", "versionId"),
         parameters=_RESPONSE_OVERRIDES,
     ),
+    Rule("GET", Target.OBJECT, Operation.GetObjectTagging, "tagging", optional=("versionId",)),
+    Rule("PUT", Target.OBJECT, Operation.PutObjectTagging, "tagging", optional=("versionId",)),
+    Rule(
+        "DELETE", Target.OBJECT, Operation.DeleteObjectTagging, "tagging", optional=("versionId",)
+    ),
+    Rule("PUT", Target.OBJECT, Operation.PutObjectAcl, "acl", optional=("versionId",)),
+    Rule("GET", Target.OBJECT, Operation.GetObjectAcl, "acl", optional=("versionId",)),
     Rule("DELETE", Target.OBJECT, Operation.AbortMultipartUpload, required=("uploadId",)),
     Rule("DELETE", Target.OBJECT, Operation.DeleteObject, optional=("versionId",)),
 )

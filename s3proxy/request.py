@@ -34,6 +34,8 @@ class S3Request:
     """None for service and bucket requests; may be "" only for ``/bucket/``."""
     virtual_host_bucket: str | None = None
     """The bucket when it came from the Host header (SigV2 signs it as part of the path)."""
+    secure: bool = False
+    """Whether the request came over TLS (the ASGI scheme is https)."""
 
     def header(self, name: str) -> str | None:
         return self.header_map.get(name)
@@ -119,4 +121,5 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
         bucket=bucket,
         key=key,
         virtual_host_bucket=host_bucket,
+        secure=scope.get("scheme") == "https",
     )

@@ -77,6 +77,19 @@ def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
     return ListPage(entries, prefixes, token if truncated else None)
 
 
+def parse_tagging(body: bytes) -> tuple[tuple[str, str], ...]:
+    """An upstream GetObjectTagging answer → (key, value) pairs, in its order. Ceph RGW 16
+    answers an empty body for an object whose tags were never set."""
+    if not body.strip():
+        return ()
+    root = _upstream_root(body)
+    return tuple(
+        (child_text(tag, "Key"), child_text(tag, "Value"))
+        for tag_set in children_named(root, "TagSet")
+        for tag in children_named(tag_set, "Tag")
+    )
+
+
 def parse_delete_result(body: bytes) -> list[DeleteResult]:
     """An upstream DeleteResult: the keys deleted and the ones that failed, with their code."""
     root = _upstream_root(body)
@@ -194,6 +207,8 @@ def parse_list_uploads(body: bytes) -> UploadsPage:
             upload_id=child_text(item, "UploadId"),
             initiated=child_text(item, "Initiated"),
             storage_class=child_text(item, "StorageClass") or "STANDARD",
+            checksum_algorithm=child_text(item, "ChecksumAlgorithm") or None,
+            checksum_type=child_text(item, "ChecksumType") or None,
         )
         for item in children_named(root, "Upload")
     ]

@@ -377,15 +377,21 @@ def list_uploads_xml(
     encode: bool,
     owner: Owner,
 ) -> bytes:
-    """ListMultipartUploadsResult; ``uploads`` carry client keys and client UploadIds."""
+    """ListMultipartUploadsResult; ``uploads`` carry client keys and client UploadIds. The
+    checksum elements (S3 since 2025) follow the older ones, as S3 added them."""
     code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
     items = [_element(name, value) for name, value in fields if value is not None]
     owners = _owner("Initiator", owner) + _owner("Owner", owner)
     for upload in uploads:
+        sums = ""
+        if upload.checksum_algorithm is not None:
+            sums = _element("ChecksumAlgorithm", upload.checksum_algorithm)
+        if upload.checksum_type is not None:
+            sums += _element("ChecksumType", upload.checksum_type)
         items.append(
             f"<Upload>{_element('Key', code(upload.key))}{_element('UploadId', upload.upload_id)}"
             f"{owners}{_element('StorageClass', upload.storage_class)}"
-            f"{_element('Initiated', upload.initiated)}</Upload>"
+            f"{_element('Initiated', upload.initiated)}{sums}</Upload>"
         )
     items.extend(
         f"<CommonPrefixes>{_element('Prefix', code(prefix))}</CommonPrefixes>"

@@ -44,7 +44,9 @@ def ceph_rgw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CephRGW]:
         ensure_installed()
     except CephUnavailable as error:
         pytest.skip(str(error))
-    with CephRGW.start(tmp_path_factory.mktemp("ceph")) as server:
+    # SSE-C over plain HTTP, as the proxy's loopback tests send it (tests/integration/test_sse.py).
+    plain_http_sse_c = {"client.rgw.a": {"rgw crypt require ssl": "false"}}
+    with CephRGW.start(tmp_path_factory.mktemp("ceph"), extra_config=plain_http_sse_c) as server:
         yield server
 
 

@@ -25,6 +25,7 @@ from s3proxy.model import (
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    Tags,
     UploadPartCopyInput,
     UploadPartInput,
     UploadsPage,
@@ -90,6 +91,14 @@ class Backend(Protocol):
         ...
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]: ...
+
+    async def get_object_tagging(self, bucket: str, key: str) -> Tags:
+        """The object's tags (empty when it has none); NoSuchKey when there is no object."""
+        ...
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
+        """Replace the object's tags; an empty set removes them. NoSuchKey as above."""
+        ...
 
     # -- multipart uploads: ids here are the upstream's, never the client's tokens ------------
 

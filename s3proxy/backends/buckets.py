@@ -12,6 +12,13 @@ every worker of one server shares (:mod:`s3proxy.backends.bucket_cache`): a crea
 through any worker is seen by all of them before its response is sent. Across replicas the cache
 lifetime, ``server.bucket_cache_seconds``, is the window in which a bucket deleted on one replica
 may still accept writes on another.
+
+The marker's body is the bucket's settings record (CORS, tags: JSON, empty when there are none;
+:mod:`s3proxy.backends.bucket_settings`). Its size comes with the existence HEAD, so a bucket
+without settings costs no further request. A bucket mapped in the configuration has no marker:
+its record, when it has one, is ``home.prefix + ".buckets/.mapped/" + B`` (bucket names never
+start with ".", so it is no created bucket's marker, and it stays with the other records that
+no quota counts).
 """
 
 from __future__ import annotations
@@ -22,11 +29,14 @@ from collections.abc import AsyncIterator, Mapping
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache
+from s3proxy.backends.bucket_settings import BucketSettingsStore
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
 from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
 
 MARKER_DIR = ".buckets/"
+SETTINGS_DIR = MARKER_DIR + ".mapped/"
+"""Settings records of buckets mapped in the configuration (created buckets use the marker)."""
 EXPLICIT_CREATION_DATE = "2000-01-01T00:00:00.000Z"
 """Config-mapped buckets have no creation record; S3 clients need some date."""
 
@@ -66,6 +76,9 @@ class BucketRegistry:
         self._cache = cache
         self._seen: dict[str, tuple[float, int]] = {}
         """bucket → (expiry, generation read before the upstream said it exists)."""
+        self._record_sizes: dict[str, int] = {}
+        """bucket → its marker's size at that HEAD: 0 means no settings."""
+        self.settings = BucketSettingsStore(self)
 
     def _marker(self, bucket: str) -> tuple[Backend, str, str]:
         home = self.tenant.home
@@ -88,7 +101,7 @@ class BucketRegistry:
         generation = self._cache.generation.current()
         backend, upstream_bucket, marker = self._marker(bucket)
         try:
-            await backend.head_object(upstream_bucket, marker, ReadConditions())
+            info = await backend.head_object(upstream_bucket, marker, ReadConditions())
         except S3Error as error:
             if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NoSuchBucket):
                 self._seen.pop(bucket, None)
@@ -97,7 +110,35 @@ class BucketRegistry:
         entry = self._cache.entry(generation)
         if entry is not None:
             self._seen[bucket] = entry
+            self._record_sizes[bucket] = info.size
         return True
+
+    def known_record_size(self, bucket: str) -> int | None:
+        """The size of a created bucket's marker as the trusted existence check saw it; None
+        when no trusted check is cached (the settings store then reads the record)."""
+        if self._cache.trusted(self._seen.get(bucket)):
+            return self._record_sizes.get(bucket)
+        return None
+
+    def settings_record(self, bucket: str) -> tuple[Backend, str, str] | None:
+        """Where ``bucket``'s settings record lives: (backend, upstream bucket, key); None for
+        a tenant without a home (its mapped buckets cannot keep settings)."""
+        if self.tenant.home is None:
+            return None
+        if bucket in self.tenant.buckets:
+            home = self.tenant.home
+            key = f"{home.prefix}{SETTINGS_DIR}{bucket}"
+            return self._backends[home.upstream], home.bucket, key
+        return self._marker(bucket)
+
+    @property
+    def cache(self) -> BucketCache:
+        return self._cache
+
+    def forget(self, bucket: str) -> None:
+        """Drop this process's cached answers for ``bucket`` (after a settings change)."""
+        self._seen.pop(bucket, None)
+        self._record_sizes.pop(bucket, None)
 
     async def require(self, bucket: str) -> None:
         if not await self.exists(bucket):
@@ -156,9 +197,13 @@ class BucketRegistry:
             prefix = f"{home.prefix}{MARKER_DIR}"
             token: str | None = None
             while True:
-                page = await backend.list_objects(home.bucket, prefix, None, None, 1000, token)
+                # "/": one level only, so records kept below (SETTINGS_DIR, s3proxy.object_acl)
+                # are one common prefix each, never paged through.
+                page = await backend.list_objects(home.bucket, prefix, "/", None, 1000, token)
                 for entry in page.entries:
-                    found.setdefault(entry.key[len(prefix) :], entry.last_modified)
+                    name = entry.key[len(prefix) :]
+                    if not name.startswith("."):  # a mapped bucket's settings (SETTINGS_DIR)
+                        found.setdefault(name, entry.last_modified)
                 token = page.next_token
                 if token is None:
                     break

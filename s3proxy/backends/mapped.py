@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+from s3proxy import sse
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
+from s3proxy.backends.usage_records import UsageBook, book, head_size
 from s3proxy.conditions import any_condition, copy_source_failed, failed_condition
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import (
@@ -35,6 +37,7 @@ from s3proxy.model import (
     ByteRange,
     CopyObjectInput,
     CopyObjectOutput,
+    CustomerKey,
     DeleteResult,
     GetObjectOutput,
     ListPage,
@@ -43,6 +46,7 @@ from s3proxy.model import (
     PutObjectOutput,
     QuotaScope,
     ReadConditions,
+    Tags,
 )
 from s3proxy.quotas import QuotaPolicy, UsageCounter
 
@@ -71,6 +75,13 @@ class MappedStorage:
 
     def quota_scopes(self, bucket: str) -> tuple[QuotaScope, ...]:
         return self.quotas.scopes(bucket) if self.quotas is not None else ()
+
+    def usage_book(self, scopes: tuple[QuotaScope, ...], backend: Backend) -> UsageBook | None:
+        """Where a write under ``scopes`` to an S3 upstream is checked and counted
+        (s3proxy.backends.usage_records); None without a quota, or on the local store."""
+        if not scopes or isinstance(backend, UsageCounter):
+            return None
+        return book(self.tenant, self._backends)
 
     def _backend(self, upstream: str) -> Backend:
         backend = self._backends.get(upstream)
@@ -131,6 +142,12 @@ class MappedStorage:
         upstream_request = dataclasses.replace(
             request, bucket=location.bucket, key=location.key, quota=scopes
         )
+        usage = self.usage_book(scopes, backend)
+        if usage is not None:  # before any body byte moves, too
+            size = request.content_length
+            return await usage.guarded(
+                scopes, location, size, lambda: backend.put_object(upstream_request)
+            )
         return await backend.put_object(upstream_request)
 
     async def get_object(
@@ -148,7 +165,8 @@ class MappedStorage:
                 location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
             )
         except S3Error as error:
-            raise await _with_validators(error, backend, location) from None
+            read_key = conditions.customer_key
+            raise await _with_validators(error, backend, location, read_key) from None
         failed = failed_condition(conditions, got.info.etag, got.info.last_modified)
         if failed is not None:  # the upstream ignored a condition: answer as S3 would
             await got.aclose()
@@ -169,7 +187,8 @@ class MappedStorage:
                 location.bucket, location.key, conditions, checksum_mode, part_number
             )
         except S3Error as error:
-            raise await _with_validators(error, backend, location) from None
+            read_key = conditions.customer_key
+            raise await _with_validators(error, backend, location, read_key) from None
         failed = failed_condition(conditions, info.etag, info.last_modified)
         if failed is not None:
             raise S3Error(failed, headers=_validators(info))
@@ -177,7 +196,22 @@ class MappedStorage:
 
     async def delete_object(self, bucket: str, key: str) -> None:
         backend, location = await self.existing(bucket, key)
+        scopes = self.quota_scopes(bucket)
+        usage = self.usage_book(scopes, backend)
+        if usage is not None:
+            delete = backend.delete_object
+            await usage.removed(scopes, [location], lambda: delete(location.bucket, location.key))
+            return
         await backend.delete_object(location.bucket, location.key)
+
+    async def get_object_tagging(self, bucket: str, key: str) -> Tags:
+        backend, location = await self.existing(bucket, key)
+        return await backend.get_object_tagging(location.bucket, location.key)
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
+        """Replace the object's tags (an empty set: DeleteObjectTagging)."""
+        backend, location = await self.existing(bucket, key)
+        await backend.put_object_tagging(location.bucket, location.key, tags)
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         """Server-side when both ends share an upstream, else streamed through the proxy."""
@@ -193,12 +227,20 @@ class MappedStorage:
         )
         if any_condition(request.source_conditions):
             # Checked here too: Ceph RGW 16 copies despite a failed x-amz-copy-source-if-match.
-            info = await source_backend.head_object(source.bucket, source.key, ReadConditions())
+            key = ReadConditions(customer_key=request.source_conditions.customer_key)
+            info = await source_backend.head_object(source.bucket, source.key, key)
             if copy_source_failed(request.source_conditions, info.etag, info.last_modified):
                 raise S3Error(S3ErrorCode.PreconditionFailed)
-        if source.upstream == target.upstream:
-            return await backend.copy_object(mapped)
-        return await _copy_between(source_backend, backend, mapped)
+        same = source.upstream == target.upstream
+        usage = self.usage_book(mapped.quota, backend)
+        if usage is not None:  # checked against the source's size before the copy
+            size = await head_size(source_backend, source)
+            if size is None:
+                raise S3Error(S3ErrorCode.NoSuchKey)
+            return await usage.guarded(
+                mapped.quota, target, size, lambda: _copy(source_backend, backend, mapped, same)
+            )
+        return await _copy(source_backend, backend, mapped, same)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
         """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys."""
@@ -217,7 +259,8 @@ class MappedStorage:
             upstream_bucket = location.bucket
             upstream_keys[location.key] = key
         if backend is not None and upstream_keys:
-            for result in await backend.delete_objects(upstream_bucket, list(upstream_keys)):
+            where = UpstreamLocation(location.upstream, upstream_bucket, "")
+            for result in await _delete_counted(self, bucket, backend, where, list(upstream_keys)):
                 client_key = upstream_keys.get(result.key)
                 if client_key is not None:
                     results[client_key] = DeleteResult(client_key, result.error)
@@ -258,16 +301,55 @@ class MappedStorage:
         return not page.entries and not uploads
 
 
+async def _copy(
+    source: Backend, target: Backend, request: CopyObjectInput, same_upstream: bool
+) -> CopyObjectOutput:
+    if same_upstream:
+        try:
+            return await target.copy_object(request)
+        except S3Error as error:
+            # Ceph RGW 16 does not copy SSE-C objects (501): their bytes pass through here.
+            if error.code is not S3ErrorCode.NotImplemented or not sse.customer_copy(request):
+                raise
+    return await _copy_between(source, target, request)
+
+
+async def _delete_counted(
+    storage: MappedStorage,
+    bucket: str,
+    backend: Backend,
+    where: UpstreamLocation,
+    keys: list[str],
+) -> list[DeleteResult]:
+    """DeleteObjects upstream, freeing what the deleted objects counted for a quota tenant."""
+    scopes = storage.quota_scopes(bucket)
+    usage = storage.usage_book(scopes, backend)
+    if usage is None:
+        return await backend.delete_objects(where.bucket, keys)
+    failed: set[str] = set()
+
+    async def delete() -> list[DeleteResult]:
+        results = await backend.delete_objects(where.bucket, keys)
+        failed.update(result.key for result in results if result.error is not None)
+        return results
+
+    locations = [dataclasses.replace(where, key=key) for key in keys]
+    return await usage.removed(scopes, locations, delete, lambda _, at: at.key not in failed)
+
+
 def _validators(info: ObjectInfo) -> dict[str, str]:
     return {"ETag": info.etag, "Last-Modified": info.last_modified}
 
 
-async def _with_validators(error: S3Error, backend: Backend, location: UpstreamLocation) -> S3Error:
+async def _with_validators(
+    error: S3Error, backend: Backend, location: UpstreamLocation, key: CustomerKey | None
+) -> S3Error:
     """A 304 carries the object's ETag and Last-Modified, as S3's does; some upstreams (Ceph RGW
-    16) send neither, so they are fetched."""
+    16) send neither, so they are fetched (with the read's SSE-C ``key``)."""
     if error.code is not S3ErrorCode.NotModified or "ETag" in error.headers:
         return error
-    info = await backend.head_object(location.bucket, location.key, ReadConditions())
+    read = ReadConditions(customer_key=key)
+    info = await backend.head_object(location.bucket, location.key, read)
     return S3Error(S3ErrorCode.NotModified, headers=_validators(info))
 
 
@@ -279,6 +361,13 @@ async def _copy_between(
     )
     try:
         attributes = request.attributes if request.replace_metadata else got.info.attributes
+        tags = request.tags
+        if tags is None:  # COPY: the source's tags, fetched only when it has some
+            tags = (
+                await source.get_object_tagging(request.source_bucket, request.source_key)
+                if got.info.tag_count
+                else ()
+            )
         result = await target.put_object(
             PutObjectInput(
                 bucket=request.bucket,
@@ -288,11 +377,15 @@ async def _copy_between(
                 attributes=attributes,
                 conditions=request.conditions,
                 quota=request.quota,
+                storage_class=request.storage_class,
+                tags=tags,
+                encryption=request.encryption,
             )
         )
     finally:
         await got.aclose()
-    info = await target.head_object(request.bucket, request.key, ReadConditions())
+    key = request.encryption.customer_key if request.encryption else None
+    info = await target.head_object(request.bucket, request.key, ReadConditions(customer_key=key))
     modified = parsedate_to_datetime(info.last_modified).astimezone(UTC)
     return CopyObjectOutput(
         etag=result.etag, last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z"

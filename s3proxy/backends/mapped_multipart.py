@@ -8,20 +8,31 @@ replica can serve any part of any upload: nothing about an upload is kept in the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.upload_records import (
+    RecordedCompletion,
+    UploadChecksum,
+    UploadMarks,
+    UploadRecords,
+    part_with,
+    upload_digest,
+)
+from s3proxy.backends.usage_records import completed_size
 from s3proxy.checksums import object_checksums
 from s3proxy.completion import check_completion, completed_by, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery, merge_listing
 from s3proxy.model import (
+    STANDARD,
     ByteRange,
     CompleteMultipartInput,
     CompleteMultipartOutput,
@@ -54,6 +65,9 @@ class MergedUploads:
     next_marker: tuple[str, str | None] | None
     """(next key marker, upstream upload id of the last upload listed, or None when the page
     ended on a common prefix) when truncated; None on the last page."""
+    recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = field(default_factory=dict)
+    """Upstream upload id → the records it has upstream, which its UploadId names (as
+    :meth:`MappedUploads.create` returned them); uploads without records are left out."""
 
 
 class MappedUploads:
@@ -64,10 +78,78 @@ class MappedUploads:
     async def _existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
         return await self._storage.existing(bucket, key)
 
-    async def create(self, request: CreateMultipartInput) -> str:
+    def _records(self, backend: Backend) -> UploadRecords | None:
+        """Where the checksum records of uploads on ``backend`` go, if it needs them
+        (:mod:`s3proxy.backends.upload_records`): the tenant's home; None without one."""
+        home = self._storage.tenant.home
+        if home is None or not getattr(backend, "records_upload_checksums", False):
+            return None
+        keeper = self._backends.get(home.upstream)
+        return UploadRecords(keeper, home) if keeper is not None else None
+
+    async def create(
+        self, request: CreateMultipartInput
+    ) -> tuple[str, UploadChecksum | None, UploadMarks]:
+        """The upstream upload id, the checksum recorded for it (None: no records) and the
+        other records it has (:class:`~.upload_records.UploadMarks`): tags, kept to be set at
+        Complete, the use of an SSE-C key, which every part must then carry, and a storage
+        class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none)."""
         backend, location = await self._existing(request.bucket, request.key)
+        records = self._records(backend)
+        if request.tags and records is None and getattr(backend, "records_upload_checksums", False):
+            raise S3Error(  # where they would be kept until Complete (an upstream may drop them)
+                S3ErrorCode.NotImplemented,
+                "Tags on CreateMultipartUpload need the tenant's home on this storage: tag "
+                "the object once it is complete.",
+                Header="x-amz-tagging",
+            )
         upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
-        return await backend.create_multipart_upload(upstream)
+        upload_id = await backend.create_multipart_upload(upstream)
+        if records is None:
+            return upload_id, None, UploadMarks()
+        checksum = None
+        if request.checksum_algorithm is not None and request.checksum_type:
+            checksum = UploadChecksum(request.checksum_algorithm, request.checksum_type)
+        customer = request.encryption is not None and request.encryption.customer_key is not None
+        try:
+            if checksum is not None:
+                await records.create(request.bucket, request.key, upload_id, checksum)
+            marks = UploadMarks()
+            if request.tags or customer or request.storage_class != STANDARD:
+                marks = await records.create_marks(
+                    request.bucket,
+                    request.key,
+                    upload_id,
+                    request.tags,
+                    customer,
+                    request.storage_class,
+                )
+        except BaseException:
+            with contextlib.suppress(S3Error):
+                await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+            raise
+        return upload_id, checksum, marks
+
+    async def record_part(
+        self,
+        request: UploadPartInput,
+        checksum: UploadChecksum,
+        etag: str,
+        value_b64: str,
+    ) -> None:
+        """Record a stored part's verified checksum, for ListParts and Complete."""
+        backend, _ = self._storage.locate(request.bucket, request.key)
+        records = self._records(backend)
+        if records is not None:
+            await records.add_part(
+                request.bucket,
+                request.key,
+                request.upload_id,
+                checksum,
+                request.part_number,
+                etag,
+                value_b64,
+            )
 
     async def upload_part(self, request: UploadPartInput) -> str:
         backend, location = await self._existing(request.bucket, request.key)
@@ -89,7 +171,52 @@ class MappedUploads:
             return await backend.upload_part_copy(upstream)
         return await copy_part_through(source_backend, backend, upstream)
 
-    async def complete(self, request: CompleteMultipartInput) -> CompleteMultipartOutput:
+    async def complete(
+        self,
+        request: CompleteMultipartInput,
+        checksum: UploadChecksum | None = None,
+        marks: UploadMarks | None = None,
+    ) -> CompleteMultipartOutput:
+        """:meth:`_checked_complete`, then the recorded tags set on the object with
+        PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
+        upstream that kept them this rewrites the same set, one request either way, no
+        read first). A failure there fails the Complete; the client's retry finds the object
+        completed (:func:`_completed_before`) and sets them then. Their record goes last."""
+        if marks is None or not marks.any:
+            return await self._checked_complete(request, checksum)
+        records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        if records is None:
+            return await self._checked_complete(request, checksum)
+        tags = None
+        if marks.tagged:
+            tags = await records.tags(request.bucket, request.key, request.upload_id)
+        result = await self._checked_complete(request, checksum)
+        if tags:
+            await self._storage.put_object_tagging(request.bucket, request.key, tags)
+        await records.remove_marks(request.bucket, request.key, request.upload_id, marks)
+        return result
+
+    async def _checked_complete(
+        self, request: CompleteMultipartInput, checksum: UploadChecksum | None
+    ) -> CompleteMultipartOutput:
+        """:meth:`_complete`; with ``checksum`` records (:mod:`.upload_records`), the listed
+        part checksums are compared with them, the object's checksum is the proxy's where the
+        upstream answers none, and the records go once the object is there."""
+        if checksum is None:
+            return await self._complete(request, None)
+        records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        if records is None:
+            return await self._complete(request, None)
+        recorded = RecordedCompletion(records, checksum)
+        result = await self._complete(request, recorded)
+        if not result.checksums and recorded.combined is not None:
+            result = dataclasses.replace(result, checksums={checksum.algorithm: recorded.combined})
+        await records.remove(request.bucket, request.key, request.upload_id, checksum)
+        return result
+
+    async def _complete(
+        self, request: CompleteMultipartInput, recorded: RecordedCompletion | None
+    ) -> CompleteMultipartOutput:
         """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
         by the backend. An upload that is gone because it just completed with these parts
         answers as it did then (:meth:`_completed_before`)."""
@@ -111,7 +238,17 @@ class MappedUploads:
                 if page.next_marker is None or not page.parts:
                     break
                 marker = page.next_marker
+            if recorded is not None:
+                stored = await recorded.merge(request, stored)
             check_completion(request.parts, stored)
+            if recorded is not None:
+                recorded.combine(request, stored)
+            quota = upstream.quota
+            usage = self._storage.usage_book(quota, backend) if quota else None
+            if usage is not None:  # checked against the parts' sizes before they commit
+                size = completed_size(request.parts, stored)
+                complete = backend.complete_multipart_upload
+                return await usage.guarded(quota, location, size, lambda: complete(upstream))
             return await backend.complete_multipart_upload(upstream)
         except S3Error as error:
             if error.code is not S3ErrorCode.NoSuchUpload:
@@ -121,11 +258,58 @@ class MappedUploads:
                 raise
             return done
 
-    async def abort(self, bucket: str, key: str, upload_id: str) -> None:
+    async def abort(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        checksum: UploadChecksum | None = None,
+        marks: UploadMarks | None = None,
+    ) -> None:
         backend, location = await self._existing(bucket, key)
         await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+        marked = marks is not None and marks.any
+        records = self._records(backend) if checksum is not None or marked else None
+        if records is not None and checksum is not None:
+            await records.remove(bucket, key, upload_id, checksum)
+        if records is not None and marks is not None:
+            await records.remove_marks(bucket, key, upload_id, marks)
 
     async def list_parts(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number_marker: int,
+        max_parts: int,
+        checksum: UploadChecksum | None = None,
+        marks: UploadMarks | None = None,
+    ) -> PartsPage:
+        """:meth:`_list_parts`; with ``checksum`` records, the upload's algorithm, type and
+        part checksums come from them where the upstream lists none; the storage class
+        recorded in ``marks`` (the client's UploadId: no request) where it lists STANDARD."""
+        page = await self._list_parts(bucket, key, upload_id, part_number_marker, max_parts)
+        if marks is not None and marks.storage_class is not None and page.storage_class == STANDARD:
+            page = dataclasses.replace(page, storage_class=marks.storage_class)
+        if checksum is None:
+            return page
+        records = self._records(self._storage.locate(bucket, key)[0])
+        if records is None:
+            return page
+        parts = page.parts
+        if parts:
+            found = await records.part_checksums(
+                bucket, key, upload_id, checksum, parts[0].part_number, parts[-1].part_number
+            )
+            parts = [part_with(part, checksum, found) for part in parts]
+        return dataclasses.replace(
+            page,
+            parts=parts,
+            checksum_algorithm=page.checksum_algorithm or checksum.algorithm,
+            checksum_type=page.checksum_type or checksum.type,
+        )
+
+    async def _list_parts(
         self, bucket: str, key: str, upload_id: str, part_number_marker: int, max_parts: int
     ) -> PartsPage:
         """Each part once, its latest upload (:func:`~s3proxy.completion.latest_parts`). A full
@@ -168,6 +352,8 @@ class MappedUploads:
         if query.start_after and upload_id_marker:
             marker_key = self._storage.locate(bucket, query.start_after, encoding)[1].key
 
+        listed: dict[str, UploadInfo] = {}  # upload id → as listed (checksum, class)
+
         async def fetch(
             prefix: str, start_after: str | None, max_keys: int, token: str | None
         ) -> ListPage:
@@ -179,6 +365,7 @@ class MappedUploads:
             page = await backend.list_multipart_uploads(
                 root.bucket, prefix, None, key_marker, id_marker, max_keys
             )
+            listed.update((upload.upload_id, upload) for upload in page.uploads)
             entries, prefixes = _in_key_order(page, prefix, delimiter)
             next_token = json.dumps(page.next_marker) if page.next_marker else None
             return ListPage(entries, prefixes, next_token)
@@ -186,17 +373,54 @@ class MappedUploads:
         merged = await merge_listing(
             self._storage.shard_roots(root), query, fetch, encoding, repeats=True
         )
-        uploads = [
-            UploadInfo(entry.key, entry.etag, entry.last_modified, entry.storage_class)
-            for entry in merged.entries
-        ]
+        uploads = [_client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
+        recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = {}
+        records = self._records(backend)
+        if uploads and records is not None:  # the UploadId names the records (handlers)
+            known, marks = await records.records_of(bucket)
+            uploads = [_upload_with(upload, known, marks, recorded) for upload in uploads]
         next_marker = None
         if merged.is_truncated and merged.last is not None:
             ended_on_upload = bool(uploads) and uploads[-1].key == merged.last
             if merged.prefixes and merged.prefixes[-1] == merged.last:
                 ended_on_upload = False
             next_marker = (merged.last, uploads[-1].upload_id if ended_on_upload else None)
-        return MergedUploads(uploads, merged.prefixes, next_marker)
+        return MergedUploads(uploads, merged.prefixes, next_marker, recorded)
+
+
+def _client_upload(entry: ListEntry, listed: UploadInfo | None) -> UploadInfo:
+    """A merged entry as an upload under its client key, with the checksum its upstream
+    listed (the local store's index; S3 since 2025)."""
+    upload = UploadInfo(entry.key, entry.etag, entry.last_modified, entry.storage_class)
+    if listed is None or listed.checksum_algorithm is None:
+        return upload
+    return dataclasses.replace(
+        upload, checksum_algorithm=listed.checksum_algorithm, checksum_type=listed.checksum_type
+    )
+
+
+def _upload_with(
+    upload: UploadInfo,
+    known: dict[str, UploadChecksum],
+    marks: dict[str, UploadMarks],
+    recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]],
+) -> UploadInfo:
+    """``upload`` with what its records say where the upstream listed nothing better (an
+    upstream that lists no checksum, and STANDARD for every class); its records go into
+    ``recorded`` for its UploadId."""
+    digest = upload_digest(upload.key, upload.upload_id)
+    checksum = known.get(digest)
+    mark = marks.get(digest, UploadMarks())
+    if checksum is None and not mark.any:
+        return upload
+    recorded[upload.upload_id] = (checksum, mark)
+    if mark.storage_class is not None and upload.storage_class == STANDARD:
+        upload = dataclasses.replace(upload, storage_class=mark.storage_class)
+    if checksum is None or upload.checksum_algorithm is not None:
+        return upload
+    return dataclasses.replace(
+        upload, checksum_algorithm=checksum.algorithm, checksum_type=checksum.type
+    )
 
 
 async def _completed_before(
@@ -205,8 +429,9 @@ async def _completed_before(
     """The result of a Complete retried after it succeeded: the object, if it is the one these
     parts make (:func:`~s3proxy.completion.completed_by`), else None (NoSuchUpload stands)."""
     try:
+        key = request.encryption.customer_key if request.encryption else None
         info = await backend.head_object(
-            request.bucket, request.key, ReadConditions(), checksum_mode=True
+            request.bucket, request.key, ReadConditions(customer_key=key), checksum_mode=True
         )
     except S3Error as error:
         if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NotModified):
@@ -271,6 +496,7 @@ async def copy_part_through(
                 part_number=request.part_number,
                 body=got.body,
                 content_length=got.content_length,
+                encryption=request.encryption,
             )
         )
     finally:

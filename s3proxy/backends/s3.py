@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import NotReady
@@ -31,6 +32,7 @@ from s3proxy.backends.s3_multipart import (
     part_range_of,
     upstream_result,
 )
+from s3proxy.backends.s3_tagging import S3TaggingMixin
 from s3proxy.backends.s3_transport import S3Transport
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
@@ -48,6 +50,7 @@ from s3proxy.backends.wire import (
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     META_PREFIX,
+    STANDARD,
     ByteRange,
     CopyObjectInput,
     CopyObjectOutput,
@@ -73,10 +76,15 @@ WHOLE_BODY_LIMIT = 64 * 1024
 MAX_ERROR_BODY = 64 * 1024
 
 
-class S3Upstream(S3MultipartMixin, S3Transport):
+class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
     """One configured upstream. Implements :class:`s3proxy.backends.base.Backend` (multipart
     uploads in :mod:`s3proxy.backends.s3_multipart`, connections, signing and error translation
     in :mod:`s3proxy.backends.s3_transport`)."""
+
+    @property
+    def encryption_modes(self) -> frozenset[str]:
+        """What this upstream's ``sse`` setting says it encrypts (:mod:`s3proxy.sse`)."""
+        return frozenset(self._config.sse)
 
     # -- Backend ---------------------------------------------------------------------------
 
@@ -93,6 +101,8 @@ class S3Upstream(S3MultipartMixin, S3Transport):
             headers["if-match"] = request.conditions.if_match
         if request.conditions.if_none_match is not None:
             headers["if-none-match"] = request.conditions.if_none_match
+        headers.update(sse.upstream_headers(request.encryption))
+        headers.update(self.class_headers(request.storage_class, request.tags))
         body: AsyncIterator[bytes] = request.body
         payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
         trailer = request.trailer_checksum
@@ -127,8 +137,9 @@ class S3Upstream(S3MultipartMixin, S3Transport):
     ) -> ObjectInfo:
         headers = read_headers(conditions, checksum_mode)
         response = await self._send("HEAD", bucket, key, headers, query=part_query(part_number))
-        await self._raise_for_status(response)
+        await _encrypted_read_status(self, response, conditions)
         response.release()
+        sse.check_read(response.headers, conditions.customer_key)
         length = int(response.headers.get("Content-Length", "0"))
         if part_number is None:
             return object_info(response.headers, length)
@@ -149,7 +160,12 @@ class S3Upstream(S3MultipartMixin, S3Transport):
         if byte_range is not None:
             headers["range"] = byte_range.header()
         response = await self._send("GET", bucket, key, headers, query=part_query(part_number))
-        await self._raise_for_status(response)
+        await _encrypted_read_status(self, response, conditions)
+        try:
+            sse.check_read(response.headers, conditions.customer_key)
+        except S3Error:
+            response.close()
+            raise
         if part_number is not None and response.status != 206:
             try:
                 part_range_of(response, part_number)
@@ -223,10 +239,28 @@ class S3Upstream(S3MultipartMixin, S3Transport):
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
         headers: dict[str, str] = {"x-amz-copy-source": source}
-        if request.replace_metadata:
+        # S3 gives a copy the class asked for, STANDARD when none (SeaweedFS would keep the
+        # source's), and the tags asked for only with REPLACE.
+        headers.update(self.class_headers(request.storage_class, request.tags or ()))
+        headers.setdefault("x-amz-storage-class", STANDARD)
+        if request.tags is not None:
+            headers["x-amz-tagging-directive"] = "REPLACE"
+        attributes = request.attributes if request.replace_metadata else None
+        if attributes is None and (request.source_bucket, request.source_key) == (
+            request.bucket,
+            request.key,
+        ):
+            # A self-copy that changes only the class: SeaweedFS refuses it unless the
+            # metadata is replaced, so it is replaced with the object's own.
+            key = request.source_conditions.customer_key
+            current = await self.head_object(
+                request.bucket, request.key, ReadConditions(customer_key=key)
+            )
+            attributes = current.attributes
+        if attributes is not None:
             headers["x-amz-metadata-directive"] = "REPLACE"
-            headers.update(request.attributes.headers)
-            for name, value in request.attributes.metadata.items():
+            headers.update(attributes.headers)
+            for name, value in attributes.metadata.items():
                 headers[META_PREFIX + name] = metadata_to_upstream(value)
         conditions = request.source_conditions
         for name, condition in (
@@ -239,9 +273,13 @@ class S3Upstream(S3MultipartMixin, S3Transport):
         ):
             if condition is not None:
                 headers[name] = condition
+        headers.update(sse.upstream_headers(request.encryption))
+        headers.update(sse.key_headers(conditions.customer_key, sse.SOURCE_CUSTOMER))
         response = await self._send("PUT", request.bucket, request.key, headers)
         await self._raise_for_status(response)
         etag, last_modified = await upstream_result(self, response, parse_copy_result)
+        if request.tags is not None:  # Ceph RGW 16 ignores the REPLACE directive
+            await self.put_object_tagging(request.bucket, request.key, request.tags)
         return CopyObjectOutput(etag=etag, last_modified=last_modified)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
@@ -303,6 +341,18 @@ class S3Upstream(S3MultipartMixin, S3Transport):
         )
         await self._raise_for_status(response)
         response.release()
+
+
+async def _encrypted_read_status(
+    upstream: S3Upstream, response: aiohttp.ClientResponse, conditions: ReadConditions
+) -> None:
+    """``_raise_for_status`` for a GET/HEAD. To a read that presented an SSE-C key (already
+    checked here), a 403 (SeaweedFS) or 400 (Ceph RGW 16) says that the key is not the
+    object's, not that the gateway's keys failed: S3's 403 AccessDenied."""
+    if response.status in (400, 403) and conditions.customer_key is not None:
+        response.release()
+        raise S3Error(S3ErrorCode.AccessDenied)
+    await upstream._raise_for_status(response)
 
 
 async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterator[bytes]:

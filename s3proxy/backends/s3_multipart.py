@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import aiohttp
 
+from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
@@ -54,6 +55,7 @@ from s3proxy.model import (
     UploadPartInput,
     UploadsPage,
 )
+from s3proxy.storage_classes import write_headers
 from s3proxy.upstream_xml import (
     EmbeddedError,
     parse_complete_result,
@@ -199,6 +201,10 @@ async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -
 class S3MultipartMixin:
     """The multipart half of the Backend protocol, for :class:`S3Upstream`."""
 
+    records_upload_checksums = True
+    """S3 upstreams may not report upload and part checksums (Ceph RGW 16, SeaweedFS 4.48):
+    the proxy records them (:mod:`s3proxy.backends.upload_records`)."""
+
     async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
         headers = dict(request.attributes.headers)
         for name, value in request.attributes.metadata.items():
@@ -207,6 +213,9 @@ class S3MultipartMixin:
             headers["x-amz-checksum-algorithm"] = request.checksum_algorithm
         if request.checksum_type is not None:
             headers["x-amz-checksum-type"] = request.checksum_type
+        offered = self._config.storage_classes
+        headers.update(write_headers(offered, request.storage_class, request.tags))
+        headers.update(sse.upstream_headers(request.encryption))
         response = await self._send("POST", request.bucket, request.key, headers, query="uploads=")
         await self._raise_for_status(response)
         return await upstream_result(self, response, parse_initiate_result)
@@ -219,6 +228,7 @@ class S3MultipartMixin:
             headers["content-md5"] = request.content_md5
         if request.checksum is not None:
             headers[request.checksum[0]] = request.checksum[1]
+        headers.update(sse.upstream_headers(request.encryption))
         body: AsyncIterator[bytes] = request.body
         payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
         trailer = request.trailer_checksum
@@ -246,7 +256,10 @@ class S3MultipartMixin:
         """A part copied from an object of this upstream, without its bytes passing here —
         unless the upstream's copies do not carry the part's own ETag (:func:`_copies_own_etag`):
         then the bytes pass through and UploadPart gives the part its MD5, as S3 does."""
-        if not await _copies_own_etag(self, request):
+        # SSE-C parts pass through too: Ceph RGW 16 decrypts the source with the part's key.
+        source_key = request.source_conditions.customer_key
+        through = request.encryption is not None or source_key is not None
+        if through or not await _copies_own_etag(self, request):
             from s3proxy.backends.mapped_multipart import copy_part_through
 
             return await copy_part_through(self, self, request)  # type: ignore[arg-type]
@@ -282,6 +295,7 @@ class S3MultipartMixin:
             headers["if-none-match"] = request.conditions.if_none_match
         if request.checksum is not None:
             headers[request.checksum[0]] = request.checksum[1]
+        headers.update(sse.upstream_headers(request.encryption))
         response = await self._send(
             "POST",
             request.bucket,
@@ -296,7 +310,9 @@ class S3MultipartMixin:
         if not etag:  # Ceph RGW 16
             etag = multipart_etag([part.etag for part in request.parts]) or ""
         if not etag:
-            info = await self.head_object(request.bucket, request.key, ReadConditions())
+            key = request.encryption.customer_key if request.encryption else None
+            conditions = ReadConditions(customer_key=key)
+            info = await self.head_object(request.bucket, request.key, conditions)
             etag = info.etag
         return CompleteMultipartOutput(etag=etag, checksums=checksums)
 

@@ -11,9 +11,11 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from s3proxy import sse
 from s3proxy.model import (
     CONTENT_HEADERS,
     META_PREFIX,
+    STANDARD,
     ObjectAttributes,
     ObjectInfo,
     ReadConditions,
@@ -21,7 +23,7 @@ from s3proxy.model import (
 )
 
 # Response headers (besides content headers and metadata) that clients may rely on.
-PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count", "x-amz-storage-class")
+PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count",)
 _CONTENT_HEADERS = frozenset(CONTENT_HEADERS)
 
 
@@ -79,7 +81,7 @@ def metadata_from_upstream(value: str) -> str:
 
 
 def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
-    """GET/HEAD request headers for the client's conditions and checksum mode."""
+    """GET/HEAD request headers for the client's conditions, checksum mode and SSE-C key."""
     headers: dict[str, str] = {}
     if conditions.if_match is not None:
         headers["if-match"] = conditions.if_match
@@ -91,6 +93,8 @@ def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, s
         headers["if-unmodified-since"] = conditions.if_unmodified_since
     if checksum_mode:
         headers["x-amz-checksum-mode"] = "ENABLED"
+    if conditions.customer_key is not None:
+        headers.update(sse.key_headers(conditions.customer_key))
     return headers
 
 
@@ -99,6 +103,7 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
     content: dict[str, str] = {}
     metadata: dict[str, str] = {}
     extra: dict[str, str] = {}
+    storage_class, tag_count = STANDARD, 0
     for name, value in headers.items():
         lower = name.lower()
         if lower in _CONTENT_HEADERS:
@@ -115,10 +120,18 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
             metadata[lower[len(META_PREFIX) :]] = metadata_from_upstream(value)
         elif lower.startswith("x-amz-checksum-") or lower in PASSED_RESPONSE_HEADERS:
             extra[lower] = value
+        elif lower == "x-amz-storage-class":
+            storage_class = value
+        elif lower == "x-amz-tagging-count" and value.isdigit():
+            tag_count = int(value)
+        elif lower in sse.RESPONSE_HEADERS:
+            extra[lower] = sse.reported(value)
     return ObjectInfo(
         size=size,
         etag=headers.get("ETag", ""),
         last_modified=headers.get("Last-Modified", ""),
         attributes=ObjectAttributes(headers=content, metadata=metadata),
         extra_headers=extra,
+        storage_class=storage_class,
+        tag_count=tag_count,
     )

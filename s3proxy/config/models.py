@@ -29,8 +29,10 @@ from pydantic import (
     model_validator,
 )
 
+from s3proxy import event_loop
 from s3proxy.layout import SHARD_COUNTS, KeyEncoding, TenantLayout, UpstreamRoot
 from s3proxy.owner import OWNER_ID_RE, owner_id
+from s3proxy.storage_classes import STORAGE_CLASSES
 
 ENV_PREFIX = "S3PROXY_"
 MASK = "********"
@@ -132,6 +134,14 @@ class ServerConfig(_Frozen):
     bucket_cache_seconds: float = Field(default=10.0, ge=0)
     """How long a process trusts "this bucket exists" without asking the upstream. Workers of
     one server always agree; another replica may see a deleted bucket for this long (0: off)."""
+    sse_c_over_http: bool = False
+    """Accept SSE-C customer keys on plain-HTTP requests. S3 refuses them (400 InvalidRequest:
+    the key would cross the network in clear); set true only where TLS ends in front of the
+    proxy (a load balancer) and the hop to it is private."""
+    quota_sync_seconds: float = Field(default=5.0, gt=0)
+    """On S3 upstreams, how often each process publishes its quota usage changes and re-reads
+    the other processes' (s3proxy.backends.usage_records): a write through one replica is
+    counted by every other within twice this (README, "Quotas")."""
     max_skew_seconds: int = Field(default=900, ge=1)
     signature_v2: bool = True
     """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""
@@ -158,6 +168,13 @@ class ServerConfig(_Frozen):
     keep_alive_timeout: float = Field(default=75.0, gt=0)
     """Seconds an idle client connection is kept open between requests: longer than a load
     balancer's idle timeout (ALB: 60 s), so the balancer, not the proxy, closes idle ones."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """The event loop of every serving process (s3proxy.event_loop): ``auto`` is uvloop where it
+    is installed (less CPU per request), else asyncio's own loop."""
+    allow_public_acls: bool = True
+    """The operator's kill switch for public ACLs (s3proxy.acl): false refuses public-read and
+    public-read-write with 403 AccessDenied and serves no anonymous request, whatever a bucket's
+    record says."""
     ignore_unknown_headers: bool = False
     """Ignore ``x-amz-*`` request headers the header policy (s3proxy.header_policy) does not
     know, instead of refusing them with 501: a request may then be served without something it
@@ -190,6 +207,22 @@ class UpstreamConfig(_Frozen):
     """How bodies go upstream. ``plain`` (Content-Length, checksum headers when known up front)
     works with every S3 server; ``aws-chunked`` also carries clients' trailer checksums, for
     upstreams that accept trailers (AWS S3, MinIO, SeaweedFS — not Ceph RGW 16)."""
+    sse: tuple[Literal["SSE-C", "AES256"], ...] = ()
+    """Server-side encryption this upstream really performs, forwarded for clients
+    (s3proxy.sse): ``SSE-C`` (customer keys), ``AES256`` (SSE-S3). Anything not listed is 501:
+    some servers answer 200 to what they do not do (Ceph RGW 16 ignores ``AES256``)."""
+    storage_classes: tuple[str, ...] = ()
+    """Storage classes besides STANDARD this upstream stores and reports in its listings (AWS
+    S3: all; SeaweedFS: all; Ceph RGW: its placement's). Others are refused on its buckets
+    with 400 InvalidStorageClass (s3proxy.storage_classes)."""
+
+    @field_validator("storage_classes")
+    @classmethod
+    def _storage_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - STORAGE_CLASSES)
+        if unknown:
+            raise ValueError(f"not S3 storage classes: {', '.join(unknown)}")
+        return value
 
     @field_validator("type", mode="before")
     @classmethod
@@ -360,6 +393,8 @@ class Settings(_Frozen):
         same_host = server.host == server.admin_host
         if same_host and server.port == server.admin_port and server.port != 0:
             yield f"server.admin_port: the same as server.port ({server.port})"
+        if server.event_loop == "uvloop" and not event_loop.uvloop_available():
+            yield "server.event_loop: uvloop is not installed (auto falls back to asyncio)"
 
     def _check_tenants(self) -> Iterator[str]:
         if not self.tenants:
@@ -382,20 +417,24 @@ class Settings(_Frozen):
         yield from self._check_owner_ids()
 
     def _check_quota_upstreams(self, name: str, tenant: TenantConfig) -> Iterator[str]:
-        """Quotas are enforced by the local store only, for now (README, "Quotas")."""
+        """The local store counts exactly, in its own index; S3 upstreams count through usage
+        records under the tenant's home (README, "Quotas"). One scope cannot mix the two."""
         used = [tenant.home.upstream] if tenant.home is not None else []
         used += [mapping.upstream for mapping in tenant.buckets.values()]
-        for upstream in used:
-            if not isinstance(self.upstreams.get(upstream), LocalStoreConfig | None):
-                yield (
-                    f"tenants.{name}.quota: quotas are enforced on the local store only, and "
-                    f"upstream {upstream!r} is an S3 server"
-                )
-                return
-        if tenant.quota is not None and len(set(used)) > 1:
+        local = {u for u in used if isinstance(self.upstreams.get(u), LocalStoreConfig)}
+        if tenant.quota is not None and local and len(set(used)) > 1:
             yield (
-                f"tenants.{name}.quota: a tenant quota needs all the tenant's buckets on one "
-                "local store (use bucket_quotas for buckets elsewhere)"
+                f"tenants.{name}.quota: a tenant quota on a local store needs all the tenant's "
+                "buckets on that store (use bucket_quotas for buckets elsewhere)"
+            )
+        limited = set(used) if tenant.quota is not None else set()
+        for bucket in tenant.bucket_quotas:
+            mapping = tenant.buckets.get(bucket)
+            limited |= {mapping.upstream} if mapping is not None else set(used[:1])
+        if limited - local and tenant.home is None:
+            yield (
+                f"tenants.{name}.quota: quotas on an S3 upstream keep their usage records in "
+                "the tenant's home, and this tenant has none"
             )
 
     def _check_owner_ids(self) -> Iterator[str]:

@@ -99,7 +99,7 @@ async def put_bucket_versioning(ctx: RequestContext) -> S3Response:
     return S3Response()
 
 
-def _max_keys(value: str | None) -> int:
+def max_keys_of(value: str | None) -> int:
     if value is None:
         return MAX_KEYS
     try:
@@ -113,7 +113,7 @@ def _max_keys(value: str | None) -> int:
     return min(number, MAX_KEYS)
 
 
-def _encode(ctx: RequestContext) -> bool:
+def url_encoding(ctx: RequestContext) -> bool:
     encoding = ctx.request.query.get("encoding-type")
     if encoding is None:
         return False
@@ -128,7 +128,7 @@ async def _list(ctx: RequestContext, start_after: str | None) -> tuple[ListQuery
         prefix=query.get("prefix", ""),
         delimiter=query.get("delimiter") or None,
         start_after=start_after,
-        max_keys=_max_keys(query.get("max-keys")),
+        max_keys=max_keys_of(query.get("max-keys")),
     )
     return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
 
@@ -140,7 +140,7 @@ def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
 
 async def list_objects_v2(ctx: RequestContext) -> S3Response:
     query = ctx.request.query
-    encode = _encode(ctx)
+    encode = url_encoding(ctx)
     token = query.get("continuation-token") or None  # S3 reads an empty token as none
     start_after = query.get("start-after") or None
     resume = start_after
@@ -175,7 +175,7 @@ async def list_objects_v2(ctx: RequestContext) -> S3Response:
 
 async def list_objects(ctx: RequestContext) -> S3Response:
     marker = ctx.request.query.get("marker") or None
-    encode = _encode(ctx)
+    encode = url_encoding(ctx)
     list_query, page = await _list(ctx, marker)
     code = _coder(encode)
     fields = [

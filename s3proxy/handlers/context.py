@@ -31,6 +31,12 @@ class RequestContext:
     """The key's grants when it is a scoped key (s3proxy.grants); None: the whole tenant."""
 
     @property
+    def secure_transport(self) -> bool:
+        """Whether a customer key (SSE-C) may come with this request: over TLS, or over HTTP
+        when the operator says TLS ends in front of the proxy (``server.sse_c_over_http``)."""
+        return self.request.secure or self.server.sse_c_over_http
+
+    @property
     def secret(self) -> str:
         """The server's HMAC secret (always set at start-up; random when not configured)."""
         assert self.server.secret is not None

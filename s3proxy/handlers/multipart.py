@@ -2,10 +2,12 @@
 
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html and the
 neighbouring pages. Stateless: the UploadId a client sees is an HMAC token
-(:mod:`s3proxy.tokens`) that carries the upstream's upload id and binds it to (tenant, bucket,
-key). Any replica sharing the server secret serves any call of any upload, so parts may arrive
-through different replicas; a token presented for another tenant, bucket or key fails to verify
-and is NoSuchUpload, like an unknown id. The token is deterministic, so CreateMultipartUpload
+(:mod:`s3proxy.tokens`) that carries the upstream's upload id — and the upload's checksum
+algorithm and type when the proxy keeps checksum records for it
+(:mod:`s3proxy.backends.upload_records`) — and binds it to (tenant, bucket, key). Any replica
+sharing the server secret serves any call of any upload, so parts may arrive through different
+replicas; a token presented for another tenant, bucket or key fails to verify and is
+NoSuchUpload, like an unknown id. The token is deterministic, so CreateMultipartUpload
 and ListMultipartUploads name one upload alike.
 
 Part bodies are verified by the same code as PutObject (every signing, aws-chunked and checksum
@@ -19,8 +21,9 @@ import dataclasses
 import re
 from urllib.parse import quote
 
-from s3proxy import tokens
+from s3proxy import sse, tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.body import read_small_body
 from s3proxy.checksums import (
     ALGORITHMS,
@@ -45,12 +48,15 @@ from s3proxy.model import (
     CompletedPart,
     CompleteMultipartInput,
     CreateMultipartInput,
+    Encryption,
     ReadConditions,
     UploadPartCopyInput,
     UploadPartInput,
     WriteConditions,
 )
 from s3proxy.responses import S3Response, xml_response
+from s3proxy.storage_classes import STORAGE_CLASSES, requested
+from s3proxy.tagging import request_tags
 from s3proxy.xmlcodec import (
     complete_result_xml,
     copy_part_result_xml,
@@ -74,22 +80,71 @@ def _target(ctx: RequestContext) -> tuple[str, str]:
     return bucket, key
 
 
-def issue_upload_id(ctx: RequestContext, bucket: str, key: str, upstream_id: str) -> str:
-    return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), {"u": upstream_id})
+def issue_upload_id(
+    ctx: RequestContext,
+    bucket: str,
+    key: str,
+    upstream_id: str,
+    checksum: UploadChecksum | None = None,
+    marks: UploadMarks | None = None,
+) -> str:
+    """The client's UploadId. ``checksum``, ``marks``: the upload has those records upstream
+    (:mod:`s3proxy.backends.upload_records`), so calls on an upload without them pay nothing
+    to find out; ListMultipartUploads reads the records to issue the same UploadId."""
+    payload: dict[str, str | int] = {"u": upstream_id}
+    if checksum is not None:
+        payload["c"] = checksum.token()
+    if marks is not None and marks.tagged:
+        payload["t"] = 1
+    if marks is not None and marks.customer_key:
+        payload["k"] = 1
+    if marks is not None and marks.storage_class is not None:
+        payload["s"] = marks.storage_class
+    return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), payload)
+
+
+def verified_marks(
+    ctx: RequestContext, bucket: str, key: str, upload_id: str
+) -> tuple[str, UploadChecksum | None, UploadMarks]:
+    """The upstream id, recorded checksum and other records named by a client's UploadId;
+    NoSuchUpload unless bound to this target."""
+    payload = tokens.verify(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), upload_id)
+    upstream = payload.get("u") if payload is not None else None
+    if payload is None or not isinstance(upstream, str) or not upstream:
+        raise S3Error(S3ErrorCode.NoSuchUpload, UploadId=upload_id)
+    storage_class = payload.get("s")
+    if not isinstance(storage_class, str) or storage_class not in STORAGE_CLASSES:
+        storage_class = None
+    marks = UploadMarks(payload.get("t") == 1, payload.get("k") == 1, storage_class)
+    return upstream, UploadChecksum.from_token(payload.get("c")), marks
+
+
+def verified_upload(
+    ctx: RequestContext, bucket: str, key: str, upload_id: str
+) -> tuple[str, UploadChecksum | None]:
+    """The upstream id and recorded checksum inside a client's UploadId."""
+    upstream, checksum, _ = verified_marks(ctx, bucket, key, upload_id)
+    return upstream, checksum
 
 
 def upstream_upload_id(ctx: RequestContext, bucket: str, key: str, upload_id: str) -> str:
-    """The upstream id inside a client's UploadId; NoSuchUpload unless bound to this target."""
-    payload = tokens.verify(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), upload_id)
-    upstream = payload.get("u") if payload is not None else None
-    if not isinstance(upstream, str) or not upstream:
-        raise S3Error(S3ErrorCode.NoSuchUpload, UploadId=upload_id)
-    return upstream
+    return verified_upload(ctx, bucket, key, upload_id)[0]
 
 
-def _upload_id(ctx: RequestContext) -> str:
+def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks]:
     bucket, key = _target(ctx)
-    return upstream_upload_id(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+    return verified_marks(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+
+
+def _require_customer_key(marks: UploadMarks, encryption: Encryption | None) -> None:
+    """An upload created with an SSE-C key takes parts only with one, as S3 refuses them —
+    before any byte moves (SeaweedFS 4.48 would store the part in the clear)."""
+    if marks.customer_key and (encryption is None or encryption.customer_key is None):
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "The multipart upload initiate requested encryption. Subsequent part requests "
+            "must include the appropriate encryption parameters.",
+        )
 
 
 def part_number(value: str | None) -> int:
@@ -126,55 +181,70 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
     if algorithm is not None:
         algorithm = parse_algorithm(algorithm)
     checksum_type = multipart_checksum_type(algorithm, header("x-amz-checksum-type"))
-    upstream_id = await ctx.storage.uploads.create(
+    encryption = sse.for_write(
+        ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
+    )
+    upstream_id, recorded, marks = await ctx.storage.uploads.create(
         CreateMultipartInput(
             bucket=bucket,
             key=key,
             attributes=strip_aws_chunked(request_attributes(ctx)),
             checksum_algorithm=algorithm,
             checksum_type=checksum_type,
+            storage_class=requested(header("x-amz-storage-class")),
+            tags=request_tags(header("x-amz-tagging")),
+            encryption=encryption,
         )
     )
     response = xml_response(
-        initiate_result_xml(bucket, key, issue_upload_id(ctx, bucket, key, upstream_id))
+        initiate_result_xml(
+            bucket, key, issue_upload_id(ctx, bucket, key, upstream_id, recorded, marks)
+        )
     )
     if algorithm is not None:
         response.headers.append(("x-amz-checksum-algorithm", algorithm))
     if checksum_type is not None:
         response.headers.append(("x-amz-checksum-type", checksum_type))
+    response.headers.extend(sse.response_headers(encryption))
     return response
 
 
 async def upload_part(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id = _upload_id(ctx)
+    upstream_id, recorded, marks = _upload(ctx)
     content_md5 = ctx.request.header("content-md5")
     md5 = parse_content_md5(content_md5)
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Refuse a bad key before any byte moves.
     ctx.storage.locate(bucket, key)
+    encryption = sse.for_part(
+        ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
+    )
+    _require_customer_key(marks, encryption)
     body, length = await request_body(ctx, md5, checksum)
     declared = trailer = None
     if checksum is not None and checksum.expected_b64 is not None:
         declared = (checksum.header, checksum.expected_b64)
     elif checksum is not None:  # the value arrives in the trailer, verified before the end
         trailer = (checksum.header, checksum.digest_b64)
-    etag = await ctx.storage.uploads.upload_part(
-        UploadPartInput(
-            bucket=bucket,
-            key=key,
-            upload_id=upstream_id,
-            part_number=number,
-            body=body,
-            content_length=length,
-            content_md5=content_md5,
-            content_sha256=literal_sha256(ctx),
-            checksum=declared,
-            trailer_checksum=trailer,
-        )
+    part = UploadPartInput(
+        bucket=bucket,
+        key=key,
+        upload_id=upstream_id,
+        part_number=number,
+        body=body,
+        content_length=length,
+        content_md5=content_md5,
+        content_sha256=literal_sha256(ctx),
+        checksum=declared,
+        trailer_checksum=trailer,
+        encryption=encryption,
     )
-    headers = [("ETag", etag)]
+    etag = await ctx.storage.uploads.upload_part(part)
+    if recorded is not None and checksum is not None and checksum.algorithm == recorded.algorithm:
+        await ctx.storage.uploads.record_part(part, recorded, etag, checksum.digest_b64())
+    headers = [("ETag", etag), *sse.response_headers(encryption)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
     return S3Response(headers=headers)
@@ -197,9 +267,20 @@ def copy_source_range(value: str | None) -> tuple[int, int] | None:
 async def upload_part_copy(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id = _upload_id(ctx)
+    upstream_id, _, marks = _upload(ctx)
     source_bucket, source_key = copy_source(ctx)
     header = ctx.request.header
+    headers = ctx.request.header_map
+    encryption = sse.for_part(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
+    _require_customer_key(marks, encryption)
+    source_sse = sse.for_read(
+        ctx.storage,
+        source_bucket,
+        source_key,
+        headers,
+        sse.SOURCE_CUSTOMER,
+        secure=ctx.secure_transport,
+    )
     result = await ctx.storage.uploads.upload_part_copy(
         UploadPartCopyInput(
             source_bucket=source_bucket,
@@ -214,10 +295,14 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
                 if_none_match=header("x-amz-copy-source-if-none-match"),
                 if_modified_since=header("x-amz-copy-source-if-modified-since"),
                 if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+                customer_key=source_sse,
             ),
+            encryption=encryption,
         )
     )
-    return xml_response(copy_part_result_xml(result.etag, result.last_modified))
+    response = xml_response(copy_part_result_xml(result.etag, result.last_modified))
+    response.headers.extend(sse.response_headers(encryption))
+    return response
 
 
 def check_parts(parts: list[CompletedPart]) -> None:
@@ -272,7 +357,7 @@ def _object_checksum(ctx: RequestContext) -> tuple[str, str] | None:
 
 async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    upstream_id = _upload_id(ctx)
+    upstream_id, recorded, marks = _upload(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
     verifier = PayloadVerifier(literal_sha256(ctx), md5)
@@ -291,7 +376,12 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
                 if_match=header("if-match"), if_none_match=header("if-none-match")
             ),
             checksum=_object_checksum(ctx),
-        )
+            encryption=sse.for_part(
+                ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
+            ),
+        ),
+        recorded,
+        marks,
     )
     scheme = "https" if ctx.server.tls_cert is not None else "http"
     location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
@@ -302,16 +392,18 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
 
 async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    await ctx.storage.uploads.abort(bucket, key, _upload_id(ctx))
+    await ctx.storage.uploads.abort(bucket, key, *_upload(ctx))
     return S3Response(status=204)
 
 
 async def list_parts(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    upstream_id = _upload_id(ctx)
+    upstream_id, recorded, marks = _upload(ctx)
     max_parts = _bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
     marker = _bounded(ctx, "part-number-marker", 0, None)
-    page = await ctx.storage.uploads.list_parts(bucket, key, upstream_id, marker, max_parts)
+    page = await ctx.storage.uploads.list_parts(
+        bucket, key, upstream_id, marker, max_parts, recorded, marks
+    )
     next_marker = page.next_marker
     if next_marker is None and page.parts:
         next_marker = page.parts[-1].part_number
@@ -369,9 +461,17 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
         max_keys=_bounded(ctx, "max-uploads", MAX_LISTED, MAX_LISTED),
     )
     merged = await ctx.storage.uploads.list_uploads(bucket, list_query, upstream_marker)
+    unrecorded: tuple[UploadChecksum | None, UploadMarks] = (None, UploadMarks())
     uploads = [
         dataclasses.replace(
-            upload, upload_id=issue_upload_id(ctx, bucket, upload.key, upload.upload_id)
+            upload,
+            upload_id=issue_upload_id(
+                ctx,
+                bucket,
+                upload.key,
+                upload.upload_id,
+                *merged.recorded.get(upload.upload_id, unrecorded),
+            ),
         )
         for upload in merged.uploads
     ]
@@ -379,8 +479,8 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
     next_key = next_id = None
     if merged.next_marker is not None:
         next_key = merged.next_marker[0]
-        if merged.next_marker[1] is not None:
-            next_id = issue_upload_id(ctx, bucket, next_key, merged.next_marker[1])
+        if merged.next_marker[1] is not None:  # the page ended on this upload
+            next_id = uploads[-1].upload_id
     fields = [
         ("Bucket", bucket),
         ("KeyMarker", code(key_marker or "")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from s3proxy import sse
 from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
@@ -20,6 +21,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
     META_PREFIX,
+    STANDARD,
     Body,
     CopyObjectInput,
     ObjectAttributes,
@@ -32,6 +34,8 @@ from s3proxy.model import (
 from s3proxy.ranges import parse_range, resolve_range
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
+from s3proxy.storage_classes import requested
+from s3proxy.tagging import copy_tags, request_tags
 from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
@@ -172,6 +176,16 @@ async def put_object(ctx: RequestContext) -> S3Response:
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Map before reading the body: a bad key or bucket is refused before any byte moves.
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
+    encryption = sse.for_write(
+        ctx.storage,
+        ctx.request.bucket,
+        ctx.request.key,
+        ctx.request.header_map,
+        secure=ctx.secure_transport,
+    )
+    header = ctx.request.header
+    storage_class = requested(header("x-amz-storage-class"))
+    tags = request_tags(header("x-amz-tagging"))
     body, length = await request_body(ctx, md5, checksum)
     # A checksum declared up front goes upstream too: the upstream checks and stores it.
     declared = trailer = None
@@ -194,21 +208,33 @@ async def put_object(ctx: RequestContext) -> S3Response:
             content_sha256=literal_sha256(ctx),
             checksum=declared,
             trailer_checksum=trailer,
+            encryption=encryption,
+            storage_class=storage_class,
+            tags=tags,
         )
     )
-    headers = [("ETag", result.etag)]
+    headers = [("ETag", result.etag), *sse.response_headers(encryption)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
     return S3Response(headers=headers)
 
 
 def _read_conditions(ctx: RequestContext) -> ReadConditions:
-    header = ctx.request.header
+    request = ctx.request
+    header = request.header
+    assert request.bucket is not None and request.key is not None
     return ReadConditions(
         if_match=header("if-match"),
         if_none_match=header("if-none-match"),
         if_modified_since=header("if-modified-since"),
         if_unmodified_since=header("if-unmodified-since"),
+        customer_key=sse.for_read(
+            ctx.storage,
+            request.bucket,
+            request.key,
+            request.header_map,
+            secure=ctx.secure_transport,
+        ),
     )
 
 
@@ -233,6 +259,10 @@ def _object_headers(
     ]
     headers.extend(content.items())
     headers.extend((META_PREFIX + name, value) for name, value in info.attributes.metadata.items())
+    if info.storage_class != STANDARD:  # S3 names every class but STANDARD
+        headers.append(("x-amz-storage-class", info.storage_class))
+    if info.tag_count:
+        headers.append(("x-amz-tagging-count", str(info.tag_count)))
     for name, value in info.extra_headers.items():
         if checksum_mode or not name.startswith("x-amz-checksum-"):
             headers.append((name, value))
@@ -274,7 +304,8 @@ async def get_object(ctx: RequestContext) -> S3Response:
         )
     except S3Error as error:
         if error.code is S3ErrorCode.InvalidRange and "Content-Range" not in error.headers:
-            info = await ctx.storage.head_object(bucket, key, ReadConditions())
+            read = ReadConditions(customer_key=conditions.customer_key)
+            info = await ctx.storage.head_object(bucket, key, read)
             error.headers["Content-Range"] = f"bytes */{info.size}"
         raise
     headers = _object_headers(ctx, result.info, checksum_mode)
@@ -356,7 +387,19 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     directive = (ctx.request.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error(S3ErrorCode.InvalidArgument, "Unknown metadata directive.")
-    if (source_bucket, source_key) == (bucket, key) and directive == "COPY":
+    storage_class = ctx.request.header("x-amz-storage-class")
+    headers = ctx.request.header_map
+    encryption = sse.for_write(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
+    source_sse = sse.for_read(
+        ctx.storage,
+        source_bucket,
+        source_key,
+        headers,
+        sse.SOURCE_CUSTOMER,
+        secure=ctx.secure_transport,
+    )
+    changes = storage_class or encryption is not None
+    if (source_bucket, source_key) == (bucket, key) and directive == "COPY" and not changes:
         raise S3Error(
             S3ErrorCode.InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself "
@@ -377,10 +420,16 @@ async def copy_object(ctx: RequestContext) -> S3Response:
                 if_none_match=header("x-amz-copy-source-if-none-match"),
                 if_modified_since=header("x-amz-copy-source-if-modified-since"),
                 if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+                customer_key=source_sse,
             ),
             conditions=WriteConditions(
                 if_match=header("if-match"), if_none_match=header("if-none-match")
             ),
+            storage_class=requested(storage_class),
+            tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
+            encryption=encryption,
         )
     )
-    return xml_response(copy_result_xml(result.etag, result.last_modified))
+    response = xml_response(copy_result_xml(result.etag, result.last_modified))
+    response.headers.extend(sse.response_headers(encryption))
+    return response

@@ -170,9 +170,9 @@ def test_anonymous_request_is_denied(proxy: Proxy) -> None:
 
 def test_unsupported_operation_is_501_after_auth(proxy: Proxy) -> None:
     ak, sk = proxy.keys("alice")
-    response = signed("GET", object_url(proxy.endpoint, BUCKET, "k", "acl"), ak, sk)
+    response = signed("GET", object_url(proxy.endpoint, BUCKET, "k", "torrent"), ak, sk)
     assert (response.status, response.error_code) == (501, "NotImplemented")
-    response = signed("GET", object_url(proxy.endpoint, BUCKET, "k", "acl"), ak, "bad-secret")
+    response = signed("GET", object_url(proxy.endpoint, BUCKET, "k", "torrent"), ak, "bad-secret")
     assert response.error_code == "SignatureDoesNotMatch"
 
 

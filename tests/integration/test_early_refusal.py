@@ -27,7 +27,8 @@ def test_refused_upload_says_connection_close(proxy: Proxy) -> None:
     key = "early-refusal/" + os.urandom(4).hex()
     url = object_url(proxy.endpoint, BUCKET, key)
     body = os.urandom(256 * 1024)
-    headers = sign("PUT", url, *TENANT_KEYS["alice"], {"x-amz-storage-class": "GLACIER"}, body)
+    refused = {"x-amz-website-redirect-location": "/x"}
+    headers = sign("PUT", url, *TENANT_KEYS["alice"], refused, body)
     split = urlsplit(url)
     connection = http.client.HTTPConnection(split.hostname or "", split.port, timeout=30)
     try:
@@ -56,7 +57,10 @@ def test_calls_after_refused_uploads_on_one_client_succeed(proxy: Proxy) -> None
         for _ in range(5):
             with pytest.raises(ClientError) as caught:
                 s3.put_object(
-                    Bucket=BUCKET, Key=key, Body=os.urandom(64 * 1024), StorageClass="GLACIER"
+                    Bucket=BUCKET,
+                    Key=key,
+                    Body=os.urandom(64 * 1024),
+                    WebsiteRedirectLocation="/elsewhere",
                 )
             assert caught.value.response["Error"]["Code"] == "NotImplemented"
             assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"kept"

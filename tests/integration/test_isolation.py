@@ -58,7 +58,7 @@ def _exchanges(proxy: Proxy) -> list[RawResponse]:
         signed("GET", url, ak, "wrong-secret"),
         signed("PUT", url, ak, sk, body=b"x", headers={"If-None-Match": "*"}),
         signed("GET", object_url(proxy.endpoint, "docs", "k" * 1025), ak, sk),
-        signed("GET", object_url(proxy.endpoint, "docs", "leak/x", "acl"), ak, sk),
+        signed("GET", object_url(proxy.endpoint, "docs", "leak/x", "torrent"), ak, sk),
         signed("DELETE", url, ak, sk),
         signed("GET", object_url(proxy.endpoint, "alice-photos", "nothing"), ak, sk),
     ]

@@ -16,6 +16,11 @@ SERVED = (
     "PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject",
     "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "ListParts",
     "AbortMultipartUpload", "ListMultipartUploads", "GetBucketLocation", "GetBucketVersioning",
+    "ListObjectVersions", "GetObjectAttributes",
+    "PutBucketCors", "GetBucketCors", "DeleteBucketCors", "PutBucketTagging",
+    "GetBucketTagging", "DeleteBucketTagging",
+    "PutObjectTagging", "GetObjectTagging", "DeleteObjectTagging",
+    "PutBucketAcl", "GetBucketAcl", "PutObjectAcl", "GetObjectAcl",
 )  # fmt: skip
 
 

@@ -102,7 +102,7 @@ class TestUnservedSubResources:
         finally:
             s3.delete_bucket(Bucket=name)
 
-    @pytest.mark.parametrize("query", ["abac", "metadataConfiguration", "versions", "acl"])
+    @pytest.mark.parametrize("query", ["abac", "metadataConfiguration", "website", "policy"])
     def test_get_forms_answer_no_listing(self, proxy: Proxy, bucket: str, query: str) -> None:
         response = raw(proxy, "GET", bucket, None, query)
         assert (response.status, response.error_code) == (501, "NotImplemented")

@@ -22,11 +22,17 @@ O = Operation  # noqa: E741 — the matrix reads better with one-letter groups
 SERVICE = {O.ListBuckets}
 PROBES = {O.HeadBucket, O.GetBucketLocation, O.GetBucketVersioning}
 ADMIN = {O.CreateBucket, O.DeleteBucket, O.PutBucketVersioning}
-LIST = {O.ListObjects, O.ListObjectsV2, O.ListMultipartUploads}
-READ = {O.GetObject, O.HeadObject}
+ADMIN |= {  # bucket settings (s3proxy.handlers.bucket_settings)
+    O.PutBucketCors, O.GetBucketCors, O.DeleteBucketCors,
+    O.PutBucketTagging, O.GetBucketTagging, O.DeleteBucketTagging,
+    O.PutBucketAcl, O.GetBucketAcl,
+}  # fmt: skip
+LIST = {O.ListObjects, O.ListObjectsV2, O.ListMultipartUploads, O.ListObjectVersions}
+READ = {O.GetObject, O.HeadObject, O.GetObjectAttributes, O.GetObjectTagging, O.GetObjectAcl}
 WRITE = {
     O.PutObject, O.CopyObject, O.UploadPartCopy, O.CreateMultipartUpload, O.UploadPart,
-    O.CompleteMultipartUpload, O.AbortMultipartUpload, O.ListParts,
+    O.CompleteMultipartUpload, O.AbortMultipartUpload, O.ListParts, O.PutObjectTagging,
+    O.DeleteObjectTagging, O.PutObjectAcl,
 }  # fmt: skip
 DELETE = {O.DeleteObject}
 DELETE_BATCH = {O.DeleteObjects}  # the request; its entries are checked one by one (handler)
@@ -134,7 +140,7 @@ MATRIX = [
 
 
 def test_matrix_size() -> None:
-    assert len(SERVED) == 22 and len(MATRIX) == 22 * len(SHAPES) * len(TARGETS) == 880
+    assert len(SERVED) == 37 and len(MATRIX) == 37 * len(SHAPES) * len(TARGETS) == 1480
 
 
 def test_every_served_operation_has_a_need() -> None:

@@ -324,3 +324,24 @@ def test_full_object_checksum_and_declared_object_checksum(tmp_path: Path) -> No
         assert info.extra_headers["x-amz-checksum-crc32"] == crc(whole)
 
     run(tmp_path / "data", scenario)
+
+
+def test_listed_uploads_carry_their_class_and_checksum(tmp_path: Path) -> None:
+    async def scenario(store: LocalStore) -> None:
+        await store.create_multipart_upload(
+            CreateMultipartInput(
+                BUCKET, "cold", ObjectAttributes(), checksum_algorithm="CRC32",
+                checksum_type="FULL_OBJECT", storage_class="GLACIER",
+            )
+        )  # fmt: skip
+        await create(store, "plain")
+        page = await store.list_multipart_uploads(BUCKET, "", None, None, None, 100)
+        listed = [
+            (u.key, u.storage_class, u.checksum_algorithm, u.checksum_type) for u in page.uploads
+        ]
+        assert listed == [
+            ("cold", "GLACIER", "CRC32", "FULL_OBJECT"),
+            ("plain", "STANDARD", None, None),
+        ]
+
+    run(tmp_path / "data", scenario)

@@ -181,3 +181,27 @@ def test_rendered_listings_are_well_formed() -> None:
     assert root.findtext(f"{NS}CommonPrefixes/{NS}Prefix") == "p/"
     result = ET.fromstring(complete_result_xml("http://h/b/k", "b", "k", '"e-2"', {}))
     assert result.findtext(f"{NS}ETag") == '"e-2"'
+
+
+def test_listed_uploads_carry_their_checksum_after_initiated() -> None:
+    """ListMultipartUploads' Upload: S3's older elements in their order, then the checksum
+    elements S3 added in 2025; none for an upload without a checksum."""
+    owner = Owner("123456789012", "alice")
+    with_sum = UploadInfo("k", "tok", "t", "GLACIER", "CRC32", "FULL_OBJECT")
+    body = list_uploads_xml(
+        [], [with_sum, UploadInfo("j", "t2", "t")], [], encode=False, owner=owner
+    )
+    first, second = ET.fromstring(body).findall(f"{NS}Upload")
+    assert [child.tag[len(NS) :] for child in first] == [
+        "Key", "UploadId", "Initiator", "Owner", "StorageClass", "Initiated",
+        "ChecksumAlgorithm", "ChecksumType",
+    ]  # fmt: skip
+    assert first.findtext(f"{NS}StorageClass") == "GLACIER"
+    assert first.findtext(f"{NS}ChecksumType") == "FULL_OBJECT"
+    assert second.find(f"{NS}ChecksumAlgorithm") is None
+    parsed = parse_list_uploads(
+        b"<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
+        b"<Initiated>t</Initiated><ChecksumAlgorithm>SHA256</ChecksumAlgorithm>"
+        b"<ChecksumType>COMPOSITE</ChecksumType></Upload></ListMultipartUploadsResult>"
+    ).uploads[0]
+    assert (parsed.checksum_algorithm, parsed.checksum_type) == ("SHA256", "COMPOSITE")

@@ -68,8 +68,11 @@ scope = http_scope
         ("GET", "/bkt/k", "cachebust=123", {}, Operation.GetObject),  # with a value: ignored
         ("GET", "/bkt", "prefix&delimiter=&max-keys=", {}, Operation.ListObjects),
         ("GET", "/bkt", "list-type=2&prefix&start-after=", {}, Operation.ListObjectsV2),
-        ("GET", "/bkt/k", "acl", {}, Operation.Unsupported),
-        ("PUT", "/bkt/k", "tagging", {}, Operation.Unsupported),
+        ("GET", "/bkt/k", "acl", {}, Operation.GetObjectAcl),
+        ("GET", "/bkt/k", "torrent", {}, Operation.Unsupported),
+        ("PUT", "/bkt", "acl", {}, Operation.PutBucketAcl),
+        ("DELETE", "/bkt", "acl", {}, Operation.Unsupported),
+        ("PUT", "/bkt/k", "tagging", {}, Operation.PutObjectTagging),
         ("GET", "/bkt", "policy", {}, Operation.Unsupported),
         # issue 14: each of these was once served as a neighbouring operation
         ("PUT", "/bkt/k", "annotation", {}, Operation.Unsupported),
@@ -78,7 +81,7 @@ scope = http_scope
         ("DELETE", "/bkt", "metadataConfiguration", {}, Operation.Unsupported),
         ("GET", "/bkt", "abac", {}, Operation.Unsupported),
         ("PUT", "/bkt/k", "renameObject", {}, Operation.Unsupported),
-        ("GET", "/bkt", "versions", {}, Operation.Unsupported),
+        ("GET", "/bkt", "versions", {}, Operation.ListObjectVersions),
         # unknown value-less names, on every method and target
         ("GET", "/bkt", "fooBar", {}, Operation.Unsupported),
         ("PUT", "/bkt", "fooBar", {}, Operation.Unsupported),

@@ -16,7 +16,7 @@ import pytest
 from botocore.model import OperationModel, Shape
 from botocore.serialize import create_serializer
 
-from s3proxy.operations import REFUSALS, SUBRESOURCES, Operation, resolve
+from s3proxy.operations import REFUSALS, RULES, SUBRESOURCES, Operation, Target, resolve
 from s3proxy.request import parse_request
 from tests.support.asgi import http_scope
 
@@ -155,11 +155,17 @@ def test_unknown_flags_are_refused_everywhere(method: str, path: str, query: str
     assert _raw(method, path, query) is Operation.Unsupported
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE", "HEAD"])
-@pytest.mark.parametrize("path", ["/bkt", "/bkt/k"])
-@pytest.mark.parametrize(
-    "name", sorted(SUBRESOURCES - {"location", "versioning", "uploads", "delete"})
-)
+UNSERVED = [
+    (method, path, name)
+    for name in sorted(SUBRESOURCES - {"location", "versioning", "uploads", "delete"})
+    for path, target in (("/bkt", Target.BUCKET), ("/bkt/k", Target.OBJECT))
+    for method in ("GET", "PUT", "POST", "DELETE", "HEAD")
+    if not any((r.method, r.target, r.subresource) == (method, target, name) for r in RULES)
+]
+"""Every (method, target, sub-resource) that no Rule serves."""
+
+
+@pytest.mark.parametrize(("method", "path", "name"), UNSERVED)
 def test_unserved_sub_resources_are_refused_on_every_method(
     method: str, path: str, name: str
 ) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3proxy.backends.local.blobs import Segment
+from s3proxy.backends.local.migrations import dump_tags, load_tags, migrate
+from s3proxy.model import STANDARD, Tags
 
 DB_FILE = "index.sqlite3"
 
@@ -152,6 +154,8 @@ class ObjectRecord:
     checksums: Mapping[str, str]
     """Algorithm (``CRC32`` …) → base64 value, as declared or combined from parts."""
     segments: Sequence[StoredPart] = ()
+    storage_class: str = STANDARD
+    tags: Tags = ()
 
     def blob_segments(self) -> list[Segment]:
         return [Segment(part.sha256, part.size) for part in self.segments]
@@ -167,6 +171,8 @@ class UploadRecord:
     metadata: Mapping[str, str]
     checksum_algorithm: str | None
     checksum_type: str | None
+    storage_class: str = STANDARD
+    tags: Tags = ()
 
 
 def connect(root: Path, read_only: bool = False) -> sqlite3.Connection:
@@ -196,6 +202,7 @@ class Index:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
         self.db.executescript(SCHEMA)
+        migrate(self.db)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -255,8 +262,8 @@ class Index:
 
     def find_object(self, bucket: str, key: str, with_segments: bool = True) -> ObjectRecord | None:
         row = self.db.execute(
-            "SELECT id, size, etag, modified_ms, parts_count, headers, metadata, checksums "
-            "FROM objects WHERE bucket = ? AND key = ?",
+            "SELECT id, size, etag, modified_ms, parts_count, headers, metadata, checksums,"
+            " storage_class, tags FROM objects WHERE bucket = ? AND key = ?",
             (bucket, key_bytes(key)),
         ).fetchone()
         if row is None:
@@ -272,7 +279,7 @@ class Index:
             ]
         return ObjectRecord(
             bucket, key, row[1], row[2], row[3], row[4],
-            _load(row[5]), _load(row[6]), _load(row[7]), segments,
+            _load(row[5]), _load(row[6]), _load(row[7]), segments, row[8], load_tags(row[9]),
         )  # fmt: skip
 
     def delete_object(self, bucket: str, key: str) -> list[str]:
@@ -311,11 +318,12 @@ class Index:
             ]
         cursor = self.db.execute(
             "INSERT INTO objects (bucket, key, size, etag, modified_ms, parts_count, headers,"
-            " metadata, checksums) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " metadata, checksums, storage_class, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.bucket, key_bytes(record.key), record.size, record.etag,
                 record.modified_ms, record.parts_count, _dump(record.headers),
-                _dump(record.metadata), _dump(record.checksums),
+                _dump(record.metadata), _dump(record.checksums), record.storage_class,
+                dump_tags(record.tags),
             ),
         )  # fmt: skip
         self.db.executemany(
@@ -352,10 +360,11 @@ class Index:
 
     def list_keys(
         self, bucket: str, lower: bytes, inclusive: bool, upper: bytes | None, limit: int
-    ) -> list[tuple[bytes, int, str, int]]:
-        """(key, size, etag, modified_ms) of up to ``limit`` keys from ``lower`` up to (not
-        including) ``upper``, in byte order."""
-        sql = "SELECT key, size, etag, modified_ms FROM objects WHERE bucket = ? AND key "
+    ) -> list[tuple[bytes, int, str, int, str]]:
+        """(key, size, etag, modified_ms, storage class) of up to ``limit`` keys from ``lower``
+        up to (not including) ``upper``, in byte order."""
+        sql = "SELECT key, size, etag, modified_ms, storage_class FROM objects WHERE bucket = ? "
+        sql += "AND key "
         sql += ">= ?" if inclusive else "> ?"
         params: list[object] = [bucket, lower]
         if upper is not None:
@@ -363,32 +372,36 @@ class Index:
             params.append(upper)
         sql += " ORDER BY key LIMIT ?"
         params.append(limit)
-        return [(bytes(r[0]), r[1], r[2], r[3]) for r in self.db.execute(sql, params)]
+        return [(bytes(r[0]), r[1], r[2], r[3], r[4]) for r in self.db.execute(sql, params)]
 
     # -- uploads -----------------------------------------------------------------------------
 
     def create_upload(self, upload: UploadRecord) -> None:
         with self.transaction():
             self.db.execute(
-                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO uploads (id, bucket, key, initiated_ms, headers, metadata,"
+                " checksum_algorithm, checksum_type, storage_class, tags)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     upload.upload_id, upload.bucket, key_bytes(upload.key), upload.initiated_ms,
                     _dump(upload.headers), _dump(upload.metadata),
-                    upload.checksum_algorithm, upload.checksum_type,
+                    upload.checksum_algorithm, upload.checksum_type, upload.storage_class,
+                    dump_tags(upload.tags),
                 ),
             )  # fmt: skip
 
     def find_upload(self, upload_id: str) -> UploadRecord | None:
         row = self.db.execute(
             "SELECT id, bucket, key, initiated_ms, headers, metadata, checksum_algorithm,"
-            " checksum_type FROM uploads WHERE id = ?",
+            " checksum_type, storage_class, tags FROM uploads WHERE id = ?",
             (upload_id,),
         ).fetchone()
         if row is None:
             return None
         return UploadRecord(
-            row[0], row[1], key_text(row[2]), row[3], _load(row[4]), _load(row[5]), row[6], row[7]
-        )
+            row[0], row[1], key_text(row[2]), row[3], _load(row[4]), _load(row[5]), row[6], row[7],
+            row[8], load_tags(row[9]),
+        )  # fmt: skip
 
     def delete_upload(self, upload_id: str) -> list[str]:
         """Remove the upload and its parts; the blobs freed."""
@@ -429,10 +442,12 @@ class Index:
 
     def uploads_after(
         self, bucket: str, cursor: tuple[bytes, int, str], upper: bytes | None, limit: int
-    ) -> list[tuple[bytes, str, int]]:
-        """(key, upload id, initiated_ms) after ``cursor`` in (key, initiation, id) order."""
+    ) -> list[tuple[bytes, str, int, str, str | None, str | None]]:
+        """(key, upload id, initiated_ms, storage class, checksum algorithm, checksum type)
+        after ``cursor`` in (key, initiation, id) order."""
         sql = (
-            "SELECT key, id, initiated_ms FROM uploads WHERE bucket = ? AND "
+            "SELECT key, id, initiated_ms, storage_class, checksum_algorithm, checksum_type"
+            " FROM uploads WHERE bucket = ? AND "
             "(key, initiated_ms, id) > (?, ?, ?)"
         )
         params: list[object] = [bucket, *cursor]
@@ -441,7 +456,7 @@ class Index:
             params.append(upper)
         sql += " ORDER BY key, initiated_ms, id LIMIT ?"
         params.append(limit)
-        return [(bytes(r[0]), r[1], r[2]) for r in self.db.execute(sql, params)]
+        return [(bytes(r[0]), *r[1:]) for r in self.db.execute(sql, params)]
 
     def has_uploads(self, bucket: str, prefix: bytes, upper: bytes | None) -> bool:
         return bool(self.uploads_after(bucket, (prefix, -1, ""), upper, 1))

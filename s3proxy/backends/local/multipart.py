@@ -75,6 +75,8 @@ class LocalMultipart(StoreCore):
             metadata=metadata,
             checksum_algorithm=request.checksum_algorithm,
             checksum_type=request.checksum_type,
+            storage_class=request.storage_class,
+            tags=request.tags,
         )
         await self._run(self.index.create_upload, upload)
         return upload.upload_id
@@ -189,6 +191,8 @@ class LocalMultipart(StoreCore):
                 metadata=upload.metadata,
                 checksums=checksums,
                 segments=[StoredPart(p.sha256, p.size, p.checksums) for p in chosen],
+                storage_class=upload.storage_class,
+                tags=upload.tags,
             )
             if request.quota:
                 self._check_quota(
@@ -237,6 +241,7 @@ class LocalMultipart(StoreCore):
         return PartsPage(
             parts,
             next_marker,
+            storage_class=upload.storage_class,
             checksum_algorithm=upload.checksum_algorithm,
             checksum_type=upload.checksum_type,
         )
@@ -281,7 +286,7 @@ class LocalMultipart(StoreCore):
             while len(uploads) + len(prefixes) < max_uploads:
                 wanted = max_uploads - len(uploads) - len(prefixes)
                 rows = self.index.uploads_after(bucket, cursor, upper, wanted)
-                for raw, upload_id, initiated_ms in rows:
+                for raw, upload_id, initiated_ms, storage_class, algorithm, kind in rows:
                     cut = raw.find(split, len(low_prefix)) if split else -1
                     if cut >= 0:
                         common = raw[: cut + len(split)]
@@ -292,7 +297,8 @@ class LocalMultipart(StoreCore):
                             return UploadsPage(uploads, prefixes, None)
                         cursor = (following, -1, "")
                         break
-                    uploads.append(UploadInfo(key_text(raw), upload_id, iso_date(initiated_ms)))
+                    listed = (key_text(raw), upload_id, iso_date(initiated_ms), storage_class)
+                    uploads.append(UploadInfo(*listed, algorithm, kind))
                     last = (key_text(raw), upload_id)
                     cursor = (raw, initiated_ms, upload_id)
                 else:

@@ -32,6 +32,7 @@ from s3proxy.backends.local.index import (
     key_text,
     successor,
 )
+from s3proxy.backends.local.migrations import dump_tags
 from s3proxy.backends.local.multipart import LocalMultipart
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
@@ -47,6 +48,7 @@ from s3proxy.model import (
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    Tags,
 )
 from s3proxy.ranges import resolve_range
 
@@ -88,6 +90,8 @@ class LocalStore(LocalMultipart):
             metadata=metadata,
             checksums=declared_checksums(request.checksum, request.trailer_checksum),
             segments=[StoredPart(blob.sha256, blob.size)],
+            storage_class=request.storage_class,
+            tags=request.tags,
         )
         await self._run(self._commit_put, record, blob, request)
         return PutObjectOutput(etag=record.etag)
@@ -128,7 +132,12 @@ class LocalStore(LocalMultipart):
             current = self.index.find_object(request.bucket, request.key, with_segments=False)
             check_write(request.conditions, current.etag if current else None)
             record = dataclasses.replace(
-                source, bucket=request.bucket, key=request.key, modified_ms=modified_ms
+                source,
+                bucket=request.bucket,
+                key=request.key,
+                modified_ms=modified_ms,
+                storage_class=request.storage_class,
+                tags=source.tags if request.tags is None else request.tags,
             )
             if request.replace_metadata:
                 headers, metadata = stored_attributes(request.attributes)
@@ -141,6 +150,24 @@ class LocalStore(LocalMultipart):
             freed = self.index.put_object(record)
         self._free(freed, "copy")
         return record
+
+    async def get_object_tagging(self, bucket: str, key: str) -> Tags:
+        record = await self._run(self.index.find_object, bucket, key, False)
+        if record is None:
+            raise S3Error(S3ErrorCode.NoSuchKey)
+        return record.tags
+
+    async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
+        await self._run(self._commit_tags, bucket, key, tags)
+
+    def _commit_tags(self, bucket: str, key: str, tags: Tags) -> None:
+        with self.index.transaction():
+            updated = self.index.db.execute(
+                "UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?",
+                (dump_tags(tags), bucket, key_bytes(key)),
+            ).rowcount
+        if not updated:
+            raise S3Error(S3ErrorCode.NoSuchKey)
 
     async def delete_object(self, bucket: str, key: str) -> None:
         await self._run(self._commit_delete, bucket, [key])
@@ -262,7 +289,7 @@ class LocalStore(LocalMultipart):
             while len(entries) + len(prefixes) < max_keys:
                 wanted = max_keys - len(entries) - len(prefixes)
                 rows = self.index.list_keys(bucket, lower, inclusive, upper, wanted)
-                for raw, size, etag, modified_ms in rows:
+                for raw, size, etag, modified_ms, storage_class in rows:
                     cut = raw.find(split, len(low_prefix)) if split else -1
                     if cut >= 0:
                         common = raw[: cut + len(split)]
@@ -272,7 +299,9 @@ class LocalStore(LocalMultipart):
                             return ListPage(entries, prefixes, None)
                         lower, inclusive = following, True
                         break
-                    entries.append(ListEntry(key_text(raw), etag, size, iso_date(modified_ms)))
+                    entries.append(
+                        ListEntry(key_text(raw), etag, size, iso_date(modified_ms), storage_class)
+                    )
                     lower, inclusive = raw, False
                 else:
                     if len(rows) < wanted:
@@ -312,4 +341,6 @@ def _info(
         attributes=ObjectAttributes(headers=dict(record.headers), metadata=dict(record.metadata)),
         extra_headers=extra,
         part_range=part_range,
+        storage_class=record.storage_class,
+        tag_count=len(record.tags),
     )
