@@ -202,7 +202,10 @@ class BucketRegistry:
                 page = await backend.list_objects(home.bucket, prefix, "/", None, 1000, token)
                 for entry in page.entries:
                     name = entry.key[len(prefix) :]
-                    if not name.startswith("."):  # a mapped bucket's settings (SETTINGS_DIR)
+                    # Only markers of bucket names: not the settings of mapped buckets
+                    # (SETTINGS_DIR, "."), nor the directory entry SeaweedFS lists as the
+                    # prefix itself ("") once its last marker is deleted.
+                    if _BUCKET_NAME.fullmatch(name):
                         found.setdefault(name, entry.last_modified)
                 token = page.next_token
                 if token is None:

@@ -16,7 +16,7 @@ from s3proxy.backends.bucket_cache import BucketCache, Generation
 from s3proxy.backends.buckets import MARKER_DIR, BucketRegistry
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamRoot
-from s3proxy.model import ObjectAttributes, ObjectInfo, PutObjectInput
+from s3proxy.model import ListEntry, ListPage, ObjectAttributes, ObjectInfo, PutObjectInput
 
 TENANT = TenantLayout("alice", home=UpstreamRoot("main", "homes", "alice/"))
 MARKER = f"alice/{MARKER_DIR}photos"
@@ -144,3 +144,22 @@ def test_the_generation_is_shared_with_forked_processes() -> None:
 def test_a_slot_outside_the_array_is_refused() -> None:
     with pytest.raises(ValueError):
         Generation(slots=2).use_slot(2)
+
+
+def test_listing_shows_only_bucket_markers() -> None:
+    """SeaweedFS lists an emptied marker directory as an entry named by the prefix itself; a
+    mapped bucket's settings record starts with ".": neither is a bucket (an empty name broke
+    ``aws s3 ls`` after ``aws s3 rb``)."""
+
+    class Listing:
+        async def list_objects(self, bucket: str, prefix: str, *args: Any) -> ListPage:
+            names = ["", ".mapped/", "photos", "x"]
+            entries = [
+                ListEntry(prefix + name, '""', 0, "2026-01-01T00:00:00.000Z") for name in names
+            ]
+            return ListPage(entries, [], None)
+
+    registry = BucketRegistry(
+        TENANT, cast(Mapping[str, Backend], {"main": Listing()}), frozenset(), BucketCache(60)
+    )
+    assert [name for name, _ in asyncio.run(registry.list())] == ["photos"]
