@@ -9,9 +9,9 @@ and object here belongs to its tenant (one owner), so an ACL can only say one of
 - ``public-read`` / ``public-read-write`` on a *bucket*: kept in the bucket's settings record
   (:mod:`s3proxy.backends.bucket_settings`, member ``acl``) and acted on by
   :mod:`s3proxy.anonymous`. ``public-read`` on an *object* (PutObject, CopyObject,
-  PutObjectAcl): a record bound to that object (:mod:`s3proxy.object_acl`). Elsewhere (an
-  object's ``public-read-write``, CreateMultipartUpload) they are refused (501): accepting one
-  would answer 200 for a grant nobody carries out.
+  PutObjectAcl, CreateMultipartUpload — written at Complete): a record bound to that object
+  (:mod:`s3proxy.object_acl`). Elsewhere (an object's ``public-read-write``) they are refused
+  (501): accepting one would answer 200 for a grant nobody carries out.
 - ``authenticated-read`` (any signed AWS account), ``aws-exec-read``, ``log-delivery-write``:
   501, nothing here carries them out.
 

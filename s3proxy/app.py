@@ -35,19 +35,19 @@ from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
-from s3proxy.config.models import ServerLimits, TenantConfig, TenantLimits
+from s3proxy.config.models import ServerLimits, TenantLimits
 from s3proxy.cors_requests import add_response_headers, preflight
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
-from s3proxy.layout import TenantLayout, shard_digits
+from s3proxy.layout import shard_digits
 from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
 from s3proxy.logs import timestamp
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
-from s3proxy.quotas import Limit, QuotaPolicy, usage_report
+from s3proxy.quotas import QuotaPolicy, policy_for, usage_report
 from s3proxy.request import S3Request, parse_request
 from s3proxy.responses import ResponseAborted, S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
@@ -102,7 +102,7 @@ class Gateway:
                 digits,
                 explicit - set(layout.buckets),
                 encodings,
-                quota_policy(layout, settings.tenants[name]),
+                policy_for(layout, settings.tenants[name]),
             )
             for name, layout in layouts.items()
         }
@@ -397,19 +397,6 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             access_log.info(json.dumps(entry, separators=(",", ":")))
-
-
-def quota_policy(layout: TenantLayout, tenant: TenantConfig) -> QuotaPolicy | None:
-    """A tenant's quotas (s3proxy.quotas); None without any, so its writes cost nothing."""
-    if tenant.quota is None and not tenant.bucket_quotas:
-        return None
-    buckets = {
-        name: Limit(quota.max_bytes, quota.max_objects)
-        for name, quota in tenant.bucket_quotas.items()
-    }
-    limit = tenant.quota
-    whole = Limit(limit.max_bytes, limit.max_objects) if limit is not None else None
-    return QuotaPolicy(layout, whole, buckets)
 
 
 def _rates(limits: TenantLimits, default: ServerLimits) -> tuple[float, float]:

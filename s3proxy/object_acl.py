@@ -26,11 +26,17 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
-from s3proxy.backends.mapped import MappedStorage
+from s3proxy.backends.usage_records import listed_entry
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ObjectAttributes, ObjectInfo, PutObjectInput, ReadConditions
+
+if TYPE_CHECKING:  # the mapped storage's multipart half binds records at Complete
+    from s3proxy.backends.mapped import MappedStorage
 
 RECORD_DIR = ".buckets/.acls/"
 """Under ``.buckets/``: what every quota already leaves out (the local store's index counts
@@ -86,7 +92,48 @@ async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | Non
         raise S3Error(S3ErrorCode.InternalError) from None  # never guess at a grant
 
 
-async def current(storage: MappedStorage, bucket: str, key: str, info: ObjectInfo) -> str | None:
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """What a record is bound to, of the object stored now; ``keyed``: an SSE-C object (its
+    HEAD refused without the customer key), which is never public."""
+
+    etag: str
+    last_modified: str
+    keyed: bool = False
+
+
+async def stored(storage: MappedStorage, bucket: str, key: str) -> StoredObject:
+    """The object's ETag and Last-Modified (HTTP-date, as a HEAD reports it), as S3's
+    Get/PutObjectAcl need them: without the object's SSE-C key. Where the upstream refuses
+    the HEAD for that key, the object's entry in a one-key listing
+    (:func:`~s3proxy.backends.usage_records.listed_entry`); NoSuchKey when there is none."""
+    try:
+        info = await storage.head_object(bucket, key, ReadConditions())
+    except S3Error as error:
+        if error.code is S3ErrorCode.NoSuchKey or error.status >= 500:
+            raise
+        backend, location = await storage.existing(bucket, key)
+        entry = await listed_entry(backend, location)
+        if entry is None:
+            raise S3Error(S3ErrorCode.NoSuchKey, Key=key) from None
+        return StoredObject(entry.etag, _http_date(entry.last_modified), True)
+    return StoredObject(info.etag, info.last_modified)
+
+
+def _http_date(listed: str) -> str:
+    """A listing's ISO 8601 time as a HEAD's HTTP-date (whole seconds, GMT)."""
+    try:
+        when = datetime.fromisoformat(listed.replace("Z", "+00:00"))
+    except ValueError:
+        return listed  # matches no record: private, never a guessed grant
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return format_datetime(when.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+async def current(
+    storage: MappedStorage, bucket: str, key: str, info: ObjectInfo | StoredObject
+) -> str | None:
     """The public ACL of the object ``info`` describes (None: private)."""
     record = await read(storage, bucket, key)
     if record is None or not record.matches(info.etag, info.last_modified):
@@ -113,7 +160,20 @@ async def write(storage: MappedStorage, bucket: str, key: str, acl: str | None) 
     await bind(storage, bucket, key, acl, info)
 
 
-async def bind(storage: MappedStorage, bucket: str, key: str, acl: str, info: ObjectInfo) -> None:
+async def bind_completed(
+    storage: MappedStorage, bucket: str, key: str, acl: str, etag: str
+) -> None:
+    """After CompleteMultipartUpload of an upload created with ``acl``: the record, bound to
+    the completed object (a HEAD for its Last-Modified) — unless another write replaced it
+    meanwhile (another ETag): that object is private. A retried Complete rewrites the same."""
+    info = await storage.head_object(bucket, key, ReadConditions())
+    if info.etag.strip('"') == etag.strip('"'):
+        await bind(storage, bucket, key, acl, info)
+
+
+async def bind(
+    storage: MappedStorage, bucket: str, key: str, acl: str, info: ObjectInfo | StoredObject
+) -> None:
     """Write the record of ``acl`` for the object ``info`` describes."""
     location = _location(storage, bucket, key)
     if location is None:

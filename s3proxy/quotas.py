@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamRoot, bucket_root
 from s3proxy.model import QuotaScope
+
+if TYPE_CHECKING:
+    from s3proxy.config.models import TenantConfig
 
 Root = tuple[str, str, str]
 """(upstream, upstream bucket, key prefix)."""
@@ -189,3 +192,16 @@ async def usage_report(policy: QuotaPolicy, backends: Mapping[str, object]) -> d
             "quota": _limits(policy.bucket_scope(bucket)),
         }
     return report
+
+
+def policy_for(layout: TenantLayout, tenant: TenantConfig) -> QuotaPolicy | None:
+    """A tenant's quotas (s3proxy.quotas); None without any, so its writes cost nothing."""
+    if tenant.quota is None and not tenant.bucket_quotas:
+        return None
+    buckets = {
+        name: Limit(quota.max_bytes, quota.max_objects)
+        for name, quota in tenant.bucket_quotas.items()
+    }
+    limit = tenant.quota
+    whole = Limit(limit.max_bytes, limit.max_objects) if limit is not None else None
+    return QuotaPolicy(layout, whole, buckets)

@@ -12,18 +12,23 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from s3proxy import object_acl
 from s3proxy.backends.base import Backend
+from s3proxy.backends.upload_listing import (
+    MergedUploads,
+    client_upload,
+    in_key_order,
+    upload_with,
+)
 from s3proxy.backends.upload_records import (
     RecordedCompletion,
     UploadChecksum,
     UploadMarks,
     UploadRecords,
     part_with,
-    upload_digest,
 )
 from s3proxy.backends.usage_records import completed_size
 from s3proxy.checksums import object_checksums
@@ -38,7 +43,6 @@ from s3proxy.model import (
     CompleteMultipartOutput,
     CopyObjectOutput,
     CreateMultipartInput,
-    ListEntry,
     ListPage,
     PartInfo,
     PartsPage,
@@ -46,7 +50,6 @@ from s3proxy.model import (
     UploadInfo,
     UploadPartCopyInput,
     UploadPartInput,
-    UploadsPage,
 )
 
 if TYPE_CHECKING:
@@ -54,20 +57,6 @@ if TYPE_CHECKING:
 
 MAX_PART_SIZE = 5 * 1024**3
 LIST_PARTS_PAGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class MergedUploads:
-    """One client page of ListMultipartUploads: client keys, upstream upload ids."""
-
-    uploads: list[UploadInfo]
-    prefixes: list[str]
-    next_marker: tuple[str, str | None] | None
-    """(next key marker, upstream upload id of the last upload listed, or None when the page
-    ended on a common prefix) when truncated; None on the last page."""
-    recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = field(default_factory=dict)
-    """Upstream upload id → the records it has upstream, which its UploadId names (as
-    :meth:`MappedUploads.create` returned them); uploads without records are left out."""
 
 
 class MappedUploads:
@@ -87,13 +76,21 @@ class MappedUploads:
         keeper = self._backends.get(home.upstream)
         return UploadRecords(keeper, home) if keeper is not None else None
 
+    def _home_records(self) -> UploadRecords | None:
+        """Where an upload's public ACL mark goes on every lane (the local store keeps its
+        other attributes itself): the tenant's home; None without one."""
+        home = self._storage.tenant.home
+        keeper = self._backends.get(home.upstream) if home is not None else None
+        return UploadRecords(keeper, home) if keeper is not None and home is not None else None
+
     async def create(
-        self, request: CreateMultipartInput
+        self, request: CreateMultipartInput, acl: str | None = None
     ) -> tuple[str, UploadChecksum | None, UploadMarks]:
         """The upstream upload id, the checksum recorded for it (None: no records) and the
         other records it has (:class:`~.upload_records.UploadMarks`): tags, kept to be set at
         Complete, the use of an SSE-C key, which every part must then carry, and a storage
-        class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none)."""
+        class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none); a
+        public ``acl``, whose object record Complete writes (on every lane)."""
         backend, location = await self._existing(request.bucket, request.key)
         records = self._records(backend)
         if request.tags and records is None and getattr(backend, "records_upload_checksums", False):
@@ -105,7 +102,12 @@ class MappedUploads:
             )
         upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
         upload_id = await backend.create_multipart_upload(upstream)
-        if records is None:
+        if records is None and acl is not None:  # the local store keeps the rest itself
+            records = self._home_records()
+            request = dataclasses.replace(
+                request, tags=(), encryption=None, storage_class=STANDARD, checksum_algorithm=None
+            )
+        if records is None:  # (the handlers refuse a public ACL without a home)
             return upload_id, None, UploadMarks()
         checksum = None
         if request.checksum_algorithm is not None and request.checksum_type:
@@ -115,7 +117,7 @@ class MappedUploads:
             if checksum is not None:
                 await records.create(request.bucket, request.key, upload_id, checksum)
             marks = UploadMarks()
-            if request.tags or customer or request.storage_class != STANDARD:
+            if request.tags or customer or request.storage_class != STANDARD or acl:
                 marks = await records.create_marks(
                     request.bucket,
                     request.key,
@@ -123,6 +125,7 @@ class MappedUploads:
                     request.tags,
                     customer,
                     request.storage_class,
+                    acl,
                 )
         except BaseException:
             with contextlib.suppress(S3Error):
@@ -181,10 +184,13 @@ class MappedUploads:
         PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
         upstream that kept them this rewrites the same set, one request either way, no
         read first). A failure there fails the Complete; the client's retry finds the object
-        completed (:func:`_completed_before`) and sets them then. Their record goes last."""
+        completed (:func:`_completed_before`) and sets them then. A public ACL's record is
+        written the same way, bound to the completed object. Their marks go last."""
         if marks is None or not marks.any:
             return await self._checked_complete(request, checksum)
         records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        if records is None and marks.acl is not None:
+            records = self._home_records()
         if records is None:
             return await self._checked_complete(request, checksum)
         tags = None
@@ -193,6 +199,10 @@ class MappedUploads:
         result = await self._checked_complete(request, checksum)
         if tags:
             await self._storage.put_object_tagging(request.bucket, request.key, tags)
+        if marks.acl is not None:
+            await object_acl.bind_completed(
+                self._storage, request.bucket, request.key, marks.acl, result.etag
+            )
         await records.remove_marks(request.bucket, request.key, request.upload_id, marks)
         return result
 
@@ -270,6 +280,8 @@ class MappedUploads:
         await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
         marked = marks is not None and marks.any
         records = self._records(backend) if checksum is not None or marked else None
+        if records is None and marks is not None and marks.acl is not None:
+            records = self._home_records()
         if records is not None and checksum is not None:
             await records.remove(bucket, key, upload_id, checksum)
         if records is not None and marks is not None:
@@ -366,19 +378,19 @@ class MappedUploads:
                 root.bucket, prefix, None, key_marker, id_marker, max_keys
             )
             listed.update((upload.upload_id, upload) for upload in page.uploads)
-            entries, prefixes = _in_key_order(page, prefix, delimiter)
+            entries, prefixes = in_key_order(page, prefix, delimiter)
             next_token = json.dumps(page.next_marker) if page.next_marker else None
             return ListPage(entries, prefixes, next_token)
 
         merged = await merge_listing(
             self._storage.shard_roots(root), query, fetch, encoding, repeats=True
         )
-        uploads = [_client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
+        uploads = [client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
         recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = {}
-        records = self._records(backend)
+        records = self._records(backend) or self._home_records()  # home: public ACL marks
         if uploads and records is not None:  # the UploadId names the records (handlers)
             known, marks = await records.records_of(bucket)
-            uploads = [_upload_with(upload, known, marks, recorded) for upload in uploads]
+            uploads = [upload_with(upload, known, marks, recorded) for upload in uploads]
         next_marker = None
         if merged.is_truncated and merged.last is not None:
             ended_on_upload = bool(uploads) and uploads[-1].key == merged.last
@@ -386,41 +398,6 @@ class MappedUploads:
                 ended_on_upload = False
             next_marker = (merged.last, uploads[-1].upload_id if ended_on_upload else None)
         return MergedUploads(uploads, merged.prefixes, next_marker, recorded)
-
-
-def _client_upload(entry: ListEntry, listed: UploadInfo | None) -> UploadInfo:
-    """A merged entry as an upload under its client key, with the checksum its upstream
-    listed (the local store's index; S3 since 2025)."""
-    upload = UploadInfo(entry.key, entry.etag, entry.last_modified, entry.storage_class)
-    if listed is None or listed.checksum_algorithm is None:
-        return upload
-    return dataclasses.replace(
-        upload, checksum_algorithm=listed.checksum_algorithm, checksum_type=listed.checksum_type
-    )
-
-
-def _upload_with(
-    upload: UploadInfo,
-    known: dict[str, UploadChecksum],
-    marks: dict[str, UploadMarks],
-    recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]],
-) -> UploadInfo:
-    """``upload`` with what its records say where the upstream listed nothing better (an
-    upstream that lists no checksum, and STANDARD for every class); its records go into
-    ``recorded`` for its UploadId."""
-    digest = upload_digest(upload.key, upload.upload_id)
-    checksum = known.get(digest)
-    mark = marks.get(digest, UploadMarks())
-    if checksum is None and not mark.any:
-        return upload
-    recorded[upload.upload_id] = (checksum, mark)
-    if mark.storage_class is not None and upload.storage_class == STANDARD:
-        upload = dataclasses.replace(upload, storage_class=mark.storage_class)
-    if checksum is None or upload.checksum_algorithm is not None:
-        return upload
-    return dataclasses.replace(
-        upload, checksum_algorithm=checksum.algorithm, checksum_type=checksum.type
-    )
 
 
 async def _completed_before(
@@ -440,33 +417,6 @@ async def _completed_before(
     if not completed_by(request.parts, info.etag):
         return None
     return CompleteMultipartOutput(etag=info.etag, checksums=object_checksums(info))
-
-
-def _in_key_order(
-    page: UploadsPage, prefix: str, delimiter: str | None
-) -> tuple[list[ListEntry], list[str]]:
-    """One upstream page as the merge needs it: uploads sorted by key, keys that hold the
-    delimiter rolled up into common prefixes (the merge returns each prefix once).
-
-    The delimiter is applied here, never sent upstream: Ceph RGW 16 leaves out the uploads
-    under it without returning their CommonPrefixes, and SeaweedFS 4.48 ignores it. The sort
-    is a no-op on an upstream that lists in key order (S3, Ceph; it is stable, so the uploads
-    of one key keep the upstream's order); SeaweedFS lists in upload-id order, so a listing
-    that fits one upstream page per shard is right there too. Its ``key-marker`` is broken,
-    so paging through it is not (tests/expected_failures.py).
-    """
-    prefixes = set(page.prefixes)
-    entries = []
-    for upload in sorted(page.uploads, key=lambda upload: upload.key):
-        if delimiter:
-            cut = upload.key.find(delimiter, len(prefix))
-            if cut >= 0:
-                prefixes.add(upload.key[: cut + len(delimiter)])
-                continue
-        entries.append(
-            ListEntry(upload.key, upload.upload_id, 0, upload.initiated, upload.storage_class)
-        )
-    return entries, sorted(prefixes)
 
 
 async def copy_part_through(

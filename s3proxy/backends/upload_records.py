@@ -29,9 +29,14 @@ Two more records, beside those directories, mark an upload's other per-upload ne
   must carry one (SeaweedFS 4.48 stores a part sent without it, in the clear);
 - ``… + D + ".class." + CLASS``, empty: the upload was created with storage class CLASS (not
   STANDARD), which ListParts and ListMultipartUploads report (SeaweedFS 4.48 stores the class
-  with the completed object but lists every upload as STANDARD).
+  with the completed object but lists every upload as STANDARD);
+- ``… + D + ".acl." + ACL``, empty: the upload was created with the public canned ACL ACL
+  (``public-read``), whose record (:mod:`s3proxy.object_acl`) Complete writes for the
+  completed object. Kept on every lane, the local store's too, in the tenant's home (a public
+  object ACL needs one anyway).
 
-Uploads without a checksum algorithm, tags, SSE-C or a class other than STANDARD pay nothing:
+Uploads without a checksum algorithm, tags, SSE-C, a class other than STANDARD or a public ACL
+pay nothing:
 the client's UploadId says whether records exist (:mod:`s3proxy.handlers.multipart`), so only
 ListMultipartUploads, which must issue the same UploadId as CreateMultipartUpload, lists the
 records of the bucket — and only when it has uploads to show.
@@ -75,6 +80,9 @@ DELETE_BATCH = 1000
 TAGS_RECORD = ".tags"
 CUSTOMER_KEY_RECORD = ".sse-c"
 CLASS_RECORD = ".class."
+ACL_RECORD = ".acl."
+PUBLIC_UPLOAD_ACLS = frozenset({"public-read"})
+"""The public ACLs an upload may carry to Complete (as an object may have)."""
 MAX_TAGS_RECORD = 64 * 1024
 """Ten tags of S3's longest keys and values, URL-encoded, take under 12 KiB."""
 
@@ -112,15 +120,21 @@ def etag_digest(etag: str) -> str:
 @dataclass(frozen=True, slots=True)
 class UploadMarks:
     """What an upload has records of besides checksums: its tags, its SSE-C key's use, its
-    storage class (None: STANDARD, no record)."""
+    storage class (None: STANDARD, no record), its public ACL (None: private, no record)."""
 
     tagged: bool = False
     customer_key: bool = False
     storage_class: str | None = None
+    acl: str | None = None
 
     @property
     def any(self) -> bool:
-        return self.tagged or self.customer_key or self.storage_class is not None
+        return (
+            self.tagged
+            or self.customer_key
+            or self.storage_class is not None
+            or self.acl is not None
+        )
 
 
 async def _empty() -> AsyncIterator[bytes]:
@@ -231,6 +245,7 @@ class UploadRecords:
         tagged: set[str] = set()
         keyed: set[str] = set()
         classes: dict[str, str] = {}
+        acls: dict[str, str] = {}
         token: str | None = None
         while True:
             page = await self._backend.list_objects(
@@ -251,12 +266,18 @@ class UploadRecords:
                     digest, _, storage_class = name.partition(CLASS_RECORD)
                     if storage_class in STORAGE_CLASSES and storage_class != STANDARD:
                         classes[digest] = storage_class
+                elif ACL_RECORD in name:
+                    digest, _, acl = name.partition(ACL_RECORD)
+                    if acl in PUBLIC_UPLOAD_ACLS:
+                        acls[digest] = acl
             token = page.next_token
             if token is None:
                 break
         marks = {
-            digest: UploadMarks(digest in tagged, digest in keyed, classes.get(digest))
-            for digest in tagged | keyed | classes.keys()
+            digest: UploadMarks(
+                digest in tagged, digest in keyed, classes.get(digest), acls.get(digest)
+            )
+            for digest in tagged | keyed | classes.keys() | acls.keys()
         }
         return found, marks
 
@@ -268,9 +289,10 @@ class UploadRecords:
         tags: Tags,
         customer_key: bool,
         storage_class: str = STANDARD,
+        acl: str | None = None,
     ) -> UploadMarks:
-        """The records of an upload's tags (if any), SSE-C key use (if so) and storage class
-        (unless STANDARD)."""
+        """The records of an upload's tags (if any), SSE-C key use (if so), storage class
+        (unless STANDARD) and public ACL (if any)."""
         if tags:
             body = urlencode(tags).encode()
             await self._put(self._mark(bucket, key, upload_id, TAGS_RECORD), body)
@@ -279,7 +301,9 @@ class UploadRecords:
         kept = None if storage_class == STANDARD else storage_class
         if kept is not None:
             await self._put(self._mark(bucket, key, upload_id, CLASS_RECORD + kept))
-        return UploadMarks(bool(tags), customer_key, kept)
+        if acl is not None:
+            await self._put(self._mark(bucket, key, upload_id, ACL_RECORD + acl))
+        return UploadMarks(bool(tags), customer_key, kept, acl)
 
     async def tags(self, bucket: str, key: str, upload_id: str) -> Tags | None:
         """The tags recorded at Create; None when the record is gone (a Complete retried
@@ -307,6 +331,7 @@ class UploadRecords:
                 (TAGS_RECORD, marks.tagged),
                 (CUSTOMER_KEY_RECORD, marks.customer_key),
                 (CLASS_RECORD + (marks.storage_class or ""), marks.storage_class is not None),
+                (ACL_RECORD + (marks.acl or ""), marks.acl is not None),
             )
             if present
         ]

@@ -36,6 +36,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
     CompletedPart,
+    ListEntry,
     ObjectAttributes,
     PartInfo,
     PutObjectInput,
@@ -439,10 +440,18 @@ async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
             return None
         if error.status >= 500:
             raise
-        page = await backend.list_objects(location.bucket, location.key, None, None, 1)
-        found = [entry.size for entry in page.entries if entry.key == location.key]
-        return found[0] if found else None
+        entry = await listed_entry(backend, location)
+        return entry.size if entry is not None else None
     return info.size
+
+
+async def listed_entry(backend: Backend, location: UpstreamLocation) -> ListEntry | None:
+    """The listing entry of the object at ``location`` (None: there is none): the first key
+    of a one-key listing from the key itself. For an object whose HEAD the upstream refuses
+    (an SSE-C object, whose key the request may not carry)."""
+    page = await backend.list_objects(location.bucket, location.key, None, None, 1)
+    found = [entry for entry in page.entries if entry.key == location.key]
+    return found[0] if found else None
 
 
 _books: dict[tuple[int, UpstreamRoot], UsageBook] = {}

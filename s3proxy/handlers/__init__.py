@@ -25,7 +25,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GetObject: object_handlers.get_object,
     Operation.HeadObject: object_handlers.head_object,
     Operation.DeleteObject: object_handlers.delete_object,
-    Operation.CreateMultipartUpload: acl.object_acls(multipart.create_multipart_upload),
+    Operation.CreateMultipartUpload: multipart.create_multipart_upload,
     Operation.UploadPart: multipart.upload_part,
     Operation.UploadPartCopy: multipart.upload_part_copy,
     Operation.CompleteMultipartUpload: multipart.complete_multipart_upload,

@@ -20,7 +20,6 @@ from s3proxy.handlers.bucket import _verified_xml_body
 from s3proxy.handlers.context import Handler, RequestContext
 from s3proxy.handlers.object import check_version
 from s3proxy.model import ReadConditions
-from s3proxy.operations import Operation
 from s3proxy.responses import S3Response, xml_response
 
 
@@ -66,12 +65,16 @@ async def get_bucket_acl(ctx: RequestContext) -> S3Response:
 
 
 async def put_object_acl(ctx: RequestContext) -> S3Response:
+    """Without the object's SSE-C key, as on S3; a public ACL on an SSE-C object is 501, as
+    on PutObject (such an object is never served without its key)."""
     bucket, key = _object(ctx)
     await check_version(ctx)
-    info = await ctx.storage.head_object(bucket, key, ReadConditions())  # NoSuchKey, as S3
+    info = await object_acl.stored(ctx.storage, bucket, key)  # NoSuchKey, as S3
     stored = await _put_acl(ctx, bucket=False)
     if stored is None:
         await object_acl.write(ctx.storage, bucket, key, None)
+    elif info.keyed:
+        raise _not_carried_out(stored)
     else:
         await object_acl.bind(ctx.storage, bucket, key, stored, info)
     return S3Response()
@@ -79,10 +82,11 @@ async def put_object_acl(ctx: RequestContext) -> S3Response:
 
 async def get_object_acl(ctx: RequestContext) -> S3Response:
     """The object's ACL: public-read while a record bound to this very object says so (and
-    the operator allows public ACLs), else private."""
+    the operator allows public ACLs), else private. Without the object's SSE-C key, as on S3
+    (:func:`s3proxy.object_acl.stored`)."""
     bucket, key = _object(ctx)
     await check_version(ctx)
-    info = await ctx.storage.head_object(bucket, key, ReadConditions())
+    info = await object_acl.stored(ctx.storage, bucket, key)
     shown = None
     if ctx.server.allow_public_acls:
         shown = await object_acl.current(ctx.storage, bucket, key, info)
@@ -120,31 +124,41 @@ def _written_etag(response: S3Response) -> str | None:
     return None
 
 
+def _not_carried_out(canned: str) -> S3Error:
+    return S3Error(
+        S3ErrorCode.NotImplemented,
+        f"The canned ACL {canned} is not implemented on SSE-C objects, or for a tenant "
+        "without a home.",
+        Header="x-amz-acl",
+    )
+
+
+def public_object_acl(ctx: RequestContext) -> str | None:
+    """The public ACL (None: private) a request creating an object asks for; checked before
+    anything is written. Requests without an ACL header pay a few header lookups. Refused:
+    a public ACL on an SSE-C object (never served without its key, so never to an anonymous
+    caller), or for a tenant without a home (where its record would go)."""
+    canned = acl.requested(ctx.request, ctx.owner)
+    if canned is None:
+        return None
+    stored = acl.check(canned, bucket=False, allow_public=ctx.server.allow_public_acls)
+    if stored is not None and (
+        ctx.storage.tenant.home is None
+        or "x-amz-server-side-encryption-customer-algorithm" in ctx.request.header_map
+    ):
+        raise _not_carried_out(canned)
+    return stored
+
+
 def object_acls(handler: Handler) -> Handler:
-    """``handler`` (PutObject, CopyObject, CreateMultipartUpload) with its ACL: checked before
-    anything is written; a public-read one bound to the object written (s3proxy.object_acl).
-    Requests without an ACL header pay a few header lookups. Refused before anything is
-    written: a public ACL on a multipart upload (it cannot be carried to Complete here) or on
-    an SSE-C object (never served without its key, so never to an anonymous caller)."""
+    """``handler`` (PutObject, CopyObject) with its ACL (:func:`public_object_acl`); a
+    public-read one bound to the object written (s3proxy.object_acl). CreateMultipartUpload
+    carries it to Complete instead (:mod:`s3proxy.handlers.multipart`)."""
 
     async def checked(ctx: RequestContext) -> S3Response:
-        canned = acl.requested(ctx.request, ctx.owner)
-        if canned is None:
-            return await handler(ctx)
-        stored = acl.check(canned, bucket=False, allow_public=ctx.server.allow_public_acls)
+        stored = public_object_acl(ctx)
         if stored is None:
             return await handler(ctx)
-        if (
-            ctx.operation is Operation.CreateMultipartUpload
-            or ctx.storage.tenant.home is None
-            or "x-amz-server-side-encryption-customer-algorithm" in ctx.request.header_map
-        ):
-            raise S3Error(
-                S3ErrorCode.NotImplemented,
-                f"The canned ACL {canned} is not implemented on multipart uploads, SSE-C "
-                "objects, or for a tenant without a home.",
-                Header="x-amz-acl",
-            )
         bucket, key = _object(ctx)
         response = await handler(ctx)
         info = await ctx.storage.head_object(bucket, key, ReadConditions())

@@ -35,6 +35,7 @@ from s3proxy.checksums import (
     parse_algorithm,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import (
     copy_source,
@@ -42,6 +43,11 @@ from s3proxy.handlers.object import (
     request_attributes,
     request_body,
     strip_aws_chunked,
+)
+from s3proxy.handlers.upload_ids import (
+    UPLOAD_TOKEN,
+    issue_upload_id,
+    verified_marks,
 )
 from s3proxy.listing import ListQuery
 from s3proxy.model import (
@@ -55,7 +61,7 @@ from s3proxy.model import (
     WriteConditions,
 )
 from s3proxy.responses import S3Response, xml_response
-from s3proxy.storage_classes import STORAGE_CLASSES, requested
+from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
 from s3proxy.xmlcodec import (
     complete_result_xml,
@@ -66,7 +72,6 @@ from s3proxy.xmlcodec import (
     parse_complete_request,
 )
 
-UPLOAD_TOKEN = "upload"
 MAX_PART_NUMBER = 10000
 MAX_LISTED = 1000
 MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -78,57 +83,6 @@ def _target(ctx: RequestContext) -> tuple[str, str]:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
     return bucket, key
-
-
-def issue_upload_id(
-    ctx: RequestContext,
-    bucket: str,
-    key: str,
-    upstream_id: str,
-    checksum: UploadChecksum | None = None,
-    marks: UploadMarks | None = None,
-) -> str:
-    """The client's UploadId. ``checksum``, ``marks``: the upload has those records upstream
-    (:mod:`s3proxy.backends.upload_records`), so calls on an upload without them pay nothing
-    to find out; ListMultipartUploads reads the records to issue the same UploadId."""
-    payload: dict[str, str | int] = {"u": upstream_id}
-    if checksum is not None:
-        payload["c"] = checksum.token()
-    if marks is not None and marks.tagged:
-        payload["t"] = 1
-    if marks is not None and marks.customer_key:
-        payload["k"] = 1
-    if marks is not None and marks.storage_class is not None:
-        payload["s"] = marks.storage_class
-    return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), payload)
-
-
-def verified_marks(
-    ctx: RequestContext, bucket: str, key: str, upload_id: str
-) -> tuple[str, UploadChecksum | None, UploadMarks]:
-    """The upstream id, recorded checksum and other records named by a client's UploadId;
-    NoSuchUpload unless bound to this target."""
-    payload = tokens.verify(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), upload_id)
-    upstream = payload.get("u") if payload is not None else None
-    if payload is None or not isinstance(upstream, str) or not upstream:
-        raise S3Error(S3ErrorCode.NoSuchUpload, UploadId=upload_id)
-    storage_class = payload.get("s")
-    if not isinstance(storage_class, str) or storage_class not in STORAGE_CLASSES:
-        storage_class = None
-    marks = UploadMarks(payload.get("t") == 1, payload.get("k") == 1, storage_class)
-    return upstream, UploadChecksum.from_token(payload.get("c")), marks
-
-
-def verified_upload(
-    ctx: RequestContext, bucket: str, key: str, upload_id: str
-) -> tuple[str, UploadChecksum | None]:
-    """The upstream id and recorded checksum inside a client's UploadId."""
-    upstream, checksum, _ = verified_marks(ctx, bucket, key, upload_id)
-    return upstream, checksum
-
-
-def upstream_upload_id(ctx: RequestContext, bucket: str, key: str, upload_id: str) -> str:
-    return verified_upload(ctx, bucket, key, upload_id)[0]
 
 
 def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks]:
@@ -176,6 +130,7 @@ def _bounded(ctx: RequestContext, name: str, default: int, maximum: int | None) 
 
 async def create_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
+    public = public_object_acl(ctx)  # before anything else, as PutObject's
     header = ctx.request.header
     algorithm = header("x-amz-checksum-algorithm")
     if algorithm is not None:
@@ -194,7 +149,8 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
             storage_class=requested(header("x-amz-storage-class")),
             tags=request_tags(header("x-amz-tagging")),
             encryption=encryption,
-        )
+        ),
+        public,
     )
     response = xml_response(
         initiate_result_xml(

@@ -1,17 +1,20 @@
 """Options the gateway refuses, as the people who type them meet them (issue 14).
 
-``aws s3 cp --sse AES256`` (aws-cli v1 and v2), and ``aws s3 cp --acl public-read`` / ``s3cmd
-put --acl-public`` of a multipart-sized file, must fail where the user looks: a non-zero exit
+``aws s3 cp --sse AES256`` (aws-cli v1 and v2) must fail where the user looks: a non-zero exit
 and the S3 error code in the client's output; and must have stored nothing (HEAD answers 404, no
 multipart upload is left behind). The same commands without the option still work, as do
 ``rclone copy`` and ``s3cmd put`` with their defaults (rclone 1.60 sends ``x-amz-acl: private``,
 s3cmd ``x-amz-storage-class: STANDARD``). Versioning: ``aws s3api put-bucket-versioning`` and
 ``rclone backend versioning … Enabled`` are refused with NotImplemented; asking rclone for the
 status answers "Unversioned". ``--storage-class STANDARD_IA``, refused before issue 17, is now
-kept and shown by ``s3api head-object``.
+kept and shown by ``s3api head-object``; ``aws s3 cp --acl public-read`` / ``s3cmd put
+--acl-public``, refused before issue 17 (and of a multipart-sized file until the ACL travelled
+from CreateMultipartUpload to Complete), are served, then read anonymously.
 
 Runs on the local store's proxies, over HTTP and HTTPS: a refusal comes before any upstream
-call. What each client printed is kept in ``build/conformance/refusals.json``.
+call. The multipart public-ACL uploads also run on SeaweedFS and Ceph (over HTTP): there the ACL
+is a record of the upload upstream (s3proxy.backends.upload_records). What each client printed
+is kept in ``build/conformance/refusals.json``.
 """
 
 from __future__ import annotations
@@ -54,11 +57,7 @@ class Case:
 REFUSED: tuple[Case, ...] = (
     *(Case(name, ("--sse", "AES256"), "NotImplemented") for name in ("awscli-v1", "awscli-v2")),
     Case("awscli-v1", ("--sse", "AES256"), "NotImplemented", large=True),
-    # A public ACL cannot travel from CreateMultipartUpload to Complete yet (s3proxy.handlers.acl);
-    # single-PUT uploads with one are served: test_public_object_then_anonymous_get.
-    Case("awscli-v2", ("--acl", "public-read"), "NotImplemented", large=True),
-    Case("s3cmd-v4", ("--acl-public",), "NotImplemented", large=True),
-)
+)  # public ACLs, small and multipart, are served: test_public_object_then_anonymous_get
 
 PLAIN_CLIENTS = ("awscli-v1", "awscli-v2", "rclone-pypi", "rclone-debian", "s3cmd-v4",
                  "s3cmd-v4-nolocation", "s3cmd-v2")  # fmt: skip
@@ -334,21 +333,25 @@ def test_public_bucket_then_anonymous_get(
     ],
     ids=["awscli-v1", "awscli-v2", "s3cmd-v4", "s3cmd-v2"],
 )
+@pytest.mark.parametrize("large", [False, True], ids=["small", "multipart"])
 def test_public_object_then_anonymous_get(
     lane: Lane,
     files: dict[bool, Path],
     printed: dict[str, dict[str, Any]],
     name: str,
     flags: tuple[str, ...],
+    large: bool,
 ) -> None:
-    """``aws s3 cp --acl public-read`` / ``s3cmd put --acl-public`` (refused before issue 17),
-    then an anonymous GET of that object as curl sends it; its neighbours stay private."""
-    source = files[False]
+    """``aws s3 cp --acl public-read`` / ``s3cmd put --acl-public`` (refused before issue 17;
+    of a multipart-sized file, until the ACL travelled to Complete), then an anonymous GET of
+    that object as curl sends it; no upload is left behind; its neighbours stay private."""
+    source = files[large]
     key = lane.key(name, source)
     stored = _upload(lane, name, flags, source, key)
-    _keep(printed, lane, f"{name} upload {' '.join(flags)}", stored)
+    _keep(printed, lane, f"{name} upload {' '.join(flags)}{' (multipart)' * large}", stored)
     assert stored.exit_code == 0, stored.output
-    assert _anonymous_get(lane, key) == (200, SMALL)
+    assert _anonymous_get(lane, key) == (200, source.read_bytes())
+    assert lane.uploads(key) == []
     if name.startswith("s3cmd"):
         shown = lane.driver(name).run("info", f"s3://{lane.bucket}/{key}")
         _keep(printed, lane, f"{name} info (public object)", shown)

@@ -1,6 +1,7 @@
 """Canned ACLs on every lane (s3proxy.acl): Put/Get BucketAcl and ObjectAcl rendered with the
 tenant's owner id; grants and AccessControlPolicy bodies accepted only where they say what a
-canned ACL says; public ACLs on buckets only (objects are refused, nothing stored)."""
+canned ACL says; public-read-write and authenticated-read refused on objects (nothing stored).
+public-read on objects, multipart uploads' included: tests/integration/test_anonymous.py."""
 
 from __future__ import annotations
 
@@ -231,12 +232,12 @@ def test_object_public_read_is_shown_until_the_object_changes(proxy: Proxy, buck
     assert grants_of(s3.get_object_acl(Bucket=bucket, Key="c")) == canned(owner, "public-read")
 
 
-@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "authenticated-read"])
+@pytest.mark.parametrize("acl", ["public-read-write", "authenticated-read"])
 def test_public_object_acls_are_refused_and_nothing_is_stored(
     proxy: Proxy, bucket: str, acl: str
 ) -> None:
-    """Not carried out: public-read-write and authenticated-read on objects, and any public
-    ACL on a multipart upload (public-read on PutObject and CopyObject is)."""
+    """Not carried out: public-read-write and authenticated-read on objects, multipart uploads
+    included (public-read is: test_anonymous.py)."""
     s3 = proxy.client("alice")
     s3.put_object(Bucket=bucket, Key="src", Body=b"x")
     calls = {
@@ -246,8 +247,6 @@ def test_public_object_acls_are_refused_and_nothing_is_stored(
         ),
         "multipart": lambda: s3.create_multipart_upload(Bucket=bucket, Key="new", ACL=acl),
     }
-    if acl == "public-read":
-        del calls["put"], calls["copy"]
     for call in calls.values():
         with pytest.raises(ClientError) as refused:
             call()

@@ -172,6 +172,57 @@ def test_public_read_object_in_a_private_bucket(proxy: Proxy, bucket: str) -> No
     assert denied(anonymous(proxy, "GET", bucket, "copy.txt"))
 
 
+PART = 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("how", ["canned", "grants"])
+def test_multipart_upload_with_public_read(proxy: Proxy, bucket: str, how: str) -> None:
+    """public-read on CreateMultipartUpload (``x-amz-acl``, or the grant headers that say the
+    same): kept with the upload (ListMultipartUploads issues Create's UploadId), bound to the
+    completed object at Complete — a retried Complete answers the same and leaves it bound —
+    and gone with an overwrite, as for PutObject. An aborted one leaves nothing."""
+    s3 = proxy.client("alice")
+    if how == "canned":
+        acl: dict[str, str] = {"ACL": "public-read"}
+    else:
+        owner = s3.list_buckets()["Owner"]["ID"]
+        acl = {
+            "GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"',
+            "GrantFullControl": f'id="{owner}"',
+        }
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin", **acl)["UploadId"]
+    listed = s3.list_multipart_uploads(Bucket=bucket)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [("big.bin", upload)]
+    assert denied(anonymous(proxy, "GET", bucket, "big.bin"))
+    first, second = os.urandom(PART), os.urandom(1000)
+    parts = [
+        {"PartNumber": n, "ETag": s3.upload_part(
+            Bucket=bucket, Key="big.bin", UploadId=upload, PartNumber=n, Body=body
+        )["ETag"]}
+        for n, body in ((1, first), (2, second))
+    ]  # fmt: skip
+    complete = {"Bucket": bucket, "Key": "big.bin", "UploadId": upload}
+    done = s3.complete_multipart_upload(**complete, MultipartUpload={"Parts": parts})
+    got = anonymous(proxy, "GET", bucket, "big.bin")
+    assert (got.status, got.body == first + second) == (200, True)
+    grants = s3.get_object_acl(Bucket=bucket, Key="big.bin")["Grants"]
+    assert {g["Grantee"].get("URI") for g in grants} >= {
+        "http://acs.amazonaws.com/groups/global/AllUsers"
+    }
+    again = s3.complete_multipart_upload(**complete, MultipartUpload={"Parts": parts})
+    assert again["ETag"] == done["ETag"]
+    assert anonymous(proxy, "GET", bucket, "big.bin").status == 200
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert denied(anonymous(proxy, "GET", bucket, "dir/hello.txt"))  # neighbours stay private
+    s3.put_object(Bucket=bucket, Key="big.bin", Body=b"overwritten")
+    assert denied(anonymous(proxy, "GET", bucket, "big.bin"))
+    aborted = s3.create_multipart_upload(Bucket=bucket, Key="gone.bin", **acl)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="gone.bin", UploadId=aborted, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=bucket, Key="gone.bin", UploadId=aborted)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert anonymous(proxy, "GET", bucket, "gone.bin").status in (403, 404)
+
+
 def test_anonymous_requests_never_create_or_list_buckets(proxy: Proxy) -> None:
     name = "anon-create-" + os.urandom(4).hex()
     assert denied(anonymous(proxy, "PUT", name))
@@ -253,11 +304,13 @@ def test_kill_switch_refuses_public_acls_and_anonymous_requests(
             lambda: s3.put_bucket_acl(Bucket=name, ACL="public-read"),
             lambda: s3.create_bucket(Bucket=name + "-new", ACL="public-read-write"),
             lambda: s3.put_object(Bucket=name, Key="k2", Body=b"x", ACL="public-read"),
+            lambda: s3.create_multipart_upload(Bucket=name, Key="k3", ACL="public-read"),
         ):
             with pytest.raises(ClientError) as refused:
                 call()
             assert refused.value.response["Error"]["Code"] == "AccessDenied"
         assert name + "-new" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
         s3.put_bucket_acl(Bucket=name, ACL="private")
         assert s3.get_object(Bucket=name, Key="k")["Body"].read() == b"public"
     finally:

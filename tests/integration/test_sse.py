@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,38 @@ def test_sse_c_put_get_head_and_ranges(sse_proxy: Proxy, backend: str) -> None:
     stored = upstream_key("alice", BUCKET, name)
     with pytest.raises(botocore.exceptions.ClientError):
         sse_proxy.upstream.get_object(Bucket=sse_proxy.home_bucket, Key=stored)
+
+
+def test_object_acls_of_an_sse_c_object_need_no_key(sse_proxy: Proxy, backend: str) -> None:
+    """S3 answers Get/PutObjectAcl of an SSE-C object without its key: the proxy finds the
+    object's ETag and Last-Modified in a one-key listing where the upstream refuses the HEAD.
+    Such an object is never public (never served without its key): public-read is 501 on it,
+    on PutObjectAcl as on PutObject and CreateMultipartUpload, and the record of a public
+    object it replaced does not name it."""
+    if not supports(backend, "SSE-C"):
+        pytest.skip("no SSE-C object can be stored on this lane")
+    client = sse_proxy.client("alice")
+    key, name = os.urandom(32), f"sse-c/{backend}/acl"
+    client.put_object(Bucket=BUCKET, Key=name, Body=b"secret", **ssec(key))
+    private = client.get_object_acl(Bucket=BUCKET, Key=name)["Grants"]
+    assert [grant["Permission"] for grant in private] == ["FULL_CONTROL"]
+    client.put_object_acl(Bucket=BUCKET, Key=name, ACL="private")
+    refused = error(client.put_object_acl, Bucket=BUCKET, Key=name, ACL="public-read")
+    assert refused == (501, "NotImplemented")
+    upload = {"Bucket": BUCKET, "Key": name + "-mp", "ACL": "public-read", **ssec(key)}
+    multipart = error(client.create_multipart_upload, **upload)
+    assert multipart == (501, "NotImplemented")
+    missing = error(client.get_object_acl, Bucket=BUCKET, Key=name + "-missing")
+    assert missing == (404, "NoSuchKey")
+    replaced = name + "-was-public"
+    client.put_object(Bucket=BUCKET, Key=replaced, Body=b"public", ACL="public-read")
+    client.put_object(Bucket=BUCKET, Key=replaced, Body=b"secret now", **ssec(key))
+    grants = client.get_object_acl(Bucket=BUCKET, Key=replaced)["Grants"]
+    assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"]
+    anonymous = urllib.request.Request(f"{sse_proxy.endpoint}/{BUCKET}/{replaced}")
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(anonymous, timeout=30)
+    assert denied.value.code == 403
 
 
 def test_a_key_for_an_object_stored_without_one_is_refused(sse_proxy: Proxy, backend: str) -> None:

@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.multipart import (
-    check_parts,
-    copy_source_range,
-    issue_upload_id,
-    part_number,
-    upstream_upload_id,
-)
+from s3proxy.handlers.multipart import check_parts, copy_source_range, part_number
+from s3proxy.handlers.upload_ids import issue_upload_id, upstream_upload_id
 from s3proxy.model import CompletedPart
 
 

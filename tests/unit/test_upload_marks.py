@@ -14,7 +14,8 @@ import pytest
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.upload_records import UploadMarks, upload_digest
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.multipart import _require_customer_key, issue_upload_id, verified_marks
+from s3proxy.handlers.multipart import _require_customer_key
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
     CompleteMultipartInput,

@@ -20,7 +20,7 @@ from s3proxy.backends.upload_records import (
     upload_digest,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.multipart import issue_upload_id, verified_upload
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_upload
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import (
     CompletedPart,
