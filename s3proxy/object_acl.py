@@ -31,6 +31,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.records import read_record
 from s3proxy.backends.usage_records import listed_entry
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ObjectAttributes, ObjectInfo, PutObjectInput, ReadConditions
@@ -72,21 +73,11 @@ async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | Non
     location = _location(storage, bucket, key)
     if location is None:
         return None
-    backend, upstream_bucket, record = location
+    found = await read_record(*location, MAX_RECORD_BYTES)
+    if found is None:
+        return None
     try:
-        got = await backend.get_object(upstream_bucket, record, None, ReadConditions())
-    except S3Error as error:
-        if error.code is S3ErrorCode.NoSuchKey:
-            return None
-        raise
-    try:
-        if got.content_length > MAX_RECORD_BYTES:
-            raise S3Error(S3ErrorCode.InternalError)
-        body = b"".join([chunk async for chunk in got.body])
-    finally:
-        await got.aclose()
-    try:
-        fields = json.loads(body)
+        fields = json.loads(found[0])
         return ObjectAcl(str(fields["acl"]), str(fields["etag"]), str(fields["last_modified"]))
     except (ValueError, TypeError, KeyError):
         raise S3Error(S3ErrorCode.InternalError) from None  # never guess at a grant

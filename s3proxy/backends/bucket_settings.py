@@ -29,9 +29,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from s3proxy.acl import PUBLIC
+from s3proxy.backends.records import read_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
+from s3proxy.model import ObjectAttributes, PutObjectInput, WriteConditions
 
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
@@ -127,22 +128,13 @@ class BucketSettingsStore:
         location = self._registry.settings_record(bucket)
         if location is None:
             return NO_SETTINGS, None
-        backend, upstream_bucket, key = location
-        try:
-            got = await backend.get_object(upstream_bucket, key, None, ReadConditions())
-        except S3Error as error:
-            if error.code is not S3ErrorCode.NoSuchKey:
-                raise
+        found = await read_record(*location, MAX_RECORD_BYTES)
+        if found is None:
             if bucket in self._registry.tenant.buckets:
                 return NO_SETTINGS, None
-            raise S3Error(S3ErrorCode.NoSuchBucket) from None  # deleted meanwhile
-        try:
-            if got.content_length > MAX_RECORD_BYTES:
-                raise S3Error(S3ErrorCode.InternalError)
-            parts = [chunk async for chunk in got.body]
-        finally:
-            await got.aclose()
-        return BucketSettings.decode(b"".join(parts)), got.info.etag
+            raise S3Error(S3ErrorCode.NoSuchBucket)  # deleted meanwhile
+        body, etag = found
+        return BucketSettings.decode(body), etag
 
     async def update(self, bucket: str, change: Callable[[BucketSettings], BucketSettings]) -> None:
         """Apply ``change`` to the stored record and write it back, retried when the record

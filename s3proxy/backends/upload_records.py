@@ -57,8 +57,8 @@ from urllib.parse import parse_qsl, urlencode
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.combined import check_declared, object_checksum
 from s3proxy.backends.local.index import StoredPart
+from s3proxy.backends.records import read_record
 from s3proxy.checksums import ALGORITHMS, CHECKSUM_TYPES
-from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import (
     STANDARD,
@@ -66,7 +66,6 @@ from s3proxy.model import (
     ObjectAttributes,
     PartInfo,
     PutObjectInput,
-    ReadConditions,
     Tags,
 )
 from s3proxy.storage_classes import STORAGE_CLASSES
@@ -309,19 +308,10 @@ class UploadRecords:
         """The tags recorded at Create; None when the record is gone (a Complete retried
         after the tags were set and the record removed)."""
         name = self._mark(bucket, key, upload_id, TAGS_RECORD)
-        try:
-            got = await self._backend.get_object(self._home.bucket, name, None, ReadConditions())
-        except S3Error as error:
-            if error.code is S3ErrorCode.NoSuchKey:
-                return None
-            raise
-        try:
-            if got.content_length > MAX_TAGS_RECORD:
-                raise S3Error(S3ErrorCode.InternalError)
-            body = b"".join([chunk async for chunk in got.body])
-        finally:
-            await got.aclose()
-        return tuple(parse_qsl(body.decode(), keep_blank_values=True))
+        found = await read_record(self._backend, self._home.bucket, name, MAX_TAGS_RECORD)
+        if found is None:
+            return None
+        return tuple(parse_qsl(found[0].decode(), keep_blank_values=True))
 
     async def remove_marks(self, bucket: str, key: str, upload_id: str, marks: UploadMarks) -> None:
         """Best effort, after the upload is gone, as :meth:`remove`."""

@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from s3proxy.backends.records import read_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
@@ -58,6 +59,8 @@ NOT_COUNTED = (".buckets/", ".s3proxy-layout", RECORDS)
 records): no quota counts them. Directly under a home, every name starting with "." is the
 gateway's (client bucket names cannot start with one)."""
 PAGE = 1000
+MAX_RECORD = 64 * 1024 * 1024
+"""A usage record holds a few numbers per quota root: far below this even for many roots."""
 HEAD_AT_ONCE = 16
 """Upstream requests in flight for one DeleteObjects of a quota tenant (the sizes it frees),
 or for one re-read of the records."""
@@ -270,18 +273,8 @@ class UsageBook:
         self._read_at = started
 
     async def _get(self, name: str) -> bytes:
-        try:
-            got = await self._backend.get_object(
-                self._home.bucket, self._key(name), None, ReadConditions()
-            )
-        except S3Error as error:
-            if error.code is S3ErrorCode.NoSuchKey:
-                return b"{}"
-            raise
-        try:
-            return b"".join([chunk async for chunk in got.body])
-        finally:
-            await got.aclose()
+        found = await read_record(self._backend, self._home.bucket, self._key(name), MAX_RECORD)
+        return b"{}" if found is None else found[0]
 
     async def _put(self, name: str, data: bytes) -> None:
         await self._backend.put_object(

@@ -5,6 +5,7 @@ test_upload_records with bodies."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -54,7 +55,8 @@ class BodyUpstream(Upstream):
         async def aclose() -> None:
             return None
 
-        return SimpleNamespace(content_length=len(body), body=chunks(), aclose=aclose)
+        info = SimpleNamespace(etag=f'"{hashlib.md5(body).hexdigest()}"')
+        return SimpleNamespace(content_length=len(body), body=chunks(), aclose=aclose, info=info)
 
 
 def test_tags_are_kept_until_removed_and_listed_as_marks() -> None:
