@@ -12,7 +12,6 @@ bucket, key or message text); the details go to the log.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import logging
@@ -46,6 +45,7 @@ from s3proxy.backends.wire import (
     object_info,
     parse_content_range,
     read_headers,
+    xml_body_headers,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
@@ -284,19 +284,9 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
         body = delete_request_xml(keys)
-        headers = {
-            "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
-            "content-type": "application/xml",
-            "content-length": str(len(body)),
-        }
+        headers, digest = xml_body_headers(body)
         response = await self._send(
-            "POST",
-            bucket,
-            None,
-            headers,
-            query="delete=",
-            body=body,
-            payload_hash=hashlib.sha256(body).hexdigest(),
+            "POST", bucket, None, headers, query="delete=", body=body, payload_hash=digest
         )
         await self._raise_for_status(response)
         return await upstream_result(self, response, parse_delete_result)

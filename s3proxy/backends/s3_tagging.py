@@ -10,10 +10,8 @@ configuration lists it (:mod:`s3proxy.storage_classes` says why).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from s3proxy.backends.s3_multipart import _Transport, upstream_result
+from s3proxy.backends.wire import xml_body_headers
 from s3proxy.model import Tags
 from s3proxy.storage_classes import write_headers
 from s3proxy.tagging import document
@@ -37,19 +35,9 @@ class S3TaggingMixin:
             response = await self._send("DELETE", bucket, key, {}, query="tagging=")
         else:
             body = document(tags)
-            headers = {
-                "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
-                "content-type": "application/xml",
-                "content-length": str(len(body)),
-            }
+            headers, digest = xml_body_headers(body)
             response = await self._send(
-                "PUT",
-                bucket,
-                key,
-                headers,
-                query="tagging=",
-                body=body,
-                payload_hash=hashlib.sha256(body).hexdigest(),
+                "PUT", bucket, key, headers, query="tagging=", body=body, payload_hash=digest
             )
         await self._raise_for_status(response)
         response.release()

@@ -7,6 +7,8 @@ import each other both ways).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -29,6 +31,17 @@ _CONTENT_HEADERS = frozenset(CONTENT_HEADERS)
 
 _NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9_.~/-]*")
 """What ``quote(..., safe="/~")`` leaves as it is."""
+
+
+def xml_body_headers(body: bytes) -> tuple[dict[str, str], str]:
+    """Headers and SigV4 payload hash for an XML request body the gateway sends upstream
+    (DeleteObjects, PutObjectTagging): S3 requires Content-MD5 on both."""
+    headers = {
+        "content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+        "content-type": "application/xml",
+        "content-length": str(len(body)),
+    }
+    return headers, hashlib.sha256(body).hexdigest()
 
 
 def encode_path(text: str) -> str:
