@@ -242,7 +242,7 @@ def test_copy_object_with_private_acl_and_tagging_directive_copy_is_served(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"ACL": "public-read"}, 501, "NotImplemented"),  # not on multipart uploads (yet)
+        ({"ACL": "authenticated-read"}, 501, "NotImplemented"),  # any tenant: not routed
         ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
         ({"StorageClass": "COLDEST"}, 400, "InvalidStorageClass"),
         ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
