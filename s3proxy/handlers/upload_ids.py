@@ -63,15 +63,3 @@ def verified_marks(
         acl if isinstance(acl, str) and acl in PUBLIC_UPLOAD_ACLS else None,
     )
     return upstream, UploadChecksum.from_token(payload.get("c")), marks
-
-
-def verified_upload(
-    ctx: RequestContext, bucket: str, key: str, upload_id: str
-) -> tuple[str, UploadChecksum | None]:
-    """The upstream id and recorded checksum inside a client's UploadId."""
-    upstream, checksum, _ = verified_marks(ctx, bucket, key, upload_id)
-    return upstream, checksum
-
-
-def upstream_upload_id(ctx: RequestContext, bucket: str, key: str, upload_id: str) -> str:
-    return verified_upload(ctx, bucket, key, upload_id)[0]

@@ -10,7 +10,7 @@ import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.multipart import check_parts, copy_source_range, part_number
-from s3proxy.handlers.upload_ids import issue_upload_id, upstream_upload_id
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks
 from s3proxy.model import CompletedPart
 
 
@@ -21,7 +21,7 @@ def ctx(tenant: str = "alice", secret: str = "s" * 32) -> Any:
 def test_upload_id_round_trip_and_determinism() -> None:
     token = issue_upload_id(ctx(), "docs", "k", "2~upstream")
     assert token == issue_upload_id(ctx(), "docs", "k", "2~upstream")
-    assert upstream_upload_id(ctx(), "docs", "k", token) == "2~upstream"
+    assert verified_marks(ctx(), "docs", "k", token)[0] == "2~upstream"
     assert "docs" not in token and "2~upstream" not in token  # opaque on the wire
 
 
@@ -41,14 +41,14 @@ def test_upload_id_replayed_elsewhere_is_no_such_upload(
 ) -> None:
     token = issue_upload_id(ctx(), "docs", "k", "2~upstream")
     with pytest.raises(S3Error) as caught:
-        upstream_upload_id(context, bucket, key, token)
+        verified_marks(context, bucket, key, token)
     assert caught.value.code is S3ErrorCode.NoSuchUpload
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "AAAA", "x" * 300, "é"])
 def test_malformed_upload_ids_are_no_such_upload(token: str) -> None:
     with pytest.raises(S3Error) as caught:
-        upstream_upload_id(ctx(), "docs", "k", token)
+        verified_marks(ctx(), "docs", "k", token)
     assert caught.value.code is S3ErrorCode.NoSuchUpload
 
 
