@@ -44,6 +44,7 @@ from benchmarks.harness import (  # noqa: E402
     server_cpu_seconds,
     upstream,
 )
+from benchmarks.listing import upstream_requests  # noqa: E402
 from benchmarks.loadgen import MiB, Target  # noqa: E402
 from benchmarks.report import SCENARIOS, TARGETS, write_report  # noqa: E402
 from s3proxy.worker_count import usable_cpus  # noqa: E402
@@ -147,8 +148,19 @@ def _cleanup(target: Target, scenario: str, rep: int) -> None:
         loadgen.delete(target, f"mp-{rep}")
 
 
-def measure(target: Target, pid: int, scenario: str, rep: int, sizes: Sizes) -> dict[str, Any]:
+def measure(
+    target: Target,
+    pid: int,
+    scenario: str,
+    rep: int,
+    sizes: Sizes,
+    admin_endpoint: str | None = None,
+) -> dict[str, Any]:
+    """One scenario against one target. ``admin_endpoint`` (the proxy's): the listing's upstream
+    requests are counted from its /metrics, so the table can say what one page costs upstream."""
     run = _scenario(target, scenario, rep, sizes)
+    counting = admin_endpoint is not None and scenario == "list"
+    sent_before = upstream_requests(admin_endpoint) if counting and admin_endpoint else 0
     reset_peak_rss(pid)
     cpu_before, client_before = server_cpu_seconds(pid), time.process_time()
     measured = run()
@@ -168,6 +180,8 @@ def measure(target: Target, pid: int, scenario: str, rep: int, sizes: Sizes) -> 
         ordered = sorted(measured.latencies)
         record["p50_ms"] = ordered[len(ordered) // 2] * 1000
         record["p99_ms"] = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+    if counting and admin_endpoint:
+        record["upstream_requests"] = upstream_requests(admin_endpoint) - sent_before
     _cleanup(target, scenario, rep)
     return record
 
@@ -218,7 +232,10 @@ def run_upstream(
             for rep in range(sizes.reps):
                 for scenario in SCENARIOS:
                     for name in TARGETS:
-                        record = measure(targets[name], pids[name], scenario, rep, sizes)
+                        admin = proxy.process.admin_endpoint if name == "s3proxy" else None
+                        record = measure(
+                            targets[name], pids[name], scenario, rep, sizes, admin_endpoint=admin
+                        )
                         record["upstream"] = kind
                         records.append(record)
                         print(
