@@ -2,10 +2,18 @@
 
 ``upstream`` (SeaweedFS or Ceph RGW) and ``client_proxy`` (scheme http or https) are session
 fixture parameters, so pytest starts one proxy per (upstream, scheme) and runs every client's
-session against it. A session runs once, at its first step's test, and every step's result is
-kept by the :class:`Recorder`; at the end of the run it writes ``build/conformance/results.json``
-and copies each proxy's access log next to it, which is what
-``python -m conformance.compat_report`` reads to write COMPATIBILITY.md.
+session against it. Every step's result is kept by the :class:`Recorder`; at the end of the run
+it writes ``build/conformance/results.json`` and copies each proxy's access log next to it, which
+is what ``python -m conformance.compat_report`` reads to write COMPATIBILITY.md.
+
+Why sessions run side by side: a session is a chain of client processes (aws-cli alone pays
+~0.8 s of CPU to start, sixteen times a session), and one at a time they left a core idle while
+the other waited on the proxy. So as soon as a proxy is up, the sessions of the clients selected
+for it start in the background, :data:`SESSION_WORKERS` at a time (longest first), while the
+module tests that share the proxy (refused options) run; a step's test waits for its client's
+session. Each client signs as its own tenant with its own bucket, so what one session lists,
+uploads or removes is exactly what it would see alone; the report picks each session's records
+out of the shared access log by bucket, as it already did for late, batched log lines.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version as dist_version
 from pathlib import Path
@@ -26,7 +35,7 @@ import pytest
 import trustme
 
 from conformance.sessions.base import ClientUnavailable, SessionResult, Target
-from conformance.sessions.clients import bucket_name, client, run_client_session
+from conformance.sessions.clients import CLIENT_NAMES, bucket_name, client, run_client_session
 from s3proxy import __version__ as s3proxy_version
 from tests.support.processes import REPO_ROOT, ProxyProcess, free_port, write_config
 
@@ -34,6 +43,17 @@ RESULTS_DIR = REPO_ROOT / "build" / "conformance"
 HOME_BUCKET = "s3p-conformance-9d41"
 ACCESS_KEY = "AKCONFORMANCE0000001"
 SECRET_KEY = "conformance-secret-key-cccccccccccc"
+#: Sessions in flight at once. A session's client start-ups are CPU, its steps mostly wait on
+#: the proxy, the upstream and the access log; on 2 cores three sessions at a time ran the
+#: local lane's sessions fastest (1: 77-88 s, 2: 70-79 s, 3: 62 s, on a busy box).
+#: ``S3PROXY_TEST_SESSION_WORKERS=1`` runs them one after another (to read one client's log).
+SESSION_WORKERS = int(os.environ.get("S3PROXY_TEST_SESSION_WORKERS", "3"))
+
+
+def client_keys(client_name: str) -> tuple[str, str]:
+    """The access and secret key of the tenant named after ``client_name`` (one per client)."""
+    number = CLIENT_NAMES.index(client_name) + 2  # 1 is the shared tenant's (refused options)
+    return f"AKCONFORMANCE{number:07d}", f"conformance-{client_name}-secret-key-ccc"
 
 
 @dataclass
@@ -47,8 +67,15 @@ class Upstream:
 class RunningProxy:
     upstream: str
     target: Target
+    """The shared ``conformance`` tenant (the module tests' buckets)."""
     process: ProxyProcess
     sessions: list[SessionResult] = field(default_factory=list)
+
+    def client_target(self, client_name: str) -> Target:
+        """The same proxy, signed as the tenant of ``client_name`` alone."""
+        access_key, secret_key = client_keys(client_name)
+        target = self.target
+        return Target(target.endpoint, access_key, secret_key, target.log_path, target.ca_file)
 
 
 @dataclass
@@ -56,39 +83,69 @@ class Recorder:
     """Every session's results, run once each; written to RESULTS_DIR when the run ends."""
 
     work: Path
+    wanted: set[tuple[str, str, str]]
+    """(upstream, scheme, client) of the session cells this run selected."""
+    pool: ThreadPoolExecutor
     started: float = field(default_factory=time.time)
     upstreams: dict[str, str] = field(default_factory=dict)
     results: dict[tuple[str, str, str], SessionResult | str] = field(default_factory=dict)
+    running: dict[tuple[str, str, str], Future[SessionResult | str]] = field(default_factory=dict)
     proxies: list[RunningProxy] = field(default_factory=list)
 
+    def start_sessions(self, proxy: RunningProxy) -> None:
+        """Start, in the background, the session of every client selected for ``proxy``."""
+        for client_name in CLIENT_NAMES:  # aws-cli's, the longest, first
+            key = (proxy.upstream, proxy.target.scheme, client_name)
+            if key in self.wanted and key not in self.running:
+                self.running[key] = self.pool.submit(self._run, proxy, client_name)
+
+    def _run(self, proxy: RunningProxy, client_name: str) -> SessionResult | str:
+        """One client's session; a str says why it was skipped."""
+        work = self.work / "-".join((proxy.upstream, proxy.target.scheme, client_name))
+        bucket = bucket_name(client_name, os.urandom(3).hex())
+        try:
+            result = run_client_session(
+                client(client_name), proxy.client_target(client_name), upstream=proxy.upstream,
+                work=work, bucket=bucket,
+            )  # fmt: skip
+        except ClientUnavailable as missing:
+            return str(missing)
+        proxy.sessions.append(result)
+        return result
+
     def session(self, proxy: RunningProxy, client_name: str) -> SessionResult | str:
-        """The session's result, running it first if needed; a str says why it was skipped."""
+        """The session's result, once it has run (started now if it was not selected)."""
         key = (proxy.upstream, proxy.target.scheme, client_name)
         if key not in self.results:
-            work = self.work / "-".join(key)
-            bucket = bucket_name(client_name, os.urandom(3).hex())
-            try:
-                result: SessionResult | str = run_client_session(
-                    client(client_name), proxy.target, upstream=proxy.upstream, work=work,
-                    bucket=bucket,
-                )  # fmt: skip
-            except ClientUnavailable as missing:
-                result = str(missing)
-            else:
-                proxy.sessions.append(result)
-            self.results[key] = result
+            if key not in self.running:
+                self.running[key] = self.pool.submit(self._run, proxy, client_name)
+            self.results[key] = self.running[key].result()
         return self.results[key]
 
+    def finish(self, proxy: RunningProxy) -> None:
+        """Before the proxy stops: wait for its sessions (their tests report any error). Those
+        not started yet are dropped: every selected cell has asked for its session by now,
+        unless the run was cut short (``-x``, Ctrl-C)."""
+        mine = {
+            key: future
+            for key, future in self.running.items()
+            if key[:2] == (proxy.upstream, proxy.target.scheme)
+        }
+        for key, future in mine.items():
+            if future.cancel():
+                del self.running[key]
+        wait(mine.values())
+
     def proxy_stopped(self, proxy: RunningProxy) -> None:
-        """Keep the proxy's log and close each session's slice of it at the next one's start."""
+        """Keep the proxy's log. Sessions ran side by side, so each one's slice runs from its
+        start to the log's end; the report keeps the records that name the session's bucket."""
         logs = RESULTS_DIR / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         name = f"{proxy.upstream}-{proxy.target.scheme}.log"
         shutil.copyfile(proxy.target.log_path, logs / name)
         size = proxy.target.log_size()
-        for index, result in enumerate(proxy.sessions):
-            following = proxy.sessions[index + 1 :]
-            result.log_end = following[0].log_start if following else size
+        for result in proxy.sessions:
+            result.log_end = size
             result.log_file = name
 
     def write(self) -> None:
@@ -109,10 +166,24 @@ class Recorder:
         (RESULTS_DIR / "results.json").write_text(json.dumps(document, indent=1) + "\n")
 
 
+def _selected_sessions(items: list[pytest.Item]) -> set[tuple[str, str, str]]:
+    """(upstream, scheme, client) of every selected session cell (after -k and deselection)."""
+    wanted: set[tuple[str, str, str]] = set()
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if {"upstream", "client_proxy", "client", "step"} <= params.keys():
+            wanted.add((params["upstream"], params["client_proxy"], params["client"]))
+    return wanted
+
+
 @pytest.fixture(scope="session")
-def recorder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorder]:
-    record = Recorder(tmp_path_factory.mktemp("clients"))
-    yield record
+def recorder(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Recorder]:
+    wanted = _selected_sessions(request.session.items)
+    with ThreadPoolExecutor(SESSION_WORKERS, thread_name_prefix="session") as pool:
+        record = Recorder(tmp_path_factory.mktemp("clients"), wanted, pool)
+        yield record
     if record.results:
         record.write()
 
@@ -166,15 +237,23 @@ def _settings(
             "secret_key": upstream.server.secret_key,
             "path_style": True,
         }
+    home = {"upstream": "main", "bucket": HOME_BUCKET}
+    tenants = {
+        "conformance": {
+            "keys": [{"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}],
+            "home": home,
+        }
+    }
+    for client_name in CLIENT_NAMES:
+        access_key, secret_key = client_keys(client_name)
+        tenants[client_name] = {
+            "keys": [{"access_key": access_key, "secret_key": secret_key}],
+            "home": home,
+        }
     return {
         "server": server,
         "upstreams": {"main": main},
-        "tenants": {
-            "conformance": {
-                "keys": [{"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}],
-                "home": {"upstream": "main", "bucket": HOME_BUCKET},
-            }
-        },
+        "tenants": tenants,
         "layout": {"shards": 16},
     }
 
@@ -205,7 +284,11 @@ def client_proxy(
     target = Target(f"{scheme}://127.0.0.1:{port}", ACCESS_KEY, SECRET_KEY, log, ca)
     running = RunningProxy(upstream.name, target, process)
     try:
+        recorder.start_sessions(running)
         yield running
     finally:
-        process.stop(timeout=5)
-        recorder.proxy_stopped(running)
+        try:
+            recorder.finish(running)
+        finally:
+            process.stop(timeout=5)
+            recorder.proxy_stopped(running)

@@ -1,8 +1,9 @@
 """Every client's scripted session (conformance/sessions) on every upstream, over HTTP and TLS.
 
-One test per matrix cell: (upstream, scheme, client, step). The client's whole session runs at
-its first cell's test and later cells read its recorded step results, so a failing step fails
-exactly its own cell; known failures are strict expected failures in tests/expected_failures.py.
+One test per matrix cell: (upstream, scheme, client, step). The client's whole session runs once,
+in the background from the moment its proxy is up (tests/clients/conftest.py), and each cell
+reads its recorded step result, so a failing step fails exactly its own cell; known failures are
+strict expected failures in tests/expected_failures.py.
 """
 
 from __future__ import annotations
