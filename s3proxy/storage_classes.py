@@ -4,9 +4,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html#AmazonS3-PutO
 Every class S3 names is accepted on PutObject, CreateMultipartUpload and CopyObject; any other
 name is 400 InvalidStorageClass. The local store keeps the class in its index. An S3 upstream
 is sent the class only when its configuration lists it (``upstreams.NAME.storage_classes``);
-a class it does not list is refused there, because the upstream's listings (which the proxy
-passes on without a HEAD per key) could not show a class kept anywhere else, and a listing
-that disagrees with HEAD is a wrong answer. STANDARD needs no listing: it is every object's.
+any other class is stored there as STANDARD and kept by the proxy in a record bound to the
+object, which HEAD/GET and the listings read (:mod:`s3proxy.backends.class_records`). A class
+that cannot be kept (a tenant without a home) is refused (:func:`not_offered`). STANDARD needs
+no record: it is every object's.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def requested(value: str | None) -> str:
 
 
 def not_offered(storage_class: str) -> S3Error:
-    """An S3 upstream asked for a class its configuration does not list."""
+    """A class the upstream does not offer and the proxy cannot keep (no home to keep it in)."""
     return S3Error(
         S3ErrorCode.InvalidStorageClass,
         f"The storage class {storage_class} is not offered by this bucket's storage.",
@@ -47,7 +48,8 @@ def not_offered(storage_class: str) -> S3Error:
 
 def write_headers(offered: Collection[str], storage_class: str, tags: Tags) -> dict[str, str]:
     """The headers asking an S3 upstream for ``storage_class`` and ``tags`` on a write (PUT,
-    CreateMultipartUpload, CopyObject); a class the upstream does not offer is refused."""
+    CreateMultipartUpload, CopyObject). A class the upstream does not offer is refused: the
+    mapped storage sends STANDARD for a class it keeps, so this only guards a path that forgot."""
     headers: dict[str, str] = {}
     if storage_class != STANDARD:
         if storage_class not in offered:

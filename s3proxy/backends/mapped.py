@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from s3proxy import sse
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
+from s3proxy.backends.class_records import ClassRecords
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.usage_records import UsageBook, book, head_size
@@ -70,6 +71,8 @@ class MappedStorage:
         """Buckets other tenants map explicitly: as in S3, someone else's bucket is AccessDenied."""
         self.buckets = BucketRegistry(tenant, backends, foreign_buckets)
         self.uploads = MappedUploads(self, backends)
+        self.classes = ClassRecords(self)
+        """Classes an S3 upstream does not offer, kept by the proxy (.class_records)."""
         self.quotas = quotas
         """None for a tenant without quotas: its writes cost nothing more (s3proxy.quotas)."""
 
@@ -139,16 +142,26 @@ class MappedStorage:
         scopes = self.quota_scopes(request.bucket)
         if scopes and isinstance(backend, UsageCounter):  # before any body byte moves
             await backend.check_quota(scopes, location.bucket, location.key, request.content_length)
+        asked = request.storage_class
+        classes = self.classes
+        upstream_class = await classes.upstream_class(request.bucket, request.key, backend, asked)
         upstream_request = dataclasses.replace(
-            request, bucket=location.bucket, key=location.key, quota=scopes
+            request,
+            bucket=location.bucket,
+            key=location.key,
+            quota=scopes,
+            storage_class=upstream_class,
         )
         usage = self.usage_book(scopes, backend)
         if usage is not None:  # before any body byte moves, too
             size = request.content_length
-            return await usage.guarded(
+            result = await usage.guarded(
                 scopes, location, size, lambda: backend.put_object(upstream_request)
             )
-        return await backend.put_object(upstream_request)
+        else:
+            result = await backend.put_object(upstream_request)
+        await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
+        return result
 
     async def get_object(
         self,
@@ -171,6 +184,11 @@ class MappedStorage:
         if failed is not None:  # the upstream ignored a condition: answer as S3 would
             await got.aclose()
             raise S3Error(failed, headers=_validators(got.info))
+        try:
+            got.info = await self.classes.current(bucket, key, backend, got.info)
+        except BaseException:
+            await got.aclose()
+            raise
         return got
 
     async def head_object(
@@ -192,7 +210,7 @@ class MappedStorage:
         failed = failed_condition(conditions, info.etag, info.last_modified)
         if failed is not None:
             raise S3Error(failed, headers=_validators(info))
-        return info
+        return await self.classes.current(bucket, key, backend, info)
 
     async def delete_object(self, bucket: str, key: str) -> None:
         backend, location = await self.existing(bucket, key)
@@ -201,8 +219,9 @@ class MappedStorage:
         if usage is not None:
             delete = backend.delete_object
             await usage.removed(scopes, [location], lambda: delete(location.bucket, location.key))
-            return
-        await backend.delete_object(location.bucket, location.key)
+        else:
+            await backend.delete_object(location.bucket, location.key)
+        await self.classes.removed(bucket, [key], backend)
 
     async def get_object_tagging(self, bucket: str, key: str) -> Tags:
         backend, location = await self.existing(bucket, key)
@@ -217,6 +236,7 @@ class MappedStorage:
         """Server-side when both ends share an upstream, else streamed through the proxy."""
         source_backend, source = await self.existing(request.source_bucket, request.source_key)
         backend, target = await self.existing(request.bucket, request.key)
+        asked = request.storage_class
         mapped = dataclasses.replace(
             request,
             source_bucket=source.bucket,
@@ -224,6 +244,9 @@ class MappedStorage:
             bucket=target.bucket,
             key=target.key,
             quota=self.quota_scopes(request.bucket),
+            storage_class=await self.classes.upstream_class(
+                request.bucket, request.key, backend, asked
+            ),
         )
         if any_condition(request.source_conditions):
             # Checked here too: Ceph RGW 16 copies despite a failed x-amz-copy-source-if-match.
@@ -237,10 +260,13 @@ class MappedStorage:
             size = await head_size(source_backend, source)
             if size is None:
                 raise S3Error(S3ErrorCode.NoSuchKey)
-            return await usage.guarded(
+            result = await usage.guarded(
                 mapped.quota, target, size, lambda: _copy(source_backend, backend, mapped, same)
             )
-        return await _copy(source_backend, backend, mapped, same)
+        else:
+            result = await _copy(source_backend, backend, mapped, same)
+        await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
+        return result
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
         """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys."""
@@ -264,6 +290,9 @@ class MappedStorage:
                 client_key = upstream_keys.get(result.key)
                 if client_key is not None:
                     results[client_key] = DeleteResult(client_key, result.error)
+            failed = {key for key, result in results.items() if result.error is not None}
+            deleted = [key for key in upstream_keys.values() if key not in failed]
+            await self.classes.removed(bucket, deleted, backend)
         return [results.get(key, DeleteResult(key)) for key in keys]
 
     # -- listing -----------------------------------------------------------------------------
@@ -288,7 +317,8 @@ class MappedStorage:
                 root.bucket, prefix, delimiter, start_after, max_keys, token
             )
 
-        return await merge_listing(self.shard_roots(root), query, fetch, encoding)
+        page = await merge_listing(self.shard_roots(root), query, fetch, encoding)
+        return await self.classes.listed(bucket, backend, query, page)
 
     async def is_empty(self, bucket: str) -> bool:
         """No object and no multipart upload anywhere under the bucket's root."""

@@ -100,7 +100,12 @@ class MappedUploads:
                 "the object once it is complete.",
                 Header="x-amz-tagging",
             )
-        upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
+        upstream_class = await self._storage.classes.upstream_class(
+            request.bucket, request.key, backend, request.storage_class
+        )  # a class the proxy keeps: its mark below, the record at Complete
+        upstream = dataclasses.replace(
+            request, bucket=location.bucket, key=location.key, storage_class=upstream_class
+        )
         upload_id = await backend.create_multipart_upload(upstream)
         if records is None and acl is not None:  # the local store keeps the rest itself
             records = self._home_records()
@@ -179,6 +184,22 @@ class MappedUploads:
         request: CompleteMultipartInput,
         checksum: UploadChecksum | None = None,
         marks: UploadMarks | None = None,
+    ) -> CompleteMultipartOutput:
+        """:meth:`_marked_complete`, then the class record of the completed object written or
+        removed (:mod:`.class_records`), as for a PUT: the class is the upload's mark."""
+        result = await self._marked_complete(request, checksum, marks)
+        storage_class = marks.storage_class if marks is not None else None
+        backend, _ = await self._existing(request.bucket, request.key)
+        await self._storage.classes.written(
+            request.bucket, request.key, backend, storage_class or STANDARD, result.etag
+        )
+        return result
+
+    async def _marked_complete(
+        self,
+        request: CompleteMultipartInput,
+        checksum: UploadChecksum | None,
+        marks: UploadMarks | None,
     ) -> CompleteMultipartOutput:
         """:meth:`_checked_complete`, then the recorded tags set on the object with
         PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
@@ -277,7 +298,13 @@ class MappedUploads:
         marks: UploadMarks | None = None,
     ) -> None:
         backend, location = await self._existing(bucket, key)
-        await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+        gone: S3Error | None = None
+        try:
+            await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+        except S3Error as error:  # aborted or expired upstream: its records go all the same
+            if error.code is not S3ErrorCode.NoSuchUpload:
+                raise
+            gone = error
         marked = marks is not None and marks.any
         records = self._records(backend) if checksum is not None or marked else None
         if records is None and marks is not None and marks.acl is not None:
@@ -286,6 +313,8 @@ class MappedUploads:
             await records.remove(bucket, key, upload_id, checksum)
         if records is not None and marks is not None:
             await records.remove_marks(bucket, key, upload_id, marks)
+        if gone is not None:
+            raise gone
 
     async def list_parts(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from s3proxy.backends.class_records import ClassRecords
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.completion import MIN_PART_SIZE, multipart_etag
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -68,6 +69,7 @@ class Storage:
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
+        self.classes = ClassRecords(self)  # type: ignore[arg-type]
 
     async def existing(self, bucket: str, key: str) -> tuple[Upstream, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)
