@@ -12,13 +12,19 @@ and object here belongs to its tenant (one owner), so an ACL can only say one of
   PutObjectAcl, CreateMultipartUpload — written at Complete): a record bound to that object
   (:mod:`s3proxy.object_acl`). Elsewhere (an object's ``public-read-write``) they are refused
   (501): accepting one would answer 200 for a grant nobody carries out.
-- ``authenticated-read`` (any signed AWS account), ``aws-exec-read``, ``log-delivery-write``:
-  501, nothing here carries them out.
+- ``authenticated-read`` (on AWS: any signed AWS account; here: any of this gateway's tenants)
+  on a bucket or an object: kept where ``public-read`` is, and acted on by
+  :mod:`s3proxy.granted_reads` (reads signed by another tenant's key). Anonymous requests never
+  get what it grants (:mod:`s3proxy.anonymous` serves ``PUBLIC`` only).
+- ``aws-exec-read``, ``log-delivery-write``: 501, nothing here carries them out.
 
 ``x-amz-grant-*`` headers and ``AccessControlPolicy`` bodies are accepted when their grants are
 exactly those of one of the canned ACLs above (the owner's FULL_CONTROL, plus AllUsers READ
-[and WRITE]); any other grantee or combination is 501, never approximated. The operator's kill
-switch ``server.allow_public_acls: false`` turns every public ACL into 403 AccessDenied.
+[and WRITE], or AuthenticatedUsers READ); any other grantee or combination is 501, never
+approximated. The operator's kill switch ``server.allow_public_acls: false`` turns every public
+ACL into 403 AccessDenied
+(``authenticated-read`` included: AWS counts AuthenticatedUsers grants as public, as its Block
+Public Access does).
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ CANNED = frozenset(
 PRIVATE_LIKE = frozenset({"private", "bucket-owner-read", "bucket-owner-full-control"})
 """One owner here: these all mean "only the tenant"."""
 PUBLIC = frozenset({"public-read", "public-read-write"})
-"""Carried out on buckets (s3proxy.anonymous); the values a bucket's record may hold."""
+"""What grants anonymous requests (s3proxy.anonymous) on a bucket."""
+AUTHENTICATED_READ = "authenticated-read"
+GRANTING = PUBLIC | {AUTHENTICATED_READ}
+"""The ACLs that grant someone besides the owner: the values a bucket's record may hold, all
+the kill switch turns off, and what grants reads signed by another tenant's key
+(s3proxy.granted_reads: AllUsers includes every signed caller, as on AWS)."""
+OBJECT_ACLS = frozenset({"public-read", AUTHENTICATED_READ})
+"""What an object's record (s3proxy.object_acl) may hold."""
 READ, WRITE, FULL_CONTROL = "READ", "WRITE", "FULL_CONTROL"
 PERMISSIONS = frozenset({READ, WRITE, "READ_ACP", "WRITE_ACP", FULL_CONTROL})
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -81,7 +94,7 @@ def _canned_for(owner: Owner, grants: Iterable[Grant]) -> str:
     raise S3Error(
         S3ErrorCode.NotImplemented,
         "Only grants that say what a canned ACL says (the owner's FULL_CONTROL, plus AllUsers "
-        "READ or READ and WRITE) are implemented.",
+        "READ or READ and WRITE, or AuthenticatedUsers READ) are implemented.",
     )
 
 
@@ -136,15 +149,14 @@ def check(acl: str, *, bucket: bool, allow_public: bool) -> str | None:
     off (403)."""
     if acl in PRIVATE_LIKE:
         return None
-    if acl in PUBLIC or acl == "authenticated-read":
+    if acl in GRANTING:
         if not allow_public:
             raise S3Error(S3ErrorCode.AccessDenied, "Public ACLs are turned off on this server.")
-        if (acl in PUBLIC and bucket) or (acl == "public-read" and not bucket):
+        if bucket or acl in OBJECT_ACLS:
             return acl
-        where = "buckets" if bucket else "objects"
         raise S3Error(
             S3ErrorCode.NotImplemented,
-            f"The canned ACL {acl} is not implemented on {where}.",
+            f"The canned ACL {acl} is not implemented on objects.",
             Header="x-amz-acl",
         )
     raise S3Error(
@@ -199,11 +211,12 @@ def policy_xml(owner: Owner, acl: str | None) -> bytes:
         f'<Grant><Grantee xmlns:xsi="{XSI}" xsi:type="CanonicalUser">{person}</Grantee>'
         f"<Permission>{FULL_CONTROL}</Permission></Grant>"
     ]
-    for permission in (READ, WRITE):
-        if ("uri", ALL_USERS, permission) in _owner_grants(owner, acl or "private"):
+    granted = _owner_grants(owner, acl or "private")
+    for group, permission in ((ALL_USERS, READ), (ALL_USERS, WRITE), (AUTHENTICATED_USERS, READ)):
+        if ("uri", group, permission) in granted:
             grants.append(
                 f'<Grant><Grantee xmlns:xsi="{XSI}" xsi:type="Group">'
-                f"{_element('URI', ALL_USERS)}</Grantee>"
+                f"{_element('URI', group)}</Grantee>"
                 f"<Permission>{permission}</Permission></Grant>"
             )
     return document(

@@ -6,9 +6,10 @@ What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject and ListObje
 GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
 name the very object served: checked by a HEAD before and on the response's ETag and
 Last-Modified after).
-Nothing else: no bucket is created, listed among buckets, deleted or configured anonymously, and
-an operation the gateway refuses to a signed caller is 403 here too (an anonymous caller learns
-nothing about the routing table).
+Never what ``authenticated-read`` grants (a bucket's or an object's): that needs a signature
+(:mod:`s3proxy.granted_reads`). Nothing else: no bucket is created, listed among buckets,
+deleted or configured anonymously, and an operation the gateway refuses to a signed caller is
+403 here too (an anonymous caller learns nothing about the routing table).
 
 Whose bucket it is comes from the CORS preflight's unsigned lookup
 (:func:`s3proxy.cors_requests._owner`): the one tenant that maps or has created the bucket. A
@@ -39,7 +40,6 @@ from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.limits import CURRENT_TENANT, Gate
-from s3proxy.model import ReadConditions
 from s3proxy.object_acl import ObjectAcl
 from s3proxy.operations import Operation
 from s3proxy.owner import check_expected_owner
@@ -57,6 +57,9 @@ READS = frozenset(
 WRITES = frozenset({Operation.PutObject})
 OBJECT_READS = frozenset({Operation.GetObject, Operation.HeadObject})
 """What an object's own public-read grants (s3proxy.object_acl)."""
+PUBLIC_OBJECT = frozenset({"public-read"})
+"""The object ACL that grants anonymous reads (never authenticated-read: that needs a
+signature, s3proxy.granted_reads)."""
 POOL = "(anonymous)"
 """The CURRENT_TENANT of anonymous requests: their own upstream connection pool."""
 ANONYMOUS_REQUESTS = Gate(64, POOL)
@@ -177,7 +180,7 @@ async def _handle(
     )
     response = await HANDLERS[operation](context)
     if record is not None and not record.matches(
-        _header(response, "etag"), _header(response, "last-modified")
+        header(response, "etag"), header(response, "last-modified")
     ):  # replaced since the HEAD: this object's grant is not the one checked
         if response.close is not None:
             await response.close()
@@ -193,17 +196,11 @@ async def _public_object(
     key = request.key
     if operation not in OBJECT_READS or key is None or request.bucket is None:
         raise _denied()
-    record = await object_acl.read(storage, request.bucket, key)
-    if record is None or record.acl != "public-read":
-        raise _denied()
-    try:
-        info = await storage.head_object(request.bucket, key, ReadConditions())
-    except S3Error:
-        raise _denied() from None
-    if not record.matches(info.etag, info.last_modified):
+    record = await object_acl.granting(storage, request.bucket, key, PUBLIC_OBJECT)
+    if record is None:
         raise _denied()
     return record
 
 
-def _header(response: S3Response, name: str) -> str | None:
+def header(response: S3Response, name: str) -> str | None:
     return next((v for n, v in response.headers if n.lower() == name), None)

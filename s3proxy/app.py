@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from s3proxy import anonymous, metrics
+from s3proxy import anonymous, granted_reads, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends import bucket_cache, usage_records
@@ -353,7 +353,10 @@ class S3App:
         await gate.enter(admission.max_wait)
         CURRENT_TENANT.set(tenant)
         try:
-            response = await handler(context)
+            try:
+                response = await handler(context)
+            except S3Error as error:  # not the caller's bucket? Another tenant may grant it
+                response = await granted_reads.serve(context, error, runtime, entry)
         except BaseException:
             gate.leave()
             raise

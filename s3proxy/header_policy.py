@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from s3proxy.acl import CANNED, GRANT_HEADERS, PRIVATE_LIKE, PUBLIC
+from s3proxy.acl import CANNED, GRANT_HEADERS, GRANTING, PRIVATE_LIKE
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.operations import Operation
 from s3proxy.request import S3Request
@@ -40,7 +40,7 @@ PRESIGN_PARAMS = frozenset(
 )
 
 # Canned ACLs a handler may carry out (s3proxy.acl judges which, where); the others never are.
-HANDLED_ACLS = PRIVATE_LIKE | PUBLIC
+HANDLED_ACLS = PRIVATE_LIKE | GRANTING
 OBJECT_OWNERSHIPS = frozenset({"BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"})
 
 ValueCheck = Callable[[str, str], None]
@@ -77,8 +77,8 @@ def canned_acl(name: str, value: str) -> None:
     if value in CANNED:
         raise S3Error(
             S3ErrorCode.NotImplemented,
-            f"The canned ACL {value} is not implemented: only the tenant, or everyone (public "
-            "buckets), can reach buckets and objects here.",
+            f"The canned ACL {value} is not implemented: only the tenant, every tenant "
+            "(authenticated-read) or everyone (public-read) can be granted access here.",
             Header=name,
         )
     raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
@@ -190,7 +190,9 @@ HEADERS: Mapping[str, HeaderRule] = {
     "x-amz-checksum-sha1": HeaderRule(CHECKSUMMED),
     "x-amz-checksum-sha256": HeaderRule(CHECKSUMMED),
     "x-amz-checksum-algorithm": HeaderRule(_ops(Operation.CreateMultipartUpload)),
-    "x-amz-checksum-type": HeaderRule(_ops(Operation.CreateMultipartUpload)),
+    "x-amz-checksum-type": HeaderRule(
+        _ops(Operation.CreateMultipartUpload, Operation.CompleteMultipartUpload)
+    ),
     "x-amz-checksum-mode": HeaderRule(_ops(Operation.GetObject, Operation.HeadObject)),
     # GetObjectAttributes (s3proxy.handlers.attributes reads them).
     "x-amz-object-attributes": HeaderRule(_ops(Operation.GetObjectAttributes)),

@@ -14,9 +14,11 @@ an object's ACL when it is overwritten, and here an overwrite (or a delete and a
 makes a new Last-Modified, so the old record no longer matches and the object is private —
 without any write that does not ask for a public ACL paying for a record lookup.
 
-Anonymous reads check the record against a HEAD before serving and against the served
-response's own ETag and Last-Modified after (:mod:`s3proxy.anonymous`), so an object replaced
-between the two is refused, never served under the old object's grant. Records of deleted or
+The ACL is ``public-read`` or ``authenticated-read`` (:data:`s3proxy.acl.OBJECT_ACLS`).
+Anonymous reads (public-read only) and reads signed by another tenant (either) check the record
+against a HEAD before serving and against the served response's own ETag and Last-Modified
+after (:mod:`s3proxy.anonymous`, :mod:`s3proxy.granted_reads`), so an object replaced between
+the two is refused, never served under the old object's grant. Records of deleted or
 overwritten objects stay behind, inert (they never match again).
 """
 
@@ -81,6 +83,23 @@ async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | Non
         return ObjectAcl(str(fields["acl"]), str(fields["etag"]), str(fields["last_modified"]))
     except (ValueError, TypeError, KeyError):
         raise S3Error(S3ErrorCode.InternalError) from None  # never guess at a grant
+
+
+async def granting(
+    storage: MappedStorage, bucket: str, key: str, acls: frozenset[str]
+) -> ObjectAcl | None:
+    """The record of the object stored now at (bucket, key) when it holds one of ``acls``;
+    None when there is no record, it holds another ACL, it names another object, or the
+    object is gone (or cannot be read without its SSE-C key). The caller checks the served
+    response against it again (:meth:`ObjectAcl.matches`): the object may change between."""
+    record = await read(storage, bucket, key)
+    if record is None or record.acl not in acls:
+        return None
+    try:
+        info = await storage.head_object(bucket, key, ReadConditions())
+    except S3Error:
+        return None
+    return record if record.matches(info.etag, info.last_modified) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from s3proxy.acl import PUBLIC
+from s3proxy.acl import GRANTING
 from s3proxy.backends.records import read_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -47,7 +47,7 @@ class BucketSettings:
     cors: tuple[CorsRule, ...] | None = None
     tags: tuple[tuple[str, str], ...] | None = None
     acl: str | None = None
-    """A public canned ACL (s3proxy.acl.PUBLIC); None: private."""
+    """A canned ACL granting others (s3proxy.acl.GRANTING); None: private."""
     other: dict[str, Any] = field(default_factory=dict)
     """Members of the record this version does not act on, kept as found."""
 
@@ -78,7 +78,7 @@ class BucketSettings:
             cors = record.pop("cors", None)
             tags = record.pop("tags", None)
             acl = record.pop("acl", None)
-            if acl is not None and acl not in PUBLIC:
+            if acl is not None and acl not in GRANTING:
                 raise ValueError("unknown ACL")
             return cls(
                 cors=tuple(CorsRule.from_json(r) for r in cors) if cors is not None else None,

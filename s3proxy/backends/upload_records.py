@@ -31,9 +31,9 @@ Two more records, beside those directories, mark an upload's other per-upload ne
   STANDARD), which ListParts and ListMultipartUploads report (SeaweedFS 4.48 stores the class
   with the completed object but lists every upload as STANDARD);
 - ``… + D + ".acl." + ACL``, empty: the upload was created with the public canned ACL ACL
-  (``public-read``), whose record (:mod:`s3proxy.object_acl`) Complete writes for the
-  completed object. Kept on every lane, the local store's too, in the tenant's home (a public
-  object ACL needs one anyway).
+  (``public-read`` or ``authenticated-read``), whose record (:mod:`s3proxy.object_acl`)
+  Complete writes for the completed object. Kept on every lane, the local store's too, in the
+  tenant's home (a public object ACL needs one anyway).
 
 Uploads without a checksum algorithm, tags, SSE-C, a class other than STANDARD or a public ACL
 pay nothing:
@@ -80,7 +80,7 @@ TAGS_RECORD = ".tags"
 CUSTOMER_KEY_RECORD = ".sse-c"
 CLASS_RECORD = ".class."
 ACL_RECORD = ".acl."
-PUBLIC_UPLOAD_ACLS = frozenset({"public-read"})
+PUBLIC_UPLOAD_ACLS = frozenset({"public-read", "authenticated-read"})
 """The public ACLs an upload may carry to Complete (as an object may have)."""
 MAX_TAGS_RECORD = 64 * 1024
 """Ten tags of S3's longest keys and values, URL-encoded, take under 12 KiB."""

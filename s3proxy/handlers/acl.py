@@ -2,9 +2,9 @@
 that create buckets and objects.
 
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketAcl.html (and the other three
-pages). What an ACL may say here, and why, is :mod:`s3proxy.acl`: a bucket's public ACL is kept
-in its settings record, an object's public-read in a record bound to the object
-(:mod:`s3proxy.object_acl`).
+pages). What an ACL may say here, and why, is :mod:`s3proxy.acl`: a bucket's public or
+authenticated-read ACL is kept in its settings record, an object's public-read or
+authenticated-read in a record bound to the object (:mod:`s3proxy.object_acl`).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ async def put_bucket_acl(ctx: RequestContext) -> S3Response:
 
 
 async def get_bucket_acl(ctx: RequestContext) -> S3Response:
-    """The ACL carried out: a stored public ACL shows as private while the operator's kill
-    switch (``server.allow_public_acls: false``) keeps anonymous requests out."""
+    """The ACL carried out: a stored public or authenticated-read ACL shows as private while
+    the operator's kill switch (``server.allow_public_acls: false``) keeps others out."""
     settings = await ctx.storage.buckets.settings.get(_bucket(ctx))
     shown = settings.acl if ctx.server.allow_public_acls else None
     return xml_response(acl.policy_xml(ctx.owner, shown))
@@ -81,9 +81,9 @@ async def put_object_acl(ctx: RequestContext) -> S3Response:
 
 
 async def get_object_acl(ctx: RequestContext) -> S3Response:
-    """The object's ACL: public-read while a record bound to this very object says so (and
-    the operator allows public ACLs), else private. Without the object's SSE-C key, as on S3
-    (:func:`s3proxy.object_acl.stored`)."""
+    """The object's ACL: public-read or authenticated-read while a record bound to this very
+    object says so (and the operator allows public ACLs), else private. Without the object's
+    SSE-C key, as on S3 (:func:`s3proxy.object_acl.stored`)."""
     bucket, key = _object(ctx)
     await check_version(ctx)
     info = await object_acl.stored(ctx.storage, bucket, key)
@@ -136,8 +136,9 @@ def _not_carried_out(canned: str) -> S3Error:
 def public_object_acl(ctx: RequestContext) -> str | None:
     """The public ACL (None: private) a request creating an object asks for; checked before
     anything is written. Requests without an ACL header pay a few header lookups. Refused:
-    a public ACL on an SSE-C object (never served without its key, so never to an anonymous
-    caller), or for a tenant without a home (where its record would go)."""
+    a public or authenticated-read ACL on an SSE-C object (its record is bound through a
+    keyless HEAD, and it would be served to others only with its key), or for a tenant
+    without a home (where its record would go)."""
     canned = acl.requested(ctx.request, ctx.owner)
     if canned is None:
         return None

@@ -1,7 +1,9 @@
 """Canned ACLs on every lane (s3proxy.acl): Put/Get BucketAcl and ObjectAcl rendered with the
 tenant's owner id; grants and AccessControlPolicy bodies accepted only where they say what a
-canned ACL says; public-read-write and authenticated-read refused on objects (nothing stored).
-public-read on objects, multipart uploads' included: tests/integration/test_anonymous.py."""
+canned ACL says (AuthenticatedUsers READ included); public-read-write refused on objects
+(nothing stored). public-read on objects, multipart uploads' included:
+tests/integration/test_anonymous.py; what authenticated-read grants other tenants:
+tests/integration/test_authenticated_read.py."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ def canned(owner: dict[str, str], acl: str) -> set[tuple[str, str, str]]:
         grants.add(("Group", ALL_USERS, "READ"))
     if acl == "public-read-write":
         grants.add(("Group", ALL_USERS, "WRITE"))
+    if acl == "authenticated-read":
+        grants.add(("Group", AUTHENTICATED, "READ"))
     return grants
 
 
@@ -68,7 +72,9 @@ def test_bucket_acl_starts_private_with_the_tenants_owner(proxy: Proxy, bucket: 
     assert answer["Grants"][0]["Grantee"]["DisplayName"] == "alice"
 
 
-@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "private"])
+@pytest.mark.parametrize(
+    "acl", ["public-read", "public-read-write", "authenticated-read", "private"]
+)
 def test_put_bucket_acl_canned(proxy: Proxy, bucket: str, acl: str) -> None:
     s3 = proxy.client("alice")
     owner = owner_of(s3)
@@ -108,6 +114,9 @@ def test_access_control_policy_bodies(proxy: Proxy, bucket: str) -> None:
     everyone = {"Grantee": {"Type": "Group", "URI": ALL_USERS}, "Permission": "READ"}
     s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": owner, "Grants": [me, everyone]})
     assert grants_of(s3.get_bucket_acl(Bucket=bucket)) == canned(owner, "public-read")
+    signed = {"Grantee": {"Type": "Group", "URI": AUTHENTICATED}, "Permission": "READ"}
+    s3.put_bucket_acl(Bucket=bucket, AccessControlPolicy={"Owner": owner, "Grants": [signed, me]})
+    assert grants_of(s3.get_bucket_acl(Bucket=bucket)) == canned(owner, "authenticated-read")
     # What s3cmd and the console send back: the document GetBucketAcl gave.
     current = s3.get_bucket_acl(Bucket=bucket)
     policy = {"Owner": current["Owner"], "Grants": current["Grants"][:1]}
@@ -118,9 +127,9 @@ def test_access_control_policy_bodies(proxy: Proxy, bucket: str) -> None:
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        ({"ACL": "authenticated-read"}, (501, "NotImplemented")),
+        ({"ACL": "aws-exec-read"}, (501, "NotImplemented")),
         ({"GrantRead": 'id="123456789012"'}, (501, "NotImplemented")),
-        ({"GrantRead": f'uri="{AUTHENTICATED}"'}, (501, "NotImplemented")),
+        ({"GrantRead": f'uri="{AUTHENTICATED}"'}, (501, "NotImplemented")),  # no owner grant
         ({"GrantRead": 'emailAddress="a@example.com"'}, (501, "NotImplemented")),
         ({"GrantWrite": f'uri="{ALL_USERS}"'}, (501, "NotImplemented")),  # no owner grant
         ({"GrantRead": "nonsense"}, (400, "InvalidArgument")),
@@ -129,9 +138,9 @@ def test_access_control_policy_bodies(proxy: Proxy, bucket: str) -> None:
         ({"ACL": "log-delivery-write"}, (501, "NotImplemented")),
     ],
     ids=[
-        "authenticated-read",
+        "aws-exec-read",
         "other-account",
-        "authenticated-users",
+        "authenticated-users-only",
         "email",
         "all-users-only",
         "bad-grant",
@@ -188,7 +197,7 @@ def test_create_bucket_with_a_public_acl(proxy: Proxy) -> None:
     finally:
         s3.delete_bucket(Bucket=name)
     with pytest.raises(ClientError) as refused:
-        s3.create_bucket(Bucket=name, ACL="authenticated-read")
+        s3.create_bucket(Bucket=name, ACL="aws-exec-read")
     assert code_of(refused) == (501, "NotImplemented")
     assert name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
@@ -232,12 +241,12 @@ def test_object_public_read_is_shown_until_the_object_changes(proxy: Proxy, buck
     assert grants_of(s3.get_object_acl(Bucket=bucket, Key="c")) == canned(owner, "public-read")
 
 
-@pytest.mark.parametrize("acl", ["public-read-write", "authenticated-read"])
+@pytest.mark.parametrize("acl", ["public-read-write", "aws-exec-read"])
 def test_public_object_acls_are_refused_and_nothing_is_stored(
     proxy: Proxy, bucket: str, acl: str
 ) -> None:
-    """Not carried out: public-read-write and authenticated-read on objects, multipart uploads
-    included (public-read is: test_anonymous.py)."""
+    """Not carried out: public-read-write and aws-exec-read on objects, multipart uploads
+    included (public-read is: test_anonymous.py; authenticated-read: below)."""
     s3 = proxy.client("alice")
     s3.put_object(Bucket=bucket, Key="src", Body=b"x")
     calls = {
@@ -254,3 +263,62 @@ def test_public_object_acls_are_refused_and_nothing_is_stored(
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert keys == ["src"]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_grant_headers_and_create_bucket_with_authenticated_read(proxy: Proxy) -> None:
+    s3 = proxy.client("alice")
+    owner = owner_of(s3)
+    name = "acl-new-" + os.urandom(4).hex()
+    s3.create_bucket(Bucket=name, ACL="authenticated-read")
+    try:
+        assert grants_of(s3.get_bucket_acl(Bucket=name)) == canned(owner, "authenticated-read")
+        s3.put_bucket_acl(Bucket=name, ACL="private")
+        s3.put_bucket_acl(
+            Bucket=name, GrantFullControl=f'id="{owner["ID"]}"', GrantRead=f'uri="{AUTHENTICATED}"'
+        )
+        assert grants_of(s3.get_bucket_acl(Bucket=name)) == canned(owner, "authenticated-read")
+    finally:
+        s3.delete_bucket(Bucket=name)
+
+
+def test_object_authenticated_read_wherever_objects_are_made(proxy: Proxy, bucket: str) -> None:
+    """PutObject, CopyObject, PutObjectAcl (canned, grant headers, body) and multipart uploads
+    (kept with the upload, bound at Complete); shown until the object changes, as public-read."""
+    s3 = proxy.client("alice")
+    owner = owner_of(s3)
+    signed = canned(owner, "authenticated-read")
+
+    def shown(key: str) -> set[tuple[str, str, str]]:
+        return grants_of(s3.get_object_acl(Bucket=bucket, Key=key))
+
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ACL="authenticated-read")
+    assert shown("k") == signed
+    s3.copy_object(
+        Bucket=bucket, Key="c", CopySource={"Bucket": bucket, "Key": "k"}, ACL="authenticated-read"
+    )
+    assert shown("c") == signed
+    s3.copy_object(Bucket=bucket, Key="c2", CopySource={"Bucket": bucket, "Key": "k"})
+    assert shown("c2") == canned(owner, "private")  # a copy's own ACL, never the source's
+    s3.put_object(Bucket=bucket, Key="k", Body=b"y")
+    assert shown("k") == canned(owner, "private")
+    s3.put_object_acl(
+        Bucket=bucket,
+        Key="k",
+        GrantFullControl=f'id="{owner["ID"]}"',
+        GrantRead=f'uri="{AUTHENTICATED}"',
+    )
+    assert shown("k") == signed
+    me = {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"}
+    s3.put_object_acl(Bucket=bucket, Key="k", AccessControlPolicy={"Owner": owner, "Grants": [me]})
+    assert shown("k") == canned(owner, "private")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="m", ACL="authenticated-read")
+    part = s3.upload_part(
+        Bucket=bucket, Key="m", UploadId=upload["UploadId"], PartNumber=1, Body=b"part"
+    )
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="m",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert shown("m") == signed

@@ -81,7 +81,7 @@ def with_header(s3: Any, name: str, value: str) -> Callable[[], None]:
 
 PUT_REFUSALS: list[tuple[dict[str, Any], int, str]] = [
     ({"ACL": "public-read-write"}, 501, "NotImplemented"),  # public-read: test_anonymous.py
-    ({"ACL": "authenticated-read"}, 501, "NotImplemented"),
+    ({"ACL": "aws-exec-read"}, 501, "NotImplemented"),  # authenticated-read: its own file
     ({"ACL": "no-such-acl"}, 400, "InvalidArgument"),
     ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
     ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
@@ -242,7 +242,7 @@ def test_copy_object_with_private_acl_and_tagging_directive_copy_is_served(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"ACL": "authenticated-read"}, 501, "NotImplemented"),  # any tenant: not routed
+        ({"ACL": "aws-exec-read"}, 501, "NotImplemented"),
         ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
         ({"StorageClass": "COLDEST"}, 400, "InvalidStorageClass"),
         ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
@@ -285,7 +285,7 @@ def test_upload_part_with_sse_c_stores_no_part(proxy: Proxy, key: str) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"ACL": "authenticated-read"}, 501, "NotImplemented"),  # public-read: test_acl.py
+        ({"ACL": "log-delivery-write"}, 501, "NotImplemented"),  # public-read: test_acl.py
         ({"ACL": "bogus"}, 400, "InvalidArgument"),
         ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
         ({"ObjectLockEnabledForBucket": True}, 501, "NotImplemented"),

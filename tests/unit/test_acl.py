@@ -113,11 +113,13 @@ def test_requested_refusals(headers: dict[str, str], code: S3ErrorCode) -> None:
         ("public-read-write", True, True, "public-read-write"),
         ("public-read", False, True, "public-read"),
         ("public-read-write", False, True, S3ErrorCode.NotImplemented),
-        ("authenticated-read", True, True, S3ErrorCode.NotImplemented),
+        ("authenticated-read", True, True, "authenticated-read"),
+        ("authenticated-read", False, True, "authenticated-read"),
         ("aws-exec-read", True, True, S3ErrorCode.NotImplemented),
         ("public-read", True, False, S3ErrorCode.AccessDenied),
         ("public-read", False, False, S3ErrorCode.AccessDenied),
         ("authenticated-read", False, False, S3ErrorCode.AccessDenied),
+        ("authenticated-read", True, False, S3ErrorCode.AccessDenied),
     ],
 )
 def test_check(value: str, bucket: bool, allow: bool, outcome: str | S3ErrorCode | None) -> None:
@@ -142,12 +144,14 @@ def grant(grantee: str, permission: str) -> str:
 
 ME = grant(f"<ID>{OWNER.id}</ID>", "FULL_CONTROL")
 EVERYONE = grant(f"<URI>{ALL}</URI>", "READ")
+SIGNED = grant("<URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI>", "READ")
 
 
 def test_parse_policy() -> None:
     assert acl.parse_policy(policy(OWNER.id, ME), OWNER) == "private"
     assert acl.parse_policy(policy(OWNER.id, ME + EVERYONE), OWNER) == "public-read"
     assert acl.parse_policy(policy(OWNER.id, EVERYONE + ME + EVERYONE), OWNER) == "public-read"
+    assert acl.parse_policy(policy(OWNER.id, SIGNED + ME), OWNER) == "authenticated-read"
 
 
 @pytest.mark.parametrize(
@@ -156,6 +160,8 @@ def test_parse_policy() -> None:
         (policy("999999999999", ME), S3ErrorCode.AccessDenied),
         (policy(OWNER.id, ME + grant("<ID>999999999999</ID>", "READ")), S3ErrorCode.NotImplemented),
         (policy(OWNER.id, ME + grant(f"<URI>{ALL}</URI>", "BOSS")), S3ErrorCode.MalformedACLError),
+        (policy(OWNER.id, ME + SIGNED + EVERYONE), S3ErrorCode.NotImplemented),
+        (policy(OWNER.id, ME + SIGNED.replace("READ", "WRITE")), S3ErrorCode.NotImplemented),
         (policy(OWNER.id, ME + grant("", "READ")), S3ErrorCode.MalformedACLError),
         (policy(OWNER.id, ME + "<Other/>"), S3ErrorCode.MalformedACLError),
         (b"<Tagging/>", S3ErrorCode.MalformedACLError),
@@ -171,7 +177,7 @@ def test_parse_policy_refusals(body: bytes, code: S3ErrorCode | None) -> None:
         assert error.status == 400
 
 
-@pytest.mark.parametrize("value", [None, "public-read", "public-read-write"])
+@pytest.mark.parametrize("value", [None, "public-read", "public-read-write", "authenticated-read"])
 def test_policy_xml_round_trips(value: str | None) -> None:
     rendered = acl.policy_xml(OWNER, value)
     root = ET.fromstring(rendered)
@@ -185,8 +191,10 @@ def test_bucket_settings_keep_the_acl() -> None:
     settings = with_acl("public-read")(NO_SETTINGS)
     assert BucketSettings.decode(settings.encode()) == settings
     assert with_acl(None)(settings).encode() == b""
+    signed = with_acl("authenticated-read")(NO_SETTINGS)
+    assert BucketSettings.decode(signed.encode()) == signed
     with pytest.raises(S3Error):
-        BucketSettings.decode(b'{"acl":"authenticated-read"}')  # never written by this gateway
+        BucketSettings.decode(b'{"acl":"aws-exec-read"}')  # never written by this gateway
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,138 @@
+"""Reads signed by another tenant's key (issue 17.3): ``authenticated-read`` and the public ACLs
+as they apply to a signed caller that does not own the bucket.
+
+On AWS, ``authenticated-read`` grants READ to any signed AWS caller, and ``public-read`` (AllUsers)
+includes them. Here the signed callers are this gateway's tenants, each with its own bucket
+namespace. So a request signed by tenant B's valid key, for a bucket name B does not have, is
+served read-only exactly where the owner's ACL grants it:
+
+- GetObject/HeadObject and ListObjects(V2) in a bucket whose ACL is ``public-read``,
+  ``public-read-write`` or ``authenticated-read``;
+- GetObject/HeadObject of an object whose own record (:mod:`s3proxy.object_acl`) says
+  ``public-read`` or ``authenticated-read`` and names the very object served (checked by a HEAD
+  before and on the response's ETag and Last-Modified after, as the anonymous path does).
+
+Nothing else, and never a write. A signed PUT into another tenant's ``public-read-write``
+bucket is refused with 403 AccessDenied saying so (that bucket's existence is public already:
+anyone can list it): not carried out, because the anonymous PUT's guarantees do not carry over
+as they stand — the caller's own storage has already taken the request (and maybe part of its
+body) when its NoSuchBucket sends it here, S3 would make the writer the object's owner, which
+one-owner buckets here cannot say, and the write would take the owner's quota from the
+caller's slots. An unsigned PUT is the way in.
+
+When this path runs: only after the caller's own storage answered NoSuchBucket or AccessDenied
+(another tenant's mapped bucket) for one of the four reads (or a PUT), so every other request pays
+nothing, and the caller's own buckets always win. Everything that is not granted re-raises
+that very answer: a foreign tenant learns nothing it could not learn before (no new existence
+leak). A name that two other tenants use is never served (never guessed), as for anonymous
+requests. ``server.allow_public_acls: false`` turns the path off.
+
+What stays the caller's: authentication (header-signed, presigned, SigV2 or V4), the scoped
+key's grants (checked on the bucket name before any handler runs, so a key limited to some
+buckets never reaches others' through here), its rate limits and request slot (this runs
+inside them), its upstream connection pool (``CURRENT_TENANT``), its name in the access log
+(``tenant``; the owner is logged as ``bucket_owner``). ``response-*`` overrides are allowed,
+as S3 allows them on any signed GET. An ``x-amz-expected-bucket-owner`` is checked against the
+caller first (the request pipeline's check), then against the owner here: so a request that
+sends one is never served another tenant's bucket (one naming the owner is refused 403, where
+AWS would serve it: a known gap). CORS headers are those of the caller's buckets, so a foreign
+read carries none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from s3proxy import object_acl
+from s3proxy.acl import GRANTING, OBJECT_ACLS
+from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
+from s3proxy.cors_requests import _has
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers import HANDLERS
+from s3proxy.handlers.context import RequestContext
+from s3proxy.object_acl import ObjectAcl
+from s3proxy.owner import check_expected_owner
+from s3proxy.responses import S3Response
+
+if TYPE_CHECKING:
+    from s3proxy.app import Runtime
+    from s3proxy.backends.mapped import MappedStorage
+
+TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
+"""The caller's own storage's answers after which a granted foreign read is looked for."""
+
+
+async def owner_of(
+    bucket: str, storages: Mapping[str, MappedStorage], caller: str
+) -> MappedStorage | None:
+    """The storage of the one tenant other than ``caller`` that maps or has created
+    ``bucket``; None when none or several do."""
+    others = [storage for name, storage in storages.items() if name != caller]
+    mapped = [storage for storage in others if bucket in storage.tenant.buckets]
+    if mapped:
+        return mapped[0] if len(mapped) == 1 else None
+    found = [s for s in others if s.tenant.home is not None and await _has(s, bucket)]
+    return found[0] if len(found) == 1 else None
+
+
+async def _own(ctx: RequestContext, bucket: str) -> bool:
+    """Whether the caller has ``bucket`` itself (or cannot tell): then its answer stands."""
+    try:
+        return await ctx.storage.buckets.exists(bucket)
+    except S3Error as error:  # another tenant's mapped bucket, or a caller without a home
+        return error.code not in TRIGGERS
+
+
+async def serve(
+    ctx: RequestContext, refused: S3Error, runtime: Runtime, entry: dict[str, Any]
+) -> S3Response:
+    """The granted read of another tenant's bucket, or ``refused`` (the caller's own answer)
+    raised again unchanged."""
+    bucket = ctx.request.bucket
+    if (
+        refused.code not in TRIGGERS
+        or (ctx.operation not in READS and ctx.operation not in WRITES)
+        or bucket is None
+        or not ctx.server.allow_public_acls
+        or await _own(ctx, bucket)
+    ):
+        raise refused
+    storage = await owner_of(bucket, runtime.storages, ctx.tenant)
+    if storage is None:
+        raise refused
+    try:
+        settings = await storage.buckets.settings.get(bucket)
+    except S3Error:  # deleted meanwhile, or unreadable: nothing granted
+        raise refused from None
+    if ctx.operation in WRITES:
+        if settings.acl == "public-read-write":
+            raise S3Error(
+                S3ErrorCode.AccessDenied,
+                "Writes signed by another tenant are not carried out: send the PUT into this "
+                "public-read-write bucket unsigned.",
+            )
+        raise refused
+    record: ObjectAcl | None = None
+    if settings.acl not in GRANTING:
+        key = ctx.request.key
+        if ctx.operation not in OBJECT_READS or key is None:
+            raise refused
+        record = await object_acl.granting(storage, bucket, key, OBJECT_ACLS)
+        if record is None:
+            raise refused
+    owner = storage.tenant.name
+    # The caller's x-amz-expected-bucket-owner was checked against the caller (so one naming the
+    # owner never gets here): a request that says "my bucket" is never served another's.
+    check_expected_owner(ctx.request, ctx.operation, runtime.owners[owner].id)
+    entry["bucket_owner"] = owner
+    granted = dataclasses.replace(ctx, storage=storage, owner=runtime.owners[owner], tenant=owner)
+    response = await HANDLERS[ctx.operation](granted)
+    if record is not None and not record.matches(
+        header(response, "etag"), header(response, "last-modified")
+    ):  # replaced since the HEAD: this object's grant is not the one checked
+        if response.close is not None:
+            await response.close()
+        raise refused
+    return response
