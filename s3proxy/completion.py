@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 
+from s3proxy.checksums import CHECKSUM_TYPES, TYPE_HEADER
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, PartsPage
 
@@ -106,3 +107,23 @@ def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo])
         chosen.append(found)
     if any(part.size < MIN_PART_SIZE for part in chosen[:-1]):
         raise S3Error(S3ErrorCode.EntityTooSmall)
+
+
+def requested_checksum_type(value: str) -> str:
+    """Complete's ``x-amz-checksum-type``: COMPOSITE or FULL_OBJECT, in any case, else S3's
+    400 InvalidRequest."""
+    requested = value.strip().upper()
+    if requested not in CHECKSUM_TYPES:
+        raise S3Error(S3ErrorCode.InvalidRequest, f"Value for {TYPE_HEADER} header is invalid.")
+    return requested
+
+
+def check_checksum_type(requested: str, upload_type: str | None) -> None:
+    """400 InvalidRequest, as S3 answers, unless ``requested`` is the type the upload was
+    created with (``upload_type`` None: it has no checksum, which S3 calls "null")."""
+    if requested != upload_type:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            f"The upload was created using the {upload_type or 'null'} checksum mode. The "
+            "complete request must use the same checksum mode.",
+        )

@@ -34,6 +34,7 @@ from s3proxy.checksums import (
     multipart_checksum_type,
     parse_algorithm,
 )
+from s3proxy.completion import check_checksum_type, requested_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
@@ -47,7 +48,7 @@ from s3proxy.handlers.object import (
 from s3proxy.handlers.upload_ids import (
     UPLOAD_TOKEN,
     issue_upload_id,
-    verified_marks,
+    verified_upload,
 )
 from s3proxy.listing import ListQuery
 from s3proxy.model import (
@@ -85,9 +86,18 @@ def _target(ctx: RequestContext) -> tuple[str, str]:
     return bucket, key
 
 
-def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks]:
+def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
+    """The upstream id, records and SSE-S3 flag the client's UploadId names."""
     bucket, key = _target(ctx)
-    return verified_marks(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+    return verified_upload(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+
+
+def _sse_headers(encryption: Encryption | None, sse_s3: bool) -> list[tuple[str, str]]:
+    """What S3 answers UploadPart, UploadPartCopy and Complete about encryption: the SSE-C key
+    sent, or SSE-S3 for an upload created with it (its calls carry no encryption header)."""
+    if sse_s3 and encryption is None:
+        encryption = Encryption(algorithm=sse.SSE_S3)
+    return sse.response_headers(encryption)
 
 
 def _require_customer_key(marks: UploadMarks, encryption: Encryption | None) -> None:
@@ -152,11 +162,9 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
         ),
         public,
     )
-    response = xml_response(
-        initiate_result_xml(
-            bucket, key, issue_upload_id(ctx, bucket, key, upstream_id, recorded, marks)
-        )
-    )
+    sse_s3 = encryption is not None and encryption.algorithm == sse.SSE_S3
+    upload_id = issue_upload_id(ctx, bucket, key, upstream_id, recorded, marks, sse_s3)
+    response = xml_response(initiate_result_xml(bucket, key, upload_id))
     if algorithm is not None:
         response.headers.append(("x-amz-checksum-algorithm", algorithm))
     if checksum_type is not None:
@@ -168,7 +176,7 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
 async def upload_part(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id, recorded, marks = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
     content_md5 = ctx.request.header("content-md5")
     md5 = parse_content_md5(content_md5)
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
@@ -200,7 +208,7 @@ async def upload_part(ctx: RequestContext) -> S3Response:
     etag = await ctx.storage.uploads.upload_part(part)
     if recorded is not None and checksum is not None and checksum.algorithm == recorded.algorithm:
         await ctx.storage.uploads.record_part(part, recorded, etag, checksum.digest_b64())
-    headers = [("ETag", etag), *sse.response_headers(encryption)]
+    headers = [("ETag", etag), *_sse_headers(encryption, sse_s3)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
     return S3Response(headers=headers)
@@ -223,7 +231,7 @@ def copy_source_range(value: str | None) -> tuple[int, int] | None:
 async def upload_part_copy(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id, _, marks = _upload(ctx)
+    upstream_id, _, marks, sse_s3 = _upload(ctx)
     source_bucket, source_key = copy_source(ctx)
     header = ctx.request.header
     headers = ctx.request.header_map
@@ -257,7 +265,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         )
     )
     response = xml_response(copy_part_result_xml(result.etag, result.last_modified))
-    response.headers.extend(sse.response_headers(encryption))
+    response.headers.extend(_sse_headers(encryption, sse_s3))
     return response
 
 
@@ -311,9 +319,36 @@ def _object_checksum(ctx: RequestContext) -> tuple[str, str] | None:
     return name, value.strip()
 
 
+async def _check_checksum_type(
+    ctx: RequestContext, upstream_id: str, recorded: UploadChecksum | None, marks: UploadMarks
+) -> None:
+    """``x-amz-checksum-type`` on Complete: S3 checks it against the upload's type (the
+    header is optional, and most clients do not send it). The token names the type where the
+    proxy records checksums; otherwise the backend knows it (the local store keeps it), read
+    with a one-part ListParts, a request paid only by a Complete that sends the header. An
+    upload that is gone is left to Complete, which answers a retry of a finished one."""
+    declared = ctx.request.header("x-amz-checksum-type")
+    if declared is None:
+        return
+    requested = requested_checksum_type(declared)
+    kind = recorded.type if recorded is not None else None
+    if recorded is None:
+        bucket, key = _target(ctx)
+        try:
+            page = await ctx.storage.uploads.list_parts(
+                bucket, key, upstream_id, 0, 1, recorded, marks
+            )
+        except S3Error as error:
+            if error.code is S3ErrorCode.NoSuchUpload:
+                return
+            raise
+        kind = _parts_checksum_type(page.checksum_algorithm, page.checksum_type)
+    check_checksum_type(requested, kind)
+
+
 async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    upstream_id, recorded, marks = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
     verifier = PayloadVerifier(literal_sha256(ctx), md5)
@@ -321,6 +356,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     verifier.verify()
     parts = parse_complete_request(body)
     check_parts(parts)
+    await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header
     result = await ctx.storage.uploads.complete(
         CompleteMultipartInput(
@@ -343,18 +379,20 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
     sums = result.checksums
     kind = checksum_type_of(next(iter(sums.values()))) if sums else None
-    return xml_response(complete_result_xml(location, bucket, key, result.etag, sums, kind))
+    response = xml_response(complete_result_xml(location, bucket, key, result.etag, sums, kind))
+    response.headers.extend(_sse_headers(None, sse_s3))
+    return response
 
 
 async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    await ctx.storage.uploads.abort(bucket, key, *_upload(ctx))
+    await ctx.storage.uploads.abort(bucket, key, *_upload(ctx)[:3])
     return S3Response(status=204)
 
 
 async def list_parts(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    upstream_id, recorded, marks = _upload(ctx)
+    upstream_id, recorded, marks, _ = _upload(ctx)
     max_parts = _bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
     marker = _bounded(ctx, "part-number-marker", 0, None)
     page = await ctx.storage.uploads.list_parts(

@@ -5,6 +5,12 @@ that carries the upstream's upload id and flags for the records the proxy keeps 
 The flags are why an upload without records pays nothing: every call reads them from the token
 instead of asking upstream. The token is deterministic, so ListMultipartUploads — which reads the
 records back — issues the very UploadId CreateMultipartUpload did.
+
+One flag has no record: SSE-S3 (``x-amz-server-side-encryption: AES256`` on Create), which S3
+reports on UploadPart, UploadPartCopy and Complete. The upstream encrypts the upload whatever
+UploadId the client uses, so a record (an upstream write per upload) would only serve the one
+UploadId ListMultipartUploads issues for such an upload, which lacks the flag: calls through it
+are carried out alike, only without that answer header.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ def issue_upload_id(
     upstream_id: str,
     checksum: UploadChecksum | None = None,
     marks: UploadMarks | None = None,
+    sse_s3: bool = False,
 ) -> str:
     """The client's UploadId. ``checksum``, ``marks``: the upload has those records upstream
     (:mod:`s3proxy.backends.upload_records`), so calls on an upload without them pay nothing
@@ -40,6 +47,8 @@ def issue_upload_id(
         payload["s"] = marks.storage_class
     if marks is not None and marks.acl is not None:
         payload["a"] = marks.acl
+    if sse_s3:
+        payload["e"] = 1
     return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), payload)
 
 
@@ -48,6 +57,14 @@ def verified_marks(
 ) -> tuple[str, UploadChecksum | None, UploadMarks]:
     """The upstream id, recorded checksum and other records named by a client's UploadId;
     NoSuchUpload unless bound to this target."""
+    upstream, checksum, marks, _ = verified_upload(ctx, bucket, key, upload_id)
+    return upstream, checksum, marks
+
+
+def verified_upload(
+    ctx: RequestContext, bucket: str, key: str, upload_id: str
+) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
+    """:func:`verified_marks` and whether the upload was created with SSE-S3."""
     payload = tokens.verify(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), upload_id)
     upstream = payload.get("u") if payload is not None else None
     if payload is None or not isinstance(upstream, str) or not upstream:
@@ -62,4 +79,4 @@ def verified_marks(
         storage_class,
         acl if isinstance(acl, str) and acl in PUBLIC_UPLOAD_ACLS else None,
     )
-    return upstream, UploadChecksum.from_token(payload.get("c")), marks
+    return upstream, UploadChecksum.from_token(payload.get("c")), marks, payload.get("e") == 1

@@ -29,6 +29,7 @@ from tests.integration.conftest import (
     SERVER_SECRET,
     Proxy,
     start_proxy,
+    upstream_key,
 )
 from tests.support.clients import clean_env, executable
 from tests.support.processes import SeaweedFS
@@ -435,6 +436,47 @@ def test_per_part_checksums_are_checked_on_complete(proxy: Proxy, bucket: str) -
     assert done.get("ChecksumCRC32", "").endswith("-2")
 
 
+def test_complete_checks_the_checksum_type_it_names(proxy: Proxy, bucket: str) -> None:
+    """``x-amz-checksum-type`` on Complete is optional; when sent it must be the upload's type
+    (in any case), else S3's 400 InvalidRequest and the upload stays open: on an upload with a
+    FULL_OBJECT CRC32 checksum and on one without any ("null")."""
+    s3 = proxy.client("alice")
+    expected = (
+        "The upload was created using the {} checksum mode. The complete request must use the "
+        "same checksum mode."
+    )
+    for create, named in (
+        ({"ChecksumAlgorithm": "CRC32", "ChecksumType": "FULL_OBJECT"}, "FULL_OBJECT"),
+        ({}, "null"),
+    ):
+        key = f"typed-{named}"
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+        ids = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        extra = {"ChecksumAlgorithm": "CRC32"} if create else {}
+        sent = s3.upload_part(**ids, PartNumber=1, Body=b"typed", **extra)
+        listed = {"PartNumber": 1, "ETag": sent["ETag"]}
+        if create:
+            listed["ChecksumCRC32"] = sent["ChecksumCRC32"]
+        parts = {"Parts": [listed]}
+        for wrong in ("COMPOSITE", "BOGUS"):
+            with pytest.raises(ClientError) as caught:
+                s3.complete_multipart_upload(**ids, MultipartUpload=parts, ChecksumType=wrong)
+            assert (status_of(caught), code_of(caught)) == (400, "InvalidRequest")
+            message = caught.value.response["Error"]["Message"]
+            if wrong == "BOGUS":
+                assert message == "Value for x-amz-checksum-type header is invalid."
+            else:
+                assert message == expected.format(named)
+        if not create:
+            s3.abort_multipart_upload(**ids)
+            continue
+        done = s3.complete_multipart_upload(
+            **ids, MultipartUpload=parts, ChecksumType="full_object"
+        )
+        assert done["ChecksumCRC32"] == crc32(b"typed")
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"typed"
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -556,6 +598,38 @@ def test_upload_part_copy_with_ranges(proxy: Proxy, bucket: str) -> None:
     )
     assert done["ETag"].endswith('-2"')
     assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source[: 5 * MiB] + photo
+
+
+def test_aborting_an_upload_gone_upstream_clears_its_records(proxy: Proxy, bucket: str) -> None:
+    """An upload aborted (or expired) on the upstream itself leaves the proxy's records of it
+    (checksum records, tag mark) in the tenant's home; the client's Abort (S3's 404
+    NoSuchUpload where the upstream says so) removes them. The local store has no such way
+    around the proxy."""
+    if proxy.upstream is None:
+        pytest.skip("the local store's uploads end only through the proxy")
+    s3 = proxy.client("alice")
+    key = "gone-upstream"
+    created = s3.create_multipart_upload(
+        Bucket=bucket, Key=key, ChecksumAlgorithm="SHA256", Tagging="t=1"
+    )
+    ids = {"Bucket": bucket, "Key": key, "UploadId": created["UploadId"]}
+    s3.upload_part(**ids, PartNumber=1, Body=b"part", ChecksumAlgorithm="SHA256")
+    records = f"alice/.uploads/{bucket}/"
+    listed = proxy.upstream.list_objects_v2(Bucket=HOME_BUCKET, Prefix=records)
+    assert len(listed.get("Contents", [])) == 3  # the upload, its part, its tags
+
+    payload = tokens.verify(SERVER_SECRET, "upload", ("alice", bucket, key), created["UploadId"])
+    assert payload is not None
+    upstream = {"Bucket": HOME_BUCKET, "Key": upstream_key("alice", bucket, key)}
+    proxy.upstream.abort_multipart_upload(**upstream, UploadId=payload["u"])
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+    try:
+        s3.abort_multipart_upload(**ids)  # SeaweedFS 4.48 aborts an unknown upload: 204
+    except ClientError as error:  # S3 and Ceph RGW: 404
+        assert error.response["Error"]["Code"] == "NoSuchUpload"
+    listed = proxy.upstream.list_objects_v2(Bucket=HOME_BUCKET, Prefix=records)
+    assert listed.get("Contents", []) == []
 
 
 def test_get_and_head_by_part_number(proxy: Proxy, bucket: str) -> None:

@@ -20,12 +20,21 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Proxy, proxy_settings, start_proxy
+from tests.integration.conftest import (
+    HOME_BUCKET,
+    UPSTREAM,
+    Proxy,
+    client_for,
+    proxy_settings,
+    start_proxy,
+)
 
 pytestmark = pytest.mark.integration
 
 TENANT_BYTES = 1000
 SMALL_OBJECTS = 2
+CAROL = ("AKCAROL0000000000003", "carol-secret-key-cccccccccccccccc")
+"""A tenant with an object quota on her whole home (where the marks of open uploads are)."""
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +42,11 @@ def quota_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     tenants = copy.deepcopy(proxy_settings(None, 0, 0, Path("."))["tenants"])
     tenants["alice"]["quota"] = {"max_bytes": TENANT_BYTES}
     tenants["alice"]["bucket_quotas"] = {"shared": {"max_objects": SMALL_OBJECTS}}
+    tenants["carol"] = {
+        "keys": [{"access_key": CAROL[0], "secret_key": CAROL[1]}],
+        "home": {"upstream": UPSTREAM, "bucket": HOME_BUCKET},
+        "quota": {"max_objects": SMALL_OBJECTS},
+    }
     workdir = tmp_path_factory.mktemp("quotas-local")
     running = start_proxy(None, None, workdir, tenants=tenants)
     try:
@@ -78,9 +92,9 @@ def writes_over_quota_store_nothing(client: Any) -> tuple[str, dict[str, Any]]:
     return upload, parts
 
 
-def usage(proxy: Proxy) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{proxy.admin_endpoint}/usage?tenant=alice") as answer:
-        report: dict[str, Any] = json.load(answer)["tenants"]["alice"]
+def usage(proxy: Proxy, tenant: str = "alice") -> dict[str, Any]:
+    with urllib.request.urlopen(f"{proxy.admin_endpoint}/usage?tenant={tenant}") as answer:
+        report: dict[str, Any] = json.load(answer)["tenants"][tenant]
     return report
 
 
@@ -142,3 +156,29 @@ def test_concurrent_writes_stop_at_the_limit(quota_proxy: Proxy) -> None:
     tenants = json.loads(stats.stdout)["tenants"]
     assert tenants["alice"]["bytes"] == stored * 300
     assert tenants["alice"]["max_bytes"] == TENANT_BYTES
+
+
+def test_an_open_public_upload_counts_no_object(quota_proxy: Proxy) -> None:
+    """An open public-read multipart upload keeps a mark in the tenant's home (its ACL for
+    Complete); like every gateway record it counts nothing: a tenant object quota can be
+    filled exactly while it is open, and the completed upload is the one object counted."""
+    carol = client_for(quota_proxy.endpoint, *CAROL)
+    carol.create_bucket(Bucket="carol-b")
+    upload = carol.create_multipart_upload(Bucket="carol-b", Key="big", ACL="public-read")
+    upload_id = upload["UploadId"]
+    for key in ("one", "two"):
+        carol.put_object(Bucket="carol-b", Key=key, Body=b"x")
+    assert (usage(quota_proxy, "carol")["objects"]) == SMALL_OBJECTS
+    refused(lambda: carol.put_object(Bucket="carol-b", Key="three", Body=b""))
+
+    part = carol.upload_part(
+        Bucket="carol-b", Key="big", UploadId=upload_id, PartNumber=1, Body=b"p"
+    )
+    carol.delete_object(Bucket="carol-b", Key="two")
+    carol.complete_multipart_upload(
+        Bucket="carol-b", Key="big", UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    assert usage(quota_proxy, "carol")["objects"] == SMALL_OBJECTS
+    grants = carol.get_object_acl(Bucket="carol-b", Key="big")["Grants"]
+    assert any(grant["Grantee"].get("URI", "").endswith("/AllUsers") for grant in grants)

@@ -356,6 +356,36 @@ def test_sse_s3(sse_proxy: Proxy, backend: str) -> None:
     client.abort_multipart_upload(Bucket=BUCKET, Key=name + "-mp", UploadId=created["UploadId"])
 
 
+def test_an_sse_s3_upload_reports_it_on_every_call(sse_proxy: Proxy, backend: str) -> None:
+    """As S3 does, UploadPart, UploadPartCopy and CompleteMultipartUpload of an upload created
+    with SSE-S3 answer ``x-amz-server-side-encryption`` (their requests carry none); the parts
+    of a plain upload do not."""
+    if not supports(backend, "AES256"):
+        pytest.skip("SSE-S3 is refused on this lane (test_sse_s3)")
+    client = sse_proxy.client("alice")
+    name = f"sse-s3/{backend}/multipart"
+    client.put_object(Bucket=BUCKET, Key=name + "-source", Body=b"c" * PART)
+    for encrypted in (True, False):
+        create = {"ServerSideEncryption": "AES256"} if encrypted else {}
+        key = f"{name}-{encrypted}"
+        upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key, **create)["UploadId"]
+        ids = {"Bucket": BUCKET, "Key": key, "UploadId": upload_id}
+        copied = client.upload_part_copy(
+            **ids, PartNumber=1, CopySource={"Bucket": BUCKET, "Key": name + "-source"}
+        )
+        part = client.upload_part(**ids, PartNumber=2, Body=b"last part")
+        parts = [
+            {"PartNumber": 1, "ETag": copied["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": part["ETag"]},
+        ]
+        done = client.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+        expected = "AES256" if encrypted else None
+        assert copied.get("ServerSideEncryption") == expected
+        assert part.get("ServerSideEncryption") == expected
+        assert done.get("ServerSideEncryption") == expected
+        assert client.head_object(Bucket=BUCKET, Key=key).get("ServerSideEncryption") == expected
+
+
 @pytest.mark.parametrize("method", ["aws:kms", "aws:kms:dsse"])
 def test_sse_kms_is_501_everywhere(sse_proxy: Proxy, backend: str, method: str) -> None:
     client = sse_proxy.client("alice")

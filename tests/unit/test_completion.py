@@ -8,10 +8,12 @@ import pytest
 
 from s3proxy.completion import (
     MIN_PART_SIZE,
+    check_checksum_type,
     check_completion,
     completed_by,
     latest_parts,
     multipart_etag,
+    requested_checksum_type,
 )
 from s3proxy.errors import S3Error
 from s3proxy.model import CompletedPart, PartInfo, PartsPage
@@ -98,3 +100,37 @@ def test_completed_by_recognises_exactly_the_listed_parts() -> None:
     assert not completed_by(list(reversed(parts)), etag)  # other order: other bytes
     assert not completed_by(parts, f'"{md5_a}"')  # a single-part PUT over the key since
     assert not completed_by([CompletedPart(1, '"kms-opaque"')], '"kms-opaque-1"')
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("COMPOSITE", "COMPOSITE"), ("full_object", "FULL_OBJECT"), (" FULL_OBJECT ", "FULL_OBJECT")],
+)
+def test_a_complete_names_a_checksum_type_in_any_case(value: str, expected: str) -> None:
+    assert requested_checksum_type(value) == expected
+
+
+@pytest.mark.parametrize("value", ["", "BOGUS", "FULL-OBJECT", "CRC32"])
+def test_an_unknown_checksum_type_is_invalid_request(value: str) -> None:
+    with pytest.raises(S3Error) as caught:
+        requested_checksum_type(value)
+    assert (caught.value.code.name, caught.value.status) == ("InvalidRequest", 400)
+    assert caught.value.message == "Value for x-amz-checksum-type header is invalid."
+
+
+@pytest.mark.parametrize(
+    ("requested", "upload", "named"),
+    [("COMPOSITE", "FULL_OBJECT", "FULL_OBJECT"), ("FULL_OBJECT", "COMPOSITE", "COMPOSITE"),
+     ("COMPOSITE", None, "null")],
+)  # fmt: skip
+def test_a_checksum_type_other_than_the_uploads_is_invalid_request(
+    requested: str, upload: str | None, named: str
+) -> None:
+    check_checksum_type(upload or "COMPOSITE", upload or "COMPOSITE")  # the same type passes
+    with pytest.raises(S3Error) as caught:
+        check_checksum_type(requested, upload)
+    assert (caught.value.code.name, caught.value.status) == ("InvalidRequest", 400)
+    assert caught.value.message == (
+        f"The upload was created using the {named} checksum mode. The complete request must "
+        "use the same checksum mode."
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.multipart import check_parts, copy_source_range, part_number
-from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks, verified_upload
 from s3proxy.model import CompletedPart
 
 
@@ -23,6 +23,19 @@ def test_upload_id_round_trip_and_determinism() -> None:
     assert token == issue_upload_id(ctx(), "docs", "k", "2~upstream")
     assert verified_marks(ctx(), "docs", "k", token)[0] == "2~upstream"
     assert "docs" not in token and "2~upstream" not in token  # opaque on the wire
+
+
+def test_an_sse_s3_upload_says_so_in_its_upload_id() -> None:
+    """The flag UploadPart, UploadPartCopy and Complete answer SSE-S3 from; another
+    (deterministic) token than a plain upload's."""
+    encrypted = issue_upload_id(ctx(), "docs", "k", "2~upstream", sse_s3=True)
+    plain = issue_upload_id(ctx(), "docs", "k", "2~upstream")
+    assert encrypted == issue_upload_id(ctx(), "docs", "k", "2~upstream", sse_s3=True)
+    assert verified_upload(ctx(), "docs", "k", encrypted)[3] is True
+    assert verified_upload(ctx(), "docs", "k", plain)[3] is False
+    assert verified_marks(ctx(), "docs", "k", encrypted) == verified_marks(
+        ctx(), "docs", "k", plain
+    )
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ def test_counters_follow_every_write_and_leave_out_markers(tmp_path: Path) -> No
     async def scenario(store: LocalStore) -> None:
         for root in roots:
             assert await store.usage((root,)) == Usage()  # registered: triggers count from here
-        keys = ["t/a", "t/b/x", "t/b/y", "t/.buckets/b", "t/.s3proxy-layout", "u/z"]
+        keys = ["t/a", "t/b/x", "t/b/y", "t/.buckets/b", "t/.s3proxy-layout", "t/.uploads/b/d"]
+        keys += ["u/z"]
         for _ in range(60):
             key, bucket = rng.choice(keys), rng.choice([BUCKET, "other"])
             if rng.random() < 0.3:
@@ -169,7 +171,48 @@ def test_counters_follow_every_write_and_leave_out_markers(tmp_path: Path) -> No
         before = await store.usage((roots[0],))
         await put(store, "t/.buckets/new", b"marker")
         await put(store, "t/.s3proxy-layout", b"marker")
+        await put(store, "t/.uploads/b/0123.acl.public-read", b"")  # an open upload's mark
         assert await store.usage((roots[0],)) == before == scanned_usage(store, roots[0])
+
+    run(tmp_path, scenario)
+
+
+OLD_USAGE_ROOTS = """
+CREATE TABLE usage_roots (
+    bucket TEXT NOT NULL, prefix BLOB NOT NULL, upper BLOB, markers BLOB NOT NULL,
+    markers_upper BLOB, layout_marker BLOB NOT NULL, objects INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, PRIMARY KEY (bucket, prefix)
+) WITHOUT ROWID;
+CREATE TRIGGER usage_added AFTER INSERT ON objects BEGIN
+    UPDATE usage_roots SET objects = objects + 1 WHERE bucket = NEW.bucket;
+END;
+CREATE TRIGGER usage_removed AFTER DELETE ON objects BEGIN
+    UPDATE usage_roots SET objects = objects - 1 WHERE bucket = OLD.bucket;
+END;
+"""
+
+
+def test_a_store_from_before_upload_marks_were_left_out_counts_them_no_more(
+    tmp_path: Path,
+) -> None:
+    """A store whose count cache (and triggers) predate the upload marks' range gets them
+    afresh: the marks of open uploads count nothing."""
+
+    async def nothing(store: LocalStore) -> None:
+        pass
+
+    run(tmp_path, nothing)
+    db = sqlite3.connect(tmp_path / "index.sqlite3")
+    db.executescript(
+        "DROP TRIGGER usage_added; DROP TRIGGER usage_removed; DROP TABLE usage_roots;"
+        + OLD_USAGE_ROOTS
+    )
+    db.close()
+
+    async def scenario(store: LocalStore) -> None:
+        await put(store, "t/.uploads/b/0123.acl.public-read", b"")
+        await quota_put(store, "t/a", b"x", scope(100, 1))  # exactly at one object
+        assert await store.usage((("test", BUCKET, "t/"),)) == Usage(1, 1)
 
     run(tmp_path, scenario)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s3proxy.backends.local.blobs import Segment
-from s3proxy.backends.local.migrations import dump_tags, load_tags, migrate
+from s3proxy.backends.local.migrations import drop_stale_usage, dump_tags, load_tags, migrate
 from s3proxy.model import STANDARD, Tags
 
 DB_FILE = "index.sqlite3"
@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS usage_roots (
     markers BLOB NOT NULL,
     markers_upper BLOB,
     layout_marker BLOB NOT NULL,
+    uploads BLOB NOT NULL,
+    uploads_upper BLOB,
     objects INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     PRIMARY KEY (bucket, prefix)
@@ -82,12 +84,14 @@ CREATE TRIGGER IF NOT EXISTS usage_added AFTER INSERT ON objects BEGIN
     UPDATE usage_roots SET objects = objects + 1, bytes = bytes + NEW.size
     WHERE bucket = NEW.bucket AND NEW.key >= prefix AND (upper IS NULL OR NEW.key < upper)
     AND NOT (NEW.key >= markers AND (markers_upper IS NULL OR NEW.key < markers_upper))
+    AND NOT (NEW.key >= uploads AND (uploads_upper IS NULL OR NEW.key < uploads_upper))
     AND NEW.key != layout_marker;
 END;
 CREATE TRIGGER IF NOT EXISTS usage_removed AFTER DELETE ON objects BEGIN
     UPDATE usage_roots SET objects = objects - 1, bytes = bytes - OLD.size
     WHERE bucket = OLD.bucket AND OLD.key >= prefix AND (upper IS NULL OR OLD.key < upper)
     AND NOT (OLD.key >= markers AND (markers_upper IS NULL OR OLD.key < markers_upper))
+    AND NOT (OLD.key >= uploads AND (uploads_upper IS NULL OR OLD.key < uploads_upper))
     AND OLD.key != layout_marker;
 END;
 CREATE TABLE IF NOT EXISTS parts (
@@ -201,6 +205,7 @@ def connect(root: Path, read_only: bool = False) -> sqlite3.Connection:
 class Index:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
+        drop_stale_usage(self.db)
         self.db.executescript(SCHEMA)
         migrate(self.db)
 
@@ -348,12 +353,14 @@ class Index:
             return int(row[0]), int(row[1])
         objects, size = usage_under(self.db, bucket, prefix)
         markers = key_bytes(prefix + NOT_COUNTED[0])
+        uploads = key_bytes(prefix + NOT_COUNTED[2])
         self.db.execute(
             "INSERT INTO usage_roots (bucket, prefix, upper, markers, markers_upper,"
-            " layout_marker, objects, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " layout_marker, uploads, uploads_upper, objects, bytes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 bucket, lower, successor(lower), markers, successor(markers),
-                key_bytes(prefix + NOT_COUNTED[1]), objects, size,
+                key_bytes(prefix + NOT_COUNTED[1]), uploads, successor(uploads), objects, size,
             ),
         )  # fmt: skip
         return objects, size
@@ -462,9 +469,10 @@ class Index:
         return bool(self.uploads_after(bucket, (prefix, -1, ""), upper, 1))
 
 
-NOT_COUNTED = (".buckets/", ".s3proxy-layout")
+NOT_COUNTED = (".buckets/", ".s3proxy-layout", ".uploads/")
 """What the gateway keeps under a root besides client objects (bucket markers, the key encoding
-marker: s3proxy.backends.buckets, s3proxy.backends.key_encoding); no quota counts them."""
+marker, the marks of open multipart uploads: s3proxy.backends.buckets,
+s3proxy.backends.key_encoding, s3proxy.backends.upload_records); no quota counts them."""
 
 
 def usage_under(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, int]:
@@ -473,15 +481,18 @@ def usage_under(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, 
     lower = key_bytes(prefix)
     upper = successor(lower)
     markers = key_bytes(prefix + NOT_COUNTED[0])
+    uploads = key_bytes(prefix + NOT_COUNTED[2])
     sql = (
         "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE bucket = ? AND key >= ?"
-        " AND NOT (key >= ? AND key < ?) AND key != ?"
+        " AND NOT (key >= ? AND key < ?) AND NOT (key >= ? AND key < ?) AND key != ?"
     )
     params: list[object] = [
         bucket,
         lower,
         markers,
         successor(markers),
+        uploads,
+        successor(uploads),
         key_bytes(prefix + NOT_COUNTED[1]),
     ]
     if upper is not None:

@@ -5,6 +5,8 @@ is added with ``ALTER TABLE … ADD COLUMN`` and a constant default, which SQLit
 schema without rewriting a row, so the migration costs the same on a store of any size. Every
 store, new or old, goes through the same path: the tables are created in their first form
 (:data:`s3proxy.backends.local.index.SCHEMA`), then brought up to date here, in one transaction.
+The one exception is ``usage_roots``, a cache of counts: an older shape is dropped with its
+triggers before the schema runs (:func:`drop_stale_usage`), and created in its current form.
 """
 
 from __future__ import annotations
@@ -46,6 +48,31 @@ def migrate(db: sqlite3.Connection) -> int:
         raise
     db.execute("COMMIT")
     return len(missing)
+
+
+USAGE_COLUMN = "uploads_upper"
+"""The newest column of ``usage_roots`` (the range of upload marks no quota counts)."""
+
+
+def drop_stale_usage(db: sqlite3.Connection) -> bool:
+    """Drop ``usage_roots`` and its triggers when they predate :data:`USAGE_COLUMN`; the
+    schema then creates them afresh. Nothing is lost: the table only caches counts, emptied
+    at every start-up and recounted by a scan when first asked for (a trigger cannot be
+    altered, and the old ones would count the upload marks). Whether it dropped them."""
+    if not _columns(db, "usage_roots") or USAGE_COLUMN in _columns(db, "usage_roots"):
+        return False
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        stale = USAGE_COLUMN not in _columns(db, "usage_roots")  # another opener may have
+        if stale:
+            db.execute("DROP TRIGGER IF EXISTS usage_added")
+            db.execute("DROP TRIGGER IF EXISTS usage_removed")
+            db.execute("DROP TABLE usage_roots")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return stale
 
 
 def dump_tags(tags: Tags) -> str:
