@@ -5,7 +5,9 @@ Starts SeaweedFS and the proxy on free loopback ports, sends SIZE bytes with a s
 SHA-256 both ways, and reports the proxy's VmHWM (true peak RSS) before and after, plus
 throughput. Usage:
 
-    python -m benchmarks.stream_rss [--size-mib 1024]
+    python -m benchmarks.stream_rss [--size-mib 1024] [--tree CHECKOUT]
+
+``--tree`` runs the proxy from another checkout (before/after a change, as benchmarks.variants).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def get(endpoint: str, key: str) -> tuple[float, str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--tree", type=Path, help="a checkout whose code the proxy runs")
     args = parser.parse_args()
     size = args.size_mib * len(BLOCK)
     expected = hashlib.sha256()
@@ -86,7 +89,7 @@ def main() -> int:
         work = Path(tmp)
         seaweed = SeaweedFS.start(work / "seaweed", "benchadmin", "benchadmin-secret-key")
         try:
-            with proxy_in_front_of(seaweed, work, AK, SK) as proxy:
+            with proxy_in_front_of(seaweed, work, AK, SK, tree=args.tree) as proxy:
                 endpoint = proxy.endpoint
                 s3_client(endpoint, AK, SK).create_bucket(Bucket="bench")
                 baseline = peak_rss(proxy.process.pid)
