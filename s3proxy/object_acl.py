@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
-from s3proxy.backends.records import read_record
+from s3proxy.backends.records import read_record, write_record
 from s3proxy.backends.usage_records import listed_entry
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ObjectAttributes, ObjectInfo, PutObjectInput, ReadConditions
+from s3proxy.model import ObjectInfo, ReadConditions
 
 if TYPE_CHECKING:  # the mapped storage's multipart half binds records at Complete
     from s3proxy.backends.mapped import MappedStorage
@@ -64,10 +63,6 @@ def _location(storage: MappedStorage, bucket: str, key: str) -> tuple[Backend, s
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
     record = f"{home.prefix}{RECORD_DIR}{bucket}/{digest}"
     return storage._backend(home.upstream), home.bucket, record
-
-
-async def _body_of(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | None:
@@ -196,12 +191,4 @@ async def bind(
         {"acl": acl, "etag": info.etag, "last_modified": info.last_modified},
         separators=(",", ":"),
     ).encode()
-    await backend.put_object(
-        PutObjectInput(
-            bucket=upstream_bucket,
-            key=record,
-            body=_body_of(body),
-            content_length=len(body),
-            attributes=ObjectAttributes(),
-        )
-    )
+    await write_record(backend, upstream_bucket, record, body)

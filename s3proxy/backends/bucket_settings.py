@@ -24,15 +24,15 @@ local store honour both conditions).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from s3proxy.acl import GRANTING
-from s3proxy.backends.records import read_record
+from s3proxy.backends.records import read_record, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ObjectAttributes, PutObjectInput, WriteConditions
+from s3proxy.model import WriteConditions
 
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
@@ -92,11 +92,6 @@ class BucketSettings:
 
 
 NO_SETTINGS = BucketSettings()
-
-
-async def _body_of(data: bytes) -> AsyncIterator[bytes]:
-    if data:
-        yield data
 
 
 class BucketSettingsStore:
@@ -187,16 +182,7 @@ class BucketSettingsStore:
                 forms.append(WriteConditions(if_match=etag.strip('"')))
         for conditions in forms:
             try:
-                await backend.put_object(
-                    PutObjectInput(
-                        bucket=upstream_bucket,
-                        key=key,
-                        body=_body_of(body),
-                        content_length=len(body),
-                        attributes=ObjectAttributes(),
-                        conditions=conditions,
-                    )
-                )
+                await write_record(backend, upstream_bucket, key, body, conditions=conditions)
             except S3Error as error:
                 if error.code is S3ErrorCode.PreconditionFailed:
                     continue

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache
 from s3proxy.backends.bucket_settings import BucketSettingsStore
+from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
-from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
+from s3proxy.model import ReadConditions, WriteConditions
 
 MARKER_DIR = ".buckets/"
 SETTINGS_DIR = MARKER_DIR + ".mapped/"
@@ -55,11 +56,6 @@ def check_bucket_name(name: str) -> None:
     except ValueError:
         return
     raise invalid
-
-
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 class BucketRegistry:
@@ -158,15 +154,8 @@ class BucketRegistry:
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
         backend, upstream_bucket, marker = self._marker(bucket)
         try:
-            await backend.put_object(
-                PutObjectInput(
-                    bucket=upstream_bucket,
-                    key=marker,
-                    body=_empty(),
-                    content_length=0,
-                    attributes=ObjectAttributes(),
-                    conditions=WriteConditions(if_none_match="*"),
-                )
+            await write_record(
+                backend, upstream_bucket, marker, conditions=WriteConditions(if_none_match="*")
             )
         except S3Error as error:
             if error.code is S3ErrorCode.PreconditionFailed:

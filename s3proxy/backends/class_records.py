@@ -42,11 +42,12 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from s3proxy import keycodec
 from s3proxy.backends.bucket_settings import BucketSettings
+from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import MAX_KEY_BYTES
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
@@ -54,9 +55,7 @@ from s3proxy.model import (
     STANDARD,
     ListEntry,
     ListPage,
-    ObjectAttributes,
     ObjectInfo,
-    PutObjectInput,
     ReadConditions,
 )
 from s3proxy.storage_classes import STORAGE_CLASSES, not_offered
@@ -128,10 +127,6 @@ def _with_token(token: str) -> Callable[[BucketSettings], BucketSettings]:
     return change
 
 
-async def _body_of(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 class ClassRecords:
     """The kept classes of one tenant's buckets (reached as ``storage.classes``)."""
 
@@ -190,15 +185,7 @@ class ClassRecords:
         name = self._name(prefix, key)
         if kept_by_proxy(backend, storage_class):
             body = record_body(storage_class, etag)
-            put = await records.put_object(
-                PutObjectInput(
-                    bucket=upstream_bucket,
-                    key=name,
-                    body=_body_of(body),
-                    content_length=len(body),
-                    attributes=ObjectAttributes(),
-                )
-            )
+            put = await write_record(records, upstream_bucket, name, body)
             if _etag(put.etag) != hashlib.md5(body, usedforsecurity=False).hexdigest():
                 log.warning("class records need MD5 ETags; this upstream's are not: %s", put.etag)
         else:

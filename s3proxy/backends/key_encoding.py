@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import KeyEncoding, UpstreamRoot
-from s3proxy.model import ObjectAttributes, PutObjectInput, ReadConditions, WriteConditions
+from s3proxy.model import ObjectAttributes, ReadConditions, WriteConditions
 
 log = logging.getLogger("s3proxy")
 
@@ -34,11 +35,6 @@ ENCODINGS: tuple[KeyEncoding, ...] = ("plain", "flat")
 
 class LayoutConflict(Exception):
     """The configured key encoding is not the one a root's keys were written with."""
-
-
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 class KeyEncodings:
@@ -130,15 +126,12 @@ class KeyEncodings:
     async def _record(self, backend: Backend, root: UpstreamRoot) -> bool:
         """Write the ``flat`` marker; False when one was there first."""
         try:
-            await backend.put_object(
-                PutObjectInput(
-                    bucket=root.bucket,
-                    key=root.prefix + MARKER,
-                    body=_empty(),
-                    content_length=0,
-                    attributes=ObjectAttributes(metadata={METADATA: "flat"}),
-                    conditions=WriteConditions(if_none_match="*"),
-                )
+            await write_record(
+                backend,
+                root.bucket,
+                root.prefix + MARKER,
+                attributes=ObjectAttributes(metadata={METADATA: "flat"}),
+                conditions=WriteConditions(if_none_match="*"),
             )
         except S3Error as error:
             if error.code is S3ErrorCode.PreconditionFailed:

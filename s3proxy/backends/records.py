@@ -1,13 +1,23 @@
-"""Reading one of the gateway's own small records upstream (bucket settings, object ACLs, upload
-marks, quota usage), the one way: a GET whose absence is an answer, not an error, and whose body
-is read whole only after its size is checked, since something too large is not a record the
-gateway wrote."""
+"""The gateway's own small records upstream (bucket markers and settings, object ACLs, kept
+storage classes, upload marks, quota usage, the key-encoding marker), read and written the one
+way. Reading: a GET whose absence is an answer, not an error, and whose body is read whole only
+after its size is checked, since something too large is not a record the gateway wrote.
+Writing: a PUT of a few bytes held in memory (never a client's body), with the conditions and
+attributes the caller names."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from s3proxy.backends.base import Backend
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ReadConditions
+from s3proxy.model import (
+    ObjectAttributes,
+    PutObjectInput,
+    PutObjectOutput,
+    ReadConditions,
+    WriteConditions,
+)
 
 
 async def read_record(
@@ -28,3 +38,30 @@ async def read_record(
     finally:
         await got.aclose()
     return body, got.info.etag
+
+
+async def _bytes(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
+
+
+async def write_record(
+    backend: Backend,
+    bucket: str,
+    key: str,
+    body: bytes = b"",
+    *,
+    attributes: ObjectAttributes | None = None,
+    conditions: WriteConditions | None = None,
+) -> PutObjectOutput:
+    """PUT the record at (bucket, key): ``body`` (empty for a marker whose name says it all)."""
+    return await backend.put_object(
+        PutObjectInput(
+            bucket=bucket,
+            key=key,
+            body=_bytes(body),
+            content_length=len(body),
+            attributes=attributes if attributes is not None else ObjectAttributes(),
+            conditions=conditions if conditions is not None else WriteConditions(),
+        )
+    )

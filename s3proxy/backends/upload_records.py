@@ -49,7 +49,7 @@ import binascii
 import dataclasses
 import hashlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -57,15 +57,13 @@ from urllib.parse import parse_qsl, urlencode
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.combined import check_declared, object_checksum
 from s3proxy.backends.local.index import StoredPart
-from s3proxy.backends.records import read_record
+from s3proxy.backends.records import read_record, write_record
 from s3proxy.checksums import ALGORITHMS, CHECKSUM_TYPES
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import (
     STANDARD,
     CompleteMultipartInput,
-    ObjectAttributes,
     PartInfo,
-    PutObjectInput,
     Tags,
 )
 from s3proxy.storage_classes import STORAGE_CLASSES
@@ -136,15 +134,6 @@ class UploadMarks:
         )
 
 
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
-
-
 class UploadRecords:
     """The records of one tenant's uploads, in its home (``home``) on ``backend``."""
 
@@ -159,15 +148,7 @@ class UploadRecords:
         return f"{self._bucket_dir(bucket)}{upload_digest(key, upload_id)}.{checksum.token()}/"
 
     async def _put(self, name: str, body: bytes = b"") -> None:
-        await self._backend.put_object(
-            PutObjectInput(
-                bucket=self._home.bucket,
-                key=name,
-                body=_once(body) if body else _empty(),
-                content_length=len(body),
-                attributes=ObjectAttributes(),
-            )
-        )
+        await write_record(self._backend, self._home.bucket, name, body)
 
     def _mark(self, bucket: str, key: str, upload_id: str, suffix: str) -> str:
         return f"{self._bucket_dir(bucket)}{upload_digest(key, upload_id)}{suffix}"

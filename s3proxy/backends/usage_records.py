@@ -28,11 +28,11 @@ import math
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from s3proxy.backends.records import read_record
+from s3proxy.backends.records import read_record, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
@@ -40,7 +40,6 @@ from s3proxy.model import (
     ListEntry,
     ObjectAttributes,
     PartInfo,
-    PutObjectInput,
     QuotaScope,
     ReadConditions,
 )
@@ -183,10 +182,6 @@ def combine(root: Root, baseline: Baseline, records: Mapping[str, Mapping[Root, 
 # -- the book: one per tenant home and process -----------------------------------------------
 
 
-async def _one(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
 class UsageBook:
     def __init__(self, layout: TenantLayout, backends: Mapping[str, Backend]) -> None:
         assert layout.home is not None  # check-config: S3 quotas need a home
@@ -277,14 +272,9 @@ class UsageBook:
         return b"{}" if found is None else found[0]
 
     async def _put(self, name: str, data: bytes) -> None:
-        await self._backend.put_object(
-            PutObjectInput(
-                bucket=self._home.bucket,
-                key=self._key(name),
-                body=_one(data),
-                content_length=len(data),
-                attributes=ObjectAttributes({"content-type": "application/json"}),
-            )
+        json_type = ObjectAttributes({"content-type": "application/json"})
+        await write_record(
+            self._backend, self._home.bucket, self._key(name), data, attributes=json_type
         )
 
     async def _take_baselines(self, roots: set[Root]) -> None:
