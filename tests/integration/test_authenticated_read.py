@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import HOME_BUCKET, UPSTREAM, Proxy, client_for, start_proxy
-from tests.support.clients import clean_env, executable
+from tests.support.clients import AwsCli
 from tests.support.s3http import RawResponse, object_url, send
 
 pytestmark = pytest.mark.integration
@@ -203,25 +202,7 @@ def test_his_own_bucket_wins_and_a_mapped_bucket_is_granted_too(proxy: Proxy) ->
 
 
 def test_aws_cli_cp_by_another_tenant(proxy: Proxy, bucket: str, tmp_path: Path) -> None:
-    config = tmp_path / "aws-config"
-    config.write_text("[default]\nregion = us-east-1\n")
-    access_key, secret_key = proxy.keys("bob")
-    env = clean_env()
-    env.update(
-        AWS_ACCESS_KEY_ID=access_key,
-        AWS_SECRET_ACCESS_KEY=secret_key,
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-    )
-
-    def aws(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [executable("aws", "awscli"), "--endpoint-url", proxy.endpoint, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    aws = AwsCli(proxy.endpoint, proxy.keys("bob"), tmp_path).run
 
     target = tmp_path / "got.txt"
     copied = aws("s3", "cp", f"s3://{bucket}/signed.txt", str(target))

@@ -5,7 +5,6 @@ version ``null``, latest; boto3's paginator, raw requests, ``rclone lsf --s3-ver
 
 from __future__ import annotations
 
-import json
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import Proxy
-from tests.support.clients import clean_env, executable
+from tests.support.clients import AwsCli, clean_env, executable
 from tests.support.s3http import object_url, signed
 
 pytestmark = pytest.mark.integration
@@ -173,29 +172,10 @@ def test_rclone_lists_versions(s3: Any, proxy: Proxy, tmp_path: Path) -> None:
 
 def test_aws_cli_lists_versions_and_attributes(s3: Any, proxy: Proxy, tmp_path: Path) -> None:
     """``aws s3api list-object-versions`` (the paginated CLI) and ``get-object-attributes``."""
-    config = tmp_path / "aws-config"
-    config.write_text("[default]\nregion = us-east-1\n")
-    access, secret = proxy.keys("alice")
-    env = clean_env()
-    env.update(
-        AWS_ACCESS_KEY_ID=access,
-        AWS_SECRET_ACCESS_KEY=secret,
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-    )
+    aws = AwsCli(proxy.endpoint, proxy.keys("alice"), tmp_path)
 
     def run(*args: str) -> Any:
-        result = subprocess.run(
-            [executable("aws", "awscli"), "--endpoint-url", proxy.endpoint, "--output", "json",
-             "s3api", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
+        return aws.json("s3api", *args)
 
     listed = run("list-object-versions", "--bucket", BUCKET, "--page-size", "2")
     assert [v["Key"] for v in listed["Versions"]] == KEYS

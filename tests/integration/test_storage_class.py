@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from s3proxy import keycodec
 from s3proxy.layout import shard_of
 from s3proxy.storage_classes import STORAGE_CLASSES
 from tests.integration.conftest import SHARDS, Proxy, start_proxy
-from tests.support.clients import clean_env, executable
+from tests.support.clients import AwsCli
 
 pytestmark = pytest.mark.integration
 
@@ -365,33 +364,14 @@ def test_a_self_copy_may_change_only_the_class(proxy: Proxy) -> None:
 
 def test_aws_cli_archives_with_storage_class(proxy: Proxy, tmp_path: Path) -> None:
     """`aws s3 cp --storage-class GLACIER`, then `s3api head-object` and `list-objects-v2`."""
-    config = tmp_path / "aws-config"
-    config.write_text("[default]\nregion = us-east-1\n")
-    access, secret = proxy.keys("alice")
-    env = clean_env()
-    env.update(
-        AWS_ACCESS_KEY_ID=access,
-        AWS_SECRET_ACCESS_KEY=secret,
-        AWS_CONFIG_FILE=str(config),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-    )
-
-    def aws(*args: str) -> str:
-        result = subprocess.run(
-            [executable("aws", "awscli"), "--endpoint-url", proxy.endpoint, "--output", "json",
-             *args],
-            env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        return result.stdout
-
+    aws = AwsCli(proxy.endpoint, proxy.keys("alice"), tmp_path)
     source = tmp_path / "archive.txt"
     source.write_bytes(b"keep me cold\n")
     key = _key("awscli")
     aws("s3", "cp", str(source), f"s3://{BUCKET}/{key}", "--storage-class", "GLACIER")
-    head = json.loads(aws("s3api", "head-object", "--bucket", BUCKET, "--key", key))
+    head = aws.json("s3api", "head-object", "--bucket", BUCKET, "--key", key)
     assert head["StorageClass"] == "GLACIER"
-    listed = json.loads(aws("s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", key))
+    listed = aws.json("s3api", "list-objects-v2", "--bucket", BUCKET, "--prefix", key)
     assert [(i["Key"], i["StorageClass"]) for i in listed["Contents"]] == [(key, "GLACIER")]
 
 
