@@ -184,8 +184,13 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     if s3_app is not None:
         server = settings.server
         counts = ConnectionCounts(server.max_client_connections, server.max_connections_per_client)
-        bound_connections(counts, s3_app)
-        servers.append(serve(s3_app, s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        if server.engine == "uvicorn":  # imported only when chosen
+            from s3proxy import uvicorn_engine
+
+            servers.append(uvicorn_engine.serve(s3_app, settings, role.s3_fd, counts, stop))
+        else:
+            bound_connections(counts, s3_app)
+            servers.append(serve(s3_app, s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     if role.serve_admin:
         admin = create_admin_app(gateway, role.registry)
         servers.append(serve(admin, admin_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
@@ -247,7 +252,11 @@ def run(settings: Settings, config_path: Path | None) -> int:
         workers = 1
     for line in startup.summary(settings, config_path, workers):
         log.info(line)
-    log.info("event loop: %s", event_loop.loop_factory(settings.server.event_loop)[0])
+    log.info(
+        "event loop: %s; HTTP engine: %s",
+        event_loop.loop_factory(settings.server.event_loop)[0],
+        settings.server.engine,
+    )
     if workers > 1:
         from s3proxy.supervisor import supervise
 

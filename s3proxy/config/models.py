@@ -168,6 +168,11 @@ class ServerConfig(_Frozen):
     keep_alive_timeout: float = Field(default=75.0, gt=0)
     """Seconds an idle client connection is kept open between requests: longer than a load
     balancer's idle timeout (ALB: 60 s), so the balancer, not the proxy, closes idle ones."""
+    engine: Literal["hypercorn", "uvicorn"] = "uvicorn"
+    """The HTTP server of the S3 port: uvicorn with httptools (llhttp, a C HTTP/1.1 parser;
+    s3proxy.uvicorn_engine), the default because it takes a quarter to two fifths less CPU per
+    request than Hypercorn with h11 and passes the whole suite (BENCHMARKS.md, "Engine"); or
+    ``hypercorn``, still supported. The admin port is served by Hypercorn either way."""
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     """The event loop of every serving process (s3proxy.event_loop): ``auto`` is uvloop where it
     is installed (less CPU per request), else asyncio's own loop."""
@@ -213,8 +218,8 @@ class UpstreamConfig(_Frozen):
     some servers answer 200 to what they do not do (Ceph RGW 16 ignores ``AES256``)."""
     storage_classes: tuple[str, ...] = ()
     """Storage classes besides STANDARD this upstream stores and reports in its listings (AWS
-    S3: all; SeaweedFS: all; Ceph RGW: its placement's). Others are refused on its buckets
-    with 400 InvalidStorageClass (s3proxy.storage_classes)."""
+    S3: all; SeaweedFS: all; Ceph RGW: its placement's). Others are stored there as STANDARD
+    and kept by the proxy in the tenant's home (s3proxy.backends.class_records)."""
 
     @field_validator("storage_classes")
     @classmethod

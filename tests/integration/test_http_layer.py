@@ -87,7 +87,10 @@ class TestStatusLines:
 
     def test_an_early_error_after_100_continue_is_a_full_status_line(self, proxy: Proxy) -> None:
         """botocore reads the final answer to an ``Expect: 100-continue`` upload by its three
-        words: a refused upload must show its S3 error, not a closed connection."""
+        words: a refused upload must show its S3 error, not a closed connection. The first
+        answer is either ``100 Continue`` (Hypercorn sends it as soon as the head is read) or
+        the final one (uvicorn: the body was never asked for, as RFC 9110 allows and S3 does);
+        either way the client that sends its body after it reads the full S3 error."""
         ak, sk = proxy.keys("alice")
         url = object_url(proxy.endpoint, "no-such-bucket-http", "k")
         body = b"x" * 1000
@@ -101,8 +104,10 @@ class TestStatusLines:
             sock.sendall(body)
             while chunk := sock.recv(65536):
                 reply += chunk
-        interim, _, final = reply.partition(b"\r\n\r\n")
-        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+        final = reply
+        if reply.startswith(b"HTTP/1.1 100 Continue\r\n"):
+            final = reply.partition(b"\r\n\r\n")[2]
+        assert b"100 Continue" not in final
         status_line, _, body = split(final)
         assert status_line == b"HTTP/1.1 404 Not Found"
         assert error_code(body) == "NoSuchBucket"

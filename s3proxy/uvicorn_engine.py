@@ -1,0 +1,400 @@
+"""``server.engine: uvicorn``: the S3 port served by uvicorn with httptools (llhttp, a C HTTP/1.1
+parser) instead of Hypercorn with h11, a pure-Python one. BENCHMARKS.md, "Engine", has the
+measured difference; the admin port stays on Hypercorn either way.
+
+What :mod:`s3proxy.hypercorn_patch` and :mod:`s3proxy.connections` give the Hypercorn engine
+holds here too, and is kept in this module:
+
+- a request the HTTP layer refuses (bad request line or header, bad Content-Length, a bad chunk,
+  a header section over :data:`MAX_HEAD_BYTES`, Content-Length with Transfer-Encoding, a
+  Transfer-Encoding other than ``chunked``) gets S3's XML error and a closed connection; uvicorn
+  would send plain text, and llhttp accepts ``Transfer-Encoding: gzip, chunked``, which would
+  hand the application a body still gzip-encoded;
+- ``send()`` after the client closed raises (ASGI's "Disconnected Client" rule; uvicorn drops the
+  message), so an abandoned download stops reading its upstream and is logged 499;
+- open connections are bounded per process and per client address (503 SlowDown beyond);
+- SIGTERM is the proxy's (s3proxy.server): uvicorn's own signal handlers are not installed;
+  stopping closes the listener and idle connections at once, in-flight requests finish for up to
+  ``server.shutdown_timeout`` seconds;
+- the supervisor's listening socket (``fd``) is served as it is, of whatever address family;
+- TLS with Hypercorn's cipher choice; the keep-alive timeout; the Date header, no Server header.
+
+Socket reads are the event loop's: 250 KB per read on uvloop, 256 KiB on asyncio's transports,
+as Hypercorn's patched read (hypercorn_patch.SOCKET_READ). Each read's body bytes reach the
+application as they came from the parser (uvicorn copies them into a bytearray, then out of it
+again); reading stops while more than 64 KiB of a request body waits for the application, which
+bounds what a slow upstream makes the proxy hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httptools
+import uvicorn
+from hypercorn.config import Config as HypercornConfig
+from uvicorn.protocols.http import httptools_impl
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from s3proxy.config import Settings
+from s3proxy.connections import ConnectionCounts, refusal
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.hypercorn_patch import AMBIGUOUS_FRAMING, ClientGone, below_s3_error, error_response
+
+MAX_HEAD_BYTES: int = HypercornConfig.h11_max_incomplete_size
+"""Request line plus header section, as the Hypercorn engine allows (16 KiB)."""
+
+TLS_CIPHERS: str = HypercornConfig.ciphers
+"""Hypercorn's cipher string (ECDHE with AES-GCM): the same TLS offer on both engines."""
+
+UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
+
+
+def parser_error(message: str) -> S3Error:
+    """The S3 error for what llhttp refused, by its message (the Hypercorn engine's answers)."""
+    if "Transfer-Encoding" in message and "Content-Length" in message:
+        return S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
+    if "Transfer-Encoding" in message:
+        return below_s3_error(501)
+    return S3Error(S3ErrorCode.InvalidRequest, UNREADABLE)
+
+
+def error_bytes(error: S3Error) -> bytes:
+    """An error answer of the HTTP layer, status line to body, closing the connection."""
+    status, headers, body = error_response(error)
+    lines = [httptools_impl.STATUS_LINE[status]]
+    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
+    return b"".join(lines) + b"\r\n" + body
+
+
+LINGER_SECONDS = 2.0
+"""How long a connection closed with request bytes still coming keeps reading (and dropping)
+them after its answer (nginx's lingering close): closing at once would make the kernel reset
+the connection, which can destroy the answer before the client reads it."""
+
+COALESCE_LIMIT = 64 * 1024
+"""A held response head is joined to a first body write up to this size, else written beside it
+(``writelines``) instead of copying the body."""
+
+
+class ConnectionWriter:
+    """The transport as uvicorn's protocol and request cycles see it: a response head is held
+    back to go out in one write with the first body bytes (two socket sends for a small
+    response otherwise, as in hypercorn_patch), and a close with request bytes still coming is
+    a lingering close (:data:`LINGER_SECONDS`)."""
+
+    __slots__ = ("held", "lingering", "protocol", "transport")
+
+    def __init__(self, transport: asyncio.Transport, protocol: S3Protocol) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        self.held: bytes | None = None
+        self.lingering = False
+
+    def hold(self) -> None:
+        self.held = b""
+
+    def write(self, data: bytes) -> None:
+        held = self.held
+        if held is None:
+            self.transport.write(data)
+        elif held == b"":
+            self.held = data  # the head
+        else:
+            self.held = None
+            if len(data) <= COALESCE_LIMIT:
+                self.transport.write(held + data)
+            else:
+                self.transport.writelines((held, data))
+
+    def flush(self) -> None:
+        held, self.held = self.held, None
+        if held and not self.transport.is_closing():
+            self.transport.write(held)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self.transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.transport.get_extra_info(name, default)
+
+    def close(self) -> None:
+        self.flush()
+        transport = self.transport
+        if self.lingering or transport.is_closing():
+            return
+        if not (self.protocol.expects_more_input() and transport.can_write_eof()):
+            transport.close()
+            return
+        self.lingering = True
+        transport.write_eof()  # the answer, then FIN; what the client still sends is dropped
+        self.protocol.flow.resume_reading()
+        self.protocol.loop.call_later(LINGER_SECONDS, transport.close)
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop llhttp; the protocol's ``refusal`` says why."""
+
+
+class S3Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the proxy's refusals and connection bounds. ``counts``
+    is set on the subclass :func:`protocol_for` makes per server."""
+
+    counts: ConnectionCounts | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refusal: S3Error | None = None
+        self.refused = False
+        self.head_bytes = 0  # of an unfinished head, counted over reads
+        self.head_size = 0  # of the head being parsed: request target and headers
+        self.in_head = True  # between requests or inside a head: what arrives is head bytes
+        self.messages_done = 0
+        self.admitted: str | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = ConnectionWriter(transport, self)  # type: ignore[assignment]
+        # The keep-alive timeout runs from the connection's start and from each response until
+        # a request's head is complete, as Hypercorn's does: a connection that sends nothing,
+        # or never finishes a head, is closed after it too (uvicorn times only idle responses).
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+        if self.counts is None:
+            return
+        client = self.client[0] if self.client else ""
+        if not self.counts.admit(client):
+            transport.write(refusal())
+            transport.close()
+            return
+        self.admitted = client
+
+    def expects_more_input(self) -> bool:
+        """Whether the client may still be sending: a request body not read to its end, or
+        the rest of a request refused while it arrived."""
+        if self.refused:
+            return True
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.disconnected
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.admitted is not None and self.counts is not None:
+            self.counts.release(self.admitted)
+            self.admitted = None
+        self._unset_keepalive_if_required()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return  # lingering after the last answer: dropped unread
+        done = self.messages_done
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # no upgrade is served: the request goes on as plain HTTP/1.1
+        except httptools.HttpParserError as exc:
+            self.refuse(self.refusal or parser_error(str(exc)))
+            return
+        if self.in_head and not self.transport.is_closing():
+            # An unfinished head: every byte of this read belongs to it, unless a request
+            # ended in this read (then part of it was that request's body, and counting starts
+            # with the next read: at most one read, 256 KiB, past the limit is parsed).
+            self.head_bytes = self.head_bytes + len(data) if self.messages_done == done else 0
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self.refuse(S3Error(S3ErrorCode.RequestHeaderSectionTooLarge))
+
+    def refuse(self, error: S3Error) -> None:
+        """Answer ``error`` and close, unless a response is under way (it cannot be cut in
+        two): then only close."""
+        if self.transport.is_closing():
+            return
+        self.refused = True
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+            self.transport.write(error_bytes(error))
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        self.refuse(S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head = True
+        self.head_bytes = 0
+        self.head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self.head_size += len(url)
+        if self.head_size > MAX_HEAD_BYTES:
+            self.refusal = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+            raise _Refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > MAX_HEAD_BYTES:
+            self.refusal = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+            raise _Refused
+        if len(name) == 17 and name.lower() == b"transfer-encoding":
+            # llhttp accepts codings before the final "chunked" and leaves them undecoded.
+            coding = value.strip(b" \t").lower()
+            if coding != b"chunked" or any(n == b"transfer-encoding" for n, _ in self.headers):
+                self.refusal = below_s3_error(501)
+                raise _Refused
+        super().on_header(name, value)
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle.response_complete:
+            return
+        assert isinstance(cycle, S3Cycle)
+        cycle.chunks.append(body)
+        cycle.pending += len(body)
+        if cycle.pending > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self._unset_keepalive_if_required()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.in_head = True
+        self.head_bytes = 0
+        self.messages_done += 1
+
+
+class S3Cycle(RequestResponseCycle):
+    """One request's ASGI exchange: ``send`` after a disconnect raises, and an application that
+    failed before answering gets S3's InternalError document."""
+
+    transport: ConnectionWriter  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chunks: list[bytes] = []  # request body parts not yet received by the application
+        self.pending = 0
+
+    async def receive(self) -> Any:
+        """uvicorn's ``receive``, with the body parts handed over as they are: one part (a
+        socket read's worth) is passed on without a copy."""
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        chunks = self.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.pending = 0
+        return {"type": "http.request", "body": body, "more_body": self.more_body}
+
+    async def send(self, message: Any) -> None:
+        if self.disconnected:
+            raise ClientGone("the client closed the connection")
+        if message["type"] == "http.response.start":
+            self.transport.hold()
+            await super().send(message)
+            return
+        await super().send(message)
+        self.transport.flush()  # a head with no body write after it (HEAD, an empty body)
+        if self.disconnected and not self.response_complete:
+            raise ClientGone("the client closed the connection")
+
+    async def send_500_response(self) -> None:
+        if self.disconnected or self.transport.is_closing():
+            return
+        status, headers, body = error_response(S3Error(S3ErrorCode.InternalError))
+        with contextlib.suppress(OSError):
+            await super().send(
+                {"type": "http.response.start", "status": status, "headers": headers}
+            )
+            await super().send({"type": "http.response.body", "body": body})
+
+
+def install() -> None:
+    """Requests on uvicorn's httptools protocol run as :class:`S3Cycle` (uvicorn creates the
+    cycle by its module-level name). Idempotent."""
+    httptools_impl.RequestResponseCycle = S3Cycle  # type: ignore[misc]
+
+
+def protocol_for(counts: ConnectionCounts | None) -> type[S3Protocol]:
+    """uvicorn builds the protocol itself from a class: the counts ride on a subclass."""
+    return type("BoundS3Protocol", (S3Protocol,), {"counts": counts})
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: s3proxy.server owns SIGTERM and SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listening_socket(host: str, port: int, fd: int | None) -> socket.socket:
+    """The supervisor's socket (any family), or a new one on ``host:port``; OSError if taken."""
+    if fd is not None:
+        return socket.socket(fileno=fd)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=1024)
+
+
+def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None) -> uvicorn.Config:
+    server = settings.server
+    tls = server.tls_cert is not None and server.tls_key is not None
+    return uvicorn.Config(
+        app,
+        http=protocol_for(counts),
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        loop="none",
+        proxy_headers=False,  # the client address is the socket's (connection bounds, logs)
+        server_header=False,
+        date_header=True,
+        access_log=False,
+        log_config=None,
+        log_level=logging.WARNING,
+        timeout_keep_alive=server.keep_alive_timeout,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=server.shutdown_timeout,  # type: ignore[arg-type]
+        ssl_certfile=str(server.tls_cert) if tls else None,
+        ssl_keyfile=str(server.tls_key) if tls else None,
+        ssl_ciphers=TLS_CIPHERS,
+    )
+
+
+async def serve(
+    app: Any,
+    settings: Settings,
+    fd: int | None,
+    counts: ConnectionCounts | None,
+    stop: asyncio.Event,
+) -> None:
+    """Serve ``app`` until ``stop`` is set, then drain (module docstring)."""
+    install()
+    sock = listening_socket(settings.server.host, settings.server.port, fd)
+    server = _Server(uvicorn_config(app, settings, counts))
+
+    async def stop_when_asked() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.ensure_future(stop_when_asked())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+        sock.close()
+        stop.set()  # uvicorn stopped by itself: stop the admin port too
