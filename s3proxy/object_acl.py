@@ -11,8 +11,11 @@ serves the object anonymously *on the upstream itself*, past the gateway), and u
 or tags are the client's (a copy would carry them, a PutObjectAcl would have to rewrite the
 object). A record bound to (ETag, Last-Modified) needs nothing from the write path: S3 resets
 an object's ACL when it is overwritten, and here an overwrite (or a delete and a re-upload)
-makes a new Last-Modified, so the old record no longer matches and the object is private —
-without any write that does not ask for a public ACL paying for a record lookup.
+makes a new Last-Modified, so the old record no longer matches and the object is private.
+Not within the same second with the same bytes (same ETag, and an HTTP-date has whole seconds):
+so the first record bound in a bucket flags the bucket's settings record (:data:`FLAG`), and in
+a flagged bucket a write that asks for no such ACL removes the key's record (:func:`reset`), one
+request; writes into buckets that never held an object ACL pay nothing.
 
 The ACL is ``public-read`` or ``authenticated-read`` (:data:`s3proxy.acl.OBJECT_ACLS`).
 Anonymous reads (public-read only) and reads signed by another tenant (either) check the record
@@ -24,6 +27,7 @@ overwritten objects stay behind, inert (they never match again).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -38,12 +42,16 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ObjectInfo, ReadConditions
 
 if TYPE_CHECKING:  # the mapped storage's multipart half binds records at Complete
+    from s3proxy.backends.bucket_settings import BucketSettings
     from s3proxy.backends.mapped import MappedStorage
 
 RECORD_DIR = ".buckets/.acls/"
 """Under ``.buckets/``: what every quota already leaves out (the local store's index counts
 everything under a home but ``.buckets/``), and ListBuckets lists only that folder's top level."""
 MAX_RECORD_BYTES = 4096
+FLAG = "object_acls"
+"""The member of a bucket's settings record saying an object ACL record was once bound in it:
+then writes without an ACL remove the key's record (:func:`reset`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +195,27 @@ async def bind(
             "Public object ACLs cannot be stored: this tenant has no home.",
         )
     backend, upstream_bucket, record = location
+    if not (await storage.buckets.settings.get(bucket)).other.get(FLAG):
+        await storage.buckets.settings.update(bucket, _flagged)
     body = json.dumps(
         {"acl": acl, "etag": info.etag, "last_modified": info.last_modified},
         separators=(",", ":"),
     ).encode()
     await write_record(backend, upstream_bucket, record, body)
+
+
+def _flagged(settings: BucketSettings) -> BucketSettings:
+    if settings.other.get(FLAG):
+        return settings
+    return dataclasses.replace(settings, other={**settings.other, FLAG: True})
+
+
+async def reset(storage: MappedStorage, bucket: str, key: str) -> None:
+    """After a write of (bucket, key) that asked for no public or authenticated-read ACL: the
+    object is private, as on S3, even when it has the ETag and second of the one the record
+    was bound to. One DELETE in a flagged bucket; nothing (the settings are cached) elsewhere."""
+    location = _location(storage, bucket, key)
+    if location is None or not (await storage.buckets.settings.get(bucket)).other.get(FLAG):
+        return
+    backend, upstream_bucket, record = location
+    await backend.delete_object(upstream_bucket, record)

@@ -186,8 +186,12 @@ class MappedUploads:
         marks: UploadMarks | None = None,
     ) -> CompleteMultipartOutput:
         """:meth:`_marked_complete`, then the class record of the completed object written or
-        removed (:mod:`.class_records`), as for a PUT: the class is the upload's mark."""
+        removed (:mod:`.class_records`), as for a PUT: the class is the upload's mark; and
+        without an ACL mark, the object is private as an overwrite makes it
+        (:func:`s3proxy.object_acl.reset`)."""
         result = await self._marked_complete(request, checksum, marks)
+        if marks is None or marks.acl is None:
+            await object_acl.reset(self._storage, request.bucket, request.key)
         storage_class = marks.storage_class if marks is not None else None
         backend, _ = await self._existing(request.bucket, request.key)
         await self._storage.classes.written(

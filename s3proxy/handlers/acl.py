@@ -158,10 +158,11 @@ def object_acls(handler: Handler) -> Handler:
 
     async def checked(ctx: RequestContext) -> S3Response:
         stored = public_object_acl(ctx)
-        if stored is None:
-            return await handler(ctx)
         bucket, key = _object(ctx)
         response = await handler(ctx)
+        if stored is None:  # S3 makes an overwritten object private
+            await object_acl.reset(ctx.storage, bucket, key)
+            return response
         info = await ctx.storage.head_object(bucket, key, ReadConditions())
         if info.etag == _written_etag(response):  # else replaced meanwhile: that one is private
             await object_acl.bind(ctx.storage, bucket, key, stored, info)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -70,6 +71,7 @@ class Storage:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
         self.classes = ClassRecords(self)  # type: ignore[arg-type]
+        self.tenant = SimpleNamespace(home=None)  # no home: no object ACL records to reset
 
     async def existing(self, bucket: str, key: str) -> tuple[Upstream, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)

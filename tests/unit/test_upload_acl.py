@@ -6,12 +6,14 @@ Last-Modified of an SSE-C object found without its key (s3proxy.object_acl.store
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from s3proxy import object_acl
+from s3proxy.backends.bucket_settings import BucketSettings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.upload_records import UploadMarks, upload_digest
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -79,11 +81,25 @@ class LocalLike(test_mapped_complete.Upstream):
         self.aborted.append(upload_id)
 
 
+class Settings:
+    """The bucket's settings record, in memory: object_acl.bind flags it (object_acls)."""
+
+    def __init__(self) -> None:
+        self.current = BucketSettings()
+
+    async def get(self, bucket: str) -> BucketSettings:
+        return self.current
+
+    async def update(self, bucket: str, change: Callable[[BucketSettings], BucketSettings]) -> None:
+        self.current = change(self.current)
+
+
 class Storage(test_mapped_complete.Storage):
     def __init__(self, upstream: LocalLike, keeper: BodyUpstream) -> None:
         super().__init__(upstream)
         self.keeper = keeper
         self.tenant = SimpleNamespace(home=HOME)
+        self.buckets = SimpleNamespace(settings=Settings())
 
     def locate(self, bucket: str, key: str) -> tuple[Any, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from s3proxy.backends.bucket_settings import BucketSettings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.upload_records import UploadMarks, upload_digest
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -132,10 +133,19 @@ class TaggingUpstream(test_mapped_complete.Upstream):
         return "u1"
 
 
+async def _no_settings(bucket: str) -> BucketSettings:
+    """A bucket that never held an object ACL record (object_acl.reset does nothing)."""
+    return BucketSettings()
+
+
 class TaggingStorage(test_mapped_complete.Storage):
     def __init__(self, upstream: TaggingUpstream, home: UpstreamRoot | None) -> None:
         super().__init__(upstream)
         self.tenant = SimpleNamespace(home=home)
+        self.buckets = SimpleNamespace(settings=SimpleNamespace(get=_no_settings))
+
+    def _backend(self, name: str) -> Any:
+        return self.upstream
 
     def locate(self, bucket: str, key: str) -> tuple[Any, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)
