@@ -23,6 +23,7 @@ import pytest
 import trustme
 
 from tests.integration.conftest import Proxy, client_for, start_proxy
+from tests.integration.test_http_layer import split
 from tests.integration.test_logs import access_lines, wait_for
 from tests.support.processes import SeaweedFS
 from tests.support.s3http import object_url, sign
@@ -69,16 +70,6 @@ def exchange(proxy: Proxy, data: bytes, *pieces: bytes) -> bytes:
         for piece in pieces:
             sock.sendall(piece)
         return read_all(sock)
-
-
-def split(reply: bytes) -> tuple[bytes, dict[str, str], bytes]:
-    head, _, body = reply.partition(b"\r\n\r\n")
-    status_line, *lines = head.split(b"\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status_line, headers, body
 
 
 def head_bytes(method: str, path: str, headers: dict[str, str]) -> bytes:

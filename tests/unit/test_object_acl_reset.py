@@ -5,35 +5,23 @@ it costs no request at all. The upstream is a real local store, counting request
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import cast
 
 from s3proxy import object_acl
-from s3proxy.backends.base import Backend
-from s3proxy.backends.key_encoding import KeyEncodings
-from s3proxy.backends.local import LocalStore
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.model import ReadConditions
-from tests.unit.test_class_records import TENANT, Upstream, _put
+from tests.unit.test_class_records import Upstream, _put, scenario
 
 
 def run(tmp_path: Path, body: Callable[[MappedStorage, Upstream], Awaitable[None]]) -> Upstream:
-    async def main() -> Upstream:
-        store = LocalStore("main", tmp_path / "store")
-        try:
-            upstream = Upstream(store, None)
-            backends = cast(Mapping[str, Backend], {"main": upstream})
-            storage = MappedStorage(TENANT, backends, 1, encodings=KeyEncodings.fixed("flat"))
-            await storage.buckets.create("docs")
-            await storage.put_object(_put("k"))
-            await body(storage, upstream)
-        finally:
-            await store.close()
-        return upstream
+    """``body`` against bucket ``docs`` holding one object ``k`` (test_class_records' harness)."""
 
-    return asyncio.run(main())
+    async def with_object(storage: MappedStorage, upstream: Upstream) -> None:
+        await storage.put_object(_put("k"))
+        await body(storage, upstream)
+
+    return scenario(tmp_path, None, with_object)
 
 
 def test_a_bucket_that_never_held_an_object_acl_pays_nothing(tmp_path: Path) -> None:
