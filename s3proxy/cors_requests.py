@@ -22,7 +22,7 @@ bucket without settings is known from the existence check it already made: neith
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from s3proxy.backends.bucket_cache import PROCESS_CACHE
 from s3proxy.backends.mapped import MappedStorage
@@ -65,21 +65,31 @@ async def _owner(
         storage = storages.get(entry[0]) if entry is not None else None
         if storage is None:
             return None
-        return storage if await _has(storage, bucket) else None
-    mapped = [s for s in storages.values() if bucket in s.tenant.buckets]
+        return storage if await has_bucket(storage, bucket) else None
+    if not any(bucket in s.tenant.buckets for s in storages.values()):
+        await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)  # lookups upstream: bounded per process
+        try:
+            return await sole_owner(bucket, storages.values())
+        finally:
+            UNSIGNED_LOOKUPS.leave()
+    return await sole_owner(bucket, storages.values())
+
+
+async def sole_owner(bucket: str, storages: Iterable[MappedStorage]) -> MappedStorage | None:
+    """The one storage among ``storages`` that maps ``bucket`` in its configuration, or else
+    the one that has created it; None when none or several do (an ambiguous name is never
+    guessed). Shared by the CORS preflight and reads signed by another tenant."""
+    candidates = list(storages)
+    mapped = [s for s in candidates if bucket in s.tenant.buckets]
     if mapped:
         return mapped[0] if len(mapped) == 1 else None
-    await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)
-    try:
-        found = [
-            s for s in storages.values() if s.tenant.home is not None and await _has(s, bucket)
-        ]
-    finally:
-        UNSIGNED_LOOKUPS.leave()
+    found = [s for s in candidates if s.tenant.home is not None and await has_bucket(s, bucket)]
     return found[0] if len(found) == 1 else None
 
 
-async def _has(storage: MappedStorage, bucket: str) -> bool:
+async def has_bucket(storage: MappedStorage, bucket: str) -> bool:
+    """Whether ``storage``'s tenant has created ``bucket``; an absence is cached per process
+    (the bucket cache's generation), so made-up names do not turn into upstream requests."""
     key = (storage.tenant.name, bucket)
     if PROCESS_CACHE.trusted(_absent.get(key)):
         return False

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from s3proxy import object_acl
 from s3proxy.acl import GRANTING, OBJECT_ACLS
 from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
-from s3proxy.cors_requests import _has
+from s3proxy.cors_requests import sole_owner
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
@@ -69,12 +69,7 @@ async def owner_of(
 ) -> MappedStorage | None:
     """The storage of the one tenant other than ``caller`` that maps or has created
     ``bucket``; None when none or several do."""
-    others = [storage for name, storage in storages.items() if name != caller]
-    mapped = [storage for storage in others if bucket in storage.tenant.buckets]
-    if mapped:
-        return mapped[0] if len(mapped) == 1 else None
-    found = [s for s in others if s.tenant.home is not None and await _has(s, bucket)]
-    return found[0] if len(found) == 1 else None
+    return await sole_owner(bucket, (s for name, s in storages.items() if name != caller))
 
 
 async def _own(ctx: RequestContext, bucket: str) -> bool:
