@@ -22,7 +22,7 @@ answer outside the asked prefix) decodes to None, so it can never reach a client
 
 from __future__ import annotations
 
-import re
+import binascii
 
 SEGMENT = 254
 """Characters of encoded key per upstream path segment (plus the ``!`` of a continued one)."""
@@ -43,15 +43,15 @@ def _code(byte: int) -> str:
 
 
 _CODES = [_code(byte) for byte in range(256)]
-_BYTES = {code: byte for byte, code in enumerate(_CODES) if len(code) == 3}
-"""Escape → byte, for the canonical escapes only (``-61`` for 'a' is no encoding)."""
-_ESCAPE = re.compile(r"([-=_~][0-9a-f]{2})")
+"""Byte → its code; also a ``str.translate`` table from the Latin-1 character of each byte."""
+_TO_QP = bytes.maketrans(b"-_~", b"===")
+"""Every escape prefix as ``=``: an escape becomes quoted-printable's ``=xx``."""
 
 
 def encode_bytes(data: bytes) -> str:
-    """The encoded string of ``data``, before cutting into segments."""
-    codes = _CODES
-    return "".join([codes[byte] for byte in data])
+    """The encoded string of ``data``, before cutting into segments (one C-level translate of
+    its Latin-1 reading, 2-3× a join over the bytes)."""
+    return data.decode("latin-1").translate(_CODES)
 
 
 def segments(encoded: str) -> str:
@@ -79,30 +79,33 @@ def after_all_starting_with(prefix: str) -> str:
 
 
 def decode(name: str) -> str | None:
-    """The client key whose encoding is ``name``, or None when ``name`` is no such encoding."""
-    parts = name.split("/")
-    for part in parts[:-1]:
-        if len(part) != SEGMENT + 1 or part[-1] != CONTINUED:
-            return None
-    last = parts[-1]
+    """The client key whose encoding is ``name``, or None when ``name`` is no such encoding.
+
+    Run on every key of every listing page (15 % of listing CPU when it split on a regular
+    expression and joined pieces in Python), so it works on whole strings in C: every escape
+    prefix becomes ``=`` and ``binascii.a2b_qp`` turns each ``=xx`` into its byte. That alone
+    would accept names this module never writes (a wrong prefix, upper-case hex, a literal
+    ``=``, a quoted-printable soft break), so the bytes found are encoded again and must give
+    ``name`` back exactly: an encoding is one-to-one, so only a canonical name decodes."""
+    if "/" in name:
+        parts = name.split("/")
+        for part in parts[:-1]:
+            if len(part) != SEGMENT + 1 or part[-1] != CONTINUED:
+                return None
+        last = parts[-1]
+        joined = "".join(part[:-1] for part in parts[:-1]) + last
+    else:
+        last = joined = name
     if not last or len(last) > SEGMENT:
         return None
-    joined = "".join(part[:-1] for part in parts[:-1]) + last if len(parts) > 1 else last
-    if joined.isascii() and joined.isalnum():
+    if joined.isalnum() and joined.isascii():
         return joined
-    pieces = _ESCAPE.split(joined)  # literal, escape, literal, escape, …, literal
-    data = bytearray()
-    for index, piece in enumerate(pieces):
-        if index % 2:
-            byte = _BYTES.get(piece)
-            if byte is None:
-                return None
-            data.append(byte)
-        elif piece:
-            if not (piece.isascii() and piece.isalnum()):
-                return None
-            data += piece.encode("ascii")
+    if not joined.isascii():
+        return None
+    data = binascii.a2b_qp(joined.encode("ascii").translate(_TO_QP))
+    if data.decode("latin-1").translate(_CODES) != joined:
+        return None
     try:
-        return bytes(data).decode("utf-8", "surrogatepass")
+        return data.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         return None

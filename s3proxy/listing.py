@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from s3proxy import keycodec
-from s3proxy.layout import KeyEncoding, client_key, key_part, prefix_part
-from s3proxy.model import ListEntry, ListPage
+from s3proxy.layout import KeyEncoding, key_part, prefix_part
+from s3proxy.model import ListEntry, ListPage, list_entry
 
 MAX_KEYS = 1000
 MIN_FETCH = 8
@@ -95,16 +95,22 @@ class _Shard:
         page = await fetch(within, self.start_after, size, self.token)
         cut, after = len(self.root), query.start_after
         prefix, delimiter = query.prefix, query.delimiter
+        name_of = keycodec.decode if encoding == "flat" else _same
         items: list[Item] = []
         rolled_last: str | None = None
         for entry in page.entries:
-            if not entry.key.startswith(within):
+            key = entry.key
+            if not key.startswith(within):
                 continue
-            name = client_key(entry.key[cut:], encoding)
-            if name is None or not name.startswith(prefix) or _before(name, after, repeats):
+            name = name_of(key[cut:])
+            if (
+                name is None
+                or not name.startswith(prefix)
+                or (after and _before(name, after, repeats))
+            ):
                 rolled_last = None
                 continue
-            common = _common_prefix(name, prefix, delimiter)
+            common = _common_prefix(name, prefix, delimiter) if delimiter else None
             rolled_last = common
             if common is None:
                 items.append((name, entry))
@@ -147,6 +153,10 @@ class _Shard:
             taken, self.buffer = buffer[:low], buffer[low:]
         self.taken += len(taken)
         return taken
+
+
+def _same(name: str) -> str:
+    return name
 
 
 def _before(name: str, after: str | None, repeats: bool) -> bool:
@@ -264,7 +274,7 @@ async def merge_listing(
                 prefixes.append(name)
             else:
                 entries.append(
-                    ListEntry(
+                    list_entry(
                         name, entry.etag, entry.size, entry.last_modified, entry.storage_class
                     )
                 )

@@ -199,6 +199,26 @@ class ListEntry:
     storage_class: str = "STANDARD"
 
 
+LIST_ENTRY_FIELDS = ("key", "etag", "size", "last_modified", "storage_class")
+_SLOTS = tuple(ListEntry.__dict__[name].__set__ for name in LIST_ENTRY_FIELDS)
+
+
+def list_entry(
+    key: str, etag: str, size: int, last_modified: str, storage_class: str = "STANDARD"
+) -> ListEntry:
+    """``ListEntry(...)`` at a third of the cost: the frozen dataclass's ``__init__`` makes five
+    ``object.__setattr__`` calls, and a listing builds two entries per key (upstream page,
+    client page). The same value of the same type: each slot set once, through its descriptor."""
+    entry = object.__new__(ListEntry)
+    set_key, set_etag, set_size, set_modified, set_class = _SLOTS
+    set_key(entry, key)
+    set_etag(entry, etag)
+    set_size(entry, size)
+    set_modified(entry, last_modified)
+    set_class(entry, storage_class)
+    return entry
+
+
 @dataclass(frozen=True, slots=True)
 class ListPage:
     """One upstream listing page: keys and common prefixes in the backend's order."""

@@ -21,6 +21,7 @@ from s3proxy.model import (
     PartsPage,
     UploadInfo,
     UploadsPage,
+    list_entry,
 )
 from s3proxy.xmlcodec import checksums_in, child_text, children_named, local_name, quoted_etag
 
@@ -62,7 +63,7 @@ def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
     for item in root:
         if item.tag == contents:
             entries.append(
-                ListEntry(
+                list_entry(
                     decode(item.findtext(key) or ""),
                     item.findtext(etag) or "",
                     int(item.findtext(size) or 0),
@@ -72,8 +73,9 @@ def parse_list_v2(body: bytes, url_encoded: bool) -> ListPage:
             )
         elif item.tag == common:
             prefixes.append(decode(item.findtext(prefix) or ""))
-    truncated = child_text(root, "IsTruncated", "false").strip().lower() == "true"
-    token = child_text(root, "NextContinuationToken") or None
+    # Found in C too: child_text would compare the local name of each of the page's entries.
+    truncated = (root.findtext(ns + "IsTruncated") or "false").strip().lower() == "true"
+    token = root.findtext(ns + "NextContinuationToken") or None
     return ListPage(entries, prefixes, token if truncated else None)
 
 

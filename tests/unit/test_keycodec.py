@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,7 +115,77 @@ def test_long_keys_are_cut_into_marked_segments() -> None:
         "~ff",  # not UTF-8
         "a.b",
         ".s3proxy-layout",
+        "a=",  # a bare prefix at the end
+        "=3",
+        "a=\nb",  # a quoted-printable soft line break
+        "a=\r\nb",
+        "=3A",
+        "a=zzb",
+        "a==3ab",
+        "a\\x2fb",  # a backslash escape is not ours either
+        "d\u00e9",  # non-ASCII is never written
+        "a b",
+        "-2f\x00",
     ],
 )
 def test_names_not_produced_by_encode_do_not_decode(name: str) -> None:
     assert decode(name) is None
+
+
+_ESCAPE = re.compile(r"([-=_~][0-9a-f]{2})")
+_REFERENCE_BYTES = {encode_bytes(bytes([byte])): byte for byte in range(256)}
+
+
+def reference_decode(name: str) -> str | None:
+    """The decoder as first written, piece by piece in Python: the oracle for the C-level one."""
+    parts = name.split("/")
+    for part in parts[:-1]:
+        if len(part) != SEGMENT + 1 or part[-1] != "!":
+            return None
+    last = parts[-1]
+    if not last or len(last) > SEGMENT:
+        return None
+    joined = "".join(part[:-1] for part in parts[:-1]) + last
+    data = bytearray()
+    for index, piece in enumerate(_ESCAPE.split(joined)):
+        if index % 2:
+            byte = _REFERENCE_BYTES.get(piece)
+            if byte is None or len(piece) != 3:
+                return None
+            data.append(byte)
+        elif piece:
+            if not (piece.isascii() and piece.isalnum()):
+                return None
+            data += piece.encode("ascii")
+    try:
+        return bytes(data).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+
+
+HOSTILE = st.text(
+    alphabet=st.sampled_from(list("-=_~!/0129afAFgzZ \n\r\t\\%.\x00\xe9\u20ac")), max_size=40
+)
+"""Names an upstream might send that this module never wrote: escape prefixes with odd hex
+(upper case, short, none), quoted-printable soft breaks, backslashes, non-ASCII."""
+
+
+@settings(max_examples=2000)
+@given(st.one_of(HOSTILE, KEYS.map(encode)))
+def test_decode_agrees_with_the_reference_decoder(name: str) -> None:
+    assert decode(name) == reference_decode(name)
+
+
+@given(KEYS, st.integers(min_value=0), st.sampled_from(list("-=_~!/0aAZ\n\\\xe9")))
+def test_a_changed_character_never_decodes_to_the_same_key(key: str, at: int, char: str) -> None:
+    name = encode(key)
+    index = at % len(name)
+    changed = name[:index] + char + name[index + 1 :]
+    if changed != name:
+        assert decode(changed) != key
+        assert decode(changed) == reference_decode(changed)
+
+
+def test_a_long_hostile_name_is_refused() -> None:
+    assert decode("=" * 200) is None
+    assert decode(("a=" * 100_000) + "3") is None

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3proxy.layout import KeyEncoding, key_part
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
-from s3proxy.model import ListEntry, ListPage
+from s3proxy.model import LIST_ENTRY_FIELDS, ListEntry, ListPage, list_entry
 
 
 def s3_list(
@@ -330,3 +332,24 @@ def test_stray_upstream_names_never_reach_a_client_flat() -> None:
         merge_listing(["home/t/bkt/0/"], ListQuery("a/", "/", None, 1000), upstream.fetch, "flat")
     )
     assert ([e.key for e in page.entries], page.prefixes) == (["a/in"], [])
+
+
+@given(
+    st.text(max_size=20),
+    st.text(max_size=20),
+    st.integers(min_value=0),
+    st.text(max_size=20),
+    st.sampled_from(["STANDARD", "GLACIER"]),
+)
+def test_list_entry_is_the_dataclass_value(
+    key: str, etag: str, size: int, modified: str, storage_class: str
+) -> None:
+    """The listing's cheap constructor gives the very value ListEntry(...) gives, every field
+    set (a field added to ListEntry without it would fail here) and still frozen."""
+    fast = list_entry(key, etag, size, modified, storage_class)
+    slow = ListEntry(key, etag, size, modified, storage_class)
+    assert tuple(field.name for field in dataclasses.fields(ListEntry)) == LIST_ENTRY_FIELDS
+    assert type(fast) is ListEntry
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.key = "other"  # type: ignore[misc]
