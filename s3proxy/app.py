@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,11 +42,11 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.layout import shard_digits
 from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
-from s3proxy.logs import timestamp
+from s3proxy.logs import timestamp, write_access_line
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
 from s3proxy.quotas import QuotaPolicy, policy_for, usage_report
-from s3proxy.request import S3Request, parse_request
+from s3proxy.request import S3Request, new_request_id, parse_request
 from s3proxy.responses import ResponseAborted, S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
 
@@ -214,7 +212,7 @@ class S3App:
 
     async def _serve(self, scope: dict[str, Any], body: TimedReceive, send: Send) -> None:
         started = time.perf_counter()
-        request_id = secrets.token_hex(8).upper()
+        request_id = new_request_id()
         runtime = self.gateway.runtime
         server = runtime.settings.server
         entry: dict[str, Any] = {"time": timestamp(), "request_id": request_id}
@@ -223,7 +221,7 @@ class S3App:
         try:
             request = parse_request(scope, server.virtual_host_domains)
             entry["bucket"] = request.bucket
-            if request.key is not None:
+            if request.key is not None and access_log.isEnabledFor(logging.INFO):  # log only
                 entry["key"] = _logged_key(request.key, runtime.settings)
             agent = request.header("user-agent")
             if agent is not None:
@@ -399,7 +397,7 @@ class S3App:
             entry["bytes_in"] = bytes_in
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
-            access_log.info(json.dumps(entry, separators=(",", ":")))
+            write_access_line(entry)
 
 
 def _rates(limits: TenantLimits, default: ServerLimits) -> tuple[float, float]:

@@ -114,7 +114,13 @@ def locate(
     tenant: TenantLayout, bucket: str, key: str, digits: int, encoding: KeyEncoding = "plain"
 ) -> UpstreamLocation:
     """Map a client (bucket, key) to its upstream location; NoSuchBucket if it has no place."""
-    root = bucket_root(tenant, bucket)
+    return locate_under(bucket_root(tenant, bucket), bucket, key, digits, encoding)
+
+
+def locate_under(
+    root: UpstreamRoot | None, bucket: str, key: str, digits: int, encoding: KeyEncoding = "plain"
+) -> UpstreamLocation:
+    """:func:`locate` for a caller that has ``bucket_root(tenant, bucket)`` already."""
     if root is None:
         raise S3Error(S3ErrorCode.NoSuchBucket, BucketName=bucket)
     return UpstreamLocation(root.upstream, root.bucket, object_key(root, key, digits, encoding))

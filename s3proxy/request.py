@@ -9,6 +9,7 @@ path the signature was verified over.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,14 @@ class S3Request:
 
     def header(self, name: str) -> str | None:
         return self.header_map.get(name)
+
+
+def new_request_id() -> str:
+    """A request's ``x-amz-request-id``: 16 upper-case hex digits, as the gateway always sent.
+    An identifier, not a secret, so the process's Mersenne Twister gives it (no system call
+    per request, as ``secrets`` makes); ``random`` reseeds in every forked worker, so workers
+    do not repeat each other's ids."""
+    return f"{random.getrandbits(64):016X}"
 
 
 def _wire_text(raw: bytes) -> str:

@@ -44,7 +44,14 @@ def authenticate(
     args = (request.method, request.raw_path, request.query_string, request.headers)
     if authorization is not None:
         if authorization.startswith(ALGORITHM + " "):
-            return verify_header_auth(*args, lookup_secret, now, max_skew=max_skew, region=region)
+            return verify_header_auth(
+                *args,
+                lookup_secret,
+                now,
+                max_skew=max_skew,
+                region=region,
+                joined=request.header_map,
+            )
         if authorization.startswith("AWS "):
             _require_v2(allow_v2)
             return verify_sigv2_header(
@@ -56,7 +63,15 @@ def authenticate(
             )
         raise S3Error(S3ErrorCode.InvalidArgument, "Unsupported Authorization Type")
     if presigned_v4:
-        return verify_presigned_v4(*args, lookup_secret, now, max_skew=max_skew, region=region)
+        return verify_presigned_v4(
+            *args,
+            lookup_secret,
+            now,
+            max_skew=max_skew,
+            region=region,
+            params=request.query,
+            joined=request.header_map,
+        )
     if presigned_v2:
         _require_v2(allow_v2)
         return verify_sigv2_query(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from s3proxy.auth.canonical import Headers, canonical_request
@@ -19,6 +19,7 @@ from s3proxy.auth.sigv4 import (
     UNSIGNED_PAYLOAD,
     Credential,
     VerifiedSigV4,
+    join_headers,
     parse_amz_date,
     parse_credential,
     sign,
@@ -98,7 +99,7 @@ def parse_query_credential(value: str) -> Credential:
 
 
 def presigned_payload_hashes(
-    params: dict[str, str], joined: dict[str, str]
+    params: Mapping[str, str], joined: Mapping[str, str]
 ) -> tuple[str, tuple[str, ...]]:
     """(hash the body must match, hashes the signer may have put in the canonical request).
 
@@ -150,14 +151,19 @@ def verify_presigned_v4(
     *,
     max_skew: int = 900,
     region: str | None = None,
+    params: Mapping[str, str] | None = None,
+    joined: Mapping[str, str] | None = None,
 ) -> VerifiedSigV4:
     """Verify a ``?X-Amz-Algorithm=AWS4-HMAC-SHA256&…`` request, or raise the S3 error AWS would.
 
     ``now`` naive is taken as UTC. ``region`` None accepts any region. A request dated more than
     ``max_skew`` seconds ahead of ``now`` is "not valid yet"; one past X-Amz-Date + X-Amz-Expires
     has expired. Repeated query parameters: the first value is used, as in ``S3Request.query``.
+    ``params`` and ``joined``: ``parse_query(query_string)`` and ``join_headers(headers)`` when
+    the caller has them already (``S3Request.query`` and ``header_map``), not built twice.
     """
-    params = parse_query(query_string)
+    if params is None:
+        params = parse_query(query_string)
     if not all(params.get(name) for name in REQUIRED_PARAMS):
         raise _query_error(_MISSING)
     if params["X-Amz-Algorithm"] != ALGORITHM:
@@ -186,10 +192,8 @@ def verify_presigned_v4(
     signed_headers = tuple(params["X-Amz-SignedHeaders"].split(";"))
     if not all(signed_headers):
         raise _query_error("X-Amz-SignedHeaders is malformed")
-    joined: dict[str, str] = {}
-    for name, value in headers:
-        lower = name.lower()
-        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    if joined is None:
+        joined = join_headers(headers)
     signed = frozenset(signed_headers)
     not_signed = [] if "host" in signed else ["host"]
     # x-amz-* *query* parameters are fine: the whole query is signed.

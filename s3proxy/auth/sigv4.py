@@ -90,8 +90,12 @@ def _malformed(message: str | None = None) -> S3Error:
     return S3Error(S3ErrorCode.AuthorizationHeaderMalformed, message)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_credential(value: str) -> Credential:
-    """``AK/20260101/us-east-1/s3/aws4_request`` (the header's or X-Amz-Credential's value)."""
+    """``AK/20260101/us-east-1/s3/aws4_request`` (the header's or X-Amz-Credential's value).
+
+    Cached (a pure function; a malformed value raises and is not remembered): a key signs
+    with the same credential all day."""
     parts = value.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
         raise _malformed()
@@ -104,7 +108,29 @@ def parse_credential(value: str) -> Credential:
 
 
 def parse_authorization(value: str) -> AuthorizationHeader:
-    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex``; any spacing."""
+    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex``; any spacing.
+
+    A value ending ``, Signature=<hex>`` (what every SDK sends) is parsed as its head with a
+    stand-in signature, remembered: a key sends the same head all day, with the same headers
+    signed. The stand-in is hex too, so the head parses (or fails) exactly as the whole would.
+    """
+    head, found, signature = value.rpartition(_SIGNATURE_FIELD)
+    if found and _HEX.fullmatch(signature):
+        parsed = _parse_head(head)
+        return AuthorizationHeader(parsed.credential, parsed.signed_headers, signature)
+    return _parse_authorization(value)
+
+
+_SIGNATURE_FIELD = ", Signature="
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_head(head: str) -> AuthorizationHeader:
+    return _parse_authorization(f"{head}{_SIGNATURE_FIELD}0")
+
+
+def _parse_authorization(value: str) -> AuthorizationHeader:
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise _malformed()
@@ -229,6 +255,17 @@ def _check_payload_hash(value: str | None) -> str:
     )
 
 
+def join_headers(headers: Headers) -> dict[str, str]:
+    """Lower-case name → value, repeats joined with "," as in the canonical headers: a doubled
+    x-amz-content-sha256 or x-amz-date is then invalid rather than verified under one value and
+    used under another. ``S3Request.header_map`` is built the same way."""
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    return joined
+
+
 def verify_header_auth(
     method: str,
     raw_path: str,
@@ -239,17 +276,16 @@ def verify_header_auth(
     *,
     max_skew: int = 900,
     region: str | None = None,
+    joined: Mapping[str, str] | None = None,
 ) -> VerifiedSigV4:
     """Verify an ``Authorization: AWS4-HMAC-SHA256 …`` request, or raise the S3 error AWS would.
 
     ``now`` naive is taken as UTC. ``region`` None accepts any region (s3cmd signs with "US").
+    ``joined``: :func:`join_headers` of ``headers`` when the caller has it already
+    (``S3Request.header_map``), so that it is not built twice per request.
     """
-    # Repeats joined with "," as in the canonical headers: a doubled x-amz-content-sha256 or
-    # x-amz-date is then invalid rather than verified under one value and used under another.
-    joined: dict[str, str] = {}
-    for name, value in headers:
-        lower = name.lower()
-        joined[lower] = f"{joined[lower]},{value}" if lower in joined else value
+    if joined is None:
+        joined = join_headers(headers)
     authorization = joined.get("authorization")
     if authorization is None:
         raise _malformed()

@@ -31,7 +31,7 @@ from s3proxy.layout import (
     UpstreamRoot,
     bucket_root,
     layout_root,
-    locate,
+    locate_under,
 )
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
 from s3proxy.model import (
@@ -50,6 +50,8 @@ from s3proxy.model import (
     Tags,
 )
 from s3proxy.quotas import QuotaPolicy, UsageCounter
+
+_MAX_ROOTS = 4096
 
 
 class MappedStorage:
@@ -75,6 +77,13 @@ class MappedStorage:
         """Classes an S3 upstream does not offer, kept by the proxy (.class_records)."""
         self.quotas = quotas
         """None for a tenant without quotas: its writes cost nothing more (s3proxy.quotas)."""
+        self._roots: dict[str, UpstreamRoot | None] = {}
+        """bucket_root per client bucket name: a pure function of the (immutable) layout, built
+        once instead of an UpstreamRoot and a prefix string per request."""
+        self._last_located: tuple[tuple[str, str, str], tuple[Backend, UpstreamLocation]] | None
+        self._last_located = None
+        """The last :meth:`locate` answer, by everything it depends on: PutObject locates its
+        key before the body is read and again to write it (the key's hash and encoding)."""
 
     def quota_scopes(self, bucket: str) -> tuple[QuotaScope, ...]:
         return self.quotas.scopes(bucket) if self.quotas is not None else ()
@@ -107,8 +116,22 @@ class MappedStorage:
         if encoding is None:
             root = layout_root(self.tenant, bucket)
             encoding = (self.encodings.known(root) if root is not None else None) or "plain"
-        location = locate(self.tenant, bucket, key, self._digits, encoding)
-        return self._backend(location.upstream), location
+        wanted = (bucket, key, encoding)
+        last = self._last_located
+        if last is not None and last[0] == wanted:
+            return last[1]
+        location = locate_under(self._root(bucket), bucket, key, self._digits, encoding)
+        located = self._backend(location.upstream), location
+        self._last_located = (wanted, located)
+        return located
+
+    def _root(self, bucket: str) -> UpstreamRoot | None:
+        if bucket in self._roots:
+            return self._roots[bucket]
+        root = bucket_root(self.tenant, bucket)
+        if len(self._roots) < _MAX_ROOTS:  # names are the clients' choice: a bounded memo
+            self._roots[bucket] = root
+        return root
 
     async def encoding(self, bucket: str) -> KeyEncoding:
         """The key encoding of an existing bucket's root, decided on first use."""
