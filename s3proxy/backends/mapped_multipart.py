@@ -12,16 +12,18 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from s3proxy import object_acl
+from s3proxy import object_acl, sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.part_copy import copy_part_through as copy_part_through
 from s3proxy.backends.upload_listing import (
     MergedUploads,
     client_upload,
     in_key_order,
+    sweep_stale,
     upload_with,
+    whole_bucket,
 )
 from s3proxy.backends.upload_records import (
     RecordedCompletion,
@@ -35,10 +37,9 @@ from s3proxy.checksums import object_checksums
 from s3proxy.completion import check_completion, completed_by, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.listing import ListQuery, merge_listing
+from s3proxy.listing import ListQuery, MergedPage, merge_listing
 from s3proxy.model import (
     STANDARD,
-    ByteRange,
     CompleteMultipartInput,
     CompleteMultipartOutput,
     CopyObjectOutput,
@@ -55,7 +56,6 @@ from s3proxy.model import (
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
 
-MAX_PART_SIZE = 5 * 1024**3
 LIST_PARTS_PAGE = 1000
 
 
@@ -76,6 +76,14 @@ class MappedUploads:
         keeper = self._backends.get(home.upstream)
         return UploadRecords(keeper, home) if keeper is not None else None
 
+    def unrecorded_checksums(self, bucket: str, key: str) -> bool:
+        """Whether uploads of ``key`` go without the checksum records their upstream needs (a
+        tenant without a home): their checksum algorithm and type are then known only where
+        the upstream lists them (AWS S3 does; SeaweedFS 4.48 and Ceph RGW 16 do not)."""
+        backend = self._storage.locate(bucket, key)[0]
+        needs = getattr(backend, "records_upload_checksums", False)
+        return bool(needs) and self._records(backend) is None
+
     def _home_records(self) -> UploadRecords | None:
         """Where an upload's public ACL mark goes on every lane (the local store keeps its
         other attributes itself): the tenant's home; None without one."""
@@ -89,8 +97,9 @@ class MappedUploads:
         """The upstream upload id, the checksum recorded for it (None: no records) and the
         other records it has (:class:`~.upload_records.UploadMarks`): tags, kept to be set at
         Complete, the use of an SSE-C key, which every part must then carry, and a storage
-        class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none); a
-        public ``acl``, whose object record Complete writes (on every lane)."""
+        class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none), SSE-S3,
+        which the UploadId ListMultipartUploads issues must say; a public ``acl``, whose object
+        record Complete writes (on every lane)."""
         backend, location = await self._existing(request.bucket, request.key)
         records = self._records(backend)
         if request.tags and records is None and getattr(backend, "records_upload_checksums", False):
@@ -117,12 +126,14 @@ class MappedUploads:
         checksum = None
         if request.checksum_algorithm is not None and request.checksum_type:
             checksum = UploadChecksum(request.checksum_algorithm, request.checksum_type)
-        customer = request.encryption is not None and request.encryption.customer_key is not None
+        encryption = request.encryption
+        customer = encryption is not None and encryption.customer_key is not None
+        sse_s3 = encryption is not None and encryption.algorithm == sse.SSE_S3
         try:
             if checksum is not None:
                 await records.create(request.bucket, request.key, upload_id, checksum)
             marks = UploadMarks()
-            if request.tags or customer or request.storage_class != STANDARD or acl:
+            if request.tags or customer or sse_s3 or request.storage_class != STANDARD or acl:
                 marks = await records.create_marks(
                     request.bucket,
                     request.key,
@@ -131,6 +142,7 @@ class MappedUploads:
                     customer,
                     request.storage_class,
                     acl,
+                    sse_s3,
                 )
         except BaseException:
             with contextlib.suppress(S3Error):
@@ -376,21 +388,12 @@ class MappedUploads:
         parts = page.parts[:max_parts]
         return dataclasses.replace(page, parts=parts, next_marker=parts[-1].part_number)
 
-    async def list_uploads(
-        self, bucket: str, query: ListQuery, upload_id_marker: str | None
-    ) -> MergedUploads:
-        """Uploads over every shard, merged by key exactly as object listings are.
-
-        ``query.start_after`` is the client's key marker; ``upload_id_marker`` (upstream id)
-        applies to that key only, so it is sent to the one shard that key lives in. An upload
-        travels through :func:`merge_listing` as a ListEntry whose ``etag`` holds its upload id
-        and ``last_modified`` its initiation time — the merge reads nothing but the key.
-        """
+    async def _merged_uploads(
+        self, bucket: str, backend: Backend, query: ListQuery, upload_id_marker: str | None
+    ) -> tuple[MergedPage, list[UploadInfo]]:
+        """The merge of every shard's uploads (:meth:`list_uploads`), and its uploads under
+        their client keys."""
         root = self._storage.root(bucket)
-        await self._storage.buckets.require(bucket)
-        backend = self._backends.get(root.upstream)
-        if backend is None:  # config validation makes this unreachable; never leak the name
-            raise S3Error(S3ErrorCode.InternalError)
         encoding = await self._storage.encoding(bucket)
         delimiter = query.delimiter if encoding == "plain" else None  # flat: the merge rolls up
         marker_key = None
@@ -418,11 +421,37 @@ class MappedUploads:
         merged = await merge_listing(
             self._storage.shard_roots(root), query, fetch, encoding, repeats=True
         )
-        uploads = [client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
+        return merged, [client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
+
+    async def list_uploads(
+        self, bucket: str, query: ListQuery, upload_id_marker: str | None
+    ) -> MergedUploads:
+        """Uploads over every shard, merged by key exactly as object listings are.
+
+        ``query.start_after`` is the client's key marker; ``upload_id_marker`` (upstream id)
+        applies to that key only, so it is sent to the one shard that key lives in. An upload
+        travels through :func:`merge_listing` as a ListEntry whose ``etag`` holds its upload id
+        and ``last_modified`` its initiation time — the merge reads nothing but the key. A
+        listing of the whole bucket also drops the records of uploads gone upstream
+        (:func:`~.upload_listing.sweep_stale`).
+        """
+        root = self._storage.root(bucket)
+        await self._storage.buckets.require(bucket)
+        backend = self._backends.get(root.upstream)
+        if backend is None:  # config validation makes this unreachable; never leak the name
+            raise S3Error(S3ErrorCode.InternalError)
+        merged, uploads = await self._merged_uploads(bucket, backend, query, upload_id_marker)
         recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = {}
         records = self._records(backend) or self._home_records()  # home: public ACL marks
         if uploads and records is not None:  # the UploadId names the records (handlers)
             known, marks = await records.records_of(bucket)
+            if not merged.is_truncated and whole_bucket(query, upload_id_marker):
+
+                async def relist() -> list[UploadInfo] | None:
+                    again, listed = await self._merged_uploads(bucket, backend, query, None)
+                    return None if again.is_truncated else listed
+
+                await sweep_stale(records, bucket, uploads, (known, marks), relist)
             uploads = [upload_with(upload, known, marks, recorded) for upload in uploads]
         next_marker = None
         if merged.is_truncated and merged.last is not None:
@@ -450,39 +479,3 @@ async def _completed_before(
     if not completed_by(request.parts, info.etag):
         return None
     return CompleteMultipartOutput(etag=info.etag, checksums=object_checksums(info))
-
-
-async def copy_part_through(
-    source: Backend, target: Backend, request: UploadPartCopyInput
-) -> CopyObjectOutput:
-    """UploadPartCopy through the proxy: the source range streamed into UploadPart. Used across
-    upstreams, and on an upstream whose own copies do not give a part its MD5 ETag
-    (:meth:`~s3proxy.backends.s3_multipart.S3MultipartMixin.upload_part_copy`)."""
-    byte_range = None
-    if request.source_range is not None:
-        byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
-    got = await source.get_object(
-        request.source_bucket, request.source_key, byte_range, request.source_conditions
-    )
-    try:
-        if request.source_range is not None and (
-            got.content_range is None or got.content_range[1] != request.source_range[1]
-        ):
-            raise S3Error(S3ErrorCode.InvalidRange)  # the range must lie within the source
-        if got.content_length > MAX_PART_SIZE:
-            raise S3Error(S3ErrorCode.EntityTooLarge)
-        etag = await target.upload_part(
-            UploadPartInput(
-                bucket=request.bucket,
-                key=request.key,
-                upload_id=request.upload_id,
-                part_number=request.part_number,
-                body=got.body,
-                content_length=got.content_length,
-                encryption=request.encryption,
-            )
-        )
-    finally:
-        await got.aclose()
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return CopyObjectOutput(etag=etag, last_modified=now)

@@ -6,10 +6,20 @@ them, to keep that module small."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from s3proxy.backends.upload_records import UploadChecksum, UploadMarks, upload_digest
+from s3proxy.backends.upload_records import (
+    UploadChecksum,
+    UploadMarks,
+    UploadRecords,
+    upload_digest,
+)
+from s3proxy.listing import ListQuery
 from s3proxy.model import STANDARD, ListEntry, UploadInfo, UploadsPage
+
+SWEEP_LIMIT = 32
+"""Stale uploads whose records one listing drops: bounded work per request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +96,36 @@ def in_key_order(
             ListEntry(upload.key, upload.upload_id, 0, upload.initiated, upload.storage_class)
         )
     return entries, sorted(prefixes)
+
+
+def whole_bucket(query: ListQuery, upload_id_marker: str | None) -> bool:
+    """Whether a listing that is not truncated saw every upload of the bucket: no prefix, no
+    marker, and no delimiter (the merge skips past a common prefix without reading under it)."""
+    return not (query.prefix or query.start_after or upload_id_marker or query.delimiter)
+
+
+async def sweep_stale(
+    records: UploadRecords,
+    bucket: str,
+    listed: list[UploadInfo],
+    recorded: tuple[dict[str, UploadChecksum], dict[str, UploadMarks]],
+    relist: Callable[[], Awaitable[list[UploadInfo] | None]],
+) -> None:
+    """Drop the records of uploads the upstream no longer has (aborted or expired there, or
+    finished by a process that crashed before removing them): ``listed`` is every upload of
+    the bucket, ``recorded`` what :meth:`UploadRecords.records_of` read after that listing.
+
+    A record not matched by ``listed`` may be of an upload created since: its records are
+    written after the upstream upload, so ``relist`` — a second whole listing, only paid when
+    some record looks stale — shows every upload whose records were read. ``relist`` returns
+    None when it is truncated (then nothing is dropped)."""
+    known, marks = recorded
+    stale = (known.keys() | marks.keys()) - {upload_digest(u.key, u.upload_id) for u in listed}
+    if not stale:
+        return
+    again = await relist()
+    if again is None:
+        return
+    stale -= {upload_digest(upload.key, upload.upload_id) for upload in again}
+    if stale:
+        await records.drop(bucket, sorted(stale)[:SWEEP_LIMIT], known, marks)

@@ -18,7 +18,8 @@ the names, so one listing reads an upload's records. A part is recorded with its
 re-sent part (or two replicas racing on one part number) adds a record and never overwrites
 one: the record that counts is the one whose ETag is the part's. Records go after the part is
 stored and are removed after Complete or Abort; a crash between leaves a part without its
-checksum or stale records of a finished upload, which nothing matches.
+checksum or stale records of a finished upload, which nothing matches; ListMultipartUploads
+drops those when it lists a whole bucket (:func:`s3proxy.backends.upload_listing.sweep_stale`).
 
 Two more records, beside those directories, mark an upload's other per-upload needs:
 
@@ -27,6 +28,9 @@ Two more records, beside those directories, mark an upload's other per-upload ne
   so the proxy sets them with PutObjectTagging at Complete, before it answers;
 - ``… + D + ".sse-c"``, empty: the upload was created with an SSE-C key, so every UploadPart
   must carry one (SeaweedFS 4.48 stores a part sent without it, in the clear);
+- ``… + D + ".sse-s3"``, empty: the upload was created with SSE-S3, which S3 reports on its
+  UploadPart, UploadPartCopy and Complete; the UploadId says so (its ``e`` flag), and this mark
+  lets ListMultipartUploads issue that same UploadId;
 - ``… + D + ".class." + CLASS``, empty: the upload was created with storage class CLASS (not
   STANDARD), which ListParts and ListMultipartUploads report (SeaweedFS 4.48 stores the class
   with the completed object but lists every upload as STANDARD);
@@ -35,8 +39,8 @@ Two more records, beside those directories, mark an upload's other per-upload ne
   Complete writes for the completed object. Kept on every lane, the local store's too, in the
   tenant's home (a public object ACL needs one anyway).
 
-Uploads without a checksum algorithm, tags, SSE-C, a class other than STANDARD or a public ACL
-pay nothing:
+Uploads without a checksum algorithm, tags, SSE-C or SSE-S3, a class other than STANDARD or a
+public ACL pay nothing:
 the client's UploadId says whether records exist (:mod:`s3proxy.handlers.multipart`), so only
 ListMultipartUploads, which must issue the same UploadId as CreateMultipartUpload, lists the
 records of the bucket — and only when it has uploads to show.
@@ -49,7 +53,7 @@ import binascii
 import dataclasses
 import hashlib
 import logging
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -76,6 +80,7 @@ LIST_PAGE = 1000
 DELETE_BATCH = 1000
 TAGS_RECORD = ".tags"
 CUSTOMER_KEY_RECORD = ".sse-c"
+SSE_S3_RECORD = ".sse-s3"
 CLASS_RECORD = ".class."
 ACL_RECORD = ".acl."
 PUBLIC_UPLOAD_ACLS = frozenset({"public-read", "authenticated-read"})
@@ -117,12 +122,14 @@ def etag_digest(etag: str) -> str:
 @dataclass(frozen=True, slots=True)
 class UploadMarks:
     """What an upload has records of besides checksums: its tags, its SSE-C key's use, its
-    storage class (None: STANDARD, no record), its public ACL (None: private, no record)."""
+    storage class (None: STANDARD, no record), its public ACL (None: private, no record), its
+    creation with SSE-S3."""
 
     tagged: bool = False
     customer_key: bool = False
     storage_class: str | None = None
     acl: str | None = None
+    sse_s3: bool = False
 
     @property
     def any(self) -> bool:
@@ -131,6 +138,7 @@ class UploadMarks:
             or self.customer_key
             or self.storage_class is not None
             or self.acl is not None
+            or self.sse_s3
         )
 
 
@@ -224,6 +232,7 @@ class UploadRecords:
         found: dict[str, UploadChecksum] = {}
         tagged: set[str] = set()
         keyed: set[str] = set()
+        encrypted: set[str] = set()
         classes: dict[str, str] = {}
         acls: dict[str, str] = {}
         token: str | None = None
@@ -242,6 +251,8 @@ class UploadRecords:
                     tagged.add(name[: -len(TAGS_RECORD)])
                 elif name.endswith(CUSTOMER_KEY_RECORD):
                     keyed.add(name[: -len(CUSTOMER_KEY_RECORD)])
+                elif name.endswith(SSE_S3_RECORD):
+                    encrypted.add(name[: -len(SSE_S3_RECORD)])
                 elif CLASS_RECORD in name:
                     digest, _, storage_class = name.partition(CLASS_RECORD)
                     if storage_class in STORAGE_CLASSES and storage_class != STANDARD:
@@ -255,9 +266,13 @@ class UploadRecords:
                 break
         marks = {
             digest: UploadMarks(
-                digest in tagged, digest in keyed, classes.get(digest), acls.get(digest)
+                digest in tagged,
+                digest in keyed,
+                classes.get(digest),
+                acls.get(digest),
+                digest in encrypted,
             )
-            for digest in tagged | keyed | classes.keys() | acls.keys()
+            for digest in tagged | keyed | encrypted | classes.keys() | acls.keys()
         }
         return found, marks
 
@@ -270,9 +285,10 @@ class UploadRecords:
         customer_key: bool,
         storage_class: str = STANDARD,
         acl: str | None = None,
+        sse_s3: bool = False,
     ) -> UploadMarks:
         """The records of an upload's tags (if any), SSE-C key use (if so), storage class
-        (unless STANDARD) and public ACL (if any)."""
+        (unless STANDARD), public ACL (if any) and SSE-S3 (if so)."""
         if tags:
             body = urlencode(tags).encode()
             await self._put(self._mark(bucket, key, upload_id, TAGS_RECORD), body)
@@ -283,7 +299,9 @@ class UploadRecords:
             await self._put(self._mark(bucket, key, upload_id, CLASS_RECORD + kept))
         if acl is not None:
             await self._put(self._mark(bucket, key, upload_id, ACL_RECORD + acl))
-        return UploadMarks(bool(tags), customer_key, kept, acl)
+        if sse_s3:
+            await self._put(self._mark(bucket, key, upload_id, SSE_S3_RECORD))
+        return UploadMarks(bool(tags), customer_key, kept, acl, sse_s3)
 
     async def tags(self, bucket: str, key: str, upload_id: str) -> Tags | None:
         """The tags recorded at Create; None when the record is gone (a Complete retried
@@ -296,22 +314,37 @@ class UploadRecords:
 
     async def remove_marks(self, bucket: str, key: str, upload_id: str, marks: UploadMarks) -> None:
         """Best effort, after the upload is gone, as :meth:`remove`."""
-        names = [
-            self._mark(bucket, key, upload_id, suffix)
-            for suffix, present in (
-                (TAGS_RECORD, marks.tagged),
-                (CUSTOMER_KEY_RECORD, marks.customer_key),
-                (CLASS_RECORD + (marks.storage_class or ""), marks.storage_class is not None),
-                (ACL_RECORD + (marks.acl or ""), marks.acl is not None),
-            )
-            if present
-        ]
+        names = [self._mark(bucket, key, upload_id, suffix) for suffix in _mark_suffixes(marks)]
         if not names:
             return
         try:
             await self._backend.delete_objects(self._home.bucket, names)
         except Exception as exc:  # the client's request has succeeded: only log
             log.warning("upload records not removed: %r", exc)
+
+    async def drop(
+        self,
+        bucket: str,
+        digests: Iterable[str],
+        known: Mapping[str, UploadChecksum],
+        marks: Mapping[str, UploadMarks],
+    ) -> None:
+        """Best effort: every record of the uploads ``digests`` (:func:`upload_digest`) names,
+        as :meth:`records_of` found them — uploads the upstream no longer has."""
+        folder = self._bucket_dir(bucket)
+        try:
+            names: list[str] = []
+            for digest in digests:
+                mark = marks.get(digest, UploadMarks())
+                names += [folder + digest + suffix for suffix in _mark_suffixes(mark)]
+                if digest in known:
+                    prefix = f"{folder}{digest}.{known[digest].token()}/"
+                    names += [prefix + name async for name in self._names(prefix)]
+            for start in range(0, len(names), DELETE_BATCH):
+                batch = names[start : start + DELETE_BATCH]
+                await self._backend.delete_objects(self._home.bucket, batch)
+        except Exception as exc:  # the listing has its answer: only log
+            log.warning("stale upload records not removed: %r", exc)
 
     async def remove(self, bucket: str, key: str, upload_id: str, checksum: UploadChecksum) -> None:
         """Best effort, after the upload is gone: a record left behind matches nothing."""
@@ -323,6 +356,21 @@ class UploadRecords:
                 await self._backend.delete_objects(self._home.bucket, batch)
         except Exception as exc:  # the client's request has succeeded: only log
             log.warning("upload records not removed: %r", exc)
+
+
+def _mark_suffixes(marks: UploadMarks) -> list[str]:
+    """The names, after the upload's digest, of the mark records ``marks`` says exist."""
+    return [
+        suffix
+        for suffix, present in (
+            (TAGS_RECORD, marks.tagged),
+            (CUSTOMER_KEY_RECORD, marks.customer_key),
+            (CLASS_RECORD + (marks.storage_class or ""), marks.storage_class is not None),
+            (ACL_RECORD + (marks.acl or ""), marks.acl is not None),
+            (SSE_S3_RECORD, marks.sse_s3),
+        )
+        if present
+    ]
 
 
 def part_with(

@@ -17,11 +17,9 @@ upstream and the client may simply send it again.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from urllib.parse import quote
 
-from s3proxy import sse, tokens
+from s3proxy import sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.body import read_small_body
@@ -38,6 +36,9 @@ from s3proxy.completion import check_checksum_type, requested_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.multipart_listing import list_multipart_uploads as list_multipart_uploads
+from s3proxy.handlers.multipart_listing import list_parts as list_parts
+from s3proxy.handlers.multipart_listing import parts_checksum_type
 from s3proxy.handlers.object import (
     copy_source,
     literal_sha256,
@@ -45,12 +46,7 @@ from s3proxy.handlers.object import (
     request_body,
     strip_aws_chunked,
 )
-from s3proxy.handlers.upload_ids import (
-    UPLOAD_TOKEN,
-    issue_upload_id,
-    verified_upload,
-)
-from s3proxy.listing import ListQuery
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_upload
 from s3proxy.model import (
     CompletedPart,
     CompleteMultipartInput,
@@ -68,13 +64,10 @@ from s3proxy.xmlcodec import (
     complete_result_xml,
     copy_part_result_xml,
     initiate_result_xml,
-    list_parts_xml,
-    list_uploads_xml,
     parse_complete_request,
 )
 
 MAX_PART_NUMBER = 10000
-MAX_LISTED = 1000
 MAX_COMPLETE_BODY = 4 * 1024 * 1024
 """10000 parts with SHA-256 checksums take ~2 MiB of XML."""
 _COPY_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]+)")
@@ -122,20 +115,6 @@ def part_number(value: str | None) -> int:
             ArgumentValue=value or "",
         )
     return number
-
-
-def _bounded(ctx: RequestContext, name: str, default: int, maximum: int | None) -> int:
-    value = ctx.request.query.get(name)
-    if value is None or value == "":
-        return default
-    if not (value.isascii() and value.isdigit()):
-        raise S3Error(
-            S3ErrorCode.InvalidArgument,
-            f"Provided {name} not an integer or within integer range",
-            ArgumentName=name,
-            ArgumentValue=value,
-        )
-    return int(value) if maximum is None else min(int(value), maximum)
 
 
 async def create_multipart_upload(ctx: RequestContext) -> S3Response:
@@ -326,7 +305,9 @@ async def _check_checksum_type(
     header is optional, and most clients do not send it). The token names the type where the
     proxy records checksums; otherwise the backend knows it (the local store keeps it), read
     with a one-part ListParts, a request paid only by a Complete that sends the header. An
-    upload that is gone is left to Complete, which answers a retry of a finished one."""
+    upload that is gone is left to Complete, which answers a retry of a finished one. Where
+    neither knows (a tenant without a home, on an upstream that lists no upload checksum),
+    an upload with a checksum and one without look alike: 501, not S3's answer for either."""
     declared = ctx.request.header("x-amz-checksum-type")
     if declared is None:
         return
@@ -342,7 +323,14 @@ async def _check_checksum_type(
             if error.code is S3ErrorCode.NoSuchUpload:
                 return
             raise
-        kind = _parts_checksum_type(page.checksum_algorithm, page.checksum_type)
+        kind = parts_checksum_type(page.checksum_algorithm, page.checksum_type)
+        if kind is None and ctx.storage.uploads.unrecorded_checksums(bucket, key):
+            raise S3Error(
+                S3ErrorCode.NotImplemented,
+                "x-amz-checksum-type on CompleteMultipartUpload needs the tenant's home on this "
+                "storage, where the gateway records an upload's checksum type.",
+                Header="x-amz-checksum-type",
+            )
     check_checksum_type(requested, kind)
 
 
@@ -388,104 +376,3 @@ async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     await ctx.storage.uploads.abort(bucket, key, *_upload(ctx)[:3])
     return S3Response(status=204)
-
-
-async def list_parts(ctx: RequestContext) -> S3Response:
-    bucket, key = _target(ctx)
-    upstream_id, recorded, marks, _ = _upload(ctx)
-    max_parts = _bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
-    marker = _bounded(ctx, "part-number-marker", 0, None)
-    page = await ctx.storage.uploads.list_parts(
-        bucket, key, upstream_id, marker, max_parts, recorded, marks
-    )
-    next_marker = page.next_marker
-    if next_marker is None and page.parts:
-        next_marker = page.parts[-1].part_number
-    fields = [
-        ("Bucket", bucket),
-        ("Key", key),
-        ("UploadId", ctx.request.query.get("uploadId", "")),
-        ("PartNumberMarker", str(marker)),
-        ("NextPartNumberMarker", str(next_marker) if next_marker is not None else None),
-        ("MaxParts", str(max_parts)),
-        ("IsTruncated", "true" if page.next_marker is not None else "false"),
-        ("StorageClass", page.storage_class),
-        ("ChecksumAlgorithm", page.checksum_algorithm),
-        ("ChecksumType", _parts_checksum_type(page.checksum_algorithm, page.checksum_type)),
-    ]
-    return xml_response(list_parts_xml(fields, page.parts, ctx.owner))
-
-
-def _parts_checksum_type(algorithm: str | None, listed: str | None) -> str | None:
-    """ListParts' ChecksumType: the upstream's, else S3's default for the algorithm (an
-    upstream that does not report it, or an upload from before types were kept)."""
-    if algorithm is None or listed is not None:
-        return listed
-    return multipart_checksum_type(algorithm, None)
-
-
-def _encode(ctx: RequestContext) -> bool:
-    encoding = ctx.request.query.get("encoding-type")
-    if encoding is None:
-        return False
-    if encoding.lower() != "url":
-        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid Encoding Method specified in Request")
-    return True
-
-
-async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
-    bucket = ctx.request.bucket
-    assert bucket is not None
-    query = ctx.request.query
-    encode = _encode(ctx)
-    key_marker = query.get("key-marker") or None
-    id_marker = query.get("upload-id-marker") or None
-    upstream_marker = None
-    if key_marker is not None and id_marker is not None:  # S3 ignores an id marker alone
-        payload = tokens.verify(
-            ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key_marker), id_marker
-        )
-        upstream_marker = payload.get("u") if payload is not None else None
-        if not isinstance(upstream_marker, str):
-            raise S3Error(S3ErrorCode.InvalidArgument, "Invalid uploadId marker")
-    list_query = ListQuery(
-        prefix=query.get("prefix", ""),
-        delimiter=query.get("delimiter") or None,
-        start_after=key_marker,
-        max_keys=_bounded(ctx, "max-uploads", MAX_LISTED, MAX_LISTED),
-    )
-    merged = await ctx.storage.uploads.list_uploads(bucket, list_query, upstream_marker)
-    unrecorded: tuple[UploadChecksum | None, UploadMarks] = (None, UploadMarks())
-    uploads = [
-        dataclasses.replace(
-            upload,
-            upload_id=issue_upload_id(
-                ctx,
-                bucket,
-                upload.key,
-                upload.upload_id,
-                *merged.recorded.get(upload.upload_id, unrecorded),
-            ),
-        )
-        for upload in merged.uploads
-    ]
-    code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
-    next_key = next_id = None
-    if merged.next_marker is not None:
-        next_key = merged.next_marker[0]
-        if merged.next_marker[1] is not None:  # the page ended on this upload
-            next_id = uploads[-1].upload_id
-    fields = [
-        ("Bucket", bucket),
-        ("KeyMarker", code(key_marker or "")),
-        ("UploadIdMarker", id_marker or ""),
-        ("NextKeyMarker", code(next_key) if next_key is not None else None),
-        ("NextUploadIdMarker", next_id),
-        ("Delimiter", code(list_query.delimiter) if list_query.delimiter else None),
-        ("Prefix", code(list_query.prefix)),
-        ("MaxUploads", str(list_query.max_keys)),
-        ("IsTruncated", "true" if merged.next_marker is not None else "false"),
-        ("EncodingType", "url" if encode else None),
-    ]
-    body = list_uploads_xml(fields, uploads, merged.prefixes, encode=encode, owner=ctx.owner)
-    return xml_response(body)

@@ -6,11 +6,12 @@ The flags are why an upload without records pays nothing: every call reads them 
 instead of asking upstream. The token is deterministic, so ListMultipartUploads — which reads the
 records back — issues the very UploadId CreateMultipartUpload did.
 
-One flag has no record: SSE-S3 (``x-amz-server-side-encryption: AES256`` on Create), which S3
-reports on UploadPart, UploadPartCopy and Complete. The upstream encrypts the upload whatever
-UploadId the client uses, so a record (an upstream write per upload) would only serve the one
-UploadId ListMultipartUploads issues for such an upload, which lacks the flag: calls through it
-are carried out alike, only without that answer header.
+SSE-S3 (``x-amz-server-side-encryption: AES256`` on Create), which S3 reports on UploadPart,
+UploadPartCopy and Complete, is the ``e`` flag. The upstream encrypts the upload whatever UploadId
+the client uses; its ``.sse-s3`` mark (one upstream write per such upload) is only there so that
+ListMultipartUploads issues the same UploadId, flag included. A tenant without a home has no
+marks: there the listed UploadId lacks the flag, and calls through it are carried out alike,
+only without that answer header.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def issue_upload_id(
         payload["s"] = marks.storage_class
     if marks is not None and marks.acl is not None:
         payload["a"] = marks.acl
-    if sse_s3:
+    if sse_s3 or (marks is not None and marks.sse_s3):
         payload["e"] = 1
     return tokens.issue(ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key), payload)
 
@@ -73,10 +74,12 @@ def verified_upload(
     if not isinstance(storage_class, str) or storage_class not in STORAGE_CLASSES:
         storage_class = None
     acl = payload.get("a")
+    sse_s3 = payload.get("e") == 1
     marks = UploadMarks(
         payload.get("t") == 1,
         payload.get("k") == 1,
         storage_class,
         acl if isinstance(acl, str) and acl in PUBLIC_UPLOAD_ACLS else None,
+        sse_s3,
     )
-    return upstream, UploadChecksum.from_token(payload.get("c")), marks, payload.get("e") == 1
+    return upstream, UploadChecksum.from_token(payload.get("c")), marks, sse_s3

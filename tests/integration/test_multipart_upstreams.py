@@ -22,7 +22,15 @@ from awscrt import checksums as crt_checksums  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Proxy, create_upstream_buckets, start_proxy
+from tests.integration.conftest import (
+    PHOTOS_BUCKET,
+    UPSTREAM,
+    Proxy,
+    client_for,
+    create_upstream_buckets,
+    start_proxy,
+    upstream_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -465,3 +473,70 @@ def test_upload_records_live_only_as_long_as_their_upload(
     )
     s3.abort_multipart_upload(Bucket=BUCKET, Key="rec-aborted", UploadId=uploads["rec-aborted"][0])
     assert set(_records(upstream_proxy)) == before
+
+
+def test_a_whole_bucket_listing_drops_records_of_uploads_gone_upstream(
+    s3: Any, upstream_proxy: tuple[str, Proxy]
+) -> None:
+    """An upload aborted on the upstream itself (or expired there) leaves its records behind;
+    ListMultipartUploads of the whole bucket drops them, and keeps a live upload's."""
+    if upstream_proxy[0] == "local":
+        pytest.skip("the local store keeps checksums in its index: no records")
+    proxy = upstream_proxy[1]
+    before = set(_records(upstream_proxy))
+    for key in ("sweep-live", "sweep-gone"):
+        upload_id = s3.create_multipart_upload(
+            Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32", Tagging="t=1"
+        )["UploadId"]
+        s3.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=b"p",
+            ChecksumAlgorithm="CRC32",
+        )  # fmt: skip
+    written = set(_records(upstream_proxy)) - before
+    assert len(written) == 6  # per upload: its upload record, a part record, its tags
+    stored = upstream_key("alice", BUCKET, "sweep-gone", shards=16)
+    upstream = proxy.upstream.list_multipart_uploads(Bucket=proxy.home_bucket, Prefix=stored)
+    (gone,) = upstream["Uploads"]
+    proxy.upstream.abort_multipart_upload(
+        Bucket=proxy.home_bucket, Key=stored, UploadId=gone["UploadId"]
+    )
+    listed = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="sweep-")["Uploads"]
+    assert [upload["Key"] for upload in listed] == ["sweep-live"]
+    assert set(_records(upstream_proxy)) - before == written  # a prefix: nothing swept
+    listed = s3.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
+    assert [upload["Key"] for upload in listed] == ["sweep-live"]
+    kept = set(_records(upstream_proxy)) - before
+    assert len(kept) == 3 and kept < written
+
+
+def test_checksum_type_on_complete_is_refused_where_no_record_can_say_it(
+    upstream_proxy: tuple[str, Proxy], tmp_path: Path
+) -> None:
+    """A tenant without a home keeps no upload records, and these upstreams list no upload
+    checksum: ``x-amz-checksum-type`` on Complete is 501 (not "null" for an upload created
+    with a checksum), the upload stays open, and Complete without the header succeeds."""
+    if upstream_proxy[0] == "local":
+        pytest.skip("the local store lists the upload's checksum type")
+    proxy = upstream_proxy[1]
+    keys = ("AKCAROL000000000003", "carol-secret-key-cccccccccccccccc")
+    carol = {
+        "keys": [{"access_key": keys[0], "secret_key": keys[1]}],
+        "buckets": {"carol-mp": {"upstream": UPSTREAM, "bucket": PHOTOS_BUCKET, "prefix": "c/"}},
+    }
+    homeless = start_proxy(proxy.server, proxy.upstream, tmp_path, tenants={"carol": carol})
+    try:
+        s3 = client_for(homeless.endpoint, *keys)
+        ids = {"Bucket": "carol-mp", "Key": "typed"}
+        created = s3.create_multipart_upload(**ids, ChecksumAlgorithm="CRC32")
+        ids["UploadId"] = created["UploadId"]
+        sent = s3.upload_part(**ids, PartNumber=1, Body=b"typed", ChecksumAlgorithm="CRC32")
+        part = {"PartNumber": 1, "ETag": sent["ETag"], "ChecksumCRC32": sent["ChecksumCRC32"]}
+        parts = {"Parts": [part]}
+        with pytest.raises(ClientError) as caught:
+            s3.complete_multipart_upload(**ids, MultipartUpload=parts, ChecksumType="COMPOSITE")
+        assert caught.value.response["Error"]["Code"] == "NotImplemented"
+        s3.complete_multipart_upload(**ids, MultipartUpload=parts)
+        assert s3.get_object(Bucket="carol-mp", Key="typed")["Body"].read() == b"typed"
+        s3.delete_object(Bucket="carol-mp", Key="typed")
+    finally:
+        homeless.process.stop()

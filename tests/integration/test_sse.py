@@ -386,6 +386,34 @@ def test_an_sse_s3_upload_reports_it_on_every_call(sse_proxy: Proxy, backend: st
         assert client.head_object(Bucket=BUCKET, Key=key).get("ServerSideEncryption") == expected
 
 
+def test_an_sse_s3_upload_keeps_its_upload_id_in_listings(sse_proxy: Proxy, backend: str) -> None:
+    """ListMultipartUploads issues the UploadId Create did for an SSE-S3 upload (a ``.sse-s3``
+    mark in the tenant's home says so), and calls through it answer SSE-S3 as S3 does."""
+    if not supports(backend, "AES256"):
+        pytest.skip("SSE-S3 is refused on this lane (test_sse_s3)")
+    client = sse_proxy.client("alice")
+    key = f"sse-s3/{backend}/listed"
+    created = client.create_multipart_upload(Bucket=BUCKET, Key=key, ServerSideEncryption="AES256")
+    try:
+        listed = client.list_multipart_uploads(Bucket=BUCKET, Prefix=key)["Uploads"]
+        assert [upload["UploadId"] for upload in listed] == [created["UploadId"]]
+        ids = {"Bucket": BUCKET, "Key": key, "UploadId": listed[0]["UploadId"]}
+        part = client.upload_part(**ids, PartNumber=1, Body=b"listed part")
+        assert part.get("ServerSideEncryption") == "AES256"
+        parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+        done = client.complete_multipart_upload(**ids, MultipartUpload=parts)
+    except BaseException:
+        client.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=created["UploadId"])
+        raise
+    assert done.get("ServerSideEncryption") == "AES256"
+    marks = sse_proxy.upstream.list_objects_v2(
+        Bucket=sse_proxy.home_bucket, Prefix=f"alice/.uploads/{BUCKET}/"
+    )
+    assert not [
+        item["Key"] for item in marks.get("Contents", []) if item["Key"].endswith(".sse-s3")
+    ]
+
+
 @pytest.mark.parametrize("method", ["aws:kms", "aws:kms:dsse"])
 def test_sse_kms_is_501_everywhere(sse_proxy: Proxy, backend: str, method: str) -> None:
     client = sse_proxy.client("alice")

@@ -17,7 +17,7 @@ from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.upload_records import UploadMarks, upload_digest
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.multipart import _require_customer_key
-from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks
+from s3proxy.handlers.upload_ids import issue_upload_id, verified_marks, verified_upload
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
     CompleteMultipartInput,
@@ -259,5 +259,36 @@ def test_list_parts_names_the_recorded_class_and_abort_removes_its_mark() -> Non
         standard = CreateMultipartInput("b", "k", ObjectAttributes())
         assert (await uploads.create(standard))[2] == UploadMarks()
         assert keeper.keys == set()  # STANDARD: no record, no request
+
+    asyncio.run(scenario())
+
+
+def test_an_sse_s3_upload_has_a_mark_so_its_listed_upload_id_says_so() -> None:
+    """S3 answers ``x-amz-server-side-encryption: AES256`` on UploadPart, UploadPartCopy and
+    Complete of an upload created with SSE-S3, whichever of its UploadIds the client uses: the
+    one ListMultipartUploads issues (from the records) must be the one Create issued."""
+    upstream, keeper = ClassUpstream(), BodyUpstream()
+    storage = TaggingStorage(upstream, HOME)
+    uploads = MappedUploads(storage, {"up": upstream, "home": keeper})  # type: ignore[arg-type]
+    mark = f"alice/.uploads/b/{upload_digest('k', 'u1')}.sse-s3"
+
+    async def scenario() -> None:
+        encrypted = Encryption(algorithm="AES256")
+        created = CreateMultipartInput("b", "k", ObjectAttributes(), encryption=encrypted)
+        upload_id, checksum, marks = await uploads.create(created)
+        assert (checksum, marks) == (None, UploadMarks(sse_s3=True)) and marks.any
+        assert keeper.keys == {mark}
+        issued = issue_upload_id(ctx(), "b", "k", upload_id, checksum, marks, sse_s3=True)
+        _, listed = await records(keeper).records_of("b")
+        assert listed == {upload_digest("k", "u1"): UploadMarks(sse_s3=True)}
+        reissued = issue_upload_id(
+            ctx(), "b", "k", upload_id, None, listed[upload_digest("k", "u1")]
+        )
+        assert reissued == issued
+        assert verified_upload(ctx(), "b", "k", reissued)[2:] == (UploadMarks(sse_s3=True), True)
+        await uploads.abort("b", "k", upload_id, None, marks)
+        assert keeper.keys == set()
+        plain = CreateMultipartInput("b", "k", ObjectAttributes())
+        assert (await uploads.create(plain))[2] == UploadMarks() and keeper.keys == set()
 
     asyncio.run(scenario())

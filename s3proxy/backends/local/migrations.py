@@ -4,7 +4,7 @@ A store written by an earlier version opens as it is: each column below that its
 is added with ``ALTER TABLE … ADD COLUMN`` and a constant default, which SQLite records in the
 schema without rewriting a row, so the migration costs the same on a store of any size. Every
 store, new or old, goes through the same path: the tables are created in their first form
-(:data:`s3proxy.backends.local.index.SCHEMA`), then brought up to date here, in one transaction.
+(:data:`s3proxy.backends.local.schema.SCHEMA`), then brought up to date here, in one transaction.
 The one exception is ``usage_roots``, a cache of counts: an older shape is dropped with its
 triggers before the schema runs (:func:`drop_stale_usage`), and created in its current form.
 """

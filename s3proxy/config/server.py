@@ -1,0 +1,93 @@
+"""The ``server`` section: listeners, region, tokens, timeouts, connection and rate limits.
+
+Per-process settings of the serving side; nothing here names an upstream or a tenant, so the
+checks that relate them (ports, TLS files, the event loop) live in ``Settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from s3proxy.config.fields import Domain, FrozenModel, Port, Secret
+
+
+class ServerLimits(FrozenModel):
+    """Defaults for every tenant's ``limits`` (s3proxy.limits); per worker process."""
+
+    max_concurrent_requests: int = Field(default=64, ge=1)
+    """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
+    max_wait: float = Field(default=1.0, ge=0)
+    """Seconds a request over its tenant's limit waits for a slot before 503 SlowDown."""
+    requests_per_second: float = Field(default=0.0, ge=0)
+    """Requests a second per tenant (token bucket, bursts of one second); 0: no limit."""
+    bytes_per_second: float = Field(default=0.0, ge=0)
+    """Request plus response body bytes a second per tenant; 0: no limit. While a tenant is
+    over it, its new requests get 503 SlowDown; transfers in progress are not paused."""
+
+
+class ServerConfig(FrozenModel):
+    host: str = "127.0.0.1"
+    port: Port = 9000
+    admin_host: str = "127.0.0.1"
+    admin_port: Port = 9001
+    region: str = Field(default="us-east-1", min_length=1)
+    strict_region: bool = False
+    virtual_host_domains: list[Domain] = Field(default_factory=list)
+    secret: Secret | None = None
+    """HMAC secret for tokens; must be the same on every replica (check-config: 32+ bytes)."""
+    bucket_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a process trusts "this bucket exists" without asking the upstream. Workers of
+    one server always agree; another replica may see a deleted bucket for this long (0: off)."""
+    sse_c_over_http: bool = False
+    """Accept SSE-C customer keys on plain-HTTP requests. S3 refuses them (400 InvalidRequest:
+    the key would cross the network in clear); set true only where TLS ends in front of the
+    proxy (a load balancer) and the hop to it is private."""
+    quota_sync_seconds: float = Field(default=5.0, gt=0)
+    """On S3 upstreams, how often each process publishes its quota usage changes and re-reads
+    the other processes' (s3proxy.backends.usage_records): a write through one replica is
+    counted by every other within twice this (README, "Quotas")."""
+    max_skew_seconds: int = Field(default=900, ge=1)
+    signature_v2: bool = True
+    """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+    drain_delay: float = Field(default=0.0, ge=0)
+    """Seconds between SIGTERM and closing the listener: /readyz answers 503 while requests are
+    still served, so a load balancer takes the replica out before it stops accepting."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
+    """Processes serving the S3 port. One Python process uses one core; ``auto`` starts one per
+    CPU this process may use (affinity and cgroup quota). The local store is served by one."""
+    limits: ServerLimits = Field(default_factory=ServerLimits)
+    body_idle_timeout: float = Field(default=20.0, gt=0)
+    """Seconds a request body may send nothing before 400 RequestTimeout (S3 waits about 20)."""
+    body_min_rate: float = Field(default=500.0, ge=0)
+    """Bytes a second a request body must average over each ``body_idle_timeout`` the proxy
+    spends waiting for it (Apache mod_reqtimeout's default), else 400 RequestTimeout."""
+    max_client_connections: int = Field(default=10000, ge=1)
+    """Open client connections per worker process; past it new ones get 503 SlowDown."""
+    max_connections_per_client: int = Field(default=1000, ge=1)
+    """Open connections per client address and worker process. Behind a load balancer every
+    connection comes from its few addresses: raise this to max_client_connections there."""
+    keep_alive_timeout: float = Field(default=75.0, gt=0)
+    """Seconds an idle client connection is kept open between requests: longer than a load
+    balancer's idle timeout (ALB: 60 s), so the balancer, not the proxy, closes idle ones."""
+    engine: Literal["hypercorn", "uvicorn"] = "uvicorn"
+    """The HTTP server of the S3 port: uvicorn with httptools (llhttp, a C HTTP/1.1 parser;
+    s3proxy.uvicorn_engine), the default because it takes a quarter to two fifths less CPU per
+    request than Hypercorn with h11 and passes the whole suite (BENCHMARKS.md, "Engine"); or
+    ``hypercorn``, still supported. The admin port is served by Hypercorn either way."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """The event loop of every serving process (s3proxy.event_loop): ``auto`` is uvloop where it
+    is installed (less CPU per request), else asyncio's own loop."""
+    allow_public_acls: bool = True
+    """The operator's kill switch for public ACLs (s3proxy.acl): false refuses public-read and
+    public-read-write with 403 AccessDenied and serves no anonymous request, whatever a bucket's
+    record says."""
+    ignore_unknown_headers: bool = False
+    """Ignore ``x-amz-*`` request headers the header policy (s3proxy.header_policy) does not
+    know, instead of refusing them with 501: a request may then be served without something it
+    asked for. Headers the policy names keep their answers."""
