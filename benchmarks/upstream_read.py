@@ -7,7 +7,8 @@ interleaved, measuring its own CPU per GB (``time.process_time``):
 
 - ``chunked``: ``content.iter_chunked(256 KiB)`` (joins buffered reads to exactly 256 KiB);
 - ``chunks``: ``content.iter_chunks()`` (each read as received; what backends/s3.py uses);
-- ``*-256k``: the same with ``read_bufsize=256 KiB`` on the session (aiohttp's default: 64 KiB).
+- ``*-256k``: the same with ``read_bufsize=256 KiB`` on the session (aiohttp's default: 64 KiB);
+- ``native``: the native client's ``iter_chunks()`` (:mod:`s3proxy.backends.upstream_pool`).
 
 Usage: ``python -m benchmarks.upstream_read [--rounds 8] [--size-mib 256]``
 """
@@ -24,6 +25,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import uvloop
+
+from s3proxy.backends.upstream_pool import Pool
 
 SERVER = """
 import socket, sys, threading
@@ -47,7 +50,7 @@ while True:
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 """
 
-STYLES = ("chunked", "chunks", "chunked-256k", "chunks-256k")
+STYLES = ("chunked", "chunks", "chunked-256k", "chunks-256k", "native")
 
 
 async def _body(response: aiohttp.ClientResponse, style: str) -> AsyncIterator[bytes]:
@@ -70,19 +73,37 @@ async def _read(session: aiohttp.ClientSession, url: str, style: str, size: int)
     return (time.process_time() - started) / (size / 1e9)
 
 
+async def _read_native(pool: Pool, port: int, size: int) -> float:
+    started = time.process_time()
+    received = 0
+    headers = {"host": f"127.0.0.1:{port}"}
+    response = await pool.request("GET", "127.0.0.1", port, "/object", headers)
+    async for chunk, _ in response.content.iter_chunks():
+        received += len(chunk)
+    response.release()
+    if received != size:
+        raise RuntimeError(f"native: {received} bytes, wanted {size}")
+    return (time.process_time() - started) / (size / 1e9)
+
+
 async def _run(port: int, rounds: int, size: int) -> dict[str, list[float]]:
+    pool = Pool(limit=4, connect_timeout=10, read_timeout=60, tls=None)
     plain = aiohttp.ClientSession(auto_decompress=False)
     larger = aiohttp.ClientSession(auto_decompress=False, read_bufsize=256 * 1024)
     results: dict[str, list[float]] = {style: [] for style in STYLES}
     try:
         for number in range(rounds):
             for style in STYLES if number % 2 == 0 else tuple(reversed(STYLES)):
+                if style == "native":
+                    results[style].append(await _read_native(pool, port, size))
+                    continue
                 session = larger if style.endswith("256k") else plain
                 url = f"http://127.0.0.1:{port}/object"
                 results[style].append(await _read(session, url, style, size))
     finally:
         await plain.close()
         await larger.close()
+        await pool.close()
     return results
 
 

@@ -1,4 +1,4 @@
-"""A real S3 upstream (AWS S3, SeaweedFS, MinIO, Ceph RGW) over one pooled aiohttp session.
+"""A real S3 upstream (AWS S3, SeaweedFS, MinIO, Ceph RGW) over per-tenant connection pools.
 
 Why not aiobotocore: it cannot upload from an async iterator (aiobotocore #618) and costs ~4× a
 raw signed aiohttp hop per request (``../shared/S3-NOTES.md``). Requests are signed here with
@@ -19,8 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
@@ -32,12 +30,13 @@ from s3proxy.backends.s3_multipart import (
     upstream_result,
 )
 from s3proxy.backends.s3_tagging import S3TaggingMixin
-from s3proxy.backends.s3_transport import S3Transport
+from s3proxy.backends.s3_transport import BODY_ERRORS, S3Transport
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
     encode_with_trailer,
 )
+from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
@@ -200,13 +199,13 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         )
 
     async def _read_whole(
-        self, response: aiohttp.ClientResponse, length: int
+        self, response: UpstreamResponse, length: int
     ) -> tuple[AsyncIterator[bytes], Callable[[], Awaitable[None]]]:
         """A small body read at once: the upstream connection goes back to the pool before
         the client is answered, and a failure is still a clean 503, not a cut connection."""
         try:
             data = await response.content.readexactly(length) if length else b""
-        except (TimeoutError, aiohttp.ClientError, EOFError) as exc:
+        except BODY_ERRORS as exc:
             response.close()
             raise self._unavailable("GET", exc) from exc
         response.release()
@@ -339,7 +338,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
 
 
 async def _encrypted_read_status(
-    upstream: S3Upstream, response: aiohttp.ClientResponse, conditions: ReadConditions
+    upstream: S3Upstream, response: UpstreamResponse, conditions: ReadConditions
 ) -> None:
     """``_raise_for_status`` for a GET/HEAD. To a read that presented an SSE-C key (already
     checked here), a 403 (SeaweedFS) or 400 (Ceph RGW 16) says that the key is not the
@@ -350,7 +349,7 @@ async def _encrypted_read_status(
     await upstream._raise_for_status(response)
 
 
-async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterator[bytes]:
+async def _stream(response: UpstreamResponse, length: int) -> AsyncIterator[bytes]:
     """The upstream body; raises if it ends short so the client connection is aborted."""
     sent = 0
     try:
@@ -359,7 +358,7 @@ async def _stream(response: aiohttp.ClientResponse, length: int) -> AsyncIterato
         async for chunk, _ in response.content.iter_chunks():
             sent += len(chunk)
             yield chunk
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except BODY_ERRORS as exc:
         log.warning("upstream body failed after %d of %d bytes: %r", sent, length, exc)
         raise
     if sent != length:
@@ -375,7 +374,7 @@ async def _nothing_to_close() -> None:
     return None
 
 
-def _closer(response: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
+def _closer(response: UpstreamResponse) -> Callable[[], Awaitable[None]]:
     async def aclose() -> None:
         if not response.content.at_eof():
             response.close()

@@ -24,16 +24,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-import aiohttp
-
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.backends.s3_transport import BODY_ERRORS
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
+from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
@@ -93,9 +93,9 @@ class _Transport(Protocol):
         query: str = "",
         body: AsyncIterator[bytes] | bytes | None = None,
         payload_hash: str = UNSIGNED_PAYLOAD,
-    ) -> aiohttp.ClientResponse: ...
+    ) -> UpstreamResponse: ...
 
-    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None: ...
+    async def _raise_for_status(self, response: UpstreamResponse) -> None: ...
 
     def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error: ...
 
@@ -108,9 +108,7 @@ def part_query(part_number: int | None) -> str:
     return "" if part_number is None else f"partNumber={part_number}"
 
 
-def part_range_of(
-    response: aiohttp.ClientResponse, part_number: int
-) -> tuple[int, int, int] | None:
+def part_range_of(response: UpstreamResponse, part_number: int) -> tuple[int, int, int] | None:
     """Where part ``part_number`` lies in the object, from a ``?partNumber=`` answer.
 
     An upstream that ignores ``partNumber`` (Ceph RGW 16) answers 200 with the whole object:
@@ -127,7 +125,7 @@ def part_range_of(
     raise S3Error(S3ErrorCode.NotImplemented, "This upstream does not serve partNumber reads.")
 
 
-async def _upload_status(upstream: _Transport, response: aiohttp.ClientResponse) -> None:
+async def _upload_status(upstream: _Transport, response: UpstreamResponse) -> None:
     """Like ``_raise_for_status``, with Ceph's NoSuchKey for an unknown upload as NoSuchUpload."""
     try:
         await upstream._raise_for_status(response)
@@ -137,7 +135,7 @@ async def _upload_status(upstream: _Transport, response: aiohttp.ClientResponse)
         raise
 
 
-async def _read_result(response: aiohttp.ClientResponse) -> bytes:
+async def _read_result(response: UpstreamResponse) -> bytes:
     """A 2xx result document, whole (it may open with minutes of keep-alive whitespace)."""
     chunks: list[bytes] = []
     size = 0
@@ -147,7 +145,7 @@ async def _read_result(response: aiohttp.ClientResponse) -> bytes:
             if size > MAX_RESULT_BODY:
                 raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
             chunks.append(chunk)
-    except (TimeoutError, aiohttp.ClientError) as exc:
+    except BODY_ERRORS as exc:
         log.warning("upstream result body failed after %d bytes: %r", size, exc)
         raise unreachable() from exc
     finally:
@@ -156,7 +154,7 @@ async def _read_result(response: aiohttp.ClientResponse) -> bytes:
 
 
 async def upstream_result(
-    upstream: _Transport, response: aiohttp.ClientResponse, parse: Callable[[bytes], T]
+    upstream: _Transport, response: UpstreamResponse, parse: Callable[[bytes], T]
 ) -> T:
     """A 2xx upstream result document, read with a size cap and parsed; an ``<Error>`` inside
     it (S3 can fail after the 200 status line) becomes the S3 error it names."""

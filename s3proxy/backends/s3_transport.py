@@ -1,6 +1,11 @@
 """How requests reach an S3 upstream: per-tenant connection pools, SigV4 signing, and the one
 place upstream failures become client errors.
 
+The HTTP/1.1 client is the upstream's ``client`` setting: ``native``
+(:mod:`s3proxy.backends.upstream_pool`, asyncio + httptools) or ``aiohttp``. Both give responses
+of the one shape the backend reads (:class:`~s3proxy.backends.upstream_http.UpstreamResponse`)
+and fail with the exceptions in :data:`BODY_ERRORS`.
+
 Requests are signed with the proxy's own SigV4 signer
 (:func:`s3proxy.auth.sigv4.sign_request_headers`, checked against botocore in the unit tests)
 with static or AWS-chain keys
@@ -25,6 +30,8 @@ from yarl import URL
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
+from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
+from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.wire import encode_path
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import CURRENT_TENANT
@@ -36,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("s3proxy.upstream")
 
 MAX_ERROR_BODY = 64 * 1024
+
+BODY_ERRORS = (OSError, EOFError, aiohttp.ClientError)
+"""What reading an upstream body raises when the upstream fails, with either client: OSError
+covers ConnectionError and TimeoutError, EOFError ``readexactly`` on a short body."""
 
 
 class S3Transport:
@@ -51,6 +62,10 @@ class S3Transport:
         self._netloc = split.netloc
         self._credentials = upstream_credentials(name, config)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._pools: dict[str, Pool] = {}
+        self._native = config.client == "native"
+        self._connect_port = split.port or (443 if split.scheme == "https" else 80)
+        self._tls = tls_context(config.verify_tls) if split.scheme == "https" else None
 
     # -- connection pool -------------------------------------------------------------------
 
@@ -63,6 +78,19 @@ class S3Transport:
         if session is None or session.closed:
             session = self._sessions[tenant] = self._new_session()
         return session
+
+    def _pool(self) -> Pool:
+        """The native client's pool of this request's tenant (as :meth:`_client`)."""
+        tenant = CURRENT_TENANT.get()
+        pool = self._pools.get(tenant)
+        if pool is None or pool.closed:
+            pool = self._pools[tenant] = Pool(
+                limit=self._config.max_connections,
+                connect_timeout=self._config.connect_timeout,
+                read_timeout=self._config.read_timeout,
+                tls=self._tls,
+            )
+        return pool
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -89,6 +117,9 @@ class S3Transport:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.close()
 
     # -- requests --------------------------------------------------------------------------
 
@@ -109,7 +140,7 @@ class S3Transport:
         query: str = "",
         body: AsyncIterator[bytes] | bytes | None = None,
         payload_hash: str = UNSIGNED_PAYLOAD,
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamResponse:
         host, raw_path = self._address(bucket, key)
         headers["host"] = host
         keys = await self._credentials.current()
@@ -128,6 +159,8 @@ class S3Transport:
                 now=datetime.now(UTC),
             )
         )
+        if self._native:
+            return await self._send_native(method, bucket, host, raw_path, query, headers, body)
         url = URL.build(
             scheme=self._scheme,
             host=host if not self._config.path_style else self._host,
@@ -148,6 +181,34 @@ class S3Transport:
                 raise exc.__cause__ from None
             raise self._unavailable(method, exc) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
+            raise self._unavailable(method, exc) from exc
+        labelled(UPSTREAM_SECONDS, self.name, method).observe(time.perf_counter() - started)
+        if response.status >= 500:
+            UPSTREAM_ERRORS.labels(self.name, "status_5xx").inc()
+        return response
+
+    async def _send_native(
+        self,
+        method: str,
+        bucket: str,
+        host: str,
+        raw_path: str,
+        query: str,
+        headers: dict[str, str],
+        body: AsyncIterator[bytes] | bytes | None,
+    ) -> UpstreamResponse:
+        connect_host = self._host if self._config.path_style else f"{bucket}.{self._host}"
+        target = f"{raw_path}?{query}" if query else raw_path
+        started = time.perf_counter()
+        try:
+            response = await self._pool().request(
+                method, connect_host, self._connect_port, target, headers, body
+            )
+        except BodyFailed as exc:  # the client's body failed, e.g. its checksum: its error
+            if isinstance(exc.__cause__, S3Error):
+                raise exc.__cause__ from None
+            raise self._unavailable(method, exc) from exc
+        except OSError as exc:  # ConnectionError, TimeoutError, TLS errors
             raise self._unavailable(method, exc) from exc
         labelled(UPSTREAM_SECONDS, self.name, method).observe(time.perf_counter() - started)
         if response.status >= 500:
@@ -178,7 +239,7 @@ class S3Transport:
         )
         return error
 
-    async def _raise_for_status(self, response: aiohttp.ClientResponse) -> None:
+    async def _raise_for_status(self, response: UpstreamResponse) -> None:
         if response.status < 300:
             return
         code_name = ""

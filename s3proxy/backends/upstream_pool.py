@@ -1,0 +1,301 @@
+"""The native upstream client's connection pool and request writer (the connection and
+response are :mod:`s3proxy.backends.upstream_http`).
+
+One :class:`Pool` per tenant (as the aiohttp sessions were, :mod:`s3proxy.backends.s3_transport`):
+at most ``limit`` connections in use, idle ones kept for :data:`IDLE_LIMIT` seconds and reused
+newest first. Nothing is added to the caller's headers but what HTTP/1.1 framing needs and
+aiohttp added too: ``Content-Length`` for a bytes body (``0`` for a bodiless PUT/POST/DELETE)
+and ``Transfer-Encoding: chunked`` for a stream without a length; no User-Agent, Accept,
+Accept-Encoding or Content-Type, no cookies, no redirects.
+
+A pooled connection the upstream closed while idle is skipped; if the first write or read on a
+reused connection fails before a response byte arrives, the request is sent again once on a new
+connection, but only when its body is bytes or none (a stream cannot be replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+
+from s3proxy.backends.upstream_http import Connection, UpstreamClosed
+from s3proxy.backends.upstream_response import Response
+
+IDLE_LIMIT = 30.0
+"""Seconds an unused connection stays open for reuse."""
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+_ONE_WRITE = 256 * 1024
+"""A bytes body up to this size is joined to the head for one transport write."""
+
+
+class BodyFailed(ConnectionError):
+    """The request body's own iterator raised; that exception is the cause. The upstream got
+    a request cut short, so it stores nothing."""
+
+
+class _Stale(Exception):
+    """A reused connection failed before any response byte: safe to send again."""
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Pool:
+    """One tenant's connections to one upstream endpoint (any host of it: virtual-hosted
+    addressing connects to ``bucket.host``)."""
+
+    def __init__(
+        self,
+        *,
+        limit: int,
+        connect_timeout: float,
+        read_timeout: float,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        self._limit = limit
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._tls = tls
+        self._in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._idle: dict[tuple[str, int], list[Connection]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    async def request(
+        self,
+        method: str,
+        host: str,
+        port: int,
+        target: str,
+        headers: dict[str, str],
+        body: AsyncIterator[bytes] | bytes | None = None,
+    ) -> Response:
+        """Send one request and return its response once the head arrived. The caller must
+        ``release()`` or ``close()`` it. Connection failures raise ``ConnectionError`` (or
+        ``OSError``), lack of progress ``TimeoutError``; a failing body iterator
+        :class:`BodyFailed` from its exception."""
+        head, chunked = _head(method, target, headers, body)
+        await self._slot()
+        try:
+            conn = self._pooled(host, port)
+            if conn is not None:
+                try:
+                    return self._hand_over(await _exchange(conn, method, head, chunked, body, True))
+                except _Stale:
+                    conn.close()
+            conn = await self._connect(host, port)
+            return self._hand_over(await _exchange(conn, method, head, chunked, body, False))
+        except BaseException:
+            self._free_slot()
+            raise
+
+    def _hand_over(self, response: Response) -> Response:
+        response.attach(self._returned)
+        return response
+
+    def _returned(self, conn: Connection, reuse: bool) -> None:
+        self._free_slot()
+        if reuse and not self.closed:
+            conn.idle_since = asyncio.get_running_loop().time()
+            self._idle.setdefault(conn.peer, []).append(conn)
+            if self._sweeper is None:
+                self._arm_sweeper(conn.idle_since + IDLE_LIMIT)
+        else:
+            conn.close()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _pooled(self, host: str, port: int) -> Connection | None:
+        idle = self._idle.get((host, port))
+        while idle:
+            conn = idle.pop()
+            transport = conn.transport
+            if not conn.closed and transport is not None and not transport.is_closing():
+                return conn
+        return None
+
+    async def _connect(self, host: str, port: int) -> Connection:
+        loop = asyncio.get_running_loop()
+        tls = self._tls
+        async with asyncio.timeout(self._connect_timeout):
+            _, conn = await loop.create_connection(
+                lambda: Connection(loop, self._read_timeout),
+                host,
+                port,
+                ssl=tls,
+                server_hostname=host if tls is not None else None,
+            )
+        conn.peer = (host, port)
+        return conn
+
+    def _arm_sweeper(self, when: float) -> None:
+        self._sweeper = asyncio.get_running_loop().call_at(when, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close connections idle for :data:`IDLE_LIMIT`; one timer per pool, not per use."""
+        self._sweeper = None
+        now = asyncio.get_running_loop().time()
+        oldest: float | None = None
+        for idle in self._idle.values():
+            kept = []
+            for conn in idle:
+                if now - conn.idle_since >= IDLE_LIMIT or conn.closed:
+                    conn.close()
+                else:
+                    kept.append(conn)
+                    oldest = conn.idle_since if oldest is None else min(oldest, conn.idle_since)
+            idle[:] = kept
+        if oldest is not None:
+            self._arm_sweeper(oldest + IDLE_LIMIT)
+
+    # -- the limit ---------------------------------------------------------------------------
+
+    async def _slot(self) -> None:
+        if self._in_use >= self._limit or self._waiters:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if not waiter.cancelled() and waiter.done():
+                    self._free_slot()  # it was handed to us just as we were cancelled
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+            return  # the slot was handed over by _free_slot: _in_use already counts it
+        self._in_use += 1
+
+    def _free_slot(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # hand the slot over: _in_use unchanged
+                return
+        self._in_use -= 1
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for idle in self._idle.values():
+            for conn in idle:
+                conn.close()
+        self._idle.clear()
+
+
+def _head(
+    method: str, target: str, headers: dict[str, str], body: AsyncIterator[bytes] | bytes | None
+) -> tuple[bytes, bool]:
+    """The request head, and whether the body goes out with chunked transfer encoding."""
+    chunked = False
+    host = headers.get("host")
+    if host is None:
+        lines = [f"{method} {target} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+    else:  # Host first, as aiohttp (and every client) writes it
+        lines = [f"{method} {target} HTTP/1.1", f"host: {host}"]
+        lines += [f"{name}: {value}" for name, value in headers.items() if name != "host"]
+    has_length = "content-length" in headers or "Content-Length" in headers
+    if body is None:
+        if method not in _BODILESS and not has_length:
+            lines.append("Content-Length: 0")
+    elif isinstance(body, bytes):
+        if not has_length:
+            lines.append(f"Content-Length: {len(body)}")
+    elif not has_length:
+        lines.append("Transfer-Encoding: chunked")
+        chunked = True
+    text = "\r\n".join(lines)
+    breaks = len(lines) - 1
+    if text.count("\n") != breaks or text.count("\r") != breaks:
+        raise ValueError("newline or carriage return in an upstream request header")
+    return (text + "\r\n\r\n").encode("utf-8"), chunked
+
+
+async def _exchange(
+    conn: Connection,
+    method: str,
+    head: bytes,
+    chunked: bool,
+    body: AsyncIterator[bytes] | bytes | None,
+    reused: bool,
+) -> Response:
+    transport = conn.transport
+    assert transport is not None
+    conn.begin(method)
+    try:
+        if body is None:
+            transport.write(head)
+        elif isinstance(body, bytes):
+            if len(body) <= _ONE_WRITE:
+                transport.write(head + body)
+            else:
+                transport.writelines((head, body))
+        else:
+            reused = False  # a stream is never sent twice
+            await _stream(conn, transport, head, body, chunked)
+        return await conn.wait_head()
+    except OSError as exc:  # ConnectionError, TimeoutError, TLS errors
+        if conn.response is not None and not isinstance(exc, BodyFailed):
+            conn.keep_alive = False
+            return conn.response  # answered early, then the upload broke off: the answer
+        conn.close()
+        if reused and not conn.got_bytes and not isinstance(exc, BodyFailed | TimeoutError):
+            raise _Stale from exc
+        raise
+    except BaseException:
+        conn.close()
+        raise
+
+
+async def _stream(
+    conn: Connection,
+    transport: asyncio.Transport,
+    head: bytes,
+    body: AsyncIterator[bytes],
+    chunked: bool,
+) -> None:
+    """Write a streamed body, waiting whenever the socket's buffer is full; stop early (and
+    leave the connection unpoolable) when the upstream already answered.
+
+    The head goes out with the first body block, as aiohttp sends it: a body that fails its
+    checks before its first block is released leaves the upstream without even the head
+    (SeaweedFS 4.48 stores an empty object for a head followed by a cut connection)."""
+    iterator = aiter(body)
+    pending: bytes | None = head
+    while True:
+        try:
+            chunk = await anext(iterator)
+        except StopAsyncIteration:
+            break
+        except Exception as exc:
+            conn.close()
+            raise BodyFailed("request body failed") from exc
+        if conn.response is not None:  # answered before the whole body was sent
+            conn.keep_alive = False
+            return
+        if conn.closed:
+            raise UpstreamClosed("upstream closed the connection during the request body")
+        if not chunk:
+            continue
+        if chunked:
+            frame = (b"%x\r\n" % len(chunk), chunk, b"\r\n")
+            transport.writelines(frame if pending is None else (pending, *frame))
+        elif pending is not None:
+            transport.writelines((pending, chunk))
+        else:
+            transport.write(chunk)
+        pending = None
+        await conn.drain()
+    end = b"0\r\n\r\n" if chunked else b""
+    if pending is not None or end:
+        transport.write((pending or b"") + end)
