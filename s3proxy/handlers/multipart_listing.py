@@ -16,6 +16,7 @@ from s3proxy import tokens
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.checksums import multipart_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.handlers.bucket import url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, verified_upload
 from s3proxy.listing import ListQuery
@@ -75,20 +76,11 @@ def parts_checksum_type(algorithm: str | None, listed: str | None) -> str | None
     return multipart_checksum_type(algorithm, None)
 
 
-def _encode(ctx: RequestContext) -> bool:
-    encoding = ctx.request.query.get("encoding-type")
-    if encoding is None:
-        return False
-    if encoding.lower() != "url":
-        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid Encoding Method specified in Request")
-    return True
-
-
 async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
     bucket = ctx.request.bucket
     assert bucket is not None
     query = ctx.request.query
-    encode = _encode(ctx)
+    encode = url_encoding(ctx)
     key_marker = query.get("key-marker") or None
     id_marker = query.get("upload-id-marker") or None
     upstream_marker = None
