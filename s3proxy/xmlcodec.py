@@ -8,6 +8,7 @@ cap, so hostile XML is refused before it can expand. What upstream servers answe
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
@@ -245,7 +246,7 @@ def list_objects_xml(
     """ListBucketResult for V1 and V2: ``fields`` are the top-level elements, in order (a None
     value is left out); keys and prefixes are URL-encoded when the client asked for it. One
     f-string per entry: a third less CPU than an :func:`_element` call per field."""
-    code = (lambda value: quote(value, safe="/")) if encode else escape
+    code = url_encode if encode else escape
     parts = [_element(name, value) for name, value in fields if value is not None]
     owner_xml = _owner("Owner", owner) if owner is not None else ""
     append = parts.append
@@ -268,6 +269,16 @@ def list_objects_xml(
 
 MAX_PARTS = 10000
 _CHECKSUM_ELEMENTS = {"Checksum" + algorithm: algorithm for algorithm in ALGORITHMS}
+
+
+_NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch
+
+
+def url_encode(value: str) -> str:
+    """``encoding-type=url`` for a key or prefix: ``quote(value, safe="/")``, which leaves
+    exactly these ASCII characters as they are; most keys consist of them only, and the match
+    costs a third of ``quote``'s call, once per listed key (aws-cli and boto3 always ask)."""
+    return value if _NEEDS_NO_QUOTING(value) else quote(value, safe="/")
 
 
 def quoted_etag(etag: str) -> str:
@@ -379,7 +390,7 @@ def list_uploads_xml(
 ) -> bytes:
     """ListMultipartUploadsResult; ``uploads`` carry client keys and client UploadIds. The
     checksum elements (S3 since 2025) follow the older ones, as S3 added them."""
-    code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
+    code = url_encode if encode else (lambda value: value)
     items = [_element(name, value) for name, value in fields if value is not None]
     owners = _owner("Initiator", owner) + _owner("Owner", owner)
     for upload in uploads:

@@ -8,7 +8,6 @@ any replica accepts them and none can be replayed against another listing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote
 
 from s3proxy import tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
@@ -29,6 +28,7 @@ from s3proxy.xmlcodec import (
     parse_create_bucket_body,
     parse_delete_request,
     parse_versioning_request,
+    url_encode,
     versioning_xml,
 )
 
@@ -195,7 +195,7 @@ async def list_objects(ctx: RequestContext) -> S3Response:
 
 def _coder(encode: bool) -> Callable[[str], str]:
     if encode:
-        return lambda value: quote(value, safe="/")
+        return url_encode
     return lambda value: value
 
 

@@ -10,7 +10,6 @@ both handlers) to keep that module small.
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import quote
 
 from s3proxy import tokens
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
@@ -21,7 +20,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, verified_upload
 from s3proxy.listing import ListQuery
 from s3proxy.responses import S3Response, xml_response
-from s3proxy.xmlcodec import list_parts_xml, list_uploads_xml
+from s3proxy.xmlcodec import list_parts_xml, list_uploads_xml, url_encode
 
 MAX_LISTED = 1000
 
@@ -112,7 +111,7 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
         )
         for upload in merged.uploads
     ]
-    code = (lambda value: quote(value, safe="/")) if encode else (lambda value: value)
+    code = url_encode if encode else (lambda value: value)
     next_key = next_id = None
     if merged.next_marker is not None:
         next_key = merged.next_marker[0]
