@@ -80,6 +80,34 @@ def _repeats_another_lane(item: pytest.Item) -> bool:
     return False
 
 
+def _work_unit(nodeid: str) -> str:
+    """The unit of work a pytest-xdist worker runs whole: a test module, so that its
+    module-scoped proxies start once (each worker starts its own session servers, SeaweedFS, Ceph
+    RGW and the lanes' proxies, about a second each, as its tests ask for them); tests/clients/
+    is one unit, as its recorder starts every selected client session as soon as a proxy is up
+    so that the refused-option checks run alongside, and writes build/conformance/results.json
+    once with every session in it."""
+    path = nodeid.split("::", 1)[0]
+    return "tests/clients" if path.startswith("tests/clients/") else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Hand out whole :func:`_work_unit` units (pyproject's addopts run two workers), in
+    collection order: the long units (client sessions, the image build) start first and the
+    short unit tests fill the end. Not ``--dist loadgroup`` with marks: xdist 3.8 groups by
+    rewriting ``item._nodeid``, which pytest 9.2's nodes no longer read."""
+    if config.getvalue("dist") != "load":  # another --dist asked for by hand
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return ModuleScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Drop cells that repeat another lane; apply tests/expected_failures.py (strict, so an
     unexpected pass fails the run)."""
