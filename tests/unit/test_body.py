@@ -101,3 +101,31 @@ def test_content_md5_parsing() -> None:
         with pytest.raises(S3Error) as caught:
             parse_content_md5(bad)
         assert caught.value.code is S3ErrorCode.InvalidDigest
+
+
+LARGE = [bytes([i]) * 250_000 for i in range(4)]  # a server's socket reads (issue 18)
+
+
+def blocks_of(chunks: list[bytes], verifier: PayloadVerifier) -> list[bytes]:
+    length = sum(map(len, chunks))
+    sink: list[bytes] = []
+    asyncio.run(collect(chunks, length, verifier, sink))
+    return sink
+
+
+def test_large_reads_pass_on_as_they_came_and_small_ones_are_joined() -> None:
+    small = [b"s" * 1000] * 300  # 300,000 bytes in 1,000-byte reads
+    chunks = [*LARGE[:2], *small, *LARGE[2:]]
+    whole = b"".join(chunks)
+    blocks = blocks_of(chunks, PayloadVerifier(hashlib.sha256(whole).hexdigest()))
+    assert b"".join(blocks) == whole
+    assert blocks[0] is LARGE[0] and blocks[1] is LARGE[1]  # not copied into a joined block
+    # Small reads are joined to 256 KiB; a large read joins what is still waiting.
+    assert [len(block) for block in blocks[2:-1]] == [263_000, 37_000 + 250_000]
+    assert blocks[-1] is LARGE[3]
+
+
+def test_a_large_last_read_is_held_until_the_body_is_verified() -> None:
+    out, error = run(LARGE, 1_000_000, PayloadVerifier(hashlib.sha256(b"other").hexdigest()))
+    assert isinstance(error, S3Error)
+    assert out == b"".join(LARGE[:-1])
