@@ -22,8 +22,10 @@ holds here too, and is kept in this module:
 Socket reads are the event loop's: 250 KB per read on uvloop, 256 KiB on asyncio's transports,
 as Hypercorn's patched read (hypercorn_patch.SOCKET_READ). Each read's body bytes reach the
 application as they came from the parser (uvicorn copies them into a bytearray, then out of it
-again); reading stops while more than 64 KiB of a request body waits for the application, which
-bounds what a slow upstream makes the proxy hold.
+again), and once a Content-Length body goes on past a read, the reads after it reach the
+application without passing through the parser at all (``S3Protocol.body_received``); reading
+stops while more than 64 KiB of a request body waits for the application, which bounds what a
+slow upstream makes the proxy hold.
 """
 
 from __future__ import annotations
@@ -157,6 +159,10 @@ class S3Protocol(HttpToolsProtocol):
         self.in_head = True  # between requests or inside a head: what arrives is head bytes
         self.messages_done = 0
         self.admitted: str | None = None
+        self.body_left = -1
+        """Content-Length body bytes still to come that bypass the parser (see
+        :meth:`body_received`); -1 while the parser reads, -2 for a body it must frame."""
+        self.body_seen = 0  # of the current request's body
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -194,11 +200,16 @@ class S3Protocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return  # lingering after the last answer: dropped unread
+        if self.body_left > 0:
+            self.body_received(data)
+            return
         done = self.messages_done
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass  # no upgrade is served: the request goes on as plain HTTP/1.1
+            # no upgrade is served: the request goes on as plain HTTP/1.1 (its body, if any,
+            # stays with the parser, which stopped at the head)
+            self.body_left = -2
         except httptools.HttpParserError as exc:
             self.refuse(self.refusal or parser_error(str(exc)))
             return
@@ -209,6 +220,39 @@ class S3Protocol(HttpToolsProtocol):
             self.head_bytes = self.head_bytes + len(data) if self.messages_done == done else 0
             if self.head_bytes > MAX_HEAD_BYTES:
                 self.refuse(S3Error(S3ErrorCode.RequestHeaderSectionTooLarge))
+        elif self.body_left == -1 and not self.in_head and not self.transport.is_closing():
+            self.body_left = self.body_to_come()
+
+    def body_to_come(self) -> int:
+        """Once per request whose body goes on past a read: the Content-Length bytes still to
+        come, which :meth:`body_received` takes without the parser; -2 for a chunked body."""
+        for name, value in self.headers:
+            if name == b"content-length":
+                with contextlib.suppress(ValueError):
+                    return int(value) - self.body_seen
+        return -2
+
+    def body_received(self, data: bytes) -> None:
+        """A read inside a Content-Length body: handed on as it came, without passing through
+        llhttp (which would copy it into a new bytes object, one more copy of every uploaded
+        byte: issue 18). The read that ends the body ends the request, and a fresh parser
+        takes what follows (a pipelined request): the old one still counts body bytes."""
+        left = self.body_left
+        if len(data) < left:
+            self.body_left = left - len(data)
+            self.on_body(data)
+            return
+        self.body_left = -1
+        rest = b""
+        if len(data) > left:
+            data, rest = data[:left], data[left:]
+        self.on_body(data)
+        self.parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3, as uvicorn does
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.on_message_complete()
+        if rest:
+            self.data_received(rest)
 
     def refuse(self, error: S3Error) -> None:
         """Answer ``error`` and close, unless a response is under way (it cannot be cut in
@@ -225,6 +269,8 @@ class S3Protocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.body_left = -1
+        self.body_seen = 0
         self.in_head = True
         self.head_bytes = 0
         self.head_size = 0
@@ -250,6 +296,7 @@ class S3Protocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_body(self, body: bytes) -> None:
+        self.body_seen += len(body)
         cycle = self.cycle
         if cycle.response_complete:
             return
