@@ -176,7 +176,10 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             except S3Error:
                 response.close()
                 raise
-        length = int(response.headers.get("Content-Length", "0"))
+        if "Content-Length" not in response.headers:  # chunked or to the end: S3 never
+            response.close()  # answers a GET so, and a length is how a cut body is seen
+            raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
+        length = int(response.headers["Content-Length"])
         content_range: tuple[int, int, int] | None = None
         size = length
         if response.status == 206:

@@ -15,17 +15,32 @@ wait for the consumer and resumes below :data:`LOW_WATER`. Once the head of a Co
 response is parsed, later socket reads go to the consumer as they are, without passing through
 the parser (no copy per chunk). A read, a wait for the head, or a wait for the socket to drain
 fails with :class:`TimeoutError` after ``read_timeout`` seconds without progress; one timer per
-connection checks it (none per read).
+connection checks it (none per read). Bytes of an unfinished head are not progress: the whole
+head must arrive within ``read_timeout`` and within :data:`MAX_HEAD` bytes, so an upstream that
+trickles headers (a slowloris) fails the request instead of holding it and growing its memory.
+
+A connection is pooled only when its response ended exactly where HTTP/1.1 framing says: any byte
+after it (a second response nobody asked for, extra body bytes), a body ended by a reset instead
+of a clean end, or a framing error drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 from typing import cast
 
 import httptools
 
 from s3proxy.backends.upstream_response import Headers, Response
+
+_RESET = struct.pack("ii", 1, 0)
+"""SO_LINGER on, 0 s: close() sends RST."""
+MAX_HEAD = 64 * 1024
+"""Bytes a response head (1xx heads before it included) may take. S3's are a few KiB (user
+metadata is at most 2 KB); aiohttp refuses a header line over 8190 bytes."""
 
 
 class UpstreamClosed(ConnectionError):
@@ -58,6 +73,12 @@ class Connection(asyncio.Protocol):
         self._informational = False
         self._direct = -1
         """Content-Length bytes still to come that bypass the parser; -1 when parsing."""
+        self._in_exchange = False
+        """A request was begun and its response has not ended (failing does not end it)."""
+        self._head_bytes = 0
+        """Bytes of earlier reads that ended inside the head."""
+        self._read_size = 0
+        """Bytes of the read being parsed."""
         self.response: Response | None = None
         self.peer: tuple[str, int] = ("", 0)
         """(host, port) this connection went to: its pool key."""
@@ -69,9 +90,9 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
-        self._last = self._loop.time()
         remaining = self._direct
         if remaining >= 0:
+            self._last = self._loop.time()
             response = self.response
             assert response is not None
             if len(data) >= remaining:
@@ -90,18 +111,32 @@ class Connection(asyncio.Protocol):
             self._fail(UpstreamClosed("upstream sent bytes with no request outstanding"))
             self.close()
             return
+        self._read_size = len(data)
         try:
             parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(UpstreamClosed(f"malformed upstream response: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(UpstreamClosed(f"malformed upstream response: {exc!r}"))
             self.close()
             return
         response = self.response
-        if self._parser is not None and response is not None and response.framing == "length":
+        if response is None:  # still in the head: not progress until it is whole
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD:
+                self._fail(UpstreamClosed(f"upstream response head over {MAX_HEAD} bytes"))
+                self.close()
+            return
+        self._last = self._loop.time()
+        if self._parser is not None and response.framing == "length":
             # Inside a Content-Length body: later reads bypass the parser (no copy).
             self._direct = response.expected - response.received
 
     def eof_received(self) -> bool:
+        """A clean end (FIN, or TLS close_notify): the only end of a body framed by the
+        connection's end; a reset or our own abort is not one (:meth:`connection_lost`)."""
+        response = self.response
+        if response is not None and self._parser is not None and response.framing == "eof":
+            self.keep_alive = False
+            self._message_done()
         return False  # close our side too: a half-closed connection is not reused
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -109,12 +144,10 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        response = self.response
-        if response is not None and self._parser is not None and response.framing == "eof":
-            self.keep_alive = False
-            self._message_done()
-            return
-        self._fail(UpstreamClosed("upstream closed the connection") if exc is None else exc)
+        if isinstance(exc, OSError):
+            self._fail(exc)
+        else:  # None, or what a protocol callback raised: never a bare non-OSError upward
+            self._fail(UpstreamClosed("upstream closed the connection"))
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -124,6 +157,12 @@ class Connection(asyncio.Protocol):
         self._wake()
 
     # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._parser is None:  # a second response in the read that ended the first
+            self.keep_alive = False
+            self.close()
+            raise UpstreamClosed("upstream sent a response nobody asked for")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._raw.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
@@ -136,12 +175,19 @@ class Connection(asyncio.Protocol):
             self._raw = []
             self._informational = True
             return
+        if self._head_bytes + self._read_size > MAX_HEAD and _head_size(self._raw) > MAX_HEAD:
+            raise UpstreamClosed(f"upstream response head over {MAX_HEAD} bytes")
         headers = Headers(self._raw)
         self.keep_alive = parser.should_keep_alive()
         if self._method == "HEAD" or status in (204, 304):
             framing = "none"
-        elif "chunked" in (headers.get("transfer-encoding") or "").lower():
-            framing = "chunked"
+        elif "transfer-encoding" in headers:  # llhttp refuses it with a Content-Length
+            codings = ",".join(v for n, v in self._raw if n.lower() == "transfer-encoding")
+            if codings.rpartition(",")[2].strip().lower() == "chunked":
+                framing = "chunked"  # chunked last: the parser's framing (RFC 9112 6.3)
+            else:
+                framing = "eof"
+                self.keep_alive = False
         elif "content-length" in headers:
             framing = "length"
         else:
@@ -158,6 +204,10 @@ class Connection(asyncio.Protocol):
                 self._message_done()
 
     def on_body(self, body: bytes) -> None:
+        if self._parser is None:  # after a HEAD answer (llhttp, not told, takes it for a body)
+            self.keep_alive = False
+            self.close()
+            raise UpstreamClosed("upstream sent bytes after an answer without a body")
         response = self.response
         assert response is not None
         response.feed(body)
@@ -178,6 +228,8 @@ class Connection(asyncio.Protocol):
         self.response = None
         self.got_bytes = False
         self._error = None
+        self._head_bytes = 0
+        self._in_exchange = True
         self._parser = httptools.HttpResponseParser(self)
 
     async def wait_head(self) -> Response:
@@ -186,7 +238,9 @@ class Connection(asyncio.Protocol):
         return self.response
 
     async def drain(self) -> None:
-        while self._write_paused:
+        """Wait while the socket's buffer is full, but not past an answer: an upstream that
+        answered early (a 4xx on a PUT) may never read the rest."""
+        while self._write_paused and self.response is None:
             await self._wait()
 
     async def _wait(self) -> None:
@@ -237,6 +291,7 @@ class Connection(asyncio.Protocol):
             self.response.fail(error)
 
     def _message_done(self) -> None:
+        self._in_exchange = False
         self._parser = None
         self._direct = -1
         if self.response is not None:
@@ -256,9 +311,23 @@ class Connection(asyncio.Protocol):
         return not self.closed and self.keep_alive and self._error is None
 
     def close(self) -> None:
-        """Drop the connection at once: abort, not close, so that a request cut short (a body
-        that failed its checks) reaches the upstream as a reset, never as a complete request
-        followed by a clean end (SeaweedFS stores an empty object for the latter)."""
+        """Drop the connection at once. With an exchange under way (its response not ended)
+        the upstream gets a reset, never a clean end: a request cut short (a body that failed
+        its checks, a client gone mid-upload) must not look like a complete, shorter request
+        (SeaweedFS stores an empty object for a head followed by a clean end). ``abort()``
+        alone sends a FIN when nothing is left unread, hence SO_LINGER 0."""
         self.keep_alive = False
-        if self.transport is not None and not self.closed:
-            self.transport.abort()
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        if self._in_exchange:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+        transport.abort()
+
+
+def _head_size(raw: list[tuple[str, str]]) -> int:
+    """A head's header lines in bytes; measured only when a read that large brought it."""
+    return sum(len(name) + len(value) + 4 for name, value in raw)

@@ -10,7 +10,17 @@ Accept-Encoding or Content-Type, no cookies, no redirects.
 
 A pooled connection the upstream closed while idle is skipped; if the first write or read on a
 reused connection fails before a response byte arrives, the request is sent again once on a new
-connection, but only when its body is bytes or none (a stream cannot be replayed).
+connection, but only when its body is bytes or none (a stream cannot be replayed) and its method
+idempotent (as aiohttp, RFC 9112 9.3.1: a POST such as CreateMultipartUpload may have been
+carried out by an upstream that then died).
+
+An answer that arrives before a streamed body was sent in full ends the upload (the connection
+is not pooled); it is the request's answer only when it is not a success: an upstream cannot
+have stored a body it did not receive, so a 2xx then is a broken upstream, not a stored object.
+
+A request waiting for a connection of a full pool waits without a deadline, as with aiohttp
+(its ``ClientTimeout.connect`` is unset): each connection in use is itself bounded by
+``read_timeout`` without upstream progress.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from s3proxy.backends.upstream_response import Response
 IDLE_LIMIT = 30.0
 """Seconds an unused connection stays open for reuse."""
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+"""aiohttp's IDEMPOTENT_METHODS: the requests sent again after a stale connection."""
 _ONE_WRITE = 256 * 1024
 """A bytes body up to this size is joined to the head for one transport write."""
 
@@ -82,17 +94,18 @@ class Pool:
         ``release()`` or ``close()`` it. Connection failures raise ``ConnectionError`` (or
         ``OSError``), lack of progress ``TimeoutError``; a failing body iterator
         :class:`BodyFailed` from its exception."""
-        head, chunked = _head(method, target, headers, body)
+        head, length = _head(method, target, headers, body)
         await self._slot()
         try:
             conn = self._pooled(host, port)
             if conn is not None:
+                retry = method in _IDEMPOTENT
                 try:
-                    return self._hand_over(await _exchange(conn, method, head, chunked, body, True))
+                    return self._hand_over(await _exchange(conn, method, head, length, body, retry))
                 except _Stale:
                     conn.close()
             conn = await self._connect(host, port)
-            return self._hand_over(await _exchange(conn, method, head, chunked, body, False))
+            return self._hand_over(await _exchange(conn, method, head, length, body, False))
         except BaseException:
             self._free_slot()
             raise
@@ -194,9 +207,10 @@ class Pool:
 
 def _head(
     method: str, target: str, headers: dict[str, str], body: AsyncIterator[bytes] | bytes | None
-) -> tuple[bytes, bool]:
-    """The request head, and whether the body goes out with chunked transfer encoding."""
-    chunked = False
+) -> tuple[bytes, int]:
+    """The request head, and the body's length (-1: it goes out with chunked transfer
+    encoding)."""
+    length = 0
     host = headers.get("host")
     if host is None:
         lines = [f"{method} {target} HTTP/1.1"]
@@ -204,7 +218,10 @@ def _head(
     else:  # Host first, as aiohttp (and every client) writes it
         lines = [f"{method} {target} HTTP/1.1", f"host: {host}"]
         lines += [f"{name}: {value}" for name, value in headers.items() if name != "host"]
-    has_length = "content-length" in headers or "Content-Length" in headers
+    declared = headers.get("content-length", headers.get("Content-Length"))
+    has_length = declared is not None
+    if declared is not None and declared.isdigit():
+        length = int(declared)
     if body is None:
         if method not in _BODILESS and not has_length:
             lines.append("Content-Length: 0")
@@ -213,25 +230,28 @@ def _head(
             lines.append(f"Content-Length: {len(body)}")
     elif not has_length:
         lines.append("Transfer-Encoding: chunked")
-        chunked = True
+        length = -1
     text = "\r\n".join(lines)
     breaks = len(lines) - 1
     if text.count("\n") != breaks or text.count("\r") != breaks:
         raise ValueError("newline or carriage return in an upstream request header")
-    return (text + "\r\n\r\n").encode("utf-8"), chunked
+    return (text + "\r\n\r\n").encode("utf-8"), length
 
 
 async def _exchange(
     conn: Connection,
     method: str,
     head: bytes,
-    chunked: bool,
+    length: int,
     body: AsyncIterator[bytes] | bytes | None,
     reused: bool,
 ) -> Response:
+    """Write the request, wait for its head. ``reused``: a failure before any answer byte
+    raises :class:`_Stale` (may be sent again)."""
     transport = conn.transport
     assert transport is not None
     conn.begin(method)
+    whole = True
     try:
         if body is None:
             transport.write(head)
@@ -242,12 +262,13 @@ async def _exchange(
                 transport.writelines((head, body))
         else:
             reused = False  # a stream is never sent twice
-            await _stream(conn, transport, head, body, chunked)
-        return await conn.wait_head()
+            whole = await _stream(conn, transport, head, body, length)
+        response = await conn.wait_head()
     except OSError as exc:  # ConnectionError, TimeoutError, TLS errors
-        if conn.response is not None and not isinstance(exc, BodyFailed):
+        answer = conn.response
+        if answer is not None and answer.status >= 300 and not isinstance(exc, BodyFailed):
             conn.keep_alive = False
-            return conn.response  # answered early, then the upload broke off: the answer
+            return answer  # answered early, then the upload broke off: the answer
         conn.close()
         if reused and not conn.got_bytes and not isinstance(exc, BodyFailed | TimeoutError):
             raise _Stale from exc
@@ -255,6 +276,10 @@ async def _exchange(
     except BaseException:
         conn.close()
         raise
+    if not whole and response.status < 300:  # (an early answer is never pooled: _stream)
+        conn.close()
+        raise UpstreamClosed("upstream answered success before the whole request body")
+    return response
 
 
 async def _stream(
@@ -262,16 +287,19 @@ async def _stream(
     transport: asyncio.Transport,
     head: bytes,
     body: AsyncIterator[bytes],
-    chunked: bool,
-) -> None:
-    """Write a streamed body, waiting whenever the socket's buffer is full; stop early (and
-    leave the connection unpoolable) when the upstream already answered.
+    length: int,
+) -> bool:
+    """Write a streamed body of ``length`` bytes (-1: chunked), waiting whenever the socket's
+    buffer is full; stop early when the upstream already answered. Whether the whole body (and
+    its chunked end) went out.
 
     The head goes out with the first body block, as aiohttp sends it: a body that fails its
     checks before its first block is released leaves the upstream without even the head
     (SeaweedFS 4.48 stores an empty object for a head followed by a cut connection)."""
     iterator = aiter(body)
     pending: bytes | None = head
+    chunked = length < 0
+    sent = 0
     while True:
         try:
             chunk = await anext(iterator)
@@ -280,9 +308,9 @@ async def _stream(
         except Exception as exc:
             conn.close()
             raise BodyFailed("request body failed") from exc
-        if conn.response is not None:  # answered before the whole body was sent
+        if conn.response is not None:  # answered before the body's end
             conn.keep_alive = False
-            return
+            return not chunked and sent == length
         if conn.closed:
             raise UpstreamClosed("upstream closed the connection during the request body")
         if not chunk:
@@ -295,7 +323,12 @@ async def _stream(
         else:
             transport.write(chunk)
         pending = None
+        sent += len(chunk)
         await conn.drain()
+        if conn.response is not None:  # answered while the socket's buffer was full
+            conn.keep_alive = False
+            return not chunked and sent == length
     end = b"0\r\n\r\n" if chunked else b""
     if pending is not None or end:
         transport.write((pending or b"") + end)
+    return True

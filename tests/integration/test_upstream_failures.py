@@ -32,7 +32,39 @@ DECLARED_SIZE = 4 * 1024 * 1024
 UNSIGNED = "UNSIGNED-PAYLOAD"
 
 
+HOSTILE_GETS = {
+    "bad-status": b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+    "switching": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    "length-and-chunked": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nabcde\r\n0\r\n\r\n"
+    ),
+    "bad-length": b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nabcde",
+    "huge-head": b"HTTP/1.1 200 OK\r\nX-Pad: " + b"p" * 100_000 + b"\r\nContent-Length: 0\r\n\r\n",
+    "closes-at-once": b"",
+}
+"""GET answers that are not HTTP/1.1 a client can trust (path suffix -> raw answer): each must
+reach the proxy's client as 503 ServiceUnavailable, never the upstream's bytes."""
+INTERIM = (
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n"
+    b'ETag: "0123456789abcdef0123456789abcdef"\r\n'
+    b"Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT\r\n\r\nfinal"
+)
+CHUNKED_CUT = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+    b'ETag: "0123456789abcdef0123456789abcdef"\r\n'
+    b"Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT\r\n\r\n" + b"100000\r\n" + b"c" * 0x100000
+)
+"""A chunked body without its last chunk (and the connection then closed)."""
+
+
 def _reply(method: str, path: str) -> bytes:
+    if method == "GET" and path.rsplit("/", 1)[-1] in HOSTILE_GETS:
+        return HOSTILE_GETS[path.rsplit("/", 1)[-1]]
+    if method == "GET" and path.endswith("/interim"):
+        return INTERIM
+    if method == "GET" and path.endswith("/chunked-cut"):
+        return CHUNKED_CUT
     if ".s3proxy-layout" in path:  # the layout's key-encoding marker: none yet, then written
         if method == "PUT":
             return b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: "0"\r\n\r\n'
@@ -107,6 +139,9 @@ def _serve(listener: socket.socket) -> None:
             if method == "PUT" and path.endswith("/dies-mid-put"):
                 _die_mid_body(connection, len(rest))
                 continue
+            if method == "GET" and path.endswith("/trickle"):
+                _trickle(connection)
+                continue
             remaining = length - len(rest)
             while remaining > 0:
                 chunk = connection.recv(min(remaining, 65536))
@@ -142,6 +177,17 @@ def _die_mid_body(connection: socket.socket, received: int) -> None:
     DIED.set()
 
 
+def _trickle(connection: socket.socket) -> None:
+    """A slowloris upstream: a header byte every 50 ms, never the head's end, until the proxy
+    gives up and closes (or 30 s)."""
+    connection.settimeout(1)
+    with contextlib.suppress(OSError):
+        connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(600):
+            connection.sendall(b"z")
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def broken_upstream() -> Iterator[int]:
     listener = socket.socket()
@@ -168,6 +214,9 @@ def failing_proxy(
             "upstreams": {
                 "broken": {"endpoint": f"http://localhost:{broken_upstream}",
                            "access_key": "UPAK", "secret_key": "upstream-secret"},
+                "slow": {"endpoint": f"http://localhost:{broken_upstream}",
+                         "access_key": "UPAK", "secret_key": "upstream-secret",
+                         "read_timeout": 1},
                 "down": {"endpoint": f"http://127.0.0.1:{dead_port}",
                          "access_key": "UPAK", "secret_key": "upstream-secret",
                          "connect_timeout": 2},
@@ -178,6 +227,7 @@ def failing_proxy(
                     "buckets": {
                         "broken": {"upstream": "broken", "bucket": LEAKY},
                         "down": {"upstream": "down", "bucket": "down-bucket"},
+                        "slow": {"upstream": "slow", "bucket": LEAKY},
                     },
                 }
             },
@@ -207,6 +257,60 @@ def test_get_cut_short_upstream_aborts_the_client_connection(
     with pytest.raises(http.client.IncompleteRead):
         response.read()
     connection.close()
+
+
+def test_chunked_get_cut_short_is_never_a_complete_answer(failing_proxy: tuple[str, int]) -> None:
+    """An upstream GET framed chunked, cut before its last chunk: the client must not get a
+    complete 200 with fewer bytes (an error, or an aborted body)."""
+    url = object_url(failing_proxy[0], "broken", "chunked-cut")
+    headers = sign("GET", url, AK, SK)
+    port = int(failing_proxy[0].rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest("GET", "/broken/chunked-cut", skip_host=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        if response.status == 200:
+            with pytest.raises(http.client.IncompleteRead):
+                response.read()
+        else:
+            body = response.read()
+            assert response.status >= 500
+            assert b"c" * 64 not in body
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("name", HOSTILE_GETS)
+def test_hostile_upstream_answer_is_503_without_its_bytes(
+    failing_proxy: tuple[str, int], name: str
+) -> None:
+    response = signed("GET", object_url(failing_proxy[0], "broken", name), AK, SK)
+    assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    assert b"could not be reached" in response.body
+    assert b"Traceback" not in response.body
+    for upstream_bytes in (b"Switching", b"h2c", b"abcde", b"ppppppppp"):
+        assert upstream_bytes not in response.body
+    assert all(value != "h2c" and "ppp" not in value for _, value in response.headers)
+
+
+def test_interim_answer_before_the_final_one_is_skipped(failing_proxy: tuple[str, int]) -> None:
+    response = signed("GET", object_url(failing_proxy[0], "broken", "interim"), AK, SK)
+    assert (response.status, response.body) == (200, b"final")
+
+
+def test_slowloris_upstream_head_is_a_503_after_read_timeout(
+    failing_proxy: tuple[str, int],
+) -> None:
+    """Header bytes trickled forever never count as progress: the proxy answers 503 once the
+    upstream's read_timeout (1 s here) passed, instead of waiting for ever."""
+    started = time.monotonic()
+    response = signed("GET", object_url(failing_proxy[0], "slow", "trickle"), AK, SK)
+    assert (response.status, response.error_code) == (503, "ServiceUnavailable")
+    assert b"zzz" not in response.body
+    assert time.monotonic() - started < 15
 
 
 def test_upstream_500_is_503_without_upstream_text(failing_proxy: tuple[str, int]) -> None:
