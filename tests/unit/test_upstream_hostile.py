@@ -43,6 +43,16 @@ def then_fresh(first: bytes, *, close: bool = True) -> Script:
     return script
 
 
+def first_connection(first: Script) -> Script:
+    """Connection 1 runs ``first``; any later connection answers ``fresh`` to each request."""
+    fresh = then_fresh(b"")
+
+    async def script(n: int, reader: Reader, writer: Writer) -> None:
+        await (first if n == 1 else fresh)(n, reader, writer)
+
+    return script
+
+
 async def fresh_on_a_new_connection(pool: Pool, port: int) -> None:
     response = await get(pool, port)
     assert await response.read() == b"fresh"
@@ -85,16 +95,13 @@ def test_body_cut_after_its_head_in_a_later_read_raises() -> None:
         head_read = asyncio.Event()
 
         async def script(n: int, reader: Reader, writer: Writer) -> None:
-            if n > 1:
-                await then_fresh(b"")(n, reader, writer)
-                return
             await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
             await head_read.wait()
             writer.write(b"a" * 600)
             await writer.drain()
 
-        async with serving(script) as (server, pool):
+        async with serving(first_connection(script)) as (server, pool):
             response = await get(pool, server.port)
             head_read.set()
             with pytest.raises(UpstreamClosed):
@@ -170,16 +177,13 @@ def test_extra_bytes_after_a_content_length_body_in_a_later_read_drop_the_connec
         head_read = asyncio.Event()
 
         async def script(n: int, reader: Reader, writer: Writer) -> None:
-            if n > 1:
-                await then_fresh(b"")(n, reader, writer)
-                return
             await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab")
             await head_read.wait()
             writer.write(b"cd" + answer(b"smuggled"))
             await reader.read()
 
-        async with serving(script) as (server, pool):
+        async with serving(first_connection(script)) as (server, pool):
             response = await get(pool, server.port)
             head_read.set()
             assert await response.read() == b"abcd"
@@ -195,16 +199,13 @@ def test_response_nobody_asked_for_drops_the_idle_connection() -> None:
         idle = asyncio.Event()
 
         async def script(n: int, reader: Reader, writer: Writer) -> None:
-            if n > 1:
-                await then_fresh(b"")(n, reader, writer)
-                return
             await read_request(reader)
             writer.write(answer(b"x"))
             await idle.wait()
             writer.write(answer(b"smuggled"))
             await reader.read()
 
-        async with serving(script) as (server, pool):
+        async with serving(first_connection(script)) as (server, pool):
             response = await get(pool, server.port)
             assert await response.read() == b"x"
             response.release()
@@ -258,14 +259,11 @@ def test_reader_cancelled_mid_body_then_closed_drops_the_connection() -> None:
 
     async def go() -> None:
         async def script(n: int, reader: Reader, writer: Writer) -> None:
-            if n > 1:
-                await then_fresh(b"")(n, reader, writer)
-                return
             await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome")
             await reader.read()
 
-        async with serving(script, limit=1) as (server, pool):
+        async with serving(first_connection(script), limit=1) as (server, pool):
             response = await get(pool, server.port)
             reading = asyncio.ensure_future(response.read())
             while not response._conn._waiting:
@@ -290,16 +288,13 @@ def test_request_cancelled_before_its_answer_drops_the_connection() -> None:
         asked, late = asyncio.Event(), asyncio.Event()
 
         async def script(n: int, reader: Reader, writer: Writer) -> None:
-            if n > 1:
-                await then_fresh(b"")(n, reader, writer)
-                return
             await read_request(reader)
             asked.set()
             await late.wait()
             writer.write(answer(b"late"))
             await reader.read()
 
-        async with serving(script, limit=1) as (server, pool):
+        async with serving(first_connection(script), limit=1) as (server, pool):
             request = asyncio.ensure_future(get(pool, server.port))
             await asyncio.wait_for(asked.wait(), 5)
             request.cancel()
