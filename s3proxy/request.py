@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
+from s3proxy.auth.sigv4 import join_headers
 from s3proxy.errors import S3Error, S3ErrorCode
 
 
@@ -98,9 +99,9 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
     headers = [
         (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers
     ]
-    header_map: dict[str, str] = {}
-    for name, value in headers:
-        header_map[name] = f"{header_map[name]},{value}" if name in header_map else value
+    # The same map SigV4 verification reads (it is passed on as ``joined``): one rule for
+    # repeated headers, so a header is never verified under one value and used under another.
+    header_map = join_headers(headers)
     raw_path_bytes = scope.get("raw_path")
     if raw_path_bytes:
         raw_path = _wire_text(raw_path_bytes.split(b"?", 1)[0])

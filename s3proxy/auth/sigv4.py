@@ -258,7 +258,7 @@ def _check_payload_hash(value: str | None) -> str:
 def join_headers(headers: Headers) -> dict[str, str]:
     """Lower-case name → value, repeats joined with "," as in the canonical headers: a doubled
     x-amz-content-sha256 or x-amz-date is then invalid rather than verified under one value and
-    used under another. ``S3Request.header_map`` is built the same way."""
+    used under another. ``S3Request.header_map`` is built by this function too."""
     joined: dict[str, str] = {}
     for name, value in headers:
         lower = name.lower()
