@@ -31,6 +31,7 @@ from s3proxy.backends.upload_records import (
     UploadMarks,
     UploadRecords,
     part_with,
+    refuse_unrecorded,
 )
 from s3proxy.backends.usage_records import completed_size
 from s3proxy.checksums import object_checksums
@@ -102,13 +103,8 @@ class MappedUploads:
         record Complete writes (on every lane)."""
         backend, location = await self._existing(request.bucket, request.key)
         records = self._records(backend)
-        if request.tags and records is None and getattr(backend, "records_upload_checksums", False):
-            raise S3Error(  # where they would be kept until Complete (an upstream may drop them)
-                S3ErrorCode.NotImplemented,
-                "Tags on CreateMultipartUpload need the tenant's home on this storage: tag "
-                "the object once it is complete.",
-                Header="x-amz-tagging",
-            )
+        if records is None and getattr(backend, "records_upload_checksums", False):
+            refuse_unrecorded(request)
         upstream_class = await self._storage.classes.upstream_class(
             request.bucket, request.key, backend, request.storage_class
         )  # a class the proxy keeps: its mark below, the record at Complete
@@ -233,15 +229,32 @@ class MappedUploads:
         tags = None
         if marks.tagged:
             tags = await records.tags(request.bucket, request.key, request.upload_id)
+            if tags:  # kept through the sweep's grace period from here (sweep_stale)
+                await records.refresh_tags(request.bucket, request.key, request.upload_id, tags)
         result = await self._checked_complete(request, checksum)
         if tags:
             await self._storage.put_object_tagging(request.bucket, request.key, tags)
+        elif marks.tagged:
+            await self._require_tags(request)
         if marks.acl is not None:
             await object_acl.bind_completed(
                 self._storage, request.bucket, request.key, marks.acl, result.etag
             )
         await records.remove_marks(request.bucket, request.key, request.upload_id, marks)
         return result
+
+    async def _require_tags(self, request: CompleteMultipartInput) -> None:
+        """A tagged upload whose tags record is gone — removed by the Complete that set the
+        tags (this is its retry), or swept after its grace period before a failed tagging
+        was retried: 200 only if the object has tags, else the tags of Create are lost and
+        the retry says so (500, never a 200 for an object without them)."""
+        if await self._storage.get_object_tagging(request.bucket, request.key):
+            return
+        raise S3Error(
+            S3ErrorCode.InternalError,
+            "The upload was completed, but the tags given on CreateMultipartUpload could not "
+            "be set and are no longer known: set them with PutObjectTagging.",
+        )
 
     async def _checked_complete(
         self, request: CompleteMultipartInput, checksum: UploadChecksum | None
@@ -444,14 +457,15 @@ class MappedUploads:
         recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = {}
         records = self._records(backend) or self._home_records()  # home: public ACL marks
         if uploads and records is not None:  # the UploadId names the records (handlers)
-            known, marks = await records.records_of(bucket)
+            found = await records.read(bucket)
+            known, marks = found.checksums, found.marks
             if not merged.is_truncated and whole_bucket(query, upload_id_marker):
 
                 async def relist() -> list[UploadInfo] | None:
                     again, listed = await self._merged_uploads(bucket, backend, query, None)
                     return None if again.is_truncated else listed
 
-                await sweep_stale(records, bucket, uploads, (known, marks), relist)
+                await sweep_stale(records, bucket, uploads, found, relist)
             uploads = [upload_with(upload, known, marks, recorded) for upload in uploads]
         next_marker = None
         if merged.is_truncated and merged.last is not None:

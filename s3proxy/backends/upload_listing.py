@@ -6,10 +6,13 @@ them, to keep that module small."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from s3proxy.backends.upload_records import (
+    BucketRecords,
     UploadChecksum,
     UploadMarks,
     UploadRecords,
@@ -20,6 +23,9 @@ from s3proxy.model import STANDARD, ListEntry, UploadInfo, UploadsPage
 
 SWEEP_LIMIT = 32
 """Stale uploads whose records one listing drops: bounded work per request."""
+TAGS_GRACE = 24 * 3600.0
+"""Seconds a tags record outlives its upload upstream (:func:`sweep_stale`): far longer than
+any SDK's retries of a Complete; the upstream's clock and ours may differ by minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,19 +114,31 @@ async def sweep_stale(
     records: UploadRecords,
     bucket: str,
     listed: list[UploadInfo],
-    recorded: tuple[dict[str, UploadChecksum], dict[str, UploadMarks]],
+    recorded: BucketRecords,
     relist: Callable[[], Awaitable[list[UploadInfo] | None]],
+    now: float | None = None,
 ) -> None:
     """Drop the records of uploads the upstream no longer has (aborted or expired there, or
     finished by a process that crashed before removing them): ``listed`` is every upload of
-    the bucket, ``recorded`` what :meth:`UploadRecords.records_of` read after that listing.
+    the bucket, ``recorded`` what :meth:`UploadRecords.read` read after that listing.
 
     A record not matched by ``listed`` may be of an upload created since: its records are
     written after the upstream upload, so ``relist`` — a second whole listing, only paid when
     some record looks stale — shows every upload whose records were read. ``relist`` returns
-    None when it is truncated (then nothing is dropped)."""
-    known, marks = recorded
-    stale = (known.keys() | marks.keys()) - {upload_digest(u.key, u.upload_id) for u in listed}
+    None when it is truncated (then nothing is dropped).
+
+    An upload whose tags record was written within :data:`TAGS_GRACE` keeps its records: a
+    Complete writes it again just before the upstream Complete, after which the upload is gone
+    upstream but the object may still need those tags — a tagging that failed, or a process
+    that crashed, leaves them to the client's retry of Complete, which reads the record."""
+    known, marks, written = recorded.checksums, recorded.marks, recorded.tags_written
+    moment = time.time() if now is None else now
+    stale = {
+        digest
+        for digest in (known.keys() | marks.keys())
+        if digest not in written or not _within_grace(written[digest], moment)
+    }
+    stale -= {upload_digest(upload.key, upload.upload_id) for upload in listed}
     if not stale:
         return
     again = await relist()
@@ -129,3 +147,16 @@ async def sweep_stale(
     stale -= {upload_digest(upload.key, upload.upload_id) for upload in again}
     if stale:
         await records.drop(bucket, sorted(stale)[:SWEEP_LIMIT], known, marks)
+
+
+def _within_grace(last_modified: str, now: float) -> bool:
+    """Whether a record the upstream dates ``last_modified`` (ISO 8601) was written within
+    :data:`TAGS_GRACE` of ``now``; a date that does not parse is not (the record goes, as
+    every stale record did before the grace period)."""
+    try:
+        written = datetime.fromisoformat(last_modified)
+    except ValueError:
+        return False
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=UTC)
+    return now - written.timestamp() < TAGS_GRACE

@@ -25,7 +25,10 @@ Two more records, beside those directories, mark an upload's other per-upload ne
 
 - ``home.prefix + ".uploads/" + B + "/" + D + ".tags"``, holding the ``x-amz-tagging`` of
   CreateMultipartUpload (URL-encoded, as the header): Ceph RGW 16 drops tags given on Create,
-  so the proxy sets them with PutObjectTagging at Complete, before it answers;
+  so the proxy sets them with PutObjectTagging at Complete, before it answers. Complete
+  writes it again just before the upstream Complete, and the sweep keeps a tags record that
+  young for a day (:data:`~s3proxy.backends.upload_listing.TAGS_GRACE`): a Complete whose
+  tagging failed leaves the upload gone upstream and the tags to its retry;
 - ``… + D + ".sse-c"``, empty: the upload was created with an SSE-C key, so every UploadPart
   must carry one (SeaweedFS 4.48 stores a part sent without it, in the clear);
 - ``… + D + ".sse-s3"``, empty: the upload was created with SSE-S3, which S3 reports on its
@@ -43,7 +46,9 @@ Uploads without a checksum algorithm, tags, SSE-C or SSE-S3, a class other than 
 public ACL pay nothing:
 the client's UploadId says whether records exist (:mod:`s3proxy.handlers.multipart`), so only
 ListMultipartUploads, which must issue the same UploadId as CreateMultipartUpload, lists the
-records of the bucket — and only when it has uploads to show.
+records of the bucket — and only when it has uploads to show. A tenant without a home keeps no
+records: what an upload cannot carry without them is refused at Create
+(:func:`refuse_unrecorded`).
 """
 
 from __future__ import annotations
@@ -58,15 +63,18 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from s3proxy import sse
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.combined import check_declared, object_checksum
 from s3proxy.backends.local.index import StoredPart
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.checksums import ALGORITHMS, CHECKSUM_TYPES
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import (
     STANDARD,
     CompleteMultipartInput,
+    CreateMultipartInput,
     PartInfo,
     Tags,
 )
@@ -140,6 +148,17 @@ class UploadMarks:
             or self.acl is not None
             or self.sse_s3
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRecords:
+    """What :meth:`UploadRecords.read` found of one bucket's uploads, by
+    :func:`upload_digest`."""
+
+    checksums: dict[str, UploadChecksum]
+    marks: dict[str, UploadMarks]
+    tags_written: dict[str, str]
+    """The upstream's LastModified of each tags record (the sweep's grace period)."""
 
 
 class UploadRecords:
@@ -221,16 +240,22 @@ class UploadRecords:
 
     async def checksums_of(self, bucket: str) -> dict[str, UploadChecksum]:
         """:func:`upload_digest` → checksum, for every recorded upload of ``bucket``."""
-        return (await self.records_of(bucket))[0]
+        return (await self.read(bucket)).checksums
 
     async def records_of(
         self, bucket: str
     ) -> tuple[dict[str, UploadChecksum], dict[str, UploadMarks]]:
         """:func:`upload_digest` → checksum, and → marks, for the recorded uploads of
-        ``bucket``: one listing (the marks are objects, the checksums directories)."""
+        ``bucket`` (:meth:`read`)."""
+        found = await self.read(bucket)
+        return found.checksums, found.marks
+
+    async def read(self, bucket: str) -> BucketRecords:
+        """The records of ``bucket``'s uploads: one listing (the marks are objects, the
+        checksums directories)."""
         prefix = self._bucket_dir(bucket)
         found: dict[str, UploadChecksum] = {}
-        tagged: set[str] = set()
+        tagged: dict[str, str] = {}
         keyed: set[str] = set()
         encrypted: set[str] = set()
         classes: dict[str, str] = {}
@@ -248,7 +273,7 @@ class UploadRecords:
             for entry in page.entries:
                 name = entry.key[len(prefix) :] if entry.key.startswith(prefix) else ""
                 if name.endswith(TAGS_RECORD):
-                    tagged.add(name[: -len(TAGS_RECORD)])
+                    tagged[name[: -len(TAGS_RECORD)]] = entry.last_modified
                 elif name.endswith(CUSTOMER_KEY_RECORD):
                     keyed.add(name[: -len(CUSTOMER_KEY_RECORD)])
                 elif name.endswith(SSE_S3_RECORD):
@@ -272,9 +297,9 @@ class UploadRecords:
                 acls.get(digest),
                 digest in encrypted,
             )
-            for digest in tagged | keyed | encrypted | classes.keys() | acls.keys()
+            for digest in tagged.keys() | keyed | encrypted | classes.keys() | acls.keys()
         }
-        return found, marks
+        return BucketRecords(found, marks, tagged)
 
     async def create_marks(
         self,
@@ -311,6 +336,14 @@ class UploadRecords:
         if found is None:
             return None
         return tuple(parse_qsl(found[0].decode(), keep_blank_values=True))
+
+    async def refresh_tags(self, bucket: str, key: str, upload_id: str, tags: Tags) -> None:
+        """Write the tags record again, just before the upstream Complete: from then on the
+        upload is gone upstream while its object may still need the tags (a failed tagging,
+        a crash), and :func:`~s3proxy.backends.upload_listing.sweep_stale` keeps a tags record
+        written within its grace period for the retry."""
+        body = urlencode(tags).encode()
+        await self._put(self._mark(bucket, key, upload_id, TAGS_RECORD), body)
 
     async def remove_marks(self, bucket: str, key: str, upload_id: str, marks: UploadMarks) -> None:
         """Best effort, after the upload is gone, as :meth:`remove`."""
@@ -371,6 +404,31 @@ def _mark_suffixes(marks: UploadMarks) -> list[str]:
         )
         if present
     ]
+
+
+def refuse_unrecorded(request: CreateMultipartInput) -> None:
+    """What an upload cannot carry without its records (a tenant without a home on an S3
+    upstream) is refused before it starts: tags, kept until Complete (an upstream may drop
+    them), and encryption, which the UploadId must name for every later call — an SSE-C
+    upload refuses a part without the key (SeaweedFS 4.48 would store it in the clear), an
+    SSE-S3 one says so on each answer — while ListMultipartUploads could name neither."""
+    if request.tags:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "Tags on CreateMultipartUpload need the tenant's home on this storage: tag "
+            "the object once it is complete.",
+            Header="x-amz-tagging",
+        )
+    encryption = request.encryption
+    if encryption is None:
+        return
+    customer = encryption.customer_key is not None
+    raise S3Error(
+        S3ErrorCode.NotImplemented,
+        f"{'SSE-C' if customer else 'SSE-S3'} on CreateMultipartUpload needs the tenant's home "
+        "on this storage, where the gateway records the upload's encryption.",
+        Header=sse.CUSTOMER + "algorithm" if customer else sse.SSE,
+    )
 
 
 def part_with(

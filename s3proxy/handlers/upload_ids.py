@@ -10,8 +10,8 @@ SSE-S3 (``x-amz-server-side-encryption: AES256`` on Create), which S3 reports on
 UploadPartCopy and Complete, is the ``e`` flag. The upstream encrypts the upload whatever UploadId
 the client uses; its ``.sse-s3`` mark (one upstream write per such upload) is only there so that
 ListMultipartUploads issues the same UploadId, flag included. A tenant without a home has no
-marks: there the listed UploadId lacks the flag, and calls through it are carried out alike,
-only without that answer header.
+marks, so on an S3 upstream its encrypted uploads are refused at Create
+(:func:`s3proxy.backends.upload_records.refuse_unrecorded`).
 """
 
 from __future__ import annotations

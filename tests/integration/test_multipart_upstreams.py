@@ -22,6 +22,7 @@ from awscrt import checksums as crt_checksums  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
+from s3proxy.backends.upload_records import upload_digest
 from tests.integration.conftest import (
     PHOTOS_BUCKET,
     UPSTREAM,
@@ -479,34 +480,74 @@ def test_a_whole_bucket_listing_drops_records_of_uploads_gone_upstream(
     s3: Any, upstream_proxy: tuple[str, Proxy]
 ) -> None:
     """An upload aborted on the upstream itself (or expired there) leaves its records behind;
-    ListMultipartUploads of the whole bucket drops them, and keeps a live upload's."""
+    ListMultipartUploads of the whole bucket drops them, and keeps a live upload's — and for a
+    day those of a tagged one (its tags record may still be needed by a Complete's retry)."""
     if upstream_proxy[0] == "local":
         pytest.skip("the local store keeps checksums in its index: no records")
     proxy = upstream_proxy[1]
     before = set(_records(upstream_proxy))
-    for key in ("sweep-live", "sweep-gone"):
+    for key, tags in (("sweep-live", "t=1"), ("sweep-gone", ""), ("sweep-tagged", "t=2")):
         upload_id = s3.create_multipart_upload(
-            Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32", Tagging="t=1"
+            Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32", Tagging=tags
         )["UploadId"]
         s3.upload_part(
             Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=b"p",
             ChecksumAlgorithm="CRC32",
         )  # fmt: skip
     written = set(_records(upstream_proxy)) - before
-    assert len(written) == 6  # per upload: its upload record, a part record, its tags
-    stored = upstream_key("alice", BUCKET, "sweep-gone", shards=16)
-    upstream = proxy.upstream.list_multipart_uploads(Bucket=proxy.home_bucket, Prefix=stored)
-    (gone,) = upstream["Uploads"]
-    proxy.upstream.abort_multipart_upload(
-        Bucket=proxy.home_bucket, Key=stored, UploadId=gone["UploadId"]
-    )
+    assert len(written) == 8  # per upload: its upload record, a part record, its tags if any
+    for key in ("sweep-gone", "sweep-tagged"):
+        stored = upstream_key("alice", BUCKET, key, shards=16)
+        upstream = proxy.upstream.list_multipart_uploads(Bucket=proxy.home_bucket, Prefix=stored)
+        (gone,) = upstream["Uploads"]
+        proxy.upstream.abort_multipart_upload(
+            Bucket=proxy.home_bucket, Key=stored, UploadId=gone["UploadId"]
+        )
     listed = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="sweep-")["Uploads"]
     assert [upload["Key"] for upload in listed] == ["sweep-live"]
     assert set(_records(upstream_proxy)) - before == written  # a prefix: nothing swept
     listed = s3.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
     assert [upload["Key"] for upload in listed] == ["sweep-live"]
     kept = set(_records(upstream_proxy)) - before
-    assert len(kept) == 3 and kept < written
+    assert len(kept) == 6 and kept < written  # sweep-gone's two records went
+
+
+def test_a_complete_retried_after_a_sweep_still_tags_the_object(
+    s3: Any, upstream_proxy: tuple[str, Proxy]
+) -> None:
+    """A Complete that completed the upload upstream and then failed to tag the object (or
+    whose process stopped there) leaves the tags to the client's retry: a whole-bucket
+    ListMultipartUploads in between must not sweep them away (Ceph RGW 16 drops the tags
+    given on Create, so there the record is all that is left of them)."""
+    if upstream_proxy[0] == "local":
+        pytest.skip("the local store keeps an upload's tags in its index: no records")
+    proxy = upstream_proxy[1]
+    key = "retry-tagged"
+    ids = {"Bucket": BUCKET, "Key": key}
+    ids["UploadId"] = s3.create_multipart_upload(**ids, Tagging="team=blue")["UploadId"]
+    etag = s3.upload_part(**ids, PartNumber=1, Body=b"tagged body")["ETag"]
+    s3.create_multipart_upload(Bucket=BUCKET, Key="retry-live")  # something to list
+    stored = upstream_key("alice", BUCKET, key, shards=16)
+    (upload,) = proxy.upstream.list_multipart_uploads(Bucket=proxy.home_bucket, Prefix=stored)[
+        "Uploads"
+    ]
+    proxy.upstream.complete_multipart_upload(  # as the failed Complete did, on the upstream
+        Bucket=proxy.home_bucket,
+        Key=stored,
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    listed = s3.list_multipart_uploads(Bucket=BUCKET)["Uploads"]
+    assert [item["Key"] for item in listed] == ["retry-live"]  # the sweep's listing
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    s3.complete_multipart_upload(**ids, MultipartUpload=parts)
+    try:
+        tags = s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]
+        assert tags == [{"Key": "team", "Value": "blue"}]
+        record = f"alice/.uploads/{BUCKET}/{upload_digest(key, upload['UploadId'])}.tags"
+        assert record not in _records(upstream_proxy)  # gone with the answer that tagged
+    finally:
+        s3.delete_object(Bucket=BUCKET, Key=key)
 
 
 def test_checksum_type_on_complete_is_refused_where_no_record_can_say_it(
@@ -538,5 +579,44 @@ def test_checksum_type_on_complete_is_refused_where_no_record_can_say_it(
         s3.complete_multipart_upload(**ids, MultipartUpload=parts)
         assert s3.get_object(Bucket="carol-mp", Key="typed")["Body"].read() == b"typed"
         s3.delete_object(Bucket="carol-mp", Key="typed")
+    finally:
+        homeless.process.stop()
+
+
+def test_encrypted_uploads_are_refused_where_no_record_can_name_them(
+    upstream_proxy: tuple[str, Proxy], tmp_path: Path
+) -> None:
+    """A tenant without a home keeps no upload records: an SSE-C or SSE-S3 upload could not be
+    named as such by the UploadId ListMultipartUploads issues (its parts would be taken without
+    the key, its answers lack SSE-S3), so Create refuses it with 501 and starts nothing."""
+    name, proxy = upstream_proxy
+    if name == "local":
+        pytest.skip("the local store refuses server-side encryption")
+    keys = ("AKCAROL000000000003", "carol-secret-key-cccccccccccccccc")
+    carol = {
+        "keys": [{"access_key": keys[0], "secret_key": keys[1]}],
+        "buckets": {"carol-mp": {"upstream": UPSTREAM, "bucket": PHOTOS_BUCKET, "prefix": "c/"}},
+    }
+    modes = ["SSE-C", "AES256"] if name == "seaweedfs" else ["SSE-C"]
+    homeless = start_proxy(
+        proxy.server,
+        proxy.upstream,
+        tmp_path,
+        {"sse": modes},
+        tenants={"carol": carol},
+        server={"sse_c_over_http": True},
+    )
+    try:
+        s3 = client_for(homeless.endpoint, *keys)
+        asked: list[dict[str, Any]] = [
+            {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+        ]
+        if "AES256" in modes:
+            asked.append({"ServerSideEncryption": "AES256"})
+        for encryption in asked:
+            with pytest.raises(ClientError) as caught:
+                s3.create_multipart_upload(Bucket="carol-mp", Key="encrypted", **encryption)
+            assert caught.value.response["Error"]["Code"] == "NotImplemented"
+        assert not s3.list_multipart_uploads(Bucket="carol-mp").get("Uploads")
     finally:
         homeless.process.stop()
