@@ -60,6 +60,9 @@ class Connection(asyncio.Protocol):
         self.got_bytes = False
         """A byte of the current response was received."""
         self.keep_alive = False
+        self.answered_early = False
+        """The answer came while part of a bytes body was still unsent (:meth:`watch_unsent`)."""
+        self._watch_unsent = False
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._waiting = False
@@ -179,6 +182,12 @@ class Connection(asyncio.Protocol):
             raise UpstreamClosed(f"upstream response head over {MAX_HEAD} bytes")
         headers = Headers(self._raw)
         self.keep_alive = parser.should_keep_alive()
+        if self._watch_unsent:
+            self._watch_unsent = False
+            transport = self.transport
+            if transport is not None and transport.get_write_buffer_size():
+                self.answered_early = True  # the upstream stopped reading the body
+                self.keep_alive = False  # and its rest would go out as the next request
         if self._method == "HEAD" or status in (204, 304):
             framing = "none"
         elif "transfer-encoding" in headers:  # llhttp refuses it with a Content-Length
@@ -231,6 +240,12 @@ class Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._in_exchange = True
         self._parser = httptools.HttpResponseParser(self)
+
+    def watch_unsent(self) -> None:
+        """Part of the request's bytes body is still in the transport's buffer: note whether
+        the answer arrives before it went out."""
+        self._watch_unsent = True
+        self.answered_early = False
 
     async def wait_head(self) -> Response:
         while self.response is None:

@@ -18,20 +18,36 @@ An answer that arrives before a streamed body was sent in full ends the upload (
 is not pooled); it is the request's answer only when it is not a success: an upstream cannot
 have stored a body it did not receive, so a 2xx then is a broken upstream, not a stored object.
 
-A request waiting for a connection of a full pool waits without a deadline, as with aiohttp
-(its ``ClientTimeout.connect`` is unset): each connection in use is itself bounded by
-``read_timeout`` without upstream progress.
+A bytes body is checked the same way: an answer that arrives while part of it is still in the
+transport's buffer (the upstream stopped reading) is never pooled, and is a failure when it is
+a success.
+
+A request waiting for a connection of a full pool waits at most ``connect_timeout`` seconds (as
+aiohttp's ``ClientTimeout.connect`` counts the wait for a pooled connection), then gets 503
+SlowDown before anything was sent upstream: an unbounded queue would let a tenant's stalled
+requests pile up its later ones without end. Closing the pool (shutdown: a reload keeps the
+upstreams) fails its waiters at once with 503 ServiceUnavailable. A waiter that gives up
+(timeout, client gone) leaves the queue, so a freed connection always goes to a live waiter.
+
+New connections get TCP keepalive and, on Linux, ``TCP_USER_TIMEOUT`` of ``read_timeout``
+(:func:`_tune_socket`): an upstream that vanished without a reset (host down, a firewall
+dropping packets) ends idle pooled connections and unacknowledged sends in the kernel, not only
+through the read timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 
 from s3proxy.backends.upstream_http import Connection, UpstreamClosed
 from s3proxy.backends.upstream_response import Response
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.limits import CURRENT_TENANT, limited, slow_down
 
 IDLE_LIMIT = 30.0
 """Seconds an unused connection stays open for reuse."""
@@ -40,6 +56,13 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 """aiohttp's IDEMPOTENT_METHODS: the requests sent again after a stale connection."""
 _ONE_WRITE = 256 * 1024
 """A bytes body up to this size is joined to the head for one transport write."""
+KEEPALIVE_IDLE = 15
+"""Seconds a connection is idle before keepalive probes (half of :data:`IDLE_LIMIT`, so a
+pooled connection is probed before it is reused); then every :data:`KEEPALIVE_INTERVAL`
+seconds, :data:`KEEPALIVE_PROBES` times."""
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_PROBES = 3
+POOL_CLOSED = "The gateway is closing its storage connections (shutting down); retry."
 
 
 class BodyFailed(ConnectionError):
@@ -49,6 +72,15 @@ class BodyFailed(ConnectionError):
 
 class _Stale(Exception):
     """A reused connection failed before any response byte: safe to send again."""
+
+
+class _WaitExpired(Exception):
+    """A request waited ``connect_timeout`` for a connection of a full pool."""
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(_WaitExpired())
 
 
 def tls_context(verify: bool) -> ssl.SSLContext:
@@ -147,6 +179,10 @@ class Pool:
                 server_hostname=host if tls is not None else None,
             )
         conn.peer = (host, port)
+        transport = conn.transport
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            _tune_socket(sock, self._read_timeout)
         return conn
 
     def _arm_sweeper(self, when: float) -> None:
@@ -172,19 +208,34 @@ class Pool:
     # -- the limit ---------------------------------------------------------------------------
 
     async def _slot(self) -> None:
-        if self._in_use >= self._limit or self._waiters:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                if not waiter.cancelled() and waiter.done():
-                    self._free_slot()  # it was handed to us just as we were cancelled
-                elif waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                raise
+        if self._in_use >= self._limit or self._waiters or self.closed:
+            await self._wait_for_slot()
             return  # the slot was handed over by _free_slot: _in_use already counts it
         self._in_use += 1
+
+    async def _wait_for_slot(self) -> None:
+        """Queue for a slot for at most ``connect_timeout`` seconds (one timer handle, no
+        task); 503 SlowDown after that, 503 ServiceUnavailable if the pool closes."""
+        if self.closed:
+            raise S3Error(S3ErrorCode.ServiceUnavailable, POOL_CLOSED)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(self._connect_timeout, _expire, waiter)
+        try:
+            await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._free_slot()  # it was handed to us just as we were cancelled
+            else:
+                with contextlib.suppress(ValueError):  # _free_slot or close() took it
+                    self._waiters.remove(waiter)
+            if isinstance(exc, _WaitExpired):
+                limited(CURRENT_TENANT.get(), "upstream_connections", "SlowDown")
+                raise slow_down(self._connect_timeout) from None
+            raise
+        finally:
+            timer.cancel()
 
     def _free_slot(self) -> None:
         while self._waiters:
@@ -195,7 +246,13 @@ class Pool:
         self._in_use -= 1
 
     async def close(self) -> None:
+        """Close the idle connections and fail every waiter at once (connections in use close
+        when their responses end)."""
         self.closed = True
+        waiters, self._waiters = self._waiters, deque()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(S3Error(S3ErrorCode.ServiceUnavailable, POOL_CLOSED))
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
@@ -260,6 +317,8 @@ async def _exchange(
                 transport.write(head + body)
             else:
                 transport.writelines((head, body))
+            if transport.get_write_buffer_size():  # not all in the socket yet: watch for
+                conn.watch_unsent()  # an answer that comes before it is
         else:
             reused = False  # a stream is never sent twice
             whole = await _stream(conn, transport, head, body, length)
@@ -276,10 +335,31 @@ async def _exchange(
     except BaseException:
         conn.close()
         raise
+    if conn.answered_early:  # a bytes body still partly unsent (never pooled then)
+        whole = False
     if not whole and response.status < 300:  # (an early answer is never pooled: _stream)
         conn.close()
         raise UpstreamClosed("upstream answered success before the whole request body")
     return response
+
+
+def _tune_socket(sock: socket.socket, read_timeout: float) -> None:
+    """TCP keepalive everywhere, and the kernel's own bound on unacknowledged data on Linux
+    (``TCP_USER_TIMEOUT``, which then also decides when failed keepalive probes end the
+    connection): a peer gone silent is found without waiting for a request to time out."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", max(1, int(read_timeout * 1000))),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            options.append((socket.IPPROTO_TCP, option, value))
+    for level, option, value in options:
+        with contextlib.suppress(OSError):  # an option the platform refuses: keep the rest
+            sock.setsockopt(level, option, value)
 
 
 async def _stream(

@@ -36,6 +36,8 @@ class UpstreamConfig(FrozenModel):
     """Connections to this upstream per tenant and worker: each tenant has its own pool, so a
     tenant whose requests stall cannot take another's connections (s3proxy.limits)."""
     connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open a connection, and (native client) the longest a request waits for one of
+    its tenant's ``max_connections``: then 503 SlowDown, nothing sent (upstream_pool)."""
     read_timeout: float = Field(default=300.0, gt=0)
     verify_tls: bool = True
     client: Literal["native", "aiohttp"] = "native"

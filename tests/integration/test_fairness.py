@@ -244,3 +244,80 @@ def test_connections_per_client_address_are_bounded(tmp_path: Path) -> None:
         for sock in held:
             sock.close()
         running.process.stop()
+
+
+POOL_IDLE = 6.0
+"""The stalls of the pool test outlast its refusals (each waits connect_timeout, 1 s)."""
+
+
+@pytest.fixture(scope="module", params=[lane for lane in _lanes() if lane != "local"])
+def pool_bound(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """Two upstream connections per tenant, a wait for one of at most 1 s (connect_timeout),
+    and more request slots than connections: a tenant's requests queue in its pool."""
+    names = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
+    server, upstream = (request.getfixturevalue(name) for name in names[request.param])
+    create_upstream_buckets(upstream)
+    running = start_proxy(
+        server,
+        upstream,
+        Path(tmp_path_factory.mktemp(f"pool-{request.param}")),
+        {"max_connections": 2, "connect_timeout": 1.0},
+        server={
+            "workers": 1,
+            "body_idle_timeout": POOL_IDLE,
+            "limits": {"max_concurrent_requests": 8, "max_wait": 0.3},
+        },
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+def test_a_tenant_whose_upstream_connections_are_held_gets_slowdown_not_a_queue(
+    pool_bound: Proxy,
+) -> None:
+    """alice's two stalled uploads hold both her upstream connections; her next request waits
+    for one at most connect_timeout, then is told 503 SlowDown without reaching the upstream.
+    bob's connections are his own."""
+    alice, bob = pool_bound.client("alice"), pool_bound.client("bob")
+    tag = os.urandom(4).hex()
+    bob.put_object(Bucket=SHARED, Key=f"pool/bob-{tag}", Body=b"bob's")
+    held = [stall(pool_bound, "alice", f"pool/held-{tag}-{n}") for n in range(2)]
+    try:
+        deadline = time.monotonic() + POOL_IDLE * 0.3
+        while metric(pool_bound, "s3proxy_requests_in_flight") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused: tuple[str, dict[str, Any]] | None = None
+        attempt = 0
+        deadline = time.monotonic() + POOL_IDLE * 0.6
+        while refused is None and time.monotonic() < deadline:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                alice.put_object(Bucket=BUCKET, Key=f"pool/try-{tag}-{attempt}", Body=b"x" * 100)
+            except ClientError as exc:
+                metadata = exc.response["ResponseMetadata"]["HTTPHeaders"]
+                refused = exc.response["Error"]["Code"], metadata
+        waited = time.monotonic() - started
+        assert refused is not None, "alice's request was served though her connections are held"
+        assert refused[0] == "SlowDown"
+        assert refused[1]["retry-after"] == "1"
+        assert 0.9 < waited < POOL_IDLE * 0.5, waited  # connect_timeout, not the stalls' end
+        counted = 's3proxy_limited_requests_total{answer="SlowDown",limit="upstream_connections",'
+        assert metric(pool_bound, counted) >= 1
+        before = upstream_requests(pool_bound)
+        code, _ = error_of(lambda: alice.put_object(Bucket=BUCKET, Key="pool/no", Body=b"x"))
+        assert code == "SlowDown"
+        assert upstream_requests(pool_bound) == before, "a refused request went upstream"
+        bob.put_object(Bucket=SHARED, Key=f"pool/bob2-{tag}", Body=b"more")
+        assert bob.get_object(Bucket=SHARED, Key=f"pool/bob-{tag}")["Body"].read() == b"bob's"
+        assert not any(answered(sock) for sock in held), "the stalls ended before bob was served"
+    finally:
+        answers = [read_answer(sock) for sock in held]
+    assert [(status, code) for status, _, code in answers] == [(400, "RequestTimeout")] * 2
+    assert absent(pool_bound, "alice", BUCKET, f"pool/try-{tag}-{attempt}")
+    alice.put_object(Bucket=BUCKET, Key=f"pool/after-{tag}", Body=b"ok")
+    assert alice.get_object(Bucket=BUCKET, Key=f"pool/after-{tag}")["Body"].read() == b"ok"
