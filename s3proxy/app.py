@@ -87,7 +87,7 @@ class Gateway:
     def _build(self, settings: Settings) -> Runtime:
         digits = shard_digits(settings.layout.shards)
         bucket_cache.configure(settings.server.bucket_cache_seconds)
-        usage_records.configure(settings.server.quota_sync_seconds)
+        usage_records.configure_from(settings.server)
         layouts = settings.tenant_layouts()
         explicit = frozenset(bucket for layout in layouts.values() for bucket in layout.buckets)
         encodings = KeyEncodings(

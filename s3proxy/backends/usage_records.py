@@ -5,12 +5,15 @@ keeps what it has written itself and publishes it (README, "Quotas" and "The ups
 Under ``home.prefix + ".usage/"``:
 
 - ``<process id>``: one record per process (each worker of each replica), written by that
-  process only, so writers never conflict. It holds the process's cumulative changes per quota
-  root since it started. It is never reset or removed, so what an exited process wrote still
-  counts; a reader fetches a record again only when its listed ETag changed.
-- ``baseline``: per root, the usage a listing found when the root was first needed, and what
-  each record held then (its offset), so that writes already in the listing are not counted
-  twice.
+  process only (on ``If-Match`` its last ETag), so writers never conflict. It holds the
+  process's cumulative changes per quota root since it started, and is rewritten at least every
+  sixth of ``server.quota_fold_after_seconds`` (a heartbeat). A reader fetches a record again
+  only when its listed ETag changed. The record of a process that has exited keeps counting
+  until a reader folds it into the baseline and removes it (:mod:`.usage_folding`).
+- ``baseline``: per root, the usage a listing found when the root was first needed (plus the
+  records folded into it since), and what each record held then (its offset), so that writes
+  already in the listing are not counted twice; and the names of folded records, which readers
+  skip. Rewritten on ``If-Match`` its ETag.
 
 The usage of a root is ``baseline + sum(record - offset)``, plus this process's own changes as
 they happen, plus its writes in flight (held until they commit or fail, so concurrent writes
@@ -22,41 +25,63 @@ that: a write through one replica is seen by every other within twice the interv
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from s3proxy.backends.records import read_record, write_record
+from s3proxy.backends import usage_folding
+from s3proxy.backends.records import read_record
+from s3proxy.backends.usage_figures import (
+    BASELINE,
+    RECORDS,
+    Baseline,
+    combine,
+    completed_size,
+    counted,
+    decode_baseline,
+    decode_record,
+    encode_baseline,
+    encode_record,
+    head_size,
+    listed_entry,
+)
+from s3proxy.backends.usage_folding import Place
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
-from s3proxy.model import (
-    CompletedPart,
-    ListEntry,
-    ObjectAttributes,
-    PartInfo,
-    QuotaScope,
-    ReadConditions,
-)
+from s3proxy.model import QuotaScope
 from s3proxy.quotas import Root, Usage, after_write, exceeded, within
 
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
+    from s3proxy.config.server import ServerConfig
+
+__all__ = [  # what callers import from here, some of it defined in usage_figures
+    "BASELINE",
+    "RECORDS",
+    "Baseline",
+    "UsageBook",
+    "book",
+    "close_all",
+    "combine",
+    "completed_size",
+    "configure",
+    "configure_from",
+    "counted",
+    "decode_baseline",
+    "decode_record",
+    "encode_baseline",
+    "encode_record",
+    "head_size",
+    "listed_entry",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("s3proxy.quotas")
 
-RECORDS = ".usage/"
-BASELINE = "baseline"
-NOT_COUNTED = (".buckets/", ".s3proxy-layout", RECORDS)
-"""The gateway's own objects under a root (bucket markers, the key encoding marker, these
-records): no quota counts them. Directly under a home, every name starting with "." is the
-gateway's (client bucket names cannot start with one)."""
 PAGE = 1000
 MAX_RECORD = 64 * 1024 * 1024
 """A usage record holds a few numbers per quota root: far below this even for many roots."""
@@ -65,118 +90,19 @@ HEAD_AT_ONCE = 16
 or for one re-read of the records."""
 
 _interval = 5.0
+_fold_after = 3600.0
 
 
-def configure(seconds: float) -> None:
-    """``server.quota_sync_seconds``: how often records are published and re-read."""
-    global _interval
-    _interval = seconds
+def configure(seconds: float, fold_after: float = 3600.0) -> None:
+    """``server.quota_sync_seconds``: how often records are published and re-read;
+    ``server.quota_fold_after_seconds``: how long a record must stay unchanged before it is
+    taken for an exited process's (the heartbeat is a sixth of it)."""
+    global _interval, _fold_after
+    _interval, _fold_after = seconds, fold_after
 
 
-# -- pure parts ------------------------------------------------------------------------------
-
-
-def counted(root: Root, key: str, home: bool) -> bool:
-    """Whether an upstream key under ``root`` is a client object (not a gateway record)."""
-    rest = key[len(root[2]) :]
-    if home and rest.startswith("."):
-        return False
-    return not any(rest.startswith(name) for name in NOT_COUNTED)
-
-
-def completed_size(requested: list[CompletedPart], stored: Iterable[PartInfo]) -> int:
-    """The size of the object a CompleteMultipartUpload makes: its listed parts' sizes."""
-    sizes = {(part.part_number, _bare(part.etag)): part.size for part in stored}
-    return sum(sizes.get((part.part_number, _bare(part.etag)), 0) for part in requested)
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().strip('"').lower()
-
-
-def _root(item: Any) -> Root | None:
-    root = item.get("root") if isinstance(item, dict) else None
-    if isinstance(root, list) and len(root) == 3 and all(isinstance(p, str) for p in root):
-        return (root[0], root[1], root[2])
-    return None
-
-
-def _pair(value: Any) -> Usage:
-    if isinstance(value, list) and len(value) == 2:
-        return Usage(int(value[0]), int(value[1]))
-    return Usage()
-
-
-def _items(data: bytes) -> list[Any]:
-    """The ``roots`` list of a record; empty for anything unreadable (a record is advisory:
-    a damaged one counts nothing rather than stopping every write)."""
-    try:
-        loaded = json.loads(data)
-    except ValueError:
-        return []
-    items = loaded.get("roots") if isinstance(loaded, dict) else None
-    return items if isinstance(items, list) else []
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    """One root's usage from a listing, and each record's figure for the root at that time."""
-
-    usage: Usage
-    offsets: Mapping[str, Usage]
-
-
-def encode_baseline(baselines: Mapping[Root, Baseline]) -> bytes:
-    roots = [
-        {
-            "root": list(root),
-            "usage": [base.usage.objects, base.usage.bytes],
-            "offsets": {
-                name: [usage.objects, usage.bytes] for name, usage in sorted(base.offsets.items())
-            },
-        }
-        for root, base in sorted(baselines.items())
-    ]
-    return json.dumps({"v": 1, "roots": roots}, separators=(",", ":")).encode()
-
-
-def decode_baseline(data: bytes) -> dict[Root, Baseline]:
-    found: dict[Root, Baseline] = {}
-    for item in _items(data):
-        root = _root(item)
-        if root is None:
-            continue
-        raw = item.get("offsets")
-        offsets = {str(n): _pair(v) for n, v in raw.items()} if isinstance(raw, dict) else {}
-        found[root] = Baseline(_pair(item.get("usage")), offsets)
-    return found
-
-
-def encode_record(figures: Mapping[Root, Usage]) -> bytes:
-    roots = [
-        {"root": list(root), "usage": [usage.objects, usage.bytes]}
-        for root, usage in sorted(figures.items())
-    ]
-    return json.dumps({"v": 1, "roots": roots}, separators=(",", ":")).encode()
-
-
-def decode_record(data: bytes) -> dict[Root, Usage]:
-    found: dict[Root, Usage] = {}
-    for item in _items(data):
-        root = _root(item)
-        if root is not None:
-            found[root] = _pair(item.get("usage"))
-    return found
-
-
-def combine(root: Root, baseline: Baseline, records: Mapping[str, Mapping[Root, Usage]]) -> Usage:
-    """A root's usage: the baseline, plus what each record added after it was taken."""
-    total = baseline.usage
-    for name, figures in records.items():
-        now = figures.get(root, Usage())
-        then = baseline.offsets.get(name, Usage())
-        total += Usage(now.objects - then.objects, now.bytes - then.bytes)
-    return total
+def configure_from(server: ServerConfig) -> None:
+    configure(server.quota_sync_seconds, server.quota_fold_after_seconds)
 
 
 # -- the book: one per tenant home and process -----------------------------------------------
@@ -192,12 +118,27 @@ class UsageBook:
         self._held: dict[Root, Usage] = {}
         self._records: dict[str, tuple[str, dict[Root, Usage]]] = {}
         """Other processes' records: name → (ETag, figures)."""
+        self._closed: set[str] = set()
+        """Other records a folder has closed (usage_folding)."""
+        self._seen: dict[str, tuple[str, float]] = {}
+        """Other records: name → (ETag, when this process first saw that ETag)."""
         self._baselines: dict[Root, Baseline] = {}
+        self._folded: frozenset[str] = frozenset()
         self._baseline_etag = ""
         self._read_at = -math.inf
         self._lock = asyncio.Lock()
         self._flush: asyncio.TimerHandle | asyncio.Task[None] | None = None
+        self._beat: asyncio.TimerHandle | None = None
         self._published: dict[Root, Usage] = {}
+        self._etag: str | None = None
+        """Of this process's record as last written (None: not written yet)."""
+        self._seq = 0
+        self._place = Place(self._backend, self._home.bucket, self._key(""))
+        self._conditional: bool | None = None
+        """Whether the upstream honours conditional PUTs (probed before the first fold)."""
+        self._folding: asyncio.Task[None] | None = None
+        self._fold_at = -math.inf
+        """No fold before this (a failed one waits a heartbeat before the next)."""
 
     @property
     def _backend(self) -> Backend:
@@ -211,7 +152,7 @@ class UsageBook:
     def usage(self, root: Root) -> Usage:
         """This process's view of a root (known roots only: see :meth:`ensure`)."""
         baseline = self._baselines.get(root, Baseline(Usage(), {}))
-        records = {n: figures for n, (_, figures) in self._records.items()}
+        records = {n: f for n, (_, f) in self._records.items() if n not in self._folded}
         records[self._name] = self._mine
         return combine(root, baseline, records) + self._held.get(root, Usage())
 
@@ -235,47 +176,98 @@ class UsageBook:
 
     async def _read(self) -> None:
         started = time.monotonic()
-        listed: dict[str, str] = {}
-        token: str | None = None
-        while True:
-            page = await self._backend.list_objects(
-                self._home.bucket, self._key(""), None, None, PAGE, token
-            )
-            for entry in page.entries:
-                listed[entry.key[len(self._key("")) :]] = entry.etag
-            token = page.next_token
-            if token is None or not page.entries:
+        for attempt in range(3):
+            listed = await self._place.listed()
+            if await self._read_listed(listed, final=attempt == 2):
                 break
-        others = {n: etag for n, etag in listed.items() if n not in (BASELINE, self._name)}
+        self._read_at = started
+        self._note_seen(listed)
+
+    async def _read_listed(self, listed: dict[str, str], final: bool) -> bool:
+        """Take in the records and baseline of a listing; False when the baseline changed
+        after the listing was taken (a fold or removal in between: list again, unless
+        ``final``)."""
+        others = {n: etag for n, etag in listed.items() if self._other(n)}
         changed = [n for n, etag in others.items() if self._records.get(n, ("",))[0] != etag]
         limit = asyncio.Semaphore(HEAD_AT_ONCE)
 
-        async def fetch(name: str) -> dict[Root, Usage]:
+        async def fetch(name: str) -> bytes:
             async with limit:
-                return decode_record(await self._get(name))
+                return await self._get(name)
 
         fetched = dict(zip(changed, await asyncio.gather(*map(fetch, changed)), strict=True))
         self._records = {
-            n: (etag, fetched[n]) if n in fetched else self._records[n]
+            n: (etag, decode_record(fetched[n])) if n in fetched else self._records[n]
             for n, etag in others.items()
         }
+        self._closed = {n for n in self._closed if n in others}
+        self._closed |= {n for n, data in fetched.items() if usage_folding.closed(data)}
+        self._closed -= {n for n, data in fetched.items() if not usage_folding.closed(data)}
         baseline_etag = listed.get(BASELINE)
         if baseline_etag is None:
-            self._baselines = {}
+            self._baselines, self._folded = {}, frozenset()
         elif baseline_etag != self._baseline_etag:
-            self._baselines = decode_baseline(await self._get(BASELINE))
+            found = await self._place.get(BASELINE)
+            data, etag = found if found is not None else (b"{}", "")
+            if etag.strip('"') != baseline_etag.strip('"') and not final:
+                return False
+            self._baselines = decode_baseline(data)
+            self._folded = usage_folding.decode_folded(data)
         self._baseline_etag = baseline_etag or ""
-        self._read_at = started
+        return True
+
+    def _other(self, name: str) -> bool:
+        return name != BASELINE and name != self._name and not name.startswith(".")
+
+    def _note_seen(self, listed: Mapping[str, str]) -> None:
+        """Remember since when each record has had its ETag; start folding the records that
+        have not changed for ``quota_fold_after_seconds`` (usage_folding)."""
+        now = time.monotonic()
+        seen = {}
+        for name, etag in listed.items():
+            if self._other(name):
+                known = self._seen.get(name)
+                seen[name] = known if known is not None and known[0] == etag else (etag, now)
+        self._seen = seen
+        if self._conditional is False or self._folding is not None or now < self._fold_at:
+            return
+        if not self._stale():
+            return
+        self._folding = asyncio.get_running_loop().create_task(self._fold_in_background())
+
+    def _stale(self) -> list[str]:
+        now = time.monotonic()
+        return sorted(n for n, (_, since) in self._seen.items() if now - since >= _fold_after)
+
+    async def _fold_in_background(self) -> None:
+        try:
+            await self.fold()
+        except Exception as exc:  # upstream away: the records stay, a later read tries again
+            log.warning("quota usage records not folded: %r", exc)
+            self._fold_at = time.monotonic() + _fold_after / 6
+        finally:
+            self._folding = None
+
+    async def fold(self) -> None:
+        """Fold the records that have not changed for ``quota_fold_after_seconds`` into the
+        baseline, and remove those folded that long ago (usage_folding: close, fold, remove).
+        Nothing where the upstream does not honour conditional PUTs."""
+        stale = self._stale()
+        if not stale:
+            return
+        if self._conditional is None:
+            self._conditional = await self._place.honours_conditions()
+            if not self._conditional:
+                log.warning("quota usage: upstream ignores conditional PUTs; nothing folded")
+        if not self._conditional:
+            return
+        seen = {name: self._seen[name][0] for name in stale}
+        await usage_folding.fold_stale(self._place, seen, self._closed, self._folded)
+        self._read_at = -math.inf  # the next check reads the new state
 
     async def _get(self, name: str) -> bytes:
         found = await read_record(self._backend, self._home.bucket, self._key(name), MAX_RECORD)
         return b"{}" if found is None else found[0]
-
-    async def _put(self, name: str, data: bytes) -> None:
-        json_type = ObjectAttributes({"content-type": "application/json"})
-        await write_record(
-            self._backend, self._home.bucket, self._key(name), data, attributes=json_type
-        )
 
     async def _take_baselines(self, roots: set[Root]) -> None:
         """Count each root by a listing; record what the records held then (read just
@@ -283,16 +275,29 @@ class UsageBook:
         if not roots:
             return
         await self._publish()
-        offsets = {name: figures for name, (_, figures) in self._records.items()}
+        offsets = {n: f for n, (_, f) in self._records.items() if n not in self._folded}
         offsets[self._name] = self._published  # what every process reads of this one
         taken: dict[Root, Baseline] = {}
         for root in sorted(roots):
             listed = await self._list(root)
             taken[root] = Baseline(listed, {n: f[root] for n, f in offsets.items() if root in f})
-        # Merge into the stored baseline as it is now: another process may have added roots.
-        stored = decode_baseline(await self._get(BASELINE))
-        self._baselines = {**self._baselines, **stored, **taken}
-        await self._put(BASELINE, encode_baseline(self._baselines))
+
+        def merge(
+            stored: dict[Root, Baseline], folded: frozenset[str]
+        ) -> tuple[dict[Root, Baseline], frozenset[str]] | None:
+            """Into the stored baseline as it is now (conditional: another process may have
+            added roots or folded records since); a root already there is kept as it is."""
+            new = {
+                root: Baseline(
+                    base.usage, {n: u for n, u in base.offsets.items() if n not in folded}
+                )
+                for root, base in taken.items()
+                if root not in stored
+            }
+            return ({**stored, **new}, folded) if new else None
+
+        written = await usage_folding.rewrite_baseline(self._place, merge)
+        self._baselines, self._folded, self._baseline_etag = written
 
     async def _list(self, root: Root) -> Usage:
         backend = self._backends[root[0]]
@@ -383,58 +388,86 @@ class UsageBook:
             loop = asyncio.get_running_loop()
             self._flush = loop.call_later(_interval, self._start_publish)
 
-    def _start_publish(self) -> None:
-        self._flush = asyncio.get_running_loop().create_task(self._scheduled())
+    def _start_publish(self, beat: bool = False) -> None:
+        self._flush = asyncio.get_running_loop().create_task(self._scheduled(beat))
 
-    async def _scheduled(self) -> None:
+    def _heartbeat(self) -> None:
+        """Rewrite the record a sixth of ``quota_fold_after_seconds`` after the last write,
+        changed or not, so no reader takes this live process for an exited one."""
+        if self._beat is not None:
+            self._beat.cancel()
+        self._beat = asyncio.get_running_loop().call_later(_fold_after / 6, self._start_beat)
+
+    def _start_beat(self) -> None:
+        self._beat = None
+        if self._flush is None:
+            self._start_publish(beat=True)
+        # else: a publish is due anyway, and it rewrites the record
+
+    async def _scheduled(self, beat: bool = False) -> None:
         try:
-            await self._publish()
+            await self._publish(beat)
         except Exception as exc:  # upstream away: keep the changes, try again an interval later
             log.warning("quota usage record not published (retrying): %r", exc)
             self._flush = None
             self._changed()
+            if beat:  # unchanged figures: the retry above would not beat
+                self._heartbeat()
             return
         self._flush = None
         if self._mine != self._published:  # changed while publishing
             self._changed()
 
-    async def _publish(self) -> None:
-        snapshot = dict(self._mine)
-        if snapshot != self._published:
-            await self._put(self._name, encode_record(snapshot))
-            self._published = snapshot
+    async def _publish(self, beat: bool = False) -> None:
+        """Write this process's record if it changed (``beat``: also when unchanged), on the
+        condition that it is still the version this process last wrote."""
+        for _ in range(usage_folding.ATTEMPTS):
+            snapshot = dict(self._mine)
+            if snapshot == self._published and not (beat and self._etag is not None):
+                return
+            self._seq += 1
+            body = encode_record(snapshot, self._seq)
+            written = await self._place.put_if(self._name, body, self._etag)
+            if written is not None:
+                self._etag, self._published = written, snapshot
+                self._heartbeat()
+                return
+            await self._reclaim()
+        raise S3Error(S3ErrorCode.SlowDown)
+
+    async def _reclaim(self) -> None:
+        """This process's conditional write failed: either a write of its own landed after all
+        (its answer was lost), or a folder closed its record, taking it for gone. Then the
+        closed figures are counted by the baseline (or by the closed record until then):
+        carry on under a new name with only what this process counted beyond them."""
+        found = await self._place.get(self._name)
+        if found is not None and not usage_folding.closed(found[0]):
+            self._etag, self._published = found[1], decode_record(found[0])
+            return
+        if found is None and self._etag is None:
+            return  # never written and still absent: try again
+        if found is None:  # closed, folded and removed: what it held is what was last written
+            log.warning("quota usage record %s was folded and removed while paused", self._name)
+        folded = decode_record(found[0]) if found is not None else self._published
+        log.info("quota usage record %s was folded by another process", self._name)
+        self._mine = usage_folding.beyond(self._mine, folded)
+        self._name, self._etag, self._published, self._seq = uuid.uuid4().hex, None, {}, 0
 
     async def close(self) -> None:
         """Publish what is left (at shutdown)."""
         if isinstance(self._flush, asyncio.TimerHandle):
             self._flush.cancel()
         self._flush = None
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
+        if self._folding is not None:
+            self._folding.cancel()
+            self._folding = None
         await self._publish()
-
-
-async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
-    """The size of the object at ``location``; None if there is none. A HEAD, or where the
-    upstream refuses one (an SSE-C object, whose key this request may not carry) the
-    object's listing entry: the first key of a listing from the key itself."""
-    try:
-        info = await backend.head_object(location.bucket, location.key, ReadConditions())
-    except S3Error as error:
-        if error.code is S3ErrorCode.NoSuchKey:
-            return None
-        if error.status >= 500:
-            raise
-        entry = await listed_entry(backend, location)
-        return entry.size if entry is not None else None
-    return info.size
-
-
-async def listed_entry(backend: Backend, location: UpstreamLocation) -> ListEntry | None:
-    """The listing entry of the object at ``location`` (None: there is none): the first key
-    of a one-key listing from the key itself. For an object whose HEAD the upstream refuses
-    (an SSE-C object, whose key the request may not carry)."""
-    page = await backend.list_objects(location.bucket, location.key, None, None, 1)
-    found = [entry for entry in page.entries if entry.key == location.key]
-    return found[0] if found else None
+        if self._beat is not None:  # the publish just scheduled one
+            self._beat.cancel()
+            self._beat = None
 
 
 _books: dict[tuple[int, UpstreamRoot], UsageBook] = {}

@@ -49,6 +49,10 @@ class ServerConfig(FrozenModel):
     """On S3 upstreams, how often each process publishes its quota usage changes and re-reads
     the other processes' (s3proxy.backends.usage_records): a write through one replica is
     counted by every other within twice this (README, "Quotas")."""
+    quota_fold_after_seconds: float = Field(default=3600.0, gt=0)
+    """On S3 upstreams, how long a process's usage record must stay unchanged before another
+    process takes it for an exited one's and folds it into the baseline (live processes
+    rewrite theirs every sixth of this; README, "Quotas")."""
     max_skew_seconds: int = Field(default=900, ge=1)
     signature_v2: bool = True
     """Accept legacy Signature Version 2 (boto3's default presigned URLs, s3cmd option)."""

@@ -58,7 +58,7 @@ class Lane:
     upstream: Any
     workdir: Path
 
-    def start(self, name: str) -> Proxy:
+    def start(self, name: str, **server: Any) -> Proxy:
         """One more proxy on the lane. One worker each: the workers of one server count as
         separate processes (README), which would make the single-proxy checks below depend
         on which worker a request reaches."""
@@ -68,7 +68,7 @@ class Lane:
             self.upstream,
             self.workdir / name,
             tenants=self.settings,
-            server={"quota_sync_seconds": INTERVAL, "workers": 1},
+            server={"quota_sync_seconds": INTERVAL, "workers": 1, **server},
         )
 
 
@@ -200,3 +200,75 @@ def test_what_an_exited_process_wrote_still_counts(pair: Pair) -> None:
     refused(lambda: pair.one.client("alice").put_object(Bucket="docs", Key="x", Body=b"x" * 201))
     seen_within(2 * INTERVAL + LATENCY, lambda: figures(pair.two) == (3, 800))
     pair.two.client("alice").delete_object(Bucket="docs", Key="kept")
+
+
+FOLD_AFTER = 2.0
+"""server.quota_fold_after_seconds in the folding test: a live process beats every 1/3 s."""
+
+
+def usage_records(lane: Lane, prefix: str) -> dict[str, bytes]:
+    """The process records under the tenant's ``.usage/``, read directly upstream (one removed
+    between the listing and its GET is left out)."""
+    listed = lane.upstream.list_objects_v2(Bucket=HOME_BUCKET, Prefix=f"{prefix}.usage/")
+    found: dict[str, bytes] = {}
+    for entry in listed.get("Contents", []):
+        name = entry["Key"].rsplit("/", 1)[1]
+        if name == "baseline" or name.startswith("."):
+            continue
+        try:
+            found[name] = lane.upstream.get_object(Bucket=HOME_BUCKET, Key=entry["Key"])[
+                "Body"
+            ].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchKey":
+                raise
+    return found
+
+
+@pytest.mark.parametrize("lane_name", LANES)
+def test_records_of_exited_processes_are_folded_and_removed(
+    lane_name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two processes write and exit; a live one keeps reading. Their records are folded into
+    the baseline and removed, the usage never changes on the way, and the live process's own
+    record is never folded (it beats)."""
+    server, upstream = (request.getfixturevalue(name) for name in UPSTREAMS[lane_name])
+    create_upstream_buckets(upstream)
+    prefix = f"fold-{uuid.uuid4().hex[:10]}/"
+    upstream.put_object(Bucket=HOME_BUCKET, Key=f"{prefix}old/x", Body=b"o" * 30)
+    lane = Lane(quota_tenants(prefix), server, upstream, tmp_path)
+    fast = {"quota_fold_after_seconds": FOLD_AFTER}
+    for name, size in (("gone1", 100), ("gone2", 200)):
+        proxy = lane.start(name, **fast)
+        try:
+            proxy.client("alice").put_object(Bucket="docs", Key=name, Body=b"g" * size)
+        finally:
+            proxy.process.stop()  # publishes its record
+    exited = set(usage_records(lane, prefix))
+    assert len(exited) == 2
+    live = lane.start("live", **fast)
+    try:
+        live.client("alice").put_object(Bucket="docs", Key="live", Body=b"l" * 50)
+        expected = (4, 380)
+        bound = 2 * FOLD_AFTER + 10 * INTERVAL + 4 * LATENCY  # close, then remove: two horizons
+
+        def folded() -> bool:
+            assert figures(live) == expected  # never a different figure on the way
+            return not exited & set(usage_records(lane, prefix))
+
+        seen_within(bound, folded)
+        mine = usage_records(lane, prefix)
+        assert len(mine) == 1 and b'"closed"' not in next(iter(mine.values()))
+        baseline = upstream.get_object(Bucket=HOME_BUCKET, Key=f"{prefix}.usage/baseline")
+        assert b"folded" not in baseline["Body"].read()  # removed names leave the list
+        live.client("alice").put_object(Bucket="docs", Key="more", Body=b"m" * 20)
+        assert figures(live) == (5, 400)
+        assert set(usage_records(lane, prefix)) == set(mine)  # still its one record
+    finally:
+        live.process.stop()
+    fresh = lane.start("fresh", **fast)
+    try:
+        assert figures(fresh) == (5, 400)
+        refused(lambda: fresh.client("alice").put_object(Bucket="docs", Key="x", Body=b"x" * 601))
+    finally:
+        fresh.process.stop()

@@ -1,0 +1,160 @@
+"""Quota usage on S3 upstreams: what counts, an object's size, the records' format, their sum.
+
+Parts of :mod:`s3proxy.backends.usage_records` (which re-exports them) that keep no state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamLocation
+from s3proxy.model import CompletedPart, ListEntry, PartInfo, ReadConditions
+from s3proxy.quotas import Root, Usage
+
+if TYPE_CHECKING:
+    from s3proxy.backends.base import Backend
+
+RECORDS = ".usage/"
+BASELINE = "baseline"
+NOT_COUNTED = (".buckets/", ".s3proxy-layout", RECORDS)
+"""The gateway's own objects under a root (bucket markers, the key encoding marker, these
+records): no quota counts them. Directly under a home, every name starting with "." is the
+gateway's (client bucket names cannot start with one)."""
+
+
+# -- pure parts ------------------------------------------------------------------------------
+
+
+def counted(root: Root, key: str, home: bool) -> bool:
+    """Whether an upstream key under ``root`` is a client object (not a gateway record)."""
+    rest = key[len(root[2]) :]
+    if home and rest.startswith("."):
+        return False
+    return not any(rest.startswith(name) for name in NOT_COUNTED)
+
+
+def completed_size(requested: list[CompletedPart], stored: Iterable[PartInfo]) -> int:
+    """The size of the object a CompleteMultipartUpload makes: its listed parts' sizes."""
+    sizes = {(part.part_number, _bare(part.etag)): part.size for part in stored}
+    return sum(sizes.get((part.part_number, _bare(part.etag)), 0) for part in requested)
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+def _root(item: Any) -> Root | None:
+    root = item.get("root") if isinstance(item, dict) else None
+    if isinstance(root, list) and len(root) == 3 and all(isinstance(p, str) for p in root):
+        return (root[0], root[1], root[2])
+    return None
+
+
+def _pair(value: Any) -> Usage:
+    if isinstance(value, list) and len(value) == 2:
+        return Usage(int(value[0]), int(value[1]))
+    return Usage()
+
+
+def _items(data: bytes) -> list[Any]:
+    """The ``roots`` list of a record; empty for anything unreadable (a record is advisory:
+    a damaged one counts nothing rather than stopping every write)."""
+    try:
+        loaded = json.loads(data)
+    except ValueError:
+        return []
+    items = loaded.get("roots") if isinstance(loaded, dict) else None
+    return items if isinstance(items, list) else []
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """One root's usage from a listing, and each record's figure for the root at that time."""
+
+    usage: Usage
+    offsets: Mapping[str, Usage]
+
+
+def encode_baseline(baselines: Mapping[Root, Baseline], folded: Iterable[str] = ()) -> bytes:
+    roots = [
+        {
+            "root": list(root),
+            "usage": [base.usage.objects, base.usage.bytes],
+            "offsets": {
+                name: [usage.objects, usage.bytes] for name, usage in sorted(base.offsets.items())
+            },
+        }
+        for root, base in sorted(baselines.items())
+    ]
+    names = sorted(folded)
+    document = {"v": 1, "roots": roots, **({"folded": names} if names else {})}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def decode_baseline(data: bytes) -> dict[Root, Baseline]:
+    found: dict[Root, Baseline] = {}
+    for item in _items(data):
+        root = _root(item)
+        if root is None:
+            continue
+        raw = item.get("offsets")
+        offsets = {str(n): _pair(v) for n, v in raw.items()} if isinstance(raw, dict) else {}
+        found[root] = Baseline(_pair(item.get("usage")), offsets)
+    return found
+
+
+def encode_record(figures: Mapping[Root, Usage], seq: int = 0) -> bytes:
+    """``seq`` counts the process's writes, so that a heartbeat changes the ETag."""
+    roots = [
+        {"root": list(root), "usage": [usage.objects, usage.bytes]}
+        for root, usage in sorted(figures.items())
+    ]
+    return json.dumps({"v": 1, "seq": seq, "roots": roots}, separators=(",", ":")).encode()
+
+
+def decode_record(data: bytes) -> dict[Root, Usage]:
+    found: dict[Root, Usage] = {}
+    for item in _items(data):
+        root = _root(item)
+        if root is not None:
+            found[root] = _pair(item.get("usage"))
+    return found
+
+
+def combine(root: Root, baseline: Baseline, records: Mapping[str, Mapping[Root, Usage]]) -> Usage:
+    """A root's usage: the baseline, plus what each record added after it was taken."""
+    total = baseline.usage
+    for name, figures in records.items():
+        now = figures.get(root, Usage())
+        then = baseline.offsets.get(name, Usage())
+        total += Usage(now.objects - then.objects, now.bytes - then.bytes)
+    return total
+
+
+async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
+    """The size of the object at ``location``; None if there is none. A HEAD, or where the
+    upstream refuses one (an SSE-C object, whose key this request may not carry) the
+    object's listing entry: the first key of a listing from the key itself."""
+    try:
+        info = await backend.head_object(location.bucket, location.key, ReadConditions())
+    except S3Error as error:
+        if error.code is S3ErrorCode.NoSuchKey:
+            return None
+        if error.status >= 500:
+            raise
+        entry = await listed_entry(backend, location)
+        return entry.size if entry is not None else None
+    return info.size
+
+
+async def listed_entry(backend: Backend, location: UpstreamLocation) -> ListEntry | None:
+    """The listing entry of the object at ``location`` (None: there is none): the first key
+    of a one-key listing from the key itself. For an object whose HEAD the upstream refuses
+    (an SSE-C object, whose key the request may not carry)."""
+    page = await backend.list_objects(location.bucket, location.key, None, None, 1)
+    found = [entry for entry in page.entries if entry.key == location.key]
+    return found[0] if found else None
