@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.operations_report import carried_section, splice
+from conformance.operations_section import carried_section, splice
 from conformance.sessions.base import STEPS
 from conformance.sessions.clients import CLIENTS
 

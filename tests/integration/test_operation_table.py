@@ -7,7 +7,9 @@ regenerate the table in COMPATIBILITY.md from the last run.
 
 from __future__ import annotations
 
-from conformance.operations_report import botocore_operations, problems, run, write_results
+from conformance.operation_outcomes import botocore_operations
+from conformance.operations_report import run, write_results
+from conformance.operations_section import problems
 from tests.integration.conftest import Proxy
 
 # Operations the proxy must keep serving: a guard against a run that refuses everything.

@@ -8,19 +8,10 @@ from typing import Any
 
 import botocore.session
 
-from conformance.operations_report import (
-    BEGIN,
-    END,
-    Outcome,
-    Scratch,
-    botocore_operations,
-    carried_section,
-    main,
-    minimal_params,
-    problems,
-    resolve_from_log,
-    splice,
-)
+from conformance.operation_calls import Scratch, minimal_params
+from conformance.operation_outcomes import Outcome, botocore_operations, resolve_from_log
+from conformance.operations_report import main
+from conformance.operations_section import BEGIN, END, carried_section, problems, splice
 
 NAMES = botocore_operations()
 
