@@ -24,9 +24,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
-from yarl import URL
-
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
@@ -38,15 +35,18 @@ from s3proxy.limits import CURRENT_TENANT
 from s3proxy.metrics import UPSTREAM_ERRORS, UPSTREAM_SECONDS, labelled
 
 if TYPE_CHECKING:
+    from s3proxy.backends.aiohttp_client import AiohttpClient
     from s3proxy.config import UpstreamConfig
 
 log = logging.getLogger("s3proxy.upstream")
 
 MAX_ERROR_BODY = 64 * 1024
 
-BODY_ERRORS = (OSError, EOFError, aiohttp.ClientError)
+BODY_ERRORS = (OSError, EOFError)
 """What reading an upstream body raises when the upstream fails, with either client: OSError
-covers ConnectionError and TimeoutError, EOFError ``readexactly`` on a short body."""
+covers ConnectionError and TimeoutError (and the aiohttp client's failures,
+:class:`~s3proxy.backends.aiohttp_client.BodyReadFailed`), EOFError ``readexactly`` on a short
+body."""
 
 
 class S3Transport:
@@ -61,26 +61,22 @@ class S3Transport:
         self._port = split.port
         self._netloc = split.netloc
         self._credentials = upstream_credentials(name, config)
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._pools: dict[str, Pool] = {}
         self._native = config.client == "native"
+        self._aiohttp: AiohttpClient | None = None
+        if not self._native:  # imported only when chosen: aiohttp costs ~0.25 s at each start
+            from s3proxy.backends.aiohttp_client import AiohttpClient
+
+            self._aiohttp = AiohttpClient(config)
         self._connect_port = split.port or (443 if split.scheme == "https" else 80)
         self._tls = tls_context(config.verify_tls) if split.scheme == "https" else None
 
     # -- connection pool -------------------------------------------------------------------
 
-    def _client(self) -> aiohttp.ClientSession:
+    def _pool(self) -> Pool:
         """The connection pool of the tenant this request serves (:data:`CURRENT_TENANT`): one
         per tenant, each up to ``max_connections``, so a tenant whose requests stall holds only
         its own connections and other tenants' requests never wait for one of them."""
-        tenant = CURRENT_TENANT.get()
-        session = self._sessions.get(tenant)
-        if session is None or session.closed:
-            session = self._sessions[tenant] = self._new_session()
-        return session
-
-    def _pool(self) -> Pool:
-        """The native client's pool of this request's tenant (as :meth:`_client`)."""
         tenant = CURRENT_TENANT.get()
         pool = self._pools.get(tenant)
         if pool is None or pool.closed:
@@ -92,31 +88,9 @@ class S3Transport:
             )
         return pool
 
-    def _new_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._config.max_connections,
-            ssl=self._config.verify_tls,
-            keepalive_timeout=30,
-        )
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=self._config.connect_timeout,
-            sock_read=self._config.read_timeout,
-        )
-        return aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            # S3 is not cookie-based: a cookie the upstream or its load balancer sets must
-            # not be replayed on later requests, which may be other tenants'.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
-        )
-
     async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
+        if self._aiohttp is not None:
+            await self._aiohttp.close()
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.close()
@@ -161,27 +135,16 @@ class S3Transport:
         )
         if self._native:
             return await self._send_native(method, bucket, host, raw_path, query, headers, body)
-        url = URL.build(
-            scheme=self._scheme,
-            host=host if not self._config.path_style else self._host,
-            port=self._port,
-            path=raw_path,
-            query_string=query,
-            encoded=True,
+        assert self._aiohttp is not None
+        url = (
+            self._scheme,
+            host if not self._config.path_style else self._host,
+            self._port,
+            raw_path,
+            query,
         )
         started = time.perf_counter()
-        try:
-            response = await self._client().request(
-                method, url, headers=headers, data=body, allow_redirects=False
-            )
-        except S3Error:
-            raise
-        except aiohttp.ClientConnectionError as exc:
-            if isinstance(exc.__cause__, S3Error):
-                raise exc.__cause__ from None
-            raise self._unavailable(method, exc) from exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._unavailable(method, exc) from exc
+        response = await self._aiohttp.request(method, url, headers, body, self._unavailable)
         labelled(UPSTREAM_SECONDS, self.name, method).observe(time.perf_counter() - started)
         if response.status >= 500:
             UPSTREAM_ERRORS.labels(self.name, "status_5xx").inc()
