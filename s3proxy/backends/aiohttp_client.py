@@ -121,6 +121,7 @@ class AiohttpClient:
         )
         timeout = aiohttp.ClientTimeout(
             total=None,
+            connect=self._config.connect_timeout,  # with the wait for a full pool: bounded
             sock_connect=self._config.connect_timeout,
             sock_read=self._config.read_timeout,
         )

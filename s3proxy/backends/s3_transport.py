@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
+from s3proxy.backends.upstream_budget import ConnectionBudget, budget_size
 from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.wire import encode_path
@@ -70,6 +71,9 @@ class S3Transport:
             self._aiohttp = AiohttpClient(config)
         self._connect_port = split.port or (443 if split.scheme == "https" else 80)
         self._tls = tls_context(config.verify_tls) if split.scheme == "https" else None
+        self._budget = ConnectionBudget(
+            budget_size(config.max_connections_total, config.max_connections)
+        )
 
     # -- connection pool -------------------------------------------------------------------
 
@@ -85,6 +89,7 @@ class S3Transport:
                 connect_timeout=self._config.connect_timeout,
                 read_timeout=self._config.read_timeout,
                 tls=self._tls,
+                budget=self._budget,
             )
         return pool
 

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from collections.abc import Callable
 from typing import cast
 
 import httptools
@@ -85,6 +86,9 @@ class Connection(asyncio.Protocol):
         self.response: Response | None = None
         self.peer: tuple[str, int] = ("", 0)
         """(host, port) this connection went to: its pool key."""
+        self.on_gone: Callable[[], None] | None = None
+        """Called once when the connection closes (by either side): the process-wide count of
+        open connections (:class:`~s3proxy.backends.upstream_budget.ConnectionBudget`)."""
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._gone()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -332,6 +337,7 @@ class Connection(asyncio.Protocol):
         (SeaweedFS stores an empty object for a head followed by a clean end). ``abort()``
         alone sends a FIN when nothing is left unread, hence SO_LINGER 0."""
         self.keep_alive = False
+        self._gone()
         transport = self.transport
         if transport is None or self.closed:
             return
@@ -341,6 +347,12 @@ class Connection(asyncio.Protocol):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         transport.abort()
+
+    def _gone(self) -> None:
+        gone = self.on_gone
+        if gone is not None:
+            self.on_gone = None
+            gone()
 
 
 def _head_size(raw: list[tuple[str, str]]) -> int:

@@ -29,6 +29,9 @@ requests pile up its later ones without end. Closing the pool (shutdown: a reloa
 upstreams) fails its waiters at once with 503 ServiceUnavailable. A waiter that gives up
 (timeout, client gone) leaves the queue, so a freed connection always goes to a live waiter.
 
+The pools of one upstream share a :class:`~s3proxy.backends.upstream_budget.ConnectionBudget`
+(``max_connections_total`` per process, all tenants together), asked only for a new connection.
+
 New connections get TCP keepalive and, on Linux, ``TCP_USER_TIMEOUT`` of ``read_timeout``
 (:func:`_tune_socket`): an upstream that vanished without a reset (host down, a firewall
 dropping packets) ends idle pooled connections and unacknowledged sends in the kernel, not only
@@ -44,6 +47,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 
+from s3proxy.backends.upstream_budget import ConnectionBudget, WaitExpired, expire
 from s3proxy.backends.upstream_http import Connection, UpstreamClosed
 from s3proxy.backends.upstream_response import Response
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -74,15 +78,6 @@ class _Stale(Exception):
     """A reused connection failed before any response byte: safe to send again."""
 
 
-class _WaitExpired(Exception):
-    """A request waited ``connect_timeout`` for a connection of a full pool."""
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(_WaitExpired())
-
-
 def tls_context(verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:
@@ -102,6 +97,7 @@ class Pool:
         connect_timeout: float,
         read_timeout: float,
         tls: ssl.SSLContext | None,
+        budget: ConnectionBudget | None = None,
     ) -> None:
         self._limit = limit
         self._connect_timeout = connect_timeout
@@ -112,6 +108,9 @@ class Pool:
         self._idle: dict[tuple[str, int], list[Connection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self.closed = False
+        self._budget = budget
+        if budget is not None:
+            budget.add(self)
 
     async def request(
         self,
@@ -148,7 +147,8 @@ class Pool:
 
     def _returned(self, conn: Connection, reuse: bool) -> None:
         self._free_slot()
-        if reuse and not self.closed:
+        budget = self._budget
+        if reuse and not self.closed and (budget is None or not budget.waiters):
             conn.idle_since = asyncio.get_running_loop().time()
             self._idle.setdefault(conn.peer, []).append(conn)
             if self._sweeper is None:
@@ -170,20 +170,52 @@ class Pool:
     async def _connect(self, host: str, port: int) -> Connection:
         loop = asyncio.get_running_loop()
         tls = self._tls
-        async with asyncio.timeout(self._connect_timeout):
-            _, conn = await loop.create_connection(
-                lambda: Connection(loop, self._read_timeout),
-                host,
-                port,
-                ssl=tls,
-                server_hostname=host if tls is not None else None,
-            )
+        budget = self._budget
+        if budget is None:
+            on_gone = None
+        else:
+            await budget.acquire(self._connect_timeout)
+            on_gone = budget.release
+        made: list[Connection] = []
+
+        def protocol() -> Connection:
+            conn = Connection(loop, self._read_timeout)
+            conn.on_gone = on_gone
+            made.append(conn)
+            return conn
+
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, conn = await loop.create_connection(
+                    protocol,
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls is not None else None,
+                )
+        except BaseException:
+            if made:
+                made[0].close()  # uncounts it once, whether or not asyncio closed it already
+            elif on_gone is not None:
+                on_gone()
+            raise
         conn.peer = (host, port)
         transport = conn.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is not None:
             _tune_socket(sock, self._read_timeout)
         return conn
+
+    def oldest_idle(self) -> list[Connection] | None:
+        """The idle list whose first connection has waited longest (for
+        :class:`ConnectionBudget`); connections the upstream closed are dropped on the way."""
+        oldest: list[Connection] | None = None
+        for idle in self._idle.values():
+            while idle and idle[0].closed:  # closed by the upstream: already uncounted
+                del idle[0]
+            if idle and (oldest is None or idle[0].idle_since < oldest[0].idle_since):
+                oldest = idle
+        return oldest
 
     def _arm_sweeper(self, when: float) -> None:
         self._sweeper = asyncio.get_running_loop().call_at(when, self._sweep)
@@ -221,7 +253,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.append(waiter)
-        timer = loop.call_later(self._connect_timeout, _expire, waiter)
+        timer = loop.call_later(self._connect_timeout, expire, waiter)
         try:
             await waiter
         except BaseException as exc:
@@ -230,7 +262,7 @@ class Pool:
             else:
                 with contextlib.suppress(ValueError):  # _free_slot or close() took it
                     self._waiters.remove(waiter)
-            if isinstance(exc, _WaitExpired):
+            if isinstance(exc, WaitExpired):
                 limited(CURRENT_TENANT.get(), "upstream_connections", "SlowDown")
                 raise slow_down(self._connect_timeout) from None
             raise
@@ -249,6 +281,8 @@ class Pool:
         """Close the idle connections and fail every waiter at once (connections in use close
         when their responses end)."""
         self.closed = True
+        if self._budget is not None:
+            self._budget.discard(self)
         waiters, self._waiters = self._waiters, deque()
         for waiter in waiters:
             if not waiter.done():

@@ -35,6 +35,12 @@ class UpstreamConfig(FrozenModel):
     max_connections: int = Field(default=128, ge=1)
     """Connections to this upstream per tenant and worker: each tenant has its own pool, so a
     tenant whose requests stall cannot take another's connections (s3proxy.limits)."""
+    max_connections_total: int | None = Field(default=None, ge=2)
+    """Connections to this upstream per worker, all tenants together (native client; open,
+    in use or idle), so many tenants cannot exhaust the worker's file descriptors: when spent,
+    the oldest idle connection is closed, else a request waits ``connect_timeout`` for one,
+    then 503 SlowDown (s3proxy.backends.upstream_budget). Must be above ``max_connections``.
+    Unset: half the worker's open-file limit (``ulimit -n``), at least 2 × max_connections."""
     connect_timeout: float = Field(default=10.0, gt=0)
     """Seconds to open a connection, and (native client) the longest a request waits for one of
     its tenant's ``max_connections``: then 503 SlowDown, nothing sent (upstream_pool)."""
@@ -81,6 +87,13 @@ class UpstreamConfig(FrozenModel):
             )
         if self.assume_role_external_id is not None and self.assume_role_arn is None:
             raise ValueError("assume_role_external_id: needs assume_role_arn")
+        total = self.max_connections_total
+        if total is not None and total <= self.max_connections:
+            raise ValueError(
+                f"max_connections_total ({total}) must be above max_connections "
+                f"({self.max_connections}): a tenant whose requests stall could otherwise take "
+                "every connection"
+            )
         return self
 
     @field_validator("endpoint")

@@ -321,3 +321,78 @@ def test_a_tenant_whose_upstream_connections_are_held_gets_slowdown_not_a_queue(
     assert absent(pool_bound, "alice", BUCKET, f"pool/try-{tag}-{attempt}")
     alice.put_object(Bucket=BUCKET, Key=f"pool/after-{tag}", Body=b"ok")
     assert alice.get_object(Bucket=BUCKET, Key=f"pool/after-{tag}")["Body"].read() == b"ok"
+
+
+@pytest.fixture(scope="module", params=[lane for lane in _lanes() if lane != "local"])
+def budget_bound(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """Two upstream connections per tenant and three per process for all tenants together
+    (max_connections_total), a wait for one of at most 1 s (connect_timeout)."""
+    names = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
+    server, upstream = (request.getfixturevalue(name) for name in names[request.param])
+    create_upstream_buckets(upstream)
+    running = start_proxy(
+        server,
+        upstream,
+        Path(tmp_path_factory.mktemp(f"budget-{request.param}")),
+        {"max_connections": 2, "max_connections_total": 3, "connect_timeout": 1.0},
+        server={
+            "workers": 1,  # the cap is per process
+            "body_idle_timeout": POOL_IDLE,
+            "limits": {"max_concurrent_requests": 8, "max_wait": 0.3},
+        },
+    )
+    try:
+        yield running
+    finally:
+        running.process.stop()
+
+
+def test_a_stalled_tenant_holds_only_its_share_of_the_process_cap(budget_bound: Proxy) -> None:
+    """alice's two stalled uploads hold her whole share (max_connections) of a cap of three:
+    bob is still served. Once bob holds the third, the cap is spent and nothing is idle: his
+    next request, though his own pool has room, is told 503 SlowDown after connect_timeout
+    without reaching the upstream. When the stalls end, everyone is served again."""
+    alice, bob = budget_bound.client("alice"), budget_bound.client("bob")
+    tag = os.urandom(4).hex()
+    bob.put_object(Bucket=SHARED, Key=f"budget/bob-{tag}", Body=b"bob's")
+    held = [stall(budget_bound, "alice", f"budget/held-{tag}-{n}") for n in range(2)]
+    try:
+        deadline = time.monotonic() + POOL_IDLE * 0.3
+        while (
+            metric(budget_bound, "s3proxy_requests_in_flight") < 2 and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        # alice holds her two connections: bob is served on the third.
+        bob.put_object(Bucket=SHARED, Key=f"budget/bob2-{tag}", Body=b"more")
+        assert bob.get_object(Bucket=SHARED, Key=f"budget/bob-{tag}")["Body"].read() == b"bob's"
+        held.append(stall(budget_bound, "bob", f"budget/held-bob-{tag}"))
+        deadline = time.monotonic() + POOL_IDLE * 0.3
+        while (
+            metric(budget_bound, "s3proxy_requests_in_flight") < 3 and time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        before = upstream_requests(budget_bound)
+        started = time.monotonic()
+        code, headers = error_of(
+            lambda: bob.put_object(Bucket=SHARED, Key=f"budget/no-{tag}", Body=b"x")
+        )
+        waited = time.monotonic() - started
+        assert code == "SlowDown"
+        assert headers["retry-after"] == "1"
+        assert 0.9 < waited < POOL_IDLE * 0.5, waited  # connect_timeout, not the stalls' end
+        assert upstream_requests(budget_bound) == before, "a refused request went upstream"
+        counted = (
+            's3proxy_limited_requests_total{answer="SlowDown",limit="upstream_connections_total",'
+            'tenant="bob"}'
+        )
+        assert metric(budget_bound, counted) >= 1
+        assert not any(answered(sock) for sock in held), "the stalls ended before the refusal"
+    finally:
+        answers = [read_answer(sock) for sock in held]
+    assert [(status, code) for status, _, code in answers] == [(400, "RequestTimeout")] * 3
+    assert absent(budget_bound, "bob", SHARED, f"budget/no-{tag}")
+    alice.put_object(Bucket=BUCKET, Key=f"budget/after-{tag}", Body=b"ok")
+    bob.put_object(Bucket=SHARED, Key=f"budget/after-{tag}", Body=b"ok")
+    assert alice.get_object(Bucket=BUCKET, Key=f"budget/after-{tag}")["Body"].read() == b"ok"
