@@ -89,6 +89,7 @@ def main() -> int:
         "--server", default="", help="server.* settings as name=value,... (event_loop=asyncio)"
     )
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)  # py-spy fails on a missing directory
     options: dict[str, Any] = {"workers": 1}  # py-spy samples the one process serving
     options.update(parse_variant(args.server)[0])
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")

@@ -44,6 +44,7 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from s3proxy.collector import tune_collector
 from s3proxy.config import Settings
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -431,6 +432,7 @@ async def serve(
 ) -> None:
     """Serve ``app`` until ``stop`` is set, then drain (module docstring)."""
     install()
+    tune_collector()
     sock = listening_socket(settings.server.host, settings.server.port, fd)
     server = _Server(uvicorn_config(app, settings, counts))
 
