@@ -383,12 +383,46 @@ def protocol_for(counts: ConnectionCounts | None) -> type[S3Protocol]:
     return type("BoundS3Protocol", (S3Protocol,), {"counts": counts})
 
 
+TICK_SECONDS = 1.0
+"""How often the server's loop wakes by itself (uvicorn: 0.1 s): to refresh the Date header."""
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its signal handlers: s3proxy.server owns SIGTERM and SIGINT."""
+
+    _tick: asyncio.Future[None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def main_loop(self) -> None:
+        """uvicorn's loop, ticking once a second instead of ten times: the Date header it
+        refreshes changes once a second either way, and an idle worker woke 11 times a second
+        (1.5 ms CPU/s, BENCHMARKS.md "Large objects"). :meth:`wake` ends a tick at once, so a
+        stop is not noticed up to a second late."""
+        loop = asyncio.get_running_loop()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864000  # on_tick refreshes the date when counter % 10 == 0
+            tick = self._tick = loop.create_future()
+            timer = loop.call_later(TICK_SECONDS, _settle, tick)
+            try:
+                await tick
+            finally:
+                timer.cancel()
+            should_exit = await self.on_tick(counter)
+
+    def wake(self) -> None:
+        """End the current tick now (``should_exit`` was just set)."""
+        if self._tick is not None:
+            _settle(self._tick)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def listening_socket(host: str, port: int, fd: int | None) -> socket.socket:
@@ -439,6 +473,7 @@ async def serve(
     async def stop_when_asked() -> None:
         await stop.wait()
         server.should_exit = True
+        server.wake()
 
     watcher = asyncio.ensure_future(stop_when_asked())
     try:
