@@ -209,6 +209,14 @@ def report(lanes: dict[str, Lane], args: argparse.Namespace, checks: dict[str, s
             line += f" {statistics.median(lane.requests):9.0f}"
         print(line)
     print("(µs/key: CPU seconds of the process during the listing, per key listed)")
+    if "baseline" in lanes:
+        candidate, baseline = lanes["s3proxy"], lanes["baseline"]
+        faster = sum(c < b for c, b in zip(candidate.seconds, baseline.seconds, strict=True))
+        cheaper = sum(
+            c < b for c, b in zip(candidate.cpu_us_per_key, baseline.cpu_us_per_key, strict=True)
+        )
+        print(f"s3proxy faster than baseline in {faster} of {args.rounds} rounds, ", end="")
+        print(f"less CPU per key in {cheaper} of {args.rounds}")
 
 
 def main() -> int:

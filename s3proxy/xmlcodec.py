@@ -251,11 +251,19 @@ def list_objects_xml(
     owner_xml = _owner("Owner", owner) if owner is not None else ""
     append = parts.append
     for entry in entries:
+        # escape() costs three replace calls per field: a third of the rendering's CPU per
+        # key; fields almost never hold markup, and three "in" tests are cheaper.
+        modified, etag, storage = entry.last_modified, entry.etag, entry.storage_class
+        if "&" in modified or "<" in modified or ">" in modified:
+            modified = escape(modified)
+        if "&" in etag or "<" in etag or ">" in etag:
+            etag = escape(etag)
+        if "&" in storage or "<" in storage or ">" in storage:
+            storage = escape(storage)
         append(
-            f"<Contents><Key>{code(entry.key)}</Key>"
-            f"<LastModified>{escape(entry.last_modified)}</LastModified>"
-            f"<ETag>{escape(entry.etag)}</ETag><Size>{entry.size}</Size>{owner_xml}"
-            f"<StorageClass>{escape(entry.storage_class)}</StorageClass></Contents>"
+            f"<Contents><Key>{code(entry.key)}</Key><LastModified>{modified}</LastModified>"
+            f"<ETag>{etag}</ETag><Size>{entry.size}</Size>{owner_xml}"
+            f"<StorageClass>{storage}</StorageClass></Contents>"
         )
     parts.extend(
         f"<CommonPrefixes><Prefix>{code(prefix)}</Prefix></CommonPrefixes>" for prefix in prefixes
