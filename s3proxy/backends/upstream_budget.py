@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from s3proxy.limits import CURRENT_TENANT, limited, slow_down
@@ -35,6 +36,44 @@ class WaitExpired(Exception):
 def expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(WaitExpired())
+
+
+async def wait_in_line(
+    waiters: deque[asyncio.Future[None]], seconds: float, give_back: Callable[[], None], limit: str
+) -> None:
+    """Queue in ``waiters`` for a place for at most ``seconds`` (one timer handle, no task),
+    the place handed over by :func:`hand_over`; 503 SlowDown after that, counted under
+    ``limit``. A waiter that gives up leaves the queue; a place handed to it just as it was
+    cancelled goes back through ``give_back``."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    waiters.append(waiter)
+    timer = loop.call_later(seconds, expire, waiter)
+    try:
+        await waiter
+    except BaseException as exc:
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            give_back()
+        else:
+            with contextlib.suppress(ValueError):  # handed over, or failed, meanwhile
+                waiters.remove(waiter)
+        if isinstance(exc, WaitExpired):
+            limited(CURRENT_TENANT.get(), limit, "SlowDown")
+            raise slow_down(seconds) from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def hand_over(waiters: deque[asyncio.Future[None]]) -> bool:
+    """Give a freed place to the oldest live waiter; False when none waits (then the caller
+    frees it)."""
+    while waiters:
+        waiter = waiters.popleft()
+        if not waiter.done():
+            waiter.set_result(None)
+            return True
+    return False
 
 
 def budget_size(configured: int | None, per_tenant: int) -> int:
@@ -79,34 +118,13 @@ class ConnectionBudget:
         if self.open < self.total and not self.waiters:
             self.open += 1
             return
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self.waiters.append(waiter)
-        timer = loop.call_later(wait, expire, waiter)
-        try:
-            await waiter
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.release()  # it was handed to us just as we were cancelled
-            else:
-                with contextlib.suppress(ValueError):
-                    self.waiters.remove(waiter)
-            if isinstance(exc, WaitExpired):
-                limited(CURRENT_TENANT.get(), "upstream_connections_total", "SlowDown")
-                raise slow_down(wait) from None
-            raise
-        finally:
-            timer.cancel()
+        await wait_in_line(self.waiters, wait, self.release, "upstream_connections_total")
 
     def release(self) -> None:
         """A counted connection closed (or was never opened): its place goes to the oldest
         live waiter, else is freed."""
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # handed over: ``open`` unchanged
-                return
-        self.open -= 1
+        if not hand_over(self.waiters):  # handed over: ``open`` unchanged
+            self.open -= 1
 
     def _close_oldest_idle(self) -> bool:
         """Close the idle connection unused longest, of any pool; False when none is idle.

@@ -47,11 +47,10 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator
 
-from s3proxy.backends.upstream_budget import ConnectionBudget, WaitExpired, expire
+from s3proxy.backends.upstream_budget import ConnectionBudget, hand_over, wait_in_line
 from s3proxy.backends.upstream_http import Connection, UpstreamClosed
 from s3proxy.backends.upstream_response import Response
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.limits import CURRENT_TENANT, limited, slow_down
 
 IDLE_LIMIT = 30.0
 """Seconds an unused connection stays open for reuse."""
@@ -250,32 +249,13 @@ class Pool:
         task); 503 SlowDown after that, 503 ServiceUnavailable if the pool closes."""
         if self.closed:
             raise S3Error(S3ErrorCode.ServiceUnavailable, POOL_CLOSED)
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        self._waiters.append(waiter)
-        timer = loop.call_later(self._connect_timeout, expire, waiter)
-        try:
-            await waiter
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._free_slot()  # it was handed to us just as we were cancelled
-            else:
-                with contextlib.suppress(ValueError):  # _free_slot or close() took it
-                    self._waiters.remove(waiter)
-            if isinstance(exc, WaitExpired):
-                limited(CURRENT_TENANT.get(), "upstream_connections", "SlowDown")
-                raise slow_down(self._connect_timeout) from None
-            raise
-        finally:
-            timer.cancel()
+        await wait_in_line(
+            self._waiters, self._connect_timeout, self._free_slot, "upstream_connections"
+        )
 
     def _free_slot(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # hand the slot over: _in_use unchanged
-                return
-        self._in_use -= 1
+        if not hand_over(self._waiters):  # handed over: _in_use unchanged
+            self._in_use -= 1
 
     async def close(self) -> None:
         """Close the idle connections and fail every waiter at once (connections in use close
