@@ -91,7 +91,9 @@ class KeyEncodings:
         recorded = await self._recorded(backend, root)
         where = f"{root.upstream}:{root.bucket}/{root.prefix}"
         if recorded is None and await _holds_keys(backend, root, home):
-            recorded = "plain"
+            # A process recording ``flat`` writes the marker before any key, so keys seen now
+            # are an old plain root's, or come after a marker written since the read above.
+            recorded = await self._recorded(backend, root) or "plain"
         if recorded is not None:
             if self._configured is not None and self._configured != recorded:
                 raise LayoutConflict(
