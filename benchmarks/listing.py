@@ -189,12 +189,10 @@ def populate(target: Target, keys: list[str]) -> None:
         loadgen.run_small_ops(target, requests, 32)
 
 
-def report(lanes: dict[str, Lane], args: argparse.Namespace, checks: dict[str, str]) -> None:
+def report(lanes: dict[str, Lane], args: argparse.Namespace) -> None:
     names = "odd names" if args.odd else "plain names"
     print(f"upstream {args.upstream}, {args.keys} keys ({names}), {args.shards} shards, ", end="")
     print(f"{args.rounds} rounds")
-    for name, check in checks.items():
-        print(f"{name}: {check}")
     print("lane           median s  × direct (min–max)  proxy µs/key  upstream µs/key  requests")
     for name, lane in lanes.items():
         line = f"{name:14s} {statistics.median(lane.seconds):8.3f}"
@@ -262,7 +260,8 @@ def main() -> int:
         # Direct is the speed reference: SeaweedFS folds or refuses odd names, so it lists
         # as many plain ones.
         populate(direct, [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)])
-        checks = {name: check_listing(lanes[name].target, keys) for name in sources}
+        for name in sources:  # printed now: a round that fails below ends the run
+            print(f"{name}: {check_listing(lanes[name].target, keys)}", flush=True)
         order = list(lanes)
         for round_ in range(args.rounds):
             turn = order[round_ % len(order) :] + order[: round_ % len(order)]
@@ -271,7 +270,7 @@ def main() -> int:
             for name, lane in lanes.items():
                 if name != "direct":
                     lane.ratios.append(lane.seconds[-1] / lanes["direct"].seconds[-1])
-        report(lanes, args, checks)
+        report(lanes, args)
     return 0
 
 

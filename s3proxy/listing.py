@@ -19,10 +19,13 @@ shard can still deliver anything below it.
 
 Correctness rests on the upstream listing each shard in UTF-8 byte order, as S3 does (Python
 ``str`` order is code-point order, which is UTF-8 byte order), and on its ``IsTruncated``
-meaning that more follows. SeaweedFS lists in directory-tree order instead; under the ``flat``
-key encoding (:mod:`s3proxy.keycodec`) tree order and byte order are the same, and the proxy
-computes common prefixes itself. Whatever an upstream answers is filtered to the shard root,
-the prefix and start-after: no upstream name reaches a client.
+meaning that more follows: a shard is finished only when its upstream says so (a truncated page
+without a continuation token resumes after its last name, :mod:`s3proxy.upstream_xml`), never
+because a token is missing, or a client page would end early with a 200. SeaweedFS lists in
+directory-tree order instead; under the ``flat`` key encoding (:mod:`s3proxy.keycodec`) tree
+order and byte order are the same, and the proxy computes common prefixes itself. Whatever an
+upstream answers is filtered to the shard root, the prefix and start-after: no upstream name
+reaches a client.
 """
 
 from __future__ import annotations

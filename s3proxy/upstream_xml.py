@@ -29,6 +29,7 @@ from s3proxy.model import (
 from s3proxy.xmlcodec import checksums_in, child_text, children_named, local_name, quoted_etag
 
 UNREADABLE = "The storage behind this gateway sent an answer that could not be read."
+NOWHERE_TO_RESUME = "The storage behind this gateway said a listing goes on but not from where."
 
 
 def _form_decode(value: str) -> str:
@@ -110,8 +111,36 @@ def _list_v2_page(
         raise _Misplaced
     # Found in C too: child_text would compare the local name of each of the page's entries.
     truncated = (root.findtext(ns + "IsTruncated") or "false").strip().lower() == "true"
+    if not truncated:
+        return ListPage(entries, prefixes, None)
     token = root.findtext(ns + "NextContinuationToken") or None
-    return ListPage(entries, prefixes, token if truncated else None)
+    return ListPage(entries, prefixes, token or _resume_after(entries, prefixes))
+
+
+RESUME = "\x00"
+"""Starts a token that is not the upstream's: the rest is the start-after to resume from (XML
+1.0 cannot carry U+0000, so no upstream token starts with it). See :func:`resume_after`."""
+
+
+def _resume_after(entries: list[ListEntry], prefixes: list[str]) -> str:
+    """The token of a truncated page that came without a NextContinuationToken.
+
+    ``IsTruncated`` says more follows; taking the missing token for the end would end the
+    listing early with a 200, and sync tools (``aws s3 sync --delete``, ``rclone sync``) delete
+    what a listing omits. ListObjectsV2's token is only the upstream's way of saying where the
+    page ended, so the listing resumes after the last key or common prefix the page listed, as
+    a V1 ``NextMarker`` would (S3 leaves out a common prefix at or before start-after, so a
+    prefix is not listed again). A truncated page that listed nothing says nowhere to resume
+    from: an error, never a short 200."""
+    last = max(entries[-1].key if entries else "", prefixes[-1] if prefixes else "")
+    if not last:
+        raise S3Error(S3ErrorCode.InternalError, NOWHERE_TO_RESUME)
+    return RESUME + last
+
+
+def resume_after(token: str) -> str | None:
+    """The start-after a token of :func:`_resume_after` stands for; None for an upstream's."""
+    return token[1:] if token.startswith(RESUME) else None
 
 
 def parse_tagging(body: bytes) -> tuple[tuple[str, str], ...]:

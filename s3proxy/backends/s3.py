@@ -61,7 +61,12 @@ from s3proxy.model import (
     PutObjectOutput,
     ReadConditions,
 )
-from s3proxy.upstream_xml import parse_copy_result, parse_delete_result, parse_list_v2
+from s3proxy.upstream_xml import (
+    parse_copy_result,
+    parse_delete_result,
+    parse_list_v2,
+    resume_after,
+)
 from s3proxy.xmlcodec import delete_request_xml
 
 if TYPE_CHECKING:
@@ -236,7 +241,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         if delimiter:
             params.append(("delimiter", delimiter))
         if token is not None:
-            params.append(("continuation-token", token))
+            resume = resume_after(token)  # the upstream's page was truncated without a token
+            if resume is None:
+                params.append(("continuation-token", token))
+            else:
+                params.append(("start-after", resume))
         elif start_after:
             params.append(("start-after", start_after))
         response = await self._send("GET", bucket, None, {}, query=encode_query(params))

@@ -10,13 +10,19 @@ upstreams) makes its listings byte-ordered and its keys exact too: every lane mu
 
 from __future__ import annotations
 
+import asyncio
 import random
+import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yarl
+from aiohttp import ClientSession, web
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -196,3 +202,96 @@ def test_listing_never_leaves_the_prefix(odd: Proxy, prefix: str) -> None:
         s3_list(ODD_KEYS, prefix, None, None, 10**9)[0],
         [],
     )
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"}
+
+
+@contextmanager
+def token_dropper(endpoint: str) -> Iterator[str]:
+    """A relay in front of ``endpoint`` that leaves ``NextContinuationToken`` out of every
+    ListObjectsV2 answer (``IsTruncated`` stays true), as an upstream was seen to under load.
+    Requests go on byte for byte with their Host: the proxy signed the relay's."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        async with state["session"].request(
+            request.method,
+            yarl.URL(endpoint + request.raw_path, encoded=True),
+            headers=headers,
+            data=await request.read() if request.can_read_body else None,
+            allow_redirects=False,
+            auto_decompress=False,
+        ) as upstream:
+            body = await upstream.read()
+            if request.query.get("list-type") == "2":
+                body = re.sub(rb"<NextContinuationToken>[^<]*</NextContinuationToken>", b"", body)
+            answer = web.StreamResponse(status=upstream.status)
+            for name, value in upstream.headers.items():
+                if name.lower() not in HOP_BY_HOP:
+                    answer.headers.add(name, value)
+            answer.content_length = int(upstream.headers.get("Content-Length", len(body)))
+            if request.method != "HEAD":
+                answer.content_length = len(body)
+            await answer.prepare(request)
+            if request.method != "HEAD":
+                await answer.write(body)
+            await answer.write_eof()
+            return answer
+
+    async def start() -> None:
+        state["session"] = ClientSession(skip_auto_headers=["Content-Type", "User-Agent"])
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", relay)
+        state["runner"] = runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["port"] = runner.addresses[0][1]
+        started.set()
+
+    async def stop() -> None:
+        await state["runner"].cleanup()
+        await state["session"].close()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    try:
+        yield f"http://127.0.0.1:{state['port']}"
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def test_upstream_pages_without_a_token_never_end_a_listing_early(
+    upstream: tuple[str, Any, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Truncated upstream pages without a NextContinuationToken: every key is still listed
+    (a listing that ends early with a 200 makes sync tools delete what it omitted)."""
+    name, server, client = upstream
+    if server is None:
+        pytest.skip("the local store has no upstream pages")
+    keys = sorted(f"dir{n % 5}/file-{n:04d}" for n in range(400))
+    work: Path = tmp_path_factory.mktemp(f"tokenless-{name}")
+    with token_dropper(server.endpoint) as relayed:
+        proxy = start_proxy(server, client, work, {"endpoint": relayed}, layout={"shards": 16})
+        try:
+            s3 = proxy.client("alice")
+            s3.create_bucket(Bucket="tokenless")
+            # One write first: the root's key encoding is settled before writes run in parallel.
+            s3.put_object(Bucket="tokenless", Key=keys[0], Body=b".")
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda k: s3.put_object(Bucket="tokenless", Key=k, Body=b"."), keys))
+            assert walk(s3, "tokenless", 2, "", None, 1000, None) == (keys, [])
+            assert walk(s3, "tokenless", 2, "", None, 60, None) == (keys, [])
+            assert walk(s3, "tokenless", 1, "", "/", 2, None) == (
+                [],
+                [f"dir{n}/" for n in range(5)],
+            )
+        finally:
+            proxy.process.stop()
