@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import random
 import re
 import statistics
@@ -189,6 +190,28 @@ def populate(target: Target, keys: list[str]) -> None:
         loadgen.run_small_ops(target, requests, 32)
 
 
+def print_warnings(log: Path) -> None:
+    """The proxy's warnings and errors (a worker that exited, a failed request), for a run that
+    stopped while populating: its log is removed with the run's temporary directory."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = [line for line in text.splitlines() if _worth_showing(line)]
+    print(f"{log}: {len(found)} warnings, errors and failed requests", file=sys.stderr)
+    for line in found[-40:]:
+        print(f"  {line[:400]}", file=sys.stderr)
+
+
+def _worth_showing(line: str) -> bool:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return bool(line.strip())  # a traceback
+    if not isinstance(entry, dict):
+        return True
+    if "status" in entry:  # an access-log line
+        return not 200 <= int(entry["status"]) < 300
+    return entry.get("level") not in ("debug", "info")
+
+
 def report(lanes: dict[str, Lane], args: argparse.Namespace) -> None:
     names = "odd names" if args.odd else "plain names"
     print(f"upstream {args.upstream}, {args.keys} keys ({names}), {args.shards} shards, ", end="")
@@ -256,7 +279,11 @@ def main() -> int:
             lanes[name] = lane
             status, _, body, _ = loadgen.blocking_request(lane.target, "PUT", None)
             loadgen.expect(status, 200, f"CreateBucket through {name}", body)
-            populate(lane.target, keys)
+            try:
+                populate(lane.target, keys)
+            except Exception:  # the log goes with the temporary directory: say what it held
+                print_warnings(work / f"proxy-{len(lanes) - 1}" / "proxy.log")
+                raise
         # Direct is the speed reference: SeaweedFS folds or refuses odd names, so it lists
         # as many plain ones.
         populate(direct, [f"dir{i % 50:02d}/file-{i:06d}.txt" for i in range(args.keys)])

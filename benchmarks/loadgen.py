@@ -279,8 +279,9 @@ class SmallOpsResult:
         return statistics.median(self.latencies)
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one response (Content-Length or chunked); returns the status."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """Read one response (Content-Length or chunked); returns the status and whether the server
+    closes the connection after it (``Connection: close``)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     lower = head.lower()
@@ -295,7 +296,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             await reader.readexactly(size + 2)
             if size == 0:
                 break
-    return status
+    return status, b"\r\nconnection: close" in lower
 
 
 async def _small_ops(target: Target, requests: Sequence[bytes], concurrency: int) -> SmallOpsResult:
@@ -306,15 +307,32 @@ async def _small_ops(target: Target, requests: Sequence[bytes], concurrency: int
 
     async def worker() -> None:
         reader, writer = await asyncio.open_connection(host, port)
+        answered = 0
         try:
             while pending and not failures:
                 payload = pending.pop()
                 started = time.perf_counter()
                 writer.write(payload)
-                status = await _read_response(reader)
+                try:
+                    status, closes = await _read_response(reader)
+                except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                    # Which request, on a connection that had served how many: a reset at the
+                    # first request (the connection refused or never served) and one after
+                    # many (the server's process or the box) are different findings.
+                    failures.append(
+                        f"{type(exc).__name__} ({exc}) waiting for the answer to "
+                        f"{payload.split(b' HTTP/1.1', 1)[0][:80]!r}, on a connection that had "
+                        f"{answered} answers before; {len(latencies)} answered in all"
+                    )
+                    return
+                answered += 1
                 latencies.append(time.perf_counter() - started)
                 if status != 200:
                     failures.append(f"HTTP {status} for {payload[:80]!r}")
+                elif closes and pending:  # the next request goes on a new connection
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                    answered = 0
         finally:
             writer.close()
 
