@@ -25,37 +25,10 @@ from s3proxy.config import UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import CURRENT_TENANT
 from tests.unit.test_upstream_http import Server, read_request, run
+from tests.unit.test_upstream_http_limits import Holding
 
 Reader = asyncio.StreamReader
 Writer = asyncio.StreamWriter
-
-
-class Holding:
-    """Answers each request's head at once and its one body byte once ``finish`` is set, and
-    counts the connections open at once on the upstream's side."""
-
-    def __init__(self) -> None:
-        self.finish = asyncio.Event()
-        self.requests = 0
-        self.open = 0
-        self.most_open = 0
-        self.ended = 0
-
-    async def __call__(self, n: int, reader: Reader, writer: Writer) -> None:
-        self.open += 1
-        self.most_open = max(self.most_open, self.open)
-        try:
-            while True:
-                await read_request(reader)
-                self.requests += 1
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")
-                await writer.drain()
-                await self.finish.wait()
-                writer.write(b"a")
-                await writer.drain()
-        finally:
-            self.open -= 1
-            self.ended += 1
 
 
 @asynccontextmanager

@@ -39,21 +39,31 @@ Writer = asyncio.StreamWriter
 
 class Holding:
     """An upstream that answers the head of each request at once and its one body byte only
-    once ``finish`` is set: each request holds its connection until then."""
+    once ``finish`` is set: each request holds its connection until then. It counts the
+    connections open at once on its side."""
 
     def __init__(self) -> None:
         self.finish = asyncio.Event()
         self.requests = 0
+        self.open = 0
+        self.most_open = 0
+        self.ended = 0
 
     async def __call__(self, n: int, reader: Reader, writer: Writer) -> None:
-        while True:
-            await read_request(reader)
-            self.requests += 1
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")
-            await writer.drain()
-            await self.finish.wait()
-            writer.write(b"a")
-            await writer.drain()
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        try:
+            while True:
+                await read_request(reader)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")
+                await writer.drain()
+                await self.finish.wait()
+                writer.write(b"a")
+                await writer.drain()
+        finally:
+            self.open -= 1
+            self.ended += 1
 
 
 @asynccontextmanager
