@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         a_cpu = [run[1] for run in results[(method, "A")]]
         b_cpu = [run[1] for run in results[(method, "B")]]
         lower = sum(b < a for a, b in zip(a_cpu, b_cpu, strict=True))
-        ratio = statistics.median(b / a for a, b in zip(a_cpu, b_cpu, strict=True))
-        line.append(f"B/A CPU per pair {ratio:.2f} (B lower in {lower} of {len(a_cpu)})")
+        # A small transfer can take less CPU than the kernel's accounting tick: no ratio then.
+        measured = [b / a for a, b in zip(a_cpu, b_cpu, strict=True) if a > 0]
+        ratio = f"{statistics.median(measured):.2f}" if measured else "n/a (too small to measure)"
+        line.append(f"B/A CPU per pair {ratio} (B lower in {lower} of {len(a_cpu)})")
         line.append(f"direct: upstream {statistics.median(run[2] for run in direct):.2f} s/GB;")
         print(" ".join(line))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
