@@ -68,7 +68,12 @@ GRANT_HEADERS = {
     "x-amz-grant-full-control": FULL_CONTROL,
 }
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_GRANTEE_RE = re.compile(r'\s*(id|uri|emailAddress)\s*=\s*"([^"]*)"\s*(?:,|$)')
+_GRANTEE_RE = re.compile(
+    r'\s*(id|uri|emailAddress)\s*=\s*(?:"([^"]*)"|([^",\s]+))\s*(?:,|$)', re.IGNORECASE
+)
+"""One grantee of an x-amz-grant-* header: AWS's examples quote the value, aws-cli's
+(``--grant-read uri=http://…/AllUsers``, ``emailaddress=…``) do not; both are S3's."""
+_KINDS = {"id": "id", "uri": "uri", "emailaddress": "emailAddress"}
 
 Grant = tuple[str, str, str]
 """(grantee kind "id"/"uri"/"emailAddress", grantee value, permission)."""
@@ -118,7 +123,8 @@ def _header_grants(request: S3Request) -> list[Grant]:
             match = _GRANTEE_RE.match(text, position)
             if match is None or match.end() == position:
                 raise S3Error(S3ErrorCode.InvalidArgument, ArgumentName=name, ArgumentValue=value)
-            grants.append((match.group(1), match.group(2), permission))
+            kind, quoted, bare = match.groups()
+            grants.append((_KINDS[kind.lower()], bare if quoted is None else quoted, permission))
             position = match.end()
     return grants
 

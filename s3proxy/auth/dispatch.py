@@ -32,6 +32,8 @@ def authenticate(
     allow_v2: bool = True,
 ) -> Verified:
     authorization = request.header("authorization")
+    if authorization is not None and (not authorization or authorization.isspace()):
+        authorization = None  # AWS: an empty header carries no credentials (403 below)
     query = request.query
     presigned_v4 = bool(query) and any(p in query for p in PRESIGNED_V4_PARAMS)
     presigned_v2 = bool(query) and any(p in query for p in PRESIGNED_V2_PARAMS)

@@ -73,6 +73,15 @@ def test_requested(headers: dict[str, str], expected: str | None) -> None:
     assert acl.requested(request(headers), OWNER) == expected
 
 
+def test_unquoted_grantees_as_aws_cli_sends_them() -> None:
+    """aws-cli's documented forms (``--grant-read uri=…``, ``emailaddress=…``): no quotes,
+    any case of the grantee kind; S3 takes them as the quoted ones."""
+    headers = {"x-amz-grant-full-control": f"ID={OWNER.id}", "x-amz-grant-read": f"uri={ALL}"}
+    assert acl.requested(request(headers), OWNER) == "public-read"
+    both = {"x-amz-grant-full-control": f'id="{OWNER.id}", emailaddress=a@b.c'}
+    assert error_of(lambda: acl.requested(request(both), OWNER)).code is S3ErrorCode.NotImplemented
+
+
 def test_hoisted_acl_is_read_too() -> None:
     assert acl.requested(request(query={"X-Amz-Acl": "public-read"}), OWNER) == "public-read"
 
@@ -83,7 +92,8 @@ def test_hoisted_acl_is_read_too() -> None:
         ({"x-amz-acl": "nope"}, S3ErrorCode.InvalidArgument),
         ({"x-amz-acl": "private", "x-amz-grant-read": f'uri="{ALL}"'}, S3ErrorCode.InvalidRequest),
         ({"x-amz-grant-read": 'id="1"x'}, S3ErrorCode.InvalidArgument),
-        ({"x-amz-grant-read": "id=unquoted"}, S3ErrorCode.InvalidArgument),
+        ({"x-amz-grant-read": "id=two words"}, S3ErrorCode.InvalidArgument),
+        ({"x-amz-grant-read": "id=unquoted"}, S3ErrorCode.NotImplemented),  # not the owner
         ({"x-amz-grant-read": f'uri="{ALL}"'}, S3ErrorCode.NotImplemented),  # no owner grant
         ({"x-amz-grant-full-control": 'id="999999999999"'}, S3ErrorCode.NotImplemented),
         (
