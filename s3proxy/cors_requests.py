@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from s3proxy.backends.bucket_cache import PROCESS_CACHE
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.cors import actual_rule, preflight_headers, preflight_rule, requested_headers
 from s3proxy.cors import response_headers as cors_response_headers
@@ -91,15 +90,16 @@ async def has_bucket(storage: MappedStorage, bucket: str) -> bool:
     """Whether ``storage``'s tenant has created ``bucket``; an absence is cached per process
     (the bucket cache's generation), so made-up names do not turn into upstream requests."""
     key = (storage.tenant.name, bucket)
-    if PROCESS_CACHE.trusted(_absent.get(key)):
+    cache = storage.buckets.cache  # the tenant's generation: its own creations invalidate
+    if cache.trusted(_absent.get(key)):
         return False
-    generation = PROCESS_CACHE.generation.current()
+    generation = cache.generation.current()
     try:
         if await storage.buckets.exists(bucket):
             return True
     except S3Error:  # someone else's mapped bucket (AccessDenied) or an invalid name
         pass
-    entry = PROCESS_CACHE.entry(generation)
+    entry = cache.entry(generation)
     if entry is not None:
         if len(_absent) >= MAX_ABSENT:
             _absent.clear()

@@ -17,41 +17,55 @@ proxy runs on, so a reader never sees half of one).
 
 Across replicas nothing is shared: the lifetime (``server.bucket_cache_seconds``) is the window
 in which another replica may still answer for a bucket deleted elsewhere.
+
+Per tenant: buckets, their settings and their cached answers are a tenant's own, so each tenant
+reads and bumps the generation of its *family* (:data:`FAMILIES` of them, by CRC-32 of its name,
+:class:`TenantCache`). One generation for everyone let a tenant that creates, deletes or
+re-tags buckets in a loop invalidate every other tenant's answers, each of whose requests then
+paid an upstream HEAD. Two tenants of one family still share one (1 in 64 for a pair): that
+costs a HEAD, never a wrong answer.
 """
 
 from __future__ import annotations
 
 import mmap
 import time
+import zlib
 
 DEFAULT_LIFETIME = 10.0
 _WORD = 8
+FAMILIES = 64
+"""Generations per process group: tenants are spread over them by name."""
 
 
 class Generation:
-    """A counter that grows whenever any process sharing it creates or deletes a bucket."""
+    """Counters, one per family, that grow whenever any process sharing them creates or
+    deletes a bucket (or changes its settings) of a tenant of that family."""
 
-    def __init__(self, slots: int = 1) -> None:
+    def __init__(self, slots: int = 1, families: int = FAMILIES) -> None:
         # Anonymous mmap is MAP_SHARED: forked children write to the same pages.
-        self._memory = mmap.mmap(-1, _WORD * slots)
-        self._words = memoryview(self._memory).cast("Q")
+        self._memory = mmap.mmap(-1, _WORD * slots * families)
+        words = memoryview(self._memory).cast("Q")
+        self._rows = [words[f * slots : (f + 1) * slots] for f in range(families)]
+        """One row of per-process words for each family: its generation is the row's sum."""
+        self._slots = slots
         self._slot = 0
 
     @property
     def slots(self) -> int:
-        return len(self._words)
+        return self._slots
 
     def use_slot(self, slot: int) -> None:
         """Called in a forked child: from now on this process increments only ``slot``."""
-        if not 0 <= slot < len(self._words):
-            raise ValueError(f"slot {slot} outside 0..{len(self._words) - 1}")
+        if not 0 <= slot < self._slots:
+            raise ValueError(f"slot {slot} outside 0..{self._slots - 1}")
         self._slot = slot
 
-    def current(self) -> int:
-        return sum(self._words)
+    def current(self, family: int = 0) -> int:
+        return sum(self._rows[family])
 
-    def bump(self) -> None:
-        self._words[self._slot] += 1
+    def bump(self, family: int = 0) -> None:
+        self._rows[family][self._slot] += 1
 
 
 class BucketCache:
@@ -74,6 +88,42 @@ class BucketCache:
             return False
         expires, read_at = entry
         return read_at == self.generation.current() and expires > time.monotonic()
+
+    def for_tenant(self, tenant: str) -> TenantCache:
+        return TenantCache(self, zlib.crc32(tenant.encode("utf-8")) % FAMILIES)
+
+
+class TenantCache:
+    """One tenant's view of a :class:`BucketCache`: the same lifetime, and the generation of
+    the tenant's family (read through the cache at each call: the supervisor replaces the
+    generation before it forks)."""
+
+    __slots__ = ("_cache", "family", "generation")
+
+    def __init__(self, cache: BucketCache, family: int) -> None:
+        self._cache = cache
+        self.family = family
+        self.generation = self
+        """``view.generation.current()`` / ``.bump()``, as on a :class:`BucketCache`."""
+
+    @property
+    def lifetime(self) -> float:
+        return self._cache.lifetime
+
+    def current(self) -> int:
+        return self._cache.generation.current(self.family)
+
+    def bump(self) -> None:
+        self._cache.generation.bump(self.family)
+
+    def entry(self, read_at: int) -> tuple[float, int] | None:
+        return self._cache.entry(read_at)
+
+    def trusted(self, entry: tuple[float, int] | None) -> bool:
+        if entry is None:
+            return False
+        expires, read_at = entry
+        return read_at == self.current() and expires > time.monotonic()
 
 
 PROCESS_CACHE = BucketCache()

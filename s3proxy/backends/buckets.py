@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
-from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache
+from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache, TenantCache
 from s3proxy.backends.bucket_settings import BucketSettingsStore
 from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -46,16 +46,28 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 def check_bucket_name(name: str) -> None:
     """S3's general-purpose bucket naming rules → InvalidBucketName."""
-    invalid = S3Error(S3ErrorCode.InvalidBucketName, BucketName=name)
+    reserved = name.startswith("amzn-s3-demo-") or name.endswith(_LATER_RESERVED)
+    if reserved or not valid_bucket_name(name):
+        raise S3Error(S3ErrorCode.InvalidBucketName, BucketName=name)
+
+
+_LATER_RESERVED = (".mrap", "--x-s3", "--table-s3")
+"""Suffixes AWS reserved later (access points, directory and table buckets): refused on
+CreateBucket only, so that a bucket created before keeps working (valid_bucket_name)."""
+
+
+def valid_bucket_name(name: str) -> bool:
+    """Whether ``name`` follows S3's general-purpose bucket naming rules: every bucket a
+    tenant can create does (CreateBucket checks them since the first release)."""
     if not _BUCKET_NAME.fullmatch(name) or ".." in name or ".-" in name or "-." in name:
-        raise invalid
+        return False
     if name.startswith(("xn--", "sthree-")) or name.endswith(("-s3alias", "--ol-s3")):
-        raise invalid
+        return False
     try:
         ipaddress.IPv4Address(name)
     except ValueError:
-        return
-    raise invalid
+        return True
+    return False
 
 
 class BucketRegistry:
@@ -69,7 +81,8 @@ class BucketRegistry:
         self.tenant = tenant
         self._backends = backends
         self._foreign = foreign_buckets
-        self._cache = cache
+        self._cache = cache.for_tenant(tenant.name)
+        """The tenant's own generation: other tenants' bucket changes leave its answers be."""
         self._seen: dict[str, tuple[float, int]] = {}
         """bucket → (expiry, generation read before the upstream said it exists)."""
         self._record_sizes: dict[str, int] = {}
@@ -92,6 +105,11 @@ class BucketRegistry:
             return True
         if self._cache.trusted(self._seen.get(bucket)):
             return True
+        if not valid_bucket_name(bucket):
+            # No tenant created it, and its marker's name would leave .buckets/: a path-style
+            # "/.mapped%2FB/…" or "/.acls%2FB%2F<sha>/…" would find a record of the proxy's as
+            # its marker and then read, list and write that record space as a bucket.
+            return False
         # Read before asking: a deletion that lands while the HEAD is in flight bumps the
         # generation past this value, so the answer below is never trusted afterwards.
         generation = self._cache.generation.current()
@@ -128,7 +146,7 @@ class BucketRegistry:
         return self._marker(bucket)
 
     @property
-    def cache(self) -> BucketCache:
+    def cache(self) -> TenantCache:
         return self._cache
 
     def forget(self, bucket: str) -> None:

@@ -50,7 +50,9 @@ class KeyEncodings:
         self._configured = configured
         self._defaults = defaults or {}
         self._known: dict[UpstreamRoot, KeyEncoding | LayoutConflict] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[UpstreamRoot, asyncio.Lock] = {}
+        """One per root (roots are the configuration's homes and mappings: bounded): a root whose
+        decision waits on a slow or unreachable upstream holds up no other tenant's root."""
         self._fixed: KeyEncoding | None = None
 
     @classmethod
@@ -73,7 +75,7 @@ class KeyEncodings:
         """The encoding of ``root``'s keys; InternalError (logged once) on a conflict."""
         found = self._known.get(root)
         if found is None:
-            async with self._lock:
+            async with self._locks.setdefault(root, asyncio.Lock()):
                 found = self._known.get(root)
                 if found is None:
                     try:

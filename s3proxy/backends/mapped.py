@@ -18,6 +18,7 @@ from s3proxy import sse
 from s3proxy.backends.base import Backend
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
+from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.usage_records import UsageBook, book, head_size
@@ -149,7 +150,24 @@ class MappedStorage:
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise S3Error(S3ErrorCode.KeyTooLongError)
         await self.buckets.require(bucket)
-        return self.locate(bucket, key, await self.encoding(bucket))
+        encoding = await self.encoding(bucket)
+        self._check_reserved(bucket, key, encoding)
+        return self.locate(bucket, key, encoding)
+
+    def _check_reserved(self, bucket: str, key: str, encoding: KeyEncoding) -> None:
+        """AccessDenied for the one client key that is a proxy record: with one shard and
+        ``plain`` keys, key ``.s3proxy-layout`` of a mapped bucket is its root's layout marker
+        (a PUT with ``x-amz-meta-key-encoding: flat`` would re-label every key of the root)."""
+        if (
+            key == LAYOUT_MARKER
+            and not self._digits
+            and encoding == "plain"
+            and bucket in self.tenant.buckets
+        ):
+            raise S3Error(
+                S3ErrorCode.AccessDenied,
+                f"The key {LAYOUT_MARKER} is the gateway's layout record in this bucket.",
+            )
 
     def root(self, bucket: str) -> UpstreamRoot:
         self._check_owner(bucket)
@@ -301,6 +319,7 @@ class MappedStorage:
         upstream_bucket = ""
         for key in keys:
             try:
+                self._check_reserved(bucket, key, encoding)
                 backend, location = self.locate(bucket, key, encoding)
             except S3Error as error:
                 results[key] = DeleteResult(key, error.code.name)
