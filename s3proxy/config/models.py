@@ -174,7 +174,9 @@ class Settings(FrozenModel):
         """No two tenants' roots on one upstream bucket may contain one another.
 
         A home's root is its prefix (its client buckets live below it), so a mapping inside
-        another tenant's home prefix is an overlap too. A tenant's own roots may nest.
+        another tenant's home prefix is an overlap too. A tenant's own roots may nest, except
+        that a mapped bucket may not hold its own tenant's home: with one shard and ``plain``
+        keys, its client keys ``.buckets/…``, ``.usage/…`` would be the home's records.
         """
         roots: list[tuple[str, str, UpstreamRoot]] = []
         for name, layout in build_layouts(self.tenants).items():
@@ -188,6 +190,17 @@ class Settings(FrozenModel):
             if tenant != owner and same_bucket and nested:
                 where = f"{root.upstream}:{root.bucket}/{root.prefix}"
                 yield f"{path}: upstream root {where} overlaps {first} ({one.bucket}/{one.prefix})"
+            elif (
+                tenant == owner
+                and same_bucket
+                and first.endswith(".home")
+                and one.prefix.startswith(root.prefix)  # the mapped root holds the home
+            ):
+                where = f"{root.upstream}:{root.bucket}/{root.prefix}"
+                yield (
+                    f"{path}: upstream root {where} holds {first} ({one.bucket}/{one.prefix}),"
+                    " whose records would be keys of this bucket"
+                )
 
     def model_post_init(self, context: Any, /) -> None:
         self._build()

@@ -335,6 +335,17 @@ def test_a_tenants_own_roots_may_nest(tmp_path: Path) -> None:
     load(tmp_path, data)
 
 
+@pytest.mark.parametrize("prefix", ["alice/", ""])
+def test_a_mapped_bucket_may_not_hold_its_own_tenants_home(tmp_path: Path, prefix: str) -> None:
+    """With one shard and plain keys, client key ``.usage/baseline`` of such a bucket would be
+    the home's quota record (and ``.buckets/B`` a created bucket's)."""
+    data = base_config()
+    data["tenants"]["alice"]["buckets"] = {"all": mapping("main", "data", prefix)}
+    error = error_of(tmp_path, data)
+    assert error.startswith("tenants.alice.buckets.all: "), error
+    assert "holds tenants.alice.home" in error
+
+
 def test_tenant_layouts_resolve_default_prefix(tmp_path: Path) -> None:
     data = base_config()
     data["tenants"]["bob"]["home"]["prefix"] = "custom/"
