@@ -78,6 +78,11 @@ class S3ErrorCode(enum.Enum):
         "The XML you provided was not well-formed or did not validate against our published "
         "schema.",
     )
+    MalformedTrailerError = (
+        400,
+        "The request contained trailing data that was not well-formed or did not conform to "
+        "our published schema.",
+    )
     MalformedXML = (
         400,
         "The XML you provided was not well-formed or did not validate against our published schema",

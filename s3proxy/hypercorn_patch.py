@@ -179,6 +179,10 @@ def add_s3_error_bodies() -> None:
             error = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
         elif length and chunked:
             error = S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
+        elif request.method == b"PRI" or not request.method.isupper():
+            # HTTP/2's preface is not served (http1_only); methods are case-sensitive, and
+            # ASGI upper-cases them: "put" would be served as PUT (uvicorn refuses it so too).
+            error = below_s3_error(400)
         if error is not None:
             await _send_h11_error(self, error)
             await self.send(Closed())
@@ -197,6 +201,19 @@ def add_s3_error_bodies() -> None:
     H11Protocol._send_error_response = connection_error  # type: ignore[method-assign]
     H11Protocol._create_stream = guarded_create_stream  # type: ignore[method-assign]
     HTTPStream._send_error_response = stream_error  # type: ignore[method-assign]
+
+
+async def _stay_on_http1(self: Any, event: h11.Request) -> None:
+    return None
+
+
+def http1_only() -> None:
+    """HTTP/1.1 only, as on uvicorn. Hypercorn would switch a connection to HTTP/2 on an h2c
+    Upgrade or on the prior-knowledge preface (``PRI * HTTP/2.0``), where none of this module's
+    limits, error bodies or framing checks hold (a 60 KB header section was served there). The
+    Upgrade header is ignored (RFC 9110 §7.8 lets a server), the preface is refused as a bad
+    request (guarded_create_stream), and server.py offers only http/1.1 in TLS's ALPN."""
+    H11Protocol._check_protocol = _stay_on_http1  # type: ignore[method-assign]
 
 
 SOCKET_READ = 256 * 1024
@@ -364,6 +381,7 @@ def install() -> None:
     """Every adjustment above, once per process."""
     add_informational_reasons()
     add_s3_error_bodies()
+    http1_only()
     read_larger_chunks()
     raise_on_send_after_close()
     disconnect_without_waiting()

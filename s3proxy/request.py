@@ -10,6 +10,7 @@ path the signature was verified over.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,10 +60,17 @@ def _wire_text(raw: bytes) -> str:
     return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def decode_component(raw: str) -> str:
-    """Percent-decode a path or query component to text; invalid UTF-8 → InvalidURI."""
+    """Percent-decode a path or query component to text; invalid UTF-8 → InvalidURI, and so
+    is a ``%`` not followed by two hex digits (S3's answer; decoding would keep it literally,
+    a key that no signer produces, since every signer encodes ``%`` as ``%25``)."""
     if raw.isascii() and "%" not in raw:  # nothing to decode: most keys and bucket names
         return raw
+    if _BAD_ESCAPE.search(raw):
+        raise S3Error(S3ErrorCode.InvalidURI)
     try:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:

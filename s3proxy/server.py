@@ -69,6 +69,7 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     config.bind = [address(host, port)]
     config.graceful_timeout = settings.server.shutdown_timeout
     config.include_server_header = False
+    config.alpn_protocols = ["http/1.1"]  # HTTP/2 is not served (hypercorn_patch.http1_only)
     config.keep_alive_timeout = settings.server.keep_alive_timeout
     # Body messages a request may have waiting for the application: 4 reads of 256 KiB
     # (hypercorn_patch.SOCKET_READ) bound what a slow upstream makes the proxy hold per upload.

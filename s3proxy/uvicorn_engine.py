@@ -155,6 +155,7 @@ class S3Protocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.refusal: S3Error | None = None
         self.refused = False
+        self.deferred: S3Error | None = None  # a refusal waiting for an answer (refuse)
         self.head_bytes = 0  # of an unfinished head, counted over reads
         self.head_size = 0  # of the head being parsed: request target and headers
         self.in_head = True  # between requests or inside a head: what arrives is head bytes
@@ -199,8 +200,8 @@ class S3Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.is_closing():
-            return  # lingering after the last answer: dropped unread
+        if self.transport.is_closing() or self.deferred is not None:
+            return  # lingering after the last answer, or refused already: dropped unread
         if self.body_left > 0:
             self.body_received(data)
             return
@@ -258,12 +259,27 @@ class S3Protocol(HttpToolsProtocol):
     def refuse(self, error: S3Error) -> None:
         """Answer ``error`` and close, unless a response is under way (it cannot be cut in
         two): then only close."""
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self.deferred is not None:
             return
         self.refused = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.more_body and not cycle.response_complete:
+            # The request was read whole and is still being answered: what is refused came
+            # after it (a pipelined head, or bytes past its Content-Length). Its answer first.
+            self.deferred = error
+            return
         if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
             self.transport.write(error_bytes(error))
         self.transport.close()
+
+    def on_response_complete(self) -> None:
+        deferred = self.deferred
+        if deferred is not None and (self.cycle is None or self.cycle.response_complete):
+            self.deferred = None
+            if not self.transport.is_closing():
+                self.transport.write(error_bytes(deferred))
+                self.transport.close()
+        super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
         self.refuse(S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))

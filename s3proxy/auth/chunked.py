@@ -42,7 +42,7 @@ MAX_LINE = 4096
 """Longest chunk-size or trailer line accepted, CRLF excluded."""
 MAX_TRAILER_BYTES = 16 * 1024
 MIN_CHUNK = 8192
-"""Signed modes: every chunk but the last must carry at least this many bytes."""
+"""Every mode: every chunk but the last must carry at least this many bytes."""
 
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 _HEX_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
@@ -70,12 +70,9 @@ class ChunkedContext:
     def from_request(cls, auth: VerifiedSigV4, headers: Mapping[str, str]) -> ChunkedContext:
         """From the verified auth and the headers (lower-case keys) of an aws-chunked request."""
         length = headers.get("x-amz-decoded-content-length")
-        if length is None:
+        # S3 answers a missing and a non-numeric value alike (measured by versitygw's suite).
+        if length is None or not length.isascii() or not length.strip().isdigit():
             raise S3Error(S3ErrorCode.MissingContentLength)
-        if not length.isascii() or not length.strip().isdigit():
-            raise S3Error(
-                S3ErrorCode.InvalidArgument, "x-amz-decoded-content-length is not a valid length."
-            )
         trailer = headers.get("x-amz-trailer")
         return cls(
             mode=auth.payload_hash,
@@ -89,7 +86,21 @@ class ChunkedContext:
 
 
 def _framing(message: str) -> S3Error:
+    """A request header that contradicts the framing (refused before any body is read)."""
     return S3Error(S3ErrorCode.InvalidRequest, message)
+
+
+def _incomplete(message: str) -> S3Error:
+    """Body bytes that are not aws-chunked framing: S3 answers every such case 400
+    IncompleteBody (bad sizes, missing or bare-LF line ends, data past the declared size or
+    after the end), as versitygw's suite measured against S3."""
+    return S3Error(S3ErrorCode.IncompleteBody, message)
+
+
+def _bad_trailer(message: str) -> S3Error:
+    """A trailer section S3 refuses with 400 MalformedTrailerError: missing although
+    x-amz-trailer named one, not named by x-amz-trailer, another name, or not ``name:value``."""
+    return S3Error(S3ErrorCode.MalformedTrailerError, message)
 
 
 def _sign(key: bytes, string_to_sign: str) -> str:
@@ -127,6 +138,7 @@ class _Decoder:
         self._line = bytearray()
         self._remaining = 0
         self._last_size: int | None = None
+        self._chunks = 0
         self._chunk_signature = b""
         self._chunk_hash = hashlib.sha256()
         self._decoded = 0
@@ -156,7 +168,7 @@ class _Decoder:
                 if self._pending_size >= BLOCK_BYTES:
                     yield self._take_block()
             elif self._state == _DONE:
-                raise _framing("Unexpected data after the end of the aws-chunked body.")
+                raise _incomplete("Unexpected data after the end of the aws-chunked body.")
             else:
                 line, pos = self._read_line(data, pos)
                 if line is not None:
@@ -182,7 +194,9 @@ class _Decoder:
         newline = data.find(b"\n", pos, stop)
         if newline < 0:
             if stop - pos >= budget:
-                raise _framing("An aws-chunked chunk-size or trailer line is too long.")
+                if self._state == _TRAILER:
+                    raise _bad_trailer("An aws-chunked trailer line is too long.")
+                raise _incomplete("An aws-chunked chunk-size line is too long.")
             self._line += data[pos:stop]
             return None, stop
         if self._line:
@@ -192,7 +206,7 @@ class _Decoder:
         else:
             line = data[pos:newline]
         if not line.endswith(b"\r"):
-            raise _framing("aws-chunked lines must end with CRLF.")
+            raise _incomplete("aws-chunked lines must end with CRLF.")
         return line[:-1], newline + 1
 
     def _on_line(self, line: bytes) -> None:
@@ -200,7 +214,7 @@ class _Decoder:
             self._on_size_line(line)
         elif self._state == _DATA_END:
             if line:
-                raise _framing("An aws-chunked chunk is longer than its declared size.")
+                raise _incomplete("An aws-chunked chunk is longer than its declared size.")
             if self._signed:
                 self._verify_chunk(self._chunk_hash.hexdigest())
             self._state = _SIZE
@@ -211,16 +225,22 @@ class _Decoder:
         size_text, _, extensions = line.partition(b";")
         size_text = size_text.strip(_OWS)
         if not _HEX_SIZE.fullmatch(size_text):
-            raise _framing("An aws-chunked chunk size is not valid hexadecimal.")
+            raise _incomplete("An aws-chunked chunk size is not valid hexadecimal.")
         size = int(size_text, 16)
+        self._chunks += 1
         if self._signed:
             self._chunk_signature = b""
             for extension in extensions.split(b";"):
                 name, _, value = extension.partition(b"=")
                 if name.strip(_OWS) == b"chunk-signature":
                     self._chunk_signature = value.strip(_OWS)
-            if size and self._last_size is not None and self._last_size < MIN_CHUNK:
-                raise S3Error(S3ErrorCode.InvalidChunkSizeError)
+        # Every mode, the unsigned one too (S3 refuses SDKs' small unsigned chunks likewise).
+        if size and self._last_size is not None and self._last_size < MIN_CHUNK:
+            raise S3Error(
+                S3ErrorCode.InvalidChunkSizeError,
+                Chunk=str(self._chunks),
+                BadChunkSize=str(self._last_size),
+            )
         expected = self._ctx.decoded_length
         self._decoded += size
         if expected is not None and self._decoded > expected:
@@ -260,29 +280,29 @@ class _Decoder:
             self._state = _DONE
             return
         if self._ctx.mode == SIGNED_PAYLOAD:
-            raise _framing("Trailing headers are not allowed with this x-amz-content-sha256.")
+            raise _bad_trailer("Trailing headers are not allowed with this x-amz-content-sha256.")
         self._trailer_bytes += len(line) + 2
         if self._trailer_bytes > MAX_TRAILER_BYTES:
-            raise _framing("The aws-chunked trailer is too long.")
+            raise _bad_trailer("The aws-chunked trailer is too long.")
         raw_name, colon, raw_value = line.partition(b":")
         if not colon or self._trailer_signature is not None:
-            raise _framing("The aws-chunked trailer is malformed.")
+            raise _bad_trailer("The aws-chunked trailer is malformed.")
         try:
             name = raw_name.strip(_OWS).decode("ascii").lower()
             value = raw_value.strip(_OWS).decode("ascii")
         except UnicodeDecodeError:
-            raise _framing("The aws-chunked trailer is malformed.") from None
+            raise _bad_trailer("The aws-chunked trailer is malformed.") from None
         if name == _TRAILER_SIGNATURE and self._signed:
             self._trailer_signature = value.encode("ascii")
         elif name != self._ctx.trailer or name in self.trailers:
-            raise _framing(f"The trailer {name} does not match the x-amz-trailer header.")
+            raise _bad_trailer(f"The trailer {name} does not match the x-amz-trailer header.")
         else:
             self.trailers[name] = value
 
     def _finish_trailers(self) -> None:
         ctx = self._ctx
         if ctx.trailer is not None and ctx.trailer not in self.trailers:
-            raise _framing(f"The trailer {ctx.trailer} named by x-amz-trailer is missing.")
+            raise _bad_trailer(f"The trailer {ctx.trailer} named by x-amz-trailer is missing.")
         if ctx.mode == SIGNED_PAYLOAD_TRAILER and (self.trailers or self._trailer_signature):
             canonical = "".join(f"{name}:{self.trailers[name]}\n" for name in sorted(self.trailers))
             expected = _sign(

@@ -360,7 +360,7 @@ def test_flipped_trailer_signature() -> None:
 def test_trailer_signature_not_allowed_unsigned() -> None:
     wire, ctx = build(UNSIGNED_PAYLOAD_TRAILER)
     extra = wire[:-2] + b"x-amz-trailer-signature:" + b"0" * 64 + b"\r\n\r\n"
-    assert_fails(decode(extra, ctx), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(extra, ctx), S3ErrorCode.MalformedTrailerError)
 
 
 # --- truncation, lengths, framing -------------------------------------------------------------
@@ -399,19 +399,19 @@ def test_huge_size_line_rejected_fast() -> None:
     ctx = context(SIGNED_PAYLOAD, len(DATA))
     for reads in ([b"1" * 1_000_000], pieces(b"1" * 1_000_000, 1024)):
         outcome = asyncio.run(decode_async(reads, ctx))
-        assert outcome.error is not None and outcome.error.code is S3ErrorCode.InvalidRequest
+        assert outcome.error is not None and outcome.error.code is S3ErrorCode.IncompleteBody
         assert outcome.consumed <= 8192 or len(reads) == 1
 
 
 @pytest.mark.parametrize(
     ("line", "code"),
     [
-        (b"fffffffffffffffff;chunk-signature=" + b"0" * 64, S3ErrorCode.InvalidRequest),
+        (b"fffffffffffffffff;chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
         (b"ffffffffffffffff;chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
-        (b"zz;chunk-signature=" + b"0" * 64, S3ErrorCode.InvalidRequest),
-        (b"-1;chunk-signature=" + b"0" * 64, S3ErrorCode.InvalidRequest),
-        (b"0x10;chunk-signature=" + b"0" * 64, S3ErrorCode.InvalidRequest),
-        (b";chunk-signature=" + b"0" * 64, S3ErrorCode.InvalidRequest),
+        (b"zz;chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
+        (b"-1;chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
+        (b"0x10;chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
+        (b";chunk-signature=" + b"0" * 64, S3ErrorCode.IncompleteBody),
     ],
 )
 def test_absurd_sizes(line: bytes, code: S3ErrorCode) -> None:
@@ -422,26 +422,28 @@ def test_absurd_sizes(line: bytes, code: S3ErrorCode) -> None:
 def test_huge_trailer_line_rejected() -> None:
     wire, ctx = build(UNSIGNED_PAYLOAD_TRAILER)
     long = wire[:-2] + b"x-amz-meta:" + b"v" * 100_000 + b"\r\n\r\n"
-    assert_fails(decode(long, ctx), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(long, ctx), S3ErrorCode.MalformedTrailerError)
 
 
 def test_trailer_not_matching_x_amz_trailer() -> None:
     wire, _ = build(UNSIGNED_PAYLOAD_TRAILER, algorithm="CRC32C")
     ctx = context(UNSIGNED_PAYLOAD_TRAILER, len(DATA), "x-amz-checksum-crc32")
-    assert_fails(decode(wire, ctx), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(wire, ctx), S3ErrorCode.MalformedTrailerError)
     undeclared = context(UNSIGNED_PAYLOAD_TRAILER, len(DATA), None)
-    assert_fails(decode(wire, undeclared), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(wire, undeclared), S3ErrorCode.MalformedTrailerError)
     missing = encode_signed(DATA, trailers=[])
     declared = context(SIGNED_PAYLOAD_TRAILER, len(DATA), "x-amz-checksum-crc32")
-    assert_fails(decode(missing, declared), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(missing, declared), S3ErrorCode.MalformedTrailerError)
     doubled = wire[:-2] + wire[wire.rfind(b"x-amz-checksum") :]
     ctx_c = context(UNSIGNED_PAYLOAD_TRAILER, len(DATA), "x-amz-checksum-crc32c")
-    assert_fails(decode(doubled, ctx_c), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(doubled, ctx_c), S3ErrorCode.MalformedTrailerError)
 
 
 def test_trailers_not_allowed_without_trailer_mode() -> None:
     wire = encode_signed(DATA)[:-2] + b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n"
-    assert_fails(decode(wire, context(SIGNED_PAYLOAD, len(DATA))), S3ErrorCode.InvalidRequest)
+    assert_fails(
+        decode(wire, context(SIGNED_PAYLOAD, len(DATA))), S3ErrorCode.MalformedTrailerError
+    )
 
 
 @pytest.mark.parametrize("mode", SIGNED)
@@ -451,20 +453,25 @@ def test_small_non_final_chunk_signed(mode: str) -> None:
     assert decode(*build(mode, chunk=8192)).data == DATA  # 8 KiB chunks, small last one: fine
 
 
-def test_small_chunks_fine_unsigned() -> None:
+def test_small_non_final_chunk_unsigned() -> None:
+    """S3 refuses them in the unsigned mode too (aws-sdk-js-v3 #6949 met it on AWS)."""
     wire, ctx = build(UNSIGNED_PAYLOAD_TRAILER, DATA[:50_000], chunk=1000)
-    assert decode(wire, ctx).data == DATA[:50_000]
+    outcome = decode(wire, ctx)
+    assert_fails(outcome, S3ErrorCode.InvalidChunkSizeError, DATA[:50_000])
+    assert outcome.error is not None
+    assert outcome.error.fields == {"Chunk": "2", "BadChunkSize": "1000"}
+    assert decode(*build(UNSIGNED_PAYLOAD_TRAILER, chunk=8192)).data == DATA
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_framing_errors(mode: str) -> None:
     wire, ctx = build(mode)
-    assert_fails(decode(wire + b"x", ctx), S3ErrorCode.InvalidRequest)  # bytes after the end
-    assert_fails(decode(wire.replace(b"\r\n", b"\n"), ctx), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(wire + b"x", ctx), S3ErrorCode.IncompleteBody)  # bytes after the end
+    assert_fails(decode(wire.replace(b"\r\n", b"\n"), ctx), S3ErrorCode.IncompleteBody)
     first_end = wire.find(b"\r\n") + 2 + 65536
     assert wire[first_end : first_end + 2] == b"\r\n"
     longer = wire[:first_end] + b"Z" + wire[first_end:]  # chunk longer than its size
-    assert_fails(decode(longer, ctx), S3ErrorCode.InvalidRequest)
+    assert_fails(decode(longer, ctx), S3ErrorCode.IncompleteBody)
 
 
 def test_large_block_output_is_bounded_and_held_back() -> None:
@@ -520,4 +527,4 @@ def test_context_from_request() -> None:
     assert raised.value.code is S3ErrorCode.MissingContentLength
     with pytest.raises(S3Error) as raised:
         ChunkedContext.from_request(auth, {"x-amz-decoded-content-length": "-1"})
-    assert raised.value.code is S3ErrorCode.InvalidArgument
+    assert raised.value.code is S3ErrorCode.MissingContentLength
