@@ -9,6 +9,7 @@ upstream (so a 304 costs no body), and the answer is checked here against what c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -24,6 +25,22 @@ def _http_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None  # an unparseable date is ignored, as HTTP says
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)  # "-0000"
+
+
+def usable_date(value: str | None) -> str | None:
+    """An If-Modified-Since / If-Unmodified-Since value, or None when it is not an HTTP date:
+    S3 ignores such a header, as HTTP says, and SeaweedFS would answer 400 to it."""
+    return value if value is None or _http_date(value) is not None else None
+
+
+def upstream_conditions(conditions: ReadConditions) -> ReadConditions:
+    """What to send upstream: an If-Match of ``*`` or of several ETags is left out (with the
+    If-Unmodified-Since it overrides), as Ceph RGW 16 answers 412 to both even for the object's
+    own ETag; the proxy decides them itself from the ETag that comes back."""
+    value = conditions.if_match
+    if value is None or ("," not in value and value.strip() != "*"):
+        return conditions
+    return replace(conditions, if_match=None, if_unmodified_since=None)
 
 
 def etag_matches(header: str, etag: str) -> bool:

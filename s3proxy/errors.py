@@ -87,6 +87,7 @@ class S3ErrorCode(enum.Enum):
         400,
         "The XML you provided was not well-formed or did not validate against our published schema",
     )
+    MetadataTooLarge = (400, "Your metadata headers exceed the maximum allowed metadata size.")
     MethodNotAllowed = (405, "The specified method is not allowed against this resource.")
     MissingContentLength = (411, "You must provide the Content-Length HTTP header.")
     MissingSecurityHeader = (400, "Your request is missing a required header.")

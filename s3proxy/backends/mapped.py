@@ -22,7 +22,12 @@ from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.usage_records import UsageBook, book, head_size
-from s3proxy.conditions import any_condition, copy_source_failed, failed_condition
+from s3proxy.conditions import (
+    any_condition,
+    copy_source_failed,
+    failed_condition,
+    upstream_conditions,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import (
     MAX_KEY_BYTES,
@@ -216,7 +221,12 @@ class MappedStorage:
         backend, location = await self.existing(bucket, key)
         try:
             got = await backend.get_object(
-                location.bucket, location.key, byte_range, conditions, checksum_mode, part_number
+                location.bucket,
+                location.key,
+                byte_range,
+                upstream_conditions(conditions),
+                checksum_mode,
+                part_number,
             )
         except S3Error as error:
             read_key = conditions.customer_key
@@ -243,7 +253,11 @@ class MappedStorage:
         backend, location = await self.existing(bucket, key)
         try:
             info = await backend.head_object(
-                location.bucket, location.key, conditions, checksum_mode, part_number
+                location.bucket,
+                location.key,
+                upstream_conditions(conditions),
+                checksum_mode,
+                part_number,
             )
         except S3Error as error:
             read_key = conditions.customer_key

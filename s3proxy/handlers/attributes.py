@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
+from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import check_version
@@ -177,8 +178,8 @@ async def get_object_attributes(ctx: RequestContext) -> S3Response:
     conditions = ReadConditions(
         if_match=header("if-match"),
         if_none_match=header("if-none-match"),
-        if_modified_since=header("if-modified-since"),
-        if_unmodified_since=header("if-unmodified-since"),
+        if_modified_since=usable_date(header("if-modified-since")),
+        if_unmodified_since=usable_date(header("if-unmodified-since")),
     )
     checksum_mode = "Checksum" in wanted or "ObjectParts" in wanted
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode)

@@ -102,12 +102,13 @@ async def put_bucket_versioning(ctx: RequestContext) -> S3Response:
 def max_keys_of(value: str | None) -> int:
     if value is None:
         return MAX_KEYS
-    try:
-        number = int(value)
-    except ValueError:
+    digits = value.removeprefix("-")
+    # ASCII digits of a 32-bit integer only: int() would also take "1_000", "+5" and "٣".
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 10 or int(value) > 2**31 - 1:
         raise S3Error(
             S3ErrorCode.InvalidArgument, "Provided max-keys not an integer or within integer range"
-        ) from None
+        )
+    number = int(value)
     if number < 0:
         raise S3Error(S3ErrorCode.InvalidArgument, "max-keys cannot be negative")
     return min(number, MAX_KEYS)

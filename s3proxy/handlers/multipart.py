@@ -33,6 +33,7 @@ from s3proxy.checksums import (
     parse_algorithm,
 )
 from s3proxy.completion import check_checksum_type, requested_checksum_type
+from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
@@ -236,8 +237,8 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
             source_conditions=ReadConditions(
                 if_match=header("x-amz-copy-source-if-match"),
                 if_none_match=header("x-amz-copy-source-if-none-match"),
-                if_modified_since=header("x-amz-copy-source-if-modified-since"),
-                if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
+                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
                 customer_key=source_sse,
             ),
             encryption=encryption,

@@ -15,6 +15,7 @@ from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
 from s3proxy.checksums import ChecksumVerifier, checksum_type_header
+from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
@@ -99,7 +100,8 @@ LIST_HEADERS = frozenset({"content-encoding", "content-language", "cache-control
 
 def request_attributes(ctx: RequestContext) -> ObjectAttributes:
     """Content headers and ``x-amz-meta-*`` values exactly as sent: empty values kept, list
-    values with their spacing."""
+    values with their spacing. More than S3's 2 KB of user metadata (names without the prefix
+    and values, in bytes: headers are decoded as latin-1) is MetadataTooLarge."""
     headers: dict[str, str] = {}
     metadata: dict[str, str] = {}
     for name, value in ctx.request.headers:
@@ -113,6 +115,8 @@ def request_attributes(ctx: RequestContext) -> ObjectAttributes:
             metadata[meta_name] = (
                 f"{metadata[meta_name]},{value}" if meta_name in metadata else value
             )
+    if metadata and sum(len(name) + len(value) for name, value in metadata.items()) > 2048:
+        raise S3Error(S3ErrorCode.MetadataTooLarge)
     return ObjectAttributes(headers=headers, metadata=metadata)
 
 
@@ -226,8 +230,8 @@ def _read_conditions(ctx: RequestContext) -> ReadConditions:
     return ReadConditions(
         if_match=header("if-match"),
         if_none_match=header("if-none-match"),
-        if_modified_since=header("if-modified-since"),
-        if_unmodified_since=header("if-unmodified-since"),
+        if_modified_since=usable_date(header("if-modified-since")),
+        if_unmodified_since=usable_date(header("if-unmodified-since")),
         customer_key=sse.for_read(
             ctx.storage,
             request.bucket,
@@ -242,16 +246,37 @@ def _checksum_mode(ctx: RequestContext) -> bool:
     return (ctx.request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
 
 
+_NOT_HEADER_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _response_overrides(ctx: RequestContext) -> dict[str, str]:
+    """The ``response-*`` headers asked for, checked before the object is read. A value goes
+    out as the bytes the client percent-encoded (UTF-8, as header text is latin-1 here); one
+    with a control character would split or break the response → InvalidArgument."""
+    query = ctx.request.query
+    overrides: dict[str, str] = {}
+    if not query:
+        return overrides
+    for parameter, header in RESPONSE_OVERRIDES.items():
+        value = query.get(parameter)
+        if value is None:
+            continue
+        if _NOT_HEADER_TEXT.search(value):
+            raise S3Error(
+                S3ErrorCode.InvalidArgument,
+                f"{parameter} holds a character a header cannot carry.",
+                ArgumentName=parameter,
+            )
+        overrides[header] = value if value.isascii() else value.encode().decode("latin-1")
+    return overrides
+
+
 def _object_headers(
-    ctx: RequestContext, info: ObjectInfo, checksum_mode: bool
+    info: ObjectInfo, checksum_mode: bool, overrides: dict[str, str]
 ) -> list[tuple[str, str]]:
     content = info.attributes.headers
-    query = ctx.request.query
-    if query:  # response-* overrides: only on signed requests that carry them
-        content = dict(content)
-        for parameter, header in RESPONSE_OVERRIDES.items():
-            if parameter in query:
-                content[header] = query[parameter]
+    if overrides:  # response-* overrides: only on signed requests that carry them
+        content = {**content, **overrides}
     headers = [
         ("ETag", info.etag),
         ("Last-Modified", info.last_modified),
@@ -298,6 +323,7 @@ async def get_object(ctx: RequestContext) -> S3Response:
     byte_range = parse_range(ctx.request.header("range"))
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
+    overrides = _response_overrides(ctx)
     try:
         result = await ctx.storage.get_object(
             bucket, key, byte_range, conditions, checksum_mode, part_number
@@ -308,7 +334,7 @@ async def get_object(ctx: RequestContext) -> S3Response:
             info = await ctx.storage.head_object(bucket, key, read)
             error.headers["Content-Range"] = f"bytes */{info.size}"
         raise
-    headers = _object_headers(ctx, result.info, checksum_mode)
+    headers = _object_headers(result.info, checksum_mode, overrides)
     status = 200
     if result.content_range is not None:
         first, last, total = result.content_range
@@ -330,8 +356,9 @@ async def head_object(ctx: RequestContext) -> S3Response:
     part_number = _part_number(ctx)
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
+    overrides = _response_overrides(ctx)
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
-    headers = _object_headers(ctx, info, checksum_mode)
+    headers = _object_headers(info, checksum_mode, overrides)
     if info.part_range is not None:
         first, last, total = info.part_range
         headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
@@ -418,8 +445,8 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             source_conditions=ReadConditions(
                 if_match=header("x-amz-copy-source-if-match"),
                 if_none_match=header("x-amz-copy-source-if-none-match"),
-                if_modified_since=header("x-amz-copy-source-if-modified-since"),
-                if_unmodified_since=header("x-amz-copy-source-if-unmodified-since"),
+                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
+                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
                 customer_key=source_sse,
             ),
             conditions=WriteConditions(

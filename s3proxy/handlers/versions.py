@@ -18,7 +18,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.listing import ListQuery, MergedPage
 from s3proxy.owner import Owner
 from s3proxy.responses import S3Response, xml_response
-from s3proxy.xmlcodec import document, url_encode
+from s3proxy.xmlcodec import document, url_encode, xml_text
 
 NULL_VERSION = "null"
 _VERSION_ID_MARKER = "version-id-marker"
@@ -98,7 +98,7 @@ def list_versions_xml(
 ) -> bytes:
     """ListVersionsResult in S3's element order. With ``encode``, S3 URL-encodes Key, Prefix,
     Delimiter, KeyMarker and NextKeyMarker (botocore decodes exactly those)."""
-    code = url_encode if encode else escape
+    code = url_encode if encode else xml_text
     parts = [
         f"<Name>{escape(bucket)}</Name>",
         f"<Prefix>{code(prefix)}</Prefix>",
