@@ -88,6 +88,8 @@ def _list_v2_page(
             listing_scan.PLACEHOLDER,
         )
     )
+    if root.tag != ns + "ListBucketResult":  # an HTML page or another document read as an
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)  # empty page would end a listing
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     placed = scanned is None
@@ -148,7 +150,7 @@ def parse_tagging(body: bytes) -> tuple[tuple[str, str], ...]:
     answers an empty body for an object whose tags were never set."""
     if not body.strip():
         return ()
-    root = _upstream_root(body)
+    root = _upstream_root(body, "Tagging")
     return tuple(
         (child_text(tag, "Key"), child_text(tag, "Value"))
         for tag_set in children_named(root, "TagSet")
@@ -158,7 +160,7 @@ def parse_tagging(body: bytes) -> tuple[tuple[str, str], ...]:
 
 def parse_delete_result(body: bytes) -> list[DeleteResult]:
     """An upstream DeleteResult: the keys deleted and the ones that failed, with their code."""
-    root = _upstream_root(body)
+    root = _upstream_root(body, "DeleteResult")
     results = [DeleteResult(child_text(item, "Key")) for item in children_named(root, "Deleted")]
     results.extend(
         DeleteResult(child_text(item, "Key"), child_text(item, "Code") or "InternalError")
@@ -170,8 +172,11 @@ def parse_delete_result(body: bytes) -> list[DeleteResult]:
 def parse_copy_result(body: bytes) -> tuple[str, str]:
     """(ETag, LastModified) of an upstream CopyObjectResult or CopyPartResult (CopyObject too
     can fail with an ``<Error>`` after its 200 status line: :class:`EmbeddedError`)."""
-    root = _upstream_root(body)
-    return quoted_etag(child_text(root, "ETag")), child_text(root, "LastModified")
+    root = _upstream_root(body, "CopyObjectResult", "CopyPartResult")
+    etag = quoted_etag(child_text(root, "ETag"))
+    if not etag:  # a copy S3 made always has one: without it, nothing says a copy was made
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
+    return etag, child_text(root, "LastModified")
 
 
 class EmbeddedError(Exception):
@@ -183,11 +188,17 @@ class EmbeddedError(Exception):
         self.code = code
 
 
-def _upstream_root(body: bytes) -> ET.Element:
-    """An upstream result document; an embedded ``<Error>`` raises :class:`EmbeddedError`."""
+def _upstream_root(body: bytes, *expected: str) -> ET.Element:
+    """An upstream result document whose root is one of ``expected``; an embedded ``<Error>``
+    raises :class:`EmbeddedError`. Any other document (an HTML page from something between
+    the gateway and the upstream, a result of another request) is unreadable: read for the
+    one expected, it would give an empty listing or a result without an ETag, and a 200."""
     root = _upstream_document(body)
-    if local_name(root.tag) == "Error":
+    name = local_name(root.tag)
+    if name == "Error":
         raise EmbeddedError(child_text(root, "Code") or "InternalError")
+    if name not in expected:
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
     return root
 
 
@@ -235,7 +246,8 @@ def _int(text: str, default: int = 0) -> int:
 
 def parse_initiate_result(body: bytes) -> str:
     """The upload id of an upstream InitiateMultipartUploadResult."""
-    upload_id = child_text(_upstream_root(body), "UploadId").strip()
+    upload_id = child_text(_upstream_root(body, "InitiateMultipartUploadResult"), "UploadId")
+    upload_id = upload_id.strip()
     if not upload_id:
         raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
     return upload_id
@@ -243,12 +255,12 @@ def parse_initiate_result(body: bytes) -> str:
 
 def parse_complete_result(body: bytes) -> tuple[str, dict[str, str]]:
     """(ETag — empty from Ceph RGW 16 —, object checksums) of a CompleteMultipartUploadResult."""
-    root = _upstream_root(body)
+    root = _upstream_root(body, "CompleteMultipartUploadResult")
     return quoted_etag(child_text(root, "ETag")), checksums_in(root)
 
 
 def parse_list_parts(body: bytes) -> PartsPage:
-    root = _upstream_root(body)
+    root = _upstream_root(body, "ListPartsResult")
     parts = [
         PartInfo(
             part_number=_int(child_text(item, "PartNumber")),
@@ -275,7 +287,7 @@ def parse_list_parts(body: bytes) -> PartsPage:
 def parse_list_uploads(body: bytes) -> UploadsPage:
     """An upstream ListMultipartUploads page, asked for without ``encoding-type``: SeaweedFS
     echoes ``encoding-type=url`` but sends keys unencoded, so decoding would corrupt ``+``."""
-    root = _upstream_root(body)
+    root = _upstream_root(body, "ListMultipartUploadsResult")
     uploads = [
         UploadInfo(
             key=child_text(item, "Key"),

@@ -55,11 +55,13 @@ from s3proxy.model import (
     CopyObjectOutput,
     DeleteResult,
     GetObjectOutput,
+    ListEntry,
     ListPage,
     ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    list_entry,
 )
 from s3proxy.upstream_xml import (
     parse_copy_result,
@@ -67,7 +69,7 @@ from s3proxy.upstream_xml import (
     parse_list_v2,
     resume_after,
 )
-from s3proxy.xmlcodec import delete_request_xml
+from s3proxy.xmlcodec import delete_request_xml, quoted_etag
 
 if TYPE_CHECKING:
     pass
@@ -132,8 +134,10 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             "PUT", request.bucket, request.key, headers, body=data, payload_hash=payload_hash
         )
         await self._raise_for_status(response)
-        etag = response.headers.get("ETag", "")
+        etag = quoted_etag(response.headers.get("ETag", ""))
         response.release()
+        if not etag:  # S3 answers every write it made with the ETag: a 200 without one (an
+            raise _unreadable("PUT", response)  # HTML page, a cache) says nothing was stored
         return PutObjectOutput(etag=etag)
 
     async def head_object(
@@ -187,12 +191,9 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         length = int(response.headers["Content-Length"])
         content_range: tuple[int, int, int] | None = None
         size = length
-        if response.status == 206:
-            content_range = parse_content_range(response.headers.get("Content-Range", ""))
-            if content_range is None:
-                response.close()
-                raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
-            size = content_range[2]
+        if response.status == 206 or byte_range is not None:
+            content_range = _served_range(response, byte_range, part_number, length)
+            size = content_range[2] if content_range is not None else length
         info = object_info(response.headers, size)
         if length <= WHOLE_BODY_LIMIT:
             body, aclose = await self._read_whole(response, length)
@@ -250,7 +251,10 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             params.append(("start-after", start_after))
         response = await self._send("GET", bucket, None, {}, query=encode_query(params))
         await self._raise_for_status(response)
-        return await upstream_result(self, response, partial(parse_list_v2, url_encoded=True))
+        page = await upstream_result(self, response, partial(parse_list_v2, url_encoded=True))
+        if page.entries and page.entries[0].etag[:1] != '"':  # pages are uniform: one look
+            page = dataclasses.replace(page, entries=[_quoted(e) for e in page.entries])
+        return page
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
@@ -347,6 +351,61 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         )
         await self._raise_for_status(response)
         response.release()
+
+
+def _served_range(
+    response: UpstreamResponse,
+    asked: ByteRange | None,
+    part_number: int | None,
+    length: int,
+) -> tuple[int, int, int] | None:
+    """The Content-Range of a GET answer, checked against the range asked: an upstream's 206
+    for other bytes than those (or than its own Content-Length) is refused, never served as
+    the range. A 200 to a ranged GET is the whole object (HTTP lets a server ignore Range);
+    a 206 to a GET without Range or partNumber is refused."""
+    if response.status != 206:
+        return None
+    served = parse_content_range(response.headers.get("Content-Range", ""))
+    if served is not None and _range_matches(served, asked, part_number, length):
+        return served
+    response.close()
+    log.warning(
+        "upstream answered Content-Range %r (Content-Length %d) to a GET of %s",
+        response.headers.get("Content-Range"),
+        length,
+        asked.header() if asked is not None else f"part {part_number}",
+    )
+    raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
+
+
+def _range_matches(
+    served: tuple[int, int, int], asked: ByteRange | None, part_number: int | None, length: int
+) -> bool:
+    first, last, total = served
+    if not (first <= last < total and last - first + 1 == length):
+        return False
+    if asked is None:
+        return part_number is not None
+    if asked.suffix is not None:
+        return (first, last) == (max(0, total - asked.suffix), total - 1)
+    end = total - 1 if asked.end is None else min(asked.end, total - 1)
+    return (first, last) == (asked.start, end)
+
+
+def _quoted(entry: ListEntry) -> ListEntry:
+    """An entry with its ETag in quotes, as S3 lists it (some upstreams leave them out)."""
+    etag = quoted_etag(entry.etag)
+    return list_entry(entry.key, etag, entry.size, entry.last_modified, entry.storage_class)
+
+
+def _unreadable(method: str, response: UpstreamResponse) -> S3Error:
+    log.warning(
+        "upstream answered %s %d without an ETag (Content-Type %r)",
+        method,
+        response.status,
+        response.headers.get("Content-Type"),
+    )
+    return S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
 
 
 async def _encrypted_read_status(

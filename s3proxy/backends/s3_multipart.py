@@ -248,6 +248,9 @@ class S3MultipartMixin:
         await _upload_status(self, response)
         etag = quoted_etag(response.headers.get("ETag", ""))
         response.release()
+        if not etag:  # as PutObject (s3.py): a 200 without an ETag stored no part
+            log.warning("upstream answered UploadPart %d without an ETag", response.status)
+            raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
         return etag
 
     async def upload_part_copy(self: _Transport, request: UploadPartCopyInput) -> CopyObjectOutput:

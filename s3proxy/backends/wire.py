@@ -11,6 +11,8 @@ import base64
 import hashlib
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 from s3proxy import sse
@@ -23,6 +25,7 @@ from s3proxy.model import (
     ReadConditions,
     without_aws_chunked,
 )
+from s3proxy.xmlcodec import quoted_etag
 
 # Response headers (besides content headers and metadata) that clients may rely on.
 PASSED_RESPONSE_HEADERS = ("x-amz-mp-parts-count",)
@@ -111,6 +114,26 @@ def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, s
     return headers
 
 
+def http_date(value: str) -> str:
+    """An upstream's Last-Modified as S3 writes it, the IMF-fixdate (RFC 9110): HTTP allows
+    two obsolete formats too, and some servers send ISO 8601; clients and the proxy's own
+    condition checks (:mod:`s3proxy.conditions`) read the one S3 sends. A value already in
+    that form (every real upstream's) is passed on without being parsed; one that cannot be
+    read at all is passed on as it came."""
+    if len(value) == 29 and value[3] == "," and value[-4:] == " GMT":
+        return value
+    try:
+        if value[:4].isdigit():
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return value
+    if moment.tzinfo is None:  # asctime and RFC 850 dates are GMT
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
 def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
     """An object's stored state from a GET/HEAD response's headers."""
     content: dict[str, str] = {}
@@ -139,10 +162,15 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
             tag_count = int(value)
         elif lower in sse.RESPONSE_HEADERS:
             extra[lower] = sse.reported(value)
+    etag, modified = headers.get("ETag", ""), headers.get("Last-Modified", "")
+    if etag[:1] != '"':  # what every real upstream sends costs a comparison, not a call
+        etag = quoted_etag(etag)
+    if len(modified) != 29 or modified[-4:] != " GMT":
+        modified = http_date(modified)
     return ObjectInfo(
         size=size,
-        etag=headers.get("ETag", ""),
-        last_modified=headers.get("Last-Modified", ""),
+        etag=etag,
+        last_modified=modified,
         attributes=ObjectAttributes(headers=content, metadata=metadata),
         extra_headers=extra,
         storage_class=storage_class,

@@ -116,12 +116,14 @@ def test_unreadable_upstream_documents_are_internal_errors(body: bytes) -> None:
 
 
 def test_empty_etag_and_unquoted_etags() -> None:
-    assert parse_complete_result(b"<R><ETag></ETag></R>") == ("", {})
-    assert parse_copy_result(b"<R><ETag>abc</ETag><LastModified>t</LastModified></R>") == (
-        '"abc"',
-        "t",
-    )
-    assert parse_initiate_result(b"<R><UploadId>2~x</UploadId></R>") == "2~x"
+    complete = b"<CompleteMultipartUploadResult><ETag></ETag></CompleteMultipartUploadResult>"
+    assert parse_complete_result(complete) == ("", {})  # Ceph RGW 16: computed by the caller
+    copied = b"<CopyObjectResult><ETag>abc</ETag><LastModified>t</LastModified></CopyObjectResult>"
+    assert parse_copy_result(copied) == ('"abc"', "t")
+    with pytest.raises(S3Error):  # a copy without an ETag says nothing was copied
+        parse_copy_result(b"<CopyPartResult><ETag></ETag></CopyPartResult>")
+    initiated = b"<InitiateMultipartUploadResult><UploadId>2~x</UploadId>"
+    assert parse_initiate_result(initiated + b"</InitiateMultipartUploadResult>") == "2~x"
     with pytest.raises(S3Error):
         parse_initiate_result(b"<R><UploadId></UploadId></R>")
 
