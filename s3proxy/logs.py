@@ -23,6 +23,7 @@ from typing import Any
 
 from s3proxy import metrics
 from s3proxy.config import Settings
+from s3proxy.responses import ResponseAborted
 
 ACCESS_LOGGER = "s3proxy.access"
 TRANSPORT_NOISE = ("socket.send() raised exception.",)
@@ -67,6 +68,34 @@ class CountTransportNoise(logging.Filter):
             metrics.TRANSPORT_NOISE.inc()
             return False
         return True
+
+
+class QuietAbortedResponses(logging.Filter):
+    """The server's "Exception in ASGI application" for a response the app aborted on purpose.
+
+    When an upstream body fails after the head went out, the app re-raises
+    :class:`~s3proxy.responses.ResponseAborted` so that the server cuts the connection (the
+    client must see a broken transfer, never a short 200), and its access line already says
+    ``aborted: <cause>``. The server then logs it as an error with a traceback: an expected
+    upstream failure, so it becomes one warning line without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        aborted = record.exc_info[1] if record.exc_info else None
+        if isinstance(aborted, ResponseAborted):
+            cause = type(aborted.__cause__).__name__ if aborted.__cause__ else "unknown"
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "response cut after %d body bytes: the upstream body failed (%s)",
+                (aborted.sent, cause),
+                None,
+                None,
+            )
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+SERVER_ERROR_LOGGERS = ("uvicorn.error", "s3proxy.server")
+"""Where the two engines log an exception that escaped the application (Hypercorn's errorlog
+is the ``s3proxy.server`` logger, server.py)."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -188,5 +217,9 @@ def configure_logging(settings: Settings) -> None:
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, CountTransportNoise) for f in asyncio_log.filters):
         asyncio_log.addFilter(CountTransportNoise())
+    for name in SERVER_ERROR_LOGGERS:
+        server_log = logging.getLogger(name)
+        if not any(isinstance(f, QuietAbortedResponses) for f in server_log.filters):
+            server_log.addFilter(QuietAbortedResponses())
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.INFO if settings.logging.access_log else logging.WARNING)
