@@ -43,4 +43,9 @@ EXPECTED_FAILURES: dict[str, str] = {
         "upstream limitation: Ceph RGW 16 refuses every PUT with If-Match, matching ETag or not "
         "(412); the proxy forwards the condition so that the check stays atomic"
     ),
+    r"test_s3tests_objects\.py::TestConditionalPut::test_if_match\[ceph\]": (
+        "upstream limitation: Ceph RGW 16 refuses every PUT with If-Match, matching ETag or not "
+        "(412; s3-tests test_put_object_ifmatch_good); the proxy forwards the condition so "
+        "that the check stays atomic"
+    ),
 }

@@ -131,6 +131,12 @@ async def _list(ctx: RequestContext, start_after: str | None) -> tuple[ListQuery
         start_after=start_after,
         max_keys=max_keys_of(query.get("max-keys")),
     )
+    if list_query.delimiter and query.get("allow-unordered", "").lower() == "true":
+        # RGW's extension (s3-tests' *_unordered): a listing in order is one allowed to be
+        # unordered, so it is served; with a delimiter RGW refuses it, as here.
+        raise S3Error(
+            S3ErrorCode.InvalidArgument, "allow-unordered cannot be used with a delimiter"
+        )
     return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
 
 
@@ -165,7 +171,8 @@ async def list_objects_v2(ctx: RequestContext) -> S3Response:
         ("EncodingType", "url" if encode else None),
         ("KeyCount", str(len(page.entries) + len(page.prefixes))),
         ("IsTruncated", "true" if page.is_truncated else "false"),
-        ("ContinuationToken", token),
+        # Echoed as sent, an empty one too: S3 does, and s3-tests reads it back.
+        ("ContinuationToken", query.get("continuation-token")),
         ("NextContinuationToken", next_token),
         ("StartAfter", code(start_after) if start_after else None),
     ]

@@ -56,11 +56,11 @@ from s3proxy.model import (
     ReadConditions,
     UploadPartCopyInput,
     UploadPartInput,
-    WriteConditions,
 )
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
+from s3proxy.write_conditions import write_conditions
 from s3proxy.xmlcodec import (
     complete_result_xml,
     copy_part_result_xml,
@@ -339,6 +339,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     upstream_id, recorded, marks, sse_s3 = _upload(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
+    conditions = write_conditions(ctx.request.header)
     body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
     verifier = PayloadVerifier(literal_sha256(ctx), md5)
     verifier.update(body)
@@ -353,9 +354,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
             key=key,
             upload_id=upstream_id,
             parts=parts,
-            conditions=WriteConditions(
-                if_match=header("if-match"), if_none_match=header("if-none-match")
-            ),
+            conditions=conditions,
             checksum=_object_checksum(ctx),
             encryption=sse.for_part(
                 ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport

@@ -37,6 +37,7 @@ from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import copy_tags, request_tags
+from s3proxy.write_conditions import write_conditions
 from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
@@ -180,6 +181,7 @@ async def put_object(ctx: RequestContext) -> S3Response:
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     # Map before reading the body: a bad key or bucket is refused before any byte moves.
     ctx.storage.locate(ctx.request.bucket, ctx.request.key)
+    conditions = write_conditions(ctx.request.header)
     encryption = sse.for_write(
         ctx.storage,
         ctx.request.bucket,
@@ -204,10 +206,7 @@ async def put_object(ctx: RequestContext) -> S3Response:
             body=body,
             content_length=length,
             attributes=strip_aws_chunked(request_attributes(ctx)),
-            conditions=WriteConditions(
-                if_match=ctx.request.header("if-match"),
-                if_none_match=ctx.request.header("if-none-match"),
-            ),
+            conditions=conditions,
             content_md5=content_md5,
             content_sha256=literal_sha256(ctx),
             checksum=declared,

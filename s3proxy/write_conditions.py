@@ -1,0 +1,31 @@
+"""Conditional writes — PutObject, CompleteMultipartUpload, CopyObject's destination — as S3
+takes them: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+
+S3 takes ``If-Match`` with an ETag and ``If-None-Match`` only as ``*``. Another If-None-Match
+value (an ETag) is 501 NotImplemented on AWS (measured in aws-sdk-ruby#3144). Passed on, such a
+value was ignored by SeaweedFS 4.48 and the local store: the object was overwritten with a 200
+although its ETag was the one named, so it is refused here, before any body byte is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import WriteConditions
+
+NO_CONDITIONS = WriteConditions()
+
+
+def write_conditions(header: Callable[[str], str | None]) -> WriteConditions:
+    """The request's If-Match / If-None-Match, for the backend to check atomically."""
+    if_match, if_none_match = header("if-match"), header("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "If-None-Match on a write takes only '*' (the key must not exist).",
+            Header="If-None-Match",
+        )
+    if if_match is None and if_none_match is None:
+        return NO_CONDITIONS
+    return WriteConditions(if_match=if_match, if_none_match=if_none_match)
