@@ -18,10 +18,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "upstream limitation: Ceph RGW 16 has no flexible checksums, so no object has a "
         "COMPOSITE checksum and S3 lists no parts (ObjectParts is PartsCount alone)"
     ),
-    r"test_multipart_upstreams\.py::test_list_multipart_uploads_pages_in_key_order\[seaweedfs\]": (
-        "upstream limitation: SeaweedFS 4.48 lists multipart uploads in upload-id order and "
-        "treats key-marker as a filter (no NextKeyMarker), so uploads cannot be paged by key"
-    ),
     r"test_multipart_upstreams\.py::test_multipart_checksum_types\[ceph-": (
         "upstream limitation: Ceph RGW 16 has no flexible checksums and stores none with an "
         "object: CompleteMultipartUpload answers the checksum the proxy combines from its part "

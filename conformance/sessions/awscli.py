@@ -30,6 +30,7 @@ class AwsCli:
         work.mkdir(parents=True, exist_ok=True)
         config = work / "aws-config"
         config.write_text(f"[default]\nregion = {target.region}\n")
+        self._config, self._region = config, target.region
         self._env = clean_env()
         self._env.update(
             AWS_ACCESS_KEY_ID=target.access_key,
@@ -43,9 +44,18 @@ class AwsCli:
         if target.ca_file is not None:
             self._argv += ["--ca-bundle", str(target.ca_file)]
 
-    def run(self, *args: str) -> Outcome:
-        """Any ``aws`` command line (after the proxy and credential options), not checked."""
-        return run_outcome([*self._argv, *args], self._env)
+    def run(self, *args: str, stdin: Path | None = None) -> Outcome:
+        """Any ``aws`` command line (after the proxy and credential options), not checked;
+        ``stdin``: a file piped to it (``s3 cp - s3://…``)."""
+        return run_outcome([*self._argv, *args], self._env, stdin=stdin)
+
+    def set_multipart(self, threshold_mb: int) -> None:
+        """Multipart above ``threshold_mb`` MB, in parts of that size (``s3`` settings of the
+        config file, as a user writes them)."""
+        self._config.write_text(
+            f"[default]\nregion = {self._region}\ns3 =\n"
+            f"  multipart_threshold = {threshold_mb}MB\n  multipart_chunksize = {threshold_mb}MB\n"
+        )
 
     def _aws(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         return run_command([*self._argv, *args], self._env, ok_codes=ok_codes)

@@ -393,18 +393,27 @@ class Outcome:
     output: str  # stdout then stderr, as the user sees them
 
 
-def run_outcome(argv: Sequence[str], env: Mapping[str, str], *, timeout: float = 300) -> Outcome:
-    """Run a client command and return its exit code and output, whatever the exit code."""
-    completed = subprocess.run(
-        list(argv),
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    return Outcome(completed.returncode, (completed.stdout + completed.stderr).strip())
+def run_outcome(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    timeout: float = 300,
+    stdin: Path | None = None,
+) -> Outcome:
+    """Run a client command and return its exit code and output, whatever the exit code;
+    ``stdin``: a file the command reads as its standard input (``aws s3 cp - …``)."""
+    with stdin.open("rb") if stdin is not None else open(os.devnull, "rb") as source:
+        completed = subprocess.run(
+            list(argv),
+            env=dict(env),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=source,
+        )
+    output = (completed.stdout + completed.stderr).decode(errors="replace")
+    output = output.replace("\r\n", "\n").replace("\r", "\n")  # as text=True reads it
+    return Outcome(completed.returncode, output.strip())
 
 
 def clean_env(*prefixes: str) -> dict[str, str]:

@@ -27,6 +27,12 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.s3_transport import BODY_ERRORS
+from s3proxy.backends.upload_markers import (
+    MISREADS_MARKERS,
+    WHOLE_PAGE,
+    misreads_markers,
+    uploads_after,
+)
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
@@ -348,13 +354,29 @@ class S3MultipartMixin:
         upload_id_marker: str | None,
         max_uploads: int,
     ) -> UploadsPage:
-        params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(max_uploads))]
-        if delimiter:
-            params.append(("delimiter", delimiter))
-        if key_marker:
-            params.append(("key-marker", key_marker))
-            if upload_id_marker:
-                params.append(("upload-id-marker", upload_id_marker))
-        response = await self._send("GET", bucket, None, {}, query=encode_query(params))
-        await self._raise_for_status(response)
-        return await upstream_result(self, response, parse_list_uploads)
+        """One upstream page; for an upstream that misreads the markers (learnt once from its
+        ``Server`` header, :mod:`~s3proxy.backends.upload_markers`), one whole page without
+        them, paged by the proxy."""
+        upstream = (self.name, self._config.endpoint)
+        while True:
+            misread = MISREADS_MARKERS.get(upstream)
+            size = WHOLE_PAGE if misread else max_uploads
+            params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(size))]
+            if delimiter:
+                params.append(("delimiter", delimiter))
+            if key_marker and not misread:
+                params.append(("key-marker", key_marker))
+                if upload_id_marker:
+                    params.append(("upload-id-marker", upload_id_marker))
+            response = await self._send("GET", bucket, None, {}, query=encode_query(params))
+            await self._raise_for_status(response)
+            if misread is None:
+                learnt = misreads_markers(response.headers.get("Server", ""))
+                MISREADS_MARKERS[upstream] = learnt
+                if learnt:  # asked with the markers: ask again without them
+                    response.release()
+                    continue
+            page = await upstream_result(self, response, parse_list_uploads)
+            if misread:
+                return uploads_after(page, key_marker, upload_id_marker, max_uploads)
+            return page

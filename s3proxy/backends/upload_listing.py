@@ -87,8 +87,8 @@ def in_key_order(
     under it without returning their CommonPrefixes, and SeaweedFS 4.48 ignores it. The sort
     is a no-op on an upstream that lists in key order (S3, Ceph; it is stable, so the uploads
     of one key keep the upstream's order); SeaweedFS lists in upload-id order, so a listing
-    that fits one upstream page per shard is right there too. Its ``key-marker`` is broken,
-    so paging through it is not (tests/expected_failures.py).
+    that fits one upstream page per shard is right there too. Its ``key-marker`` is broken:
+    the proxy pages it itself (:mod:`~s3proxy.backends.upload_markers`).
     """
     prefixes = set(page.prefixes)
     entries = []
