@@ -29,7 +29,6 @@ from s3proxy.model import (
     ObjectInfo,
     PutObjectInput,
     ReadConditions,
-    WriteConditions,
     without_aws_chunked,
 )
 from s3proxy.ranges import parse_range, resolve_range
@@ -448,9 +447,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
                 if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
                 customer_key=source_sse,
             ),
-            conditions=WriteConditions(
-                if_match=header("if-match"), if_none_match=header("if-none-match")
-            ),
+            conditions=write_conditions(header),
             storage_class=requested(storage_class),
             tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
             encryption=encryption,

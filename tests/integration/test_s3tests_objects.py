@@ -384,6 +384,20 @@ class TestConditionalPut:
         assert failure(refused) == (501, "NotImplemented")
         assert body_of(s3.get_object(Bucket=bucket, Key="foo")) == b"bar"
         s3.abort_multipart_upload(Bucket=bucket, Key="foo", UploadId=upload)
+        # CopyObject's destination takes the same conditions (the copy-source ones are reads).
+        s3.put_object(Bucket=bucket, Key="source", Body=b"copied")
+
+        def add_to_copy(params: dict[str, Any], **_: Any) -> None:
+            params["headers"]["If-None-Match"] = etag
+
+        s3.meta.events.register_first("before-call.s3.CopyObject", add_to_copy)
+        try:
+            with pytest.raises(ClientError) as refused:
+                s3.copy_object(Bucket=bucket, Key="foo", CopySource=f"{bucket}/source")
+        finally:
+            s3.meta.events.unregister("before-call.s3.CopyObject", add_to_copy)
+        assert failure(refused) == (501, "NotImplemented")
+        assert body_of(s3.get_object(Bucket=bucket, Key="foo")) == b"bar"
 
 
 class TestCopyObject:
