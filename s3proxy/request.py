@@ -94,7 +94,7 @@ def _host_bucket(host: str, domains: Iterable[str]) -> str | None:
     if not domains:  # path style only (the default): nothing to compare
         return None
     hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    hostname = hostname.lower()
+    hostname = hostname.lower().removesuffix(".")  # an absolute name: "bucket.domain."
     for domain in domains:
         suffix = "." + domain.lower()
         if hostname.endswith(suffix) and len(hostname) > len(suffix):

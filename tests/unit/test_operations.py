@@ -190,6 +190,18 @@ def test_virtual_hosted_style() -> None:
     assert (request.bucket, request.key) == ("media", "photos/2024/a.jpg")
 
 
+@pytest.mark.parametrize(
+    "host", [b"media.s3.example.com.:9000", b"media.s3.example.com.", b"MEDIA.S3.Example.com."]
+)
+def test_virtual_hosted_style_with_an_absolute_host_name(host: bytes) -> None:
+    """A fully qualified host name ends in a dot (RFC 1034 §3.1): still the bucket's host, never
+    path style, where the first path segment would be taken as the bucket."""
+    s = scope("GET", "/photos/a.jpg")
+    s["headers"] = [(b"host", host)]
+    request = parse_request(s, ["s3.example.com"])
+    assert (request.bucket, request.key) == ("media", "photos/a.jpg")
+
+
 def test_virtual_host_domain_itself_is_path_style() -> None:
     s = scope("GET", "/media/k")
     s["headers"] = [(b"host", b"s3.example.com")]
