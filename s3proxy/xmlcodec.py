@@ -120,8 +120,14 @@ def parse_delete_request(
                     f"Conditional deletes ({condition} in DeleteObjects) are not implemented.",
                 )
         entries.append((key[0].text, (version[0].text or "") if version else None))
-    quiet = child_text(root, "Quiet", "false").strip().lower() == "true"
+    quiet = _XML_BOOLEAN.get(child_text(root, "Quiet", "false").strip().lower())
+    if quiet is None:  # S3 validates against its schema: "maybe" is no answer to act on
+        raise S3Error(S3ErrorCode.MalformedXML)
     return quiet, entries
+
+
+_XML_BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
+"""XML Schema's xs:boolean (Quiet's type): ``1`` is true, as ``true`` is."""
 
 
 _VERSIONING_VALUES = {"Status": ("Enabled", "Suspended"), "MfaDelete": ("Enabled", "Disabled")}

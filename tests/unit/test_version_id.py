@@ -51,6 +51,25 @@ def test_delete_request_keeps_each_entrys_version() -> None:
     assert parse_delete_request(body) == (True, [("a", None), ("b", "null"), ("c", "3"), ("d", "")])
 
 
+@pytest.mark.parametrize(
+    ("quiet", "expected"),
+    [("true", True), ("1", True), (" TRUE ", True), ("false", False), ("0", False), (None, False)],
+)
+def test_delete_request_reads_quiet_as_an_xml_boolean(quiet: str | None, expected: bool) -> None:
+    element = "" if quiet is None else f"<Quiet>{quiet}</Quiet>"
+    body = f"<Delete>{element}<Object><Key>a</Key></Object></Delete>".encode()
+    assert parse_delete_request(body) == (expected, [("a", None)])
+
+
+@pytest.mark.parametrize("quiet", ["maybe", "yes", "2", ""])
+def test_delete_request_with_a_quiet_that_is_no_boolean_is_malformed(quiet: str) -> None:
+    """Refused before anything is deleted: the client asked for something S3 cannot read."""
+    body = f"<Delete><Quiet>{quiet}</Quiet><Object><Key>a</Key></Object></Delete>".encode()
+    with pytest.raises(S3Error) as caught:
+        parse_delete_request(body)
+    assert caught.value.code is S3ErrorCode.MalformedXML
+
+
 def test_delete_request_with_two_versions_in_an_entry_is_malformed() -> None:
     body = (
         b"<Delete><Object><Key>a</Key><VersionId>1</VersionId><VersionId>2</VersionId>"
