@@ -34,6 +34,7 @@ from s3proxy.config.local_default import with_persistent_secret
 from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
 from s3proxy.logs import configure_logging, flush_logs
+from s3proxy.open_files import connection_bounds, raise_open_file_limit
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
 log = logging.getLogger("s3proxy")
@@ -184,7 +185,13 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     servers = []
     if s3_app is not None:
         server = settings.server
-        counts = ConnectionCounts(server.max_client_connections, server.max_connections_per_client)
+        counts = ConnectionCounts(
+            *connection_bounds(
+                server.max_client_connections,
+                server.max_connections_per_client,
+                raise_open_file_limit(),
+            )
+        )
         if server.engine == "uvicorn":  # imported only when chosen
             from s3proxy import uvicorn_engine
 
@@ -224,6 +231,7 @@ async def _log_readiness(gateway: Gateway) -> None:
 def run(settings: Settings, config_path: Path | None) -> int:
     configure_logging(settings)
     tune_malloc()
+    raise_open_file_limit()  # before the upstream budgets read it, and workers inherit it
     hypercorn_patch.install()
     settings = with_persistent_secret(settings)
     weak = weak_secret(settings)

@@ -86,6 +86,13 @@ COALESCE_LIMIT = 64 * 1024
 (``writelines``) instead of copying the body."""
 
 
+MAX_PIPELINED = 32
+"""Requests queued behind one in progress on a connection. uvicorn reads on after each answer
+however many wait, so a client pipelining without reading answers grew the queue without bound;
+past this one the next gets 503 SlowDown and the connection closes (Hypercorn reads one at a
+time)."""
+
+
 class ConnectionWriter:
     """The transport as uvicorn's protocol and request cycles see it: a response head is held
     back to go out in one write with the first body bytes (two socket sends for a small
@@ -325,6 +332,9 @@ class S3Protocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     def on_headers_complete(self) -> None:
+        if len(self.pipeline) >= MAX_PIPELINED:  # the queued ones are answered first (refuse)
+            self.refusal = S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests.")
+            raise _Refused
         self.in_head = False
         self._unset_keepalive_if_required()
         super().on_headers_complete()
