@@ -19,12 +19,11 @@ from s3proxy import uvicorn_engine
 from s3proxy.cli import main
 from s3proxy.config import ConfigError, load_settings
 from s3proxy.config.loading import quick_start_settings
+from s3proxy.connection_writer import COALESCE_LIMIT, ConnectionWriter
 from s3proxy.connections import ConnectionCounts
 from s3proxy.hypercorn_patch import AMBIGUOUS_FRAMING, ClientGone
 from s3proxy.uvicorn_engine import (
-    COALESCE_LIMIT,
     MAX_HEAD_BYTES,
-    ConnectionWriter,
     S3Cycle,
     S3Protocol,
     error_bytes,
