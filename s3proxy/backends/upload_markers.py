@@ -6,8 +6,13 @@ upload id is lexicographically greater are included. SeaweedFS 4.48 reads ``key-
 filter (a page asked for after ``a`` holds the uploads of ``a`` and nothing after it, with
 IsTruncated false) and lists in upload-id order, so a client paging through it (boto3's
 paginator, ``aws s3api list-multipart-uploads`` past one page) was told the listing had ended
-while uploads remained. For such an upstream the proxy asks for one whole page without markers
-and pages it itself (:func:`uploads_after`).
+while uploads remained. Ceph RGW 16 lists uploads in ``key + "." + uploadId`` order and resumes
+key-marker K after ``K.``, so uploads of keys that extend K with a byte below ``.`` (the flat
+encoding's ``-``: ``m//`` after ``m/``) were skipped; it sends no ``Server`` header. So the
+markers are trusted only from upstreams known to keep them as S3 does (AWS S3, MinIO); for any
+other the proxy asks for one whole page without markers and pages it itself
+(:func:`uploads_after`): exact, at the price of a 501 past 1000 uploads under one shard's
+prefix.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from __future__ import annotations
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import UploadsPage
 
-#: ``Server`` headers of upstreams whose ListMultipartUploads markers are not S3's.
-MARKERS_MISREAD_BY = ("seaweedfs",)
+#: ``Server`` headers of upstreams whose ListMultipartUploads markers are S3's.
+MARKERS_KEPT_BY = ("amazons3", "minio")
 #: Per upstream (name, endpoint): whether it misreads them, learnt from its first listing.
 MISREADS_MARKERS: dict[tuple[str, str], bool] = {}
 #: The page the proxy asks such an upstream for: S3's largest.
@@ -24,8 +29,9 @@ WHOLE_PAGE = 1000
 
 
 def misreads_markers(server: str) -> bool:
-    """Whether the upstream that answered with this ``Server`` header misreads the markers."""
-    return server.strip().lower().startswith(MARKERS_MISREAD_BY)
+    """Whether the upstream that answered with this ``Server`` header may misread the markers:
+    any but those known to keep them (SeaweedFS and Ceph RGW misread them)."""
+    return not server.strip().lower().startswith(MARKERS_KEPT_BY)
 
 
 def uploads_after(
