@@ -86,6 +86,17 @@ def granted(acl: str | None, operation: Operation) -> bool:
     return operation in READS or (acl == "public-read-write" and operation in WRITES)
 
 
+def _sets_acl_or_tags(request: S3Request) -> bool:
+    """A bucket ACL's WRITE grants s3:PutObject only: a PutObject that also sets the object's
+    ACL or tags needs s3:PutObjectAcl / s3:PutObjectTagging, which no ACL grants everyone.
+    Without this an anonymous writer's ``x-amz-acl: public-read`` object would stay public
+    after the owner made the bucket private."""
+    return any(
+        name == "x-amz-acl" or name == "x-amz-tagging" or name.startswith("x-amz-grant-")
+        for name in request.header_map
+    )
+
+
 def _payload_hash(request: S3Request) -> str:
     """What stands in for the signed payload hash: a literal SHA-256 the client sent is still
     verified against the body; aws-chunked framing needs a signature to mean anything."""
@@ -118,6 +129,7 @@ async def serve(
         not server.allow_public_acls
         or bucket is None
         or (operation not in READS and operation not in WRITES)
+        or (operation in WRITES and _sets_acl_or_tags(request))
     ):
         raise _denied()
     CURRENT_TENANT.set(POOL)

@@ -83,7 +83,11 @@ def authenticate(
 
 
 def _require_v2(allowed: bool) -> None:
+    """With V2 off the proxy answers as an AWS region that takes SigV4 only (eu-central-1 and
+    every newer one): 400 InvalidRequest, the message s3cmd and the SDKs show their users."""
     if not allowed:
         raise S3Error(
-            S3ErrorCode.AccessDenied, "Signature Version 2 is disabled on this server; use SigV4."
+            S3ErrorCode.InvalidRequest,
+            "The authorization mechanism you have provided is not supported. "
+            "Please use AWS4-HMAC-SHA256.",
         )

@@ -55,7 +55,8 @@ server may sign a URL for exactly 7 days and must not be refused."""
 class VerifiedSigV2:
     access_key: str
     payload_hash: str
-    """Always UNSIGNED-PAYLOAD: V2 signs no payload (Content-MD5 is checked by the body path)."""
+    """UNSIGNED-PAYLOAD, or the literal SHA-256 the client sent in x-amz-content-sha256: V2 signs
+    no payload, but a hash the client states is checked by the body path (as Content-MD5 is)."""
 
 
 def query_pairs(query_string: str) -> list[tuple[str, str]]:
@@ -132,11 +133,40 @@ def _parse_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _payload_hash(value: str | None) -> str:
+    """What x-amz-content-sha256 (signed as any x-amz-* header) asks of the body under V2.
+
+    A literal SHA-256 is verified over the body, never ignored: a client that states the hash
+    expects a mismatch refused. aws-chunked framing (``STREAMING-*``) needs SigV4's seed
+    signature and the proxy only decodes it for SigV4: refused, never stored with its framing
+    as the object's bytes."""
+    if value is None or value == UNSIGNED_PAYLOAD:
+        return UNSIGNED_PAYLOAD
+    if len(value) == 64 and _is_hex(value):
+        return value.lower()
+    if value.startswith("STREAMING-"):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "aws-chunked bodies need SigV4.",
+            ArgumentName="x-amz-content-sha256",
+            ArgumentValue=value,
+        )
+    raise S3Error(
+        S3ErrorCode.InvalidArgument,
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-..., or a valid sha256 value.",
+    )
+
+
+def _is_hex(value: str) -> bool:
+    return value.isascii() and all(c in "0123456789abcdefABCDEF" for c in value)
+
+
 def _check_signature(
     access_key: str,
     provided: str,
     lookup_secret: Callable[[str], str | None],
     candidates: Iterable[str],
+    content_sha256: str | None,
 ) -> VerifiedSigV2:
     secret = lookup_secret(access_key)
     if secret is None:
@@ -147,7 +177,7 @@ def _check_signature(
         matched |= hmac.compare_digest(sign_v2(secret, candidate).encode("ascii"), given)
     if not matched:
         raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
-    return VerifiedSigV2(access_key=access_key, payload_hash=UNSIGNED_PAYLOAD)
+    return VerifiedSigV2(access_key=access_key, payload_hash=_payload_hash(content_sha256))
 
 
 def _utc(now: datetime) -> datetime:
@@ -206,7 +236,9 @@ def verify_sigv2_header(
         for slot in date_slots
         for p in resource_paths(raw_path, virtual_host_bucket)
     ]
-    return _check_signature(access_key, provided, lookup_secret, candidates)
+    return _check_signature(
+        access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")
+    )
 
 
 def verify_sigv2_query(
@@ -269,4 +301,6 @@ def verify_sigv2_query(
         )
         for p in resource_paths(raw_path, virtual_host_bucket)
     ]
-    return _check_signature(access_key, provided, lookup_secret, candidates)
+    return _check_signature(
+        access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")
+    )

@@ -126,7 +126,7 @@ def test_sigv2_can_be_turned_off(
         )
         with pytest.raises(ClientError) as caught:
             v2.list_buckets()
-        assert caught.value.response["Error"]["Code"] == "AccessDenied"
+        assert caught.value.response["Error"]["Code"] == "InvalidRequest"
         assert strict.client("alice").list_buckets()["Buckets"] is not None
     finally:
         strict.process.stop()
