@@ -150,6 +150,8 @@ def test_no_such_key_for_an_upload_is_no_such_upload() -> None:
 
 
 def test_list_uploads_asks_without_delimiter_or_encoding() -> None:
+    """An upstream known to keep S3's markers (here AWS S3, by its Server header) is asked
+    with them; upload_markers pages any other itself (next test)."""
     seen: dict[str, Any] = {}
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -157,7 +159,8 @@ def test_list_uploads_asks_without_delimiter_or_encoding() -> None:
         return web.Response(
             body=b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
             b"<Upload><Key>a+b</Key><UploadId>u</UploadId><Initiated>t</Initiated></Upload>"
-            b"</ListMultipartUploadsResult>"
+            b"</ListMultipartUploadsResult>",
+            headers={"Server": "AmazonS3"},
         )
 
     async def go() -> None:
@@ -174,6 +177,33 @@ def test_list_uploads_asks_without_delimiter_or_encoding() -> None:
         "key-marker": "p/a",
         "upload-id-marker": "u0",
     }
+
+
+def test_list_uploads_of_an_upstream_without_a_known_server_are_paged_by_the_proxy() -> None:
+    """Ceph RGW sends no Server header and misreads key-marker: no markers are sent, one whole
+    page is asked for, and the page after the client's markers is cut from it."""
+    queries: list[dict[str, str]] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        queries.append(dict(request.query))
+        uploads = b"".join(
+            b"<Upload><Key>%s</Key><UploadId>u</UploadId><Initiated>t</Initiated></Upload>" % key
+            for key in (b"p/a-2f", b"p/a", b"p/b")  # RGW's "key." order, not S3's
+        )
+        return web.Response(
+            body=b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+            + uploads
+            + b"</ListMultipartUploadsResult>"
+        )
+
+    async def go() -> None:
+        async with upstream(handler) as backend:
+            page = await backend.list_multipart_uploads("ub", "p/", None, "p/a", "u", 1)
+            assert [u.key for u in page.uploads] == ["p/a-2f"]
+            assert page.next_marker == ("p/a-2f", "u")
+
+    asyncio.run(go())
+    assert queries[-1] == {"uploads": "", "prefix": "p/", "max-uploads": "1000"}
 
 
 @pytest.mark.parametrize(
