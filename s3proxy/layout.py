@@ -10,10 +10,11 @@ This is a public contract (README, "Upstream layout"); operators find data with 
   shards = 1 — and ``part(K)`` is K itself under key encoding ``plain`` (byte-for-byte, no
   normalisation of ``.``, ``..``, ``//`` or Unicode) or :func:`s3proxy.keycodec.encode` (K)
   under ``flat``;
-- a client key over 1024 UTF-8 bytes, or one whose upstream key would pass 1024 bytes (the
-  limit of AWS S3, Ceph RGW and SeaweedFS alike), is rejected with KeyTooLongError before any
-  byte of a body moves. Under ``flat`` the upstream key is longer (3 bytes for each byte that
-  is not an ASCII letter or digit), so fewer client keys fit.
+- a client key over 1024 UTF-8 bytes, or one whose upstream key would pass 1024 bytes on an
+  S3 upstream (the limit of AWS S3, Ceph RGW and SeaweedFS alike; the local store has none),
+  is rejected with KeyTooLongError before any byte of a body moves. Under ``flat`` the
+  upstream key is longer (3 bytes for each byte that is not an ASCII letter or digit), so
+  fewer client keys fit.
 """
 
 from __future__ import annotations
@@ -98,14 +99,23 @@ def client_key(part: str, encoding: KeyEncoding) -> str | None:
     return keycodec.decode(part) if encoding == "flat" else part
 
 
-def object_key(root: UpstreamRoot, key: str, digits: int, encoding: KeyEncoding = "plain") -> str:
-    """The upstream key of client key ``key`` under ``root``; raises KeyTooLongError."""
+def object_key(
+    root: UpstreamRoot,
+    key: str,
+    digits: int,
+    encoding: KeyEncoding = "plain",
+    key_limit: int | None = MAX_KEY_BYTES,
+) -> str:
+    """The upstream key of client key ``key`` under ``root``; raises KeyTooLongError.
+
+    ``key_limit`` is the upstream's own limit on its keys (None: none, as in the local store,
+    whose keys are column values: there every client key up to 1024 bytes fits, as on S3)."""
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise S3Error(S3ErrorCode.KeyTooLongError)
     shard = shard_of(key, digits)
     part = key_part(key, encoding)
     upstream_key = f"{root.prefix}{shard}/{part}" if digits else f"{root.prefix}{part}"
-    if len(upstream_key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if key_limit is not None and len(upstream_key.encode("utf-8", "surrogatepass")) > key_limit:
         raise S3Error(S3ErrorCode.KeyTooLongError)
     return upstream_key
 
@@ -118,12 +128,19 @@ def locate(
 
 
 def locate_under(
-    root: UpstreamRoot | None, bucket: str, key: str, digits: int, encoding: KeyEncoding = "plain"
+    root: UpstreamRoot | None,
+    bucket: str,
+    key: str,
+    digits: int,
+    encoding: KeyEncoding = "plain",
+    key_limit: int | None = MAX_KEY_BYTES,
 ) -> UpstreamLocation:
     """:func:`locate` for a caller that has ``bucket_root(tenant, bucket)`` already."""
     if root is None:
         raise S3Error(S3ErrorCode.NoSuchBucket, BucketName=bucket)
-    return UpstreamLocation(root.upstream, root.bucket, object_key(root, key, digits, encoding))
+    return UpstreamLocation(
+        root.upstream, root.bucket, object_key(root, key, digits, encoding, key_limit)
+    )
 
 
 def layout_root(tenant: TenantLayout, bucket: str) -> UpstreamRoot | None:

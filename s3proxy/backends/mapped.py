@@ -126,7 +126,11 @@ class MappedStorage:
         last = self._last_located
         if last is not None and last[0] == wanted:
             return last[1]
-        location = locate_under(self._root(bucket), bucket, key, self._digits, encoding)
+        root = self._root(bucket)
+        backend = self._backends.get(root.upstream) if root is not None else None
+        # The local store keeps keys of any length (StoreCore.unlimited_keys).
+        limit = None if getattr(backend, "unlimited_keys", False) is True else MAX_KEY_BYTES
+        location = locate_under(root, bucket, key, self._digits, encoding, limit)
         located = self._backend(location.upstream), location
         self._last_located = (wanted, located)
         return located

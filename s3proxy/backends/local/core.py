@@ -146,6 +146,11 @@ def _take_lock(root: Path) -> int:
 class StoreCore:
     """What object and multipart operations share (see the module docstring)."""
 
+    unlimited_keys = True
+    """No limit on stored key length (keys are column values): :mod:`s3proxy.layout` then
+    refuses only client keys over S3's 1024 bytes, not longer internal keys (root prefix and
+    shard included) as it must for an S3 upstream's 1024-byte limit."""
+
     def __init__(self, name: str, root: Path) -> None:
         self.name = name
         self.root = Path(root).absolute()

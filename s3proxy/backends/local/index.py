@@ -107,10 +107,14 @@ class Index:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # A failed COMMIT (disk full, I/O error) may leave the transaction open (SQLite:
+            # "applications [should] respond … by explicitly issuing a ROLLBACK"); left open,
+            # every later BEGIN fails and this connection reads the uncommitted rows as stored.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     # -- reference counts --------------------------------------------------------------------
 
