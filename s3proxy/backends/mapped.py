@@ -8,7 +8,6 @@ business; listing over shards is :mod:`s3proxy.listing`'s.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Mapping
 from datetime import UTC
@@ -16,6 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
 from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
@@ -380,15 +380,10 @@ class MappedStorage:
         page = await merge_listing(self.shard_roots(root), query, fetch, encoding)
         return await self.classes.listed(bucket, backend, query, page)
 
-    async def is_empty(self, bucket: str) -> bool:
-        """No object and no multipart upload anywhere under the bucket's root."""
-        root = self.root(bucket)
-        backend = self._backend(root.upstream)
-        page, uploads = await asyncio.gather(
-            backend.list_objects(root.bucket, root.prefix, None, None, 1),
-            backend.has_uploads(root.bucket, root.prefix),
-        )
-        return not page.entries and not uploads
+    async def delete_bucket(self, bucket: str) -> None:
+        """Delete a created bucket with no objects, its uploads in progress aborted, as S3
+        does (s3proxy.backends.bucket_removal); one with objects is BucketNotEmpty."""
+        await remove_bucket(self, self._backends, bucket)
 
 
 async def _copy(

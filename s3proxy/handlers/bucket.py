@@ -67,9 +67,7 @@ async def delete_bucket(ctx: RequestContext) -> S3Response:
     await ctx.storage.buckets.require(bucket)
     if bucket in ctx.storage.tenant.buckets:
         await ctx.storage.buckets.delete(bucket)  # refuses: mapped buckets are not deletable
-    if not await ctx.storage.is_empty(bucket):
-        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
-    await ctx.storage.buckets.delete(bucket)
+    await ctx.storage.delete_bucket(bucket)  # BucketNotEmpty with objects; uploads aborted
     return S3Response(status=204)
 
 

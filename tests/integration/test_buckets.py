@@ -378,17 +378,3 @@ class TestDeleteObjects:
         md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
         response = self._post(proxy, bucket, body, {"Content-MD5": md5})
         assert (response.status, response.error_code) == (400, "MalformedXML")
-
-
-def test_bucket_with_upload_in_progress_is_not_empty(proxy: Proxy) -> None:
-    s3 = proxy.client("alice")
-    name = "uploading-" + os.urandom(4).hex()
-    s3.create_bucket(Bucket=name)
-    upload = s3.create_multipart_upload(Bucket=name, Key="pending")
-    try:
-        with pytest.raises(ClientError) as caught:
-            s3.delete_bucket(Bucket=name)
-        assert code_of(caught) == "BucketNotEmpty"
-    finally:
-        s3.abort_multipart_upload(Bucket=name, Key="pending", UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=name)

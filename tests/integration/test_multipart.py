@@ -509,18 +509,6 @@ def test_bad_part_numbers_are_invalid_argument(proxy: Proxy, bucket: str) -> Non
         assert (response.status, response.error_code) == (400, "InvalidArgument"), number
 
 
-def test_delete_bucket_refused_while_an_upload_is_in_progress(proxy: Proxy) -> None:
-    s3 = proxy.client("alice")
-    name = "mp-busy-" + os.urandom(4).hex()
-    s3.create_bucket(Bucket=name)
-    upload_id = s3.create_multipart_upload(Bucket=name, Key="pending")["UploadId"]
-    with pytest.raises(ClientError) as caught:
-        s3.delete_bucket(Bucket=name)
-    assert code_of(caught) == "BucketNotEmpty"
-    s3.abort_multipart_upload(Bucket=name, Key="pending", UploadId=upload_id)
-    s3.delete_bucket(Bucket=name)
-
-
 def test_two_replicas_serve_one_upload(
     seaweed: SeaweedFS, upstream_s3: Any, upstream_buckets: None, tmp_path: Path
 ) -> None:

@@ -1,0 +1,130 @@
+"""DeleteBucket as S3 does it: a bucket with no objects goes, uploads in progress and all.
+
+S3 refuses to delete a bucket that holds objects (409 BucketNotEmpty) but deletes one whose
+only content is multipart uploads in progress, and those uploads are gone with it (a Ceph
+developer's test on S3 in ceph/ceph PR 15630; scality/cloudserver PR 1591): ``aws s3 rb
+--force`` relies on it. A created bucket's uploads live upstream under its root, their records
+in the tenant's home (:mod:`s3proxy.backends.upload_records`, ``.uploads/B/``), so the steps
+are ordered for a crash at any point to leave either the bucket, or nothing a later bucket of
+that name could meet:
+
+1. objects under the root: 409 BucketNotEmpty, nothing aborted;
+2. every upload under the root aborted upstream (an UploadId issued for it is then
+   NoSuchUpload, before and after the name is created again). A crash here leaves the bucket
+   with fewer uploads and records of aborted ones, which nothing matches and a retried
+   DeleteBucket removes;
+3. every record under ``.uploads/B/`` removed; one that cannot be is an error, and the bucket
+   stays;
+4. the bucket's marker deleted (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`).
+
+Uploads count toward no quota (:mod:`s3proxy.quotas`), so aborting them frees no usage record.
+An upload created while these steps run (another client racing the delete) is aborted by one
+more pass; one still there after :data:`PASSES` is 409 BucketNotEmpty, the bucket kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from s3proxy.backends.base import Backend
+from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamRoot
+from s3proxy.model import UploadInfo
+
+if TYPE_CHECKING:
+    from s3proxy.backends.mapped import MappedStorage
+
+PASSES = 3
+"""Abort passes before uploads that keep appearing make the bucket count as not empty."""
+ABORTS_AT_ONCE = 8
+"""Upstream AbortMultipartUpload requests in flight at once for one DeleteBucket."""
+
+
+async def remove_bucket(
+    storage: MappedStorage, backends: Mapping[str, Backend], bucket: str
+) -> None:
+    """Delete created bucket ``bucket`` (its existence checked by the caller) as S3 does."""
+    root = storage.root(bucket)
+    backend = backends.get(root.upstream)
+    if backend is None:  # config validation makes this unreachable; never leak the name
+        raise S3Error(S3ErrorCode.InternalError)
+    page, uploads = await asyncio.gather(
+        backend.list_objects(root.bucket, root.prefix, None, None, 1),
+        backend.has_uploads(root.bucket, root.prefix),
+    )
+    if page.entries:
+        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    for _ in range(PASSES):
+        if not uploads:
+            break
+        await _abort_all(backend, root, storage.shard_roots(root))
+        uploads = await backend.has_uploads(root.bucket, root.prefix)
+    if uploads:
+        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    await _remove_records(storage, backends, bucket)
+    await storage.buckets.delete(bucket)
+
+
+async def _abort_all(backend: Backend, root: UpstreamRoot, shards: list[str]) -> None:
+    """Abort every upload the upstream lists under ``root`` (all shards: they are below it);
+    shard by shard where the upstream cannot page through them all (SeaweedFS past 1000
+    uploads under one prefix: :mod:`~s3proxy.backends.upload_markers`)."""
+    try:
+        await _abort_under(backend, root, root.prefix)
+    except S3Error as error:
+        if error.code is not S3ErrorCode.NotImplemented or shards == [root.prefix]:
+            raise
+        for prefix in shards:
+            await _abort_under(backend, root, prefix)
+
+
+async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str) -> None:
+    key_marker: str | None = None
+    id_marker: str | None = None
+    while True:
+        page = await backend.list_multipart_uploads(
+            root.bucket, prefix, None, key_marker, id_marker, LIST_PAGE
+        )
+        # Never trust an upstream's prefix filter: only this bucket's uploads are aborted.
+        mine = [upload for upload in page.uploads if upload.key.startswith(prefix)]
+        for start in range(0, len(mine), ABORTS_AT_ONCE):
+            batch = mine[start : start + ABORTS_AT_ONCE]
+            await asyncio.gather(*(_abort(backend, root, upload) for upload in batch))
+        if page.next_marker is None:
+            return
+        key_marker, id_marker = page.next_marker
+
+
+async def _abort(backend: Backend, root: UpstreamRoot, upload: UploadInfo) -> None:
+    try:
+        await backend.abort_multipart_upload(root.bucket, upload.key, upload.upload_id)
+    except S3Error as error:  # completed or aborted meanwhile: gone all the same
+        if error.code is not S3ErrorCode.NoSuchUpload:
+            raise
+
+
+async def _remove_records(
+    storage: MappedStorage, backends: Mapping[str, Backend], bucket: str
+) -> None:
+    """Remove everything under the bucket's ``.uploads/B/`` (checksums, tags, marks, stale
+    ones too): a later bucket of that name starts with none. A record left is an error."""
+    home = storage.tenant.home
+    keeper = backends.get(home.upstream) if home is not None else None
+    if home is None or keeper is None:  # no home: no created bucket, no records
+        return
+    prefix = f"{home.prefix}{RECORD_DIR}{bucket}/"
+    token: str | None = None
+    while True:
+        page = await keeper.list_objects(home.bucket, prefix, None, None, LIST_PAGE, token)
+        names = [entry.key for entry in page.entries if entry.key.startswith(prefix)]
+        names = [name for name in names if name != prefix]  # a directory entry (SeaweedFS)
+        for start in range(0, len(names), DELETE_BATCH):
+            results = await keeper.delete_objects(home.bucket, names[start : start + DELETE_BATCH])
+            if any(result.error not in (None, "NoSuchKey") for result in results):
+                raise S3Error(S3ErrorCode.InternalError, "Upload records could not be removed.")
+        token = page.next_token
+        if token is None:
+            return
