@@ -11,28 +11,18 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 
-from s3proxy.logs import ACCESS_LOGGER, SERVER_ERROR_LOGGERS, configure_logging, flush_logs
+from s3proxy.logs import SERVER_ERROR_LOGGERS, flush_logs
 from s3proxy.responses import ResponseAborted
+from tests.support.logging_capture import production_logging_to_string
 
 
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
-    """configure_logging's set-up writing to a StringIO; the previous set-up put back."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logging.getLogger(ACCESS_LOGGER).level)
-    configure_logging(SimpleNamespace(logging=SimpleNamespace(level="info", access_log=True)))  # type: ignore[arg-type]
-    stream = io.StringIO()
-    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
-    try:
+    with production_logging_to_string() as stream:
         yield stream
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        logging.getLogger(ACCESS_LOGGER).setLevel(saved[2])
 
 
 def _log_escaped(logger: str, exc: BaseException) -> None:

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,8 +34,9 @@ from s3proxy.auth.sigv4 import parse_authorization, verify_header_auth
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamRoot, locate
-from s3proxy.logs import ACCESS_LOGGER, configure_logging, timestamp, write_access_line
+from s3proxy.logs import ACCESS_LOGGER, timestamp, write_access_line
 from s3proxy.request import new_request_id, parse_request
+from tests.support.logging_capture import production_logging_to_string
 
 AK, SK = "AKREQUESTPATHTEST001", "request-path-test-secret-0123456"
 OTHER_AK, OTHER_SK = "AKREQUESTPATHTEST002", "another-secret-for-the-other-key"
@@ -209,18 +209,8 @@ def test_timestamp_now_is_rfc3339_milliseconds() -> None:
 
 @pytest.fixture
 def production_logging() -> Iterator[io.StringIO]:
-    """configure_logging's set-up writing to a StringIO; the previous handlers put back."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, logging.getLogger(ACCESS_LOGGER).level)
-    configure_logging(SimpleNamespace(logging=SimpleNamespace(level="info", access_log=True)))  # type: ignore[arg-type]
-    stream = io.StringIO()
-    root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
-    try:
+    with production_logging_to_string() as stream:
         yield stream
-    finally:
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-        logging.getLogger(ACCESS_LOGGER).setLevel(saved[2])
 
 
 def test_access_lines_go_out_batched_as_the_logging_path_wrote_them(
