@@ -23,7 +23,9 @@ local store honour both conditions).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,10 @@ if TYPE_CHECKING:
     from s3proxy.backends.buckets import BucketRegistry
 
 MAX_RECORD_BYTES = 1024 * 1024
-_ATTEMPTS = 3
+_ATTEMPTS = 6
+_BACKOFF_SECONDS = 0.01
+"""Each retry waits up to this times its number: 50 concurrent PutBucketAcl (s3-tests'
+test_bucket_concurrent_set_canned_acl) all land without a client retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +149,27 @@ class BucketSettingsStore:
             )
         backend, upstream_bucket, key = location
         mapped = bucket in registry.tenant.buckets
+        failed: S3Error | None = None
         try:
-            for _ in range(_ATTEMPTS):
+            for attempt in range(_ATTEMPTS):
+                if attempt:  # racing writers: spread the retries out
+                    await asyncio.sleep(random.uniform(0, _BACKOFF_SECONDS * attempt))
                 current, etag = await self._read(bucket)
                 wanted = change(current)
                 if wanted == current:
-                    return
-                if await self._write(backend, upstream_bucket, key, wanted, etag, mapped):
-                    return
-            raise S3Error(S3ErrorCode.SlowDown, "The bucket's settings are changing; retry.")
+                    return  # a write that failed with a 5xx may have landed after all
+                try:
+                    if await self._write(backend, upstream_bucket, key, wanted, etag, mapped):
+                        return
+                except S3Error as error:
+                    # Ceph RGW answers some conditional writes that race on one object with a
+                    # 5xx: the write is conditional, so reading again and retrying is safe.
+                    if error.code is not S3ErrorCode.ServiceUnavailable:
+                        raise
+                    failed = error
+            raise failed or S3Error(
+                S3ErrorCode.SlowDown, "The bucket's settings are changing; retry."
+            )
         finally:  # after the write (even a failed one), before the response
             self._cached.pop(bucket, None)
             registry.forget(bucket)

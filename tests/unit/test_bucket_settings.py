@@ -139,3 +139,61 @@ def test_members_this_version_does_not_know_survive_a_rewrite() -> None:
     assert again.other == {"website": {"index": ["x"]}}
     assert again.tags == (("k", "v"),) and again.cors == (RULE,)
     assert NO_SETTINGS.encode() == b""
+
+
+class FailingWrites(Counting):
+    """Ceph RGW under racing conditional writes: the first ``failures`` record writes answer a
+    5xx, the first of them after it has landed (the answer lost, the write done)."""
+
+    def __init__(self, store: LocalStore, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    async def put_object(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures:
+            landed = self.failures == 2
+            self.failures -= 1
+            if landed:
+                await self.store.put_object(*args, **kwargs)
+            raise S3Error(S3ErrorCode.ServiceUnavailable, "storage failed")
+        return await self.store.put_object(*args, **kwargs)
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_settings_write_the_upstream_fails_with_a_5xx_is_read_again_and_retried(
+    tmp_path: Path, failures: int
+) -> None:
+    async def main() -> None:
+        store = LocalStore("main", tmp_path / "store")
+        try:
+            flaky = FailingWrites(store, 0)
+            backends = cast(Mapping[str, Backend], {"main": flaky})
+            registry = BucketRegistry(TENANT, backends, frozenset(), BucketCache(lifetime=3600))
+            await registry.create("photos")
+            flaky.failures = failures
+            await registry.settings.update("photos", with_tags((("team", "web"),)))
+            # One write failed; the retry wrote (1), or found the change landed (2).
+            assert flaky.failures == failures - 1
+            assert (await registry.settings.get("photos")).tags == (("team", "web"),)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_settings_write_that_keeps_failing_answers_the_upstreams_error(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = LocalStore("main", tmp_path / "store")
+        try:
+            flaky = FailingWrites(store, 0)
+            backends = cast(Mapping[str, Backend], {"main": flaky})
+            registry = BucketRegistry(TENANT, backends, frozenset(), BucketCache(lifetime=3600))
+            await registry.create("photos")
+            flaky.failures = 100
+            with pytest.raises(S3Error) as caught:
+                await registry.settings.update("photos", with_tags((("team", "web"),)))
+            assert caught.value.code is S3ErrorCode.ServiceUnavailable
+        finally:
+            await store.close()
+
+    asyncio.run(main())
