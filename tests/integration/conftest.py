@@ -238,6 +238,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     backends = [b for b in BACKENDS if chosen is None or b in chosen.split(",")]
     if metafunc.definition.get_closest_marker("upstream_layout"):
         backends = [b for b in backends if b != "local"]
+    if metafunc.definition.get_closest_marker("one_lane") and backends:
+        # Decided before any backend is asked (auth, parsing, validation): one lane proves it.
+        backends = ["local"] if "local" in backends else backends[:1]
     metafunc.parametrize("backend", backends, indirect=True, scope="session")
 
 

@@ -189,6 +189,7 @@ HEADER_AUTH_CASES: dict[str, tuple[Callable[[dict[str, str]], None], int, str]] 
 }
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize("case", list(HEADER_AUTH_CASES))
 def test_broken_header_auth_stores_nothing(proxy: Proxy, case: str) -> None:
     tamper, status, code = HEADER_AUTH_CASES[case]
@@ -299,6 +300,7 @@ def plain(url: str, method: str = "GET", body: bytes = b"") -> RawResponse:
     return send(method, url, headers, body)
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize("expires", ["0", "-1", "abc", "604801", "99999999999999999999"])
 def test_presigned_expires_out_of_range(proxy: Proxy, expires: str) -> None:
     key = unique("expires")

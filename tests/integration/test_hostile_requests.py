@@ -113,6 +113,7 @@ def victim(proxy: Proxy) -> Iterator[dict[str, Any]]:
     s3.delete_object(Bucket=BUCKET, Key=key)
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize("body_name", sorted(HOSTILE_XML))
 @pytest.mark.parametrize("operation", sorted(XML_OPERATIONS))
 def test_hostile_xml_is_refused_and_changes_nothing(
@@ -450,6 +451,7 @@ INVALID_BUCKETS = [
 ]
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize("name", INVALID_BUCKETS)
 def test_invalid_bucket_names(proxy: Proxy, name: str) -> None:
     ak, sk = proxy.keys("alice")
@@ -463,6 +465,7 @@ def test_invalid_bucket_names(proxy: Proxy, name: str) -> None:
 # --- query parameters --------------------------------------------------------------------------
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize(
     ("query", "status", "code"),
     [

@@ -159,6 +159,7 @@ def test_a_valid_v2_header_request_is_served(proxy: Proxy, key: str) -> None:
     assert (got.status, got.body) == (200, b"v2 body")
 
 
+@pytest.mark.one_lane  # refused before any backend call
 @pytest.mark.parametrize(
     "value",
     [

@@ -112,6 +112,7 @@ class TestBucketNames:
     _dns_underscore, _dns_dash_at_end, _dns_dot_dot, _dns_dot_dash, _dns_dash_dot;
     _good_long_60.._63, _dns_long; test_bucket_list_long_name."""
 
+    @pytest.mark.one_lane  # refused before any backend call
     @pytest.mark.parametrize(
         "name",
         [
@@ -370,6 +371,7 @@ class TestSigV2Headers:
             )
         assert status_code(caught) == (400, "InvalidDigest")
 
+    @pytest.mark.one_lane  # refused before any backend call
     @pytest.mark.parametrize(
         ("date", "code"),
         [
