@@ -3,7 +3,9 @@
 S3 serves one range: ``bytes=a-b`` (end clamped to the object), ``bytes=a-`` and ``bytes=-n``.
 A header it cannot parse, or one asking for several ranges, is ignored and the whole object is
 returned with 200; a first byte at or past the end is 416 InvalidRange with
-``Content-Range: bytes */N``. Parsing is linear in the header's length.
+``Content-Range: bytes */N``, and so is ``bytes=-0``, which names no byte at all. A suffix of an
+empty object is ignored: 200 with the empty object, as AWS answers (a tail read of an empty
+file must not fail). Parsing is linear in the header's length.
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ def parse_range(header: str | None) -> ByteRange | None:
     if first:
         return ByteRange(start=_number(first))
     if last:
-        suffix = _number(last)
-        return ByteRange(suffix=suffix) if suffix > 0 else None
+        return ByteRange(suffix=_number(last))  # -0 too: unsatisfiable, not ignored
     return None
 
 
-def resolve_range(byte_range: ByteRange, size: int) -> tuple[int, int]:
-    """(first, last) byte offsets, inclusive, within an object of ``size`` bytes."""
+def resolve_range(byte_range: ByteRange, size: int) -> tuple[int, int] | None:
+    """(first, last) byte offsets, inclusive, within an object of ``size`` bytes; None when S3
+    ignores the range and serves the whole object (a suffix of an empty object)."""
     if byte_range.suffix is not None:
-        if size == 0:
+        if byte_range.suffix == 0:
             raise invalid_range(size)
+        if size == 0:
+            return None
         return max(size - byte_range.suffix, 0), size - 1
     assert byte_range.start is not None
     if byte_range.start >= size:

@@ -30,9 +30,10 @@ def _allowed(text: str) -> bool:
 
 
 def check_tags(tags: Tags, limit: int = MAX_OBJECT_TAGS, what: str = "Object tags") -> Tags:
-    """``tags`` when S3 would store them; InvalidTag otherwise."""
+    """``tags`` when S3 would store them; InvalidTag otherwise, but BadRequest for too many
+    tags, as AWS answers ("BadRequest: Object tags cannot be greater than 10", boto3#1213)."""
     if len(tags) > limit:
-        raise S3Error(S3ErrorCode.InvalidTag, f"{what} cannot be greater than {limit}")
+        raise S3Error(S3ErrorCode.BadRequest, f"{what} cannot be greater than {limit}")
     seen: set[str] = set()
     for key, value in tags:
         if not key or len(key) > MAX_KEY:

@@ -5,11 +5,16 @@ S3 takes ``If-Match`` with an ETag and ``If-None-Match`` only as ``*``. Another 
 value (an ETag) is 501 NotImplemented on AWS (measured in aws-sdk-ruby#3144). Passed on, such a
 value was ignored by SeaweedFS 4.48 and the local store: the object was overwritten with a 200
 although its ETag was the one named, so it is refused here, before any body byte is read.
+
+``If-Match`` on a key with no object is 404 NoSuchKey on AWS (the page above; versitygw's
+EvaluateObjectPutPreconditions answers so too); SeaweedFS 4.48 and Ceph RGW 16 answer 412, so
+after a 412 to an If-Match write the key is looked up (:func:`checked_write`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import WriteConditions
@@ -29,3 +34,24 @@ def write_conditions(header: Callable[[str], str | None]) -> WriteConditions:
     if if_match is None and if_none_match is None:
         return NO_CONDITIONS
     return WriteConditions(if_match=if_match, if_none_match=if_none_match)
+
+
+_T = TypeVar("_T")
+
+
+async def checked_write(
+    write: Awaitable[_T], conditions: WriteConditions, head: Callable[[], Awaitable[object]]
+) -> _T:
+    """``write``'s result; its PreconditionFailed under If-Match becomes NoSuchKey when
+    ``head`` finds no object (nothing was written either way; only failures pay the HEAD)."""
+    try:
+        return await write
+    except S3Error as error:
+        if error.code is not S3ErrorCode.PreconditionFailed or conditions.if_match is None:
+            raise
+        try:
+            await head()
+        except S3Error as missing:
+            if missing.code is S3ErrorCode.NoSuchKey:
+                raise missing from None
+        raise

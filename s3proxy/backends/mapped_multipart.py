@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from s3proxy import object_acl, sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
 from s3proxy.backends.upload_listing import (
     MergedUploads,
@@ -281,6 +282,8 @@ class MappedUploads:
         by the backend. An upload that is gone because it just completed with these parts
         answers as it did then (:meth:`_completed_before`)."""
         backend, location = await self._existing(request.bucket, request.key)
+        tenant, conditions = self._storage.tenant, request.conditions
+        await require_checked(self._backends, tenant, location.upstream, conditions)
         upstream = dataclasses.replace(
             request,
             bucket=location.bucket,

@@ -17,6 +17,7 @@ upstream and the client may simply send it again.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from s3proxy import sse
@@ -60,7 +61,7 @@ from s3proxy.model import (
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
-from s3proxy.write_conditions import write_conditions
+from s3proxy.write_conditions import checked_write, write_conditions
 from s3proxy.xmlcodec import (
     complete_result_xml,
     copy_part_result_xml,
@@ -348,7 +349,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     check_parts(parts)
     await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header
-    result = await ctx.storage.uploads.complete(
+    complete = ctx.storage.uploads.complete(
         CompleteMultipartInput(
             bucket=bucket,
             key=key,
@@ -363,6 +364,10 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
         recorded,
         marks,
     )
+    if conditions.if_match is not None:  # only then can a 412 mean "no such key"
+        head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
+        complete = checked_write(complete, conditions, head)
+    result = await complete
     scheme = "https" if ctx.server.tls_cert is not None else "http"
     location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
     sums = result.checksums

@@ -7,6 +7,7 @@ HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
 
 from __future__ import annotations
 
+import functools
 import re
 
 from s3proxy import sse
@@ -31,12 +32,12 @@ from s3proxy.model import (
     ReadConditions,
     without_aws_chunked,
 )
-from s3proxy.ranges import parse_range, resolve_range
+from s3proxy.ranges import invalid_range, parse_range, resolve_range
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import copy_tags, request_tags
-from s3proxy.write_conditions import write_conditions
+from s3proxy.write_conditions import checked_write, write_conditions
 from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
@@ -198,10 +199,11 @@ async def put_object(ctx: RequestContext) -> S3Response:
         declared = (checksum.header, checksum.expected_b64)
     elif checksum is not None:  # the value arrives in the trailer, verified before the end
         trailer = (checksum.header, checksum.digest_b64)
-    result = await ctx.storage.put_object(
+    bucket, key = ctx.request.bucket, ctx.request.key
+    put = ctx.storage.put_object(
         PutObjectInput(
-            bucket=ctx.request.bucket,
-            key=ctx.request.key,
+            bucket=bucket,
+            key=key,
             body=body,
             content_length=length,
             attributes=strip_aws_chunked(request_attributes(ctx)),
@@ -215,6 +217,10 @@ async def put_object(ctx: RequestContext) -> S3Response:
             tags=tags,
         )
     )
+    if conditions.if_match is not None:  # only then can a 412 mean "no such key"
+        head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
+        put = checked_write(put, conditions, head)
+    result = await put
     headers = [("ETag", result.etag), *sse.response_headers(encryption)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
@@ -322,16 +328,25 @@ async def get_object(ctx: RequestContext) -> S3Response:
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
     overrides = _response_overrides(ctx)
+    if byte_range is not None and byte_range.suffix == 0:  # names no byte; upstreams differ
+        raise invalid_range((await ctx.storage.head_object(bucket, key, conditions)).size)
     try:
         result = await ctx.storage.get_object(
             bucket, key, byte_range, conditions, checksum_mode, part_number
         )
     except S3Error as error:
-        if error.code is S3ErrorCode.InvalidRange and "Content-Range" not in error.headers:
-            read = ReadConditions(customer_key=conditions.customer_key)
-            info = await ctx.storage.head_object(bucket, key, read)
+        if error.code is not S3ErrorCode.InvalidRange:
+            raise
+        suffix = byte_range is not None and byte_range.suffix is not None
+        if "Content-Range" in error.headers and not suffix:
+            raise
+        read = ReadConditions(customer_key=conditions.customer_key)
+        info = await ctx.storage.head_object(bucket, key, read)
+        if not suffix or info.size != 0:
             error.headers["Content-Range"] = f"bytes */{info.size}"
-        raise
+            raise
+        # A suffix of an empty object: S3 ignores the Range (upstreams answer 416).
+        result = await ctx.storage.get_object(bucket, key, None, conditions, checksum_mode)
     headers = _object_headers(result.info, checksum_mode, overrides)
     status = 200
     if result.content_range is not None:
@@ -364,7 +379,10 @@ async def head_object(ctx: RequestContext) -> S3Response:
     byte_range = parse_range(ctx.request.header("range"))
     if byte_range is None:
         return S3Response(headers=headers, content_length=info.size)
-    first, last = resolve_range(byte_range, info.size)
+    resolved = resolve_range(byte_range, info.size)
+    if resolved is None:
+        return S3Response(headers=headers, content_length=info.size)
+    first, last = resolved
     headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
     return S3Response(status=206, headers=headers, content_length=last - first + 1)
 

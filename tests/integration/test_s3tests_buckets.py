@@ -905,7 +905,8 @@ class TestTagging:
         for tags in (self.tags(11), self.tags(1, 129), self.tags(1, 3, 257)):
             with pytest.raises(ClientError) as caught:
                 s3.put_object_tagging(Bucket=bucket, Key="testputtags", Tagging={"TagSet": tags})
-            assert failure(caught) == (400, "InvalidTag")
+            # s3-tests (RGW) expects InvalidTag for 11 tags too; AWS answers BadRequest there
+            assert failure(caught) == (400, "BadRequest" if len(tags) == 11 else "InvalidTag")
             assert s3.get_object_tagging(Bucket=bucket, Key="testputtags")["TagSet"] == []
         s3.put_object_tagging(Bucket=bucket, Key="testputtags", Tagging={"TagSet": self.tags(2)})
         s3.put_object_tagging(

@@ -64,6 +64,9 @@ def _bare(etag: str) -> str:
 class LocalMultipart(StoreCore):
     """The multipart half of :class:`~s3proxy.backends.local.store.LocalStore`."""
 
+    checks_complete_conditions = True
+    """A Complete's If-Match / If-None-Match are checked in the commit's transaction."""
+
     async def create_multipart_upload(self, request: CreateMultipartInput) -> str:
         headers, metadata = stored_attributes(request.attributes)
         upload = UploadRecord(

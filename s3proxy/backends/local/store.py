@@ -218,8 +218,10 @@ class LocalStore(LocalMultipart):
             if info.part_range is not None:
                 first, last, _ = content_range = info.part_range
             elif byte_range is not None:
-                first, last = resolve_range(byte_range, record.size)
-                content_range = (first, last, record.size)
+                resolved = resolve_range(byte_range, record.size)
+                if resolved is not None:  # None: S3 ignores this range, serves the object
+                    first, last = resolved
+                    content_range = (first, last, record.size)
         except BaseException:
             await self._unpin(pinned)
             raise
