@@ -18,6 +18,7 @@ from s3proxy import object_acl, sse
 from s3proxy.backends.base import Backend
 from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
+from s3proxy.backends.upload_gone import after_failed_complete
 from s3proxy.backends.upload_listing import (
     MergedUploads,
     client_upload,
@@ -35,8 +36,7 @@ from s3proxy.backends.upload_records import (
     refuse_unrecorded,
 )
 from s3proxy.backends.usage_records import completed_size
-from s3proxy.checksums import object_checksums
-from s3proxy.completion import check_completion, completed_by, latest_parts
+from s3proxy.completion import check_completion, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
@@ -49,7 +49,6 @@ from s3proxy.model import (
     ListPage,
     PartInfo,
     PartsPage,
-    ReadConditions,
     UploadInfo,
     UploadPartCopyInput,
     UploadPartInput,
@@ -218,8 +217,8 @@ class MappedUploads:
         PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
         upstream that kept them this rewrites the same set, one request either way, no
         read first). A failure there fails the Complete; the client's retry finds the object
-        completed (:func:`_completed_before`) and sets them then. A public ACL's record is
-        written the same way, bound to the completed object. Their marks go last."""
+        completed (:func:`.upload_gone.completed_before`) and sets them then. A public ACL's
+        record is written the same way, bound to the completed object. Their marks go last."""
         if marks is None or not marks.any:
             return await self._checked_complete(request, checksum)
         records = self._records(self._storage.locate(request.bucket, request.key)[0])
@@ -280,7 +279,7 @@ class MappedUploads:
     ) -> CompleteMultipartOutput:
         """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
         by the backend. An upload that is gone because it just completed with these parts
-        answers as it did then (:meth:`_completed_before`)."""
+        answers as it did then; one an Abort removes, NoSuchUpload (:mod:`.upload_gone`)."""
         backend, location = await self._existing(request.bucket, request.key)
         tenant, conditions = self._storage.tenant, request.conditions
         await require_checked(self._backends, tenant, location.upstream, conditions)
@@ -314,12 +313,7 @@ class MappedUploads:
                 return await usage.guarded(quota, location, size, lambda: complete(upstream))
             return await backend.complete_multipart_upload(upstream)
         except S3Error as error:
-            if error.code is not S3ErrorCode.NoSuchUpload:
-                raise
-            done = await _completed_before(backend, upstream)
-            if done is None:
-                raise
-            return done
+            return await after_failed_complete(backend, upstream, error)
 
     async def abort(
         self,
@@ -477,22 +471,3 @@ class MappedUploads:
                 ended_on_upload = False
             next_marker = (merged.last, uploads[-1].upload_id if ended_on_upload else None)
         return MergedUploads(uploads, merged.prefixes, next_marker, recorded)
-
-
-async def _completed_before(
-    backend: Backend, request: CompleteMultipartInput
-) -> CompleteMultipartOutput | None:
-    """The result of a Complete retried after it succeeded: the object, if it is the one these
-    parts make (:func:`~s3proxy.completion.completed_by`), else None (NoSuchUpload stands)."""
-    try:
-        key = request.encryption.customer_key if request.encryption else None
-        info = await backend.head_object(
-            request.bucket, request.key, ReadConditions(customer_key=key), checksum_mode=True
-        )
-    except S3Error as error:
-        if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NotModified):
-            return None
-        raise
-    if not completed_by(request.parts, info.etag):
-        return None
-    return CompleteMultipartOutput(etag=info.etag, checksums=object_checksums(info))

@@ -11,10 +11,41 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from s3proxy.backends.base import Backend
+from s3proxy.conditions import copy_source_failed, upstream_conditions
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ByteRange, CopyObjectOutput, UploadPartCopyInput, UploadPartInput
+from s3proxy.model import (
+    ByteRange,
+    CopyObjectOutput,
+    GetObjectOutput,
+    ReadConditions,
+    UploadPartCopyInput,
+    UploadPartInput,
+)
 
 MAX_PART_SIZE = 5 * 1024**3
+
+
+async def get_copy_source(
+    source: Backend,
+    bucket: str,
+    key: str,
+    byte_range: ByteRange | None,
+    conditions: ReadConditions,
+) -> GetObjectOutput:
+    """The copy source read for a copy through the proxy, its ``x-amz-copy-source-if-*``
+    decided on the ETag of the bytes read (an upstream may ignore one: Ceph RGW 16 answers
+    412 to an If-Match of ``*`` or a list, so those are decided here only): a source that was
+    overwritten after the client read its ETag is 412, never copied. A copy has no 304."""
+    try:
+        got = await source.get_object(bucket, key, byte_range, upstream_conditions(conditions))
+    except S3Error as error:
+        if error.code is S3ErrorCode.NotModified:
+            raise S3Error(S3ErrorCode.PreconditionFailed) from None
+        raise
+    if copy_source_failed(conditions, got.info.etag, got.info.last_modified):
+        await got.aclose()
+        raise S3Error(S3ErrorCode.PreconditionFailed)
+    return got
 
 
 async def copy_part_through(
@@ -26,8 +57,8 @@ async def copy_part_through(
     byte_range = None
     if request.source_range is not None:
         byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
-    got = await source.get_object(
-        request.source_bucket, request.source_key, byte_range, request.source_conditions
+    got = await get_copy_source(
+        source, request.source_bucket, request.source_key, byte_range, request.source_conditions
     )
     try:
         if request.source_range is not None and (

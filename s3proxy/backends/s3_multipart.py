@@ -47,6 +47,7 @@ from s3proxy.backends.wire import (
     parse_content_range,
 )
 from s3proxy.completion import multipart_etag
+from s3proxy.conditions import any_condition
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     META_PREFIX,
@@ -184,22 +185,32 @@ _CHUNK_ETAG_SERVERS = ("seaweedfs",)
 """``Server`` headers of upstreams whose copied parts keep an ETag of their own making:
 SeaweedFS 4.48 answers UploadPartCopy (and lists the part) with the source's chunk ETag
 (``…-2``) or, for a range, a digest that is not the range's MD5."""
+_KEEPS_COPY_CONDITIONS: dict[str, bool] = {}
+"""Per upstream name, learnt with :data:`_COPIES_OWN_ETAG`: whether its UploadPartCopy refuses
+a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`` header)
+copies it all the same and answers 200: there a conditional part copy passes through the
+proxy, whose GET decides the conditions on the bytes it copies."""
+_COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
+
+
+async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
+    """What this upstream's copies do (:data:`_COPIES_OWN_ETAG`, :data:`_KEEPS_COPY_CONDITIONS`),
+    learnt once from the ``Server`` header of a HEAD of a copy source; nothing while that
+    HEAD fails (the copy itself then reports the source's error)."""
+    if upstream.name in _COPIES_OWN_ETAG:
+        return
+    response = await upstream._send("HEAD", bucket, key, {})
+    server = response.headers.get("Server", "").strip().lower()
+    response.release()
+    if response.status < 300:
+        _COPIES_OWN_ETAG[upstream.name] = not server.startswith(_CHUNK_ETAG_SERVERS)
+        _KEEPS_COPY_CONDITIONS[upstream.name] = server.startswith(_COPY_CONDITION_SERVERS)
 
 
 async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -> bool:
-    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes). Learnt once
-    per upstream from the ``Server`` header of a HEAD of the copy source."""
-    known = _COPIES_OWN_ETAG.get(upstream.name)
-    if known is not None:
-        return known
-    response = await upstream._send("HEAD", request.source_bucket, request.source_key, {})
-    server = response.headers.get("Server", "").strip().lower()
-    response.release()
-    if response.status >= 300:
-        return True  # unknown yet: the copy itself reports the source's error
-    known = not server.startswith(_CHUNK_ETAG_SERVERS)
-    _COPIES_OWN_ETAG[upstream.name] = known
-    return known
+    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes)."""
+    await _learn_server(upstream, request.source_bucket, request.source_key)
+    return _COPIES_OWN_ETAG.get(upstream.name, True)
 
 
 class S3MultipartMixin:
@@ -208,6 +219,12 @@ class S3MultipartMixin:
     records_upload_checksums = True
     """S3 upstreams may not report upload and part checksums (Ceph RGW 16, SeaweedFS 4.48):
     the proxy records them (:mod:`s3proxy.backends.upload_records`)."""
+
+    async def keeps_copy_conditions(self: _Transport, bucket: str, key: str) -> bool:
+        """Whether this upstream's copies refuse a source whose ``x-amz-copy-source-if-*``
+        fails (:data:`_KEEPS_COPY_CONDITIONS`; False while unknown)."""
+        await _learn_server(self, bucket, key)
+        return _KEEPS_COPY_CONDITIONS.get(self.name, False)
 
     async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
         headers = dict(request.attributes.headers)
@@ -262,11 +279,16 @@ class S3MultipartMixin:
     async def upload_part_copy(self: _Transport, request: UploadPartCopyInput) -> CopyObjectOutput:
         """A part copied from an object of this upstream, without its bytes passing here —
         unless the upstream's copies do not carry the part's own ETag (:func:`_copies_own_etag`):
-        then the bytes pass through and UploadPart gives the part its MD5, as S3 does."""
+        then the bytes pass through and UploadPart gives the part its MD5, as S3 does; so do
+        those of a conditional copy on an upstream that ignores the conditions."""
         # SSE-C parts pass through too: Ceph RGW 16 decrypts the source with the part's key.
         source_key = request.source_conditions.customer_key
         through = request.encryption is not None or source_key is not None
         if through or not await _copies_own_etag(self, request):
+            through = True
+        elif any_condition(request.source_conditions):
+            through = not _KEEPS_COPY_CONDITIONS.get(self.name, False)
+        if through:
             from s3proxy.backends.mapped_multipart import copy_part_through
 
             return await copy_part_through(self, self, request)  # type: ignore[arg-type]

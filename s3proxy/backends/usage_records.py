@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends import usage_folding
+from s3proxy.backends.quota_writes import KeyLocks, landed
 from s3proxy.backends.records import read_record
 from s3proxy.backends.usage_figures import (
     BASELINE,
@@ -127,6 +128,7 @@ class UsageBook:
         self._baseline_etag = ""
         self._read_at = -math.inf
         self._lock = asyncio.Lock()
+        self._writing: KeyLocks[tuple[str, str, str]] = KeyLocks()  # per upstream key
         self._flush: asyncio.TimerHandle | asyncio.Task[None] | None = None
         self._beat: asyncio.TimerHandle | None = None
         self._published: dict[Root, Usage] = {}
@@ -326,27 +328,32 @@ class UsageBook:
         size: int,
         write: Callable[[], Awaitable[T]],
     ) -> T:
-        """Check a write of ``size`` bytes at ``location`` against ``scopes``, hold it while
-        it runs, and count it once it has succeeded (403 QuotaExceeded, nothing written)."""
-        replaced = await head_size(self._backends[location.upstream], location)
-        roots = [r for scope in scopes for r in scope.roots]
-        await self.ensure(roots)
-        for scope in scopes:
-            if not any(self._holds(r, location) for r in scope.roots):
-                continue
-            before = sum((self.usage(r) for r in scope.roots), Usage())
-            if exceeded(scope, before, after_write(before, replaced, size)):
-                raise S3Error(S3ErrorCode.QuotaExceeded)
-        change = after_write(Usage(), replaced, size)
-        touched = sorted({r for r in roots if self._holds(r, location)})
-        self._add(self._held, touched, change)
-        try:
-            result = await write()
-        finally:
-            self._add(self._held, touched, Usage(-change.objects, -change.bytes))
-        self._add(self._mine, touched, change)
-        self._changed()
-        return result
+        """Check a write of ``size`` bytes at ``location`` against ``scopes`` (403 QuotaExceeded),
+        hold it while it runs, count it once stored; one key at a time (:mod:`.quota_writes`)."""
+        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
+            replaced = await head_size(self._backends[location.upstream], location)
+            roots = [r for scope in scopes for r in scope.roots]
+            await self.ensure(roots)
+            for scope in scopes:
+                if not any(self._holds(r, location) for r in scope.roots):
+                    continue
+                before = sum((self.usage(r) for r in scope.roots), Usage())
+                if exceeded(scope, before, after_write(before, replaced, size)):
+                    raise S3Error(S3ErrorCode.QuotaExceeded)
+            change = after_write(Usage(), replaced, size)
+            touched = sorted({r for r in roots if self._holds(r, location)})
+            self._add(self._held, touched, change)
+            try:
+                result = await write()
+            except S3Error as error:  # stored all the same, its answer lost: counted
+                backend = self._backends[location.upstream]
+                self._add(self._mine, touched, await landed(backend, location, size, error, change))
+                raise
+            finally:
+                self._add(self._held, touched, Usage(-change.objects, -change.bytes))
+            self._add(self._mine, touched, change)
+            self._changed()
+            return result
 
     async def removed(
         self,
@@ -355,22 +362,23 @@ class UsageBook:
         remove: Callable[[], Awaitable[T]],
         succeeded: Callable[[T, UpstreamLocation], bool] = lambda _, __: True,
     ) -> T:
-        """Delete, then free what the deleted objects counted (sizes read before)."""
+        """Delete, then free what the deleted objects counted (sizes read before; keys held)."""
         limit = asyncio.Semaphore(HEAD_AT_ONCE)
 
         async def size(location: UpstreamLocation) -> int | None:
             async with limit:
                 return await head_size(self._backends[location.upstream], location)
 
-        sizes = await asyncio.gather(*(size(location) for location in locations))
-        result = await remove()
-        roots = {r for scope in scopes for r in scope.roots}
-        for location, found in zip(locations, sizes, strict=True):
-            if found is not None and succeeded(result, location):
-                touched = [r for r in roots if self._holds(r, location)]
-                self._add(self._mine, touched, Usage(-1, -found))
-        self._changed()
-        return result
+        async with self._writing.hold((x.upstream, x.bucket, x.key) for x in locations):
+            sizes = await asyncio.gather(*(size(location) for location in locations))
+            result = await remove()
+            roots = {r for scope in scopes for r in scope.roots}
+            for location, found in zip(locations, sizes, strict=True):
+                if found is not None and succeeded(result, location):
+                    touched = [r for r in roots if self._holds(r, location)]
+                    self._add(self._mine, touched, Usage(-1, -found))
+            self._changed()
+            return result
 
     @staticmethod
     def _holds(root: Root, location: UpstreamLocation) -> bool:

@@ -1,0 +1,68 @@
+"""The answer to a CompleteMultipartUpload whose upload is gone upstream.
+
+Two reasons an upload is gone, and S3's answer for each:
+
+- **it completed**: SDKs retry Complete after a timeout, and S3 answers the retry 200 with the
+  same ETag, so the proxy does too when the object is the one these parts make
+  (:func:`completed_before`, :func:`~s3proxy.completion.completed_by`);
+- **it was aborted**: NoSuchUpload. A Complete racing the Abort can find the upload half
+  removed: SeaweedFS 4.48 lists or assembles its parts while the Abort deletes them and
+  answers InvalidPart. The client's next step differs (an InvalidPart names a part to send
+  again; NoSuchUpload says the upload is over), so on that error path only the proxy asks
+  once whether the upload still exists (:func:`gone_or`).
+"""
+
+from __future__ import annotations
+
+from s3proxy.backends.base import Backend
+from s3proxy.checksums import object_checksums
+from s3proxy.completion import completed_by
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import CompleteMultipartInput, CompleteMultipartOutput, ReadConditions
+
+
+async def after_failed_complete(
+    backend: Backend, request: CompleteMultipartInput, error: S3Error
+) -> CompleteMultipartOutput:
+    """The answer to the upstream Complete ``request`` (upstream bucket and key) that failed
+    with ``error``: the earlier result of a retried one, NoSuchUpload for an aborted one, else
+    ``error`` itself."""
+    error = await gone_or(backend, request, error)
+    if error.code is not S3ErrorCode.NoSuchUpload:
+        raise error
+    done = await completed_before(backend, request)
+    if done is None:
+        raise error
+    return done
+
+
+async def gone_or(backend: Backend, request: CompleteMultipartInput, error: S3Error) -> S3Error:
+    """NoSuchUpload for an InvalidPart whose upload no longer exists upstream, else
+    ``error`` as it was."""
+    if error.code is not S3ErrorCode.InvalidPart:
+        return error
+    try:
+        await backend.list_parts(request.bucket, request.key, request.upload_id, 0, 1)
+    except S3Error as found:
+        if found.code is S3ErrorCode.NoSuchUpload:
+            return found
+    return error
+
+
+async def completed_before(
+    backend: Backend, request: CompleteMultipartInput
+) -> CompleteMultipartOutput | None:
+    """The result of a Complete retried after it succeeded: the object, if it is the one these
+    parts make (:func:`~s3proxy.completion.completed_by`), else None (NoSuchUpload stands)."""
+    try:
+        key = request.encryption.customer_key if request.encryption else None
+        info = await backend.head_object(
+            request.bucket, request.key, ReadConditions(customer_key=key), checksum_mode=True
+        )
+    except S3Error as error:
+        if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NotModified):
+            return None
+        raise
+    if not completed_by(request.parts, info.etag):
+        return None
+    return CompleteMultipartOutput(etag=info.etag, checksums=object_checksums(info))
