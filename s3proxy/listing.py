@@ -45,6 +45,16 @@ MIN_FETCH = 8
 """The smallest page asked of an upstream: a request costs as much as listing ~30 keys."""
 SPREAD = 1.5
 """Standard deviations of a shard's share of a page fetched up front (~5% of shards refill)."""
+REQUEST_KEYS = 30
+"""What one upstream request costs, counted in keys listed (see MIN_FETCH)."""
+BUDGET_ROUNDS = 8
+"""Once a client page has returned something, it stops refilling after asking upstream for
+this many first rounds' worth (keys asked, plus REQUEST_KEYS a request) and ends short with
+IsTruncated=true, as S3 may. A delimiter that folds every shard's keys into a few common
+prefixes (flat) cost ~1,500 requests and ~570,000 keys listed upstream for one page of 1,000
+prefixes of 600 keys over 16 shards; bounded, 32 requests and ~17,000 keys, and a walk of
+the whole bucket lists about as much as before. A page without such folding needs ~1.1 rounds
+and never meets the bound."""
 
 Fetch = Callable[[str, str | None, int, str | None], Awaitable[ListPage]]
 """(upstream prefix, upstream start-after, max keys, upstream token) → one upstream page."""
@@ -244,10 +254,13 @@ async def merge_listing(
     fetch: Fetch,
     encoding: KeyEncoding = "plain",
     repeats: bool = False,
+    budget: int | None = None,
 ) -> MergedPage:
     """One client page over the shard roots. ``fetch`` lists below a root; under ``flat`` it
     must not pass the delimiter upstream (the upstream sees encoded names only). ``repeats``:
-    a name may come more than once (multipart uploads of one key)."""
+    a name may come more than once (multipart uploads of one key). ``budget``: keys the page
+    may ask upstream for (REQUEST_KEYS a request) before it ends short, once it has returned
+    something (default BUDGET_ROUNDS first rounds)."""
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     if query.max_keys <= 0:
@@ -255,14 +268,27 @@ async def merge_listing(
     start = _upstream_start(query, encoding)
     shards = [_Shard(root, start) for root in roots]
     size = first_fetch_size(query.max_keys, len(shards))
-    await asyncio.gather(*(shard.fill(fetch, query, size, encoding, repeats) for shard in shards))
+    if budget is None:
+        budget = BUDGET_ROUNDS * len(shards) * (size + REQUEST_KEYS)
+    spent = 0
+
+    async def counted(prefix: str, after: str | None, n: int, token: str | None) -> ListPage:
+        nonlocal spent
+        spent += n + REQUEST_KEYS
+        return await fetch(prefix, after, n, token)
+
+    await asyncio.gather(*(shard.fill(counted, query, size, encoding, repeats) for shard in shards))
     skip = resume_prefix(query)
     last: str | None = None
     count = 0
     while True:
         # Nothing a shard has yet to deliver sorts before the last name it buffered.
         while any(not shard.buffer and not shard.done for shard in shards):
-            await _refill(shards, fetch, query, encoding, repeats, query.max_keys - count, count)
+            if spent >= budget and count:
+                # Everything up to ``last`` was returned and nothing else sorts at or below it
+                # (the whole batch through the horizon was): the next page resumes exactly.
+                return MergedPage(entries, prefixes, True, last)
+            await _refill(shards, counted, query, encoding, repeats, query.max_keys - count, count)
         horizon = min((shard.buffer[-1][0] for shard in shards if not shard.done), default=None)
         batch: list[Item] = []
         for shard in shards:
