@@ -256,6 +256,9 @@ class CopyObjectOutput:
     etag: str
     last_modified: str
     """ISO 8601."""
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    """UploadPartCopy: the part's checksum of the upload's algorithm, where the backend
+    computed it (S3's CopyPartResult shows it, and clients list it in Complete)."""
 
 
 @dataclass(frozen=True, slots=True)

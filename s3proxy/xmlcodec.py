@@ -393,10 +393,13 @@ def complete_result_xml(
     return document("CompleteMultipartUploadResult", parts)
 
 
-def copy_part_result_xml(etag: str, last_modified: str) -> bytes:
-    return document(
-        "CopyPartResult", [_element("LastModified", last_modified), _element("ETag", etag)]
-    )
+def copy_part_result_xml(
+    etag: str, last_modified: str, checksums: Mapping[str, str] | None = None
+) -> bytes:
+    """CopyPartResult; ``checksums``: the part's, as S3 answers for an upload with one."""
+    items = [_element("LastModified", last_modified), _element("ETag", etag)]
+    items += [_element("Checksum" + alg, value) for alg, value in (checksums or {}).items()]
+    return document("CopyPartResult", items)
 
 
 def list_parts_xml(

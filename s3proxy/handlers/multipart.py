@@ -48,6 +48,7 @@ from s3proxy.handlers.object import (
     request_body,
     strip_aws_chunked,
 )
+from s3proxy.handlers.part_copy_checksum import copy_part_with_checksum
 from s3proxy.handlers.upload_ids import issue_upload_id, verified_upload
 from s3proxy.model import (
     CompletedPart,
@@ -58,6 +59,7 @@ from s3proxy.model import (
     UploadPartCopyInput,
     UploadPartInput,
 )
+from s3proxy.part_algorithm import check_part_algorithm
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
@@ -161,6 +163,8 @@ async def upload_part(ctx: RequestContext) -> S3Response:
     content_md5 = ctx.request.header("content-md5")
     md5 = parse_content_md5(content_md5)
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
+    if recorded is not None and checksum is not None:  # (the local store checks its own)
+        check_part_algorithm(recorded.algorithm, checksum.algorithm)
     # Refuse a bad key before any byte moves.
     ctx.storage.locate(bucket, key)
     encryption = sse.for_part(
@@ -212,7 +216,7 @@ def copy_source_range(value: str | None) -> tuple[int, int] | None:
 async def upload_part_copy(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id, _, marks, sse_s3 = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
     source_bucket, source_key = copy_source(ctx)
     header = ctx.request.header
     headers = ctx.request.header_map
@@ -226,26 +230,30 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         sse.SOURCE_CUSTOMER,
         secure=ctx.secure_transport,
     )
-    result = await ctx.storage.uploads.upload_part_copy(
-        UploadPartCopyInput(
-            source_bucket=source_bucket,
-            source_key=source_key,
-            bucket=bucket,
-            key=key,
-            upload_id=upstream_id,
-            part_number=number,
-            source_range=copy_source_range(header("x-amz-copy-source-range")),
-            source_conditions=ReadConditions(
-                if_match=header("x-amz-copy-source-if-match"),
-                if_none_match=header("x-amz-copy-source-if-none-match"),
-                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
-                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
-                customer_key=source_sse,
-            ),
-            encryption=encryption,
-        )
+    request = UploadPartCopyInput(
+        source_bucket=source_bucket,
+        source_key=source_key,
+        bucket=bucket,
+        key=key,
+        upload_id=upstream_id,
+        part_number=number,
+        source_range=copy_source_range(header("x-amz-copy-source-range")),
+        source_conditions=ReadConditions(
+            if_match=header("x-amz-copy-source-if-match"),
+            if_none_match=header("x-amz-copy-source-if-none-match"),
+            if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
+            if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
+            customer_key=source_sse,
+        ),
+        encryption=encryption,
     )
-    response = xml_response(copy_part_result_xml(result.etag, result.last_modified))
+    if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
+        result = await copy_part_with_checksum(ctx.storage, request, recorded)
+    else:
+        result = await ctx.storage.uploads.upload_part_copy(request)
+    response = xml_response(
+        copy_part_result_xml(result.etag, result.last_modified, result.checksums)
+    )
     response.headers.extend(_sse_headers(encryption, sse_s3))
     return response
 
@@ -264,7 +272,9 @@ def check_parts(parts: list[CompletedPart]) -> None:
         if part.part_number <= previous:
             raise S3Error(S3ErrorCode.InvalidPartOrder)
         previous = part.part_number
-    names = tuple(parts[0].checksums)
+    # The first part that lists a checksum sets the algorithm: a part without one is the part
+    # named (a copied part whose checksum the client did not have), as S3 names it.
+    names = next((tuple(part.checksums) for part in parts if part.checksums), ())
     for part in parts:
         if len(part.checksums) > 1 or tuple(part.checksums) != names:
             raise S3Error(

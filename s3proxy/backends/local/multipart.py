@@ -49,6 +49,7 @@ from s3proxy.model import (
     UploadPartInput,
     UploadsPage,
 )
+from s3proxy.part_algorithm import check_part_algorithm
 
 if TYPE_CHECKING:
     from s3proxy.checksums import Checksum
@@ -92,7 +93,10 @@ class LocalMultipart(StoreCore):
 
     async def upload_part(self, request: UploadPartInput) -> str:
         # Refuse an unknown upload before reading the body; checked again at commit (abort).
-        await self._run(self._upload, request.upload_id, request.bucket, request.key)
+        upload = await self._run(self._upload, request.upload_id, request.bucket, request.key)
+        given = request.checksum or request.trailer_checksum
+        algorithm = given[0].lower().removeprefix("x-amz-checksum-") if given else None
+        check_part_algorithm(upload.checksum_algorithm, algorithm)
         blob = await self.files.write(request.body, "part")
         part = StoredPart(
             sha256=blob.sha256,
@@ -150,7 +154,9 @@ class LocalMultipart(StoreCore):
             await self._unpin(pinned)
         part = StoredPart(blob.sha256, blob.size, summing.result(), f'"{blob.md5}"', now_ms())
         await self._run(self._commit_part, request.upload_id, request, part, blob)
-        return CopyObjectOutput(etag=part.etag, last_modified=iso_date(part.modified_ms))
+        return CopyObjectOutput(
+            etag=part.etag, last_modified=iso_date(part.modified_ms), checksums=part.checksums
+        )
 
     def _copy_source(self, bucket: str, key: str, conditions: ReadConditions) -> ObjectRecord:
         record = self.index.find_object(bucket, key)

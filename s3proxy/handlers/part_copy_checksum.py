@@ -1,0 +1,76 @@
+"""UploadPartCopy into an upload with a recorded checksum: the bytes pass through the proxy,
+which computes the part's checksum of the upload's algorithm as S3 does.
+
+Why: S3 gives a copied part a checksum like an uploaded one and shows it in CopyPartResult;
+clients list it in CompleteMultipartUpload, and S3 (SeaweedFS 4.48 too) refuses a Complete of
+such an upload that lists a part without it. An upstream's server-side copy tells the proxy
+no checksum (SeaweedFS 4.48 and Ceph RGW 16 keep or list none), so a copied part came back
+without one and the client's Complete was refused. Only uploads created with a checksum
+algorithm on an S3 upstream (the UploadId says so) take this path; every other part copy is
+unchanged. The local store computes a copied part's checksum itself.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from s3proxy.backends.mapped import MappedStorage
+from s3proxy.backends.part_copy import MAX_PART_SIZE
+from s3proxy.backends.upload_records import UploadChecksum
+from s3proxy.checksums import header_name, new_checksum
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.model import ByteRange, CopyObjectOutput, UploadPartCopyInput, UploadPartInput
+
+
+async def copy_part_with_checksum(
+    storage: MappedStorage, request: UploadPartCopyInput, recorded: UploadChecksum
+) -> CopyObjectOutput:
+    """The source range (client names) read through the storage, whose GET decides the
+    ``x-amz-copy-source-if-*`` conditions on the bytes it serves (a copy has no 304: 412),
+    streamed into UploadPart while summed; the part's checksum recorded for ListParts and
+    Complete and answered in CopyPartResult."""
+    byte_range = None
+    if request.source_range is not None:
+        byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
+    try:
+        got = await storage.get_object(
+            request.source_bucket, request.source_key, byte_range, request.source_conditions
+        )
+    except S3Error as error:
+        if error.code is S3ErrorCode.NotModified:
+            raise S3Error(S3ErrorCode.PreconditionFailed) from None
+        raise
+    checksum = new_checksum(recorded.algorithm)
+
+    async def summed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in body:
+            checksum.update(chunk)
+            yield chunk
+
+    try:
+        if request.source_range is not None and (
+            got.content_range is None or got.content_range[1] != request.source_range[1]
+        ):
+            raise S3Error(S3ErrorCode.InvalidRange)  # the range must lie within the source
+        if got.content_length > MAX_PART_SIZE:
+            raise S3Error(S3ErrorCode.EntityTooLarge)
+        part = UploadPartInput(
+            bucket=request.bucket,
+            key=request.key,
+            upload_id=request.upload_id,
+            part_number=request.part_number,
+            body=summed(got.body),
+            content_length=got.content_length,
+            trailer_checksum=(header_name(recorded.algorithm), checksum.digest_b64),
+            encryption=request.encryption,
+        )
+        etag = await storage.uploads.upload_part(part)
+    finally:
+        await got.aclose()
+    value = checksum.digest_b64()
+    await storage.uploads.record_part(part, recorded, etag, value)
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return CopyObjectOutput(etag=etag, last_modified=now, checksums={recorded.algorithm: value})
