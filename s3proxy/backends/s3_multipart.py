@@ -46,6 +46,7 @@ from s3proxy.backends.wire import (
     metadata_to_upstream,
     parse_content_range,
 )
+from s3proxy.complete_parse import complete_request_xml_stepped
 from s3proxy.completion import multipart_etag
 from s3proxy.conditions import any_condition
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -71,7 +72,7 @@ from s3proxy.upstream_xml import (
     parse_list_parts,
     parse_list_uploads,
 )
-from s3proxy.xmlcodec import complete_request_xml, quoted_etag
+from s3proxy.xmlcodec import quoted_etag
 
 if TYPE_CHECKING:
     from s3proxy.config import UpstreamConfig
@@ -316,7 +317,7 @@ class S3MultipartMixin:
     async def complete_multipart_upload(
         self: _Transport, request: CompleteMultipartInput
     ) -> CompleteMultipartOutput:
-        body = complete_request_xml(request.parts)
+        body = await complete_request_xml_stepped(request.parts)  # 10,000 parts: in steps
         headers = {"content-type": "application/xml", "content-length": str(len(body))}
         if request.conditions.if_match is not None:
             headers["if-match"] = request.conditions.if_match

@@ -33,6 +33,7 @@ from s3proxy.checksums import (
     multipart_checksum_type,
     parse_algorithm,
 )
+from s3proxy.complete_parse import parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, requested_checksum_type
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -68,7 +69,6 @@ from s3proxy.xmlcodec import (
     complete_result_xml,
     copy_part_result_xml,
     initiate_result_xml,
-    parse_complete_request,
 )
 
 MAX_PART_NUMBER = 10000
@@ -355,7 +355,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     verifier = PayloadVerifier(literal_sha256(ctx), md5)
     verifier.update(body)
     verifier.verify()
-    parts = parse_complete_request(body)
+    parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
     check_parts(parts)
     await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header

@@ -247,6 +247,7 @@ def complete(proxy: Proxy, upload: dict[str, Any], parts: list[tuple[Any, str]])
         ([(10001, 1)], 400, "InvalidArgument"),
         ([(1, 2)], 400, "InvalidPart"),  # the ETag of another part
         ([(1, 1), (4, 2)], 400, "InvalidPart"),  # a part never uploaded
+        ([(1, 1)] + [(n, 2) for n in range(4, 400)], 400, "InvalidPart"),  # a body in steps
         ([(2, 2), (3, 3)], 400, "EntityTooSmall"),  # a non-final part under 5 MiB
         ([(-1, 1)], 400, "MalformedXML"),
         (["abc", 1], 400, "MalformedXML"),
