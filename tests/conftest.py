@@ -66,8 +66,18 @@ def _repeats_another_lane(item: pytest.Item) -> bool:
       records upstream (over HTTP on every lane).
     - 256 shards merge through the same code as 16; on real upstreams 16 shards already prove
       the merged, paged listing, so the 256-shard reference listing runs on the local store.
+    - A ``one_lane`` mark on one parameter (a refusal decided before any backend call among
+      cases that reach the backend) keeps that case on the one lane ``one_lane`` chooses.
     """
     params = getattr(getattr(item, "callspec", None), "params", {})
+    if "backend" in params and item.get_closest_marker("one_lane"):
+        # A one_lane mark on one parameter (pytest.param(..., marks=pytest.mark.one_lane)):
+        # pytest_generate_tests sees only the function's marks, so its other lanes go here.
+        from tests.integration.conftest import lanes, one_lane
+
+        return params["backend"] not in one_lane(
+            lanes(item.get_closest_marker("upstream_layout") is not None)
+        )
     path = item.nodeid.split("::", 1)[0]
     if path.startswith("tests/clients/"):
         if path.endswith("test_refused_options.py"):  # but a public ACL's multipart upload

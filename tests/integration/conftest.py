@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -230,17 +230,28 @@ def upstream_buckets(upstream_s3: Any) -> None:
     create_upstream_buckets(upstream_s3)
 
 
+def lanes(upstream_layout: bool = False) -> list[str]:
+    """The backends chosen for this run (``S3PROXY_TEST_BACKENDS``, all by default); a test
+    that reads the upstream layout runs on none of the local store's."""
+    chosen = os.environ.get("S3PROXY_TEST_BACKENDS")
+    backends = [b for b in BACKENDS if chosen is None or b in chosen.split(",")]
+    return [b for b in backends if b != "local"] if upstream_layout else backends
+
+
+def one_lane(backends: list[str]) -> list[str]:
+    """Where a ``one_lane`` test runs: the local store when chosen (the cheapest), else the
+    first lane chosen. Decided before any backend is asked (auth, parsing, validation): one
+    lane proves it. tests/conftest.py applies the same choice to a mark on one parameter."""
+    return ["local"] if "local" in backends else backends[:1]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One lane per backend for every test that uses ``proxy`` (session-scoped: one proxy each)."""
     if "proxy" not in metafunc.fixturenames:
         return
-    chosen = os.environ.get("S3PROXY_TEST_BACKENDS")
-    backends = [b for b in BACKENDS if chosen is None or b in chosen.split(",")]
-    if metafunc.definition.get_closest_marker("upstream_layout"):
-        backends = [b for b in backends if b != "local"]
-    if metafunc.definition.get_closest_marker("one_lane") and backends:
-        # Decided before any backend is asked (auth, parsing, validation): one lane proves it.
-        backends = ["local"] if "local" in backends else backends[:1]
+    backends = lanes(metafunc.definition.get_closest_marker("upstream_layout") is not None)
+    if metafunc.definition.get_closest_marker("one_lane"):
+        backends = one_lane(backends)
     metafunc.parametrize("backend", backends, indirect=True, scope="session")
 
 
@@ -250,18 +261,40 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def proxy(
-    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def proxy(backend: str, request: pytest.FixtureRequest) -> Proxy:
+    """The lane's proxy. pytest keeps one value of a parametrised fixture at a time, so a
+    proxy started here would be stopped and started again at every change of lane — three
+    times per test module on each xdist worker. The lane's own unparametrised fixture below
+    keeps it running until the session ends (stopped before its upstream)."""
+    return cast(Proxy, request.getfixturevalue(f"lane_proxy_{backend}"))
+
+
+def _lane_proxy(
+    name: str, server: Any, upstream: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    fixtures = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
-    server: Any = None
-    upstream: Any = None
-    if backend in fixtures:
-        server, upstream = (request.getfixturevalue(name) for name in fixtures[backend])
     if upstream is not None:
         create_upstream_buckets(upstream)
-    running = start_proxy(server, upstream, tmp_path_factory.mktemp(f"proxy-{backend}"))
+    running = start_proxy(server, upstream, tmp_path_factory.mktemp(f"proxy-{name}"))
     try:
         yield running
     finally:
         running.process.stop()
+
+
+@pytest.fixture(scope="session")
+def lane_proxy_seaweedfs(
+    seaweed: SeaweedFS, upstream_s3: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    yield from _lane_proxy("seaweedfs", seaweed, upstream_s3, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def lane_proxy_ceph(
+    ceph_rgw: Any, ceph_s3: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    yield from _lane_proxy("ceph", ceph_rgw, ceph_s3, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def lane_proxy_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    yield from _lane_proxy("local", None, None, tmp_path_factory)

@@ -92,6 +92,7 @@ class TestBuckets:
         assert "Status" not in s3.get_bucket_versioning(Bucket=name)
         s3.delete_bucket(Bucket=name)
 
+    @pytest.mark.one_lane  # refused before any backend call (s3proxy.names)
     @pytest.mark.parametrize(
         "name", ["ab", "a" * 64, "Upper", "under_score", "192.168.1.1", "a..b", "-dash", "dot."]
     )

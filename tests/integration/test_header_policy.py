@@ -1,4 +1,5 @@
-"""The header policy end to end: every x-amz-* header is acted on or refused, on every lane.
+"""The header policy end to end: every x-amz-* header is acted on or refused, on every lane
+(what the policy itself refuses, before any backend call, on one: :func:`policy`).
 
 boto3 sends each header as a user would ask for it; every refusal is followed by a read that
 shows the old state, so a refused request is proven to have stored (or deleted) nothing.
@@ -25,6 +26,13 @@ BUCKET = "docs"
 OLD = b"the old contents"
 SSE_C = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
 RETAIN = datetime.datetime(2040, 1, 1, tzinfo=datetime.UTC)
+
+
+def policy(*values: Any) -> Any:
+    """A case the header policy refuses (s3proxy/header_policy.py, after authentication and
+    before the handler): its answer cannot depend on the lane, so it runs on one. Refusals the
+    handlers decide (storage class, tags, SSE: the backend says which it forwards) run on all."""
+    return pytest.param(*values, marks=pytest.mark.one_lane)
 
 
 def refused(call: Callable[[], Any]) -> tuple[int, str, dict[str, Any]]:
@@ -79,20 +87,24 @@ def with_header(s3: Any, name: str, value: str) -> Callable[[], None]:
 
 # --- PutObject --------------------------------------------------------------------------------
 
-PUT_REFUSALS: list[tuple[dict[str, Any], int, str]] = [
-    ({"ACL": "public-read-write"}, 501, "NotImplemented"),  # public-read: test_anonymous.py
-    ({"ACL": "aws-exec-read"}, 501, "NotImplemented"),  # authenticated-read: its own file
-    ({"ACL": "no-such-acl"}, 400, "InvalidArgument"),
-    ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
-    ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
+PUT_REFUSALS: list[Any] = [
+    policy({"ACL": "public-read-write"}, 501, "NotImplemented"),  # public-read: test_anonymous
+    policy({"ACL": "aws-exec-read"}, 501, "NotImplemented"),  # authenticated-read: its own file
+    policy({"ACL": "no-such-acl"}, 400, "InvalidArgument"),
+    policy({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
+    policy({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
     ({"StorageClass": "NOT_A_CLASS"}, 400, "InvalidStorageClass"),
     ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
-    ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"}, 501, "NotImplemented"),
+    policy({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"}, 501, "NotImplemented"),
     (SSE_C, 501, "NotImplemented"),
     ({"Tagging": "aws:team=blue"}, 400, "InvalidTag"),
-    ({"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": RETAIN}, 400, "InvalidRequest"),
-    ({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
-    ({"WebsiteRedirectLocation": "/elsewhere"}, 501, "NotImplemented"),
+    policy(
+        {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": RETAIN},
+        400,
+        "InvalidRequest",
+    ),
+    policy({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
+    policy({"WebsiteRedirectLocation": "/elsewhere"}, 501, "NotImplemented"),
 ]
 
 
@@ -108,6 +120,7 @@ def test_put_object_refusals_store_nothing(
     assert_unchanged(proxy.client("alice"), key)
 
 
+@pytest.mark.one_lane  # refused by the header policy
 def test_put_object_refusal_to_a_new_key_creates_nothing(proxy: Proxy) -> None:
     s3 = writer(proxy)
     name = "header-policy/new-" + os.urandom(5).hex()
@@ -137,6 +150,7 @@ def test_put_object_with_what_is_already_so_is_served(
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"new"
 
 
+@pytest.mark.one_lane  # refused by the header policy
 def test_an_unknown_header_is_501_naming_it(proxy: Proxy, key: str) -> None:
     s3 = writer(proxy)
     with_header(s3, "x-amz-fancy-new-feature", "on")
@@ -151,6 +165,7 @@ def client(proxy: Proxy, **extra: Any) -> Any:
     return client_for(proxy.endpoint, *TENANT_KEYS["alice"], **extra)
 
 
+@pytest.mark.one_lane  # refused by the header policy
 def test_a_session_token_is_invalid(proxy: Proxy, key: str) -> None:
     s3 = writer(proxy, aws_session_token="FQoGZXIvYXdzEXAMPLE")
     got = refused(lambda: s3.get_object(Bucket=BUCKET, Key=key))
@@ -178,16 +193,16 @@ def test_get_and_head_with_sse_c_are_refused(proxy: Proxy, key: str) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"ACL": "public-read-write"}, 501, "NotImplemented"),
+        policy({"ACL": "public-read-write"}, 501, "NotImplemented"),
         ({"StorageClass": "BOGUS"}, 400, "InvalidStorageClass"),
         ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
         ({"Tagging": "a=1&a=2", "TaggingDirective": "REPLACE"}, 400, "InvalidArgument"),
-        (
+        policy(
             {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": RETAIN},
             400,
             "InvalidRequest",
         ),
-        ({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
+        policy({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
         (
             {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": "k" * 32},
             501,
@@ -242,14 +257,14 @@ def test_copy_object_with_private_acl_and_tagging_directive_copy_is_served(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"ACL": "aws-exec-read"}, 501, "NotImplemented"),
-        ({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
+        policy({"ACL": "aws-exec-read"}, 501, "NotImplemented"),
+        policy({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
         ({"StorageClass": "COLDEST"}, 400, "InvalidStorageClass"),
         ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
         (SSE_C, 501, "NotImplemented"),
         ({"Tagging": "a=b&c=%3C%3E"}, 400, "InvalidTag"),
-        ({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
-        ({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
+        policy({"ObjectLockLegalHoldStatus": "ON"}, 400, "InvalidRequest"),
+        policy({"WebsiteRedirectLocation": "/x"}, 501, "NotImplemented"),
     ],
 )
 def test_create_multipart_upload_refusals_start_nothing(
@@ -282,6 +297,7 @@ def test_upload_part_with_sse_c_stores_no_part(proxy: Proxy, key: str) -> None:
 # --- CreateBucket -----------------------------------------------------------------------------
 
 
+@pytest.mark.one_lane  # every case refused by the header policy
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
@@ -325,6 +341,7 @@ def test_create_bucket_with_what_is_already_so_is_served(
 # --- deletes ----------------------------------------------------------------------------------
 
 
+@pytest.mark.one_lane  # refused by the header policy
 def test_delete_with_mfa_deletes_nothing(proxy: Proxy, key: str) -> None:
     s3 = proxy.client("alice")
     mfa = "arn:aws:iam::123456789012:mfa/user 123456"
@@ -349,6 +366,7 @@ def test_delete_bypassing_governance_retention_is_a_plain_delete(proxy: Proxy) -
 # --- headers hoisted into the query string (presigners do this) -------------------------------
 
 
+@pytest.mark.one_lane  # refused by the header policy (hoisted forms)
 @pytest.mark.parametrize(
     ("query", "code"),
     [

@@ -78,6 +78,7 @@ def code_of(caught: pytest.ExceptionInfo[ClientError]) -> str:
     return str(caught.value.response["Error"]["Code"])
 
 
+@pytest.mark.one_lane  # refused by the routing table, before any backend call
 class TestUnservedSubResources:
     @pytest.mark.parametrize("method", ["PUT", "DELETE", "GET"])
     def test_annotation_on_an_object_touches_nothing(
@@ -123,6 +124,7 @@ class TestUnservedSubResources:
         assert body_of(proxy, bucket) == ORIGINAL
 
 
+@pytest.mark.one_lane  # refused by the routing table, before any backend call
 class TestUnknownQueryNames:
     @pytest.mark.parametrize("query", ["fooBar", "fooBar="])
     def test_object_forms_are_refused_and_change_nothing(
@@ -156,6 +158,7 @@ class TestUnknownQueryNames:
         assert body_of(proxy, bucket) == ORIGINAL
 
 
+@pytest.mark.one_lane  # refused by the routing table, before any backend call
 class TestMethodNotAllowed:
     @pytest.mark.parametrize(("method", "key"), [("POST", "k"), ("PATCH", "k"), ("PATCH", None)])
     def test_method_s3_does_not_define(

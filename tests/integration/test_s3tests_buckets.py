@@ -331,6 +331,7 @@ class TestHeaders:
             assert (answer.status, answer.error_code) == (403, "AccessDenied")
         assert proxy.client("alice").list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
+    @pytest.mark.one_lane  # refused by the header policy, before any backend call
     def test_bad_canned_acl_is_400(self, proxy: Proxy, bucket: str) -> None:
         """test_bucket_put_bad_canned_acl."""
         s3 = with_headers(client_of(proxy, "alice"), "PutBucketAcl", {"x-amz-acl": "public-ready"})
@@ -490,6 +491,7 @@ class TestCannedAcls:
 class TestAclsNotCarriedOut:
     """Grants the gateway cannot carry out are refused, never stored as a 200 (README)."""
 
+    @pytest.mark.one_lane  # refused by the header policy, before any backend call
     def test_object_public_read_write_is_501(self, proxy: Proxy, bucket: str) -> None:
         """test_object_acl_canned_publicreadwrite."""
         s3 = proxy.client("alice")
