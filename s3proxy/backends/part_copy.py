@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from s3proxy.backends.base import Backend
 from s3proxy.conditions import copy_source_failed, upstream_conditions
@@ -25,8 +26,23 @@ from s3proxy.model import (
 MAX_PART_SIZE = 5 * 1024**3
 
 
+class CopySource(Protocol):
+    """What a copy source is read from: a backend (upstream names) or the mapped storage
+    (client names, :mod:`s3proxy.handlers.part_copy_checksum`)."""
+
+    async def get_object(
+        self,
+        bucket: str,
+        key: str,
+        byte_range: ByteRange | None,
+        conditions: ReadConditions,
+        checksum_mode: bool = False,
+        part_number: int | None = None,
+    ) -> GetObjectOutput: ...
+
+
 async def get_copy_source(
-    source: Backend,
+    source: CopySource,
     bucket: str,
     key: str,
     byte_range: ByteRange | None,

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from s3proxy.backends.mapped import MappedStorage
-from s3proxy.backends.part_copy import MAX_PART_SIZE
+from s3proxy.backends.part_copy import MAX_PART_SIZE, get_copy_source
 from s3proxy.backends.upload_records import UploadChecksum
 from s3proxy.checksums import header_name, new_checksum
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -28,21 +28,16 @@ from s3proxy.model import ByteRange, CopyObjectOutput, UploadPartCopyInput, Uplo
 async def copy_part_with_checksum(
     storage: MappedStorage, request: UploadPartCopyInput, recorded: UploadChecksum
 ) -> CopyObjectOutput:
-    """The source range (client names) read through the storage, whose GET decides the
-    ``x-amz-copy-source-if-*`` conditions on the bytes it serves (a copy has no 304: 412),
-    streamed into UploadPart while summed; the part's checksum recorded for ListParts and
-    Complete and answered in CopyPartResult."""
+    """The source range (client names) read through the storage, its
+    ``x-amz-copy-source-if-*`` decided on the bytes read (:func:`get_copy_source`), streamed
+    into UploadPart while summed; the part's checksum recorded for ListParts and Complete and
+    answered in CopyPartResult."""
     byte_range = None
     if request.source_range is not None:
         byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
-    try:
-        got = await storage.get_object(
-            request.source_bucket, request.source_key, byte_range, request.source_conditions
-        )
-    except S3Error as error:
-        if error.code is S3ErrorCode.NotModified:
-            raise S3Error(S3ErrorCode.PreconditionFailed) from None
-        raise
+    got = await get_copy_source(
+        storage, request.source_bucket, request.source_key, byte_range, request.source_conditions
+    )
     checksum = new_checksum(recorded.algorithm)
 
     async def summed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -305,3 +305,40 @@ def test_a_conditional_complete_never_replaces_an_object_unchecked(
             assert body_of(proxy, key) == b"mp"
     finally:
         abort(proxy, key, upload)
+
+
+@pytest.mark.parametrize("if_match", ["*", "own"])
+def test_a_copied_part_into_a_checksum_upload_keeps_its_source_conditions(
+    proxy: Proxy, objects: dict[str, str], if_match: str
+) -> None:
+    """UploadPartCopy into an upload with a checksum (its bytes pass through the proxy) with
+    ``x-amz-copy-source-if-match`` naming the source (``*`` or its own ETag): 200, as S3 (Ceph
+    RGW 16 answers 412 to ``*`` for the object's own ETag, so the proxy decides it), and a
+    stale ETag is 412."""
+    s3 = proxy.client("alice")
+    key = unique("copied-part")
+    etag = s3.head_object(Bucket=BUCKET, Key=objects["ten"])["ETag"]
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32C")
+    source = {"Bucket": BUCKET, "Key": objects["ten"]}
+    try:
+        copied = s3.upload_part_copy(
+            Bucket=BUCKET,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=1,
+            CopySource=source,
+            CopySourceIfMatch=etag if if_match == "own" else "*",
+        )
+        assert copied["CopyPartResult"]["ChecksumCRC32C"]
+        with pytest.raises(ClientError) as caught:
+            s3.upload_part_copy(
+                Bucket=BUCKET,
+                Key=key,
+                UploadId=upload["UploadId"],
+                PartNumber=2,
+                CopySource=source,
+                CopySourceIfMatch='"0123456789abcdef0123456789abcdef"',
+            )
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    finally:
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"])
