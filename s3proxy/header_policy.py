@@ -6,6 +6,11 @@ table below names is answered as the table says, and any other ``x-amz-*`` heade
 NotImplemented naming it in ``<Header>`` (gaul/s3proxy's behaviour), unless the operator set
 ``server.ignore_unknown_headers`` — which ignores only names the table does not know.
 
+Standard HTTP headers (``If-Match``, ``Range``, ``Content-MD5`` …) are ignored where S3 ignores
+them, on operations that do not define them; where S3 defines one that the gateway does not
+carry out (``If-Match`` on DeleteObject), it is refused like an ``x-amz-*`` header. Every request
+member of botocore's S3 model is placed by these tables (tests/unit/test_w10c_model_sweep.py).
+
 Presigners (the AWS SDK v3 among them) hoist headers into the query string of a presigned URL;
 S3 reads such ``x-amz-*`` query parameters as headers. They get the same answers, except that a
 header a handler reads (metadata, checksums, copy source …) is read from the header only, so
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 
 from s3proxy.acl import CANNED, GRANT_HEADERS, GRANTING, PRIVATE_LIKE
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.operations import Operation
+from s3proxy.operations import REFUSALS, Operation
 from s3proxy.request import S3Request
 
 AMZ_PREFIX = "x-amz-"
@@ -232,6 +237,14 @@ HEADERS: Mapping[str, HeaderRule] = {
     # Object features the gateway does not implement (yet).
     "x-amz-website-redirect-location": HeaderRule(EVERY, not_implemented),
     "x-amz-mfa": HeaderRule(EVERY, not_implemented),
+    # Named in botocore's S3 model and not carried out: named here so that they stay refused
+    # under server.ignore_unknown_headers, where each would otherwise be dropped and the
+    # request done as something else (tests/unit/test_w10c_model_sweep.py walks the model).
+    "x-amz-write-offset-bytes": HeaderRule(EVERY, not_implemented),  # an append, not a PUT
+    "x-amz-mp-object-size": HeaderRule(EVERY, not_implemented),  # Complete's expected size
+    "x-amz-object-annotation-directive": HeaderRule(EVERY, not_implemented),
+    "x-amz-optional-object-attributes": HeaderRule(EVERY, not_implemented),  # RestoreStatus
+    "x-amz-bucket-namespace": HeaderRule(EVERY, not_implemented),  # account-regional names
 }
 
 # Header families, by name prefix. No prefix is a prefix of another.
@@ -243,7 +256,61 @@ PREFIXES: Mapping[str, HeaderRule] = {
     "x-amz-copy-source-server-side-encryption-": HeaderRule(EVERY, not_implemented),
     # Mode, retain-until-date, legal hold, event holds.
     "x-amz-object-lock-": HeaderRule(OBJECT_WRITES, no_object_lock),
+    # Checksum algorithms the gateway does not compute (sha512, md5, xxhash*, any later one):
+    # dropped, a checksum the client relies on would go unverified and unstored.
+    "x-amz-checksum-": HeaderRule(EVERY, not_implemented),
+    # S3's x-amz-if-* conditions (DeleteObject's if-match-size / -last-modified-time,
+    # AbortMultipartUpload's if-match-initiated-time, any later one): dropped, a conditional
+    # delete would happen unconditionally.
+    "x-amz-if-": HeaderRule(EVERY, not_implemented),
 }
+
+
+# Standard HTTP request headers that botocore's S3 model gives an operation, and the operations
+# that act on each here (s3proxy.model.CONTENT_HEADERS are stored by object writes;
+# s3proxy.conditions and s3proxy.write_conditions take the conditions; s3proxy.ranges the range;
+# s3proxy.auth.payload and s3proxy.body Content-MD5 and Content-Length). S3 ignores these names
+# on operations that define none of them, and so does the gateway: plain HTTP clients send them
+# freely.
+CONTENT = OBJECT_WRITES
+CONDITIONAL_READS = _ops(Operation.GetObject, Operation.HeadObject)
+CONDITIONAL_WRITES = _ops(
+    Operation.PutObject, Operation.CopyObject, Operation.CompleteMultipartUpload
+)
+STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
+    "content-length": frozenset(Operation) - REFUSALS,  # HTTP framing of every body
+    "content-md5": UPLOADS
+    | _ops(
+        Operation.CompleteMultipartUpload,
+        Operation.DeleteObjects,
+        Operation.PutBucketVersioning,
+        Operation.PutBucketCors,
+        Operation.PutBucketTagging,
+        Operation.PutBucketAcl,
+        Operation.PutObjectAcl,
+        Operation.PutObjectTagging,
+    ),
+    "content-type": CONTENT,
+    "content-encoding": CONTENT,
+    "content-disposition": CONTENT,
+    "content-language": CONTENT,
+    "cache-control": CONTENT,
+    "expires": CONTENT,
+    "if-match": CONDITIONAL_READS | CONDITIONAL_WRITES,
+    "if-none-match": CONDITIONAL_READS | CONDITIONAL_WRITES,
+    "if-modified-since": CONDITIONAL_READS,
+    "if-unmodified-since": CONDITIONAL_READS,
+    "range": CONDITIONAL_READS,
+}
+
+# Standard headers that S3 acts on for an operation and the gateway does not: refused (501
+# naming the header) rather than dropped.
+REFUSED_STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
+    # S3's conditional delete: the gateway cannot delete only-if-unchanged atomically on every
+    # upstream, so it refuses rather than delete unconditionally.
+    "if-match": _ops(Operation.DeleteObject),
+}
+_REFUSING_STANDARD = frozenset().union(*REFUSED_STANDARD_HEADERS.values())
 
 
 def rule_for(name: str) -> HeaderRule | None:
@@ -287,11 +354,21 @@ def check_request_headers(
     request: S3Request, operation: Operation, *, ignore_unknown: bool
 ) -> None:
     """Refuse the request unless every ``x-amz-*`` header (and hoisted ``x-amz-*`` query
-    parameter) is acted on by ``operation`` or asks for nothing; headers first, in arrival
-    order, then the query. Run after authentication, before the handler reads any body."""
+    parameter) is acted on by ``operation`` or asks for nothing, and it carries no standard
+    header S3 would act on there and the gateway does not (:data:`REFUSED_STANDARD_HEADERS`);
+    headers first, in arrival order, then the query. Run after authentication, before the
+    handler reads any body."""
+    standard = operation in _REFUSING_STANDARD  # False on nearly every request: no lookups
     for name, value in request.headers:
         if name.startswith(AMZ_PREFIX):
             _check(name, value, operation, ignore_unknown=ignore_unknown, hoisted=False)
+        elif standard and operation in REFUSED_STANDARD_HEADERS.get(name, ()):
+            spelled = name.title()  # If-Match, as S3 spells it
+            raise S3Error(
+                S3ErrorCode.NotImplemented,
+                f"{operation.value} does not act on {spelled} here.",
+                Header=spelled,
+            )
     if request.query:
         for raw_name, value in request.query.items():
             name = raw_name.lower()

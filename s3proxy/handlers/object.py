@@ -390,14 +390,7 @@ async def head_object(ctx: RequestContext) -> S3Response:
 async def delete_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
-    if ctx.request.header("if-match") is not None:
-        # S3's conditional delete: the gateway cannot delete only-if-unchanged atomically on
-        # every upstream, so it refuses rather than delete unconditionally.
-        raise S3Error(
-            S3ErrorCode.NotImplemented,
-            "Conditional deletes (If-Match) are not implemented.",
-            Header="If-Match",
-        )
+    # If-Match (S3's conditional delete) never reaches here: s3proxy.header_policy refuses it.
     await check_version(ctx)
     await ctx.storage.delete_object(bucket, key)
     return S3Response(status=204)

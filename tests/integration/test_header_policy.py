@@ -418,3 +418,29 @@ def test_ignore_unknown_headers_ignores_only_unknown_names(lenient: Proxy) -> No
     assert got[:2] == (400, "InvalidStorageClass")
     assert s3.get_object(Bucket=BUCKET, Key=name)["Body"].read() == b"stored"
     s3.delete_object(Bucket=BUCKET, Key=name)
+
+
+def test_headers_s3_defines_stay_refused_when_unknown_headers_are_ignored(
+    lenient: Proxy,
+) -> None:
+    """An append offset, an x-amz-if-* delete condition, a checksum algorithm the gateway does
+    not compute: named in botocore's model, so refused even here. Dropped, the append replaced
+    the object with its tail and the conditional delete removed it whatever its size."""
+    s3 = client(lenient)
+    name = "lenient-" + os.urandom(5).hex()
+    s3.put_object(Bucket=BUCKET, Key=name, Body=b"stored")
+    got = refused(
+        lambda: writer(lenient).put_object(
+            Bucket=BUCKET, Key=name, Body=b" more", WriteOffsetBytes=6
+        )
+    )
+    assert (*got[:2], got[2]["Header"]) == (501, "NotImplemented", "x-amz-write-offset-bytes")
+    got = refused(lambda: s3.delete_object(Bucket=BUCKET, Key=name, IfMatchSize=1))
+    assert (*got[:2], got[2]["Header"]) == (501, "NotImplemented", "x-amz-if-match-size")
+    third = writer(lenient)
+    undo = with_header(third, "x-amz-checksum-xxhash64", "AAAAAAAAAAA=")
+    got = refused(lambda: third.put_object(Bucket=BUCKET, Key=name, Body=b"other"))
+    undo()
+    assert (*got[:2], got[2]["Header"]) == (501, "NotImplemented", "x-amz-checksum-xxhash64")
+    assert s3.get_object(Bucket=BUCKET, Key=name)["Body"].read() == b"stored"
+    s3.delete_object(Bucket=BUCKET, Key=name)
