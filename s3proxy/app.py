@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from s3proxy import anonymous, granted_reads, metrics
+from s3proxy import anonymous, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends import bucket_cache, usage_records
@@ -242,10 +242,9 @@ class S3App:
             entry.update(status=499, error="ClientDisconnected")
             self._log(entry, started, body.bytes_in, 0)
             return
-        except asyncio.CancelledError:  # the server's shutdown timeout passed: the line stays
-            entry.update(status=503, error="Cancelled")
-            self._log(entry, started, body.bytes_in, 0)
-            raise
+        except asyncio.CancelledError:  # the server's shutdown timeout passed: see _cut
+            await self._cut(scope, send, entry, started, body.bytes_in, request_id)
+            return
         except Exception:
             log.exception("request %s failed", request_id)
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
@@ -254,7 +253,7 @@ class S3App:
             tenant = entry.get("tenant")  # None: refused before authentication ended
             await add_response_headers(response, request, runtime.storages, runtime.keys, tenant)
         entry["status"] = response.status
-        extra_headers = [(b"x-amz-request-id", request_id.encode())]
+        extra_headers = [(b"x-amz-request-id", request_id.encode()), host_id.HEADER]
         if response.status >= 400 and not body.done and _has_body(scope):
             # Refused before its body was read (the server already sent 100 Continue, so the
             # client sends it anyway): the connection cannot be reused, and saying so lets the
@@ -382,6 +381,36 @@ class S3App:
             response.body = b""
         return response
 
+    async def _cut(
+        self,
+        scope: Mapping[str, Any],
+        send: Send,
+        entry: dict[str, Any],
+        started: float,
+        bytes_in: int,
+        request_id: str,
+    ) -> None:
+        """A request the shutdown timeout cut before its answer: 503 ServiceUnavailable, which
+        SDKs retry (on another replica), under the request id of its access line, and the
+        connection closed. Left to the server, uvicorn answered 500 InternalError under an id
+        no log line had, and logged the cancellation as an application error."""
+        entry.update(status=503, error="Cancelled")
+        error = S3Error(
+            S3ErrorCode.ServiceUnavailable, "The server is shutting down. Please retry."
+        )
+        response = xml_response(error_xml(error, request_id), error.status)
+        headers = [(b"x-amz-request-id", request_id.encode()), host_id.HEADER]
+        headers.append((b"connection", b"close"))
+        sent = 0
+        try:
+            sent = await send_response(
+                send, response, head=scope["method"] == "HEAD", extra_headers=headers
+            )
+        except Exception:  # the connection is gone already: the line says what happened
+            pass
+        finally:
+            self._log(entry, started, bytes_in, sent)
+
     @staticmethod
     def _log(entry: dict[str, Any], started: float, bytes_in: int, bytes_out: int) -> None:
         seconds = time.perf_counter() - started
@@ -392,6 +421,7 @@ class S3App:
             seconds,
             bytes_in,
             bytes_out,
+            entry.get("error"),
         )
         if access_log.isEnabledFor(logging.INFO):
             entry["bytes_in"] = bytes_in

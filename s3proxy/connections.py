@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import Callable
 from typing import Any
 
 import hypercorn.asyncio.run
 
+from s3proxy import host_id
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.logs import log_refusal
+from s3proxy.request import new_request_id
 from s3proxy.xmlcodec import error_xml
 
 
@@ -51,14 +53,17 @@ class ConnectionCounts:
 
 
 def refusal() -> bytes:
+    """The answer to a connection over the bounds, with its access line and metrics."""
+    request_id = new_request_id()
     body = error_xml(
-        S3Error(S3ErrorCode.SlowDown, "Too many connections from this address."),
-        secrets.token_hex(8).upper(),
+        S3Error(S3ErrorCode.SlowDown, "Too many connections from this address."), request_id
     )
     head = (
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
-        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+        f"x-amz-request-id: {request_id}\r\nx-amz-id-2: {host_id.HOST_ID.decode()}\r\n\r\n"
     )
+    log_refusal(request_id, 503, S3ErrorCode.SlowDown.name, len(body))
     return head.encode() + body
 
 

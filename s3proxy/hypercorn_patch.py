@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import functools
 import http
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,7 +37,10 @@ from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
+from s3proxy import host_id
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.logs import log_refusal
+from s3proxy.request import new_request_id
 from s3proxy.xmlcodec import error_xml
 
 _PATCHED = "_s3proxy_patched"
@@ -68,16 +70,23 @@ def below_s3_error(status: int) -> S3Error:
     )
 
 
-def error_response(error: S3Error) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and XML body of an error sent by the HTTP layer (connection closed)."""
-    request_id = secrets.token_hex(8).upper()
+def error_response(
+    error: S3Error, *, logged: bool = True
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and XML body of an error sent by the HTTP layer (connection closed),
+    with its access line and metrics (s3proxy.logs.log_refusal) unless ``logged`` is false:
+    an application that failed before answering has logged its own line."""
+    request_id = new_request_id()
     body = error_xml(error, request_id)
     headers = [
         (b"content-type", b"application/xml"),
         (b"content-length", str(len(body)).encode()),
         (b"x-amz-request-id", request_id.encode()),
+        host_id.HEADER,
         (b"connection", b"close"),
     ]
+    if logged:
+        log_refusal(request_id, error.status, error.code.name, len(body))
     return error.status, headers, body
 
 
@@ -190,7 +199,9 @@ def add_s3_error_bodies() -> None:
         await create_stream(self, request)
 
     async def stream_error(self: Any, status_code: int) -> None:
-        status, headers, body = error_response(below_s3_error(status_code))
+        # 500: the application ended without answering, and logged its own line.
+        error = below_s3_error(status_code)
+        status, headers, body = error_response(error, logged=status_code < 500)
         await self.send(Response(stream_id=self.stream_id, headers=headers, status_code=status))
         await self.send(Body(stream_id=self.stream_id, data=body))
         await self.send(EndBody(stream_id=self.stream_id))

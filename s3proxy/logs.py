@@ -11,6 +11,7 @@ lines. They say nothing an operator can act on, so they are counted in
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -68,6 +69,21 @@ class CountTransportNoise(logging.Filter):
             metrics.TRANSPORT_NOISE.inc()
             return False
         return True
+
+
+class DropCancelledCallbacks(logging.Filter):
+    """Drops asyncio's "Exception in callback" error for a CancelledError. On Python 3.11 the
+    streams server's done-callback asks a cancelled connection task for its exception, which
+    raises CancelledError (3.12 checks ``cancelled()`` first): with the Hypercorn engine every
+    shutdown that reached ``shutdown_timeout`` logged one error with a traceback per connection
+    it cut, for a cut the request's own access line already reports (503 Cancelled)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        raised = record.exc_info[1] if record.exc_info else None
+        return not (
+            isinstance(raised, asyncio.CancelledError)
+            and record.getMessage().startswith("Exception in callback")
+        )
 
 
 class QuietAbortedResponses(logging.Filter):
@@ -197,6 +213,26 @@ def write_access_line(entry: dict[str, Any]) -> None:
     access.info(_to_json(entry))
 
 
+def log_refusal(request_id: str, status: int, code: str, bytes_out: int) -> None:
+    """The access line and metrics of a request the HTTP layer refused before the S3 app saw
+    it (unreadable HTTP, ambiguous framing, a header section too large, too many connections
+    from one address): a request like any other for the operator, whose line carries the
+    ``x-amz-request-id`` the client got. No operation, tenant or bucket is known yet."""
+    metrics.observe_request("Unknown", status, "-", 0.0, 0, bytes_out, code)
+    write_access_line(
+        {
+            "time": timestamp(),
+            "request_id": request_id,
+            "operation": "Unknown",
+            "error": code,
+            "status": status,
+            "bytes_in": 0,
+            "bytes_out": bytes_out,
+            "duration_ms": 0.0,
+        }
+    )
+
+
 def flush_logs() -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
@@ -217,6 +253,8 @@ def configure_logging(settings: Settings) -> None:
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, CountTransportNoise) for f in asyncio_log.filters):
         asyncio_log.addFilter(CountTransportNoise())
+    if not any(isinstance(f, DropCancelledCallbacks) for f in asyncio_log.filters):
+        asyncio_log.addFilter(DropCancelledCallbacks())
     for name in SERVER_ERROR_LOGGERS:
         server_log = logging.getLogger(name)
         if not any(isinstance(f, QuietAbortedResponses) for f in server_log.filters):

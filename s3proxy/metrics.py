@@ -14,6 +14,13 @@ from prometheus_client.metrics import MetricWrapperBase
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 REQUESTS = Counter("s3proxy_requests", "S3 requests answered", ["operation", "status", "tenant"])
+ERRORS = Counter(
+    "s3proxy_errors",
+    "S3 requests answered with an error or cut short, by the access log's error: an S3 error"
+    " code (AccessDenied, SlowDown, NotImplemented, InvalidRequest for unreadable HTTP ...),"
+    " ClientDisconnected, Cancelled (cut by the shutdown timeout) or ResponseAborted",
+    ["operation", "code"],
+)
 REQUEST_SECONDS = Histogram(
     "s3proxy_request_duration_seconds",
     "Time from request to the end of the response",
@@ -71,9 +78,25 @@ def labelled(metric: MetricWrapperBase, *values: str) -> Any:
 _ANSWERED: dict[tuple[str, int, str], tuple[Any, Any]] = {}
 
 
+def error_code(error: str) -> str:
+    """The ``code`` label of an access line's ``error``: ``aborted: <cause>`` (a body cut after
+    the head went out) is one value, whatever the cause."""
+    return "ResponseAborted" if error.startswith("aborted") else error
+
+
 def observe_request(
-    operation: str, status: int, tenant: str, seconds: float, bytes_in: int, bytes_out: int
+    operation: str,
+    status: int,
+    tenant: str,
+    seconds: float,
+    bytes_in: int,
+    bytes_out: int,
+    error: str | None = None,
 ) -> None:
+    """One answered request. ``tenant`` is "-" until a signature is verified: an unknown
+    access key never becomes a label value. A 304 (``NotModified``) is an answer, not an error."""
+    if error is not None and error != "NotModified":
+        labelled(ERRORS, operation, error_code(error)).inc()
     key = (operation, status, tenant)
     answered = _ANSWERED.get(key)
     if answered is None:  # one lookup a request instead of two, with no label strings built

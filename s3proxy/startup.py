@@ -14,6 +14,7 @@ import os
 import shlex
 from pathlib import Path
 
+from s3proxy import host_id
 from s3proxy.config.models import LocalStoreConfig, Settings, UpstreamConfig
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -66,9 +67,11 @@ def rss_mib(pid: int | None = None) -> float | None:
 
 
 def memory_line(role: str) -> str:
+    """This serving process: its memory, and the ``x-amz-id-2`` its answers carry (s3proxy.host_id),
+    so that a client's report leads to this process's log."""
     mib = rss_mib()
     size = f"{mib:.1f} MiB resident" if mib is not None else "resident size unknown"
-    return f"memory: {role} process {os.getpid()}: {size}"
+    return f"memory: {role} process {os.getpid()}: {size}; x-amz-id-2 {host_id.HOST_ID.decode()}"
 
 
 def readiness_line(results: dict[str, tuple[str, str]]) -> tuple[bool, str]:

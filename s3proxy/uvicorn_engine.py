@@ -326,7 +326,8 @@ class S3Cycle(RequestResponseCycle):
     async def send_500_response(self) -> None:
         if self.disconnected or self.transport.is_closing():
             return
-        status, headers, body = error_response(S3Error(S3ErrorCode.InternalError))
+        error = S3Error(S3ErrorCode.InternalError)
+        status, headers, body = error_response(error, logged=False)  # the app logged its line
         with contextlib.suppress(OSError):
             await super().send(
                 {"type": "http.response.start", "status": status, "headers": headers}

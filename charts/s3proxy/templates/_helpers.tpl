@@ -81,7 +81,17 @@ the probes and Services use.
 {{- ceil $timeout | int }}
 {{- end }}
 
-{{/* SIGKILL only after the preStop sleep and the whole drain have had their time. */}}
+{{/* server.drain_delay (s3proxy's default 0 s: serving on after SIGTERM while /readyz fails),
+rounded up to whole seconds. */}}
+{{- define "s3proxy.drainDelay" -}}
+{{- $server := default dict .Values.config.server }}
+{{- $delay := 0.0 }}
+{{- if hasKey $server "drain_delay" }}{{ $delay = float64 $server.drain_delay }}{{ end }}
+{{- ceil $delay | int }}
+{{- end }}
+
+{{/* SIGKILL only after the preStop sleep and the whole drain have had their time: the
+drain_delay s3proxy keeps serving after SIGTERM, then shutdown_timeout for in-flight requests. */}}
 {{- define "s3proxy.terminationGracePeriodSeconds" -}}
-{{- add (include "s3proxy.shutdownTimeout" . | int) (int .Values.lifecycle.preStopSleepSeconds) (int .Values.lifecycle.extraGraceSeconds) }}
+{{- add (include "s3proxy.drainDelay" . | int) (include "s3proxy.shutdownTimeout" . | int) (int .Values.lifecycle.preStopSleepSeconds) (int .Values.lifecycle.extraGraceSeconds) }}
 {{- end }}
