@@ -9,12 +9,20 @@ proxy, interleaved over ``--pairs`` rounds:
   for a ListObjectsV2 page with delimiter ``/`` over ``fold`` (the fold), a prefix matching
   nothing, a plain 1,000-key page, and a DeleteObjects of 1,000 keys;
 - B's 1 KiB GET latency (p50/p99, ``--b-concurrency`` connections) while A, in another process,
-  runs ``--a-concurrency`` folding listings back to back, and with A idle.
+  runs ``--a-concurrency`` folding listings back to back, and with A idle; A's folds done and
+  refused (503 SlowDown, once over its ``max_concurrent_expensive``);
+- A alone listing directories as rclone does (``--list-concurrency`` at once, each a
+  ``prefix=dNNNN/`` page with delimiter ``/``): pages done and refused in ``--seconds``
+  (wave 10 A: whether the expensive-operation limit slows a tenant's ordinary parallel listing).
 
-No assertion: figures for BENCHMARKS.md "Fairness by cost (wave 9)". Usage:
+``--expensive N`` sets ``server.limits.max_concurrent_expensive`` on the candidate only (the
+baseline may not know it); ``--workers`` the workers of both (the limit is per worker).
+
+No assertion: figures for BENCHMARKS.md "Fairness by cost" (waves 9 and 10). Usage:
 
     python -m benchmarks.cost_fairness --a-tree /tmp/base --b-tree . [--pairs 3]
         [--prefixes 100] [--per-prefix 400] [--seconds 8] [--upstream seaweedfs|ceph]
+        [--workers 1] [--expensive 4] [--skip-costs] [--list-concurrency 8]
 """
 
 from __future__ import annotations
@@ -71,20 +79,55 @@ def _costs(a: Target, pid: int, admin: str, repeats: int) -> dict[str, dict[str,
     return out
 
 
-async def _fold_loop(a: Target, connections: int, stop: Any) -> int:
-    done = 0
+async def _fold_loop(a: Target, connections: int, stop: Any) -> tuple[int, int]:
+    """Folding listings back to back on ``connections``: (done, refused with 503)."""
+    done = refused = 0
 
-    def one() -> None:
-        blocking_request(a, "GET", None, [("delimiter", "/"), ("list-type", "2")], sink=True)
+    def one() -> int:
+        query = [("delimiter", "/"), ("list-type", "2")]
+        return blocking_request(a, "GET", None, query, sink=True)[0]
 
     async def worker() -> None:
-        nonlocal done
+        nonlocal done, refused
         while not stop.is_set():
-            await asyncio.to_thread(one)
-            done += 1
+            status = await asyncio.to_thread(one)
+            if status == 503:
+                refused += 1
+            else:
+                done += 1
 
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return done
+    return done, refused
+
+
+async def _directory_listings(
+    a: Target, connections: int, prefixes: int, seconds: float
+) -> tuple[int, int, list[float]]:
+    """rclone's directory walk: ``connections`` one-directory pages at once for ``seconds``:
+    (pages done, refused with 503, each page's latency)."""
+    end = time.monotonic() + seconds
+    done = refused = 0
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+
+    def one(number: int) -> int:
+        query = [("delimiter", "/"), ("list-type", "2"), ("prefix", f"d{number % prefixes:04d}/")]
+        return blocking_request(a, "GET", None, query, sink=True)[0]
+
+    async def worker() -> None:
+        nonlocal done, refused
+        while time.monotonic() < end:
+            started = time.perf_counter()
+            status = await asyncio.to_thread(one, next(counter))
+            if status == 503:
+                refused += 1
+            else:
+                assert status == 200, status
+                done += 1
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done, refused, latencies
 
 
 def _attacker(a: Target, connections: int, ready: Any, stop: Any, out: Any) -> None:
@@ -104,10 +147,13 @@ def _fairness(a: Target, b: Target, args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(0.5)
         loaded, failures = asyncio.run(_latencies(b, args.b_concurrency, args.seconds))
         stop.set()
-        a_done = receiving.recv()
+        a_done, a_refused = receiving.recv()
     finally:
         stop.set()
         attacker.join(120)
+    listed, listed_refused, page_latencies = asyncio.run(
+        _directory_listings(a, args.list_concurrency, args.prefixes, args.seconds)
+    )
     return {
         "b_idle_p50_ms": round(1000 * statistics.median(idle), 2),
         "b_idle_p99_ms": _ms(idle, 0.99),
@@ -115,12 +161,22 @@ def _fairness(a: Target, b: Target, args: argparse.Namespace) -> dict[str, Any]:
         "b_loaded_p99_ms": _ms(loaded, 0.99),
         "b_failures": failures,
         "a_listings": a_done,
+        "a_refused": a_refused,
+        "dir_pages": listed,
+        "dir_refused": listed_refused,
+        "dir_p50_ms": round(1000 * statistics.median(page_latencies), 2) if page_latencies else 0,
+        "dir_p99_ms": _ms(page_latencies, 0.99) if page_latencies else 0,
     }
 
 
-def _round(server: Any, tree: Path, work: Path, args: argparse.Namespace, fill: bool) -> Any:
+def _round(
+    server: Any, tree: Path, work: Path, args: argparse.Namespace, fill: bool, candidate: bool
+) -> Any:
     port, admin_port = free_port(), free_port()
-    config = write_config(work / "s3proxy.yaml", settings_for(server, port, admin_port, {}))
+    options: dict[str, Any] = {"workers": args.workers}
+    if candidate and args.expensive is not None:
+        options["limits"] = {"max_concurrent_expensive": args.expensive}
+    config = write_config(work / "s3proxy.yaml", settings_for(server, port, admin_port, options))
     process = ProxyProcess.start(
         config, admin_port=admin_port, log_path=work / "proxy.log", cwd=tree
     )
@@ -141,7 +197,7 @@ def _round(server: Any, tree: Path, work: Path, args: argparse.Namespace, fill: 
         admin = f"http://127.0.0.1:{admin_port}"
         blocking_request(a, "GET", None, [("list-type", "2"), ("max-keys", "1")])  # warm
         return {
-            "costs": _costs(a, process.pid, admin, args.repeats),
+            "costs": {} if args.skip_costs else _costs(a, process.pid, admin, args.repeats),
             "fairness": _fairness(a, b, args),
         }
     finally:
@@ -164,7 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 work = Path(tmp) / f"{name}-{pair}"
                 work.mkdir()
                 fill = pair == 0 and name == order[0]
-                results[name].append(_round(server, trees[name], work, args, fill))
+                results[name].append(_round(server, trees[name], work, args, fill, name == "b"))
                 print(name, json.dumps(results[name][-1]), flush=True)
     return results
 
@@ -181,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--a-concurrency", type=int, default=4)
     parser.add_argument("--b-concurrency", type=int, default=4)
     parser.add_argument("--upstream", choices=("seaweedfs", "ceph"), default="seaweedfs")
+    parser.add_argument("--workers", type=lambda v: v if v == "auto" else int(v), default="auto")
+    parser.add_argument(
+        "--expensive", type=int, help="max_concurrent_expensive of the candidate (b) only"
+    )
+    parser.add_argument("--list-concurrency", type=int, default=8, help="rclone's --checkers")
+    parser.add_argument("--skip-costs", action="store_true", help="only the fairness figures")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     results = run(args)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from s3proxy import anonymous, granted_reads, host_id, metrics
+from s3proxy import anonymous, expensive, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends import bucket_cache, usage_records
@@ -118,6 +118,10 @@ class Gateway:
             },
             default.max_wait,
             {name: _rates(tenant.limits, default) for name, tenant in settings.tenants.items()},
+            {
+                name: tenant.limits.max_concurrent_expensive or default.max_concurrent_expensive
+                for name, tenant in settings.tenants.items()
+            },
         )
         grants = {
             pair.access_key: Grants(
@@ -349,6 +353,7 @@ class S3App:
         gate = admission.gate(tenant)
         await gate.enter(admission.max_wait)
         CURRENT_TENANT.set(tenant)
+        expensive.CURRENT.set((admission.expensive[tenant], admission.max_wait))
         try:
             try:
                 response = await handler(context)

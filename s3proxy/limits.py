@@ -7,6 +7,10 @@ S3 answers under pressure). Other tenants' slots are untouched, so a tenant hold
 uploads slows only itself. Slots also bound a tenant's memory for request bodies: each request
 buffers at most a few socket reads (``server.py``'s ``max_app_queue_size``).
 
+A second gate per tenant counts expensive operations (listings, DeleteObjects, ...) instead of
+requests, with the same wait and answer (``Admission.expensive``; s3proxy.expensive says which
+operations and why).
+
 Upstream connections are partitioned by the same key: :data:`CURRENT_TENANT` names the tenant a
 request task (and the tasks it starts) works for, and :class:`s3proxy.backends.s3.S3Upstream`
 keeps one connection pool per tenant, so one tenant's slow requests cannot take another's
@@ -51,11 +55,13 @@ CURRENT_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("s3proxy_te
 class Gate:
     """One tenant's request slots. Entering is a counter increment while slots are free."""
 
-    __slots__ = ("_waiters", "active", "limit", "tenant")
+    __slots__ = ("_waiters", "active", "limit", "name", "tenant")
 
-    def __init__(self, limit: int, tenant: str = "") -> None:
+    def __init__(self, limit: int, tenant: str = "", name: str = "max_concurrent_requests") -> None:
         self.limit = limit
         self.tenant = tenant
+        self.name = name
+        """The limit's name in metrics (``s3proxy_limited_total``'s ``limit`` label)."""
         self.active = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
@@ -69,7 +75,7 @@ class Gate:
         try:
             async with asyncio.timeout(max_wait):
                 await waiter  # leave() hands its slot over: ``active`` already counts us
-            limited(self.tenant, "max_concurrent_requests", "waited")
+            limited(self.tenant, self.name, "waited")
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
                 self.leave()  # handed a slot as we gave up: pass it on
@@ -78,7 +84,7 @@ class Gate:
                 with contextlib.suppress(ValueError):  # leave() may have dropped it already
                     self._waiters.remove(waiter)
             if isinstance(exc, TimeoutError):
-                limited(self.tenant, "max_concurrent_requests", "SlowDown")
+                limited(self.tenant, self.name, "SlowDown")
                 raise slow_down(max_wait) from None
             raise
 
@@ -105,32 +111,28 @@ class Admission:
         limits: Mapping[str, int],
         max_wait: float,
         rates: Mapping[str, tuple[float, float]] | None = None,
+        expensive: Mapping[str, int] | None = None,
     ) -> None:
         self.gates: dict[str, Gate] = {}
+        self.expensive: dict[str, Gate] = {}
+        """Each tenant's slots for expensive operations (s3proxy.expensive); none: no limit."""
         self.rates: dict[str, TenantRates] = {}
         """Only tenants with a rate limit: the others pay one dict miss a request."""
         self.max_wait = max_wait
-        self.configure(limits, max_wait, rates)
+        self.configure(limits, max_wait, rates, expensive)
 
     def configure(
         self,
         limits: Mapping[str, int],
         max_wait: float,
         rates: Mapping[str, tuple[float, float]] | None = None,
+        expensive: Mapping[str, int] | None = None,
     ) -> None:
-        """``rates``: tenant → (requests_per_second, bytes_per_second), 0 for no limit."""
+        """``rates``: tenant → (requests_per_second, bytes_per_second), 0 for no limit;
+        ``expensive``: tenant → its ``max_concurrent_expensive``."""
         self.max_wait = max_wait
-        for tenant, limit in limits.items():
-            gate = self.gates.get(tenant)
-            if gate is None:
-                self.gates[tenant] = Gate(limit, tenant)
-            else:
-                gate.limit = limit
-                while gate._waiters and gate.active < gate.limit:  # a raised limit: wake waiters
-                    waiter = gate._waiters.popleft()
-                    if not waiter.done():
-                        gate.active += 1
-                        waiter.set_result(None)
+        _set_limits(self.gates, limits, "max_concurrent_requests")
+        _set_limits(self.expensive, expensive or {}, "max_concurrent_expensive")
         configured: dict[str, TenantRates] = {}
         for tenant, (per_request, per_byte) in (rates or {}).items():
             if per_request <= 0 and per_byte <= 0:
@@ -145,6 +147,21 @@ class Admission:
 
     def gate(self, tenant: str) -> Gate:
         return self.gates[tenant]
+
+
+def _set_limits(gates: dict[str, Gate], limits: Mapping[str, int], name: str) -> None:
+    """Give each tenant's gate its (new) limit; busy slots and waiters carry over a reload."""
+    for tenant, limit in limits.items():
+        gate = gates.get(tenant)
+        if gate is None:
+            gates[tenant] = Gate(limit, tenant, name)
+        else:
+            gate.limit = limit
+            while gate._waiters and gate.active < gate.limit:  # a raised limit: wake waiters
+                waiter = gate._waiters.popleft()
+                if not waiter.done():
+                    gate.active += 1
+                    waiter.set_result(None)
 
 
 class TokenBucket:

@@ -21,6 +21,9 @@ class ServerLimits(FrozenModel):
     """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
     max_wait: float = Field(default=1.0, ge=0)
     """Seconds a request over its tenant's limit waits for a slot before 503 SlowDown."""
+    max_concurrent_expensive: int = Field(default=4, ge=1)
+    """Expensive operations (listings, DeleteObjects, ...: s3proxy.expensive) one tenant may
+    have running at once; more wait ``max_wait``, then 503 SlowDown."""
     requests_per_second: float = Field(default=0.0, ge=0)
     """Requests a second per tenant (token bucket, bursts of one second); 0: no limit."""
     bytes_per_second: float = Field(default=0.0, ge=0)

@@ -27,6 +27,8 @@ from s3proxy.layout import TenantLayout, UpstreamRoot
 class TenantLimits(FrozenModel):
     max_concurrent_requests: int | None = Field(default=None, ge=1)
     """None: ``server.limits.max_concurrent_requests``."""
+    max_concurrent_expensive: int | None = Field(default=None, ge=1)
+    """None: ``server.limits.max_concurrent_expensive``."""
     requests_per_second: float | None = Field(default=None, ge=0)
     """None: ``server.limits.requests_per_second``; 0: no limit for this tenant."""
     bytes_per_second: float | None = Field(default=None, ge=0)

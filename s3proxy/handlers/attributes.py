@@ -22,6 +22,7 @@ import asyncio
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from s3proxy import expensive
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -149,7 +150,8 @@ async def _parts_xml(
         return f"<ObjectParts><PartsCount>{count}</PartsCount></ObjectParts>"
     numbers = range(marker + 1, min(count, marker + max_parts) + 1)
     limit = asyncio.Semaphore(PART_HEADS)
-    parts = await asyncio.gather(*(_part(ctx, etag, number, limit) for number in numbers))
+    async with expensive.held():  # one HEAD per part (s3proxy.expensive)
+        parts = await asyncio.gather(*(_part(ctx, etag, number, limit) for number in numbers))
     truncated = marker + max_parts < count
     items = [
         f"<Part>{_checksum_elements(part.checksums)}<PartNumber>{part.number}</PartNumber>"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from s3proxy import tokens
+from s3proxy import expensive, tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.body import read_small_body
 from s3proxy.checksums import ChecksumVerifier
@@ -135,7 +135,8 @@ async def _list(ctx: RequestContext, start_after: str | None) -> tuple[ListQuery
         raise S3Error(
             S3ErrorCode.InvalidArgument, "allow-unordered cannot be used with a delimiter"
         )
-    return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
+    async with expensive.held():  # the merge over shards (s3proxy.expensive)
+        return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
 
 
 def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
@@ -240,7 +241,8 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
         for key, version in entries
         if version_error(version, key) is None and key not in refused
     ]
-    deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
+    async with expensive.held():
+        deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
     results: list[tuple[DeleteResult, str | None]] = []
     for key, version in entries:
         if key in refused:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 
-from s3proxy import sse
+from s3proxy import expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.body import read_small_body
@@ -33,7 +33,7 @@ from s3proxy.checksums import (
     multipart_checksum_type,
     parse_algorithm,
 )
-from s3proxy.complete_parse import parse_complete_request_stepped
+from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, requested_checksum_type
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -355,7 +355,8 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     verifier = PayloadVerifier(literal_sha256(ctx), md5)
     verifier.update(body)
     verifier.verify()
-    parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
+    async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
+        parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
     check_parts(parts)
     await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from s3proxy import tokens
+from s3proxy import expensive, tokens
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.checksums import multipart_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -96,7 +96,8 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
         start_after=key_marker,
         max_keys=bounded(ctx, "max-uploads", MAX_LISTED, MAX_LISTED),
     )
-    merged = await ctx.storage.uploads.list_uploads(bucket, list_query, upstream_marker)
+    async with expensive.held():  # the merge over shards (s3proxy.expensive)
+        merged = await ctx.storage.uploads.list_uploads(bucket, list_query, upstream_marker)
     unrecorded: tuple[UploadChecksum | None, UploadMarks] = (None, UploadMarks())
     uploads = [
         dataclasses.replace(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+from s3proxy import expensive
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import max_keys_of, url_encoding
 from s3proxy.handlers.context import RequestContext
@@ -69,7 +70,8 @@ async def list_object_versions(ctx: RequestContext) -> S3Response:
         start_after=key_marker,
         max_keys=max_keys,
     )
-    page = await ctx.storage.list_objects(bucket, list_query)
+    async with expensive.held():  # the merge over shards (s3proxy.expensive)
+        page = await ctx.storage.list_objects(bucket, list_query)
     body = list_versions_xml(
         bucket=bucket,
         prefix=list_query.prefix,

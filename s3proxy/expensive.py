@@ -1,0 +1,75 @@
+"""Per-tenant slots for expensive operations: what one request costs, not only how many run.
+
+A tenant's request slots (s3proxy.limits) bound how many of its requests a worker serves at
+once, whatever each costs. Most requests cost the worker a few milliseconds; a few cost tens to
+hundreds, in CPU and upstream requests, and a tenant running several of them at once takes the
+worker's event loop from every other tenant (BENCHMARKS.md "Fairness by cost": tenant B's 1 KiB
+GET p99 went from ~50 ms to 1-2 s while tenant A ran four folding listings). So those parts of a
+request also hold one of the tenant's ``max_concurrent_expensive`` slots (per worker) while they
+run; over the limit they wait up to ``server.limits.max_wait``, then 503 SlowDown with
+``Retry-After``, as request slots do. The request's own slot stays held while it waits.
+
+Expensive, read from the code (each holds the slot for its costly part only):
+
+- a listing: ListObjects V1/V2 and ListObjectVersions merge one upstream listing per shard
+  (16 or more requests, and under ``flat`` a fold of common prefixes that may read thousands
+  of keys per page), and parse and re-serialise up to 1,000 keys (~25 ms of CPU a plain page);
+- ListMultipartUploads: the same merge over shards;
+- DeleteObjects: up to 1,000 keys parsed, deleted and answered (~25 ms), and with a quota one
+  HEAD per key first;
+- GetObjectAttributes with ObjectParts of a COMPOSITE-checksum object: one HEAD per part of the
+  page (up to 1,000); without ObjectParts it is one HEAD and is not held;
+- CompleteMultipartUpload: parsing a body of more than one parse slice (more than ~100 parts;
+  10,000 parts cost ~150 ms of CPU). The upstream's assembly afterwards is a wait, not work of
+  this worker, and is not held: a long Complete must not block the tenant's listings.
+
+Cheap single-object requests (GET, PUT, HEAD, parts) are never held: their cost is their bytes,
+bounded by rate limits and slots. The default limit, 4 per worker, and why: README "Fair
+sharing", BENCHMARKS.md "Per-tenant limit on expensive operations". The gate is the request's
+tenant's (the signer's, also for a granted read of another tenant's bucket), set per request by
+the app (:data:`CURRENT`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator
+
+from s3proxy.limits import Gate
+
+CURRENT: contextvars.ContextVar[tuple[Gate, float] | None] = contextvars.ContextVar(
+    "s3proxy_expensive", default=None
+)
+"""The running request's tenant's expensive-operation gate and ``max_wait``; None: no limit
+(outside requests, anonymous requests, or while the request already holds a slot)."""
+
+
+@contextlib.asynccontextmanager
+async def held() -> AsyncIterator[None]:
+    """Hold one of the tenant's expensive-operation slots for the body of the ``with``.
+
+    Raises 503 SlowDown when none frees within ``max_wait``. A request takes at most one slot:
+    a nested ``held()`` inside another passes straight through (no deadlock on a limit of 1)."""
+    current = CURRENT.get()
+    if current is None:
+        yield
+        return
+    gate, max_wait = current
+    await gate.enter(max_wait)
+    token = CURRENT.set(None)
+    try:
+        yield
+    finally:
+        CURRENT.reset(token)
+        gate.leave()
+
+
+@contextlib.asynccontextmanager
+async def held_if(expensive: bool) -> AsyncIterator[None]:
+    """:func:`held` when ``expensive``, else nothing."""
+    if not expensive:
+        yield
+        return
+    async with held():
+        yield
