@@ -15,11 +15,17 @@ that name could meet:
    DeleteBucket removes;
 3. every record under ``.uploads/B/`` removed; one that cannot be is an error, and the bucket
    stays;
-4. the bucket's marker deleted (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`).
+4. the bucket's marker deleted (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`);
+5. one more look under the root, for a write that raced these steps (:mod:`.bucket_race`):
+   an object puts the marker back (409 BucketNotEmpty), an upload is aborted.
 
 Uploads count toward no quota (:mod:`s3proxy.quotas`), so aborting them frees no usage record.
 An upload created while these steps run (another client racing the delete) is aborted by one
-more pass; one still there after :data:`PASSES` is 409 BucketNotEmpty, the bucket kept.
+more pass; one still there after :data:`PASSES` is 409 BucketNotEmpty, the bucket kept. A
+Complete that lands while its upload is being aborted (the abort then finds it gone) has made
+an object: the bucket is listed once more after the aborts, and such an object is 409
+BucketNotEmpty too, as S3 answers a DeleteBucket ordered after that Complete (the object is
+the client's, counted in its quota, and must not outlive its bucket).
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_settings import MAX_RECORD_BYTES
+from s3proxy.backends.records import read_record, write_record
 from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
-from s3proxy.model import UploadInfo
+from s3proxy.model import UploadInfo, WriteConditions
 
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
@@ -51,12 +59,12 @@ async def remove_bucket(
     backend = backends.get(root.upstream)
     if backend is None:  # config validation makes this unreachable; never leak the name
         raise S3Error(S3ErrorCode.InternalError)
-    page, uploads = await asyncio.gather(
-        backend.list_objects(root.bucket, root.prefix, None, None, 1),
-        backend.has_uploads(root.bucket, root.prefix),
+    has_objects, uploads = await asyncio.gather(
+        _has_objects(backend, root), backend.has_uploads(root.bucket, root.prefix)
     )
-    if page.entries:
+    if has_objects:
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    aborted = uploads
     for _ in range(PASSES):
         if not uploads:
             break
@@ -64,8 +72,59 @@ async def remove_bucket(
         uploads = await backend.has_uploads(root.bucket, root.prefix)
     if uploads:
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    if aborted and await _has_objects(backend, root):  # a Complete won the race to one
+        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
     await _remove_records(storage, backends, bucket)
+    record = await _settings_record(storage, bucket)
     await storage.buckets.delete(bucket)
+    await _after_deletion(storage, backends, backend, root, bucket, record)
+
+
+async def _after_deletion(
+    storage: MappedStorage,
+    backends: Mapping[str, Backend],
+    backend: Backend,
+    root: UpstreamRoot,
+    bucket: str,
+    record: bytes,
+) -> None:
+    """One more look under the root once the marker is gone (no write can start after that
+    without finding the bucket gone): a write that began before and landed since
+    (:mod:`.bucket_race`). An object there was answered 200 and is the client's: its bucket
+    is put back as it was (409 BucketNotEmpty, as S3 answers a delete ordered after that
+    write); uploads go with the bucket, as the ones found before did."""
+    has_objects, uploads = await asyncio.gather(
+        _has_objects(backend, root), backend.has_uploads(root.bucket, root.prefix)
+    )
+    if has_objects:
+        location = storage.buckets.settings_record(bucket)
+        if location is not None:
+            try:  # If-None-Match: a bucket of that name created meanwhile is kept as it is
+                await write_record(*location, record, conditions=WriteConditions(if_none_match="*"))
+            except S3Error as error:
+                if error.code is not S3ErrorCode.PreconditionFailed:
+                    raise
+            finally:
+                storage.buckets.cache.bump()
+        raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
+    if uploads:
+        await _abort_all(backend, root, storage.shard_roots(root))
+        await _remove_records(storage, backends, bucket)
+
+
+async def _settings_record(storage: MappedStorage, bucket: str) -> bytes:
+    """The bucket's marker body (its settings), to put back should the bucket have to stay;
+    no request for a bucket the existence check saw without settings."""
+    if storage.buckets.known_record_size(bucket) == 0:
+        return b""
+    location = storage.buckets.settings_record(bucket)
+    found = await read_record(*location, MAX_RECORD_BYTES) if location is not None else None
+    return found[0] if found is not None else b""
+
+
+async def _has_objects(backend: Backend, root: UpstreamRoot) -> bool:
+    page = await backend.list_objects(root.bucket, root.prefix, None, None, 1)
+    return bool(page.entries)
 
 
 async def _abort_all(backend: Backend, root: UpstreamRoot, shards: list[str]) -> None:

@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
@@ -189,6 +190,7 @@ class MappedStorage:
     # -- objects -----------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
+        looked_at = self.buckets.cache.current()  # a DeleteBucket meanwhile: bucket_race
         backend, location = await self.existing(request.bucket, request.key)
         scopes = self.quota_scopes(request.bucket)
         if scopes and isinstance(backend, UsageCounter):  # before any body byte moves
@@ -211,8 +213,26 @@ class MappedStorage:
             )
         else:
             result = await backend.put_object(upstream_request)
+        await kept_or_undone(
+            self.buckets,
+            request.bucket,
+            looked_at,
+            lambda: self._unwrite(scopes, backend, location),
+        )
         await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
         return result
+
+    async def _unwrite(
+        self, scopes: tuple[QuotaScope, ...], backend: Backend, location: UpstreamLocation
+    ) -> None:
+        """Remove an object written into a bucket deleted meanwhile, and what it counted
+        (:mod:`.bucket_race`)."""
+        usage = self.usage_book(scopes, backend)
+        delete = backend.delete_object
+        if usage is not None:
+            await usage.removed(scopes, [location], lambda: delete(location.bucket, location.key))
+        else:
+            await delete(location.bucket, location.key)
 
     async def get_object(
         self,
@@ -294,6 +314,7 @@ class MappedStorage:
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         """Server-side when both ends share an upstream, else streamed through the proxy."""
+        looked_at = self.buckets.cache.current()  # a DeleteBucket meanwhile: bucket_race
         source_backend, source = await self.existing(request.source_bucket, request.source_key)
         backend, target = await self.existing(request.bucket, request.key)
         asked = request.storage_class
@@ -328,6 +349,10 @@ class MappedStorage:
             )
         else:
             result = await _copy(source_backend, backend, mapped, same)
+        await kept_or_undone(
+            self.buckets, request.bucket, looked_at,
+            lambda: self._unwrite(mapped.quota, backend, target),
+        )  # fmt: skip
         await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
         return result
 

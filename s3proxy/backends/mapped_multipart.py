@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from s3proxy import object_acl, sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
 from s3proxy.backends.upload_gone import after_failed_complete
@@ -101,6 +102,7 @@ class MappedUploads:
         class other than STANDARD, which ListParts must name (SeaweedFS 4.48 names none), SSE-S3,
         which the UploadId ListMultipartUploads issues must say; a public ``acl``, whose object
         record Complete writes (on every lane)."""
+        looked_at = self._storage.buckets.cache.current()  # a DeleteBucket meanwhile
         backend, location = await self._existing(request.bucket, request.key)
         records = self._records(backend)
         if records is None and getattr(backend, "records_upload_checksums", False):
@@ -112,6 +114,11 @@ class MappedUploads:
             request, bucket=location.bucket, key=location.key, storage_class=upstream_class
         )
         upload_id = await backend.create_multipart_upload(upstream)
+
+        async def abort() -> None:
+            await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+
+        await kept_or_undone(self._storage.buckets, request.bucket, looked_at, abort)
         if records is None and acl is not None:  # the local store keeps the rest itself
             records = self._home_records()
             request = dataclasses.replace(

@@ -15,10 +15,15 @@ Upstream behaviour handled here:
 - S3 may answer CompleteMultipartUpload or UploadPartCopy with 200, keep-alive whitespace and
   then an ``<Error>`` document: that is translated like an error status, never passed as 200.
 - Ceph answers 404 NoSuchKey for an unknown upload id: NoSuchUpload here.
+- Ceph RGW 16 answers a Complete racing another Complete of the same upload with 500: it is
+  sent again a little later while the upload is still there
+  (:mod:`~s3proxy.backends.upstream_retry`); once it is gone, NoSuchUpload, which
+  :mod:`~s3proxy.backends.upload_gone` answers as the finished Complete did.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -40,6 +45,7 @@ from s3proxy.backends.upstream_chunked import (
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
 from s3proxy.backends.upstream_response import UpstreamResponse
+from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS, discard
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
@@ -326,15 +332,29 @@ class S3MultipartMixin:
         if request.checksum is not None:
             headers[request.checksum[0]] = request.checksum[1]
         headers.update(sse.upstream_headers(request.encryption))
-        response = await self._send(
-            "POST",
-            request.bucket,
-            request.key,
-            headers,
-            query=_upload_query(request.upload_id),
-            body=body,
-            payload_hash=hashlib.sha256(body).hexdigest(),
-        )
+        query, digest = _upload_query(request.upload_id), hashlib.sha256(body).hexdigest()
+        for delay in (*COMPLETE_DELAYS, None):
+            # The body is bytes, sent again as it is; each request is signed anew.
+            response = await self._send(
+                "POST",
+                request.bucket,
+                request.key,
+                headers,
+                query=query,
+                body=body,
+                payload_hash=digest,
+            )
+            if response.status != ASKED_AGAIN or delay is None:
+                break
+            # A racing Complete of this upload (Ceph RGW 16), or AWS's InternalError, which S3
+            # says to retry (upstream_retry) — while the upload is there: once it is gone
+            # (completed by the other, or aborted, whose Complete Ceph keeps answering 500),
+            # NoSuchUpload says which (upload_gone.after_failed_complete).
+            await discard(self.name, response)
+            await asyncio.sleep(delay)
+            await S3MultipartMixin.list_parts(
+                self, request.bucket, request.key, request.upload_id, 0, 1
+            )
         await _upload_status(self, response)
         etag, checksums = await upstream_result(self, response, parse_complete_result)
         if not etag:  # Ceph RGW 16

@@ -5,6 +5,7 @@ each either deletes the bucket with nothing left, or keeps it whole."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +15,20 @@ from s3proxy.backends import bucket_removal
 from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
-from s3proxy.model import DeleteResult, ListEntry, ListPage, UploadInfo, UploadsPage
+from s3proxy.model import (
+    DeleteResult,
+    ListEntry,
+    ListPage,
+    PutObjectInput,
+    PutObjectOutput,
+    UploadInfo,
+    UploadsPage,
+)
 
 HOME = UpstreamRoot("up", "homes", "alice/")
 ROOT = UpstreamRoot("up", "homes", "alice/b/")
 RECORDS = "alice/.uploads/b/"
+MARKER = "alice/.buckets/b"
 
 
 @dataclass
@@ -33,6 +43,8 @@ class Upstream:
     refuse_deletes: bool = False
     whole_page: int | None = None
     """As SeaweedFS: more uploads than this under one prefix is NotImplemented."""
+    completed_first: bool = False
+    """Each upload's Complete lands just before its abort (which then finds it gone)."""
 
     async def list_objects(
         self, bucket: str, prefix: str, _d: Any, _s: Any, max_keys: int, token: Any = None
@@ -65,8 +77,15 @@ class Upstream:
         if (key, upload_id) not in self.uploads:
             raise S3Error(S3ErrorCode.NoSuchUpload)
         self.uploads.remove((key, upload_id))
+        if self.completed_first:  # the client's Complete landed just before this abort
+            self.objects.add(key)
+            raise S3Error(S3ErrorCode.NoSuchUpload)
         if self.respawn:
             self.uploads.append((key, upload_id + "+"))
+
+    async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
+        self.objects.add(request.key)
+        return PutObjectOutput('"e"')
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
         if self.refuse_deletes:
@@ -76,11 +95,33 @@ class Upstream:
 
 
 @dataclass
+class Generation:
+    bumps: int = 0
+
+    def bump(self) -> None:
+        self.bumps += 1
+
+
+@dataclass
 class Buckets:
     deleted: list[str] = field(default_factory=list)
+    upstream: Upstream | None = None
+    meanwhile: Callable[[], None] | None = None
+    """A racing write that lands as the marker goes."""
+    cache: Generation = field(default_factory=Generation)
 
     async def delete(self, bucket: str) -> None:
         self.deleted.append(bucket)
+        if self.upstream is not None:
+            self.upstream.objects.discard(MARKER)
+        if self.meanwhile is not None:
+            self.meanwhile()
+
+    def known_record_size(self, bucket: str) -> int | None:
+        return 0
+
+    def settings_record(self, bucket: str) -> tuple[Upstream | None, str, str]:
+        return self.upstream, "homes", MARKER
 
 
 @dataclass
@@ -151,3 +192,39 @@ def test_too_many_uploads_for_one_listing_are_aborted_shard_by_shard() -> None:
     upstream = Upstream(uploads=uploads, whole_page=4)
     assert run(upstream).buckets.deleted == ["b"]
     assert upstream.uploads == []
+
+
+# -- writes racing the delete (wave 10 F; bucket_race) ---------------------------------------
+
+
+def racing(upstream: Upstream, meanwhile: Callable[[], None] | None = None) -> Storage:
+    storage = Storage(buckets=Buckets(upstream=upstream, meanwhile=meanwhile))
+    upstream.objects.add(MARKER)
+    return storage
+
+
+def test_a_complete_landing_before_its_abort_keeps_the_bucket_and_the_object() -> None:
+    upstream = Upstream(uploads=[("alice/b/1/u", "1")], completed_first=True)
+    storage = racing(upstream)
+    with pytest.raises(S3Error) as caught:
+        asyncio.run(remove_bucket(storage, {"up": upstream}, "b"))  # type: ignore[arg-type,dict-item]
+    assert caught.value.code is S3ErrorCode.BucketNotEmpty
+    assert storage.buckets.deleted == [] and "alice/b/1/u" in upstream.objects
+
+
+def test_an_upload_created_as_the_marker_goes_is_aborted_after_it() -> None:
+    upstream = Upstream()
+    storage = racing(upstream, lambda: upstream.uploads.append(("alice/b/2/late", "9")))
+    asyncio.run(remove_bucket(storage, {"up": upstream}, "b"))  # type: ignore[arg-type,dict-item]
+    assert storage.buckets.deleted == ["b"]
+    assert upstream.uploads == [] and MARKER not in upstream.objects
+
+
+def test_an_object_written_as_the_marker_goes_puts_the_bucket_back() -> None:
+    upstream = Upstream()
+    storage = racing(upstream, lambda: upstream.objects.add("alice/b/3/late"))
+    with pytest.raises(S3Error) as caught:
+        asyncio.run(remove_bucket(storage, {"up": upstream}, "b"))  # type: ignore[arg-type,dict-item]
+    assert caught.value.code is S3ErrorCode.BucketNotEmpty
+    assert {MARKER, "alice/b/3/late"} <= upstream.objects
+    assert storage.buckets.cache.bumps == 1
