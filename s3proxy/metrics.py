@@ -50,7 +50,8 @@ MULTIPART_COMPLETED = Counter(
 LIMITED = Counter(
     "s3proxy_limited_requests",
     "Requests a tenant limit acted on: limit is max_concurrent_requests,"
-    " max_concurrent_expensive, requests_per_second, bytes_per_second, upstream_connections (the tenant's pool) or upstream_connections_total"
+    " max_concurrent_expensive, requests_per_second, bytes_per_second, upstream_connections"
+    " (the tenant's pool) or upstream_connections_total"
     " (an upstream's connections per process, all tenants); answer is SlowDown (refused, 503)"
     " or waited (served after waiting for a slot)",
     ["tenant", "limit", "answer"],
