@@ -99,7 +99,10 @@ class Storage(test_mapped_complete.Storage):
         super().__init__(upstream)
         self.keeper = keeper
         self.tenant = SimpleNamespace(home=HOME)
-        self.buckets = SimpleNamespace(settings=Settings())
+        # No bucket changes meanwhile (s3proxy.backends.bucket_race): the generation stays.
+        self.buckets = SimpleNamespace(
+            settings=Settings(), cache=SimpleNamespace(current=lambda: 0)
+        )
 
     def locate(self, bucket: str, key: str) -> tuple[Any, UpstreamLocation]:
         return self.upstream, UpstreamLocation("up", "ub", "home/" + key)

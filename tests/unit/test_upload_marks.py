@@ -142,7 +142,10 @@ class TaggingStorage(test_mapped_complete.Storage):
     def __init__(self, upstream: TaggingUpstream, home: UpstreamRoot | None) -> None:
         super().__init__(upstream)
         self.tenant = SimpleNamespace(home=home)
-        self.buckets = SimpleNamespace(settings=SimpleNamespace(get=_no_settings))
+        # No bucket changes meanwhile (s3proxy.backends.bucket_race): the generation stays.
+        self.buckets = SimpleNamespace(
+            settings=SimpleNamespace(get=_no_settings), cache=SimpleNamespace(current=lambda: 0)
+        )
 
     def _backend(self, name: str) -> Any:
         return self.upstream
