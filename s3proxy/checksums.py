@@ -71,6 +71,23 @@ def parse_algorithm(value: str, header: str = "x-amz-checksum-algorithm") -> str
     return algorithm
 
 
+# Algorithms S3 added in 2025 that the gateway does not compute: asking for one is 501, not
+# S3's 400 for a name S3 does not know.
+LATER_ALGORITHMS = frozenset({"MD5", "SHA512", "XXHASH3", "XXHASH64", "XXHASH128"})
+
+
+def requested_algorithm(value: str, header: str = "x-amz-checksum-algorithm") -> str:
+    """The algorithm a request asks S3 to compute (:func:`parse_algorithm`); one of S3's that
+    the gateway does not compute → 501 NotImplemented naming the header."""
+    if value.strip().upper() in LATER_ALGORITHMS:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            f"The gateway does not compute {value.strip().upper()} checksums.",
+            Header=header,
+        )
+    return parse_algorithm(value, header)
+
+
 def decode_value(algorithm: str, value: str) -> bytes:
     """The digest a base64 ``x-amz-checksum-<alg>`` value stands for; malformed → InvalidRequest."""
     try:

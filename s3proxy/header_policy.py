@@ -194,7 +194,10 @@ HEADERS: Mapping[str, HeaderRule] = {
     "x-amz-checksum-crc64nvme": HeaderRule(CHECKSUMMED),
     "x-amz-checksum-sha1": HeaderRule(CHECKSUMMED),
     "x-amz-checksum-sha256": HeaderRule(CHECKSUMMED),
-    "x-amz-checksum-algorithm": HeaderRule(_ops(Operation.CreateMultipartUpload)),
+    # CopyObject: s3proxy.backends.copy_checksum.
+    "x-amz-checksum-algorithm": HeaderRule(
+        _ops(Operation.CreateMultipartUpload, Operation.CopyObject)
+    ),
     "x-amz-checksum-type": HeaderRule(
         _ops(Operation.CreateMultipartUpload, Operation.CompleteMultipartUpload)
     ),

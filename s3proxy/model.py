@@ -249,6 +249,9 @@ class CopyObjectInput:
     encryption: Encryption | None = None
     """SSE-S3 or SSE-C for the copy (:mod:`s3proxy.sse`); the source's SSE-C key is in
     ``source_conditions``."""
+    checksum_algorithm: str | None = None
+    """``x-amz-checksum-algorithm``: the copy's checksum is summed anew in it
+    (:mod:`s3proxy.backends.copy_checksum`); None: the source's is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +261,8 @@ class CopyObjectOutput:
     """ISO 8601."""
     checksums: Mapping[str, str] = field(default_factory=dict)
     """UploadPartCopy: the part's checksum of the upload's algorithm, where the backend
-    computed it (S3's CopyPartResult shows it, and clients list it in Complete)."""
+    computed it (S3's CopyPartResult shows it, and clients list it in Complete); CopyObject:
+    the copy's FULL_OBJECT checksum (:mod:`s3proxy.backends.copy_checksum`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,10 +211,16 @@ def delete_result_xml(results: Iterable[tuple[DeleteResult, str | None]], quiet:
     return document("DeleteResult", parts)
 
 
-def copy_result_xml(etag: str, last_modified: str) -> bytes:
-    return document(
-        "CopyObjectResult", [_element("LastModified", last_modified), _element("ETag", etag)]
-    )
+def copy_result_xml(
+    etag: str, last_modified: str, checksums: Mapping[str, str] | None = None
+) -> bytes:
+    """CopyObjectResult; ``checksums``: the copy's, always FULL_OBJECT (a copy is one object,
+    s3proxy.backends.copy_checksum), with ChecksumType as S3 answers."""
+    items = [_element("LastModified", last_modified), _element("ETag", etag)]
+    if checksums:
+        items.append(_element("ChecksumType", "FULL_OBJECT"))
+        items += [_element("Checksum" + alg, value) for alg, value in checksums.items()]
+    return document("CopyObjectResult", items)
 
 
 def _owner(name: str, owner: Owner) -> str:

@@ -9,9 +9,8 @@ business; listing over shards is :mod:`s3proxy.listing`'s.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
@@ -19,11 +18,13 @@ from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
+from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
-from s3proxy.backends.part_copy import get_copy_source
-from s3proxy.backends.usage_records import UsageBook, book, head_size
+from s3proxy.backends.part_copy import copy_object_through
+from s3proxy.backends.usage_records import UsageBook, book
+from s3proxy.checksums import object_checksums
 from s3proxy.conditions import (
     any_condition,
     copy_source_failed,
@@ -330,10 +331,20 @@ class MappedStorage:
             ),
         )
         same = source.upstream == target.upstream
+        destination = request.conditions
+        if (destination.if_match or destination.if_none_match) is not None and not getattr(
+            backend, "checks_copy_conditions", False
+        ):
+            # The destination's If-Match / If-None-Match: Ceph RGW 16 ignores both on a copy (200,
+            # the object replaced under If-None-Match: *), while every upstream checks them on a
+            # PUT: the bytes pass through here, into a conditional PUT.
+            same = False
+        # The source's checksum decides the copy's (.copy_checksum): one HEAD, which also
+        # checks x-amz-copy-source-if-* here: Ceph RGW 16 copies despite a failed If-Match.
+        read = ReadConditions(customer_key=request.source_conditions.customer_key)
+        info = await source_backend.head_object(source.bucket, source.key, read, True)
+        sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
         if any_condition(request.source_conditions):
-            # Checked here too: Ceph RGW 16 copies despite a failed x-amz-copy-source-if-match.
-            key = ReadConditions(customer_key=request.source_conditions.customer_key)
-            info = await source_backend.head_object(source.bucket, source.key, key)
             if copy_source_failed(request.source_conditions, info.etag, info.last_modified):
                 raise S3Error(S3ErrorCode.PreconditionFailed)
             # There, an overwrite after that HEAD would be copied: the bytes pass through here.
@@ -341,14 +352,10 @@ class MappedStorage:
             same = same and (keeps is None or await keeps(source.bucket, source.key))
         usage = self.usage_book(mapped.quota, backend)
         if usage is not None:  # checked against the source's size before the copy
-            size = await head_size(source_backend, source)
-            if size is None:
-                raise S3Error(S3ErrorCode.NoSuchKey)
-            result = await usage.guarded(
-                mapped.quota, target, size, lambda: _copy(source_backend, backend, mapped, same)
-            )
+            copy = functools.partial(_copy, source_backend, backend, mapped, same, sums)
+            result = await usage.guarded(mapped.quota, target, info.size, copy)  # the HEAD's
         else:
-            result = await _copy(source_backend, backend, mapped, same)
+            result = await _copy(source_backend, backend, mapped, same, sums)
         await kept_or_undone(
             self.buckets, request.bucket, looked_at,
             lambda: self._unwrite(mapped.quota, backend, target),
@@ -416,16 +423,22 @@ class MappedStorage:
 
 
 async def _copy(
-    source: Backend, target: Backend, request: CopyObjectInput, same_upstream: bool
+    source: Backend,
+    target: Backend,
+    request: CopyObjectInput,
+    same_upstream: bool,
+    sums: CopyChecksum,
 ) -> CopyObjectOutput:
-    if same_upstream:
+    """``sums``: the copy's checksum (:mod:`.copy_checksum`): a new one is summed here."""
+    if same_upstream and sums.summed is None:
         try:
-            return await target.copy_object(request)
+            result = await target.copy_object(request)
+            return dataclasses.replace(result, checksums=sums.kept)
         except S3Error as error:
             # Ceph RGW 16 does not copy SSE-C objects (501): their bytes pass through here.
             if error.code is not S3ErrorCode.NotImplemented or not sse.customer_copy(request):
                 raise
-    return await _copy_between(source, target, request)
+    return await copy_object_through(source, target, request, sums)
 
 
 async def _delete_counted(
@@ -465,42 +478,3 @@ async def _with_validators(
     read = ReadConditions(customer_key=key)
     info = await backend.head_object(location.bucket, location.key, read)
     return S3Error(S3ErrorCode.NotModified, headers=_validators(info))
-
-
-async def _copy_between(
-    source: Backend, target: Backend, request: CopyObjectInput
-) -> CopyObjectOutput:
-    got = await get_copy_source(
-        source, request.source_bucket, request.source_key, None, request.source_conditions
-    )
-    try:
-        attributes = request.attributes if request.replace_metadata else got.info.attributes
-        tags = request.tags
-        if tags is None:  # COPY: the source's tags, fetched only when it has some
-            tags = (
-                await source.get_object_tagging(request.source_bucket, request.source_key)
-                if got.info.tag_count
-                else ()
-            )
-        result = await target.put_object(
-            PutObjectInput(
-                bucket=request.bucket,
-                key=request.key,
-                body=got.body,
-                content_length=got.content_length,
-                attributes=attributes,
-                conditions=request.conditions,
-                quota=request.quota,
-                storage_class=request.storage_class,
-                tags=tags,
-                encryption=request.encryption,
-            )
-        )
-    finally:
-        await got.aclose()
-    key = request.encryption.customer_key if request.encryption else None
-    info = await target.head_object(request.bucket, request.key, ReadConditions(customer_key=key))
-    modified = parsedate_to_datetime(info.last_modified).astimezone(UTC)
-    return CopyObjectOutput(
-        etag=result.etag, last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z"
-    )

@@ -1,23 +1,30 @@
-"""UploadPartCopy through the proxy: the source range read with GetObject and streamed into
-UploadPart, for a copy between upstreams and for an upstream whose own part copies do not give
-the part its MD5 ETag. Split from :mod:`s3proxy.backends.mapped_multipart` (which re-exports
-it) to keep that module small.
+"""Copies through the proxy: UploadPartCopy's source range read with GetObject and streamed
+into UploadPart, for a copy between upstreams and for an upstream whose own part copies do not
+give the part its MD5 ETag (split from :mod:`s3proxy.backends.mapped_multipart`, which
+re-exports it, to keep that module small); and CopyObject's whole source streamed into
+PutObject, between upstreams, where an upstream cannot copy as asked, and where S3 gives the
+copy a checksum of its own (:mod:`s3proxy.backends.copy_checksum`), summed as the bytes pass.
 
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.copy_checksum import CopyChecksum
 from s3proxy.conditions import copy_source_failed, upstream_conditions
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ByteRange,
+    CopyObjectInput,
     CopyObjectOutput,
     GetObjectOutput,
+    PutObjectInput,
     ReadConditions,
     UploadPartCopyInput,
     UploadPartInput,
@@ -98,3 +105,85 @@ async def copy_part_through(
         await got.aclose()
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return CopyObjectOutput(etag=etag, last_modified=now)
+
+
+async def _sum_source(source: Backend, request: CopyObjectInput, algorithm: str) -> tuple[str, str]:
+    """The source's checksum in ``algorithm``, read through once (its ``x-amz-copy-source-if-*``
+    decided on the bytes read) → (ETag read, base64 value)."""
+    from s3proxy.checksums import new_checksum  # awscrt: only when needed
+
+    checksum = new_checksum(algorithm)
+    got = await get_copy_source(
+        source, request.source_bucket, request.source_key, None, request.source_conditions
+    )
+    try:
+        async for chunk in got.body:
+            checksum.update(chunk)
+    finally:
+        await got.aclose()
+    return got.info.etag, checksum.digest_b64()
+
+
+async def copy_object_through(
+    source: Backend, target: Backend, request: CopyObjectInput, sums: CopyChecksum | None = None
+) -> CopyObjectOutput:
+    """CopyObject through the proxy: the source (its ``x-amz-copy-source-if-*`` decided on the
+    bytes read) streamed into PutObject, with the copy's checksum (``sums``,
+    :mod:`.copy_checksum`) declared up front, where every upstream checks and keeps it (a
+    trailer reaches only ``aws-chunked`` upstreams), and answered in the output. A new checksum
+    is not known up front: the source is read through once to sum it, then copied pinned to
+    the ETag summed (If-Match), so the copy's bytes are the ones summed."""
+    from s3proxy.checksums import header_name
+
+    sums = sums or CopyChecksum()
+    declared = next(iter(sums.kept.items()), None)
+    conditions = request.source_conditions
+    if sums.summed is not None:
+        etag, value = await _sum_source(source, request, sums.summed)
+        declared = (sums.summed, value)
+        conditions = ReadConditions(if_match=etag, customer_key=conditions.customer_key)
+    try:
+        got = await get_copy_source(
+            source, request.source_bucket, request.source_key, None, conditions
+        )
+    except S3Error as error:
+        if sums.summed is None or error.code is not S3ErrorCode.PreconditionFailed:
+            raise
+        # Overwritten between the two reads: S3 would have copied one or the other.
+        raise S3Error(
+            S3ErrorCode.ServiceUnavailable, "The copy source changed during the copy."
+        ) from None
+    try:
+        attributes = request.attributes if request.replace_metadata else got.info.attributes
+        tags = request.tags
+        if tags is None:  # COPY: the source's tags, fetched only when it has some
+            tags = (
+                await source.get_object_tagging(request.source_bucket, request.source_key)
+                if got.info.tag_count
+                else ()
+            )
+        result = await target.put_object(
+            PutObjectInput(
+                bucket=request.bucket,
+                key=request.key,
+                body=got.body,
+                content_length=got.content_length,
+                attributes=attributes,
+                conditions=request.conditions,
+                quota=request.quota,
+                storage_class=request.storage_class,
+                tags=tags,
+                encryption=request.encryption,
+                checksum=None if declared is None else (header_name(declared[0]), declared[1]),
+            )
+        )
+    finally:
+        await got.aclose()
+    key = request.encryption.customer_key if request.encryption else None
+    info = await target.head_object(request.bucket, request.key, ReadConditions(customer_key=key))
+    modified = parsedate_to_datetime(info.last_modified).astimezone(UTC)
+    return CopyObjectOutput(
+        etag=result.etag,
+        last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z",
+        checksums={} if declared is None else {declared[0]: declared[1]},
+    )

@@ -31,7 +31,8 @@ from s3proxy.checksums import (
     decode_value,
     header_name,
     multipart_checksum_type,
-    parse_algorithm,
+    new_checksum,
+    requested_algorithm,
 )
 from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, requested_checksum_type
@@ -49,7 +50,11 @@ from s3proxy.handlers.object import (
     request_body,
     strip_aws_chunked,
 )
-from s3proxy.handlers.part_copy_checksum import copy_part_with_checksum
+from s3proxy.handlers.part_copy_checksum import (
+    copy_part_with_checksum,
+    stored_part_checksum,
+    summing,
+)
 from s3proxy.handlers.upload_ids import issue_upload_id, verified_upload
 from s3proxy.model import (
     CompletedPart,
@@ -60,7 +65,7 @@ from s3proxy.model import (
     UploadPartCopyInput,
     UploadPartInput,
 )
-from s3proxy.part_algorithm import check_part_algorithm
+from s3proxy.part_algorithm import check_listed_checksums, check_part_algorithm, sums_missing_part
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
@@ -127,7 +132,7 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
     header = ctx.request.header
     algorithm = header("x-amz-checksum-algorithm")
     if algorithm is not None:
-        algorithm = parse_algorithm(algorithm)
+        algorithm = requested_algorithm(algorithm)
     checksum_type = multipart_checksum_type(algorithm, header("x-amz-checksum-type"))
     encryption = sse.for_write(
         ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
@@ -163,8 +168,9 @@ async def upload_part(ctx: RequestContext) -> S3Response:
     content_md5 = ctx.request.header("content-md5")
     md5 = parse_content_md5(content_md5)
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
-    if recorded is not None and checksum is not None:  # (the local store checks its own)
-        check_part_algorithm(recorded.algorithm, checksum.algorithm)
+    given = checksum.algorithm if checksum is not None else None
+    if recorded is not None:  # (the local store checks its own)
+        check_part_algorithm(recorded.algorithm, given, recorded.type)
     # Refuse a bad key before any byte moves.
     ctx.storage.locate(bucket, key)
     encryption = sse.for_part(
@@ -177,6 +183,11 @@ async def upload_part(ctx: RequestContext) -> S3Response:
         declared = (checksum.header, checksum.expected_b64)
     elif checksum is not None:  # the value arrives in the trailer, verified before the end
         trailer = (checksum.header, checksum.digest_b64)
+    summed = None  # a FULL_OBJECT upload's part sent without a checksum: S3 sums it itself
+    if recorded is not None and (algorithm := sums_missing_part(recorded.algorithm, given)):
+        summed = new_checksum(algorithm)
+        body = summing(body, summed)
+        trailer = (header_name(algorithm), summed.digest_b64)
     part = UploadPartInput(
         bucket=bucket,
         key=key,
@@ -193,9 +204,15 @@ async def upload_part(ctx: RequestContext) -> S3Response:
     etag = await ctx.storage.uploads.upload_part(part)
     if recorded is not None and checksum is not None and checksum.algorithm == recorded.algorithm:
         await ctx.storage.uploads.record_part(part, recorded, etag, checksum.digest_b64())
+    elif recorded is not None and summed is not None:
+        await ctx.storage.uploads.record_part(part, recorded, etag, summed.digest_b64())
     headers = [("ETag", etag), *_sse_headers(encryption, sse_s3)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
+    elif summed is not None:
+        headers.append((header_name(summed.algorithm), summed.digest_b64()))
+    elif recorded is None:  # the local store sums such a part itself: answer what it stored
+        headers.extend(await stored_part_checksum(ctx.storage, part))
     return S3Response(headers=headers)
 
 
@@ -357,6 +374,12 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     verifier.verify()
     async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
         parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
+    if recorded is not None:  # (the local store checks its own)
+        try:
+            check_listed_checksums(recorded.algorithm, recorded.type, parts)
+        except S3Error:  # S3 finds the upload first: a gone one is NoSuchUpload (ListParts')
+            await ctx.storage.uploads.list_parts(bucket, key, upstream_id, 0, 1, recorded, marks)
+            raise
     check_parts(parts)
     await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header

@@ -15,7 +15,7 @@ from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
-from s3proxy.checksums import ChecksumVerifier, checksum_type_header
+from s3proxy.checksums import ChecksumVerifier, checksum_type_header, requested_algorithm
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
@@ -434,7 +434,9 @@ async def copy_object(ctx: RequestContext) -> S3Response:
         sse.SOURCE_CUSTOMER,
         secure=ctx.secure_transport,
     )
-    changes = storage_class or encryption is not None
+    algorithm = ctx.request.header("x-amz-checksum-algorithm")  # s3proxy.backends.copy_checksum
+    algorithm = requested_algorithm(algorithm) if algorithm is not None else None
+    changes = storage_class or encryption is not None or algorithm is not None
     if (source_bucket, source_key) == (bucket, key) and directive == "COPY" and not changes:
         raise S3Error(
             S3ErrorCode.InvalidRequest,
@@ -443,7 +445,8 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             "or encryption attributes.",
         )
     header = ctx.request.header
-    result = await ctx.storage.copy_object(
+    conditions = write_conditions(header)
+    copy = ctx.storage.copy_object(
         CopyObjectInput(
             source_bucket=source_bucket,
             source_key=source_key,
@@ -458,12 +461,17 @@ async def copy_object(ctx: RequestContext) -> S3Response:
                 if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
                 customer_key=source_sse,
             ),
-            conditions=write_conditions(header),
+            conditions=conditions,
             storage_class=requested(storage_class),
             tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
             encryption=encryption,
+            checksum_algorithm=algorithm,
         )
     )
-    response = xml_response(copy_result_xml(result.etag, result.last_modified))
+    if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
+        head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
+        copy = checked_write(copy, conditions, head)
+    result = await copy
+    response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
     response.headers.extend(sse.response_headers(encryption))
     return response

@@ -9,6 +9,9 @@ without one and the client's Complete was refused. Only uploads created with a c
 algorithm on an S3 upstream (the UploadId says so) take this path; every other part copy is
 unchanged. The local store computes a copied part's checksum itself.
 
+The same summing serves a part uploaded without a checksum into a FULL_OBJECT upload, which S3
+sums itself and answers in UploadPart (:mod:`s3proxy.part_algorithm`).
+
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
 """
 
@@ -20,9 +23,35 @@ from datetime import UTC, datetime
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.part_copy import MAX_PART_SIZE, get_copy_source
 from s3proxy.backends.upload_records import UploadChecksum
-from s3proxy.checksums import header_name, new_checksum
+from s3proxy.checksums import Checksum, header_name, new_checksum
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange, CopyObjectOutput, UploadPartCopyInput, UploadPartInput
+
+
+async def summing(body: AsyncIterator[bytes], checksum: Checksum) -> AsyncIterator[bytes]:
+    """``body`` as it passes, summed into ``checksum`` (a part S3 gives a checksum of its own:
+    a copied one, or one uploaded without a checksum into a FULL_OBJECT upload)."""
+    async for chunk in body:
+        checksum.update(chunk)
+        yield chunk
+
+
+async def stored_part_checksum(
+    storage: MappedStorage, part: UploadPartInput
+) -> list[tuple[str, str]]:
+    """The ``x-amz-checksum-<alg>`` header of a part the local store summed itself (sent
+    without a checksum into a FULL_OBJECT upload), read back from its index; nothing on an S3
+    upstream, whose UploadId says when the proxy sums a part (a request there would be paid
+    by every part of every upload without a checksum)."""
+    if getattr(storage.locate(part.bucket, part.key)[0], "records_upload_checksums", False):
+        return []
+    backend, location = await storage.existing(part.bucket, part.key)
+    page = await backend.list_parts(
+        location.bucket, location.key, part.upload_id, part.part_number - 1, 1
+    )
+    listed = [p for p in page.parts if p.part_number == part.part_number]
+    sums = listed[0].checksums if listed else {}
+    return [(header_name(algorithm), value) for algorithm, value in sums.items()]
 
 
 async def copy_part_with_checksum(
@@ -39,12 +68,6 @@ async def copy_part_with_checksum(
         storage, request.source_bucket, request.source_key, byte_range, request.source_conditions
     )
     checksum = new_checksum(recorded.algorithm)
-
-    async def summed(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for chunk in body:
-            checksum.update(chunk)
-            yield chunk
-
     try:
         if request.source_range is not None and (
             got.content_range is None or got.content_range[1] != request.source_range[1]
@@ -57,7 +80,7 @@ async def copy_part_with_checksum(
             key=request.key,
             upload_id=request.upload_id,
             part_number=request.part_number,
-            body=summed(got.body),
+            body=summing(got.body, checksum),
             content_length=got.content_length,
             trailer_checksum=(header_name(recorded.algorithm), checksum.digest_b64),
             encryption=request.encryption,

@@ -49,7 +49,11 @@ from s3proxy.model import (
     UploadPartInput,
     UploadsPage,
 )
-from s3proxy.part_algorithm import check_part_algorithm
+from s3proxy.part_algorithm import (
+    check_listed_checksums,
+    check_part_algorithm,
+    sums_missing_part,
+)
 
 if TYPE_CHECKING:
     from s3proxy.checksums import Checksum
@@ -96,12 +100,17 @@ class LocalMultipart(StoreCore):
         upload = await self._run(self._upload, request.upload_id, request.bucket, request.key)
         given = request.checksum or request.trailer_checksum
         algorithm = given[0].lower().removeprefix("x-amz-checksum-") if given else None
-        check_part_algorithm(upload.checksum_algorithm, algorithm)
-        blob = await self.files.write(request.body, "part")
+        check_part_algorithm(upload.checksum_algorithm, algorithm, upload.checksum_type)
+        # A FULL_OBJECT upload's part sent without a checksum: summed here, as S3 sums it.
+        summed = sums_missing_part(upload.checksum_algorithm, algorithm)
+        summing = _Summing(summed)
+        body = summing.chunks(request.body) if summed else request.body
+        blob = await self.files.write(body, "part")
         part = StoredPart(
             sha256=blob.sha256,
             size=blob.size,
-            checksums=declared_checksums(request.checksum, request.trailer_checksum),
+            checksums=declared_checksums(request.checksum, request.trailer_checksum)
+            or summing.result(),
             etag=f'"{blob.md5}"',
             modified_ms=now_ms(),
         )
@@ -178,6 +187,7 @@ class LocalMultipart(StoreCore):
     def _commit_complete(self, request: CompleteMultipartInput, modified_ms: int) -> ObjectRecord:
         with self.index.transaction():
             upload = self._upload(request.upload_id, request.bucket, request.key)
+            check_listed_checksums(upload.checksum_algorithm, upload.checksum_type, request.parts)
             chosen = _chosen_parts(dict(self.index.parts(request.upload_id)), request.parts)
             current = self.index.find_object(request.bucket, request.key, with_segments=False)
             check_write(request.conditions, current.etag if current else None)

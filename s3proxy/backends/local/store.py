@@ -71,6 +71,9 @@ class LocalStore(LocalMultipart):
     """One data directory. ``LocalStore(name, root)`` blocks while it locks, opens and recovers
     the directory (once, before the server accepts requests)."""
 
+    checks_copy_conditions = True
+    """A copy's If-Match / If-None-Match are checked in the copy's own transaction."""
+
     def __init__(self, name: str, root: Path) -> None:
         super().__init__(name, root)
 
