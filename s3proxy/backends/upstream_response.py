@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     from s3proxy.backends.upstream_http import Connection
@@ -116,7 +116,7 @@ class Response:
         self.framing = framing
         self.expected = -1
         self.received = 0
-        self._chunks: deque[bytes] = deque()
+        self._chunks: deque[bytes | memoryview] = deque()
         self._buffered = 0
         self._done = False
         self._error: BaseException | None = None
@@ -128,7 +128,7 @@ class Response:
 
     # -- fed by the connection ---------------------------------------------------------------
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         self.received += len(data)
         self._chunks.append(data)
         self._buffered += len(data)
@@ -155,8 +155,9 @@ class Response:
     def at_eof(self) -> bool:
         return self._done and not self._chunks
 
-    async def _next(self) -> bytes:
-        """The next received chunk, as received; b"" at the end of the body."""
+    async def _next(self) -> bytes | memoryview:
+        """The next received chunk, as received (a memoryview of a read buffer inside a large
+        body: :mod:`s3proxy.backends.upstream_http`); b"" at the end of the body."""
         while not self._chunks:
             if self._done:
                 return b""
@@ -171,7 +172,7 @@ class Response:
 
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (fewer only at the end of the body); the rest when ``n < 0``."""
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         size = 0
         while n < 0 or size < n:
             chunk = await self._next()
@@ -184,7 +185,9 @@ class Response:
                 chunk = chunk[:keep]
             parts.append(chunk)
             size += len(chunk)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            return parts[0]
+        return b"".join(parts)
 
     async def readexactly(self, n: int) -> bytes:
         data = await self.read(n)
@@ -194,11 +197,17 @@ class Response:
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         while chunk := await self._next():
-            yield chunk
+            yield chunk if isinstance(chunk, bytes) else chunk.tobytes()
 
     async def iter_chunks(self) -> AsyncIterator[tuple[bytes, bool]]:
+        """The body as received, without a copy: a chunk of a large body is a memoryview of
+        the connection's read buffer. It is what the S3 backend streams to the client (GET)
+        or into another upload (a copy through the proxy), and every consumer on those paths
+        treats a chunk as a bytes-like object — ``len``, slices, hashing, ``b"".join``,
+        ``bytes + chunk``, a transport's ``write`` — so it is typed as aiohttp's bytes.
+        Whoever keeps a chunk keeps its 1 MiB buffer from reuse; none is kept past its write."""
         while chunk := await self._next():
-            yield chunk, False
+            yield cast(bytes, chunk), False
 
     # -- the end -----------------------------------------------------------------------------
 
