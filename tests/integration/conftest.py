@@ -201,7 +201,11 @@ def start_proxy(
         dict(upstream_options or {}),
     )
     if "tls_cert" not in overrides.get("server", {}):  # a TLS proxy's test makes its own
-        create_buckets(running)
+        try:
+            create_buckets(running)
+        except BaseException:  # no test will own it to stop it: no process outlives pytest
+            process.stop()
+            raise
     return running
 
 
