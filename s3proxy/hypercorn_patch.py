@@ -1,6 +1,6 @@
 """Adjustments to Hypercorn's HTTP/1.1: what real clients need on the status line, S3 errors for
-requests refused below the S3 layer, a response head sent with the first body bytes, and a
-larger socket read for upload bodies.
+requests refused below the S3 layer, a response head sent with the first body bytes, a larger
+socket read for upload bodies, and a lingering close (:func:`linger_on_close`), as on uvicorn.
 
 Hypercorn writes status lines without a reason phrase (``HTTP/1.1 400 \\r\\n``). That is valid
 HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only recognises a 100 status line of
@@ -25,6 +25,7 @@ import contextlib
 import functools
 import http
 from collections.abc import Awaitable, Callable
+from ssl import SSLError
 from typing import Any
 
 import h11
@@ -38,6 +39,7 @@ from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
 from s3proxy import host_id
+from s3proxy.connection_writer import LINGER_SECONDS
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.logs import log_refusal
 from s3proxy.request import new_request_id
@@ -388,6 +390,79 @@ def cheaper_idle_timer() -> None:
     hypercorn.asyncio.worker_context.EventWrapper.set = event_set  # type: ignore[method-assign]
 
 
+def _expects_more_input(server: Any) -> bool:
+    """Whether the client of one Hypercorn connection may still be sending: a request body not
+    read to its end (answered early, or refused as it arrived) or a request h11 refused, with
+    no end of input seen yet."""
+    connection = getattr(getattr(server, "protocol", None), "protocol", None)
+    connection = getattr(connection, "connection", None)
+    return (
+        isinstance(connection, h11.Connection)
+        and connection.their_state in (h11.SEND_BODY, h11.ERROR)
+        and not server.reader.at_eof()
+    )
+
+
+def linger_on_close() -> None:
+    """A lingering close, as on the uvicorn engine (s3proxy.connection_writer): Hypercorn ends a
+    connection with ``write_eof()`` and ``close()`` at once, so when a request was answered
+    before its body arrived (an upload refused early) the client's remaining bytes meet a
+    closed socket and the kernel resets the connection; a client then sees the reset, not the
+    S3 error (the answer is lost with it if still unread). Here such a connection sends its
+    answer and FIN, then its reader keeps reading and dropping what the client still sends
+    (h11 never sees it) until the client closes or :data:`LINGER_SECONDS` have passed.
+
+    The close returns at once and the request's stream is closed then: the request's task
+    (which holds its slot until it returns) never waits for the linger. A stopping server waits
+    for it within Hypercorn's ``graceful_timeout`` (server.shutdown_timeout), which cancels it
+    like any other connection. TLS connections, which cannot half-close, close as before.
+    Idempotent."""
+    tcp_server = hypercorn.asyncio.tcp_server.TCPServer
+    close: Callable[[Any], Awaitable[None]] = tcp_server._close
+    if getattr(close, _PATCHED, False):
+        return
+
+    async def lingering_close(self: Any) -> None:
+        if not hasattr(self, "_s3proxy_linger") and _expects_more_input(self):
+            writer = self.writer
+            if writer.can_write_eof() and not writer.is_closing():
+                try:
+                    writer.write_eof()  # the answer, then FIN
+                except (NotImplementedError, OSError, RuntimeError):
+                    pass
+                else:
+                    self._s3proxy_linger = self.loop.call_later(LINGER_SECONDS, writer.close)
+                    await self.idle_task.stop()
+                    # The request is over for the application too (http.disconnect), as it
+                    # was when the close ended the reader: one cut while reading its body
+                    # (h11 refused a chunk) must not wait for the linger.
+                    await self.protocol.handle(Closed())
+                    return
+        linger: asyncio.TimerHandle | None = getattr(self, "_s3proxy_linger", None)
+        if linger is not None:
+            linger.cancel()
+        await close(self)
+
+    async def read_data(self: Any) -> None:
+        # Hypercorn's loop (TCPServer._read_data), dropping what arrives once lingering.
+        while not self.reader.at_eof():
+            try:
+                data = await asyncio.wait_for(
+                    self.reader.read(hypercorn.asyncio.tcp_server.MAX_RECV),
+                    self.config.read_timeout,
+                )
+            except (ConnectionError, OSError, TimeoutError, SSLError):
+                break
+            if not hasattr(self, "_s3proxy_linger"):
+                await self.protocol.handle(RawData(data))
+        await self.protocol.handle(Closed())
+
+    for function in (lingering_close, read_data):
+        setattr(function, _PATCHED, True)
+    tcp_server._close = lingering_close  # type: ignore[method-assign]
+    tcp_server._read_data = read_data  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Every adjustment above, once per process."""
     add_informational_reasons()
@@ -397,3 +472,4 @@ def install() -> None:
     raise_on_send_after_close()
     disconnect_without_waiting()
     cheaper_idle_timer()
+    linger_on_close()

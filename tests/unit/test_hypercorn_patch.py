@@ -220,3 +220,132 @@ def test_disconnect_never_waits_behind_unread_body_messages() -> None:
 
     asyncio.run(asyncio.wait_for(run(), 10))
     assert received[0] == {"type": "http.disconnect"}
+
+
+class _Refuser:
+    """An ASGI application that answers every request 404 at once, without reading its body
+    (an upload refused early), and records when its request task has returned."""
+
+    def __init__(self, *, reads: bool = False) -> None:
+        self.reads = reads  # reads its body instead, to its end or the disconnect
+        self.returned = asyncio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        try:
+            if self.reads:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                return
+            headers = [(b"content-length", b"7")]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": b"refused"})
+        finally:
+            self.returned.set()
+
+
+REFUSED_PUT = b"PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
+
+
+async def _lingering_exchange(
+    grace: float, request: bytes = REFUSED_PUT, app: _Refuser | None = None
+) -> tuple[_Refuser, asyncio.Task[None], asyncio.Event, asyncio.StreamWriter, bytes]:
+    """A Hypercorn server (every patch installed, ``graceful_timeout`` ``grace``) and one
+    connection whose ``request`` was answered before its body ended (by default a PUT of 1 MiB
+    answered before any body byte was sent); the answer as the client read it up to the
+    server's FIN."""
+    import socket
+
+    from hypercorn.asyncio import serve
+
+    hypercorn_patch.install()
+    listener = socket.create_server(("127.0.0.1", 0))
+    config = Config()
+    address = listener.getsockname()
+    config.bind = [f"fd://{listener.detach()}"]  # Hypercorn's own socket, closed by Hypercorn
+    config.graceful_timeout = grace
+    config.accesslog = config.errorlog = None
+    app, stop = app or _Refuser(), asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    reader, writer = await asyncio.open_connection(sock=socket.create_connection(address))
+    writer.write(request)
+    answer = await reader.read()  # to the server's FIN: it has answered and half-closed
+    return app, server, stop, writer, answer
+
+
+def test_a_connection_answered_before_its_body_reads_the_rest_away() -> None:
+    """Lingering (s3proxy.connection_writer.LINGER_SECONDS, made long here): the request's task
+    has returned (no slot held), the client's remaining body is read and dropped (h11, whose
+    request is over, never sees it) and the connection ends when the client closes."""
+
+    async def run() -> None:
+        app, server, stop, writer, answer = await _lingering_exchange(grace=30)
+        assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n")
+        assert answer.endswith(b"refused")
+        await asyncio.wait_for(app.returned.wait(), 10)  # while the connection lingers
+        for _ in range(16):  # the whole body: a closed socket would reset this
+            writer.write(b"x" * 65536)
+            await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        stop.set()
+        await server
+
+    original = hypercorn_patch.LINGER_SECONDS
+    hypercorn_patch.LINGER_SECONDS = 600
+    try:
+        asyncio.run(asyncio.wait_for(run(), 20))
+    finally:
+        hypercorn_patch.LINGER_SECONDS = original
+
+
+def test_a_lingering_connection_never_delays_shutdown_past_the_grace() -> None:
+    """A client that neither sends its body nor closes: the server stops within its
+    ``graceful_timeout`` (server.shutdown_timeout), not after the linger."""
+
+    async def run() -> None:
+        _, server, stop, writer, answer = await _lingering_exchange(grace=0.1)
+        assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n")
+        stop.set()
+        await asyncio.wait_for(server, 10)  # the linger alone would last 600 s
+        writer.close()
+
+    original = hypercorn_patch.LINGER_SECONDS
+    hypercorn_patch.LINGER_SECONDS = 600
+    try:
+        asyncio.run(asyncio.wait_for(run(), 20))
+    finally:
+        hypercorn_patch.LINGER_SECONDS = original
+
+
+def test_a_request_cut_while_reading_its_body_ends_before_the_linger() -> None:
+    """h11 refuses a bad chunk while the application reads the body: the error goes out, the
+    connection lingers, and the application gets its ``http.disconnect`` at once (its request
+    slot is not held for the linger)."""
+    request = (
+        b"PUT /b/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"
+    )
+
+    async def run() -> None:
+        app, server, stop, writer, answer = await _lingering_exchange(
+            grace=30, request=request, app=_Refuser(reads=True)
+        )
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        await asyncio.wait_for(app.returned.wait(), 10)  # while the connection lingers
+        writer.write(b"x" * 65536)  # still read away
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        stop.set()
+        await server
+
+    original = hypercorn_patch.LINGER_SECONDS
+    hypercorn_patch.LINGER_SECONDS = 600
+    try:
+        asyncio.run(asyncio.wait_for(run(), 20))
+    finally:
+        hypercorn_patch.LINGER_SECONDS = original
