@@ -109,6 +109,35 @@ def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo])
         raise S3Error(S3ErrorCode.EntityTooSmall)
 
 
+OBJECT_SIZE_HEADER = "x-amz-mp-object-size"
+
+
+def object_size_of(value: str | None) -> int | None:
+    """Complete's ``x-amz-mp-object-size`` (a Long in S3's model): decimal digits, else 400
+    InvalidArgument naming it."""
+    if value is None:
+        return None
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument, ArgumentName=OBJECT_SIZE_HEADER, ArgumentValue=value
+        )
+    return int(digits)
+
+
+def check_object_size(expected: int | None, size: int) -> None:
+    """S3's 400 InvalidRequest when the completed object (``size``: its listed parts' sizes,
+    from ListParts) is not the size the client stated; checked after the parts (InvalidPart,
+    EntityTooSmall) and before anything is assembled, in S3's order (LocalStack's answer,
+    which mirrors AWS's)."""
+    if expected is not None and expected != size:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            f"The provided '{OBJECT_SIZE_HEADER}' header value {expected} does not match what "
+            f"was computed: {size}",
+        )
+
+
 def requested_checksum_type(value: str) -> str:
     """Complete's ``x-amz-checksum-type``: COMPOSITE or FULL_OBJECT, in any case, else S3's
     400 InvalidRequest."""

@@ -152,6 +152,7 @@ ACL_SETTERS = OBJECT_WRITES | _ops(
 # Where an x-amz-checksum-<alg> value is verified (bodies) or passed upstream (Complete's
 # whole-object checksum).
 CHECKSUMMED = _ops(
+    Operation.CreateBucket,  # its CreateBucketConfiguration (s3proxy.handlers.bucket)
     Operation.PutObject,
     Operation.UploadPart,
     Operation.DeleteObjects,
@@ -202,6 +203,8 @@ HEADERS: Mapping[str, HeaderRule] = {
         _ops(Operation.CreateMultipartUpload, Operation.CompleteMultipartUpload)
     ),
     "x-amz-checksum-mode": HeaderRule(_ops(Operation.GetObject, Operation.HeadObject)),
+    # Complete's expected object size, compared with its listed parts' (s3proxy.completion).
+    "x-amz-mp-object-size": HeaderRule(_ops(Operation.CompleteMultipartUpload)),
     # GetObjectAttributes (s3proxy.handlers.attributes reads them).
     "x-amz-object-attributes": HeaderRule(_ops(Operation.GetObjectAttributes)),
     "x-amz-max-parts": HeaderRule(_ops(Operation.GetObjectAttributes)),
@@ -244,7 +247,6 @@ HEADERS: Mapping[str, HeaderRule] = {
     # under server.ignore_unknown_headers, where each would otherwise be dropped and the
     # request done as something else (tests/unit/test_w10c_model_sweep.py walks the model).
     "x-amz-write-offset-bytes": HeaderRule(EVERY, not_implemented),  # an append, not a PUT
-    "x-amz-mp-object-size": HeaderRule(EVERY, not_implemented),  # Complete's expected size
     "x-amz-object-annotation-directive": HeaderRule(EVERY, not_implemented),
     "x-amz-optional-object-attributes": HeaderRule(EVERY, not_implemented),  # RestoreStatus
     "x-amz-bucket-namespace": HeaderRule(EVERY, not_implemented),  # account-regional names
@@ -284,6 +286,7 @@ STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
     "content-length": frozenset(Operation) - REFUSALS,  # HTTP framing of every body
     "content-md5": UPLOADS
     | _ops(
+        Operation.CreateBucket,
         Operation.CompleteMultipartUpload,
         Operation.DeleteObjects,
         Operation.PutBucketVersioning,

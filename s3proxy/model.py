@@ -349,6 +349,8 @@ class CompleteMultipartInput:
     """The quotas the write must fit in, checked where the store can be exact (s3proxy.quotas)."""
     encryption: Encryption | None = None
     """SSE-C: the upload's customer key, passed on when the client sent it."""
+    object_size: int | None = None
+    """``x-amz-mp-object-size``: the size the client expects, checked against the parts'."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from s3proxy.backends.upload_records import (
     refuse_unrecorded,
 )
 from s3proxy.backends.usage_records import completed_size
-from s3proxy.completion import check_completion, latest_parts
+from s3proxy.completion import check_completion, check_object_size, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery, MergedPage, merge_listing
@@ -310,6 +310,8 @@ class MappedUploads:
             if recorded is not None:
                 stored = await recorded.merge(request, stored)
             check_completion(request.parts, stored)
+            if request.object_size is not None:
+                check_object_size(request.object_size, completed_size(request.parts, stored))
             if recorded is not None:
                 recorded.combine(request, stored)
             quota = upstream.quota

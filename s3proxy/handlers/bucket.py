@@ -44,7 +44,7 @@ def _bucket(ctx: RequestContext) -> str:
 
 async def create_bucket(ctx: RequestContext) -> S3Response:
     bucket = _bucket(ctx)
-    body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
+    body = await _verified_xml_body(ctx, required=False)  # a stated digest is checked, as S3
     check_location_constraint(parse_create_bucket_body(body), ctx.server.region)
     try:
         await ctx.storage.buckets.create(bucket)
@@ -208,12 +208,15 @@ def _coder(encode: bool) -> Callable[[str], str]:
 
 async def _verified_xml_body(ctx: RequestContext, *, required: bool) -> bytes:
     """A small XML body checked against its Content-MD5 / x-amz-checksum-* and signed hash;
-    ``required``: one of the first two must be sent (DeleteObjects)."""
+    ``required``: one of the first two must be sent (DeleteObjects, PutBucketCors,
+    PutBucketTagging, as on S3; PutObjectTagging and PutBucketVersioning go without one there,
+    and so do the ACL Puts here), else S3's message, which names both."""
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     if required and md5 is None and checksum is None:
         raise S3Error(
-            S3ErrorCode.InvalidRequest, "Missing required header for this request: Content-MD5"
+            S3ErrorCode.InvalidRequest,
+            "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
         )
     body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
     literal = ctx.auth.payload_hash

@@ -35,7 +35,7 @@ from s3proxy.checksums import (
     requested_algorithm,
 )
 from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
-from s3proxy.completion import check_checksum_type, requested_checksum_type
+from s3proxy.completion import check_checksum_type, object_size_of, requested_checksum_type
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
@@ -290,10 +290,11 @@ def check_parts(parts: list[CompletedPart]) -> None:
             raise S3Error(S3ErrorCode.InvalidPartOrder)
         previous = part.part_number
     # The first part that lists a checksum sets the algorithm: a part without one is the part
-    # named (a copied part whose checksum the client did not have), as S3 names it.
+    # named (a copied part whose checksum the client did not have), as S3 names it. Several on
+    # one part are refused by the parse (s3proxy.xmlcodec.completed_part).
     names = next((tuple(part.checksums) for part in parts if part.checksums), ())
     for part in parts:
-        if len(part.checksums) > 1 or tuple(part.checksums) != names:
+        if tuple(part.checksums) != names:
             raise S3Error(
                 S3ErrorCode.InvalidRequest,
                 "The complete request must include one checksum of the same type for each "
@@ -394,6 +395,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
             encryption=sse.for_part(
                 ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
             ),
+            object_size=object_size_of(header("x-amz-mp-object-size")),
         ),
         recorded,
         marks,

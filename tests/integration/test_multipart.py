@@ -432,7 +432,7 @@ def test_per_part_checksums_are_checked_on_complete(proxy: Proxy, bucket: str) -
     for parts, code in (
         ([{**good[0], "ChecksumCRC32": crc32(b"not it")}, good[1]], "BadDigest"),
         ([good[0], {"PartNumber": 2, "ETag": sent[1]["ETag"]}], "InvalidRequest"),
-        ([good[0], {**good[1], "ChecksumCRC32": "not base64!"}], "InvalidRequest"),
+        ([good[0], {**good[1], "ChecksumCRC32": "not base64!"}], "InvalidArgument"),
     ):
         with pytest.raises(ClientError) as caught:
             s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})

@@ -109,7 +109,7 @@ def _big(head: bytes = b"", tail: bytes = b"", root: bytes = b"CompleteMultipart
         (_big(tail=b"<Part><PartNumber>1</PartNumber></Part>"), S3ErrorCode.MalformedXML),
         (_big(head=b'<!DOCTYPE x [<!ENTITY a "aaaa">]>'), S3ErrorCode.MalformedXML),
         (_big(tail=b"<Part><PartNumber>1</PartNumber><ETag>e</ETag>"
-                   b"<ChecksumCRC32>AAAA</ChecksumCRC32></Part>"), S3ErrorCode.InvalidRequest),
+                   b"<ChecksumCRC32>AAAA</ChecksumCRC32></Part>"), S3ErrorCode.InvalidArgument),
         (BODY + b"<trailing/>", S3ErrorCode.MalformedXML),
     ],
     ids=[

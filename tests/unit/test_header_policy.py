@@ -309,7 +309,7 @@ def test_explicit_answers_hold_even_when_unknown_headers_are_ignored() -> None:
         (Op.PutObject, "x-amz-checksum-xxhash64"),
         (Op.PutObject, "x-amz-write-offset-bytes"),
         (Op.DeleteObject, "x-amz-if-match-size"),
-        (Op.CompleteMultipartUpload, "x-amz-mp-object-size"),
+        (Op.UploadPart, "x-amz-mp-object-size"),  # Complete takes it
         (Op.UploadPart, "x-amz-checksum-type"),  # Create and Complete take it
         (Op.ListObjectsV2, "x-amz-optional-object-attributes"),
         (Op.CreateBucket, "x-amz-bucket-namespace"),

@@ -71,11 +71,11 @@ def test_complete_request_round_trip_with_checksums() -> None:
         ),
         (
             complete(part_xml("1", "e", "<ChecksumCRC32>not base64</ChecksumCRC32>")),
-            S3ErrorCode.InvalidRequest,
+            S3ErrorCode.InvalidArgument,
         ),
         (
             complete(part_xml("1", "e", f"<ChecksumSHA256>{CRC}</ChecksumSHA256>")),
-            S3ErrorCode.InvalidRequest,
+            S3ErrorCode.InvalidArgument,
         ),
     ],
     ids=[
