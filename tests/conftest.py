@@ -90,15 +90,23 @@ def _repeats_another_lane(item: pytest.Item) -> bool:
     return False
 
 
+#: Modules one worker runs together, as one unit of work, because they share a session fixture
+#: that is costly to build twice: the deploy tests' one checkov scan (tests/deploy/conftest.py).
+SHARED_UNITS = {
+    "tests/deploy/test_helm.py": "tests/deploy (checkov)",
+    "tests/deploy/test_terraform.py": "tests/deploy (checkov)",
+}
+
+
 def _work_unit(nodeid: str) -> str:
     """The unit of work a pytest-xdist worker runs whole: a test module, so that its
     module-scoped proxies start once (each worker starts its own session servers, SeaweedFS, Ceph
     RGW and the lanes' proxies, about a second each, as its tests ask for them); tests/clients/
     is one unit, as its recorder starts every selected client session as soon as a proxy is up
     so that the refused-option checks run alongside, and writes build/conformance/results.json
-    once with every session in it."""
+    once with every session in it; and the modules of :data:`SHARED_UNITS`."""
     path = nodeid.split("::", 1)[0]
-    return "tests/clients" if path.startswith("tests/clients/") else path
+    return "tests/clients" if path.startswith("tests/clients/") else SHARED_UNITS.get(path, path)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -24,15 +24,12 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from conformance.sessions.base import ClientUnavailable, Target
-from conformance.sessions.clients import client
 from tests.clients.conftest import RunningProxy
+from tests.clients.lane import Lane, lane_on
 
 pytestmark = [pytest.mark.clients, pytest.mark.integration]
 
@@ -63,68 +60,13 @@ def composite(algorithm: str, parts: list[bytes]) -> str:
     return f"{b64(digest(algorithm, joined))}-{len(parts)}"
 
 
-@dataclass
-class Lane:
-    proxy: RunningProxy
-    bucket: str
-    s3: Any
-    work: Path
-
-    @property
-    def target(self) -> Target:
-        return self.proxy.target
-
-    @property
-    def upstream(self) -> str:
-        return self.proxy.upstream
-
-    def boto3(self, **config: Any) -> Any:
-        """Another boto3 client on the same tenant, with botocore ``Config`` options."""
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config
-
-        target = self.target
-        return boto3.client(
-            "s3",
-            endpoint_url=target.endpoint,
-            region_name=target.region,
-            aws_access_key_id=target.access_key,
-            aws_secret_access_key=target.secret_key,
-            verify=str(target.ca_file) if target.ca_file is not None else True,
-            config=Config(retries={"total_max_attempts": 1}, **config),
-        )
-
-    def driver(self, name: str) -> Any:
-        """A command-line client's driver; HTTP only (TLS is covered by the sessions)."""
-        if self.target.scheme != "http":
-            pytest.skip("command-line checks run over HTTP; TLS is covered by the sessions")
-        spec = client(name)
-        try:
-            executable = spec.locate()
-        except ClientUnavailable as missing:
-            pytest.skip(str(missing))
-        return spec.driver(executable, self.target, self.work / f"{name}-{os.urandom(2).hex()}")
-
-    def body(self, key: str) -> bytes:
-        return cast(bytes, self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+HTTP_ONLY = "command-line checks run over HTTP; TLS is covered by the sessions"
 
 
 @pytest.fixture(scope="module")
 def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    target = client_proxy.target
-    bucket = f"sum-{client_proxy.upstream}-{target.scheme}-{os.urandom(3).hex()}"
-    work = tmp_path_factory.mktemp(f"sum-{client_proxy.upstream}-{target.scheme}")
-    made = Lane(client_proxy, bucket, None, work)
-    made.s3 = s3 = made.boto3(max_pool_connections=8)
-    s3.create_bucket(Bucket=bucket)
-    yield made
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=bucket)
-    s3.close()
+    with lane_on(client_proxy, tmp_path_factory, "sum", max_pool_connections=8) as made:
+        yield made
 
 
 def _checksums(answer: dict[str, Any]) -> dict[str, str]:
@@ -263,7 +205,7 @@ def test_aws_cli_checksum_flags_storage_class_and_replace(lane: Lane) -> None:
 
     if lane.upstream != "local":  # what these headers make each upstream do: the boto3 tests
         pytest.skip("aws-cli's flags are the client's; their answers per upstream: boto3 tests")
-    aws = cast(AwsCli, lane.driver("awscli-v1"))
+    aws = cast(AwsCli, lane.driver("awscli-v1", http_only=HTTP_ONLY))
     url = f"s3://{lane.bucket}/cli"
     small = lane.work / "cli-small.bin"
     small.write_bytes(os.urandom(4321))
@@ -324,7 +266,7 @@ def test_rclone_multipart_check_download_server_side_copy_and_hashes(lane: Lane)
     metadata, a single-part one's from the proxy's ETag)."""
     from conformance.sessions.rclone import MULTIPART_FLAGS, Rclone
 
-    rclone = cast(Rclone, lane.driver("rclone-pypi"))
+    rclone = cast(Rclone, lane.driver("rclone-pypi", http_only=HTTP_ONLY))
     tree = lane.work / "rc-tree"
     tree.mkdir()
     (tree / "big.bin").write_bytes(big := os.urandom(11 * MiB + 17))
@@ -365,7 +307,7 @@ def test_s3cmd_multipart_info_du_setacl_and_modify_header(lane: Lane) -> None:
 
     from conformance.sessions.s3cmd import S3cmd
 
-    s3cmd = cast(S3cmd, lane.driver("s3cmd-v4"))
+    s3cmd = cast(S3cmd, lane.driver("s3cmd-v4", http_only=HTTP_ONLY))
     path = lane.work / "s3cmd-big.bin"
     path.write_bytes(data := os.urandom(11 * MiB + 3))
     url = f"s3://{lane.bucket}/s3cmd/big.bin"

@@ -16,18 +16,16 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from conformance.sessions.awscli import AwsCli
-from conformance.sessions.base import ClientUnavailable, Target
-from conformance.sessions.clients import client
 from conformance.sessions.rclone import Rclone
 from conformance.sessions.s3cmd import S3cmd
 from tests.clients.conftest import RunningProxy
+from tests.clients.lane import Lane, lane_on
 
 pytestmark = [pytest.mark.clients, pytest.mark.integration]
 
@@ -46,62 +44,13 @@ TREE = {
 }
 
 
-@dataclass
-class Lane:
-    proxy: RunningProxy
-    bucket: str
-    s3: Any
-    work: Path
-
-    @property
-    def target(self) -> Target:
-        return self.proxy.target
-
-    def driver(self, name: str) -> Any:
-        """A command-line client's driver; HTTP only (see the module docstring)."""
-        if self.target.scheme != "http":
-            pytest.skip("command-line edges run over HTTP; TLS is covered by the sessions")
-        spec = client(name)
-        try:
-            executable = spec.locate()
-        except ClientUnavailable as missing:
-            pytest.skip(str(missing))
-        return spec.driver(executable, self.target, self.work / f"{name}-{os.urandom(2).hex()}")
-
-    def keys(self, prefix: str = "") -> list[str]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return [item["Key"] for page in pages for item in page.get("Contents", [])]
-
-    def body(self, key: str) -> bytes:
-        return cast(bytes, self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+HTTP_ONLY = "command-line edges run over HTTP; TLS is covered by the sessions"
 
 
 @pytest.fixture(scope="module")
 def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config
-
-    target = client_proxy.target
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-        verify=str(target.ca_file) if target.ca_file is not None else True,
-        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16),
-    )
-    bucket = f"edge-{client_proxy.upstream}-{target.scheme}-{os.urandom(3).hex()}"
-    s3.create_bucket(Bucket=bucket)
-    work = tmp_path_factory.mktemp(f"edge-{client_proxy.upstream}-{target.scheme}")
-    yield Lane(client_proxy, bucket, s3, work)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=bucket)
-    s3.close()
+    with lane_on(client_proxy, tmp_path_factory, "edge", max_pool_connections=16) as made:
+        yield made
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -194,21 +143,21 @@ def test_transfer_manager_sixteen_threads_pipes_and_ranges(lane: Lane) -> None:
 def test_rclone_sync_check_and_sync_again_after_a_delete(lane: Lane) -> None:
     """``rclone sync --fast-list`` of names that need care, ``rclone check`` finds 0
     differences; a file removed and one changed locally, sync again: check is clean again."""
-    rclone = cast(Rclone, lane.driver("rclone-pypi"))
+    rclone = cast(Rclone, lane.driver("rclone-pypi", http_only=HTTP_ONLY))
     tree = _tree(lane.work / "rclone-tree", TREE)
     remote = f"proxy:{lane.bucket}/rc"
     synced = rclone.run("sync", "--fast-list", str(tree), remote)
     assert synced.exit_code == 0, synced.output
     checked = rclone.run("check", "--checksum", str(tree), remote)
     assert checked.exit_code == 0 and "0 differences found" in checked.output, checked.output
-    assert sorted(lane.keys("rc/")) == sorted(f"rc/{name}" for name in TREE)
+    assert sorted(lane.listed("rc/")) == sorted(f"rc/{name}" for name in TREE)
     (tree / "plus+sign/a+b=c.txt").unlink()
     (tree / "pct%20name/100%.txt").write_bytes(b"changed, and longer\n")
     again = rclone.run("sync", str(tree), remote)
     assert again.exit_code == 0, again.output
     checked = rclone.run("check", str(tree), remote)
     assert checked.exit_code == 0 and "0 differences found" in checked.output, checked.output
-    assert "rc/plus+sign/a+b=c.txt" not in lane.keys("rc/")
+    assert "rc/plus+sign/a+b=c.txt" not in lane.listed("rc/")
     assert lane.body("rc/pct%20name/100%.txt") == b"changed, and longer\n"
 
 
@@ -216,7 +165,7 @@ def test_aws_sync_delete_exclude_and_stdin_multipart(lane: Lane) -> None:
     """``aws s3 sync --delete --exclude`` deletes what is gone locally, keeps what is
     excluded; ``aws s3 ls --recursive --summarize`` counts it; a stdin upload with
     ``--expected-size`` and a 5 MB multipart threshold stores the exact bytes."""
-    aws = cast(AwsCli, lane.driver("awscli-v1"))
+    aws = cast(AwsCli, lane.driver("awscli-v1", http_only=HTTP_ONLY))
     tree = _tree(lane.work / "aws-tree", TREE)
     url = f"s3://{lane.bucket}/aws/"
     assert (up := aws.run("s3", "sync", str(tree), url)).exit_code == 0, up.output
@@ -225,7 +174,7 @@ def test_aws_sync_delete_exclude_and_stdin_multipart(lane: Lane) -> None:
     synced = aws.run("s3", "sync", "--delete", "--exclude", "tilde~/*", str(tree), url)
     assert synced.exit_code == 0, synced.output
     expected = sorted(f"aws/{name}" for name in TREE if not name.startswith("with space/"))
-    assert sorted(lane.keys("aws/")) == expected
+    assert sorted(lane.listed("aws/")) == expected
     listed = aws.run("s3", "ls", "--recursive", "--summarize", url)
     size = sum(len(data) for name, data in TREE.items() if f"aws/{name}" in expected)
     assert f"Total Objects: {len(expected)}" in listed.output, listed.output
@@ -244,7 +193,7 @@ def test_aws_sync_delete_exclude_and_stdin_multipart(lane: Lane) -> None:
 def test_s3cmd_sync_delete_removed_and_modify(lane: Lane) -> None:
     """``s3cmd sync --delete-removed`` after a local delete, then ``s3cmd modify`` adds
     metadata in place: the bytes stay, the listing is exactly the tree."""
-    s3cmd = cast(S3cmd, lane.driver("s3cmd-v4"))
+    s3cmd = cast(S3cmd, lane.driver("s3cmd-v4", http_only=HTTP_ONLY))
     tree = _tree(lane.work / "s3cmd-tree", TREE)
     url = f"s3://{lane.bucket}/s3cmd/"
     assert (up := s3cmd.run("sync", f"{tree}/", url)).exit_code == 0, up.output
@@ -252,7 +201,7 @@ def test_s3cmd_sync_delete_removed_and_modify(lane: Lane) -> None:
     synced = s3cmd.run("sync", "--delete-removed", f"{tree}/", url)
     assert synced.exit_code == 0, synced.output
     left = {name: data for name, data in TREE.items() if not name.startswith("unicode/")}
-    assert sorted(lane.keys("s3cmd/")) == sorted(f"s3cmd/{name}" for name in left)
+    assert sorted(lane.listed("s3cmd/")) == sorted(f"s3cmd/{name}" for name in left)
     key = "s3cmd/amp&semi;/q=1;x.txt"
     modified = s3cmd.run(
         "modify", "--add-header=x-amz-meta-color:blue", f"s3://{lane.bucket}/{key}"

@@ -32,9 +32,9 @@ from typing import Any, Protocol, cast
 
 import pytest
 
-from conformance.sessions.base import ClientUnavailable, Outcome, Target
-from conformance.sessions.clients import client
+from conformance.sessions.base import Outcome
 from tests.clients.conftest import RESULTS_DIR, RunningProxy
+from tests.clients.lane import Lane, lane_on
 
 pytestmark = [pytest.mark.clients, pytest.mark.integration]
 
@@ -67,43 +67,12 @@ class Commands(Protocol):
     def run(self, *args: str) -> Outcome: ...
 
 
-@dataclass
-class Lane:
-    """One proxy of the matrix with a bucket for this module and an S3 client to check with."""
+def _driver(lane: Lane, name: str) -> Commands:
+    return cast(Commands, lane.driver(name))
 
-    proxy: RunningProxy
-    bucket: str
-    s3: Any
-    work: Path
 
-    @property
-    def target(self) -> Target:
-        return self.proxy.target
-
-    def driver(self, name: str) -> Commands:
-        spec = client(name)
-        try:
-            executable = spec.locate()
-        except ClientUnavailable as missing:
-            pytest.skip(str(missing))
-        return cast(Commands, spec.driver(executable, self.target, self.work / name))
-
-    def key(self, name: str, source: Path) -> str:
-        return f"{name}/{os.urandom(4).hex()}/{source.name}"
-
-    def stored(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 404, error.response
-            return False
-        return True
-
-    def uploads(self, key: str) -> list[str]:
-        page = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
-        return [upload["Key"] for upload in page.get("Uploads", [])]
+def _key(name: str, source: Path) -> str:
+    return f"{name}/{os.urandom(4).hex()}/{source.name}"
 
 
 @pytest.fixture(scope="session")
@@ -118,32 +87,11 @@ def printed() -> Iterator[dict[str, dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config
-
     # Local-store lanes only (tests/conftest.py drops the others): the header policy answers
     # before any upstream call, so the upstream cannot change what a client sees.
-    target = client_proxy.target
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=target.endpoint,
-        region_name=target.region,
-        aws_access_key_id=target.access_key,
-        aws_secret_access_key=target.secret_key,
-        verify=str(target.ca_file) if target.ca_file is not None else True,
-        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
-    )
-    bucket = f"refused-{client_proxy.upstream}-{target.scheme}-{os.urandom(3).hex()}"
-    s3.create_bucket(Bucket=bucket)
-    work = tmp_path_factory.mktemp(f"refused-{client_proxy.upstream}-{target.scheme}")
-    yield Lane(client_proxy, bucket, s3, work)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for item in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=item["Key"])
-    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-    s3.delete_bucket(Bucket=bucket)
-    s3.close()
+    path_style = {"addressing_style": "path"}
+    with lane_on(client_proxy, tmp_path_factory, "refused", s3=path_style) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +109,7 @@ def _upload(
 ) -> Outcome:
     """Upload ``source`` to ``key`` the way a user of ``name`` types it. ``retries=False`` keeps
     s3cmd from retrying a 5xx five times with growing waits (45 s; 501 is a 5xx to it)."""
-    driver = lane.driver(name)
+    driver = _driver(lane, name)
     url = f"s3://{lane.bucket}/{key}"
     if name.startswith("awscli"):
         return driver.run("s3", "cp", *flags, str(source), url)
@@ -181,7 +129,7 @@ def test_refused_upload_fails_visibly_and_stores_nothing(
     lane: Lane, files: dict[bool, Path], printed: dict[str, dict[str, Any]], case: Case
 ) -> None:
     source = files[case.large]
-    key = lane.key(case.client, source)
+    key = _key(case.client, source)
     outcome = _upload(lane, case.client, case.flags, source, key, retries=False)
     _keep(printed, lane, f"{case.client} {'put' if 's3cmd' in case.client else 's3 cp'}"
           f" {' '.join(case.flags)}{' (multipart)' if case.large else ''}", outcome)  # fmt: skip
@@ -196,7 +144,7 @@ def test_refused_upload_fails_visibly_and_stores_nothing(
 def test_put_bucket_versioning_is_refused(
     lane: Lane, printed: dict[str, dict[str, Any]], name: str, status: str
 ) -> None:
-    outcome = lane.driver(name).run(
+    outcome = _driver(lane, name).run(
         "s3api", "put-bucket-versioning", "--bucket", lane.bucket,
         "--versioning-configuration", f"Status={status}",
     )  # fmt: skip
@@ -211,7 +159,7 @@ def test_put_bucket_versioning_is_refused(
 def test_rclone_backend_versioning(
     lane: Lane, printed: dict[str, dict[str, Any]], name: str
 ) -> None:
-    driver = lane.driver(name)
+    driver = _driver(lane, name)
     asked = driver.run("backend", "versioning", f"proxy:{lane.bucket}")
     _keep(printed, lane, f"{name} backend versioning", asked)
     assert asked.exit_code == 0, asked.output
@@ -232,10 +180,10 @@ def test_storage_class_option_is_kept(
     """``aws s3 cp --storage-class STANDARD_IA`` (once refused here), then ``s3api
     head-object``: the class is kept and shown (issue 17.2)."""
     source = files[large]
-    key = lane.key(name, source)
+    key = _key(name, source)
     stored = _upload(lane, name, ("--storage-class", "STANDARD_IA"), source, key)
     assert stored.exit_code == 0, stored.output
-    head = lane.driver(name).run("s3api", "head-object", "--bucket", lane.bucket, "--key", key)
+    head = _driver(lane, name).run("s3api", "head-object", "--bucket", lane.bucket, "--key", key)
     _keep(
         printed,
         lane,
@@ -282,8 +230,8 @@ def test_public_bucket_then_anonymous_get(
 ) -> None:
     """A bucket made public-read by the client (issue 17.3), then an anonymous GET of an
     object in it; ``s3cmd info`` / ``s3api get-bucket-acl`` show the grant; private again."""
-    driver = lane.driver(name)
-    key = lane.key(name, files[False])
+    driver = _driver(lane, name)
+    key = _key(name, files[False])
     lane.s3.put_object(Bucket=lane.bucket, Key=key, Body=SMALL)
     target = (f"s3://{lane.bucket}",) if name.startswith("s3cmd") else (lane.bucket,)
     assert _anonymous_get(lane, key)[0] == 403
@@ -328,16 +276,16 @@ def test_public_object_then_anonymous_get(
     of a multipart-sized file, until the ACL travelled to Complete), then an anonymous GET of
     that object as curl sends it; no upload is left behind; its neighbours stay private."""
     source = files[large]
-    key = lane.key(name, source)
+    key = _key(name, source)
     stored = _upload(lane, name, flags, source, key)
     _keep(printed, lane, f"{name} upload {' '.join(flags)}{' (multipart)' * large}", stored)
     assert stored.exit_code == 0, stored.output
     assert _anonymous_get(lane, key) == (200, source.read_bytes())
     assert lane.uploads(key) == []
     if name.startswith("s3cmd"):
-        shown = lane.driver(name).run("info", f"s3://{lane.bucket}/{key}")
+        shown = _driver(lane, name).run("info", f"s3://{lane.bucket}/{key}")
         _keep(printed, lane, f"{name} info (public object)", shown)
         assert "*anon*: READ" in shown.output, shown.output
-    neighbour = lane.key(name, source)
+    neighbour = _key(name, source)
     lane.s3.put_object(Bucket=lane.bucket, Key=neighbour, Body=SMALL)
     assert _anonymous_get(lane, neighbour)[0] == 403

@@ -20,18 +20,15 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.tools import ToolUnavailable, checkov, helm
+from conformance.tools import ToolUnavailable, helm
 from s3proxy.config import load_settings
+from tests.deploy.chart import ALL_OPTIONS, CHART, VALUE_SETS, run_helm, template
+from tests.deploy.checkov_scan import Scan, helm_target
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "s3proxy"
-ALL_OPTIONS = CHART / "ci" / "all-options-values.yaml"
-NAMESPACE = "storage"
 SECRETS_DIR = "/etc/s3proxy/secrets/"
 # The chart's lowest supported Kubernetes (the preStop sleep action is on by default from 1.30)
 # and the newest one kubernetes-validate knows offline.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-VALUE_SETS = {"defaults": [], "all-options": ["-f", str(ALL_OPTIONS)]}
 
 Manifest = dict[str, Any]
 
@@ -42,18 +39,6 @@ def helm_binary() -> Path:
         return helm()
     except ToolUnavailable as error:
         pytest.skip(f"helm unavailable: {error}")
-
-
-def run_helm(binary: Path, *args: str) -> str:
-    result = subprocess.run(
-        [str(binary), *args], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"helm {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def template(binary: Path, values: Sequence[str] = ()) -> str:
-    return run_helm(binary, "template", "s3", str(CHART), "--namespace", NAMESPACE, *values)
 
 
 def render(binary: Path, values: Sequence[str] = ()) -> list[Manifest]:
@@ -304,34 +289,18 @@ def test_all_options_wire_together(helm_binary: Path) -> None:
     assert pod["terminationGracePeriodSeconds"] == 46 + 10 + 15
 
 
-@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
-def test_checkov_finds_nothing(helm_binary: Path, values: list[str], tmp_path: Path) -> None:
-    try:
-        binary = checkov()
-    except ToolUnavailable as error:
-        pytest.skip(f"checkov unavailable: {error}")
-    (tmp_path / "manifests.yaml").write_text(template(helm_binary, values))
-    skips = []
-    if not values:
-        # The chart cannot know the digest of an image the user builds: the defaults pin by tag
-        # (CKV_K8S_43), and then IfNotPresent is flagged too (CKV_K8S_15). With image.digest
-        # set (the all-options run) neither is skipped, and both pass.
-        skips = ["--skip-check", "CKV_K8S_43,CKV_K8S_15"]
-    result = subprocess.run(
-        [
-            *(str(binary), "-d", str(tmp_path), "--framework", "kubernetes"),
-            *("--quiet", "--compact", "--skip-download", *skips),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    summary = re.search(r"Passed checks: (\d+), Failed checks: (\d+)", result.stdout)
-    assert summary is not None, result.stdout + result.stderr[-3000:]
-    assert int(summary[1]) > 50  # the manifests were really scanned
-    assert int(summary[2]) == 0, result.stdout
+@pytest.mark.parametrize("values", VALUE_SETS.keys())
+def test_checkov_finds_nothing(helm_binary: Path, checkov_scan: Scan, values: str) -> None:
+    """The rendering's checkov findings (kubernetes framework), from the deploy tests' one scan
+    (tests/deploy/conftest.py)."""
+    found = checkov_scan.of(helm_target(values))
+    # The chart cannot know the digest of an image the user builds: the defaults pin by tag
+    # (CKV_K8S_43), and then IfNotPresent is flagged too (CKV_K8S_15). With image.digest set
+    # (the all-options run) neither is allowed, and both pass.
+    allowed = {"CKV_K8S_43", "CKV_K8S_15"} if values == "defaults" else set()
+    assert [c["check_id"] for c in found.failed if c["check_id"] not in allowed] == []
+    assert len(found.passed) > 50  # the manifests were really scanned
+    assert found.skipped == []
 
 
 def test_alert_rules_and_dashboard_ship_as_the_files_tested(helm_binary: Path) -> None:

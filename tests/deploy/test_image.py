@@ -41,7 +41,11 @@ ROOT = Path(__file__).resolve().parents[2]
 UID = 10001
 START_TIMEOUT = 60.0
 
-pytestmark = pytest.mark.deploy
+#: Above pytest's default 600 s: the module-scoped build is paid inside the first test's budget,
+#: and each build step has its own 900 s timeout (conformance/image.py) whose message names the
+#: step. On a loaded box a build ran past 600 s (a fresh-clone CI at load ~20 failed all six
+#: tests on pytest-timeout while buildah was still working).
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1200)]
 
 
 def test_hadolint_finds_nothing_in_the_dockerfile() -> None:

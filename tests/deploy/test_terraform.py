@@ -18,6 +18,7 @@ import pytest
 
 from conformance.tools import ToolUnavailable, checkov, parse_hcl, terraform, terraform_env
 from s3proxy.config import load_settings
+from tests.deploy.checkov_scan import Scan
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "terraform"
@@ -120,30 +121,15 @@ def test_terraform_fmt_check(terraform_command: list[str]) -> None:
     assert result.returncode == 0, f"terraform fmt -recursive {MODULE} fixes:\n{result.stdout}"
 
 
-def test_checkov_finds_nothing(checkov_binary: Path) -> None:
-    result = subprocess.run(
-        [
-            str(checkov_binary),
-            "-d",
-            MODULE,
-            "--framework",
-            "terraform",
-            "-o",
-            "json",
-            "--skip-download",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    report = json.loads(result.stdout)
-    failed = [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]
-    assert not failed, failed
-    assert report["summary"]["passed"] > 50  # the module and its example were really scanned
-    skipped = report["results"]["skipped_checks"]
-    assert {check["check_id"] for check in skipped} == EXPECTED_SKIPS
-    assert all(len(check["check_result"].get("suppress_comment", "")) > 20 for check in skipped)
+def test_checkov_finds_nothing(checkov_scan: Scan) -> None:
+    """The module's and its example's checkov findings (terraform framework), from the deploy
+    tests' one scan (tests/deploy/conftest.py)."""
+    found = checkov_scan.of("terraform")
+    assert [f"{c['check_id']} {c['resource']}" for c in found.failed] == []
+    assert len(found.passed) > 50  # the module and its example were really scanned
+    assert {check["check_id"] for check in found.skipped} == EXPECTED_SKIPS
+    reasons = [check["check_result"].get("suppress_comment", "") for check in found.skipped]
+    assert all(len(reason) > 20 for reason in reasons), reasons
 
 
 def test_upstream_policy_names_only_the_configured_buckets(
