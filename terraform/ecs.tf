@@ -21,6 +21,9 @@ locals {
     S3PROXY_SERVER__ADMIN_HOST       = "0.0.0.0"
     S3PROXY_SERVER__ADMIN_PORT       = tostring(var.admin_port)
     S3PROXY_SERVER__SHUTDOWN_TIMEOUT = tostring(var.shutdown_timeout)
+    # The ALB's deregistration_delay drains the task before SIGTERM; a drain_delay from
+    # config_yaml would come on top of shutdown_timeout and SIGKILL could cut it.
+    S3PROXY_SERVER__DRAIN_DELAY = "0"
   })
 
   container = {

@@ -250,6 +250,24 @@ def test_stop_timeout_covers_the_drain(
     assert shutdown_timeout < stop_timeout <= 120
 
 
+def test_the_task_sets_no_drain_delay_beyond_the_stop_timeout(tmp_path: Path) -> None:
+    """stopTimeout is shutdown_timeout + 10: a server.drain_delay in config_yaml would come on
+    top of the drain and SIGKILL could cut it, so the task's environment sets it to 0 (the ALB's
+    deregistration_delay drains the task before SIGTERM), and that wins over the file."""
+    source = (MODULE / "ecs.tf").read_text()
+    setting = re.search(r'^\s*S3PROXY_SERVER__DRAIN_DELAY\s*=\s*"([^"]*)"', source, re.MULTILINE)
+    assert setting, "terraform/ecs.tf sets no S3PROXY_SERVER__DRAIN_DELAY"
+    (tmp_path / "s3proxy.yaml").write_text(
+        "server:\n  drain_delay: 30\n"
+        "upstreams:\n  main: {endpoint: 'http://127.0.0.1:8333'}\n"
+        "tenants:\n  alice:\n    keys: [{access_key: AKALICE, secret_key: alice-secret-Xw3}]\n"
+        "    home: {upstream: main, bucket: data}\n"
+    )
+    assert load_settings(tmp_path / "s3proxy.yaml", env={}).server.drain_delay == 30
+    env = {"S3PROXY_SERVER__DRAIN_DELAY": setting[1]}
+    assert load_settings(tmp_path / "s3proxy.yaml", env=env).server.drain_delay == 0
+
+
 def test_example_configuration_loads_in_s3proxy(
     terraform_command: list[str], tmp_path: Path
 ) -> None:
