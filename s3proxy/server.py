@@ -27,7 +27,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from s3proxy import event_loop, hypercorn_patch, startup
-from s3proxy.app import Gateway, S3App, create_admin_app
+from s3proxy.admin_app import create_admin_app
+from s3proxy.app import Gateway, S3App
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
 from s3proxy.config.local_default import with_persistent_secret

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from s3proxy.app import Gateway, S3App, create_admin_app
+from s3proxy.admin_app import create_admin_app
+from s3proxy.app import Gateway, S3App
 from s3proxy.backends.local import LocalStore
 from s3proxy.backends.local.index import usage_under
 from s3proxy.backends.mapped import MappedStorage
