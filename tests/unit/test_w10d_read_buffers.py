@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from s3proxy.backends import upstream_http
-from s3proxy.backends.upstream_http import LARGE_READ, BodyReads, Connection
+from s3proxy.backends.upstream_body_reads import LARGE_BODY, LARGE_READ, BodyReads
+from s3proxy.backends.upstream_http import Connection
 from s3proxy.backends.upstream_response import Response
 
 MiB = 1024 * 1024
@@ -157,7 +157,7 @@ def test_bytes_handed_on_are_never_overwritten_and_a_buffer_is_reused_once_free(
 
 def test_heads_and_small_bodies_keep_plain_reads(loop: asyncio.AbstractEventLoop) -> None:
     conn = connected(loop)
-    small = upstream_http.LARGE_BODY - 1
+    small = LARGE_BODY - 1
     read(conn, head(small) + b"s" * 100)
     assert protocol(conn) is conn
     response = conn.response

@@ -1,0 +1,97 @@
+"""Reads of a large upstream body into reused buffers, handed on without a copy.
+
+Split from :mod:`s3proxy.backends.upstream_http` (its module docstring says when a connection
+reads this way): once a response head announces at least :data:`LARGE_BODY` bytes of body, the
+connection's transport reads through :class:`BodyReads` into the unused tail of a
+:data:`LARGE_READ` buffer from the event loop's :class:`ReadBuffers`, and each read goes on as a
+memoryview of it. BENCHMARKS.md "Wave 10: large GET".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from s3proxy.backends.upstream_http import Connection
+
+LARGE_READ = 1024 * 1024
+"""Size of a body read buffer: a read inside a large body takes up to this much."""
+MIN_TAIL = 64 * 1024
+"""A buffer whose unused tail is shorter than this is left to its chunks for a fresh one."""
+LARGE_BODY = 256 * 1024
+"""Body bytes still to come after a head from which the body is read into body buffers."""
+KEEP_FREE = 4
+"""Body buffers an event loop keeps for reuse (4 MiB at most, idle)."""
+
+
+class ReadBuffers:
+    """An event loop's body buffers (module docstring), handed on as memoryviews and kept for
+    reuse up to :data:`KEEP_FREE`.
+
+    A body buffer is free when nothing but this list refers to it: every chunk handed on is a
+    memoryview of it, which holds a reference to it until the last such view is dropped (by the
+    consumer, or by the transport that sent it — uvloop keeps a view only of what it could
+    not send at once). Until then it is not reused, so no byte handed on is ever overwritten."""
+
+    __slots__ = ("free",)
+
+    def __init__(self) -> None:
+        self.free: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        free = self.free
+        for index in range(len(free)):
+            if sys.getrefcount(free[index]) == 2:  # the list's reference and the argument's
+                return free.pop(index)
+        return bytearray(LARGE_READ)
+
+    def give(self, buffer: bytearray) -> None:
+        if len(self.free) < KEEP_FREE:
+            self.free.append(buffer)
+
+
+_BUFFERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReadBuffers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_buffers(loop: asyncio.AbstractEventLoop) -> ReadBuffers:
+    """``loop``'s read buffers (they go with the loop)."""
+    buffers = _BUFFERS.get(loop)
+    if buffers is None:
+        buffers = _BUFFERS[loop] = ReadBuffers()
+    return buffers
+
+
+class BodyReads(asyncio.BufferedProtocol):
+    """A connection's protocol while it reads a large body (module docstring): reads go into
+    its body buffers; everything else is the connection's."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.conn.body_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.conn.body_read(nbytes)
+
+    def data_received(self, data: bytes) -> None:  # a TLS layer may still hand over copies
+        self.conn.data_received(data)
+
+    def eof_received(self) -> bool:
+        return self.conn.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.conn.resume_writing()
