@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -65,8 +66,35 @@ WEED_PORT_FLAGS = (
 # Ports
 
 
-def _bind(port: int = 0) -> socket.socket | None:
-    """Bind a TCP socket on loopback to ``port`` (0: any free one); None if it is taken."""
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections' local ports (0: unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+EPHEMERAL_LOW = _ephemeral_low()
+LISTEN_LOW = 10000
+"""Ports for the tests' servers are drawn from [LISTEN_LOW, EPHEMERAL_LOW): a port the kernel
+picks for bind(0) comes from the same range as every outgoing connection's local port, so in the
+moment between choosing it and the server binding it, one of the suite's thousands of client
+connections could take it ("Address already in use": seen in two fresh-clone CI runs). Ports
+below the ephemeral range are never handed out that way."""
+_RANDOM = random.SystemRandom()  # not the global generator, which a test may seed
+
+
+def _bind(port: int = 0, below: int | None = None) -> socket.socket | None:
+    """Bind a TCP socket on loopback to ``port``; None if it is taken. ``port`` 0: a free one
+    below the ephemeral range (and below ``below``) where there is room, else any the kernel
+    picks."""
+    if port == 0:
+        top = EPHEMERAL_LOW if below is None else min(EPHEMERAL_LOW, below)
+        if top - LISTEN_LOW >= 1000:
+            for _ in range(100):
+                sock = _bind(_RANDOM.randrange(LISTEN_LOW, top))
+                if sock is not None:
+                    return sock
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind((LOOPBACK, port))
@@ -114,7 +142,7 @@ def _free_ports_with_pair(n: int, offset: int) -> tuple[list[int], int]:
     try:
         pair: int | None = None
         for _ in range(200):
-            first = _bind()
+            first = _bind(below=EPHEMERAL_LOW - offset if EPHEMERAL_LOW else None)
             if first is None:  # pragma: no cover
                 break
             held.append(first)
