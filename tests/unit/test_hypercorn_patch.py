@@ -277,7 +277,9 @@ async def _lingering_exchange(
     return app, server, stop, writer, answer
 
 
-def test_a_connection_answered_before_its_body_reads_the_rest_away() -> None:
+def test_a_connection_answered_before_its_body_reads_the_rest_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Lingering (s3proxy.connection_writer.LINGER_SECONDS, made long here): the request's task
     has returned (no slot held), the client's remaining body is read and dropped (h11, whose
     request is over, never sees it) and the connection ends when the client closes."""
@@ -295,15 +297,13 @@ def test_a_connection_answered_before_its_body_reads_the_rest_away() -> None:
         stop.set()
         await server
 
-    original = hypercorn_patch.LINGER_SECONDS
-    hypercorn_patch.LINGER_SECONDS = 600
-    try:
-        asyncio.run(asyncio.wait_for(run(), 20))
-    finally:
-        hypercorn_patch.LINGER_SECONDS = original
+    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    asyncio.run(asyncio.wait_for(run(), 20))
 
 
-def test_a_lingering_connection_never_delays_shutdown_past_the_grace() -> None:
+def test_a_lingering_connection_never_delays_shutdown_past_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A client that neither sends its body nor closes: the server stops within its
     ``graceful_timeout`` (server.shutdown_timeout), not after the linger."""
 
@@ -314,15 +314,13 @@ def test_a_lingering_connection_never_delays_shutdown_past_the_grace() -> None:
         await asyncio.wait_for(server, 10)  # the linger alone would last 600 s
         writer.close()
 
-    original = hypercorn_patch.LINGER_SECONDS
-    hypercorn_patch.LINGER_SECONDS = 600
-    try:
-        asyncio.run(asyncio.wait_for(run(), 20))
-    finally:
-        hypercorn_patch.LINGER_SECONDS = original
+    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    asyncio.run(asyncio.wait_for(run(), 20))
 
 
-def test_a_request_cut_while_reading_its_body_ends_before_the_linger() -> None:
+def test_a_request_cut_while_reading_its_body_ends_before_the_linger(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """h11 refuses a bad chunk while the application reads the body: the error goes out, the
     connection lingers, and the application gets its ``http.disconnect`` at once (its request
     slot is not held for the linger)."""
@@ -343,9 +341,5 @@ def test_a_request_cut_while_reading_its_body_ends_before_the_linger() -> None:
         stop.set()
         await server
 
-    original = hypercorn_patch.LINGER_SECONDS
-    hypercorn_patch.LINGER_SECONDS = 600
-    try:
-        asyncio.run(asyncio.wait_for(run(), 20))
-    finally:
-        hypercorn_patch.LINGER_SECONDS = original
+    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    asyncio.run(asyncio.wait_for(run(), 20))
