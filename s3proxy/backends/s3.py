@@ -8,7 +8,7 @@ the proxy's own SigV4 signer and sent on per-tenant keep-alive connection pools
 Upstream failures are translated once, in :meth:`S3Upstream._raise_for_status` (the table is
 :mod:`s3proxy.backends.upstream_errors`), into S3 errors that carry nothing of the upstream (no
 bucket, key or message text); the details go to the log. A read the upstream failed with 500
-is asked once more first (:meth:`S3Upstream._send`, :mod:`s3proxy.backends.upstream_retry`).
+is asked once more first (:meth:`S3Transport._send`, :mod:`s3proxy.backends.upstream_retry`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_response import UpstreamResponse
-from s3proxy.backends.upstream_retry import discard, read_again
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
@@ -98,30 +97,6 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         """The classes besides STANDARD this upstream stores and lists itself (its
         ``storage_classes`` setting); the proxy keeps any other (:mod:`.class_records`)."""
         return frozenset(self._config.storage_classes)
-
-    async def _send(
-        self,
-        method: str,
-        bucket: str,
-        key: str | None,
-        headers: dict[str, str],
-        *,
-        query: str = "",
-        body: AsyncIterator[bytes] | bytes | None = None,
-        payload_hash: str = UNSIGNED_PAYLOAD,
-    ) -> UpstreamResponse:
-        """:meth:`S3Transport._send`; a GET or HEAD answered 500 is sent once more, signed
-        anew (the signer replaces the date and signature it added to ``headers``), and that
-        answer is the one read (:mod:`s3proxy.backends.upstream_retry`)."""
-        response = await super()._send(
-            method, bucket, key, headers, query=query, body=body, payload_hash=payload_hash
-        )
-        if not read_again(method, response.status, body is not None):
-            return response
-        await discard(self.name, response)
-        return await super()._send(
-            method, bucket, key, headers, query=query, payload_hash=payload_hash
-        )
 
     # -- Backend ---------------------------------------------------------------------------
 

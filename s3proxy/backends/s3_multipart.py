@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
-from s3proxy.backends.s3_transport import BODY_ERRORS
+from s3proxy.backends.s3_transport import BODY_ERRORS, discard
 from s3proxy.backends.upload_markers import (
     MISREADS_MARKERS,
     WHOLE_PAGE,
@@ -45,7 +45,7 @@ from s3proxy.backends.upstream_chunked import (
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
 from s3proxy.backends.upstream_response import UpstreamResponse
-from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS, discard
+from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,

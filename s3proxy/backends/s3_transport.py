@@ -17,6 +17,7 @@ go to the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.upstream_budget import ConnectionBudget, budget_size
 from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
 from s3proxy.backends.upstream_response import UpstreamResponse
+from s3proxy.backends.upstream_retry import read_again
 from s3proxy.backends.wire import encode_path
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import CURRENT_TENANT
@@ -120,6 +122,26 @@ class S3Transport:
         body: AsyncIterator[bytes] | bytes | None = None,
         payload_hash: str = UNSIGNED_PAYLOAD,
     ) -> UpstreamResponse:
+        """One upstream request, signed here; a GET or HEAD answered 500 is signed anew and
+        sent once more, and that answer is the one read (:mod:`.upstream_retry`)."""
+        response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
+        if not read_again(method, response.status, body is not None):
+            return response
+        await discard(self.name, response)
+        return await self._send_signed(method, bucket, key, headers, query, None, payload_hash)
+
+    async def _send_signed(
+        self,
+        method: str,
+        bucket: str,
+        key: str | None,
+        headers: dict[str, str],
+        query: str,
+        body: AsyncIterator[bytes] | bytes | None,
+        payload_hash: str,
+    ) -> UpstreamResponse:
+        """:meth:`_send`'s one attempt (the signer replaces the date and signature it added to
+        ``headers`` on a second)."""
         host, raw_path = self._address(bucket, key)
         headers["host"] = host
         keys = await self._credentials.current()
@@ -236,3 +258,17 @@ class S3Transport:
                 if name in response.headers:
                     headers[name] = response.headers[name]
         raise S3Error(code, error.message, headers=headers)
+
+
+async def discard(upstream: str, response: UpstreamResponse) -> None:
+    """Close a failed answer that is asked again (:mod:`.upstream_retry`), logging what the
+    upstream said (warning: the upstream failed, though the client will not see it)."""
+    detail = b""
+    if response.method != "HEAD":
+        with contextlib.suppress(*BODY_ERRORS):
+            detail = await response.content.read(MAX_ERROR_BODY)
+    response.close()
+    text = detail[:300].decode("utf-8", "replace").replace("\n", " ")
+    log.warning(
+        "upstream %s: %s -> %d, asked again %s", upstream, response.method, response.status, text
+    )

@@ -24,14 +24,6 @@ are the right answer to those.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
-from s3proxy.backends.s3_transport import BODY_ERRORS, MAX_ERROR_BODY
-from s3proxy.backends.upstream_response import UpstreamResponse
-
-log = logging.getLogger("s3proxy.upstream")
-
 ASKED_AGAIN = 500
 """The one upstream status asked again."""
 
@@ -45,17 +37,3 @@ def read_again(method: str, status: int, has_body: bool) -> bool:
     """Whether an upstream answer of ``status`` to a ``method`` request is asked once more:
     a 500 to a GET or HEAD without a body (reads change nothing, so asking again is safe)."""
     return status == ASKED_AGAIN and method in ("GET", "HEAD") and not has_body
-
-
-async def discard(upstream: str, response: UpstreamResponse) -> None:
-    """Close a failed answer that is asked again, logging what the upstream said (warning:
-    the upstream failed, though the client will not see it)."""
-    detail = b""
-    if response.method != "HEAD":
-        with contextlib.suppress(*BODY_ERRORS):
-            detail = await response.content.read(MAX_ERROR_BODY)
-    response.close()
-    text = detail[:300].decode("utf-8", "replace").replace("\n", " ")
-    log.warning(
-        "upstream %s: %s -> %d, asked again %s", upstream, response.method, response.status, text
-    )
