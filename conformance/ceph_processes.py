@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -22,26 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.ceph_conf import LOOPBACK
-
 LOG = logging.getLogger("conformance.ceph_rgw")
 
 POLL_INTERVAL = 0.05
 LOG_TAIL_LINES = 25
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct loopback ports that were free a moment ago (all held until chosen)."""
-    held: list[socket.socket] = []
-    try:
-        for _ in range(n):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(sock)
-            sock.bind((LOOPBACK, 0))
-        return [sock.getsockname()[1] for sock in held]
-    finally:
-        for sock in held:
-            sock.close()
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

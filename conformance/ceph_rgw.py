@@ -66,11 +66,11 @@ from conformance.ceph_processes import (
     LOG_TAIL_LINES,
     Daemon,
     Daemons,
-    free_ports,
     http_answers,
     pid_cmdline,
     remaining,
 )
+from conformance.ports import free_ports
 from conformance.s3client import boto3_client
 
 __all__ = ["CephRGW", "CephUnavailable", "ensure_installed", "missing_binaries"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import signal
 import socket
@@ -29,6 +28,8 @@ from typing import IO, Any, Self
 import psutil
 import yaml
 
+from conformance.ports import EPHEMERAL_LOW, free_ports
+from conformance.ports import bind as _bind
 from conformance.s3client import boto3_client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,44 +67,6 @@ WEED_PORT_FLAGS = (
 # Ports
 
 
-def _ephemeral_low() -> int:
-    """The first port of the kernel's range for outgoing connections' local ports (0: unknown)."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-EPHEMERAL_LOW = _ephemeral_low()
-LISTEN_LOW = 10000
-"""Ports for the tests' servers are drawn from [LISTEN_LOW, EPHEMERAL_LOW): a port the kernel
-picks for bind(0) comes from the same range as every outgoing connection's local port, so in the
-moment between choosing it and the server binding it, one of the suite's thousands of client
-connections could take it ("Address already in use": seen in two fresh-clone CI runs). Ports
-below the ephemeral range are never handed out that way."""
-_RANDOM = random.SystemRandom()  # not the global generator, which a test may seed
-
-
-def _bind(port: int = 0, below: int | None = None) -> socket.socket | None:
-    """Bind a TCP socket on loopback to ``port``; None if it is taken. ``port`` 0: a free one
-    below the ephemeral range (and below ``below``) where there is room, else any the kernel
-    picks."""
-    if port == 0:
-        top = EPHEMERAL_LOW if below is None else min(EPHEMERAL_LOW, below)
-        if top - LISTEN_LOW >= 1000:
-            for _ in range(100):
-                sock = _bind(_RANDOM.randrange(LISTEN_LOW, top))
-                if sock is not None:
-                    return sock
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((LOOPBACK, port))
-    except OSError:
-        sock.close()
-        return None
-    return sock
-
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).
 
@@ -111,25 +74,6 @@ def free_port() -> int:
     take the port; callers start their server immediately.
     """
     return free_ports(1)[0]
-
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct free loopback ports.
-
-    All sockets stay bound until every port is chosen, so the kernel cannot hand out the same
-    port twice (calling :func:`free_port` ``n`` times can).
-    """
-    held: list[socket.socket] = []
-    try:
-        while len(held) < n:
-            sock = _bind()
-            if sock is None:  # pragma: no cover - port 0 always binds unless out of ports
-                raise OSError("no free loopback port")
-            held.append(sock)
-        return [sock.getsockname()[1] for sock in held]
-    finally:
-        for sock in held:
-            sock.close()
 
 
 def _free_ports_with_pair(n: int, offset: int) -> tuple[list[int], int]:
