@@ -8,10 +8,11 @@
 # builds with debootstrap where no registry can be reached. Both stages use the same BASE, so the
 # venv's interpreter link resolves in the final image.
 #
-# Workers: s3proxy is one asyncio process (Hypercorn, one event loop) that holds no state between
-# requests (multipart ids and listing tokens are signed with server.secret). Scale out with more
-# containers (replicas) behind a load balancer, all with the same server.secret, not with more
-# processes per container; give each container about one CPU.
+# Workers: s3proxy holds no state between requests (multipart ids and listing tokens are signed
+# with server.secret). `server.workers: auto` (the default) starts one worker process per CPU the
+# container may use (its cgroup quota: `--cpus N`), each one asyncio event loop (uvicorn by
+# default; `server.engine: hypercorn`); S3PROXY_SERVER__WORKERS=1 runs one. Scale out with more
+# containers (replicas) behind a load balancer, all with the same server.secret.
 ARG BASE=python:3.11-slim-bookworm
 
 # --- build: a venv with s3proxy and its dependencies (all binary wheels; no compiler needed) ---
