@@ -91,15 +91,24 @@ def parse_query(query_string: str) -> dict[str, str]:
 
 
 def _host_bucket(host: str, domains: Iterable[str]) -> str | None:
+    """The bucket a virtual-hosted Host names: what precedes the *longest* configured domain
+    the host name ends in. A host name that is itself a configured domain is the endpoint, so
+    path style, even when a shorter configured domain is its suffix: with ``s3.example.com``
+    and ``example.com`` both listed, ``s3.example.com/docs/k`` is bucket ``docs`` (never bucket
+    ``s3``, key ``docs/k``) and ``b.s3.example.com`` is bucket ``b`` (never ``b.s3``), whatever
+    the order of the list."""
     if not domains:  # path style only (the default): nothing to compare
         return None
     hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     hostname = hostname.lower().removesuffix(".")  # an absolute name: "bucket.domain."
+    longest = ""
     for domain in domains:
-        suffix = "." + domain.lower()
-        if hostname.endswith(suffix) and len(hostname) > len(suffix):
-            return hostname[: -len(suffix)]
-    return None
+        domain = domain.lower()
+        if hostname == domain:
+            return None
+        if len(domain) > len(longest) and hostname.endswith("." + domain):
+            longest = domain
+    return (hostname[: -len(longest) - 1] or None) if longest else None
 
 
 def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] = ()) -> S3Request:

@@ -31,6 +31,7 @@ from s3proxy.conditions import (
     failed_condition,
     upstream_conditions,
 )
+from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import (
     MAX_KEY_BYTES,
@@ -161,7 +162,13 @@ class MappedStorage:
         self._check_owner(bucket)
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise S3Error(S3ErrorCode.KeyTooLongError)
-        await self.buckets.require(bucket)
+        try:
+            await self.buckets.require(bucket)
+        except S3Error as error:
+            # The bucket asked for, which for a copy is the source, not the request's own.
+            if error.code is S3ErrorCode.NoSuchBucket:
+                error.fields["BucketName"] = bucket
+            raise
         encoding = await self.encoding(bucket)
         self._check_reserved(bucket, key, encoding)
         return self.locate(bucket, key, encoding)
@@ -342,7 +349,8 @@ class MappedStorage:
         # The source's checksum decides the copy's (.copy_checksum): one HEAD, which also
         # checks x-amz-copy-source-if-* here: Ceph RGW 16 copies despite a failed If-Match.
         read = ReadConditions(customer_key=request.source_conditions.customer_key)
-        info = await source_backend.head_object(source.bucket, source.key, read, True)
+        with naming_the_source(request.source_key):
+            info = await source_backend.head_object(source.bucket, source.key, read, True)
         sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
         if any_condition(request.source_conditions):
             if copy_source_failed(request.source_conditions, info.etag, info.last_modified):

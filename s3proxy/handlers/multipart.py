@@ -37,6 +37,7 @@ from s3proxy.checksums import (
 from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, object_size_of, requested_checksum_type
 from s3proxy.conditions import usable_date
+from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
@@ -264,10 +265,11 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         ),
         encryption=encryption,
     )
-    if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
-        result = await copy_part_with_checksum(ctx.storage, request, recorded)
-    else:
-        result = await ctx.storage.uploads.upload_part_copy(request)
+    with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
+        if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
+            result = await copy_part_with_checksum(ctx.storage, request, recorded)
+        else:
+            result = await ctx.storage.uploads.upload_part_copy(request)
     response = xml_response(
         copy_part_result_xml(result.etag, result.last_modified, result.checksums)
     )

@@ -398,10 +398,21 @@ async def delete_object(ctx: RequestContext) -> S3Response:
 
 def copy_source(ctx: RequestContext) -> tuple[str, str]:
     """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded, optionally with
-    ``?versionId=``: ``null`` copies the (unversioned) source, any other id is refused."""
+    ``?versionId=``: ``null`` copies the (unversioned) source, any other id is refused. A source
+    named by an ARN (``arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY``, Outposts and
+    Object Lambda alike) is 501: the proxy has no access points, and no bucket name contains
+    ':', so read as ``bucket/key`` it named no bucket at all. A literal ``+`` is a space, as S3
+    decodes this header (a key with a plus sign is sent as ``%2B``: botocore, s3cmd and rclone
+    encode it so, rclone "for S3 compatibility"; sent bare, S3 looks for the key with a space)."""
     raw = ctx.request.header("x-amz-copy-source") or ""
     path, _, query = raw.partition("?")
-    bucket, _, key = decode_component(path.lstrip("/")).partition("/")
+    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
+    if bucket.startswith("arn:"):
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "A copy source named by an access point or other ARN is not implemented: "
+            "name the source bucket and key.",
+        )
     if not bucket or not key:
         raise S3Error(
             S3ErrorCode.InvalidArgument,

@@ -80,14 +80,12 @@ class TestBuckets:
         answer = proxy.client("alice").create_bucket(Bucket=bucket)
         assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
 
-    def test_create_with_location_and_acl_is_accepted(self, proxy: Proxy) -> None:
+    def test_create_with_acl_private_is_accepted(self, proxy: Proxy) -> None:
+        """In us-east-1, the served region, as no LocationConstraint (naming it is refused:
+        test_owner_location.TestLocationConstraint)."""
         s3 = proxy.client("alice")
         name = "loc-" + os.urandom(4).hex()
-        s3.create_bucket(
-            Bucket=name,
-            ACL="private",
-            CreateBucketConfiguration={"LocationConstraint": "us-east-1"},  # the served region
-        )
+        s3.create_bucket(Bucket=name, ACL="private")
         assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None
         assert "Status" not in s3.get_bucket_versioning(Bucket=name)
         s3.delete_bucket(Bucket=name)
