@@ -84,13 +84,26 @@ def _bare(etag: str) -> str:
 def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo]) -> None:
     """Raise InvalidPart (a part missing or with another ETag), BadDigest (a listed part
     checksum that differs from the stored one) or EntityTooSmall (a part other than the last
-    below 5 MiB). Part order is the handler's check, made before this one."""
+    below 5 MiB). Part order is the handler's check, made before this one.
+
+    On S3 a re-sent part replaces the earlier upload of its number, whose ETag is then
+    InvalidPart. SeaweedFS 4.48 keeps and lists every upload of a re-sent part, and completes
+    with whichever the client names, old bytes included; so an upload of a part number with a
+    strictly newer one listed is not found here. Its LastModified has whole seconds: two
+    uploads of one number within a second cannot be told apart and either is taken."""
     # Keyed by (number, ETag): SeaweedFS lists every upload of a re-sent part, old ones too.
-    by_tag = {(part.part_number, _bare(part.etag)): part for part in stored}
+    by_tag: dict[tuple[int, str], PartInfo] = {}
+    newest: dict[int, str] = {}
+    for listed in stored:  # the same bytes sent twice: one ETag, its latest upload kept
+        tag = (listed.part_number, _bare(listed.etag))
+        earlier = by_tag.get(tag)
+        if earlier is None or listed.last_modified > earlier.last_modified:
+            by_tag[tag] = listed
+        newest[listed.part_number] = max(newest.get(listed.part_number, ""), listed.last_modified)
     chosen: list[PartInfo] = []
     for part in requested:
         found = by_tag.get((part.part_number, _bare(part.etag)))
-        if found is None:
+        if found is None or found.last_modified < newest[part.part_number]:
             raise S3Error(
                 S3ErrorCode.InvalidPart,
                 "One or more of the specified parts could not be found. The part may not have"

@@ -62,6 +62,7 @@ from s3proxy.model import (
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
+    Tags,
     list_entry,
 )
 from s3proxy.upstream_xml import (
@@ -267,6 +268,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         if request.tags is not None:
             headers["x-amz-tagging-directive"] = "REPLACE"
         attributes = request.attributes if request.replace_metadata else None
+        source_tagged = True  # not known: asked when the copy replaces the metadata
         if attributes is None and (request.source_bucket, request.source_key) == (
             request.bucket,
             request.key,
@@ -277,8 +279,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             current = await self.head_object(
                 request.bucket, request.key, ReadConditions(customer_key=key)
             )
-            attributes = current.attributes
+            attributes, source_tagged = current.attributes, current.tag_count > 0
+        kept: Tags = ()
         if attributes is not None:
+            if request.tags is None and source_tagged:  # COPY: Ceph RGW 16 drops them here
+                kept = await self.tags_to_keep(request.source_bucket, request.source_key)
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(attributes.headers)
             for name, value in attributes.metadata.items():
@@ -301,6 +306,8 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         etag, last_modified = await upstream_result(self, response, parse_copy_result)
         if request.tags is not None:  # Ceph RGW 16 ignores the REPLACE directive
             await self.put_object_tagging(request.bucket, request.key, request.tags)
+        elif kept:
+            await self.put_object_tagging(request.bucket, request.key, kept)
         return CopyObjectOutput(etag=etag, last_modified=last_modified)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:

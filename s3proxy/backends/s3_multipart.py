@@ -126,7 +126,8 @@ def part_range_of(response: UpstreamResponse, part_number: int) -> tuple[int, in
     """Where part ``part_number`` lies in the object, from a ``?partNumber=`` answer.
 
     An upstream that ignores ``partNumber`` (Ceph RGW 16) answers 200 with the whole object:
-    that is part 1 of a single-part object, and wrong for anything else, so it is refused
+    that is part 1 of a single-part object, past its only part for a higher number (416
+    InvalidPartNumber, as S3 answers), and wrong for a multipart object, so it is refused
     rather than served as the part.
     """
     if response.status == 206:
@@ -134,8 +135,10 @@ def part_range_of(response: UpstreamResponse, part_number: int) -> tuple[int, in
         if part_range is None:
             raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
         return part_range
-    if part_number == 1 and "-" not in response.headers.get("ETag", ""):
-        return None
+    if "-" not in response.headers.get("ETag", ""):  # a plain object: one part, all of it
+        if part_number == 1:
+            return None
+        raise S3Error(S3ErrorCode.InvalidPartNumber)
     raise S3Error(S3ErrorCode.NotImplemented, "This upstream does not serve partNumber reads.")
 
 

@@ -32,6 +32,7 @@ from s3proxy.model import (
     ReadConditions,
     without_aws_chunked,
 )
+from s3proxy.part_reads import plain_part_info, whole_object_part
 from s3proxy.ranges import invalid_range, parse_range, resolve_range
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
@@ -347,10 +348,11 @@ async def get_object(ctx: RequestContext) -> S3Response:
             raise
         # A suffix of an empty object: S3 ignores the Range (upstreams answer 416).
         result = await ctx.storage.get_object(bucket, key, None, conditions, checksum_mode)
-    headers = _object_headers(result.info, checksum_mode, overrides)
+    headers = _object_headers(plain_part_info(result.info, part_number), checksum_mode, overrides)
     status = 200
-    if result.content_range is not None:
-        first, last, total = result.content_range
+    content_range = whole_object_part(result.info, part_number, result.content_range)
+    if content_range is not None:
+        first, last, total = content_range
         headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
         status = 206
     return S3Response(
@@ -371,9 +373,11 @@ async def head_object(ctx: RequestContext) -> S3Response:
     conditions = _read_conditions(ctx)
     overrides = _response_overrides(ctx)
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
+    info = plain_part_info(info, part_number)
     headers = _object_headers(info, checksum_mode, overrides)
-    if info.part_range is not None:
-        first, last, total = info.part_range
+    part_range = whole_object_part(info, part_number, info.part_range)
+    if part_range is not None:
+        first, last, total = part_range
         headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
         return S3Response(status=206, headers=headers, content_length=last - first + 1)
     byte_range = parse_range(ctx.request.header("range"))
