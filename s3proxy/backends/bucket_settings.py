@@ -15,6 +15,13 @@ before the upstream GET and is trusted while that generation is unchanged and it
 (``server.bucket_cache_seconds``) has not passed. A write bumps the generation before its response,
 so every worker of the server sees it at once; other replicas within the lifetime.
 
+A rewrite gives the marker a new LastModified, and the marker's LastModified is the bucket's
+CreationDate in ListBuckets (:meth:`BucketRegistry.list`). So the first rewrite of a created
+bucket's marker keeps the date the marker had as ``"created"`` in the record, and every later
+one carries it on; ListBuckets reads it from the markers that hold a record. When the last
+setting is removed the marker is empty again, as the upstream layout (a contract) says of a
+bucket without settings, and its new LastModified is the bucket's date from then on.
+
 A rewrite is conditional on the ETag just read (``If-Match``; ``If-None-Match: *`` for a new
 record), so a DeleteBucket racing with it cannot be undone by the rewrite recreating the marker,
 and of two settings writes racing one retries on the other's result (SeaweedFS, Ceph RGW and the
@@ -34,13 +41,15 @@ from s3proxy.acl import GRANTING
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import WriteConditions
+from s3proxy.model import ListEntry, WriteConditions
 
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
     from s3proxy.backends.buckets import BucketRegistry
 
 MAX_RECORD_BYTES = 1024 * 1024
+_DATE_READS = 8
+"""Records ListBuckets reads at once for their creation dates."""
 _ATTEMPTS = 6
 _BACKOFF_SECONDS = 0.01
 """Each retry waits up to this times its number: 50 concurrent PutBucketAcl (s3-tests'
@@ -55,15 +64,21 @@ class BucketSettings:
     """A canned ACL granting others (s3proxy.acl.GRANTING); None: private."""
     other: dict[str, Any] = field(default_factory=dict)
     """Members of the record this version does not act on, kept as found."""
+    created: str | None = None
+    """A created bucket's CreationDate (ISO 8601, as its marker was listed before the record's
+    first write); None until then, and always for a bucket mapped in the configuration."""
 
     @property
     def empty(self) -> bool:
+        """No setting at all (the creation date is no setting)."""
         return self.cors is None and self.tags is None and self.acl is None and not self.other
 
     def encode(self) -> bytes:
-        if self.empty:
+        if self.empty:  # the layout's empty marker: the creation date goes with the settings
             return b""
         record = dict(self.other)
+        if self.created is not None:
+            record["created"] = self.created
         if self.cors is not None:
             record["cors"] = [rule.to_json() for rule in self.cors]
         if self.tags is not None:
@@ -85,11 +100,15 @@ class BucketSettings:
             acl = record.pop("acl", None)
             if acl is not None and acl not in GRANTING:
                 raise ValueError("unknown ACL")
+            created = record.pop("created", None)
+            if created is not None and not isinstance(created, str):
+                raise ValueError("creation date not a string")
             return cls(
                 cors=tuple(CorsRule.from_json(r) for r in cors) if cors is not None else None,
                 tags=tuple((str(k), str(v)) for k, v in tags) if tags is not None else None,
                 acl=acl,
                 other=record,
+                created=created,
             )
         except (ValueError, TypeError, KeyError):
             # A record this gateway did not write: never guess at it, never show it.
@@ -105,6 +124,37 @@ class BucketSettingsStore:
     def __init__(self, registry: BucketRegistry) -> None:
         self._registry = registry
         self._cached: dict[str, tuple[tuple[float, int], BucketSettings]] = {}
+        self._dates: dict[str, tuple[str, str]] = {}
+        """bucket → (its marker's ETag, the creation date that record keeps): a record's date
+        never changes, and a rewrite changes the ETag, so a match needs no read."""
+
+    async def creation_dates(
+        self, backend: Backend, upstream_bucket: str, markers: dict[str, ListEntry]
+    ) -> dict[str, str]:
+        """bucket → the creation date kept in its marker's record, for the markers that hold
+        one (``markers``: bucket → its marker's listing entry). Read a few at a time; a record
+        this gateway cannot read shows its marker's own date, never fails the listing."""
+        limit = asyncio.Semaphore(_DATE_READS)
+
+        async def one(name: str, entry: ListEntry) -> str | None:
+            known = self._dates.get(name)
+            if known is not None and known[0] == entry.etag:
+                return known[1]
+            try:
+                async with limit:
+                    found = await read_record(backend, upstream_bucket, entry.key, MAX_RECORD_BYTES)
+            except S3Error as error:
+                if error.code is not S3ErrorCode.InternalError:  # over the size: not ours
+                    raise
+                return None
+            date = recorded_date(found[0]) if found is not None else None
+            if date is not None and found is not None:
+                self._dates[name] = (found[1], date)
+            return date
+
+        names = list(markers)
+        dates = await asyncio.gather(*(one(name, markers[name]) for name in names))
+        return {name: date for name, date in zip(names, dates, strict=True) if date is not None}
 
     async def get(self, bucket: str) -> BucketSettings:
         """``bucket``'s settings (NoSuchBucket when it does not exist)."""
@@ -150,6 +200,7 @@ class BucketSettingsStore:
         backend, upstream_bucket, key = location
         mapped = bucket in registry.tenant.buckets
         failed: S3Error | None = None
+        created: str | None = None  # the marker's date, looked up once, by the first rewrite
         try:
             for attempt in range(_ATTEMPTS):
                 if attempt:  # racing writers: spread the retries out
@@ -158,6 +209,10 @@ class BucketSettingsStore:
                 wanted = change(current)
                 if wanted == current:
                     return  # a write that failed with a 5xx may have landed after all
+                if not mapped and wanted.created is None and not wanted.empty:
+                    if created is None:
+                        created = await _listed_date(backend, upstream_bucket, key)
+                    wanted = replace(wanted, created=created)
                 try:
                     if await self._write(backend, upstream_bucket, key, wanted, etag, mapped):
                         return
@@ -206,6 +261,25 @@ class BucketSettingsStore:
                 raise
             return True
         return False
+
+
+async def _listed_date(backend: Backend, upstream_bucket: str, marker: str) -> str | None:
+    """The marker's LastModified as ListBuckets shows it (a listing, not a HEAD: the same
+    ISO 8601 form and precision); None when the marker is gone (the bucket was deleted)."""
+    page = await backend.list_objects(upstream_bucket, marker, None, None, 1)
+    if page.entries and page.entries[0].key == marker:  # the shortest key under the prefix
+        return page.entries[0].last_modified
+    return None
+
+
+def recorded_date(body: bytes) -> str | None:
+    """The creation date a marker's record keeps; None when it keeps none (or is not a record
+    this gateway wrote: ListBuckets then shows the marker's own date, never an error)."""
+    try:
+        created = json.loads(body).get("created")
+    except (ValueError, AttributeError):
+        return None
+    return created if isinstance(created, str) else None
 
 
 def with_cors(rules: tuple[CorsRule, ...] | None) -> Callable[[BucketSettings], BucketSettings]:

@@ -15,10 +15,11 @@ may still accept writes on another.
 
 The marker's body is the bucket's settings record (CORS, tags: JSON, empty when there are none;
 :mod:`s3proxy.backends.bucket_settings`). Its size comes with the existence HEAD, so a bucket
-without settings costs no further request. A bucket mapped in the configuration has no marker:
-its record, when it has one, is ``home.prefix + ".buckets/.mapped/" + B`` (bucket names never
-start with ".", so it is no created bucket's marker, and it stays with the other records that
-no quota counts).
+without settings costs no further request. The marker's LastModified is the bucket's
+CreationDate until a settings write rewrites it; from then on the record keeps that date.
+A bucket mapped in the configuration has no marker: its record, when it has one, is
+``home.prefix + ".buckets/.mapped/" + B`` (bucket names never start with ".", so it is no
+created bucket's marker, and it stays with the other records that no quota counts).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from s3proxy.backends.bucket_settings import BucketSettingsStore
 from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
-from s3proxy.model import ReadConditions, WriteConditions
+from s3proxy.model import ListEntry, ReadConditions, WriteConditions
 
 MARKER_DIR = ".buckets/"
 SETTINGS_DIR = MARKER_DIR + ".mapped/"
@@ -202,6 +203,7 @@ class BucketRegistry:
         if home is not None:
             backend = self._backends[home.upstream]
             prefix = f"{home.prefix}{MARKER_DIR}"
+            recorded: dict[str, ListEntry] = {}
             token: str | None = None
             while True:
                 # "/": one level only, so records kept below (SETTINGS_DIR, s3proxy.object_acl)
@@ -212,9 +214,13 @@ class BucketRegistry:
                     # Only markers of bucket names: not the settings of mapped buckets
                     # (SETTINGS_DIR, "."), nor the directory entry SeaweedFS lists as the
                     # prefix itself ("") once its last marker is deleted.
-                    if _BUCKET_NAME.fullmatch(name):
-                        found.setdefault(name, entry.last_modified)
+                    if _BUCKET_NAME.fullmatch(name) and name not in found:
+                        found[name] = entry.last_modified
+                        if entry.size:  # rewritten: its record keeps the first date
+                            recorded[name] = entry
                 token = page.next_token
                 if token is None:
                     break
+            if recorded:
+                found.update(await self.settings.creation_dates(backend, home.bucket, recorded))
         return sorted(found.items())
