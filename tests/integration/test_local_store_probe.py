@@ -195,7 +195,7 @@ def test_hostile_keys_are_stored_exactly_and_never_become_paths(local: Proxy) ->
             assert not path.is_symlink(), path
             assert path.resolve().is_relative_to(root), path
             assert name in ("blobs", "tmp", "index.sqlite3", "index.sqlite3-wal",
-                            "index.sqlite3-shm", "store.lock") or all(
+                            "index.sqlite3-shm", "store.lock", "reserve") or all(
                 c in "0123456789abcdef" for c in name), path  # fmt: skip
     for key in HOSTILE_KEYS:
         client.delete_object(Bucket=BUCKET, Key=key)

@@ -104,7 +104,9 @@ def blob_files(root: Path) -> list[Path]:
 
 def stray_files(root: Path) -> list[Path]:
     """Files under ``root`` that are neither blobs, temp files nor the index and its lock."""
-    allowed_top = {"index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm", "store.lock"}
+    allowed_top = {
+        "index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm", "store.lock", "reserve"
+    }  # fmt: skip
     found = []
     for path in root.rglob("*"):
         if path.is_dir():

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import signal
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from s3proxy.model import Body
+
+log = logging.getLogger("s3proxy.local")
 
 WRITE_BATCH = 1024 * 1024
 """Bytes gathered from the body before one write+hash runs in a thread (bounds memory too)."""
@@ -88,8 +91,8 @@ class BlobFiles:
     def __init__(self, root: Path) -> None:
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_durable_dir(self.blobs)
+        make_durable_dir(self.tmp)
 
     def path(self, sha256: str) -> Path:
         return self.blobs / sha256[:2] / sha256[2:4] / sha256
@@ -136,9 +139,15 @@ class BlobFiles:
         blob.temp.unlink(missing_ok=True)
 
     def unlink(self, shas: Iterable[str], operation: str) -> None:
-        """Remove blob files whose last reference is gone (already committed)."""
+        """Remove blob files whose last reference is gone (already committed). A file that
+        cannot be removed (an I/O error, a read-only directory) is logged and left for the
+        start-up sweep: the write that freed it is done, and answering it 500 would have a
+        client retry it (a retried Complete then finds its upload gone: NoSuchUpload)."""
         for sha in shas:
-            self.path(sha).unlink(missing_ok=True)
+            try:
+                self.path(sha).unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("local store: blob %s left for the start-up sweep (%s)", sha, exc)
             crash_point(operation, "during-unlink")
 
     def sweep(self, referenced: set[str]) -> tuple[int, int, set[str]]:
@@ -168,12 +177,9 @@ class Segment:
     size: int
 
 
-async def read_segments(
-    files: BlobFiles, segments: list[Segment], first: int, last: int
-) -> AsyncGenerator[bytes, None]:
-    """Bytes ``first``..``last`` (inclusive) of the concatenation of ``segments``, read in
-    1 MiB chunks from a worker thread. The file open at any moment is closed when the
-    generator is closed, even if the body was not read to the end."""
+def _wanted(segments: list[Segment], first: int, last: int) -> Iterator[tuple[Segment, int, int]]:
+    """(segment, position in it, bytes from there) for each segment bytes ``first``..``last``
+    (inclusive) of the concatenation touch."""
     offset = 0
     for segment in segments:
         start, end = offset, offset + segment.size - 1
@@ -181,8 +187,34 @@ async def read_segments(
         if end < first or start > last or segment.size == 0:
             continue
         position = max(first, start) - start
-        remaining = min(last, end) - start - position + 1
-        handle = await asyncio.to_thread(_open, files.path(segment.sha256))
+        yield segment, position, min(last, end) - start - position + 1
+
+
+def open_first(files: BlobFiles, segments: list[Segment], first: int, last: int) -> BinaryIO | None:
+    """The file of the first segment a read needs, opened before the answer's head goes out:
+    a blob missing from the disk is then a 500, not a 200 cut short (blocking: a thread's)."""
+    for segment, _, _ in _wanted(segments, first, last):
+        return _open(files.path(segment.sha256))
+    return None
+
+
+async def read_segments(
+    files: BlobFiles,
+    segments: list[Segment],
+    first: int,
+    last: int,
+    opened: BinaryIO | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """Bytes ``first``..``last`` (inclusive) of the concatenation of ``segments``, read in
+    1 MiB chunks from a worker thread; ``opened`` is the first one's file (:func:`open_first`).
+    The file open at any moment is closed when the generator is closed, even if the body was
+    not read to the end (``opened`` only once the generator has started: its caller closes it
+    too, which is harmless twice)."""
+    for segment, position, remaining in _wanted(segments, first, last):
+        if opened is not None:
+            handle, opened = opened, None
+        else:
+            handle = await asyncio.to_thread(_open, files.path(segment.sha256))
         try:
             await asyncio.to_thread(handle.seek, position)
             while remaining > 0:
@@ -197,6 +229,20 @@ async def read_segments(
 
 def _open(path: Path) -> BinaryIO:
     return path.open("rb", buffering=0)
+
+
+def make_durable_dir(path: Path) -> None:
+    """``mkdir -p`` whose new entries survive a power cut: each directory it creates has its
+    parent fsynced, so the first PUT's 200 does not rest on a store directory (or its
+    ``blobs/``) that a crash of the file system could still take back."""
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        _fsync_dir(directory.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -14,29 +14,32 @@ closes — unless a new row references it again by then.
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from s3proxy import quotas
-from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob
+from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob, make_durable_dir
 from s3proxy.backends.local.index import (
+    DB_FILE,
     Index,
     ObjectRecord,
     connect,
     read_figures,
     usage_under,
 )
+from s3proxy.backends.local.reserve import Reserve, disk_full, full_error
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import ObjectAttributes, QuotaScope, without_aws_chunked
+from s3proxy.model import Body, ObjectAttributes, QuotaScope, without_aws_chunked
 from s3proxy.quotas import Root, Usage, within
 
 log = logging.getLogger("s3proxy.local")
@@ -131,14 +134,23 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class StoreInUse(OSError, RuntimeError):
+    """Another process (or store) holds the directory's lock. An OSError, so that ``serve``
+    reports it in one line ("cannot serve: ...") instead of a traceback, and exits 1 before
+    it touches anything in the directory (the holder's temp files included)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def _take_lock(root: Path) -> int:
     fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RuntimeError(
-            f"the local store at '{root}' is in use by another process (or store)"
+        raise StoreInUse(
+            errno.EBUSY, f"the local store at '{root}' is in use by another process (or store)"
         ) from None
     return fd
 
@@ -154,12 +166,19 @@ class StoreCore:
     def __init__(self, name: str, root: Path) -> None:
         self.name = name
         self.root = Path(root).absolute()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_durable_dir(self.root)
         self._lock_fd = _take_lock(self.root)
+        self._shm = str(self.root / f"{DB_FILE}-shm")
         try:
-            self.files = BlobFiles(self.root)
-            self.index = Index(connect(self.root))
-            self._recover()
+            self.reserve = Reserve(name, self.root)
+            try:
+                self._open()
+            except Exception:
+                if not self.reserve.release():  # on a full disk, opening needs that room
+                    raise
+                self._open()
+            if not self.reserve.restore():
+                log.warning("local store %s: its disk is full: writes are refused", name)
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -169,6 +188,16 @@ class StoreCore:
         self._pin_lock = threading.Lock()
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
+
+    def _open(self) -> None:
+        self.files = BlobFiles(self.root)
+        connection = connect(self.root)
+        try:
+            self.index = Index(connection)
+            self._recover()
+        except BaseException:
+            connection.close()
+            raise
 
     def _recover(self) -> None:
         """After any crash: counts from the rows, no temp file, no blob without a reference."""
@@ -196,9 +225,14 @@ class StoreCore:
         if self._closed:
             raise S3Error(S3ErrorCode.ServiceUnavailable)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, functools.partial(function, *args))
+        job = functools.partial(self._guarded, function, *args)
+        future = loop.run_in_executor(self._executor, job)
         try:
             return await asyncio.shield(future)
+        except Exception as exc:
+            if disk_full(exc):
+                raise full_error(self.name, exc) from exc
+            raise
         except asyncio.CancelledError:
             release = abandoned
 
@@ -213,6 +247,56 @@ class StoreCore:
 
             future.add_done_callback(done)
             raise
+
+    def _guarded(self, function: Callable[..., T], *args: object) -> T:
+        """Database thread: ``function``, unless SQLite's shared-memory file cannot be written.
+        SQLite maps that file and writes to it on every read and write; a write to the mapping
+        of a file turned immutable, or of a file system remounted read-only after disk errors,
+        is SIGBUS, which killed the process (the store's one server process) where an answer
+        (503, reads and writes alike, until the file is writable again) keeps it serving."""
+        if not self._shm_writable():
+            raise S3Error(
+                S3ErrorCode.ServiceUnavailable,
+                "The server's storage cannot be written. Please retry later.",
+            )
+        return function(*args)
+
+    def _shm_writable(self) -> bool:
+        if os.access(self._shm, os.W_OK) or not os.path.exists(self._shm):
+            return True
+        log.error("local store %s: %s cannot be written: requests refused", self.name, self._shm)
+        return False
+
+    # -- room on the disk (:mod:`.reserve`) ---------------------------------------------------
+
+    async def _room(self) -> None:
+        """Before a write that adds data: the reserve back in place, or the write refused."""
+        if not self.reserve.held and not await asyncio.to_thread(self.reserve.restore):
+            raise full_error(self.name, "the reserve cannot be put back")
+
+    async def _write_blob(self, body: Body | AsyncIterator[bytes], operation: str) -> WrittenBlob:
+        """A body into a temp file (:meth:`BlobFiles.write`), when the disk has room for it."""
+        await self._room()
+        try:
+            return await self.files.write(body, operation)
+        except OSError as exc:
+            if disk_full(exc):
+                raise full_error(self.name, exc) from exc
+            raise
+
+    def _freeing(self, job: Callable[..., T], *args: object) -> T:
+        """Database thread: ``job`` (which frees space), run again once without the reserve
+        if it failed for want of room (its transaction was rolled back); no write can put
+        the reserve back before the second run ends."""
+        try:
+            return job(*args)
+        except Exception as exc:
+            if not disk_full(exc):
+                raise
+            with self.reserve.released() as freed:
+                if not freed:
+                    raise
+                return job(*args)
 
     def _install_or_discard(self, blob: WrittenBlob, operation: str) -> None:
         """On the database thread, inside the transaction about to reference ``blob``."""
@@ -323,5 +407,6 @@ class StoreCore:
             return
         self._closed = True
         await asyncio.to_thread(self._executor.shutdown, True)
-        self.index.db.close()
+        if self._shm_writable():  # closing checkpoints through the mapping (:meth:`_guarded`)
+            self.index.db.close()
         os.close(self._lock_fd)

@@ -86,6 +86,7 @@ class LocalMultipart(StoreCore):
             storage_class=request.storage_class,
             tags=request.tags,
         )
+        await self._room()
         await self._run(self.index.create_upload, upload)
         return upload.upload_id
 
@@ -105,7 +106,7 @@ class LocalMultipart(StoreCore):
         summed = sums_missing_part(upload.checksum_algorithm, algorithm)
         summing = _Summing(summed)
         body = summing.chunks(request.body) if summed else request.body
-        blob = await self.files.write(body, "part")
+        blob = await self._write_blob(body, "part")
         part = StoredPart(
             sha256=blob.sha256,
             size=blob.size,
@@ -156,7 +157,7 @@ class LocalMultipart(StoreCore):
             body = read_segments(self.files, source.blob_segments(), first, last)
             summing = _Summing(upload.checksum_algorithm)
             try:
-                blob = await self.files.write(summing.chunks(body), "part")
+                blob = await self._write_blob(summing.chunks(body), "part")
             finally:
                 await body.aclose()
         finally:
@@ -181,6 +182,7 @@ class LocalMultipart(StoreCore):
     async def complete_multipart_upload(
         self, request: CompleteMultipartInput
     ) -> CompleteMultipartOutput:
+        await self._room()
         record = await self._run(self._commit_complete, request, now_ms())
         return CompleteMultipartOutput(etag=record.etag, checksums=dict(record.checksums))
 
@@ -226,7 +228,7 @@ class LocalMultipart(StoreCore):
         return record
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        await self._run(self._commit_abort, bucket, key, upload_id)
+        await self._run(self._freeing, self._commit_abort, bucket, key, upload_id)
 
     def _commit_abort(self, bucket: str, key: str, upload_id: str) -> None:
         with self.index.transaction():

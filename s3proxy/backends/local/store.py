@@ -12,12 +12,14 @@ on objects and ISO 8601 in listings. Multipart uploads are in :mod:`.multipart`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
+import logging
 from pathlib import Path
 
-from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
+from s3proxy.backends.local.blobs import WrittenBlob, crash_point, open_first, read_segments
 from s3proxy.backends.local.conditions import check_read, check_write, http_date, iso_date
 from s3proxy.backends.local.core import (
     CHECKSUM_HEADER,
@@ -34,6 +36,7 @@ from s3proxy.backends.local.index import (
 )
 from s3proxy.backends.local.migrations import dump_tags
 from s3proxy.backends.local.multipart import LocalMultipart
+from s3proxy.backends.local.reserve import disk_full
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ByteRange,
@@ -51,6 +54,8 @@ from s3proxy.model import (
     Tags,
 )
 from s3proxy.ranges import resolve_range
+
+log = logging.getLogger("s3proxy.local")
 
 
 def _token(lower: bytes, inclusive: bool) -> str:
@@ -80,7 +85,7 @@ class LocalStore(LocalMultipart):
     # -- writes ------------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
-        blob = await self.files.write(request.body, "put")
+        blob = await self._write_blob(request.body, "put")
         headers, metadata = stored_attributes(request.attributes)
         record = ObjectRecord(
             bucket=request.bucket,
@@ -120,6 +125,7 @@ class LocalStore(LocalMultipart):
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         """Metadata only: the new row names the source's blobs (no byte is copied)."""
+        await self._room()
         record = await self._run(self._commit_copy, request, now_ms())
         return CopyObjectOutput(etag=record.etag, last_modified=iso_date(record.modified_ms))
 
@@ -161,6 +167,7 @@ class LocalStore(LocalMultipart):
         return record.tags
 
     async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
+        await self._room()
         await self._run(self._commit_tags, bucket, key, tags)
 
     def _commit_tags(self, bucket: str, key: str, tags: Tags) -> None:
@@ -173,11 +180,23 @@ class LocalStore(LocalMultipart):
             raise S3Error(S3ErrorCode.NoSuchKey)
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        await self._run(self._commit_delete, bucket, [key])
+        await self._run(self._freeing, self._commit_delete, bucket, [key])
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
-        await self._run(self._commit_delete, bucket, keys)
+        await self._run(self._freeing, self._delete_keys, bucket, keys)
         return [DeleteResult(key) for key in keys]
+
+    def _delete_keys(self, bucket: str, keys: list[str]) -> None:
+        """One transaction for the batch; if it finds no room on the disk, one per key: each
+        needs a few pages of log and frees its blobs before the next (1,000 keys scattered
+        over a large store need more log than the reserve holds)."""
+        try:
+            self._commit_delete(bucket, keys)
+        except Exception as exc:
+            if len(keys) == 1 or not disk_full(exc):
+                raise
+            for key in keys:
+                self._commit_delete(bucket, [key])
 
     def _commit_delete(self, bucket: str, keys: list[str]) -> None:
         freed: list[str] = []
@@ -225,15 +244,23 @@ class LocalStore(LocalMultipart):
                 if resolved is not None:  # None: S3 ignores this range, serves the object
                     first, last = resolved
                     content_range = (first, last, record.size)
+            segments = record.blob_segments()
+            opened = await asyncio.to_thread(open_first, self.files, segments, first, last)
+        except FileNotFoundError as exc:
+            await self._unpin(pinned)
+            log.error("local store %s: a blob is missing: %s", self.name, exc.filename)
+            raise S3Error(S3ErrorCode.InternalError) from None
         except BaseException:
             await self._unpin(pinned)
             raise
-        body = read_segments(self.files, record.blob_segments(), first, last)
+        body = read_segments(self.files, segments, first, last, opened)
 
         async def aclose() -> None:
             try:
                 await body.aclose()
             finally:
+                if opened is not None:
+                    await asyncio.shield(asyncio.to_thread(opened.close))
                 await self._unpin(pinned)
 
         return GetObjectOutput(
