@@ -1,15 +1,19 @@
 """Anonymous requests (no credentials at all): served exactly where a bucket's public ACL grants
 them, 403 AccessDenied everywhere else.
 
-What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject and ListObjects(V2) in a
-``public-read`` or ``public-read-write`` bucket, PutObject into a ``public-read-write`` bucket,
+What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject, ListObjects(V2),
+ListObjectVersions and HeadBucket in a ``public-read`` or ``public-read-write`` bucket (what S3's
+READ grant on a bucket allows: s3:ListBucket, which HeadBucket needs too, and
+s3:ListBucketVersions), PutObject into a ``public-read-write`` bucket,
 GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
 name the very object served: checked by a HEAD before and on the response's ETag and
 Last-Modified after).
 Never what ``authenticated-read`` grants (a bucket's or an object's): that needs a signature
 (:mod:`s3proxy.granted_reads`). Nothing else: no bucket is created, listed among buckets,
 deleted or configured anonymously, and an operation the gateway refuses to a signed caller is
-403 here too (an anonymous caller learns nothing about the routing table).
+403 here too (an anonymous caller learns nothing about the routing table). The one exception is
+a browser form upload (PostObject): its signature is a field of the form, so it is refused as
+not implemented (501), the same answer for every bucket.
 
 Whose bucket it is comes from the CORS preflight's unsigned lookup
 (:func:`s3proxy.cors_requests._owner`): the one tenant that maps or has created the bucket. A
@@ -41,7 +45,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.limits import CURRENT_TENANT, Gate
 from s3proxy.object_acl import ObjectAcl
-from s3proxy.operations import Operation
+from s3proxy.operations import Operation, is_form_upload, refusal
 from s3proxy.owner import check_expected_owner
 from s3proxy.request import S3Request
 from s3proxy.responses import S3Response
@@ -52,7 +56,14 @@ if TYPE_CHECKING:
     from s3proxy.body import TimedReceive
 
 READS = frozenset(
-    {Operation.GetObject, Operation.HeadObject, Operation.ListObjects, Operation.ListObjectsV2}
+    {
+        Operation.GetObject,
+        Operation.HeadObject,
+        Operation.ListObjects,
+        Operation.ListObjectsV2,
+        Operation.ListObjectVersions,
+        Operation.HeadBucket,
+    }
 )
 WRITES = frozenset({Operation.PutObject})
 OBJECT_READS = frozenset({Operation.GetObject, Operation.HeadObject})
@@ -123,6 +134,11 @@ async def serve(
     """Serve an anonymous request an ACL grants, or raise 403 AccessDenied. The returned gate
     is held until the response is sent (the caller leaves it)."""
     entry["auth"] = "anonymous"
+    if operation is Operation.Unsupported and is_form_upload(request):
+        # A browser form carries its credentials (policy and signature) in the body, where
+        # is_anonymous does not look: not an anonymous request, and never served. The same
+        # answer for every bucket, so it says nothing about which exist.
+        raise refusal(request, operation)
     server = runtime.settings.server
     bucket = request.bucket
     if (

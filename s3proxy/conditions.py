@@ -43,12 +43,17 @@ def upstream_conditions(conditions: ReadConditions) -> ReadConditions:
     return replace(conditions, if_match=None, if_unmodified_since=None)
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """Whether an If-Match / If-None-Match value names ``etag`` (``*``, lists, W/, quotes)."""
+def etag_matches(header: str, etag: str, *, strong: bool = False) -> bool:
+    """Whether an If-Match / If-None-Match value names ``etag`` (``*``, lists, W/, quotes).
+    ``strong``: RFC 9110's strong comparison, which If-Match uses: a weak tag (``W/"…"``)
+    never matches (SeaweedFS and Ceph RGW answer 412 to it); If-None-Match compares weakly."""
     if header.strip() == "*":
         return True
     wanted = etag.strip().removeprefix("W/").strip('"')
-    return any(item.strip().removeprefix("W/").strip('"') == wanted for item in header.split(","))
+    items = (item.strip() for item in header.split(","))
+    if strong:
+        items = (item for item in items if not item.startswith("W/"))
+    return any(item.removeprefix("W/").strip('"') == wanted for item in items)
 
 
 def failed_condition(
@@ -59,7 +64,7 @@ def failed_condition(
         return None
     modified = _http_date(last_modified)
     if conditions.if_match is not None:
-        if not etag_matches(conditions.if_match, etag):
+        if not etag_matches(conditions.if_match, etag, strong=True):
             return S3ErrorCode.PreconditionFailed
     else:
         since = _http_date(conditions.if_unmodified_since)

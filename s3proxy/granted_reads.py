@@ -6,8 +6,9 @@ includes them. Here the signed callers are this gateway's tenants, each with its
 namespace. So a request signed by tenant B's valid key, for a bucket name B does not have, is
 served read-only exactly where the owner's ACL grants it:
 
-- GetObject/HeadObject and ListObjects(V2) in a bucket whose ACL is ``public-read``,
-  ``public-read-write`` or ``authenticated-read``;
+- GetObject/HeadObject, ListObjects(V2), ListObjectVersions and HeadBucket (S3's READ grant on
+  a bucket) in a bucket whose ACL is ``public-read``, ``public-read-write`` or
+  ``authenticated-read``;
 - GetObject/HeadObject of an object whose own record (:mod:`s3proxy.object_acl`) says
   ``public-read`` or ``authenticated-read`` and names the very object served (checked by a HEAD
   before and on the response's ETag and Last-Modified after, as the anonymous path does).
@@ -21,7 +22,7 @@ one-owner buckets here cannot say, and the write would take the owner's quota fr
 caller's slots. An unsigned PUT is the way in.
 
 When this path runs: only after the caller's own storage answered NoSuchBucket or AccessDenied
-(another tenant's mapped bucket) for one of the four reads (or a PUT), so every other request pays
+(another tenant's mapped bucket) for one of those reads (or a PUT), so every other request pays
 nothing, and the caller's own buckets always win. Everything that is not granted re-raises
 that very answer: a foreign tenant learns nothing it could not learn before (no new existence
 leak). A name that two other tenants use is never served (never guessed), as for anonymous

@@ -324,9 +324,27 @@ def resolve(request: S3Request) -> Operation:
     return Operation.MethodNotAllowed
 
 
+def is_form_upload(request: S3Request) -> bool:
+    """PostObject: an HTML form POSTed to a bucket (multipart/form-data). Its credentials, if
+    any, are fields of the form (policy and signature), never headers or query parameters."""
+    content_type = request.header("content-type") or ""
+    return (
+        request.method == "POST"
+        and target_of(request) is Target.BUCKET
+        and not any(name in SUBRESOURCES for name in request.query)
+        and content_type.lower().startswith("multipart/form-data")
+    )
+
+
 def refusal(request: S3Request, operation: Operation) -> S3Error:
     """The error a refused request gets (after authentication), saying what was refused."""
     target = target_of(request)
+    if operation is Operation.Unsupported and is_form_upload(request):
+        return S3Error(
+            S3ErrorCode.NotImplemented,
+            "POST Object (browser-based uploads with an HTML form) is not implemented by this "
+            "gateway: upload with PUT, or a presigned PUT URL.",
+        )
     if operation is Operation.MethodNotAllowed:
         return S3Error(
             S3ErrorCode.MethodNotAllowed, Method=request.method, ResourceType=target.name

@@ -33,6 +33,9 @@ from s3proxy.xmlcodec import (
 )
 
 MAX_XML_BODY = 2 * 1024 * 1024
+MAX_DELETE_BODY = 6 * 1024 * 1024
+"""DeleteObjects' own limit: 1,000 entries whose 1,024-byte keys are all ``&`` (``&amp;`` as
+SDKs write it) come to 5.2 MB, and S3 refuses no legal request for its size."""
 LIST_TOKEN = "list"
 US_EAST_1 = "us-east-1"
 
@@ -206,7 +209,9 @@ def _coder(encode: bool) -> Callable[[str], str]:
     return lambda value: value
 
 
-async def _verified_xml_body(ctx: RequestContext, *, required: bool) -> bytes:
+async def _verified_xml_body(
+    ctx: RequestContext, *, required: bool, limit: int = MAX_XML_BODY
+) -> bytes:
     """A small XML body checked against its Content-MD5 / x-amz-checksum-* and signed hash;
     ``required``: one of the first two must be sent (DeleteObjects, PutBucketCors,
     PutBucketTagging, as on S3; PutObjectTagging and PutBucketVersioning go without one there,
@@ -218,7 +223,7 @@ async def _verified_xml_body(ctx: RequestContext, *, required: bool) -> bytes:
             S3ErrorCode.InvalidRequest,
             "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
         )
-    body = await read_small_body(ctx.receive, ctx.request, MAX_XML_BODY)
+    body = await read_small_body(ctx.receive, ctx.request, limit)
     literal = ctx.auth.payload_hash
     sha256 = literal.lower() if len(literal) == 64 and "-" not in literal else None
     verifier = PayloadVerifier(sha256, md5)
@@ -234,7 +239,8 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
     """Entries naming a version other than ``null`` get a per-entry NoSuchVersion (as S3 answers
     for an unversioned bucket, whatever the id's shape) and are not deleted."""
     bucket = _bucket(ctx)
-    quiet, entries = parse_delete_request(await _verified_xml_body(ctx, required=True))
+    body = await _verified_xml_body(ctx, required=True, limit=MAX_DELETE_BODY)
+    quiet, entries = parse_delete_request(body)
     grants = ctx.grants
     refused: set[str] = set()
     if grants is not None:  # a scoped key: AccessDenied per entry outside its grants, as S3 does

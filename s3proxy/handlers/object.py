@@ -99,6 +99,10 @@ async def check_version(ctx: RequestContext) -> None:
 # (auth/canonical.py); that is only what the signature covers, never what is stored.
 LIST_HEADERS = frozenset({"content-encoding", "content-language", "cache-control"})
 
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+"""The type S3 gives an object whose write named none (PutObject, CreateMultipartUpload,
+CopyObject with REPLACE), and returns on every GET/HEAD of it."""
+
 
 def request_attributes(ctx: RequestContext) -> ObjectAttributes:
     """Content headers and ``x-amz-meta-*`` values exactly as sent: empty values kept, list
@@ -119,6 +123,9 @@ def request_attributes(ctx: RequestContext) -> ObjectAttributes:
             )
     if metadata and sum(len(name) + len(value) for name, value in metadata.items()) > 2048:
         raise S3Error(S3ErrorCode.MetadataTooLarge)
+    # S3 stores binary/octet-stream when a write names no type. Said here, so that no upstream
+    # picks its own (SeaweedFS sniffs the body: text/plain; charset=utf-8).
+    headers.setdefault("content-type", DEFAULT_CONTENT_TYPE)
     return ObjectAttributes(headers=headers, metadata=metadata)
 
 
@@ -280,6 +287,8 @@ def _object_headers(
     info: ObjectInfo, checksum_mode: bool, overrides: dict[str, str]
 ) -> list[tuple[str, str]]:
     content = info.attributes.headers
+    if "content-type" not in content:  # stored before a write named the default: S3's type
+        content = {"content-type": DEFAULT_CONTENT_TYPE, **content}
     if overrides:  # response-* overrides: only on signed requests that carry them
         content = {**content, **overrides}
     headers = [

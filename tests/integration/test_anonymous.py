@@ -87,7 +87,6 @@ def test_public_read_bucket_serves_reads_only(proxy: Proxy, bucket: str) -> None
         ("GET", "dir/hello.txt", "tagging", b""),
         ("GET", None, "acl", b""),
         ("PUT", None, "acl", b""),
-        ("GET", None, "versions", b""),
         ("GET", None, "uploads", b""),
         ("POST", "dir/hello.txt", "uploads", b""),
         ("DELETE", None, "", b""),
