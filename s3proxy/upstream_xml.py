@@ -112,11 +112,20 @@ def _list_v2_page(
     if not placed:
         raise _Misplaced
     # Found in C too: child_text would compare the local name of each of the page's entries.
-    truncated = (root.findtext(ns + "IsTruncated") or "false").strip().lower() == "true"
-    if not truncated:
+    if not _truncated(root.findtext(ns + "IsTruncated")):
         return ListPage(entries, prefixes, None)
     token = root.findtext(ns + "NextContinuationToken") or None
     return ListPage(entries, prefixes, token or _resume_after(entries, prefixes))
+
+
+def _truncated(text: str | None) -> bool:
+    """A page's ``IsTruncated``. S3 always sends it; a page without it (or with neither
+    ``true`` nor ``false``) is unreadable, never taken for the last page: a listing that ends
+    early with a 200 is what sync tools (``--delete``) delete the rest of the bucket on."""
+    value = (text or "").strip().lower()
+    if value not in ("true", "false"):
+        raise S3Error(S3ErrorCode.InternalError, UNREADABLE)
+    return value == "true"
 
 
 RESUME = "\x00"
@@ -271,7 +280,7 @@ def parse_list_parts(body: bytes) -> PartsPage:
         )
         for item in children_named(root, "Part")
     ]
-    truncated = child_text(root, "IsTruncated", "false").strip().lower() == "true"
+    truncated = _truncated(child_text(root, "IsTruncated"))
     next_marker = _int(
         child_text(root, "NextPartNumberMarker"), parts[-1].part_number if parts else 0
     )
@@ -301,7 +310,7 @@ def parse_list_uploads(body: bytes) -> UploadsPage:
     ]
     prefixes = [child_text(item, "Prefix") for item in children_named(root, "CommonPrefixes")]
     next_marker = None
-    if child_text(root, "IsTruncated", "false").strip().lower() == "true":
+    if _truncated(child_text(root, "IsTruncated")):
         last_key = uploads[-1].key if uploads else ""
         last_key = max(last_key, prefixes[-1]) if prefixes else last_key
         last_id = uploads[-1].upload_id if uploads and uploads[-1].key == last_key else ""

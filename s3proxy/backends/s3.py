@@ -24,12 +24,7 @@ from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import NotReady
-from s3proxy.backends.s3_multipart import (
-    S3MultipartMixin,
-    part_query,
-    part_range_of,
-    upstream_result,
-)
+from s3proxy.backends.s3_multipart import S3MultipartMixin, part_query, part_range_of
 from s3proxy.backends.s3_tagging import S3TaggingMixin
 from s3proxy.backends.s3_transport import BODY_ERRORS, S3Transport
 from s3proxy.backends.upstream_chunked import (
@@ -38,6 +33,7 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_response import UpstreamResponse
+from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,

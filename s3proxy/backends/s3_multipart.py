@@ -18,7 +18,10 @@ Upstream behaviour handled here:
 - Ceph RGW 16 answers a Complete racing another Complete of the same upload with 500: it is
   sent again a little later while the upload is still there
   (:mod:`~s3proxy.backends.upstream_retry`); once it is gone, NoSuchUpload, which
-  :mod:`~s3proxy.backends.upload_gone` answers as the finished Complete did.
+  :mod:`~s3proxy.backends.upload_gone` answers as the finished Complete did. An Abort it
+  answers 500 (racing a Complete) is asked about the same way.
+- SeaweedFS 4.48 answers 204 to an Abort of an upload it no longer has: ListParts asks first
+  there, so the client gets S3's NoSuchUpload.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
-from s3proxy.backends.s3_transport import BODY_ERRORS, discard
+from s3proxy.backends.s3_transport import discard
 from s3proxy.backends.upload_markers import (
     MISREADS_MARKERS,
     WHOLE_PAGE,
@@ -43,8 +46,9 @@ from s3proxy.backends.upstream_chunked import (
     chunked_headers,
     encode_with_trailer,
 )
-from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
+from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE
 from s3proxy.backends.upstream_response import UpstreamResponse
+from s3proxy.backends.upstream_results import complete_result, upstream_result
 from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS
 from s3proxy.backends.wire import (
     encode_path,
@@ -71,8 +75,6 @@ from s3proxy.model import (
 )
 from s3proxy.storage_classes import write_headers
 from s3proxy.upstream_xml import (
-    EmbeddedError,
-    parse_complete_result,
     parse_copy_result,
     parse_initiate_result,
     parse_list_parts,
@@ -84,11 +86,6 @@ if TYPE_CHECKING:
     from s3proxy.config import UpstreamConfig
 
 log = logging.getLogger("s3proxy.upstream")
-
-MAX_RESULT_BODY = 8 * 1024 * 1024
-"""Cap on an upstream result document (a ListParts page of 1000 parts is ~300 KiB)."""
-
-T = TypeVar("T")
 
 
 class _Transport(Protocol):
@@ -152,36 +149,6 @@ async def _upload_status(upstream: _Transport, response: UpstreamResponse) -> No
         raise
 
 
-async def _read_result(response: UpstreamResponse) -> bytes:
-    """A 2xx result document, whole (it may open with minutes of keep-alive whitespace)."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.content.iter_any():
-            size += len(chunk)
-            if size > MAX_RESULT_BODY:
-                raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
-            chunks.append(chunk)
-    except BODY_ERRORS as exc:
-        log.warning("upstream result body failed after %d bytes: %r", size, exc)
-        raise unreachable() from exc
-    finally:
-        response.release()
-    return b"".join(chunks)
-
-
-async def upstream_result(
-    upstream: _Transport, response: UpstreamResponse, parse: Callable[[bytes], T]
-) -> T:
-    """A 2xx upstream result document, read with a size cap and parsed; an ``<Error>`` inside
-    it (S3 can fail after the 200 status line) becomes the S3 error it names."""
-    body = await _read_result(response)
-    try:
-        return parse(body)
-    except EmbeddedError as error:
-        raise upstream.translate(200, error.code, response.method, "<Error> inside a 200") from None
-
-
 def _upload_query(upload_id: str, part_number: int | None = None) -> str:
     params = [("uploadId", upload_id)]
     if part_number is not None:
@@ -201,6 +168,13 @@ a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`
 copies it all the same and answers 200: there a conditional part copy passes through the
 proxy, whose GET decides the conditions on the bytes it copies."""
 _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
+
+_ABORTS_GONE_UPLOADS: dict[tuple[str, str], bool] = {}
+"""Per upstream (name, endpoint), learnt from the ``Server`` header of its Abort answers:
+whether it answers 204 to an Abort of an upload that no longer exists (SeaweedFS 4.48), where
+S3 answers 404 NoSuchUpload — a client told its completed upload was aborted would take the
+object for gone. Unknown (True) until its first Abort: ListParts asks first, one request more."""
+_GONE_ABORT_SERVERS = ("seaweedfs",)
 
 
 async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
@@ -347,19 +321,24 @@ class S3MultipartMixin:
                 body=body,
                 payload_hash=digest,
             )
+            result = None
             if response.status != ASKED_AGAIN or delay is None:
+                await _upload_status(self, response)
+                result = await complete_result(self, response, last=delay is None)
+            else:
+                await discard(self.name, response, self._config.read_timeout)
+            if result is not None or delay is None:
                 break
-            # A racing Complete of this upload (Ceph RGW 16), or AWS's InternalError, which S3
-            # says to retry (upstream_retry) — while the upload is there: once it is gone
-            # (completed by the other, or aborted, whose Complete Ceph keeps answering 500),
-            # NoSuchUpload says which (upload_gone.after_failed_complete).
-            await discard(self.name, response)
+            # A racing Complete of this upload (Ceph RGW 16), or AWS's InternalError (a 500, or
+            # inside a 200), which S3 says to retry (upstream_retry) — while the upload is there:
+            # once it is gone (completed by the other, or aborted, whose Complete Ceph keeps
+            # answering 500), NoSuchUpload says which (upload_gone.after_failed_complete).
             await asyncio.sleep(delay)
             await S3MultipartMixin.list_parts(
                 self, request.bucket, request.key, request.upload_id, 0, 1
             )
-        await _upload_status(self, response)
-        etag, checksums = await upstream_result(self, response, parse_complete_result)
+        assert result is not None  # the last attempt answers or raises
+        etag, checksums = result
         if not etag:  # Ceph RGW 16
             etag = multipart_etag([part.etag for part in request.parts]) or ""
         if not etag:
@@ -372,7 +351,24 @@ class S3MultipartMixin:
     async def abort_multipart_upload(
         self: _Transport, bucket: str, key: str, upload_id: str
     ) -> None:
-        response = await self._send("DELETE", bucket, key, {}, query=_upload_query(upload_id))
+        """S3's 204, or NoSuchUpload for an upload already completed or aborted — also where
+        the upstream says otherwise (:data:`_ABORTS_GONE_UPLOADS`: asked first, ListParts) or
+        answers 500 to an Abort racing a Complete (asked again as Complete is: the upload
+        still there, the Abort is sent again; gone, NoSuchUpload, as S3 orders the two)."""
+        upstream = (self.name, self._config.endpoint)
+        if _ABORTS_GONE_UPLOADS.get(upstream, True):
+            await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
+        query = _upload_query(upload_id)
+        for delay in (*COMPLETE_DELAYS, None):
+            response = await self._send("DELETE", bucket, key, {}, query=query)
+            if response.status < 500:  # the upstream's own answer, not a proxy's in front
+                server = response.headers.get("Server", "").strip().lower()
+                _ABORTS_GONE_UPLOADS[upstream] = server.startswith(_GONE_ABORT_SERVERS)
+            if response.status != ASKED_AGAIN or delay is None:
+                break
+            await discard(self.name, response, self._config.read_timeout)
+            await asyncio.sleep(delay)
+            await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
         await _upload_status(self, response)
         response.release()
 

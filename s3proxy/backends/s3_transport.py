@@ -17,6 +17,7 @@ go to the log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -127,7 +128,7 @@ class S3Transport:
         response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
         if not read_again(method, response.status, body is not None):
             return response
-        await discard(self.name, response)
+        await discard(self.name, response, self._config.read_timeout)
         return await self._send_signed(method, bucket, key, headers, query, None, payload_hash)
 
     async def _send_signed(
@@ -230,18 +231,24 @@ class S3Transport:
         return error
 
     async def _raise_for_status(self, response: UpstreamResponse) -> None:
+        """The S3 error for an upstream answer of 300 or more. Its body is read up to
+        :data:`MAX_ERROR_BODY` within ``read_timeout`` in all (:func:`error_body`); an error
+        body that breaks off, or trickles, is an upstream that failed: 503, never the 500 of
+        an exception nobody caught, nor a request held while it trickles."""
         if response.status < 300:
             return
         code_name = ""
         text = ""
         try:
             if response.method != "HEAD":
-                raw = await response.content.read(MAX_ERROR_BODY)
+                raw = await error_body(response, self._config.read_timeout)
                 text = raw.decode("utf-8", "replace")
                 start = text.find("<Code>")
                 end = text.find("</Code>", start)
                 if start >= 0 and end > start:
                     code_name = text[start + 6 : end]
+        except BODY_ERRORS as exc:  # released below: a body not read to its end is not pooled
+            raise self._unavailable(response.method, exc) from exc
         finally:
             response.release()
         error = self.translate(
@@ -260,13 +267,20 @@ class S3Transport:
         raise S3Error(code, error.message, headers=headers)
 
 
-async def discard(upstream: str, response: UpstreamResponse) -> None:
+async def error_body(response: UpstreamResponse, read_timeout: float) -> bytes:
+    """The first :data:`MAX_ERROR_BODY` bytes of an error answer, read within ``read_timeout``
+    in all (a timer per read would let an upstream trickle 64 KiB for hours); TimeoutError
+    (one of :data:`BODY_ERRORS`) past that."""
+    return await asyncio.wait_for(response.content.read(MAX_ERROR_BODY), read_timeout)
+
+
+async def discard(upstream: str, response: UpstreamResponse, read_timeout: float) -> None:
     """Close a failed answer that is asked again (:mod:`.upstream_retry`), logging what the
     upstream said (warning: the upstream failed, though the client will not see it)."""
     detail = b""
     if response.method != "HEAD":
         with contextlib.suppress(*BODY_ERRORS):
-            detail = await response.content.read(MAX_ERROR_BODY)
+            detail = await error_body(response, read_timeout)
     response.close()
     text = detail[:300].decode("utf-8", "replace").replace("\n", " ")
     log.warning(

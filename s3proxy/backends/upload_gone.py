@@ -10,6 +10,12 @@ Two reasons an upload is gone, and S3's answer for each:
   answers InvalidPart. The client's next step differs (an InvalidPart names a part to send
   again; NoSuchUpload says the upload is over), so on that error path only the proxy asks
   once whether the upload still exists (:func:`gone_or`).
+
+A conditional Complete (``If-None-Match: *``, ``If-Match``) that the proxy sends again after an
+upstream 500 (:mod:`.upstream_retry`) may meet the object its own first attempt made: the
+upstream then answers 412, a failure for what in fact succeeded. So a 412 to a conditional
+Complete is also asked about: an upload gone whose object is the one these parts make is the
+Complete's own success (200, its ETag), as it is for an unconditional retry.
 """
 
 from __future__ import annotations
@@ -37,9 +43,13 @@ async def after_failed_complete(
 
 
 async def gone_or(backend: Backend, request: CompleteMultipartInput, error: S3Error) -> S3Error:
-    """NoSuchUpload for an InvalidPart whose upload no longer exists upstream, else
-    ``error`` as it was."""
-    if error.code is not S3ErrorCode.InvalidPart:
+    """NoSuchUpload for an InvalidPart, or a conditional Complete's PreconditionFailed, whose
+    upload no longer exists upstream, else ``error`` as it was."""
+    conditional = (
+        request.conditions.if_match is not None or request.conditions.if_none_match is not None
+    )
+    failed_condition = error.code is S3ErrorCode.PreconditionFailed and conditional
+    if error.code is not S3ErrorCode.InvalidPart and not failed_condition:
         return error
     try:
         await backend.list_parts(request.bucket, request.key, request.upload_id, 0, 1)

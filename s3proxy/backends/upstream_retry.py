@@ -16,6 +16,10 @@ An S3 upstream can fail a request that AWS S3 answers, when it races another req
   the client's request, and asks whether the upload is still there (ListParts): if so, the
   Complete is sent again; if not, NoSuchUpload, and :mod:`.upload_gone` answers 200 with the
   object's ETag when the object is the one these parts make.
+- Ceph RGW 16 answers an AbortMultipartUpload racing a Complete of the same upload with 500.
+  AWS orders the two: the Abort that came second is NoSuchUpload. So an Abort answered 500 is
+  asked about as a Complete is: sent again while the upload is there, NoSuchUpload once gone
+  (an Abort, like a Complete, can be sent twice: the second finds nothing to do).
 
 Only 500 (InternalError) is asked again: a 503 is the upstream asking for less load (SlowDown)
 and 502/504 come from something in front of it; the client's own retries, with their backoff,

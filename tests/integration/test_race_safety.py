@@ -165,7 +165,7 @@ def test_complete_racing_abort_has_one_consistent_outcome(proxy: Proxy, checksum
             return client.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload)
 
         (done, _), (aborted, _) = together(complete(client, key, upload, parts), aborting)
-        assert aborted in ("ok", "NoSuchUpload", BUSY), aborted
+        assert aborted in ("ok", "NoSuchUpload"), aborted  # Ceph's 500: asked again
         assert done in ("ok", "NoSuchUpload"), done
         if done == "ok":
             assert stored(client, key) == (body, multipart_etag([body]))

@@ -305,16 +305,14 @@ def test_error_inside_a_200_complete_is_an_error_and_completes_nothing(
     upload = s3.create_multipart_upload(Bucket=BUCKET, Key="embedded/mp")["UploadId"]
     part = s3.upload_part(Bucket=BUCKET, Key="embedded/mp", UploadId=upload, PartNumber=1,
                           Body=b"p" * 1024)  # fmt: skip
-    relay.answer = lambda x: (
-        EMBEDDED + _error_body("InternalError")
+    relay.answer = lambda x: (  # (an InternalError is asked again: test_w11e_upstream_failures)
+        EMBEDDED + _error_body("SlowDown")
         if x.method == "POST" and "uploadId" in x.query else None
     )  # fmt: skip
     body = _complete([(1, part["ETag"])])
     response = call(gateway, "POST", BUCKET, "embedded/mp", f"uploadId={upload}", body)
-    assert (response.status, response.error_code) == (500, "InternalError")
-    assert "POST -> 200 InternalError (client sees 500 InternalError)" in (
-        gateway.process.log_text()
-    )
+    assert (response.status, response.error_code) == (503, "SlowDown")
+    assert "POST -> 200 SlowDown (client sees 503 SlowDown)" in gateway.process.log_text()
     _clean(response)
     relay.clear()
     assert [p["PartNumber"] for p in s3.list_parts(Bucket=BUCKET, Key="embedded/mp",

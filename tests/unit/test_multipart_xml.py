@@ -204,6 +204,7 @@ def test_listed_uploads_carry_their_checksum_after_initiated() -> None:
     parsed = parse_list_uploads(
         b"<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
         b"<Initiated>t</Initiated><ChecksumAlgorithm>SHA256</ChecksumAlgorithm>"
-        b"<ChecksumType>COMPOSITE</ChecksumType></Upload></ListMultipartUploadsResult>"
+        b"<ChecksumType>COMPOSITE</ChecksumType></Upload><IsTruncated>false</IsTruncated>"
+        b"</ListMultipartUploadsResult>"
     ).uploads[0]
     assert (parsed.checksum_algorithm, parsed.checksum_type) == ("SHA256", "COMPOSITE")
