@@ -574,7 +574,8 @@ def test_twenty_thousand_keys_in_one_prefix_list_exactly(
                 (b"%s/%s/%s" % (root, shard_of(key, len(shard)).encode(), key.encode()), seed_id),
             ).lastrowid
             db.execute(
-                "INSERT INTO segments SELECT ?, seq, blob, size, checksums FROM segments "
+                "INSERT INTO segments (object_id, seq, blob, size, checksums)"
+                " SELECT ?, seq, blob, size, checksums FROM segments "
                 "WHERE object_id = ?",
                 (new_id, seed_id),
             )

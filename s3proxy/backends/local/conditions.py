@@ -9,7 +9,8 @@ precision, like the HTTP-date the client compares against.
 
 Conditional writes (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html):
 ``If-None-Match: *`` fails with 412 when the key exists; ``If-Match`` fails with 412 on another
-ETag and with 404 NoSuchKey when there is no object at all.
+ETag and with 404 NoSuchKey when there is no object at all. If-Match compares strongly, on reads
+and writes alike: a weak ``W/"…"`` tag never matches (412), as on S3, SeaweedFS and Ceph RGW.
 """
 
 from __future__ import annotations
@@ -55,5 +56,5 @@ def check_write(conditions: WriteConditions, current_etag: str | None) -> None:
     if conditions.if_match is not None:
         if current_etag is None:
             raise S3Error(S3ErrorCode.NoSuchKey)
-        if not etag_matches(conditions.if_match, current_etag):
+        if not etag_matches(conditions.if_match, current_etag, strong=True):
             raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Match")

@@ -218,15 +218,21 @@ class StoreCore:
         function: Callable[..., T],
         *args: object,
         abandoned: Callable[[T], Coroutine[Any, Any, None]] | None = None,
+        never_ran: Callable[[], None] | None = None,
+        cancellable: bool = True,
     ) -> T:
-        """Run ``function`` on the database thread. Shielded: once submitted, a job finishes
-        even if the request is cancelled (a client gone mid-commit), so no half-done job;
-        ``abandoned`` then gets the result nobody awaits (to release what it holds)."""
+        """Run ``function`` on the database thread. Shielded: once it runs, a job finishes
+        even if the request is cancelled (a client gone, or the shutdown timeout's 503), so no
+        half-done job; ``abandoned`` then gets the result nobody awaits (to release what it
+        holds). A job cancelled while still queued behind others never runs (unless not
+        ``cancellable``): a request answered 503 at shutdown stores nothing it had not begun
+        to commit; ``never_ran`` then drops what the job would have used (its temp blob)."""
         if self._closed:
             raise S3Error(S3ErrorCode.ServiceUnavailable)
         loop = asyncio.get_running_loop()
         job = functools.partial(self._guarded, function, *args)
-        future = loop.run_in_executor(self._executor, job)
+        queued = self._executor.submit(job)
+        future = asyncio.wrap_future(queued, loop=loop)
         try:
             return await asyncio.shield(future)
         except Exception as exc:
@@ -234,6 +240,10 @@ class StoreCore:
                 raise full_error(self.name, exc) from exc
             raise
         except asyncio.CancelledError:
+            if cancellable and queued.cancel():  # still queued: it will never run
+                if never_ran is not None:
+                    never_ran()
+                raise
             release = abandoned
 
             def done(finished: asyncio.Future[T]) -> None:
@@ -346,7 +356,7 @@ class StoreCore:
                     self._doomed.discard(sha)
                     released.append(sha)
         if released and not self._closed:
-            await self._run(self._free, released, "release", True)
+            await self._run(self._free, released, "release", True, cancellable=False)
 
     async def _unpin_record(self, record: ObjectRecord) -> None:
         await self._unpin([part.sha256 for part in record.segments])

@@ -56,6 +56,8 @@ class StoredPart:
     checksums: Mapping[str, str] = field(default_factory=dict)
     etag: str = ""
     modified_ms: int = 0
+    part_number: int = 0
+    """The number it was uploaded under, in a completed object (0: not recorded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +186,10 @@ class Index:
         segments: list[StoredPart] = []
         if with_segments:
             segments = [
-                StoredPart(sha, size, load_map(sums))
-                for sha, size, sums in self.db.execute(
-                    "SELECT blob, size, checksums FROM segments WHERE object_id = ? ORDER BY seq",
+                StoredPart(sha, size, load_map(sums), part_number=number)
+                for sha, size, sums, number in self.db.execute(
+                    "SELECT blob, size, checksums, part_number FROM segments"
+                    " WHERE object_id = ? ORDER BY seq",
                     (row[0],),
                 )
             ]
@@ -241,9 +244,17 @@ class Index:
             ),
         )  # fmt: skip
         self.db.executemany(
-            "INSERT INTO segments (object_id, seq, blob, size, checksums) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO segments (object_id, seq, blob, size, checksums, part_number)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
             [
-                (cursor.lastrowid, seq, part.sha256, part.size, dump_map(part.checksums))
+                (
+                    cursor.lastrowid,
+                    seq,
+                    part.sha256,
+                    part.size,
+                    dump_map(part.checksums),
+                    part.part_number,
+                )
                 for seq, part in enumerate(record.segments, start=1)
             ],
         )

@@ -22,6 +22,9 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("objects", "tags", "TEXT NOT NULL DEFAULT '[]'"),
     ("uploads", "storage_class", "TEXT NOT NULL DEFAULT 'STANDARD'"),
     ("uploads", "tags", "TEXT NOT NULL DEFAULT '[]'"),
+    # The part number a completed object's segment was uploaded under (0: not recorded, a
+    # segment written by an earlier version, or a plain object's): sparse numbers are refused reads.
+    ("segments", "part_number", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

@@ -115,7 +115,10 @@ class LocalMultipart(StoreCore):
             etag=f'"{blob.md5}"',
             modified_ms=now_ms(),
         )
-        await self._run(self._commit_part, request.upload_id, request, part, blob)
+        await self._run(
+            self._commit_part, request.upload_id, request, part, blob,
+            never_ran=lambda: self.files.discard(blob),
+        )  # fmt: skip
         return part.etag
 
     def _commit_part(
@@ -163,7 +166,10 @@ class LocalMultipart(StoreCore):
         finally:
             await self._unpin(pinned)
         part = StoredPart(blob.sha256, blob.size, summing.result(), f'"{blob.md5}"', now_ms())
-        await self._run(self._commit_part, request.upload_id, request, part, blob)
+        await self._run(
+            self._commit_part, request.upload_id, request, part, blob,
+            never_ran=lambda: self.files.discard(blob),
+        )  # fmt: skip
         return CopyObjectOutput(
             etag=part.etag, last_modified=iso_date(part.modified_ms), checksums=part.checksums
         )
@@ -211,7 +217,10 @@ class LocalMultipart(StoreCore):
                 headers=upload.headers,
                 metadata=upload.metadata,
                 checksums=checksums,
-                segments=[StoredPart(p.sha256, p.size, p.checksums) for p in chosen],
+                segments=[
+                    StoredPart(part.sha256, part.size, part.checksums, part_number=item.part_number)
+                    for part, item in zip(chosen, request.parts, strict=True)
+                ],
                 storage_class=upload.storage_class,
                 tags=upload.tags,
             )

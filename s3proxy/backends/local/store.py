@@ -17,6 +17,7 @@ import base64
 import binascii
 import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, open_first, read_segments
@@ -101,7 +102,9 @@ class LocalStore(LocalMultipart):
             storage_class=request.storage_class,
             tags=request.tags,
         )
-        await self._run(self._commit_put, record, blob, request)
+        await self._run(
+            self._commit_put, record, blob, request, never_ran=lambda: self.files.discard(blob)
+        )
         return PutObjectOutput(etag=record.etag)
 
     def _commit_put(self, record: ObjectRecord, blob: WrittenBlob, request: PutObjectInput) -> None:
@@ -183,20 +186,39 @@ class LocalStore(LocalMultipart):
         await self._run(self._freeing, self._commit_delete, bucket, [key])
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
-        await self._run(self._freeing, self._delete_keys, bucket, keys)
-        return [DeleteResult(key) for key in keys]
+        return await self._run(self._delete_keys, bucket, keys)
 
-    def _delete_keys(self, bucket: str, keys: list[str]) -> None:
-        """One transaction for the batch; if it finds no room on the disk, one per key: each
-        needs a few pages of log and frees its blobs before the next (1,000 keys scattered
-        over a large store need more log than the reserve holds)."""
-        try:
-            self._commit_delete(bucket, keys)
-        except Exception as exc:
-            if len(keys) == 1 or not disk_full(exc):
-                raise
-            for key in keys:
-                self._commit_delete(bucket, [key])
+    def _delete_keys(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+        """One transaction for the batch; if it finds no room on the disk, one per key, each
+        run again without the reserve if it needs to (:meth:`_freeing`): a key needs a few
+        pages of log and frees its blobs before the next (1,000 keys scattered over a large
+        store need more log than the reserve holds). A key that still fails is answered per
+        key, as S3 answers DeleteObjects (InternalError for it, Deleted for the keys done),
+        where a 500 for the batch told the client nothing was deleted when some keys were."""
+        if len(keys) > 1:
+            try:
+                self._commit_delete(bucket, keys)
+            except Exception as exc:
+                if not disk_full(exc):
+                    raise
+            else:
+                return [DeleteResult(key) for key in keys]
+        results: list[DeleteResult] = []
+        failures: list[Exception] = []
+        for key in keys:
+            try:
+                self._freeing(self._commit_delete, bucket, [key])
+            except Exception as exc:
+                failures.append(exc)
+                results.append(DeleteResult(key, S3ErrorCode.InternalError.name))
+            else:
+                results.append(DeleteResult(key))
+        if failures:  # one line for the batch, not one per key
+            log.warning(
+                "local store %s: %d of %d keys of a DeleteObjects not deleted (%r)",
+                self.name, len(failures), len(keys), failures[0],
+            )  # fmt: skip
+        return results
 
     def _commit_delete(self, bucket: str, keys: list[str]) -> None:
         freed: list[str] = []
@@ -344,6 +366,25 @@ class LocalStore(LocalMultipart):
         return ListPage(entries, prefixes, _token(lower, inclusive) if more else None)
 
 
+def _check_numbering(segments: Sequence[StoredPart], part_number: int) -> None:
+    """Refuse (501) a part read that an object completed from sparse part numbers (1 and 3,
+    say) would answer differently by position and by uploaded number. S3 documents neither
+    reading (SeaweedFS 4.48 reads by number: part 2 of 1 and 3 is 416, part 3 the third
+    upload's bytes), and serving bytes under a number that may be wrong is worse than refusing.
+    Where both readings agree (part 1 of 1 and 3; part 4, which neither has) it is served."""
+    numbers = {part.part_number for part in segments}
+    if part_number <= len(segments):
+        agreed = segments[part_number - 1].part_number in (0, part_number)
+    else:
+        agreed = part_number not in numbers
+    if not agreed:
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "A partNumber read of an object completed from non-consecutive part numbers"
+            " is not implemented",
+        )
+
+
 def _info(
     record: ObjectRecord, checksum_mode: bool, part_number: int | None, ranged: bool
 ) -> ObjectInfo:
@@ -356,6 +397,7 @@ def _info(
         if record.parts_count == 0 and part_number != 1:
             raise S3Error(S3ErrorCode.InvalidPartNumber)
         if record.parts_count:
+            _check_numbering(record.segments, part_number)
             if part_number > len(record.segments):
                 raise S3Error(S3ErrorCode.InvalidPartNumber)
             first = sum(part.size for part in record.segments[: part_number - 1])
