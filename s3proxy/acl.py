@@ -36,8 +36,8 @@ from xml.sax.saxutils import escape
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.owner import Owner
 from s3proxy.request import S3Request
+from s3proxy.xmlcodec import MAX_MARKUP, children_named, document, local_name
 from s3proxy.xmlcodec import _parse as parse_xml  # the one defusedxml entry point
-from s3proxy.xmlcodec import children_named, document, local_name
 
 CANNED = frozenset(
     {
@@ -172,6 +172,8 @@ def check(acl: str, *, bucket: bool, allow_public: bool) -> str | None:
 
 def parse_policy(body: bytes, owner: Owner) -> str:
     """The canned ACL an ``AccessControlPolicy`` body says; 501 for other grants."""
+    if body.count(b"<") > MAX_MARKUP:  # no ACL holds that much markup: refused unparsed
+        raise S3Error(S3ErrorCode.MalformedACLError)
     root = parse_xml(body)
     if local_name(root.tag) != "AccessControlPolicy":
         raise S3Error(S3ErrorCode.MalformedACLError)

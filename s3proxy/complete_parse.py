@@ -21,6 +21,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart
 from s3proxy.xmlcodec import (
+    MAX_COMPLETE_MARKUP,
+    check_markup,
     complete_items,
     complete_part_xml,
     complete_request_xml,
@@ -40,6 +42,7 @@ async def parse_complete_request_stepped(body: bytes) -> list[CompletedPart]:
     """:func:`parse_complete_request`, yielding to the event loop between steps."""
     if len(body) <= SLICE_BYTES:
         return parse_complete_request(body)
+    check_markup(body, MAX_COMPLETE_MARKUP)
     parser = DefusedXMLParser(target=ET.TreeBuilder(), forbid_dtd=True)
     view = memoryview(body)
     try:

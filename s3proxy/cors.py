@@ -6,12 +6,19 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/RESTOPTIONSobject.html and the u
 and (for a preflight) every requested header match is the one applied. An origin or header
 pattern may hold one ``*`` wildcard; origins compare case-sensitively, headers case-insensitively.
 Pure: no I/O, so the preflight and the response headers cost nothing but this module.
+
+A preflight is unsigned, so anyone may send one, and its Access-Control-Request-Headers may name
+thousands of headers within the 16 KiB head. Matched naively (every name against every pattern,
+each pattern lower-cased again) one OPTIONS cost the worker ~1.7 s of CPU against a 64 KB
+configuration (wave 11 H). So a rule's AllowedHeader patterns are sorted once, when the rule is
+built, into "any", an exact set and the wildcards (:class:`HeaderPatterns`), and a preflight checks
+each distinct name once: its cost follows the distinct names, not names times patterns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -36,6 +43,60 @@ def _wildcard_match(pattern: str, value: str) -> bool:
     return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class HeaderPatterns:
+    """A rule's AllowedHeader patterns, lower-cased and sorted once: a name is allowed by ``*``,
+    by a set lookup, or by a wildcard pattern ``head*tail``. Wildcards are grouped by head, and
+    a head's tails by length, so a name is matched by slicing it at the lengths present (one
+    dict or set lookup each), never by walking every pattern: 1,700 wildcards against 3,000
+    names cost 0.96 s walked, 1.3 ms grouped (the worst grouping found, 530 wildcards whose heads
+    and tails all fit 320 names, 17 ms)."""
+
+    anything: bool
+    exact: frozenset[str]
+    head_lengths: tuple[int, ...]
+    """The distinct lengths of the wildcards' heads, ascending."""
+    tails: Mapping[str, tuple[frozenset[str], tuple[int, ...]]]
+    """head → its wildcards' tails and their distinct lengths, ascending."""
+
+    @classmethod
+    def of(cls, patterns: Iterable[str]) -> HeaderPatterns:
+        lowered = [pattern.lower() for pattern in patterns]
+        groups: dict[str, set[str]] = {}
+        for pattern in lowered:
+            head, star, tail = pattern.partition("*")
+            if star:
+                groups.setdefault(head, set()).add(tail)
+        return cls(
+            anything="*" in lowered,
+            exact=frozenset(pattern for pattern in lowered if "*" not in pattern),
+            head_lengths=tuple(sorted({len(head) for head in groups})),
+            tails={
+                head: (frozenset(ends), tuple(sorted({len(end) for end in ends})))
+                for head, ends in groups.items()
+            },
+        )
+
+    def allows(self, name: str) -> bool:
+        """Whether the lower-case header ``name`` matches a pattern."""
+        if self.anything or name in self.exact:
+            return True
+        size = len(name)
+        for length in self.head_lengths:
+            if length > size:
+                break
+            group = self.tails.get(name[:length])
+            if group is None:
+                continue
+            ends, end_lengths = group
+            for end_length in end_lengths:
+                if length + end_length > size:
+                    break
+                if name[size - end_length :] in ends:
+                    return True
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class CorsRule:
     allowed_methods: tuple[str, ...]
@@ -44,6 +105,11 @@ class CorsRule:
     expose_headers: tuple[str, ...] = ()
     max_age_seconds: int | None = None
     id: str | None = None
+    header_patterns: HeaderPatterns = field(init=False, repr=False, compare=False)
+    """``allowed_headers`` sorted for matching, built with the rule."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "header_patterns", HeaderPatterns.of(self.allowed_headers))
 
     def matches(self, origin: str, method: str) -> bool:
         return method in self.allowed_methods and any(
@@ -51,7 +117,7 @@ class CorsRule:
         )
 
     def allows_header(self, header: str) -> bool:
-        return any(_wildcard_match(p.lower(), header) for p in self.allowed_headers)
+        return self.header_patterns.allows(header)
 
     def allow_origin(self, origin: str) -> str:
         """What Access-Control-Allow-Origin says: ``*`` for a rule open to every origin."""
@@ -177,9 +243,11 @@ def requested_headers(value: str | None) -> list[str]:
 def preflight_rule(
     rules: Iterable[CorsRule], origin: str, method: str, headers: list[str]
 ) -> CorsRule | None:
-    """The first rule allowing this origin, method and every requested header."""
+    """The first rule allowing this origin, method and every requested header (each distinct
+    name checked once: a name repeated thousands of times costs one check)."""
+    distinct = tuple(dict.fromkeys(headers))
     for rule in rules:
-        if rule.matches(origin, method) and all(rule.allows_header(h) for h in headers):
+        if rule.matches(origin, method) and all(rule.allows_header(h) for h in distinct):
             return rule
     return None
 

@@ -58,7 +58,8 @@ def parse_bucket_tagging(body: bytes) -> tuple[tuple[str, str], ...]:
 async def put_bucket_tagging(ctx: RequestContext) -> S3Response:
     bucket = _bucket(ctx)
     await ctx.storage.buckets.require(bucket)
-    tags = parse_bucket_tagging(await _verified_xml_body(ctx, required=True))
+    body = await _verified_xml_body(ctx, required=True, limit=tagging.MAX_DOCUMENT_BYTES)
+    tags = parse_bucket_tagging(body)
     await ctx.storage.buckets.settings.update(bucket, with_tags(tags))
     return S3Response(status=204)
 
