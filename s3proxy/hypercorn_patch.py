@@ -16,6 +16,9 @@ A request with both Content-Length and ``Transfer-Encoding: chunked`` is ambiguo
 shape of request smuggling: h11 would read it as chunked while something in front of the proxy
 may have read the Content-Length. RFC 9112 §6.3 lets a server refuse it; the proxy does, with
 400 and a closed connection, before the application sees the request, so nothing is stored.
+What else h11 reads more leniently than llhttp (the uvicorn engine's parser) is refused as there
+(:mod:`s3proxy.strict_head`); no Upgrade is served (a WebSocket GET is plain HTTP); a request
+read whole before the client's half-close is answered before the connection closes.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
-from s3proxy import host_id
+from s3proxy import host_id, strict_head
 from s3proxy.connection_writer import LINGER_SECONDS
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.logs import log_refusal
@@ -178,11 +181,12 @@ def add_s3_error_bodies() -> None:
 
     async def guarded_create_stream(self: Any, request: h11.Request) -> None:
         size = len(request.target)
-        length = chunked = False
+        length = chunked = upgrade = False
         for name, value in request.headers:  # h11 gives lower-case names
             size += len(name) + len(value) + 4
             length = length or name == b"content-length"
             chunked = chunked or name == b"transfer-encoding"
+            upgrade = upgrade or name == b"upgrade"
         error = None
         if size > self.config.h11_max_incomplete_size:
             # h11 only limits a header section still arriving: one that came in a single read
@@ -190,10 +194,21 @@ def add_s3_error_bodies() -> None:
             error = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
         elif length and chunked:
             error = S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
-        elif request.method == b"PRI" or not request.method.isupper():
+        elif (
+            request.method == b"PRI"
+            or not request.method.isupper()
+            or request.http_version not in strict_head.HTTP_VERSIONS
+        ):
             # HTTP/2's preface is not served (http1_only); methods are case-sensitive, and
             # ASGI upper-cases them: "put" would be served as PUT (uvicorn refuses it so too).
             error = below_s3_error(400)
+        elif (target := strict_head.target_error(request.target)) is not None:
+            error = target
+        elif upgrade and strict_head.asks_upgrade(request.headers):
+            if chunked:  # as uvicorn answers it (uvicorn_engine.S3Protocol.upgraded)
+                error = S3Error(S3ErrorCode.NotImplemented, Header="Upgrade")
+            else:  # plain HTTP/1.1, never a WebSocket stream
+                request = strict_head.without_upgrade(request)
         if error is not None:
             await _send_h11_error(self, error)
             await self.send(Closed())
@@ -403,6 +418,34 @@ def _expects_more_input(server: Any) -> bool:
     )
 
 
+ANSWER_CHECK_SECONDS = 1.0
+
+
+def _answer_pending(server: Any) -> bool:
+    """Whether a request was read whole and its answer is not sent yet."""
+    connection = getattr(getattr(server.protocol, "protocol", None), "connection", None)
+    return (
+        isinstance(connection, h11.Connection)
+        and connection.their_state in (h11.DONE, h11.MUST_CLOSE)
+        and connection.our_state in (h11.SEND_RESPONSE, h11.SEND_BODY)
+        and server.protocol.protocol.stream is not None
+    )
+
+
+async def _answer_before_closing(server: Any) -> None:
+    """The client ended its input (a half-close) after a request read whole and not answered
+    yet: the answer is sent before the connection closes, as on uvicorn
+    (uvicorn_engine.S3Protocol.eof_received). Hypercorn ended the request's stream at once: the
+    client never read its answer, though a PUT was stored."""
+    while _answer_pending(server):
+        can_read = server.protocol.protocol.can_read  # set when a response ends (_maybe_recycle)
+        await can_read.clear()
+        with contextlib.suppress(TimeoutError):
+            # a write that fails (the client closed after all) ends the stream without
+            # setting it: looked at again every second
+            await asyncio.wait_for(can_read.wait(), ANSWER_CHECK_SECONDS)
+
+
 def linger_on_close() -> None:
     """A lingering close, as on the uvicorn engine (s3proxy.connection_writer): Hypercorn ends a
     connection with ``write_eof()`` and ``close()`` at once, so when a request was answered
@@ -445,6 +488,7 @@ def linger_on_close() -> None:
 
     async def read_data(self: Any) -> None:
         # Hypercorn's loop (TCPServer._read_data), dropping what arrives once lingering.
+        half_closed = False
         while not self.reader.at_eof():
             try:
                 data = await asyncio.wait_for(
@@ -453,8 +497,13 @@ def linger_on_close() -> None:
                 )
             except (ConnectionError, OSError, TimeoutError, SSLError):
                 break
+            if not data and _answer_pending(self):
+                half_closed = True  # not told to h11, which would end the request at once
+                break
             if not hasattr(self, "_s3proxy_linger"):
                 await self.protocol.handle(RawData(data))
+        if half_closed:
+            await _answer_before_closing(self)
         await self.protocol.handle(Closed())
 
     for function in (lingering_close, read_data):
@@ -464,7 +513,9 @@ def linger_on_close() -> None:
 
 
 def install() -> None:
-    """Every adjustment above, once per process."""
+    """Every adjustment above, and h11 reading request heads as llhttp does
+    (:mod:`s3proxy.strict_head`), once per process."""
+    strict_head.install()
     add_informational_reasons()
     add_s3_error_bodies()
     http1_only()

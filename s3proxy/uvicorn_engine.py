@@ -9,7 +9,9 @@ holds here too, and is kept in this module:
   a header section over :data:`MAX_HEAD_BYTES`, Content-Length with Transfer-Encoding, a
   Transfer-Encoding other than ``chunked``) gets S3's XML error and a closed connection; uvicorn
   would send plain text, and llhttp accepts ``Transfer-Encoding: gzip, chunked``, which would
-  hand the application a body still gzip-encoded;
+  hand the application a body still gzip-encoded; what llhttp lets through and h11 refuses is
+  refused too (:meth:`S3Protocol.head_error`; h11 is made as strict as llhttp in
+  :mod:`s3proxy.strict_head`), and a body the client's half-close cuts short gets its 400;
 - ``send()`` after the client closed raises (ASGI's "Disconnected Client" rule; uvicorn drops the
   message), so an abandoned download stops reading its upstream and is logged 499;
 - open connections are bounded per process and per client address (503 SlowDown beyond);
@@ -33,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -50,6 +53,7 @@ from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.hypercorn_patch import AMBIGUOUS_FRAMING, ClientGone, below_s3_error, error_response
+from s3proxy.strict_head import HTTP_VERSIONS, target_error
 
 MAX_HEAD_BYTES: int = HypercornConfig.h11_max_incomplete_size
 """Request line plus header section, as the Hypercorn engine allows (16 KiB)."""
@@ -76,6 +80,11 @@ def error_bytes(error: S3Error) -> bytes:
     lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
     return b"".join(lines) + b"\r\n" + body
 
+
+UNKNOWN_METHOD = re.compile(rb"[A-Z]+ ")
+"""A method llhttp does not know (``FOO``, ``BREW``): 405 MethodNotAllowed, as the
+operation table answers the methods llhttp knows and S3 does not serve (PATCH, PROPFIND), and as
+the Hypercorn engine answers every upper-case method; any other token stays 400."""
 
 MAX_PIPELINED = 32
 """Requests queued behind one in progress on a connection. uvicorn reads on after each answer
@@ -108,6 +117,8 @@ class S3Protocol(HttpToolsProtocol):
         """Content-Length body bytes still to come that bypass the parser (see
         :meth:`body_received`); -1 while the parser reads, -2 for a body it must frame."""
         self.body_seen = 0  # of the current request's body
+        self.hosts = 0  # Host headers of the current request
+        self.upgrade_body = 0  # of an Upgrade request: see upgraded()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -142,6 +153,21 @@ class S3Protocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         super().connection_lost(exc)
 
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio allows True
+        """The client ended its input (a half-close). Inside a request body (shorter than its
+        Content-Length, or before the last chunk) the request is refused and nothing stored,
+        as on Hypercorn; uvicorn closed without an answer. After a request read whole and not
+        answered yet, the answer is sent, then the connection closes (uvicorn closed at once).
+        Otherwise the transport closes now."""
+        cycle = self.cycle
+        if cycle is None or cycle.disconnected or cycle.response_complete or self.refused:
+            return None
+        if not self.in_head and cycle.more_body:
+            self.refuse(S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
+            return None
+        cycle.keep_alive = False  # the last request read: the connection closes after it
+        return True
+
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing() or self.deferred is not None:
             return  # lingering after the last answer, or refused already: dropped unread
@@ -151,12 +177,19 @@ class S3Protocol(HttpToolsProtocol):
         done = self.messages_done
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            # no upgrade is served: the request goes on as plain HTTP/1.1 (its body, if any,
-            # stays with the parser, which stopped at the head)
-            self.body_left = -2
+        except httptools.HttpParserUpgrade as upgrade:
+            self.upgraded(data[upgrade.args[0] :])
+            return
         except httptools.HttpParserError as exc:
-            self.refuse(self.refusal or parser_error(str(exc)))
+            error = self.refusal or parser_error(str(exc))
+            if (
+                isinstance(exc, httptools.HttpParserInvalidMethodError)
+                and self.messages_done == done
+                and self.head_bytes == 0  # this read starts the head: its first word is the method
+                and UNKNOWN_METHOD.match(data) is not None
+            ):
+                error = S3Error(S3ErrorCode.MethodNotAllowed)
+            self.refuse(error)
             return
         if self.in_head and not self.transport.is_closing():
             # An unfinished head: every byte of this read belongs to it, unless a request
@@ -167,6 +200,35 @@ class S3Protocol(HttpToolsProtocol):
                 self.refuse(S3Error(S3ErrorCode.RequestHeaderSectionTooLarge))
         elif self.body_left == -1 and not self.in_head and not self.transport.is_closing():
             self.body_left = self.body_to_come()
+
+    def upgraded(self, rest: bytes) -> None:
+        """No upgrade is served (RFC 9110 §7.8 lets a server ignore Upgrade): a request with
+        ``Connection: upgrade`` and an ``Upgrade`` header goes on as plain HTTP/1.1. llhttp
+        ends such a request at its head and then reads on as if a new request began there: its
+        body was read as requests of its own (a request smuggled past any front end that framed
+        it by its Content-Length) and the application saw an empty body. That body is read here
+        as any other (:meth:`body_received`); a chunked one, which llhttp cannot be asked to
+        decode then, is refused (501) and the connection closed. ``rest``: what followed the
+        head in this read."""
+        length, self.upgrade_body = self.upgrade_body, 0
+        if length < 0:
+            self.refuse(S3Error(S3ErrorCode.NotImplemented, Header="Upgrade"))
+        elif length > 0:
+            self.body_left = length
+            if rest:
+                self.body_received(rest)
+        elif rest:
+            self.data_received(rest)
+
+    def declared_body(self) -> int:
+        """The body an Upgrade request declares: its Content-Length, -1 if chunked, else 0."""
+        length = 0
+        for name, value in self.headers:
+            if name == b"transfer-encoding":
+                return -1
+            if name == b"content-length":
+                length = int(value)  # llhttp read it as a number
+        return length
 
     def body_to_come(self) -> int:
         """Once per request whose body goes on past a read: the Content-Length bytes still to
@@ -234,6 +296,7 @@ class S3Protocol(HttpToolsProtocol):
         self.in_head = True
         self.head_bytes = 0
         self.head_size = 0
+        self.hosts = 0
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -253,6 +316,8 @@ class S3Protocol(HttpToolsProtocol):
             if coding != b"chunked" or any(n == b"transfer-encoding" for n, _ in self.headers):
                 self.refusal = below_s3_error(501)
                 raise _Refused
+        elif len(name) == 4 and name.lower() == b"host":
+            self.hosts += 1
         super().on_header(name, value)
 
     def on_body(self, body: bytes) -> None:
@@ -271,11 +336,29 @@ class S3Protocol(HttpToolsProtocol):
         if len(self.pipeline) >= MAX_PIPELINED:  # the queued ones are answered first (refuse)
             self.refusal = S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests.")
             raise _Refused
+        self.refusal = self.head_error()
+        if self.refusal is not None:
+            raise _Refused
         self.in_head = False
         self._unset_keepalive_if_required()
         super().on_headers_complete()
 
+    def head_error(self) -> S3Error | None:
+        """What llhttp lets through and the Hypercorn engine refuses (RFC 9112 §3.2): an HTTP
+        version other than 1.0 and 1.1, an HTTP/1.1 request without a Host or any request with
+        two, a target that is not a path (strict_head.target_error)."""
+        version = self.parser.get_http_version()
+        hosts = self.hosts
+        if hosts > 1 or (hosts == 0 and version == "1.1") or version.encode() not in HTTP_VERSIONS:
+            return S3Error(S3ErrorCode.InvalidRequest, UNREADABLE)
+        return target_error(self.url)
+
     def on_message_complete(self) -> None:
+        if self.parser.should_upgrade() and not self.upgrade_body:
+            # llhttp ends an Upgrade request at its head: its body is still to be read
+            self.upgrade_body = self.declared_body()
+            if self.upgrade_body:
+                return
         super().on_message_complete()
         self.in_head = True
         self.head_bytes = 0

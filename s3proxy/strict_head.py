@@ -1,0 +1,178 @@
+"""One reading of a request head on both engines: what llhttp (uvicorn) refuses, h11 (Hypercorn)
+refuses too, and the checks both engines make of a parsed head (HTTP version, target, Upgrade).
+
+h11 is lenient where llhttp is strict, and each leniency is a way for a request to mean one thing
+to whatever stands in front of the proxy and another to the proxy (request smuggling):
+
+- a header line folded onto the previous one (obs-fold, a line starting with a space or a tab):
+  h11 joins it, so ``X-A: 1\\r\\n Transfer-Encoding: chunked`` is one header here and may be two
+  in front; RFC 9112 §5.2 lets a server refuse it with 400;
+- a line ended by a bare LF (or a bare CR inside the head): h11 takes LF alone as a line end;
+- control characters other than HT in a header (``\\x01``, DEL), which llhttp refuses;
+- Content-Length twice, or as a list (``5, 5``): h11 merges equal values into one and goes on, a
+  front end may take either line (RFC 9112 §6.3 says such framing is invalid unless repaired);
+- a tab after ``Transfer-Encoding: chunked``, which llhttp reads as an unknown coding (501
+  NotImplemented on both now, as for ``gzip``);
+- in a chunked body, a chunk line ended by a bare LF (h11 waited for a CRLF that never came, up
+  to its 16 KiB buffer) or a chunk size over 64 bits (h11 reads up to 20 hex digits, llhttp
+  refuses what overflows 64 bits), and a trailer section over 16 KiB or with a line h11 alone
+  accepts (a bare LF, a fold, a control character).
+
+Hypercorn answers each with S3's 400 InvalidRequest (hypercorn_patch) and closes the connection,
+as the uvicorn engine does.
+
+Empty lines (CRLF) before a request line are skipped, as llhttp does and RFC 9112 §2.2 asks; h11
+answered 400.
+
+A request after which the client must close (HTTP/1.0, ``Connection: close``) and after which more
+bytes come: h11 called them a protocol error and Hypercorn answered 400 in place of the request's
+own answer. They are dropped instead, as uvicorn does: the connection closes after the answer and
+they are never read as a request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import h11
+import h11._readers
+from h11._receivebuffer import ReceiveBuffer
+
+from s3proxy.errors import S3Error, S3ErrorCode
+
+HTTP_VERSIONS = (b"1.0", b"1.1")
+"""The HTTP versions served, on both engines; any other is a bad request (400): h11 reads any
+``HTTP/d.d`` as HTTP/1.1, llhttp serves ``HTTP/2.0`` and reads ``GET /docs`` as HTTP/0.9."""
+
+
+def target_error(target: bytes) -> S3Error | None:
+    """Only a path is served, on both engines: an absolute-form target (llhttp dropped its
+    scheme and authority, which then named nothing), ``*`` and a target with a fragment (no
+    part of a request target, RFC 9112 §3.2: llhttp dropped it, h11 kept it in the key) are
+    400 InvalidURI."""
+    if target[:1] != b"/" or b"#" in target:
+        return S3Error(S3ErrorCode.InvalidURI)
+    return None
+
+
+def asks_upgrade(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a request with an Upgrade header asks to switch protocols (``upgrade`` among
+    its Connection options), as llhttp decides it. No upgrade is served on either engine
+    (RFC 9110 §7.8 lets a server ignore it): the request is plain HTTP/1.1."""
+    return any(name == b"connection" and b"upgrade" in value.lower() for name, value in headers)
+
+
+def without_upgrade(request: h11.Request) -> h11.Request:
+    """``request`` without its Upgrade header: Hypercorn makes a GET asking for ``websocket`` a
+    WebSocket stream, which the S3 application does not serve (Hypercorn answered 500 with no
+    body)."""
+    return h11.Request(
+        method=request.method,
+        target=request.target,
+        headers=[(name, value) for name, value in request.headers if name != b"upgrade"],
+        http_version=request.http_version,
+    )
+
+
+_HEAD_END = re.compile(rb"\n\r?\n")
+"""Where h11 ends a head (h11._receivebuffer.blank_line_regex)."""
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length[ \t]*:([^\r\n]*)", re.IGNORECASE)
+_CODING_THEN_TAB = re.compile(rb"\ntransfer-encoding[ \t]*:[^\r\n]*\t[ \t]*\r", re.IGNORECASE)
+"""A Transfer-Encoding value followed by a tab: llhttp refuses it as an unknown coding (501),
+h11 strips it and reads ``chunked``."""
+
+
+def head_problem(head: bytes) -> str | None:
+    """Why a complete request head (request line to the blank line) must be refused, or None."""
+    line_ends = head.count(b"\r\n")
+    if head.count(b"\n") != line_ends or head.count(b"\r") != line_ends:
+        return "a bare LF or CR in the request head"
+    if b"\n " in head or b"\n\t" in head:
+        return "a folded header line (obs-fold)"
+    if _CONTROL.search(head) is not None:
+        return "a control character in the request head"
+    lengths = _CONTENT_LENGTH.findall(head)
+    if len(lengths) > 1 or (lengths and b"," in lengths[0]):
+        return "more than one Content-Length"
+    return None
+
+
+def _read_head(buf: ReceiveBuffer) -> h11.Request | None:
+    """h11's reader of a request head, after :func:`head_problem` passed the complete head."""
+    data = buf._data
+    empty_lines = _EMPTY_LINES.match(data)
+    if empty_lines is not None:
+        buf._extract(empty_lines.end())  # (h11: "no request line received", 400)
+    end = _HEAD_END.search(data)
+    if end is not None:
+        head = bytes(data[: end.end()])
+        problem = head_problem(head)
+        if problem is not None:
+            raise h11.LocalProtocolError(problem)  # h11 answers it as the client's error (400)
+        if _CODING_THEN_TAB.search(head) is not None:
+            raise h11.LocalProtocolError("a tab after the transfer coding", error_status_hint=501)
+    return _h11_read_head(buf)
+
+
+_EMPTY_LINES = re.compile(rb"(?:\r\n)+")
+"""Empty lines before a request line, which a server should ignore (RFC 9112 §2.2) and llhttp
+does: a client may send a CRLF after a body."""
+
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]*")
+MAX_CHUNK_SIZE_DIGITS = 16
+"""Hex digits of a chunk size llhttp reads (64 bits); leading zeros count, as there."""
+
+
+MAX_TRAILER_BYTES = 16 * 1024
+"""A chunked body's trailer section, at most: h11 limited it only while it came in pieces (its
+16 KiB buffer); on uvicorn it counts with the head against the same 16 KiB."""
+
+
+class ChunkedReader(h11._readers.ChunkedReader):
+    """h11's reader of a chunked body, refusing a chunk line llhttp refuses (module docstring)
+    before h11 reads it."""
+
+    def __call__(self, buf: ReceiveBuffer) -> h11.Data | h11.EndOfMessage | None:
+        if self._bytes_in_chunk == 0 and not self._reading_trailer:
+            data = buf._data
+            start = len(self._bytes_to_discard)  # the CRLF ending the previous chunk
+            line_end = data.find(b"\n", start)
+            if line_end == start or (line_end > start and data[line_end - 1] != 13):
+                raise h11.LocalProtocolError("a chunk line not ended by CRLF")
+            size = _CHUNK_SIZE.match(data, start)
+            if size is not None and size.end() - start > MAX_CHUNK_SIZE_DIGITS:
+                raise h11.LocalProtocolError("a chunk size over 64 bits")
+        elif self._reading_trailer and buf._data[:2] != b"\r\n":
+            data = buf._data
+            end = _HEAD_END.search(data)
+            length = len(data) if end is None else end.end()
+            if length > MAX_TRAILER_BYTES:
+                raise h11.LocalProtocolError("a trailer section too large", error_status_hint=431)
+            problem = None if end is None else head_problem(b"\r\n" + bytes(data[:length]))
+            if problem is not None:
+                raise h11.LocalProtocolError(problem)
+        return super().__call__(buf)
+
+
+def _drop_after_close(buf: ReceiveBuffer) -> None:
+    """What a client sends after a request it must close after: dropped, never an error."""
+    if buf:
+        buf._extract(len(buf))
+
+
+_h11_read_head = h11._readers.maybe_read_from_IDLE_client
+
+
+def install() -> None:
+    """Hypercorn's h11 servers read request heads with :func:`_read_head`. Only the reader of a
+    client (a server's side) changes: h11 used as an HTTP client reads responses as before.
+    Idempotent."""
+    readers = h11._readers.READERS
+    readers[(h11.CLIENT, h11.IDLE)] = _read_head
+    readers[(h11.CLIENT, h11.MUST_CLOSE)] = _drop_after_close
+    body_readers = readers[h11.SEND_BODY]
+    assert isinstance(body_readers, dict)
+    body_readers["chunked"] = ChunkedReader
