@@ -16,11 +16,18 @@ upstream 500 (:mod:`.upstream_retry`) may meet the object its own first attempt 
 upstream then answers 412, a failure for what in fact succeeded. So a 412 to a conditional
 Complete is also asked about: an upload gone whose object is the one these parts make is the
 Complete's own success (200, its ETag), as it is for an unconditional retry.
+
+A 2xx Complete whose document cannot be read (InternalError "could not be read") was answered
+after the upstream acted, so it is asked about the same way: gone with its object made of
+these parts, the Complete's 200. The upstream may well have completed it: Ceph RGW 16 did, for
+every long key, until the proxy stopped reading the ``<Location>`` it garbles
+(:func:`~s3proxy.upstream_xml.parse_complete_result`).
 """
 
 from __future__ import annotations
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE
 from s3proxy.checksums import object_checksums
 from s3proxy.completion import completed_by
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -43,13 +50,14 @@ async def after_failed_complete(
 
 
 async def gone_or(backend: Backend, request: CompleteMultipartInput, error: S3Error) -> S3Error:
-    """NoSuchUpload for an InvalidPart, or a conditional Complete's PreconditionFailed, whose
-    upload no longer exists upstream, else ``error`` as it was."""
+    """NoSuchUpload for an InvalidPart, a conditional Complete's PreconditionFailed, or a 2xx
+    answer that could not be read, whose upload no longer exists upstream, else ``error``."""
     conditional = (
         request.conditions.if_match is not None or request.conditions.if_none_match is not None
     )
     failed_condition = error.code is S3ErrorCode.PreconditionFailed and conditional
-    if error.code is not S3ErrorCode.InvalidPart and not failed_condition:
+    unreadable = error.code is S3ErrorCode.InternalError and error.message == STORAGE_UNREADABLE
+    if error.code is not S3ErrorCode.InvalidPart and not failed_condition and not unreadable:
         return error
     try:
         await backend.list_parts(request.bucket, request.key, request.upload_id, 0, 1)
