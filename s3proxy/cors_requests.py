@@ -7,13 +7,13 @@ maps or has created the bucket. A bucket name two tenants both use cannot be tol
 key: such a preflight is refused as a bucket without CORS is (use presigned URLs there). The
 answer never says whether a bucket exists: no bucket, no rule and no match all get the same 403.
 
-Finding the tenant without a key asks each tenant's home whether it has the bucket; "no" is
-remembered like "yes" is (same lifetime and generation, :mod:`s3proxy.backends.bucket_cache`),
-so repeating unsigned preflights for made-up names costs no upstream request per tenant each.
-Made-up names that change with every request are not cached away, so these lookups share a few
-slots of their own per process (:data:`UNSIGNED_LOOKUPS`): a flood of unsigned requests waits for
-them and then gets 503 SlowDown, and can neither queue more upstream requests than that nor take
-any tenant's request slots or upstream connections.
+Finding the tenant without a key asks only the homes whose bucket names, listed once per cache
+lifetime (:mod:`s3proxy.bucket_index`), may include the bucket, and "no" is remembered like "yes"
+is (same lifetime and generation, :mod:`s3proxy.backends.bucket_cache`), so unsigned requests for
+made-up names cost no upstream request per tenant each. Listing the homes is still work, so these
+lookups share a few slots of their own per process (:data:`UNSIGNED_LOOKUPS`): a flood of
+unsigned requests waits for them and then gets 503 SlowDown, and can neither queue more upstream
+requests than that nor take any tenant's request slots or upstream connections.
 
 A request without ``Origin`` never reaches this module (the app checks the header first), and a
 bucket without settings is known from the existence check it already made: neither pays anything.
@@ -25,6 +25,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from s3proxy.backends.mapped import MappedStorage
+from s3proxy.bucket_index import INDEX
 from s3proxy.cors import actual_rule, preflight_headers, preflight_rule, requested_headers
 from s3proxy.cors import response_headers as cors_response_headers
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -82,7 +83,10 @@ async def sole_owner(bucket: str, storages: Iterable[MappedStorage]) -> MappedSt
     mapped = [s for s in candidates if bucket in s.tenant.buckets]
     if mapped:
         return mapped[0] if len(mapped) == 1 else None
-    found = [s for s in candidates if s.tenant.home is not None and await has_bucket(s, bucket)]
+    # Only the homes whose listed bucket names may include it are asked (s3proxy.bucket_index):
+    # a made-up name costs no upstream request once each home's names are known.
+    homes = [s for s in candidates if s.tenant.home is not None]
+    found = [s for s in await INDEX.candidates(bucket, homes) if await has_bucket(s, bucket)]
     return found[0] if len(found) == 1 else None
 
 

@@ -23,7 +23,8 @@ Expensive, read from the code (each holds the slot for its costly part only):
   10,000 parts cost ~150 ms of CPU). The upstream's assembly afterwards is a wait, not work of
   this worker, and is not held: a long Complete must not block the tenant's listings.
 - a read of a bucket name the caller does not have, while two or more other tenants' homes
-  are asked whether it is theirs (s3proxy.granted_reads: one upstream HEAD per tenant).
+  have their bucket names listed (s3proxy.granted_reads, s3proxy.bucket_index: one upstream
+  listing per tenant, once per cache lifetime).
 
 Cheap single-object requests (GET, PUT, HEAD, parts) are never held: their cost is their bytes,
 bounded by rate limits and slots. The default limit, 4 per worker, and why: README "Fair

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 from s3proxy import expensive, object_acl
 from s3proxy.acl import GRANTING, OBJECT_ACLS
 from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
+from s3proxy.backends.buckets import ABSENT
+from s3proxy.bucket_index import INDEX
 from s3proxy.cors_requests import sole_owner
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
@@ -71,22 +73,31 @@ async def owner_of(
     """The storage of the one tenant other than ``caller`` that maps or has created
     ``bucket``; None when none or several do.
 
-    A name no configuration maps is asked of every other tenant's home, one upstream HEAD each
-    (only absences already seen are remembered): a signed GET of a made-up bucket name cost 21
-    upstream requests with 20 tenants (wave 11 H). When two or more homes must be asked, the
-    asking holds one of the caller's expensive-operation slots (:mod:`s3proxy.expensive`), so a
-    tenant reading made-up names in a loop has at most that many such fan-outs running."""
+    A name no configuration maps is looked up in the other tenants' bucket names, each home's
+    listed once per cache lifetime (:mod:`s3proxy.bucket_index`); only a home whose names
+    include it is asked (one HEAD, or none when cached). Asking every home with a HEAD cost a
+    signed GET of a made-up bucket name 21 upstream requests with 20 tenants, for every new
+    name (waves 11 H, L). When two or more homes must be listed (or, with the cache off,
+    asked), the asking holds one of the caller's expensive-operation slots
+    (:mod:`s3proxy.expensive`), so a tenant reading made-up names in a loop has at most that
+    many such fan-outs running."""
     others = [storage for name, storage in storages.items() if name != caller]
     mapped = any(bucket in storage.tenant.buckets for storage in others)
-    homes = sum(1 for storage in others if storage.tenant.home is not None)
-    async with expensive.held_if(not mapped and homes > 1):
+    async with expensive.held_if(not mapped and INDEX.to_list(others) > 1):
         return await sole_owner(bucket, others)
 
 
 async def _own(ctx: RequestContext, bucket: str) -> bool:
-    """Whether the caller has ``bucket`` itself (or cannot tell): then its answer stands."""
+    """Whether the caller has ``bucket`` itself (or cannot tell): then its answer stands.
+
+    When the handler's own existence check just found it absent (:data:`ABSENT`), that is the
+    answer: asking the caller's home again cost a second upstream HEAD (absences are not
+    cached)."""
+    registry = ctx.storage.buckets
+    if ABSENT.get() == (registry, bucket):
+        return False
     try:
-        return await ctx.storage.buckets.exists(bucket)
+        return await registry.exists(bucket)
     except S3Error as error:  # another tenant's mapped bucket, or a caller without a home
         return error.code not in TRIGGERS
 

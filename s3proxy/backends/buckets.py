@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache, TenantCache
@@ -43,6 +44,12 @@ EXPLICIT_CREATION_DATE = "2000-01-01T00:00:00.000Z"
 """Config-mapped buckets have no creation record; S3 clients need some date."""
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+ABSENT: ContextVar[tuple[BucketRegistry, str] | None] = ContextVar("absent_bucket", default=None)
+"""The registry and bucket whose :meth:`BucketRegistry.require` last failed in this request
+(reset by one that passes): the handler's NoSuchBucket came from that very check, so the
+look-up of a granted foreign read (:mod:`s3proxy.granted_reads`) need not ask the caller's
+home a second time (absences are not cached)."""
 
 
 def check_bucket_name(name: str) -> None:
@@ -157,7 +164,9 @@ class BucketRegistry:
 
     async def require(self, bucket: str) -> None:
         if not await self.exists(bucket):
+            ABSENT.set((self, bucket))
             raise S3Error(S3ErrorCode.NoSuchBucket)
+        ABSENT.set(None)
 
     async def create(self, bucket: str) -> None:
         if bucket in self.tenant.buckets:
@@ -196,31 +205,50 @@ class BucketRegistry:
         finally:  # after the upstream delete (even a failed one), before the response
             self._cache.generation.bump()
 
+    async def _markers(self) -> AsyncIterator[tuple[str, ListEntry]]:
+        """(name, listing entry) of each created bucket's marker in the tenant's home."""
+        home = self.tenant.home
+        if home is None:
+            return
+        backend = self._backends[home.upstream]
+        prefix = f"{home.prefix}{MARKER_DIR}"
+        token: str | None = None
+        while True:
+            # "/": one level only, so records kept below (SETTINGS_DIR, s3proxy.object_acl)
+            # are one common prefix each, never paged through.
+            page = await backend.list_objects(home.bucket, prefix, "/", None, 1000, token)
+            for entry in page.entries:
+                name = entry.key[len(prefix) :]
+                # Only markers of bucket names: not the settings of mapped buckets
+                # (SETTINGS_DIR, "."), nor the directory entry SeaweedFS lists as the
+                # prefix itself ("") once its last marker is deleted.
+                if _BUCKET_NAME.fullmatch(name):
+                    yield name, entry
+            token = page.next_token
+            if token is None:
+                break
+
+    async def names(self, limit: int) -> set[str] | None:
+        """The names of the buckets the tenant has created (its markers: one listing page per
+        1,000), without their dates; None once there are more than ``limit``."""
+        found: set[str] = set()
+        async for name, _ in self._markers():
+            found.add(name)
+            if len(found) > limit:
+                return None
+        return found
+
     async def list(self) -> list[tuple[str, str]]:
         """(name, creation date ISO 8601) of every bucket the tenant has, by name."""
         found = {name: EXPLICIT_CREATION_DATE for name in self.tenant.buckets}
+        recorded: dict[str, ListEntry] = {}
+        async for name, entry in self._markers():
+            if name not in found:
+                found[name] = entry.last_modified
+                if entry.size:  # rewritten: its record keeps the first date
+                    recorded[name] = entry
         home = self.tenant.home
-        if home is not None:
+        if recorded and home is not None:
             backend = self._backends[home.upstream]
-            prefix = f"{home.prefix}{MARKER_DIR}"
-            recorded: dict[str, ListEntry] = {}
-            token: str | None = None
-            while True:
-                # "/": one level only, so records kept below (SETTINGS_DIR, s3proxy.object_acl)
-                # are one common prefix each, never paged through.
-                page = await backend.list_objects(home.bucket, prefix, "/", None, 1000, token)
-                for entry in page.entries:
-                    name = entry.key[len(prefix) :]
-                    # Only markers of bucket names: not the settings of mapped buckets
-                    # (SETTINGS_DIR, "."), nor the directory entry SeaweedFS lists as the
-                    # prefix itself ("") once its last marker is deleted.
-                    if _BUCKET_NAME.fullmatch(name) and name not in found:
-                        found[name] = entry.last_modified
-                        if entry.size:  # rewritten: its record keeps the first date
-                            recorded[name] = entry
-                token = page.next_token
-                if token is None:
-                    break
-            if recorded:
-                found.update(await self.settings.creation_dates(backend, home.bucket, recorded))
+            found.update(await self.settings.creation_dates(backend, home.bucket, recorded))
         return sorted(found.items())

@@ -80,7 +80,7 @@ def test_a_made_up_bucket_is_asked_about_once(tmp_path: Path) -> None:
                 await preflight(options("/nothing-here/k"), storages, KEYS)
             assert refused.value.code is S3ErrorCode.AccessForbidden
             assert "not enabled" in refused.value.message
-        assert counting.calls == ["head_object", "head_object"]  # one per tenant, once
+        assert counting.calls == ["list_objects", "list_objects"]  # each home listed, once
 
     run(tmp_path, body)
 

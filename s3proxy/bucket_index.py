@@ -1,0 +1,123 @@
+"""Which tenants' homes may hold a bucket name: each home's bucket markers listed once per
+cache lifetime, instead of one upstream HEAD per home for every name asked.
+
+Why: a read signed by a tenant for a bucket name it does not have (:mod:`s3proxy.granted_reads`),
+an unsigned request (:mod:`s3proxy.anonymous`) and a CORS preflight without a key find the
+bucket's tenant by asking the tenants' homes whether they have the name
+(:func:`s3proxy.cors_requests.sole_owner`). Asked with one HEAD per home and name, a made-up name
+cost one upstream request per tenant (21 with 20 tenants, 1,000 with 1,000), and names that
+change with every request defeat any cache of absences. So each process keeps, per tenant, the
+names its home's ``.buckets/`` markers say it has created (one listing page per 1,000 buckets):
+a name outside a tenant's set is not that tenant's, and asking costs no request at all.
+
+When a set is trusted: as a cached "bucket exists" is (:mod:`s3proxy.backends.bucket_cache`),
+for ``server.bucket_cache_seconds`` and only while the tenant's generation is unchanged, so a
+bucket created or deleted through any worker of this server is seen at once (its tenant's home
+is listed again at the next look-up); a bucket created through another replica is found within
+the lifetime. A name inside a set is still confirmed by its existence check (a deleted bucket is
+never served from here). With the cache off (lifetime 0) every home is asked with a HEAD as
+before, and nothing is remembered; a home whose listing failed is asked with a HEAD per name
+until it is listed again, one lifetime later.
+
+Bounded: the sets hold the names tenants have created, never names asked for; a home with more
+than :data:`MAX_NAMES` markers is not kept (asked with a HEAD per name). Homes are listed
+:data:`PARALLEL` at a time, and look-ups running at once share one listing per home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from s3proxy.errors import S3Error
+
+if TYPE_CHECKING:
+    from s3proxy.backends.buckets import BucketRegistry
+    from s3proxy.backends.mapped import MappedStorage
+
+log = logging.getLogger("s3proxy")
+
+MAX_NAMES = 10_000
+"""A home with more created buckets than this is asked with a HEAD per name instead."""
+PARALLEL = 16
+"""Homes listed at once while the index is filled."""
+
+
+@dataclass(frozen=True)
+class _Names:
+    names: frozenset[str] | None
+    """None: too many to keep (:data:`MAX_NAMES`), or the listing failed."""
+    cached: tuple[float, int]
+    """The bucket cache's entry (expiry, the tenant's generation read before listing)."""
+
+
+class BucketIndex:
+    """Per process: the bucket names each tenant's home held when last listed."""
+
+    def __init__(self) -> None:
+        self._sets: weakref.WeakKeyDictionary[BucketRegistry, _Names] = weakref.WeakKeyDictionary()
+        """Keyed by the tenant's registry: a configuration reload's new registries start empty."""
+        self._loads: weakref.WeakKeyDictionary[BucketRegistry, asyncio.Future[None]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _trusted(self, storage: MappedStorage) -> _Names | None:
+        registry = storage.buckets
+        names = self._sets.get(registry)
+        if names is not None and registry.cache.trusted(names.cached):
+            return names
+        return None
+
+    def to_list(self, storages: Sequence[MappedStorage]) -> int:
+        """How many of ``storages`` a look-up now would ask upstream (list or, with the cache
+        off, HEAD): a caller holds an expensive-operation slot when that is two or more."""
+        homes = [s for s in storages if s.tenant.home is not None]
+        if any(s.buckets.cache.lifetime <= 0 for s in homes):
+            return len(homes)
+        return sum(1 for s in homes if self._trusted(s) is None)
+
+    async def candidates(
+        self, bucket: str, storages: Sequence[MappedStorage]
+    ) -> list[MappedStorage]:
+        """Those of ``storages`` (tenants with a home) that may have created ``bucket``: every
+        one whose names are not known, and those whose names include it."""
+        stale = [s for s in storages if s.buckets.cache.lifetime > 0 and self._trusted(s) is None]
+        for start in range(0, len(stale), PARALLEL):
+            await asyncio.gather(*(self._load(s) for s in stale[start : start + PARALLEL]))
+        found = []
+        for storage in storages:
+            names = self._trusted(storage)
+            if names is None or names.names is None or bucket in names.names:
+                found.append(storage)
+        return found
+
+    async def _load(self, storage: MappedStorage) -> None:
+        registry = storage.buckets
+        running = self._loads.get(registry)
+        if running is not None and not running.done():
+            await asyncio.shield(running)  # another look-up is listing this home
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loads[registry] = future
+        try:
+            generation = registry.cache.generation.current()  # before: a change meanwhile wins
+            try:
+                names = await registry.names(MAX_NAMES)
+            except S3Error as error:  # asked with HEADs instead, until listed again
+                log.warning("bucket names of tenant %s not listed: %s", registry.tenant.name, error)
+                names = None
+            entry = registry.cache.entry(generation)
+            if entry is not None:
+                kept = frozenset(names) if names is not None else None
+                self._sets[registry] = _Names(kept, entry)
+        finally:
+            future.set_result(None)
+            if self._loads.get(registry) is future:
+                del self._loads[registry]
+
+
+INDEX = BucketIndex()
