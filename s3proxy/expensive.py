@@ -25,6 +25,10 @@ Expensive, read from the code (each holds the slot for its costly part only):
 - a read of a bucket name the caller does not have, while two or more other tenants' homes
   have their bucket names listed (s3proxy.granted_reads, s3proxy.bucket_index: one upstream
   listing per tenant, once per cache lifetime).
+- an XML request body declared over 1 MiB (s3proxy.body.held_body: DeleteObjects takes up to
+  6 MiB, CompleteMultipartUpload 4 MiB), from before its first byte is read until it is parsed
+  (DeleteObjects: until answered), so a tenant's request slots bound its buffered bodies at
+  ~1.5 MiB each and only these slots hold larger ones.
 
 Cheap single-object requests (GET, PUT, HEAD, parts) are never held: their cost is their bytes,
 bounded by rate limits and slots. The default limit, 4 per worker, and why: README "Fair

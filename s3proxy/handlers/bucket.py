@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from s3proxy import expensive, tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
-from s3proxy.body import read_small_body
+from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action
@@ -49,6 +49,7 @@ async def create_bucket(ctx: RequestContext) -> S3Response:
     bucket = _bucket(ctx)
     body = await _verified_xml_body(ctx, required=False)  # a stated digest is checked, as S3
     check_location_constraint(parse_create_bucket_body(body), ctx.server.region)
+    del body  # not held while the bucket is created (s3proxy.body.HELD_BODY_BYTES)
     try:
         await ctx.storage.buckets.create(bucket)
     except S3Error as error:
@@ -215,7 +216,11 @@ async def _verified_xml_body(
     """A small XML body checked against its Content-MD5 / x-amz-checksum-* and signed hash;
     ``required``: one of the first two must be sent (DeleteObjects, PutBucketCors,
     PutBucketTagging, as on S3; PutObjectTagging and PutBucketVersioning go without one there,
-    and so do the ACL Puts here), else S3's message, which names both."""
+    and so do the ACL Puts here), else S3's message, which names both.
+
+    A body declared over ``HELD_BODY_BYTES`` is read and checked holding one of the tenant's
+    expensive-operation slots; the callers parse it at once (no await between), so only one such
+    body per worker is held outside a slot, and only while the event loop parses it."""
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
     if required and md5 is None and checksum is None:
@@ -223,7 +228,8 @@ async def _verified_xml_body(
             S3ErrorCode.InvalidRequest,
             "Missing required header for this request: Content-MD5 OR x-amz-checksum-*",
         )
-    body = await read_small_body(ctx.receive, ctx.request, limit)
+    async with expensive.held_if(held_body(ctx.request, limit)):
+        body = await read_small_body(ctx.receive, ctx.request, limit)
     literal = ctx.auth.payload_hash
     sha256 = literal.lower() if len(literal) == 64 and "-" not in literal else None
     verifier = PayloadVerifier(sha256, md5)
@@ -237,10 +243,22 @@ async def _verified_xml_body(
 
 async def delete_objects(ctx: RequestContext) -> S3Response:
     """Entries naming a version other than ``null`` get a per-entry NoSuchVersion (as S3 answers
-    for an unversioned bucket, whatever the id's shape) and are not deleted."""
+    for an unversioned bucket, whatever the id's shape) and are not deleted.
+
+    The bucket is found first, before any body byte is read (S3's NoSuchBucket; the unread body
+    is drained or the connection closed by the server). A body over ``HELD_BODY_BYTES`` (up to
+    6 MiB) holds the expensive slot from its read to the answer, so its bytes and parsed keys
+    count against ``max_concurrent_expensive``, not only the request slots."""
     bucket = _bucket(ctx)
-    body = await _verified_xml_body(ctx, required=True, limit=MAX_DELETE_BODY)
-    quiet, entries = parse_delete_request(body)
+    await ctx.storage.buckets.require(bucket)
+    async with expensive.held_if(held_body(ctx.request, MAX_DELETE_BODY)):
+        return await _delete_objects(ctx, bucket)
+
+
+async def _delete_objects(ctx: RequestContext, bucket: str) -> S3Response:
+    quiet, entries = parse_delete_request(
+        await _verified_xml_body(ctx, required=True, limit=MAX_DELETE_BODY)
+    )
     grants = ctx.grants
     refused: set[str] = set()
     if grants is not None:  # a scoped key: AccessDenied per entry outside its grants, as S3 does

@@ -23,7 +23,7 @@ import re
 from s3proxy import expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
-from s3proxy.body import read_small_body
+from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import (
     ALGORITHMS,
     ChecksumVerifier,
@@ -371,12 +371,15 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     upstream_id, recorded, marks, sse_s3 = _upload(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     conditions = write_conditions(ctx.request.header)
-    body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
-    verifier = PayloadVerifier(literal_sha256(ctx), md5)
-    verifier.update(body)
-    verifier.verify()
-    async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
-        parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
+    # A body over 1 MiB is read and parsed under the expensive slot (s3proxy.body.held_body).
+    async with expensive.held_if(held_body(ctx.request, MAX_COMPLETE_BODY)):
+        body = await read_small_body(ctx.receive, ctx.request, MAX_COMPLETE_BODY)
+        verifier = PayloadVerifier(literal_sha256(ctx), md5)
+        verifier.update(body)
+        verifier.verify()
+        async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
+            parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
+        del body  # not held through the upstream's assembly
     if recorded is not None:  # (the local store checks its own)
         try:
             check_listed_checksums(recorded.algorithm, recorded.type, parts)
