@@ -27,6 +27,7 @@ from s3proxy.model import (
     UploadInfo,
 )
 from s3proxy.owner import Owner
+from s3proxy.timestamps import s3_time
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -241,7 +242,7 @@ def copy_result_xml(
 ) -> bytes:
     """CopyObjectResult; ``checksums``: the copy's, always FULL_OBJECT (a copy is one object,
     s3proxy.backends.copy_checksum), with ChecksumType as S3 answers."""
-    items = [_element("LastModified", last_modified), _element("ETag", etag)]
+    items = [_element("LastModified", s3_time(last_modified)), _element("ETag", etag)]
     if checksums:
         items.append(_element("ChecksumType", "FULL_OBJECT"))
         items += [_element("Checksum" + alg, value) for alg, value in checksums.items()]
@@ -266,7 +267,8 @@ def list_buckets_xml(
     """``region``: each bucket's BucketRegion (S3 adds it when the request had a parameter)."""
     region_element = _element("BucketRegion", region) if region is not None else ""
     items = "".join(
-        f"<Bucket>{_element('Name', name)}{_element('CreationDate', created)}{region_element}"
+        f"<Bucket>{_element('Name', name)}{_element('CreationDate', s3_time(created))}"
+        f"{region_element}"
         "</Bucket>"
         for name, created in buckets
     )
@@ -307,6 +309,11 @@ def list_objects_xml(
         # escape() costs three replace calls per field: a third of the rendering's CPU per
         # key; fields almost never hold markup, and three "in" tests are cheaper.
         modified, etag, storage = entry.last_modified, entry.etag, entry.storage_class
+        if len(modified) != 24 or modified[19] != "." or modified[23] != "Z":  # not S3's form
+            if len(modified) == 20 and modified[19] == "Z":  # SeaweedFS's: no call per key
+                modified = modified[:19] + ".000Z"
+            else:
+                modified = s3_time(modified)
         if "&" in modified or "<" in modified or ">" in modified:
             modified = escape(modified)
         if "&" in etag or "<" in etag or ">" in etag:
@@ -467,7 +474,7 @@ def copy_part_result_xml(
     etag: str, last_modified: str, checksums: Mapping[str, str] | None = None
 ) -> bytes:
     """CopyPartResult; ``checksums``: the part's, as S3 answers for an upload with one."""
-    items = [_element("LastModified", last_modified), _element("ETag", etag)]
+    items = [_element("LastModified", s3_time(last_modified)), _element("ETag", etag)]
     items += [_element("Checksum" + alg, value) for alg, value in (checksums or {}).items()]
     return document("CopyPartResult", items)
 
@@ -482,7 +489,7 @@ def list_parts_xml(
         sums = "".join(_element("Checksum" + alg, value) for alg, value in part.checksums.items())
         items.append(
             f"<Part><PartNumber>{part.part_number}</PartNumber>"
-            f"{_element('LastModified', part.last_modified)}{_element('ETag', part.etag)}"
+            f"{_element('LastModified', s3_time(part.last_modified))}{_element('ETag', part.etag)}"
             f"<Size>{part.size}</Size>{sums}</Part>"
         )
     return document("ListPartsResult", items)
@@ -510,7 +517,7 @@ def list_uploads_xml(
         items.append(
             f"<Upload>{_element('Key', code(upload.key))}{_element('UploadId', upload.upload_id)}"
             f"{owners}{_element('StorageClass', upload.storage_class)}"
-            f"{_element('Initiated', upload.initiated)}{sums}</Upload>"
+            f"{_element('Initiated', s3_time(upload.initiated))}{sums}</Upload>"
         )
     items.extend(
         f"<CommonPrefixes>{_element('Prefix', code(prefix))}</CommonPrefixes>"

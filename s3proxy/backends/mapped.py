@@ -24,6 +24,7 @@ from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.part_copy import copy_object_through
 from s3proxy.backends.usage_records import UsageBook, book
+from s3proxy.backends.wire import http_date
 from s3proxy.checksums import object_checksums
 from s3proxy.conditions import (
     any_condition,
@@ -479,10 +480,16 @@ def _validators(info: ObjectInfo) -> dict[str, str]:
 async def _with_validators(
     error: S3Error, backend: Backend, location: UpstreamLocation, key: CustomerKey | None
 ) -> S3Error:
-    """A 304 carries the object's ETag and Last-Modified, as S3's does; some upstreams (Ceph RGW
-    16) send neither, so they are fetched (with the read's SSE-C ``key``)."""
-    if error.code is not S3ErrorCode.NotModified or "ETag" in error.headers:
+    """A 304 carries the object's ETag and Last-Modified (an IMF-fixdate), as S3's does; some
+    upstreams send neither (Ceph RGW 16) or no Last-Modified (SeaweedFS), so they are fetched
+    (with the read's SSE-C ``key``)."""
+    if error.code is not S3ErrorCode.NotModified:
         return error
+    modified = error.headers.get("Last-Modified")
+    if "ETag" in error.headers and modified:
+        if len(modified) == 29 and modified[-4:] == " GMT":
+            return error
+        return S3Error(error.code, headers={**error.headers, "Last-Modified": http_date(modified)})
     read = ReadConditions(customer_key=key)
     info = await backend.head_object(location.bucket, location.key, read)
     return S3Error(S3ErrorCode.NotModified, headers=_validators(info))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -144,8 +145,14 @@ def _credentials(path: Path) -> tuple[str, str, bool]:
 def _read_or_create(path: Path, generate: Callable[[], str]) -> str:
     """The file's text; first written (mode 0600) when it does not exist. The value is written
     to a temporary file and hard-linked into place, so two processes starting together agree on
-    one value and no reader ever sees a half-written file."""
-    if not path.exists():
+    one value and no reader ever sees a half-written file. The directory is synced once the link
+    is made: without that, a power cut could take the file away after its keys were shown and
+    used, and the next start would generate new ones (every client's keys would stop working).
+    A temporary file a crash left behind is removed at each start (:func:`_remove_strays`)."""
+    _remove_strays(path)
+    for _ in range(3):  # a clean-up by another process starting at once may take the temp file
+        if path.exists():
+            break
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -154,8 +161,33 @@ def _read_or_create(path: Path, generate: Callable[[], str]) -> str:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.link(temp, path)
+            _fsync_directory(path.parent)
         except FileExistsError:
             pass  # another process won: read its value
+        except FileNotFoundError:
+            continue  # the temp file was removed as a stray before it was linked: again
         finally:
             temp.unlink(missing_ok=True)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _remove_strays(path: Path) -> None:
+    """Remove ``.<name>.<8 hex digits>`` files next to ``path``: the temporary files of
+    :func:`_read_or_create` that a crash (or power cut) left before they were removed. Only that
+    exact pattern: anything else in the directory (the store's own files) is not ours."""
+    stray = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}")
+    try:
+        names = os.listdir(path.parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if stray.fullmatch(name):
+            (path.parent / name).unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

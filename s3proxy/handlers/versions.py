@@ -19,6 +19,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.listing import ListQuery, MergedPage
 from s3proxy.owner import Owner
 from s3proxy.responses import S3Response, xml_response
+from s3proxy.timestamps import s3_time
 from s3proxy.xmlcodec import document, url_encode, xml_text
 
 NULL_VERSION = "null"
@@ -124,7 +125,7 @@ def list_versions_xml(
         append(
             f"<Version><Key>{code(entry.key)}</Key><VersionId>{NULL_VERSION}</VersionId>"
             f"<IsLatest>true</IsLatest>"
-            f"<LastModified>{escape(entry.last_modified)}</LastModified>"
+            f"<LastModified>{escape(s3_time(entry.last_modified))}</LastModified>"
             f"<ETag>{escape(entry.etag)}</ETag><Size>{entry.size}</Size>"
             f"<StorageClass>{escape(entry.storage_class)}</StorageClass>{owner_xml}</Version>"
         )
