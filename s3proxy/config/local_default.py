@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from s3proxy.config.loading import MIN_SECRET_BYTES, validate_settings
 from s3proxy.config.models import ConfigError, LocalStoreConfig, Settings
+from s3proxy.durable import fsync_directory
 from s3proxy.startup import client_host, client_settings
 
 DEFAULT_DATA_DIR = Path("s3proxy-data")
@@ -161,7 +162,7 @@ def _read_or_create(path: Path, generate: Callable[[], str]) -> str:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.link(temp, path)
-            _fsync_directory(path.parent)
+            fsync_directory(path.parent)
         except FileExistsError:
             pass  # another process won: read its value
         except FileNotFoundError:
@@ -183,11 +184,3 @@ def _remove_strays(path: Path) -> None:
     for name in names:
         if stray.fullmatch(name):
             (path.parent / name).unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

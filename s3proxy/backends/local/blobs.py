@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from s3proxy.durable import fsync_directory as _fsync_dir
 from s3proxy.model import Body
 
 log = logging.getLogger("s3proxy.local")
@@ -243,11 +244,3 @@ def make_durable_dir(path: Path) -> None:
     for directory in reversed(missing):
         directory.mkdir(exist_ok=True)
         _fsync_dir(directory.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
