@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from s3proxy.backends.local.reserve import RESERVE_BYTES
 from tests.integration.conftest import start_proxy
+from tests.support.full_disk import MiB, fill, tmpfs
 from tests.support.processes import free_port
 
 pytestmark = [
@@ -33,42 +34,14 @@ pytestmark = [
     ),
 ]
 
-MiB = 1024 * 1024
 BUCKET = "docs"
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     """A proxy's work directory whose ``store`` is a tmpfs of the reserve plus 6 MiB."""
-    store = tmp_path / "store"
-    store.mkdir()
-    size = RESERVE_BYTES + 6 * MiB
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(store)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "store", RESERVE_BYTES + 6 * MiB):
         yield tmp_path
-    finally:
-        subprocess.run(["umount", "-l", str(store)], check=False)
-
-
-def fill(disk: Path) -> None:
-    """Take every free block of ``disk``, as another writer on the file system would."""
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (MiB, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"\xff" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
 
 
 def refused_put(client: object, key: str) -> None:

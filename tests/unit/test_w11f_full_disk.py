@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from s3proxy.backends.local import LocalStore
 from s3proxy.backends.local.reserve import RESERVE_BYTES, Reserve
 from s3proxy.errors import S3Error, S3ErrorCode
+from tests.support.full_disk import fill, tmpfs
 from tests.unit.local_helpers import BUCKET, MiB, blob_files, get, put, run
 
 DISK_BYTES = RESERVE_BYTES + 6 * MiB
@@ -32,34 +32,8 @@ DISK_BYTES = RESERVE_BYTES + 6 * MiB
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs of DISK_BYTES at ``tmp_path/disk``, unmounted afterwards."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", DISK_BYTES) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> None:
-    """Take every free block of ``disk`` (down to single bytes), as another writer would."""
-    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        for size in (MiB, 4096, 1):
-            while True:
-                try:
-                    os.write(fd, b"\xff" * size)
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
-    assert os.statvfs(disk).f_bavail == 0
 
 
 async def refused(store: LocalStore, key: str, data: bytes) -> None:
