@@ -5,7 +5,7 @@ A body of 10,000 parts is ~1.3 MB of XML: parsing it and building the part list 
 it. Here the same defusedxml parser (no DTD, no entities, no external references) is fed the
 body in slices and the parts are built in batches, with the loop free between steps, so one
 step holds it for a few milliseconds. The answers (MalformedXML, InvalidRequest for a bad
-checksum) are :func:`s3proxy.xmlcodec.parse_complete_request`'s, from the same helpers. A body
+checksum) are :func:`s3proxy.multipart_xml.parse_complete_request`'s, from the same helpers. A body
 of one slice or less — every ordinary Complete — is parsed at once, paying nothing extra.
 The body sent upstream for 10,000 parts took ~35 ms in one step: it is built in batches too.
 """
@@ -20,16 +20,14 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart
-from s3proxy.xmlcodec import (
-    MAX_COMPLETE_MARKUP,
-    check_markup,
+from s3proxy.multipart_xml import (
     complete_items,
     complete_part_xml,
     complete_request_xml,
     completed_part,
-    document,
     parse_complete_request,
 )
+from s3proxy.xmlcodec import MAX_COMPLETE_MARKUP, check_markup, document
 
 SLICE_BYTES = 16 * 1024
 """Bytes of XML fed to the parser per loop step (~1 ms of CPU; a part is ~130 bytes)."""

@@ -75,7 +75,7 @@ def check_listed_checksums(
     InvalidRequest naming the first part without one); a part that lists one checksum of
     another algorithm declares a value nothing verified, 400 BadDigest as S3 answers (every
     lane answered 200). Several checksums on one part never get here: the parse refuses them
-    (:func:`s3proxy.xmlcodec.completed_part`, 400 InvalidArgument)."""
+    (:func:`s3proxy.multipart_xml.completed_part`, 400 InvalidArgument)."""
     if algorithm is None:
         return
     for part in parts:

@@ -26,7 +26,8 @@ from s3proxy.model import (
     UploadsPage,
     list_entry,
 )
-from s3proxy.xmlcodec import checksums_in, child_text, children_named, local_name, quoted_etag
+from s3proxy.multipart_xml import checksums_in
+from s3proxy.xmlcodec import child_text, children_named, local_name, quoted_etag
 
 UNREADABLE = "The storage behind this gateway sent an answer that could not be read."
 NOWHERE_TO_RESUME = "The storage behind this gateway said a listing goes on but not from where."

@@ -66,16 +66,16 @@ from s3proxy.model import (
     UploadPartCopyInput,
     UploadPartInput,
 )
+from s3proxy.multipart_xml import (
+    complete_result_xml,
+    copy_part_result_xml,
+    initiate_result_xml,
+)
 from s3proxy.part_algorithm import check_listed_checksums, check_part_algorithm, sums_missing_part
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
 from s3proxy.write_conditions import checked_write, write_conditions
-from s3proxy.xmlcodec import (
-    complete_result_xml,
-    copy_part_result_xml,
-    initiate_result_xml,
-)
 
 MAX_PART_NUMBER = 10000
 MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -293,7 +293,7 @@ def check_parts(parts: list[CompletedPart]) -> None:
         previous = part.part_number
     # The first part that lists a checksum sets the algorithm: a part without one is the part
     # named (a copied part whose checksum the client did not have), as S3 names it. Several on
-    # one part are refused by the parse (s3proxy.xmlcodec.completed_part).
+    # one part are refused by the parse (s3proxy.multipart_xml.completed_part).
     names = next((tuple(part.checksums) for part in parts if part.checksums), ())
     for part in parts:
         if tuple(part.checksums) != names:

@@ -19,8 +19,9 @@ from s3proxy.handlers.bucket import url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, verified_upload
 from s3proxy.listing import ListQuery
+from s3proxy.multipart_xml import list_parts_xml, list_uploads_xml
 from s3proxy.responses import S3Response, xml_response
-from s3proxy.xmlcodec import list_parts_xml, list_uploads_xml, url_encode
+from s3proxy.xmlcodec import url_encode
 
 MAX_LISTED = 1000
 

@@ -19,7 +19,7 @@ from s3proxy.complete_parse import (
 )
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart
-from s3proxy.xmlcodec import complete_request_xml, parse_complete_request
+from s3proxy.multipart_xml import complete_request_xml, parse_complete_request
 
 CRC = base64.b64encode(zlib.crc32(b"x").to_bytes(4, "big")).decode()
 PARTS = [CompletedPart(n, f'"{n:032x}"', {"CRC32": CRC}) for n in range(1, 10001)]

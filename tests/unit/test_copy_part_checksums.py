@@ -13,7 +13,7 @@ import pytest
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.multipart import check_parts
 from s3proxy.model import CompletedPart
-from s3proxy.xmlcodec import copy_part_result_xml
+from s3proxy.multipart_xml import copy_part_result_xml
 
 
 def test_copy_part_result_carries_the_parts_checksum() -> None:

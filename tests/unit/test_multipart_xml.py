@@ -1,4 +1,5 @@
-"""The multipart documents: hostile client XML (xmlcodec), odd upstream answers (upstream_xml)."""
+"""The multipart documents: hostile client XML (multipart_xml), odd upstream answers
+(upstream_xml)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, UploadInfo
+from s3proxy.multipart_xml import (
+    complete_request_xml,
+    complete_result_xml,
+    list_parts_xml,
+    list_uploads_xml,
+    parse_complete_request,
+)
 from s3proxy.owner import Owner
 from s3proxy.upstream_xml import (
     EmbeddedError,
@@ -18,13 +26,6 @@ from s3proxy.upstream_xml import (
     parse_initiate_result,
     parse_list_parts,
     parse_list_uploads,
-)
-from s3proxy.xmlcodec import (
-    complete_request_xml,
-    complete_result_xml,
-    list_parts_xml,
-    list_uploads_xml,
-    parse_complete_request,
 )
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

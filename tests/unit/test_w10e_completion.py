@@ -6,7 +6,7 @@ import pytest
 
 from s3proxy.completion import check_object_size, object_size_of
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.xmlcodec import parse_complete_request
+from s3proxy.multipart_xml import parse_complete_request
 
 CRC = "AAAAAA=="
 SHA1 = "A" * 27 + "="

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from s3proxy import xmlcodec
+from s3proxy import multipart_xml, xmlcodec
 from s3proxy.backends.mapped import _with_validators
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.versions import list_versions_xml
@@ -76,13 +76,16 @@ WRITERS: dict[str, tuple[Callable[[str], bytes], str]] = {
     "ListObjectVersions": (_versions, "LastModified"),
     "ListBuckets": (lambda when: xmlcodec.list_buckets_xml(OWNER, [("b", when)]), "CreationDate"),
     "CopyObject": (lambda when: xmlcodec.copy_result_xml('"e"', when), "LastModified"),
-    "UploadPartCopy": (lambda when: xmlcodec.copy_part_result_xml('"e"', when), "LastModified"),
+    "UploadPartCopy": (
+        lambda when: multipart_xml.copy_part_result_xml('"e"', when),
+        "LastModified",
+    ),
     "ListParts": (
-        lambda when: xmlcodec.list_parts_xml([], [PartInfo(1, '"e"', 1, when)], OWNER),
+        lambda when: multipart_xml.list_parts_xml([], [PartInfo(1, '"e"', 1, when)], OWNER),
         "LastModified",
     ),
     "ListMultipartUploads": (
-        lambda when: xmlcodec.list_uploads_xml(
+        lambda when: multipart_xml.list_uploads_xml(
             [], [UploadInfo("k", "u", when)], [], encode=False, owner=OWNER
         ),
         "Initiated",
