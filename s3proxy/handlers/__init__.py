@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from s3proxy.handlers import acl, attributes, bucket, multipart, service, versions
+from s3proxy.handlers import acl, attributes, bucket, multipart, object_copy, service, versions
 from s3proxy.handlers import bucket_settings as settings_handlers
 from s3proxy.handlers import object as object_handlers
 from s3proxy.handlers import tagging as tagging_handlers
@@ -21,7 +21,7 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.ListObjectsV2: bucket.list_objects_v2,
     Operation.DeleteObjects: bucket.delete_objects,
     Operation.PutObject: acl.object_acls(object_handlers.put_object),
-    Operation.CopyObject: acl.object_acls(object_handlers.copy_object),
+    Operation.CopyObject: acl.object_acls(object_copy.copy_object),
     Operation.GetObject: object_handlers.get_object,
     Operation.HeadObject: object_handlers.head_object,
     Operation.DeleteObject: object_handlers.delete_object,

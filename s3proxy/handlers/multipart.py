@@ -45,12 +45,12 @@ from s3proxy.handlers.multipart_listing import list_multipart_uploads as list_mu
 from s3proxy.handlers.multipart_listing import list_parts as list_parts
 from s3proxy.handlers.multipart_listing import parts_checksum_type
 from s3proxy.handlers.object import (
-    copy_source,
     literal_sha256,
     request_attributes,
     request_body,
     strip_aws_chunked,
 )
+from s3proxy.handlers.object_copy import copy_source
 from s3proxy.handlers.part_copy_checksum import (
     copy_part_with_checksum,
     stored_part_checksum,

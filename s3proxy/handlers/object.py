@@ -1,4 +1,4 @@
-"""PutObject, GetObject, HeadObject, DeleteObject.
+"""PutObject, GetObject, HeadObject, DeleteObject (CopyObject: :mod:`s3proxy.handlers.object_copy`).
 
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html (and the GetObject,
 HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
@@ -15,17 +15,15 @@ from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
-from s3proxy.checksums import ChecksumVerifier, checksum_type_header, requested_algorithm
+from s3proxy.checksums import ChecksumVerifier, checksum_type_header
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
     META_PREFIX,
     STANDARD,
     Body,
-    CopyObjectInput,
     ObjectAttributes,
     ObjectInfo,
     PutObjectInput,
@@ -34,12 +32,10 @@ from s3proxy.model import (
 )
 from s3proxy.part_reads import plain_part_info, whole_object_part
 from s3proxy.ranges import invalid_range, parse_range, resolve_range
-from s3proxy.request import decode_component, parse_query
-from s3proxy.responses import S3Response, xml_response
+from s3proxy.responses import S3Response
 from s3proxy.storage_classes import requested
-from s3proxy.tagging import copy_tags, request_tags
+from s3proxy.tagging import request_tags
 from s3proxy.write_conditions import checked_write, write_conditions
-from s3proxy.xmlcodec import copy_result_xml
 
 MAX_PUT_SIZE = 5 * 1024**3
 # GetObject query parameters that override a response header (signed requests only, as in S3).
@@ -407,95 +403,3 @@ async def delete_object(ctx: RequestContext) -> S3Response:
     await check_version(ctx)
     await ctx.storage.delete_object(bucket, key)
     return S3Response(status=204)
-
-
-def copy_source(ctx: RequestContext) -> tuple[str, str]:
-    """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded, optionally with
-    ``?versionId=``: ``null`` copies the (unversioned) source, any other id is refused. A source
-    named by an ARN (``arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY``, Outposts and
-    Object Lambda alike) is 501: the proxy has no access points, and no bucket name contains
-    ':', so read as ``bucket/key`` it named no bucket at all. A literal ``+`` is a space, as S3
-    decodes this header (a key with a plus sign is sent as ``%2B``: botocore, s3cmd and rclone
-    encode it so, rclone "for S3 compatibility"; sent bare, S3 looks for the key with a space)."""
-    raw = ctx.request.header("x-amz-copy-source") or ""
-    path, _, query = raw.partition("?")
-    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
-    if bucket.startswith("arn:"):
-        raise S3Error(
-            S3ErrorCode.NotImplemented,
-            "A copy source named by an access point or other ARN is not implemented: "
-            "name the source bucket and key.",
-        )
-    if not bucket or not key:
-        raise S3Error(
-            S3ErrorCode.InvalidArgument,
-            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-        )
-    if query:
-        error = version_error(parse_query(query).get("versionId"), key)
-        if error is not None:
-            raise error
-    if ctx.grants is not None and not ctx.grants.allows(Action.READ, bucket, key):
-        raise denied(Action.READ, f"the copy source {bucket}/{key}")  # before any upstream call
-    return bucket, key
-
-
-async def copy_object(ctx: RequestContext) -> S3Response:
-    bucket, key = ctx.request.bucket, ctx.request.key
-    assert bucket is not None and key is not None
-    source_bucket, source_key = copy_source(ctx)
-    directive = (ctx.request.header("x-amz-metadata-directive") or "COPY").upper()
-    if directive not in ("COPY", "REPLACE"):
-        raise S3Error(S3ErrorCode.InvalidArgument, "Unknown metadata directive.")
-    storage_class = ctx.request.header("x-amz-storage-class")
-    headers = ctx.request.header_map
-    encryption = sse.for_write(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
-    source_sse = sse.for_read(
-        ctx.storage,
-        source_bucket,
-        source_key,
-        headers,
-        sse.SOURCE_CUSTOMER,
-        secure=ctx.secure_transport,
-    )
-    algorithm = ctx.request.header("x-amz-checksum-algorithm")  # s3proxy.backends.copy_checksum
-    algorithm = requested_algorithm(algorithm) if algorithm is not None else None
-    changes = storage_class or encryption is not None or algorithm is not None
-    if (source_bucket, source_key) == (bucket, key) and directive == "COPY" and not changes:
-        raise S3Error(
-            S3ErrorCode.InvalidRequest,
-            "This copy request is illegal because it is trying to copy an object to itself "
-            "without changing the object's metadata, storage class, website redirect location "
-            "or encryption attributes.",
-        )
-    header = ctx.request.header
-    conditions = write_conditions(header)
-    copy = ctx.storage.copy_object(
-        CopyObjectInput(
-            source_bucket=source_bucket,
-            source_key=source_key,
-            bucket=bucket,
-            key=key,
-            replace_metadata=directive == "REPLACE",
-            attributes=request_attributes(ctx),
-            source_conditions=ReadConditions(
-                if_match=header("x-amz-copy-source-if-match"),
-                if_none_match=header("x-amz-copy-source-if-none-match"),
-                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
-                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
-                customer_key=source_sse,
-            ),
-            conditions=conditions,
-            storage_class=requested(storage_class),
-            tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
-            encryption=encryption,
-            checksum_algorithm=algorithm,
-        )
-    )
-    if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
-        head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
-        copy = checked_write(copy, conditions, head)
-    result = await copy
-    response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
-    response.headers.extend(sse.response_headers(encryption))
-    return response

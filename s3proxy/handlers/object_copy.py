@@ -1,0 +1,118 @@
+"""CopyObject, and the ``x-amz-copy-source`` header it shares with UploadPartCopy.
+
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html. Kept apart from the plain
+object handlers (:mod:`s3proxy.handlers.object`) whose request attributes and version checks it
+reuses: a copy reads one object and writes another, with conditions, directives and keys of
+both, and UploadPartCopy (:mod:`s3proxy.handlers.multipart`) names its source the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from s3proxy import sse
+from s3proxy.checksums import requested_algorithm
+from s3proxy.conditions import usable_date
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Action, denied
+from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.object import request_attributes, version_error
+from s3proxy.model import CopyObjectInput, ReadConditions
+from s3proxy.request import decode_component, parse_query
+from s3proxy.responses import S3Response, xml_response
+from s3proxy.storage_classes import requested
+from s3proxy.tagging import copy_tags
+from s3proxy.write_conditions import checked_write, write_conditions
+from s3proxy.xmlcodec import copy_result_xml
+
+
+def copy_source(ctx: RequestContext) -> tuple[str, str]:
+    """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded, optionally with
+    ``?versionId=``: ``null`` copies the (unversioned) source, any other id is refused. A source
+    named by an ARN (``arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME/object/KEY``, Outposts and
+    Object Lambda alike) is 501: the proxy has no access points, and no bucket name contains
+    ':', so read as ``bucket/key`` it named no bucket at all. A literal ``+`` is a space, as S3
+    decodes this header (a key with a plus sign is sent as ``%2B``: botocore, s3cmd and rclone
+    encode it so, rclone "for S3 compatibility"; sent bare, S3 looks for the key with a space)."""
+    raw = ctx.request.header("x-amz-copy-source") or ""
+    path, _, query = raw.partition("?")
+    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
+    if bucket.startswith("arn:"):
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "A copy source named by an access point or other ARN is not implemented: "
+            "name the source bucket and key.",
+        )
+    if not bucket or not key:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    if query:
+        error = version_error(parse_query(query).get("versionId"), key)
+        if error is not None:
+            raise error
+    if ctx.grants is not None and not ctx.grants.allows(Action.READ, bucket, key):
+        raise denied(Action.READ, f"the copy source {bucket}/{key}")  # before any upstream call
+    return bucket, key
+
+
+async def copy_object(ctx: RequestContext) -> S3Response:
+    bucket, key = ctx.request.bucket, ctx.request.key
+    assert bucket is not None and key is not None
+    source_bucket, source_key = copy_source(ctx)
+    directive = (ctx.request.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error(S3ErrorCode.InvalidArgument, "Unknown metadata directive.")
+    storage_class = ctx.request.header("x-amz-storage-class")
+    headers = ctx.request.header_map
+    encryption = sse.for_write(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
+    source_sse = sse.for_read(
+        ctx.storage,
+        source_bucket,
+        source_key,
+        headers,
+        sse.SOURCE_CUSTOMER,
+        secure=ctx.secure_transport,
+    )
+    algorithm = ctx.request.header("x-amz-checksum-algorithm")  # s3proxy.backends.copy_checksum
+    algorithm = requested_algorithm(algorithm) if algorithm is not None else None
+    changes = storage_class or encryption is not None or algorithm is not None
+    if (source_bucket, source_key) == (bucket, key) and directive == "COPY" and not changes:
+        raise S3Error(
+            S3ErrorCode.InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes.",
+        )
+    header = ctx.request.header
+    conditions = write_conditions(header)
+    copy = ctx.storage.copy_object(
+        CopyObjectInput(
+            source_bucket=source_bucket,
+            source_key=source_key,
+            bucket=bucket,
+            key=key,
+            replace_metadata=directive == "REPLACE",
+            attributes=request_attributes(ctx),
+            source_conditions=ReadConditions(
+                if_match=header("x-amz-copy-source-if-match"),
+                if_none_match=header("x-amz-copy-source-if-none-match"),
+                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
+                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
+                customer_key=source_sse,
+            ),
+            conditions=conditions,
+            storage_class=requested(storage_class),
+            tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
+            encryption=encryption,
+            checksum_algorithm=algorithm,
+        )
+    )
+    if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
+        head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
+        copy = checked_write(copy, conditions, head)
+    result = await copy
+    response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
+    response.headers.extend(sse.response_headers(encryption))
+    return response
