@@ -1,6 +1,6 @@
 """The client connection's transport as the uvicorn engine's protocol and request cycles see
 it: the response head held back to share a write with the first body bytes, and a lingering
-close. Split from :mod:`s3proxy.uvicorn_engine`, which builds one per connection."""
+close. Split from the engine; :mod:`s3proxy.uvicorn_protocol` builds one per connection."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from s3proxy.uvicorn_engine import S3Protocol
+    from s3proxy.uvicorn_protocol import S3Protocol
 
 LINGER_SECONDS = 2.0
 """How long a connection closed with request bytes still coming keeps reading (and dropping)

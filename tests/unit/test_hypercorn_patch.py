@@ -14,7 +14,7 @@ from hypercorn.protocol.events import Body, EndBody, Response
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
-from s3proxy import hypercorn_patch
+from s3proxy import hypercorn_closing, hypercorn_patch
 from s3proxy.hypercorn_patch import add_informational_reasons
 
 
@@ -297,7 +297,7 @@ def test_a_connection_answered_before_its_body_reads_the_rest_away(
         stop.set()
         await server
 
-    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    monkeypatch.setattr(hypercorn_closing, "LINGER_SECONDS", 600)
     asyncio.run(asyncio.wait_for(run(), 20))
 
 
@@ -314,7 +314,7 @@ def test_a_lingering_connection_never_delays_shutdown_past_the_grace(
         await asyncio.wait_for(server, 10)  # the linger alone would last 600 s
         writer.close()
 
-    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    monkeypatch.setattr(hypercorn_closing, "LINGER_SECONDS", 600)
     asyncio.run(asyncio.wait_for(run(), 20))
 
 
@@ -341,5 +341,5 @@ def test_a_request_cut_while_reading_its_body_ends_before_the_linger(
         stop.set()
         await server
 
-    monkeypatch.setattr(hypercorn_patch, "LINGER_SECONDS", 600)
+    monkeypatch.setattr(hypercorn_closing, "LINGER_SECONDS", 600)
     asyncio.run(asyncio.wait_for(run(), 20))

@@ -1,0 +1,52 @@
+"""The S3 error answers of the HTTP layer, shared by both engines: what h11, Hypercorn or llhttp
+refuse below the S3 layer gets S3's XML error document and a closed connection, and a response
+sent after the client left raises :class:`ClientGone`. Split from :mod:`s3proxy.hypercorn_patch`
+so that :mod:`s3proxy.uvicorn_protocol` takes them without importing Hypercorn's patches."""
+
+from __future__ import annotations
+
+from s3proxy import host_id
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.logs import log_refusal
+from s3proxy.request import new_request_id
+from s3proxy.xmlcodec import error_xml
+
+AMBIGUOUS_FRAMING = "A request may not carry both Content-Length and Transfer-Encoding."
+
+
+def below_s3_error(status: int) -> S3Error:
+    """The S3 error for what h11 or Hypercorn refused with ``status`` (S3's codes for them)."""
+    if status == 431:  # h11: the header section (or a chunk line) outgrew its buffer
+        return S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+    if status == 501:  # h11: a Transfer-Encoding other than one "chunked"
+        return S3Error(S3ErrorCode.NotImplemented, Header="Transfer-Encoding")
+    if status >= 500:
+        return S3Error(S3ErrorCode.InternalError)
+    return S3Error(
+        S3ErrorCode.InvalidRequest,
+        "The request could not be read as HTTP/1.1: bad request line, header or body framing.",
+    )
+
+
+def error_response(
+    error: S3Error, *, logged: bool = True
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and XML body of an error sent by the HTTP layer (connection closed),
+    with its access line and metrics (s3proxy.logs.log_refusal) unless ``logged`` is false:
+    an application that failed before answering has logged its own line."""
+    request_id = new_request_id()
+    body = error_xml(error, request_id)
+    headers = [
+        (b"content-type", b"application/xml"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-amz-request-id", request_id.encode()),
+        host_id.HEADER,
+        (b"connection", b"close"),
+    ]
+    if logged:
+        log_refusal(request_id, error.status, error.code.name, len(body))
+    return error.status, headers, body
+
+
+class ClientGone(ConnectionError):
+    """A response message sent after the client closed its connection."""
