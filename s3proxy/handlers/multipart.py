@@ -36,7 +36,6 @@ from s3proxy.checksums import (
 )
 from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, object_size_of, requested_checksum_type
-from s3proxy.conditions import usable_date
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
@@ -50,7 +49,7 @@ from s3proxy.handlers.object import (
     request_body,
     strip_aws_chunked,
 )
-from s3proxy.handlers.object_copy import copy_source
+from s3proxy.handlers.object_copy import copy_source, source_conditions
 from s3proxy.handlers.part_copy_checksum import (
     copy_part_with_checksum,
     stored_part_checksum,
@@ -256,13 +255,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         upload_id=upstream_id,
         part_number=number,
         source_range=copy_source_range(header("x-amz-copy-source-range")),
-        source_conditions=ReadConditions(
-            if_match=header("x-amz-copy-source-if-match"),
-            if_none_match=header("x-amz-copy-source-if-none-match"),
-            if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
-            if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
-            customer_key=source_sse,
-        ),
+        source_conditions=source_conditions(ctx, source_sse),
         encryption=encryption,
     )
     with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload

@@ -17,7 +17,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import request_attributes, version_error
-from s3proxy.model import CopyObjectInput, ReadConditions
+from s3proxy.model import CopyObjectInput, CustomerKey, ReadConditions
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
@@ -55,6 +55,19 @@ def copy_source(ctx: RequestContext) -> tuple[str, str]:
     if ctx.grants is not None and not ctx.grants.allows(Action.READ, bucket, key):
         raise denied(Action.READ, f"the copy source {bucket}/{key}")  # before any upstream call
     return bucket, key
+
+
+def source_conditions(ctx: RequestContext, customer_key: CustomerKey | None) -> ReadConditions:
+    """``x-amz-copy-source-if-*`` and the source's SSE-C key, as CopyObject and UploadPartCopy
+    read the source under them."""
+    header = ctx.request.header
+    return ReadConditions(
+        if_match=header("x-amz-copy-source-if-match"),
+        if_none_match=header("x-amz-copy-source-if-none-match"),
+        if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
+        if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
+        customer_key=customer_key,
+    )
 
 
 async def copy_object(ctx: RequestContext) -> S3Response:
@@ -95,13 +108,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             key=key,
             replace_metadata=directive == "REPLACE",
             attributes=request_attributes(ctx),
-            source_conditions=ReadConditions(
-                if_match=header("x-amz-copy-source-if-match"),
-                if_none_match=header("x-amz-copy-source-if-none-match"),
-                if_modified_since=usable_date(header("x-amz-copy-source-if-modified-since")),
-                if_unmodified_since=usable_date(header("x-amz-copy-source-if-unmodified-since")),
-                customer_key=source_sse,
-            ),
+            source_conditions=source_conditions(ctx, source_sse),
             conditions=conditions,
             storage_class=requested(storage_class),
             tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
