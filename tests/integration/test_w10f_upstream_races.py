@@ -15,11 +15,9 @@ side of the race at the exact moment, and the real upstream answers everything e
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,48 +25,27 @@ from botocore.exceptions import ClientError
 
 from tests.integration.conftest import (
     HOME_BUCKET,
-    UPSTREAM,
     Proxy,
-    create_upstream_buckets,
-    lanes,
-    proxy_settings,
-    start_proxy,
 )
+from tests.integration.relayed import relayed_proxy, upstream_lanes
 from tests.integration.test_quotas import usage
-from tests.support.relay import Exchange, Relay, relay_to
+from tests.support.relay import Exchange, Relay
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "relayed-races"
-UPSTREAMS = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
 
 
-@pytest.fixture(scope="module", params=[lane for lane in lanes() if lane in UPSTREAMS])
+@pytest.fixture(scope="module", params=upstream_lanes())
 def relayed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proxy, Relay, str]]:
-    """(proxy, relay, alice's home prefix): a one-worker proxy whose upstream (SeaweedFS,
-    Ceph RGW) answers through a relay; alice has a home of her own here, so nothing else in
-    the run sees its objects."""
-    server, upstream = (request.getfixturevalue(name) for name in UPSTREAMS[request.param])
-    create_upstream_buckets(upstream)
-    tenants = copy.deepcopy(proxy_settings(None, 0, 0, Path("."))["tenants"])
-    prefix = f"w10f-{os.urandom(5).hex()}/"
-    tenants["alice"]["home"] = {"upstream": UPSTREAM, "bucket": HOME_BUCKET, "prefix": prefix}
-    tenants["alice"]["quota"] = {"max_bytes": 100_000_000}  # what a lost race must not count
-    workdir = tmp_path_factory.mktemp(f"w10f-{request.param}")
-    with relay_to(server.endpoint) as relay:
-        running = start_proxy(
-            server, upstream, workdir, {"endpoint": relay.endpoint},
-            tenants=tenants, server={"workers": 1},
-        )  # fmt: skip
-        try:
-            client = running.client("alice")
-            client.create_bucket(Bucket=BUCKET)
-            yield running, relay, prefix
-        finally:
-            relay.clear()
-            running.process.stop()
+    """(proxy, relay, alice's home prefix): a one-worker proxy whose upstream answers through a
+    relay; alice's quota is what a lost race must not count."""
+    with relayed_proxy(
+        request, tmp_path_factory, "w10f", BUCKET, quota={"max_bytes": 100_000_000}
+    ) as made:
+        yield made
 
 
 def failure(exchange: Exchange, code: str = "UnknownError", message: str = "") -> bytes:

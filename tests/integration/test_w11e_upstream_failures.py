@@ -11,58 +11,34 @@ for a race and never a listing cut short.
 
 from __future__ import annotations
 
-import copy
 import html
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import (
-    HOME_BUCKET,
-    UPSTREAM,
     Proxy,
-    create_upstream_buckets,
-    lanes,
-    proxy_settings,
-    start_proxy,
 )
-from tests.support.relay import Exchange, Relay, relay_to
+from tests.integration.relayed import relayed_proxy, upstream_lanes
+from tests.support.relay import Exchange, Relay
 from tests.support.s3http import RawResponse, object_url, signed
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "w11e-failures"
-UPSTREAMS = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
 
 
-@pytest.fixture(scope="module", params=[lane for lane in lanes() if lane in UPSTREAMS])
+@pytest.fixture(scope="module", params=upstream_lanes())
 def relayed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proxy, Relay, str]]:
-    """(proxy, relay, lane): a one-worker proxy whose upstream answers through a relay; alice
-    has a home of her own here, so nothing else in the run sees its objects."""
-    server, upstream = (request.getfixturevalue(name) for name in UPSTREAMS[request.param])
-    create_upstream_buckets(upstream)
-    tenants = copy.deepcopy(proxy_settings(None, 0, 0, Path("."))["tenants"])
-    prefix = f"w11e-{os.urandom(5).hex()}/"
-    tenants["alice"]["home"] = {"upstream": UPSTREAM, "bucket": HOME_BUCKET, "prefix": prefix}
-    workdir = tmp_path_factory.mktemp(f"w11e-{request.param}")
-    with relay_to(server.endpoint) as relay:
-        running = start_proxy(
-            server, upstream, workdir, {"endpoint": relay.endpoint},
-            tenants=tenants, server={"workers": 1},
-        )  # fmt: skip
-        try:
-            running.client("alice").create_bucket(Bucket=BUCKET)
-            yield running, relay, request.param
-        finally:
-            relay.clear()
-            running.process.stop()
+    """(proxy, relay, lane): a one-worker proxy whose upstream answers through a relay."""
+    with relayed_proxy(request, tmp_path_factory, "w11e", BUCKET) as (running, relay, _):
+        yield running, relay, request.param
 
 
 def call(
