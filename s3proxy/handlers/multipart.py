@@ -239,14 +239,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
     headers = ctx.request.header_map
     encryption = sse.for_part(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
     _require_customer_key(marks, encryption)
-    source_sse = sse.for_read(
-        ctx.storage,
-        source_bucket,
-        source_key,
-        headers,
-        sse.SOURCE_CUSTOMER,
-        secure=ctx.secure_transport,
-    )
+    read_source = source_conditions(ctx, source_bucket, source_key)
     request = UploadPartCopyInput(
         source_bucket=source_bucket,
         source_key=source_key,
@@ -255,7 +248,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         upload_id=upstream_id,
         part_number=number,
         source_range=copy_source_range(header("x-amz-copy-source-range")),
-        source_conditions=source_conditions(ctx, source_sse),
+        source_conditions=read_source,
         encryption=encryption,
     )
     with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload

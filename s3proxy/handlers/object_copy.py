@@ -17,7 +17,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import request_attributes, version_error
-from s3proxy.model import CopyObjectInput, CustomerKey, ReadConditions
+from s3proxy.model import CopyObjectInput, ReadConditions
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
@@ -57,10 +57,19 @@ def copy_source(ctx: RequestContext) -> tuple[str, str]:
     return bucket, key
 
 
-def source_conditions(ctx: RequestContext, customer_key: CustomerKey | None) -> ReadConditions:
-    """``x-amz-copy-source-if-*`` and the source's SSE-C key, as CopyObject and UploadPartCopy
+def source_conditions(ctx: RequestContext, bucket: str, key: str) -> ReadConditions:
+    """``x-amz-copy-source-if-*`` and the SSE-C key of the source ``bucket``/``key``
+    (``x-amz-copy-source-server-side-encryption-customer-*``), as CopyObject and UploadPartCopy
     read the source under them."""
     header = ctx.request.header
+    customer_key = sse.for_read(
+        ctx.storage,
+        bucket,
+        key,
+        ctx.request.header_map,
+        sse.SOURCE_CUSTOMER,
+        secure=ctx.secure_transport,
+    )
     return ReadConditions(
         if_match=header("x-amz-copy-source-if-match"),
         if_none_match=header("x-amz-copy-source-if-none-match"),
@@ -80,14 +89,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     storage_class = ctx.request.header("x-amz-storage-class")
     headers = ctx.request.header_map
     encryption = sse.for_write(ctx.storage, bucket, key, headers, secure=ctx.secure_transport)
-    source_sse = sse.for_read(
-        ctx.storage,
-        source_bucket,
-        source_key,
-        headers,
-        sse.SOURCE_CUSTOMER,
-        secure=ctx.secure_transport,
-    )
+    read_source = source_conditions(ctx, source_bucket, source_key)
     algorithm = ctx.request.header("x-amz-checksum-algorithm")  # s3proxy.backends.copy_checksum
     algorithm = requested_algorithm(algorithm) if algorithm is not None else None
     changes = storage_class or encryption is not None or algorithm is not None
@@ -108,7 +110,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             key=key,
             replace_metadata=directive == "REPLACE",
             attributes=request_attributes(ctx),
-            source_conditions=source_conditions(ctx, source_sse),
+            source_conditions=read_source,
             conditions=conditions,
             storage_class=requested(storage_class),
             tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
