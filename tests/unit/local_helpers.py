@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from s3proxy.backends.local import LocalStore
 from s3proxy.model import (
@@ -118,3 +120,26 @@ def stray_files(root: Path) -> list[Path]:
             continue
         found.append(path)
     return found
+
+
+class WrappedConnection:
+    """The store's SQLite connection, for a test to override ``execute`` (a failing COMMIT, a
+    disk without room); every other attribute is the connection's own."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self.connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.connection, name)
+
+
+def disk_full(connection: sqlite3.Connection) -> sqlite3.OperationalError:
+    """Roll back ``connection``'s open transaction and return the error SQLite raises when the
+    disk is full (SQLITE_FULL), for a test's COMMIT to raise."""
+    connection.execute("ROLLBACK")
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = 13
+    return error

@@ -18,14 +18,14 @@ import pytest
 
 from s3proxy.backends.local import LocalStore
 from s3proxy.errors import S3Error
-from tests.unit.local_helpers import BUCKET, get, put, run
+from tests.unit.local_helpers import BUCKET, WrappedConnection, get, put, run
 
 
-class CommitFails:
+class CommitFails(WrappedConnection):
     """The store's connection, except that the next COMMIT raises with the transaction open."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.armed = True
 
     def execute(self, sql: str, *args: Any) -> Any:
@@ -33,9 +33,6 @@ class CommitFails:
             self.armed = False
             raise sqlite3.OperationalError("database or disk is full")
         return self.connection.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.connection, name)
 
 
 def test_a_failed_commit_stores_nothing_and_the_store_keeps_working(tmp_path: Path) -> None:

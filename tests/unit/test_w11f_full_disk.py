@@ -24,7 +24,16 @@ from s3proxy.backends.local import LocalStore
 from s3proxy.backends.local.reserve import RESERVE_BYTES, Reserve
 from s3proxy.errors import S3Error, S3ErrorCode
 from tests.support.full_disk import fill, tmpfs
-from tests.unit.local_helpers import BUCKET, MiB, blob_files, get, put, run
+from tests.unit.local_helpers import (
+    BUCKET,
+    MiB,
+    WrappedConnection,
+    blob_files,
+    disk_full,
+    get,
+    put,
+    run,
+)
 
 DISK_BYTES = RESERVE_BYTES + 6 * MiB
 
@@ -92,12 +101,12 @@ def test_the_store_opens_on_a_full_disk_and_a_delete_makes_room(small_disk: Path
     run(root, after_restart)
 
 
-class FullOnce:
+class FullOnce(WrappedConnection):
     """The store's connection, except that its next COMMIT fails as on a full disk; a later
     COMMIT notes whether the reserve could be put back meanwhile (``restorable``)."""
 
     def __init__(self, connection: sqlite3.Connection, reserve: Reserve) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.reserve = reserve
         self.armed = True
         self.restorable: list[bool] = []
@@ -111,14 +120,8 @@ class FullOnce:
             self.restorable.append(free)
         if sql == "COMMIT" and self.armed:
             self.armed = False
-            self.connection.execute("ROLLBACK")
-            error = sqlite3.OperationalError("database or disk is full")
-            error.sqlite_errorcode = 13
-            raise error
+            raise disk_full(self.connection)
         return self.connection.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.connection, name)
 
 
 def test_a_delete_that_finds_no_room_runs_again_without_the_reserve(tmp_path: Path) -> None:
@@ -145,11 +148,11 @@ def test_a_delete_that_finds_no_room_runs_again_without_the_reserve(tmp_path: Pa
     run(tmp_path, scenario)
 
 
-class NoRoomForBatches:
+class NoRoomForBatches(WrappedConnection):
     """The store's connection on a disk with room for one key's delete, not for a batch's."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.deleted = 0
 
     def execute(self, sql: str, *args: Any) -> Any:
@@ -158,14 +161,8 @@ class NoRoomForBatches:
         elif sql.startswith("DELETE FROM objects"):
             self.deleted += 1
         elif sql == "COMMIT" and self.deleted > 1:
-            self.connection.execute("ROLLBACK")
-            error = sqlite3.OperationalError("database or disk is full")
-            error.sqlite_errorcode = 13
-            raise error
+            raise disk_full(self.connection)
         return self.connection.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.connection, name)
 
 
 def test_a_delete_batch_without_room_is_deleted_key_by_key(tmp_path: Path) -> None:

@@ -32,7 +32,16 @@ from s3proxy.model import (
     ReadConditions,
     WriteConditions,
 )
-from tests.unit.local_helpers import BUCKET, MiB, get, put, run, upload_part
+from tests.unit.local_helpers import (
+    BUCKET,
+    MiB,
+    WrappedConnection,
+    disk_full,
+    get,
+    put,
+    run,
+    upload_part,
+)
 
 
 async def _refused_412(write: Any) -> None:
@@ -79,11 +88,11 @@ def test_a_weak_etag_never_matches_if_match_on_a_write(tmp_path: Path) -> None:
     run(tmp_path, scenario)
 
 
-class NoRoomFor:
+class NoRoomFor(WrappedConnection):
     """The store's connection on a disk with room to delete one key, except ``stuck``."""
 
     def __init__(self, connection: sqlite3.Connection, stuck: bytes) -> None:
-        self.connection = connection
+        super().__init__(connection)
         self.stuck = stuck
         self.keys: list[bytes] = []
 
@@ -93,14 +102,8 @@ class NoRoomFor:
         elif sql.startswith("DELETE FROM objects"):
             self.keys.append(args[0][1])
         elif sql == "COMMIT" and (len(self.keys) > 1 or self.stuck in self.keys):
-            self.connection.execute("ROLLBACK")
-            error = sqlite3.OperationalError("database or disk is full")
-            error.sqlite_errorcode = 13
-            raise error
+            raise disk_full(self.connection)
         return self.connection.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.connection, name)
 
 
 def test_a_delete_batch_that_fails_partway_answers_per_key(tmp_path: Path) -> None:
