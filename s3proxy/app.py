@@ -19,6 +19,7 @@ from typing import Any
 
 from s3proxy import anonymous, expensive, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
+from s3proxy.auth.payload import check_streaming_body
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.backends import bucket_cache, usage_records
 from s3proxy.backends.base import Backend, NotReady
@@ -311,6 +312,7 @@ class S3App:
         check_request_headers(
             request, operation, ignore_unknown=server.ignore_unknown_headers
         )  # every x-amz-* header acted on or refused, before any body is read
+        check_streaming_body(request, operation, auth.payload_hash)
         presigned = "X-Amz-Signature" in request.query or "Signature" in request.query
         signature = "sigv2" if isinstance(auth, VerifiedSigV2) else "sigv4"
         entry["auth"] = f"presigned-{signature}" if presigned else signature

@@ -107,6 +107,11 @@ NEEDS: dict[Operation, Need] = {
 }
 del _O
 
+ALSO_NEEDS: dict[Operation, Action] = {Operation.PutObjectAcl: Action.READ}
+"""A second action some operations need on the same key. PutObjectAcl decides who may read
+the object: with write alone, a key could make an object it may not read public-read and fetch
+it anonymously (or grant its bytes to another tenant), so it needs read there too."""
+
 
 def _piece(text: str) -> re.Pattern[str]:
     """A glob piece without ``*``: fixed length, ``?`` any one character, the rest literal."""
@@ -210,6 +215,9 @@ class Grants:
             return self.reaches(bucket)
         if need.scope is Scope.BUCKET:
             return self.allows(need.action, bucket)
+        also = ALSO_NEEDS.get(operation)
+        if also is not None and not self.allows(also, bucket, key or ""):
+            return False
         return self.allows(need.action, bucket, key or "")
 
 
@@ -233,6 +241,10 @@ def check_request(grants: Grants, request: S3Request, operation: Operation) -> N
     action: Action | str = "any action"
     if need is not None and need.action is not None:
         action = need.action
+        also = ALSO_NEEDS.get(operation)
+        bucket = request.bucket
+        if also is not None and bucket is not None and not grants.allows(also, bucket, key or ""):
+            action = also
     resource = request.bucket or "this server"
     if listing:
         resource = f"{resource} with prefix '{key}'"

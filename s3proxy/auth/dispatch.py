@@ -12,7 +12,13 @@ from datetime import datetime
 
 from s3proxy.auth.presigned import verify_presigned_v4
 from s3proxy.auth.sigv2 import VerifiedSigV2, verify_sigv2_header, verify_sigv2_query
-from s3proxy.auth.sigv4 import ALGORITHM, VerifiedSigV4, verify_header_auth
+from s3proxy.auth.sigv4 import (
+    ALGORITHM,
+    SIGV4A,
+    VerifiedSigV4,
+    sigv4a_refused,
+    verify_header_auth,
+)
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.request import S3Request
 
@@ -63,6 +69,8 @@ def authenticate(
                 max_skew=max_skew,
                 virtual_host_bucket=request.virtual_host_bucket,
             )
+        if authorization.startswith(SIGV4A + " "):
+            raise sigv4a_refused()
         raise S3Error(S3ErrorCode.InvalidArgument, "Unsupported Authorization Type")
     if presigned_v4:
         return verify_presigned_v4(

@@ -2,7 +2,9 @@
 
 A literal ``x-amz-content-sha256`` and a ``Content-MD5`` are checked over the bytes as they
 stream; :meth:`PayloadVerifier.verify` runs before the last bytes are released upstream, so a
-mismatch leaves nothing stored (see :mod:`s3proxy.body`).
+mismatch leaves nothing stored (see :mod:`s3proxy.body`). An aws-chunked body is verified by
+its chunk signatures (:mod:`s3proxy.auth.chunked`), for the operations that decode one only:
+:func:`check_streaming_body` refuses it everywhere else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,35 @@ import hmac
 
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.operations import Operation
+from s3proxy.request import S3Request
+
+CHUNKED_BODIES = frozenset({Operation.PutObject, Operation.UploadPart})
+"""The operations whose body is decoded as aws-chunked (s3proxy.auth.chunked)."""
+
+
+def check_streaming_body(request: S3Request, operation: Operation, payload_hash: str) -> None:
+    """Refuse a body announced as aws-chunked (``x-amz-content-sha256: STREAMING-…``) to an
+    operation that reads its body whole (DeleteObjects, Complete, tags, ACLs, CORS …).
+
+    Under a STREAMING value the header signature covers no byte of the body: only the chunk
+    signatures do, and only PutObject and UploadPart decode and verify them. Anywhere else the
+    body would be acted on with nothing verified (a PutObjectTagging whose body no signature
+    covered was applied), or its framing read as XML. S3 decodes such a body; no SDK sends one
+    outside uploads, so it is 501, before any body byte is read. A request without a body
+    (Content-Length 0 or none, no Transfer-Encoding) reads nothing and is not refused."""
+    if not payload_hash.startswith("STREAMING-") or operation in CHUNKED_BODIES:
+        return
+    length = request.header("content-length")
+    sized = length is not None and length.strip() not in ("", "0")
+    if not sized and request.header("transfer-encoding") is None:
+        return
+    raise S3Error(
+        S3ErrorCode.NotImplemented,
+        f"An aws-chunked body ({payload_hash}) is read for PutObject and UploadPart only; "
+        "sign this request's body with its SHA-256 or UNSIGNED-PAYLOAD.",
+        Header="x-amz-content-sha256",
+    )
 
 
 def parse_content_md5(value: str | None) -> bytes | None:

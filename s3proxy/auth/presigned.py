@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from s3proxy.auth.canonical import Headers, canonical_request
 from s3proxy.auth.sigv4 import (
     ALGORITHM,
+    SIGV4A,
     UNSIGNED_PAYLOAD,
     Credential,
     VerifiedSigV4,
@@ -24,6 +25,7 @@ from s3proxy.auth.sigv4 import (
     parse_credential,
     sign,
     signing_key,
+    sigv4a_refused,
     string_to_sign,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -166,6 +168,8 @@ def verify_presigned_v4(
         params = parse_query(query_string)
     if not all(params.get(name) for name in REQUIRED_PARAMS):
         raise _query_error(_MISSING)
+    if params["X-Amz-Algorithm"] == SIGV4A:
+        raise sigv4a_refused()
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
     amz_date = params["X-Amz-Date"]

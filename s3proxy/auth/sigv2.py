@@ -79,9 +79,20 @@ def canonical_amz_headers(pairs: Iterable[tuple[str, str]]) -> str:
     return "".join([f"{name}:{','.join(values[name])}\n" for name in sorted(values)])
 
 
-def canonical_resource(path: str, pairs: Sequence[tuple[str, str]]) -> str:
-    """The path, then ``?`` and the signed sub-resources sorted by name (``name`` when empty)."""
-    signed = sorted((p for p in pairs if p[0] in SIGNED_SUBRESOURCES), key=lambda p: p[0])
+LATER_SUBRESOURCES = frozenset({"attributes"})
+"""Sub-resources newer than V2's list (GetObjectAttributes): botocore's HmacV1Auth does not
+sign them, a signer that signs every sub-resource does. Both resources are accepted: either
+way the signature covers the method, path and x-amz-object-attributes, which decide what is
+read, and this operation only reads."""
+
+
+def canonical_resource(
+    path: str, pairs: Sequence[tuple[str, str]], later: frozenset[str] = frozenset()
+) -> str:
+    """The path, then ``?`` and the signed sub-resources sorted by name (``name`` when empty);
+    ``later``: names of :data:`LATER_SUBRESOURCES` signed too."""
+    names = SIGNED_SUBRESOURCES | later if later else SIGNED_SUBRESOURCES
+    signed = sorted((p for p in pairs if p[0] in names), key=lambda p: p[0])
     if not signed:
         return path
     return path + "?" + "&".join([f"{n}={v}" if v else n for n, v in signed])
@@ -96,6 +107,14 @@ def string_to_sign(
 def sign_v2(secret_key: str, string_to_sign: str) -> str:
     digest = hmac.digest(secret_key.encode("utf-8"), string_to_sign.encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
+
+
+def resources(paths: Sequence[str], pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """Every canonical resource a client may have signed: per path of :func:`resource_paths`,
+    and with the :data:`LATER_SUBRESOURCES` the query names, without and with them signed."""
+    later = frozenset(name for name, _ in pairs if name in LATER_SUBRESOURCES)
+    variants = (frozenset(), later) if later else (frozenset(),)
+    return [canonical_resource(path, pairs, signed) for path in paths for signed in variants]
 
 
 def resource_paths(raw_path: str, virtual_host_bucket: str | None) -> list[str]:
@@ -232,9 +251,9 @@ def verify_sigv2_header(
     md5 = joined.get("content-md5", "").strip()
     content_type = joined.get("content-type", "").strip()
     candidates = [
-        string_to_sign(method, md5, content_type, slot, amz_headers, canonical_resource(p, pairs))
+        string_to_sign(method, md5, content_type, slot, amz_headers, resource)
         for slot in date_slots
-        for p in resource_paths(raw_path, virtual_host_bucket)
+        for resource in resources(resource_paths(raw_path, virtual_host_bucket), pairs)
     ]
     return _check_signature(
         access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")
@@ -296,10 +315,8 @@ def verify_sigv2_query(
     md5 = joined.get("content-md5", "").strip()
     content_type = joined.get("content-type", "").strip()
     candidates = [
-        string_to_sign(
-            method, md5, content_type, expires_value, amz_headers, canonical_resource(p, pairs)
-        )
-        for p in resource_paths(raw_path, virtual_host_bucket)
+        string_to_sign(method, md5, content_type, expires_value, amz_headers, resource)
+        for resource in resources(resource_paths(raw_path, virtual_host_bucket), pairs)
     ]
     return _check_signature(
         access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")

@@ -31,6 +31,7 @@ from s3proxy.auth.canonical import trim_header_value
 from s3proxy.errors import S3Error, S3ErrorCode
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+SIGV4A = "AWS4-ECDSA-P256-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 STREAMING_PAYLOADS = frozenset(
@@ -84,6 +85,16 @@ class VerifiedSigV4:
     signature: str
     """The verified (seed) signature, lower-case: aws-chunked chunk signatures chain from it."""
     signing_key: bytes
+
+
+def sigv4a_refused() -> S3Error:
+    """SigV4a (ECDSA over a region set, which CRT-based SDKs may sign with) is a scheme S3
+    serves and the gateway does not verify: 501 NotImplemented, header and query form alike,
+    rather than a 400 that tells the client its request was malformed."""
+    return S3Error(
+        S3ErrorCode.NotImplemented,
+        f"Signature Version 4A ({SIGV4A}) is not implemented here: sign with {ALGORITHM}.",
+    )
 
 
 def _malformed(message: str | None = None) -> S3Error:

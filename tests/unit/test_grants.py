@@ -32,11 +32,12 @@ READ = {O.GetObject, O.HeadObject, O.GetObjectAttributes, O.GetObjectTagging, O.
 WRITE = {
     O.PutObject, O.CopyObject, O.UploadPartCopy, O.CreateMultipartUpload, O.UploadPart,
     O.CompleteMultipartUpload, O.AbortMultipartUpload, O.ListParts, O.PutObjectTagging,
-    O.DeleteObjectTagging, O.PutObjectAcl,
+    O.DeleteObjectTagging,
 }  # fmt: skip
+READ_WRITE = {O.PutObjectAcl}  # an ACL decides who may read: read and write on the key
 DELETE = {O.DeleteObject}
 DELETE_BATCH = {O.DeleteObjects}  # the request; its entries are checked one by one (handler)
-SERVED = SERVICE | PROBES | ADMIN | LIST | READ | WRITE | DELETE | DELETE_BATCH
+SERVED = SERVICE | PROBES | ADMIN | LIST | READ | WRITE | READ_WRITE | DELETE | DELETE_BATCH
 NOTHING: set[Operation] = set()
 
 # Targets: (bucket, object key, listing prefix).
@@ -104,6 +105,27 @@ SHAPES: dict[str, tuple[Shape, dict[str, set[Operation]]]] = {
             "other": SERVICE | PROBES | LIST,
         },
     ),
+    "read-and-write-reports": (
+        [{"actions": ["read", "write"], "buckets": ["docs"], "prefixes": ["reports/"]}],
+        {
+            "in": SERVICE | PROBES | READ | WRITE | READ_WRITE,
+            "out": SERVICE | PROBES,
+            "public": SERVICE | PROBES,
+            "other": SERVICE,
+        },
+    ),
+    "write-reports-read-users": (  # read and write, but not on the same keys
+        [
+            {"actions": ["write"], "buckets": ["docs"], "prefixes": ["reports/"]},
+            {"actions": ["read"], "buckets": ["docs"], "prefixes": ["users/"]},
+        ],
+        {
+            "in": SERVICE | PROBES | WRITE,
+            "out": SERVICE | PROBES,
+            "public": SERVICE | PROBES | READ,
+            "other": SERVICE,
+        },
+    ),
     "everything-on-photo-buckets": (
         [{"actions": ALL, "buckets": ["photo*"]}],
         {"in": SERVICE, "out": SERVICE, "public": SERVICE, "other": SERVED},
@@ -140,7 +162,7 @@ MATRIX = [
 
 
 def test_matrix_size() -> None:
-    assert len(SERVED) == 37 and len(MATRIX) == 37 * len(SHAPES) * len(TARGETS) == 1480
+    assert len(SERVED) == 37 and len(MATRIX) == 37 * len(SHAPES) * len(TARGETS) == 1776
 
 
 def test_every_served_operation_has_a_need() -> None:
