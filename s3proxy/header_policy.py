@@ -340,9 +340,51 @@ def _not_acted_on(name: str, operation: Operation, hoisted: bool) -> S3Error:
     return S3Error(S3ErrorCode.NotImplemented, message, Header=name)
 
 
+# S3 takes SSE-S3 and SSE-KMS on writes only: a GET or HEAD carrying one is 400 (GetObject's
+# page: "you get an HTTP 400 Bad Request error"; s3-tests' test_sse_s3_default_method_head,
+# test_sse_kms_read_declare), whatever the object — not the 501 of a feature the gateway lacks.
+_WRITE_ONLY_ENCRYPTION = frozenset(
+    {
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-context",
+        "x-amz-server-side-encryption-bucket-key-enabled",
+    }
+)
+_READS = frozenset({Operation.GetObject, Operation.HeadObject})
+# A KMS key id or encryption context names a key for SSE-KMS: S3 refuses one sent without
+# ``x-amz-server-side-encryption: aws:kms`` (or beside an SSE-C key) as a malformed request,
+# 400 InvalidArgument (s3-tests' test_sse_kms_not_declared, test_put_obj_enc_conflict_s3_kms,
+# _c_kms), before it would encrypt anything; only a well-formed KMS request gets the 501.
+_KMS_DETAILS = frozenset(
+    {"x-amz-server-side-encryption-aws-kms-key-id", "x-amz-server-side-encryption-context"}
+)
+_KMS_METHODS = frozenset({"aws:kms", "aws:kms:dsse"})
+
+
+def _kms_details_need_kms(request: S3Request) -> None:
+    method = (request.header("x-amz-server-side-encryption") or "").strip()
+    if method not in _KMS_METHODS:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Server Side Encryption with AWS KMS managed key requires HTTP header "
+            "x-amz-server-side-encryption : aws:kms",
+        )
+    if request.header("x-amz-server-side-encryption-customer-algorithm") is not None:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Server Side Encryption with Customer provided key is incompatible with the "
+            "encryption method specified",
+        )
+
+
 def _check(
     name: str, value: str, operation: Operation, *, ignore_unknown: bool, hoisted: bool
 ) -> None:
+    if name in _WRITE_ONLY_ENCRYPTION and operation in _READS:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument, f"{name} header is not supported for this operation."
+        )
     rule = rule_for(name)
     if rule is None:
         if ignore_unknown:
@@ -367,6 +409,8 @@ def check_request_headers(
     standard = operation in _REFUSING_STANDARD  # False on nearly every request: no lookups
     for name, value in request.headers:
         if name.startswith(AMZ_PREFIX):
+            if name in _KMS_DETAILS and operation in OBJECT_WRITES:
+                _kms_details_need_kms(request)
             _check(name, value, operation, ignore_unknown=ignore_unknown, hoisted=False)
         elif standard and operation in REFUSED_STANDARD_HEADERS.get(name, ()):
             spelled = name.title()  # If-Match, as S3 spells it

@@ -429,7 +429,11 @@ def test_sse_kms_is_501_everywhere(sse_proxy: Proxy, backend: str, method: str) 
 def test_headers_s3_takes_nowhere_else_stay_refused(sse_proxy: Proxy, backend: str) -> None:
     url = object_url(sse_proxy.endpoint, BUCKET, f"sse/{backend}/refused")
     response = signed(
-        "PUT", url, *sse_proxy.keys("alice"), {"x-amz-server-side-encryption-context": "e30="}, b"x"
+        "PUT",
+        url,
+        *sse_proxy.keys("alice"),
+        {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-context": "e30="},
+        b"x",
     )
     assert (response.status, response.error_code) == (501, "NotImplemented")
 
