@@ -112,6 +112,11 @@ def _claimed(request: S3Request, name: str) -> str | None:
     return next((v for key, v in request.query.items() if key.lower() == name), None)
 
 
+def claimed(request: S3Request, name: str) -> str | None:
+    """A header's value or its hoisted query form, as :func:`requested` reads them."""
+    return _claimed(request, name)
+
+
 def _header_grants(request: S3Request) -> list[Grant]:
     grants: list[Grant] = []
     for name, permission in GRANT_HEADERS.items():

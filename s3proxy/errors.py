@@ -15,6 +15,7 @@ from collections.abc import Mapping
 class S3ErrorCode(enum.Enum):
     """Each member's value is (HTTP status, default message); the member name is the S3 code."""
 
+    AccessControlListNotSupported = (400, "The bucket does not allow ACLs")
     AccessDenied = (403, "Access Denied")
     AccessForbidden = (
         403,
@@ -52,6 +53,10 @@ class S3ErrorCode(enum.Enum):
         "The AWS access key Id you provided does not exist in our records.",
     )
     InvalidArgument = (400, "Invalid Argument")
+    InvalidBucketAclWithObjectOwnership = (
+        400,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    )
     InvalidBucketName = (400, "The specified bucket is not valid.")
     InvalidBucketOwnerAWSAccountID = (
         400,

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 MAX_RECORD_BYTES = 1024 * 1024
 _DATE_READS = 8
 """Records ListBuckets reads at once for their creation dates."""
+BUCKET_OWNER_ENFORCED = "BucketOwnerEnforced"
+"""The record's ``ownership`` when CreateBucket asked for it: ACLs are disabled there, as on S3
+(s3proxy.handlers.acl refuses any that grants more than the owner's full control)."""
 _ATTEMPTS = 6
 _BACKOFF_SECONDS = 0.01
 """Each retry waits up to this times its number: 50 concurrent PutBucketAcl (s3-tests'
@@ -62,6 +65,8 @@ class BucketSettings:
     tags: tuple[tuple[str, str], ...] | None = None
     acl: str | None = None
     """A canned ACL granting others (s3proxy.acl.GRANTING); None: private."""
+    ownership: str | None = None
+    """BUCKET_OWNER_ENFORCED when ACLs are disabled; None: ACLs allowed (the default)."""
     other: dict[str, Any] = field(default_factory=dict)
     """Members of the record this version does not act on, kept as found."""
     created: str | None = None
@@ -71,7 +76,13 @@ class BucketSettings:
     @property
     def empty(self) -> bool:
         """No setting at all (the creation date is no setting)."""
-        return self.cors is None and self.tags is None and self.acl is None and not self.other
+        return (
+            self.cors is None
+            and self.tags is None
+            and self.acl is None
+            and self.ownership is None
+            and not self.other
+        )
 
     def encode(self) -> bytes:
         if self.empty:  # the layout's empty marker: the creation date goes with the settings
@@ -85,6 +96,8 @@ class BucketSettings:
             record["tags"] = [list(pair) for pair in self.tags]
         if self.acl is not None:
             record["acl"] = self.acl
+        if self.ownership is not None:
+            record["ownership"] = self.ownership
         return json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -100,6 +113,9 @@ class BucketSettings:
             acl = record.pop("acl", None)
             if acl is not None and acl not in GRANTING:
                 raise ValueError("unknown ACL")
+            ownership = record.pop("ownership", None)
+            if ownership is not None and ownership != BUCKET_OWNER_ENFORCED:
+                raise ValueError("unknown object ownership")
             created = record.pop("created", None)
             if created is not None and not isinstance(created, str):
                 raise ValueError("creation date not a string")
@@ -107,6 +123,7 @@ class BucketSettings:
                 cors=tuple(CorsRule.from_json(r) for r in cors) if cors is not None else None,
                 tags=tuple((str(k), str(v)) for k, v in tags) if tags is not None else None,
                 acl=acl,
+                ownership=ownership,
                 other=record,
                 created=created,
             )

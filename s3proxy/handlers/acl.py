@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+from dataclasses import replace
 
 from s3proxy import acl, object_acl
-from s3proxy.backends.bucket_settings import with_acl
+from s3proxy.backends.bucket_settings import BUCKET_OWNER_ENFORCED, BucketSettings, with_acl
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import bucket as bucket_handlers
 from s3proxy.handlers.bucket import _verified_xml_body
@@ -34,9 +36,26 @@ def _object(ctx: RequestContext) -> tuple[str, str]:
     return bucket, key
 
 
+async def acls_allowed(ctx: RequestContext, bucket: str, canned: str) -> None:
+    """A bucket created with ``x-amz-object-ownership: BucketOwnerEnforced`` has its ACLs
+    disabled, as on S3: an ACL may be sent only as ``bucket-owner-full-control`` or as grants
+    (headers or an AccessControlPolicy) naming the owner's full control alone; any other is
+    400 AccessControlListNotSupported, whatever it grants: a write S3 refuses there must not
+    make an object public here."""
+    settings = await ctx.storage.buckets.settings.get(bucket)
+    if settings.ownership is None:
+        return
+    header = acl.claimed(ctx.request, "x-amz-acl")
+    if header is not None and header.strip() == "bucket-owner-full-control":
+        return
+    if header is None and canned == "private":  # grants or a body naming the owner alone
+        return
+    raise S3Error(S3ErrorCode.AccessControlListNotSupported)
+
+
 async def _put_acl(ctx: RequestContext, *, bucket: bool) -> str | None:
     """The ACL a Put*Acl request sets (None: private): from its headers or its body, never
-    both, as S3 requires; refused as :func:`s3proxy.acl.check` says."""
+    both, as S3 requires; refused as :func:`acls_allowed` and :func:`s3proxy.acl.check` say."""
     canned = acl.requested(ctx.request, ctx.owner)
     body = await _verified_xml_body(ctx, required=False)
     if body.strip():
@@ -45,6 +64,7 @@ async def _put_acl(ctx: RequestContext, *, bucket: bool) -> str | None:
         canned = acl.parse_policy(body, ctx.owner)
     if canned is None:
         raise S3Error(S3ErrorCode.MissingSecurityHeader, MissingHeaderName="x-amz-acl")
+    await acls_allowed(ctx, _bucket(ctx), canned)
     return acl.check(canned, bucket=bucket, allow_public=ctx.server.allow_public_acls)
 
 
@@ -96,17 +116,39 @@ async def get_object_acl(ctx: RequestContext) -> S3Response:
 async def create_bucket(ctx: RequestContext) -> S3Response:
     """CreateBucket with its ACL: refused before the bucket is made; a public one written to
     the new bucket's record after. Re-creating a bucket one owns in us-east-1 resets its ACL,
-    as S3 does there."""
+    as S3 does there. ``x-amz-object-ownership: BucketOwnerEnforced`` disables the bucket's
+    ACLs (recorded with its settings, :func:`acls_allowed`): with an ACL granting anyone more
+    than the owner's access it is 400 InvalidBucketAclWithObjectOwnership, as on S3, and no
+    bucket is made."""
     bucket = _bucket(ctx)
     canned = acl.requested(ctx.request, ctx.owner)
+    enforced = acl.claimed(ctx.request, "x-amz-object-ownership") == BUCKET_OWNER_ENFORCED
+    if enforced and canned is not None and canned not in acl.PRIVATE_LIKE:
+        raise S3Error(S3ErrorCode.InvalidBucketAclWithObjectOwnership)
     stored = None
     if canned is not None:
         stored = acl.check(canned, bucket=True, allow_public=ctx.server.allow_public_acls)
     response = await bucket_handlers.create_bucket(ctx)
     settings = ctx.storage.buckets.settings
-    if stored is not None or (await settings.get(bucket)).acl is not None:
-        await settings.update(bucket, with_acl(stored))
+    current = await settings.get(bucket)
+    if enforced and object_acl.FLAG in current.other:
+        # Re-created over objects that were given ACLs: S3 would then ignore their records,
+        # which the anonymous and cross-tenant reads here still honour. Refused, unchanged.
+        raise S3Error(
+            S3ErrorCode.InvalidBucketAclWithObjectOwnership,
+            "Objects in this bucket have ACLs: it cannot become BucketOwnerEnforced.",
+        )
+    if enforced or stored is not None or current.acl is not None:
+        await settings.update(bucket, _created_with(stored, enforced))
     return response
+
+
+def _created_with(stored: str | None, enforced: bool) -> Callable[[BucketSettings], BucketSettings]:
+    def change(settings: BucketSettings) -> BucketSettings:
+        ownership = BUCKET_OWNER_ENFORCED if enforced else settings.ownership
+        return replace(settings, acl=stored, ownership=ownership)
+
+    return change
 
 
 _COPY_ETAG = re.compile(rb"<ETag>([^<]*)</ETag>")
@@ -133,15 +175,17 @@ def _not_carried_out(canned: str) -> S3Error:
     )
 
 
-def public_object_acl(ctx: RequestContext) -> str | None:
+async def public_object_acl(ctx: RequestContext) -> str | None:
     """The public ACL (None: private) a request creating an object asks for; checked before
     anything is written. Requests without an ACL header pay a few header lookups. Refused:
+    any ACL but the owner's full control in a BucketOwnerEnforced bucket (:func:`acls_allowed`),
     a public or authenticated-read ACL on an SSE-C object (its record is bound through a
     keyless HEAD, and it would be served to others only with its key), or for a tenant
     without a home (where its record would go)."""
     canned = acl.requested(ctx.request, ctx.owner)
     if canned is None:
         return None
+    await acls_allowed(ctx, _bucket(ctx), canned)
     stored = acl.check(canned, bucket=False, allow_public=ctx.server.allow_public_acls)
     if stored is not None and (
         ctx.storage.tenant.home is None
@@ -157,7 +201,7 @@ def object_acls(handler: Handler) -> Handler:
     carries it to Complete instead (:mod:`s3proxy.handlers.multipart`)."""
 
     async def checked(ctx: RequestContext) -> S3Response:
-        stored = public_object_acl(ctx)
+        stored = await public_object_acl(ctx)
         bucket, key = _object(ctx)
         response = await handler(ctx)
         if stored is None:  # S3 makes an overwritten object private

@@ -128,7 +128,7 @@ def part_number(value: str | None) -> int:
 
 async def create_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    public = public_object_acl(ctx)  # before anything else, as PutObject's
+    public = await public_object_acl(ctx)  # before anything else, as PutObject's
     header = ctx.request.header
     algorithm = header("x-amz-checksum-algorithm")
     if algorithm is not None:
