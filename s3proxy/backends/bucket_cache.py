@@ -16,7 +16,8 @@ lost to a race (an aligned 8-byte store or load is one machine instruction on th
 proxy runs on, so a reader never sees half of one).
 
 Across replicas nothing is shared: the lifetime (``server.bucket_cache_seconds``) is the window
-in which another replica may still answer for a bucket deleted elsewhere.
+in which another replica may still answer for a bucket deleted elsewhere (its writes are held
+closer, :mod:`~s3proxy.backends.bucket_race`).
 
 Per tenant: buckets, their settings and their cached answers are a tenant's own, so each tenant
 reads and bumps the generation of its *family* (:data:`FAMILIES` of them, by CRC-32 of its name,

@@ -16,15 +16,28 @@ the write (NoSuchBucket). The proxy does the same from both sides:
   ran too early to see.
 
 Across replicas nothing is shared but the upstream: a replica whose cache still says the
-bucket exists (``server.bucket_cache_seconds``) does not look (README, "The upstream layout").
+bucket exists (``server.bucket_cache_seconds``) would not look, and its writes into a bucket
+deleted through another replica were answered 200 for that long. So a write whose bucket was
+last seen upstream more than :data:`RECHECK_SECONDS` before the write landed asks again
+(one HEAD, which renews the cache): a stream of writes into one bucket costs one HEAD per
+bucket, tenant and process per :data:`RECHECK_SECONDS`, and a write is answered 200 only if its
+bucket was seen upstream at most that long before it landed (or after). What such a write
+still leaves in a deleted bucket is removed when the name is created again
+(:func:`.bucket_leftovers.clear_root`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.errors import S3Error, S3ErrorCode
+
+RECHECK_SECONDS = 1.0
+"""How old (seconds) the upstream's "bucket exists" may be when a write lands for the write to
+be answered without asking again: the window in which a bucket deleted through another replica
+may still take a write through this one."""
 
 
 async def kept_or_undone(
@@ -32,10 +45,13 @@ async def kept_or_undone(
 ) -> None:
     """After a write into ``bucket`` whose existence was checked at generation ``looked_at``
     (:meth:`TenantCache.current`, read before the check): nothing when no bucket changed
-    since, or when ``bucket`` still exists; else ``undo()`` and NoSuchBucket."""
-    if buckets.cache.current() == looked_at or bucket in buckets.tenant.buckets:
+    through this server since and the upstream said ``bucket`` exists less than
+    :data:`RECHECK_SECONDS` ago, or when it still exists now; else ``undo()`` and
+    NoSuchBucket."""
+    unchanged = buckets.cache.current() == looked_at
+    if unchanged and buckets.checked_since(bucket, time.monotonic() - RECHECK_SECONDS):
         return
-    if await buckets.exists(bucket):
+    if await buckets.exists(bucket, fresh=True):
         return
     await undo()
     raise S3Error(S3ErrorCode.NoSuchBucket)

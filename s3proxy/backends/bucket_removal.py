@@ -31,7 +31,7 @@ the client's, counted in its quota, and must not outlive its bucket).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
@@ -68,13 +68,13 @@ async def remove_bucket(
     for _ in range(PASSES):
         if not uploads:
             break
-        await _abort_all(backend, root, storage.shard_roots(root))
+        await abort_all(backend, root, storage.shard_roots(root))
         uploads = await backend.has_uploads(root.bucket, root.prefix)
     if uploads:
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
     if aborted and await _has_objects(backend, root):  # a Complete won the race to one
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
-    await _remove_records(storage, backends, bucket)
+    await remove_records(storage, backends, bucket)
     record = await _settings_record(storage, bucket)
     await storage.buckets.delete(bucket)
     await _after_deletion(storage, backends, backend, root, bucket, record)
@@ -108,8 +108,8 @@ async def _after_deletion(
                 storage.buckets.cache.bump()
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
     if uploads:
-        await _abort_all(backend, root, storage.shard_roots(root))
-        await _remove_records(storage, backends, bucket)
+        await abort_all(backend, root, storage.shard_roots(root))
+        await remove_records(storage, backends, bucket)
 
 
 async def _settings_record(storage: MappedStorage, bucket: str) -> bytes:
@@ -127,20 +127,27 @@ async def _has_objects(backend: Backend, root: UpstreamRoot) -> bool:
     return bool(page.entries)
 
 
-async def _abort_all(backend: Backend, root: UpstreamRoot, shards: list[str]) -> None:
+Confirm = Callable[[], Awaitable[None]] | None
+"""Awaited after each listing page, before anything listed on it is removed (raises to stop):
+:mod:`.bucket_leftovers` checks there that the bucket still has no marker."""
+
+
+async def abort_all(
+    backend: Backend, root: UpstreamRoot, shards: list[str], confirm: Confirm = None
+) -> None:
     """Abort every upload the upstream lists under ``root`` (all shards: they are below it);
     shard by shard where the upstream cannot page through them all (SeaweedFS past 1000
     uploads under one prefix: :mod:`~s3proxy.backends.upload_markers`)."""
     try:
-        await _abort_under(backend, root, root.prefix)
+        await _abort_under(backend, root, root.prefix, confirm)
     except S3Error as error:
         if error.code is not S3ErrorCode.NotImplemented or shards == [root.prefix]:
             raise
         for prefix in shards:
-            await _abort_under(backend, root, prefix)
+            await _abort_under(backend, root, prefix, confirm)
 
 
-async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str) -> None:
+async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str, confirm: Confirm) -> None:
     key_marker: str | None = None
     id_marker: str | None = None
     while True:
@@ -149,6 +156,8 @@ async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str) -> Non
         )
         # Never trust an upstream's prefix filter: only this bucket's uploads are aborted.
         mine = [upload for upload in page.uploads if upload.key.startswith(prefix)]
+        if mine and confirm is not None:
+            await confirm()
         for start in range(0, len(mine), ABORTS_AT_ONCE):
             batch = mine[start : start + ABORTS_AT_ONCE]
             await asyncio.gather(*(_abort(backend, root, upload) for upload in batch))
@@ -165,8 +174,8 @@ async def _abort(backend: Backend, root: UpstreamRoot, upload: UploadInfo) -> No
             raise
 
 
-async def _remove_records(
-    storage: MappedStorage, backends: Mapping[str, Backend], bucket: str
+async def remove_records(
+    storage: MappedStorage, backends: Mapping[str, Backend], bucket: str, confirm: Confirm = None
 ) -> None:
     """Remove everything under the bucket's ``.uploads/B/`` (checksums, tags, marks, stale
     ones too): a later bucket of that name starts with none. A record left is an error."""
@@ -180,6 +189,8 @@ async def _remove_records(
         page = await keeper.list_objects(home.bucket, prefix, None, None, LIST_PAGE, token)
         names = [entry.key for entry in page.entries if entry.key.startswith(prefix)]
         names = [name for name in names if name != prefix]  # a directory entry (SeaweedFS)
+        if names and confirm is not None:
+            await confirm()
         for start in range(0, len(names), DELETE_BATCH):
             results = await keeper.delete_objects(home.bucket, names[start : start + DELETE_BATCH])
             if any(result.error not in (None, "NoSuchKey") for result in results):

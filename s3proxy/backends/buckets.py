@@ -11,7 +11,9 @@ Existence is cached per process (positive answers only), checked against a gener
 every worker of one server shares (:mod:`s3proxy.backends.bucket_cache`): a creation or deletion
 through any worker is seen by all of them before its response is sent. Across replicas the cache
 lifetime, ``server.bucket_cache_seconds``, is the window in which a bucket deleted on one replica
-may still accept writes on another.
+may still be read on another; writes look again once the upstream's answer is older than
+:data:`~s3proxy.backends.bucket_race.RECHECK_SECONDS` (:meth:`BucketRegistry.checked_since`),
+and CreateBucket removes what such a write left (:mod:`.bucket_leftovers`).
 
 The marker's body is the bucket's settings record (CORS, tags: JSON, empty when there are none;
 :mod:`s3proxy.backends.bucket_settings`). Its size comes with the existence HEAD, so a bucket
@@ -26,7 +28,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 
 from s3proxy.backends.base import Backend
@@ -95,6 +98,9 @@ class BucketRegistry:
         """bucket → (expiry, generation read before the upstream said it exists)."""
         self._record_sizes: dict[str, int] = {}
         """bucket → its marker's size at that HEAD: 0 means no settings."""
+        self._checked: dict[str, float] = {}
+        """bucket → when (monotonic) the last HEAD that found its marker was sent: a write
+        trusts an older answer only after looking again (:mod:`.bucket_race`)."""
         self.settings = BucketSettingsStore(self)
 
     def _marker(self, bucket: str) -> tuple[Backend, str, str]:
@@ -107,11 +113,12 @@ class BucketRegistry:
         if bucket in self._foreign and bucket not in self.tenant.buckets:
             raise S3Error(S3ErrorCode.AccessDenied)
 
-    async def exists(self, bucket: str) -> bool:
+    async def exists(self, bucket: str, fresh: bool = False) -> bool:
+        """Whether ``bucket`` exists; ``fresh``: ask the upstream, whatever the cache says."""
         self._check_owner(bucket)
         if bucket in self.tenant.buckets:
             return True
-        if self._cache.trusted(self._seen.get(bucket)):
+        if not fresh and self._cache.trusted(self._seen.get(bucket)):
             return True
         if not valid_bucket_name(bucket):
             # No tenant created it, and its marker's name would leave .buckets/: a path-style
@@ -122,18 +129,26 @@ class BucketRegistry:
         # generation past this value, so the answer below is never trusted afterwards.
         generation = self._cache.generation.current()
         backend, upstream_bucket, marker = self._marker(bucket)
+        sent = time.monotonic()
         try:
             info = await backend.head_object(upstream_bucket, marker, ReadConditions())
         except S3Error as error:
             if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NoSuchBucket):
                 self._seen.pop(bucket, None)
+                self._checked.pop(bucket, None)
                 return False
             raise
+        self._checked[bucket] = sent
         entry = self._cache.entry(generation)
         if entry is not None:
             self._seen[bucket] = entry
             self._record_sizes[bucket] = info.size
         return True
+
+    def checked_since(self, bucket: str, moment: float) -> bool:
+        """Whether an upstream HEAD sent at or after ``moment`` (monotonic) found ``bucket``'s
+        marker; a mapped bucket always exists."""
+        return bucket in self.tenant.buckets or self._checked.get(bucket, -1.0) >= moment
 
     def known_record_size(self, bucket: str) -> int | None:
         """The size of a created bucket's marker as the trusted existence check saw it; None
@@ -157,6 +172,10 @@ class BucketRegistry:
     def cache(self) -> TenantCache:
         return self._cache
 
+    @property
+    def backends(self) -> Mapping[str, Backend]:
+        return self._backends
+
     def forget(self, bucket: str) -> None:
         """Drop this process's cached answers for ``bucket`` (after a settings change)."""
         self._seen.pop(bucket, None)
@@ -168,7 +187,10 @@ class BucketRegistry:
             raise S3Error(S3ErrorCode.NoSuchBucket)
         ABSENT.set(None)
 
-    async def create(self, bucket: str) -> None:
+    async def create(self, bucket: str, clear: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Create ``bucket``: ``clear()`` runs once no bucket of that name exists, before the
+        marker is written (:func:`.bucket_leftovers.clear_root`: late writes of another replica
+        into a bucket of that name deleted earlier)."""
         if bucket in self.tenant.buckets:
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
         if bucket in self._foreign:
@@ -180,6 +202,8 @@ class BucketRegistry:
         # on upstreams that ignore If-None-Match, outside a race.
         if await self.exists(bucket):
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
+        if clear is not None:
+            await clear()
         backend, upstream_bucket, marker = self._marker(bucket)
         try:
             await write_record(
@@ -200,6 +224,7 @@ class BucketRegistry:
             )
         backend, upstream_bucket, marker = self._marker(bucket)
         self._seen.pop(bucket, None)
+        self._checked.pop(bucket, None)
         try:
             await backend.delete_object(upstream_bucket, marker)
         finally:  # after the upstream delete (even a failed one), before the response

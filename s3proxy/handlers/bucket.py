@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from s3proxy import expensive, tokens
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.backends.bucket_leftovers import clear_root
 from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import ChecksumVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -51,7 +52,8 @@ async def create_bucket(ctx: RequestContext) -> S3Response:
     check_location_constraint(parse_create_bucket_body(body), ctx.server.region)
     del body  # not held while the bucket is created (s3proxy.body.HELD_BODY_BYTES)
     try:
-        await ctx.storage.buckets.create(bucket)
+        # Whatever another replica wrote into a bucket of this name after it was deleted goes.
+        await ctx.storage.buckets.create(bucket, lambda: clear_root(ctx.storage, bucket))
     except S3Error as error:
         # S3's legacy us-east-1 behaviour: re-creating a bucket you own succeeds there; every
         # other region answers 409 BucketAlreadyOwnedByYou.

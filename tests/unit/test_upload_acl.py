@@ -101,7 +101,9 @@ class Storage(test_mapped_complete.Storage):
         self.tenant = SimpleNamespace(home=HOME)
         # No bucket changes meanwhile (s3proxy.backends.bucket_race): the generation stays.
         self.buckets = SimpleNamespace(
-            settings=Settings(), cache=SimpleNamespace(current=lambda: 0)
+            settings=Settings(),
+            cache=SimpleNamespace(current=lambda: 0),
+            checked_since=lambda bucket, moment: True,  # and the upstream said so just now
         )
 
     def locate(self, bucket: str, key: str) -> tuple[Any, UpstreamLocation]:

@@ -144,7 +144,9 @@ class TaggingStorage(test_mapped_complete.Storage):
         self.tenant = SimpleNamespace(home=home)
         # No bucket changes meanwhile (s3proxy.backends.bucket_race): the generation stays.
         self.buckets = SimpleNamespace(
-            settings=SimpleNamespace(get=_no_settings), cache=SimpleNamespace(current=lambda: 0)
+            settings=SimpleNamespace(get=_no_settings),
+            cache=SimpleNamespace(current=lambda: 0),
+            checked_since=lambda bucket, moment: True,  # and the upstream said so just now
         )
 
     def _backend(self, name: str) -> Any:
