@@ -57,9 +57,14 @@ def resolve_range(byte_range: ByteRange, size: int) -> tuple[int, int] | None:
     return byte_range.start, end
 
 
-def invalid_range(size: int) -> S3Error:
+def invalid_range(size: int, requested: str | None = None) -> S3Error:
+    """416 InvalidRange as S3 writes it: the Range header as sent (``RangeRequested``, when the
+    caller has it) and the object's size (``ActualObjectSize``, which SDKs read to ask again
+    without a range) in the body, ``Content-Range: bytes */N`` in the head."""
+    fields = {"RangeRequested": requested} if requested is not None else {}
     return S3Error(
         S3ErrorCode.InvalidRange,
-        ActualObjectSize=str(size),
         headers={"Content-Range": f"bytes */{size}"},
+        **fields,
+        ActualObjectSize=str(size),
     )

@@ -35,7 +35,7 @@ from s3proxy.ranges import invalid_range, parse_range, resolve_range
 from s3proxy.responses import S3Response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
-from s3proxy.write_conditions import checked_write, write_conditions
+from s3proxy.write_conditions import NO_CONDITIONS, checked_write, write_conditions
 
 MAX_PUT_SIZE = 5 * 1024**3
 # GetObject query parameters that override a response header (signed requests only, as in S3).
@@ -224,7 +224,13 @@ async def put_object(ctx: RequestContext) -> S3Response:
     if conditions.if_match is not None:  # only then can a 412 mean "no such key"
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
         put = checked_write(put, conditions, head)
-    result = await put
+    try:
+        result = await put
+    except S3Error as error:
+        # If-None-Match: * fails whenever an object is there, whatever If-Match says.
+        named = "If-None-Match" if conditions.if_none_match is not None else "If-Match"
+        _name_condition(error, named if conditions != NO_CONDITIONS else None)
+        raise
     headers = [("ETag", result.etag), *sse.response_headers(encryption)]
     if checksum is not None:
         headers.append((checksum.header, checksum.digest_b64()))
@@ -326,6 +332,24 @@ def _part_number(ctx: RequestContext) -> int | None:
 
 
 async def get_object(ctx: RequestContext) -> S3Response:
+    try:
+        return await _get_object(ctx)
+    except S3Error as error:
+        # If-Match decides alone when present; If-Unmodified-Since only without it (RFC 9110).
+        names = ("If-Match", "If-Unmodified-Since")
+        sent = (name for name in names if ctx.request.header(name.lower()) is not None)
+        _name_condition(error, next(sent, None))
+        raise
+
+
+def _name_condition(error: S3Error, header: str | None) -> None:
+    """S3's 412 names the condition that failed (``<Condition>If-Match</Condition>``). The
+    local store names it; SeaweedFS's and Ceph RGW's 412s do not, so it is named here."""
+    if error.code is S3ErrorCode.PreconditionFailed and header and "Condition" not in error.fields:
+        error.fields["Condition"] = header
+
+
+async def _get_object(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
     await check_version(ctx)
@@ -334,8 +358,10 @@ async def get_object(ctx: RequestContext) -> S3Response:
     checksum_mode = _checksum_mode(ctx)
     conditions = _read_conditions(ctx)
     overrides = _response_overrides(ctx)
+    requested = ctx.request.header("range")
     if byte_range is not None and byte_range.suffix == 0:  # names no byte; upstreams differ
-        raise invalid_range((await ctx.storage.head_object(bucket, key, conditions)).size)
+        size = (await ctx.storage.head_object(bucket, key, conditions)).size
+        raise invalid_range(size, requested)
     try:
         result = await ctx.storage.get_object(
             bucket, key, byte_range, conditions, checksum_mode, part_number
@@ -344,13 +370,13 @@ async def get_object(ctx: RequestContext) -> S3Response:
         if error.code is not S3ErrorCode.InvalidRange:
             raise
         suffix = byte_range is not None and byte_range.suffix is not None
-        if "Content-Range" in error.headers and not suffix:
-            raise
+        total = _unsatisfied_size(error)
+        if total is not None and not suffix:  # S3's body, whatever the upstream's held
+            raise invalid_range(total, requested) from None
         read = ReadConditions(customer_key=conditions.customer_key)
         info = await ctx.storage.head_object(bucket, key, read)
         if not suffix or info.size != 0:
-            error.headers["Content-Range"] = f"bytes */{info.size}"
-            raise
+            raise invalid_range(info.size, requested) from None
         # A suffix of an empty object: S3 ignores the Range (upstreams answer 416).
         result = await ctx.storage.get_object(bucket, key, None, conditions, checksum_mode)
     headers = _object_headers(plain_part_info(result.info, part_number), checksum_mode, overrides)
@@ -367,6 +393,12 @@ async def get_object(ctx: RequestContext) -> S3Response:
         close=result.aclose,
         content_length=result.content_length,
     )
+
+
+def _unsatisfied_size(error: S3Error) -> int | None:
+    """The object size an upstream's 416 names (``Content-Range: bytes */N``), if any."""
+    total = error.headers.get("Content-Range", "").rpartition("/")[2]
+    return int(total) if total.isdigit() else None
 
 
 async def head_object(ctx: RequestContext) -> S3Response:
