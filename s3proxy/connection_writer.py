@@ -55,6 +55,11 @@ class ConnectionWriter:
         if held and not self.transport.is_closing():
             self.transport.write(held)
 
+    def abort(self) -> None:
+        """Close at once, dropping what is buffered (a client that stopped reading)."""
+        self.held = None
+        self.transport.abort()
+
     def is_closing(self) -> bool:
         return self.lingering or self.transport.is_closing()
 

@@ -13,11 +13,26 @@ from s3proxy.xmlcodec import error_xml
 
 AMBIGUOUS_FRAMING = "A request may not carry both Content-Length and Transfer-Encoding."
 
+MAX_HEAD_BYTES = 16 * 1024
+"""The request line and header section (and a chunked body's trailers) a request may have, on
+both engines (h11's buffer, Hypercorn's ``h11_max_incomplete_size``). AWS refuses more than
+8,192 bytes (its error says ``<MaxSizeAllowed>8192</MaxSizeAllowed>``). Nearly every S3
+request fits in that (a presigned GET of a 1,024-byte key written as %XX escapes, with 2 KB of
+metadata headers, takes ~6 KB), but a few legal ones do not (ten tags of 128 + 256 characters in
+``x-amz-tagging`` written as %XX escapes, spaces or ``+=:`` say, are ~11 KB). The proxy keeps
+twice AWS's limit so that it serves every request AWS serves and those too, at the cost of
+8 KiB more per unfinished head."""
+
+
+def head_too_large() -> S3Error:
+    """S3's answer to a head over :data:`MAX_HEAD_BYTES`, naming the limit as S3 does."""
+    return S3Error(S3ErrorCode.RequestHeaderSectionTooLarge, MaxSizeAllowed=str(MAX_HEAD_BYTES))
+
 
 def below_s3_error(status: int) -> S3Error:
     """The S3 error for what h11 or Hypercorn refused with ``status`` (S3's codes for them)."""
-    if status == 431:  # h11: the header section (or a chunk line) outgrew its buffer
-        return S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+    if status == 431:  # h11: the header section (or a trailer section) outgrew its buffer
+        return head_too_large()
     if status == 501:  # h11: a Transfer-Encoding other than one "chunked"
         return S3Error(S3ErrorCode.NotImplemented, Header="Transfer-Encoding")
     if status >= 500:

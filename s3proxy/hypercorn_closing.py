@@ -1,8 +1,9 @@
 """How a Hypercorn connection ends: its keep-alive timeout on a timer handle
-(:class:`IdleTimer`), a lingering close (:func:`linger_on_close`) and an answer sent before a
-half-closed connection closes, as on the uvicorn engine (:mod:`s3proxy.connection_writer`).
-Both patch Hypercorn's ``TCPServer``; split from :mod:`s3proxy.hypercorn_patch`, whose
-``install`` applies them."""
+(:class:`IdleTimer`), a lingering close (:func:`linger_on_close`), an answer sent before a
+half-closed connection closes, and a connection whose client stopped reading its answer aborted
+after a timeout (:func:`abort_stalled_sends`), as on the uvicorn engine
+(:mod:`s3proxy.connection_writer`, :mod:`s3proxy.uvicorn_protocol`). All patch Hypercorn's
+``TCPServer``; split from :mod:`s3proxy.hypercorn_patch`, whose ``install`` applies them."""
 
 from __future__ import annotations
 
@@ -221,3 +222,58 @@ def linger_on_close() -> None:
         setattr(function, _PATCHED, True)
     tcp_server._close = lingering_close  # type: ignore[method-assign]
     tcp_server._read_data = read_data  # type: ignore[method-assign]
+
+
+def abort_stalled_sends() -> None:
+    """A response write that waits for the client to read for longer than the config's
+    ``s3proxy_send_timeout`` (server.body_idle_timeout) aborts the connection, as the uvicorn
+    engine does (uvicorn_protocol.S3Protocol.pause_writing, whose docstring says why): Hypercorn
+    waited in ``drain()`` for as long as the client kept its receive window shut, and the
+    request kept its tenant's slot and upstream connection all that time. The wait ends as a
+    lost connection (Hypercorn's own path for a failed write), so the request's next send
+    raises ClientGone. A write that leaves nothing buffered, as most do, costs one check; one
+    that waits notes when it began, and one timer per connection, armed at most once per
+    timeout, looks (:func:`_check_stalled`). Idempotent."""
+    tcp_server = hypercorn.asyncio.tcp_server.TCPServer
+    original: Callable[[Any, Any], Awaitable[None]] = tcp_server.protocol_send
+    if getattr(original, _PATCHED, False):
+        return
+
+    async def protocol_send(self: Any, event: Any) -> None:
+        timeout: float | None = getattr(self.config, "s3proxy_send_timeout", None)
+        if timeout is None or not isinstance(event, RawData):
+            await original(self, event)
+            return
+        async with self.send_lock:
+            writer = self.writer
+            try:
+                writer.write(event.data)
+                if not writer.transport.get_write_buffer_size():
+                    await writer.drain()
+                    return
+                self._s3proxy_send_from = self.loop.time()
+                if getattr(self, "_s3proxy_stalled", None) is None:
+                    self._s3proxy_stalled = self.loop.call_later(timeout, _check_stalled, self)
+                try:
+                    await writer.drain()
+                finally:
+                    self._s3proxy_send_from = None
+            except (ConnectionError, RuntimeError):
+                await self.protocol.handle(Closed())
+
+    setattr(protocol_send, _PATCHED, True)
+    tcp_server.protocol_send = protocol_send  # type: ignore[method-assign]
+
+
+def _check_stalled(server: Any) -> None:
+    """A connection's send timer: abort it if a write has waited for the whole timeout, else
+    look again when the current wait would reach it."""
+    server._s3proxy_stalled = None
+    since: float | None = getattr(server, "_s3proxy_send_from", None)
+    if since is None:
+        return
+    left = since + server.config.s3proxy_send_timeout - server.loop.time()
+    if left > 0:
+        server._s3proxy_stalled = server.loop.call_later(left, _check_stalled, server)
+    else:
+        server.writer.transport.abort()

@@ -1,7 +1,7 @@
 """Adjustments to Hypercorn's HTTP/1.1: what real clients need on the status line, S3 errors for
 requests refused below the S3 layer, a response head sent with the first body bytes, a larger
-socket read for upload bodies, and a lingering close (:mod:`s3proxy.hypercorn_closing`), as on
-uvicorn.
+socket read for upload bodies, and a lingering close and an abort of a connection whose client
+stopped reading (:mod:`s3proxy.hypercorn_closing`), as on uvicorn.
 
 Hypercorn writes status lines without a reason phrase (``HTTP/1.1 400 \\r\\n``). That is valid
 HTTP, but the botocore inside Debian 12's aws-cli v2 (2.9) only recognises a 100 status line of
@@ -45,7 +45,12 @@ from hypercorn.protocol.http_stream import HTTPStream
 
 from s3proxy import strict_head
 from s3proxy.http_errors import AMBIGUOUS_FRAMING, ClientGone, below_s3_error, error_response
-from s3proxy.hypercorn_closing import IdleTimer, cheaper_idle_timer, linger_on_close
+from s3proxy.hypercorn_closing import (
+    IdleTimer,
+    abort_stalled_sends,
+    cheaper_idle_timer,
+    linger_on_close,
+)
 from s3proxy.hypercorn_refusals import add_s3_error_bodies, http1_only
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "SOCKET_READ",
     "ClientGone",
     "IdleTimer",
+    "abort_stalled_sends",
     "add_informational_reasons",
     "add_s3_error_bodies",
     "below_s3_error",
@@ -218,3 +224,4 @@ def install() -> None:
     disconnect_without_waiting()
     cheaper_idle_timer()
     linger_on_close()
+    abort_stalled_sends()

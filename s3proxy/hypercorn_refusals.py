@@ -16,7 +16,7 @@ from hypercorn.protocol.http_stream import ASGIHTTPState, HTTPStream
 
 from s3proxy import strict_head
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.http_errors import AMBIGUOUS_FRAMING, below_s3_error, error_response
+from s3proxy.http_errors import AMBIGUOUS_FRAMING, below_s3_error, error_response, head_too_large
 
 _PATCHED = "_s3proxy_patched"  # the marker of every Hypercorn patch: each applies once
 
@@ -52,7 +52,7 @@ def add_s3_error_bodies() -> None:
         if size > self.config.h11_max_incomplete_size:
             # h11 only limits a header section still arriving: one that came in a single read
             # is measured here, so the limit does not depend on how the bytes were split.
-            error = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+            error = head_too_large()
         elif length and chunked:
             error = S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
         elif (
@@ -63,6 +63,8 @@ def add_s3_error_bodies() -> None:
             # HTTP/2's preface is not served (http1_only); methods are case-sensitive, and
             # ASGI upper-cases them: "put" would be served as PUT (uvicorn refuses it so too).
             error = below_s3_error(400)
+        elif strict_head.unknown_method(request.method):
+            error = S3Error(S3ErrorCode.MethodNotAllowed)  # as llhttp refuses it on uvicorn
         elif (target := strict_head.target_error(request.target)) is not None:
             error = target
         elif upgrade and strict_head.asks_upgrade(request.headers):

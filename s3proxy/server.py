@@ -73,6 +73,8 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     config.include_server_header = False
     config.alpn_protocols = ["http/1.1"]  # HTTP/2 is not served (hypercorn_patch.http1_only)
     config.keep_alive_timeout = settings.server.keep_alive_timeout
+    # a client that reads none of its answer for this long is dropped (hypercorn_closing)
+    config.s3proxy_send_timeout = settings.server.body_idle_timeout  # type: ignore[attr-defined]
     # Body messages a request may have waiting for the application: 4 reads of 256 KiB
     # (hypercorn_patch.SOCKET_READ) bound what a slow upstream makes the proxy hold per upload.
     config.max_app_queue_size = 4

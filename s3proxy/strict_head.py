@@ -14,7 +14,8 @@ to whatever stands in front of the proxy and another to the proxy (request smugg
 - a tab after ``Transfer-Encoding: chunked``, which llhttp reads as an unknown coding (501
   NotImplemented on both now, as for ``gzip``);
 - in a chunked body, a chunk line ended by a bare LF (h11 waited for a CRLF that never came, up
-  to its 16 KiB buffer) or a chunk size over 64 bits (h11 reads up to 20 hex digits, llhttp
+  to its 16 KiB buffer), a chunk line still unfinished after 16 KiB (h11 answered it as a header
+  section too large) or a chunk size over 64 bits (h11 reads up to 20 hex digits, llhttp
   refuses what overflows 64 bits), and a trailer section over 16 KiB or with a line h11 alone
   accepts (a bare LF, a fold, a control character).
 
@@ -44,6 +45,35 @@ from s3proxy.errors import S3Error, S3ErrorCode
 HTTP_VERSIONS = (b"1.0", b"1.1")
 """The HTTP versions served, on both engines; any other is a bad request (400): h11 reads any
 ``HTTP/d.d`` as HTTP/1.1, llhttp serves ``HTTP/2.0`` and reads ``GET /docs`` as HTTP/0.9."""
+
+
+PARSED_METHODS = frozenset(
+    b"ACL BIND CHECKOUT CONNECT COPY DELETE GET HEAD LINK LOCK M-SEARCH MERGE MKACTIVITY "
+    b"MKCALENDAR MKCOL MOVE NOTIFY OPTIONS PATCH POST PROPFIND PROPPATCH PURGE PUT QUERY REBIND "
+    b"REPORT SEARCH SOURCE SUBSCRIBE TRACE UNBIND UNLINK UNLOCK UNSUBSCRIBE".split()
+)
+"""The methods llhttp (the uvicorn engine's parser) reads in an HTTP/1.x request. These reach
+the application, which answers those S3 does not serve 405 (or 403 first when unsigned, as
+for any request it does not serve anonymously); any other upper-case token is 405
+MethodNotAllowed at the HTTP layer, on both engines (:func:`unknown_method`)."""
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def unknown_method(method: bytes) -> bool:
+    """Whether ``method`` is an upper-case token no parser here knows (``FOO``, ``BREW``,
+    RTSP's ``DESCRIBE``): 405 MethodNotAllowed before the application, signed or not. uvicorn
+    refused them so (llhttp stops at them) and Hypercorn passed them on, where an unsigned one
+    was 403 AccessDenied. A token with a lower-case letter is a bad request (400): methods are
+    case-sensitive and ASGI would upper-case it; so is HTTP/2's preface (``PRI``) and anything
+    that is no token."""
+    return (
+        method not in PARSED_METHODS
+        and method.isupper()
+        and method != b"PRI"
+        and _TOKEN.fullmatch(method) is not None
+    )
 
 
 def target_error(target: bytes) -> S3Error | None:
@@ -131,6 +161,12 @@ MAX_TRAILER_BYTES = 16 * 1024
 16 KiB buffer); on uvicorn it counts with the head against the same 16 KiB."""
 
 
+MAX_CHUNK_LINE_BYTES = 16 * 1024
+"""A chunk line (its size and extensions) still unfinished after this many bytes is a bad
+request (400), as on the uvicorn engine (uvicorn_protocol.MAX_CHUNK_FRAMING): a client must not
+be read for as long as it likes without sending a byte of its body."""
+
+
 class ChunkedReader(h11._readers.ChunkedReader):
     """h11's reader of a chunked body, refusing a chunk line llhttp refuses (module docstring)
     before h11 reads it."""
@@ -142,6 +178,9 @@ class ChunkedReader(h11._readers.ChunkedReader):
             line_end = data.find(b"\n", start)
             if line_end == start or (line_end > start and data[line_end - 1] != 13):
                 raise h11.LocalProtocolError("a chunk line not ended by CRLF")
+            if line_end < 0 and len(data) - start > MAX_CHUNK_LINE_BYTES:
+                # h11 would answer 431 (its buffer outgrown) as for a header section
+                raise h11.LocalProtocolError("a chunk line over 16 KiB")
             size = _CHUNK_SIZE.match(data, start)
             if size is not None and size.end() - start > MAX_CHUNK_SIZE_DIGITS:
                 raise h11.LocalProtocolError("a chunk size over 64 bits")

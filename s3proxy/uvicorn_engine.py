@@ -16,6 +16,10 @@ connection: everything below but the start-up and the signals):
 - ``send()`` after the client closed raises (ASGI's "Disconnected Client" rule; uvicorn drops the
   message), so an abandoned download stops reading its upstream and is logged 499;
 - open connections are bounded per process and per client address (503 SlowDown beyond);
+- a connection whose client reads none of its answer for ``server.body_idle_timeout`` seconds is
+  aborted, so that the request ends and frees its slot and upstream connection
+  (:meth:`S3Protocol.pause_writing`), and a chunked body's framing (chunk extensions, trailers)
+  is bounded as h11 bounds it (``uvicorn_protocol.MAX_CHUNK_FRAMING``);
 - SIGTERM is the proxy's (s3proxy.server): uvicorn's own signal handlers are not installed;
   stopping closes the listener and idle connections at once, in-flight requests finish for up to
   ``server.shutdown_timeout`` seconds;
@@ -47,8 +51,8 @@ from s3proxy.collector import tune_collector
 from s3proxy.config import Settings
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts
+from s3proxy.http_errors import MAX_HEAD_BYTES
 from s3proxy.uvicorn_protocol import (
-    MAX_HEAD_BYTES,
     MAX_PIPELINED,
     S3Cycle,
     S3Protocol,
@@ -133,7 +137,7 @@ def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None
     tls = server.tls_cert is not None and server.tls_key is not None
     return uvicorn.Config(
         app,
-        http=protocol_for(counts),
+        http=protocol_for(counts, server.body_idle_timeout),
         ws="none",
         lifespan="off",
         interface="asgi3",

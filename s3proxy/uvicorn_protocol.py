@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from typing import Any
 
 import httptools
-from hypercorn.config import Config as HypercornConfig
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -19,11 +17,15 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.http_errors import AMBIGUOUS_FRAMING, ClientGone, below_s3_error, error_response
-from s3proxy.strict_head import HTTP_VERSIONS, target_error
-
-MAX_HEAD_BYTES: int = HypercornConfig.h11_max_incomplete_size
-"""Request line plus header section, as the Hypercorn engine allows (16 KiB)."""
+from s3proxy.http_errors import (
+    AMBIGUOUS_FRAMING,
+    MAX_HEAD_BYTES,
+    ClientGone,
+    below_s3_error,
+    error_response,
+    head_too_large,
+)
+from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
 
 UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
 
@@ -45,10 +47,13 @@ def error_bytes(error: S3Error) -> bytes:
     return b"".join(lines) + b"\r\n" + body
 
 
-UNKNOWN_METHOD = re.compile(rb"[A-Z]+ ")
-"""A method llhttp does not know (``FOO``, ``BREW``): 405 MethodNotAllowed, as the
-operation table answers the methods llhttp knows and S3 does not serve (PATCH, PROPFIND), and as
-the Hypercorn engine answers every upper-case method; any other token stays 400."""
+MAX_CHUNK_FRAMING = MAX_HEAD_BYTES
+"""Bytes of a chunked body's framing (a chunk line with its extensions, or a trailer section)
+read with no chunk data between, at most, counted over socket reads: llhttp reads chunk
+extensions of any length and hands none of them on, so a client could send an endless chunk
+line and be read for as long as it liked. Past it the request is 400 InvalidRequest, as a chunk
+line over 16 KiB is on the Hypercorn engine (strict_head.ChunkedReader); a read that carries
+chunk data starts the count again, so at most one read (256 KiB) more is parsed."""
 
 MAX_PIPELINED = 32
 """Requests queued behind one in progress on a connection. uvicorn reads on after each answer
@@ -66,6 +71,9 @@ class S3Protocol(HttpToolsProtocol):
     is set on the subclass :func:`protocol_for` makes per server."""
 
     counts: ConnectionCounts | None = None
+    send_timeout: float | None = None
+    """Seconds a response write may wait for the client to read (server.body_idle_timeout):
+    see :meth:`pause_writing`. Set with ``counts`` by :func:`protocol_for`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,6 +91,11 @@ class S3Protocol(HttpToolsProtocol):
         self.body_seen = 0  # of the current request's body
         self.hosts = 0  # Host headers of the current request
         self.upgrade_body = 0  # of an Upgrade request: see upgraded()
+        self.stalled: asyncio.TimerHandle | None = None  # see pause_writing()
+        self.paused_at: float | None = None  # the loop's time writing last paused, if it is
+        self.chunk_framing = 0  # see MAX_CHUNK_FRAMING
+        self.chunk_progress = False  # chunk data or a chunk header parsed in this read
+        self.in_trailers = False  # the last (empty) chunk's line was read: trailers follow
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -110,7 +123,45 @@ class S3Protocol(HttpToolsProtocol):
         cycle = self.cycle
         return cycle is not None and cycle.more_body and not cycle.disconnected
 
+    def pause_writing(self) -> None:
+        """The client stopped reading: the answer waits in the transport's buffer (above its
+        high-water mark) and the request that writes it waits with it, holding its tenant's
+        slot and its upstream connection; nothing else would ever end it (a client that keeps
+        its receive window at zero is alive to TCP). If the client reads nothing that brings
+        the buffer back below its low-water mark for :attr:`send_timeout` seconds, the
+        connection is aborted (:meth:`send_stalled`), as S3 drops a socket "not read from or
+        written to within the timeout period"; the request's next ``send`` then raises
+        ClientGone, which releases both. Time the proxy spends waiting on its upstream never
+        counts: nothing is being written then. A pause only notes its time: the timer is armed
+        once per timeout at most (a timer set and cancelled at every pause cost ~6 us, and a
+        download to a client slower than the proxy pauses at every write)."""
+        super().pause_writing()
+        if self.send_timeout is not None:
+            self.paused_at = self.loop.time()
+            if self.stalled is None:
+                self.stalled = self.loop.call_later(self.send_timeout, self.send_stalled)
+
+    def resume_writing(self) -> None:
+        self.paused_at = None
+        super().resume_writing()
+
+    def send_stalled(self) -> None:
+        """The send timer: abort if writing has been paused for the whole timeout, else wait
+        for the rest of it from the latest pause (or for nothing, if writing goes on)."""
+        self.stalled = None
+        paused_at = self.paused_at
+        if paused_at is None or self.send_timeout is None:
+            return
+        left = paused_at + self.send_timeout - self.loop.time()
+        if left > 0:
+            self.stalled = self.loop.call_later(left, self.send_stalled)
+        else:
+            self.transport.abort()  # the buffered answer cannot go: a reset, not a FIN after it
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
         if self.admitted is not None and self.counts is not None:
             self.counts.release(self.admitted)
             self.admitted = None
@@ -147,10 +198,11 @@ class S3Protocol(HttpToolsProtocol):
         except httptools.HttpParserError as exc:
             error = self.refusal or parser_error(str(exc))
             if (
-                isinstance(exc, httptools.HttpParserInvalidMethodError)
+                self.refusal is None
                 and self.messages_done == done
                 and self.head_bytes == 0  # this read starts the head: its first word is the method
-                and UNKNOWN_METHOD.match(data) is not None
+                and unknown_method(data.partition(b" ")[0])
+                and b" " in data
             ):
                 error = S3Error(S3ErrorCode.MethodNotAllowed)
             self.refuse(error)
@@ -161,9 +213,16 @@ class S3Protocol(HttpToolsProtocol):
             # with the next read: at most one read, 256 KiB, past the limit is parsed).
             self.head_bytes = self.head_bytes + len(data) if self.messages_done == done else 0
             if self.head_bytes > MAX_HEAD_BYTES:
-                self.refuse(S3Error(S3ErrorCode.RequestHeaderSectionTooLarge))
+                self.refuse(head_too_large())
         elif self.body_left == -1 and not self.in_head and not self.transport.is_closing():
             self.body_left = self.body_to_come()
+        elif self.body_left == -2 and not self.in_head and not self.transport.is_closing():
+            framing = 0 if self.chunk_progress else self.chunk_framing + len(data)
+            self.chunk_framing = framing
+            self.chunk_progress = False
+            if framing > MAX_CHUNK_FRAMING:  # trailers: as their size is answered anyway
+                too_long = head_too_large() if self.in_trailers else None
+                self.refuse(too_long or S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
 
     def upgraded(self, rest: bytes) -> None:
         """No upgrade is served (RFC 9110 §7.8 lets a server ignore Upgrade): a request with
@@ -261,18 +320,21 @@ class S3Protocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.head_size = 0
         self.hosts = 0
+        self.chunk_framing = 0
+        self.chunk_progress = False
+        self.in_trailers = False
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
         self.head_size += len(url)
         if self.head_size > MAX_HEAD_BYTES:
-            self.refusal = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+            self.refusal = head_too_large()
             raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value) + 4
         if self.head_size > MAX_HEAD_BYTES:
-            self.refusal = S3Error(S3ErrorCode.RequestHeaderSectionTooLarge)
+            self.refusal = head_too_large()
             raise _Refused
         if len(name) == 17 and name.lower() == b"transfer-encoding":
             # llhttp accepts codings before the final "chunked" and leaves them undecoded.
@@ -284,7 +346,13 @@ class S3Protocol(HttpToolsProtocol):
             self.hosts += 1
         super().on_header(name, value)
 
+    def on_chunk_header(self) -> None:
+        self.chunk_progress = True
+        self.in_trailers = True  # until data comes: only the last chunk has none
+
     def on_body(self, body: bytes) -> None:
+        self.chunk_progress = True
+        self.in_trailers = False
         self.body_seen += len(body)
         cycle = self.cycle
         if cycle.response_complete:
@@ -388,6 +456,9 @@ def install() -> None:
     httptools_impl.RequestResponseCycle = S3Cycle  # type: ignore[misc]
 
 
-def protocol_for(counts: ConnectionCounts | None) -> type[S3Protocol]:
-    """uvicorn builds the protocol itself from a class: the counts ride on a subclass."""
-    return type("BoundS3Protocol", (S3Protocol,), {"counts": counts})
+def protocol_for(
+    counts: ConnectionCounts | None, send_timeout: float | None = None
+) -> type[S3Protocol]:
+    """uvicorn builds the protocol itself from a class: the counts and the send timeout ride
+    on a subclass."""
+    return type("BoundS3Protocol", (S3Protocol,), {"counts": counts, "send_timeout": send_timeout})

@@ -70,7 +70,8 @@ class ServerConfig(FrozenModel):
     CPU this process may use (affinity and cgroup quota). The local store is served by one."""
     limits: ServerLimits = Field(default_factory=ServerLimits)
     body_idle_timeout: float = Field(default=20.0, gt=0)
-    """Seconds a request body may send nothing before 400 RequestTimeout (S3 waits about 20)."""
+    """Seconds a request body may send nothing before 400 RequestTimeout (S3 waits about 20),
+    and a response may wait for its client to read before the connection is dropped."""
     body_min_rate: float = Field(default=500.0, ge=0)
     """Bytes a second a request body must average over each ``body_idle_timeout`` the proxy
     spends waiting for it (Apache mod_reqtimeout's default), else 400 RequestTimeout."""
