@@ -35,21 +35,6 @@ EXPECTED_FAILURES: dict[str, str] = {
         "upstream limitation: Ceph RGW 16 ignores partNumber on GET/HEAD (it serves the whole "
         "object); the proxy answers 501 NotImplemented rather than the wrong bytes"
     ),
-    r"test_objects\.py::TestConditionals::test_conditional_put_if_match\[ceph\]": (
-        "upstream limitation: Ceph RGW 16 refuses every PUT with If-Match, matching ETag or not "
-        "(412); the proxy forwards the condition so that the check stays atomic"
-    ),
-    r"test_s3tests_objects\.py::TestConditionalPut::test_if_match\[ceph\]": (
-        "upstream limitation: Ceph RGW 16 refuses every PUT with If-Match, matching ETag or not "
-        "(412; s3-tests test_put_object_ifmatch_good); the proxy forwards the condition so "
-        "that the check stays atomic"
-    ),
-    r"test_w10c_copy_conditions\.py::test_a_copy_under_a_matching_if_match_replaces_the_object"
-    r"\[ceph\]": (
-        "upstream limitation: Ceph RGW 16 ignores If-Match on CopyObject and refuses every PUT "
-        "with If-Match (412); a conditional copy passes through the proxy into a conditional "
-        "PUT, so that a stale ETag never replaces the object, and a matching one is refused too"
-    ),
     r"test_aws_answers\.py::test_complete_(if_match_on_a_missing_key_is_no_such_key"
     r"|conditions_on_an_existing_key)\[ceph": (
         "upstream limitation: Ceph RGW 16 ignores If-Match and If-None-Match on "

@@ -32,6 +32,7 @@ from s3proxy.backends.upstream_chunked import (
     chunked_headers,
     encode_with_trailer,
 )
+from s3proxy.backends.upstream_kind import if_match_for
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import (
@@ -107,7 +108,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         if request.checksum is not None:
             headers[request.checksum[0]] = request.checksum[1]
         if request.conditions.if_match is not None:
-            headers["if-match"] = request.conditions.if_match
+            headers["if-match"] = if_match_for(request.conditions.if_match, self.ceph_rgw)
         if request.conditions.if_none_match is not None:
             headers["if-none-match"] = request.conditions.if_none_match
         headers.update(sse.upstream_headers(request.encryption))

@@ -22,6 +22,8 @@ Upstream behaviour handled here:
   answers 500 (racing a Complete) is asked about the same way.
 - SeaweedFS 4.48 answers 204 to an Abort of an upload it no longer has: ListParts asks first
   there, so the client gets S3's NoSuchUpload.
+- Ceph RGW 16 completes an upload whose ``<Location>`` passes 1,023 bytes under a garbage
+  status (:func:`_completed_anyway`): read as an unreadable 2xx, which upload_gone asks about.
 """
 
 from __future__ import annotations
@@ -34,11 +36,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
-from s3proxy.backends.s3_transport import discard
+from s3proxy.backends.s3_transport import BODY_ERRORS, discard, error_body
 from s3proxy.backends.upload_markers import (
-    MISREADS_MARKERS,
+    KEPT,
+    MARKER_MODES,
+    OWN_ORDER,
     WHOLE_PAGE,
-    misreads_markers,
+    marker_mode,
+    own_order_page,
     uploads_after,
 )
 from s3proxy.backends.upstream_chunked import (
@@ -106,9 +111,13 @@ class _Transport(Protocol):
         payload_hash: str = UNSIGNED_PAYLOAD,
     ) -> UpstreamResponse: ...
 
-    async def _raise_for_status(self, response: UpstreamResponse) -> None: ...
+    async def _raise_for_status(
+        self, response: UpstreamResponse, body: bytes | None = None
+    ) -> None: ...
 
     def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error: ...
+
+    def _unavailable(self, method: str, exc: BaseException) -> S3Error: ...
 
     async def head_object(
         self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
@@ -139,14 +148,45 @@ def part_range_of(response: UpstreamResponse, part_number: int) -> tuple[int, in
     raise S3Error(S3ErrorCode.NotImplemented, "This upstream does not serve partNumber reads.")
 
 
-async def _upload_status(upstream: _Transport, response: UpstreamResponse) -> None:
+async def _upload_status(
+    upstream: _Transport, response: UpstreamResponse, body: bytes | None = None
+) -> None:
     """Like ``_raise_for_status``, with Ceph's NoSuchKey for an unknown upload as NoSuchUpload."""
     try:
-        await upstream._raise_for_status(response)
+        await upstream._raise_for_status(response, body)
     except S3Error as error:
         if error.code is S3ErrorCode.NoSuchKey:
             raise S3Error(S3ErrorCode.NoSuchUpload) from None
         raise
+
+
+async def _completed_anyway(upstream: _Transport, response: UpstreamResponse) -> bytes | None:
+    """The error body of a Complete answered 300 or more (None for a 2xx); an unreadable
+    result (InternalError "could not be read", which :mod:`.upload_gone` asks about) when that
+    body is a CompleteMultipartUploadResult and no ``<Error>``.
+
+    Ceph RGW 16 completes the upload, then writes the result's ``<Location>`` (endpoint,
+    bucket and key, unescaped) with a 1,024-byte buffer: past 1,023 bytes it reads on into its
+    memory, and the answer's status is garbage too — 500 here, 400 in another run. Passed on,
+    the client was told its upload failed (a 400 InvalidRequest it would not retry) while the
+    object was written. S3 completes such keys, so the proxy answers as S3 does: the upload is
+    gone and the object is the one its parts make, 200 with its ETag."""
+    if response.status < 300:
+        return None
+    try:
+        body = await error_body(response, upstream._config.read_timeout)
+    except BODY_ERRORS as exc:  # as _raise_for_status: an error body that broke off is 503
+        response.release()
+        raise upstream._unavailable(response.method, exc) from exc
+    if b"<CompleteMultipartUploadResult" in body and b"<Error>" not in body:
+        response.release()
+        log.warning(
+            "upstream %s: Complete -> %d with a result document: asked about",
+            upstream.name,
+            response.status,
+        )
+        raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
+    return body
 
 
 def _upload_query(upload_id: str, part_number: int | None = None) -> str:
@@ -322,11 +362,14 @@ class S3MultipartMixin:
                 payload_hash=digest,
             )
             result = None
+            failed = await _completed_anyway(self, response)
             if response.status != ASKED_AGAIN or delay is None:
-                await _upload_status(self, response)
+                await _upload_status(self, response, failed)
                 result = await complete_result(self, response, last=delay is None)
-            else:
-                await discard(self.name, response, self._config.read_timeout)
+            else:  # as s3_transport.discard, with the body already read
+                response.close()
+                text = (failed or b"")[:300].decode("utf-8", "replace").replace("\n", " ")
+                log.warning("upstream %s: POST -> 500, asked again %s", self.name, text)
             if result is not None or delay is None:
                 break
             # A racing Complete of this upload (Ceph RGW 16), or AWS's InternalError (a 500, or
@@ -396,29 +439,51 @@ class S3MultipartMixin:
         upload_id_marker: str | None,
         max_uploads: int,
     ) -> UploadsPage:
-        """One upstream page; for an upstream that misreads the markers (learnt once from its
-        ``Server`` header, :mod:`~s3proxy.backends.upload_markers`), one whole page without
-        them, paged by the proxy."""
+        """One page, read as the upstream's markers allow (learnt once from its first answer,
+        :mod:`~s3proxy.backends.upload_markers`): passed on where they are S3's; read in its
+        own order from just before them (Ceph RGW 16); else one whole page without them,
+        paged by the proxy (SeaweedFS, and any upstream not known)."""
         upstream = (self.name, self._config.endpoint)
-        while True:
-            misread = MISREADS_MARKERS.get(upstream)
-            size = WHOLE_PAGE if misread else max_uploads
-            params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(size))]
-            if delimiter:
-                params.append(("delimiter", delimiter))
-            if key_marker and not misread:
-                params.append(("key-marker", key_marker))
-                if upload_id_marker:
-                    params.append(("upload-id-marker", upload_id_marker))
-            response = await self._send("GET", bucket, None, {}, query=encode_query(params))
-            await self._raise_for_status(response)
-            if misread is None:
-                learnt = misreads_markers(response.headers.get("Server", ""))
-                MISREADS_MARKERS[upstream] = learnt
-                if learnt:  # asked with the markers: ask again without them
-                    response.release()
-                    continue
-            page = await upstream_result(self, response, parse_list_uploads)
-            if misread:
-                return uploads_after(page, key_marker, upload_id_marker, max_uploads)
-            return page
+        mode = MARKER_MODES.get(upstream)
+        if mode in (None, KEPT):
+            response = await _ask_uploads(
+                self, bucket, prefix, delimiter, (key_marker, upload_id_marker), max_uploads
+            )
+            if mode is None:
+                headers = response.headers
+                mode = marker_mode(headers.get("Server", ""), headers.get("x-amz-request-id", ""))
+                MARKER_MODES[upstream] = mode
+            if mode == KEPT:
+                return await upstream_result(self, response, parse_list_uploads)
+            response.release()  # asked with the markers: ask again as this upstream needs
+
+        async def ask(under: str, keys: str | None, ids: str | None) -> UploadsPage:
+            response = await _ask_uploads(self, bucket, under, delimiter, (keys, ids), WHOLE_PAGE)
+            return await upstream_result(self, response, parse_list_uploads)
+
+        if mode == OWN_ORDER and not delimiter:
+            return await own_order_page(ask, prefix, key_marker, upload_id_marker, max_uploads)
+        whole = await ask(prefix, None, None)
+        return uploads_after(whole, key_marker, upload_id_marker, max_uploads)
+
+
+async def _ask_uploads(
+    upstream: _Transport,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    markers: tuple[str | None, str | None],
+    size: int,
+) -> UpstreamResponse:
+    """One upstream ListMultipartUploads request, its status checked."""
+    params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(size))]
+    if delimiter:
+        params.append(("delimiter", delimiter))
+    key_marker, id_marker = markers
+    if key_marker:
+        params.append(("key-marker", key_marker))
+        if id_marker:
+            params.append(("upload-id-marker", id_marker))
+    response = await upstream._send("GET", bucket, None, {}, query=encode_query(params))
+    await upstream._raise_for_status(response)
+    return response

@@ -30,6 +30,7 @@ from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.upstream_budget import ConnectionBudget, budget_size
+from s3proxy.backends.upstream_kind import answered_by_rgw
 from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_retry import read_again
@@ -77,6 +78,8 @@ class S3Transport:
         self._budget = ConnectionBudget(
             budget_size(config.max_connections_total, config.max_connections)
         )
+        self.ceph_rgw: bool | None = None
+        """Whether the upstream is Ceph RGW (:mod:`.upstream_kind`), from its first answer."""
 
     # -- connection pool -------------------------------------------------------------------
 
@@ -126,6 +129,8 @@ class S3Transport:
         """One upstream request, signed here; a GET or HEAD answered 500 is signed anew and
         sent once more, and that answer is the one read (:mod:`.upstream_retry`)."""
         response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
+        if self.ceph_rgw is None and response.status < 500:  # the server's own answer
+            self.ceph_rgw = answered_by_rgw(response.headers)
         if not read_again(method, response.status, body is not None):
             return response
         await discard(self.name, response, self._config.read_timeout)
@@ -230,18 +235,25 @@ class S3Transport:
         )
         return error
 
-    async def _raise_for_status(self, response: UpstreamResponse) -> None:
+    async def _raise_for_status(
+        self, response: UpstreamResponse, body: bytes | None = None
+    ) -> None:
         """The S3 error for an upstream answer of 300 or more. Its body is read up to
-        :data:`MAX_ERROR_BODY` within ``read_timeout`` in all (:func:`error_body`); an error
-        body that breaks off, or trickles, is an upstream that failed: 503, never the 500 of
-        an exception nobody caught, nor a request held while it trickles."""
+        :data:`MAX_ERROR_BODY` within ``read_timeout`` in all (:func:`error_body`), unless a
+        caller that had to look at it first hands it in as ``body``; an error body that breaks
+        off, or trickles, is an upstream that failed: 503, never the 500 of an exception nobody
+        caught, nor a request held while it trickles."""
         if response.status < 300:
             return
         code_name = ""
         text = ""
         try:
             if response.method != "HEAD":
-                raw = await error_body(response, self._config.read_timeout)
+                raw = (
+                    body
+                    if body is not None
+                    else await error_body(response, self._config.read_timeout)
+                )
                 text = raw.decode("utf-8", "replace")
                 start = text.find("<Code>")
                 end = text.find("</Code>", start)

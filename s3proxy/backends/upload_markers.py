@@ -13,19 +13,50 @@ markers are trusted only from upstreams known to keep them as S3 does (AWS S3, M
 other the proxy asks for one whole page without markers and pages it itself
 (:func:`uploads_after`): exact, at the price of a 501 past 1000 uploads under one shard's
 prefix.
+
+Ceph RGW 16 is known by its request ids instead (:mod:`~s3proxy.backends.upstream_kind`).
+Its order is not S3's, but its own markers page through it exactly: given both, it resumes
+right after ``key + "." + uploadId`` (measured). Where the two orders differ is narrow: a key
+sorts after the keys that extend it with a byte below ``.`` (``a-2f…`` and ``a!/…`` before
+``a``; the flat encoding's escapes and cuts). So :func:`own_order_page` reads the upstream in
+its own order from just before the client's marker, keeping the first ``max_uploads`` (+1)
+uploads in S3's order, until no upload still to come can sort before the page's last (asking
+for the own uploads of a key it has not read past, so that a directory is not read whole for
+each page): exact, memory bounded by the page, and at most :data:`SCAN_PAGES` upstream pages
+(~9 ms of CPU each to parse) and :data:`PROBES` small questions per request; past them, 501.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from s3proxy.backends.upstream_kind import is_ceph_rgw
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import UploadsPage
+from s3proxy.model import UploadInfo, UploadsPage
 
 #: ``Server`` headers of upstreams whose ListMultipartUploads markers are S3's.
 MARKERS_KEPT_BY = ("amazons3", "minio")
-#: Per upstream (name, endpoint): whether it misreads them, learnt from its first listing.
-MISREADS_MARKERS: dict[tuple[str, str], bool] = {}
+#: How an upstream's markers are read: as S3's, in its own order (RGW), or not at all.
+KEPT, OWN_ORDER, WHOLE = "kept", "own order", "whole"
+#: Per upstream (name, endpoint): its marker mode, learnt from its first listing.
+MARKER_MODES: dict[tuple[str, str], str] = {}
 #: The page the proxy asks such an upstream for: S3's largest.
 WHOLE_PAGE = 1000
+#: Upstream pages one :func:`own_order_page` reads at most.
+SCAN_PAGES = 10
+#: Keys one :func:`own_order_page` asks about at most (one small request each).
+PROBES = 16
+
+TOO_MANY = "This upstream cannot page through this many multipart uploads under one prefix."
+
+
+def marker_mode(server: str, request_id: str) -> str:
+    """How to page an upstream that answered with this ``Server`` header and request id."""
+    if not misreads_markers(server):
+        return KEPT
+    if is_ceph_rgw(server, request_id):
+        return OWN_ORDER
+    return WHOLE
 
 
 def misreads_markers(server: str) -> bool:
@@ -65,3 +96,107 @@ def uploads_after(
     last_key, last_id = entries[-1]
     kept = [u for u in uploads if (u.key, u.upload_id) <= (last_key, last_id)]
     return UploadsPage(kept, [p for p in prefixes if p <= last_key], (last_key, last_id))
+
+
+Ask = Callable[[str, str | None, str | None], Awaitable[UploadsPage]]
+"""One upstream page of :data:`WHOLE_PAGE` uploads under a prefix, after (key marker, upload id
+marker), both sent as given (None: left out), in the upstream's own order."""
+
+
+async def own_order_page(
+    ask: Ask, prefix: str, key_marker: str | None, id_marker: str | None, max_uploads: int
+) -> UploadsPage:
+    """S3's page of ``max_uploads`` after the markers, read from an upstream that lists by
+    ``key + "." + uploadId`` and resumes exactly after both markers (Ceph RGW 16).
+
+    Every upload S3 lists after key marker K sorts above K in that order too (its key extends
+    K, or passes K at a byte, or is K with a later id), so the reading starts at a marker below
+    K (:func:`_start`). Going on, an upload still to come sorts before the page's last key P
+    only if its key is a proper prefix Z of P: once the reading is past ``Z + "/"`` (every
+    upload of Z sorts below it) for each Z, the page is settled. A Z it is not past yet (a
+    directory ``photos`` of ``photos/x.jpg``, ``photos-2fx-2ejpg``: all of the directory
+    first) is asked about instead, with RGW's prefix, which it applies to ``key + "."``:
+    ``Z + "."`` lists Z's own uploads (:data:`PROBES` such questions per request at most)."""
+    keep = max(max_uploads, 1) + 1  # the page, and one more to know it is truncated
+
+    def after(uploads: list[UploadInfo], key: str | None = None) -> list[UploadInfo]:
+        return [
+            upload
+            for upload in uploads
+            if _listed_after(upload, key_marker, id_marker)
+            and upload.key.startswith(prefix)
+            and (key is None or upload.key == key)
+        ]
+
+    best: list[UploadInfo] = []
+    resolved: set[str] = set()  # keys whose every upload has been read
+    probes = 0
+    marker = _start(key_marker)
+    for _ in range(SCAN_PAGES):
+        page = await ask(prefix, *marker)
+        best = _first(best + after(page.uploads), keep)
+        if page.next_marker is None:
+            return _cut(best, keep - 1)
+        if not page.uploads:  # nothing to resume after: never ask for the same page again
+            break
+        last = page.uploads[-1]
+        marker = (last.key, last.upload_id)
+        while len(best) == keep:
+            unsettled = [z for z in _open(best[-2].key, prefix, marker) if z not in resolved]
+            if not unsettled:
+                return _cut(best, keep - 1)
+            if probes + len(unsettled) > PROBES:
+                break  # read on instead
+            for key in unsettled:
+                probes += 1
+                own = await ask(key + ".", None, None)
+                if own.next_marker is not None:  # more than a page: read on instead
+                    probes = PROBES
+                    break
+                best = _first(best + after(own.uploads, key), keep)
+                resolved.add(key)
+    raise S3Error(S3ErrorCode.NotImplemented, TOO_MANY)
+
+
+def _first(uploads: list[UploadInfo], keep: int) -> list[UploadInfo]:
+    """The first ``keep`` of ``uploads`` in S3's order, each once."""
+    unique = {(upload.key, upload.upload_id): upload for upload in uploads}
+    return [unique[pair] for pair in sorted(unique)[:keep]]
+
+
+def _open(last: str, prefix: str, marker: tuple[str, str]) -> list[str]:
+    """The proper prefixes Z of key ``last`` whose uploads may still come after ``marker``
+    (upstream order), which would sort before ``last``: those the reading is not past
+    ``Z + "/"`` of. None: nothing still to come can sort before ``last``."""
+    position = marker[0] + "." + marker[1]
+    cuts = range(max(len(prefix), 1), len(last))
+    return [last[:cut] for cut in cuts if position < last[:cut] + "/"]
+
+
+def _start(key_marker: str | None) -> tuple[str | None, str | None]:
+    """An upstream key marker below ``key_marker`` in ``key + "." + id`` order, as close as
+    can be: it without its last bytes up to one above ``.`` (RGW resumes a lone key marker M
+    after ``M..meta``, below M + any byte above ``.``); None: from the start."""
+    if not key_marker:
+        return None, None
+    cut = len(key_marker) - 1
+    while cut > 0 and key_marker[cut] <= ".":
+        cut -= 1
+    return (key_marker[:cut] or None), None
+
+
+def _listed_after(upload: UploadInfo, key_marker: str | None, id_marker: str | None) -> bool:
+    """Whether S3 lists ``upload`` on a page after these markers."""
+    if not key_marker:
+        return True
+    if upload.key != key_marker:
+        return upload.key > key_marker
+    return bool(id_marker) and upload.upload_id > (id_marker or "")
+
+
+def _cut(best: list[UploadInfo], max_uploads: int) -> UploadsPage:
+    """The first ``max_uploads`` of ``best`` (sorted), truncated when more were found."""
+    if len(best) <= max_uploads:
+        return UploadsPage(best, [], None)
+    page = best[:max_uploads]
+    return UploadsPage(page, [], (page[-1].key, page[-1].upload_id))
