@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,66 @@ class ResponseAborted(Exception):
 
 def xml_response(body: bytes, status: int = 200) -> S3Response:
     return S3Response(status=status, headers=[("Content-Type", "application/xml")], body=body)
+
+
+CHUNK_CHARS = 64 * 1024
+"""About how much of an answer is rendered and encoded at once (characters; one ASGI message).
+A listing page of 1,000 keys of 1,024 '&' is ~5 MiB of XML; rendered whole it was held in the
+connection's write buffer until a slow client read it, past the request's slot (the uvicorn
+engine's ``send`` buffers a last message without waiting). In chunks, each waits for the buffer
+to drain below its high-water mark, so a slow reader holds about two chunks, not the answer."""
+
+
+def encoded_chunks(pieces: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[bytes]:
+    """``pieces`` joined and UTF-8 encoded in chunks of about ``size`` characters or more (a
+    piece is never split); the last chunk may be shorter. Lazy: a chunk's pieces are rendered
+    only when the previous chunk has been taken."""
+    held: list[str] = []
+    append = held.append
+    length = 0
+    for piece in pieces:
+        append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(held).encode()
+            held.clear()
+            length = 0
+    if held:
+        yield "".join(held).encode()
+
+
+def rendered(pieces: Iterable[str]) -> bytes:
+    """A whole document from its pieces (the chunks :func:`encoded_chunks` would send)."""
+    return b"".join(encoded_chunks(pieces))
+
+
+def xml_stream(pieces: Iterable[str]) -> S3Response:
+    """A 200 XML answer sent as its ``pieces`` are rendered, in :func:`encoded_chunks`.
+
+    The first two chunks are rendered here: an answer of one chunk (most answers) is sent
+    whole with its Content-Length, as before. A larger one goes out chunked (no Content-Length,
+    as S3 sends its listings), each chunk rendered only once the previous one was handed to the
+    server, whose ``send`` waits while the connection's write buffer is over its high-water
+    mark: a client that reads slowly holds about two chunks and the rendered-from data (the
+    page), under its request slot, instead of the whole document in the write buffer. Every
+    byte of the answer comes from data already in hand, so nothing upstream can fail once the
+    head is out; a rendering that raises part-way aborts the connection (send_response), the
+    client sees a cut transfer, never a clean short document."""
+    chunks = encoded_chunks(pieces)
+    first = next(chunks, b"")
+    second = next(chunks, None)
+    if second is None:
+        return xml_response(first)
+    return S3Response(
+        headers=[("Content-Type", "application/xml")], body=_sent(first, second, chunks)
+    )
+
+
+async def _sent(first: bytes, second: bytes, rest: Iterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    yield second
+    for chunk in rest:
+        yield chunk
 
 
 async def send_response(

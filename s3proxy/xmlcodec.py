@@ -1,8 +1,10 @@
 """S3 XML documents: rendering them, and parsing what clients send.
 
-Rendering is plain string building with escaping (fast, and S3's documents are flat); parsing of
-client bodies (CompleteMultipartUpload, DeleteObjects) goes through defusedxml with a size
-cap, so hostile XML is refused before it can expand. What upstream servers answer is parsed in
+Rendering is plain string building with escaping (fast, and S3's documents are flat); answers
+that can be large (listings, DeleteObjects) are rendered as pieces, sent as they are made
+(s3proxy.responses.xml_stream). Parsing of client bodies (CompleteMultipartUpload,
+DeleteObjects) goes through defusedxml with a size cap, so hostile XML is refused before it can
+expand. What upstream servers answer is parsed in
 :mod:`s3proxy.upstream_xml`, with the element helpers below.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -23,6 +25,7 @@ from s3proxy.model import (
     ListEntry,
 )
 from s3proxy.owner import Owner
+from s3proxy.responses import rendered
 from s3proxy.timestamps import s3_time
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -210,27 +213,46 @@ def document(root: str, parts: Iterable[str]) -> bytes:
     return f'{XML_DECLARATION}<{root} xmlns="{S3_NS}">{"".join(parts)}</{root}>'.encode()
 
 
+def document_pieces(root: str, parts: Iterable[str]) -> Iterator[str]:
+    """:func:`document`'s text piece by piece, for answers that can be large (listings,
+    DeleteObjects), which s3proxy.responses.xml_stream sends as they are rendered."""
+    yield f'{XML_DECLARATION}<{root} xmlns="{S3_NS}">'
+    yield from parts
+    yield f"</{root}>"
+
+
 def delete_request_xml(keys: Iterable[str]) -> bytes:
     objects = "".join(f"<Object>{_element('Key', key)}</Object>" for key in keys)
     return f"{XML_DECLARATION}<Delete><Quiet>false</Quiet>{objects}</Delete>".encode()
 
 
 def delete_result_xml(results: Iterable[tuple[DeleteResult, str | None]], quiet: bool) -> bytes:
-    """DeleteResult: each result with the VersionId its entry named (echoed, as S3 does)."""
-    parts = []
+    return rendered(delete_result_pieces(results, quiet))
+
+
+def delete_result_pieces(
+    results: Iterable[tuple[DeleteResult, str | None]], quiet: bool
+) -> Iterator[str]:
+    """DeleteResult: each result with the VersionId its entry named (echoed, as S3 does).
+    Pieces, rendered as they are sent: 1,000 keys of 1,024 '&' make ~5 MiB."""
+    return document_pieces("DeleteResult", _delete_results(results, quiet))
+
+
+def _delete_results(
+    results: Iterable[tuple[DeleteResult, str | None]], quiet: bool
+) -> Iterator[str]:
     for result, version in results:
         echo = _element("VersionId", version) if version is not None else ""
         if result.error is None:
             if not quiet:
-                parts.append(f"<Deleted>{_element('Key', result.key)}{echo}</Deleted>")
+                yield f"<Deleted>{_element('Key', result.key)}{echo}</Deleted>"
         else:
             code = S3ErrorCode[result.error] if result.error in S3ErrorCode.__members__ else None
             message = code.default_message if code else "We encountered an internal error."
-            parts.append(
+            yield (
                 f"<Error>{_element('Key', result.key)}{echo}{_element('Code', result.error)}"
                 f"{_element('Message', message)}</Error>"
             )
-    return document("DeleteResult", parts)
 
 
 def copy_result_xml(
@@ -260,20 +282,36 @@ def list_buckets_xml(
     prefix: str | None = None,
     continuation_token: str | None = None,
 ) -> bytes:
-    """``region``: each bucket's BucketRegion (S3 adds it when the request had a parameter)."""
-    region_element = _element("BucketRegion", region) if region is not None else ""
-    items = "".join(
-        f"<Bucket>{_element('Name', name)}{_element('CreationDate', s3_time(created))}"
-        f"{region_element}"
-        "</Bucket>"
-        for name, created in buckets
+    return rendered(
+        list_buckets_pieces(
+            owner, buckets, region=region, prefix=prefix, continuation_token=continuation_token
+        )
     )
-    parts = [f"<Buckets>{items}</Buckets>", _owner("Owner", owner)]
+
+
+def list_buckets_pieces(
+    owner: Owner,
+    buckets: Iterable[tuple[str, str]],
+    *,
+    region: str | None = None,
+    prefix: str | None = None,
+    continuation_token: str | None = None,
+) -> Iterator[str]:
+    """ListAllMyBucketsResult piece by piece (10,000 buckets are ~1 MiB); ``region``: each
+    bucket's BucketRegion (S3 adds it when the request had a parameter)."""
+    region_element = _element("BucketRegion", region) if region is not None else ""
+    yield f'{XML_DECLARATION}<ListAllMyBucketsResult xmlns="{S3_NS}"><Buckets>'
+    for name, created in buckets:
+        yield (
+            f"<Bucket>{_element('Name', name)}{_element('CreationDate', s3_time(created))}"
+            f"{region_element}</Bucket>"
+        )
+    yield "</Buckets>" + _owner("Owner", owner)
     if continuation_token is not None:
-        parts.append(_element("ContinuationToken", continuation_token))
+        yield _element("ContinuationToken", continuation_token)
     if prefix is not None:
-        parts.append(_element("Prefix", prefix))
-    return document("ListAllMyBucketsResult", parts)
+        yield _element("Prefix", prefix)
+    yield "</ListAllMyBucketsResult>"
 
 
 def location_xml(region: str) -> bytes:
@@ -294,13 +332,25 @@ def list_objects_xml(
     encode: bool,
     owner: Owner | None,
 ) -> bytes:
-    """ListBucketResult for V1 and V2: ``fields`` are the top-level elements, in order (a None
-    value is left out); keys and prefixes are URL-encoded when the client asked for it. One
-    f-string per entry: a third less CPU than an :func:`_element` call per field."""
-    code = url_encode if encode else xml_text
-    parts = [_element(name, value) for name, value in fields if value is not None]
+    """:func:`list_objects_pieces` as one document."""
+    return rendered(list_objects_pieces(fields, entries, prefixes, encode=encode, owner=owner))
+
+
+def list_objects_pieces(
+    fields: list[tuple[str, str | None]],
+    entries: Iterable[ListEntry],
+    prefixes: Iterable[str],
+    *,
+    encode: bool,
+    owner: Owner | None,
+) -> Iterator[str]:
+    """ListBucketResult for V1 and V2, piece by piece (rendered as sent: a page of 1,000 long
+    escaped keys is ~5 MiB): ``fields`` are the top-level elements, in order (a None value is
+    left out); keys and prefixes are URL-encoded when the client asked for it. One f-string
+    per entry: a third less CPU than an :func:`_element` call per field."""
+    yield f'{XML_DECLARATION}<ListBucketResult xmlns="{S3_NS}">'
+    yield "".join(_element(name, value) for name, value in fields if value is not None)
     owner_xml = _owner("Owner", owner) if owner is not None else ""
-    append = parts.append
     for entry in entries:
         # escape() costs three replace calls per field: a third of the rendering's CPU per
         # key; fields almost never hold markup, and three "in" tests are cheaper.
@@ -321,15 +371,15 @@ def list_objects_xml(
             key = url_encode(key)
         elif "&" in key or "<" in key or ">" in key or not key.isprintable():
             key = xml_text(key)
-        append(
+        yield (
             f"<Contents><Key>{key}</Key><LastModified>{modified}</LastModified>"
             f"<ETag>{etag}</ETag><Size>{entry.size}</Size>{owner_xml}"
             f"<StorageClass>{storage}</StorageClass></Contents>"
         )
-    parts.extend(
-        f"<CommonPrefixes><Prefix>{code(prefix)}</Prefix></CommonPrefixes>" for prefix in prefixes
-    )
-    return document("ListBucketResult", parts)
+    code = url_encode if encode else xml_text
+    for prefix in prefixes:
+        yield f"<CommonPrefixes><Prefix>{code(prefix)}</Prefix></CommonPrefixes>"
+    yield "</ListBucketResult>"
 
 
 _NEEDS_NO_QUOTING = re.compile(r"[A-Za-z0-9_.~/-]*").fullmatch

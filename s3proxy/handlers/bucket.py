@@ -21,10 +21,10 @@ from s3proxy.handlers.object import version_error
 from s3proxy.listing import MAX_KEYS, ListQuery, MergedPage
 from s3proxy.location import check_location_constraint
 from s3proxy.model import DeleteResult
-from s3proxy.responses import S3Response, xml_response
+from s3proxy.responses import S3Response, xml_response, xml_stream
 from s3proxy.xmlcodec import (
-    delete_result_xml,
-    list_objects_xml,
+    delete_result_pieces,
+    list_objects_pieces,
     location_xml,
     parse_create_bucket_body,
     parse_delete_request,
@@ -182,8 +182,8 @@ async def list_objects_v2(ctx: RequestContext) -> S3Response:
         ("StartAfter", code(start_after) if start_after else None),
     ]
     owner = ctx.owner if query.get("fetch-owner", "").lower() == "true" else None
-    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner=owner)
-    return xml_response(body)
+    pieces = list_objects_pieces(fields, page.entries, page.prefixes, encode=encode, owner=owner)
+    return xml_stream(pieces)  # rendered as sent: ~5 MiB for long keys
 
 
 async def list_objects(ctx: RequestContext) -> S3Response:
@@ -202,8 +202,9 @@ async def list_objects(ctx: RequestContext) -> S3Response:
         ("EncodingType", "url" if encode else None),
         ("IsTruncated", "true" if page.is_truncated else "false"),
     ]
-    body = list_objects_xml(fields, page.entries, page.prefixes, encode=encode, owner=ctx.owner)
-    return xml_response(body)
+    owner = ctx.owner
+    pieces = list_objects_pieces(fields, page.entries, page.prefixes, encode=encode, owner=owner)
+    return xml_stream(pieces)
 
 
 def _coder(encode: bool) -> Callable[[str], str]:
@@ -280,4 +281,4 @@ async def _delete_objects(ctx: RequestContext, bucket: str) -> S3Response:
             results.append((next(deleted), version))
         else:
             results.append((DeleteResult(key, S3ErrorCode.NoSuchVersion.name), version))
-    return xml_response(delete_result_xml(results, quiet))
+    return xml_stream(delete_result_pieces(results, quiet))  # up to ~5 MiB

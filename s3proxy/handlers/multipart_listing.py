@@ -19,8 +19,8 @@ from s3proxy.handlers.bucket import url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, verified_upload
 from s3proxy.listing import ListQuery
-from s3proxy.multipart_xml import list_parts_xml, list_uploads_xml
-from s3proxy.responses import S3Response, xml_response
+from s3proxy.multipart_xml import list_parts_pieces, list_uploads_pieces
+from s3proxy.responses import S3Response, xml_stream
 from s3proxy.xmlcodec import url_encode
 
 MAX_LISTED = 1000
@@ -65,7 +65,7 @@ async def list_parts(ctx: RequestContext) -> S3Response:
         ("ChecksumAlgorithm", page.checksum_algorithm),
         ("ChecksumType", parts_checksum_type(page.checksum_algorithm, page.checksum_type)),
     ]
-    return xml_response(list_parts_xml(fields, page.parts, ctx.owner))
+    return xml_stream(list_parts_pieces(fields, page.parts, ctx.owner))
 
 
 def parts_checksum_type(algorithm: str | None, listed: str | None) -> str | None:
@@ -131,5 +131,5 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
         ("IsTruncated", "true" if merged.next_marker is not None else "false"),
         ("EncodingType", "url" if encode else None),
     ]
-    body = list_uploads_xml(fields, uploads, merged.prefixes, encode=encode, owner=ctx.owner)
-    return xml_response(body)
+    pieces = list_uploads_pieces(fields, uploads, merged.prefixes, encode=encode, owner=ctx.owner)
+    return xml_stream(pieces)  # rendered as sent: ~6 MiB for long keys

@@ -10,8 +10,8 @@ from __future__ import annotations
 from s3proxy import tokens
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
-from s3proxy.responses import S3Response, xml_response
-from s3proxy.xmlcodec import list_buckets_xml
+from s3proxy.responses import S3Response, xml_stream
+from s3proxy.xmlcodec import list_buckets_pieces
 
 MAX_BUCKETS = 10_000
 BUCKETS_TOKEN = "buckets"
@@ -60,11 +60,11 @@ async def list_buckets(ctx: RequestContext) -> S3Response:
             ctx.secret, BUCKETS_TOKEN, (ctx.tenant, prefix), {"a": page[-1][0]}
         )
     paged = any(name in query for name in PAGING)
-    body = list_buckets_xml(
+    pieces = list_buckets_pieces(
         ctx.owner,
         page,
         region=ctx.server.region if paged else None,
         prefix=prefix if "prefix" in query else None,
         continuation_token=next_token,
     )
-    return xml_response(body)
+    return xml_stream(pieces)  # rendered as sent: ~1 MiB for 10,000 buckets

@@ -10,6 +10,7 @@ listing is the same merged, byte-ordered listing as ListObjects (``key-marker`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from xml.sax.saxutils import escape
 
 from s3proxy import expensive
@@ -18,9 +19,9 @@ from s3proxy.handlers.bucket import max_keys_of, url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.listing import ListQuery, MergedPage
 from s3proxy.owner import Owner
-from s3proxy.responses import S3Response, xml_response
+from s3proxy.responses import S3Response, rendered, xml_stream
 from s3proxy.timestamps import s3_time
-from s3proxy.xmlcodec import document, url_encode, xml_text
+from s3proxy.xmlcodec import document_pieces, url_encode, xml_text
 
 NULL_VERSION = "null"
 _VERSION_ID_MARKER = "version-id-marker"
@@ -73,7 +74,7 @@ async def list_object_versions(ctx: RequestContext) -> S3Response:
     )
     async with expensive.held():  # the merge over shards (s3proxy.expensive)
         page = await ctx.storage.list_objects(bucket, list_query)
-    body = list_versions_xml(
+    pieces = list_versions_pieces(
         bucket=bucket,
         prefix=list_query.prefix,
         delimiter=list_query.delimiter,
@@ -84,7 +85,7 @@ async def list_object_versions(ctx: RequestContext) -> S3Response:
         owner=ctx.owner,
         encode=encode,
     )
-    return xml_response(body)
+    return xml_stream(pieces)  # rendered as sent: ~5 MiB for long keys
 
 
 def list_versions_xml(
@@ -99,8 +100,37 @@ def list_versions_xml(
     owner: Owner,
     encode: bool,
 ) -> bytes:
-    """ListVersionsResult in S3's element order. With ``encode``, S3 URL-encodes Key, Prefix,
-    Delimiter, KeyMarker and NextKeyMarker (botocore decodes exactly those)."""
+    """:func:`list_versions_pieces` as one document."""
+    return rendered(
+        list_versions_pieces(
+            bucket=bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            max_keys=max_keys,
+            key_marker=key_marker,
+            version_marker=version_marker,
+            page=page,
+            owner=owner,
+            encode=encode,
+        )
+    )
+
+
+def list_versions_pieces(
+    *,
+    bucket: str,
+    prefix: str,
+    delimiter: str | None,
+    max_keys: int,
+    key_marker: str,
+    version_marker: str,
+    page: MergedPage,
+    owner: Owner,
+    encode: bool,
+) -> Iterator[str]:
+    """ListVersionsResult in S3's element order, piece by piece. With ``encode``, S3
+    URL-encodes Key, Prefix, Delimiter, KeyMarker and NextKeyMarker (botocore decodes exactly
+    those)."""
     code = url_encode if encode else xml_text
     parts = [
         f"<Name>{escape(bucket)}</Name>",
@@ -120,19 +150,22 @@ def list_versions_xml(
         f"<Owner><ID>{escape(owner.id)}</ID>"
         f"<DisplayName>{escape(owner.display_name)}</DisplayName></Owner>"
     )
-    append = parts.append
+    return document_pieces("ListVersionsResult", _versions(parts, page, owner_xml, code, encode))
+
+
+def _versions(
+    head: list[str], page: MergedPage, owner_xml: str, code: Callable[[str], str], encode: bool
+) -> Iterator[str]:
+    yield "".join(head)
     for entry in page.entries:
-        append(
+        yield (
             f"<Version><Key>{code(entry.key)}</Key><VersionId>{NULL_VERSION}</VersionId>"
             f"<IsLatest>true</IsLatest>"
             f"<LastModified>{escape(s3_time(entry.last_modified))}</LastModified>"
             f"<ETag>{escape(entry.etag)}</ETag><Size>{entry.size}</Size>"
             f"<StorageClass>{escape(entry.storage_class)}</StorageClass>{owner_xml}</Version>"
         )
-    parts.extend(
-        f"<CommonPrefixes><Prefix>{code(common)}</Prefix></CommonPrefixes>"
-        for common in page.prefixes
-    )
+    for common in page.prefixes:
+        yield f"<CommonPrefixes><Prefix>{code(common)}</Prefix></CommonPrefixes>"
     if encode:
-        parts.append("<EncodingType>url</EncodingType>")
-    return document("ListVersionsResult", parts)
+        yield "<EncodingType>url</EncodingType>"
