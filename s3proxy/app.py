@@ -343,7 +343,7 @@ class S3App:
         admission = self.gateway.admission
         rates = admission.rates.get(tenant)
         if rates is not None:
-            rates.admit()  # 503 SlowDown before any body byte is read
+            await rates.wait_admitted(admission.max_wait, operation)  # or 503, no body read
             if rates.bytes is not None:
                 receive.meter = rates.bytes
         gate = admission.gate(tenant)

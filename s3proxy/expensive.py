@@ -6,8 +6,13 @@ hundreds, in CPU and upstream requests, and a tenant running several of them at 
 worker's event loop from every other tenant (BENCHMARKS.md "Fairness by cost": tenant B's 1 KiB
 GET p99 went from ~50 ms to 1-2 s while tenant A ran four folding listings). So those parts of a
 request also hold one of the tenant's ``max_concurrent_expensive`` slots (per worker) while they
-run; over the limit they wait up to ``server.limits.max_wait``, then 503 SlowDown with
-``Retry-After``, as request slots do. The request's own slot stays held while it waits.
+run; over the limit they wait in turn, the request's own slot held. Unlike a request slot's
+waiter, which gets 503 SlowDown after ``server.limits.max_wait``, one here waits on as long as
+the tenant's expensive operations keep finishing (s3proxy.limits.Gate, ``patient``): refused
+only when none finished for ``max_wait``, or after 10 of them in all. A queue of listings
+moves (rclone's ``--checkers 64`` lists 64 directories at once), and refusing its tail after
+one second made clients back off and slow their whole run; waiting costs the tenant only its
+own request slots and nobody else anything.
 
 Expensive, read from the code (each holds the slot for its costly part only):
 
@@ -56,7 +61,8 @@ CURRENT: contextvars.ContextVar[tuple[Gate, float] | None] = contextvars.Context
 async def held() -> AsyncIterator[None]:
     """Hold one of the tenant's expensive-operation slots for the body of the ``with``.
 
-    Raises 503 SlowDown when none frees within ``max_wait``. A request takes at most one slot:
+    Raises 503 SlowDown when none is handed over within ``max_wait`` (the gate is patient:
+    s3proxy.limits.Gate.enter). A request takes at most one slot:
     a nested ``held()`` inside another passes straight through (no deadlock on a limit of 1)."""
     current = CURRENT.get()
     if current is None:

@@ -53,7 +53,7 @@ LIMITED = Counter(
     " max_concurrent_expensive, requests_per_second, bytes_per_second, upstream_connections"
     " (the tenant's pool) or upstream_connections_total"
     " (an upstream's connections per process, all tenants); answer is SlowDown (refused, 503)"
-    " or waited (served after waiting for a slot)",
+    " or waited (let on after waiting for a slot or a rate token)",
     ["tenant", "limit", "answer"],
 )
 

@@ -20,7 +20,9 @@ class ServerLimits(FrozenModel):
     max_concurrent_requests: int = Field(default=64, ge=1)
     """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
     max_wait: float = Field(default=1.0, ge=0)
-    """Seconds a request over its tenant's limit waits for a slot before 503 SlowDown."""
+    """Seconds a request over its tenant's limit waits for a slot, or for its rate token or
+    byte-debt repayment, before 503 SlowDown (an expensive-operation slot is waited for while
+    its queue moves: s3proxy.limits.Gate)."""
     max_concurrent_expensive: int = Field(default=4, ge=1)
     """Expensive operations (listings, DeleteObjects, ...: s3proxy.expensive) one tenant may
     have running at once; more wait ``max_wait``, then 503 SlowDown."""
