@@ -20,11 +20,17 @@ Whose bucket it is comes from the CORS preflight's unsigned lookup
 name two tenants both use is refused (403), never guessed, so an anonymous request can only ever
 reach the bucket whose own record says it is public, inside the tenant that owns that record.
 
-Admission: anonymous requests share their own slots per process (:data:`ANONYMOUS_REQUESTS`,
-sized like one tenant's, ``server.limits``) and their own upstream connection pool; they never
-take a tenant's request slots, rate budget or connections, so a flood of them cannot slow a
-tenant's signed requests down. A request that carries credentials never enters this module
-beyond :func:`is_anonymous`'s two lookups.
+Admission: anonymous requests have their own slots per process and bucket owner
+(:func:`gates_for`, sized like one tenant's, ``server.limits``) and their own upstream connection
+pool per owner; they never take a tenant's request slots, rate budget or connections, so a flood
+of them cannot slow a tenant's signed requests down. Per owner, because one set for all (as
+before wave 12) let readers of one tenant's popular or slowly read public object take every
+slot and pooled connection, and every other tenant's public buckets answered 503 SlowDown. The
+owner is found before a slot is taken: that look-up costs no upstream request for a name a
+configuration maps or the bucket index rules out, and otherwise runs under the unsigned
+look-ups' own few slots (:data:`s3proxy.cors_requests.UNSIGNED_LOOKUPS`), as it did inside the
+shared slots. A request that carries credentials never enters this module beyond
+:func:`is_anonymous`'s two lookups.
 """
 
 from __future__ import annotations
@@ -33,11 +39,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3proxy import object_acl
+from s3proxy import expensive, object_acl
 from s3proxy.acl import PUBLIC
 from s3proxy.auth.dispatch import PRESIGNED_V2_PARAMS, PRESIGNED_V4_PARAMS
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.config.models import ServerLimits
 from s3proxy.cors_requests import _owner
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
@@ -72,8 +79,11 @@ PUBLIC_OBJECT = frozenset({"public-read"})
 """The object ACL that grants anonymous reads (never authenticated-read: that needs a
 signature, s3proxy.granted_reads)."""
 POOL = "(anonymous)"
-"""The CURRENT_TENANT of anonymous requests: their own upstream connection pool."""
-ANONYMOUS_REQUESTS = Gate(64, POOL)
+"""The CURRENT_TENANT of anonymous requests while their bucket's owner is looked for; then
+``POOL + ":" + owner``: each owner's anonymous readers' own upstream connection pool."""
+_GATES: dict[str, tuple[Gate, Gate]] = {}
+"""Owner tenant → its anonymous requests' slots in this process (one pair per tenant that
+owns a bucket asked for): all requests, and expensive operations (:mod:`s3proxy.expensive`)."""
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _PRESIGN_PARAMS = PRESIGNED_V4_PARAMS + PRESIGNED_V2_PARAMS
 
@@ -88,6 +98,23 @@ def is_anonymous(request: S3Request) -> bool:
 
 def _denied() -> S3Error:
     return S3Error(S3ErrorCode.AccessDenied)
+
+
+def gates_for(owner: str, limits: ServerLimits) -> tuple[Gate, Gate]:
+    """The slots of anonymous requests for ``owner``'s buckets, sized as one tenant's by
+    default (``server.limits``): requests (``max_concurrent_requests``), and of those the
+    expensive operations, listings above all (``max_concurrent_expensive``). Without the
+    second, anonymous listings merging every shard were bounded only by the request slots."""
+    gates = _GATES.get(owner)
+    if gates is None:
+        name = f"{POOL}:{owner}"
+        gates = _GATES[owner] = (
+            Gate(limits.max_concurrent_requests, name),
+            Gate(limits.max_concurrent_expensive, name, "max_concurrent_expensive", patient=True),
+        )
+    gates[0].limit = limits.max_concurrent_requests
+    gates[1].limit = limits.max_concurrent_expensive
+    return gates
 
 
 def granted(acl: str | None, operation: Operation) -> bool:
@@ -149,11 +176,17 @@ async def serve(
     ):
         raise _denied()
     CURRENT_TENANT.set(POOL)
-    gate = ANONYMOUS_REQUESTS
-    gate.limit = server.limits.max_concurrent_requests
+    storages: Mapping[str, Any] = runtime.storages
+    storage = await _owner(request, storages, runtime.keys)
+    if storage is None:
+        raise _denied()
+    owner = storage.tenant.name
+    CURRENT_TENANT.set(f"{POOL}:{owner}")
+    gate, costly = gates_for(owner, server.limits)
     await gate.enter(server.limits.max_wait)
+    expensive.CURRENT.set((costly, server.limits.max_wait))
     try:
-        response = await _handle(request, operation, runtime, receive, entry, request_id)
+        response = await _handle(request, operation, runtime, storage, receive, entry, request_id)
     except BaseException:
         gate.leave()
         raise
@@ -164,16 +197,13 @@ async def _handle(
     request: S3Request,
     operation: Operation,
     runtime: Runtime,
+    storage: MappedStorage,
     receive: TimedReceive,
     entry: dict[str, Any],
     request_id: str,
 ) -> S3Response:
     bucket = request.bucket
     assert bucket is not None
-    storages: Mapping[str, Any] = runtime.storages
-    storage = await _owner(request, storages, runtime.keys)
-    if storage is None:
-        raise _denied()
     try:
         settings = await storage.buckets.settings.get(bucket)
     except S3Error:  # deleted meanwhile, or an invalid name: nothing granted

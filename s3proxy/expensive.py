@@ -53,8 +53,9 @@ from s3proxy.limits import Gate
 CURRENT: contextvars.ContextVar[tuple[Gate, float] | None] = contextvars.ContextVar(
     "s3proxy_expensive", default=None
 )
-"""The running request's tenant's expensive-operation gate and ``max_wait``; None: no limit
-(outside requests, anonymous requests, or while the request already holds a slot)."""
+"""The running request's tenant's expensive-operation gate and ``max_wait`` (an anonymous
+request's: its bucket owner's anonymous one, :func:`s3proxy.anonymous.gates_for`); None: no
+limit (outside requests, or while the request already holds a slot)."""
 
 
 @contextlib.asynccontextmanager

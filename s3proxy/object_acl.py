@@ -22,7 +22,9 @@ Anonymous reads (public-read only) and reads signed by another tenant (either) c
 against a HEAD before serving and against the served response's own ETag and Last-Modified
 after (:mod:`s3proxy.anonymous`, :mod:`s3proxy.granted_reads`), so an object replaced between
 the two is refused, never served under the old object's grant. Records of deleted or
-overwritten objects stay behind, inert (they never match again).
+overwritten objects stay behind, inert (they never match again), until DeleteBucket removes
+the bucket's records (:mod:`s3proxy.backends.bucket_removal`): a bucket created again starts
+unflagged, so an old record would match the same bytes written there in its second.
 """
 
 from __future__ import annotations
@@ -88,6 +90,20 @@ async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | Non
         raise S3Error(S3ErrorCode.InternalError) from None  # never guess at a grant
 
 
+async def flagged(storage: MappedStorage, bucket: str) -> bool:
+    """Whether ``bucket``'s settings record carries :data:`FLAG`. :func:`bind` sets it before
+    it writes a record, so in a bucket without it no record is a grant: one there is left from
+    an earlier bucket of that name (deleted by a release that left its records, or cut short),
+    and the same bytes written in the same second would match it. Not reading one also saves
+    an anonymous or foreign read of a bucket that never held an object ACL an upstream GET
+    (the settings are cached: the caller has just read them)."""
+    try:
+        settings = await storage.buckets.settings.get(bucket)
+    except S3Error:  # deleted meanwhile: nothing granted
+        return False
+    return bool(settings.other.get(FLAG))
+
+
 async def granting(
     storage: MappedStorage, bucket: str, key: str, acls: frozenset[str]
 ) -> ObjectAcl | None:
@@ -95,6 +111,8 @@ async def granting(
     None when there is no record, it holds another ACL, it names another object, or the
     object is gone (or cannot be read without its SSE-C key). The caller checks the served
     response against it again (:meth:`ObjectAcl.matches`): the object may change between."""
+    if not await flagged(storage, bucket):
+        return None
     record = await read(storage, bucket, key)
     if record is None or record.acl not in acls:
         return None
@@ -148,6 +166,8 @@ async def current(
     storage: MappedStorage, bucket: str, key: str, info: ObjectInfo | StoredObject
 ) -> str | None:
     """The public ACL of the object ``info`` describes (None: private)."""
+    if not await flagged(storage, bucket):
+        return None
     record = await read(storage, bucket, key)
     if record is None or not record.matches(info.etag, info.last_modified):
         return None

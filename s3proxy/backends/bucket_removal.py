@@ -13,8 +13,9 @@ that name could meet:
    NoSuchUpload, before and after the name is created again). A crash here leaves the bucket
    with fewer uploads and records of aborted ones, which nothing matches and a retried
    DeleteBucket removes;
-3. every record under ``.uploads/B/`` removed; one that cannot be is an error, and the bucket
-   stays;
+3. every record under ``.uploads/B/`` removed, then every object ACL record under
+   ``.buckets/.acls/B/`` (:mod:`s3proxy.object_acl`); one that cannot be is an error, and the
+   bucket stays;
 4. the bucket's marker deleted (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`);
 5. one more look under the root, for a write that raced these steps (:mod:`.bucket_race`):
    an object puts the marker back (409 BucketNotEmpty), an upload is aborted.
@@ -41,6 +42,7 @@ from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import UploadInfo, WriteConditions
+from s3proxy.object_acl import RECORD_DIR as ACL_RECORD_DIR
 
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
@@ -75,6 +77,9 @@ async def remove_bucket(
     if aborted and await _has_objects(backend, root):  # a Complete won the race to one
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
     await remove_records(storage, backends, bucket)
+    # Its objects' ACL records too: a bucket created again would otherwise meet them, and one
+    # bound to an object of the same bytes written in the same second would match again.
+    await remove_records(storage, backends, bucket, directory=ACL_RECORD_DIR)
     record = await _settings_record(storage, bucket)
     await storage.buckets.delete(bucket)
     await _after_deletion(storage, backends, backend, root, bucket, record)
@@ -175,15 +180,22 @@ async def _abort(backend: Backend, root: UpstreamRoot, upload: UploadInfo) -> No
 
 
 async def remove_records(
-    storage: MappedStorage, backends: Mapping[str, Backend], bucket: str, confirm: Confirm = None
+    storage: MappedStorage,
+    backends: Mapping[str, Backend],
+    bucket: str,
+    confirm: Confirm = None,
+    *,
+    directory: str = RECORD_DIR,
 ) -> None:
     """Remove everything under the bucket's ``.uploads/B/`` (checksums, tags, marks, stale
-    ones too): a later bucket of that name starts with none. A record left is an error."""
+    ones too), or under another ``directory`` of the home's keyed by bucket (its objects' ACL
+    records, ``.buckets/.acls/B/``): a later bucket of that name starts with none. A record
+    left is an error."""
     home = storage.tenant.home
     keeper = backends.get(home.upstream) if home is not None else None
     if home is None or keeper is None:  # no home: no created bucket, no records
         return
-    prefix = f"{home.prefix}{RECORD_DIR}{bucket}/"
+    prefix = f"{home.prefix}{directory}{bucket}/"
     token: str | None = None
     while True:
         page = await keeper.list_objects(home.bucket, prefix, None, None, LIST_PAGE, token)
@@ -194,7 +206,7 @@ async def remove_records(
         for start in range(0, len(names), DELETE_BATCH):
             results = await keeper.delete_objects(home.bucket, names[start : start + DELETE_BATCH])
             if any(result.error not in (None, "NoSuchKey") for result in results):
-                raise S3Error(S3ErrorCode.InternalError, "Upload records could not be removed.")
+                raise S3Error(S3ErrorCode.InternalError, "Bucket records could not be removed.")
         token = page.next_token
         if token is None:
             return
