@@ -1,4 +1,4 @@
-"""CreateBucket starts empty, as on S3: what lies under a new bucket's root is removed first.
+"""A bucket created again starts empty, as on S3: what late writes left under its root goes first.
 
 A created bucket's root is empty once its DeleteBucket has answered (:mod:`.bucket_removal`).
 But replicas share nothing but the upstream: one whose cache still says the bucket exists
@@ -9,6 +9,16 @@ the contents of the next bucket of that name (README "The upstream layout"). So 
 once it has found no marker and before it writes one, removes them as DeleteObjects and
 DeleteBucket would: objects deleted (what a quota counted freed), uploads aborted and their
 records under ``.uploads/B/`` removed.
+
+Only where this gateway deleted a bucket of that name: DeleteBucket leaves a tombstone
+(:data:`~.buckets.TOMBSTONE_DIR`, written before the marker goes). A root without one was never
+a deleted bucket's, or was filled after its tombstone was consumed — an operator who places
+objects under a root by the layout and then creates the bucket: the layout is a contract
+operators migrate data by, and such objects are the new bucket's, as they were before this
+module. The tombstone goes once the root is clear, before the marker is written: a crash before
+that leaves it for the next create to finish the job, a crash after it leaves no bucket and an
+empty root (nothing a client was told is stored is ever removed: no marker has been written
+yet). A bucket deleted through an older release has no tombstone, and is adopted as it is.
 
 Never anything of a bucket that exists: two creates of one name racing through two replicas,
 the first answered and its client already writing, must not lose the client's objects. So each
@@ -22,8 +32,9 @@ nest (only other tenants' may not: ``s3proxy.config.models``), so a created buck
 holds, or lies inside, one of the tenant's mapped roots on the same upstream bucket is left as
 it is (such a created bucket shows the mapped one's objects anyway).
 
-Cost: two listings (objects, uploads) per CreateBucket when the root is empty, as it nearly
-always is; one HEAD more per page of leftovers.
+Cost: one HEAD (the tombstone) per CreateBucket; for a name deleted before, three listings
+(objects, uploads, upload records) and the tombstone's DELETE; one HEAD more per page of
+leftovers.
 """
 
 from __future__ import annotations
@@ -44,10 +55,20 @@ if TYPE_CHECKING:
 
 async def clear_root(storage: MappedStorage, bucket: str) -> None:
     """Remove what lies under the root of ``bucket``, which has no marker (the caller found
-    none): called by CreateBucket before it writes the marker."""
+    none), if its tombstone says this gateway deleted it, then the tombstone: called by
+    CreateBucket before it writes the marker."""
     root = storage.root(bucket)
     if _nests_a_mapped_root(storage.tenant, root):
         return
+    if not await storage.buckets.was_deleted(bucket):
+        return  # never deleted here: an operator's objects, adopted as they are
+    await _clear(storage, root, bucket)
+    await storage.buckets.forget_deletion(bucket)
+
+
+async def _clear(storage: MappedStorage, root: UpstreamRoot, bucket: str) -> None:
+    """Objects, uploads and upload records under ``root``, each page only while ``bucket``
+    still has no marker."""
     backend = storage.buckets.backends.get(root.upstream)
     if backend is None:  # config validation makes this unreachable; never leak the name
         raise S3Error(S3ErrorCode.InternalError)
@@ -63,8 +84,8 @@ async def clear_root(storage: MappedStorage, bucket: str) -> None:
         await abort_all(backend, root, storage.shard_roots(root), still_absent)
     if has_objects or uploads:  # after the aborts: a Complete racing them made an object
         await _remove_objects(storage, backend, root, bucket, still_absent)
-    if uploads:
-        await remove_records(storage, storage.buckets.backends, bucket, still_absent)
+    # Records too when no upload is left: a late Complete undone (bucket_race) leaves its own.
+    await remove_records(storage, storage.buckets.backends, bucket, still_absent)
 
 
 def _nests_a_mapped_root(tenant: TenantLayout, root: UpstreamRoot) -> bool:

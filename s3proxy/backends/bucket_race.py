@@ -23,7 +23,7 @@ last seen upstream more than :data:`RECHECK_SECONDS` before the write landed ask
 bucket, tenant and process per :data:`RECHECK_SECONDS`, and a write is answered 200 only if its
 bucket was seen upstream at most that long before it landed (or after). What such a write
 still leaves in a deleted bucket is removed when the name is created again
-(:func:`.bucket_leftovers.clear_root`).
+(:func:`.bucket_leftovers.clear_root`, by the tombstone DeleteBucket left).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ that name could meet:
 3. every record under ``.uploads/B/`` removed, then every object ACL record under
    ``.buckets/.acls/B/`` (:mod:`s3proxy.object_acl`); one that cannot be is an error, and the
    bucket stays;
-4. the bucket's marker deleted (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`);
+4. the bucket's tombstone written, then its marker deleted
+   (:meth:`~s3proxy.backends.buckets.BucketRegistry.delete`; :mod:`.bucket_leftovers`);
 5. one more look under the root, for a write that raced these steps (:mod:`.bucket_race`):
    an object puts the marker back (409 BucketNotEmpty), an upload is aborted.
 

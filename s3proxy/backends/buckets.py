@@ -12,8 +12,12 @@ every worker of one server shares (:mod:`s3proxy.backends.bucket_cache`): a crea
 through any worker is seen by all of them before its response is sent. Across replicas the cache
 lifetime, ``server.bucket_cache_seconds``, is the window in which a bucket deleted on one replica
 may still be read on another; writes look again once the upstream's answer is older than
-:data:`~s3proxy.backends.bucket_race.RECHECK_SECONDS` (:meth:`BucketRegistry.checked_since`),
-and CreateBucket removes what such a write left (:mod:`.bucket_leftovers`).
+:data:`~s3proxy.backends.bucket_race.RECHECK_SECONDS` (:meth:`BucketRegistry.checked_since`).
+DeleteBucket leaves a tombstone, an empty object at ``home.prefix + ".buckets/.deleted/" + B``
+(written before the marker goes), so that the next CreateBucket of the name knows that what
+lies under the root was written after a delete, and removes it (:mod:`.bucket_leftovers`); a
+root with no tombstone was filled some other way (an operator's copy by the layout) and is
+adopted as it is.
 
 The marker's body is the bucket's settings record (CORS, tags: JSON, empty when there are none;
 :mod:`s3proxy.backends.bucket_settings`). Its size comes with the existence HEAD, so a bucket
@@ -43,6 +47,9 @@ from s3proxy.model import ListEntry, ReadConditions, WriteConditions
 MARKER_DIR = ".buckets/"
 SETTINGS_DIR = MARKER_DIR + ".mapped/"
 """Settings records of buckets mapped in the configuration (created buckets use the marker)."""
+TOMBSTONE_DIR = MARKER_DIR + ".deleted/"
+"""Tombstones of buckets deleted through the gateway (a name starting with "." is no bucket's
+marker: ListBuckets and the bucket-name index list ``.buckets/`` one level deep, by name)."""
 EXPLICIT_CREATION_DATE = "2000-01-01T00:00:00.000Z"
 """Config-mapped buckets have no creation record; S3 clients need some date."""
 
@@ -103,11 +110,28 @@ class BucketRegistry:
         trusts an older answer only after looking again (:mod:`.bucket_race`)."""
         self.settings = BucketSettingsStore(self)
 
-    def _marker(self, bucket: str) -> tuple[Backend, str, str]:
+    def _marker(self, bucket: str, directory: str = MARKER_DIR) -> tuple[Backend, str, str]:
+        """(backend, upstream bucket, key) of ``bucket``'s marker, or of its tombstone."""
         home = self.tenant.home
         if home is None:
             raise S3Error(S3ErrorCode.NoSuchBucket)
-        return self._backends[home.upstream], home.bucket, f"{home.prefix}{MARKER_DIR}{bucket}"
+        return self._backends[home.upstream], home.bucket, f"{home.prefix}{directory}{bucket}"
+
+    async def was_deleted(self, bucket: str) -> bool:
+        """Whether a DeleteBucket of this gateway left ``bucket``'s tombstone (one HEAD)."""
+        backend, upstream_bucket, tombstone = self._marker(bucket, TOMBSTONE_DIR)
+        try:
+            await backend.head_object(upstream_bucket, tombstone, ReadConditions())
+        except S3Error as error:
+            if error.code in (S3ErrorCode.NoSuchKey, S3ErrorCode.NoSuchBucket):
+                return False
+            raise
+        return True
+
+    async def forget_deletion(self, bucket: str) -> None:
+        """Remove ``bucket``'s tombstone (CreateBucket, once the root is cleared)."""
+        backend, upstream_bucket, tombstone = self._marker(bucket, TOMBSTONE_DIR)
+        await backend.delete_object(upstream_bucket, tombstone)
 
     def _check_owner(self, bucket: str) -> None:
         if bucket in self._foreign and bucket not in self.tenant.buckets:
@@ -190,7 +214,7 @@ class BucketRegistry:
     async def create(self, bucket: str, clear: Callable[[], Awaitable[None]] | None = None) -> None:
         """Create ``bucket``: ``clear()`` runs once no bucket of that name exists, before the
         marker is written (:func:`.bucket_leftovers.clear_root`: late writes of another replica
-        into a bucket of that name deleted earlier)."""
+        into a bucket of that name deleted earlier, when its tombstone says so)."""
         if bucket in self.tenant.buckets:
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
         if bucket in self._foreign:
@@ -217,7 +241,9 @@ class BucketRegistry:
             self._cache.generation.bump()
 
     async def delete(self, bucket: str) -> None:
-        """Remove the record; the caller has checked that the bucket is empty."""
+        """Remove the record, after writing the tombstone (a crash in between leaves the
+        bucket, beside a tombstone that counts only once the marker is gone); the caller has
+        checked that the bucket is empty."""
         if bucket in self.tenant.buckets:
             raise S3Error(
                 S3ErrorCode.AccessDenied, "Buckets mapped in the configuration cannot be deleted."
@@ -225,6 +251,7 @@ class BucketRegistry:
         backend, upstream_bucket, marker = self._marker(bucket)
         self._seen.pop(bucket, None)
         self._checked.pop(bucket, None)
+        await write_record(*self._marker(bucket, TOMBSTONE_DIR))
         try:
             await backend.delete_object(upstream_bucket, marker)
         finally:  # after the upstream delete (even a failed one), before the response

@@ -226,12 +226,12 @@ class MappedStorage:
             self.buckets,
             request.bucket,
             looked_at,
-            lambda: self._unwrite(scopes, backend, location),
+            lambda: self.unwrite(scopes, backend, location),
         )
         await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
         return result
 
-    async def _unwrite(
+    async def unwrite(
         self, scopes: tuple[QuotaScope, ...], backend: Backend, location: UpstreamLocation
     ) -> None:
         """Remove an object written into a bucket deleted meanwhile, and what it counted
@@ -367,7 +367,7 @@ class MappedStorage:
             result = await _copy(source_backend, backend, mapped, same, sums)
         await kept_or_undone(
             self.buckets, request.bucket, looked_at,
-            lambda: self._unwrite(mapped.quota, backend, target),
+            lambda: self.unwrite(mapped.quota, backend, target),
         )  # fmt: skip
         await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
         return result

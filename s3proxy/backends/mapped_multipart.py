@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -20,14 +19,8 @@ from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
 from s3proxy.backends.upload_gone import after_failed_complete
-from s3proxy.backends.upload_listing import (
-    MergedUploads,
-    client_upload,
-    in_key_order,
-    sweep_stale,
-    upload_with,
-    whole_bucket,
-)
+from s3proxy.backends.upload_listing import MergedUploads, sweep_stale, upload_with, whole_bucket
+from s3proxy.backends.upload_merge import merged_uploads
 from s3proxy.backends.upload_records import (
     RecordedCompletion,
     UploadChecksum,
@@ -40,14 +33,13 @@ from s3proxy.backends.usage_records import completed_size
 from s3proxy.completion import check_completion, check_object_size, latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.listing import ListQuery, MergedPage, merge_listing
+from s3proxy.listing import ListQuery
 from s3proxy.model import (
     STANDARD,
     CompleteMultipartInput,
     CompleteMultipartOutput,
     CopyObjectOutput,
     CreateMultipartInput,
-    ListPage,
     PartInfo,
     PartsPage,
     UploadInfo,
@@ -286,7 +278,11 @@ class MappedUploads:
     ) -> CompleteMultipartOutput:
         """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
         by the backend. An upload that is gone because it just completed with these parts
-        answers as it did then; one an Abort removes, NoSuchUpload (:mod:`.upload_gone`)."""
+        answers as it did then; one an Abort removes, NoSuchUpload (:mod:`.upload_gone`).
+        Then, as after a PutObject, the bucket must still exist (:mod:`.bucket_race`): an
+        upload created through a replica that had not yet seen its bucket deleted through
+        another, and completed later, makes no object there (it is removed, NoSuchBucket)."""
+        looked_at = self._storage.buckets.cache.current()  # a DeleteBucket meanwhile
         backend, location = await self._existing(request.bucket, request.key)
         tenant, conditions = self._storage.tenant, request.conditions
         await require_checked(self._backends, tenant, location.upstream, conditions)
@@ -296,6 +292,24 @@ class MappedUploads:
             key=location.key,
             quota=self._storage.quota_scopes(request.bucket),
         )
+        result = await self._assembled(backend, location, upstream, request, recorded)
+
+        async def undo() -> None:
+            await self._storage.unwrite(upstream.quota, backend, location)
+
+        await kept_or_undone(self._storage.buckets, request.bucket, looked_at, undo)
+        return result
+
+    async def _assembled(
+        self,
+        backend: Backend,
+        location: UpstreamLocation,
+        upstream: CompleteMultipartInput,
+        request: CompleteMultipartInput,
+        recorded: RecordedCompletion | None,
+    ) -> CompleteMultipartOutput:
+        """The parts listed and checked, then the upstream's Complete (a failed one as
+        :func:`.upload_gone.after_failed_complete` reads it)."""
         try:
             stored: list[PartInfo] = []
             marker = 0
@@ -407,51 +421,12 @@ class MappedUploads:
         parts = page.parts[:max_parts]
         return dataclasses.replace(page, parts=parts, next_marker=parts[-1].part_number)
 
-    async def _merged_uploads(
-        self, bucket: str, backend: Backend, query: ListQuery, upload_id_marker: str | None
-    ) -> tuple[MergedPage, list[UploadInfo]]:
-        """The merge of every shard's uploads (:meth:`list_uploads`), and its uploads under
-        their client keys."""
-        root = self._storage.root(bucket)
-        encoding = await self._storage.encoding(bucket)
-        delimiter = query.delimiter if encoding == "plain" else None  # flat: the merge rolls up
-        marker_key = None
-        if query.start_after and upload_id_marker:
-            marker_key = self._storage.locate(bucket, query.start_after, encoding)[1].key
-
-        listed: dict[str, UploadInfo] = {}  # upload id → as listed (checksum, class)
-
-        async def fetch(
-            prefix: str, start_after: str | None, max_keys: int, token: str | None
-        ) -> ListPage:
-            if token is not None:
-                key_marker, id_marker = json.loads(token)
-            else:
-                key_marker = start_after
-                id_marker = upload_id_marker if start_after == marker_key else None
-            page = await backend.list_multipart_uploads(
-                root.bucket, prefix, None, key_marker, id_marker, max_keys
-            )
-            listed.update((upload.upload_id, upload) for upload in page.uploads)
-            entries, prefixes = in_key_order(page, prefix, delimiter)
-            next_token = json.dumps(page.next_marker) if page.next_marker else None
-            return ListPage(entries, prefixes, next_token)
-
-        merged = await merge_listing(
-            self._storage.shard_roots(root), query, fetch, encoding, repeats=True
-        )
-        return merged, [client_upload(entry, listed.get(entry.etag)) for entry in merged.entries]
-
     async def list_uploads(
         self, bucket: str, query: ListQuery, upload_id_marker: str | None
     ) -> MergedUploads:
-        """Uploads over every shard, merged by key exactly as object listings are.
-
-        ``query.start_after`` is the client's key marker; ``upload_id_marker`` (upstream id)
-        applies to that key only, so it is sent to the one shard that key lives in. An upload
-        travels through :func:`merge_listing` as a ListEntry whose ``etag`` holds its upload id
-        and ``last_modified`` its initiation time — the merge reads nothing but the key. A
-        listing of the whole bucket also drops the records of uploads gone upstream
+        """Uploads over every shard, merged by key exactly as object listings are
+        (:func:`.upload_merge.merged_uploads`), with what their records say. A listing of the
+        whole bucket also drops the records of uploads gone upstream
         (:func:`~.upload_listing.sweep_stale`).
         """
         root = self._storage.root(bucket)
@@ -459,7 +434,9 @@ class MappedUploads:
         backend = self._backends.get(root.upstream)
         if backend is None:  # config validation makes this unreachable; never leak the name
             raise S3Error(S3ErrorCode.InternalError)
-        merged, uploads = await self._merged_uploads(bucket, backend, query, upload_id_marker)
+        merged, uploads = await merged_uploads(
+            self._storage, bucket, backend, query, upload_id_marker
+        )
         recorded: dict[str, tuple[UploadChecksum | None, UploadMarks]] = {}
         records = self._records(backend) or self._home_records()  # home: public ACL marks
         if uploads and records is not None:  # the UploadId names the records (handlers)
@@ -468,7 +445,9 @@ class MappedUploads:
             if not merged.is_truncated and whole_bucket(query, upload_id_marker):
 
                 async def relist() -> list[UploadInfo] | None:
-                    again, listed = await self._merged_uploads(bucket, backend, query, None)
+                    again, listed = await merged_uploads(
+                        self._storage, bucket, backend, query, None
+                    )
                     return None if again.is_truncated else listed
 
                 await sweep_stale(records, bucket, uploads, found, relist)

@@ -8,7 +8,8 @@ is an hour, so that a replica's cached "this bucket exists" outlives the test.
   empty, as a new bucket is on S3 (README "The upstream layout").
 - A write that lands more than ``RECHECK_SECONDS`` after its replica last saw the bucket
   upstream asks again: into a bucket deleted through the other replica it is NoSuchBucket,
-  with nothing left upstream (the one wait of this file, a second).
+  with nothing left upstream (the waits of this file, a second each); so is the Complete of
+  an upload created within that second and completed after it (wave 12, C2).
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ def replicas(
             workdir = tmp_path_factory.mktemp(f"w12c-{request.param}-{name}")
             started.append(
                 start_proxy(
-                    server, upstream, workdir, server={"bucket_cache_seconds": CACHE_SECONDS}
+                    server,
+                    upstream,
+                    workdir,
+                    # One worker: a request that a client's new connection takes to a worker
+                    # that never cached the bucket would see it gone at once.
+                    server={"bucket_cache_seconds": CACHE_SECONDS, "workers": 1},
                 )
             )
         yield started[0], started[1]
@@ -132,6 +138,32 @@ def test_a_late_write_through_another_replica_is_no_such_bucket(
     assert _code(raised.value) == "NoSuchBucket"
     with pytest.raises(ClientError) as raised:  # and it knows from then on
         two.put_object(Bucket=bucket, Key="later", Body=b"later")
+    assert _code(raised.value) == "NoSuchBucket"
+    upstream = replicas[0].upstream
+    listed = upstream.list_objects_v2(Bucket=HOME_BUCKET, Prefix=f"alice/{bucket}/")
+    assert listed.get("Contents", []) == []
+
+
+def test_an_upload_completed_late_into_a_bucket_deleted_elsewhere_is_no_such_bucket(
+    replicas: tuple[Proxy, Proxy],
+) -> None:
+    """Created within the second (answered 200, as any write there is), completed after it:
+    the Complete asks again, like a PutObject, and leaves no object behind."""
+    one, two = (replica.client("alice") for replica in replicas)
+    bucket = _new_bucket("complete")
+    one.create_bucket(Bucket=bucket)
+    two.head_bucket(Bucket=bucket)
+    one.delete_bucket(Bucket=bucket)
+    upload = two.create_multipart_upload(Bucket=bucket, Key="late")["UploadId"]
+    part = two.upload_part(Bucket=bucket, Key="late", UploadId=upload, PartNumber=1, Body=b"p")
+    time.sleep(RECHECK_SECONDS + 0.1)
+    with pytest.raises(ClientError) as raised:
+        two.complete_multipart_upload(
+            Bucket=bucket,
+            Key="late",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+        )
     assert _code(raised.value) == "NoSuchBucket"
     upstream = replicas[0].upstream
     listed = upstream.list_objects_v2(Bucket=HOME_BUCKET, Prefix=f"alice/{bucket}/")

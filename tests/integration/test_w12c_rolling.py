@@ -228,12 +228,16 @@ def test_a_ghost_left_by_the_old_replica_is_cleared_by_the_new(
     old_and_new: tuple[Proxy, Proxy],
 ) -> None:
     """The old replica answers late writes into a deleted bucket 200 (it has no re-check): the
-    new replica's CreateBucket of the name still starts empty."""
+    new replica's CreateBucket of the name still starts empty. The tombstone the new replica's
+    DeleteBucket leaves (wave 12 C2) is no bucket to the old one's ListBuckets."""
     old, new = (replica.client("alice") for replica in old_and_new)
     bucket = _bucket("ghost")
     new.create_bucket(Bucket=bucket)
     old.head_bucket(Bucket=bucket)
     new.delete_bucket(Bucket=bucket)
+    listed = [entry["Name"] for entry in old.list_buckets()["Buckets"]]
+    assert bucket not in listed
+    assert not [name for name in listed if not name[0].isalnum()]
     old.put_object(Bucket=bucket, Key="late", Body=b"late")
     new.create_bucket(Bucket=bucket)
     assert new.list_objects_v2(Bucket=bucket).get("KeyCount") == 0

@@ -65,11 +65,24 @@ class Upstream:
         return ObjectInfo(5, self.objects[key], "t", ObjectAttributes(), sums)
 
 
+class Buckets:
+    """The bucket exists, and the upstream said so a moment ago (no request: bucket_race)."""
+
+    cache = SimpleNamespace(current=lambda: 0)
+
+    def checked_since(self, bucket: str, moment: float) -> bool:
+        return True
+
+    async def exists(self, bucket: str, fresh: bool = False) -> bool:
+        return True
+
+
 class Storage:
     """What MappedUploads asks of MappedStorage: where a key lives, whether its bucket exists."""
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
+        self.buckets = Buckets()
         self.classes = ClassRecords(self)  # type: ignore[arg-type]
         self.tenant = SimpleNamespace(home=None)  # no home: no object ACL records to reset
 

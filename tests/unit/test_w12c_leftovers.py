@@ -2,7 +2,8 @@
 s3proxy.backends.bucket_leftovers): what another replica wrote into a deleted bucket of that
 name goes, but never anything of a bucket that exists — a create racing another replica's
 create of the same name, whose client is already writing, loses the race and removes nothing.
-The lanes cannot time that race; the fakes of test_bucket_removal can."""
+The lanes cannot time that race; the fakes of test_bucket_removal can. Only where the
+gateway's DeleteBucket left a tombstone (wave 12, C2): anything else is adopted."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class CountingUpstream(Upstream):
         return await super().has_uploads(bucket, prefix)
 
 
+TOMBSTONE = "alice/.buckets/.deleted/b"
+
+
 @dataclass
 class Registry:
     upstream: CountingUpstream
@@ -40,6 +44,12 @@ class Registry:
     @property
     def backends(self) -> Mapping[str, Any]:
         return {"up": self.upstream}
+
+    async def was_deleted(self, bucket: str) -> bool:
+        return TOMBSTONE in self.upstream.objects
+
+    async def forget_deletion(self, bucket: str) -> None:
+        self.upstream.objects.discard(TOMBSTONE)
 
     async def exists(self, bucket: str, fresh: bool = False) -> bool:
         assert fresh  # never the cache: only the upstream knows whether a replica created it
@@ -77,17 +87,38 @@ def _clear(upstream: CountingUpstream, tenant: Tenant | None = None) -> Registry
     return registry
 
 
-def test_an_empty_root_costs_two_listings() -> None:
-    upstream = CountingUpstream(objects={"alice/other/1/k"})
+def test_a_root_without_a_tombstone_is_adopted_as_it_is() -> None:
+    """No DeleteBucket of this gateway left the name's tombstone: what lies under the root was
+    placed there by the layout (an operator's copy), and is the new bucket's."""
+    placed = {f"{ROOT.prefix}1/placed", f"{ROOT.prefix}2/placed", f"{RECORDS}d.tags"}
+    uploads = [(f"{ROOT.prefix}3/upload", "u1")]
+    upstream = CountingUpstream(objects=set(placed), uploads=list(uploads))
     registry = _clear(upstream)
-    assert (upstream.listings, registry.heads) == (2, 0)
+    assert (upstream.objects, upstream.uploads) == (placed, uploads)
+    assert (upstream.listings, registry.heads) == (0, 0)
+
+
+def test_an_empty_root_costs_three_listings_and_its_tombstone_goes() -> None:
+    upstream = CountingUpstream(objects={"alice/other/1/k", TOMBSTONE})
+    registry = _clear(upstream)
+    assert (upstream.listings, registry.heads) == (3, 0)
     assert upstream.objects == {"alice/other/1/k"}
+
+
+def test_records_without_an_upload_go_too() -> None:
+    """What a late Complete undone into the deleted bucket left (bucket_race): its upload is
+    gone, its records are not."""
+    upstream = CountingUpstream(objects={f"{RECORDS}d.tags", TOMBSTONE})
+    registry = _clear(upstream)
+    assert upstream.objects == set()
+    assert registry.heads == 1
 
 
 def test_late_objects_uploads_and_records_go_and_nothing_else() -> None:
     kept = {"alice/other/1/k", "alice/.uploads/other/x.tags", "alice/.buckets/other"}
+    late = {f"{ROOT.prefix}1/late", f"{ROOT.prefix}2/late", f"{RECORDS}d.tags", TOMBSTONE}
     upstream = CountingUpstream(
-        objects={f"{ROOT.prefix}1/late", f"{ROOT.prefix}2/late", f"{RECORDS}d.tags", *kept},
+        objects={*late, *kept},
         uploads=[(f"{ROOT.prefix}3/upload", "u1"), ("alice/other/1/k", "u2")],
     )
     registry = _clear(upstream)
@@ -100,7 +131,7 @@ def test_a_create_that_lost_the_race_removes_nothing() -> None:
     """Another replica's create wrote the marker after this create found none, and its client
     wrote an object: this create is BucketAlreadyOwnedByYou (200 in us-east-1), the object
     and the upload stay."""
-    objects = {MARKER, f"{ROOT.prefix}1/theirs"}
+    objects = {MARKER, TOMBSTONE, f"{ROOT.prefix}1/theirs"}
     uploads = [(f"{ROOT.prefix}2/theirs", "u1")]
     upstream = CountingUpstream(objects=set(objects), uploads=list(uploads))
     with pytest.raises(S3Error) as raised:
@@ -114,6 +145,7 @@ def test_a_root_nesting_one_of_the_tenants_mapped_roots_is_left_alone(prefix: st
     """A tenant's own roots may nest: a mapped bucket's objects are never a created one's
     leftovers, whichever holds the other."""
     mapped = {f"{prefix}k", f"{ROOT.prefix}x/k"} if prefix != "alice/" else {f"{ROOT.prefix}k"}
+    mapped.add(TOMBSTONE)
     upstream = CountingUpstream(objects=set(mapped))
     tenant = Tenant(buckets={"photos": UpstreamRoot("up", "homes", prefix)})
     registry = _clear(upstream, tenant)
