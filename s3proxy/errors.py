@@ -62,6 +62,7 @@ class S3ErrorCode(enum.Enum):
         400,
         "The value of the expected bucket owner parameter must be an AWS Account ID.",
     )
+    InvalidBucketState = (409, "The request is not valid with the current state of the bucket.")
     InvalidChunkSizeError = (
         403,
         "Only the last chunk is allowed to have a size less than 8192 bytes",
@@ -108,6 +109,11 @@ class S3ErrorCode(enum.Enum):
     NoSuchVersion = (404, "The specified version does not exist.")
     NotImplemented = (501, "A header you provided implies functionality that is not implemented")
     NotModified = (304, "Not Modified")
+    ObjectLockConfigurationNotFoundError = (
+        404,
+        "Object Lock configuration does not exist for this bucket",
+    )
+    OwnershipControlsNotFoundError = (404, "The bucket ownership controls were not found")
     PreconditionFailed = (412, "At least one of the pre-conditions you specified did not hold")
     QuotaExceeded = (403, "The write would exceed a storage quota (bytes or objects).")
     RequestHeaderSectionTooLarge = (

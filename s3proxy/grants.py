@@ -78,6 +78,11 @@ NEEDS: dict[Operation, Need] = {
     _O.DeleteBucketTagging: Need(Action.ADMIN, Scope.BUCKET),
     _O.PutBucketAcl: Need(Action.ADMIN, Scope.BUCKET),  # s3proxy.handlers.acl
     _O.GetBucketAcl: Need(Action.ADMIN, Scope.BUCKET),
+    _O.GetObjectLockConfiguration: Need(Action.ADMIN, Scope.BUCKET),  # handlers.lock_ownership
+    _O.PutObjectLockConfiguration: Need(Action.ADMIN, Scope.BUCKET),
+    _O.GetBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
+    _O.PutBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
+    _O.DeleteBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
     _O.ListObjects: Need(Action.LIST, Scope.LISTING),
     _O.ListObjectsV2: Need(Action.LIST, Scope.LISTING),
     _O.ListObjectVersions: Need(Action.LIST, Scope.LISTING),
@@ -99,6 +104,10 @@ NEEDS: dict[Operation, Need] = {
     _O.DeleteObjectTagging: Need(Action.WRITE, Scope.OBJECT),
     _O.GetObjectAcl: Need(Action.READ, Scope.OBJECT),
     _O.PutObjectAcl: Need(Action.WRITE, Scope.OBJECT),
+    _O.GetObjectRetention: Need(Action.READ, Scope.OBJECT),
+    _O.PutObjectRetention: Need(Action.WRITE, Scope.OBJECT),
+    _O.GetObjectLegalHold: Need(Action.READ, Scope.OBJECT),
+    _O.PutObjectLegalHold: Need(Action.WRITE, Scope.OBJECT),
     _O.CreateMultipartUpload: Need(Action.WRITE, Scope.OBJECT),
     _O.UploadPart: Need(Action.WRITE, Scope.OBJECT),
     _O.CompleteMultipartUpload: Need(Action.WRITE, Scope.OBJECT),

@@ -149,6 +149,14 @@ UPLOADS = _ops(Operation.PutObject, Operation.UploadPart)
 ACL_SETTERS = OBJECT_WRITES | _ops(
     Operation.CreateBucket, Operation.PutBucketAcl, Operation.PutObjectAcl
 )
+# s3proxy.handlers.lock_ownership: the ownership body is verified; the lock Puts are refused
+# before their body is read, so a checksum of it asks for nothing.
+LOCK_OWNERSHIP_PUTS = (
+    Operation.PutBucketOwnershipControls,
+    Operation.PutObjectLockConfiguration,
+    Operation.PutObjectRetention,
+    Operation.PutObjectLegalHold,
+)
 # Where an x-amz-checksum-<alg> value is verified (bodies) or passed upstream (Complete's
 # whole-object checksum).
 CHECKSUMMED = _ops(
@@ -163,6 +171,7 @@ CHECKSUMMED = _ops(
     Operation.PutBucketTagging,
     Operation.PutBucketAcl,  # s3proxy.handlers.acl
     Operation.PutObjectAcl,
+    *LOCK_OWNERSHIP_PUTS,
 )
 # Where an SSE-C key (the object's) is read (s3proxy.sse).
 SSE_C = _ops(
@@ -226,8 +235,10 @@ HEADERS: Mapping[str, HeaderRule] = {
     ),
     # Nothing here is under governance retention, so there is nothing to bypass.
     "x-amz-bypass-governance-retention": HeaderRule(
-        _ops(Operation.DeleteObject, Operation.DeleteObjects), inert
+        _ops(Operation.DeleteObject, Operation.DeleteObjects, Operation.PutObjectRetention), inert
     ),
+    # No bucket here has a lock, so PutObjectLockConfiguration is refused whatever its token.
+    "x-amz-bucket-object-lock-token": HeaderRule(_ops(Operation.PutObjectLockConfiguration), inert),
     # Object tags and storage class: read by the handlers (s3proxy.tagging, storage_classes).
     "x-amz-tagging": HeaderRule(OBJECT_WRITES),
     "x-amz-storage-class": HeaderRule(OBJECT_WRITES),
@@ -295,6 +306,7 @@ STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
         Operation.PutBucketAcl,
         Operation.PutObjectAcl,
         Operation.PutObjectTagging,
+        *LOCK_OWNERSHIP_PUTS,
     ),
     "content-type": CONTENT,
     "content-encoding": CONTENT,

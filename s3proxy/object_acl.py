@@ -227,6 +227,8 @@ async def bind(
 def _flagged(settings: BucketSettings) -> BucketSettings:
     if settings.other.get(FLAG):
         return settings
+    if settings.ownership is not None:  # PutBucketOwnershipControls won the race: no ACLs
+        raise S3Error(S3ErrorCode.AccessControlListNotSupported)
     return dataclasses.replace(settings, other={**settings.other, FLAG: True})
 
 

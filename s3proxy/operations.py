@@ -70,6 +70,15 @@ class Operation(enum.Enum):
     GetBucketAcl = "GetBucketAcl"
     PutObjectAcl = "PutObjectAcl"
     GetObjectAcl = "GetObjectAcl"
+    GetObjectLockConfiguration = "GetObjectLockConfiguration"
+    PutObjectLockConfiguration = "PutObjectLockConfiguration"
+    GetObjectRetention = "GetObjectRetention"
+    PutObjectRetention = "PutObjectRetention"
+    GetObjectLegalHold = "GetObjectLegalHold"
+    PutObjectLegalHold = "PutObjectLegalHold"
+    GetBucketOwnershipControls = "GetBucketOwnershipControls"
+    PutBucketOwnershipControls = "PutBucketOwnershipControls"
+    DeleteBucketOwnershipControls = "DeleteBucketOwnershipControls"
     Unsupported = "Unsupported"
     """Refused with 501 NotImplemented: S3 defines it (or we cannot tell), the proxy does not."""
     MethodNotAllowed = "MethodNotAllowed"
@@ -174,6 +183,13 @@ RULES: tuple[Rule, ...] = (
     Rule("DELETE", Target.BUCKET, Operation.DeleteBucketTagging, "tagging"),
     Rule("PUT", Target.BUCKET, Operation.PutBucketAcl, "acl"),
     Rule("GET", Target.BUCKET, Operation.GetBucketAcl, "acl"),
+    # Object Lock on buckets created without it, and ownership controls
+    # (s3proxy.handlers.lock_ownership).
+    Rule("GET", Target.BUCKET, Operation.GetObjectLockConfiguration, "object-lock"),
+    Rule("PUT", Target.BUCKET, Operation.PutObjectLockConfiguration, "object-lock"),
+    Rule("GET", Target.BUCKET, Operation.GetBucketOwnershipControls, "ownershipControls"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketOwnershipControls, "ownershipControls"),
+    Rule("DELETE", Target.BUCKET, Operation.DeleteBucketOwnershipControls, "ownershipControls"),
     Rule(
         "GET",
         Target.BUCKET,
@@ -247,6 +263,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("PUT", Target.OBJECT, Operation.PutObjectAcl, "acl", optional=("versionId",)),
     Rule("GET", Target.OBJECT, Operation.GetObjectAcl, "acl", optional=("versionId",)),
+    Rule("GET", Target.OBJECT, Operation.GetObjectRetention, "retention", optional=("versionId",)),
+    Rule("PUT", Target.OBJECT, Operation.PutObjectRetention, "retention", optional=("versionId",)),
+    Rule("GET", Target.OBJECT, Operation.GetObjectLegalHold, "legal-hold", optional=("versionId",)),
+    Rule("PUT", Target.OBJECT, Operation.PutObjectLegalHold, "legal-hold", optional=("versionId",)),
     Rule("DELETE", Target.OBJECT, Operation.AbortMultipartUpload, required=("uploadId",)),
     Rule("DELETE", Target.OBJECT, Operation.DeleteObject, optional=("versionId",)),
 )

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from s3proxy.handlers import acl, attributes, bucket, multipart, object_copy, service, versions
+from s3proxy.handlers import (
+    acl,
+    attributes,
+    bucket,
+    lock_ownership,
+    multipart,
+    object_copy,
+    service,
+    versions,
+)
 from s3proxy.handlers import bucket_settings as settings_handlers
 from s3proxy.handlers import object as object_handlers
 from s3proxy.handlers import tagging as tagging_handlers
@@ -47,4 +56,13 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GetBucketAcl: acl.get_bucket_acl,
     Operation.PutObjectAcl: acl.put_object_acl,
     Operation.GetObjectAcl: acl.get_object_acl,
+    Operation.GetObjectLockConfiguration: lock_ownership.get_object_lock_configuration,
+    Operation.PutObjectLockConfiguration: lock_ownership.put_object_lock_configuration,
+    Operation.GetObjectRetention: lock_ownership.no_object_lock,
+    Operation.PutObjectRetention: lock_ownership.no_object_lock,
+    Operation.GetObjectLegalHold: lock_ownership.no_object_lock,
+    Operation.PutObjectLegalHold: lock_ownership.no_object_lock,
+    Operation.GetBucketOwnershipControls: lock_ownership.get_bucket_ownership_controls,
+    Operation.PutBucketOwnershipControls: lock_ownership.put_bucket_ownership_controls,
+    Operation.DeleteBucketOwnershipControls: lock_ownership.delete_bucket_ownership_controls,
 }

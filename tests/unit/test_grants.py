@@ -26,13 +26,16 @@ ADMIN |= {  # bucket settings (s3proxy.handlers.bucket_settings)
     O.PutBucketCors, O.GetBucketCors, O.DeleteBucketCors,
     O.PutBucketTagging, O.GetBucketTagging, O.DeleteBucketTagging,
     O.PutBucketAcl, O.GetBucketAcl,
+    O.GetObjectLockConfiguration, O.PutObjectLockConfiguration,  # s3proxy.handlers.lock_ownership
+    O.GetBucketOwnershipControls, O.PutBucketOwnershipControls, O.DeleteBucketOwnershipControls,
 }  # fmt: skip
 LIST = {O.ListObjects, O.ListObjectsV2, O.ListMultipartUploads, O.ListObjectVersions}
 READ = {O.GetObject, O.HeadObject, O.GetObjectAttributes, O.GetObjectTagging, O.GetObjectAcl}
+READ |= {O.GetObjectRetention, O.GetObjectLegalHold}
 WRITE = {
     O.PutObject, O.CopyObject, O.UploadPartCopy, O.CreateMultipartUpload, O.UploadPart,
     O.CompleteMultipartUpload, O.AbortMultipartUpload, O.ListParts, O.PutObjectTagging,
-    O.DeleteObjectTagging,
+    O.DeleteObjectTagging, O.PutObjectRetention, O.PutObjectLegalHold,
 }  # fmt: skip
 READ_WRITE = {O.PutObjectAcl}  # an ACL decides who may read: read and write on the key
 DELETE = {O.DeleteObject}
@@ -162,7 +165,7 @@ MATRIX = [
 
 
 def test_matrix_size() -> None:
-    assert len(SERVED) == 37 and len(MATRIX) == 37 * len(SHAPES) * len(TARGETS) == 1776
+    assert len(SERVED) == 46 and len(MATRIX) == 46 * len(SHAPES) * len(TARGETS) == 2208
 
 
 def test_every_served_operation_has_a_need() -> None:
