@@ -85,6 +85,28 @@ def copy_source_failed(conditions: ReadConditions, etag: str, last_modified: str
     return failed_condition(conditions, etag, last_modified) is not None
 
 
+def failed_source_condition(
+    conditions: ReadConditions, etag: str, last_modified: str
+) -> str | None:
+    """The ``x-amz-copy-source-If-*`` header that fails for this source object, as S3 names
+    it in a copy's 412 ``<Condition>``; None when none fails. The order of
+    :func:`failed_condition`: If-Match decides alone when sent, else If-Unmodified-Since; then
+    If-None-Match, else If-Modified-Since."""
+    if failed_condition(ReadConditions(if_match=conditions.if_match), etag, last_modified):
+        return "x-amz-copy-source-If-Match"
+    unmodified = ReadConditions(if_unmodified_since=conditions.if_unmodified_since)
+    if conditions.if_match is None and failed_condition(unmodified, etag, last_modified):
+        return "x-amz-copy-source-If-Unmodified-Since"
+    if failed_condition(
+        ReadConditions(if_none_match=conditions.if_none_match), etag, last_modified
+    ):
+        return "x-amz-copy-source-If-None-Match"
+    modified = ReadConditions(if_modified_since=conditions.if_modified_since)
+    if conditions.if_none_match is None and failed_condition(modified, etag, last_modified):
+        return "x-amz-copy-source-If-Modified-Since"
+    return None
+
+
 def any_condition(conditions: ReadConditions) -> bool:
     """Whether any If-* header was given (an SSE-C key, also carried there, is not one)."""
     return (

@@ -55,3 +55,16 @@ async def checked_write(
             if missing.code is S3ErrorCode.NoSuchKey:
                 raise missing from None
         raise
+
+
+def name_write_condition(error: S3Error, conditions: WriteConditions) -> None:
+    """S3's 412 to a conditional write names the header in ``<Condition>``; the local store
+    names it, SeaweedFS's and Ceph RGW's 412s do not. If-None-Match: * fails whenever an
+    object is there, whatever If-Match says, so it is named when both were sent."""
+    if (
+        error.code is S3ErrorCode.PreconditionFailed
+        and "Condition" not in error.fields
+        and conditions != NO_CONDITIONS
+    ):
+        named = "If-None-Match" if conditions.if_none_match is not None else "If-Match"
+        error.fields["Condition"] = named

@@ -49,7 +49,7 @@ from s3proxy.handlers.object import (
     request_body,
     strip_aws_chunked,
 )
-from s3proxy.handlers.object_copy import copy_source, source_conditions
+from s3proxy.handlers.object_copy import copy_source, name_condition, source_conditions
 from s3proxy.handlers.part_copy_checksum import (
     copy_part_with_checksum,
     stored_part_checksum,
@@ -74,7 +74,7 @@ from s3proxy.part_algorithm import check_listed_checksums, check_part_algorithm,
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
-from s3proxy.write_conditions import checked_write, write_conditions
+from s3proxy.write_conditions import checked_write, name_write_condition, write_conditions
 
 MAX_PART_NUMBER = 10000
 MAX_COMPLETE_BODY = 4 * 1024 * 1024
@@ -251,11 +251,15 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         source_conditions=read_source,
         encryption=encryption,
     )
-    with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
-        if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
-            result = await copy_part_with_checksum(ctx.storage, request, recorded)
-        else:
-            result = await ctx.storage.uploads.upload_part_copy(request)
+    try:
+        with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
+            if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
+                result = await copy_part_with_checksum(ctx.storage, request, recorded)
+            else:
+                result = await ctx.storage.uploads.upload_part_copy(request)
+    except S3Error as error:
+        await name_condition(ctx, error, (source_bucket, source_key), read_source)
+        raise
     response = xml_response(
         copy_part_result_xml(result.etag, result.last_modified, result.checksums)
     )
@@ -394,7 +398,11 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     if conditions.if_match is not None:  # only then can a 412 mean "no such key"
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
         complete = checked_write(complete, conditions, head)
-    result = await complete
+    try:
+        result = await complete
+    except S3Error as error:
+        name_write_condition(error, conditions)
+        raise
     scheme = "https" if ctx.server.tls_cert is not None else "http"
     location = f"{scheme}://{header('host') or ''}{ctx.request.raw_path}"
     sums = result.checksums

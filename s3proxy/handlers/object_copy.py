@@ -12,17 +12,22 @@ import functools
 
 from s3proxy import sse
 from s3proxy.checksums import requested_algorithm
-from s3proxy.conditions import usable_date
+from s3proxy.conditions import any_condition, failed_source_condition, usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import request_attributes, version_error
-from s3proxy.model import CopyObjectInput, ReadConditions
+from s3proxy.model import CopyObjectInput, ReadConditions, WriteConditions
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import copy_tags
-from s3proxy.write_conditions import checked_write, write_conditions
+from s3proxy.write_conditions import (
+    NO_CONDITIONS,
+    checked_write,
+    name_write_condition,
+    write_conditions,
+)
 from s3proxy.xmlcodec import copy_result_xml
 
 
@@ -121,7 +126,40 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
         copy = checked_write(copy, conditions, head)
-    result = await copy
+    try:
+        result = await copy
+    except S3Error as error:
+        await name_condition(ctx, error, (source_bucket, source_key), read_source, conditions)
+        raise
     response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
     response.headers.extend(sse.response_headers(encryption))
     return response
+
+
+async def name_condition(
+    ctx: RequestContext,
+    error: S3Error,
+    source: tuple[str, str],
+    read_source: ReadConditions,
+    conditions: WriteConditions = NO_CONDITIONS,
+) -> None:
+    """Name the failed condition in a copy's 412, as S3 does (``<Condition>If-Match</Condition>``
+    for the destination, ``x-amz-copy-source-If-Match`` and the like for the source); the local
+    store names the destination's, SeaweedFS and Ceph RGW neither. Which source condition
+    failed is told by a HEAD of the source, on this failure path only; a source that changed
+    in between, or cannot be read, leaves the destination's name or none."""
+    if error.code is not S3ErrorCode.PreconditionFailed or "Condition" in error.fields:
+        return
+    if any_condition(read_source):
+        plain = ReadConditions(customer_key=read_source.customer_key)
+        try:
+            info = await ctx.storage.head_object(*source, plain)
+        except S3Error:
+            info = None
+        named = None
+        if info is not None:
+            named = failed_source_condition(read_source, info.etag, info.last_modified)
+        if named is not None:
+            error.fields["Condition"] = named
+            return
+    name_write_condition(error, conditions)
