@@ -5,13 +5,14 @@ Parts of :mod:`s3proxy.backends.usage_records` (which re-exports them) that keep
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import UpstreamLocation
+from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import CompletedPart, ListEntry, PartInfo, ReadConditions
 from s3proxy.quotas import Root, Usage
 
@@ -158,3 +159,52 @@ async def listed_entry(backend: Backend, location: UpstreamLocation) -> ListEntr
     page = await backend.list_objects(location.bucket, location.key, None, None, 1)
     found = [entry for entry in page.entries if entry.key == location.key]
     return found[0] if found else None
+
+
+def merge_new(
+    taken: Mapping[Root, Baseline], stored: dict[Root, Baseline], folded: frozenset[str]
+) -> tuple[dict[Root, Baseline], frozenset[str]] | None:
+    """Baselines just taken, into the stored baseline as it is now (conditional: another process
+    may have added roots or folded records since); a root already there is kept as it is. None:
+    nothing to add."""
+    new = {
+        root: Baseline(base.usage, {n: u for n, u in base.offsets.items() if n not in folded})
+        for root, base in taken.items()
+        if root not in stored
+    }
+    return ({**stored, **new}, folded) if new else None
+
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+async def at_most(limit: int, call: Callable[[A], Awaitable[R]], items: Iterable[A]) -> list[R]:
+    """``call`` for each item, at most ``limit`` at once, results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: A) -> R:
+        async with gate:
+            return await call(item)
+
+    return list(await asyncio.gather(*map(one, items)))
+
+
+PAGE = 1000
+
+
+async def count_root(backends: Mapping[str, Backend], home: UpstreamRoot, root: Root) -> Usage:
+    """Objects and bytes under ``root`` by one listing (one request per 1,000 objects); the
+    gateway's own objects are not counted (:func:`counted`; ``home``: the tenant's home)."""
+    backend = backends[root[0]]
+    at_home = root == (home.upstream, home.bucket, home.prefix)
+    total = Usage()
+    token: str | None = None
+    while True:
+        page = await backend.list_objects(root[1], root[2], None, None, PAGE, token)
+        for entry in page.entries:
+            if counted(root, entry.key, at_home):
+                total += Usage(1, entry.size)
+        token = page.next_token
+        if token is None or not page.entries:
+            return total

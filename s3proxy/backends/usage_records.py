@@ -19,7 +19,7 @@ The usage of a root is ``baseline + sum(record - offset)``, plus this process's 
 they happen, plus its writes in flight (held until they commit or fail, so concurrent writes
 through one process cannot together pass a limit). A process publishes its record at most
 ``server.quota_sync_seconds`` after a change and reads the others' when its view is older than
-that: a write through one replica is seen by every other within twice the interval.
+that, or at once before a write past its share of a quota's room (:mod:`.usage_share`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends import usage_folding
@@ -40,8 +41,10 @@ from s3proxy.backends.usage_figures import (
     BASELINE,
     RECORDS,
     Baseline,
+    at_most,
     combine,
     completed_size,
+    count_root,
     counted,
     decode_baseline,
     decode_record,
@@ -49,12 +52,15 @@ from s3proxy.backends.usage_figures import (
     encode_record,
     head_size,
     listed_entry,
+    merge_new,
 )
 from s3proxy.backends.usage_folding import Place
+from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.model import QuotaScope
 from s3proxy.quotas import Root, Usage, after_write, exceeded, within
+from s3proxy.worker_count import usable_cpus
 
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
@@ -83,7 +89,6 @@ __all__ = [  # what callers import from here, some of it defined in usage_figure
 T = TypeVar("T")
 log = logging.getLogger("s3proxy.quotas")
 
-PAGE = 1000
 MAX_RECORD = 64 * 1024 * 1024
 """A usage record holds a few numbers per quota root: far below this even for many roots."""
 HEAD_AT_ONCE = 16
@@ -92,18 +97,21 @@ or for one re-read of the records."""
 
 _interval = 5.0
 _fold_after = 3600.0
+_workers = 1
 
 
-def configure(seconds: float, fold_after: float = 3600.0) -> None:
+def configure(seconds: float, fold_after: float = 3600.0, workers: int = 1) -> None:
     """``server.quota_sync_seconds``: how often records are published and re-read;
     ``server.quota_fold_after_seconds``: how long a record must stay unchanged before it is
-    taken for an exited process's (the heartbeat is a sixth of it)."""
-    global _interval, _fold_after
-    _interval, _fold_after = seconds, fold_after
+    taken for an exited process's (the heartbeat is a sixth of it); ``workers``: the processes
+    of this replica, the least number that share a quota's room (:mod:`.usage_share`)."""
+    global _interval, _fold_after, _workers
+    _interval, _fold_after, _workers = seconds, fold_after, max(workers, 1)
 
 
 def configure_from(server: ServerConfig) -> None:
-    configure(server.quota_sync_seconds, server.quota_fold_after_seconds)
+    workers = usable_cpus() if server.workers == "auto" else server.workers
+    configure(server.quota_sync_seconds, server.quota_fold_after_seconds, workers)
 
 
 # -- the book: one per tenant home and process -----------------------------------------------
@@ -117,6 +125,7 @@ class UsageBook:
         self._name = f"{uuid.uuid4().hex}"
         self._mine: dict[Root, Usage] = {}
         self._held: dict[Root, Usage] = {}
+        self._landed = Landings()  # each write in flight that ends (usage_share.keep_to_share)
         self._records: dict[str, tuple[str, dict[Root, Usage]]] = {}
         """Other processes' records: name → (ETag, figures)."""
         self._closed: set[str] = set()
@@ -127,6 +136,7 @@ class UsageBook:
         self._folded: frozenset[str] = frozenset()
         self._baseline_etag = ""
         self._read_at = -math.inf
+        self._reads = 0
         self._lock = asyncio.Lock()
         self._writing: KeyLocks[tuple[str, str, str]] = KeyLocks()  # per upstream key
         self._flush: asyncio.TimerHandle | asyncio.Task[None] | None = None
@@ -182,7 +192,7 @@ class UsageBook:
             listed = await self._place.listed()
             if await self._read_listed(listed, final=attempt == 2):
                 break
-        self._read_at = started
+        self._read_at, self._reads = started, self._reads + 1
         self._note_seen(listed)
 
     async def _read_listed(self, listed: dict[str, str], final: bool) -> bool:
@@ -191,13 +201,7 @@ class UsageBook:
         ``final``)."""
         others = {n: etag for n, etag in listed.items() if self._other(n)}
         changed = [n for n, etag in others.items() if self._records.get(n, ("",))[0] != etag]
-        limit = asyncio.Semaphore(HEAD_AT_ONCE)
-
-        async def fetch(name: str) -> bytes:
-            async with limit:
-                return await self._get(name)
-
-        fetched = dict(zip(changed, await asyncio.gather(*map(fetch, changed)), strict=True))
+        fetched = dict(zip(changed, await at_most(HEAD_AT_ONCE, self._get, changed), strict=True))
         self._records = {
             n: (etag, decode_record(fetched[n])) if n in fetched else self._records[n]
             for n, etag in others.items()
@@ -281,43 +285,11 @@ class UsageBook:
         offsets[self._name] = self._published  # what every process reads of this one
         taken: dict[Root, Baseline] = {}
         for root in sorted(roots):
-            listed = await self._list(root)
+            listed = await count_root(self._backends, self._home, root)
             taken[root] = Baseline(listed, {n: f[root] for n, f in offsets.items() if root in f})
 
-        def merge(
-            stored: dict[Root, Baseline], folded: frozenset[str]
-        ) -> tuple[dict[Root, Baseline], frozenset[str]] | None:
-            """Into the stored baseline as it is now (conditional: another process may have
-            added roots or folded records since); a root already there is kept as it is."""
-            new = {
-                root: Baseline(
-                    base.usage, {n: u for n, u in base.offsets.items() if n not in folded}
-                )
-                for root, base in taken.items()
-                if root not in stored
-            }
-            return ({**stored, **new}, folded) if new else None
-
-        written = await usage_folding.rewrite_baseline(self._place, merge)
+        written = await usage_folding.rewrite_baseline(self._place, partial(merge_new, taken))
         self._baselines, self._folded, self._baseline_etag = written
-
-    async def _list(self, root: Root) -> Usage:
-        backend = self._backends[root[0]]
-        home = (root[0], root[1], root[2]) == (
-            self._home.upstream,
-            self._home.bucket,
-            self._home.prefix,
-        )
-        total = Usage()
-        token: str | None = None
-        while True:
-            page = await backend.list_objects(root[1], root[2], None, None, PAGE, token)
-            for entry in page.entries:
-                if counted(root, entry.key, home):
-                    total += Usage(1, entry.size)
-            token = page.next_token
-            if token is None or not page.entries:
-                return total
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -334,13 +306,15 @@ class UsageBook:
             replaced = await head_size(self._backends[location.upstream], location)
             roots = [r for scope in scopes for r in scope.roots]
             await self.ensure(roots)
+            change = after_write(Usage(), replaced, size)
+            past = partial(self._past_share, scopes, location, change)
+            await keep_to_share(past, self._exchange, self._landed.wait, _interval)
             for scope in scopes:
                 if not any(self._holds(r, location) for r in scope.roots):
                     continue
                 before = sum((self.usage(r) for r in scope.roots), Usage())
                 if exceeded(scope, before, after_write(before, replaced, size)):
                     raise S3Error(S3ErrorCode.QuotaExceeded)
-            change = after_write(Usage(), replaced, size)
             touched = sorted({r for r in roots if self._holds(r, location)})
             self._add(self._held, touched, change)
             try:
@@ -351,6 +325,7 @@ class UsageBook:
                 raise
             finally:
                 self._add(self._held, touched, Usage(-change.objects, -change.bytes))
+                self._landed.note()
             self._add(self._mine, touched, change)
             self._changed()
             return result
@@ -363,14 +338,12 @@ class UsageBook:
         succeeded: Callable[[T, UpstreamLocation], bool] = lambda _, __: True,
     ) -> T:
         """Delete, then free what the deleted objects counted (sizes read before; keys held)."""
-        limit = asyncio.Semaphore(HEAD_AT_ONCE)
 
         async def size(location: UpstreamLocation) -> int | None:
-            async with limit:
-                return await head_size(self._backends[location.upstream], location)
+            return await head_size(self._backends[location.upstream], location)
 
         async with self._writing.hold((x.upstream, x.bucket, x.key) for x in locations):
-            sizes = await asyncio.gather(*(size(location) for location in locations))
+            sizes = await at_most(HEAD_AT_ONCE, size, locations)
             result = await remove()
             roots = {r for scope in scopes for r in scope.roots}
             for location, found in zip(locations, sizes, strict=True):
@@ -379,6 +352,31 @@ class UsageBook:
                     self._add(self._mine, touched, Usage(-1, -found))
             self._changed()
             return result
+
+    def _past_share(
+        self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation, change: Usage
+    ) -> tuple[bool, bool, bool, int]:
+        """For :func:`.usage_share.keep_to_share`: past the share, growth unseen by others,
+        writes in flight (in the scopes the write is in), reads of the records made so far."""
+        past, unseen, flying = False, False, False
+        for scope in scopes:
+            if any(self._holds(r, location) for r in scope.roots):
+                view = sum((self.usage(r) for r in scope.roots), Usage())
+                mine = unpublished(self._mine, self._published, self._held, scope.roots)
+                others = [n for n in self._records if n not in self._folded | self._closed]
+                past = past or past_share(scope, view, mine, change, max(_workers, 1 + len(others)))
+                unseen = unseen or mine.bytes > 0 or mine.objects > 0
+                flying = flying or any(self._held.get(r, Usage()) != Usage() for r in scope.roots)
+        return past, unseen, flying, self._reads
+
+    async def _exchange(self, reads: int) -> None:
+        """Publish this process's record and read the others', unless they were read again
+        since the caller's ``reads`` (concurrent callers share one exchange)."""
+        async with self._lock:
+            if self._reads != reads:
+                return
+            await self._publish()
+            await self._read()
 
     @staticmethod
     def _holds(root: Root, location: UpstreamLocation) -> bool:
