@@ -2,12 +2,13 @@
 them, 403 AccessDenied everywhere else.
 
 What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject, ListObjects(V2),
-ListObjectVersions and HeadBucket in a ``public-read`` or ``public-read-write`` bucket (what S3's
-READ grant on a bucket allows: s3:ListBucket, which HeadBucket needs too, and
-s3:ListBucketVersions), PutObject into a ``public-read-write`` bucket,
-GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
-name the very object served: checked by a HEAD before and on the response's ETag and
-Last-Modified after).
+ListObjectVersions, ListMultipartUploads and HeadBucket in a ``public-read`` or
+``public-read-write`` bucket (what S3's READ grant on a bucket allows: s3:ListBucket, which
+HeadBucket needs too, s3:ListBucketVersions and s3:ListBucketMultipartUploads; the uploads
+listing was refused before wave 12, though S3 serves it), PutObject into a
+``public-read-write`` bucket, GetObject/HeadObject of a ``public-read`` object (its record,
+:mod:`s3proxy.object_acl`, must name the very object served: checked by a HEAD before and on
+the response's ETag and Last-Modified after).
 Never what ``authenticated-read`` grants (a bucket's or an object's): that needs a signature
 (:mod:`s3proxy.granted_reads`). Nothing else: no bucket is created, listed among buckets,
 deleted or configured anonymously, and an operation the gateway refuses to a signed caller is
@@ -69,9 +70,12 @@ READS = frozenset(
         Operation.ListObjects,
         Operation.ListObjectsV2,
         Operation.ListObjectVersions,
+        Operation.ListMultipartUploads,
         Operation.HeadBucket,
     }
 )
+"""What a bucket's READ grant allows: S3 maps it to s3:ListBucket (which HeadBucket needs
+too), s3:ListBucketVersions and s3:ListBucketMultipartUploads, plus GetObject on its objects."""
 WRITES = frozenset({Operation.PutObject})
 OBJECT_READS = frozenset({Operation.GetObject, Operation.HeadObject})
 """What an object's own public-read grants (s3proxy.object_acl)."""

@@ -6,20 +6,23 @@ includes them. Here the signed callers are this gateway's tenants, each with its
 namespace. So a request signed by tenant B's valid key, for a bucket name B does not have, is
 served read-only exactly where the owner's ACL grants it:
 
-- GetObject/HeadObject, ListObjects(V2), ListObjectVersions and HeadBucket (S3's READ grant on
-  a bucket) in a bucket whose ACL is ``public-read``, ``public-read-write`` or
-  ``authenticated-read``;
+- GetObject/HeadObject, ListObjects(V2), ListObjectVersions, ListMultipartUploads and
+  HeadBucket (S3's READ grant on a bucket: the owner's uploads listed exactly as the owner
+  sees them, UploadIds included, which no write here accepts from the caller) in a bucket
+  whose ACL is ``public-read``, ``public-read-write`` or ``authenticated-read``;
 - GetObject/HeadObject of an object whose own record (:mod:`s3proxy.object_acl`) says
   ``public-read`` or ``authenticated-read`` and names the very object served (checked by a HEAD
-  before and on the response's ETag and Last-Modified after, as the anonymous path does).
+  before and on the response's ETag and Last-Modified after, as the anonymous path does);
+- the source of a CopyObject or UploadPartCopy into the caller's own bucket, in a bucket of
+  the first kind (:func:`_copy`; wave 12, NoSuchBucket before): the write is the caller's.
 
-Nothing else, and never a write. A signed PUT into another tenant's ``public-read-write``
-bucket is refused with 403 AccessDenied saying so (that bucket's existence is public already:
-anyone can list it): not carried out, because the anonymous PUT's guarantees do not carry over
-as they stand — the caller's own storage has already taken the request (and maybe part of its
-body) when its NoSuchBucket sends it here, S3 would make the writer the object's owner, which
-one-owner buckets here cannot say, and the write would take the owner's quota from the
-caller's slots. An unsigned PUT is the way in.
+Nothing else, and never a write into another tenant's bucket. A signed PUT into another
+tenant's ``public-read-write`` bucket is refused with 403 AccessDenied saying so (that bucket's
+existence is public already: anyone can list it): not carried out, because the anonymous
+PUT's guarantees do not carry over as they stand — the caller's own storage has already taken
+the request (and maybe part of its body) when its NoSuchBucket sends it here, S3 would make
+the writer the object's owner, which one-owner buckets here cannot say, and the write would
+take the owner's quota from the caller's slots. An unsigned PUT is the way in.
 
 When this path runs: only after the caller's own storage answered NoSuchBucket or AccessDenied
 (another tenant's mapped bucket) for one of those reads (or a PUT), so every other request pays
@@ -55,8 +58,10 @@ from s3proxy.cors_requests import sole_owner
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.object_copy import copy_source
 from s3proxy.object_acl import ObjectAcl
-from s3proxy.owner import check_expected_owner
+from s3proxy.operations import Operation
+from s3proxy.owner import SOURCE_EXPECTED_OWNER, check_expected_owner
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
@@ -65,6 +70,8 @@ if TYPE_CHECKING:
 
 TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
 """The caller's own storage's answers after which a granted foreign read is looked for."""
+COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
+"""Whose source may be read in another tenant's bucket that grants READ (:func:`_copy`)."""
 
 
 async def owner_of(
@@ -107,6 +114,8 @@ async def serve(
 ) -> S3Response:
     """The granted read of another tenant's bucket, or ``refused`` (the caller's own answer)
     raised again unchanged."""
+    if ctx.operation in COPIES:
+        return await _copy(ctx, refused, runtime)
     bucket = ctx.request.bucket
     if (
         refused.code not in TRIGGERS
@@ -153,3 +162,39 @@ async def serve(
             await response.close()
         raise refused
     return response
+
+
+async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Response:
+    """CopyObject (or UploadPartCopy) into the caller's bucket (or upload) from another
+    tenant's bucket whose ACL grants the caller READ (``public-read``, ``public-read-write``,
+    ``authenticated-read``), as S3 copies it; or ``refused`` again. The copy is run again with
+    the owner's storage as the source only: the source is read (server-side on a shared
+    upstream, else streamed through here, with its conditions, range and the metadata and
+    tagging directives as for any copy), the write is the caller's, in its quota, slots and
+    rates. Not served: a source whose object alone is granted (its record would have to be
+    checked against the very bytes copied, which a server-side copy never shows), and a
+    request naming ``x-amz-source-expected-bucket-owner`` (checked against the caller, so it
+    says "my bucket"). Only on this failure path: copies within a tenant pay nothing."""
+    try:
+        source_bucket = copy_source(ctx)[0]
+    except S3Error:
+        raise refused from None
+    if (
+        refused.code not in TRIGGERS
+        or ctx.source_storage is not None
+        or not ctx.server.allow_public_acls
+        or ctx.request.header(SOURCE_EXPECTED_OWNER) is not None
+        or any(name.lower() == SOURCE_EXPECTED_OWNER for name in ctx.request.query)
+        or await _own(ctx, source_bucket)
+    ):
+        raise refused
+    storage = await owner_of(source_bucket, runtime.storages, ctx.tenant)
+    if storage is None:
+        raise refused
+    try:
+        settings = await storage.buckets.settings.get(source_bucket)
+    except S3Error:  # deleted meanwhile, or unreadable: nothing granted
+        raise refused from None
+    if settings.acl not in GRANTING:
+        raise refused
+    return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=storage))

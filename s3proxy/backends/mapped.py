@@ -321,10 +321,15 @@ class MappedStorage:
         backend, location = await self.existing(bucket, key)
         await backend.put_object_tagging(location.bucket, location.key, tags)
 
-    async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
-        """Server-side when both ends share an upstream, else streamed through the proxy."""
+    async def copy_object(
+        self, request: CopyObjectInput, origin: MappedStorage | None = None
+    ) -> CopyObjectOutput:
+        """Server-side when both ends share an upstream, else streamed through the proxy.
+        ``origin``: the source's storage when another tenant's grants it (s3proxy.granted_reads)."""
         looked_at = self.buckets.cache.current()  # a DeleteBucket meanwhile: bucket_race
-        source_backend, source = await self.existing(request.source_bucket, request.source_key)
+        source_backend, source = await (origin or self).existing(
+            request.source_bucket, request.source_key
+        )
         backend, target = await self.existing(request.bucket, request.key)
         asked = request.storage_class
         mapped = dataclasses.replace(

@@ -171,9 +171,15 @@ class MappedUploads:
         upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
         return await backend.upload_part(upstream)
 
-    async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
-        """Server-side when source and upload share an upstream, else streamed through here."""
-        source_backend, source = await self._existing(request.source_bucket, request.source_key)
+    async def upload_part_copy(
+        self, request: UploadPartCopyInput, source_storage: MappedStorage | None = None
+    ) -> CopyObjectOutput:
+        """Server-side when source and upload share an upstream, else streamed through here.
+        ``source_storage``: another tenant's, whose bucket grants the caller READ
+        (:mod:`s3proxy.granted_reads`)."""
+        source_backend, source = await (source_storage or self._storage).existing(
+            request.source_bucket, request.source_key
+        )
         backend, target = await self._existing(request.bucket, request.key)
         upstream = dataclasses.replace(
             request,

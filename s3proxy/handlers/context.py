@@ -29,6 +29,9 @@ class RequestContext:
     server: ServerConfig
     grants: Grants | None = None
     """The key's grants when it is a scoped key (s3proxy.grants); None: the whole tenant."""
+    source_storage: MappedStorage | None = None
+    """A copy's source read from another tenant's storage, whose bucket ACL grants the caller
+    READ (s3proxy.granted_reads); None: the source is the caller's, as everything else is."""
 
     @property
     def secure_transport(self) -> bool:

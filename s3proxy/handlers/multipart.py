@@ -254,9 +254,11 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
     try:
         with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
             if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
-                result = await copy_part_with_checksum(ctx.storage, request, recorded)
+                result = await copy_part_with_checksum(
+                    ctx.storage, request, recorded, ctx.source_storage
+                )
             else:
-                result = await ctx.storage.uploads.upload_part_copy(request)
+                result = await ctx.storage.uploads.upload_part_copy(request, ctx.source_storage)
     except S3Error as error:
         await name_condition(ctx, error, (source_bucket, source_key), read_source)
         raise

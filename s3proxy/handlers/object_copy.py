@@ -68,7 +68,7 @@ def source_conditions(ctx: RequestContext, bucket: str, key: str) -> ReadConditi
     read the source under them."""
     header = ctx.request.header
     customer_key = sse.for_read(
-        ctx.storage,
+        ctx.source_storage or ctx.storage,
         bucket,
         key,
         ctx.request.header_map,
@@ -121,7 +121,8 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
             encryption=encryption,
             checksum_algorithm=algorithm,
-        )
+        ),
+        ctx.source_storage,
     )
     if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
@@ -153,7 +154,7 @@ async def name_condition(
     if any_condition(read_source):
         plain = ReadConditions(customer_key=read_source.customer_key)
         try:
-            info = await ctx.storage.head_object(*source, plain)
+            info = await (ctx.source_storage or ctx.storage).head_object(*source, plain)
         except S3Error:
             info = None
         named = None

@@ -55,9 +55,13 @@ async def stored_part_checksum(
 
 
 async def copy_part_with_checksum(
-    storage: MappedStorage, request: UploadPartCopyInput, recorded: UploadChecksum
+    storage: MappedStorage,
+    request: UploadPartCopyInput,
+    recorded: UploadChecksum,
+    source: MappedStorage | None = None,
 ) -> CopyObjectOutput:
-    """The source range (client names) read through the storage, its
+    """The source range (client names) read through the storage (``source``: another tenant's
+    that grants the caller READ, :mod:`s3proxy.granted_reads`), its
     ``x-amz-copy-source-if-*`` decided on the bytes read (:func:`get_copy_source`), streamed
     into UploadPart while summed; the part's checksum recorded for ListParts and Complete and
     answered in CopyPartResult."""
@@ -65,7 +69,11 @@ async def copy_part_with_checksum(
     if request.source_range is not None:
         byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
     got = await get_copy_source(
-        storage, request.source_bucket, request.source_key, byte_range, request.source_conditions
+        source or storage,
+        request.source_bucket,
+        request.source_key,
+        byte_range,
+        request.source_conditions,
     )
     checksum = new_checksum(recorded.algorithm)
     try:
