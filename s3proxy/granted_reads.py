@@ -66,6 +66,7 @@ from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
     from s3proxy.app import Runtime
+    from s3proxy.backends.bucket_settings import BucketSettings
     from s3proxy.backends.mapped import MappedStorage
 
 TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
@@ -109,6 +110,21 @@ async def _own(ctx: RequestContext, bucket: str) -> bool:
         return error.code not in TRIGGERS
 
 
+async def _foreign(
+    bucket: str, runtime: Runtime, caller: str, refused: S3Error
+) -> tuple[MappedStorage, BucketSettings]:
+    """The one other tenant's storage that has ``bucket``, with the bucket's settings; or
+    ``refused`` again when no single tenant has it, or it was deleted meanwhile or is
+    unreadable (nothing granted)."""
+    storage = await owner_of(bucket, runtime.storages, caller)
+    if storage is None:
+        raise refused
+    try:
+        return storage, await storage.buckets.settings.get(bucket)
+    except S3Error:
+        raise refused from None
+
+
 async def serve(
     ctx: RequestContext, refused: S3Error, runtime: Runtime, entry: dict[str, Any]
 ) -> S3Response:
@@ -125,13 +141,7 @@ async def serve(
         or await _own(ctx, bucket)
     ):
         raise refused
-    storage = await owner_of(bucket, runtime.storages, ctx.tenant)
-    if storage is None:
-        raise refused
-    try:
-        settings = await storage.buckets.settings.get(bucket)
-    except S3Error:  # deleted meanwhile, or unreadable: nothing granted
-        raise refused from None
+    storage, settings = await _foreign(bucket, runtime, ctx.tenant, refused)
     if ctx.operation in WRITES:
         if settings.acl == "public-read-write":
             raise S3Error(
@@ -188,13 +198,7 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
         or await _own(ctx, source_bucket)
     ):
         raise refused
-    storage = await owner_of(source_bucket, runtime.storages, ctx.tenant)
-    if storage is None:
-        raise refused
-    try:
-        settings = await storage.buckets.settings.get(source_bucket)
-    except S3Error:  # deleted meanwhile, or unreadable: nothing granted
-        raise refused from None
+    storage, settings = await _foreign(source_bucket, runtime, ctx.tenant, refused)
     if settings.acl not in GRANTING:
         raise refused
     return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=storage))
