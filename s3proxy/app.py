@@ -35,6 +35,7 @@ from s3proxy.grants import Grant, Grants, check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
+from s3proxy.http_errors import answered_below
 from s3proxy.layout import shard_digits
 from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
 from s3proxy.logs import timestamp, write_access_line
@@ -239,7 +240,7 @@ class S3App:
             entry["error"] = error.code.name
         except ClientDisconnected:
             entry.update(status=499, error="ClientDisconnected")
-            self._log(entry, started, body.bytes_in, 0)
+            self._log(entry, started, body.bytes_in, answered_below(scope, entry) or 0)
             return
         except asyncio.CancelledError:  # the server's shutdown timeout passed: see _cut
             await self._cut(scope, send, entry, started, body.bytes_in, request_id)
@@ -254,9 +255,10 @@ class S3App:
         entry["status"] = response.status
         extra_headers = [(b"x-amz-request-id", request_id.encode()), host_id.HEADER]
         if response.status >= 400 and not body.done and _has_body(scope):
-            # Refused before its body was read (the server already sent 100 Continue, so the
-            # client sends it anyway): the connection cannot be reused, and saying so lets the
-            # client read the error instead of meeting a silently closed socket on its next call.
+            # Refused before its body was read (a client that sent no Expect: 100-continue, or
+            # that stopped waiting for the 100, sends it anyway): the connection cannot be
+            # reused, and saying so lets the client read the error instead of meeting a silently
+            # closed socket on its next call.
             extra_headers.append((b"connection", b"close"))
         bytes_out = 0
         try:
@@ -267,6 +269,7 @@ class S3App:
             bytes_out = aborted.sent
             if aborted.client_gone:  # what the client got: the bytes before it left
                 entry.update(status=499, error="ClientDisconnected")
+                bytes_out = answered_below(scope, entry) or bytes_out
             else:  # the body failed after the head went out: the client sees a cut transfer
                 entry["error"] = f"aborted: {type(aborted.__cause__).__name__}"
                 raise

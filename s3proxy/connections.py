@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl as ssl_module
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from s3proxy import host_id
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.logs import log_refusal
 from s3proxy.request import new_request_id
+from s3proxy.tls_front import TlsFront
 from s3proxy.xmlcodec import error_xml
 
 
@@ -73,7 +75,10 @@ _original: Callable[..., Any] | None = None
 def install(counts: ConnectionCounts, app: object) -> None:
     """Wrap Hypercorn's per-connection server (``hypercorn.asyncio.run.TCPServer``) so that
     connections to ``app`` (the S3 endpoint, not the admin one) are counted; a later call
-    replaces the counts and the app."""
+    replaces the counts and the app. A TLS connection is counted before its handshake instead
+    (:func:`_start_server`): only the S3 endpoint has TLS."""
+    _tls_counts[:] = [counts]
+    hypercorn.asyncio.run.asyncio = _AsyncioWithCountedTls()  # type: ignore[attr-defined,assignment]
     global _original
     if _original is None:
         _original = hypercorn.asyncio.run.TCPServer  # type: ignore[attr-defined]
@@ -86,6 +91,9 @@ def install(counts: ConnectionCounts, app: object) -> None:
         writer: asyncio.StreamWriter = args[-1]
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        if writer.get_extra_info("ssl_object") is not None:  # counted by its TlsFront
+            await original(*args)
+            return
         if not counts.admit(client):
             with contextlib.suppress(OSError, RuntimeError):
                 writer.write(refusal())
@@ -98,3 +106,44 @@ def install(counts: ConnectionCounts, app: object) -> None:
             counts.release(client)
 
     hypercorn.asyncio.run.TCPServer = bounded  # type: ignore[attr-defined,assignment]
+
+
+_tls_counts: list[ConnectionCounts] = []
+"""The counts :func:`install` was given last, for :func:`_start_server`."""
+
+
+async def _start_server(
+    client_connected_cb: Callable[..., Any],
+    *,
+    ssl: ssl_module.SSLContext | None = None,
+    ssl_handshake_timeout: float | None = None,
+    limit: int = 2**16,
+    **kwds: Any,
+) -> asyncio.AbstractServer:
+    """``asyncio.start_server`` as Hypercorn calls it, with a TLS listener's connections
+    counted before their handshake (s3proxy.tls_front): plain TCP, each connection behind a
+    :class:`TlsFront` that counts it and then starts TLS."""
+    if ssl is None or not _tls_counts:
+        return await asyncio.start_server(
+            client_connected_cb, limit=limit, ssl_handshake_timeout=ssl_handshake_timeout, **kwds
+        )
+    loop = asyncio.get_running_loop()
+    counts, context = _tls_counts[0], ssl
+    timeout = ssl_handshake_timeout or 10.0
+
+    def front() -> asyncio.Protocol:
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        stream = asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+        return TlsFront(stream, context, timeout, counts)
+
+    return await loop.create_server(front, **kwds)
+
+
+class _AsyncioWithCountedTls:
+    """The ``asyncio`` module as ``hypercorn.asyncio.run`` sees it: its ``start_server`` is
+    :func:`_start_server`, everything else asyncio's own."""
+
+    start_server = staticmethod(_start_server)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)

@@ -5,6 +5,9 @@ so that :mod:`s3proxy.uvicorn_protocol` takes them without importing Hypercorn's
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
 from s3proxy import host_id
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.logs import log_refusal
@@ -43,12 +46,21 @@ def below_s3_error(status: int) -> S3Error:
     )
 
 
+ANSWERED = "s3proxy.answered"
+"""The ASGI scope's entry for an error the HTTP layer sent in the place of the application's
+answer (a body cut short by a half-close, bad chunk framing): (request id, status, code, bytes
+sent). The application, which then sees the client gone, logs the request's one access line with
+it (:func:`answered_below`) instead of the HTTP layer logging a second, anonymous one."""
+
+
 def error_response(
-    error: S3Error, *, logged: bool = True
+    error: S3Error, *, logged: bool = True, scope: MutableMapping[str, Any] | None = None
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and XML body of an error sent by the HTTP layer (connection closed),
     with its access line and metrics (s3proxy.logs.log_refusal) unless ``logged`` is false:
-    an application that failed before answering has logged its own line."""
+    an application that failed before answering has logged its own line. With ``scope`` (the
+    request the application is handling and has not answered yet) the error is noted there
+    (:data:`ANSWERED`) for the application's line instead."""
     request_id = new_request_id()
     body = error_xml(error, request_id)
     headers = [
@@ -58,9 +70,23 @@ def error_response(
         host_id.HEADER,
         (b"connection", b"close"),
     ]
-    if logged:
+    if scope is not None:
+        scope[ANSWERED] = (request_id, error.status, error.code.name, len(body))
+    elif logged:
         log_refusal(request_id, error.status, error.code.name, len(body))
     return error.status, headers, body
+
+
+def answered_below(scope: Mapping[str, Any], entry: dict[str, Any]) -> int | None:
+    """For a request whose client the application found gone: if the HTTP layer answered it
+    (:data:`ANSWERED`), the access-log ``entry`` takes that answer's request id, status and
+    code, and its size (bytes out) is returned; else None (the entry keeps its 499)."""
+    answered = scope.get(ANSWERED)
+    if answered is None:
+        return None
+    request_id, status, code, size = answered
+    entry.update(request_id=request_id, status=status, error=code)
+    return int(size)
 
 
 class ClientGone(ConnectionError):

@@ -51,6 +51,7 @@ from s3proxy.hypercorn_closing import (
     cheaper_idle_timer,
     linger_on_close,
 )
+from s3proxy.hypercorn_continue import continue_on_first_read
 from s3proxy.hypercorn_refusals import add_s3_error_bodies, http1_only
 
 __all__ = [
@@ -218,6 +219,7 @@ def install() -> None:
     strict_head.install()
     add_informational_reasons()
     add_s3_error_bodies()
+    continue_on_first_read()  # wraps the stream creation add_s3_error_bodies guards
     http1_only()
     read_larger_chunks()
     raise_on_send_after_close()

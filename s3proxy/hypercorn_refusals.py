@@ -22,7 +22,18 @@ _PATCHED = "_s3proxy_patched"  # the marker of every Hypercorn patch: each appli
 
 
 async def _send_h11_error(protocol: Any, error: S3Error) -> None:
-    status, headers, body = error_response(error)
+    stream = getattr(protocol, "stream", None)
+    scope: Any = None
+    if (
+        isinstance(stream, HTTPStream)
+        and not stream.closed
+        and stream.state == ASGIHTTPState.REQUEST
+        and getattr(stream, "app_put", None) is not None
+    ):
+        # Inside the body of a request the application is handling: it will find the client
+        # gone and log the request's one line, with this answer (error_response).
+        scope = stream.scope
+    status, headers, body = error_response(error, scope=scope)
     send = H11Protocol._send_h11_event
     await send(protocol, h11.Response(status_code=status, headers=headers))
     await send(protocol, h11.Data(data=body))

@@ -36,6 +36,7 @@ from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
 from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.open_files import connection_bounds, raise_open_file_limit
+from s3proxy.tls_front import handshake_timeout
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
 log = logging.getLogger("s3proxy")
@@ -73,6 +74,7 @@ def _hypercorn_config(host: str, port: int, settings: Settings) -> HypercornConf
     config.include_server_header = False
     config.alpn_protocols = ["http/1.1"]  # HTTP/2 is not served (hypercorn_patch.http1_only)
     config.keep_alive_timeout = settings.server.keep_alive_timeout
+    config.ssl_handshake_timeout = handshake_timeout(settings.server.keep_alive_timeout)
     # a client that reads none of its answer for this long is dropped (hypercorn_closing)
     config.s3proxy_send_timeout = settings.server.body_idle_timeout  # type: ignore[attr-defined]
     # Body messages a request may have waiting for the application: 4 reads of 256 KiB

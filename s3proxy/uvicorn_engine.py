@@ -15,7 +15,8 @@ connection: everything below but the start-up and the signals):
   :mod:`s3proxy.strict_head`), and a body the client's half-close cuts short gets its 400;
 - ``send()`` after the client closed raises (ASGI's "Disconnected Client" rule; uvicorn drops the
   message), so an abandoned download stops reading its upstream and is logged 499;
-- open connections are bounded per process and per client address (503 SlowDown beyond);
+- open connections are bounded per process and per client address (503 SlowDown beyond); a TLS
+  connection is counted before its handshake (:mod:`s3proxy.tls_front`);
 - a connection whose client reads none of its answer for ``server.body_idle_timeout`` seconds is
   aborted, so that the request ends and frees its slot and upstream connection
   (:meth:`S3Protocol.pause_writing`), and a chunked body's framing (chunk extensions, trailers)
@@ -41,20 +42,23 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 from hypercorn.config import Config as HypercornConfig
+from uvicorn.config import create_ssl_context
 
 from s3proxy.collector import tune_collector
 from s3proxy.config import Settings
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts
 from s3proxy.http_errors import MAX_HEAD_BYTES
+from s3proxy.tls_front import handshake_timeout, tls_protocol_factory
+from s3proxy.uvicorn_cycle import S3Cycle
 from s3proxy.uvicorn_protocol import (
     MAX_PIPELINED,
-    S3Cycle,
     S3Protocol,
     error_bytes,
     install,
@@ -135,9 +139,23 @@ def listening_socket(host: str, port: int, fd: int | None) -> socket.socket:
 def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None) -> uvicorn.Config:
     server = settings.server
     tls = server.tls_cert is not None and server.tls_key is not None
+    http: Any = protocol_for(counts, server.body_idle_timeout)
+    if tls:  # counted before its handshake (s3proxy.tls_front): the listener is plain TCP
+        context = create_ssl_context(
+            str(server.tls_cert),
+            str(server.tls_key),
+            None,
+            ssl.PROTOCOL_TLS_SERVER,
+            ssl.CERT_NONE,
+            None,
+            TLS_CIPHERS,
+        )
+        inner = protocol_for(None, server.body_idle_timeout)
+        timeout = handshake_timeout(server.keep_alive_timeout)
+        http = tls_protocol_factory(inner, context, timeout, counts)
     return uvicorn.Config(
         app,
-        http=protocol_for(counts, server.body_idle_timeout),
+        http=http,
         ws="none",
         lifespan="off",
         interface="asgi3",
@@ -150,9 +168,6 @@ def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None
         log_level=logging.WARNING,
         timeout_keep_alive=server.keep_alive_timeout,  # type: ignore[arg-type]
         timeout_graceful_shutdown=server.shutdown_timeout,  # type: ignore[arg-type]
-        ssl_certfile=str(server.tls_cert) if tls else None,
-        ssl_keyfile=str(server.tls_key) if tls else None,
-        ssl_ciphers=TLS_CIPHERS,
     )
 
 

@@ -1,7 +1,8 @@
-"""The uvicorn engine's HTTP/1.1 connection: uvicorn's httptools protocol and request cycle with
-the proxy's refusals, request-head checks, connection bounds and request-body path (what
-:mod:`s3proxy.uvicorn_engine`'s docstring lists). Split from that module, which starts the
-server with :func:`protocol_for`'s class."""
+"""The uvicorn engine's HTTP/1.1 connection: uvicorn's httptools protocol with the proxy's
+refusals, request-head checks, connection bounds and request-body path (what
+:mod:`s3proxy.uvicorn_engine`'s docstring lists); its request cycle is
+:mod:`s3proxy.uvicorn_cycle`. Split from that module, which starts the server with
+:func:`protocol_for`'s class."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
@@ -20,12 +21,12 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.http_errors import (
     AMBIGUOUS_FRAMING,
     MAX_HEAD_BYTES,
-    ClientGone,
     below_s3_error,
     error_response,
     head_too_large,
 )
 from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
+from s3proxy.uvicorn_cycle import S3Cycle
 
 UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
 
@@ -39,9 +40,10 @@ def parser_error(message: str) -> S3Error:
     return S3Error(S3ErrorCode.InvalidRequest, UNREADABLE)
 
 
-def error_bytes(error: S3Error) -> bytes:
-    """An error answer of the HTTP layer, status line to body, closing the connection."""
-    status, headers, body = error_response(error)
+def error_bytes(error: S3Error, scope: Any = None) -> bytes:
+    """An error answer of the HTTP layer, status line to body, closing the connection; with
+    ``scope``, in the place of the answer of the application handling it (error_response)."""
+    status, headers, body = error_response(error, scope=scope)
     lines = [httptools_impl.STATUS_LINE[status]]
     lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
     return b"".join(lines) + b"\r\n" + body
@@ -296,8 +298,13 @@ class S3Protocol(HttpToolsProtocol):
             # after it (a pipelined head, or bytes past its Content-Length). Its answer first.
             self.deferred = error
             return
-        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
+        if cycle is None or cycle.response_complete:
             self.transport.write(error_bytes(error))
+        elif not cycle.response_started:
+            # Inside the body of a request the application is handling: it will find the
+            # client gone and log the request's one line, with this answer (error_response).
+            running = all(queued is not cycle for queued, _ in self.pipeline)
+            self.transport.write(error_bytes(error, cycle.scope if running else None))
         self.transport.close()
 
     def on_response_complete(self) -> None:
@@ -395,59 +402,6 @@ class S3Protocol(HttpToolsProtocol):
         self.in_head = True
         self.head_bytes = 0
         self.messages_done += 1
-
-
-class S3Cycle(RequestResponseCycle):
-    """One request's ASGI exchange: ``send`` after a disconnect raises, and an application that
-    failed before answering gets S3's InternalError document."""
-
-    transport: ConnectionWriter  # type: ignore[assignment]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.chunks: list[bytes] = []  # request body parts not yet received by the application
-        self.pending = 0
-
-    async def receive(self) -> Any:
-        """uvicorn's ``receive``, with the body parts handed over as they are: one part (a
-        socket read's worth) is passed on without a copy."""
-        if self.waiting_for_100_continue and not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.waiting_for_100_continue = False
-        if not self.disconnected and not self.response_complete:
-            self.flow.resume_reading()
-            await self.message_event.wait()
-            self.message_event.clear()
-        if self.disconnected or self.response_complete:
-            return {"type": "http.disconnect"}
-        chunks = self.chunks
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self.pending = 0
-        return {"type": "http.request", "body": body, "more_body": self.more_body}
-
-    async def send(self, message: Any) -> None:
-        if self.disconnected:
-            raise ClientGone("the client closed the connection")
-        if message["type"] == "http.response.start":
-            self.transport.hold()
-            await super().send(message)
-            return
-        await super().send(message)
-        self.transport.flush()  # a head with no body write after it (HEAD, an empty body)
-        if self.disconnected and not self.response_complete:
-            raise ClientGone("the client closed the connection")
-
-    async def send_500_response(self) -> None:
-        if self.disconnected or self.transport.is_closing():
-            return
-        error = S3Error(S3ErrorCode.InternalError)
-        status, headers, body = error_response(error, logged=False)  # the app logged its line
-        with contextlib.suppress(OSError):
-            await super().send(
-                {"type": "http.response.start", "status": status, "headers": headers}
-            )
-            await super().send({"type": "http.response.body", "body": body})
 
 
 def install() -> None:
