@@ -672,14 +672,16 @@ def test_private_bucket_every_operation_is_access_denied(proxy: Proxy, bucket: s
 def test_public_buckets_grant_reads_and_plain_puts_only(
     proxy: Proxy, bucket: str, acl: str
 ) -> None:
-    """public-read: GET/HEAD object and the listings (ListObjectVersions too, as S3's READ grant
-    gives it); public-read-write adds a plain PutObject and nothing else (no copy out of a
-    private bucket, no multipart, no tagging, ACL, CORS, delete)."""
+    """public-read: GET/HEAD object and the listings (ListObjectVersions and
+    ListMultipartUploads too, as S3's READ grant gives them); public-read-write adds a plain
+    PutObject and nothing else (no copy out of a private bucket, no multipart, no tagging, ACL,
+    CORS, delete)."""
     s3 = proxy.client("alice")
     s3.put_bucket_acl(Bucket=bucket, ACL=acl)
     got = anonymous(proxy, "GET", f"/{bucket}/k")
     assert (got.status, got.body) == (200, b"private bytes")
     reads = {("GET", "k", ""), ("GET", "", ""), ("GET", "", "list-type=2"), ("GET", "", "versions")}
+    reads.add(("GET", "", "uploads"))
     if acl == "public-read-write":
         reads.add(("PUT", "k", ""))
     for method, key, query, body, headers in EVERY_OPERATION:

@@ -120,6 +120,19 @@ TAGGING = (
 VERSIONING = (
     f'<VersioningConfiguration xmlns="{XML}"><Status>Enabled</Status></VersioningConfiguration>'
 ).encode()
+OWNERSHIP = (
+    f'<OwnershipControls xmlns="{XML}"><Rule><ObjectOwnership>BucketOwnerEnforced'
+    "</ObjectOwnership></Rule></OwnershipControls>"
+).encode()
+OBJECT_LOCK = (
+    f'<ObjectLockConfiguration xmlns="{XML}"><ObjectLockEnabled>Enabled</ObjectLockEnabled>'
+    "</ObjectLockConfiguration>"
+).encode()
+RETENTION = (
+    f'<Retention xmlns="{XML}"><Mode>GOVERNANCE</Mode>'
+    "<RetainUntilDate>2030-01-01T00:00:00Z</RetainUntilDate></Retention>"
+).encode()
+LEGAL_HOLD = f'<LegalHold xmlns="{XML}"><Status>ON</Status></LegalHold>'.encode()
 
 
 def _complete(parts: list[tuple[int, str]]) -> bytes:
@@ -163,6 +176,14 @@ def _exchanges(proxy: Proxy) -> list[tuple[str, RawResponse]]:
     do("DeleteBucketTagging", "DELETE", b, query="tagging")
     do("GetBucketAcl", "GET", b, query="acl")
     do("PutBucketAcl", "PUT", b, query="acl", headers={"x-amz-acl": "private"})
+    do("GetBucketOwnershipControls", "GET", b, query="ownershipControls")  # not found
+    do("PutBucketOwnershipControls", "PUT", b, query="ownershipControls", body=OWNERSHIP,
+       headers=md5_header(OWNERSHIP))  # fmt: skip
+    do("GetBucketOwnershipControls", "GET", b, query="ownershipControls")
+    do("DeleteBucketOwnershipControls", "DELETE", b, query="ownershipControls")
+    do("GetObjectLockConfiguration", "GET", b, query="object-lock")  # not found
+    do("PutObjectLockConfiguration", "PUT", b, query="object-lock", body=OBJECT_LOCK,
+       headers=md5_header(OBJECT_LOCK))  # fmt: skip
     do("PutObject", "PUT", b, k, body=b"0123456789" * 10, headers={"x-amz-meta-a": "b"})
     do("PutObject", "PUT", b, k, body=b"x", headers={"If-None-Match": "*"})  # 412
     do("GetObject", "GET", b, k)
@@ -185,6 +206,12 @@ def _exchanges(proxy: Proxy) -> list[tuple[str, RawResponse]]:
     do("PutObjectTagging", "PUT", b, "leak/missing", query="tagging", body=TAGGING,
        headers=md5_header(TAGGING))  # fmt: skip
     do("DeleteObjectTagging", "DELETE", b, k, query="tagging")
+    do("GetObjectRetention", "GET", b, k, query="retention")  # no lock here: InvalidRequest
+    do("PutObjectRetention", "PUT", b, k, query="retention", body=RETENTION,
+       headers=md5_header(RETENTION))  # fmt: skip
+    do("GetObjectLegalHold", "GET", b, k, query="legal-hold")
+    do("PutObjectLegalHold", "PUT", b, k, query="legal-hold", body=LEGAL_HOLD,
+       headers=md5_header(LEGAL_HOLD))  # fmt: skip
     do("GetObjectAcl", "GET", b, k, query="acl")
     do("PutObjectAcl", "PUT", b, k, query="acl", headers={"x-amz-acl": "private"})
     do("ListObjectsV2", "GET", b, query="list-type=2&prefix=leak%2F")
