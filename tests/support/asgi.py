@@ -3,12 +3,14 @@ signed request sent straight into the app in process (admission and grant tests)
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from s3proxy.config import Settings
 from tests.support.s3http import sign
 
 
@@ -82,3 +84,40 @@ async def call_app(
     head = {name.decode().lower(): value.decode() for name, value in sent[0]["headers"]}
     payload = b"".join(message.get("body", b"") for message in sent[1:])
     return Answer(int(sent[0]["status"]), head, payload, receives)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scoped_tenant_settings(
+    scoped: tuple[str, str], allow: list[dict[str, Any]], whole: tuple[str, str]
+) -> Settings:
+    """One tenant ``t`` with a scoped key (``allow``) and a whole-tenant key, its home on an
+    upstream nobody listens on: any upstream request ends in a 5xx, so a 403 with no receive
+    call proves a refusal read no body byte and made no upstream request."""
+    return Settings.model_validate(
+        {
+            "server": {"secret": "s" * 32},
+            "upstreams": {
+                "u": {
+                    "endpoint": f"http://127.0.0.1:{closed_port()}",
+                    "access_key": "up",
+                    "secret_key": "up-secret",
+                    "connect_timeout": 2,
+                }
+            },
+            "tenants": {
+                "t": {
+                    "keys": [
+                        {"access_key": scoped[0], "secret_key": scoped[1], "allow": allow},
+                        {"access_key": whole[0], "secret_key": whole[1]},
+                    ],
+                    "home": {"upstream": "u", "bucket": "home"},
+                }
+            },
+        }
+    )

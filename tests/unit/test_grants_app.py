@@ -9,13 +9,12 @@ upstream and fail there — which shows the refusals are the grants' and not a b
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.config import Settings
-from tests.support.asgi import Answer, call_app
+from tests.support.asgi import Answer, call_app, scoped_tenant_settings
 from tests.support.s3http import object_url
 
 SCOPED = ("AKSCOPEDREADER", "scoped-secret-aaaaaaaaaaaaaaaa")
@@ -23,42 +22,15 @@ WHOLE = ("AKWHOLETENANT", "whole-secret-bbbbbbbbbbbbbbbbb")
 ENDPOINT = "http://127.0.0.1:9000"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"secret": "s" * 32},
-            "upstreams": {
-                "u": {
-                    "endpoint": f"http://127.0.0.1:{closed_port()}",
-                    "access_key": "up",
-                    "secret_key": "up-secret",
-                    "connect_timeout": 2,
-                }
-            },
-            "tenants": {
-                "t": {
-                    "keys": [
-                        {
-                            "access_key": SCOPED[0],
-                            "secret_key": SCOPED[1],
-                            "allow": [
-                                {"actions": ["read"], "buckets": ["docs"], "prefixes": ["r/"]},
-                                {"actions": ["write"], "buckets": ["docs"], "prefixes": ["w/"]},
-                            ],
-                        },
-                        {"access_key": WHOLE[0], "secret_key": WHOLE[1]},
-                    ],
-                    "home": {"upstream": "u", "bucket": "home"},
-                }
-            },
-        }
+    return scoped_tenant_settings(
+        SCOPED,
+        [
+            {"actions": ["read"], "buckets": ["docs"], "prefixes": ["r/"]},
+            {"actions": ["write"], "buckets": ["docs"], "prefixes": ["w/"]},
+        ],
+        WHOLE,
     )
 
 

@@ -18,7 +18,6 @@ import base64
 import functools
 import hashlib
 import hmac
-import socket
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -33,7 +32,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.operations import Operation
 from s3proxy.request import S3Request, parse_query
 from tests.support import asgi
-from tests.support.asgi import Answer, call_app
+from tests.support.asgi import Answer, call_app, scoped_tenant_settings
 from tests.support.s3http import object_url, sign
 
 WRITER = ("AKW12EWRITER", "writer-secret-aaaaaaaaaaaaaaaaaa")
@@ -44,42 +43,15 @@ UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 TAGS = b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def settings() -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"secret": "s" * 32},
-            "upstreams": {
-                "u": {
-                    "endpoint": f"http://127.0.0.1:{closed_port()}",
-                    "access_key": "up",
-                    "secret_key": "up-secret",
-                    "connect_timeout": 2,
-                }
-            },
-            "tenants": {
-                "t": {
-                    "keys": [
-                        {
-                            "access_key": WRITER[0],
-                            "secret_key": WRITER[1],
-                            "allow": [
-                                {"actions": ["write"], "buckets": ["docs"], "prefixes": ["in/"]},
-                                {"actions": ["read"], "buckets": ["docs"], "prefixes": ["pub/"]},
-                            ],
-                        },
-                        {"access_key": WHOLE[0], "secret_key": WHOLE[1]},
-                    ],
-                    "home": {"upstream": "u", "bucket": "home"},
-                }
-            },
-        }
+    return scoped_tenant_settings(
+        WRITER,
+        [
+            {"actions": ["write"], "buckets": ["docs"], "prefixes": ["in/"]},
+            {"actions": ["read"], "buckets": ["docs"], "prefixes": ["pub/"]},
+        ],
+        WHOLE,
     )
 
 
