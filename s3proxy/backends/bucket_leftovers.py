@@ -8,7 +8,7 @@ the delete — an object put, copied or completed, an upload created. Left there
 the contents of the next bucket of that name (README "The upstream layout"). So CreateBucket,
 once it has found no marker and before it writes one, removes them as DeleteObjects and
 DeleteBucket would: objects deleted (what a quota counted freed), uploads aborted and their
-records under ``.uploads/B/`` removed.
+records under ``.uploads/B/`` removed, and the object ACL records under ``.buckets/.acls/B/``.
 
 Only where this gateway deleted a bucket of that name: DeleteBucket leaves a tombstone
 (:data:`~.buckets.TOMBSTONE_DIR`, written before the marker goes). A root without one was never
@@ -32,9 +32,9 @@ nest (only other tenants' may not: ``s3proxy.config.models``), so a created buck
 holds, or lies inside, one of the tenant's mapped roots on the same upstream bucket is left as
 it is (such a created bucket shows the mapped one's objects anyway).
 
-Cost: one HEAD (the tombstone) per CreateBucket; for a name deleted before, three listings
-(objects, uploads, upload records) and the tombstone's DELETE; one HEAD more per page of
-leftovers.
+Cost: one HEAD (the tombstone) per CreateBucket; for a name deleted before, four listings
+(objects, uploads, upload records, object ACL records) and the tombstone's DELETE; one HEAD
+more per page of leftovers.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from s3proxy.backends.bucket_removal import abort_all, remove_records
 from s3proxy.backends.upload_records import LIST_PAGE
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
+from s3proxy.object_acl import RECORD_DIR as ACL_RECORD_DIR
 
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
@@ -86,6 +87,13 @@ async def _clear(storage: MappedStorage, root: UpstreamRoot, bucket: str) -> Non
         await _remove_objects(storage, backend, root, bucket, still_absent)
     # Records too when no upload is left: a late Complete undone (bucket_race) leaves its own.
     await remove_records(storage, storage.buckets.backends, bucket, still_absent)
+    # And the object ACL records late writes asked for (public-read): DeleteBucket removed the
+    # bucket's own, so any here are theirs, and one would count again for the same bytes written
+    # in the same second once the new bucket has its first object ACL. (Kept-class records
+    # need nothing: a bucket created again gets a new records token.)
+    await remove_records(
+        storage, storage.buckets.backends, bucket, still_absent, directory=ACL_RECORD_DIR
+    )
 
 
 def _nests_a_mapped_root(tenant: TenantLayout, root: UpstreamRoot) -> bool:

@@ -98,10 +98,10 @@ def test_a_root_without_a_tombstone_is_adopted_as_it_is() -> None:
     assert (upstream.listings, registry.heads) == (0, 0)
 
 
-def test_an_empty_root_costs_three_listings_and_its_tombstone_goes() -> None:
+def test_an_empty_root_costs_four_listings_and_its_tombstone_goes() -> None:
     upstream = CountingUpstream(objects={"alice/other/1/k", TOMBSTONE})
     registry = _clear(upstream)
-    assert (upstream.listings, registry.heads) == (3, 0)
+    assert (upstream.listings, registry.heads) == (4, 0)
     assert upstream.objects == {"alice/other/1/k"}
 
 
@@ -115,8 +115,14 @@ def test_records_without_an_upload_go_too() -> None:
 
 
 def test_late_objects_uploads_and_records_go_and_nothing_else() -> None:
-    kept = {"alice/other/1/k", "alice/.uploads/other/x.tags", "alice/.buckets/other"}
+    kept = {
+        "alice/other/1/k",
+        "alice/.uploads/other/x.tags",
+        "alice/.buckets/other",
+        "alice/.buckets/.acls/other/d",
+    }
     late = {f"{ROOT.prefix}1/late", f"{ROOT.prefix}2/late", f"{RECORDS}d.tags", TOMBSTONE}
+    late.add("alice/.buckets/.acls/b/d")  # a late public-read write's object ACL record
     upstream = CountingUpstream(
         objects={*late, *kept},
         uploads=[(f"{ROOT.prefix}3/upload", "u1"), ("alice/other/1/k", "u2")],
