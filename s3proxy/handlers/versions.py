@@ -19,7 +19,7 @@ from s3proxy.handlers.bucket import max_keys_of, url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.listing import ListQuery, MergedPage
 from s3proxy.owner import Owner
-from s3proxy.responses import S3Response, rendered, xml_stream
+from s3proxy.responses import S3Response, xml_stream
 from s3proxy.timestamps import s3_time
 from s3proxy.xmlcodec import document_pieces, url_encode, xml_text
 
@@ -86,34 +86,6 @@ async def list_object_versions(ctx: RequestContext) -> S3Response:
         encode=encode,
     )
     return xml_stream(pieces)  # rendered as sent: ~5 MiB for long keys
-
-
-def list_versions_xml(
-    *,
-    bucket: str,
-    prefix: str,
-    delimiter: str | None,
-    max_keys: int,
-    key_marker: str,
-    version_marker: str,
-    page: MergedPage,
-    owner: Owner,
-    encode: bool,
-) -> bytes:
-    """:func:`list_versions_pieces` as one document."""
-    return rendered(
-        list_versions_pieces(
-            bucket=bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            max_keys=max_keys,
-            key_marker=key_marker,
-            version_marker=version_marker,
-            page=page,
-            owner=owner,
-            encode=encode,
-        )
-    )
 
 
 def list_versions_pieces(

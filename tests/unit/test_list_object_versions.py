@@ -7,26 +7,29 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.versions import list_versions_xml, version_id_marker
+from s3proxy.handlers.versions import list_versions_pieces, version_id_marker
 from s3proxy.listing import MergedPage
 from s3proxy.model import ListEntry
 from s3proxy.owner import Owner
+from s3proxy.responses import rendered
 
 NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 OWNER = Owner("123456789012", "alice")
 
 
 def _render(page: MergedPage, *, encode: bool = False, delimiter: str | None = None) -> ET.Element:
-    body = list_versions_xml(
-        bucket="b",
-        prefix="p ",
-        delimiter=delimiter,
-        max_keys=2,
-        key_marker="k",
-        version_marker="null",
-        page=page,
-        owner=OWNER,
-        encode=encode,
+    body = rendered(
+        list_versions_pieces(
+            bucket="b",
+            prefix="p ",
+            delimiter=delimiter,
+            max_keys=2,
+            key_marker="k",
+            version_marker="null",
+            page=page,
+            owner=OWNER,
+            encode=encode,
+        )
     )
     return ET.fromstring(body)
 

@@ -17,7 +17,7 @@ import pytest
 from s3proxy import multipart_xml, xmlcodec
 from s3proxy.backends.mapped import _with_validators
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.versions import list_versions_xml
+from s3proxy.handlers.versions import list_versions_pieces
 from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import MergedPage
 from s3proxy.model import (
@@ -29,6 +29,7 @@ from s3proxy.model import (
     UploadInfo,
 )
 from s3proxy.owner import Owner
+from s3proxy.responses import rendered
 from s3proxy.timestamps import s3_time
 
 OWNER = Owner("id", "alice")
@@ -65,10 +66,10 @@ def _listing(when: str) -> bytes:
 
 def _versions(when: str) -> bytes:
     page = MergedPage([ListEntry("k", '"e"', 1, when)], [], False, None)
-    return list_versions_xml(
+    return rendered(list_versions_pieces(
         bucket="b", prefix="", delimiter=None, max_keys=1000, key_marker="",
         version_marker="", page=page, owner=OWNER, encode=False,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 WRITERS: dict[str, tuple[Callable[[str], bytes], str]] = {
