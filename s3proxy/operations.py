@@ -90,11 +90,12 @@ REFUSALS = frozenset({Operation.Unsupported, Operation.MethodNotAllowed})
 # Every sub-resource in botocore's S3 model (requestUri "?name"), served or not.
 SUBRESOURCES = frozenset(
     {
-        "abac", "accelerate", "acl", "analytics", "annotation", "attributes", "cors", "delete",
-        "encryption", "intelligent-tiering", "inventory", "legal-hold", "lifecycle", "location",
+        "abac", "accelerate", "acl", "analytics", "annotation", "attributes", "cors",
+        "default-storage-class", "delete", "encryption", "intelligent-tiering", "inventory",
+        "legal-hold", "lifecycle", "location",
         "logging", "metadataAnnotationTable", "metadataConfiguration", "metadataInventoryTable",
         "metadataJournalTable", "metadataTable", "metrics", "notification", "object-lock",
-        "ownershipControls", "policy", "policyStatus", "publicAccessBlock", "renameObject",
+        "ownershipControls", "part", "policy", "policyStatus", "publicAccessBlock", "renameObject",
         "replication", "requestPayment", "restore", "retention", "select", "session", "tagging",
         "torrent", "uploads", "versioning", "versions", "website",
     }
