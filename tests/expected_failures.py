@@ -41,9 +41,4 @@ EXPECTED_FAILURES: dict[str, str] = {
         "CompleteMultipartUpload (it completed over an existing object under If-None-Match: *); "
         "the proxy refuses a conditional Complete there with 501 rather than complete unchecked"
     ),
-    r"test_s3tests_w11a\.py::test_metadata_names_keep_their_underscores\[ceph\]": (
-        "upstream limitation: Ceph RGW 16 turns '_' in an x-amz-meta- name into '-' (its front "
-        "end folds header names), so a_b is stored and returned as a-b; the proxy passes "
-        "metadata names through unchanged"
-    ),
 }

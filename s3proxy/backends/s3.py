@@ -33,12 +33,12 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_kind import if_match_for
+from s3proxy.backends.upstream_metadata import upstream_metadata
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
-    metadata_to_upstream,
     object_info,
     parse_content_range,
     read_headers,
@@ -46,7 +46,6 @@ from s3proxy.backends.wire import (
 )
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
-    META_PREFIX,
     STANDARD,
     ByteRange,
     CopyObjectInput,
@@ -100,8 +99,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
         headers: dict[str, str] = dict(request.attributes.headers)
-        for name, value in request.attributes.metadata.items():
-            headers[META_PREFIX + name] = metadata_to_upstream(value)
+        headers.update(upstream_metadata(request.attributes.metadata, self.ceph_rgw))
         headers["content-length"] = str(request.content_length)
         if request.content_md5 is not None:
             headers["content-md5"] = request.content_md5
@@ -283,8 +281,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
                 kept = await self.tags_to_keep(request.source_bucket, request.source_key)
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(attributes.headers)
-            for name, value in attributes.metadata.items():
-                headers[META_PREFIX + name] = metadata_to_upstream(value)
+            headers.update(upstream_metadata(attributes.metadata, self.ceph_rgw))
         conditions = request.source_conditions
         for name, condition in (
             ("x-amz-copy-source-if-match", conditions.if_match),

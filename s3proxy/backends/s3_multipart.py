@@ -52,13 +52,13 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE
+from s3proxy.backends.upstream_metadata import upstream_metadata
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import complete_result, upstream_result
 from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
-    metadata_to_upstream,
     parse_content_range,
 )
 from s3proxy.complete_parse import complete_request_xml_stepped
@@ -66,7 +66,6 @@ from s3proxy.completion import multipart_etag
 from s3proxy.conditions import any_condition
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
-    META_PREFIX,
     CompleteMultipartInput,
     CompleteMultipartOutput,
     CopyObjectOutput,
@@ -98,6 +97,7 @@ class _Transport(Protocol):
 
     name: str
     _config: UpstreamConfig
+    ceph_rgw: bool | None
 
     async def _send(
         self,
@@ -252,8 +252,7 @@ class S3MultipartMixin:
 
     async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
         headers = dict(request.attributes.headers)
-        for name, value in request.attributes.metadata.items():
-            headers[META_PREFIX + name] = metadata_to_upstream(value)
+        headers.update(upstream_metadata(request.attributes.metadata, self.ceph_rgw))
         if request.checksum_algorithm is not None:
             headers["x-amz-checksum-algorithm"] = request.checksum_algorithm
         if request.checksum_type is not None:

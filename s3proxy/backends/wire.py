@@ -16,6 +16,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 from s3proxy import sse
+from s3proxy.backends.upstream_metadata import metadata_from_upstream, unpacked
 from s3proxy.model import (
     CONTENT_HEADERS,
     META_PREFIX,
@@ -69,31 +70,6 @@ def parse_content_range(value: str) -> tuple[int, int, int] | None:
     if unit != "bytes" or not (first.isdigit() and last.isdigit() and total.isdigit()):
         return None
     return int(first), int(last), int(total)
-
-
-_ENCODED_WORD = "=?UTF-8?Q?"
-_Q_SAFE = re.compile(rb"[A-Za-z0-9!*+/-]")
-_Q_ESCAPE = re.compile(r"=([0-9A-F]{2})")
-
-
-def metadata_to_upstream(value: str) -> str:
-    """An ``x-amz-meta-*`` value as the upstream stores it. SeaweedFS drops empty values, so
-    an empty value travels as an RFC 2047 encoded word of the empty text; a client value that
-    itself begins with ``=?`` is wrapped the same way, so :func:`metadata_from_upstream` undoes
-    exactly what this did and every other value is stored as sent."""
-    if value and not value.startswith("=?"):
-        return value
-    raw = value.encode("utf-8", "surrogatepass")
-    quoted = "".join(chr(b) if _Q_SAFE.fullmatch(bytes([b])) else f"={b:02X}" for b in raw)
-    return f"{_ENCODED_WORD}{quoted}?="
-
-
-def metadata_from_upstream(value: str) -> str:
-    if not (value.startswith(_ENCODED_WORD) and value.endswith("?=")):
-        return value
-    quoted = value[len(_ENCODED_WORD) : -2]
-    raw = _Q_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), quoted)
-    return raw.encode("latin-1").decode("utf-8", "surrogatepass")
 
 
 def read_headers(conditions: ReadConditions, checksum_mode: bool) -> dict[str, str]:
@@ -162,6 +138,8 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
             tag_count = int(value)
         elif lower in sse.RESPONSE_HEADERS:
             extra[lower] = sse.reported(value)
+    if metadata:
+        metadata = unpacked(metadata)
     etag, modified = headers.get("ETag", ""), headers.get("Last-Modified", "")
     if etag[:1] != '"':  # what every real upstream sends costs a comparison, not a call
         etag = quoted_etag(etag)

@@ -195,7 +195,7 @@ def test_if_match_with_a_weak_etag_fails_on_every_lane(
 def test_metadata_names_keep_their_underscores(proxy: Proxy, make_bucket: MakeBucket) -> None:
     """test_object_set_get_metadata_none_to_good with a name holding ``_``: S3 keeps user
     metadata names as sent (lower-cased), so ``a_b`` and ``a-b`` are two names (Ceph RGW 16
-    turns ``_`` into ``-``: an expected failure there, tests/expected_failures.py)."""
+    turns ``_`` into ``-``; the proxy packs such names there, test_w13b_metadata_names.py)."""
     s3, bucket = proxy.client("alice"), make_bucket()
     metadata = {"a_b": "1", "c-d": "2", "e.f": "3"}
     s3.put_object(Bucket=bucket, Key="foo", Body=b"bar", Metadata=metadata)

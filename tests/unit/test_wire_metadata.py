@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3proxy.backends.wire import metadata_from_upstream, metadata_to_upstream, object_info
+from s3proxy.backends.upstream_metadata import metadata_from_upstream, metadata_to_upstream
+from s3proxy.backends.wire import object_info
 
 
 @given(st.text())

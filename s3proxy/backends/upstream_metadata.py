@@ -1,0 +1,145 @@
+"""User metadata (``x-amz-meta-*``) on an S3 upstream, names and values kept exactly as sent.
+
+S3 keeps each name as the client sent it (lower-cased) and each value byte for byte. Upstreams
+do not all do so, measured on the test lanes:
+
+- SeaweedFS 4.48 drops an empty value;
+- Ceph RGW 16 reads header names the CGI way, so ``_`` comes back as ``-`` (``a_b`` is stored
+  as ``a-b``) and a write holding both ``a_b`` and ``a-b`` fails its own signature check (403
+  SignatureDoesNotMatch); it refuses a name over 80 characters with 500 UnknownError (the OSD
+  keeps attribute names of at most 100 bytes, and ``user.rgw.x-amz-meta-`` takes 20); and it
+  answers a request head over ~16 KiB with an empty 400, which a few hundred short names reach
+  once SignedHeaders lists each of them again; a value holding a tab fails its signature check
+  too (it canonicalises the value otherwise than SigV4 does).
+
+So an empty value, or one that itself begins with ``=?``, travels as an RFC 2047 encoded word
+(:func:`metadata_to_upstream`). On an upstream that folds names (Ceph RGW, and one not yet
+known), the names it would change or refuse, and those whose value it would refuse, are
+*packed*: all of them go, with their values, into one entry named :data:`CARRIER` (split over
+``CARRIER-2``, ``CARRIER-3``… when longer than :data:`PIECE`), made only of characters every
+upstream keeps. Every other name is stored as it is, as before, so an object written by an
+earlier release reads as it did. A client name that begins with :data:`CARRIER` is packed on
+every upstream, so such a stored entry is always the proxy's; the digest it begins with makes
+one that an earlier release stored for a client read as it was written (README, "The upstream
+layout").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from urllib.parse import quote, unquote
+
+from s3proxy.model import META_PREFIX
+
+CARRIER = "s3proxy-meta"
+"""The packed names' entry, ``x-amz-meta-s3proxy-meta``."""
+
+PIECE = 4000
+"""Characters per carrier entry: a header line stays far below aiohttp's 8190 bytes (2 KB of
+metadata of the widest kind, percent-encoded as UTF-8, takes ~12,300)."""
+
+MAX_ENTRIES = 64
+"""Upstream entries a folding upstream gets at most: past that every name is packed, so a
+request head stays below Ceph RGW's limit whatever the names' number."""
+
+_KEPT_NAME = re.compile(r"[0-9a-z!#$%&'*+.^`|~-]{0,80}")
+"""A name Ceph RGW 16 stores as it is: token characters but ``_`` and upper case, at most 80."""
+
+_KEPT_VALUE = re.compile(r"[^\x00-\x1f\x7f]*")
+"""A value Ceph RGW 16 takes: no control character (HTTP allows a tab in a value)."""
+
+_SAFE = "!#$&'()*+,-./:<>?@[]^_`{|}~"
+"""Besides letters and digits, what a packed name or value keeps unescaped: printable ASCII but
+space, ``"``, ``%``, ``;``, ``=`` and ``\\``."""
+
+_DIGEST = 16
+"""Hex digits of SHA-256 over the packed entries that begin the carrier."""
+
+_ENCODED_WORD = "=?UTF-8?Q?"
+_Q_SAFE = re.compile(rb"[A-Za-z0-9!*+/-]")
+_Q_ESCAPE = re.compile(r"=([0-9A-F]{2})")
+
+
+def metadata_to_upstream(value: str) -> str:
+    """An ``x-amz-meta-*`` value as the upstream stores it. SeaweedFS drops empty values, so
+    an empty value travels as an RFC 2047 encoded word of the empty text; a client value that
+    itself begins with ``=?`` is wrapped the same way, so :func:`metadata_from_upstream` undoes
+    exactly what this did and every other value is stored as sent."""
+    if value and not value.startswith("=?"):
+        return value
+    raw = value.encode("utf-8", "surrogatepass")
+    quoted = "".join(chr(b) if _Q_SAFE.fullmatch(bytes([b])) else f"={b:02X}" for b in raw)
+    return f"{_ENCODED_WORD}{quoted}?="
+
+
+def metadata_from_upstream(value: str) -> str:
+    if not (value.startswith(_ENCODED_WORD) and value.endswith("?=")):
+        return value
+    quoted = value[len(_ENCODED_WORD) : -2]
+    raw = _Q_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), quoted)
+    return raw.encode("latin-1").decode("utf-8", "surrogatepass")
+
+
+def upstream_metadata(metadata: Mapping[str, str], folds_names: bool | None) -> dict[str, str]:
+    """The ``x-amz-meta-*`` headers that store ``metadata`` (names without the prefix) on an
+    upstream; ``folds_names`` says whether it is Ceph RGW (None: not known yet, taken as
+    yes). Names it would keep go as they are; the others are packed (module docstring)."""
+    if not metadata:  # most writes: nothing to look at
+        return {}
+    folding = folds_names is not False
+    headers: dict[str, str] = {}
+    packed: dict[str, str] = {}
+    for name, value in metadata.items():  # one pass: this runs on every write with metadata
+        if name.startswith(CARRIER) or (
+            folding and not (_KEPT_NAME.fullmatch(name) and _KEPT_VALUE.fullmatch(value))
+        ):
+            packed[name] = value
+        else:
+            headers[META_PREFIX + name] = metadata_to_upstream(value)
+    if folding and len(headers) + bool(packed) > MAX_ENTRIES:
+        headers, packed = {}, dict(metadata)
+    if packed:
+        entries = ";".join(f"{_quoted(name)}={_quoted(value)}" for name, value in packed.items())
+        text = f"{_digest(entries)};{entries}"
+        for index, start in enumerate(range(0, len(text), PIECE)):
+            headers[META_PREFIX + _piece_name(index)] = text[start : start + PIECE]
+    return headers
+
+
+def unpacked(metadata: dict[str, str]) -> dict[str, str]:
+    """The client's metadata from what an upstream returned (names without the prefix,
+    values already through :func:`metadata_from_upstream`): a carrier whose digest holds is
+    replaced by the names packed in it; without one (every object but those with packed
+    names: one look-up) or with one that does not verify, the entries are the names."""
+    if CARRIER not in metadata:
+        return metadata
+    pieces: list[str] = []
+    while (piece := metadata.get(_piece_name(len(pieces)))) is not None:
+        pieces.append(piece)
+    digest, _, entries = "".join(pieces).partition(";")
+    if _digest(entries) != digest:
+        return metadata  # not the proxy's: an earlier release stored a client's name as sent
+    carried = {_piece_name(index) for index in range(len(pieces))}
+    names = {name: value for name, value in metadata.items() if name not in carried}
+    for entry in entries.split(";"):
+        name, _, value = entry.partition("=")
+        names[_unquoted(name)] = _unquoted(value)
+    return names
+
+
+def _digest(entries: str) -> str:
+    return hashlib.sha256(entries.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST]
+
+
+def _piece_name(index: int) -> str:
+    return CARRIER if index == 0 else f"{CARRIER}-{index + 1}"
+
+
+def _quoted(text: str) -> str:
+    return quote(text, safe=_SAFE, encoding="utf-8", errors="surrogatepass")
+
+
+def _unquoted(text: str) -> str:
+    return unquote(text, encoding="utf-8", errors="surrogatepass")
