@@ -309,6 +309,8 @@ class UploadPartInput:
     """As in :class:`PutObjectInput`: a checksum known once the body has been read."""
     encryption: Encryption | None = None
     """SSE-C: the upload's customer key, which every part must present."""
+    quota: tuple[QuotaScope, ...] = ()
+    """The quotas the part's bytes must fit in, checked where the store can be exact."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +326,8 @@ class UploadPartCopyInput:
     source_conditions: ReadConditions = ReadConditions()
     encryption: Encryption | None = None
     """SSE-C: the upload's customer key (the source's is in ``source_conditions``)."""
+    quota: tuple[QuotaScope, ...] = ()
+    """The quotas the part's bytes must fit in, checked where the store can be exact."""
 
 
 @dataclass(frozen=True, slots=True)

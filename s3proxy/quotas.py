@@ -5,14 +5,19 @@ Ceph RGW's user and bucket quotas, with its error code (403 QuotaExceeded). Acco
 - a write of N bytes under a key counts N bytes and one object, minus what the object it
   replaces counted (an overwrite of an 8-byte object with 10 bytes adds 2 bytes, no object);
 - a delete frees the object's bytes and its one object at once;
-- multipart parts count nothing until CompleteMultipartUpload makes them an object.
+- a multipart part counts its bytes (no object) from the moment it is stored, as S3 bills
+  stored parts: otherwise a tenant could park unbounded bytes on the shared upstream in
+  uploads it never completes. A part sent again under its number counts the difference;
+  CompleteMultipartUpload turns the upload's parts into the object (the object's bytes and one
+  object, all the parts' bytes freed, those left out of the list too, as S3 frees them); an
+  abort frees them all.
 
 A write is refused when the usage after it would pass a limit, so a write that frees room (an
 overwrite with fewer bytes) always passes. The local store checks inside the transaction that
-commits the write (exact, whatever the number of workers); a PUT is also checked against its
-Content-Length before its body moves. On S3 upstreams the usage is kept in records shared by
-the replicas (s3proxy.backends.usage_records): close, not exact. A tenant without a quota
-pays nothing: no scope, no query.
+commits the write (exact, whatever the number of workers); a PUT (and an UploadPart) is also
+checked against its Content-Length before its body moves. On S3 upstreams the usage is kept in
+records shared by the replicas (s3proxy.backends.usage_records): close, not exact. A tenant
+without a quota pays nothing: no scope, no query.
 """
 
 from __future__ import annotations
@@ -36,9 +41,32 @@ Root = tuple[str, str, str]
 class Usage:
     objects: int = 0
     bytes: int = 0
+    """Every byte a quota counts: objects' and those of open uploads' parts."""
+    parts: int = 0
+    """Of ``bytes``, those held by the parts of uploads not yet completed (the admin endpoint
+    shows them apart)."""
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.objects + other.objects, self.bytes + other.bytes)
+        return Usage(
+            self.objects + other.objects, self.bytes + other.bytes, self.parts + other.parts
+        )
+
+    def __neg__(self) -> Usage:
+        return Usage(-self.objects, -self.bytes, -self.parts)
+
+    def __sub__(self, other: Usage) -> Usage:
+        return self + -other
+
+
+def parts_change(size: int, replaced: int = 0) -> Usage:
+    """A part of ``size`` bytes stored in place of one of ``replaced`` bytes (0: none)."""
+    return Usage(0, size - replaced, size - replaced)
+
+
+def completed(replaced: int | None, size: int, parts: int) -> Usage:
+    """A Complete's change: an object of ``size`` bytes in place of one of ``replaced`` bytes
+    (None: none), made of an upload whose parts, all freed, held ``parts`` bytes."""
+    return after_write(Usage(), replaced, size) - parts_change(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +95,12 @@ def exceeded(scope: QuotaScope, before: Usage, after: Usage) -> bool:
 
 
 def check(scope: QuotaScope, usage: Usage, replaced: int | None, size: int) -> None:
-    if exceeded(scope, usage, after_write(usage, replaced, size)):
+    check_change(scope, usage, after_write(Usage(), replaced, size))
+
+
+def check_change(scope: QuotaScope, usage: Usage, change: Usage) -> None:
+    """403 QuotaExceeded if adding ``change`` to ``usage`` passes a limit of ``scope``."""
+    if exceeded(scope, usage, usage + change):
         raise S3Error(S3ErrorCode.QuotaExceeded)
 
 
@@ -135,6 +168,19 @@ class UsageCounter(Protocol):
         limit: the early check, before a body moves. The commit checks again."""
         ...
 
+    async def check_part_quota(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        size: int,
+    ) -> None:
+        """The same for a part of ``size`` bytes stored under ``part_number`` of an upload
+        (in place of the part already stored under that number, if any)."""
+        ...
+
 
 def _limits(scope: QuotaScope | None) -> dict[str, int | None] | None:
     if scope is None:
@@ -164,14 +210,15 @@ async def _count(
 
 def _figures(usage: Usage | None) -> dict[str, Any]:
     if usage is None:
-        return {"objects": None, "bytes": None}
-    return {"objects": usage.objects, "bytes": usage.bytes}
+        return {"objects": None, "bytes": None, "upload_bytes": None}
+    return {"objects": usage.objects, "bytes": usage.bytes, "upload_bytes": usage.parts}
 
 
 async def usage_report(policy: QuotaPolicy, backends: Mapping[str, object]) -> dict[str, Any]:
     """A tenant's usage as the admin endpoint shows it: the whole tenant, and each mapped or
     quota-limited bucket, with their limits (null where none is set; on an S3 server, null
-    for what no quota tracks: counting it would take a listing)."""
+    for what no quota tracks: counting it would take a listing). ``bytes`` is what the quota
+    counts; ``upload_bytes`` the part of it held by parts of uploads not yet completed."""
     whole = QuotaPolicy(policy.layout, policy.tenant or Limit()).tenant_scope()
     assert whole is not None
     report: dict[str, Any] = {

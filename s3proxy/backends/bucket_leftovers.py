@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_removal import abort_all, remove_records
+from s3proxy.backends.part_quotas import quota_aborter
 from s3proxy.backends.upload_records import LIST_PAGE
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
@@ -82,7 +83,8 @@ async def _clear(storage: MappedStorage, root: UpstreamRoot, bucket: str) -> Non
         _listed_one(backend, root), backend.has_uploads(root.bucket, root.prefix)
     )
     if uploads:
-        await abort_all(backend, root, storage.shard_roots(root), still_absent)
+        aborter = quota_aborter(storage, bucket, backend, root)  # their parts counted
+        await abort_all(backend, root, storage.shard_roots(root), still_absent, aborter)
     if has_objects or uploads:  # after the aborts: a Complete racing them made an object
         await _remove_objects(storage, backend, root, bucket, still_absent)
     # Records too when no upload is left: a late Complete undone (bucket_race) leaves its own.

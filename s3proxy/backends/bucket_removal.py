@@ -21,7 +21,8 @@ that name could meet:
 5. one more look under the root, for a write that raced these steps (:mod:`.bucket_race`):
    an object puts the marker back (409 BucketNotEmpty), an upload is aborted.
 
-Uploads count toward no quota (:mod:`s3proxy.quotas`), so aborting them frees no usage record.
+A quota tenant's uploads are aborted so that what their parts held is freed
+(:mod:`s3proxy.backends.part_quotas`): parts count from the moment they are stored.
 An upload created while these steps run (another client racing the delete) is aborted by one
 more pass; one still there after :data:`PASSES` is 409 BucketNotEmpty, the bucket kept. A
 Complete that lands while its upload is being aborted (the abort then finds it gone) has made
@@ -34,10 +35,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_settings import MAX_RECORD_BYTES
+from s3proxy.backends.part_quotas import quota_aborter
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -71,7 +74,8 @@ async def remove_bucket(
     for _ in range(PASSES):
         if not uploads:
             break
-        await abort_all(backend, root, storage.shard_roots(root))
+        aborter = quota_aborter(storage, bucket, backend, root)
+        await abort_all(backend, root, storage.shard_roots(root), aborter=aborter)
         uploads = await backend.has_uploads(root.bucket, root.prefix)
     if uploads:
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
@@ -114,7 +118,8 @@ async def _after_deletion(
                 storage.buckets.cache.bump()
         raise S3Error(S3ErrorCode.BucketNotEmpty, BucketName=bucket)
     if uploads:
-        await abort_all(backend, root, storage.shard_roots(root))
+        aborter = quota_aborter(storage, bucket, backend, root)
+        await abort_all(backend, root, storage.shard_roots(root), aborter=aborter)
         await remove_records(storage, backends, bucket)
 
 
@@ -134,26 +139,40 @@ async def _has_objects(backend: Backend, root: UpstreamRoot) -> bool:
 
 
 Confirm = Callable[[], Awaitable[None]] | None
+Aborter = Callable[[UploadInfo], Awaitable[None]]
 """Awaited after each listing page, before anything listed on it is removed (raises to stop):
 :mod:`.bucket_leftovers` checks there that the bucket still has no marker."""
 
 
 async def abort_all(
-    backend: Backend, root: UpstreamRoot, shards: list[str], confirm: Confirm = None
+    backend: Backend,
+    root: UpstreamRoot,
+    shards: list[str],
+    confirm: Confirm = None,
+    aborter: Aborter | None = None,
 ) -> None:
     """Abort every upload the upstream lists under ``root`` (all shards: they are below it);
     shard by shard where the upstream cannot page through them all (SeaweedFS past 1000
-    uploads under one prefix: :mod:`~s3proxy.backends.upload_markers`)."""
+    uploads under one prefix: :mod:`~s3proxy.backends.upload_markers`). ``aborter``: how
+    one upload is aborted (a quota tenant's frees what its parts held:
+    :func:`~s3proxy.backends.part_quotas.quota_aborter`); None: a plain abort."""
+    abort = aborter or partial(_plain_abort, backend, root)
     try:
-        await _abort_under(backend, root, root.prefix, confirm)
+        await _abort_under(backend, root, root.prefix, confirm, abort)
     except S3Error as error:
         if error.code is not S3ErrorCode.NotImplemented or shards == [root.prefix]:
             raise
         for prefix in shards:
-            await _abort_under(backend, root, prefix, confirm)
+            await _abort_under(backend, root, prefix, confirm, abort)
 
 
-async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str, confirm: Confirm) -> None:
+async def _plain_abort(backend: Backend, root: UpstreamRoot, upload: UploadInfo) -> None:
+    await backend.abort_multipart_upload(root.bucket, upload.key, upload.upload_id)
+
+
+async def _abort_under(
+    backend: Backend, root: UpstreamRoot, prefix: str, confirm: Confirm, abort: Aborter
+) -> None:
     key_marker: str | None = None
     id_marker: str | None = None
     while True:
@@ -166,15 +185,15 @@ async def _abort_under(backend: Backend, root: UpstreamRoot, prefix: str, confir
             await confirm()
         for start in range(0, len(mine), ABORTS_AT_ONCE):
             batch = mine[start : start + ABORTS_AT_ONCE]
-            await asyncio.gather(*(_abort(backend, root, upload) for upload in batch))
+            await asyncio.gather(*(_abort(abort, upload) for upload in batch))
         if page.next_marker is None:
             return
         key_marker, id_marker = page.next_marker
 
 
-async def _abort(backend: Backend, root: UpstreamRoot, upload: UploadInfo) -> None:
+async def _abort(abort: Aborter, upload: UploadInfo) -> None:
     try:
-        await backend.abort_multipart_upload(root.bucket, upload.key, upload.upload_id)
+        await abort(upload)
     except S3Error as error:  # completed or aborted meanwhile: gone all the same
         if error.code is not S3ErrorCode.NoSuchUpload:
             raise

@@ -18,6 +18,8 @@ from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
+from s3proxy.backends.part_quotas import aborted, copied_size, stored_part
+from s3proxy.backends.quota_writes import stored_bytes
 from s3proxy.backends.upload_gone import after_failed_complete
 from s3proxy.backends.upload_listing import MergedUploads, sweep_stale, upload_with, whole_bucket
 from s3proxy.backends.upload_merge import merged_uploads
@@ -167,9 +169,16 @@ class MappedUploads:
             )
 
     async def upload_part(self, request: UploadPartInput) -> str:
+        """Checked against the tenant's quotas before its body moves (:mod:`.part_quotas`)."""
         backend, location = await self._existing(request.bucket, request.key)
-        upstream = dataclasses.replace(request, bucket=location.bucket, key=location.key)
-        return await backend.upload_part(upstream)
+        scopes = self._storage.quota_scopes(request.bucket)
+        upstream = dataclasses.replace(
+            request, bucket=location.bucket, key=location.key, quota=scopes
+        )
+        return await stored_part(
+            self._storage, scopes, backend, location, request.upload_id,
+            request.part_number, request.content_length, lambda: backend.upload_part(upstream),
+        )  # fmt: skip
 
     async def upload_part_copy(
         self, request: UploadPartCopyInput, source_storage: MappedStorage | None = None
@@ -181,16 +190,28 @@ class MappedUploads:
             request.source_bucket, request.source_key
         )
         backend, target = await self._existing(request.bucket, request.key)
+        scopes = self._storage.quota_scopes(request.bucket)
         upstream = dataclasses.replace(
             request,
             source_bucket=source.bucket,
             source_key=source.key,
             bucket=target.bucket,
             key=target.key,
+            quota=scopes,
         )
-        if source.upstream == target.upstream:
-            return await backend.upload_part_copy(upstream)
-        return await copy_part_through(source_backend, backend, upstream)
+
+        async def copy() -> CopyObjectOutput:
+            if source.upstream == target.upstream:
+                return await backend.upload_part_copy(upstream)
+            return await copy_part_through(source_backend, backend, upstream)
+
+        if not scopes:
+            return await copy()
+        size = await copied_size(source_backend, source, request.source_range)
+        return await stored_part(
+            self._storage, scopes, backend, target, request.upload_id, request.part_number,
+            size, copy,
+        )  # fmt: skip
 
     async def complete(
         self,
@@ -336,10 +357,11 @@ class MappedUploads:
                 recorded.combine(request, stored)
             quota = upstream.quota
             usage = self._storage.usage_book(quota, backend) if quota else None
-            if usage is not None:  # checked against the parts' sizes before they commit
+            if usage is not None:  # the parts' bytes become the object's (all parts freed)
                 size = completed_size(request.parts, stored)
+                freed = stored_bytes(stored, request.parts)
                 complete = backend.complete_multipart_upload
-                return await usage.guarded(quota, location, size, lambda: complete(upstream))
+                return await usage.guarded(quota, location, size, lambda: complete(upstream), freed)
             return await backend.complete_multipart_upload(upstream)
         except S3Error as error:
             return await after_failed_complete(backend, upstream, error)
@@ -354,8 +376,10 @@ class MappedUploads:
     ) -> None:
         backend, location = await self._existing(bucket, key)
         gone: S3Error | None = None
-        try:
-            await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+        try:  # what its parts held freed (:mod:`.part_quotas`)
+            await aborted(
+                self._storage, self._storage.quota_scopes(bucket), backend, location, upload_id
+            )
         except S3Error as error:  # aborted or expired upstream: its records go all the same
             if error.code is not S3ErrorCode.NoSuchUpload:
                 raise

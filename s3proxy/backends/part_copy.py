@@ -99,6 +99,7 @@ async def copy_part_through(
                 body=got.body,
                 content_length=got.content_length,
                 encryption=request.encryption,
+                quota=request.quota,
             )
         )
     finally:

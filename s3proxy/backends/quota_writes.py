@@ -17,7 +17,9 @@ client gets a 5xx and retries, and the retry replaces an object that was never c
 stored). So after a 5xx the key is read again, still under its lock (:func:`landed`): an
 object of the write's size there now is taken for the write and counted (published with the
 process's next change: the client's retry, usually). When the write replaced an object of the
-same size, the change counted is zero either way.
+same size, the change counted is zero either way. A part (UploadPart, UploadPartCopy) is
+handled alike, per part number of one upload: what it replaces and whether it landed are read
+with a ListParts from its number (:func:`part_size`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from typing import Generic, TypeVar
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.usage_figures import head_size
+from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error
 from s3proxy.layout import UpstreamLocation
+from s3proxy.model import CompletedPart, PartInfo
 from s3proxy.quotas import Usage
 
 K = TypeVar("K")
@@ -92,3 +96,66 @@ async def landed(
     except S3Error:  # the upstream is still away: nothing known, nothing counted
         return Usage()
     return change if found == size else Usage()
+
+
+PART_PAGE = 8
+"""Entries asked for when one part's size is wanted: an upstream that lists every upload of a
+re-sent part (SeaweedFS 4.48) lists them side by side, and the latest wins."""
+
+
+async def part_size(
+    backend: Backend, location: UpstreamLocation, upload_id: str, part_number: int
+) -> int | None:
+    """The size of the part stored under ``part_number`` of an upload (None: none yet), by a
+    ListParts from that number. A NoSuchUpload goes to the caller: the part would fail alike."""
+    page = latest_parts(
+        await backend.list_parts(
+            location.bucket, location.key, upload_id, part_number - 1, PART_PAGE
+        )
+    )
+    found = [part.size for part in page.parts if part.part_number == part_number]
+    return found[0] if found else None
+
+
+async def part_landed(
+    backend: Backend,
+    location: UpstreamLocation,
+    upload_id: str,
+    part_number: int,
+    size: int,
+    error: S3Error,
+    change: Usage,
+) -> Usage:
+    """:func:`landed` for a part of ``size`` bytes under ``part_number``."""
+    if error.status < 500:
+        return Usage()
+    try:
+        found = await part_size(backend, location, upload_id, part_number)
+    except S3Error:
+        return Usage()
+    return change if found == size else Usage()
+
+
+def stored_bytes(stored: Iterable[PartInfo], requested: Iterable[CompletedPart] = ()) -> int:
+    """What a Complete frees: the bytes of an upload's stored parts as ListParts pages listed
+    them, each part number once. An upstream that lists every upload of a re-sent part
+    (SeaweedFS 4.48, second-resolution LastModified) may list several as latest: for a part
+    the Complete names, the one of its ETag; for one left out, the smallest (never freeing
+    more than was counted for it)."""
+    named = {part.part_number: _bare(part.etag) for part in requested}
+    latest: dict[int, list[PartInfo]] = {}
+    for part in stored:
+        found = latest.get(part.part_number)
+        if found is None or part.last_modified > found[0].last_modified:
+            latest[part.part_number] = [part]
+        elif part.last_modified == found[0].last_modified:
+            found.append(part)
+    total = 0
+    for number, candidates in latest.items():
+        chosen = [part for part in candidates if _bare(part.etag) == named.get(number)]
+        total += (chosen or [min(candidates, key=lambda part: part.size)])[0].size
+    return total
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"').lower()

@@ -182,7 +182,7 @@ def folded_into(
     result: dict[Root, Baseline] = {}
     for root, base in baselines.items():
         now, then = figures.get(root, Usage()), base.offsets.get(name, Usage())
-        added = Usage(now.objects - then.objects, now.bytes - then.bytes)
+        added = now - then
         offsets = {n: u for n, u in base.offsets.items() if n != name}
         result[root] = Baseline(base.usage + added, offsets)
     return result
@@ -193,7 +193,7 @@ def beyond(mine: Mapping[Root, Usage], folded: Mapping[Root, Usage]) -> dict[Roo
     result = {}
     for root, usage in mine.items():
         then = folded.get(root, Usage())
-        result[root] = Usage(usage.objects - then.objects, usage.bytes - then.bytes)
+        result[root] = usage - then
     return result
 
 

@@ -30,12 +30,12 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends import usage_folding
-from s3proxy.backends.quota_writes import KeyLocks, landed
+from s3proxy.backends.quota_writes import KeyLocks
 from s3proxy.backends.records import read_record
 from s3proxy.backends.usage_figures import (
     BASELINE,
@@ -55,11 +55,11 @@ from s3proxy.backends.usage_figures import (
     merge_new,
 )
 from s3proxy.backends.usage_folding import Place
-from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
+from s3proxy.backends.usage_share import Landings
+from s3proxy.backends.usage_writes import HEAD_AT_ONCE, WritingBook
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
-from s3proxy.model import QuotaScope
-from s3proxy.quotas import Root, Usage, after_write, exceeded, within
+from s3proxy.layout import TenantLayout, UpstreamRoot
+from s3proxy.quotas import Root, Usage
 from s3proxy.worker_count import usable_cpus
 
 if TYPE_CHECKING:
@@ -91,9 +91,6 @@ log = logging.getLogger("s3proxy.quotas")
 
 MAX_RECORD = 64 * 1024 * 1024
 """A usage record holds a few numbers per quota root: far below this even for many roots."""
-HEAD_AT_ONCE = 16
-"""Upstream requests in flight for one DeleteObjects of a quota tenant (the sizes it frees),
-or for one re-read of the records."""
 
 _interval = 5.0
 _fold_after = 3600.0
@@ -117,7 +114,7 @@ def configure_from(server: ServerConfig) -> None:
 # -- the book: one per tenant home and process -----------------------------------------------
 
 
-class UsageBook:
+class UsageBook(WritingBook):
     def __init__(self, layout: TenantLayout, backends: Mapping[str, Backend]) -> None:
         assert layout.home is not None  # check-config: S3 quotas need a home
         self._home: UpstreamRoot = layout.home
@@ -139,6 +136,7 @@ class UsageBook:
         self._reads = 0
         self._lock = asyncio.Lock()
         self._writing: KeyLocks[tuple[str, str, str]] = KeyLocks()  # per upstream key
+        self._parts: KeyLocks[tuple[str, str, str, str, int]] = KeyLocks()  # per part number
         self._flush: asyncio.TimerHandle | asyncio.Task[None] | None = None
         self._beat: asyncio.TimerHandle | None = None
         self._published: dict[Root, Usage] = {}
@@ -291,101 +289,11 @@ class UsageBook:
         written = await usage_folding.rewrite_baseline(self._place, partial(merge_new, taken))
         self._baselines, self._folded, self._baseline_etag = written
 
-    # -- writing ----------------------------------------------------------------------------
+    def _patience(self) -> float:
+        return _interval
 
-    async def guarded(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        location: UpstreamLocation,
-        size: int,
-        write: Callable[[], Awaitable[T]],
-    ) -> T:
-        """Check a write of ``size`` bytes at ``location`` against ``scopes`` (403 QuotaExceeded),
-        hold it while it runs, count it once stored; one key at a time (:mod:`.quota_writes`)."""
-        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
-            replaced = await head_size(self._backends[location.upstream], location)
-            roots = [r for scope in scopes for r in scope.roots]
-            await self.ensure(roots)
-            change = after_write(Usage(), replaced, size)
-            past = partial(self._past_share, scopes, location, change)
-            await keep_to_share(past, self._exchange, self._landed.wait, _interval)
-            for scope in scopes:
-                if not any(self._holds(r, location) for r in scope.roots):
-                    continue
-                before = sum((self.usage(r) for r in scope.roots), Usage())
-                if exceeded(scope, before, after_write(before, replaced, size)):
-                    raise S3Error(S3ErrorCode.QuotaExceeded)
-            touched = sorted({r for r in roots if self._holds(r, location)})
-            self._add(self._held, touched, change)
-            try:
-                result = await write()
-            except S3Error as error:  # stored all the same, its answer lost: counted
-                backend = self._backends[location.upstream]
-                self._add(self._mine, touched, await landed(backend, location, size, error, change))
-                raise
-            finally:
-                self._add(self._held, touched, Usage(-change.objects, -change.bytes))
-                self._landed.note()
-            self._add(self._mine, touched, change)
-            self._changed()
-            return result
-
-    async def removed(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        locations: list[UpstreamLocation],
-        remove: Callable[[], Awaitable[T]],
-        succeeded: Callable[[T, UpstreamLocation], bool] = lambda _, __: True,
-    ) -> T:
-        """Delete, then free what the deleted objects counted (sizes read before; keys held)."""
-
-        async def size(location: UpstreamLocation) -> int | None:
-            return await head_size(self._backends[location.upstream], location)
-
-        async with self._writing.hold((x.upstream, x.bucket, x.key) for x in locations):
-            sizes = await at_most(HEAD_AT_ONCE, size, locations)
-            result = await remove()
-            roots = {r for scope in scopes for r in scope.roots}
-            for location, found in zip(locations, sizes, strict=True):
-                if found is not None and succeeded(result, location):
-                    touched = [r for r in roots if self._holds(r, location)]
-                    self._add(self._mine, touched, Usage(-1, -found))
-            self._changed()
-            return result
-
-    def _past_share(
-        self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation, change: Usage
-    ) -> tuple[bool, bool, bool, int]:
-        """For :func:`.usage_share.keep_to_share`: past the share, growth unseen by others,
-        writes in flight (in the scopes the write is in), reads of the records made so far."""
-        past, unseen, flying = False, False, False
-        for scope in scopes:
-            if any(self._holds(r, location) for r in scope.roots):
-                view = sum((self.usage(r) for r in scope.roots), Usage())
-                mine = unpublished(self._mine, self._published, self._held, scope.roots)
-                others = [n for n in self._records if n not in self._folded | self._closed]
-                past = past or past_share(scope, view, mine, change, max(_workers, 1 + len(others)))
-                unseen = unseen or mine.bytes > 0 or mine.objects > 0
-                flying = flying or any(self._held.get(r, Usage()) != Usage() for r in scope.roots)
-        return past, unseen, flying, self._reads
-
-    async def _exchange(self, reads: int) -> None:
-        """Publish this process's record and read the others', unless they were read again
-        since the caller's ``reads`` (concurrent callers share one exchange)."""
-        async with self._lock:
-            if self._reads != reads:
-                return
-            await self._publish()
-            await self._read()
-
-    @staticmethod
-    def _holds(root: Root, location: UpstreamLocation) -> bool:
-        return root[0] == location.upstream and within(root, location.bucket, location.key)
-
-    @staticmethod
-    def _add(figures: dict[Root, Usage], roots: Iterable[Root], change: Usage) -> None:
-        for root in roots:
-            figures[root] = figures.get(root, Usage()) + change
+    def _processes(self) -> int:
+        return _workers
 
     # -- publishing ---------------------------------------------------------------------------
 

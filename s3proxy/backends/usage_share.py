@@ -69,7 +69,7 @@ def unpublished(
     for root in roots:
         was = published.get(root, Usage())
         total += mine.get(root, Usage()) + held.get(root, Usage())
-        total += Usage(-was.objects, -was.bytes)
+        total -= was
     return total
 
 

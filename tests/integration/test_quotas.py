@@ -69,22 +69,24 @@ def absent(client: Any, bucket: str, key: str) -> None:
 
 
 def writes_over_quota_store_nothing(client: Any) -> tuple[str, dict[str, Any]]:
-    """With less than 401 bytes of room left in "docs" (and "docs/a" bigger than that): a PUT,
-    a multipart Complete and a CopyObject over the quota are 403 QuotaExceeded, and none of them
-    leaves an object. The refused upload stays open: (its UploadId, its parts) for a retry."""
+    """With 400 bytes of room left in "docs" (and "docs/a" bigger than that): a PUT, an
+    UploadPart (parts count from the moment they are stored) and a CopyObject over the quota
+    are 403 QuotaExceeded, and none of them leaves an object or a part. A part of 201 bytes
+    then fits: (the upload's UploadId, its parts) for a Complete, which adds no byte."""
     refused(lambda: client.put_object(Bucket="docs", Key="b", Body=b"b" * 401))
     absent(client, "docs", "b")
 
     upload = client.create_multipart_upload(Bucket="docs", Key="m")["UploadId"]
-    part = client.upload_part(
-        Bucket="docs", Key="m", UploadId=upload, PartNumber=1, Body=b"m" * 401
-    )
-    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
     refused(
-        lambda: client.complete_multipart_upload(
-            Bucket="docs", Key="m", UploadId=upload, MultipartUpload=parts
+        lambda: client.upload_part(
+            Bucket="docs", Key="m", UploadId=upload, PartNumber=1, Body=b"m" * 401
         )
     )
+    assert "Parts" not in client.list_parts(Bucket="docs", Key="m", UploadId=upload)
+    part = client.upload_part(
+        Bucket="docs", Key="m", UploadId=upload, PartNumber=1, Body=b"m" * 201
+    )
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
     absent(client, "docs", "m")
 
     refused(lambda: client.copy_object(Bucket="docs", Key="c", CopySource="docs/a"))
@@ -105,14 +107,14 @@ def test_quotas_on_the_local_store(quota_proxy: Proxy) -> None:
     upload, parts = writes_over_quota_store_nothing(client)
 
     report = usage(quota_proxy)
-    assert (report["objects"], report["bytes"]) == (1, 600)
+    assert (report["objects"], report["bytes"], report["upload_bytes"]) == (1, 801, 201)
     assert report["quota"] == {"max_bytes": TENANT_BYTES, "max_objects": None}
 
     client.put_object(Bucket="docs", Key="a", Body=b"a" * 599)  # an overwrite: 600 → 599
     client.delete_object(Bucket="docs", Key="a")  # a delete frees room
     client.complete_multipart_upload(Bucket="docs", Key="m", UploadId=upload, MultipartUpload=parts)
     client.copy_object(Bucket="docs", Key="c", CopySource="docs/m")
-    assert (usage(quota_proxy)["objects"], usage(quota_proxy)["bytes"]) == (2, 802)
+    assert (usage(quota_proxy)["objects"], usage(quota_proxy)["bytes"]) == (2, 402)
     client.delete_objects(Bucket="docs", Delete={"Objects": [{"Key": "m"}, {"Key": "c"}]})
     assert usage(quota_proxy)["bytes"] == 0
 

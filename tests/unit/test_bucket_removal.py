@@ -21,6 +21,7 @@ from s3proxy.model import (
     ListPage,
     PutObjectInput,
     PutObjectOutput,
+    QuotaScope,
     UploadInfo,
     UploadsPage,
 )
@@ -139,6 +140,9 @@ class Storage:
 
     def shard_roots(self, root: UpstreamRoot) -> list[str]:
         return [f"{root.prefix}{digit:x}/" for digit in range(16)]
+
+    def quota_scopes(self, bucket: str) -> tuple[QuotaScope, ...]:
+        return ()  # no quota: plain aborts (s3proxy.backends.part_quotas)
 
 
 def run(upstream: Upstream) -> Storage:

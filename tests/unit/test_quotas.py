@@ -256,6 +256,7 @@ def test_a_copy_over_quota_stores_nothing(tmp_path: Path) -> None:
 
 
 def test_a_complete_over_quota_stores_nothing_and_keeps_the_upload(tmp_path: Path) -> None:
+    """Over an object quota (its parts' bytes already count: a Complete adds no byte)."""
     part = b"p" * (5 * MiB)
 
     async def scenario(store: LocalStore) -> None:
@@ -264,16 +265,16 @@ def test_a_complete_over_quota_stores_nothing_and_keeps_the_upload(tmp_path: Pat
         )
         etag = await upload_part(store, "t/big", upload, 1, part)
         request = CompleteMultipartInput(
-            BUCKET, "t/big", upload, [CompletedPart(1, etag)], quota=(scope(MiB),)
+            BUCKET, "t/big", upload, [CompletedPart(1, etag)], quota=(scope(max_objects=0),)
         )
         with pytest.raises(S3Error) as error:
             await store.complete_multipart_upload(request)
         assert refused(error)
         with pytest.raises(S3Error):
             await get(store, "t/big")
-        assert await store.usage((("test", BUCKET, "t/"),)) == Usage(0, 0)
+        assert await store.usage((("test", BUCKET, "t/"),)) == Usage(0, 5 * MiB, 5 * MiB)
         bigger = CompleteMultipartInput(
-            BUCKET, "t/big", upload, [CompletedPart(1, etag)], quota=(scope(5 * MiB),)
+            BUCKET, "t/big", upload, [CompletedPart(1, etag)], quota=(scope(5 * MiB, 1),)
         )
         await store.complete_multipart_upload(bigger)  # the upload was still there
         assert await store.usage((("test", BUCKET, "t/"),)) == Usage(1, 5 * MiB)
@@ -435,6 +436,7 @@ def test_through_the_gateway_and_usage_endpoint(tmp_path: Path) -> None:
             assert tenant["buckets"]["small"] == {
                 "objects": 1,
                 "bytes": 10,
+                "upload_bytes": 0,
                 "quota": {"max_bytes": None, "max_objects": 1},
             }
             assert body["tenants"]["free"]["quota"] is None

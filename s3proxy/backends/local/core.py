@@ -34,6 +34,7 @@ from s3proxy.backends.local.index import (
     Index,
     ObjectRecord,
     connect,
+    parts_under,
     read_figures,
     usage_under,
 )
@@ -85,7 +86,9 @@ def read_usage(root: Path, roots: Iterable[tuple[str, str]]) -> Usage:
         connection.execute("BEGIN")
         total = Usage()
         for bucket, prefix in roots:
-            total += Usage(*usage_under(connection, bucket, prefix))
+            objects, size = usage_under(connection, bucket, prefix)
+            parts = parts_under(connection, bucket, prefix)
+            total += Usage(objects, size + parts, parts)
         connection.execute("COMMIT")
         return total
     finally:
@@ -367,7 +370,8 @@ class StoreCore:
         total = Usage()
         for upstream, bucket, prefix in roots:
             if upstream == self.name:
-                total += Usage(*self.index.usage(bucket, prefix))
+                objects, size, parts = self.index.usage(bucket, prefix)
+                total += Usage(objects, size + parts, parts)
         return total
 
     def _check_quota(
@@ -383,11 +387,40 @@ class StoreCore:
             counted = any(within(root, bucket, key) for root in scope.roots)
             quotas.check(scope, self._usage(scope.roots), replaced if counted else None, size)
 
+    def _check_change(
+        self, scopes: tuple[QuotaScope, ...], bucket: str, key: str, change: Usage
+    ) -> None:
+        """Like :meth:`_check_quota`, for any change under (bucket, key): a part's, a
+        Complete's (inside the write's transaction, or before it for the early check)."""
+        for scope in scopes:
+            if any(within(root, bucket, key) for root in scope.roots):
+                quotas.check_change(scope, self._usage(scope.roots), change)
+
+    def _part_change(self, upload_id: str, part_number: int, size: int) -> Usage:
+        """A part of ``size`` bytes stored under ``part_number``, in place of the one there."""
+        row = self.index.db.execute(
+            "SELECT size FROM parts WHERE upload_id = ? AND part_number = ?",
+            (upload_id, part_number),
+        ).fetchone()
+        return quotas.parts_change(size, int(row[0]) if row is not None else 0)
+
     def _check_quota_now(
         self, scopes: tuple[QuotaScope, ...], bucket: str, key: str, size: int
     ) -> None:
         current = self.index.find_object(bucket, key, with_segments=False)
         self._check_quota(scopes, bucket, key, current.size if current else None, size)
+
+    def _check_part_now(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        size: int,
+    ) -> None:
+        change = self._part_change(upload_id, part_number, size)
+        self._check_change(scopes, bucket, key, change)
 
     async def usage(self, roots: tuple[Root, ...]) -> Usage:
         return await self._run(self._usage, roots)
@@ -397,6 +430,18 @@ class StoreCore:
     ) -> None:
         if scopes:
             await self._run(self._check_quota_now, scopes, bucket, key, size)
+
+    async def check_part_quota(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        size: int,
+    ) -> None:
+        if scopes:
+            await self._run(self._check_part_now, scopes, bucket, key, upload_id, part_number, size)
 
     # -- Backend: lifecycle ------------------------------------------------------------------
 

@@ -28,7 +28,13 @@ from s3proxy.backends.local.schema import (
     load_map,
     successor,
 )
-from s3proxy.backends.local.usage import NOT_COUNTED, cached_usage, read_figures, usage_under
+from s3proxy.backends.local.usage import (
+    NOT_COUNTED,
+    cached_usage,
+    parts_under,
+    read_figures,
+    usage_under,
+)
 from s3proxy.model import STANDARD, Tags
 
 __all__ = [
@@ -41,6 +47,7 @@ __all__ = [
     "connect",
     "key_bytes",
     "key_text",
+    "parts_under",
     "read_figures",
     "successor",
     "usage_under",
@@ -260,8 +267,9 @@ class Index:
         )
         return self._drop_refs(old)
 
-    def usage(self, bucket: str, prefix: str) -> tuple[int, int]:
-        """(objects, bytes) of client objects under ``prefix`` (:func:`.usage.cached_usage`)."""
+    def usage(self, bucket: str, prefix: str) -> tuple[int, int, int]:
+        """(objects, bytes) of client objects under ``prefix``, and the bytes of open uploads'
+        parts there (:func:`.usage.cached_usage`)."""
         return cached_usage(self.db, bucket, prefix)
 
     def list_keys(

@@ -53,8 +53,10 @@ def migrate(db: sqlite3.Connection) -> int:
     return len(missing)
 
 
-USAGE_COLUMN = "uploads_upper"
-"""The newest column of ``usage_roots`` (the range of upload marks no quota counts)."""
+USAGE_COLUMN = "parts_bytes"
+"""The newest column of ``usage_roots`` (the bytes of open uploads' parts, which quotas count
+since wave 13; kept by their own triggers, so a release before it, which reads only
+``objects`` and ``bytes``, still counts right on a store this one opened)."""
 
 
 def drop_stale_usage(db: sqlite3.Connection) -> bool:
@@ -70,6 +72,8 @@ def drop_stale_usage(db: sqlite3.Connection) -> bool:
         if stale:
             db.execute("DROP TRIGGER IF EXISTS usage_added")
             db.execute("DROP TRIGGER IF EXISTS usage_removed")
+            for trigger in ("usage_part_added", "usage_part_removed", "usage_upload_removed"):
+                db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             db.execute("DROP TABLE usage_roots")
     except BaseException:
         db.execute("ROLLBACK")

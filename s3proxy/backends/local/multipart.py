@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from s3proxy import quotas
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
 from s3proxy.backends.local.combined import check_declared, object_checksum
 from s3proxy.backends.local.conditions import check_read, check_write, iso_date
@@ -131,6 +132,9 @@ class LocalMultipart(StoreCore):
         try:
             with self.index.transaction():
                 self._upload(upload_id, request.bucket, request.key)
+                if request.quota:  # a part counts from now on (s3proxy.quotas)
+                    change = self._part_change(upload_id, request.part_number, part.size)
+                    self._check_change(request.quota, request.bucket, request.key, change)
                 self._install_or_discard(blob, "part")
                 freed = self.index.put_part(upload_id, request.part_number, part)
         except BaseException:
@@ -196,7 +200,8 @@ class LocalMultipart(StoreCore):
         with self.index.transaction():
             upload = self._upload(request.upload_id, request.bucket, request.key)
             check_listed_checksums(upload.checksum_algorithm, upload.checksum_type, request.parts)
-            chosen = _chosen_parts(dict(self.index.parts(request.upload_id)), request.parts)
+            stored = dict(self.index.parts(request.upload_id))
+            chosen = _chosen_parts(stored, request.parts)
             current = self.index.find_object(request.bucket, request.key, with_segments=False)
             check_write(request.conditions, current.etag if current else None)
             digests = b"".join(bytes.fromhex(_bare(part.etag)) for part in chosen)
@@ -224,11 +229,10 @@ class LocalMultipart(StoreCore):
                 storage_class=upload.storage_class,
                 tags=upload.tags,
             )
-            if request.quota:
-                self._check_quota(
-                    request.quota, record.bucket, record.key,
-                    current.size if current else None, record.size,
-                )  # fmt: skip
+            if request.quota:  # the parts' bytes become the object's: every part is freed
+                held = sum(part.size for part in stored.values())
+                change = quotas.completed(current.size if current else None, record.size, held)
+                self._check_change(request.quota, record.bucket, record.key, change)
             freed = self.index.put_object(record)
             freed += self.index.delete_upload(request.upload_id)
             crash_point("complete", "before-commit")

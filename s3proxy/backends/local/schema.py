@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS usage_roots (
     uploads_upper BLOB,
     objects INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
+    parts_bytes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, prefix)
 ) WITHOUT ROWID;
 CREATE TRIGGER IF NOT EXISTS usage_added AFTER INSERT ON objects BEGIN
@@ -92,6 +93,23 @@ CREATE TABLE IF NOT EXISTS parts (
     checksums TEXT NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS usage_part_added AFTER INSERT ON parts BEGIN
+    UPDATE usage_roots SET parts_bytes = parts_bytes + NEW.size
+    WHERE EXISTS (SELECT 1 FROM uploads AS u WHERE u.id = NEW.upload_id
+        AND u.bucket = usage_roots.bucket AND u.key >= usage_roots.prefix
+        AND (usage_roots.upper IS NULL OR u.key < usage_roots.upper));
+END;
+CREATE TRIGGER IF NOT EXISTS usage_part_removed AFTER DELETE ON parts BEGIN
+    UPDATE usage_roots SET parts_bytes = parts_bytes - OLD.size
+    WHERE EXISTS (SELECT 1 FROM uploads AS u WHERE u.id = OLD.upload_id
+        AND u.bucket = usage_roots.bucket AND u.key >= usage_roots.prefix
+        AND (usage_roots.upper IS NULL OR u.key < usage_roots.upper));
+END;
+CREATE TRIGGER IF NOT EXISTS usage_upload_removed AFTER DELETE ON uploads BEGIN
+    UPDATE usage_roots SET parts_bytes = parts_bytes
+        - (SELECT COALESCE(SUM(size), 0) FROM parts WHERE upload_id = OLD.id)
+    WHERE bucket = OLD.bucket AND OLD.key >= prefix AND (upper IS NULL OR OLD.key < upper);
+END;
 """
 
 

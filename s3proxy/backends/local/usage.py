@@ -1,4 +1,5 @@
-"""Quota figures of the local store: objects and bytes under a layout root, and store totals.
+"""Quota figures of the local store: objects and bytes under a layout root (with the bytes of
+open uploads' parts there), and store totals.
 
 Counting by scan is exact but grows with the root, so :class:`Index` keeps per-root counters
 (the ``usage_roots`` table, updated by triggers in every write's transaction) and scans a root
@@ -44,6 +45,24 @@ def usage_under(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, 
     return int(objects), int(size)
 
 
+def parts_under(db: sqlite3.Connection, bucket: str, prefix: str) -> int:
+    """Bytes of the parts of open uploads whose keys lie under ``prefix`` of ``bucket``, which
+    a quota counts from the moment each is stored (s3proxy.quotas): a range scan of the
+    uploads' key index and their parts."""
+    lower = key_bytes(prefix)
+    upper = successor(lower)
+    sql = (
+        "SELECT COALESCE(SUM(p.size), 0) FROM uploads AS u JOIN parts AS p"
+        " ON p.upload_id = u.id WHERE u.bucket = ? AND u.key >= ?"
+    )
+    params: list[object] = [bucket, lower]
+    if upper is not None:
+        sql += " AND u.key < ?"
+        params.append(upper)
+    (size,) = db.execute(sql, params).fetchone()
+    return int(size)
+
+
 def read_figures(db: sqlite3.Connection) -> tuple[int, int, int, int]:
     """(objects, logical bytes, blobs, physical bytes), in one read transaction."""
     db.execute("BEGIN")
@@ -59,27 +78,30 @@ def read_figures(db: sqlite3.Connection) -> tuple[int, int, int, int]:
     return int(objects), int(logical), int(blobs), int(physical)
 
 
-def cached_usage(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, int]:
-    """(objects, bytes) of client objects under ``prefix``: counters kept by triggers in
-    the transaction of every write, so reading them is one lookup. A root is counted by a
-    scan the first time it is asked for (after each start-up: ``Index.recount`` drops them)."""
+def cached_usage(db: sqlite3.Connection, bucket: str, prefix: str) -> tuple[int, int, int]:
+    """(objects, bytes) of client objects under ``prefix``, and the bytes of open uploads'
+    parts there: counters kept by triggers in the transaction of every write, so reading them
+    is one lookup. A root is counted by a scan the first time it is asked for (after each
+    start-up: ``Index.recount`` drops them)."""
     lower = key_bytes(prefix)
     row = db.execute(
-        "SELECT objects, bytes FROM usage_roots WHERE bucket = ? AND prefix = ?",
+        "SELECT objects, bytes, parts_bytes FROM usage_roots WHERE bucket = ? AND prefix = ?",
         (bucket, lower),
     ).fetchone()
     if row is not None:
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), int(row[2])
     objects, size = usage_under(db, bucket, prefix)
+    parts = parts_under(db, bucket, prefix)
     markers = key_bytes(prefix + NOT_COUNTED[0])
     uploads = key_bytes(prefix + NOT_COUNTED[2])
     db.execute(
         "INSERT INTO usage_roots (bucket, prefix, upper, markers, markers_upper,"
-        " layout_marker, uploads, uploads_upper, objects, bytes)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " layout_marker, uploads, uploads_upper, objects, bytes, parts_bytes)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             bucket, lower, successor(lower), markers, successor(markers),
             key_bytes(prefix + NOT_COUNTED[1]), uploads, successor(uploads), objects, size,
+            parts,
         ),
     )  # fmt: skip
-    return objects, size
+    return objects, size, parts
