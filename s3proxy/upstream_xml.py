@@ -11,7 +11,7 @@ InternalError, not MalformedXML.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from s3proxy import listing_scan
@@ -168,13 +168,25 @@ def parse_tagging(body: bytes) -> tuple[tuple[str, str], ...]:
     )
 
 
-def parse_delete_result(body: bytes) -> list[DeleteResult]:
-    """An upstream DeleteResult: the keys deleted and the ones that failed, with their code."""
+def parse_delete_result(body: bytes, asked: Iterable[str] = ()) -> list[DeleteResult]:
+    """An upstream DeleteResult: the keys deleted and the ones that failed, with their code.
+
+    The gateway asks with ``<Quiet>false</Quiet>``, so the upstream names every key it was
+    ``asked``, deleted or not. A key it leaves out (a result cut short by something in front
+    of it, an upstream that answers an empty ``<DeleteResult/>``) was not seen deleted: it is
+    an InternalError result, which a client retries, never "Deleted", which a client (a sync
+    that deletes what a listing no longer has) takes for done."""
     root = _upstream_root(body, "DeleteResult")
     results = [DeleteResult(child_text(item, "Key")) for item in children_named(root, "Deleted")]
     results.extend(
         DeleteResult(child_text(item, "Key"), child_text(item, "Code") or "InternalError")
         for item in children_named(root, "Error")
+    )
+    named = {result.key for result in results}
+    results.extend(
+        DeleteResult(key, S3ErrorCode.InternalError.name)
+        for key in dict.fromkeys(asked)
+        if key not in named
     )
     return results
 

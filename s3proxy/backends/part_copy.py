@@ -15,11 +15,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
+from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import Backend
 from s3proxy.backends.copy_checksum import CopyChecksum
+from s3proxy.backends.s3_transport import BODY_ERRORS
 from s3proxy.conditions import copy_source_failed, upstream_conditions
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
+    Body,
     ByteRange,
     CopyObjectInput,
     CopyObjectOutput,
@@ -68,7 +71,20 @@ async def get_copy_source(
     if copy_source_failed(conditions, got.info.etag, got.info.last_modified):
         await got.aclose()
         raise S3Error(S3ErrorCode.PreconditionFailed)
+    got.body = _broken_off(got.body)
     return got
+
+
+async def _broken_off(body: Body) -> Body:
+    """A copy source's body; one that breaks off (a connection error, a body ended short) is
+    503 ServiceUnavailable wherever its bytes were going. An upload to an upstream said so
+    already; a checksum summed through first, or a local store's write, let the bare
+    connection error through: an exception nobody caught, 500 and a traceback."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except BODY_ERRORS as exc:
+        raise upstream_errors.unreachable() from exc
 
 
 async def copy_part_through(

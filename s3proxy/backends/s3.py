@@ -35,7 +35,7 @@ from s3proxy.backends.upstream_chunked import (
 from s3proxy.backends.upstream_kind import if_match_for
 from s3proxy.backends.upstream_metadata import upstream_metadata
 from s3proxy.backends.upstream_response import UpstreamResponse
-from s3proxy.backends.upstream_results import upstream_result
+from s3proxy.backends.upstream_results import object_answer, upstream_result
 from s3proxy.backends.wire import (
     encode_path,
     encode_query,
@@ -150,7 +150,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         await _encrypted_read_status(self, response, conditions)
         response.release()
         sse.check_read(response.headers, conditions.customer_key)
-        length = int(response.headers.get("Content-Length", "0"))
+        length = object_answer(response)
         if part_number is None:
             return object_info(response.headers, length)
         part_range = part_range_of(response, part_number)
@@ -182,10 +182,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             except S3Error:
                 response.close()
                 raise
-        if "Content-Length" not in response.headers:  # chunked or to the end: S3 never
-            response.close()  # answers a GET so, and a length is how a cut body is seen
-            raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
-        length = int(response.headers["Content-Length"])
+        try:  # a length too: chunked or to the end, a cut body would not be seen
+            length = object_answer(response)
+        except S3Error:
+            response.close()
+            raise
         content_range: tuple[int, int, int] | None = None
         size = length
         if response.status == 206 or byte_range is not None:
@@ -311,7 +312,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             "POST", bucket, None, headers, query="delete=", body=body, payload_hash=digest
         )
         await self._raise_for_status(response)
-        return await upstream_result(self, response, parse_delete_result)
+        return await upstream_result(self, response, partial(parse_delete_result, asked=keys))
 
     async def has_uploads(self, bucket: str, prefix: str) -> bool:
         query = encode_query([("max-uploads", "1"), ("prefix", prefix), ("uploads", "")])

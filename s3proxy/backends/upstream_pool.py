@@ -12,7 +12,11 @@ A pooled connection the upstream closed while idle is skipped; if the first writ
 reused connection fails before a response byte arrives, the request is sent again once on a new
 connection, but only when its body is bytes or none (a stream cannot be replayed) and its method
 idempotent (as aiohttp, RFC 9112 9.3.1: a POST such as CreateMultipartUpload may have been
-carried out by an upstream that then died).
+carried out by an upstream that then died). A conditional write (``If-Match`` or
+``If-None-Match`` on a PUT or DELETE) is not idempotent either: carried out by the first
+attempt, it fails its own condition on the second, and the client got 412 for a write that
+succeeded, with nothing to tell it a second attempt was made. It fails as a POST does (503),
+and the client's own retry meets the condition as it would on S3.
 
 An answer that arrives before a streamed body was sent in full ends the upload (the connection
 is not pooled); it is the request's answer only when it is not a success: an upstream cannot
@@ -66,6 +70,12 @@ seconds, :data:`KEEPALIVE_PROBES` times."""
 KEEPALIVE_INTERVAL = 5
 KEEPALIVE_PROBES = 3
 POOL_CLOSED = "The gateway is closing its storage connections (shutting down); retry."
+
+
+def _conditional_write(method: str, headers: dict[str, str]) -> bool:
+    """A write whose outcome depends on the object's state, which its own first attempt may
+    have changed (the caller's header names are lower case)."""
+    return method not in _BODILESS and ("if-match" in headers or "if-none-match" in headers)
 
 
 class BodyFailed(ConnectionError):
@@ -129,7 +139,7 @@ class Pool:
         try:
             conn = self._pooled(host, port)
             if conn is not None:
-                retry = method in _IDEMPOTENT
+                retry = method in _IDEMPOTENT and not _conditional_write(method, headers)
                 try:
                     return self._hand_over(await _exchange(conn, method, head, length, body, retry))
                 except _Stale:

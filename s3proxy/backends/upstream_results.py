@@ -52,6 +52,29 @@ async def read_result(response: UpstreamResponse) -> bytes:
     return b"".join(chunks)
 
 
+OBJECT_STATUSES = (200, 206)
+"""The 2xx an object's HEAD or GET is answered with (206: a range or a part)."""
+
+
+def object_answer(response: UpstreamResponse) -> int:
+    """The Content-Length of a 2xx answer to an object's HEAD or GET, which S3 always answers
+    200 or 206 with the object's length. Any other answer (a 204, or one without a length,
+    from something in front of the upstream) is unreadable, 500 InternalError: read as an
+    object, a HEAD without a length told the client the object was empty (200, Content-Length
+    0), and a GET without one cannot show a body that was cut short. The caller closes the
+    response."""
+    length = response.headers.get("Content-Length", "")
+    if response.status not in OBJECT_STATUSES or not length.isdigit():
+        log.warning(
+            "upstream answered %s %d with Content-Length %r: not an object's answer",
+            response.method,
+            response.status,
+            length,
+        )
+        raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
+    return int(length)
+
+
 async def upstream_result(
     upstream: _Translates, response: UpstreamResponse, parse: Callable[[bytes], T]
 ) -> T:
