@@ -14,12 +14,16 @@ Never what ``authenticated-read`` grants (a bucket's or an object's): that needs
 deleted or configured anonymously, and an operation the gateway refuses to a signed caller is
 403 here too (an anonymous caller learns nothing about the routing table). The one exception is
 a browser form upload (PostObject): its signature is a field of the form, so it is refused as
-not implemented (501), the same answer for every bucket.
+not implemented (501), the same answer for every bucket; and in a ``public-read-write`` bucket
+the writes S3's WRITE grant allows everyone besides PutObject (:data:`UNSERVED_WRITES`) are
+501 too, since S3 would carry them out.
 
-Whose bucket it is comes from the CORS preflight's unsigned lookup
-(:func:`s3proxy.cors_requests._owner`): the one tenant that maps or has created the bucket. A
-name two tenants both use is refused (403), never guessed, so an anonymous request can only ever
-reach the bucket whose own record says it is public, inside the tenant that owns that record.
+Whose bucket it is (:mod:`s3proxy.name_claims`): the one tenant that maps or has created the
+bucket; of several that have created it, the one whose bucket (or, for GetObject/HeadObject,
+object) has been public longest, so a bucket created later under a public bucket's name
+neither hides nor takes it (wave 13: before, such a name was refused to everyone). An anonymous
+request only ever reaches a bucket or object whose own record says it is public, inside the
+tenant that owns that record.
 
 Admission: anonymous requests have their own slots per process and bucket owner
 (:func:`gates_for`, sized like one tenant's, ``server.limits``) and their own upstream connection
@@ -40,22 +44,22 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3proxy import expensive, object_acl
+from s3proxy import expensive
 from s3proxy.acl import PUBLIC
 from s3proxy.auth.dispatch import PRESIGNED_V2_PARAMS, PRESIGNED_V4_PARAMS
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.config.models import ServerLimits
-from s3proxy.cors_requests import _owner
+from s3proxy.cors_requests import UNSIGNED_LOOKUPS, UNSIGNED_WAIT
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.limits import CURRENT_TENANT, Gate
-from s3proxy.object_acl import ObjectAcl
+from s3proxy.name_claims import Claim, claim, holders
 from s3proxy.operations import Operation, is_form_upload, refusal
 from s3proxy.owner import check_expected_owner
-from s3proxy.request import S3Request
+from s3proxy.request import S3Request, decode_component
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
@@ -77,8 +81,25 @@ READS = frozenset(
 """What a bucket's READ grant allows: S3 maps it to s3:ListBucket (which HeadBucket needs
 too), s3:ListBucketVersions and s3:ListBucketMultipartUploads, plus GetObject on its objects."""
 WRITES = frozenset({Operation.PutObject})
+UNSERVED_WRITES = frozenset(
+    {
+        Operation.CopyObject,
+        Operation.CreateMultipartUpload,
+        Operation.UploadPart,
+        Operation.UploadPartCopy,
+        Operation.CompleteMultipartUpload,
+    }
+)
+"""What S3's WRITE grant (s3:PutObject) also lets everyone do in a ``public-read-write``
+bucket, and the gateway does not carry out anonymously: 501 NotImplemented there (403
+AccessDenied before wave 13, as if S3 forbade them), 403 everywhere else. A copy would read
+its source under a second bucket's grant and write under the first's; an upload's parts would
+be taken from anyone into the owner's uploads (whose UploadIds the anonymous uploads listing
+shows). A plain PUT is the way in. A copy whose source everyone may not read is 403, as on
+S3."""
 OBJECT_READS = frozenset({Operation.GetObject, Operation.HeadObject})
 """What an object's own public-read grants (s3proxy.object_acl)."""
+COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 PUBLIC_OBJECT = frozenset({"public-read"})
 """The object ACL that grants anonymous reads (never authenticated-read: that needs a
 signature, s3proxy.granted_reads)."""
@@ -175,46 +196,92 @@ async def serve(
     if (
         not server.allow_public_acls
         or bucket is None
-        or (operation not in READS and operation not in WRITES)
-        or (operation in WRITES and _sets_acl_or_tags(request))
+        or (operation not in READS and operation not in WRITES and operation not in UNSERVED_WRITES)
+        or (operation not in READS and _sets_acl_or_tags(request))
     ):
         raise _denied()
     CURRENT_TENANT.set(POOL)
     storages: Mapping[str, Any] = runtime.storages
-    storage = await _owner(request, storages, runtime.keys)
-    if storage is None:
+    if any(bucket in s.tenant.buckets for s in storages.values()):
+        found = await holders(bucket, storages.values())
+        resolved = None
+    else:  # look-ups upstream: bounded per process, as the CORS preflight's are
+        await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)
+        try:
+            found = await holders(bucket, storages.values())
+            # A name several tenants have: its claims are read here, before any owner's slot.
+            resolved = await _claim(request, operation, found) if len(found) > 1 else None
+        finally:
+            UNSIGNED_LOOKUPS.leave()
+        if len(found) > 1 and resolved is None:
+            raise _denied()
+    if not found:
         raise _denied()
+    storage = resolved.storage if resolved is not None else found[0]
     owner = storage.tenant.name
     CURRENT_TENANT.set(f"{POOL}:{owner}")
     gate, costly = gates_for(owner, server.limits)
     await gate.enter(server.limits.max_wait)
     expensive.CURRENT.set((costly, server.limits.max_wait))
     try:
-        response = await _handle(request, operation, runtime, storage, receive, entry, request_id)
+        response = await _handle(
+            request,
+            operation,
+            runtime,
+            resolved or await _claim(request, operation, [storage]),
+            receive,
+            entry,
+            request_id,
+        )
     except BaseException:
         gate.leave()
         raise
     return response, gate
 
 
+async def _readable_source(request: S3Request, runtime: Runtime) -> bool:
+    """Whether the copy source (``x-amz-copy-source``) is readable by everyone: only then
+    would S3 carry out an anonymous copy (so only then is it 501 here, not 403)."""
+    path = (request.header("x-amz-copy-source") or "").partition("?")[0]
+    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
+    if not bucket or not key:
+        return False
+    found = await holders(bucket, runtime.storages.values())
+    return await claim(bucket, key, found, PUBLIC, PUBLIC_OBJECT) is not None
+
+
+async def _claim(
+    request: S3Request, operation: Operation, found: list[MappedStorage]
+) -> Claim | None:
+    """What grants this request among the buckets ``found`` of its name: a public bucket, or
+    for GetObject/HeadObject a public-read object (:func:`s3proxy.name_claims.claim`)."""
+    bucket = request.bucket
+    assert bucket is not None
+    key = request.key if operation in OBJECT_READS else None
+    return await claim(bucket, key, found, PUBLIC, PUBLIC_OBJECT)
+
+
 async def _handle(
     request: S3Request,
     operation: Operation,
     runtime: Runtime,
-    storage: MappedStorage,
+    found: Claim | None,
     receive: TimedReceive,
     entry: dict[str, Any],
     request_id: str,
 ) -> S3Response:
-    bucket = request.bucket
-    assert bucket is not None
-    try:
-        settings = await storage.buckets.settings.get(bucket)
-    except S3Error:  # deleted meanwhile, or an invalid name: nothing granted
-        raise _denied() from None
-    record = None
-    if not granted(settings.acl, operation):
-        record = await _public_object(storage, request, operation)
+    if found is None:  # nothing public, or deleted meanwhile, or an invalid name
+        raise _denied()
+    storage, record = found.storage, found.record
+    if record is None and not granted(found.settings.acl, operation):
+        if found.settings.acl == "public-read-write" and operation in UNSERVED_WRITES:
+            if operation in COPIES and not await _readable_source(request, runtime):
+                raise _denied()  # S3's answer too: the source is not everyone's to read
+            raise S3Error(
+                S3ErrorCode.NotImplemented,
+                "Anonymous copies and multipart uploads are not implemented: send a plain PUT.",
+            )
+        raise _denied()  # e.g. a PUT into a public-read bucket
     if any(name.startswith("response-") for name in request.query):
         # S3's rule: overriding response headers (Content-Type …) needs a signature, so an
         # anonymous link cannot make a public object render as something else.
@@ -248,20 +315,6 @@ async def _handle(
             await response.close()
         raise _denied()
     return response
-
-
-async def _public_object(
-    storage: MappedStorage, request: S3Request, operation: Operation
-) -> ObjectAcl:
-    """The public-read record of the object a GET/HEAD names, checked against the object
-    stored now; 403 when there is none, it names another object, or the object is gone."""
-    key = request.key
-    if operation not in OBJECT_READS or key is None or request.bucket is None:
-        raise _denied()
-    record = await object_acl.granting(storage, request.bucket, key, PUBLIC_OBJECT)
-    if record is None:
-        raise _denied()
-    return record
 
 
 def header(response: S3Response, name: str) -> str | None:

@@ -4,7 +4,7 @@ cache lifetime, instead of one upstream HEAD per home for every name asked.
 Why: a read signed by a tenant for a bucket name it does not have (:mod:`s3proxy.granted_reads`),
 an unsigned request (:mod:`s3proxy.anonymous`) and a CORS preflight without a key find the
 bucket's tenant by asking the tenants' homes whether they have the name
-(:func:`s3proxy.cors_requests.sole_owner`). Asked with one HEAD per home and name, a made-up name
+(:func:`s3proxy.name_claims.holders`). Asked with one HEAD per home and name, a made-up name
 cost one upstream request per tenant (21 with 20 tenants, 1,000 with 1,000), and names that
 change with every request defeat any cache of absences. So each process keeps, per tenant, the
 names its home's ``.buckets/`` markers say it has created (one listing page per 1,000 buckets):

@@ -3,9 +3,12 @@
 https://docs.aws.amazon.com/AmazonS3/latest/API/RESTOPTIONSobject.html. A preflight carries no
 signature, so the bucket's tenant is found without one: the access key a presigned URL names in
 its query (the browser sends the preflight to the very URL it will use), else the one tenant that
-maps or has created the bucket. A bucket name two tenants both use cannot be told apart without a
-key: such a preflight is refused as a bucket without CORS is (use presigned URLs there). The
-answer never says whether a bucket exists: no bucket, no rule and no match all get the same 403.
+maps or has created the bucket; of several that have created it, the one anonymous reads of that
+path go to (:mod:`s3proxy.name_claims`: the grant public longest), so a bucket created under a
+public bucket's name does not take its browser readers' CORS away (wave 13). A name no public
+grant decides (two private buckets) is refused as a bucket without CORS is (use presigned URLs
+there). The answer never says whether a bucket exists: no bucket, no rule and no match all get
+the same 403.
 
 Finding the tenant without a key asks only the homes whose bucket names, listed once per cache
 lifetime (:mod:`s3proxy.bucket_index`), may include the bucket, and "no" is remembered like "yes"
@@ -22,10 +25,10 @@ bucket without settings is known from the existence check it already made: neith
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
+from s3proxy.acl import PUBLIC
 from s3proxy.backends.mapped import MappedStorage
-from s3proxy.bucket_index import INDEX
 from s3proxy.cors import actual_rule, preflight_headers, preflight_rule, requested_headers
 from s3proxy.cors import response_headers as cors_response_headers
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -69,25 +72,26 @@ async def _owner(
     if not any(bucket in s.tenant.buckets for s in storages.values()):
         await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)  # lookups upstream: bounded per process
         try:
-            return await sole_owner(bucket, storages.values())
+            return await _claimed(request, bucket, storages)
         finally:
             UNSIGNED_LOOKUPS.leave()
-    return await sole_owner(bucket, storages.values())
+    return await _claimed(request, bucket, storages)
 
 
-async def sole_owner(bucket: str, storages: Iterable[MappedStorage]) -> MappedStorage | None:
-    """The one storage among ``storages`` that maps ``bucket`` in its configuration, or else
-    the one that has created it; None when none or several do (an ambiguous name is never
-    guessed). Shared by the CORS preflight and reads signed by another tenant."""
-    candidates = list(storages)
-    mapped = [s for s in candidates if bucket in s.tenant.buckets]
-    if mapped:
-        return mapped[0] if len(mapped) == 1 else None
-    # Only the homes whose listed bucket names may include it are asked (s3proxy.bucket_index):
-    # a made-up name costs no upstream request once each home's names are known.
-    homes = [s for s in candidates if s.tenant.home is not None]
-    found = [s for s in await INDEX.candidates(bucket, homes) if await has_bucket(s, bucket)]
-    return found[0] if len(found) == 1 else None
+async def _claimed(
+    request: S3Request, bucket: str, storages: Mapping[str, MappedStorage]
+) -> MappedStorage | None:
+    """The one tenant that has ``bucket`` or, of several, the one whose public grant of it (for
+    this path) has stood longest; None when none does."""
+    # Imported here: both modules import this one (has_bucket, the unsigned look-up slots).
+    from s3proxy.anonymous import PUBLIC_OBJECT
+    from s3proxy.name_claims import claim, holders
+
+    found = await holders(bucket, storages.values())
+    if len(found) <= 1:
+        return found[0] if found else None
+    granted = await claim(bucket, request.key, found, PUBLIC, PUBLIC_OBJECT)
+    return granted.storage if granted is not None else None
 
 
 async def has_bucket(storage: MappedStorage, bucket: str) -> bool:

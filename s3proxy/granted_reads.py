@@ -25,11 +25,14 @@ the writer the object's owner, which one-owner buckets here cannot say, and the 
 take the owner's quota from the caller's slots. An unsigned PUT is the way in.
 
 When this path runs: only after the caller's own storage answered NoSuchBucket or AccessDenied
-(another tenant's mapped bucket) for one of those reads (or a PUT), so every other request pays
-nothing, and the caller's own buckets always win. Everything that is not granted re-raises
-that very answer: a foreign tenant learns nothing it could not learn before (no new existence
-leak). A name that two other tenants use is never served (never guessed), as for anonymous
-requests. ``server.allow_public_acls: false`` turns the path off.
+(another tenant's mapped bucket), so every other request pays nothing, and the caller's own
+buckets always win. Everything that is not granted in a bucket whose ACL grants the caller
+READ is 403 AccessDenied, S3's answer (:func:`_not_granted`; NoSuchBucket before wave 13): the
+caller may list that bucket, so its existence is no secret. Anywhere else it re-raises that
+very answer: a foreign tenant learns nothing it could not learn before (no new existence
+leak). A name that two other tenants use goes to the one whose grant has stood longest
+(:mod:`s3proxy.name_claims`), as for anonymous requests: a private bucket of the same name
+never hides a granting one. ``server.allow_public_acls: false`` turns the path off.
 
 What stays the caller's: authentication (header-signed, presigned, SigV2 or V4), the scoped
 key's grants (checked on the bucket name before any handler runs, so a key limited to some
@@ -49,24 +52,22 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3proxy import expensive, object_acl
+from s3proxy import expensive
 from s3proxy.acl import GRANTING, OBJECT_ACLS
 from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
 from s3proxy.backends.buckets import ABSENT
 from s3proxy.bucket_index import INDEX
-from s3proxy.cors_requests import sole_owner
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object_copy import copy_source
-from s3proxy.object_acl import ObjectAcl
+from s3proxy.name_claims import Claim, claim, holders
 from s3proxy.operations import Operation
 from s3proxy.owner import SOURCE_EXPECTED_OWNER, check_expected_owner
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
     from s3proxy.app import Runtime
-    from s3proxy.backends.bucket_settings import BucketSettings
     from s3proxy.backends.mapped import MappedStorage
 
 TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
@@ -75,11 +76,11 @@ COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 """Whose source may be read in another tenant's bucket that grants READ (:func:`_copy`)."""
 
 
-async def owner_of(
+async def holders_of(
     bucket: str, storages: Mapping[str, MappedStorage], caller: str
-) -> MappedStorage | None:
-    """The storage of the one tenant other than ``caller`` that maps or has created
-    ``bucket``; None when none or several do.
+) -> list[MappedStorage]:
+    """The storages of the tenants other than ``caller`` that have ``bucket``
+    (:func:`s3proxy.name_claims.holders`: the one that maps it, else those that created it).
 
     A name no configuration maps is looked up in the other tenants' bucket names, each home's
     listed once per cache lifetime (:mod:`s3proxy.bucket_index`); only a home whose names
@@ -92,7 +93,7 @@ async def owner_of(
     others = [storage for name, storage in storages.items() if name != caller]
     mapped = any(bucket in storage.tenant.buckets for storage in others)
     async with expensive.held_if(not mapped and INDEX.to_list(others) > 1):
-        return await sole_owner(bucket, others)
+        return await holders(bucket, others)
 
 
 async def _own(ctx: RequestContext, bucket: str) -> bool:
@@ -111,18 +112,16 @@ async def _own(ctx: RequestContext, bucket: str) -> bool:
 
 
 async def _foreign(
-    bucket: str, runtime: Runtime, caller: str, refused: S3Error
-) -> tuple[MappedStorage, BucketSettings]:
-    """The one other tenant's storage that has ``bucket``, with the bucket's settings; or
-    ``refused`` again when no single tenant has it, or it was deleted meanwhile or is
-    unreadable (nothing granted)."""
-    storage = await owner_of(bucket, runtime.storages, caller)
-    if storage is None:
+    bucket: str, key: str | None, runtime: Runtime, caller: str, refused: S3Error
+) -> Claim:
+    """What grants the caller ``bucket`` (with ``key``: that object too, for GetObject and
+    HeadObject) among the other tenants that have it; or ``refused`` again when nothing does,
+    two grants tie, or the bucket was deleted meanwhile or is unreadable."""
+    found = await holders_of(bucket, runtime.storages, caller)
+    granted = await claim(bucket, key, found, GRANTING, OBJECT_ACLS)
+    if granted is None:
         raise refused
-    try:
-        return storage, await storage.buckets.settings.get(bucket)
-    except S3Error:
-        raise refused from None
+    return granted
 
 
 async def serve(
@@ -135,29 +134,16 @@ async def serve(
     bucket = ctx.request.bucket
     if (
         refused.code not in TRIGGERS
-        or (ctx.operation not in READS and ctx.operation not in WRITES)
         or bucket is None
         or not ctx.server.allow_public_acls
         or await _own(ctx, bucket)
     ):
         raise refused
-    storage, settings = await _foreign(bucket, runtime, ctx.tenant, refused)
-    if ctx.operation in WRITES:
-        if settings.acl == "public-read-write":
-            raise S3Error(
-                S3ErrorCode.AccessDenied,
-                "Writes signed by another tenant are not carried out: send the PUT into this "
-                "public-read-write bucket unsigned.",
-            )
-        raise refused
-    record: ObjectAcl | None = None
-    if settings.acl not in GRANTING:
-        key = ctx.request.key
-        if ctx.operation not in OBJECT_READS or key is None:
-            raise refused
-        record = await object_acl.granting(storage, bucket, key, OBJECT_ACLS)
-        if record is None:
-            raise refused
+    if ctx.operation not in READS:
+        raise await _not_granted(ctx, bucket, runtime, refused)
+    key = ctx.request.key if ctx.operation in OBJECT_READS else None
+    found = await _foreign(bucket, key, runtime, ctx.tenant, refused)
+    storage, record = found.storage, found.record
     owner = storage.tenant.name
     # The caller's x-amz-expected-bucket-owner was checked against the caller (so one naming the
     # owner never gets here): a request that says "my bucket" is never served another's.
@@ -172,6 +158,28 @@ async def serve(
             await response.close()
         raise refused
     return response
+
+
+async def _not_granted(
+    ctx: RequestContext, bucket: str, runtime: Runtime, refused: S3Error
+) -> S3Error:
+    """The answer to what no grant covers in another tenant's ``bucket``: S3's 403
+    AccessDenied where the bucket's own ACL grants the caller READ (the caller may list it, so
+    its existence is no secret to it; NoSuchBucket before wave 13, where S3 says
+    AccessDenied), else ``refused``, the caller's own answer: nothing learnt about a bucket
+    that grants it nothing, whatever its objects' ACLs say."""
+    found = await claim(
+        bucket, None, await holders_of(bucket, runtime.storages, ctx.tenant), GRANTING, OBJECT_ACLS
+    )
+    if found is None:
+        return refused
+    if ctx.operation in WRITES and found.settings.acl == "public-read-write":
+        return S3Error(
+            S3ErrorCode.AccessDenied,
+            "Writes signed by another tenant are not carried out: send the PUT into this "
+            "public-read-write bucket unsigned.",
+        )
+    return S3Error(S3ErrorCode.AccessDenied)
 
 
 async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Response:
@@ -189,6 +197,14 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
         source_bucket = copy_source(ctx)[0]
     except S3Error:
         raise refused from None
+    bucket = ctx.request.bucket
+    if (
+        refused.code in TRIGGERS
+        and bucket is not None
+        and ctx.server.allow_public_acls
+        and not await _own(ctx, bucket)
+    ):  # into another tenant's bucket: never carried out
+        raise await _not_granted(ctx, bucket, runtime, refused)
     if (
         refused.code not in TRIGGERS
         or ctx.source_storage is not None
@@ -198,7 +214,5 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
         or await _own(ctx, source_bucket)
     ):
         raise refused
-    storage, settings = await _foreign(source_bucket, runtime, ctx.tenant, refused)
-    if settings.acl not in GRANTING:
-        raise refused
-    return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=storage))
+    found = await _foreign(source_bucket, None, runtime, ctx.tenant, refused)
+    return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=found.storage))

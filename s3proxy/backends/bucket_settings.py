@@ -35,9 +35,10 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from s3proxy.acl import GRANTING
+from s3proxy.acl import GRANTING, PUBLIC
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -72,6 +73,12 @@ class BucketSettings:
     created: str | None = None
     """A created bucket's CreationDate (ISO 8601, as its marker was listed before the record's
     first write); None until then, and always for a bucket mapped in the configuration."""
+    public_since: str | None = None
+    """Since when (ISO 8601) ``acl`` has granted anonymous reads (:data:`PUBLIC`) without a
+    break; None when it does not, or the record predates the member. Of two tenants' buckets of
+    one name, anonymous readers get the one public longest (:mod:`s3proxy.name_claims`)."""
+    granted_since: str | None = None
+    """The same for reads signed by other tenants (:data:`GRANTING`)."""
 
     @property
     def empty(self) -> bool:
@@ -98,6 +105,10 @@ class BucketSettings:
             record["acl"] = self.acl
         if self.ownership is not None:
             record["ownership"] = self.ownership
+        if self.public_since is not None:
+            record["public_since"] = self.public_since
+        if self.granted_since is not None:
+            record["granted_since"] = self.granted_since
         return json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -116,9 +127,12 @@ class BucketSettings:
             ownership = record.pop("ownership", None)
             if ownership is not None and ownership != BUCKET_OWNER_ENFORCED:
                 raise ValueError("unknown object ownership")
-            created = record.pop("created", None)
-            if created is not None and not isinstance(created, str):
-                raise ValueError("creation date not a string")
+            dates = [
+                record.pop(name, None) for name in ("created", "public_since", "granted_since")
+            ]
+            if any(date is not None and not isinstance(date, str) for date in dates):
+                raise ValueError("a date not a string")
+            created, public_since, granted_since = dates
             return cls(
                 cors=tuple(CorsRule.from_json(r) for r in cors) if cors is not None else None,
                 tags=tuple((str(k), str(v)) for k, v in tags) if tags is not None else None,
@@ -126,6 +140,8 @@ class BucketSettings:
                 ownership=ownership,
                 other=record,
                 created=created,
+                public_since=public_since if acl in PUBLIC else None,
+                granted_since=granted_since if acl is not None else None,
             )
         except (ValueError, TypeError, KeyError):
             # A record this gateway did not write: never guess at it, never show it.
@@ -226,6 +242,7 @@ class BucketSettingsStore:
                 wanted = change(current)
                 if wanted == current:
                     return  # a write that failed with a 5xx may have landed after all
+                wanted = stamped(current, wanted)
                 if not mapped and wanted.created is None and not wanted.empty:
                     if created is None:
                         created = await _listed_date(backend, upstream_bucket, key)
@@ -297,6 +314,25 @@ def recorded_date(body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return created if isinstance(created, str) else None
+
+
+def stamped(current: BucketSettings, wanted: BucketSettings) -> BucketSettings:
+    """``wanted`` with the times since which its ACL grants others: kept from ``current`` while
+    it granted them already, now where it starts to, gone where it stops. Every ACL change
+    goes through :meth:`BucketSettingsStore.update`, so no handler has to know (the time is
+    this gateway's clock: replicas agree as far as their clocks do)."""
+    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    def since(group: frozenset[str], kept: str | None) -> str | None:
+        if wanted.acl not in group:
+            return None
+        return kept if current.acl in group else now
+
+    return replace(
+        wanted,
+        public_since=since(PUBLIC, current.public_since),
+        granted_since=since(GRANTING, current.granted_since),
+    )
 
 
 def with_cors(rules: tuple[CorsRule, ...] | None) -> Callable[[BucketSettings], BucketSettings]:

@@ -1,0 +1,138 @@
+"""Whose bucket a name is for a reader that does not own it: an anonymous request
+(:mod:`s3proxy.anonymous`), or a read or copy signed by another tenant
+(:mod:`s3proxy.granted_reads`).
+
+Bucket names are per tenant, so several tenants may each have created a bucket of one name.
+Before wave 13 such a name was served to nobody ("never guessed"), which let any tenant make
+another's public bucket unreachable to every anonymous reader by creating a bucket of the same
+name: one tenant hurting another. Now the name goes to the grant that has stood longest:
+
+- a bucket whose ACL grants the reader (``public-read``/``public-read-write`` for anonymous
+  requests, and ``authenticated-read`` too for other tenants) counts from the time its ACL
+  started granting that without a break (the settings record's ``public_since`` /
+  ``granted_since``; a record written before those members: the bucket's ``created`` date);
+- for GetObject/HeadObject, an object whose own record grants the reader and names the object
+  stored now (:mod:`s3proxy.object_acl`) counts from that object's Last-Modified;
+- the earliest wins; two claims of the same time (a race to the microsecond) or of unknown
+  time leave the name to nobody, as before. A private bucket claims nothing, so creating a
+  bucket of a public bucket's name never hides it, and a bucket made public later never takes
+  over the readers of one public before it. A bucket mapped in the configuration still wins
+  over created ones (the operator's choice), and two mapped ones still serve nobody.
+
+Every replica reads the same records, so all of them decide alike once their caches
+(``server.bucket_cache_seconds``) have passed; a bucket deleted and created again starts a new
+claim. Only a name two tenants have pays more than before: one settings read per holder
+(cached), and for an object read the object records of a holder whose bucket once had object
+ACLs, unless the bucket was created after the earliest bucket grant found (none of its objects
+can be older, so a squatter never makes a public bucket's reads cost upstream requests). A
+Last-Modified has whole seconds, so within the second a bucket grant began, an object written
+just after it can rank first: a race of one second, which a later squatter cannot join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from s3proxy import object_acl
+from s3proxy.acl import PUBLIC
+from s3proxy.bucket_index import INDEX
+from s3proxy.cors_requests import has_bucket
+from s3proxy.errors import S3Error
+from s3proxy.object_acl import ObjectAcl
+
+if TYPE_CHECKING:
+    from s3proxy.backends.bucket_settings import BucketSettings
+    from s3proxy.backends.mapped import MappedStorage
+
+_SECOND = timedelta(seconds=1)
+UNKNOWN = datetime.max.replace(tzinfo=UTC)
+"""The time of a claim whose record says none: it ranks after every known one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The bucket a name resolves to for this reader, and what grants the read."""
+
+    storage: MappedStorage
+    settings: BucketSettings
+    record: ObjectAcl | None
+    """The object's own grant (checked again on the response); None: the bucket's ACL."""
+
+
+async def holders(bucket: str, storages: Iterable[MappedStorage]) -> list[MappedStorage]:
+    """The storages among ``storages`` that have ``bucket``: the one that maps it in its
+    configuration (none when several do: never guessed), else every one that has created it
+    (only homes whose listed names may include it are asked, :mod:`s3proxy.bucket_index`)."""
+    candidates = list(storages)
+    mapped = [s for s in candidates if bucket in s.tenant.buckets]
+    if mapped:
+        return mapped if len(mapped) == 1 else []
+    homes = [s for s in candidates if s.tenant.home is not None]
+    return [s for s in await INDEX.candidates(bucket, homes) if await has_bucket(s, bucket)]
+
+
+async def claim(
+    bucket: str,
+    key: str | None,
+    found: Sequence[MappedStorage],
+    bucket_acls: frozenset[str],
+    object_acls: frozenset[str],
+) -> Claim | None:
+    """The earliest grant of ``bucket`` among ``found`` (:func:`holders`): a bucket ACL in
+    ``bucket_acls``, or, with ``key`` (a GetObject/HeadObject), that object's record in
+    ``object_acls``; None when nothing grants the read or two grants tie."""
+    claims: list[tuple[datetime, Claim]] = []
+    ranked = len(found) > 1  # one holder (nearly every request): no time is read
+    others: list[tuple[MappedStorage, BucketSettings]] = []
+    for storage in found:
+        try:
+            settings = await storage.buckets.settings.get(bucket)
+        except S3Error:  # deleted meanwhile, or unreadable: nothing granted
+            continue
+        if settings.acl in bucket_acls:
+            since = _since(settings, bucket_acls) if ranked else UNKNOWN
+            claims.append((since, Claim(storage, settings, None)))
+        elif key is not None:
+            others.append((storage, settings))
+    best = min((since for since, _ in claims), default=UNKNOWN)
+    for storage, settings in others:
+        created = settings.created
+        if ranked and created is not None and _parsed(created, http=False) - _SECOND > best:
+            # Its objects are younger than the bucket grant found (a Last-Modified has whole
+            # seconds): none can win, so none is read. A bucket created under a public one's
+            # name therefore costs that name's readers no upstream request per read.
+            continue
+        record = await object_acl.granting(storage, bucket, key or "", object_acls)
+        if record is not None:
+            since = _parsed(record.last_modified, http=True) if ranked else UNKNOWN
+            claims.append((since, Claim(storage, settings, record)))
+    if not claims:
+        return None
+    claims.sort(key=lambda pair: pair[0])
+    if len(claims) > 1 and claims[0][0] == claims[1][0]:
+        return None
+    return claims[0][1]
+
+
+def _since(settings: BucketSettings, acls: frozenset[str]) -> datetime:
+    """Since when the bucket's ACL has granted what ``acls`` name."""
+    recorded = settings.public_since if acls <= PUBLIC else settings.granted_since
+    return _parsed(recorded or settings.created, http=False)
+
+
+def _parsed(value: str | None, *, http: bool) -> datetime:
+    if value is None:
+        return UNKNOWN
+    try:
+        when = (
+            parsedate_to_datetime(value)
+            if http
+            else datetime.fromisoformat(value.replace("Z", "+00:00"))
+        )
+    except (TypeError, ValueError):
+        return UNKNOWN
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
