@@ -37,7 +37,7 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.http_errors import answered_below
 from s3proxy.layout import shard_digits
-from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered
+from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered, Reservation, declared_bytes
 from s3proxy.logs import timestamp, write_access_line
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
 from s3proxy.owner import Owner, check_expected_owner
@@ -207,6 +207,8 @@ class S3App:
             await self._serve(scope, body, send)
         finally:
             body.finish()
+            if isinstance(body.meter, Reservation):  # bytes reserved and not moved: back
+                body.meter.release()
             self.in_flight -= 1
             metrics.IN_FLIGHT.dec()
 
@@ -346,9 +348,11 @@ class S3App:
         admission = self.gateway.admission
         rates = admission.rates.get(tenant)
         if rates is not None:
-            await rates.wait_admitted(admission.max_wait, operation)  # or 503, no body read
-            if rates.bytes is not None:
-                receive.meter = rates.bytes
+            declared = declared_bytes(
+                request.method, request.header("content-length"), request.header("range")
+            )
+            # or 503, no body read; the bytes it declared are taken (limits.Reservation)
+            receive.meter = await rates.wait_admitted(admission.max_wait, operation, declared)
         gate = admission.gate(tenant)
         await gate.enter(admission.max_wait)
         CURRENT_TENANT.set(tenant)
@@ -361,12 +365,13 @@ class S3App:
         except BaseException:
             gate.leave()
             raise
-        if rates is not None and rates.bytes is not None:
+        meter = receive.meter
+        if meter is not None:
             if isinstance(response.body, bytes):
                 if request.method != "HEAD":  # a HEAD's body is never sent
-                    rates.bytes.charge(len(response.body))
+                    meter.charge(len(response.body))
             else:
-                response.body = Metered(response.body, rates.bytes)
+                response.body = Metered(response.body, meter)
         return response, gate
 
     @staticmethod

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from s3proxy.auth.payload import PayloadVerifier
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.limits import TokenBucket
+from s3proxy.limits import Meter
 from s3proxy.request import S3Request
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -78,8 +78,9 @@ class TimedReceive:
         self._window_bytes = 0
         self._window_waited = 0.0
         self._expired = False
-        self.meter: TokenBucket | None = None
-        """The tenant's byte-rate bucket (s3proxy.limits), charged as body bytes arrive."""
+        self.meter: Meter | None = None
+        """The tenant's byte-rate bucket or this request's reservation on it (s3proxy.limits),
+        charged as body bytes arrive."""
 
     async def __call__(self) -> dict[str, Any]:
         if self.done:

@@ -30,7 +30,8 @@ class ServerLimits(FrozenModel):
     """Requests a second per tenant (token bucket, bursts of one second); 0: no limit."""
     bytes_per_second: float = Field(default=0.0, ge=0)
     """Request plus response body bytes a second per tenant; 0: no limit. While a tenant is
-    over it, its new requests get 503 SlowDown; transfers in progress are not paused."""
+    over it, its new requests wait, then get 503 SlowDown; transfers in progress are not
+    paused (s3proxy.limits)."""
 
 
 class ServerConfig(FrozenModel):

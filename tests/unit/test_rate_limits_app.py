@@ -90,11 +90,11 @@ def test_over_its_request_rate_a_tenant_gets_slowdown_and_nothing_is_read(tmp_pa
 
 def test_request_bytes_are_charged_and_a_tenant_in_debt_is_refused(tmp_path: Path) -> None:
     async def scenario(gateway: Gateway, app: S3App) -> None:
-        stored = await call(app, "PUT", LIMITED, "big", b"z" * 5000)
+        stored = await call(app, "PUT", LIMITED, "big", b"z" * 15_000)
         assert stored.status == 200  # a transfer in progress is never cut
-        refused = await call(app, "GET", LIMITED, "big")
+        refused = await call(app, "GET", LIMITED, "big")  # a debt past 10 x max_wait
         assert (refused.status, refused.code) == (503, "SlowDown")
-        assert refused.headers["retry-after"] in ("4", "5")  # 5000 bytes over a 1000 B/s burst
+        assert refused.headers["retry-after"] in ("14", "15")  # 15,000 B over a 1000 B/s burst
         assert limited_count("limited", "bytes_per_second") >= 1
         assert (await call(app, "GET", FREE)).status == 200  # ListObjects: free is not in debt
 
@@ -103,14 +103,14 @@ def test_request_bytes_are_charged_and_a_tenant_in_debt_is_refused(tmp_path: Pat
 
 def test_response_bytes_are_charged(tmp_path: Path) -> None:
     async def scenario(gateway: Gateway, app: S3App) -> None:
-        assert (await call(app, "PUT", LIMITED, "big", b"z" * 20_000)).status == 200
+        assert (await call(app, "PUT", LIMITED, "big", b"z" * 40_000)).status == 200
         # Now limit the tenant (a new rate starts with a full bucket) and read the object back.
         gateway.reload(settings(tmp_path, {"bytes_per_second": 2000}))
         read = await call(app, "GET", LIMITED, "big")
-        assert read.status == 200 and read.body == b"z" * 20_000  # sent whole, then charged
+        assert read.status == 200 and read.body == b"z" * 40_000  # sent whole, then charged
         refused = await call(app, "HEAD", LIMITED, "big")
         assert refused.status == 503
-        assert refused.headers["retry-after"] in ("9", "10")  # 18,000 bytes of debt at 2000/s
+        assert refused.headers["retry-after"] in ("19", "20")  # 38,000 bytes of debt at 2000/s
 
     run(tmp_path, {}, scenario)
 

@@ -74,10 +74,10 @@ def test_a_debt_repaid_within_max_wait_is_waited_for() -> None:
     bucket.charge(1500)  # 500 bytes of debt at 1000/s: repaid in 0.5 s
     assert rates.admit(1.0) == pytest.approx(0.5, abs=0.01)
     assert counted("w12g-b", "bytes_per_second", "waited") == 1
-    bucket.charge(2000)  # 2.5 s of debt now
+    bucket.charge(11_000)  # 11.5 s of debt now: past PATIENT_WAITS x max_wait (wave 13 E)
     with pytest.raises(S3Error) as caught:
         rates.admit(1.0)
-    assert caught.value.headers == {"Retry-After": "3"}
+    assert caught.value.headers == {"Retry-After": "12"}
 
 
 def test_a_burst_over_the_rate_is_served_in_turn_through_the_app(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_complete_and_abort_are_not_held_back_by_byte_debt() -> None:
     rates.bytes.charge(10_000)  # 9 s of debt: the parts of an upload, moved at full speed
     assert rates.admit(1.0, settles=True) == 0.0
     with pytest.raises(S3Error):
-        rates.admit(1.0)
+        rates.admit(0.5)  # any other request waits at most 10 x max_wait for the debt
     assert {Operation.CompleteMultipartUpload, Operation.AbortMultipartUpload} == SETTLING
 
 
