@@ -8,6 +8,11 @@ its own, so the proxy wraps the function Hypercorn runs per accepted connection:
 ``server.max_connections_per_client`` from one address, a new connection is answered
 ``503 SlowDown`` with ``Retry-After`` and closed at once. Idle connections also close after
 ``server.keep_alive_timeout``.
+
+The admin port (always Hypercorn) is bounded the same way by its own, smaller counts
+(``server.admin_max_connections``, ``server.admin_max_connections_per_client``): it had none,
+and one client could hold thousands of connections to it, each a descriptor and a task, until
+probes and scrapes found the process out of descriptors (:func:`install_admin`).
 """
 
 from __future__ import annotations
@@ -69,25 +74,54 @@ def refusal() -> bytes:
     return head.encode() + body
 
 
+def admin_refusal() -> bytes:
+    """The admin port's answer to a connection over its bounds: plain text, as its other
+    answers, and no access line (the admin port logs none)."""
+    body = b"too many connections\n"
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 _original: Callable[..., Any] | None = None
+_bounded: dict[str, tuple[object, ConnectionCounts, Callable[[], bytes]]] = {}
+"""The apps whose connections Hypercorn's per-connection server counts: "s3" and "admin", each
+with its counts and its refusal."""
 
 
 def install(counts: ConnectionCounts, app: object) -> None:
-    """Wrap Hypercorn's per-connection server (``hypercorn.asyncio.run.TCPServer``) so that
-    connections to ``app`` (the S3 endpoint, not the admin one) are counted; a later call
-    replaces the counts and the app. A TLS connection is counted before its handshake instead
+    """Count connections to the S3 endpoint ``app`` served by Hypercorn (a later call replaces
+    the counts and the app). A TLS connection is counted before its handshake instead
     (:func:`_start_server`): only the S3 endpoint has TLS."""
     _tls_counts[:] = [counts]
     hypercorn.asyncio.run.asyncio = _AsyncioWithCountedTls()  # type: ignore[attr-defined,assignment]
+    _bounded["s3"] = (app, counts, refusal)
+    _wrap_tcp_server()
+
+
+def install_admin(counts: ConnectionCounts, app: object) -> None:
+    """Count connections to the admin port's ``app`` (a later call replaces them)."""
+    _bounded["admin"] = (app, counts, admin_refusal)
+    _wrap_tcp_server()
+
+
+def _wrap_tcp_server() -> None:
+    """Wrap Hypercorn's per-connection server (``hypercorn.asyncio.run.TCPServer``), once, so
+    that connections to the apps in :data:`_bounded` are counted."""
     global _original
-    if _original is None:
-        _original = hypercorn.asyncio.run.TCPServer  # type: ignore[attr-defined]
-    original = _original
+    if _original is not None:
+        return
+    _original = original = hypercorn.asyncio.run.TCPServer  # type: ignore[attr-defined]
 
     async def bounded(*args: Any) -> None:
-        if getattr(args[0], "app", None) is not app:  # Hypercorn's ASGIWrapper of an app
+        served = getattr(args[0], "app", None)  # Hypercorn's ASGIWrapper of an app
+        entry = next((e for e in _bounded.values() if e[0] is served), None)
+        if entry is None:
             await original(*args)
             return
+        _, counts, answer = entry
         writer: asyncio.StreamWriter = args[-1]
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
@@ -96,7 +130,7 @@ def install(counts: ConnectionCounts, app: object) -> None:
             return
         if not counts.admit(client):
             with contextlib.suppress(OSError, RuntimeError):
-                writer.write(refusal())
+                writer.write(answer())
                 await asyncio.wait_for(writer.drain(), 5)
             writer.close()
             return

@@ -34,6 +34,7 @@ from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
 from s3proxy.config.local_default import with_persistent_secret
 from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
+from s3proxy.connections import install_admin as bound_admin_connections
 from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.open_files import connection_bounds, raise_open_file_limit
 from s3proxy.tls_front import handshake_timeout
@@ -206,6 +207,11 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
             servers.append(serve(s3_app, s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     if role.serve_admin:
         admin = create_admin_app(gateway, role.registry)
+        server = settings.server
+        admin_counts = ConnectionCounts(
+            server.admin_max_connections, server.admin_max_connections_per_client
+        )
+        bound_admin_connections(admin_counts, admin)
         servers.append(serve(admin, admin_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     if role.announce:
         log.info(

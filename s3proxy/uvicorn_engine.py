@@ -57,8 +57,8 @@ from s3proxy.connections import ConnectionCounts
 from s3proxy.http_errors import MAX_HEAD_BYTES
 from s3proxy.tls_front import handshake_timeout, tls_protocol_factory
 from s3proxy.uvicorn_cycle import S3Cycle
+from s3proxy.uvicorn_pipeline import MAX_PIPELINED
 from s3proxy.uvicorn_protocol import (
-    MAX_PIPELINED,
     S3Protocol,
     error_bytes,
     install,

@@ -13,7 +13,6 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
@@ -27,6 +26,7 @@ from s3proxy.http_errors import (
 )
 from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
 from s3proxy.uvicorn_cycle import S3Cycle
+from s3proxy.uvicorn_pipeline import MAX_PIPELINED, MAX_STASH, PipelinedProtocol, after_messages
 
 UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
 
@@ -57,18 +57,17 @@ line and be read for as long as it liked. Past it the request is 400 InvalidRequ
 line over 16 KiB is on the Hypercorn engine (strict_head.ChunkedReader); a read that carries
 chunk data starts the count again, so at most one read (256 KiB) more is parsed."""
 
-MAX_PIPELINED = 32
-"""Requests queued behind one in progress on a connection. uvicorn reads on after each answer
-however many wait, so a client pipelining without reading answers grew the queue without bound;
-past this one the next gets 503 SlowDown and the connection closes (Hypercorn reads one at a
-time)."""
-
 
 class _Refused(Exception):
     """Raised in a parser callback to stop llhttp; the protocol's ``refusal`` says why."""
 
 
-class S3Protocol(HttpToolsProtocol):
+class _Full(Exception):
+    """Raised in a parser callback to stop llhttp at a request that does not fit in the
+    connection's queue (s3proxy.uvicorn_pipeline)."""
+
+
+class S3Protocol(PipelinedProtocol):
     """uvicorn's httptools protocol with the proxy's refusals and connection bounds. ``counts``
     is set on the subclass :func:`protocol_for` makes per server."""
 
@@ -98,6 +97,11 @@ class S3Protocol(HttpToolsProtocol):
         self.chunk_framing = 0  # see MAX_CHUNK_FRAMING
         self.chunk_progress = False  # chunk data or a chunk header parsed in this read
         self.in_trailers = False  # the last (empty) chunk's line was read: trailers follow
+        self.in_message = False  # between a request's first byte and its end
+        self.stash = b""  # read, not parsed: the queue was full (s3proxy.uvicorn_pipeline)
+        self.partial = b""  # the unfinished head's bytes so far, kept while requests queue
+        self.refeeding = False  # a parse of the stash is scheduled
+        self.eof_pending = False  # the client half-closed while bytes were stashed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -176,6 +180,9 @@ class S3Protocol(HttpToolsProtocol):
         as on Hypercorn; uvicorn closed without an answer. After a request read whole and not
         answered yet, the answer is sent, then the connection closes (uvicorn closed at once).
         Otherwise the transport closes now."""
+        if self.stash:  # requests still to parse and answer: the end comes after them
+            self.eof_pending = True
+            return True
         cycle = self.cycle
         if cycle is None or cycle.disconnected or cycle.response_complete or self.refused:
             return None
@@ -188,16 +195,31 @@ class S3Protocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing() or self.deferred is not None:
             return  # lingering after the last answer, or refused already: dropped unread
+        if self.stash:  # the queue is full: after what is kept already
+            self.stash += data
+            self.flow.pause_reading()
+            if len(self.stash) > MAX_STASH:
+                self.refuse(S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests."))
+            return
         if self.body_left > 0:
             self.body_received(data)
             return
         done = self.messages_done
+        prefix, self.partial = self.partial, b""
+        at_start = not self.in_message or bool(prefix)  # prefix + data begins with a request
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self.upgraded(data[upgrade.args[0] :])
             return
         except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Full):
+                whole = prefix + data
+                offset = after_messages(whole, self.messages_done - done) if at_start else None
+                if offset is not None:
+                    self.hold_back(whole[offset:])
+                    return
+                self.refusal = S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests.")
             error = self.refusal or parser_error(str(exc))
             if (
                 self.refusal is None
@@ -209,6 +231,10 @@ class S3Protocol(HttpToolsProtocol):
                 error = S3Error(S3ErrorCode.MethodNotAllowed)
             self.refuse(error)
             return
+        if self.in_message and self.in_head and at_start:
+            ended = self.messages_done - done
+            if ended == 0 or self.answering():  # a head begun, or a request pipelined
+                self.keep_partial(prefix + data, ended)
         if self.in_head and not self.transport.is_closing():
             # An unfinished head: every byte of this read belongs to it, unless a request
             # ended in this read (then part of it was that request's body, and counting starts
@@ -315,12 +341,18 @@ class S3Protocol(HttpToolsProtocol):
                 self.transport.write(error_bytes(deferred))
                 self.transport.close()
         super().on_response_complete()
+        if self.stash:  # uvicorn read on: not while bytes are kept
+            self.flow.pause_reading()
+            if not self.refeeding and len(self.pipeline) <= MAX_PIPELINED // 2:
+                self.refeeding = True
+                self.loop.call_soon(self.refeed)
 
     def send_400_response(self, msg: str) -> None:
         self.refuse(S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.in_message = True
         self.body_left = -1
         self.body_seen = 0
         self.in_head = True
@@ -372,9 +404,8 @@ class S3Protocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     def on_headers_complete(self) -> None:
-        if len(self.pipeline) >= MAX_PIPELINED:  # the queued ones are answered first (refuse)
-            self.refusal = S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests.")
-            raise _Refused
+        if len(self.pipeline) >= MAX_PIPELINED:  # kept unparsed for later (data_received)
+            raise _Full
         self.refusal = self.head_error()
         if self.refusal is not None:
             raise _Refused
@@ -399,6 +430,7 @@ class S3Protocol(HttpToolsProtocol):
             if self.upgrade_body:
                 return
         super().on_message_complete()
+        self.in_message = False
         self.in_head = True
         self.head_bytes = 0
         self.messages_done += 1

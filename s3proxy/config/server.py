@@ -20,9 +20,9 @@ class ServerLimits(FrozenModel):
     max_concurrent_requests: int = Field(default=64, ge=1)
     """Requests one tenant may have in progress; more wait ``max_wait``, then 503 SlowDown."""
     max_wait: float = Field(default=1.0, ge=0)
-    """Seconds a request over its tenant's limit waits for a slot, or for its rate token or
-    byte-debt repayment, before 503 SlowDown (an expensive-operation slot is waited for while
-    its queue moves: s3proxy.limits.Gate)."""
+    """Seconds a request over its tenant's limit waits for a slot, or for its rate token, before
+    503 SlowDown (an expensive-operation slot is waited for while its queue moves, and a byte
+    debt's repayment, up to 10 times this: s3proxy.limits)."""
     max_concurrent_expensive: int = Field(default=4, ge=1)
     """Expensive operations (listings, DeleteObjects, ...: s3proxy.expensive) one tenant may
     have running at once; more wait ``max_wait``, then 503 SlowDown."""
@@ -83,6 +83,11 @@ class ServerConfig(FrozenModel):
     max_connections_per_client: int = Field(default=1000, ge=1)
     """Open connections per client address and worker process. Behind a load balancer every
     connection comes from its few addresses: raise this to max_client_connections there."""
+    admin_max_connections: int = Field(default=256, ge=1)
+    """Open connections to the admin port (probes, scrapes, /usage); past it new ones get 503."""
+    admin_max_connections_per_client: int = Field(default=32, ge=1)
+    """Open admin-port connections per client address, so that one client cannot take them all
+    from the probes and the scraper."""
     keep_alive_timeout: float = Field(default=75.0, gt=0)
     """Seconds an idle client connection is kept open between requests: longer than a load
     balancer's idle timeout (ALB: 60 s), so the balancer, not the proxy, closes idle ones."""
