@@ -83,6 +83,8 @@ NEEDS: dict[Operation, Need] = {
     _O.GetBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
     _O.PutBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
     _O.DeleteBucketOwnershipControls: Need(Action.ADMIN, Scope.BUCKET),
+    _O.GetBucketDefaultStorageClass: Need(Action.ADMIN, Scope.BUCKET),  # default_storage_class
+    _O.PutBucketDefaultStorageClass: Need(Action.ADMIN, Scope.BUCKET),
     _O.ListObjects: Need(Action.LIST, Scope.LISTING),
     _O.ListObjectsV2: Need(Action.LIST, Scope.LISTING),
     _O.ListObjectVersions: Need(Action.LIST, Scope.LISTING),

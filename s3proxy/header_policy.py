@@ -157,6 +157,8 @@ LOCK_OWNERSHIP_PUTS = (
     Operation.PutObjectRetention,
     Operation.PutObjectLegalHold,
 )
+# s3proxy.handlers.default_storage_class: its body is verified like the ownership document.
+SETTINGS_DOCUMENT_PUTS = (*LOCK_OWNERSHIP_PUTS, Operation.PutBucketDefaultStorageClass)
 # Where an x-amz-checksum-<alg> value is verified (bodies) or passed upstream (Complete's
 # whole-object checksum).
 CHECKSUMMED = _ops(
@@ -171,7 +173,7 @@ CHECKSUMMED = _ops(
     Operation.PutBucketTagging,
     Operation.PutBucketAcl,  # s3proxy.handlers.acl
     Operation.PutObjectAcl,
-    *LOCK_OWNERSHIP_PUTS,
+    *SETTINGS_DOCUMENT_PUTS,
 )
 # Where an SSE-C key (the object's) is read (s3proxy.sse).
 SSE_C = _ops(
@@ -306,7 +308,7 @@ STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
         Operation.PutBucketAcl,
         Operation.PutObjectAcl,
         Operation.PutObjectTagging,
-        *LOCK_OWNERSHIP_PUTS,
+        *SETTINGS_DOCUMENT_PUTS,
     ),
     "content-type": CONTENT,
     "content-encoding": CONTENT,

@@ -79,6 +79,8 @@ class Operation(enum.Enum):
     GetBucketOwnershipControls = "GetBucketOwnershipControls"
     PutBucketOwnershipControls = "PutBucketOwnershipControls"
     DeleteBucketOwnershipControls = "DeleteBucketOwnershipControls"
+    GetBucketDefaultStorageClass = "GetBucketDefaultStorageClass"
+    PutBucketDefaultStorageClass = "PutBucketDefaultStorageClass"
     Unsupported = "Unsupported"
     """Refused with 501 NotImplemented: S3 defines it (or we cannot tell), the proxy does not."""
     MethodNotAllowed = "MethodNotAllowed"
@@ -191,6 +193,9 @@ RULES: tuple[Rule, ...] = (
     Rule("GET", Target.BUCKET, Operation.GetBucketOwnershipControls, "ownershipControls"),
     Rule("PUT", Target.BUCKET, Operation.PutBucketOwnershipControls, "ownershipControls"),
     Rule("DELETE", Target.BUCKET, Operation.DeleteBucketOwnershipControls, "ownershipControls"),
+    # Every bucket's default class is STANDARD (s3proxy.handlers.default_storage_class).
+    Rule("GET", Target.BUCKET, Operation.GetBucketDefaultStorageClass, "default-storage-class"),
+    Rule("PUT", Target.BUCKET, Operation.PutBucketDefaultStorageClass, "default-storage-class"),
     Rule(
         "GET",
         Target.BUCKET,

@@ -6,6 +6,7 @@ from s3proxy.handlers import (
     acl,
     attributes,
     bucket,
+    default_storage_class,
     lock_ownership,
     multipart,
     object_copy,
@@ -65,4 +66,10 @@ HANDLERS: dict[Operation, Handler] = {
     Operation.GetBucketOwnershipControls: lock_ownership.get_bucket_ownership_controls,
     Operation.PutBucketOwnershipControls: lock_ownership.put_bucket_ownership_controls,
     Operation.DeleteBucketOwnershipControls: lock_ownership.delete_bucket_ownership_controls,
+    Operation.GetBucketDefaultStorageClass: (
+        default_storage_class.get_bucket_default_storage_class
+    ),
+    Operation.PutBucketDefaultStorageClass: (
+        default_storage_class.put_bucket_default_storage_class
+    ),
 }

@@ -23,6 +23,7 @@ SERVED = (
     "GetBucketTagging", "DeleteBucketTagging",
     "PutObjectTagging", "GetObjectTagging", "DeleteObjectTagging",
     "PutBucketAcl", "GetBucketAcl", "PutObjectAcl", "GetObjectAcl",
+    "GetBucketDefaultStorageClass", "PutBucketDefaultStorageClass",
 )  # fmt: skip
 
 

@@ -120,6 +120,10 @@ TAGGING = (
 VERSIONING = (
     f'<VersioningConfiguration xmlns="{XML}"><Status>Enabled</Status></VersioningConfiguration>'
 ).encode()
+DEFAULT_CLASS = (
+    b"<DefaultStorageClassConfiguration><DefaultStorageClass>STANDARD</DefaultStorageClass>"
+    b"</DefaultStorageClassConfiguration>"
+)
 OWNERSHIP = (
     f'<OwnershipControls xmlns="{XML}"><Rule><ObjectOwnership>BucketOwnerEnforced'
     "</ObjectOwnership></Rule></OwnershipControls>"
@@ -181,6 +185,9 @@ def _exchanges(proxy: Proxy) -> list[tuple[str, RawResponse]]:
        headers=md5_header(OWNERSHIP))  # fmt: skip
     do("GetBucketOwnershipControls", "GET", b, query="ownershipControls")
     do("DeleteBucketOwnershipControls", "DELETE", b, query="ownershipControls")
+    do("GetBucketDefaultStorageClass", "GET", b, query="default-storage-class")
+    do("PutBucketDefaultStorageClass", "PUT", b, query="default-storage-class",
+       body=DEFAULT_CLASS, headers=md5_header(DEFAULT_CLASS))  # fmt: skip
     do("GetObjectLockConfiguration", "GET", b, query="object-lock")  # not found
     do("PutObjectLockConfiguration", "PUT", b, query="object-lock", body=OBJECT_LOCK,
        headers=md5_header(OBJECT_LOCK))  # fmt: skip

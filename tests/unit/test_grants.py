@@ -28,6 +28,7 @@ ADMIN |= {  # bucket settings (s3proxy.handlers.bucket_settings)
     O.PutBucketAcl, O.GetBucketAcl,
     O.GetObjectLockConfiguration, O.PutObjectLockConfiguration,  # s3proxy.handlers.lock_ownership
     O.GetBucketOwnershipControls, O.PutBucketOwnershipControls, O.DeleteBucketOwnershipControls,
+    O.GetBucketDefaultStorageClass, O.PutBucketDefaultStorageClass,  # default_storage_class
 }  # fmt: skip
 LIST = {O.ListObjects, O.ListObjectsV2, O.ListMultipartUploads, O.ListObjectVersions}
 READ = {O.GetObject, O.HeadObject, O.GetObjectAttributes, O.GetObjectTagging, O.GetObjectAcl}
@@ -165,7 +166,7 @@ MATRIX = [
 
 
 def test_matrix_size() -> None:
-    assert len(SERVED) == 46 and len(MATRIX) == 46 * len(SHAPES) * len(TARGETS) == 2208
+    assert len(SERVED) == 48 and len(MATRIX) == 48 * len(SHAPES) * len(TARGETS) == 2304
 
 
 def test_every_served_operation_has_a_need() -> None:
