@@ -77,16 +77,35 @@ def decode_component(raw: str) -> str:
         raise S3Error(S3ErrorCode.InvalidURI) from None
 
 
+def decode_query_component(raw: str) -> str:
+    """A query name or value decoded as S3 decodes it: form encoding, so a bare ``+`` is a
+    space and ``%2B`` a plus sign. SDKs send ``%20`` and ``%2B`` and never a bare ``+``; the
+    clients that do (URLSearchParams, form encoders) mean a space by it, and sign it as ``%20``
+    (:func:`s3proxy.auth.canonical.canonical_query` reads it the same way, so the request
+    executed is the one signed)."""
+    return decode_component(raw.replace("+", " ") if "+" in raw else raw)
+
+
 def parse_query(query_string: str) -> dict[str, str]:
-    """Decode ``a=1&b&c=`` into a dict; ``+`` is kept as a plus sign (S3 clients send %20)."""
+    """Decode ``a=1&b&c=`` into a dict (a bare ``+`` is a space: :func:`decode_query_component`).
+
+    A name given twice with different values is 400 InvalidArgument: a signature covers every
+    value in sorted order, so reordering them would keep the signature valid and change the one
+    a handler reads. A repeat with the same value is harmless and kept."""
     query: dict[str, str] = {}
     if not query_string:
         return query
     for part in query_string.split("&"):
         if not part:
             continue
-        name, _, value = part.partition("=")
-        query.setdefault(decode_component(name), decode_component(value))
+        raw_name, _, raw_value = part.partition("=")
+        name, value = decode_query_component(raw_name), decode_query_component(raw_value)
+        if query.setdefault(name, value) != value:
+            raise S3Error(
+                S3ErrorCode.InvalidArgument,
+                "A query parameter is given more than once with different values.",
+                ArgumentName=name,
+            )
     return query
 
 

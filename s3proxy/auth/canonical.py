@@ -38,14 +38,16 @@ def _encode_component(raw: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _reencoded(raw: str) -> str:
-    """A component decoded and encoded again. Remembered: a presigned URL's X-Amz-Credential
-    (``AK%2F20261203%2F…``) is the same on every request of a key and day, and re-encoding it
-    was most of the canonical query's cost. A pure function of its argument."""
-    return quote_from_bytes(unquote_to_bytes(raw), "")
+    """A component decoded and encoded again; a bare ``+`` is a space (``%20``), as
+    :func:`s3proxy.request.decode_query_component` reads it for the handlers. Remembered: a
+    presigned URL's X-Amz-Credential (``AK%2F20261203%2F…``) is the same on every request of a
+    key and day, and re-encoding it was most of the canonical query's cost. A pure function of
+    its argument."""
+    return quote_from_bytes(unquote_to_bytes(raw.replace("+", "%20")), "")
 
 
 def canonical_query(query_string: str, *, exclude: str | None = None) -> str:
-    """Names and values decoded (``+`` stays a plus), encoded with ``/`` too, sorted."""
+    """Names and values decoded (a bare ``+`` is a space), encoded with ``/`` too, sorted."""
     if not query_string:
         return ""
     pairs: list[tuple[str, str]] = []

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Ma
 from dataclasses import dataclass
 
 from s3proxy.auth.sigv4 import EMPTY_SHA256, VerifiedSigV4
-from s3proxy.checksums import ChecksumVerifier, algorithm_of_header
+from s3proxy.checksums import ChecksumVerifier, algorithm_of_header, decode_value
 from s3proxy.errors import S3Error, S3ErrorCode
 
 SIGNED_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -279,6 +279,10 @@ class _Decoder:
             self._finish_trailers()
             self._state = _DONE
             return
+        if b":" not in line and _HEX_SIZE.fullmatch(line.partition(b";")[0].strip(_OWS)):
+            # Another chunk after the final one is framing gone wrong, not a trailer: S3
+            # answers it as any other data past the end (versitygw's suite measured it).
+            raise _incomplete("An aws-chunked chunk follows the final (empty) chunk.")
         if self._ctx.mode == SIGNED_PAYLOAD:
             raise _bad_trailer("Trailing headers are not allowed with this x-amz-content-sha256.")
         self._trailer_bytes += len(line) + 2
@@ -317,6 +321,14 @@ class _Decoder:
                 raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
         if self._checksum is not None:
             value = self.trailers.get(ctx.trailer) if ctx.trailer is not None else None
+            if value is not None:  # S3 names a malformed trailer value as a trailing header
+                try:
+                    decode_value(self._checksum.algorithm, value)
+                except S3Error:
+                    raise S3Error(
+                        S3ErrorCode.InvalidRequest,
+                        f"Value for {ctx.trailer} trailing header is invalid.",
+                    ) from None
             self._checksum.verify(value)
 
 

@@ -25,7 +25,7 @@ from s3proxy.auth.canonical import Headers
 from s3proxy.auth.presigned import MAX_EXPIRES
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, parse_amz_date
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.request import decode_component
+from s3proxy.request import decode_query_component
 
 SIGNED_SUBRESOURCES = frozenset(
     {
@@ -60,12 +60,13 @@ class VerifiedSigV2:
 
 
 def query_pairs(query_string: str) -> list[tuple[str, str]]:
-    """Decoded (name, value) pairs in order, repeats kept; ``+`` stays a plus."""
+    """Decoded (name, value) pairs in order, repeats kept; a bare ``+`` is a space, as the
+    handlers read it (:func:`s3proxy.request.decode_query_component`)."""
     pairs: list[tuple[str, str]] = []
     for part in query_string.split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((decode_component(name), decode_component(value)))
+            pairs.append((decode_query_component(name), decode_query_component(value)))
     return pairs
 
 
@@ -87,15 +88,20 @@ read, and this operation only reads."""
 
 
 def canonical_resource(
-    path: str, pairs: Sequence[tuple[str, str]], later: frozenset[str] = frozenset()
+    path: str,
+    pairs: Sequence[tuple[str, str]],
+    later: frozenset[str] = frozenset(),
+    *,
+    with_equals: frozenset[str] = frozenset(),
 ) -> str:
-    """The path, then ``?`` and the signed sub-resources sorted by name (``name`` when empty);
-    ``later``: names of :data:`LATER_SUBRESOURCES` signed too."""
+    """The path, then ``?`` and the signed sub-resources sorted by name (``name`` when empty,
+    ``name=`` for the names in ``with_equals``); ``later``: names of
+    :data:`LATER_SUBRESOURCES` signed too."""
     names = SIGNED_SUBRESOURCES | later if later else SIGNED_SUBRESOURCES
     signed = sorted((p for p in pairs if p[0] in names), key=lambda p: p[0])
     if not signed:
         return path
-    return path + "?" + "&".join([f"{n}={v}" if v else n for n, v in signed])
+    return path + "?" + "&".join([f"{n}={v}" if v or n in with_equals else n for n, v in signed])
 
 
 def string_to_sign(
@@ -109,12 +115,35 @@ def sign_v2(secret_key: str, string_to_sign: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def resources(paths: Sequence[str], pairs: Sequence[tuple[str, str]]) -> list[str]:
+def empty_with_equals(query_string: str) -> frozenset[str]:
+    """The (decoded) names sent as ``name=`` with nothing after the ``=``."""
+    if "=&" not in query_string and not query_string.endswith("="):
+        return frozenset()
+    return frozenset(
+        decode_query_component(part[:-1]) for part in query_string.split("&") if part[-1:] == "="
+    )
+
+
+def resources(
+    paths: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+    with_equals: frozenset[str] = frozenset(),
+) -> list[str]:
     """Every canonical resource a client may have signed: per path of :func:`resource_paths`,
-    and with the :data:`LATER_SUBRESOURCES` the query names, without and with them signed."""
+    and with the :data:`LATER_SUBRESOURCES` the query names, without and with them signed.
+
+    An empty sub-resource value is ``name`` by AWS's rules (and rclone's, Ceph's, MinIO's);
+    botocore's HmacV1Auth writes it as sent, ``name=`` when the URL has the ``=``
+    (``with_equals``: :func:`empty_with_equals`). Both say the same value: both are accepted."""
     later = frozenset(name for name, _ in pairs if name in LATER_SUBRESOURCES)
     variants = (frozenset(), later) if later else (frozenset(),)
-    return [canonical_resource(path, pairs, signed) for path in paths for signed in variants]
+    forms = (frozenset(), with_equals) if with_equals else (frozenset(),)
+    return [
+        canonical_resource(path, pairs, signed, with_equals=form)
+        for path in paths
+        for signed in variants
+        for form in forms
+    ]
 
 
 def resource_paths(raw_path: str, virtual_host_bucket: str | None) -> list[str]:
@@ -253,7 +282,9 @@ def verify_sigv2_header(
     candidates = [
         string_to_sign(method, md5, content_type, slot, amz_headers, resource)
         for slot in date_slots
-        for resource in resources(resource_paths(raw_path, virtual_host_bucket), pairs)
+        for resource in resources(
+            resource_paths(raw_path, virtual_host_bucket), pairs, empty_with_equals(query_string)
+        )
     ]
     return _check_signature(
         access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")
@@ -316,7 +347,9 @@ def verify_sigv2_query(
     content_type = joined.get("content-type", "").strip()
     candidates = [
         string_to_sign(method, md5, content_type, expires_value, amz_headers, resource)
-        for resource in resources(resource_paths(raw_path, virtual_host_bucket), pairs)
+        for resource in resources(
+            resource_paths(raw_path, virtual_host_bucket), pairs, empty_with_equals(query_string)
+        )
     ]
     return _check_signature(
         access_key, provided, lookup_secret, candidates, joined.get("x-amz-content-sha256")

@@ -204,7 +204,7 @@ def test_canonical_amz_headers_match_botocore() -> None:
         "uploadId=x&partNumber=1",
         "response-content-type=text%2Fplain%3B%20charset%3Dutf-8&response-expires=x",
         "prefix=a&delimiter=%2F&max-keys=10",
-        "versionId=v%20+1&acl",
+        "versionId=v%20%2B1&acl",
         "delete",
         "list-type=2&encoding-type=url&x-id=ListObjectsV2",
         "response-content-disposition=%C3%A9",
