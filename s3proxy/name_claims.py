@@ -12,7 +12,10 @@ name: one tenant hurting another. Now the name goes to the grant that has stood 
   started granting that without a break (the settings record's ``public_since`` /
   ``granted_since``; a record written before those members: the bucket's ``created`` date);
 - for GetObject/HeadObject, an object whose own record grants the reader and names the object
-  stored now (:mod:`s3proxy.object_acl`) counts from that object's Last-Modified;
+  stored now (:mod:`s3proxy.object_acl`) counts from when that grant was set: the later of
+  the object's Last-Modified and its record's (a PutObjectAcl on an old object grants from
+  then: counting from the object's age let a tenant with an old object under a public
+  bucket's name take that key's readers by making it public later);
 - the earliest wins; two claims of the same time (a race to the microsecond) or of unknown
   time leave the name to nobody, as before. A private bucket claims nothing, so creating a
   bucket of a public bucket's name never hides it, and a bucket made public later never takes
@@ -108,7 +111,7 @@ async def claim(
             continue
         record = await object_acl.granting(storage, bucket, key or "", object_acls)
         if record is not None:
-            since = _parsed(record.last_modified, http=True) if ranked else UNKNOWN
+            since = await _granted_since(storage, bucket, key or "", record) if ranked else UNKNOWN
             claims.append((since, Claim(storage, settings, record)))
     if not claims:
         return None
@@ -116,6 +119,22 @@ async def claim(
     if len(claims) > 1 and claims[0][0] == claims[1][0]:
         return None
     return claims[0][1]
+
+
+async def _granted_since(
+    storage: MappedStorage, bucket: str, key: str, record: ObjectAcl
+) -> datetime:
+    """Since when an object's own ACL has granted the read: the later of the object's
+    Last-Modified and its record's (when the grant was written). A PutObjectAcl on an old
+    object grants from now, never from the object's age: else a tenant with an old object
+    under a public bucket's name would take that key's readers by making it public later."""
+    try:
+        written = await object_acl.written(storage, bucket, key)
+    except S3Error:  # unreadable: never ranked before a known grant
+        return UNKNOWN
+    if written is None:  # removed meanwhile: the response check refuses it anyway
+        return UNKNOWN
+    return max(_parsed(record.last_modified, http=True), _parsed(written, http=True))
 
 
 def _since(settings: BucketSettings, acls: frozenset[str]) -> datetime:

@@ -90,6 +90,22 @@ async def read(storage: MappedStorage, bucket: str, key: str) -> ObjectAcl | Non
         raise S3Error(S3ErrorCode.InternalError) from None  # never guess at a grant
 
 
+async def written(storage: MappedStorage, bucket: str, key: str) -> str | None:
+    """The HTTP date (whole seconds) the record of (bucket, key) was last written: when the
+    object's ACL began to grant, which may be long after the object's own Last-Modified
+    (PutObjectAcl on an old object). None when there is no record."""
+    location = _location(storage, bucket, key)
+    if location is None:
+        return None
+    backend, upstream_bucket, record = location
+    try:
+        return (await backend.head_object(upstream_bucket, record, ReadConditions())).last_modified
+    except S3Error as error:
+        if error.code is S3ErrorCode.NoSuchKey:
+            return None
+        raise
+
+
 async def flagged(storage: MappedStorage, bucket: str) -> bool:
     """Whether ``bucket``'s settings record carries :data:`FLAG`. :func:`bind` sets it before
     it writes a record, so in a bucket without it no record is a grant: one there is left from
