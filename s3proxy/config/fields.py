@@ -70,6 +70,8 @@ Domain = Annotated[str, AfterValidator(_domain)]
 
 class FrozenModel(BaseModel):
     """Every settings model: immutable once loaded, and an unknown field is an error (a typo
-    must not silently fall back to a default)."""
+    must not silently fall back to a default). A number is finite: YAML's ``.inf`` is no
+    timeout, wait or limit (``shutdown_timeout: .inf`` would drain forever, ``max_wait: .inf``
+    queue a request for good), and ``.nan`` compares false with every bound."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from s3proxy.config.models import ENV_PREFIX, MASK, ConfigError, Settings
+from s3proxy.config.yaml_file import RefusedYaml, parse_yaml_value, read_config_yaml
 
 MIN_SECRET_BYTES = 32
 """server.secret signs upload ids and listing tokens (HMAC-SHA256): 32 bytes is the hash's
@@ -54,7 +55,7 @@ def load_settings(
     """
     if path is None:
         return validate_settings({}, env, overrides, Path.cwd(), secrets=secrets)
-    data = _read_yaml(path)
+    data = read_config_yaml(path)
     return validate_settings(data, env, overrides, path.absolute().parent, secrets=secrets)
 
 
@@ -119,26 +120,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        # Never str(exc): PyYAML quotes the offending line, which may hold a secret.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return data
 
 
 def validate_settings(
@@ -240,12 +221,14 @@ def _is_text(tp: Any) -> bool:
     return tp in _TEXT_TYPES
 
 
-def _env_value(raw: str, tp: Any) -> Any:
+def _env_value(name: str, raw: str, tp: Any) -> Any:
     # Text fields take the value verbatim: a secret like "0123" or "*x" is not YAML.
     if raw == "" or _is_text(tp):
         return raw
     try:
-        return yaml.safe_load(raw)
+        return parse_yaml_value(raw)
+    except RefusedYaml as exc:  # a duplicate key, an alias bomb: never "the last one wins"
+        raise ConfigError(f"{name}: {exc.problem}") from None
     except yaml.YAMLError:
         return raw
 
@@ -253,6 +236,7 @@ def _env_value(raw: str, tp: Any) -> Any:
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     for name in sorted(env):  # sorted: a parent ("…__HOME") is set before its children
         if not name.startswith(ENV_PREFIX) or "__" not in name:
+            _refuse_single_underscore(name)
             continue  # e.g. S3PROXY_ACCESS_KEY belongs to the quick start
         segments = name.removeprefix(ENV_PREFIX).lower().split("__")
         tp: Any = Settings
@@ -270,8 +254,25 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
                 where = ".".join(segments[:depth]) or "the configuration"
                 raise ConfigError(f"{name}: {where} has no entry {segment!r} to override")
             if last:
-                node[key] = _env_value(env[name], tp)
+                node[key] = _env_value(name, env[name], tp)
             node = node[key]
+
+
+def _refuse_single_underscore(name: str) -> None:
+    """``S3PROXY_SERVER_PORT`` (one ``_`` where the path needs ``__``) would otherwise be
+    skipped like the quick start's own variables, and the setting silently not applied. No
+    variable of the gateway starts with a section's name and one underscore."""
+    if not name.startswith(ENV_PREFIX) or "__" in name:
+        return
+    rest = name[len(ENV_PREFIX) :]
+    for section in Settings.model_fields:
+        head = f"{section.upper()}_"
+        if rest.upper().startswith(head) and len(rest) > len(head):
+            field = rest[len(head) :]
+            raise ConfigError(
+                f"{name}: not applied: the path's segments are joined by '__'"
+                f" (did you mean {ENV_PREFIX}{rest[: len(section)]}__{field}?)"
+            )
 
 
 UNRESOLVED_SECRET = "unresolved-secret-reference"
