@@ -109,6 +109,12 @@ class QuietAbortedResponses(logging.Filter):
         return True
 
 
+LIBRARIES_THAT_LOG_SECRETS = ("botocore", "boto3", "urllib3")
+"""Loggers kept at INFO or above whatever ``logging.level`` says: at DEBUG botocore writes the
+body of every answer it parses (an STS AssumeRole answer holds the role's secret key and session
+token) and the headers of every request it sends (``x-amz-security-token``); urllib3 carries its
+requests for the credential chain's endpoints."""
+
 SERVER_ERROR_LOGGERS = ("uvicorn.error", "s3proxy.server")
 """Where the two engines log an exception that escaped the application (Hypercorn's errorlog
 is the ``s3proxy.server`` logger, server.py)."""
@@ -250,6 +256,8 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.logging.level.upper())
+    for name in LIBRARIES_THAT_LOG_SECRETS:
+        logging.getLogger(name).setLevel(max(root.level, logging.INFO))
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, CountTransportNoise) for f in asyncio_log.filters):
         asyncio_log.addFilter(CountTransportNoise())

@@ -222,8 +222,16 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     if role.serve_s3:
         log.info(startup.memory_line("server" if role.serve_admin else "worker"))
     readiness = asyncio.create_task(_log_readiness(gateway)) if role.serve_admin else None
+    running = [asyncio.ensure_future(server_task) for server_task in servers]
     try:
-        await asyncio.gather(*servers)
+        await asyncio.gather(*running)
+    except BaseException:
+        # One server failed (the S3 port cannot be bound): stop the others as SIGTERM would and
+        # wait for them, else asyncio cancels them at exit and logs their tracebacks before the
+        # one "cannot serve" line.
+        stop.set()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
     finally:
         if readiness is not None:
             readiness.cancel()
