@@ -47,6 +47,21 @@ def xml_text(value: str) -> str:
     return _NOT_XML_TEXT.sub(lambda match: f"&#{ord(match.group())};", value)
 
 
+_NOT_XML_AT_ALL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def message_text(value: str) -> str:
+    """An error's ``<Message>`` as XML 1.0 every parser reads. A message may quote what the
+    client sent (a key or prefix a scoped key may not touch, a bucket name); a control
+    character there, raw or as ``&#1;``, made the whole document unparseable, and botocore then
+    reports the bare status ("403") instead of the error's code. Such characters are written
+    ``\\u0001`` instead: the message is for people; the exact key, where an error names one, is
+    in its own field (:func:`xml_text`)."""
+    if not value.isprintable():
+        value = _NOT_XML_AT_ALL.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
+    return xml_text(value)
+
+
 def error_xml(error: S3Error, request_id: str, resource: str | None = None) -> bytes:
     """The ``<Error>`` document of https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html"""
     parts = [
@@ -54,7 +69,7 @@ def error_xml(error: S3Error, request_id: str, resource: str | None = None) -> b
         "<Error><Code>",
         error.code.name,
         "</Code><Message>",
-        escape(error.message),
+        message_text(error.message),
         "</Message>",
     ]
     for name, value in error.fields.items():

@@ -152,6 +152,13 @@ def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
 
 async def list_objects_v2(ctx: RequestContext) -> S3Response:
     query = ctx.request.query
+    if query.get("list-type") != "2":
+        # Only 2 names this listing; Ceph RGW answers list-type=1 (or any other) with the V1
+        # document, whose fields differ: carrying either out as V2 answers another question.
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "Only list-type=2 (ListObjectsV2) is implemented: send no list-type for ListObjects.",
+        )
     encode = url_encoding(ctx)
     token = query.get("continuation-token") or None  # S3 reads an empty token as none
     start_after = query.get("start-after") or None
