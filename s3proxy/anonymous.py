@@ -5,10 +5,11 @@ What is served (:mod:`s3proxy.acl`, issue 17): GetObject/HeadObject, ListObjects
 ListObjectVersions, ListMultipartUploads and HeadBucket in a ``public-read`` or
 ``public-read-write`` bucket (what S3's READ grant on a bucket allows: s3:ListBucket, which
 HeadBucket needs too, s3:ListBucketVersions and s3:ListBucketMultipartUploads; the uploads
-listing was refused before wave 12, though S3 serves it), PutObject into a
-``public-read-write`` bucket, GetObject/HeadObject of a ``public-read`` object (its record,
-:mod:`s3proxy.object_acl`, must name the very object served: checked by a HEAD before and on
-the response's ETag and Last-Modified after).
+listing was refused before wave 12, though S3 serves it), PutObject and DeleteObject in a
+``public-read-write`` bucket (the owner's own write or delete, :data:`WRITES`),
+GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
+name the very object served: checked by a HEAD before and on the response's ETag and
+Last-Modified after).
 Never what ``authenticated-read`` grants (a bucket's or an object's): that needs a signature
 (:mod:`s3proxy.granted_reads`). Nothing else: no bucket is created, listed among buckets,
 deleted or configured anonymously, and an operation the gateway refuses to a signed caller is
@@ -80,7 +81,13 @@ READS = frozenset(
 )
 """What a bucket's READ grant allows: S3 maps it to s3:ListBucket (which HeadBucket needs
 too), s3:ListBucketVersions and s3:ListBucketMultipartUploads, plus GetObject on its objects."""
-WRITES = frozenset({Operation.PutObject})
+WRITES = frozenset({Operation.PutObject, Operation.DeleteObject})
+"""What S3's WRITE grant (s3:PutObject, s3:DeleteObject) lets everyone do in a
+``public-read-write`` bucket that the gateway carries out anonymously: run as the owner's own
+PutObject/DeleteObject, so the owner's quota and records change exactly as for the owner.
+DeleteObject was 403 AccessDenied before wave 13 C2. A delete naming a version
+(s3:DeleteObjectVersion, which WRITE grants only the bucket owner) or bypassing retention is
+403 (:func:`_needs_more`)."""
 UNSERVED_WRITES = frozenset(
     {
         Operation.CopyObject,
@@ -160,6 +167,15 @@ def _sets_acl_or_tags(request: S3Request) -> bool:
     )
 
 
+def _needs_more(request: S3Request, operation: Operation) -> bool:
+    """A DeleteObject that S3 would judge by more than s3:DeleteObject: ``versionId``
+    (s3:DeleteObjectVersion) or ``x-amz-bypass-governance-retention``
+    (s3:BypassGovernanceRetention). No ACL grants those to everyone."""
+    return operation is Operation.DeleteObject and (
+        "versionId" in request.query or "x-amz-bypass-governance-retention" in request.header_map
+    )
+
+
 def _payload_hash(request: S3Request) -> str:
     """What stands in for the signed payload hash: a literal SHA-256 the client sent is still
     verified against the body; aws-chunked framing needs a signature to mean anything."""
@@ -198,6 +214,7 @@ async def serve(
         or bucket is None
         or (operation not in READS and operation not in WRITES and operation not in UNSERVED_WRITES)
         or (operation not in READS and _sets_acl_or_tags(request))
+        or _needs_more(request, operation)
     ):
         raise _denied()
     CURRENT_TENANT.set(POOL)

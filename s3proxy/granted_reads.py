@@ -58,6 +58,7 @@ from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
 from s3proxy.backends.buckets import ABSENT
 from s3proxy.bucket_index import INDEX
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Grants
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object_copy import copy_source
@@ -72,6 +73,8 @@ if TYPE_CHECKING:
 
 TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
 """The caller's own storage's answers after which a granted foreign read is looked for."""
+NO_GRANTS = Grants(())
+"""A key allowed nothing: another tenant's DeleteObjects is answered key by key with it."""
 COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 """Whose source may be read in another tenant's bucket that grants READ (:func:`_copy`)."""
 
@@ -139,6 +142,8 @@ async def serve(
         or await _own(ctx, bucket)
     ):
         raise refused
+    if ctx.operation is Operation.DeleteObjects:
+        return await _denied_deletes(ctx, bucket, runtime, refused, entry)
     if ctx.operation not in READS:
         raise await _not_granted(ctx, bucket, runtime, refused)
     key = ctx.request.key if ctx.operation in OBJECT_READS else None
@@ -160,6 +165,30 @@ async def serve(
     return response
 
 
+async def _denied_deletes(
+    ctx: RequestContext, bucket: str, runtime: Runtime, refused: S3Error, entry: dict[str, Any]
+) -> S3Response:
+    """DeleteObjects in another tenant's bucket whose ACL grants the caller READ but not
+    WRITE: S3's 200 naming AccessDenied for every key (a DeleteObjects is judged key by key:
+    s3:DeleteObject on each), with the body read and checked (Content-MD5, MalformedXML …)
+    as for any DeleteObjects; nothing is deleted. A whole-request 403 before wave 13 C2,
+    which SDKs report as a failed request, not as the keys left in place. The owner's
+    DeleteObjects handler runs with a key that holds no grant (:data:`NO_GRANTS`), as a
+    scoped key's refused entries are answered, so the answer is built by the same code. In a
+    ``public-read-write`` bucket (where S3 would delete) and in a bucket that grants the caller
+    nothing, the answer stays :func:`_not_granted`'s."""
+    found = await _reader_claim(ctx, bucket, runtime)
+    if found is None or found.settings.acl == "public-read-write":
+        raise _refusal(ctx, found, refused)
+    owner = found.storage.tenant.name
+    check_expected_owner(ctx.request, ctx.operation, runtime.owners[owner].id)
+    entry["bucket_owner"] = owner
+    denied = dataclasses.replace(
+        ctx, storage=found.storage, owner=runtime.owners[owner], tenant=owner, grants=NO_GRANTS
+    )
+    return await HANDLERS[ctx.operation](denied)
+
+
 async def _not_granted(
     ctx: RequestContext, bucket: str, runtime: Runtime, refused: S3Error
 ) -> S3Error:
@@ -168,16 +197,24 @@ async def _not_granted(
     its existence is no secret to it; NoSuchBucket before wave 13, where S3 says
     AccessDenied), else ``refused``, the caller's own answer: nothing learnt about a bucket
     that grants it nothing, whatever its objects' ACLs say."""
-    found = await claim(
-        bucket, None, await holders_of(bucket, runtime.storages, ctx.tenant), GRANTING, OBJECT_ACLS
-    )
+    return _refusal(ctx, await _reader_claim(ctx, bucket, runtime), refused)
+
+
+async def _reader_claim(ctx: RequestContext, bucket: str, runtime: Runtime) -> Claim | None:
+    """The other tenant's ``bucket`` whose own ACL grants the caller READ, if any."""
+    found = await holders_of(bucket, runtime.storages, ctx.tenant)
+    return await claim(bucket, None, found, GRANTING, OBJECT_ACLS)
+
+
+def _refusal(ctx: RequestContext, found: Claim | None, refused: S3Error) -> S3Error:
+    """:func:`_not_granted`'s answer once the bucket granting READ is known (or None)."""
     if found is None:
         return refused
     if ctx.operation in WRITES and found.settings.acl == "public-read-write":
         return S3Error(
             S3ErrorCode.AccessDenied,
-            "Writes signed by another tenant are not carried out: send the PUT into this "
-            "public-read-write bucket unsigned.",
+            "Writes signed by another tenant are not carried out: send the PUT or DELETE "
+            "into this public-read-write bucket unsigned.",
         )
     return S3Error(S3ErrorCode.AccessDenied)
 

@@ -682,9 +682,10 @@ def test_public_buckets_grant_reads_and_plain_puts_only(
 ) -> None:
     """public-read: GET/HEAD object and the listings (ListObjectVersions and
     ListMultipartUploads too, as S3's READ grant gives them); public-read-write adds a plain
-    PutObject and nothing else (no copy out of a private bucket, no tagging, ACL, CORS,
-    delete); multipart uploads there, which S3's WRITE grant allows everyone too, are 501
-    NotImplemented (403 before wave 13)."""
+    PutObject and DeleteObject (S3's WRITE grant; 403 before wave 13 C2) and nothing else (no
+    copy out of a private bucket, no tagging, ACL, CORS, bucket delete); multipart uploads
+    there, which S3's WRITE grant allows everyone too, are 501 NotImplemented (403 before wave
+    13)."""
     s3 = proxy.client("alice")
     s3.put_bucket_acl(Bucket=bucket, ACL=acl)
     got = anonymous(proxy, "GET", f"/{bucket}/k")
@@ -693,6 +694,7 @@ def test_public_buckets_grant_reads_and_plain_puts_only(
     reads.add(("GET", "", "uploads"))
     if acl == "public-read-write":
         reads.add(("PUT", "k", ""))
+        reads.add(("DELETE", "k", ""))  # s3:DeleteObject, carried out below (wave 13 C2)
     for method, key, query, body, headers in EVERY_OPERATION:
         if (method, key, query) in reads and not headers:
             continue
@@ -720,7 +722,8 @@ def test_public_buckets_grant_reads_and_plain_puts_only(
     if acl == "public-read-write":
         plain = anonymous(proxy, "PUT", f"/{bucket}/plain", b"x")
         assert plain.status == 200
-        s3.delete_object(Bucket=bucket, Key="plain")
+        assert anonymous(proxy, "DELETE", f"/{bucket}/plain").status == 204
+        assert not stored(proxy, bucket, "plain")
     s3.put_bucket_acl(Bucket=bucket, ACL="private")
     assert not stored(proxy, bucket, "set")
     _untouched(proxy, bucket)

@@ -216,7 +216,7 @@ def test_bucket_settings_keep_the_acl() -> None:
         ("public-read", Operation.ListObjects, True),
         ("public-read", Operation.PutObject, False),
         ("public-read-write", Operation.PutObject, True),
-        ("public-read-write", Operation.DeleteObject, False),
+        ("public-read-write", Operation.DeleteObject, True),  # S3 WRITE: s3:DeleteObject
         ("public-read-write", Operation.CopyObject, False),
         ("public-read-write", Operation.PutBucketAcl, False),
         ("public-read", Operation.GetObjectAcl, False),
