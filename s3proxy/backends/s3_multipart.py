@@ -15,6 +15,8 @@ Upstream behaviour handled here:
 - S3 may answer CompleteMultipartUpload or UploadPartCopy with 200, keep-alive whitespace and
   then an ``<Error>`` document: that is translated like an error status, never passed as 200.
 - Ceph answers 404 NoSuchKey for an unknown upload id: NoSuchUpload here.
+- Ceph RGW 16 refuses a Complete that leaves stored parts out (InvalidPart): 501 NotImplemented
+  (:mod:`~s3proxy.backends.complete_left_out`).
 - Ceph RGW 16 answers a Complete racing another Complete of the same upload with 500: it is
   sent again a little later while the upload is still there
   (:mod:`~s3proxy.backends.upstream_retry`); once it is gone, NoSuchUpload, which
@@ -29,6 +31,7 @@ Upstream behaviour handled here:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -36,6 +39,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
+from s3proxy.backends.complete_left_out import refuse_left_out
 from s3proxy.backends.s3_transport import BODY_ERRORS, discard, error_body
 from s3proxy.backends.upload_markers import (
     KEPT,
@@ -349,6 +353,8 @@ class S3MultipartMixin:
             headers[request.checksum[0]] = request.checksum[1]
         headers.update(sse.upstream_headers(request.encryption))
         query, digest = _upload_query(request.upload_id), hashlib.sha256(body).hexdigest()
+        where = (request.bucket, request.key, request.upload_id)
+        pages = functools.partial(S3MultipartMixin.list_parts, self, *where)
         for delay in (*COMPLETE_DELAYS, None):
             # The body is bytes, sent again as it is; each request is signed anew.
             response = await self._send(
@@ -363,7 +369,10 @@ class S3MultipartMixin:
             result = None
             failed = await _completed_anyway(self, response)
             if response.status != ASKED_AGAIN or delay is None:
-                await _upload_status(self, response, failed)
+                try:
+                    await _upload_status(self, response, failed)
+                except S3Error as error:  # parts left out, on Ceph RGW 16: .complete_left_out
+                    raise await refuse_left_out(error, request.parts, pages) from None
                 result = await complete_result(self, response, last=delay is None)
             else:  # as s3_transport.discard, with the body already read
                 response.close()

@@ -30,7 +30,7 @@ from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.upstream_budget import ConnectionBudget, budget_size
-from s3proxy.backends.upstream_kind import answered_by_rgw
+from s3proxy.backends.upstream_kind import answered_by_rgw, signed_headers_for
 from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_retry import read_again
@@ -158,7 +158,7 @@ class S3Transport:
                 method,
                 raw_path,
                 query,
-                headers,
+                signed_headers_for(headers, self.ceph_rgw),  # Ceph RGW's Content-Type
                 access_key=keys.access_key,
                 secret_key=keys.secret_key,
                 region=self._config.region,
