@@ -30,13 +30,13 @@ reaches a client.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
 from s3proxy import keycodec
+from s3proxy.fanout import all_or_none
 from s3proxy.layout import KeyEncoding, key_part, prefix_part
 from s3proxy.model import ListEntry, ListPage, list_entry
 
@@ -220,7 +220,7 @@ async def _refill(
         need = _need(shard, remaining, returned)
         if not shard.buffer or len(shard.buffer) < need:
             sizes[index] = min(MAX_KEYS, math.ceil(need * 1.5) + MIN_FETCH)
-    await asyncio.gather(
+    await all_or_none(
         *(shards[index].fill(fetch, query, n, encoding, repeats) for index, n in sizes.items())
     )
 
@@ -277,7 +277,7 @@ async def merge_listing(
         spent += n + REQUEST_KEYS
         return await fetch(prefix, after, n, token)
 
-    await asyncio.gather(*(shard.fill(counted, query, size, encoding, repeats) for shard in shards))
+    await all_or_none(*(shard.fill(counted, query, size, encoding, repeats) for shard in shards))
     skip = resume_prefix(query)
     last: str | None = None
     count = 0

@@ -42,6 +42,7 @@ from s3proxy.acl import GRANTING, PUBLIC
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.fanout import all_or_none
 from s3proxy.model import ListEntry, WriteConditions
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class BucketSettingsStore:
             return date
 
         names = list(markers)
-        dates = await asyncio.gather(*(one(name, markers[name]) for name in names))
+        dates = await all_or_none(*(one(name, markers[name]) for name in names))
         return {name: date for name, date in zip(names, dates, strict=True) if date is not None}
 
     async def get(self, bucket: str) -> BucketSettings:

@@ -220,10 +220,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
 
     async def delete_object(self, bucket: str, key: str) -> None:
         response = await self._send("DELETE", bucket, key, {})
-        if response.status == 404:
-            response.release()
-            return
-        await self._raise_for_status(response)
+        try:
+            await self._raise_for_status(response)
+        except S3Error as error:  # already gone: done, if an S3 answer said so (a code-less
+            if error.status != 404:  # 404 page from something in front of it is a 500)
+                raise
         response.release()
 
     async def list_objects(

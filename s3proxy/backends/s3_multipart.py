@@ -457,13 +457,14 @@ class S3MultipartMixin:
             response = await _ask_uploads(
                 self, bucket, prefix, delimiter, (key_marker, upload_id_marker), max_uploads
             )
-            if mode is None:
-                headers = response.headers
-                mode = marker_mode(headers.get("Server", ""), headers.get("x-amz-request-id", ""))
-                MARKER_MODES[upstream] = mode
             if mode == KEPT:
                 return await upstream_result(self, response, parse_list_uploads)
-            response.release()  # asked with the markers: ask again as this upstream needs
+            headers = response.headers
+            learnt = marker_mode(headers.get("Server", ""), headers.get("x-amz-request-id", ""))
+            page = await upstream_result(self, response, parse_list_uploads)
+            MARKER_MODES[upstream] = mode = learnt  # learnt from an S3 answer, not a proxy's page
+            if mode == KEPT:
+                return page  # else asked with the markers: ask again as this upstream needs
 
         async def ask(under: str, keys: str | None, ids: str | None) -> UploadsPage:
             response = await _ask_uploads(self, bucket, under, delimiter, (keys, ids), WHOLE_PAGE)

@@ -220,7 +220,7 @@ class S3Transport:
         """The error a client sees for an upstream (status, S3 error code): the one mapping
         (:mod:`s3proxy.backends.upstream_errors`), also used for an ``<Error>`` inside a 200
         (multipart). Logged here with the upstream's code: warning unless routine."""
-        error = upstream_errors.translate(status, code_name)
+        error = upstream_errors.translate(status, code_name, bodied=method != "HEAD")
         level = logging.INFO if error.code in upstream_errors.ROUTINE else logging.WARNING
         log.log(
             level,

@@ -94,9 +94,20 @@ _MESSAGES = {
 }
 
 
-def translate(status: int, code_name: str) -> S3Error:
+_NAMING = frozenset({404, 405})
+"""Statuses whose S3 code names something (the key, the bucket, the upload, the method): S3
+answers them with an error document, so one without a ``<Code>`` to a request other than a HEAD
+(whose answer has no body) came from something else in front of the storage (a load balancer's
+404 page), and a code read from the status alone would tell the client something false
+(NoSuchKey to a PUT). 500, as any answer the gateway cannot read."""
+
+
+def translate(status: int, code_name: str, bodied: bool = False) -> S3Error:
     """The error a client sees for an upstream answer of ``status`` carrying ``<Code>``
-    ``code_name`` ("" when it had none, 200 for an ``<Error>`` inside a 200 response)."""
+    ``code_name`` ("" when it had none, 200 for an ``<Error>`` inside a 200 response);
+    ``bodied``: the request was not a HEAD, so an S3 error answer would have carried a code."""
+    if bodied and not code_name and status in _NAMING:
+        return S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
     code = _code(status, code_name)
     if code is S3ErrorCode.InternalError:
         gateway = status in _GATEWAY_STATUSES

@@ -26,6 +26,7 @@ from s3proxy import expensive
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.fanout import all_or_none
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import check_version
 from s3proxy.model import ObjectInfo, ReadConditions
@@ -151,7 +152,7 @@ async def _parts_xml(
     numbers = range(marker + 1, min(count, marker + max_parts) + 1)
     limit = asyncio.Semaphore(PART_HEADS)
     async with expensive.held():  # one HEAD per part (s3proxy.expensive)
-        parts = await asyncio.gather(*(_part(ctx, etag, number, limit) for number in numbers))
+        parts = await all_or_none(*(_part(ctx, etag, number, limit) for number in numbers))
     truncated = marker + max_parts < count
     items = [
         f"<Part>{_checksum_elements(part.checksums)}<PartNumber>{part.number}</PartNumber>"

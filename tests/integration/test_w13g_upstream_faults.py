@@ -331,3 +331,40 @@ def test_an_object_answer_without_a_length_is_refused(
         assert b"could not be read" in response.body
         clean(response, faults)
     assert call(gateway, "HEAD", "obj").header("Content-Length") == "6"
+
+
+PAGE_404 = b"<html><body><h1>404 Not Found</h1>nginx</body></html>"
+NOT_FOUND_PAGE = (
+    b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(PAGE_404), PAGE_404)
+)
+BARE_404 = {
+    "put": ("PUT", "obj", b"data"),
+    "get": ("GET", "obj", b""),
+    "delete": ("DELETE", "obj", b""),
+    "list": ("GET", None, b""),
+}
+
+
+@pytest.mark.parametrize("case", BARE_404)
+def test_a_404_page_in_front_of_the_upstream_is_no_s3_answer(
+    faulty: tuple[Proxy, FaultProxy], case: str
+) -> None:
+    """Wave 13 G2: a load balancer in front of the storage answers a route it does not know
+    with a 404 page, no S3 error document. The status alone told a PUT's client NoSuchKey,
+    a listing's NoSuchKey, and a DELETE's 204 (the key still stored): 500 InternalError now,
+    as any answer the gateway cannot read (a HEAD's 404, never a body, is still NoSuchKey)."""
+    gateway, faults = faulty
+    method, key, body = BARE_404[case]
+
+    def match(request: Request) -> bool:
+        if key is None:
+            return request.method == "GET" and "list-type" in request.query
+        return request.method == method and request.path.endswith("/obj")
+
+    fault = faults.add(Fault(match, where="raw", raw=NOT_FOUND_PAGE))
+    response = call(gateway, method, key, body=body)
+    assert fault.hits
+    assert (response.status, response.error_code) == (500, "InternalError"), response.body
+    clean(response, faults)
+    assert b"nginx" not in response.body
