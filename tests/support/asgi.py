@@ -3,9 +3,11 @@ signed request sent straight into the app in process (admission and grant tests)
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import socket
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +86,59 @@ async def call_app(
     head = {name.decode().lower(): value.decode() for name, value in sent[0]["headers"]}
     payload = b"".join(message.get("body", b"") for message in sent[1:])
     return Answer(int(sent[0]["status"]), head, payload, receives)
+
+
+def own_context(request: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    """Run one request in a task with a fresh context, as a server runs each request."""
+    return asyncio.create_task(request, context=contextvars.Context())
+
+
+async def call_anonymous(
+    app: Callable[..., Awaitable[None]],
+    method: str,
+    path: str,
+    query: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """Send one unsigned request with an empty body into ``app``; its status and body."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await own_context(app(http_scope(method, path, query, headers), receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
+def tenant_keys(name: str, tag: str) -> tuple[str, str]:
+    """Tenant ``name``'s access and secret key in a test whose keys carry ``tag``."""
+    return (f"AK{name.upper()}{tag}", f"{name}-secret-" + "s" * 24)
+
+
+def local_tenants_settings(
+    root: str, names: Iterable[str], tag: str, extra: Mapping[str, dict[str, Any]] | None = None
+) -> Settings:
+    """Tenants ``names`` on one local store under ``root``, each with one key
+    (:func:`tenant_keys`) and a home; ``extra`` adds settings to a tenant by name."""
+    tenants: dict[str, Any] = {}
+    for name in names:
+        access, secret = tenant_keys(name, tag)
+        tenants[name] = {
+            "keys": [{"access_key": access, "secret_key": secret}],
+            "home": {"upstream": "store", "bucket": "home"},
+            **(extra or {}).get(name, {}),
+        }
+    return Settings.model_validate(
+        {
+            "server": {"secret": "s" * 32},
+            "upstreams": {"store": {"type": "local", "path": root}},
+            "tenants": tenants,
+        }
+    )
 
 
 def closed_port() -> int:

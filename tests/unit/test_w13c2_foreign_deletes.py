@@ -10,44 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import hashlib
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.config import Settings
-from tests.support.asgi import Answer, call_app, http_scope
+from tests.support.asgi import (
+    Answer,
+    call_anonymous,
+    call_app,
+    local_tenants_settings,
+    own_context,
+    tenant_keys,
+)
 
 ENDPOINT = "http://127.0.0.1:9000"
 NAME = "open-bucket"
 
 
 def _keys(name: str) -> tuple[str, str]:
-    return (f"AK{name.upper()}DELETES000", f"{name}-secret-" + "s" * 24)
+    return tenant_keys(name, "DELETES000")
 
 
 def _settings(root: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"secret": "s" * 32},
-            "upstreams": {"store": {"type": "local", "path": str(root)}},
-            "tenants": {
-                name: {
-                    "keys": [{"access_key": _keys(name)[0], "secret_key": _keys(name)[1]}],
-                    "home": {"upstream": "store", "bucket": "home"},
-                    **({"quota": {"max_objects": 1}} if name == "ann" else {}),
-                }
-                for name in ("ann", "bob")
-            },
-        }
-    )
-
-
-def _own(request: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Each request in a task with a fresh context, as a server runs it."""
-    return asyncio.create_task(request, context=contextvars.Context())
+    quota = {"ann": {"quota": {"max_objects": 1}}}
+    return local_tenants_settings(str(root), ("ann", "bob"), "DELETES000", quota)
 
 
 class Calls:
@@ -58,23 +46,12 @@ class Calls:
         self, who: str, method: str, path: str = "", body: bytes = b"", **headers: str
     ) -> Answer:
         url = f"{ENDPOINT}/{NAME}{path}"
-        return await _own(call_app(self.app, method, url, _keys(who), body, headers))
+        return await own_context(call_app(self.app, method, url, _keys(who), body, headers))
 
     async def anonymous(
         self, method: str, key: str, query: str = "", **headers: str
     ) -> tuple[int, bytes]:
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = http_scope(method, f"/{NAME}/{key}", query, headers)
-        await _own(self.app(scope, receive, send))
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return int(sent[0]["status"]), body
+        return await call_anonymous(self.app, method, f"/{NAME}/{key}", query, headers)
 
     async def delete_objects(self, who: str, *keys: str, md5: str | None = None) -> Answer:
         objects = "".join(f"<Object><Key>{key}</Key></Object>" for key in keys)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextvars
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,15 @@ import pytest
 from s3proxy.app import Gateway, S3App
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.config import Settings
-from tests.support.asgi import Answer, call_app, http_scope
+from tests.support.asgi import (
+    Answer,
+    call_anonymous,
+    call_app,
+    http_scope,
+    local_tenants_settings,
+    own_context,
+    tenant_keys,
+)
 from tests.support.s3http import object_url
 
 ENDPOINT = "http://127.0.0.1:9000"
@@ -31,23 +38,14 @@ PUBLIC = {"x-amz-acl": "public-read"}
 
 
 def _keys(name: str) -> tuple[str, str]:
-    return (f"AK{name.upper()}CLAIMS0000", f"{name}-secret-" + "s" * 24)
+    return tenant_keys(name, "CLAIMS0000")
 
 
 def _settings(root: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"secret": "s" * 32},
-            "upstreams": {"store": {"type": "local", "path": str(root)}},
-            "tenants": {
-                name: {
-                    "keys": [{"access_key": _keys(name)[0], "secret_key": _keys(name)[1]}],
-                    "home": {"upstream": "store", "bucket": "home"},
-                }
-                for name in TENANTS
-            },
-        }
-    )
+    return local_tenants_settings(str(root), TENANTS, "CLAIMS0000")
+
+
+_own = own_context
 
 
 class Calls:
@@ -69,23 +67,8 @@ class Calls:
     async def anonymous(
         self, key: str | None = None, query: str = "", method: str = "GET", **headers: str
     ) -> tuple[int, bytes]:
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
         path = f"/{NAME}/{key}" if key else f"/{NAME}"
-        await _own(self.app(http_scope(method, path, query, headers), receive, send))
-        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-        return int(sent[0]["status"]), body
-
-
-def _own(request: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-    """Each request in a task with a fresh context, as a server runs it."""
-    return asyncio.create_task(request, context=contextvars.Context())
+        return await call_anonymous(self.app, method, path, query, headers)
 
 
 def _run(root: Path, scenario: Callable[[Gateway, Calls], Awaitable[None]]) -> None:
