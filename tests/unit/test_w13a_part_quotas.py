@@ -8,8 +8,9 @@ import asyncio
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,6 +263,16 @@ def stored(
     return write
 
 
+def _run_book(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``scenario`` with usage records published at once, and the books dropped after."""
+    usage_records.configure(0.0)
+    try:
+        asyncio.run(scenario())
+    finally:
+        usage_records.configure(5.0)
+        usage_records._books.clear()
+
+
 def test_the_book_counts_parts_and_frees_them() -> None:
     async def scenario() -> None:
         upstream = PartsUpstream()
@@ -290,12 +301,7 @@ def test_the_book_counts_parts_and_frees_them() -> None:
         assert await book.total([TENANT_ROOT]) == Usage(1, 30, 0)
         await book.close()
 
-    usage_records.configure(0.0)
-    try:
-        asyncio.run(scenario())
-    finally:
-        usage_records.configure(5.0)
-        usage_records._books.clear()
+    _run_book(scenario)
 
 
 def test_a_roots_first_count_takes_in_the_parts_of_uploads_already_open() -> None:
@@ -314,12 +320,7 @@ def test_a_roots_first_count_takes_in_the_parts_of_uploads_already_open() -> Non
         assert await book.total([TENANT_ROOT]) == Usage()
         await book.close()
 
-    usage_records.configure(0.0)
-    try:
-        asyncio.run(scenario())
-    finally:
-        usage_records.configure(5.0)
-        usage_records._books.clear()
+    _run_book(scenario)
 
 
 def test_through_the_gateway_a_part_past_the_quota_reads_no_body(tmp_path: Path) -> None:
@@ -376,9 +377,4 @@ def test_a_part_stored_whose_answer_was_lost_is_counted() -> None:
         assert await book.total([TENANT_ROOT]) == Usage(0, 30, 30)
         await book.close()
 
-    usage_records.configure(0.0)
-    try:
-        asyncio.run(scenario())
-    finally:
-        usage_records.configure(5.0)
-        usage_records._books.clear()
+    _run_book(scenario)
