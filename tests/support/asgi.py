@@ -109,7 +109,10 @@ async def call_anonymous(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await own_context(app(http_scope(method, path, query, headers), receive, send))
+    async def request() -> None:
+        await app(http_scope(method, path, query, headers), receive, send)
+
+    await own_context(request())
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return int(sent[0]["status"]), body
 
