@@ -31,6 +31,7 @@ from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
     encode_with_trailer,
+    takes_trailers,
 )
 from s3proxy.backends.upstream_kind import if_match_for
 from s3proxy.backends.upstream_metadata import upstream_metadata
@@ -95,6 +96,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         ``storage_classes`` setting); the proxy keeps any other (:mod:`.class_records`)."""
         return frozenset(self._config.storage_classes)
 
+    @property
+    def _takes_trailers(self) -> bool:
+        """Whether a large body's trailer checksum goes upstream as an aws-chunked trailer."""
+        return takes_trailers(self._config.request_style, self.server, self._scheme == "https")
+
     # -- Backend ---------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
@@ -113,8 +119,9 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         headers.update(self.class_headers(request.storage_class, request.tags))
         body: AsyncIterator[bytes] = request.body
         payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
-        trailer = request.trailer_checksum
-        if trailer is not None and self._config.request_style == "aws-chunked":
+        trailer = request.trailer_checksum  # kept upstream as README says (upstream_chunked)
+        small = request.content_length <= WHOLE_BODY_LIMIT
+        if trailer is not None and not small and self._takes_trailers:
             del headers["content-length"]
             headers.update(
                 chunked_headers(headers.get("content-encoding"), request.content_length, trailer[0])
@@ -122,11 +129,14 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             body = encode_with_trailer(body, trailer[0], trailer[1])
             payload_hash = UNSIGNED_TRAILER
         data: AsyncIterator[bytes] | bytes = body
-        if payload_hash != UNSIGNED_TRAILER and request.content_length <= WHOLE_BODY_LIMIT:
+        if small:
             # Small bodies go out as bytes: headers and body in one write, without aiohttp's
             # streaming-payload machinery. The body is verified before its last chunk is
-            # released (s3proxy.body), so nothing unverified reaches the upstream either way.
+            # released (s3proxy.body), so nothing unverified reaches the upstream either way,
+            # and a trailer's checksum, verified by then, goes as a header.
             data = b"".join([chunk async for chunk in body])
+            if trailer is not None:
+                headers[trailer[0]] = trailer[1]()
         response = await self._send(
             "PUT", request.bucket, request.key, headers, body=data, payload_hash=payload_hash
         )

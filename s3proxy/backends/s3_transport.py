@@ -79,7 +79,10 @@ class S3Transport:
             budget_size(config.max_connections_total, config.max_connections)
         )
         self.ceph_rgw: bool | None = None
-        """Whether the upstream is Ceph RGW (:mod:`.upstream_kind`), from its first answer."""
+        """Whether the upstream is Ceph RGW (:mod:`.upstream_kind`), from its first answer
+        that names its request (:func:`_from_s3`)."""
+        self.server: str | None = None
+        """The ``Server`` header of its first answer ("" if none): which server it is."""
 
     # -- connection pool -------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class S3Transport:
         response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
         if self.ceph_rgw is None and response.status < 500:  # the server's own answer
             self.ceph_rgw = answered_by_rgw(response.headers)
+            self.server = response.headers.get("Server", "")
         if not read_again(method, response.status, body is not None):
             return response
         await discard(self.name, response, self._config.read_timeout)

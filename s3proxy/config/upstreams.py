@@ -51,8 +51,10 @@ class UpstreamConfig(FrozenModel):
     s3proxy.backends.upstream_http; less CPU per request) or ``aiohttp`` (the one before)."""
     request_style: Literal["plain", "aws-chunked"] = "plain"
     """How bodies go upstream. ``plain`` (Content-Length, checksum headers when known up front)
-    works with every S3 server; ``aws-chunked`` also carries clients' trailer checksums, for
-    upstreams that accept trailers (AWS S3, MinIO, SeaweedFS — not Ceph RGW 16)."""
+    works with every S3 server, and sends a client's trailer checksum of a body over 64 KiB as
+    an aws-chunked trailer only to servers known to keep it (SeaweedFS; AWS S3, MinIO over
+    https); ``aws-chunked`` sends it so to any upstream, for those that accept trailers (AWS
+    S3, MinIO, SeaweedFS — not Ceph RGW 16). See s3proxy.backends.upstream_chunked."""
     sse: tuple[Literal["SSE-C", "AES256"], ...] = ()
     """Server-side encryption this upstream really performs, forwarded for clients
     (s3proxy.sse): ``SSE-C`` (customer keys), ``AES256`` (SSE-S3). Anything not listed is 501:
