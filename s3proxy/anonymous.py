@@ -6,7 +6,8 @@ ListObjectVersions, ListMultipartUploads and HeadBucket in a ``public-read`` or
 ``public-read-write`` bucket (what S3's READ grant on a bucket allows: s3:ListBucket, which
 HeadBucket needs too, s3:ListBucketVersions and s3:ListBucketMultipartUploads; the uploads
 listing was refused before wave 12, though S3 serves it), PutObject and DeleteObject in a
-``public-read-write`` bucket (the owner's own write or delete, :data:`WRITES`),
+``public-read-write`` bucket (the owner's own write or delete, :data:`WRITES`; DeleteObjects
+too since wave 14, each entry judged as S3 judges it),
 GetObject/HeadObject of a ``public-read`` object (its record, :mod:`s3proxy.object_acl`, must
 name the very object served: checked by a HEAD before and on the response's ETag and
 Last-Modified after).
@@ -53,6 +54,7 @@ from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.config.models import ServerLimits
 from s3proxy.cors_requests import UNSIGNED_LOOKUPS, UNSIGNED_WAIT
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Grant, Grants
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
@@ -81,13 +83,23 @@ READS = frozenset(
 )
 """What a bucket's READ grant allows: S3 maps it to s3:ListBucket (which HeadBucket needs
 too), s3:ListBucketVersions and s3:ListBucketMultipartUploads, plus GetObject on its objects."""
-WRITES = frozenset({Operation.PutObject, Operation.DeleteObject})
+WRITES = frozenset({Operation.PutObject, Operation.DeleteObject, Operation.DeleteObjects})
 """What S3's WRITE grant (s3:PutObject, s3:DeleteObject) lets everyone do in a
 ``public-read-write`` bucket that the gateway carries out anonymously: run as the owner's own
-PutObject/DeleteObject, so the owner's quota and records change exactly as for the owner.
-DeleteObject was 403 AccessDenied before wave 13 C2. A delete naming a version
-(s3:DeleteObjectVersion, which WRITE grants only the bucket owner) or bypassing retention is
-403 (:func:`_needs_more`)."""
+PutObject/DeleteObject/DeleteObjects, so the owner's quota and records change exactly as for
+the owner. DeleteObject was 403 AccessDenied before wave 13 C2, DeleteObjects before wave 14
+C. A delete naming a version (s3:DeleteObjectVersion, which WRITE grants only the bucket
+owner) is 403, or for a DeleteObjects entry that entry's AccessDenied (:data:`DELETES`), and
+one bypassing retention is 403 (:func:`_needs_more`)."""
+DELETES = Grants((Grant.build(["delete"], ["*"], None),), versions=False)
+"""An anonymous DeleteObjects' grants: s3:DeleteObject on every key of the bucket its
+``public-read-write`` ACL opened, never a version's delete (S3 judges each entry: a
+``VersionId`` entry is answered AccessDenied and kept)."""
+NO_DELETES = Grants(())
+"""An anonymous DeleteObjects' grants in a ``public-read`` bucket: S3's 200 naming AccessDenied
+for every key (S3 judges each entry; a whole-request 403 before wave 14 C), as for another
+tenant's there (:mod:`s3proxy.granted_reads`); the bucket is everyone's to list, so the answer
+tells nothing new. A private bucket still answers 403 before any body is read."""
 UNSERVED_WRITES = frozenset(
     {
         Operation.CopyObject,
@@ -168,12 +180,13 @@ def _sets_acl_or_tags(request: S3Request) -> bool:
 
 
 def _needs_more(request: S3Request, operation: Operation) -> bool:
-    """A DeleteObject that S3 would judge by more than s3:DeleteObject: ``versionId``
+    """A DeleteObject(s) that S3 would judge by more than s3:DeleteObject: ``versionId``
     (s3:DeleteObjectVersion) or ``x-amz-bypass-governance-retention``
     (s3:BypassGovernanceRetention). No ACL grants those to everyone."""
-    return operation is Operation.DeleteObject and (
-        "versionId" in request.query or "x-amz-bypass-governance-retention" in request.header_map
-    )
+    bypass = "x-amz-bypass-governance-retention" in request.header_map
+    if operation is Operation.DeleteObjects:
+        return bypass  # a version named in the body is refused entry by entry (DELETES)
+    return operation is Operation.DeleteObject and ("versionId" in request.query or bypass)
 
 
 def _payload_hash(request: S3Request) -> str:
@@ -290,7 +303,10 @@ async def _handle(
     if found is None:  # nothing public, or deleted meanwhile, or an invalid name
         raise _denied()
     storage, record = found.storage, found.record
-    if record is None and not granted(found.settings.acl, operation):
+    deletes = None  # a DeleteObjects' grants, judged key by key (:data:`DELETES`)
+    if operation is Operation.DeleteObjects:
+        deletes = DELETES if granted(found.settings.acl, operation) else NO_DELETES
+    if record is None and not granted(found.settings.acl, operation) and deletes is None:
         if found.settings.acl == "public-read-write" and operation in UNSERVED_WRITES:
             if operation in COPIES and not await _readable_source(request, runtime):
                 raise _denied()  # S3's answer too: the source is not everyone's to read
@@ -322,7 +338,7 @@ async def _handle(
         receive=receive,
         request_id=request_id,
         server=server,
-        grants=None,
+        grants=deletes,
     )
     response = await HANDLERS[operation](context)
     if record is not None and not record.matches(

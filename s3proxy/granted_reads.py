@@ -14,7 +14,9 @@ served read-only exactly where the owner's ACL grants it:
   ``public-read`` or ``authenticated-read`` and names the very object served (checked by a HEAD
   before and on the response's ETag and Last-Modified after, as the anonymous path does);
 - the source of a CopyObject or UploadPartCopy into the caller's own bucket, in a bucket of
-  the first kind (:func:`_copy`; wave 12, NoSuchBucket before): the write is the caller's.
+  the first kind (:func:`_copy`; wave 12, NoSuchBucket before), or an object of the second
+  (wave 14: read through the gateway as the very object its record names,
+  :mod:`s3proxy.pinned_source`): the write is the caller's.
 
 Nothing else, and never a write into another tenant's bucket. A signed PUT into another
 tenant's ``public-read-write`` bucket is refused with 403 AccessDenied saying so (that bucket's
@@ -65,6 +67,7 @@ from s3proxy.handlers.object_copy import copy_source
 from s3proxy.name_claims import Claim, claim, holders
 from s3proxy.operations import Operation
 from s3proxy.owner import SOURCE_EXPECTED_OWNER, check_expected_owner
+from s3proxy.pinned_source import pinned
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
@@ -226,12 +229,13 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
     the owner's storage as the source only: the source is read (server-side on a shared
     upstream, else streamed through here, with its conditions, range and the metadata and
     tagging directives as for any copy), the write is the caller's, in its quota, slots and
-    rates. Not served: a source whose object alone is granted (its record would have to be
-    checked against the very bytes copied, which a server-side copy never shows), and a
-    request naming ``x-amz-source-expected-bucket-owner`` (checked against the caller, so it
-    says "my bucket"). Only on this failure path: copies within a tenant pay nothing."""
+    rates. A source whose object alone is granted (``public-read``/``authenticated-read``
+    object, NoSuchBucket before wave 14) is copied through the gateway, read only as the very
+    object its record names (:mod:`s3proxy.pinned_source`). Not served: a request naming
+    ``x-amz-source-expected-bucket-owner`` (checked against the caller, so it says "my
+    bucket"). Only on this failure path: copies within a tenant pay nothing."""
     try:
-        source_bucket = copy_source(ctx)[0]
+        source_bucket, source_key = copy_source(ctx)
     except S3Error:
         raise refused from None
     bucket = ctx.request.bucket
@@ -251,5 +255,8 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
         or await _own(ctx, source_bucket)
     ):
         raise refused
-    found = await _foreign(source_bucket, None, runtime, ctx.tenant, refused)
-    return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=found.storage))
+    found = await _foreign(source_bucket, source_key, runtime, ctx.tenant, refused)
+    source = found.storage
+    if found.record is not None:  # the object's own ACL alone: only that very object is read
+        source = pinned(source, found.record, refused)
+    return await HANDLERS[ctx.operation](dataclasses.replace(ctx, source_storage=source))

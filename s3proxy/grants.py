@@ -195,6 +195,10 @@ class Grants:
     """The grants of one key: a request is allowed when one grant allows all of it."""
 
     grants: tuple[Grant, ...]
+    versions: bool = True
+    """Whether the deletes allowed may name a version (s3:DeleteObjectVersion): False for an
+    anonymous DeleteObjects, whose bucket's WRITE grant gives everyone s3:DeleteObject only
+    (:mod:`s3proxy.anonymous`); a scoped key's delete grant covers both."""
 
     def reaches(self, bucket: str) -> bool:
         """Whether any grant names ``bucket`` (ListBuckets shows it; bucket probes answer)."""

@@ -10,7 +10,10 @@ name: one tenant hurting another. Now the name goes to the grant that has stood 
 - a bucket whose ACL grants the reader (``public-read``/``public-read-write`` for anonymous
   requests, and ``authenticated-read`` too for other tenants) counts from the time its ACL
   started granting that without a break (the settings record's ``public_since`` /
-  ``granted_since``; a record written before those members: the bucket's ``created`` date);
+  ``granted_since``; a record written before those members, by a release before wave 13:
+  the end of the second of its own Last-Modified, which the grant cannot postdate,
+  :mod:`s3proxy.backends.bucket_settings`; the bucket's ``created`` date before wave
+  14 let an old private bucket made public through such a replica take the name);
 - for GetObject/HeadObject, an object whose own record grants the reader and names the object
   stored now (:mod:`s3proxy.object_acl`) counts from when that grant was set: the later of
   the object's Last-Modified and its record's (a PutObjectAcl on an old object grants from

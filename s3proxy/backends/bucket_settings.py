@@ -35,11 +35,12 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from s3proxy.acl import GRANTING, PUBLIC
-from s3proxy.backends.records import read_record, write_record
+from s3proxy.backends.records import read_record, read_record_info, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
@@ -212,13 +213,13 @@ class BucketSettingsStore:
         location = self._registry.settings_record(bucket)
         if location is None:
             return NO_SETTINGS, None
-        found = await read_record(*location, MAX_RECORD_BYTES)
+        found = await read_record_info(*location, MAX_RECORD_BYTES)
         if found is None:
             if bucket in self._registry.tenant.buckets:
                 return NO_SETTINGS, None
             raise S3Error(S3ErrorCode.NoSuchBucket)  # deleted meanwhile
-        body, etag = found
-        return BucketSettings.decode(body), etag
+        body, info = found
+        return _dated(BucketSettings.decode(body), info.last_modified), info.etag
 
     async def update(self, bucket: str, change: Callable[[BucketSettings], BucketSettings]) -> None:
         """Apply ``change`` to the stored record and write it back, retried when the record
@@ -317,12 +318,45 @@ def recorded_date(body: bytes) -> str | None:
     return created if isinstance(created, str) else None
 
 
+def _dated(settings: BucketSettings, written: str) -> BucketSettings:
+    """``settings`` whose ACL grants others, with the grant's time bounded where the record
+    names none: a record an older release (before wave 13) made public carries no
+    ``public_since``/``granted_since``, and counting it from the bucket's ``created`` date let
+    an old private bucket, made public through such a replica during a rolling upgrade, take
+    the name (and its readers) from another tenant's bucket public since long before. Its ACL
+    was set no later than the record was last written, so it counts from the end of the second
+    of the record's Last-Modified (``written``, an HTTP-date of whole seconds): never earlier
+    than the grant began. The next rewrite through this release stores that time, so it no
+    longer moves with later writes. Unreadable dates leave the record as it is (ranked last,
+    :data:`s3proxy.name_claims.UNKNOWN`)."""
+    public = settings.acl in PUBLIC and settings.public_since is None
+    granting = settings.acl in GRANTING and settings.granted_since is None
+    if not public and not granting:
+        return settings
+    try:
+        when = parsedate_to_datetime(written)
+    except (TypeError, ValueError):
+        return settings
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    bound = _iso(when.astimezone(UTC) + timedelta(seconds=1))
+    return replace(
+        settings,
+        public_since=bound if public else settings.public_since,
+        granted_since=bound if granting else settings.granted_since,
+    )
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def stamped(current: BucketSettings, wanted: BucketSettings) -> BucketSettings:
     """``wanted`` with the times since which its ACL grants others: kept from ``current`` while
     it granted them already, now where it starts to, gone where it stops. Every ACL change
     goes through :meth:`BucketSettingsStore.update`, so no handler has to know (the time is
     this gateway's clock: replicas agree as far as their clocks do)."""
-    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    now = _iso(datetime.now(UTC))
 
     def since(group: frozenset[str], kept: str | None) -> str | None:
         if wanted.acl not in group:

@@ -13,6 +13,7 @@ from s3proxy.backends.base import Backend
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ObjectAttributes,
+    ObjectInfo,
     PutObjectInput,
     PutObjectOutput,
     ReadConditions,
@@ -25,6 +26,15 @@ async def read_record(
 ) -> tuple[bytes, str] | None:
     """(body, ETag) of the record at (bucket, key); None when there is none. A body over
     ``limit`` bytes is refused (InternalError) without being read."""
+    found = await read_record_info(backend, bucket, key, limit)
+    return None if found is None else (found[0], found[1].etag)
+
+
+async def read_record_info(
+    backend: Backend, bucket: str, key: str, limit: int
+) -> tuple[bytes, ObjectInfo] | None:
+    """:func:`read_record` with the record's whole object info (its Last-Modified: when it was
+    last written, whichever release wrote it)."""
     try:
         got = await backend.get_object(bucket, key, None, ReadConditions())
     except S3Error as error:
@@ -37,7 +47,7 @@ async def read_record(
         body = b"".join([chunk async for chunk in got.body])
     finally:
         await got.aclose()
-    return body, got.info.etag
+    return body, got.info
 
 
 async def _bytes(data: bytes) -> AsyncIterator[bytes]:

@@ -270,19 +270,23 @@ async def _delete_objects(ctx: RequestContext, bucket: str) -> S3Response:
         await _verified_xml_body(ctx, required=True, limit=MAX_DELETE_BODY)
     )
     grants = ctx.grants
-    refused: set[str] = set()
+    refused = [False] * len(entries)
     if grants is not None:  # a scoped key: AccessDenied per entry outside its grants, as S3 does
-        refused = {key for key, _ in entries if not grants.allows(Action.DELETE, bucket, key)}
+        refused = [
+            not grants.allows(Action.DELETE, bucket, key)
+            or (version is not None and not grants.versions)  # anonymous: no version deletes
+            for key, version in entries
+        ]
     current = [
         key
-        for key, version in entries
-        if version_error(version, key) is None and key not in refused
+        for (key, version), denied in zip(entries, refused, strict=True)
+        if version_error(version, key) is None and not denied
     ]
     async with expensive.held():
         deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
     results: list[tuple[DeleteResult, str | None]] = []
-    for key, version in entries:
-        if key in refused:
+    for (key, version), denied in zip(entries, refused, strict=True):
+        if denied:
             results.append((DeleteResult(key, S3ErrorCode.AccessDenied.name), version))
         elif version_error(version, key) is None:
             results.append((next(deleted), version))

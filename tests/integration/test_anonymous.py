@@ -4,6 +4,8 @@ never in another tenant's bucket."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Iterator
 
@@ -124,9 +126,14 @@ def test_public_read_write_bucket_takes_anonymous_puts(proxy: Proxy, bucket: str
         headers={"x-amz-acl": "public-read-write"},
     )
     assert (public.status, public.error_code) == (403, "AccessDenied")  # needs PutObjectAcl
-    assert denied(anonymous(proxy, "POST", bucket, None, "delete", b"<Delete/>"))
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="drop/")["Contents"]]
     assert keys == ["drop/box.txt"]
+    # DeleteObjects too, S3's s3:DeleteObject judged per key (403 before wave 14 C).
+    s3.put_object(Bucket=bucket, Key="drop/two.txt", Body=b"two")
+    body = b"<Delete><Object><Key>drop/two.txt</Key></Object></Delete>"
+    md5 = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()}
+    deleted = anonymous(proxy, "POST", bucket, None, "delete", body, headers=md5)
+    assert deleted.status == 200 and b"<Deleted><Key>drop/two.txt</Key>" in deleted.body
     # S3's WRITE grant is s3:DeleteObject too: the owner's delete (403 before wave 13 C2).
     assert anonymous(proxy, "DELETE", bucket, "drop/box.txt").status == 204
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="drop/")

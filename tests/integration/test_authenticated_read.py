@@ -78,10 +78,10 @@ def assert_bob_is_refused_as_before(proxy: Proxy, bucket: str, readable: bool) -
             lambda: bob.list_objects_v2(Bucket=bucket),
             lambda: bob.list_object_versions(Bucket=bucket),
             lambda: bob.list_multipart_uploads(Bucket=bucket),
-            lambda: bob.copy_object(  # an object's own grant: not copied (granted_reads._copy)
+            lambda: bob.copy_object(  # an ungranted object (a granted one is copied: wave 14)
                 Bucket="shared",
                 Key="stolen.txt",
-                CopySource={"Bucket": bucket, "Key": "signed.txt"},
+                CopySource={"Bucket": bucket, "Key": "private.txt"},
             ),
         ]
     expected = (403, "AccessDenied") if readable else NO_BUCKET

@@ -271,3 +271,31 @@ def test_a_listing_begun_on_one_continues_on_the_other(old_and_new: tuple[Proxy,
         token = {"ContinuationToken": page.get("NextContinuationToken", "")}
     assert seen == keys
     new.delete_objects(Bucket="docs", Delete={"Objects": [{"Key": key} for key in keys]})
+
+
+def test_a_bucket_the_old_replica_makes_public_takes_no_older_grants_name(
+    old_and_new: tuple[Proxy, Proxy],
+) -> None:
+    """Wave 14 C: bob's bucket, created (and tagged, so its record keeps ``created``) before
+    alice's bucket of the same name was made public, made public later through the previous
+    release (which writes no ``public_since`` and keeps ``created``): it counted from its
+    creation date and took the name, serving bob's bytes to alice's anonymous readers. It
+    counts from its record's Last-Modified now."""
+    old, new = old_and_new
+    bucket = _bucket("claims")
+    bob = new.client("bob")
+    bob.create_bucket(Bucket=bucket)
+    bob.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    bob.put_object(Bucket=bucket, Key="k", Body=b"bob's")
+    alice = new.client("alice")
+    alice.create_bucket(Bucket=bucket, ACL="public-read")
+    alice.put_object(Bucket=bucket, Key="k", Body=b"alice's")
+    try:
+        old.client("bob").put_bucket_acl(Bucket=bucket, ACL="public-read")
+        with urllib.request.urlopen(f"{new.endpoint}/{bucket}/k", timeout=30) as answer:
+            assert answer.read() == b"alice's"
+    finally:
+        for client in (alice, bob):
+            client.put_bucket_acl(Bucket=bucket, ACL="private")
+            client.delete_object(Bucket=bucket, Key="k")
+            client.delete_bucket(Bucket=bucket)
