@@ -7,6 +7,14 @@ upstream that chooses it: importing aiohttp costs a quarter of a second of CPU a
 translated here, at its boundary, so that no other module needs aiohttp's exception classes: a
 failed request becomes the caller's S3 error, a failed body read a :class:`BodyReadFailed` (an
 ``OSError``, so :data:`s3proxy.backends.s3_transport.BODY_ERRORS` covers it).
+
+aiohttp sends a PUT or DELETE again, once, when its connection fails before an answer (RFC 9112
+9.3.1 lets a client re-send an idempotent request). A conditional write (``If-Match``,
+``If-None-Match``) is not idempotent: its first attempt may have been carried out, and the
+second then fails its own condition, so the client got 412 for a write that succeeded. Such a
+request is sent once here, as the native pool sends it
+(:func:`~s3proxy.backends.upstream_pool.conditional_write`): a lost answer is 503, and the
+client's own retry meets the condition as it would on S3.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from yarl import URL
 
+from s3proxy.backends.upstream_pool import conditional_write
 from s3proxy.errors import S3Error
 from s3proxy.limits import CURRENT_TENANT
 
@@ -30,6 +39,26 @@ class BodyReadFailed(ConnectionError):
 
     def __repr__(self) -> str:
         return repr(self.__cause__)
+
+
+class SentOnce(aiohttp.ClientConnectionError):
+    """A conditional write whose connection failed before its answer: not sent again (a
+    ``ClientConnectionError`` that aiohttp does not retry, unlike the ``ClientOSError`` or
+    ``ServerDisconnectedError`` it stands for, which is its cause)."""
+
+
+async def _sent_once(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """aiohttp middleware for a request that must go out once (module docstring)."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, S3Error) else exc  # the body's own
+        raise SentOnce(str(exc)) from cause
+
+
+_ONCE = (_sent_once,)
 
 
 class _Body:
@@ -152,7 +181,12 @@ class AiohttpClient:
         )
         try:
             response = await self._session().request(
-                method, target, headers=headers, data=body, allow_redirects=False
+                method,
+                target,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                middlewares=_ONCE if conditional_write(method, headers) else None,
             )
         except S3Error:
             raise

@@ -39,7 +39,6 @@ more per page of leftovers.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,7 @@ from s3proxy.backends.bucket_removal import abort_all, remove_records
 from s3proxy.backends.part_quotas import quota_aborter
 from s3proxy.backends.upload_records import LIST_PAGE
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.fanout import all_or_none
 from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.object_acl import RECORD_DIR as ACL_RECORD_DIR
 
@@ -79,7 +79,7 @@ async def _clear(storage: MappedStorage, root: UpstreamRoot, bucket: str) -> Non
         if await storage.buckets.exists(bucket, fresh=True):
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
 
-    has_objects, uploads = await asyncio.gather(
+    has_objects, uploads = await all_or_none(
         _listed_one(backend, root), backend.has_uploads(root.bucket, root.prefix)
     )
     if uploads:

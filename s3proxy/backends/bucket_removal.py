@@ -44,6 +44,7 @@ from s3proxy.backends.part_quotas import quota_aborter
 from s3proxy.backends.records import read_record, write_record
 from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.fanout import all_or_none
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import UploadInfo, WriteConditions
 from s3proxy.object_acl import RECORD_DIR as ACL_RECORD_DIR
@@ -65,7 +66,7 @@ async def remove_bucket(
     backend = backends.get(root.upstream)
     if backend is None:  # config validation makes this unreachable; never leak the name
         raise S3Error(S3ErrorCode.InternalError)
-    has_objects, uploads = await asyncio.gather(
+    has_objects, uploads = await all_or_none(
         _has_objects(backend, root), backend.has_uploads(root.bucket, root.prefix)
     )
     if has_objects:
@@ -103,7 +104,7 @@ async def _after_deletion(
     (:mod:`.bucket_race`). An object there was answered 200 and is the client's: its bucket
     is put back as it was (409 BucketNotEmpty, as S3 answers a delete ordered after that
     write); uploads go with the bucket, as the ones found before did."""
-    has_objects, uploads = await asyncio.gather(
+    has_objects, uploads = await all_or_none(
         _has_objects(backend, root), backend.has_uploads(root.bucket, root.prefix)
     )
     if has_objects:

@@ -41,6 +41,7 @@ from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.complete_left_out import refuse_left_out
 from s3proxy.backends.s3_transport import BODY_ERRORS, discard, error_body
+from s3proxy.backends.upload_gone import ABORTS_GONE_UPLOADS, learn_abort_mode
 from s3proxy.backends.upload_markers import (
     KEPT,
     MARKER_MODES,
@@ -212,13 +213,6 @@ a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`
 copies it all the same and answers 200: there a conditional part copy passes through the
 proxy, whose GET decides the conditions on the bytes it copies."""
 _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
-
-_ABORTS_GONE_UPLOADS: dict[tuple[str, str], bool] = {}
-"""Per upstream (name, endpoint), learnt from the ``Server`` header of its Abort answers:
-whether it answers 204 to an Abort of an upload that no longer exists (SeaweedFS 4.48), where
-S3 answers 404 NoSuchUpload — a client told its completed upload was aborted would take the
-object for gone. Unknown (True) until its first Abort: ListParts asks first, one request more."""
-_GONE_ABORT_SERVERS = ("seaweedfs",)
 
 
 async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
@@ -403,24 +397,27 @@ class S3MultipartMixin:
         self: _Transport, bucket: str, key: str, upload_id: str
     ) -> None:
         """S3's 204, or NoSuchUpload for an upload already completed or aborted — also where
-        the upstream says otherwise (:data:`_ABORTS_GONE_UPLOADS`: asked first, ListParts) or
+        the upstream says otherwise (:data:`ABORTS_GONE_UPLOADS`: asked first, ListParts) or
         answers 500 to an Abort racing a Complete (asked again as Complete is: the upload
         still there, the Abort is sent again; gone, NoSuchUpload, as S3 orders the two)."""
         upstream = (self.name, self._config.endpoint)
-        if _ABORTS_GONE_UPLOADS.get(upstream, True):
+        if ABORTS_GONE_UPLOADS.get(upstream, True):
             await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
         query = _upload_query(upload_id)
         for delay in (*COMPLETE_DELAYS, None):
             response = await self._send("DELETE", bucket, key, {}, query=query)
-            if response.status < 500:  # the upstream's own answer, not a proxy's in front
-                server = response.headers.get("Server", "").strip().lower()
-                _ABORTS_GONE_UPLOADS[upstream] = server.startswith(_GONE_ABORT_SERVERS)
             if response.status != ASKED_AGAIN or delay is None:
                 break
             await discard(self.name, response, self._config.read_timeout)
             await asyncio.sleep(delay)
             await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
-        await _upload_status(self, response)
+        answer, server = response.status, response.headers.get("Server", "")
+        try:
+            await _upload_status(self, response)
+        except S3Error as error:
+            learn_abort_mode(upstream, answer, server, error)
+            raise
+        learn_abort_mode(upstream, answer, server, None)
         response.release()
 
     async def list_parts(

@@ -132,7 +132,7 @@ class S3Transport:
         """One upstream request, signed here; a GET or HEAD answered 500 is signed anew and
         sent once more, and that answer is the one read (:mod:`.upstream_retry`)."""
         response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
-        if self.ceph_rgw is None and response.status < 500:  # the server's own answer
+        if self.ceph_rgw is None and response.status < 500 and _from_s3(response):
             self.ceph_rgw = answered_by_rgw(response.headers)
             self.server = response.headers.get("Server", "")
         if not read_again(method, response.status, body is not None):
@@ -281,6 +281,15 @@ class S3Transport:
                 if name in response.headers:
                     headers[name] = response.headers[name]
         raise S3Error(code, error.message, headers=headers)
+
+
+def _from_s3(response: UpstreamResponse) -> bool:
+    """Whether an answer is an S3 server's own, to learn which server it is from: every one
+    (AWS, SeaweedFS, Ceph RGW, MinIO) names its request. A page from something in front of it
+    (a load balancer's 404 or 413, a proxy's 400) has no request id, and its ``Server`` is its
+    own: taken for the server's, a Ceph RGW behind it was known as another server for the life
+    of the process (metadata names folded, every conditional PUT 412)."""
+    return "x-amz-request-id" in response.headers
 
 
 async def error_body(response: UpstreamResponse, read_timeout: float) -> bytes:

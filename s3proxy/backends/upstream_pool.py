@@ -72,9 +72,10 @@ KEEPALIVE_PROBES = 3
 POOL_CLOSED = "The gateway is closing its storage connections (shutting down); retry."
 
 
-def _conditional_write(method: str, headers: dict[str, str]) -> bool:
+def conditional_write(method: str, headers: dict[str, str]) -> bool:
     """A write whose outcome depends on the object's state, which its own first attempt may
-    have changed (the caller's header names are lower case)."""
+    have changed (the caller's header names are lower case); neither client sends one again
+    (the aiohttp client: :mod:`s3proxy.backends.aiohttp_client`)."""
     return method not in _BODILESS and ("if-match" in headers or "if-none-match" in headers)
 
 
@@ -139,7 +140,7 @@ class Pool:
         try:
             conn = self._pooled(host, port)
             if conn is not None:
-                retry = method in _IDEMPOTENT and not _conditional_write(method, headers)
+                retry = method in _IDEMPOTENT and not conditional_write(method, headers)
                 try:
                     return self._hand_over(await _exchange(conn, method, head, length, body, retry))
                 except _Stale:

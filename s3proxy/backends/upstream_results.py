@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 from s3proxy.backends.s3_transport import BODY_ERRORS
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE, unreachable
 from s3proxy.backends.upstream_response import UpstreamResponse
+from s3proxy.backends.wire import http_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.upstream_xml import EmbeddedError, parse_complete_result
 
@@ -58,21 +59,42 @@ OBJECT_STATUSES = (200, 206)
 
 def object_answer(response: UpstreamResponse) -> int:
     """The Content-Length of a 2xx answer to an object's HEAD or GET, which S3 always answers
-    200 or 206 with the object's length. Any other answer (a 204, or one without a length,
-    from something in front of the upstream) is unreadable, 500 InternalError: read as an
-    object, a HEAD without a length told the client the object was empty (200, Content-Length
-    0), and a GET without one cannot show a body that was cut short. The caller closes the
+    200 or 206 with the object's length, its ETag and its Last-Modified (an HTTP date). Any
+    other answer (a 204, or one without those, from something in front of the upstream) is
+    unreadable, 500 InternalError: read as an object, a HEAD without a length told the client
+    the object was empty (200, Content-Length 0), a GET without one cannot show a body that
+    was cut short, and one without an ETag or a date gave the client an object without them
+    (botocore then reads no ETag, conditional requests and syncs compare nothing, and the
+    gateway's own copy and ACL checks bind to an empty value). The caller closes the
     response."""
-    length = response.headers.get("Content-Length", "")
-    if response.status not in OBJECT_STATUSES or not length.isdigit():
+    headers = response.headers
+    length = headers.get("Content-Length", "")
+    etag = headers.get("ETag", "")
+    modified = headers.get("Last-Modified", "")
+    if (
+        response.status not in OBJECT_STATUSES
+        or not length.isdigit()
+        or not etag.strip(' "')
+        or not ((len(modified) == 29 and modified[-4:] == " GMT") or _a_date(modified))
+    ):
         log.warning(
-            "upstream answered %s %d with Content-Length %r: not an object's answer",
+            "upstream answered %s %d with Content-Length %r, ETag %r, Last-Modified %r: not"
+            " an object's answer",
             response.method,
             response.status,
             length,
+            etag,
+            modified,
         )
         raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
     return int(length)
+
+
+def _a_date(value: str) -> bool:
+    """Whether ``value`` reads as an HTTP date in a form other than S3's (every real
+    upstream's is in S3's form, which :func:`object_answer` takes at a comparison's cost)."""
+    fixed = http_date(value)
+    return len(fixed) == 29 and fixed[-4:] == " GMT"
 
 
 async def upstream_result(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.fanout import all_or_none
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import CompletedPart, ListEntry, PartInfo, ReadConditions
 from s3proxy.quotas import Root, Usage
@@ -197,14 +198,17 @@ R = TypeVar("R")
 
 
 async def at_most(limit: int, call: Callable[[A], Awaitable[R]], items: Iterable[A]) -> list[R]:
-    """``call`` for each item, at most ``limit`` at once, results in order."""
+    """``call`` for each item, at most ``limit`` at once, results in order. Only for reads
+    (HEADs, listings): once one fails the others are cancelled, those still waiting for
+    their turn too (:func:`~s3proxy.fanout.all_or_none`), rather than each going upstream for
+    an answer nobody reads."""
     gate = asyncio.Semaphore(limit)
 
     async def one(item: A) -> R:
         async with gate:
             return await call(item)
 
-    return list(await asyncio.gather(*map(one, items)))
+    return await all_or_none(*map(one, items))
 
 
 PAGE = 1000

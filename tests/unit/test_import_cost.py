@@ -56,7 +56,8 @@ async def _cut_body_upstream(length: int, sent: int) -> asyncio.Server:
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        head = f'HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nETag: "e"\r\n\r\n'
+        modified = "Last-Modified: Sun, 29 Nov 2026 00:00:00 GMT"
+        head = f'HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nETag: "e"\r\n{modified}\r\n\r\n'
         writer.write(head.encode() + b"x" * sent)
         await writer.drain()
         writer.close()

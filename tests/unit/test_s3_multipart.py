@@ -27,6 +27,8 @@ from s3proxy.model import (
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MD5_A, MD5_B = hashlib.md5(b"a").hexdigest(), hashlib.md5(b"b").hexdigest()
+MODIFIED = "Sun, 29 Nov 2026 00:00:00 GMT"
+"""The Last-Modified of every object answer (S3 sends one on each)."""
 
 
 @asynccontextmanager
@@ -120,7 +122,8 @@ def test_empty_etag_with_opaque_part_etags_asks_head() -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         if request.method == "HEAD":
             heads.append(request.path)
-            return web.Response(headers={"ETag": '"from-head-2"', "Content-Length": "0"})
+            headers = {"ETag": '"from-head-2"', "Last-Modified": MODIFIED, "Content-Length": "0"}
+            return web.Response(headers=headers)
         return web.Response(
             body=b"<CompleteMultipartUploadResult><ETag/></CompleteMultipartUploadResult>"
         )
@@ -227,15 +230,17 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         headers = {"Server": server}
+        stored = {"ETag": f'"{hashlib.md5(source).hexdigest()}"', "Last-Modified": MODIFIED}
         copying = "x-amz-copy-source" in request.headers
         seen.append(
             f"{request.method} {'copy' if copying else request.query.get('partNumber', '')}"
         )
         if request.method == "HEAD":
-            return web.Response(headers={**headers, "Content-Length": str(len(source))})
+            size = {"Content-Length": str(len(source))}
+            return web.Response(headers={**headers, **stored, **size})
         if request.method == "GET":
             headers["Content-Range"] = f"bytes 2-5/{len(source)}"
-            return web.Response(status=206, body=source[2:6], headers=headers)
+            return web.Response(status=206, body=source[2:6], headers={**headers, **stored})
         if copying:
             body = b"<CopyPartResult><ETag>chunky-2</ETag><LastModified>t</LastModified>"
             body += b"</CopyPartResult>"

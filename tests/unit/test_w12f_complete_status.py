@@ -47,7 +47,9 @@ def scripted(status: int, body: bytes, seen: list[str]) -> object:
         if request.method == "GET":
             gone = b"<Error><Code>NoSuchUpload</Code></Error>"
             return web.Response(status=404, body=gone)
-        return web.Response(headers={"ETag": ETAG or "", "Content-Length": "1"})
+        modified = "Sun, 29 Nov 2026 00:00:00 GMT"
+        stored = {"ETag": ETAG or "", "Last-Modified": modified, "Content-Length": "1"}
+        return web.Response(headers=stored)
 
     return handler
 
