@@ -34,7 +34,7 @@ from s3proxy.backends.upstream_chunked import (
     takes_trailers,
 )
 from s3proxy.backends.upstream_kind import if_match_for
-from s3proxy.backends.upstream_metadata import upstream_metadata
+from s3proxy.backends.upstream_metadata import content_to_upstream, upstream_metadata
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import object_answer, upstream_result
 from s3proxy.backends.wire import (
@@ -104,7 +104,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
     # -- Backend ---------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
-        headers: dict[str, str] = dict(request.attributes.headers)
+        headers = content_to_upstream(request.attributes.headers, self.ceph_rgw)
         headers.update(upstream_metadata(request.attributes.metadata, self.ceph_rgw))
         headers["content-length"] = str(request.content_length)
         if request.content_md5 is not None:
@@ -292,7 +292,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             if request.tags is None and source_tagged:  # COPY: Ceph RGW 16 drops them here
                 kept = await self.tags_to_keep(request.source_bucket, request.source_key)
             headers["x-amz-metadata-directive"] = "REPLACE"
-            headers.update(attributes.headers)
+            headers.update(content_to_upstream(attributes.headers, self.ceph_rgw))
             headers.update(upstream_metadata(attributes.metadata, self.ceph_rgw))
         conditions = request.source_conditions
         for name, condition in (

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, unquote
 
 from s3proxy.model import META_PREFIX
@@ -143,3 +144,81 @@ def _quoted(text: str) -> str:
 
 def _unquoted(text: str) -> str:
     return unquote(text, encoding="utf-8", errors="surrogatepass")
+
+
+_FIXDATE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3][0-9] (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov"
+    r"|Dec) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] GMT"
+)
+
+
+def _expires_kept(value: str) -> bool:
+    """An IMF-fixdate whose weekday and date agree: what SeaweedFS parses."""
+    if _FIXDATE.fullmatch(value) is None:
+        return False
+    try:
+        return format_datetime(parsedate_to_datetime(value), usegmt=True) == value
+    except (TypeError, ValueError):
+        return False
+
+
+def _cache_control_kept(value: str) -> bool:
+    """No directive that begins ``max-age`` (any case) but ``max-age=`` and digits: SeaweedFS
+    refuses ``max-age=abc``, ``max-age = 60``, ``MAX-AGE=1.5`` … (400 InvalidDigest)."""
+    return "max-age" not in value.lower() or all(
+        _MAX_AGE.fullmatch(directive.strip()) is not None
+        for directive in value.split(",")
+        if directive.strip().lower().startswith("max-age")
+    )
+
+
+_MAX_AGE = re.compile(r"max-age=[0-9]+")
+
+CARRIED = {"expires": _expires_kept, "cache-control": _cache_control_kept}
+"""Content headers an upstream may refuse where S3 keeps any text, and the values every
+upstream keeps as they are (:func:`content_to_upstream`)."""
+
+
+def content_to_upstream(headers: Mapping[str, str], keeps_as_sent: bool | None) -> dict[str, str]:
+    """The content headers (``Content-Type``, ``Expires`` …, lower-case names) that store
+    ``headers`` on an upstream.
+
+    S3 keeps ``Expires`` and ``Cache-Control`` as any text and answers them back as sent (the
+    SDKs read ``Expires`` with an ``ExpiresString`` fallback for that reason); Ceph RGW 16 and
+    the local store do too, but SeaweedFS 4.48 refuses a PutObject whose ``Expires`` is not an
+    HTTP date in the one form ``Wed, 01 Dec 2094 16:00:00 GMT`` (400 InvalidRequest), or whose
+    ``Cache-Control`` has a ``max-age`` other than digits (400 InvalidDigest). So on an
+    upstream not known to keep them (``keeps_as_sent``: it is Ceph RGW; None: not known yet),
+    such a value (:data:`CARRIED`) travels as the entry ``s3proxy-meta-`` + its name: the
+    digest of the value, ``;``, the value percent-encoded (as a packed name's), which
+    :func:`content_from_upstream` takes back. Every other header, and an empty value (which
+    SeaweedFS drops, as it drops any empty content header), is stored as it is."""
+    content = dict(headers)
+    if keeps_as_sent or ("expires" not in content and "cache-control" not in content):
+        return content  # most writes: two look-ups
+    for name, kept in CARRIED.items():
+        value = content.get(name)
+        if value and not kept(value):
+            del content[name]
+            quoted = _quoted(value)
+            content[f"{META_PREFIX}{CARRIER}-{name}"] = f"{_digest(quoted)};{quoted}"
+    return content
+
+
+_ENTRIES = {f"{CARRIER}-{name}": name for name in CARRIED}
+"""The entries that carry them (``s3proxy-meta-expires``, ``s3proxy-meta-cache-control``)."""
+
+
+def content_from_upstream(metadata: dict[str, str], content: dict[str, str]) -> None:
+    """Into ``content``, the headers :func:`content_to_upstream` carried in ``metadata``
+    (names without the prefix, as stored: before :func:`unpacked`), their entries removed. An
+    entry whose digest does not hold is a client's own name, stored as sent by an earlier
+    release, and stays the client's."""
+    for entry, name in _ENTRIES.items():
+        carried = metadata.get(entry)
+        if carried is None:
+            continue
+        digest, _, quoted = carried.partition(";")
+        if _digest(quoted) == digest:
+            del metadata[entry]
+            content[name] = _unquoted(quoted)

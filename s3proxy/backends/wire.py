@@ -16,7 +16,11 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 from s3proxy import sse
-from s3proxy.backends.upstream_metadata import metadata_from_upstream, unpacked
+from s3proxy.backends.upstream_metadata import (
+    content_from_upstream,
+    metadata_from_upstream,
+    unpacked,
+)
 from s3proxy.model import (
     CONTENT_HEADERS,
     META_PREFIX,
@@ -139,6 +143,7 @@ def object_info(headers: Mapping[str, str], size: int) -> ObjectInfo:
         elif lower in sse.RESPONSE_HEADERS:
             extra[lower] = sse.reported(value)
     if metadata:
+        content_from_upstream(metadata, content)  # those the upstream would not keep
         metadata = unpacked(metadata)
     etag, modified = headers.get("ETag", ""), headers.get("Last-Modified", "")
     if etag[:1] != '"':  # what every real upstream sends costs a comparison, not a call
