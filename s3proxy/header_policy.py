@@ -95,6 +95,15 @@ def grant_header(name: str, value: str) -> None:
         not_implemented(name, value)
 
 
+def restore_status(name: str, value: str) -> None:
+    """A listing's optional RestoreStatus: S3 adds it only to objects restored or being
+    restored from an archive class, and nothing here is ever restored (RestoreObject is 501;
+    a GLACIER class is a label), so the listing S3 would give has none. Asking for any other
+    attribute is 501 naming the header."""
+    if value.strip() != "RestoreStatus":
+        not_implemented(name, value)
+
+
 def no_object_lock(name: str, value: str) -> None:
     """No bucket here has Object Lock: S3's answer for a bucket without it."""
     raise S3Error(S3ErrorCode.InvalidRequest, "Bucket is missing Object Lock Configuration")
@@ -261,7 +270,10 @@ HEADERS: Mapping[str, HeaderRule] = {
     # request done as something else (tests/unit/test_w10c_model_sweep.py walks the model).
     "x-amz-write-offset-bytes": HeaderRule(EVERY, not_implemented),  # an append, not a PUT
     "x-amz-object-annotation-directive": HeaderRule(EVERY, not_implemented),
-    "x-amz-optional-object-attributes": HeaderRule(EVERY, not_implemented),  # RestoreStatus
+    "x-amz-optional-object-attributes": HeaderRule(
+        _ops(Operation.ListObjects, Operation.ListObjectsV2, Operation.ListObjectVersions),
+        restore_status,
+    ),
     "x-amz-bucket-namespace": HeaderRule(EVERY, not_implemented),  # account-regional names
 }
 
