@@ -370,9 +370,11 @@ def list_objects_pieces(
         # escape() costs three replace calls per field: a third of the rendering's CPU per
         # key; fields almost never hold markup, and three "in" tests are cheaper.
         modified, etag, storage = entry.last_modified, entry.etag, entry.storage_class
-        if len(modified) != 24 or modified[19] != "." or modified[23] != "Z":  # not S3's form
+        if len(modified) != 24 or modified[19:] != ".000Z":  # not S3's form (whole seconds)
             if len(modified) == 20 and modified[19] == "Z":  # SeaweedFS's: no call per key
                 modified = modified[:19] + ".000Z"
+            elif len(modified) == 24 and modified[19] == "." and modified[20:23].isdigit():
+                modified = modified[:20] + "000Z"  # Ceph RGW's milliseconds: S3's whole second
             else:
                 modified = s3_time(modified)
         if "&" in modified or "<" in modified or ">" in modified:

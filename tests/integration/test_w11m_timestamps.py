@@ -1,11 +1,14 @@
 """Every timestamp a client reads is in S3's form, on every lane (wave 11, M).
 
-S3 writes each time in an XML answer as ``2026-12-04T21:41:45.000Z`` (milliseconds, UTC) and
-each HTTP date as the IMF-fixdate (``Fri, 04 Dec 2026 21:41:45 GMT``). SeaweedFS writes its
+S3 writes each time in an XML answer as ``2026-12-04T21:41:45.000Z`` (UTC, whole seconds: the
+fraction is always ``000``) and each HTTP date as the IMF-fixdate (``Fri, 04 Dec 2026 21:41:45
+GMT``), the same second for one object. SeaweedFS writes its
 listing times without milliseconds (``2026-12-04T21:41:45Z``), and they reached clients as it
 wrote them: an upstream's quirk, and a tool comparing listings from two lanes as text saw two
 times for one object. Each document the proxy writes is read here raw, not through botocore
-(which reads either form).
+(which reads either form). Ceph RGW lists milliseconds (``…:45.584Z``) where its HEAD says
+``…:45``, so ``aws s3 sync --exact-timestamps`` downloaded every file again on every run there
+(wave 14 H: a listing's time is now HEAD's second on every lane).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import pytest
@@ -23,7 +28,7 @@ from tests.support.s3http import RawResponse, object_url, signed
 pytestmark = pytest.mark.integration
 
 BUCKET = "docs"
-ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z")
 HTTP_DATE = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
     r" \d{4} \d\d:\d\d:\d\d GMT"
@@ -57,8 +62,8 @@ def times(response: RawResponse, *names: str) -> list[str]:
 
 def test_every_timestamp_is_in_s3s_form(proxy: Proxy) -> None:
     """ListObjects V1/V2, ListObjectVersions, ListBuckets, CopyObject, UploadPartCopy,
-    ListParts and ListMultipartUploads write ``…:SS.mmmZ``; HEAD, GET and a 304 carry an
-    IMF-fixdate Last-Modified."""
+    ListParts and ListMultipartUploads write ``…:SS.000Z``; HEAD, GET and a 304 carry an
+    IMF-fixdate Last-Modified, the second the listings name."""
     prefix = f"w11m-{os.urandom(4).hex()}/"
     listed = quote(prefix, safe="")
     source, copy, upload_key = prefix + "a", prefix + "b", prefix + "up"
@@ -106,3 +111,5 @@ def test_every_timestamp_is_in_s3s_form(proxy: Proxy) -> None:
     odd = {name: found for name, found in seen.items() if not all(map(ISO.fullmatch, found))}
     assert odd == {}, odd
     assert {name: date for name, date in dates.items() if not HTTP_DATE.fullmatch(date)} == {}
+    listed_second = datetime.strptime(seen["ListObjectsV2"][0], "%Y-%m-%dT%H:%M:%S.000Z")
+    assert listed_second.replace(tzinfo=UTC) == parsedate_to_datetime(modified)

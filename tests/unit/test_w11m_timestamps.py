@@ -1,4 +1,5 @@
-"""Every time the proxy writes into XML is in S3's ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (wave 11, M).
+"""Every time the proxy writes into XML is in S3's ``YYYY-MM-DDTHH:MM:SS.000Z`` (wave 11, M;
+whole seconds since wave 14 H: S3's fraction is always ``000``).
 
 SeaweedFS lists whole seconds (``…:45Z``) and answers a copy with Go's trimmed nanoseconds
 (``…:45.73Z``); both reached clients as the upstream wrote them. A 304 carries an IMF-fixdate
@@ -33,7 +34,7 @@ from s3proxy.responses import rendered
 from s3proxy.timestamps import s3_time
 
 OWNER = Owner("id", "alice")
-S3_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+S3_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z")
 
 
 @pytest.mark.parametrize(
@@ -41,9 +42,10 @@ S3_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
     [
         ("2026-12-04T21:41:45.000Z", "2026-12-04T21:41:45.000Z"),
         ("2026-12-04T21:41:45Z", "2026-12-04T21:41:45.000Z"),  # SeaweedFS's listings
-        ("2026-12-04T21:41:45.73Z", "2026-12-04T21:41:45.730Z"),  # Go's trimmed nanoseconds
-        ("2026-12-04T21:41:45.123456789Z", "2026-12-04T21:41:45.123Z"),
-        ("2026-12-04T23:41:45.5+02:00", "2026-12-04T21:41:45.500Z"),
+        ("2026-12-04T21:41:45.73Z", "2026-12-04T21:41:45.000Z"),  # Go's trimmed nanoseconds
+        ("2026-12-04T21:41:45.123456789Z", "2026-12-04T21:41:45.000Z"),
+        ("2026-12-04T21:41:45.584Z", "2026-12-04T21:41:45.000Z"),  # Ceph RGW's, MinIO's listings
+        ("2026-12-04T23:41:45.5+02:00", "2026-12-04T21:41:45.000Z"),
         ("2026-12-31T23:30:00-0100", "2027-01-01T00:30:00.000Z"),
         ("2026-12-04 21:41:45z", "2026-12-04T21:41:45.000Z"),
         ("yesterday", "yesterday"),  # no time at all: passed on, never a guessed one
@@ -95,7 +97,9 @@ WRITERS: dict[str, tuple[Callable[[str], bytes], str]] = {
 
 
 @pytest.mark.parametrize("operation", WRITERS)
-@pytest.mark.parametrize("when", ["2026-12-04T21:41:45Z", "2026-12-04T21:41:45.73Z"])
+@pytest.mark.parametrize(
+    "when", ["2026-12-04T21:41:45Z", "2026-12-04T21:41:45.73Z", "2026-12-04T21:41:45.584Z"]
+)
 def test_every_document_writes_s3s_form(operation: str, when: str) -> None:
     write, element = WRITERS[operation]
     written = _times(write(when), element)
