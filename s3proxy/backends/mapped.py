@@ -367,7 +367,7 @@ class MappedStorage:
         usage = self.usage_book(mapped.quota, backend)
         if usage is not None:  # checked against the source's size before the copy
             copy = functools.partial(_copy, source_backend, backend, mapped, same, sums)
-            result = await usage.guarded(mapped.quota, target, info.size, copy)  # the HEAD's
+            result = await usage.copied(mapped.quota, target, info, copy)  # the HEAD's size
         else:
             result = await _copy(source_backend, backend, mapped, same, sums)
         await kept_or_undone(

@@ -18,7 +18,7 @@ from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
-from s3proxy.backends.part_quotas import aborted, copied_size, stored_part
+from s3proxy.backends.part_quotas import aborted, copied_size, stored_part, upload_closing
 from s3proxy.backends.quota_writes import stored_bytes
 from s3proxy.backends.upload_gone import after_failed_complete
 from s3proxy.backends.upload_listing import MergedUploads, sweep_stale, upload_with, whole_bucket
@@ -210,7 +210,7 @@ class MappedUploads:
         size = await copied_size(source_backend, source, request.source_range)
         return await stored_part(
             self._storage, scopes, backend, target, request.upload_id, request.part_number,
-            size, copy,
+            size, copy, read_back=request.source_range is None,
         )  # fmt: skip
 
     async def complete(
@@ -336,33 +336,37 @@ class MappedUploads:
         recorded: RecordedCompletion | None,
     ) -> CompleteMultipartOutput:
         """The parts listed and checked, then the upstream's Complete (a failed one as
-        :func:`.upload_gone.after_failed_complete` reads it)."""
+        :func:`.upload_gone.after_failed_complete` reads it). A quota tenant's parts in flight
+        through this process end first (:meth:`.usage_writes.WritingBook.closing`)."""
+        quota = upstream.quota
+        usage = self._storage.usage_book(quota, backend) if quota else None
         try:
-            stored: list[PartInfo] = []
-            marker = 0
-            while True:
-                page = await backend.list_parts(
-                    location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
-                )
-                stored.extend(page.parts)
-                if page.next_marker is None or not page.parts:
-                    break
-                marker = page.next_marker
-            if recorded is not None:
-                stored = await recorded.merge(request, stored)
-            check_completion(request.parts, stored)
-            if request.object_size is not None:
-                check_object_size(request.object_size, completed_size(request.parts, stored))
-            if recorded is not None:
-                recorded.combine(request, stored)
-            quota = upstream.quota
-            usage = self._storage.usage_book(quota, backend) if quota else None
-            if usage is not None:  # the parts' bytes become the object's (all parts freed)
-                size = completed_size(request.parts, stored)
-                freed = stored_bytes(stored, request.parts)
-                complete = backend.complete_multipart_upload
-                return await usage.guarded(quota, location, size, lambda: complete(upstream), freed)
-            return await backend.complete_multipart_upload(upstream)
+            async with upload_closing(usage, location, request.upload_id):
+                stored: list[PartInfo] = []
+                marker = 0
+                while True:
+                    page = await backend.list_parts(
+                        location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
+                    )
+                    stored.extend(page.parts)
+                    if page.next_marker is None or not page.parts:
+                        break
+                    marker = page.next_marker
+                if recorded is not None:
+                    stored = await recorded.merge(request, stored)
+                check_completion(request.parts, stored)
+                if request.object_size is not None:
+                    check_object_size(request.object_size, completed_size(request.parts, stored))
+                if recorded is not None:
+                    recorded.combine(request, stored)
+                if usage is not None:  # the parts' bytes become the object's (all parts freed)
+                    size = completed_size(request.parts, stored)
+                    freed = stored_bytes(stored)
+                    complete = backend.complete_multipart_upload
+                    return await usage.guarded(
+                        quota, location, size, lambda: complete(upstream), freed
+                    )
+                return await backend.complete_multipart_upload(upstream)
         except S3Error as error:
             return await after_failed_complete(backend, upstream, error)
 

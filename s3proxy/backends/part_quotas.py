@@ -18,7 +18,9 @@ A tenant without a quota pays nothing: no scope, no request.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends.usage_figures import head_size, parts_held
@@ -29,6 +31,7 @@ from s3proxy.quotas import UsageCounter
 if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
     from s3proxy.backends.mapped import MappedStorage
+    from s3proxy.backends.usage_records import UsageBook
 
 T = TypeVar("T")
 
@@ -42,12 +45,20 @@ async def stored_part(
     part_number: int,
     size: int | None,
     write: Callable[[], Awaitable[T]],
+    read_back: bool = False,
 ) -> T:
     """``write`` (the part's upstream request) once a part of ``size`` bytes fits ``scopes``,
-    counted once stored. ``size`` None: not known (a copy whose source is missing: the
-    upstream refuses it)."""
-    if not scopes or size is None:
+    counted once stored. ``read_back``: ``size`` is the source's before the copy, which an
+    overwrite may change: the part is sized from ListParts once stored. ``size`` None: not
+    known (a copy whose source was missing at its HEAD): the upstream refuses it, unless the
+    source was written meanwhile, so on an S3 upstream it is read back too (before, such a part
+    was stored uncounted)."""
+    if not scopes:
         return await write()
+    if size is None and isinstance(backend, UsageCounter):  # checked in its transaction
+        return await write()
+    if size is None:
+        size, read_back = 0, True
     if isinstance(backend, UsageCounter):  # the early check; the commit checks again
         await backend.check_part_quota(
             scopes, location.bucket, location.key, upload_id, part_number, size
@@ -56,7 +67,9 @@ async def stored_part(
     usage = storage.usage_book(scopes, backend)
     if usage is None:
         return await write()
-    return await usage.part_guarded(scopes, location, upload_id, part_number, size, write)
+    return await usage.part_guarded(
+        scopes, location, upload_id, part_number, size, write, read_back=read_back
+    )
 
 
 async def copied_size(
@@ -85,9 +98,19 @@ async def aborted(
     if usage is None:
         await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
         return
-    held = await parts_held(backend, location, upload_id)
-    await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
-    usage.freed(scopes, location, held)
+    async with usage.closing(location, upload_id):  # no part of it lands unread meanwhile
+        held = await parts_held(backend, location, upload_id)
+        await backend.abort_multipart_upload(location.bucket, location.key, upload_id)
+        usage.freed(scopes, location, held)
+
+
+def upload_closing(
+    usage: UsageBook | None, location: UpstreamLocation, upload_id: str
+) -> AbstractAsyncContextManager[None]:
+    """What a Complete holds from the listing of its upload's parts to its count: for a quota
+    tenant on an S3 upstream, the upload's gate (:meth:`.usage_writes.WritingBook.closing`), so
+    that no part of it lands unread meanwhile."""
+    return contextlib.nullcontext() if usage is None else usage.closing(location, upload_id)
 
 
 def quota_aborter(

@@ -34,7 +34,7 @@ from s3proxy.backends.usage_figures import head_size
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import CompletedPart, PartInfo
+from s3proxy.model import PartInfo
 from s3proxy.quotas import Usage
 
 K = TypeVar("K")
@@ -82,6 +82,88 @@ class KeyLocks(Generic[K]):
                 entry.users -= 1
                 if not entry.users:
                     del self._writers[key]
+
+
+class _Gate:
+    __slots__ = ("closing", "ending", "parts", "turn", "users")
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Condition()
+        self.parts = 0
+        """Part writes of the upload in flight."""
+        self.closing = 0
+        """Completes and aborts of the upload waiting or running."""
+        self.ending = False
+        """One of them running (they take turns: each reads the parts the previous left)."""
+        self.users = 0
+
+
+class UploadGates(Generic[K]):
+    """Per upload: its part writes against its Complete or abort, within one process.
+
+    A Complete (or an abort) reads what the upload's parts hold, then ends the upload and frees
+    that; a part stored between the two is counted, never freed (its bytes go with the upload
+    upstream). So a Complete or abort waits for the upload's parts in flight, and parts sent
+    meanwhile wait for it to end (they then fail NoSuchUpload, counting nothing). Completes and
+    aborts of one upload take turns: SeaweedFS answers 200 to a Complete of an upload already
+    completed and 204 to an abort of one already gone, so two at once would each free its parts
+    (measured: usage went negative); one after the other, the second finds the upload gone and
+    frees nothing. Parts of one upload still run side by side; only a quota tenant's writes on
+    an S3 upstream take these gates."""
+
+    def __init__(self) -> None:
+        self._gates: dict[K, _Gate] = {}
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+    def _enter(self, key: K) -> _Gate:
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = _Gate()
+        gate.users += 1
+        return gate
+
+    def _leave(self, key: K, gate: _Gate) -> None:
+        gate.users -= 1
+        if not gate.users:
+            del self._gates[key]
+
+    @asynccontextmanager
+    async def part(self, key: K) -> AsyncIterator[None]:
+        gate = self._enter(key)
+        try:
+            async with gate.turn:
+                await gate.turn.wait_for(lambda: not gate.closing)
+                gate.parts += 1
+            try:
+                yield
+            finally:
+                async with gate.turn:
+                    gate.parts -= 1
+                    gate.turn.notify_all()
+        finally:
+            self._leave(key, gate)
+
+    @asynccontextmanager
+    async def closing(self, key: K) -> AsyncIterator[None]:
+        gate = self._enter(key)
+        ending = False
+        try:
+            async with gate.turn:
+                gate.closing += 1
+            try:
+                async with gate.turn:
+                    await gate.turn.wait_for(lambda: not gate.parts and not gate.ending)
+                    gate.ending = ending = True
+                yield
+            finally:
+                async with gate.turn:
+                    gate.closing -= 1
+                    gate.ending = gate.ending and not ending
+                    gate.turn.notify_all()
+        finally:
+            self._leave(key, gate)
 
 
 async def landed(
@@ -136,26 +218,38 @@ async def part_landed(
     return change if found == size else Usage()
 
 
-def stored_bytes(stored: Iterable[PartInfo], requested: Iterable[CompletedPart] = ()) -> int:
-    """What a Complete frees: the bytes of an upload's stored parts as ListParts pages listed
-    them, each part number once. An upstream that lists every upload of a re-sent part
-    (SeaweedFS 4.48, second-resolution LastModified) may list several as latest: for a part
-    the Complete names, the one of its ETag; for one left out, the smallest (never freeing
-    more than was counted for it)."""
-    named = {part.part_number: _bare(part.etag) for part in requested}
-    latest: dict[int, list[PartInfo]] = {}
+async def part_resent(
+    backend: Backend,
+    location: UpstreamLocation,
+    upload_id: str,
+    part_number: int,
+    replaced: int | None,
+    change: Usage,
+) -> Usage:
+    """What a part sent again under ``part_number`` changed, read back once it is stored: the
+    size now listed as the number's part minus the ``replaced`` one listed before. S3 replaces
+    the earlier upload (the same as ``change``); SeaweedFS 4.48 keeps and lists both, with
+    LastModified in whole seconds, so a part sent again within the second it was sent is listed
+    beside it, either first (:func:`~s3proxy.completion.latest_parts` takes the first listed
+    among equals), and counting the part just sent would count bytes the listing, a Complete
+    and an abort never see. ``change`` when the read fails."""
+    try:
+        now = await part_size(backend, location, upload_id, part_number)
+    except S3Error:
+        return change
+    if now is None:
+        return change
+    return Usage(0, now - (replaced or 0), now - (replaced or 0))
+
+
+def stored_bytes(stored: Iterable[PartInfo]) -> int:
+    """What a Complete frees: the bytes of an upload's stored parts as ListParts listed them,
+    each part number once, chosen as the book counted it (:func:`part_resent`) and as ListParts
+    shows it: where an upstream lists several uploads of one number (SeaweedFS 4.48), the latest
+    LastModified, the first listed among equals."""
+    latest: dict[int, PartInfo] = {}
     for part in stored:
         found = latest.get(part.part_number)
-        if found is None or part.last_modified > found[0].last_modified:
-            latest[part.part_number] = [part]
-        elif part.last_modified == found[0].last_modified:
-            found.append(part)
-    total = 0
-    for number, candidates in latest.items():
-        chosen = [part for part in candidates if _bare(part.etag) == named.get(number)]
-        total += (chosen or [min(candidates, key=lambda part: part.size)])[0].size
-    return total
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().strip('"').lower()
+        if found is None or part.last_modified > found.last_modified:
+            latest[part.part_number] = part
+    return sum(part.size for part in latest.values())

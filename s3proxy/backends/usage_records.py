@@ -35,7 +35,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends import usage_folding
-from s3proxy.backends.quota_writes import KeyLocks
+from s3proxy.backends.quota_writes import KeyLocks, UploadGates
 from s3proxy.backends.records import read_record
 from s3proxy.backends.usage_figures import (
     BASELINE,
@@ -137,6 +137,7 @@ class UsageBook(WritingBook):
         self._lock = asyncio.Lock()
         self._writing: KeyLocks[tuple[str, str, str]] = KeyLocks()  # per upstream key
         self._parts: KeyLocks[tuple[str, str, str, str, int]] = KeyLocks()  # per part number
+        self._uploads: UploadGates[tuple[str, str, str, str]] = UploadGates()  # per upload
         self._flush: asyncio.TimerHandle | asyncio.Task[None] | None = None
         self._beat: asyncio.TimerHandle | None = None
         self._published: dict[Root, Usage] = {}
@@ -160,11 +161,17 @@ class UsageBook(WritingBook):
     # -- reading ----------------------------------------------------------------------------
 
     def usage(self, root: Root) -> Usage:
-        """This process's view of a root (known roots only: see :meth:`ensure`)."""
+        """This process's view of a root (known roots only: see :meth:`ensure`). Its parts'
+        bytes never below zero: an upload whose parts an older release stored (uncounted)
+        frees them at its Complete or abort, which would otherwise take the usage below what
+        is stored, by up to those bytes, for good."""
         baseline = self._baselines.get(root, Baseline(Usage(), {}))
         records = {n: f for n, (_, f) in self._records.items() if n not in self._folded}
         records[self._name] = self._mine
-        return combine(root, baseline, records) + self._held.get(root, Usage())
+        found = combine(root, baseline, records) + self._held.get(root, Usage())
+        if found.parts < 0:  # parts freed that were never counted (an older release's)
+            return Usage(found.objects, found.bytes - found.parts, 0)
+        return found
 
     async def total(self, roots: Iterable[Root]) -> Usage:
         """The usage over ``roots`` as this process sees it (the admin endpoint)."""

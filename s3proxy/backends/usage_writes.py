@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from s3proxy.backends.quota_writes import KeyLocks, landed, part_landed, part_size
+from s3proxy.backends.quota_writes import (
+    KeyLocks,
+    UploadGates,
+    landed,
+    part_landed,
+    part_resent,
+    part_size,
+)
 from s3proxy.backends.usage_figures import at_most, head_size
 from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import QuotaScope
+from s3proxy.model import CopyObjectOutput, ObjectInfo, QuotaScope
 from s3proxy.quotas import Root, Usage, after_write, completed, exceeded, parts_change, within
 
 if TYPE_CHECKING:
@@ -50,6 +58,7 @@ class WritingBook:
     _landed: Landings
     _writing: KeyLocks[tuple[str, str, str]]
     _parts: KeyLocks[tuple[str, str, str, str, int]]
+    _uploads: UploadGates[tuple[str, str, str, str]]
 
     def usage(self, root: Root) -> Usage:
         raise NotImplementedError
@@ -97,6 +106,37 @@ class WritingBook:
 
             return await self._guard(scopes, location, change, write, found)
 
+    async def copied(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        location: UpstreamLocation,
+        source: ObjectInfo,
+        copy: Callable[[], Awaitable[CopyObjectOutput]],
+    ) -> CopyObjectOutput:
+        """:meth:`guarded` for a CopyObject from ``source`` (its HEAD), checked against its
+        size. The source is another key, whose overwrite may come between that HEAD and the
+        copy: a copy whose ETag is not the source's (also any copy of a multipart object, whose
+        ETag a copy may recompute) is sized by a HEAD of the target, under its key's turn, so
+        that what it counts is what it stored."""
+        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
+            backend = self._backends[location.upstream]
+            replaced = await head_size(backend, location)
+            change = after_write(Usage(), replaced, source.size)
+
+            async def found(error: S3Error) -> Usage:
+                return await landed(backend, location, source.size, error, change)
+
+            async def stored(result: CopyObjectOutput) -> Usage:
+                if _bare(result.etag) == _bare(source.etag):
+                    return change
+                try:
+                    size = await head_size(backend, location)
+                except S3Error:
+                    return change
+                return change if size is None else after_write(Usage(), replaced, size)
+
+            return await self._guard(scopes, location, change, copy, found, stored)
+
     async def part_guarded(
         self,
         scopes: tuple[QuotaScope, ...],
@@ -105,13 +145,18 @@ class WritingBook:
         part_number: int,
         size: int,
         write: Callable[[], Awaitable[T]],
+        read_back: bool = False,
     ) -> T:
         """:meth:`guarded` for an UploadPart or UploadPartCopy of ``size`` bytes: the part
         counts its bytes from the moment it is stored, minus those of the part it replaces
-        (read with a ListParts); one part number of one upload at a time."""
+        (read with a ListParts); one part number of one upload at a time. ``read_back``: the
+        size is a guess (a copy's source, which may be overwritten meanwhile), so what the part
+        stored is read back with a ListParts, as for a part sent again
+        (:func:`~.quota_writes.part_resent`)."""
         backend = self._backends[location.upstream]
-        held = (location.upstream, location.bucket, location.key, upload_id, part_number)
-        async with self._parts.hold([held]):
+        upload = (location.upstream, location.bucket, location.key, upload_id)
+        held = (*upload, part_number)
+        async with self._uploads.part(upload), self._parts.hold([held]):
             replaced = await part_size(backend, location, upload_id, part_number)
             change = parts_change(size, replaced or 0)
 
@@ -119,7 +164,14 @@ class WritingBook:
                 number = part_number
                 return await part_landed(backend, location, upload_id, number, size, error, change)
 
-            return await self._guard(scopes, location, change, write, found)
+            async def stored(_: T) -> Usage:
+                if replaced is None and not read_back:  # the number's only upload
+                    return change
+                return await part_resent(
+                    backend, location, upload_id, part_number, replaced, change
+                )
+
+            return await self._guard(scopes, location, change, write, found, stored)
 
     async def _guard(
         self,
@@ -128,9 +180,11 @@ class WritingBook:
         change: Usage,
         write: Callable[[], Awaitable[T]],
         found: Callable[[S3Error], Awaitable[Usage]],
+        stored: Callable[[T], Awaitable[Usage]] | None = None,
     ) -> T:
         """Check ``change`` at ``location`` against ``scopes``, hold it while ``write`` runs,
-        count it once stored (``found``: what a failed write stored all the same)."""
+        count it once stored (``found``: what a failed write stored all the same; ``stored``:
+        what a write that succeeded changed, where that is read back rather than known)."""
         roots = [r for scope in scopes for r in scope.roots]
         await self.ensure(roots)
         past = partial(self._past_share, scopes, location, change)
@@ -146,17 +200,29 @@ class WritingBook:
         # counts once it is done: a Complete that fails leaves its parts where they were.
         hold = Usage(max(change.objects, 0), max(change.bytes, 0), max(change.parts, 0))
         self._add(self._held, touched, hold)
+        counted = Usage()
         try:
             result = await write()
+            counted = change  # if the read back is cancelled, what the write was to change
+            if stored is not None:
+                counted = await stored(result)
         except S3Error as error:  # stored all the same, its answer lost: counted
-            self._add(self._mine, touched, await found(error))
+            counted = await found(error)
             raise
         finally:
             self._add(self._held, touched, -hold)
             self._landed.note()
-        self._add(self._mine, touched, change)
+            self._add(self._mine, touched, counted)
         self._changed()
         return result
+
+    def closing(
+        self, location: UpstreamLocation, upload_id: str
+    ) -> AbstractAsyncContextManager[None]:
+        """Held by a Complete or abort of the upload from the listing of its parts to its
+        count: the upload's parts in flight through this process end first, those sent
+        meanwhile wait (:class:`~.quota_writes.UploadGates`)."""
+        return self._uploads.closing((location.upstream, location.bucket, location.key, upload_id))
 
     def freed(self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation, parts: int) -> None:
         """An upload at ``location`` whose parts held ``parts`` bytes was aborted."""
@@ -225,3 +291,7 @@ class WritingBook:
     def _add(figures: dict[Root, Usage], roots: Iterable[Root], change: Usage) -> None:
         for root in roots:
             figures[root] = figures.get(root, Usage()) + change
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"').lower()

@@ -111,9 +111,15 @@ def test_parts_count_until_complete_which_frees_those_left_out(
     assert [p["PartNumber"] for p in listed] == [1, 2]
     refused(lambda: client.put_object(Bucket=bucket, Key="other", Body=b"o" * (3 * MiB)))
 
-    # A part sent again under its number counts the difference.
+    # A part sent again under its number counts the difference: what ListParts shows now.
+    # SeaweedFS lists a part sent again within the same second beside the first, either
+    # first, so there the listing (and what a Complete or abort frees) may show the 5 MiB.
     part(client, bucket, "big", upload, 2, 1 * MiB)
-    assert held(quota_proxy)[1:] == (before[1] + 6 * MiB, before[2] + 6 * MiB)
+    listed = client.list_parts(Bucket=bucket, Key="big", UploadId=upload)["Parts"]
+    now = sum(p["Size"] for p in listed)
+    assert held(quota_proxy)[1:] == (before[1] + now, before[2] + now)
+    lane = request.node.callspec.params["quota_proxy"]
+    assert now == 6 * MiB or (lane == "seaweedfs" and now == 10 * MiB)
 
     # Complete with part 1 only: the object counts, part 2 (left out) is freed as S3 frees it.
     client.complete_multipart_upload(

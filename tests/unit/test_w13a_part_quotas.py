@@ -20,7 +20,6 @@ from s3proxy.backends import usage_records
 from s3proxy.backends.local import LocalStore
 from s3proxy.backends.local.index import parts_under, usage_under
 from s3proxy.backends.mapped import MappedStorage
-from s3proxy.backends.quota_writes import stored_bytes
 from s3proxy.backends.usage_records import (
     Baseline,
     UsageBook,
@@ -69,18 +68,6 @@ def test_a_part_counts_bytes_and_a_complete_turns_them_into_the_object() -> None
     full = QuotaScope("tenant", (), max_bytes=10, max_objects=None)
     assert exceeded(full, Usage(0, 10, 10), Usage(0, 11, 11))
     assert not exceeded(full, Usage(0, 10, 10), Usage(1, 7, 0))  # a Complete never grows bytes
-
-
-def test_a_complete_frees_what_was_counted_for_each_part_number() -> None:
-    """SeaweedFS lists every upload of a re-sent part, LastModified to the second: the
-    Complete's own ETag names the current one; for a part left out, the smallest."""
-    when, later = "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"
-    stored = [
-        PartInfo(1, '"a"', 50, when), PartInfo(1, '"b"', 70, when), PartInfo(1, '"c"', 9, later),
-        PartInfo(2, '"d"', 30, when), PartInfo(2, '"e"', 20, when),
-        PartInfo(3, '"f"', 8, when), PartInfo(3, '"g"', 6, when),
-    ]  # fmt: skip
-    assert stored_bytes(stored, [CompletedPart(1, '"c"'), CompletedPart(2, '"D"')]) == 9 + 30 + 6
 
 
 # -- the local store: exact, in the part's transaction ------------------------------------------
