@@ -63,8 +63,27 @@ def canonical_query(query_string: str, *, exclude: str | None = None) -> str:
 
 
 def trim_header_value(value: str) -> str:
-    """Trimall: strip, and collapse inner whitespace runs to one space (as botocore does)."""
+    """Trimall for a request the gateway sends (as text, written as UTF-8): strip, and
+    collapse inner whitespace runs to one space, as botocore does and as an upstream that
+    reads the value as UTF-8 text (SeaweedFS, MinIO) folds it."""
     return " ".join(value.split())
+
+
+_BLANKS = re.compile("[ \t]+")
+
+
+def fold_received_value(value: str) -> str:
+    """Trimall for a request received (each byte read as a character): strip, and collapse
+    runs of spaces and tabs, HTTP's blanks, to one space. S3 folds sequential spaces, so a
+    value signed as ``a b`` may arrive as ``a  b``; nothing else is folded. Python's
+    whitespace would also fold the bytes 0x85 and 0xA0 (NEL and NBSP read as ISO-8859-1): no
+    signer folds such a byte (botocore folds the text it writes as UTF-8, C2 A0), so folding
+    them only let a value signed as ``a b`` be carried out as ``a\\xa0b``: another key in
+    ``x-amz-copy-source``, another metadata value. Control characters never get here (the
+    HTTP layer refuses them)."""
+    if value.isascii() and value.isprintable():  # most values: only spaces to fold
+        return " ".join(value.split())
+    return _BLANKS.sub(" ", value.strip(" \t"))
 
 
 def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
@@ -74,7 +93,7 @@ def canonical_headers(headers: Headers, signed: Sequence[str]) -> str:
     for name, value in headers:
         lower = name.lower()
         if lower in wanted:
-            trimmed = trim_header_value(value)
+            trimmed = fold_received_value(value)
             values[lower] = f"{values[lower]},{trimmed}" if lower in values else trimmed
     return "".join([f"{name}:{values.get(name, '')}\n" for name in signed])
 

@@ -23,10 +23,10 @@ from s3proxy.auth.sigv4 import (
     join_headers,
     parse_amz_date,
     parse_credential,
+    received_string_to_sign,
     sign,
     signing_key,
     sigv4a_refused,
-    string_to_sign,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.request import parse_query
@@ -225,7 +225,7 @@ def verify_presigned_v4(
             signed_hash,
             exclude_query=SIGNATURE_PARAM,
         )
-        expected = sign(key, string_to_sign(amz_date, credential.scope, canonical))
+        expected = sign(key, received_string_to_sign(amz_date, credential.scope, canonical))
         matched |= hmac.compare_digest(expected, provided)
     if not matched:
         raise S3Error(S3ErrorCode.SignatureDoesNotMatch)

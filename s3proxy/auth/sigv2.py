@@ -111,8 +111,29 @@ def string_to_sign(
 
 
 def sign_v2(secret_key: str, string_to_sign: str) -> str:
-    digest = hmac.digest(secret_key.encode("utf-8"), string_to_sign.encode("utf-8"), "sha1")
+    """A string to sign whose header parts went through :func:`as_sent`: encoded as UTF-8,
+    surrogate escapes back to their bytes."""
+    message = string_to_sign.encode("utf-8", "surrogateescape")
+    digest = hmac.digest(secret_key.encode("utf-8"), message, "sha1")
     return base64.b64encode(digest).decode("ascii")
+
+
+def as_sent(value: str) -> str:
+    """A header value (read as ISO-8859-1: one character per byte) as the text whose UTF-8 is
+    the bytes sent, a byte outside UTF-8 kept as a surrogate escape. S3 verifies a signature
+    over the bytes received; botocore's HmacV1Auth sends ``é`` as UTF-8 and signs those bytes
+    (the resource's decoded sub-resources are text signed as UTF-8, so the string to sign is
+    text and header values are brought to it, not the reverse)."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # not read from the wire
+        return value
+
+
+def _sent_headers(headers: Headers) -> list[tuple[str, str]]:
+    return [(name, as_sent(value)) for name, value in headers]
 
 
 def empty_with_equals(query_string: str) -> frozenset[str]:
@@ -276,9 +297,9 @@ def verify_sigv2_header(
     if amz_date is not None and date is not None:
         date_slots.append(date.strip())
     pairs = query_pairs(query_string)
-    amz_headers = canonical_amz_headers(headers)
-    md5 = joined.get("content-md5", "").strip()
-    content_type = joined.get("content-type", "").strip()
+    amz_headers = canonical_amz_headers(_sent_headers(headers))
+    md5 = as_sent(joined.get("content-md5", "").strip())
+    content_type = as_sent(joined.get("content-type", "").strip())
     candidates = [
         string_to_sign(method, md5, content_type, slot, amz_headers, resource)
         for slot in date_slots
@@ -342,9 +363,9 @@ def verify_sigv2_query(
             ServerTime=_iso(now),
         )
     joined = _joined_headers(headers)
-    amz_headers = canonical_amz_headers([*headers, *pairs])
-    md5 = joined.get("content-md5", "").strip()
-    content_type = joined.get("content-type", "").strip()
+    amz_headers = canonical_amz_headers([*_sent_headers(headers), *pairs])
+    md5 = as_sent(joined.get("content-md5", "").strip())
+    content_type = as_sent(joined.get("content-type", "").strip())
     candidates = [
         string_to_sign(method, md5, content_type, expires_value, amz_headers, resource)
         for resource in resources(

@@ -168,8 +168,26 @@ def _parse_authorization(value: str) -> AuthorizationHeader:
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
+    """For a request the gateway sends: its canonical request hashed as UTF-8, the bytes an
+    HTTP client writes for that text."""
     digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def received_string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
+    """For a request received: its canonical request hashed as the very bytes that came on the
+    wire, as S3 verifies a signature. Header values are read as ISO-8859-1 (one character per
+    byte; the path and query are ASCII), so encoding them back that way gives those bytes.
+    botocore writes a header value such as ``Content-Disposition: é`` as UTF-8 and signs the
+    same UTF-8 bytes: S3 stores it, where hashing the text's UTF-8 (each byte as a character)
+    refused it; a client that signs UTF-8 but sends ISO-8859-1 (Node's http, http.client) is
+    refused by S3, and now here too. A character beyond ISO-8859-1 cannot have come on the
+    wire, so no signature covers it."""
+    try:
+        wire = canonical_request.encode("latin-1")
+    except UnicodeEncodeError:
+        raise S3Error(S3ErrorCode.SignatureDoesNotMatch) from None
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(wire).hexdigest()}"
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -340,7 +358,7 @@ def verify_header_auth(
         method, raw_path, query_string, headers, auth.signed_headers, payload_hash
     )
     key = signing_key(secret, credential.date, credential.region, credential.service)
-    expected = sign(key, string_to_sign(amz_date, credential.scope, canonical))
+    expected = sign(key, received_string_to_sign(amz_date, credential.scope, canonical))
     if not hmac.compare_digest(expected, provided):
         raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
     return VerifiedSigV4(

@@ -7,6 +7,7 @@ HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
 
 from __future__ import annotations
 
+import base64
 import functools
 import re
 
@@ -103,7 +104,8 @@ CopyObject with REPLACE), and returns on every GET/HEAD of it."""
 def request_attributes(ctx: RequestContext) -> ObjectAttributes:
     """Content headers and ``x-amz-meta-*`` values exactly as sent: empty values kept, list
     values with their spacing. More than S3's 2 KB of user metadata (names without the prefix
-    and values, in bytes: headers are decoded as latin-1) is MetadataTooLarge."""
+    and values, in UTF-8 bytes of the text S3 reads: each byte sent as a character, as
+    headers are decoded here) is MetadataTooLarge."""
     headers: dict[str, str] = {}
     metadata: dict[str, str] = {}
     for name, value in ctx.request.headers:
@@ -117,12 +119,16 @@ def request_attributes(ctx: RequestContext) -> ObjectAttributes:
             metadata[meta_name] = (
                 f"{metadata[meta_name]},{value}" if meta_name in metadata else value
             )
-    if metadata and sum(len(name) + len(value) for name, value in metadata.items()) > 2048:
+    if metadata and sum(len(name) + _utf8_size(value) for name, value in metadata.items()) > 2048:
         raise S3Error(S3ErrorCode.MetadataTooLarge)
     # S3 stores binary/octet-stream when a write names no type. Said here, so that no upstream
     # picks its own (SeaweedFS sniffs the body: text/plain; charset=utf-8).
     headers.setdefault("content-type", DEFAULT_CONTENT_TYPE)
     return ObjectAttributes(headers=headers, metadata=metadata)
+
+
+def _utf8_size(value: str) -> int:
+    return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
 
 
 def _content_length(ctx: RequestContext) -> int:
@@ -265,8 +271,11 @@ _NOT_HEADER_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 def _response_overrides(ctx: RequestContext) -> dict[str, str]:
     """The ``response-*`` headers asked for, checked before the object is read. A value goes
-    out as the bytes the client percent-encoded (UTF-8, as header text is latin-1 here); one
-    with a control character would split or break the response → InvalidArgument."""
+    out as S3 sends it, in ISO-8859-1 (``é`` is the byte 0xE9); one holding a character beyond
+    ISO-8859-1 is S3's 400 InvalidArgument "Header value cannot be represented using
+    ISO-8859-1." (seen from S3 for ``–``, ``倉``, ``’``: IQSS/dataverse#4524, CartoDB/cartodb
+    #10701, guardian/grid#1716), where it went out as UTF-8; one with a control character would
+    split or break the response → InvalidArgument."""
     query = ctx.request.query
     overrides: dict[str, str] = {}
     if not query:
@@ -281,8 +290,25 @@ def _response_overrides(ctx: RequestContext) -> dict[str, str]:
                 f"{parameter} holds a character a header cannot carry.",
                 ArgumentName=parameter,
             )
-        overrides[header] = value if value.isascii() else value.encode().decode("latin-1")
+        if not value.isascii() and max(value) > "\xff":
+            raise S3Error(
+                S3ErrorCode.InvalidArgument,
+                "Header value cannot be represented using ISO-8859-1.",
+                ArgumentName=parameter,
+                ArgumentValue=value,
+            )
+        overrides[header] = value  # answered as ISO-8859-1 (responses.py)
     return overrides
+
+
+def mail_safe(value: str) -> str:
+    """A user-metadata value holding a character outside US-ASCII as S3 answers it: one RFC 2047
+    encoded word, ``=?UTF-8?B?`` + base64 of the value's UTF-8 + ``?=``. The value is the sent
+    header read as ISO-8859-1, as S3 reads it, so ``é`` sent as UTF-8 (C3 A9, botocore) comes
+    back as the encoding of "Ã©", as measured on S3 (minio/minio#21282); a pure-ASCII value is
+    answered as stored."""
+    encoded = base64.b64encode(value.encode("utf-8", "surrogatepass")).decode("ascii")
+    return f"=?UTF-8?B?{encoded}?="
 
 
 def _object_headers(
@@ -299,7 +325,10 @@ def _object_headers(
         ("Accept-Ranges", "bytes"),
     ]
     headers.extend(content.items())
-    headers.extend((META_PREFIX + name, value) for name, value in info.attributes.metadata.items())
+    headers.extend(
+        (META_PREFIX + name, value if value.isascii() else mail_safe(value))
+        for name, value in info.attributes.metadata.items()
+    )
     if info.storage_class != STANDARD:  # S3 names every class but STANDARD
         headers.append(("x-amz-storage-class", info.storage_class))
     if info.tag_count:

@@ -557,15 +557,31 @@ def test_response_overrides_are_refused_on_anonymous_requests(proxy: Proxy) -> N
 
 
 def test_response_overrides_go_out_as_sent_or_are_refused(proxy: Proxy) -> None:
+    """As S3 answers them (wave 14 D): a value goes out in ISO-8859-1 (``é`` as 0xE9), and one
+    holding a character beyond it is 400 InvalidArgument "Header value cannot be represented
+    using ISO-8859-1." naming the parameter and the value."""
     key = unique("override")
     put_keys(proxy, key)
-    wanted = 'attachment; filename="日本 é.txt"'
+    wanted = 'attachment; filename="é ®.txt"'
+    beyond = 'attachment; filename="日本 é.txt"'
     for method in ("GET", "HEAD"):
         response = call(
             proxy, method, key, f"response-content-disposition={quote(wanted, safe='')}"
         )
         assert response.status == 200
-        assert (response.header("Content-Disposition") or "").encode("latin-1") == wanted.encode()
+        sent_back = (response.header("Content-Disposition") or "").encode("latin-1")
+        assert sent_back == wanted.encode("latin-1")
+        refused = call(proxy, method, key, f"response-content-disposition={quote(beyond, safe='')}")
+        assert refused.status == 400
+        assert refused.header("Content-Disposition") is None
+        if method == "GET":
+            assert refused.error_code == "InvalidArgument"
+            error = ET.fromstring(refused.body)
+            assert (
+                error.findtext("Message") == "Header value cannot be represented using ISO-8859-1."
+            )
+            assert error.findtext("ArgumentName") == "response-content-disposition"
+            assert error.findtext("ArgumentValue") == beyond
         for value in ("text/plain\r\nX-Injected: 1", "a\nb", "a\x00b"):
             refused = call(proxy, method, key, f"response-content-type={quote(value, safe='')}")
             assert refused.status == 400
