@@ -123,7 +123,8 @@ async def call(app: S3App, req: Req) -> Answer:
     else:
         headers.setdefault("Host", "127.0.0.1:9000")
     split = urlsplit(url)
-    raw = [(name.lower().encode(), value.encode("latin-1")) for name, value in headers.items()]
+    # Written as botocore's http stack writes header text: UTF-8 (the bytes it signs).
+    raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
     path, query_string = split.path.encode(), split.query.encode()
     if req.mutation is not None:
         before = (path, query_string, list(raw))
@@ -243,7 +244,31 @@ def _add(*added: tuple[bytes, bytes]) -> Mutation:
     return _headers(lambda headers: [*headers, *added])
 
 
+def _amz_values(change: Callable[[bytes], bytes]) -> Mutation:
+    """``change`` applied to every ``x-amz-*`` value a client chose (signed by SigV4 and SigV2
+    alike), not to those the signer wrote."""
+    signer_written = (b"x-amz-date", b"x-amz-content-sha256", b"x-amz-security-token")
+    return _headers(
+        lambda headers: [
+            (n, change(v) if n.startswith(b"x-amz-") and n not in signer_written else v)
+            for n, v in headers
+        ]
+    )
+
+
+def _as_latin1(value: bytes) -> bytes:
+    return value.decode("utf-8", "replace").encode("latin-1", "replace")
+
+
+RESPACED = "header respaced"
+"""Each space of a signed x-amz-* value doubled: SigV4 folds sequential spaces (S3 too), so the
+signature stays valid; SigV2 does not fold."""
+
 MUTATIONS: dict[str, Mutation] = {
+    RESPACED: _amz_values(lambda v: v.replace(b" ", b"  ")),
+    "header nbsp": _amz_values(lambda v: v.replace(b" ", b"\xa0", 1)),
+    "header nel": _amz_values(lambda v: v.replace(b" ", b"\x85", 1)),
+    "header latin-1": _amz_values(_as_latin1),
     "path %FF": _path(lambda path: path + b"%FF"),
     "path %00": _path(lambda path: path + b"%00"),
     "path bad escape": _path(lambda path: path + b"%G1"),

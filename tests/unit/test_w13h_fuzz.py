@@ -50,6 +50,7 @@ from tests.support.fuzz_requests import (
     HOME_BUCKET,
     HOME_PREFIX,
     MINE,
+    RESPACED,
     SCOPED,
     THEIRS,
     UPSTREAM_NAME,
@@ -178,7 +179,7 @@ def _parsed(req: Req) -> Any:
         "path": split.path,
         "raw_path": split.path.encode(),
         "query_string": split.query.encode(),
-        "headers": [(n.lower().encode(), v.encode("latin-1")) for n, v in req.headers.items()],
+        "headers": [(n.lower().encode(), v.encode()) for n, v in req.headers.items()],
     }
     return parse_request(scope, ())
 
@@ -439,7 +440,12 @@ def check_answer(req: Req, answer: Answer, data_dir: Path) -> None:
         assert int(last) - int(first) + 1 == len(answer.body), "206 body is not its range"
     if 200 <= status < 300 and req.changed and req.signer is not None:
         # SigV2 signs no Host, and no virtual-host domain is configured here: the same request
-        assert req.mutation in _SIGNED_ALIKE or (req.v2 and req.mutation == "host vhost"), (
+        # with another Host or none (over HTTP/1.1 the server refuses a request without one
+        # before the app); SigV4 folds sequential spaces, as S3 does (wave 14 D)
+        alike = (req.v2 and req.mutation in ("host vhost", "no host")) or (
+            not req.v2 and req.mutation == RESPACED
+        )
+        assert req.mutation in _SIGNED_ALIKE or alike, (
             f"2xx for a request changed after signing: {req!r}"
         )
     if status == 200 and req.signer == MINE and req.bucket in ("theirs", "pub"):
@@ -502,5 +508,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @given(req=requests())
 @example(req=Req("GET", "docs", None, [("list-type", "1")]))  # was answered as ListObjectsV2
 @example(req=Req("GET", "docs", "t\x01ab", signer=SCOPED))  # AccessDenied was not XML
+@example(req=Req("PUT", "docs", "w/x", headers={"x-amz-meta-a": "a b"}, mutation="header nbsp"))
+@example(req=Req("PUT", "docs", "w/x", headers={"x-amz-meta-a": "é"}, mutation="header latin-1"))
 def test_every_answer_keeps_the_invariants(world: World, req: Req) -> None:
     exercise(world, req)
