@@ -9,6 +9,10 @@ refused here (400 InvalidArgument, as S3 answers) before any body byte moves, wh
 upstream makes of it; an upstream that does not list a mode never sees the headers (the
 gateway cannot know that it would encrypt, and Ceph RGW 16 answers 200 to ``AES256`` and
 stores the object in the clear), so the request is 501 as before. SSE-KMS is 501 everywhere.
+A GET or HEAD with a customer key is the exception (:func:`for_object_read`): no object on
+such an upstream can be SSE-C encrypted, so S3's answer for a plain object is exact and given
+(clients such as rclone send their key on every read, and take any answer but 404 for an
+existing object); the key still never reaches that upstream.
 
 A request without any of these headers pays one header lookup per name read here.
 """
@@ -23,7 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.model import CopyObjectInput, CustomerKey, Encryption
+from s3proxy.model import CopyObjectInput, CustomerKey, Encryption, ReadConditions
 
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
@@ -194,11 +198,57 @@ def for_read(
     *,
     secure: bool,
 ) -> CustomerKey | None:
-    """GetObject, HeadObject, and a copy's source (``prefix``: SOURCE_CUSTOMER)."""
+    """A copy's source (``prefix``: SOURCE_CUSTOMER); GetObject and HeadObject go through
+    :func:`for_object_read`."""
     found = customer_key(headers, prefix)
     if found is not None:
         require_support(storage.locate(bucket, key)[0], found, secure=secure)
     return found
+
+
+NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
+
+
+class KeyForPlainObject(S3Error):
+    """S3's answer to a customer key for an object stored without one (400 InvalidRequest),
+    raised by :func:`for_object_read` before any upstream request where no object can be SSE-C
+    encrypted. Only :func:`plain_read_error` knows whether the object exists: a handler that
+    does not ask it answers this 400 for a missing key too, and never sends the key on."""
+
+    def __init__(self) -> None:
+        super().__init__(S3ErrorCode.InvalidRequest, NOT_APPLICABLE)
+
+
+def for_object_read(
+    storage: MappedStorage, bucket: str, key: str, headers: Mapping[str, str], *, secure: bool
+) -> CustomerKey | None:
+    """GetObject, HeadObject: :func:`for_read`, except on a bucket whose upstream does not take
+    SSE-C. No object there can be SSE-C encrypted, so S3's answers to a customer key for a
+    plain object are exact: 400 InvalidRequest over plain HTTP (before anything is looked up,
+    as for any SSE-C request), else :class:`KeyForPlainObject`."""
+    found = customer_key(headers)
+    if found is None:
+        return None
+    backend = storage.locate(bucket, key)[0]
+    if isinstance(backend, Encrypting) and "SSE-C" in backend.encryption_modes:
+        require_support(backend, found, secure=secure)
+        return found
+    if not secure:
+        raise S3Error(S3ErrorCode.InvalidRequest, INSECURE_CUSTOMER_KEY)
+    raise KeyForPlainObject
+
+
+async def plain_read_error(
+    storage: MappedStorage, bucket: str, key: str, error: KeyForPlainObject
+) -> S3Error:
+    """The answer to a GET/HEAD refused with ``error``: the object's own error when it cannot
+    be read (404 NoSuchKey, NoSuchBucket), else ``error``. One HEAD without the key or any
+    condition (the object is never served to such a read), for these requests only."""
+    try:
+        await storage.head_object(bucket, key, ReadConditions())
+    except S3Error as missing:
+        return missing
+    return error
 
 
 def upstream_headers(encryption: Encryption | None) -> dict[str, str]:
@@ -255,10 +305,7 @@ def check_read(reported_headers: Mapping[str, str], key: CustomerKey | None) -> 
     algorithm = reported_headers.get(_RESPONSE_CUSTOMER_ALGORITHM)
     if algorithm is None:
         if key is not None:
-            raise S3Error(
-                S3ErrorCode.InvalidRequest,
-                "The encryption parameters are not applicable to this object.",
-            )
+            raise S3Error(S3ErrorCode.InvalidRequest, NOT_APPLICABLE)
         return
     if key is None:
         raise S3Error(

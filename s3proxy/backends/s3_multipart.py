@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.complete_left_out import refuse_left_out
-from s3proxy.backends.s3_transport import BODY_ERRORS, discard, error_body
+from s3proxy.backends.s3_transport import BODY_ERRORS, _from_s3, discard, error_body
 from s3proxy.backends.upload_gone import ABORTS_GONE_UPLOADS, learn_abort_mode
 from s3proxy.backends.upload_markers import (
     KEPT,
@@ -217,14 +217,14 @@ _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
 
 async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
     """What this upstream's copies do (:data:`_COPIES_OWN_ETAG`, :data:`_KEEPS_COPY_CONDITIONS`),
-    learnt once from the ``Server`` header of a HEAD of a copy source; nothing while that
-    HEAD fails (the copy itself then reports the source's error)."""
+    learnt once from the ``Server`` of a HEAD of a copy source; nothing while that HEAD fails
+    (the copy reports it) or is not S3's own (:func:`_from_s3`: a page in front of it)."""
     if upstream.name in _COPIES_OWN_ETAG:
         return
     response = await upstream._send("HEAD", bucket, key, {})
     server = response.headers.get("Server", "").strip().lower()
     response.release()
-    if response.status < 300:
+    if response.status < 300 and _from_s3(response):
         _COPIES_OWN_ETAG[upstream.name] = not server.startswith(_CHUNK_ETAG_SERVERS)
         _KEEPS_COPY_CONDITIONS[upstream.name] = server.startswith(_COPY_CONDITION_SERVERS)
 

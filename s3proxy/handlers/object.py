@@ -244,6 +244,8 @@ async def put_object(ctx: RequestContext) -> S3Response:
 
 
 def _read_conditions(ctx: RequestContext) -> ReadConditions:
+    """May raise :class:`sse.KeyForPlainObject` (its callers turn it into the object's own
+    error where the object is missing)."""
     request = ctx.request
     header = request.header
     assert request.bucket is not None and request.key is not None
@@ -252,7 +254,7 @@ def _read_conditions(ctx: RequestContext) -> ReadConditions:
         if_none_match=header("if-none-match"),
         if_modified_since=usable_date(header("if-modified-since")),
         if_unmodified_since=usable_date(header("if-unmodified-since")),
-        customer_key=sse.for_read(
+        customer_key=sse.for_object_read(
             ctx.storage,
             request.bucket,
             request.key,
@@ -385,7 +387,10 @@ async def _get_object(ctx: RequestContext) -> S3Response:
     part_number = _part_number(ctx)
     byte_range = parse_range(ctx.request.header("range"))
     checksum_mode = _checksum_mode(ctx)
-    conditions = _read_conditions(ctx)
+    try:
+        conditions = _read_conditions(ctx)
+    except sse.KeyForPlainObject as error:
+        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
     overrides = _response_overrides(ctx)
     requested = ctx.request.header("range")
     if byte_range is not None and byte_range.suffix == 0:  # names no byte; upstreams differ
@@ -436,7 +441,10 @@ async def head_object(ctx: RequestContext) -> S3Response:
     await check_version(ctx)
     part_number = _part_number(ctx)
     checksum_mode = _checksum_mode(ctx)
-    conditions = _read_conditions(ctx)
+    try:
+        conditions = _read_conditions(ctx)
+    except sse.KeyForPlainObject as error:
+        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
     overrides = _response_overrides(ctx)
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
     info = plain_part_info(info, part_number)

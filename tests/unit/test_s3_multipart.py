@@ -229,7 +229,7 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
     seen: list[str] = []
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        headers = {"Server": server}
+        headers = {"Server": server, "x-amz-request-id": "r1"}
         stored = {"ETag": f'"{hashlib.md5(source).hexdigest()}"', "Last-Modified": MODIFIED}
         copying = "x-amz-copy-source" in request.headers
         seen.append(

@@ -219,8 +219,10 @@ def test_the_header_policy_passes_them_on(operation: Operation, headers: dict[st
 
 
 def test_a_customer_key_over_plain_http_is_400_where_it_would_be_served() -> None:
-    """S3 refuses SSE-C over HTTP; where the upstream cannot do SSE-C at all, the refusal stays
-    501 whatever the transport (the proxy does not do it, over TLS either)."""
+    """S3 refuses SSE-C over HTTP; where the upstream cannot do SSE-C at all, a write's refusal
+    stays 501 whatever the transport (the proxy does not do it, over TLS either). A read's key
+    there is answered as S3 answers it for a plain object (sse.for_object_read,
+    test_w14h2_sse_reads)."""
     key = CustomerKey("AES256", KEY_B64, KEY_MD5)
     with pytest.raises(S3Error) as caught:
         sse.require_support(Upstream("SSE-C"), key, secure=False)
