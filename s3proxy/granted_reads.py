@@ -236,8 +236,10 @@ async def _copy(ctx: RequestContext, refused: S3Error, runtime: Runtime) -> S3Re
     bucket"). Only on this failure path: copies within a tenant pay nothing."""
     try:
         source_bucket, source_key = copy_source(ctx)
-    except S3Error:
-        raise refused from None
+    except S3Error as error:
+        # A scoped key's refusal of the source stands: it is the answer without an ACL
+        # header, and the caller's NoSuchBucket (its ACL check reads the bucket first) hid it.
+        raise (error if error.code is S3ErrorCode.AccessDenied else refused) from None
     bucket = ctx.request.bucket
     if (
         refused.code in TRIGGERS

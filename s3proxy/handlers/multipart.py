@@ -55,7 +55,7 @@ from s3proxy.handlers.part_copy_checksum import (
     stored_part_checksum,
     summing,
 )
-from s3proxy.handlers.upload_ids import issue_upload_id, verified_upload
+from s3proxy.handlers.upload_ids import issue_upload_id, upload_of
 from s3proxy.model import (
     CompletedPart,
     CompleteMultipartInput,
@@ -88,10 +88,10 @@ def _target(ctx: RequestContext) -> tuple[str, str]:
     return bucket, key
 
 
-def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
+async def _upload(ctx: RequestContext) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
     """The upstream id, records and SSE-S3 flag the client's UploadId names."""
     bucket, key = _target(ctx)
-    return verified_upload(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
+    return await upload_of(ctx, bucket, key, ctx.request.query.get("uploadId", ""))
 
 
 def _sse_headers(encryption: Encryption | None, sse_s3: bool) -> list[tuple[str, str]]:
@@ -164,7 +164,7 @@ async def create_multipart_upload(ctx: RequestContext) -> S3Response:
 async def upload_part(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = await _upload(ctx)
     content_md5 = ctx.request.header("content-md5")
     md5 = parse_content_md5(content_md5)
     checksum = ChecksumVerifier.from_headers(ctx.request.header_map)
@@ -233,7 +233,7 @@ def copy_source_range(value: str | None) -> tuple[int, int] | None:
 async def upload_part_copy(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     number = part_number(ctx.request.query.get("partNumber"))
-    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = await _upload(ctx)
     source_bucket, source_key = copy_source(ctx)
     header = ctx.request.header
     headers = ctx.request.header_map
@@ -360,7 +360,7 @@ async def _check_checksum_type(
 
 async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    upstream_id, recorded, marks, sse_s3 = _upload(ctx)
+    upstream_id, recorded, marks, sse_s3 = await _upload(ctx)
     md5 = parse_content_md5(ctx.request.header("content-md5"))
     conditions = write_conditions(ctx.request.header)
     # A body over 1 MiB is read and parsed under the expensive slot (s3proxy.body.held_body).
@@ -416,5 +416,5 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
 
 async def abort_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
-    await ctx.storage.uploads.abort(bucket, key, *_upload(ctx)[:3])
+    await ctx.storage.uploads.abort(bucket, key, *(await _upload(ctx))[:3])
     return S3Response(status=204)

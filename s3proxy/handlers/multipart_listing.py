@@ -17,7 +17,7 @@ from s3proxy.checksums import multipart_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import url_encoding
 from s3proxy.handlers.context import RequestContext
-from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, verified_upload
+from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, upload_of
 from s3proxy.listing import ListQuery
 from s3proxy.multipart_xml import list_parts_pieces, list_uploads_pieces
 from s3proxy.responses import S3Response, xml_stream
@@ -44,7 +44,7 @@ async def list_parts(ctx: RequestContext) -> S3Response:
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
     upload_id = ctx.request.query.get("uploadId", "")
-    upstream_id, recorded, marks, _ = verified_upload(ctx, bucket, key, upload_id)
+    upstream_id, recorded, marks, _ = await upload_of(ctx, bucket, key, upload_id)
     max_parts = bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
     marker = bounded(ctx, "part-number-marker", 0, None)
     page = await ctx.storage.uploads.list_parts(

@@ -62,6 +62,22 @@ def verified_marks(
     return upstream, checksum, marks
 
 
+async def upload_of(
+    ctx: RequestContext, bucket: str, key: str, upload_id: str
+) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
+    """:func:`verified_upload` in S3's order of errors: a bucket the caller does not have is
+    NoSuchBucket before its UploadId is looked at, so another tenant's bucket that grants the
+    caller READ answers the 403 AccessDenied it answers any write (:mod:`s3proxy.granted_reads`)
+    and no UploadId answers for a bucket nobody has. Before wave 14 every UploadId not bound to
+    the caller's target was NoSuchUpload, whatever the bucket. Only that error path pays the
+    bucket's existence check (cached, :meth:`BucketRegistry.require`)."""
+    try:
+        return verified_upload(ctx, bucket, key, upload_id)
+    except S3Error:
+        await ctx.storage.buckets.require(bucket)
+        raise
+
+
 def verified_upload(
     ctx: RequestContext, bucket: str, key: str, upload_id: str
 ) -> tuple[str, UploadChecksum | None, UploadMarks, bool]:
