@@ -21,7 +21,11 @@ upstream keeps. Every other name is stored as it is, as before, so an object wri
 earlier release reads as it did. A client name that begins with :data:`CARRIER` is packed on
 every upstream, so such a stored entry is always the proxy's; the digest it begins with makes
 one that an earlier release stored for a client read as it was written (README, "The upstream
-layout").
+layout"). Whatever decodes to what no header value carries (a control character, a character
+past ISO-8859-1, invalid UTF-8) or a name that is no token was never written so by the proxy:
+it is read as stored (decoded, uvicorn refused the answer and every HEAD and GET of the object
+failed; such entries come from another tool's writes into a mapped bucket, or from a forged
+entry an older release stored for a client).
 """
 
 from __future__ import annotations
@@ -80,7 +84,11 @@ def metadata_from_upstream(value: str) -> str:
         return value
     quoted = value[len(_ENCODED_WORD) : -2]
     raw = _Q_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), quoted)
-    return raw.encode("latin-1").decode("utf-8", "surrogatepass")
+    try:
+        decoded = raw.encode("latin-1").decode("utf-8", "surrogatepass")
+    except UnicodeError:  # not the proxy's encoded word (module docstring)
+        return value
+    return decoded if _header_text(decoded) else value
 
 
 def upstream_metadata(metadata: Mapping[str, str], folds_names: bool | None) -> dict[str, str]:
@@ -126,7 +134,13 @@ def unpacked(metadata: dict[str, str]) -> dict[str, str]:
     names = {name: value for name, value in metadata.items() if name not in carried}
     for entry in entries.split(";"):
         name, _, value = entry.partition("=")
-        names[_unquoted(name)] = _unquoted(value)
+        try:
+            name, value = _unquoted(name), _unquoted(value)
+        except UnicodeError:
+            return metadata
+        if _TOKEN.fullmatch(name) is None or not _header_text(value):
+            return metadata  # not the proxy's either (module docstring)
+        names[name] = value
     return names
 
 
@@ -144,6 +158,18 @@ def _quoted(text: str) -> str:
 
 def _unquoted(text: str) -> str:
     return unquote(text, encoding="utf-8", errors="surrogatepass")
+
+
+_NOT_HEADER_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+"""What no header value holds (uvicorn refuses an answer with it; the HTTP layer a request)."""
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]*")
+"""What a header name (and so a metadata name) is made of."""
+
+
+def _header_text(value: str) -> bool:
+    """Whether ``value`` can be a header value read here: each character one byte received."""
+    return (value.isascii() or max(value) <= "\xff") and _NOT_HEADER_TEXT.search(value) is None
 
 
 _FIXDATE = re.compile(
@@ -219,6 +245,12 @@ def content_from_upstream(metadata: dict[str, str], content: dict[str, str]) -> 
         if carried is None:
             continue
         digest, _, quoted = carried.partition(";")
-        if _digest(quoted) == digest:
+        if _digest(quoted) != digest:
+            continue
+        try:
+            value = _unquoted(quoted)
+        except UnicodeError:
+            continue
+        if _header_text(value):  # else not the proxy's either (module docstring)
             del metadata[entry]
-            content[name] = _unquoted(quoted)
+            content[name] = value
