@@ -26,7 +26,13 @@ from s3proxy.http_errors import (
 )
 from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
 from s3proxy.uvicorn_cycle import S3Cycle
-from s3proxy.uvicorn_pipeline import MAX_PIPELINED, MAX_STASH, PipelinedProtocol, after_messages
+from s3proxy.uvicorn_pipeline import (
+    MAX_PIPELINED,
+    MAX_STASH,
+    ChunkedShadow,
+    PipelinedProtocol,
+    message_start,
+)
 
 UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
 
@@ -102,6 +108,7 @@ class S3Protocol(PipelinedProtocol):
         self.partial = b""  # the unfinished head's bytes so far, kept while requests queue
         self.refeeding = False  # a parse of the stash is scheduled
         self.eof_pending = False  # the client half-closed while bytes were stashed
+        self.shadow: ChunkedShadow | None = None  # the chunked body a read ended in, followed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -183,6 +190,8 @@ class S3Protocol(PipelinedProtocol):
         if self.stash:  # requests still to parse and answer: the end comes after them
             self.eof_pending = True
             return True
+        if self.deferred is not None:  # answers still to send before the refusal and the close
+            return True
         cycle = self.cycle
         if cycle is None or cycle.disconnected or cycle.response_complete or self.refused:
             return None
@@ -206,7 +215,12 @@ class S3Protocol(PipelinedProtocol):
             return
         done = self.messages_done
         prefix, self.partial = self.partial, b""
-        at_start = not self.in_message or bool(prefix)  # prefix + data begins with a request
+        between = not self.in_message  # data begins with a request (its method, if refused)
+        at_start = between or bool(prefix)  # prefix + data begins with a request
+        # else it begins inside a chunked body: where that request ends in it is known to its
+        # shadow, if it has one (s3proxy.uvicorn_pipeline.ChunkedShadow)
+        follow, self.shadow = (None, None) if at_start else (self.shadow, None)
+        known = at_start or follow is not None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -215,7 +229,8 @@ class S3Protocol(PipelinedProtocol):
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, _Full):
                 whole = prefix + data
-                offset = after_messages(whole, self.messages_done - done) if at_start else None
+                ended = self.messages_done - done
+                offset = message_start(whole, ended, follow) if known else None
                 if offset is not None:
                     self.hold_back(whole[offset:])
                     return
@@ -224,17 +239,18 @@ class S3Protocol(PipelinedProtocol):
             if (
                 self.refusal is None
                 and self.messages_done == done
-                and self.head_bytes == 0  # this read starts the head: its first word is the method
+                and between  # not a body's bytes: its first word is the method (before, a read
+                # beginning inside a chunked body took the body's first word for one: 405)
                 and unknown_method(data.partition(b" ")[0])
                 and b" " in data
             ):
                 error = S3Error(S3ErrorCode.MethodNotAllowed)
             self.refuse(error)
             return
-        if self.in_message and self.in_head and at_start:
+        if self.in_message and self.in_head and known:
             ended = self.messages_done - done
             if ended == 0 or self.answering():  # a head begun, or a request pipelined
-                self.keep_partial(prefix + data, ended)
+                self.keep_partial(prefix + data, ended, follow)
         if self.in_head and not self.transport.is_closing():
             # An unfinished head: every byte of this read belongs to it, unless a request
             # ended in this read (then part of it was that request's body, and counting starts
@@ -251,6 +267,8 @@ class S3Protocol(PipelinedProtocol):
             if framing > MAX_CHUNK_FRAMING:  # trailers: as their size is answered anyway
                 too_long = head_too_large() if self.in_trailers else None
                 self.refuse(too_long or S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
+        if known and self.body_left == -2 and not self.in_head and not self.transport.is_closing():
+            self.follow_chunked(prefix + data, self.messages_done - done, follow)
 
     def upgraded(self, rest: bytes) -> None:
         """No upgrade is served (RFC 9110 §7.8 lets a server ignore Upgrade): a request with
@@ -324,18 +342,26 @@ class S3Protocol(PipelinedProtocol):
             # after it (a pipelined head, or bytes past its Content-Length). Its answer first.
             self.deferred = error
             return
+        if cycle is not None and any(queued is cycle for queued, _ in self.pipeline):
+            # Refused inside the body of a request queued behind others: it never runs, and
+            # its answer comes after theirs (before, it came first and the connection closed,
+            # so the client took it for the first one's answer and the others had none).
+            self.pipeline.remove(next(item for item in self.pipeline if item[0] is cycle))
+            cycle.response_complete = True
+            self.deferred = error
+            return
         if cycle is None or cycle.response_complete:
             self.transport.write(error_bytes(error))
         elif not cycle.response_started:
-            # Inside the body of a request the application is handling: it will find the
+            # Inside the body of the request the application is handling: it will find the
             # client gone and log the request's one line, with this answer (error_response).
-            running = all(queued is not cycle for queued, _ in self.pipeline)
-            self.transport.write(error_bytes(error, cycle.scope if running else None))
+            self.transport.write(error_bytes(error, cycle.scope))
         self.transport.close()
 
     def on_response_complete(self) -> None:
         deferred = self.deferred
-        if deferred is not None and (self.cycle is None or self.cycle.response_complete):
+        waiting = self.pipeline or not (self.cycle is None or self.cycle.response_complete)
+        if deferred is not None and not waiting:
             self.deferred = None
             if not self.transport.is_closing():
                 self.transport.write(error_bytes(deferred))
