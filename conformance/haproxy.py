@@ -26,8 +26,10 @@ The choices that matter, each for a reason the test checks:
   buffer (``tune.bufsize``, raised here from 16 KiB) still cannot be replayed.
 - ``option httpchk GET /readyz`` on each replica's admin port: a replica whose upstream is
   unreachable, or that is draining (its admin port closes too: refused at once), is taken out of
-  rotation. ``timeout check 3s``: /readyz probes the upstream buckets, and on a busy machine that
-  takes longer than a short check interval; without it the check times out after ``inter`` and
+  rotation. ``timeout check 4s`` (above ``server.readiness_timeout``, 3 s, so that a slow
+  upstream is /readyz's 503, not a check timeout): /readyz probes the upstream buckets, and on a
+  busy machine that takes longer than a short check interval; without it the check times out
+  after ``inter`` and
   healthy replicas were all marked DOWN at once (seen here with ``inter 200ms``: 503 for every
   request until they came back).
 
@@ -133,7 +135,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout http-request 30s
-    timeout check 3s
+    timeout check 4s
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response

@@ -150,10 +150,12 @@ class Gateway:
         for backend in self.backends.values():
             await backend.close()
 
-    async def check_ready(self, timeout: float = 3.0) -> dict[str, tuple[str, str]]:
+    async def check_ready(self, timeout: float | None = None) -> dict[str, tuple[str, str]]:
         """Probe every upstream bucket the configuration uses: per "upstream/bucket", "ok" or
         the condition an operator must fix (NoSuchBucket, AuthFailure, Unreachable, timeout …),
-        with a detail."""
+        with a detail. Each has ``timeout`` seconds (server.readiness_timeout by default)."""
+        if timeout is None:
+            timeout = self.runtime.settings.server.readiness_timeout
         targets: set[tuple[str, str]] = set()
         for storage in self.runtime.storages.values():
             tenant = storage.tenant

@@ -17,8 +17,9 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hypercorn.asyncio import serve
@@ -118,7 +119,30 @@ class Role:
     announce: bool = True
 
 
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=backlog)
+
+
+def bind_ports(settings: Settings, role: Role) -> Role:
+    """The role with both ports bound, for the one process that serves both: the servers bound
+    them as they started, after the "serving" line, so a port in use was said to be served
+    first. OSError (nothing left bound) if either cannot be. The backlogs are those each server
+    would have given its own socket."""
+    server = settings.server
+    s3_backlog = 1024 if server.engine == "uvicorn" else HypercornConfig.backlog
+    s3 = _listen(server.host, server.port, s3_backlog)
+    try:
+        admin = _listen(server.admin_host, server.admin_port, HypercornConfig.backlog)
+    except OSError:
+        s3.close()
+        raise
+    return replace(role, s3_fd=s3.detach(), admin_fd=admin.detach())
+
+
 async def serve_role(settings: Settings, config_path: Path | None, role: Role) -> int:
+    if role.serve_s3 and role.serve_admin and role.s3_fd is None and role.admin_fd is None:
+        role = bind_ports(settings, role)
     gateway = Gateway(settings)
     s3_config = _hypercorn_config(settings.server.host, settings.server.port, settings)
     if role.s3_fd is not None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 from s3proxy.owner import OWNER_ID_RE
 
@@ -60,11 +60,37 @@ AccessKey = Annotated[
     Field(min_length=3, max_length=128),
     rule(lambda k: not set(k) & set(" \t\n/:,"), "must not contain whitespace, '/', ':' or ','"),
 ]
-UpstreamBucket = Annotated[str, rule(lambda b: b and "/" not in b, "must be a bucket name")]
+UPSTREAM_BUCKET_RE = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+UpstreamBucket = Annotated[
+    str,
+    rule(
+        lambda b: UPSTREAM_BUCKET_RE.fullmatch(b) and b.strip("."),
+        "must be a bucket name",  # letters, digits, '.', '_' and '-'
+    ),
+]
+"""An upstream's bucket: S3's rules and the older, looser ones stores still accept (upper case,
+'_', up to 255), but nothing that would change the request's URL or signature (a space, '?',
+'#', '%', '/') or name a directory ('.', '..'): those were taken and failed at the first
+request, far from the configuration."""
+REGION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+Region = Annotated[
+    str,
+    rule(REGION_RE.fullmatch, "must be a region name such as 'us-east-1' (letters, digits, '-')"),
+]
+"""A region, signed in every request's credential scope (``date/region/s3/aws4_request``): a
+'/' or a space there made every signature fail, with nothing naming the setting."""
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML's true is an int to pydantic: port 1
+        raise ValueError("must be a port number (0-65535), not true or false")
+    return value
+
+
 OwnerId = Annotated[
     str, rule(OWNER_ID_RE.fullmatch, 'must be 12 digits, quoted in YAML ("012345678901")')
 ]
-Port = Annotated[int, Field(ge=0, le=65535)]
+Port = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=0, le=65535)]
 Domain = Annotated[str, AfterValidator(_domain)]
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from s3proxy.config.fields import Domain, FrozenModel, Port, Secret
+from s3proxy.config.fields import Domain, FrozenModel, Port, Region, Secret
 
 
 class ServerLimits(FrozenModel):
@@ -39,7 +39,7 @@ class ServerConfig(FrozenModel):
     port: Port = 9000
     admin_host: str = "127.0.0.1"
     admin_port: Port = 9001
-    region: str = Field(default="us-east-1", min_length=1)
+    region: Region = "us-east-1"
     strict_region: bool = False
     virtual_host_domains: list[Domain] = Field(default_factory=list)
     secret: Secret | None = None
@@ -66,6 +66,11 @@ class ServerConfig(FrozenModel):
     drain_delay: float = Field(default=0.0, ge=0)
     """Seconds between SIGTERM and closing the listener: /readyz answers 503 while requests are
     still served, so a load balancer takes the replica out before it stops accepting."""
+    readiness_timeout: float = Field(default=3.0, gt=0, le=60)
+    """Seconds each upstream bucket has to answer /readyz's check (all are checked at once);
+    one slower is "timeout" and /readyz answers 503. Keep it below the probe's own timeout (the
+    Helm chart derives it from probes.readiness.timeoutSeconds): then a slow upstream makes the
+    replica unready, with its condition named, instead of probes that time out now and then."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from s3proxy.config.fields import FrozenModel, Secret
+from s3proxy.config.fields import FrozenModel, Region, Secret
 from s3proxy.storage_classes import STORAGE_CLASSES
 
 
@@ -21,7 +21,7 @@ class UpstreamConfig(FrozenModel):
 
     type: Literal["s3"] = "s3"
     endpoint: str
-    region: str = Field(default="us-east-1", min_length=1)
+    region: Region = "us-east-1"
     access_key: Secret | None = None
     secret_key: Secret | None = None
     """Static keys. Without them the AWS credential chain provides them (environment, profile,

@@ -69,8 +69,17 @@ the probes and Services use.
 {{- $_ := set $server "port" (int .Values.ports.s3) }}
 {{- $_ := set $server "admin_host" "0.0.0.0" }}
 {{- $_ := set $server "admin_port" (int .Values.ports.admin) }}
+{{- $_ := set $server "readiness_timeout" (include "s3proxy.readinessTimeout" . | float64) }}
 {{- $_ := set $config "server" $server }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* server.readiness_timeout: 1 s less than the readiness probe's timeout (0.5 s under a 1-s
+probe), so that an upstream slower than it fails /readyz with its condition named, before the
+kubelet gives up on the probe, rather than timing the probe out now and then. */}}
+{{- define "s3proxy.readinessTimeout" -}}
+{{- $probe := int .Values.probes.readiness.timeoutSeconds }}
+{{- if gt $probe 1 }}{{ sub $probe 1 }}{{ else }}0.5{{ end }}
 {{- end }}
 
 {{/* server.shutdown_timeout (s3proxy's default 30 s), rounded up to whole seconds. */}}
