@@ -37,7 +37,7 @@ from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry, multiprocess
 
 from s3proxy import event_loop
-from s3proxy.backends import bucket_cache
+from s3proxy.backends import bucket_cache, key_turns
 from s3proxy.config import Settings
 from s3proxy.server import STOP_NOW, Role, address, serve_role
 
@@ -100,6 +100,7 @@ class Supervisor:
             return 1
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         bucket_cache.share_between_processes(self.workers + 1)  # + the admin process
+        key_turns.share_between_processes()  # a quota tenant's key writes take turns
         self._spawn("admin")
         for _ in range(self.workers):
             self._spawn("worker")

@@ -239,7 +239,7 @@ class MappedStorage:
         usage = self.usage_book(scopes, backend)
         delete = backend.delete_object
         if usage is not None:
-            await usage.removed(scopes, [location], lambda: delete(location.bucket, location.key))
+            await usage.deleted(scopes, location)  # what it freed, under If-Match where it can
         else:
             await delete(location.bucket, location.key)
 
@@ -306,8 +306,7 @@ class MappedStorage:
         scopes = self.quota_scopes(bucket)
         usage = self.usage_book(scopes, backend)
         if usage is not None:
-            delete = backend.delete_object
-            await usage.removed(scopes, [location], lambda: delete(location.bucket, location.key))
+            await usage.deleted(scopes, location)  # what it freed, under If-Match where it can
         else:
             await backend.delete_object(location.bucket, location.key)
         await self.classes.removed(bucket, [key], backend)

@@ -7,8 +7,9 @@ a delete what it frees) with a HEAD, then writes, then counts the difference
 old size and both count it: twenty racing overwrites and deletes of one key left usage at 10
 objects for 2 stored (SeaweedFS; Ceph RGW alike). Holding a key's lock (:class:`KeyLocks`)
 from the read to the count makes each write read what the previous one left. Only quota
-tenants take these locks, and only writes of the same key wait on each other; writes through
-other processes can still race (README "Quotas", drift).
+tenants take these locks, and only writes of the same key wait on each other; the workers of
+one server take turns too (:mod:`.key_turns`), replicas on other hosts can still race (README
+"Quotas", drift).
 
 **A write stored but unanswered.** An upstream can store a PutObject, CopyObject or
 CompleteMultipartUpload and lose the connection before its answer (a crash, a reset): the
@@ -27,14 +28,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from s3proxy.backends import key_turns
 from s3proxy.backends.base import Backend
 from s3proxy.backends.usage_figures import head_size
 from s3proxy.completion import latest_parts
-from s3proxy.errors import S3Error
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import PartInfo
+from s3proxy.model import PartInfo, ReadConditions
 from s3proxy.quotas import Usage
 
 K = TypeVar("K")
@@ -50,7 +52,8 @@ class _Writers:
 
 
 class KeyLocks(Generic[K]):
-    """Locks by key, created on demand and dropped when unused (no growth with the keys)."""
+    """Locks by key, created on demand and dropped when unused (no growth with the keys); a
+    key's lock also takes its turn among the workers of one server (:mod:`.key_turns`)."""
 
     def __init__(self) -> None:
         self._writers: dict[K, _Writers] = {}
@@ -65,6 +68,7 @@ class KeyLocks(Generic[K]):
         wanted = sorted(set(keys))  # type: ignore[type-var]
         entries: list[tuple[K, _Writers]] = []
         acquired: list[_Writers] = []
+        ranges: list[int | None] = []
         try:
             for key in wanted:
                 entry = self._writers.get(key)
@@ -74,8 +78,11 @@ class KeyLocks(Generic[K]):
                 entries.append((key, entry))
                 await entry.lock.acquire()
                 acquired.append(entry)
+                ranges.append(await key_turns.take(key))  # the other workers' turn
             yield
         finally:
+            for at in ranges:
+                key_turns.give(at)
             for entry in acquired:
                 entry.lock.release()
             for key, entry in entries:
@@ -85,10 +92,13 @@ class KeyLocks(Generic[K]):
 
 
 class _Gate:
-    __slots__ = ("closing", "ending", "parts", "turn", "users")
+    __slots__ = ("closing", "ending", "parts", "shared", "sharing", "turn", "users")
 
     def __init__(self) -> None:
         self.turn = asyncio.Condition()
+        self.sharing = asyncio.Lock()
+        self.shared: int | None = None
+        """The upload's range, held shared for this process's parts in flight (key_turns)."""
         self.parts = 0
         """Part writes of the upload in flight."""
         self.closing = 0
@@ -109,7 +119,9 @@ class UploadGates(Generic[K]):
     completed and 204 to an abort of one already gone, so two at once would each free its parts
     (measured: usage went negative); one after the other, the second finds the upload gone and
     frees nothing. Parts of one upload still run side by side; only a quota tenant's writes on
-    an S3 upstream take these gates."""
+    an S3 upstream take these gates. Across the workers of one server the upload's range in
+    the shared file (:mod:`.key_turns`) does the same: this process's parts in flight hold it
+    shared, a Complete or abort holds it alone."""
 
     def __init__(self) -> None:
         self._gates: dict[K, _Gate] = {}
@@ -137,10 +149,16 @@ class UploadGates(Generic[K]):
                 await gate.turn.wait_for(lambda: not gate.closing)
                 gate.parts += 1
             try:
+                async with gate.sharing:  # the first part in flight takes the shared range
+                    if gate.shared is None:
+                        gate.shared = await key_turns.take(("upload", key), shared=True)
                 yield
             finally:
                 async with gate.turn:
                     gate.parts -= 1
+                    if not gate.parts:
+                        key_turns.give(gate.shared)
+                        gate.shared = None
                     gate.turn.notify_all()
         finally:
             self._leave(key, gate)
@@ -156,7 +174,11 @@ class UploadGates(Generic[K]):
                 async with gate.turn:
                     await gate.turn.wait_for(lambda: not gate.parts and not gate.ending)
                     gate.ending = ending = True
-                yield
+                alone = await key_turns.take(("upload", key))  # other workers' parts end first
+                try:
+                    yield
+                finally:
+                    key_turns.give(alone)
             finally:
                 async with gate.turn:
                     gate.closing -= 1
@@ -253,3 +275,47 @@ def stored_bytes(stored: Iterable[PartInfo]) -> int:
         if found is None or part.last_modified > found.last_modified:
             latest[part.part_number] = part
     return sum(part.size for part in latest.values())
+
+
+DELETE_TRIES = 3
+"""Conditional deletes of one key before the last one goes without a condition."""
+
+
+@runtime_checkable
+class MatchingDeletes(Protocol):
+    """An upstream that can delete under ``If-Match`` (:meth:`.s3.S3Backend.delete_matching`)."""
+
+    async def delete_matching(self, bucket: str, key: str, etag: str) -> None: ...
+
+
+async def delete_counted(backend: Backend, location: UpstreamLocation) -> int | None:
+    """A quota tenant's DeleteObject: the size it freed (None: it freed nothing). Its key's
+    turn (:class:`KeyLocks`) covers one server; a replica elsewhere may delete the same object
+    at once, and both would free its size. So the delete is sent under ``If-Match`` with the
+    ETag its HEAD read, and counts only if that holds: on a 412 or 404 (the object replaced, or
+    gone: S3 answers 404 there, SeaweedFS 412) the key is read again and the delete tried
+    again; one that finds nothing frees nothing (the client's answer is 204 all the same, as
+    S3's). Ceph RGW 16 ignores the header (measured: a wrong ETag deletes), so there two
+    replicas can still both count a delete (README "Quotas")."""
+    for tries in range(DELETE_TRIES, 0, -1):
+        try:
+            info = await backend.head_object(location.bucket, location.key, ReadConditions())
+        except S3Error as error:
+            if error.code is S3ErrorCode.NoSuchKey:
+                await backend.delete_object(location.bucket, location.key)
+                return None
+            if error.status >= 500:
+                raise
+            size = await head_size(backend, location)  # an SSE-C object: its listing entry
+            await backend.delete_object(location.bucket, location.key)
+            return size
+        if tries == 1 or not isinstance(backend, MatchingDeletes):
+            await backend.delete_object(location.bucket, location.key)
+            return info.size
+        try:
+            await backend.delete_matching(location.bucket, location.key, info.etag)
+            return info.size
+        except S3Error as error:
+            if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
+                raise
+    return None  # pragma: no cover (the last try goes without a condition)

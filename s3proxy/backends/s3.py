@@ -237,6 +237,15 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
                 raise
         response.release()
 
+    async def delete_matching(self, bucket: str, key: str, etag: str) -> None:
+        """DeleteObject under ``If-Match: etag``: S3 (since 2025) and SeaweedFS refuse it 412
+        when the object is another, and when it is gone 404 (S3) or 412 (SeaweedFS); Ceph RGW
+        16 ignores the header and deletes (:func:`.quota_writes.delete_counted`)."""
+        headers = {"if-match": if_match_for(etag, self.ceph_rgw)}
+        response = await self._send("DELETE", bucket, key, headers)
+        await self._raise_for_status(response)
+        response.release()
+
     async def list_objects(
         self,
         bucket: str,

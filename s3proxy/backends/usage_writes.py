@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from s3proxy.backends.quota_writes import (
     KeyLocks,
     UploadGates,
+    delete_counted,
     landed,
     part_landed,
     part_resent,
@@ -232,6 +233,17 @@ class WritingBook:
         touched = [r for r in roots if self._holds(r, location)]
         self._add(self._mine, touched, -parts_change(parts))
         self._changed()
+
+    async def deleted(self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation) -> None:
+        """A DeleteObject, freeing what the object counted if this delete removed it (under
+        its key's turn; :func:`~.quota_writes.delete_counted`)."""
+        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
+            freed = await delete_counted(self._backends[location.upstream], location)
+            if freed is not None:
+                roots = {r for scope in scopes for r in scope.roots}
+                touched = [r for r in roots if self._holds(r, location)]
+                self._add(self._mine, touched, Usage(-1, -freed))
+            self._changed()
 
     async def removed(
         self,
