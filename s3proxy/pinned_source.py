@@ -69,16 +69,16 @@ def _unconditional(conditions: ReadConditions) -> ReadConditions:
     return ReadConditions(customer_key=conditions.customer_key)
 
 
-class PinnedBackend:
-    """The source's upstream, answering only for the recorded object (everything not read
-    here is passed through unchanged)."""
+class _PinnedReads:
+    """GET and HEAD through ``_inner`` (a backend or a tenant's storage), answered only for the
+    recorded object; everything not read here is passed through unchanged."""
 
-    def __init__(self, backend: Backend, pin: _Pin) -> None:
-        self._backend = backend
+    def __init__(self, inner: Any, pin: _Pin) -> None:
+        self._inner = inner
         self._pin = pin
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
+        return getattr(self._inner, name)
 
     async def get_object(
         self,
@@ -89,7 +89,7 @@ class PinnedBackend:
         *rest: Any,
         **named: Any,
     ) -> GetObjectOutput:
-        got = await self._backend.get_object(
+        got = await self._inner.get_object(
             bucket, key, byte_range, _unconditional(conditions), *rest, **named
         )
         return await self._pin.checked_get(got)
@@ -97,11 +97,16 @@ class PinnedBackend:
     async def head_object(
         self, bucket: str, key: str, conditions: ReadConditions, *rest: Any, **named: Any
     ) -> ObjectInfo:
-        info = await self._backend.head_object(
+        """As the copy's 412 names its failed condition: of the granted object only."""
+        info = await self._inner.head_object(
             bucket, key, _unconditional(conditions), *rest, **named
         )
         self._pin.check(info)
-        return info
+        return cast("ObjectInfo", info)
+
+
+class PinnedBackend(_PinnedReads):
+    """The source's upstream, answering only for the recorded object."""
 
     async def list_objects(self, *args: Any, **named: Any) -> Any:
         """Never: a listing would show the key's entry whatever object it is now (a HEAD
@@ -109,49 +114,21 @@ class PinnedBackend:
         raise self._pin.refused
 
     async def get_object_tagging(self, bucket: str, key: str) -> Any:
-        tags = await self._backend.get_object_tagging(bucket, key)
+        tags = await self._inner.get_object_tagging(bucket, key)
         await self.head_object(bucket, key, ReadConditions())  # still the granted object
         return tags
 
 
-class PinnedSource:
+class PinnedSource(_PinnedReads):
     """Another tenant's storage as a copy source granted by ``record`` alone."""
 
     def __init__(self, storage: MappedStorage, record: ObjectAcl, refused: S3Error) -> None:
-        self._storage = storage
-        self._pin = _Pin(record, refused)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._storage, name)
+        super().__init__(storage, _Pin(record, refused))
 
     async def existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
-        backend, location = await self._storage.existing(bucket, key)
+        backend, location = await self._inner.existing(bucket, key)
         apart = dataclasses.replace(location, upstream=location.upstream + ELSEWHERE)
         return cast("Backend", PinnedBackend(backend, self._pin)), apart
-
-    async def head_object(
-        self, bucket: str, key: str, conditions: ReadConditions, *rest: Any, **named: Any
-    ) -> ObjectInfo:
-        """As the copy's 412 names its failed condition: of the granted object only."""
-        info = await self._storage.head_object(
-            bucket, key, _unconditional(conditions), *rest, **named
-        )
-        self._pin.check(info)
-        return info
-
-    async def get_object(
-        self,
-        bucket: str,
-        key: str,
-        byte_range: Any,
-        conditions: ReadConditions,
-        *rest: Any,
-        **named: Any,
-    ) -> GetObjectOutput:
-        got = await self._storage.get_object(
-            bucket, key, byte_range, _unconditional(conditions), *rest, **named
-        )
-        return await self._pin.checked_get(got)
 
 
 def pinned(storage: MappedStorage, record: ObjectAcl, refused: S3Error) -> MappedStorage:
