@@ -1,7 +1,7 @@
 """The admin port's application: liveness, readiness, metrics and usage.
 
 Never served on the S3 port (a bucket may be named ``healthz``); split from :mod:`s3proxy.app`,
-whose :class:`~s3proxy.app.Gateway` it reads.
+whose :class:`~s3proxy.gateway.Gateway` it reads.
 
 ``/metrics`` is rendered in a thread, not on the event loop: prometheus_client renders ~30,000
 series (1,000 tenants, ten operations, three statuses) in 1-3 s of pure Python, and on the loop
@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from s3proxy import metrics
-from s3proxy.app import Gateway
 from s3proxy.errors import S3Error
+from s3proxy.gateway import Gateway
 from s3proxy.quotas import QuotaPolicy, usage_report
 
 T = TypeVar("T")

@@ -66,9 +66,9 @@ from s3proxy.request import S3Request, decode_component
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
-    from s3proxy.app import Runtime
     from s3proxy.backends.mapped import MappedStorage
     from s3proxy.body import TimedReceive
+    from s3proxy.gateway import Runtime
 
 READS = frozenset(
     {

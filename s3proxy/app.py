@@ -3,7 +3,8 @@
 Request flow, one direction only: parse → resolve operation → authenticate → handler →
 tenant storage → backend. The S3 app is plain ASGI (no per-request framework objects: Hypercorn
 alone costs ~150 µs a request). Configuration that SIGHUP may change lives in one immutable
-:class:`Runtime` that :meth:`Gateway.reload` swaps whole, so a request sees one config only.
+:class:`~s3proxy.gateway.Runtime` that :meth:`~s3proxy.gateway.Gateway.reload` swaps whole, so a
+request sees one config only (:mod:`s3proxy.gateway`, re-exported here).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,27 +21,20 @@ from s3proxy import anonymous, expensive, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.payload import check_streaming_body
 from s3proxy.auth.sigv2 import VerifiedSigV2
-from s3proxy.backends import bucket_cache, usage_records
-from s3proxy.backends.base import Backend, NotReady
-from s3proxy.backends.key_encoding import KeyEncodings
-from s3proxy.backends.mapped import MappedStorage
-from s3proxy.backends.s3 import S3Upstream
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
-from s3proxy.config import LocalStoreConfig, Settings, UpstreamConfig
-from s3proxy.config.models import ServerLimits, TenantLimits
+from s3proxy.config import Settings
 from s3proxy.cors_requests import add_response_headers, preflight
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.grants import Grant, Grants, check_request
+from s3proxy.gateway import Gateway, Runtime
+from s3proxy.grants import check_request
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.http_errors import answered_below
-from s3proxy.layout import shard_digits
-from s3proxy.limits import CURRENT_TENANT, Admission, Gate, Metered, Reservation, declared_bytes
+from s3proxy.limits import CURRENT_TENANT, Gate, Metered, Reservation, declared_bytes
 from s3proxy.logs import timestamp, write_access_line
 from s3proxy.operations import REFUSALS, Operation, refusal, resolve
-from s3proxy.owner import Owner, check_expected_owner
-from s3proxy.quotas import policy_for
+from s3proxy.owner import check_expected_owner
 from s3proxy.request import S3Request, new_request_id, parse_request
 from s3proxy.responses import ResponseAborted, S3Response, Send, send_response, xml_response
 from s3proxy.xmlcodec import error_xml
@@ -49,141 +42,7 @@ from s3proxy.xmlcodec import error_xml
 log = logging.getLogger("s3proxy")
 access_log = logging.getLogger("s3proxy.access")
 
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """Everything a request needs from the configuration, swapped whole on reload."""
-
-    settings: Settings
-    storages: Mapping[str, MappedStorage]
-    keys: Mapping[str, tuple[str, str]]
-    """access key → (tenant, secret)."""
-    owners: Mapping[str, Owner]
-    """tenant → the owner its listings show and bucket owner conditions are checked against."""
-    grants: Mapping[str, Grants]
-    """access key → its grants, for scoped keys only (a key absent here may do everything)."""
-
-    def lookup_secret(self, access_key: str) -> str | None:
-        entry = self.keys.get(access_key)
-        return entry[1] if entry is not None else None
-
-
-class Gateway:
-    """The process-wide state: upstream connection pools and the current runtime config."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.backends: dict[str, Backend] = {
-            name: _open_backend(name, upstream) for name, upstream in settings.upstreams.items()
-        }
-        self.admission = Admission({}, settings.server.limits.max_wait)
-        self.runtime = self._build(settings)
-        self.draining = False
-        """Set at SIGTERM: readiness fails from then on, whatever the upstreams say."""
-
-    def _build(self, settings: Settings) -> Runtime:
-        digits = shard_digits(settings.layout.shards)
-        bucket_cache.configure(settings.server.bucket_cache_seconds)
-        usage_records.configure_from(settings.server)
-        layouts = settings.tenant_layouts()
-        explicit = frozenset(bucket for layout in layouts.values() for bucket in layout.buckets)
-        encodings = KeyEncodings(
-            self.backends, settings.layout.key_encoding, settings.key_encoding_defaults()
-        )
-        storages = {
-            name: MappedStorage(
-                layout,
-                self.backends,
-                digits,
-                explicit - set(layout.buckets),
-                encodings,
-                policy_for(layout, settings.tenants[name]),
-            )
-            for name, layout in layouts.items()
-        }
-        keys = {
-            pair.access_key: (name, pair.secret_key.get_secret_value())
-            for name, tenant in settings.tenants.items()
-            for pair in tenant.keys
-        }
-        owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
-        default = settings.server.limits
-        self.admission.configure(
-            {
-                name: tenant.limits.max_concurrent_requests or default.max_concurrent_requests
-                for name, tenant in settings.tenants.items()
-            },
-            default.max_wait,
-            {name: _rates(tenant.limits, default) for name, tenant in settings.tenants.items()},
-            {
-                name: tenant.limits.max_concurrent_expensive or default.max_concurrent_expensive
-                for name, tenant in settings.tenants.items()
-            },
-        )
-        grants = {
-            pair.access_key: Grants(
-                tuple(Grant.build(g.actions, g.buckets, g.prefixes) for g in pair.allow)
-            )
-            for tenant in settings.tenants.values()
-            for pair in tenant.keys
-            if pair.allow is not None
-        }
-        return Runtime(
-            settings=settings, storages=storages, keys=keys, owners=owners, grants=grants
-        )
-
-    def reload(self, settings: Settings) -> None:
-        """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
-        current = self.runtime.settings
-        if settings.server.secret is None:  # keep the secret generated at start-up
-            server = settings.server.model_copy(update={"secret": current.server.secret})
-            settings = settings.model_copy(update={"server": server})
-        if settings.upstreams != current.upstreams:
-            raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
-        if settings.layout != current.layout:
-            raise ValueError(
-                "layout changed: the shard count and key encoding cannot change on a running proxy"
-            )
-        self.runtime = self._build(settings)
-
-    async def close(self) -> None:
-        await usage_records.close_all()  # quota usage changes not yet published
-        for backend in self.backends.values():
-            await backend.close()
-
-    async def check_ready(self, timeout: float | None = None) -> dict[str, tuple[str, str]]:
-        """Probe every upstream bucket the configuration uses: per "upstream/bucket", "ok" or
-        the condition an operator must fix (NoSuchBucket, AuthFailure, Unreachable, timeout …),
-        with a detail. Each has ``timeout`` seconds (server.readiness_timeout by default)."""
-        if timeout is None:
-            timeout = self.runtime.settings.server.readiness_timeout
-        targets: set[tuple[str, str]] = set()
-        for storage in self.runtime.storages.values():
-            tenant = storage.tenant
-            roots = [*tenant.buckets.values(), *([tenant.home] if tenant.home else [])]
-            targets.update((root.upstream, root.bucket) for root in roots)
-
-        async def probe(upstream: str, bucket: str) -> tuple[str, str]:
-            try:
-                await asyncio.wait_for(self.backends[upstream].check_ready(bucket), timeout)
-            except NotReady as not_ready:
-                return not_ready.condition, not_ready.detail
-            except S3Error as error:
-                return error.code.name, error.message
-            except TimeoutError:
-                return "timeout", f"no answer within {timeout:g} s"
-            return "ok", ""
-
-        ordered = sorted(targets)
-        results = await asyncio.gather(*(probe(u, b) for u, b in ordered))
-        return {f"{u}/{b}": result for (u, b), result in zip(ordered, results, strict=True)}
-
-
-def _open_backend(name: str, config: UpstreamConfig | LocalStoreConfig) -> Backend:
-    if isinstance(config, LocalStoreConfig):
-        from s3proxy.backends.local import LocalStore  # SQLite and files: only when configured
-
-        return LocalStore(name, config.path)
-    return S3Upstream(name, config)
+__all__ = ["Gateway", "Runtime", "S3App"]
 
 
 class S3App:
@@ -439,16 +298,6 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             write_access_line(entry)
-
-
-def _rates(limits: TenantLimits, default: ServerLimits) -> tuple[float, float]:
-    """A tenant's (requests_per_second, bytes_per_second): its own, else the server's."""
-    per_request = limits.requests_per_second
-    per_byte = limits.bytes_per_second
-    return (
-        default.requests_per_second if per_request is None else per_request,
-        default.bytes_per_second if per_byte is None else per_byte,
-    )
 
 
 def _logged_key(key: str, settings: Settings) -> str:

@@ -71,8 +71,8 @@ from s3proxy.pinned_source import pinned
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
-    from s3proxy.app import Runtime
     from s3proxy.backends.mapped import MappedStorage
+    from s3proxy.gateway import Runtime
 
 TRIGGERS = frozenset({S3ErrorCode.NoSuchBucket, S3ErrorCode.AccessDenied})
 """The caller's own storage's answers after which a granted foreign read is looked for."""

@@ -29,13 +29,14 @@ from pydantic import SecretStr
 
 from s3proxy import event_loop, hypercorn_patch, startup
 from s3proxy.admin_app import create_admin_app
-from s3proxy.app import Gateway, S3App
+from s3proxy.app import S3App
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.config.loading import HOW_TO_SET_SECRET, weak_secret
 from s3proxy.config.local_default import with_persistent_secret
 from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
 from s3proxy.connections import install_admin as bound_admin_connections
+from s3proxy.gateway import Gateway
 from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.open_files import connection_bounds, raise_open_file_limit
 from s3proxy.tls_front import handshake_timeout
