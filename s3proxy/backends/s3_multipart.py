@@ -4,8 +4,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html a
 UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts and
 ListMultipartUploads pages. A mixin (not free functions) so that S3Upstream itself satisfies the
 Backend protocol; kept out of ``s3.py`` to keep that module small. It uses only the transport
-hooks named in :class:`_Transport`, and upstream errors still go through S3Upstream's one
-translation (``_raise_for_status`` / ``translate``).
+hooks named in :class:`~s3proxy.backends.s3_transport_hooks._Transport`, and upstream errors
+still go through S3Upstream's one translation (``_raise_for_status`` / ``translate``). What the
+upstream's part copies do is learnt in :mod:`~s3proxy.backends.s3_copy_learning`; the calls'
+shared request and answer steps are in :mod:`~s3proxy.backends.s3_upload_answers`; the
+``?partNumber=`` reads in :mod:`~s3proxy.backends.s3_part_reads` (re-exported here).
 
 Upstream behaviour handled here:
 
@@ -25,7 +28,8 @@ Upstream behaviour handled here:
 - SeaweedFS 4.48 answers 204 to an Abort of an upload it no longer has: ListParts asks first
   there, so the client gets S3's NoSuchUpload.
 - Ceph RGW 16 completes an upload whose ``<Location>`` passes 1,023 bytes under a garbage
-  status (:func:`_completed_anyway`): read as an unreadable 2xx, which upload_gone asks about.
+  status (:func:`~s3proxy.backends.s3_upload_answers._completed_anyway`): read as an
+  unreadable 2xx, which upload_gone asks about.
 """
 
 from __future__ import annotations
@@ -35,12 +39,25 @@ import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.complete_left_out import refuse_left_out
-from s3proxy.backends.s3_transport import BODY_ERRORS, _from_s3, discard, error_body
+from s3proxy.backends.s3_copy_learning import (
+    _COPIES_OWN_ETAG,
+    _KEEPS_COPY_CONDITIONS,
+    _copies_own_etag,
+    _learn_server,
+)
+from s3proxy.backends.s3_part_reads import part_query, part_range_of
+from s3proxy.backends.s3_transport import discard
+from s3proxy.backends.s3_transport_hooks import _Transport
+from s3proxy.backends.s3_upload_answers import (
+    _ask_uploads,
+    _completed_anyway,
+    _upload_query,
+    _upload_status,
+)
 from s3proxy.backends.upload_gone import ABORTS_GONE_UPLOADS, learn_abort_mode
 from s3proxy.backends.upload_markers import (
     KEPT,
@@ -58,14 +75,9 @@ from s3proxy.backends.upstream_chunked import (
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE
 from s3proxy.backends.upstream_metadata import content_to_upstream, upstream_metadata
-from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import complete_result, upstream_result
 from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS
-from s3proxy.backends.wire import (
-    encode_path,
-    encode_query,
-    parse_content_range,
-)
+from s3proxy.backends.wire import encode_path, encode_query
 from s3proxy.complete_parse import complete_request_xml_stepped
 from s3proxy.completion import multipart_etag
 from s3proxy.conditions import any_condition
@@ -75,7 +87,6 @@ from s3proxy.model import (
     CompleteMultipartOutput,
     CopyObjectOutput,
     CreateMultipartInput,
-    ObjectInfo,
     PartsPage,
     ReadConditions,
     UploadPartCopyInput,
@@ -91,148 +102,16 @@ from s3proxy.upstream_xml import (
 )
 from s3proxy.xmlcodec import quoted_etag
 
-if TYPE_CHECKING:
-    from s3proxy.config import UpstreamConfig
-
 log = logging.getLogger("s3proxy.upstream")
 
-
-class _Transport(Protocol):
-    """What the mixin needs from :class:`~s3proxy.backends.s3.S3Upstream`."""
-
-    name: str
-    _config: UpstreamConfig
-    ceph_rgw: bool | None
-
-    async def _send(
-        self,
-        method: str,
-        bucket: str,
-        key: str | None,
-        headers: dict[str, str],
-        *,
-        query: str = "",
-        body: AsyncIterator[bytes] | bytes | None = None,
-        payload_hash: str = UNSIGNED_PAYLOAD,
-    ) -> UpstreamResponse: ...
-
-    async def _raise_for_status(
-        self, response: UpstreamResponse, body: bytes | None = None
-    ) -> None: ...
-
-    def translate(self, status: int, code_name: str, method: str, detail: str = "") -> S3Error: ...
-
-    def _unavailable(self, method: str, exc: BaseException) -> S3Error: ...
-
-    async def head_object(
-        self, bucket: str, key: str, conditions: ReadConditions, checksum_mode: bool = False
-    ) -> ObjectInfo: ...
-
-
-def part_query(part_number: int | None) -> str:
-    return "" if part_number is None else f"partNumber={part_number}"
-
-
-def part_range_of(response: UpstreamResponse, part_number: int) -> tuple[int, int, int] | None:
-    """Where part ``part_number`` lies in the object, from a ``?partNumber=`` answer.
-
-    An upstream that ignores ``partNumber`` (Ceph RGW 16) answers 200 with the whole object:
-    that is part 1 of a single-part object, past its only part for a higher number (416
-    InvalidPartNumber, as S3 answers), and wrong for a multipart object, so it is refused
-    rather than served as the part.
-    """
-    if response.status == 206:
-        part_range = parse_content_range(response.headers.get("Content-Range", ""))
-        if part_range is None:
-            raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
-        return part_range
-    if "-" not in response.headers.get("ETag", ""):  # a plain object: one part, all of it
-        if part_number == 1:
-            return None
-        raise S3Error(S3ErrorCode.InvalidPartNumber)
-    raise S3Error(S3ErrorCode.NotImplemented, "This upstream does not serve partNumber reads.")
-
-
-async def _upload_status(
-    upstream: _Transport, response: UpstreamResponse, body: bytes | None = None
-) -> None:
-    """Like ``_raise_for_status``, with Ceph's NoSuchKey for an unknown upload as NoSuchUpload."""
-    try:
-        await upstream._raise_for_status(response, body)
-    except S3Error as error:
-        if error.code is S3ErrorCode.NoSuchKey:
-            raise S3Error(S3ErrorCode.NoSuchUpload) from None
-        raise
-
-
-async def _completed_anyway(upstream: _Transport, response: UpstreamResponse) -> bytes | None:
-    """The error body of a Complete answered 300 or more (None for a 2xx); an unreadable
-    result (InternalError "could not be read", which :mod:`.upload_gone` asks about) when that
-    body is a CompleteMultipartUploadResult and no ``<Error>``.
-
-    Ceph RGW 16 completes the upload, then writes the result's ``<Location>`` (endpoint,
-    bucket and key, unescaped) with a 1,024-byte buffer: past 1,023 bytes it reads on into its
-    memory, and the answer's status is garbage too — 500 here, 400 in another run. Passed on,
-    the client was told its upload failed (a 400 InvalidRequest it would not retry) while the
-    object was written. S3 completes such keys, so the proxy answers as S3 does: the upload is
-    gone and the object is the one its parts make, 200 with its ETag."""
-    if response.status < 300:
-        return None
-    try:
-        body = await error_body(response, upstream._config.read_timeout)
-    except BODY_ERRORS as exc:  # as _raise_for_status: an error body that broke off is 503
-        response.release()
-        raise upstream._unavailable(response.method, exc) from exc
-    if b"<CompleteMultipartUploadResult" in body and b"<Error>" not in body:
-        response.release()
-        log.warning(
-            "upstream %s: Complete -> %d with a result document: asked about",
-            upstream.name,
-            response.status,
-        )
-        raise S3Error(S3ErrorCode.InternalError, STORAGE_UNREADABLE)
-    return body
-
-
-def _upload_query(upload_id: str, part_number: int | None = None) -> str:
-    params = [("uploadId", upload_id)]
-    if part_number is not None:
-        params.append(("partNumber", str(part_number)))
-    return encode_query(params)
-
-
-_COPIES_OWN_ETAG: dict[str, bool] = {}
-"""Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5."""
-_CHUNK_ETAG_SERVERS = ("seaweedfs",)
-"""``Server`` headers of upstreams whose copied parts keep an ETag of their own making:
-SeaweedFS 4.48 answers UploadPartCopy (and lists the part) with the source's chunk ETag
-(``…-2``) or, for a range, a digest that is not the range's MD5."""
-_KEEPS_COPY_CONDITIONS: dict[str, bool] = {}
-"""Per upstream name, learnt with :data:`_COPIES_OWN_ETAG`: whether its UploadPartCopy refuses
-a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`` header)
-copies it all the same and answers 200: there a conditional part copy passes through the
-proxy, whose GET decides the conditions on the bytes it copies."""
-_COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
-
-
-async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
-    """What this upstream's copies do (:data:`_COPIES_OWN_ETAG`, :data:`_KEEPS_COPY_CONDITIONS`),
-    learnt once from the ``Server`` of a HEAD of a copy source; nothing while that HEAD fails
-    (the copy reports it) or is not S3's own (:func:`_from_s3`: a page in front of it)."""
-    if upstream.name in _COPIES_OWN_ETAG:
-        return
-    response = await upstream._send("HEAD", bucket, key, {})
-    server = response.headers.get("Server", "").strip().lower()
-    response.release()
-    if response.status < 300 and _from_s3(response):
-        _COPIES_OWN_ETAG[upstream.name] = not server.startswith(_CHUNK_ETAG_SERVERS)
-        _KEEPS_COPY_CONDITIONS[upstream.name] = server.startswith(_COPY_CONDITION_SERVERS)
-
-
-async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -> bool:
-    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes)."""
-    await _learn_server(upstream, request.source_bucket, request.source_key)
-    return _COPIES_OWN_ETAG.get(upstream.name, True)
+__all__ = [
+    "_COPIES_OWN_ETAG",
+    "_KEEPS_COPY_CONDITIONS",
+    "S3MultipartMixin",
+    "_Transport",
+    "part_query",
+    "part_range_of",
+]
 
 
 class S3MultipartMixin:
@@ -471,25 +350,3 @@ class S3MultipartMixin:
             return await own_order_page(ask, prefix, key_marker, upload_id_marker, max_uploads)
         whole = await ask(prefix, None, None)
         return uploads_after(whole, key_marker, upload_id_marker, max_uploads)
-
-
-async def _ask_uploads(
-    upstream: _Transport,
-    bucket: str,
-    prefix: str,
-    delimiter: str | None,
-    markers: tuple[str | None, str | None],
-    size: int,
-) -> UpstreamResponse:
-    """One upstream ListMultipartUploads request, its status checked."""
-    params = [("uploads", ""), ("prefix", prefix), ("max-uploads", str(size))]
-    if delimiter:
-        params.append(("delimiter", delimiter))
-    key_marker, id_marker = markers
-    if key_marker:
-        params.append(("key-marker", key_marker))
-        if id_marker:
-            params.append(("upload-id-marker", id_marker))
-    response = await upstream._send("GET", bucket, None, {}, query=encode_query(params))
-    await upstream._raise_for_status(response)
-    return response

@@ -14,7 +14,7 @@ says why).
 
 from __future__ import annotations
 
-from s3proxy.backends.s3_multipart import _Transport
+from s3proxy.backends.s3_transport_hooks import _Transport
 from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import xml_body_headers
 from s3proxy.errors import S3Error
