@@ -4,45 +4,37 @@ The multipart counterpart of :class:`~s3proxy.backends.mapped.MappedStorage` (re
 ``storage.uploads``), split out to keep both modules small. Upload ids here are the upstream's;
 the opaque tokens clients see are the handlers' business. Every call maps the key afresh, so any
 replica can serve any part of any upload: nothing about an upload is kept in the process.
+Complete is :mod:`.mapped_completion`'s; what both share (storage, backends, records) is
+:mod:`.mapped_uploads_base`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from s3proxy import object_acl, sse
-from s3proxy.backends.base import Backend
+from s3proxy import sse
 from s3proxy.backends.bucket_race import kept_or_undone
-from s3proxy.backends.complete_conditions import require_checked
+from s3proxy.backends.mapped_completion import MappedCompletion
+from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
-from s3proxy.backends.part_quotas import aborted, copied_size, stored_part, upload_closing
-from s3proxy.backends.quota_writes import stored_bytes
-from s3proxy.backends.upload_gone import after_failed_complete
+from s3proxy.backends.part_quotas import aborted, copied_size, stored_part
 from s3proxy.backends.upload_listing import MergedUploads, sweep_stale, upload_with, whole_bucket
 from s3proxy.backends.upload_merge import merged_uploads
 from s3proxy.backends.upload_records import (
-    RecordedCompletion,
     UploadChecksum,
     UploadMarks,
-    UploadRecords,
     part_with,
     refuse_unrecorded,
 )
-from s3proxy.backends.usage_records import completed_size
-from s3proxy.completion import check_completion, check_object_size, latest_parts
+from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import UpstreamLocation
 from s3proxy.listing import ListQuery
 from s3proxy.model import (
     STANDARD,
-    CompleteMultipartInput,
-    CompleteMultipartOutput,
     CopyObjectOutput,
     CreateMultipartInput,
-    PartInfo,
     PartsPage,
     UploadInfo,
     UploadPartCopyInput,
@@ -52,40 +44,9 @@ from s3proxy.model import (
 if TYPE_CHECKING:
     from s3proxy.backends.mapped import MappedStorage
 
-LIST_PARTS_PAGE = 1000
 
-
-class MappedUploads:
-    def __init__(self, storage: MappedStorage, backends: Mapping[str, Backend]) -> None:
-        self._storage = storage
-        self._backends = backends
-
-    async def _existing(self, bucket: str, key: str) -> tuple[Backend, UpstreamLocation]:
-        return await self._storage.existing(bucket, key)
-
-    def _records(self, backend: Backend) -> UploadRecords | None:
-        """Where the checksum records of uploads on ``backend`` go, if it needs them
-        (:mod:`s3proxy.backends.upload_records`): the tenant's home; None without one."""
-        home = self._storage.tenant.home
-        if home is None or not getattr(backend, "records_upload_checksums", False):
-            return None
-        keeper = self._backends.get(home.upstream)
-        return UploadRecords(keeper, home) if keeper is not None else None
-
-    def unrecorded_checksums(self, bucket: str, key: str) -> bool:
-        """Whether uploads of ``key`` go without the checksum records their upstream needs (a
-        tenant without a home): their checksum algorithm and type are then known only where
-        the upstream lists them (AWS S3 does; SeaweedFS 4.48 and Ceph RGW 16 do not)."""
-        backend = self._storage.locate(bucket, key)[0]
-        needs = getattr(backend, "records_upload_checksums", False)
-        return bool(needs) and self._records(backend) is None
-
-    def _home_records(self) -> UploadRecords | None:
-        """Where an upload's public ACL mark goes on every lane (the local store keeps its
-        other attributes itself): the tenant's home; None without one."""
-        home = self._storage.tenant.home
-        keeper = self._backends.get(home.upstream) if home is not None else None
-        return UploadRecords(keeper, home) if keeper is not None and home is not None else None
+class MappedUploads(MappedCompletion):
+    """A tenant's multipart calls; Complete in :class:`.mapped_completion.MappedCompletion`."""
 
     async def create(
         self, request: CreateMultipartInput, acl: str | None = None
@@ -212,163 +173,6 @@ class MappedUploads:
             self._storage, scopes, backend, target, request.upload_id, request.part_number,
             size, copy, read_back=request.source_range is None,
         )  # fmt: skip
-
-    async def complete(
-        self,
-        request: CompleteMultipartInput,
-        checksum: UploadChecksum | None = None,
-        marks: UploadMarks | None = None,
-    ) -> CompleteMultipartOutput:
-        """:meth:`_marked_complete`, then the class record of the completed object written or
-        removed (:mod:`.class_records`), as for a PUT: the class is the upload's mark; and
-        without an ACL mark, the object is private as an overwrite makes it
-        (:func:`s3proxy.object_acl.reset`)."""
-        result = await self._marked_complete(request, checksum, marks)
-        if marks is None or marks.acl is None:
-            await object_acl.reset(self._storage, request.bucket, request.key)
-        storage_class = marks.storage_class if marks is not None else None
-        backend, _ = await self._existing(request.bucket, request.key)
-        await self._storage.classes.written(
-            request.bucket, request.key, backend, storage_class or STANDARD, result.etag
-        )
-        return result
-
-    async def _marked_complete(
-        self,
-        request: CompleteMultipartInput,
-        checksum: UploadChecksum | None,
-        marks: UploadMarks | None,
-    ) -> CompleteMultipartOutput:
-        """:meth:`_checked_complete`, then the recorded tags set on the object with
-        PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
-        upstream that kept them this rewrites the same set, one request either way, no
-        read first). A failure there fails the Complete; the client's retry finds the object
-        completed (:func:`.upload_gone.completed_before`) and sets them then. A public ACL's
-        record is written the same way, bound to the completed object. Their marks go last."""
-        if marks is None or not marks.any:
-            return await self._checked_complete(request, checksum)
-        records = self._records(self._storage.locate(request.bucket, request.key)[0])
-        if records is None and marks.acl is not None:
-            records = self._home_records()
-        if records is None:
-            return await self._checked_complete(request, checksum)
-        tags = None
-        if marks.tagged:
-            tags = await records.tags(request.bucket, request.key, request.upload_id)
-            if tags:  # kept through the sweep's grace period from here (sweep_stale)
-                await records.refresh_tags(request.bucket, request.key, request.upload_id, tags)
-        result = await self._checked_complete(request, checksum)
-        if tags:
-            await self._storage.put_object_tagging(request.bucket, request.key, tags)
-        elif marks.tagged:
-            await self._require_tags(request)
-        if marks.acl is not None:
-            await object_acl.bind_completed(
-                self._storage, request.bucket, request.key, marks.acl, result.etag
-            )
-        await records.remove_marks(request.bucket, request.key, request.upload_id, marks)
-        return result
-
-    async def _require_tags(self, request: CompleteMultipartInput) -> None:
-        """A tagged upload whose tags record is gone — removed by the Complete that set the
-        tags (this is its retry), or swept after its grace period before a failed tagging
-        was retried: 200 only if the object has tags, else the tags of Create are lost and
-        the retry says so (500, never a 200 for an object without them)."""
-        if await self._storage.get_object_tagging(request.bucket, request.key):
-            return
-        raise S3Error(
-            S3ErrorCode.InternalError,
-            "The upload was completed, but the tags given on CreateMultipartUpload could not "
-            "be set and are no longer known: set them with PutObjectTagging.",
-        )
-
-    async def _checked_complete(
-        self, request: CompleteMultipartInput, checksum: UploadChecksum | None
-    ) -> CompleteMultipartOutput:
-        """:meth:`_complete`; with ``checksum`` records (:mod:`.upload_records`), the listed
-        part checksums are compared with them, the object's checksum is the proxy's where the
-        upstream answers none, and the records go once the object is there."""
-        if checksum is None:
-            return await self._complete(request, None)
-        records = self._records(self._storage.locate(request.bucket, request.key)[0])
-        if records is None:
-            return await self._complete(request, None)
-        recorded = RecordedCompletion(records, checksum)
-        result = await self._complete(request, recorded)
-        if not result.checksums and recorded.combined is not None:
-            result = dataclasses.replace(result, checksums={checksum.algorithm: recorded.combined})
-        await records.remove(request.bucket, request.key, request.upload_id, checksum)
-        return result
-
-    async def _complete(
-        self, request: CompleteMultipartInput, recorded: RecordedCompletion | None
-    ) -> CompleteMultipartOutput:
-        """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
-        by the backend. An upload that is gone because it just completed with these parts
-        answers as it did then; one an Abort removes, NoSuchUpload (:mod:`.upload_gone`).
-        Then, as after a PutObject, the bucket must still exist (:mod:`.bucket_race`): an
-        upload created through a replica that had not yet seen its bucket deleted through
-        another, and completed later, makes no object there (it is removed, NoSuchBucket)."""
-        looked_at = self._storage.buckets.cache.current()  # a DeleteBucket meanwhile
-        backend, location = await self._existing(request.bucket, request.key)
-        tenant, conditions = self._storage.tenant, request.conditions
-        await require_checked(self._backends, tenant, location.upstream, conditions)
-        upstream = dataclasses.replace(
-            request,
-            bucket=location.bucket,
-            key=location.key,
-            quota=self._storage.quota_scopes(request.bucket),
-        )
-        result = await self._assembled(backend, location, upstream, request, recorded)
-
-        async def undo() -> None:
-            await self._storage.unwrite(upstream.quota, backend, location)
-
-        await kept_or_undone(self._storage.buckets, request.bucket, looked_at, undo)
-        return result
-
-    async def _assembled(
-        self,
-        backend: Backend,
-        location: UpstreamLocation,
-        upstream: CompleteMultipartInput,
-        request: CompleteMultipartInput,
-        recorded: RecordedCompletion | None,
-    ) -> CompleteMultipartOutput:
-        """The parts listed and checked, then the upstream's Complete (a failed one as
-        :func:`.upload_gone.after_failed_complete` reads it). A quota tenant's parts in flight
-        through this process end first (:meth:`.usage_writes.WritingBook.closing`)."""
-        quota = upstream.quota
-        usage = self._storage.usage_book(quota, backend) if quota else None
-        try:
-            async with upload_closing(usage, location, request.upload_id):
-                stored: list[PartInfo] = []
-                marker = 0
-                while True:
-                    page = await backend.list_parts(
-                        location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
-                    )
-                    stored.extend(page.parts)
-                    if page.next_marker is None or not page.parts:
-                        break
-                    marker = page.next_marker
-                if recorded is not None:
-                    stored = await recorded.merge(request, stored)
-                check_completion(request.parts, stored)
-                if request.object_size is not None:
-                    check_object_size(request.object_size, completed_size(request.parts, stored))
-                if recorded is not None:
-                    recorded.combine(request, stored)
-                if usage is not None:  # the parts' bytes become the object's (all parts freed)
-                    size = completed_size(request.parts, stored)
-                    freed = stored_bytes(stored)
-                    complete = backend.complete_multipart_upload
-                    return await usage.guarded(
-                        quota, location, size, lambda: complete(upstream), freed
-                    )
-                return await backend.complete_multipart_upload(upstream)
-        except S3Error as error:
-            return await after_failed_complete(backend, upstream, error)
 
     async def abort(
         self,

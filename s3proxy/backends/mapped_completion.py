@@ -1,0 +1,188 @@
+"""A tenant's CompleteMultipartUpload: parts checked, records applied, the backend's Complete.
+
+Split from :mod:`s3proxy.backends.mapped_multipart` (whose
+:class:`~s3proxy.backends.mapped_multipart.MappedUploads` inherits it) to keep both modules
+small: Complete alone checks the stored parts against the request, merges the recorded
+checksums, sets the recorded tags and ACL, moves quota usage from the parts to the object,
+and answers a retried or raced Complete as S3 does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from s3proxy import object_acl
+from s3proxy.backends.base import Backend
+from s3proxy.backends.bucket_race import kept_or_undone
+from s3proxy.backends.complete_conditions import require_checked
+from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE, UploadsOnStorage
+from s3proxy.backends.part_quotas import upload_closing
+from s3proxy.backends.quota_writes import stored_bytes
+from s3proxy.backends.upload_gone import after_failed_complete
+from s3proxy.backends.upload_records import RecordedCompletion, UploadChecksum, UploadMarks
+from s3proxy.backends.usage_records import completed_size
+from s3proxy.completion import check_completion, check_object_size
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamLocation
+from s3proxy.model import STANDARD, CompleteMultipartInput, CompleteMultipartOutput, PartInfo
+
+
+class MappedCompletion(UploadsOnStorage):
+    """CompleteMultipartUpload for :class:`~s3proxy.backends.mapped_multipart.MappedUploads`."""
+
+    async def complete(
+        self,
+        request: CompleteMultipartInput,
+        checksum: UploadChecksum | None = None,
+        marks: UploadMarks | None = None,
+    ) -> CompleteMultipartOutput:
+        """:meth:`_marked_complete`, then the class record of the completed object written or
+        removed (:mod:`.class_records`), as for a PUT: the class is the upload's mark; and
+        without an ACL mark, the object is private as an overwrite makes it
+        (:func:`s3proxy.object_acl.reset`)."""
+        result = await self._marked_complete(request, checksum, marks)
+        if marks is None or marks.acl is None:
+            await object_acl.reset(self._storage, request.bucket, request.key)
+        storage_class = marks.storage_class if marks is not None else None
+        backend, _ = await self._existing(request.bucket, request.key)
+        await self._storage.classes.written(
+            request.bucket, request.key, backend, storage_class or STANDARD, result.etag
+        )
+        return result
+
+    async def _marked_complete(
+        self,
+        request: CompleteMultipartInput,
+        checksum: UploadChecksum | None,
+        marks: UploadMarks | None,
+    ) -> CompleteMultipartOutput:
+        """:meth:`_checked_complete`, then the recorded tags set on the object with
+        PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
+        upstream that kept them this rewrites the same set, one request either way, no
+        read first). A failure there fails the Complete; the client's retry finds the object
+        completed (:func:`.upload_gone.completed_before`) and sets them then. A public ACL's
+        record is written the same way, bound to the completed object. Their marks go last."""
+        if marks is None or not marks.any:
+            return await self._checked_complete(request, checksum)
+        records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        if records is None and marks.acl is not None:
+            records = self._home_records()
+        if records is None:
+            return await self._checked_complete(request, checksum)
+        tags = None
+        if marks.tagged:
+            tags = await records.tags(request.bucket, request.key, request.upload_id)
+            if tags:  # kept through the sweep's grace period from here (sweep_stale)
+                await records.refresh_tags(request.bucket, request.key, request.upload_id, tags)
+        result = await self._checked_complete(request, checksum)
+        if tags:
+            await self._storage.put_object_tagging(request.bucket, request.key, tags)
+        elif marks.tagged:
+            await self._require_tags(request)
+        if marks.acl is not None:
+            await object_acl.bind_completed(
+                self._storage, request.bucket, request.key, marks.acl, result.etag
+            )
+        await records.remove_marks(request.bucket, request.key, request.upload_id, marks)
+        return result
+
+    async def _require_tags(self, request: CompleteMultipartInput) -> None:
+        """A tagged upload whose tags record is gone — removed by the Complete that set the
+        tags (this is its retry), or swept after its grace period before a failed tagging
+        was retried: 200 only if the object has tags, else the tags of Create are lost and
+        the retry says so (500, never a 200 for an object without them)."""
+        if await self._storage.get_object_tagging(request.bucket, request.key):
+            return
+        raise S3Error(
+            S3ErrorCode.InternalError,
+            "The upload was completed, but the tags given on CreateMultipartUpload could not "
+            "be set and are no longer known: set them with PutObjectTagging.",
+        )
+
+    async def _checked_complete(
+        self, request: CompleteMultipartInput, checksum: UploadChecksum | None
+    ) -> CompleteMultipartOutput:
+        """:meth:`_complete`; with ``checksum`` records (:mod:`.upload_records`), the listed
+        part checksums are compared with them, the object's checksum is the proxy's where the
+        upstream answers none, and the records go once the object is there."""
+        if checksum is None:
+            return await self._complete(request, None)
+        records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        if records is None:
+            return await self._complete(request, None)
+        recorded = RecordedCompletion(records, checksum)
+        result = await self._complete(request, recorded)
+        if not result.checksums and recorded.combined is not None:
+            result = dataclasses.replace(result, checksums={checksum.algorithm: recorded.combined})
+        await records.remove(request.bucket, request.key, request.upload_id, checksum)
+        return result
+
+    async def _complete(
+        self, request: CompleteMultipartInput, recorded: RecordedCompletion | None
+    ) -> CompleteMultipartOutput:
+        """Checked against the stored parts first (:mod:`s3proxy.completion`), then assembled
+        by the backend. An upload that is gone because it just completed with these parts
+        answers as it did then; one an Abort removes, NoSuchUpload (:mod:`.upload_gone`).
+        Then, as after a PutObject, the bucket must still exist (:mod:`.bucket_race`): an
+        upload created through a replica that had not yet seen its bucket deleted through
+        another, and completed later, makes no object there (it is removed, NoSuchBucket)."""
+        looked_at = self._storage.buckets.cache.current()  # a DeleteBucket meanwhile
+        backend, location = await self._existing(request.bucket, request.key)
+        tenant, conditions = self._storage.tenant, request.conditions
+        await require_checked(self._backends, tenant, location.upstream, conditions)
+        upstream = dataclasses.replace(
+            request,
+            bucket=location.bucket,
+            key=location.key,
+            quota=self._storage.quota_scopes(request.bucket),
+        )
+        result = await self._assembled(backend, location, upstream, request, recorded)
+
+        async def undo() -> None:
+            await self._storage.unwrite(upstream.quota, backend, location)
+
+        await kept_or_undone(self._storage.buckets, request.bucket, looked_at, undo)
+        return result
+
+    async def _assembled(
+        self,
+        backend: Backend,
+        location: UpstreamLocation,
+        upstream: CompleteMultipartInput,
+        request: CompleteMultipartInput,
+        recorded: RecordedCompletion | None,
+    ) -> CompleteMultipartOutput:
+        """The parts listed and checked, then the upstream's Complete (a failed one as
+        :func:`.upload_gone.after_failed_complete` reads it). A quota tenant's parts in flight
+        through this process end first (:meth:`.usage_writes.WritingBook.closing`)."""
+        quota = upstream.quota
+        usage = self._storage.usage_book(quota, backend) if quota else None
+        try:
+            async with upload_closing(usage, location, request.upload_id):
+                stored: list[PartInfo] = []
+                marker = 0
+                while True:
+                    page = await backend.list_parts(
+                        location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
+                    )
+                    stored.extend(page.parts)
+                    if page.next_marker is None or not page.parts:
+                        break
+                    marker = page.next_marker
+                if recorded is not None:
+                    stored = await recorded.merge(request, stored)
+                check_completion(request.parts, stored)
+                if request.object_size is not None:
+                    check_object_size(request.object_size, completed_size(request.parts, stored))
+                if recorded is not None:
+                    recorded.combine(request, stored)
+                if usage is not None:  # the parts' bytes become the object's (all parts freed)
+                    size = completed_size(request.parts, stored)
+                    freed = stored_bytes(stored)
+                    complete = backend.complete_multipart_upload
+                    return await usage.guarded(
+                        quota, location, size, lambda: complete(upstream), freed
+                    )
+                return await backend.complete_multipart_upload(upstream)
+        except S3Error as error:
+            return await after_failed_complete(backend, upstream, error)
