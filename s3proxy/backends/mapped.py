@@ -14,25 +14,22 @@ from collections.abc import Mapping
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bound_copy import checked_copy
 from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
-from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
+from s3proxy.backends.copy_checksum import CopyChecksum
 from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
 from s3proxy.backends.key_encoding import KeyEncodings
 from s3proxy.backends.mapped_multipart import MappedUploads
 from s3proxy.backends.part_copy import copy_object_through
 from s3proxy.backends.usage_records import UsageBook, book
 from s3proxy.backends.wire import http_date
-from s3proxy.checksums import object_checksums
 from s3proxy.conditions import (
-    any_condition,
-    copy_source_failed,
     failed_condition,
     upstream_conditions,
 )
-from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import (
     MAX_KEY_BYTES,
@@ -351,24 +348,13 @@ class MappedStorage:
             # the object replaced under If-None-Match: *), while every upstream checks them on a
             # PUT: the bytes pass through here, into a conditional PUT.
             same = False
-        # The source's checksum decides the copy's (.copy_checksum): one HEAD, which also
-        # checks x-amz-copy-source-if-* here: Ceph RGW 16 copies despite a failed If-Match.
-        read = ReadConditions(customer_key=request.source_conditions.customer_key)
-        with naming_the_source(request.source_key):
-            info = await source_backend.head_object(source.bucket, source.key, read, True)
-        sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
-        if any_condition(request.source_conditions):
-            if copy_source_failed(request.source_conditions, info.etag, info.last_modified):
-                raise S3Error(S3ErrorCode.PreconditionFailed)
-            # There, an overwrite after that HEAD would be copied: the bytes pass through here.
-            keeps = getattr(source_backend, "keeps_copy_conditions", None)
-            same = same and (keeps is None or await keeps(source.bucket, source.key))
+        # The source's HEAD decides the copy's checksum and checks its conditions; a quota
+        # tenant's copy is bound to that HEAD's ETag (.bound_copy).
         usage = self.usage_book(mapped.quota, backend)
-        if usage is not None:  # checked against the source's size before the copy
-            copy = functools.partial(_copy, source_backend, backend, mapped, same, sums)
-            result = await usage.copied(mapped.quota, target, info, copy)  # the HEAD's size
-        else:
-            result = await _copy(source_backend, backend, mapped, same, sums)
+        copy = functools.partial(_copy, source_backend, backend)
+        result = await checked_copy(
+            source_backend, source, request.source_key, mapped, same, usage, target, copy
+        )
         await kept_or_undone(
             self.buckets, request.bucket, looked_at,
             lambda: self.unwrite(mapped.quota, backend, target),

@@ -24,6 +24,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends.usage_figures import head_size, parts_held
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import QuotaScope, UploadInfo
 from s3proxy.quotas import UsageCounter
@@ -49,16 +50,16 @@ async def stored_part(
 ) -> T:
     """``write`` (the part's upstream request) once a part of ``size`` bytes fits ``scopes``,
     counted once stored. ``read_back``: ``size`` is the source's before the copy, which an
-    overwrite may change: the part is sized from ListParts once stored. ``size`` None: not
-    known (a copy whose source was missing at its HEAD): the upstream refuses it, unless the
-    source was written meanwhile, so on an S3 upstream it is read back too (before, such a part
-    was stored uncounted)."""
+    overwrite may change: the part is sized from ListParts once stored. ``size`` None: a copy
+    whose source was missing at its HEAD: on an S3 upstream that is the answer (NoSuchKey),
+    as S3 gives it had the copy come at that HEAD; admitted as 0 bytes, a source written
+    meanwhile was copied past the quota (counted only after)."""
     if not scopes:
         return await write()
     if size is None and isinstance(backend, UsageCounter):  # checked in its transaction
         return await write()
     if size is None:
-        size, read_back = 0, True
+        raise S3Error(S3ErrorCode.NoSuchKey)
     if isinstance(backend, UsageCounter):  # the early check; the commit checks again
         await backend.check_part_quota(
             scopes, location.bucket, location.key, upload_id, part_number, size

@@ -114,14 +114,31 @@ class WritingBook:
         source: ObjectInfo,
         copy: Callable[[], Awaitable[CopyObjectOutput]],
     ) -> CopyObjectOutput:
-        """:meth:`guarded` for a CopyObject from ``source`` (its HEAD), checked against its
-        size. The source is another key, whose overwrite may come between that HEAD and the
-        copy: a copy whose ETag is not the source's (also any copy of a multipart object, whose
-        ETag a copy may recompute) is sized by a HEAD of the target, under its key's turn, so
-        that what it counts is what it stored."""
+        """:meth:`copied_from` a source already HEADed (``source``)."""
+
+        async def head() -> ObjectInfo:
+            return source
+
+        return await self.copied_from(scopes, location, head, lambda _: copy())
+
+    async def copied_from(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        location: UpstreamLocation,
+        head: Callable[[], Awaitable[ObjectInfo]],
+        copy: Callable[[ObjectInfo], Awaitable[CopyObjectOutput]],
+    ) -> CopyObjectOutput:
+        """:meth:`guarded` for a CopyObject, checked against its source's size: ``head`` (the
+        source's HEAD) is made under the target key's turn, right before the check, and
+        ``copy`` is given what it saw (:mod:`.bound_copy` binds the copy to its ETag). The
+        source is another key, whose overwrite may come between that HEAD and the copy: a copy
+        whose ETag is not the source's (also any copy of a multipart object, whose ETag a copy
+        may recompute) is sized by a HEAD of the target, under its key's turn, so that what it
+        counts is what it stored."""
         async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
             backend = self._backends[location.upstream]
             replaced = await head_size(backend, location)
+            source = await head()
             change = after_write(Usage(), replaced, source.size)
 
             async def found(error: S3Error) -> Usage:
@@ -136,7 +153,8 @@ class WritingBook:
                     return change
                 return change if size is None else after_write(Usage(), replaced, size)
 
-            return await self._guard(scopes, location, change, copy, found, stored)
+            write = partial(copy, source)
+            return await self._guard(scopes, location, change, write, found, stored)
 
     async def part_guarded(
         self,

@@ -13,9 +13,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from s3proxy.backends.part_quotas import stored_part
 from s3proxy.backends.quota_writes import UploadGates, stored_bytes
 from s3proxy.backends.usage_records import UsageBook
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamRoot
 from s3proxy.model import CopyObjectOutput, ObjectAttributes, ObjectInfo, PartInfo, PartsPage
 from s3proxy.quotas import Usage
@@ -96,9 +99,10 @@ def test_an_upload_part_copy_counts_the_part_it_stored() -> None:
     _run_book(scenario)
 
 
-def test_an_upload_part_copy_whose_source_was_missing_is_counted_if_stored() -> None:
-    """The source was missing at the copy's HEAD and written before the copy: the part was
-    stored and never counted (under-count); now it is read back."""
+def test_an_upload_part_copy_whose_source_was_missing_is_no_such_key() -> None:
+    """The source was missing at the copy's HEAD: that is the answer (wave 14 F3). Admitted as
+    0 bytes, a source written before the copy was copied past the quota (wave 14 F read it
+    back, so it was counted only after)."""
 
     async def scenario() -> None:
         upstream = PartsUpstream()
@@ -114,8 +118,11 @@ def test_an_upload_part_copy_whose_source_was_missing_is_counted_if_stored() -> 
 
         where = at("big")
         storage: Any = Storage()
-        await stored_part(storage, (TENANT,), upstream, where, "u", 1, None, copy)  # type: ignore[arg-type]
-        assert await book.total([TENANT_ROOT]) == Usage(0, 25, 25)
+        with pytest.raises(S3Error) as error:
+            await stored_part(storage, (TENANT,), upstream, where, "u", 1, None, copy)  # type: ignore[arg-type]
+        assert error.value.code is S3ErrorCode.NoSuchKey
+        assert upstream.parts == {}
+        assert await book.total([TENANT_ROOT]) == Usage()
         await book.close()
 
     _run_book(scenario)

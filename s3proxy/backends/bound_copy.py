@@ -1,0 +1,99 @@
+"""A CopyObject's source HEAD, its ``x-amz-copy-source-if-*`` check, and, for a quota tenant,
+the copy bound to what that HEAD saw.
+
+A quota tenant's copy is admitted against the size the source's HEAD showed. Were the copy sent
+as asked, a source overwritten (grown) between that HEAD and the copy would be copied all the
+same, and many copies at once could each pass the quota by what their sources grew. So the
+copy is sent with ``x-amz-copy-source-if-match: <the HEAD's ETag>`` (where the client sent its
+own If-Match, that one already binds it): the bytes copied are the bytes checked. That HEAD
+is made under the target key's turn (:meth:`.usage_writes.WritingBook.copied_from`), right
+before the check, so the window in which an overwrite fails the copy is short. A 412 that
+only the gateway's own condition caused is never the client's answer: the source is HEADed
+again and the copy checked and sent again (a few times; a source that keeps changing is 503,
+as a copy through the gateway answers). Tenants without a quota are copied as asked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from s3proxy.backends.base import Backend
+from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
+from s3proxy.backends.usage_records import UsageBook
+from s3proxy.checksums import object_checksums
+from s3proxy.conditions import any_condition, copy_source_failed
+from s3proxy.copy_errors import naming_the_source
+from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamLocation
+from s3proxy.model import CopyObjectInput, CopyObjectOutput, ObjectInfo, ReadConditions
+
+TRIES = 3
+"""Copies sent per request when the gateway's own condition fails (the source overwritten
+between its HEAD and the copy each time)."""
+
+Copy = Callable[[CopyObjectInput, bool, CopyChecksum], Awaitable[CopyObjectOutput]]
+"""Sends the copy: (the upstream request, whether server-side may copy it, its checksums)."""
+
+
+async def checked_copy(
+    source_backend: Backend,
+    source: UpstreamLocation,
+    client_key: str,
+    request: CopyObjectInput,
+    same: bool,
+    usage: UsageBook | None,
+    target: UpstreamLocation,
+    copy: Copy,
+) -> CopyObjectOutput:
+    """HEAD ``source`` (the copy's checksum, and its conditions checked here: Ceph RGW 16
+    copies despite a failed If-Match), then ``copy``; for a quota tenant (``usage``), the HEAD
+    is made under the target key's turn and the copy bound to its ETag and counted by
+    ``usage``. ``same``: both ends share an upstream."""
+    asked = request.source_conditions
+    read = ReadConditions(customer_key=asked.customer_key)
+
+    async def head() -> ObjectInfo:
+        with naming_the_source(client_key):
+            return await source_backend.head_object(source.bucket, source.key, read, True)
+
+    async def prepared(info: ObjectInfo, binds: bool) -> tuple[CopyObjectInput, bool, CopyChecksum]:
+        """The copy to send for the source ``info`` shows: its checksums, and whether
+        server-side; bound to ``info``'s ETag when ``binds`` and the upstream honours it."""
+        sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
+        if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
+            raise S3Error(S3ErrorCode.PreconditionFailed)
+        conditions = dataclasses.replace(asked, if_match=info.etag) if binds else asked
+        server_side = same
+        if any_condition(conditions):
+            # There, an upstream that ignores the conditions would copy an overwrite made after
+            # that HEAD: the bytes pass through here, whose GET decides them.
+            keeps = getattr(source_backend, "keeps_copy_conditions", None)
+            server_side = same and (keeps is None or await keeps(source.bucket, source.key))
+            if binds and same and not server_side:
+                # Not bound where only a copy through the gateway would honour it (Ceph RGW 16):
+                # counted by what it stored (usage.copied_from), as before.
+                conditions, server_side = asked, same
+        return dataclasses.replace(request, source_conditions=conditions), server_side, sums
+
+    if usage is None:
+        return await copy(*await prepared(await head(), False))
+    bound: list[str] = []  # the ETag each copy sent was bound to
+
+    async def bound_copy(info: ObjectInfo) -> CopyObjectOutput:
+        if bound and info.etag == bound[-1]:
+            # The source is the one the last copy was bound to: its 412 was the client's own.
+            raise S3Error(S3ErrorCode.PreconditionFailed)
+        sent, server_side, sums = await prepared(info, asked.if_match is None)
+        if sent.source_conditions is not asked:
+            bound.append(info.etag)
+        return await copy(sent, server_side, sums)
+
+    for _ in range(TRIES):
+        tried = len(bound)
+        try:
+            return await usage.copied_from(request.quota, target, head, bound_copy)
+        except S3Error as error:
+            if error.code is not S3ErrorCode.PreconditionFailed or len(bound) == tried:
+                raise  # not the gateway's own condition
+    raise S3Error(S3ErrorCode.ServiceUnavailable, "The copy source changed during the copy.")
