@@ -221,11 +221,11 @@ class S3Protocol(PipelinedProtocol):
         # shadow, if it has one (s3proxy.uvicorn_pipeline.ChunkedShadow)
         follow, self.shadow = (None, None) if at_start else (self.shadow, None)
         known = at_start or follow is not None
+        upgrade_at = -1
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            self.upgraded(data[upgrade.args[0] :])
-            return
+            upgrade_at = upgrade.args[0]
         except httptools.HttpParserError as exc:
             if isinstance(exc.__context__, _Full):
                 whole = prefix + data
@@ -246,6 +246,10 @@ class S3Protocol(PipelinedProtocol):
             ):
                 error = S3Error(S3ErrorCode.MethodNotAllowed)
             self.refuse(error)
+            return
+        if upgrade_at >= 0:  # not inside the handler, where a later _Full would not be the
+            # __context__ of httptools' error: a full queue after it was a 400, not held back
+            self.upgraded(data[upgrade_at:])
             return
         if self.in_message and self.in_head and known:
             ended = self.messages_done - done
