@@ -10,13 +10,15 @@ is made under the target key's turn (:meth:`.usage_writes.WritingBook.copied_fro
 before the check, so the window in which an overwrite fails the copy is short. A 412 that
 only the gateway's own condition caused is never the client's answer: the source is HEADed
 again and the copy checked and sent again (a few times; a source that keeps changing is 503,
-as a copy through the gateway answers). Tenants without a quota are copied as asked.
+as a copy through the gateway answers). A range-less UploadPartCopy is bound the same way
+(:func:`bound_part_copy`). Tenants without a quota are copied as asked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
@@ -26,8 +28,15 @@ from s3proxy.conditions import any_condition, copy_source_failed
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import CopyObjectInput, CopyObjectOutput, ObjectInfo, ReadConditions
+from s3proxy.model import (
+    CopyObjectInput,
+    CopyObjectOutput,
+    ObjectInfo,
+    ReadConditions,
+    UploadPartCopyInput,
+)
 
+R = TypeVar("R")
 TRIES = 3
 """Copies sent per request when the gateway's own condition fails (the source overwritten
 between its HEAD and the copy each time)."""
@@ -89,11 +98,68 @@ async def checked_copy(
             bound.append(info.etag)
         return await copy(sent, server_side, sums)
 
+    book, scopes = usage, request.quota
+    return await bound_tries(bound, lambda: book.copied_from(scopes, target, head, bound_copy))
+
+
+async def bound_tries(bound: list[str], attempt: Callable[[], Awaitable[R]]) -> R:
+    """``attempt`` again (at most :data:`TRIES` times) while it fails 412 after binding one
+    more copy to a source ETag (appended to ``bound``): a 412 only the gateway's own condition
+    caused; any other failure is the answer. A source that keeps changing is 503."""
     for _ in range(TRIES):
         tried = len(bound)
         try:
-            return await usage.copied_from(request.quota, target, head, bound_copy)
+            return await attempt()
         except S3Error as error:
             if error.code is not S3ErrorCode.PreconditionFailed or len(bound) == tried:
                 raise  # not the gateway's own condition
     raise S3Error(S3ErrorCode.ServiceUnavailable, "The copy source changed during the copy.")
+
+
+async def bound_part_copy(
+    source_backend: Backend,
+    source: UpstreamLocation,
+    client_key: str,
+    request: UploadPartCopyInput,
+    usage: UsageBook,
+    target: UpstreamLocation,
+    copy: Callable[[UploadPartCopyInput], Awaitable[CopyObjectOutput]],
+) -> CopyObjectOutput:
+    """A quota tenant's range-less UploadPartCopy (``request``, upstream names) on an S3
+    upstream, as :func:`checked_copy` binds a CopyObject: the source's HEAD under the part's
+    turn (:meth:`.usage_writes.WritingBook.part_guarded`), its size checked, the client's
+    conditions checked on it, and ``copy`` sent with ``x-amz-copy-source-if-match: <its
+    ETag>`` unless the client sent its own If-Match, or the copy is server-side on an upstream
+    whose part copies ignore it (Ceph RGW 16: there it stays unbound, read back by ListParts)."""
+    asked = request.source_conditions
+    binds = asked.if_match is None
+    if binds and source.upstream == target.upstream:
+        keeps = getattr(source_backend, "keeps_copy_conditions", None)
+        binds = keeps is None or await keeps(source.bucket, source.key)
+    read = ReadConditions(customer_key=asked.customer_key)
+    bound: list[str] = []  # the ETag each copy sent was bound to
+    seen: list[ObjectInfo] = []
+
+    async def size() -> int:
+        with naming_the_source(client_key):
+            info = await source_backend.head_object(source.bucket, source.key, read)
+        if bound and info.etag == bound[-1]:
+            # The source is the one the last copy was bound to: its 412 was the client's own.
+            raise S3Error(S3ErrorCode.PreconditionFailed)
+        if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
+            raise S3Error(S3ErrorCode.PreconditionFailed)
+        seen.append(info)
+        return info.size
+
+    async def send() -> CopyObjectOutput:
+        if not binds:
+            return await copy(request)
+        bound.append(seen[-1].etag)
+        conditions = dataclasses.replace(asked, if_match=seen[-1].etag)
+        return await copy(dataclasses.replace(request, source_conditions=conditions))
+
+    where = (request.upload_id, request.part_number)
+    return await bound_tries(
+        bound,
+        lambda: usage.part_guarded(request.quota, target, *where, size, send, read_back=True),
+    )

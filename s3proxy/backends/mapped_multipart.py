@@ -15,6 +15,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from s3proxy import sse
+from s3proxy.backends.bound_copy import bound_part_copy
 from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.mapped_completion import MappedCompletion
 from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE
@@ -161,13 +162,17 @@ class MappedUploads(MappedCompletion):
             quota=scopes,
         )
 
-        async def copy() -> CopyObjectOutput:
+        async def copy(sent: UploadPartCopyInput = upstream) -> CopyObjectOutput:
             if source.upstream == target.upstream:
-                return await backend.upload_part_copy(upstream)
-            return await copy_part_through(source_backend, backend, upstream)
+                return await backend.upload_part_copy(sent)
+            return await copy_part_through(source_backend, backend, sent)
 
         if not scopes:
             return await copy()
+        usage = self._storage.usage_book(scopes, backend)
+        if usage is not None and request.source_range is None:  # bound to its source's HEAD
+            key = request.source_key
+            return await bound_part_copy(source_backend, source, key, upstream, usage, target, copy)
         size = await copied_size(source_backend, source, request.source_range)
         return await stored_part(
             self._storage, scopes, backend, target, request.upload_id, request.part_number,

@@ -162,7 +162,7 @@ class WritingBook:
         location: UpstreamLocation,
         upload_id: str,
         part_number: int,
-        size: int,
+        size: int | Callable[[], Awaitable[int]],
         write: Callable[[], Awaitable[T]],
         read_back: bool = False,
     ) -> T:
@@ -171,17 +171,19 @@ class WritingBook:
         (read with a ListParts); one part number of one upload at a time. ``read_back``: the
         size is a guess (a copy's source, which may be overwritten meanwhile), so what the part
         stored is read back with a ListParts, as for a part sent again
-        (:func:`~.quota_writes.part_resent`)."""
+        (:func:`~.quota_writes.part_resent`). ``size`` awaitable: read under the part's turn
+        (the source's HEAD of a copy bound to it, :func:`.bound_copy.bound_part_copy`)."""
         backend = self._backends[location.upstream]
         upload = (location.upstream, location.bucket, location.key, upload_id)
         held = (*upload, part_number)
         async with self._uploads.part(upload), self._parts.hold([held]):
             replaced = await part_size(backend, location, upload_id, part_number)
-            change = parts_change(size, replaced or 0)
+            sized = size if isinstance(size, int) else await size()
+            change = parts_change(sized, replaced or 0)
 
             async def found(error: S3Error) -> Usage:
                 number = part_number
-                return await part_landed(backend, location, upload_id, number, size, error, change)
+                return await part_landed(backend, location, upload_id, number, sized, error, change)
 
             async def stored(_: T) -> Usage:
                 if replaced is None and not read_back:  # the number's only upload
