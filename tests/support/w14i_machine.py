@@ -375,10 +375,6 @@ class Requests(RuleBasedStateMachine):
         answer = self.send(party, "POST", name, query=[("delete", "")],
                            headers={"content-md5": _md5(body)}, body=body)  # fmt: skip
         outcomes = access(self.model, party, name, DELETE_MANY)
-        if party == "anon" and answer.status == 403:
-            # 403 before wave 14 C wherever it was sent; C answers it key by key.
-            assert answer.code == "AccessDenied", answer
-            return
         reach = outcomes[0]
         if not isinstance(reach, Reach):
             self.expect_refusal(answer, outcomes, "POST")
