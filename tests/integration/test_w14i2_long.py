@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
-from tests.integration.conftest import UPSTREAM, Proxy, create_upstream_buckets, start_proxy
-from tests.integration.test_w14i_seaweed import emptied
+from tests.integration.conftest import Proxy
+from tests.integration.test_w14i_seaweed import fuzz_proxy, run_over_http
 from tests.support.w14i_fuzz import PART_BODIES, Fuzz
 from tests.support.w14i_machine import OBJECT_ACLS, keys, names, parties
-from tests.support.w14i_transport import HOME_BUCKET, OverHttp, Transport, tenants
 
 LONG = int(os.environ.get("W14I2_LONG", "0"))
 pytestmark = pytest.mark.skipif(not LONG, reason="W14I2_LONG is not set")
@@ -51,35 +48,11 @@ class MultipartHeavy(Fuzz):
         self.abort_upload(party, index)
 
 
-def _run(endpoint: str) -> None:
-    class Heavy(MultipartHeavy):
-        def make_transport(self) -> Transport:
-            return emptied(OverHttp(endpoint))
-
-    case = Heavy.TestCase
-    case.settings = settings(
-        max_examples=LONG,
-        stateful_step_count=40,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-        print_blob=True,
-    )
-    case("runTest").runTest()
-
-
-def _proxy(server: Any, upstream: Any, workdir: Path) -> Proxy:
-    create_upstream_buckets(upstream)
-    if HOME_BUCKET not in {b["Name"] for b in upstream.list_buckets().get("Buckets", [])}:
-        upstream.create_bucket(Bucket=HOME_BUCKET)
-    return start_proxy(server, upstream, workdir, tenants=tenants(UPSTREAM))
-
-
 @pytest.fixture
 def heavy_seaweed(
     seaweed: Any, upstream_s3: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    running = _proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("w14i2-heavy"))
+    running = fuzz_proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("w14i2-heavy"))
     try:
         yield running
     finally:
@@ -90,7 +63,7 @@ def heavy_seaweed(
 def heavy_ceph(
     ceph_rgw: Any, ceph_s3: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    running = _proxy(ceph_rgw, ceph_s3, tmp_path_factory.mktemp("w14i2-heavy-ceph"))
+    running = fuzz_proxy(ceph_rgw, ceph_s3, tmp_path_factory.mktemp("w14i2-heavy-ceph"))
     try:
         yield running
     finally:
@@ -98,8 +71,8 @@ def heavy_ceph(
 
 
 def test_multipart_heavy_runs_on_seaweedfs(heavy_seaweed: Proxy) -> None:
-    _run(heavy_seaweed.endpoint)
+    run_over_http(heavy_seaweed.endpoint, MultipartHeavy, LONG, steps=40)
 
 
 def test_multipart_heavy_runs_on_ceph_rgw(heavy_ceph: Proxy) -> None:
-    _run(heavy_ceph.endpoint)
+    run_over_http(heavy_ceph.endpoint, MultipartHeavy, LONG, steps=40)

@@ -29,15 +29,42 @@ from tests.support.w14i_transport import HOME_BUCKET, OverHttp, Transport, tenan
 EXAMPLES = int(os.environ.get("W14I_EXAMPLES", "0"))
 
 
+def fuzz_proxy(server: Any, upstream: Any, workdir: Path) -> Proxy:
+    """A proxy in front of ``upstream`` with the fuzz's tenants (w14i_transport.tenants)."""
+    create_upstream_buckets(upstream)
+    if HOME_BUCKET not in {b["Name"] for b in upstream.list_buckets().get("Buckets", [])}:
+        upstream.create_bucket(Bucket=HOME_BUCKET)
+    return start_proxy(server, upstream, workdir, tenants=tenants(UPSTREAM))
+
+
+def run_over_http(
+    endpoint: str, machine: type[Fuzz] = Fuzz, examples: int = EXAMPLES, steps: int = 30
+) -> None:
+    """``machine`` through the proxy at ``endpoint``, each sequence from emptied tenants:
+    derandomized 4 x 15 unless ``examples`` asks for more (then random, ``steps`` long)."""
+
+    class OverProxy(machine):  # type: ignore[misc,valid-type]
+        def make_transport(self) -> Transport:
+            return emptied(OverHttp(endpoint))
+
+    case = OverProxy.TestCase
+    case.settings = settings(
+        max_examples=examples or 4,
+        stateful_step_count=steps if examples else 15,
+        derandomize=not examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        print_blob=True,
+    )
+    case("runTest").runTest()
+
+
 @pytest.fixture(scope="module")
 def w14i_proxy(
     seaweed: SeaweedFS, upstream_s3: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Proxy]:
-    create_upstream_buckets(upstream_s3)
-    if HOME_BUCKET not in {b["Name"] for b in upstream_s3.list_buckets().get("Buckets", [])}:
-        upstream_s3.create_bucket(Bucket=HOME_BUCKET)
-    workdir: Path = tmp_path_factory.mktemp("w14i")
-    running = start_proxy(seaweed, upstream_s3, workdir, tenants=tenants(UPSTREAM))
+    running = fuzz_proxy(seaweed, upstream_s3, tmp_path_factory.mktemp("w14i"))
     try:
         yield running
     finally:
@@ -69,18 +96,4 @@ def emptied(transport: OverHttp) -> OverHttp:
 
 @pytest.mark.skipif("seaweedfs" not in lanes(), reason="the SeaweedFS lane is not chosen")
 def test_the_model_holds_through_a_proxy_on_seaweedfs(w14i_proxy: Proxy) -> None:
-    class SeaweedFuzz(Fuzz):
-        def make_transport(self) -> Transport:
-            return emptied(OverHttp(w14i_proxy.endpoint))
-
-    case = SeaweedFuzz.TestCase
-    case.settings = settings(
-        max_examples=EXAMPLES or 4,
-        stateful_step_count=30 if EXAMPLES else 15,
-        derandomize=not EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-        print_blob=True,
-    )
-    case("runTest").runTest()
+    run_over_http(w14i_proxy.endpoint)
