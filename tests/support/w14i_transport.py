@@ -95,6 +95,17 @@ def path_and_query(name: str | None, key: str | None, query: list[tuple[str, str
     return path
 
 
+def signed_as(
+    party: str, method: str, url: str, headers: dict[str, str] | None, body: bytes
+) -> dict[str, str]:
+    """``headers`` signed with ``party``'s key; the anonymous party sends them with a Host only."""
+    sent = dict(headers or {})
+    if party != "anon":
+        return sign(method, url, *KEYS[party], sent, body)
+    sent["Host"] = urlsplit(url).netloc
+    return sent
+
+
 class InProcess:
     """One gateway over a fresh local store under ``root``, in its own event loop."""
 
@@ -124,11 +135,7 @@ class InProcess:
         body: bytes = b"",
     ) -> Answer:
         url = self.ENDPOINT + path_and_query(name, key, query or [])
-        sent_headers = dict(headers or {})
-        if party != "anon":
-            sent_headers = sign(method, url, *KEYS[party], sent_headers, body)
-        else:
-            sent_headers["Host"] = "127.0.0.1:9000"
+        sent_headers = signed_as(party, method, url, headers, body)
         return self.loop.run_until_complete(self._call(method, url, sent_headers, body))
 
     async def _call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
@@ -191,11 +198,7 @@ class OverHttp:
         body: bytes = b"",
     ) -> Answer:
         url = self.endpoint + path_and_query(name, key, query or [])
-        sent_headers = dict(headers or {})
-        if party != "anon":
-            sent_headers = sign(method, url, *KEYS[party], sent_headers, body)
-        else:
-            sent_headers["Host"] = urlsplit(url).netloc
+        sent_headers = signed_as(party, method, url, headers, body)
         raw = send(method, url, sent_headers, body)
         return Answer(raw.status, {n.lower(): v for n, v in raw.headers}, raw.body)
 
