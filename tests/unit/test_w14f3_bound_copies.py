@@ -30,15 +30,36 @@ __all__ = ["always_reread"]  # the fixture: every check re-reads the records
 SOURCE = "t/docs/src"
 
 
-class Overwritten(Upstream):
-    """An upstream whose copy source is overwritten with ``grown`` bytes just before the first
-    copy reaches it (after the gateway's HEAD); copies honour x-amz-copy-source-if-match."""
+class GrowsBeforeCopies:
+    """A copy source overwritten with ``grown`` bytes just before the first copy reaches it
+    (after the gateway's HEAD), one byte more before every copy if ``always``; copies honour
+    x-amz-copy-source-if-match. Mixed into a fake upstream (``objects``, ``put``)."""
+
+    objects: dict[tuple[str, str], bytes]
+
+    def grows(self, grown: int | None, always: bool) -> None:
+        self.grown = grown
+        self.always = always
+        self.copies: list[str | None] = []
+
+    def source_now(self, bucket: str, key: str, conditions: ReadConditions) -> bytes:
+        """The source as the copy finds it, or S3's 412 for an If-Match it no longer meets."""
+        self.copies.append(conditions.if_match)
+        if self.grown is not None:
+            self.put(SOURCE, b"y" * self.grown)
+            self.grown = self.grown + 1 if self.always else None
+        data = self.objects[(bucket, key)]
+        if conditions.if_match is not None and conditions.if_match != _etag(data):
+            raise S3Error(S3ErrorCode.PreconditionFailed)
+        return data
+
+
+class Overwritten(GrowsBeforeCopies, Upstream):
+    """An upstream whose CopyObject source grows after the gateway's HEAD."""
 
     def __init__(self, grown: int | None, always: bool = False) -> None:
-        super().__init__()
-        self.grown = grown
-        self.always = always  # overwritten (one byte more) before every copy
-        self.copies: list[str | None] = []
+        Upstream.__init__(self)
+        self.grows(grown, always)
 
     async def head_object(
         self, bucket: str, key: str, conditions: ReadConditions, *_: Any
@@ -46,14 +67,7 @@ class Overwritten(Upstream):
         return await super().head_object(bucket, key, conditions)
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
-        self.copies.append(request.source_conditions.if_match)
-        if self.grown is not None:
-            self.put(SOURCE, b"y" * self.grown)
-            self.grown = self.grown + 1 if self.always else None
-        data = self.objects[(request.source_bucket, request.source_key)]
-        wanted = request.source_conditions.if_match
-        if wanted is not None and wanted != _etag(data):
-            raise S3Error(S3ErrorCode.PreconditionFailed)
+        data = self.source_now(request.source_bucket, request.source_key, request.source_conditions)
         self.objects[(request.bucket, request.key)] = data
         return CopyObjectOutput(_etag(data), "2026-01-01T00:00:00.000Z")
 

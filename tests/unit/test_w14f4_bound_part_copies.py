@@ -18,32 +18,22 @@ from s3proxy.model import CopyObjectOutput, ReadConditions, UploadPartCopyInput
 from s3proxy.quotas import Limit
 from tests.unit.test_quotas_upstream import _etag, always_reread, put, storage
 from tests.unit.test_w13a_part_quotas import PartsUpstream
+from tests.unit.test_w14f3_bound_copies import GrowsBeforeCopies
 
 __all__ = ["always_reread"]  # the fixture: every check re-reads the records
 
 SOURCE = "t/docs/src"
 
 
-class Overwritten(PartsUpstream):
-    """An upstream whose copy source is overwritten with ``grown`` bytes just before the first
-    part copy reaches it (after the gateway's HEAD); part copies honour
-    x-amz-copy-source-if-match."""
+class Overwritten(GrowsBeforeCopies, PartsUpstream):
+    """An upstream whose UploadPartCopy source grows after the gateway's HEAD."""
 
     def __init__(self, grown: int | None, always: bool = False) -> None:
-        super().__init__()
-        self.grown = grown
-        self.always = always  # overwritten (one byte more) before every copy
-        self.copies: list[str | None] = []
+        PartsUpstream.__init__(self)
+        self.grows(grown, always)
 
     async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
-        self.copies.append(request.source_conditions.if_match)
-        if self.grown is not None:
-            self.put(SOURCE, b"y" * self.grown)
-            self.grown = self.grown + 1 if self.always else None
-        data = self.objects[(request.source_bucket, request.source_key)]
-        wanted = request.source_conditions.if_match
-        if wanted is not None and wanted != _etag(data):
-            raise S3Error(S3ErrorCode.PreconditionFailed)
+        data = self.source_now(request.source_bucket, request.source_key, request.source_conditions)
         self.parts[(request.upload_id, request.part_number)] = len(data)
         return CopyObjectOutput(_etag(data), "2026-01-01T00:00:00.000Z")
 
