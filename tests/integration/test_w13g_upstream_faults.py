@@ -14,11 +14,14 @@ Ceph RGW's own answers).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,27 +44,38 @@ READ_TIMEOUT = 2
 """The upstream's read_timeout here: how long a stalled answer holds its request."""
 
 
-@pytest.fixture(scope="module")
-def faulty(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def gateway_behind_faults(
+    request: pytest.FixtureRequest, workdir: Path, bucket: str, **upstream: Any
 ) -> Iterator[tuple[Proxy, FaultProxy]]:
-    """(gateway, fault proxy): one worker, so every request shares one connection pool."""
+    """(gateway, fault proxy) on the SeaweedFS lane: one worker, so every request shares one
+    connection pool; ``upstream`` settings beside the fault proxy's endpoint; ``bucket`` made."""
     if "seaweedfs" not in lanes():
         pytest.skip("needs the SeaweedFS lane")
     server = request.getfixturevalue("seaweed")
-    upstream = request.getfixturevalue("upstream_s3")
-    create_upstream_buckets(upstream)
+    upstream_s3 = request.getfixturevalue("upstream_s3")
+    create_upstream_buckets(upstream_s3)
     with fault_proxy_to(server.endpoint) as faults:
         gateway = start_proxy(
-            server, upstream, tmp_path_factory.mktemp("w13g"),
-            {"endpoint": faults.endpoint, "read_timeout": READ_TIMEOUT}, server={"workers": 1},
+            server, upstream_s3, workdir, {"endpoint": faults.endpoint, **upstream},
+            server={"workers": 1},
         )  # fmt: skip
         try:
-            gateway.client("alice").create_bucket(Bucket=BUCKET)
+            gateway.client("alice").create_bucket(Bucket=bucket)
             yield gateway, faults
         finally:
             faults.clear()
             gateway.process.stop()
+
+
+@pytest.fixture(scope="module")
+def faulty(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Proxy, FaultProxy]]:
+    """(gateway, fault proxy) with a short read_timeout."""
+    workdir = tmp_path_factory.mktemp("w13g")
+    with gateway_behind_faults(request, workdir, BUCKET, read_timeout=READ_TIMEOUT) as pair:
+        yield pair
 
 
 def call(

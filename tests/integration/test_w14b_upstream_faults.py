@@ -16,13 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import (
-    Proxy,
-    create_upstream_buckets,
-    lanes,
-    start_proxy,
-)
-from tests.support.fault_proxy import Fault, FaultProxy, Request, fault_proxy_to
+from tests.integration.conftest import Proxy
+from tests.integration.test_w13g_upstream_faults import gateway_behind_faults
+from tests.support.fault_proxy import Fault, FaultProxy, Request
 from tests.support.s3http import RawResponse, object_url, signed
 
 pytestmark = pytest.mark.integration
@@ -35,22 +31,9 @@ def faulty_aiohttp(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proxy, FaultProxy]]:
     """(gateway on ``client: aiohttp``, fault proxy): one worker, one session per tenant."""
-    if "seaweedfs" not in lanes():
-        pytest.skip("needs the SeaweedFS lane")
-    server = request.getfixturevalue("seaweed")
-    upstream = request.getfixturevalue("upstream_s3")
-    create_upstream_buckets(upstream)
-    with fault_proxy_to(server.endpoint) as faults:
-        gateway = start_proxy(
-            server, upstream, tmp_path_factory.mktemp("w14b"),
-            {"endpoint": faults.endpoint, "client": "aiohttp"}, server={"workers": 1},
-        )  # fmt: skip
-        try:
-            gateway.client("alice").create_bucket(Bucket=BUCKET)
-            yield gateway, faults
-        finally:
-            faults.clear()
-            gateway.process.stop()
+    workdir = tmp_path_factory.mktemp("w14b")
+    with gateway_behind_faults(request, workdir, BUCKET, client="aiohttp") as pair:
+        yield pair
 
 
 def call(
