@@ -7,7 +7,7 @@ behaviour (read from the ``Server`` of S3's own answer), apart from the requests
 
 from __future__ import annotations
 
-from s3proxy.backends.s3_transport import _from_s3
+from s3proxy.backends.s3_transport import from_s3
 from s3proxy.backends.s3_transport_hooks import _Transport
 from s3proxy.model import UploadPartCopyInput
 
@@ -28,13 +28,13 @@ _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
 async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
     """What this upstream's copies do (:data:`_COPIES_OWN_ETAG`, :data:`_KEEPS_COPY_CONDITIONS`),
     learnt once from the ``Server`` of a HEAD of a copy source; nothing while that HEAD fails
-    (the copy reports it) or is not S3's own (:func:`_from_s3`: a page in front of it)."""
+    (the copy reports it) or is not S3's own (:func:`from_s3`: a page in front of it)."""
     if upstream.name in _COPIES_OWN_ETAG:
         return
     response = await upstream._send("HEAD", bucket, key, {})
     server = response.headers.get("Server", "").strip().lower()
     response.release()
-    if response.status < 300 and _from_s3(response):
+    if response.status < 300 and from_s3(response):
         _COPIES_OWN_ETAG[upstream.name] = not server.startswith(_CHUNK_ETAG_SERVERS)
         _KEEPS_COPY_CONDITIONS[upstream.name] = server.startswith(_COPY_CONDITION_SERVERS)
 

@@ -80,7 +80,7 @@ class S3Transport:
         )
         self.ceph_rgw: bool | None = None
         """Whether the upstream is Ceph RGW (:mod:`.upstream_kind`), from its first answer
-        that names its request (:func:`_from_s3`)."""
+        that names its request (:func:`from_s3`)."""
         self.server: str | None = None
         """The ``Server`` header of its first answer ("" if none): which server it is."""
 
@@ -132,7 +132,7 @@ class S3Transport:
         """One upstream request, signed here; a GET or HEAD answered 500 is signed anew and
         sent once more, and that answer is the one read (:mod:`.upstream_retry`)."""
         response = await self._send_signed(method, bucket, key, headers, query, body, payload_hash)
-        if self.ceph_rgw is None and response.status < 500 and _from_s3(response):
+        if self.ceph_rgw is None and response.status < 500 and from_s3(response):
             self.ceph_rgw = answered_by_rgw(response.headers)
             self.server = response.headers.get("Server", "")
         if not read_again(method, response.status, body is not None):
@@ -283,7 +283,7 @@ class S3Transport:
         raise S3Error(code, error.message, headers=headers)
 
 
-def _from_s3(response: UpstreamResponse) -> bool:
+def from_s3(response: UpstreamResponse) -> bool:
     """Whether an answer is an S3 server's own, to learn which server it is from: every one
     (AWS, SeaweedFS, Ceph RGW, MinIO) names its request. A page from something in front of it
     (a load balancer's 404 or 413, a proxy's 400) has no request id, and its ``Server`` is its
