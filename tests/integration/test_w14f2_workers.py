@@ -11,7 +11,6 @@ SeaweedFS (Ceph RGW when named in ``S3PROXY_TEST_BACKENDS``); the local store co
 from __future__ import annotations
 
 import copy
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,18 +29,13 @@ from tests.integration.conftest import (
     proxy_settings,
     start_proxy,
 )
+from tests.integration.relayed import UPSTREAMS
 from tests.integration.test_quotas import usage
-from tests.integration.test_w14f_usage_probe import client_of, stored
+from tests.integration.test_w14f_usage_probe import chosen_lanes, client_of, stored
 
 pytestmark = pytest.mark.integration
 
-UPSTREAMS = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
-CHOSEN = os.environ.get("S3PROXY_TEST_BACKENDS")
-LANES = (
-    ["seaweedfs"]
-    if not CHOSEN
-    else [lane for lane in ("seaweedfs", "ceph") if lane in CHOSEN.split(",")]
-)
+LANES = [lane for lane in chosen_lanes(["seaweedfs"]) if lane in UPSTREAMS]
 AT_ONCE = 8
 ROUNDS = 3
 SETTLED = 6.0

@@ -36,17 +36,22 @@ from tests.integration.conftest import (
     proxy_settings,
     start_proxy,
 )
+from tests.integration.relayed import UPSTREAMS
 from tests.integration.test_quotas import usage
 
 pytestmark = pytest.mark.integration
 
-UPSTREAMS = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
-CHOSEN = os.environ.get("S3PROXY_TEST_BACKENDS")
-LANES = (
-    ["local", "seaweedfs"]
-    if not CHOSEN
-    else [lane for lane in ("local", "seaweedfs", "ceph") if lane in CHOSEN.split(",")]
-)
+
+def chosen_lanes(default: list[str]) -> list[str]:
+    """The lanes S3PROXY_TEST_BACKENDS names among local, seaweedfs and ceph, else
+    ``default`` (these probes leave Ceph out unless it is named: it is slow)."""
+    chosen = os.environ.get("S3PROXY_TEST_BACKENDS")
+    if not chosen:
+        return default
+    return [lane for lane in ("local", "seaweedfs", "ceph") if lane in chosen.split(",")]
+
+
+LANES = chosen_lanes(["local", "seaweedfs"])
 ROUNDS = int(os.environ.get("W14F_ROUNDS", "20"))
 SEED = int(os.environ.get("W14F_SEED", "14"))
 WORKERS = int(os.environ.get("W14F_WORKERS", "1"))
