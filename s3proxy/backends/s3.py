@@ -24,6 +24,7 @@ from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import NotReady
+from s3proxy.backends.empty_part import part_one_of_nothing
 from s3proxy.backends.s3_multipart import S3MultipartMixin, part_query, part_range_of
 from s3proxy.backends.s3_tagging import S3TaggingMixin
 from s3proxy.backends.s3_transport import BODY_ERRORS, S3Transport
@@ -34,7 +35,7 @@ from s3proxy.backends.upstream_chunked import (
     takes_trailers,
 )
 from s3proxy.backends.upstream_kind import if_match_for
-from s3proxy.backends.upstream_metadata import content_to_upstream, upstream_metadata
+from s3proxy.backends.upstream_metadata import stored_headers
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import object_answer, upstream_result
 from s3proxy.backends.wire import (
@@ -104,8 +105,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
     # -- Backend ---------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
-        headers = content_to_upstream(request.attributes.headers, self.ceph_rgw)
-        headers.update(upstream_metadata(request.attributes.metadata, self.ceph_rgw))
+        headers = stored_headers(request.attributes, self.ceph_rgw, self.aws)
         headers["content-length"] = str(request.content_length)
         if request.content_md5 is not None:
             headers["content-md5"] = request.content_md5
@@ -147,6 +147,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             raise _unreadable("PUT", response)  # HTML page, a cache) says nothing was stored
         return PutObjectOutput(etag=etag)
 
+    @part_one_of_nothing(5)
     async def head_object(
         self,
         bucket: str,
@@ -167,6 +168,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         info = object_info(response.headers, part_range[2] if part_range else length)
         return dataclasses.replace(info, part_range=part_range)
 
+    @part_one_of_nothing(6)
     async def get_object(
         self,
         bucket: str,
@@ -301,8 +303,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             if request.tags is None and source_tagged:  # COPY: Ceph RGW 16 drops them here
                 kept = await self.tags_to_keep(request.source_bucket, request.source_key)
             headers["x-amz-metadata-directive"] = "REPLACE"
-            headers.update(content_to_upstream(attributes.headers, self.ceph_rgw))
-            headers.update(upstream_metadata(attributes.metadata, self.ceph_rgw))
+            headers.update(stored_headers(attributes, self.ceph_rgw, self.aws))
         conditions = request.source_conditions
         for name, condition in (
             ("x-amz-copy-source-if-match", conditions.if_match),

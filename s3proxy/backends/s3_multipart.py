@@ -74,7 +74,7 @@ from s3proxy.backends.upstream_chunked import (
     encode_with_trailer,
 )
 from s3proxy.backends.upstream_errors import STORAGE_UNREADABLE
-from s3proxy.backends.upstream_metadata import content_to_upstream, upstream_metadata
+from s3proxy.backends.upstream_metadata import stored_headers
 from s3proxy.backends.upstream_results import complete_result, upstream_result
 from s3proxy.backends.upstream_retry import ASKED_AGAIN, COMPLETE_DELAYS
 from s3proxy.backends.wire import encode_path, encode_query
@@ -128,8 +128,7 @@ class S3MultipartMixin:
         return _KEEPS_COPY_CONDITIONS.get(self.name, False)
 
     async def create_multipart_upload(self: _Transport, request: CreateMultipartInput) -> str:
-        headers = content_to_upstream(request.attributes.headers, self.ceph_rgw)
-        headers.update(upstream_metadata(request.attributes.metadata, self.ceph_rgw))
+        headers = stored_headers(request.attributes, self.ceph_rgw, self.aws)
         if request.checksum_algorithm is not None:
             headers["x-amz-checksum-algorithm"] = request.checksum_algorithm
         if request.checksum_type is not None:

@@ -30,7 +30,7 @@ from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, sign_request_headers
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.credentials import upstream_credentials
 from s3proxy.backends.upstream_budget import ConnectionBudget, budget_size
-from s3proxy.backends.upstream_kind import answered_by_rgw, signed_headers_for
+from s3proxy.backends.upstream_kind import answered_by_rgw, is_aws, signed_headers_for
 from s3proxy.backends.upstream_pool import BodyFailed, Pool, tls_context
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_retry import read_again
@@ -83,6 +83,8 @@ class S3Transport:
         that names its request (:func:`from_s3`)."""
         self.server: str | None = None
         """The ``Server`` header of its first answer ("" if none): which server it is."""
+        self.aws = is_aws(self._host, "")
+        """Whether the upstream is AWS S3, from its endpoint or its first answer."""
 
     # -- connection pool -------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class S3Transport:
         if self.ceph_rgw is None and response.status < 500 and from_s3(response):
             self.ceph_rgw = answered_by_rgw(response.headers)
             self.server = response.headers.get("Server", "")
+            self.aws = self.aws or is_aws("", self.server)
         if not read_again(method, response.status, body is not None):
             return response
         await discard(self.name, response, self._config.read_timeout)

@@ -25,6 +25,7 @@ class _Transport(Protocol):
     name: str
     _config: UpstreamConfig
     ceph_rgw: bool | None
+    aws: bool
 
     async def _send(
         self,

@@ -5,7 +5,12 @@ RGW 16 sends no ``Server`` header, but its request ids have a form of their own:
 ``tx`` + hex, then its time, instance and zone group
 (``tx00000eb7fe79f068314a8-006b134ff7-1005-default``). What depends on knowing it: its
 ListMultipartUploads order (:mod:`~s3proxy.backends.upload_markers`) and its If-Match on
-PutObject, which it compares with the bare ETag (:func:`if_match_for`).
+PutObject, which it compares with the bare ETag (:func:`if_match_for`). A ``Server`` header
+may be a proxy's own (nginx rewrites it by default), so what can be learnt from an answer's
+shape is learnt so (:mod:`~s3proxy.backends.upload_gone`,
+:mod:`~s3proxy.backends.s3_copy_learning`); AWS S3 is known by its endpoint too
+(:func:`is_aws`), and there the gateway stores an object's metadata as the client sent it
+(:func:`~s3proxy.backends.upstream_metadata.stored_headers`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,17 @@ import re
 from collections.abc import Mapping
 
 RGW_REQUEST_ID = re.compile(r"tx[0-9a-f]{9,}-[0-9a-f]{8,}-[0-9a-f]+-\S+")
+
+AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
+"""Where AWS S3 answers (``s3.us-east-1.amazonaws.com``, a VPC endpoint's
+``bucket.vpce-….s3.us-east-1.vpce.amazonaws.com``): an endpoint there is AWS S3 whatever sits
+between, so it is known before any answer and behind a proxy that rewrites ``Server``."""
+
+
+def is_aws(host: str, server: str) -> bool:
+    """Whether the upstream at ``host`` that answered with this ``Server`` header (S3's own
+    answer: ``AmazonS3``) is AWS S3."""
+    return host.lower().rstrip(".").endswith(AWS_HOSTS) or server.strip().lower() == "amazons3"
 
 
 def is_ceph_rgw(server: str, request_id: str) -> bool:

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, unquote
 
-from s3proxy.model import META_PREFIX
+from s3proxy.model import CONTENT_HEADERS, META_PREFIX, ObjectAttributes
 
 CARRIER = "s3proxy-meta"
 """The packed names' entry, ``x-amz-meta-s3proxy-meta``."""
@@ -67,12 +67,13 @@ _Q_SAFE = re.compile(rb"[A-Za-z0-9!*+/-]")
 _Q_ESCAPE = re.compile(r"=([0-9A-F]{2})")
 
 
-def metadata_to_upstream(value: str) -> str:
+def metadata_to_upstream(value: str, keeps_empty: bool = False) -> str:
     """An ``x-amz-meta-*`` value as the upstream stores it. SeaweedFS drops empty values, so
-    an empty value travels as an RFC 2047 encoded word of the empty text; a client value that
-    itself begins with ``=?`` is wrapped the same way, so :func:`metadata_from_upstream` undoes
-    exactly what this did and every other value is stored as sent."""
-    if value and not value.startswith("=?"):
+    an empty value travels as an RFC 2047 encoded word of the empty text (but where the upstream
+    is known to keep it: ``keeps_empty``); a client value that itself begins with ``=?`` is
+    wrapped the same way, so :func:`metadata_from_upstream` undoes exactly what this did and
+    every other value is stored as sent."""
+    if (value or keeps_empty) and not value.startswith("=?"):
         return value
     raw = value.encode("utf-8", "surrogatepass")
     quoted = "".join(chr(b) if _Q_SAFE.fullmatch(bytes([b])) else f"={b:02X}" for b in raw)
@@ -91,10 +92,13 @@ def metadata_from_upstream(value: str) -> str:
     return decoded if _header_text(decoded) else value
 
 
-def upstream_metadata(metadata: Mapping[str, str], folds_names: bool | None) -> dict[str, str]:
+def upstream_metadata(
+    metadata: Mapping[str, str], folds_names: bool | None, keeps_empty: bool = False
+) -> dict[str, str]:
     """The ``x-amz-meta-*`` headers that store ``metadata`` (names without the prefix) on an
     upstream; ``folds_names`` says whether it is Ceph RGW (None: not known yet, taken as
-    yes). Names it would keep go as they are; the others are packed (module docstring)."""
+    yes), ``keeps_empty`` whether it keeps an empty value (AWS S3). Names it would keep go as
+    they are; the others are packed (module docstring)."""
     if not metadata:  # most writes: nothing to look at
         return {}
     folding = folds_names is not False
@@ -106,7 +110,7 @@ def upstream_metadata(metadata: Mapping[str, str], folds_names: bool | None) -> 
         ):
             packed[name] = value
         else:
-            headers[META_PREFIX + name] = metadata_to_upstream(value)
+            headers[META_PREFIX + name] = metadata_to_upstream(value, keeps_empty)
     if folding and len(headers) + bool(packed) > MAX_ENTRIES:
         headers, packed = {}, dict(metadata)
     if packed:
@@ -114,6 +118,25 @@ def upstream_metadata(metadata: Mapping[str, str], folds_names: bool | None) -> 
         text = f"{_digest(entries)};{entries}"
         for index, start in enumerate(range(0, len(text), PIECE)):
             headers[META_PREFIX + _piece_name(index)] = text[start : start + PIECE]
+    return headers
+
+
+def stored_headers(
+    attributes: ObjectAttributes, ceph_rgw: bool | None, aws: bool
+) -> dict[str, str]:
+    """The content headers and ``x-amz-meta-*`` entries that store ``attributes`` on an
+    upstream that is Ceph RGW (``ceph_rgw``; None: not known yet) or AWS S3 (``aws``).
+
+    AWS S3 keeps what S3 keeps, since it is S3: there nothing is added but the wrapping of a
+    value that begins with ``=?`` (which reads undo). Every entry added elsewhere would count
+    toward its 2 KB of user metadata (names and values, in UTF-8 bytes), which the gateway
+    checks on the client's own (MetadataTooLarge): an empty value's encoded word (12 bytes
+    each) and a carried ``Expires`` would turn writes S3 takes into its MetadataTooLarge.
+    SeaweedFS 4.48 and Ceph RGW 16 keep far more (8 KiB, measured), so the entries they need
+    are no limit there."""
+    headers = content_to_upstream(attributes.headers, ceph_rgw or aws)
+    folds = False if aws else ceph_rgw
+    headers.update(upstream_metadata(attributes.metadata, folds, keeps_empty=aws))
     return headers
 
 
@@ -213,26 +236,31 @@ def content_to_upstream(headers: Mapping[str, str], keeps_as_sent: bool | None) 
     SDKs read ``Expires`` with an ``ExpiresString`` fallback for that reason); Ceph RGW 16 and
     the local store do too, but SeaweedFS 4.48 refuses a PutObject whose ``Expires`` is not an
     HTTP date in the one form ``Wed, 01 Dec 2094 16:00:00 GMT`` (400 InvalidRequest), or whose
-    ``Cache-Control`` has a ``max-age`` other than digits (400 InvalidDigest). So on an
-    upstream not known to keep them (``keeps_as_sent``: it is Ceph RGW; None: not known yet),
-    such a value (:data:`CARRIED`) travels as the entry ``s3proxy-meta-`` + its name: the
-    digest of the value, ``;``, the value percent-encoded (as a packed name's), which
-    :func:`content_from_upstream` takes back. Every other header, and an empty value (which
-    SeaweedFS drops, as it drops any empty content header), is stored as it is."""
+    ``Cache-Control`` has a ``max-age`` other than digits (400 InvalidDigest). And it drops
+    any content header sent empty, where S3, Ceph RGW 16 and the local store keep it (an
+    empty ``Content-Type`` came back as ``text/plain; charset=utf-8``, its guess from the
+    body). So on an upstream not known to keep them (``keeps_as_sent``: it is Ceph RGW or AWS
+    S3; None: not known yet), such a value (:data:`CARRIED`, or any empty one) travels as the
+    entry ``s3proxy-meta-`` + its name: the digest of the value, ``;``, the value
+    percent-encoded (as a packed name's), which :func:`content_from_upstream` takes back.
+    Every other header is stored as it is."""
+    if keeps_as_sent or (
+        "expires" not in headers and "cache-control" not in headers and "" not in headers.values()
+    ):
+        return dict(headers)  # most writes: three look-ups
     content = dict(headers)
-    if keeps_as_sent or ("expires" not in content and "cache-control" not in content):
-        return content  # most writes: two look-ups
-    for name, kept in CARRIED.items():
-        value = content.get(name)
-        if value and not kept(value):
-            del content[name]
-            quoted = _quoted(value)
-            content[f"{META_PREFIX}{CARRIER}-{name}"] = f"{_digest(quoted)};{quoted}"
+    for name, value in headers.items():  # one to three headers on nearly every write
+        kept = CARRIED.get(name)
+        if value and (kept is None or kept(value)):
+            continue
+        del content[name]
+        quoted = _quoted(value)
+        content[f"{META_PREFIX}{CARRIER}-{name}"] = f"{_digest(quoted)};{quoted}"
     return content
 
 
-_ENTRIES = {f"{CARRIER}-{name}": name for name in CARRIED}
-"""The entries that carry them (``s3proxy-meta-expires``, ``s3proxy-meta-cache-control``)."""
+_ENTRIES = {f"{CARRIER}-{name}": name for name in CONTENT_HEADERS}
+"""The entries that carry them (``s3proxy-meta-expires``, ``s3proxy-meta-content-type`` …)."""
 
 
 def content_from_upstream(metadata: dict[str, str], content: dict[str, str]) -> None:
