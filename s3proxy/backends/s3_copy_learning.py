@@ -2,21 +2,40 @@
 
 Split from :mod:`s3proxy.backends.s3_multipart`: whether UploadPartCopy gives the part S3's
 ETag and whether it keeps ``x-amz-copy-source-if-*`` is one piece of learnt upstream
-behaviour (read from the ``Server`` of S3's own answer), apart from the requests that use it.
+behaviour, apart from the requests that use it. The ``Server`` of S3's own answer names the
+servers known either way; any other — Ceph RGW 16 (no ``Server``), or a known one behind a
+proxy that rewrites the header (nginx's own) — is judged by what its copies answer: a copy of a
+whole object that was not uploaded in parts must give the part that object's ETag (the MD5 of
+the same bytes). SeaweedFS behind such a proxy was taken for a server whose copies keep S3's
+ETag, and its parts answered ETags of its own making (``…-2``, or a digest that is not the
+range's MD5), which S3 clients take for the MD5 of the part.
 """
 
 from __future__ import annotations
 
-from s3proxy.backends.s3_transport import from_s3
+import contextlib
+import hashlib
+
+from s3proxy.backends.s3_transport import BODY_ERRORS, discard, from_s3
 from s3proxy.backends.s3_transport_hooks import _Transport
+from s3proxy.backends.s3_upload_answers import _upload_query
+from s3proxy.backends.upstream_results import upstream_result
+from s3proxy.backends.wire import encode_path
+from s3proxy.conditions import any_condition
+from s3proxy.errors import S3Error
 from s3proxy.model import UploadPartCopyInput
+from s3proxy.upstream_xml import parse_copy_result
 
 _COPIES_OWN_ETAG: dict[str, bool] = {}
-"""Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5."""
+"""Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5.
+Absent while not known (:func:`_copies_own_etag`)."""
 _CHUNK_ETAG_SERVERS = ("seaweedfs",)
 """``Server`` headers of upstreams whose copied parts keep an ETag of their own making:
 SeaweedFS 4.48 answers UploadPartCopy (and lists the part) with the source's chunk ETag
 (``…-2``) or, for a range, a digest that is not the range's MD5."""
+_MD5_ETAG_SERVERS = ("amazons3", "minio")
+"""``Server`` headers of upstreams whose copied parts get S3's ETag (S3 itself: with SSE-KMS
+neither the source's nor the part's ETag is an MD5, so no answer could show it)."""
 _KEEPS_COPY_CONDITIONS: dict[str, bool] = {}
 """Per upstream name, learnt with :data:`_COPIES_OWN_ETAG`: whether its UploadPartCopy refuses
 a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`` header)
@@ -25,21 +44,74 @@ proxy, whose GET decides the conditions on the bytes it copies."""
 _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
 
 
-async def _learn_server(upstream: _Transport, bucket: str, key: str) -> None:
-    """What this upstream's copies do (:data:`_COPIES_OWN_ETAG`, :data:`_KEEPS_COPY_CONDITIONS`),
-    learnt once from the ``Server`` of a HEAD of a copy source; nothing while that HEAD fails
-    (the copy reports it) or is not S3's own (:func:`from_s3`: a page in front of it)."""
-    if upstream.name in _COPIES_OWN_ETAG:
-        return
+async def _learn_server(upstream: _Transport, bucket: str, key: str) -> tuple[str, int] | None:
+    """What this upstream's copies do (:data:`_COPIES_OWN_ETAG` where its ``Server`` says,
+    :data:`_KEEPS_COPY_CONDITIONS`), learnt once from the ``Server`` of a HEAD of a copy source;
+    nothing while that HEAD fails (the copy reports it) or is not S3's own (:func:`from_s3`: a
+    page in front of it). While the copies' ETags are not known, the source's ETag and size
+    that HEAD read (None when not asked or not read)."""
+    if upstream.name in _COPIES_OWN_ETAG and upstream.name in _KEEPS_COPY_CONDITIONS:
+        return None
     response = await upstream._send("HEAD", bucket, key, {})
     server = response.headers.get("Server", "").strip().lower()
+    etag, size = response.headers.get("ETag", ""), response.headers.get("Content-Length", "")
     response.release()
-    if response.status < 300 and from_s3(response):
-        _COPIES_OWN_ETAG[upstream.name] = not server.startswith(_CHUNK_ETAG_SERVERS)
-        _KEEPS_COPY_CONDITIONS[upstream.name] = server.startswith(_COPY_CONDITION_SERVERS)
+    if response.status >= 300 or not from_s3(response):
+        return None
+    _KEEPS_COPY_CONDITIONS.setdefault(upstream.name, server.startswith(_COPY_CONDITION_SERVERS))
+    if server.startswith(_CHUNK_ETAG_SERVERS):
+        _COPIES_OWN_ETAG.setdefault(upstream.name, False)
+    elif server.startswith(_MD5_ETAG_SERVERS):
+        _COPIES_OWN_ETAG.setdefault(upstream.name, True)
+    return (etag, int(size)) if size.isdigit() and etag else None
 
 
 async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -> bool:
-    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes)."""
-    await _learn_server(upstream, request.source_bucket, request.source_key)
-    return _COPIES_OWN_ETAG.get(upstream.name, True)
+    """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes). While that
+    is not known, the first byte of the source is copied into the part and read
+    (:func:`_probe`), once; a copy that cannot ask so (a source of fewer than 2 bytes, source
+    conditions the probe would have to meet too) passes through the proxy meanwhile."""
+    source = await _learn_server(upstream, request.source_bucket, request.source_key)
+    known = _COPIES_OWN_ETAG.get(upstream.name)
+    if known is not None:
+        return known
+    if source is None or source[1] < 2 or any_condition(request.source_conditions):
+        return False
+    learnt = await _probe(upstream, request, source[0])
+    if learnt is not None:
+        _COPIES_OWN_ETAG[upstream.name] = learnt
+    return bool(learnt)
+
+
+async def _probe(upstream: _Transport, request: UploadPartCopyInput, etag: str) -> bool | None:
+    """Whether a copy of the source's first byte into the part answers that byte's MD5
+    (SeaweedFS answers the source's ETag whatever the range); None when either request fails
+    (the source changed since ``etag``, which binds both). The part is the client's own, which
+    the copy that follows replaces."""
+    read = await upstream._send("GET", request.source_bucket, request.source_key, {
+        "range": "bytes=0-0", "if-match": etag,
+    })  # fmt: skip
+    byte = None
+    if read.status == 206 and read.headers.get("Content-Length") == "1":
+        with contextlib.suppress(*BODY_ERRORS):
+            byte = await read.content.readexactly(1)
+    if byte is None:
+        read.close()
+        return None
+    read.release()
+    source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
+    headers = {
+        "x-amz-copy-source": source,
+        "x-amz-copy-source-range": "bytes=0-0",
+        "x-amz-copy-source-if-match": etag,
+    }
+    query = _upload_query(request.upload_id, request.part_number)
+    response = await upstream._send("PUT", request.bucket, request.key, headers, query=query)
+    if response.status != 200:
+        await discard(upstream.name, response, upstream._config.read_timeout)
+        return None
+    try:
+        answered, _ = await upstream_result(upstream, response, parse_copy_result)
+    except S3Error:
+        return None
+    return answered.strip('" ').lower() == hashlib.md5(byte).hexdigest()

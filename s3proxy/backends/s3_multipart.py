@@ -26,7 +26,7 @@ Upstream behaviour handled here:
   :mod:`~s3proxy.backends.upload_gone` answers as the finished Complete did. An Abort it
   answers 500 (racing a Complete) is asked about the same way.
 - SeaweedFS 4.48 answers 204 to an Abort of an upload it no longer has: ListParts asks first
-  there, so the client gets S3's NoSuchUpload.
+  there (and wherever that is not known yet), so the client gets S3's NoSuchUpload.
 - Ceph RGW 16 completes an upload whose ``<Location>`` passes 1,023 bytes under a garbage
   status (:func:`~s3proxy.backends.s3_upload_answers._completed_anyway`): read as an
   unreadable 2xx, which upload_gone asks about.
@@ -275,11 +275,13 @@ class S3MultipartMixin:
         self: _Transport, bucket: str, key: str, upload_id: str
     ) -> None:
         """S3's 204, or NoSuchUpload for an upload already completed or aborted — also where
-        the upstream says otherwise (:data:`ABORTS_GONE_UPLOADS`: asked first, ListParts) or
-        answers 500 to an Abort racing a Complete (asked again as Complete is: the upload
+        the upstream says otherwise (:data:`ABORTS_GONE_UPLOADS`: asked first, ListParts, until
+        the first Abort answered 204, sent once more, shows the upstream reports gone uploads)
+        or answers 500 to an Abort racing a Complete (asked again as Complete is: the upload
         still there, the Abort is sent again; gone, NoSuchUpload, as S3 orders the two)."""
         upstream = (self.name, self._config.endpoint)
-        if ABORTS_GONE_UPLOADS.get(upstream, True):
+        learnt = ABORTS_GONE_UPLOADS.get(upstream)
+        if learnt is not False:
             await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
         query = _upload_query(upload_id)
         for delay in (*COMPLETE_DELAYS, None):
@@ -289,14 +291,17 @@ class S3MultipartMixin:
             await discard(self.name, response, self._config.read_timeout)
             await asyncio.sleep(delay)
             await S3MultipartMixin.list_parts(self, bucket, key, upload_id, 0, 1)
-        answer, server = response.status, response.headers.get("Server", "")
-        try:
-            await _upload_status(self, response)
-        except S3Error as error:
-            learn_abort_mode(upstream, answer, server, error)
-            raise
-        learn_abort_mode(upstream, answer, server, None)
+        await _upload_status(self, response)
         response.release()
+        if learnt is None:  # now surely gone: what the upstream answers for that
+            try:
+                again = await self._send("DELETE", bucket, key, {}, query=query)
+                await _upload_status(self, again)
+            except S3Error as error:
+                learn_abort_mode(upstream, error.status, error)
+                return
+            again.release()
+            learn_abort_mode(upstream, again.status, None)
 
     async def list_parts(
         self: _Transport,

@@ -25,8 +25,13 @@ every long key, until the proxy stopped reading the ``<Location>`` it garbles
 
 An Abort of an upload already gone is NoSuchUpload on S3, but SeaweedFS 4.48 answers it 204: a
 client told its completed upload was aborted would take the object for gone. So the proxy asks
-first (ListParts) until it knows its upstream is not one of those (:data:`ABORTS_GONE_UPLOADS`),
-which it learns from an Abort answer S3 itself could give (:func:`learn_abort_mode`).
+first (ListParts) until it knows its upstream is not one of those (:data:`ABORTS_GONE_UPLOADS`).
+It learns that from what the upstream does, never from who it says it is: after its first Abort
+answered 204, it sends that Abort once more, now of an upload surely gone, and the answer says
+which kind the upstream is (:func:`learn_abort_mode`). The ``Server`` header it read before
+(``SeaweedFS …``) is lost behind a proxy that rewrites it (nginx's own): SeaweedFS was then
+taken for a server that answers NoSuchUpload itself, and every later Abort of a completed upload
+was 204 to its client.
 """
 
 from __future__ import annotations
@@ -39,27 +44,25 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompleteMultipartInput, CompleteMultipartOutput, ReadConditions
 
 ABORTS_GONE_UPLOADS: dict[tuple[str, str], bool] = {}
-"""Per upstream (name, endpoint), learnt from the ``Server`` header of its Abort answers:
-whether it answers 204 to an Abort of an upload that no longer exists (SeaweedFS 4.48), where
-S3 answers 404 NoSuchUpload. Unknown (True) until learnt: ListParts asks first, one request
-more per Abort."""
-_GONE_ABORT_SERVERS = ("seaweedfs",)
+"""Per upstream (name, endpoint), learnt from its answer to an Abort of an upload that is
+gone: whether it answers 204 there (SeaweedFS 4.48), where S3 answers 404 NoSuchUpload.
+Unknown (absent) until learnt, and then taken as yes: ListParts asks first, one request more
+per Abort."""
 
 
-def learn_abort_mode(
-    upstream: tuple[str, str], status: int, server: str, error: S3Error | None
-) -> None:
-    """Learn :data:`ABORTS_GONE_UPLOADS` from an Abort answered ``status`` with ``Server``
-    header ``server`` (``error``: the S3 error it was read as), only when it is an answer S3
-    gives an Abort: its 204, or a NoSuchUpload error document. Anything else may come from
-    something in front of the upstream (a load balancer's 404 page, a 400 of its own, a 200
-    it makes up), whose ``Server`` is its own: learnt from it, a SeaweedFS behind it would be
-    taken for an upstream that answers NoSuchUpload itself for the life of the process, and
-    an Abort of a completed upload would be 204 to its client."""
-    if (status == 204 and error is None) or (
-        error is not None and error.code is S3ErrorCode.NoSuchUpload
-    ):
-        ABORTS_GONE_UPLOADS[upstream] = server.strip().lower().startswith(_GONE_ABORT_SERVERS)
+def learn_abort_mode(upstream: tuple[str, str], status: int, error: S3Error | None) -> None:
+    """Learn :data:`ABORTS_GONE_UPLOADS` from the answer to an Abort of an upload known to be
+    gone (``status``; ``error``: the S3 error it was read as), only when it is an answer S3
+    gives an Abort: its 204 (an upstream that answers gone uploads so), or a NoSuchUpload
+    error document (one that reports them). Anything else may come from something in front of
+    the upstream (a load balancer's 404 page, a 400 of its own, a 200 it makes up): learnt from
+    it, a SeaweedFS behind it would be taken for an upstream that answers NoSuchUpload itself
+    for the life of the process, and an Abort of a completed upload would be 204 to its
+    client."""
+    if status == 204 and error is None:
+        ABORTS_GONE_UPLOADS[upstream] = True
+    elif error is not None and error.code is S3ErrorCode.NoSuchUpload:
+        ABORTS_GONE_UPLOADS[upstream] = False
 
 
 async def after_failed_complete(

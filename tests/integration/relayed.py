@@ -25,7 +25,7 @@ from tests.integration.conftest import (
     proxy_settings,
     start_proxy,
 )
-from tests.support.relay import Relay, relay_to
+from tests.support.relay import Hook, Relay, relay_to
 
 UPSTREAMS = {"seaweedfs": ("seaweed", "upstream_s3"), "ceph": ("ceph_rgw", "ceph_s3")}
 """Lane → the session fixtures of its upstream server and its admin client."""
@@ -42,10 +42,12 @@ def relayed_proxy(
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
     bucket: str,
+    rewrite: Hook | None = None,
     **alice: Any,
 ) -> Iterator[tuple[Proxy, Relay, str]]:
     """(proxy, relay, alice's home prefix) on the lane ``request.param``, with alice's bucket
-    ``bucket`` created; ``alice`` adds to her tenant settings (e.g. a quota)."""
+    ``bucket`` created; ``alice`` adds to her tenant settings (e.g. a quota); ``rewrite``
+    rewrites every answer from the proxy's first request on (its start-up's)."""
     server, upstream = (request.getfixturevalue(fixture) for fixture in UPSTREAMS[request.param])
     create_upstream_buckets(upstream)
     tenants = copy.deepcopy(proxy_settings(None, 0, 0, Path("."))["tenants"])
@@ -54,6 +56,7 @@ def relayed_proxy(
     tenants["alice"].update(alice)
     workdir = tmp_path_factory.mktemp(f"{name}-{request.param}")
     with relay_to(server.endpoint) as relay:
+        relay.rewrite = rewrite
         running = start_proxy(
             server, upstream, workdir, {"endpoint": relay.endpoint},
             tenants=tenants, server={"workers": 1},
