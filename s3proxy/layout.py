@@ -14,13 +14,16 @@ This is a public contract (README, "Upstream layout"); operators find data with 
   S3 upstream (the limit of AWS S3, Ceph RGW and SeaweedFS alike; the local store has none),
   is rejected with KeyTooLongError before any byte of a body moves. Under ``flat`` the
   upstream key is longer (3 bytes for each byte that is not an ASCII letter or digit), so
-  fewer client keys fit.
+  fewer client keys fit. Such a key of up to 1024 bytes (:class:`UnstorableKey`) is legal on
+  S3, and no write can store it here: where it must already be stored (a read, a delete, a
+  copy source) it is answered as a missing key (:func:`absent_if_unstorable`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -99,6 +102,45 @@ def client_key(part: str, encoding: KeyEncoding) -> str | None:
     return keycodec.decode(part) if encoding == "flat" else part
 
 
+def key_too_long(key: str) -> S3Error:
+    """S3's KeyTooLongError for a key over 1024 UTF-8 bytes, with the ``<Size>`` of the key
+    and the ``<MaxSizeAllowed>`` that S3's error document names."""
+    size = len(key.encode("utf-8", "surrogatepass"))
+    return S3Error(S3ErrorCode.KeyTooLongError, Size=str(size), MaxSizeAllowed=str(MAX_KEY_BYTES))
+
+
+class UnstorableKey(S3Error):
+    """KeyTooLongError for a key of at most 1024 bytes whose upstream key would pass the
+    upstream's limit: S3 takes it, but no write can store it under this layout (README, "The
+    upstream layout"). A write is refused with it; no ``<Size>``, which S3 says only of keys
+    over its own limit."""
+
+    def __init__(self) -> None:
+        super().__init__(S3ErrorCode.KeyTooLongError)
+
+
+@contextmanager
+def absent_if_unstorable(source_key: str | None = None) -> Iterator[None]:
+    """Around the look-up of a key that must already be stored (a read, a copy's source): an
+    :class:`UnstorableKey` was never stored, so it is S3's answer for a missing key, 404
+    NoSuchKey (a HEAD before an upload was 400 where S3 says 404). A copy's names its
+    ``source_key``, as S3's does (s3proxy.copy_errors); any other, the request's key."""
+    try:
+        yield
+    except UnstorableKey:
+        missing = S3Error(S3ErrorCode.NoSuchKey)
+        if source_key is not None:
+            missing.fields["Key"] = source_key
+        raise missing from None
+
+
+def absent_delete(if_match: str | None) -> None:
+    """DeleteObject of an :class:`UnstorableKey`: S3 deletes a missing key (204), and a
+    conditional delete of one is 404 NoSuchKey."""
+    if if_match is not None:
+        raise S3Error(S3ErrorCode.NoSuchKey)
+
+
 def object_key(
     root: UpstreamRoot,
     key: str,
@@ -106,17 +148,18 @@ def object_key(
     encoding: KeyEncoding = "plain",
     key_limit: int | None = MAX_KEY_BYTES,
 ) -> str:
-    """The upstream key of client key ``key`` under ``root``; raises KeyTooLongError.
+    """The upstream key of client key ``key`` under ``root``; raises KeyTooLongError
+    (:func:`key_too_long`, or :class:`UnstorableKey` for a key S3 would take).
 
     ``key_limit`` is the upstream's own limit on its keys (None: none, as in the local store,
     whose keys are column values: there every client key up to 1024 bytes fits, as on S3)."""
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise S3Error(S3ErrorCode.KeyTooLongError)
+        raise key_too_long(key)
     shard = shard_of(key, digits)
     part = key_part(key, encoding)
     upstream_key = f"{root.prefix}{shard}/{part}" if digits else f"{root.prefix}{part}"
     if key_limit is not None and len(upstream_key.encode("utf-8", "surrogatepass")) > key_limit:
-        raise S3Error(S3ErrorCode.KeyTooLongError)
+        raise UnstorableKey
     return upstream_key
 
 

@@ -35,9 +35,12 @@ from s3proxy.layout import (
     MAX_KEY_BYTES,
     KeyEncoding,
     TenantLayout,
+    UnstorableKey,
     UpstreamLocation,
     UpstreamRoot,
+    absent_if_unstorable,
     bucket_root,
+    key_too_long,
     layout_root,
     locate_under,
 )
@@ -159,7 +162,7 @@ class MappedStorage:
         """The location of a key of a bucket that exists (NoSuchBucket otherwise)."""
         self._check_owner(bucket)
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            raise S3Error(S3ErrorCode.KeyTooLongError)
+            raise key_too_long(key)
         try:
             await self.buckets.require(bucket)
         except S3Error as error:
@@ -249,7 +252,8 @@ class MappedStorage:
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> GetObjectOutput:
-        backend, location = await self.existing(bucket, key)
+        with absent_if_unstorable():  # never stored: NoSuchKey
+            backend, location = await self.existing(bucket, key)
         try:
             got = await backend.get_object(
                 location.bucket,
@@ -281,7 +285,8 @@ class MappedStorage:
         checksum_mode: bool = False,
         part_number: int | None = None,
     ) -> ObjectInfo:
-        backend, location = await self.existing(bucket, key)
+        with absent_if_unstorable():  # never stored: NoSuchKey
+            backend, location = await self.existing(bucket, key)
         try:
             info = await backend.head_object(
                 location.bucket,
@@ -299,7 +304,10 @@ class MappedStorage:
         return await self.classes.current(bucket, key, backend, info)
 
     async def delete_object(self, bucket: str, key: str) -> None:
-        backend, location = await self.existing(bucket, key)
+        try:
+            backend, location = await self.existing(bucket, key)
+        except UnstorableKey:  # never stored: deleted, as S3 deletes a missing key
+            return
         scopes = self.quota_scopes(bucket)
         usage = self.usage_book(scopes, backend)
         if usage is not None:
@@ -309,12 +317,14 @@ class MappedStorage:
         await self.classes.removed(bucket, [key], backend)
 
     async def get_object_tagging(self, bucket: str, key: str) -> Tags:
-        backend, location = await self.existing(bucket, key)
+        with absent_if_unstorable():  # never stored: NoSuchKey
+            backend, location = await self.existing(bucket, key)
         return await backend.get_object_tagging(location.bucket, location.key)
 
     async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
         """Replace the object's tags (an empty set: DeleteObjectTagging)."""
-        backend, location = await self.existing(bucket, key)
+        with absent_if_unstorable():  # never stored: NoSuchKey
+            backend, location = await self.existing(bucket, key)
         await backend.put_object_tagging(location.bucket, location.key, tags)
 
     async def copy_object(
@@ -323,9 +333,10 @@ class MappedStorage:
         """Server-side when both ends share an upstream, else streamed through the proxy.
         ``origin``: the source's storage when another tenant's grants it (s3proxy.granted_reads)."""
         looked_at = self.buckets.cache.current()  # a DeleteBucket meanwhile: bucket_race
-        source_backend, source = await (origin or self).existing(
-            request.source_bucket, request.source_key
-        )
+        with absent_if_unstorable(request.source_key):  # never stored: NoSuchKey
+            source_backend, source = await (origin or self).existing(
+                request.source_bucket, request.source_key
+            )
         backend, target = await self.existing(request.bucket, request.key)
         asked = request.storage_class
         mapped = dataclasses.replace(
@@ -374,6 +385,9 @@ class MappedStorage:
             try:
                 self._check_reserved(bucket, key, encoding)
                 backend, location = self.locate(bucket, key, encoding)
+            except UnstorableKey:  # never stored: deleted, as S3 deletes a missing key
+                results[key] = DeleteResult(key, None)
+                continue
             except S3Error as error:
                 results[key] = DeleteResult(key, error.code.name)
                 continue

@@ -31,6 +31,7 @@ from s3proxy.backends.upload_records import (
 )
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import absent_if_unstorable
 from s3proxy.listing import ListQuery
 from s3proxy.model import (
     STANDARD,
@@ -148,9 +149,10 @@ class MappedUploads(MappedCompletion):
         """Server-side when source and upload share an upstream, else streamed through here.
         ``source_storage``: another tenant's, whose bucket grants the caller READ
         (:mod:`s3proxy.granted_reads`)."""
-        source_backend, source = await (source_storage or self._storage).existing(
-            request.source_bucket, request.source_key
-        )
+        with absent_if_unstorable(request.source_key):  # never stored: NoSuchKey
+            source_backend, source = await (source_storage or self._storage).existing(
+                request.source_bucket, request.source_key
+            )
         backend, target = await self._existing(request.bucket, request.key)
         scopes = self._storage.quota_scopes(request.bucket)
         upstream = dataclasses.replace(

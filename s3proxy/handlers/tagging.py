@@ -11,6 +11,7 @@ from __future__ import annotations
 from s3proxy.handlers.bucket import _verified_xml_body
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import check_version
+from s3proxy.layout import absent_if_unstorable
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.tagging import MAX_DOCUMENT_BYTES, document, parse_document
 
@@ -30,7 +31,8 @@ async def get_object_tagging(ctx: RequestContext) -> S3Response:
 async def put_object_tagging(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     await check_version(ctx)
-    ctx.storage.locate(bucket, key)  # a bad key or bucket is refused before the body is read
+    with absent_if_unstorable():  # a key never stored: NoSuchKey, as S3 answers
+        ctx.storage.locate(bucket, key)  # a bad key or bucket is refused before the body is read
     tags = parse_document(await _verified_xml_body(ctx, required=False, limit=MAX_DOCUMENT_BYTES))
     await ctx.storage.put_object_tagging(bucket, key, tags)
     return S3Response()
