@@ -97,9 +97,13 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         ``storage_classes`` setting); the proxy keeps any other (:mod:`.class_records`)."""
         return frozenset(self._config.storage_classes)
 
-    @property
-    def _takes_trailers(self) -> bool:
-        """Whether a large body's trailer checksum goes upstream as an aws-chunked trailer."""
+    async def keeps_trailer_checksum(self, bucket: str, length: int) -> bool:
+        """Whether a ``length``-byte PUT keeps a ``trailer_checksum`` (:mod:`.upstream_chunked`;
+        before the upstream's first answer a HEAD of ``bucket`` learns which server it is)."""
+        if length <= WHOLE_BODY_LIMIT:
+            return True
+        if self.server is None and self._config.request_style != "aws-chunked":
+            (await self._send("HEAD", bucket, None, {})).release()
         return takes_trailers(self._config.request_style, self.server, self._scheme == "https")
 
     # -- Backend ---------------------------------------------------------------------------
@@ -121,7 +125,11 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
         trailer = request.trailer_checksum  # kept upstream as README says (upstream_chunked)
         small = request.content_length <= WHOLE_BODY_LIMIT
-        if trailer is not None and not small and self._takes_trailers:
+        if (
+            trailer is not None
+            and not small
+            and await self.keeps_trailer_checksum(request.bucket, request.content_length)
+        ):
             del headers["content-length"]
             headers.update(
                 chunked_headers(headers.get("content-encoding"), request.content_length, trailer[0])

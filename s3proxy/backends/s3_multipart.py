@@ -114,6 +114,11 @@ __all__ = [
 ]
 
 
+PART_READ_WHOLE = 64 * 1024
+"""A part up to this size carries its trailer's checksum as a header, read whole first
+(``s3.WHOLE_BODY_LIMIT``, up to which ``keeps_trailer_checksum`` answers yes for any upstream)."""
+
+
 class S3MultipartMixin:
     """The multipart half of the Backend protocol, for :class:`S3Upstream`."""
 
@@ -149,14 +154,22 @@ class S3MultipartMixin:
         if request.checksum is not None:
             headers[request.checksum[0]] = request.checksum[1]
         headers.update(sse.upstream_headers(request.encryption))
-        body: AsyncIterator[bytes] = request.body
+        body: AsyncIterator[bytes] | bytes = request.body
         payload_hash = request.content_sha256 or UNSIGNED_PAYLOAD
         trailer = request.trailer_checksum
-        if trailer is not None and self._config.request_style == "aws-chunked":
-            del headers["content-length"]
-            headers.update(chunked_headers(None, request.content_length, trailer[0]))
-            body = encode_with_trailer(body, trailer[0], trailer[1])
-            payload_hash = UNSIGNED_TRAILER
+        # As PutObject's (upstream_chunked): S3 refuses a part without its checksum in an
+        # upload created with a COMPOSITE one, MinIO in any upload created with one.
+        keeps = getattr(self, "keeps_trailer_checksum", None)
+        length = request.content_length
+        if trailer is not None and keeps is not None and await keeps(request.bucket, length):
+            if length <= PART_READ_WHOLE:  # read whole, verified by then: a header
+                body = b"".join([chunk async for chunk in request.body])
+                headers[trailer[0]] = trailer[1]()
+            else:
+                del headers["content-length"]
+                headers.update(chunked_headers(None, length, trailer[0]))
+                body = encode_with_trailer(request.body, trailer[0], trailer[1])
+                payload_hash = UNSIGNED_TRAILER
         query = _upload_query(request.upload_id, request.part_number)
         response = await self._send(
             "PUT",

@@ -12,10 +12,18 @@ is known only at the end of the body, and S3 keeps it with the object: HEAD/GET 
   iterator is exhausted, that is after every check on it has passed (if one fails, the upstream
   sees a chunked stream without its last chunk and commits nothing). That needs an upstream that
   accepts it: one configured ``request_style: aws-chunked``, or under the default ``plain`` one
-  whose ``Server`` header says it does (:func:`takes_trailers`). Ceph RGW 16 refuses aws-chunked
-  (and keeps no flexible checksum anyway), and a server that does not know aws-chunked could
-  store the chunk framing as the object's bytes, so any other server keeps getting a plain body
-  and no checksum: a read then claims none (README "Over HTTPS").
+  whose ``Server`` header says it does (:func:`takes_trailers`; learnt from the upstream's first
+  answer, and asked for with a HEAD of the bucket when such a PUT comes before any: a large
+  trailer PUT sent first once went plain and kept no checksum, so whether a checksum was kept
+  depended on timing). Ceph RGW 16 refuses aws-chunked (and keeps no flexible checksum
+  anyway), and a server that does not know aws-chunked could store the chunk framing as the
+  object's bytes, so any other server keeps getting a plain body and no checksum: a read then
+  claims none (README "Over HTTPS").
+
+UploadPart takes the same paths (S3 refuses a part without its checksum in an upload created
+with a COMPOSITE one, MinIO in any upload created with one; a part's trailer went upstream only
+under ``aws-chunked``), and so does a CopyObject whose bytes pass through the gateway, for the
+checksum it sums as they pass (:func:`s3proxy.backends.part_copy.copy_object_through`).
 
 Only a request whose client sent a trailer takes either path: every other request is sent as
 before, at no cost.
