@@ -11,9 +11,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import Backend
@@ -33,7 +34,11 @@ from s3proxy.model import (
     UploadPartInput,
 )
 
+if TYPE_CHECKING:
+    from s3proxy.checksums import Checksum
+
 MAX_PART_SIZE = 5 * 1024**3
+_CHANGED = "The copy source changed during the copy."
 
 
 class CopySource(Protocol):
@@ -124,21 +129,51 @@ async def copy_part_through(
     return CopyObjectOutput(etag=etag, last_modified=now)
 
 
-async def _sum_source(source: Backend, request: CopyObjectInput, algorithm: str) -> tuple[str, str]:
-    """The source's checksum in ``algorithm``, read through once (its ``x-amz-copy-source-if-*``
-    decided on the bytes read) → (ETag read, base64 value)."""
+async def _summed(body: Body, checksum: Checksum) -> Body:
+    """``body`` as it passes, summed into ``checksum``."""
+    async for chunk in body:
+        checksum.update(chunk)
+        yield chunk
+
+
+async def _matching(body: Body, checksum: Checksum, expected: str) -> Body:
+    """``body``, summed as it passes, its last chunk held back until the sum is known and
+    withheld (503) unless it is ``expected``, the checksum declared up front from the source's
+    HEAD: a source overwritten since never reaches the upstream whole with the old checksum."""
+    held = None
+    async for chunk in body:
+        checksum.update(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    if checksum.digest_b64() != expected:
+        raise S3Error(S3ErrorCode.ServiceUnavailable, _CHANGED)
+    if held is not None:
+        yield held
+
+
+async def _sum_read(got: GetObjectOutput, algorithm: str) -> str:
+    """The base64 ``algorithm`` sum of ``got``'s whole body, read through and closed."""
     from s3proxy.checksums import new_checksum  # awscrt: only when needed
 
     checksum = new_checksum(algorithm)
-    got = await get_copy_source(
-        source, request.source_bucket, request.source_key, None, request.source_conditions
-    )
     try:
         async for chunk in got.body:
             checksum.update(chunk)
     finally:
         await got.aclose()
-    return got.info.etag, checksum.digest_b64()
+    return checksum.digest_b64()
+
+
+async def _keeps_trailer(target: Backend, bucket: str, length: int) -> bool:
+    """Whether ``target`` keeps a checksum known only after the body (a PUT's
+    ``trailer_checksum``) as well as one sent before it: the local store always, an S3
+    upstream for small bodies and where aws-chunked trailers reach it (:mod:`.upstream_chunked`),
+    and Ceph RGW 16, which keeps neither (README): reading the source twice gains nothing there."""
+    keeps = getattr(target, "keeps_trailer_checksum", None)
+    if keeps is None:
+        return False
+    return bool(await keeps(bucket, length)) or getattr(target, "ceph_rgw", None) is True
 
 
 async def copy_object_through(
@@ -146,30 +181,41 @@ async def copy_object_through(
 ) -> CopyObjectOutput:
     """CopyObject through the proxy: the source (its ``x-amz-copy-source-if-*`` decided on the
     bytes read) streamed into PutObject, with the copy's checksum (``sums``,
-    :mod:`.copy_checksum`) declared up front, where every upstream checks and keeps it (a
-    trailer reaches only ``aws-chunked`` upstreams), and answered in the output. A new checksum
-    is not known up front: the source is read through once to sum it, then copied pinned to
-    the ETag summed (If-Match), so the copy's bytes are the ones summed."""
-    from s3proxy.checksums import header_name
+    :mod:`.copy_checksum`), answered in the output.
+
+    Where the target keeps a checksum sent after the body, the bytes are read once and summed
+    as they pass, and that sum goes as the PUT's trailer checksum: the checksum stored is the
+    one of the bytes stored, whatever happened to the source since its HEAD. Elsewhere (an
+    upstream that takes a checksum only up front) a kept checksum is declared as the HEAD
+    reported it, the bytes summed as they pass and their last chunk withheld unless they match
+    it; a new one is summed over a first read, the copy then read again pinned to the ETag
+    summed (If-Match). A source overwritten in between is 503 there, nothing stored."""
+    from s3proxy.checksums import header_name, new_checksum  # awscrt: only when needed
 
     sums = sums or CopyChecksum()
-    declared = next(iter(sums.kept.items()), None)
-    conditions = request.source_conditions
-    if sums.summed is not None:
-        etag, value = await _sum_source(source, request, sums.summed)
-        declared = (sums.summed, value)
-        conditions = ReadConditions(if_match=etag, customer_key=conditions.customer_key)
+    algorithm = sums.summed or next(iter(sums.kept), None)
+    got = await get_copy_source(
+        source, request.source_bucket, request.source_key, None, request.source_conditions
+    )
     try:
-        got = await get_copy_source(
-            source, request.source_bucket, request.source_key, None, conditions
+        keeps = algorithm is not None and await _keeps_trailer(
+            target, request.bucket, got.content_length
         )
-    except S3Error as error:
-        if sums.summed is None or error.code is not S3ErrorCode.PreconditionFailed:
-            raise
-        # Overwritten between the two reads: S3 would have copied one or the other.
-        raise S3Error(
-            S3ErrorCode.ServiceUnavailable, "The copy source changed during the copy."
-        ) from None
+    except BaseException:
+        await got.aclose()
+        raise
+    declared: tuple[str, str] | None = None
+    trailer: tuple[str, Callable[[], str]] | None = None
+    if keeps and algorithm is not None:
+        checksum = new_checksum(algorithm)
+        got.body = _summed(got.body, checksum)
+        trailer = (header_name(algorithm), checksum.digest_b64)
+    elif sums.summed is not None:
+        declared = (sums.summed, await _sum_read(got, sums.summed))
+        got = await _read_again(source, request, got.info.etag)
+    elif algorithm is not None:
+        declared = (algorithm, sums.kept[algorithm])
+        got.body = _matching(got.body, new_checksum(algorithm), declared[1])
     try:
         attributes = request.attributes if request.replace_metadata else got.info.attributes
         tags = request.tags
@@ -192,10 +238,13 @@ async def copy_object_through(
                 tags=tags,
                 encryption=request.encryption,
                 checksum=None if declared is None else (header_name(declared[0]), declared[1]),
+                trailer_checksum=trailer,
             )
         )
     finally:
         await got.aclose()
+    if trailer is not None:
+        declared = (checksum.algorithm, checksum.digest_b64())
     key = request.encryption.customer_key if request.encryption else None
     info = await target.head_object(request.bucket, request.key, ReadConditions(customer_key=key))
     modified = parsedate_to_datetime(info.last_modified).astimezone(UTC)
@@ -204,3 +253,17 @@ async def copy_object_through(
         last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z",
         checksums={} if declared is None else {declared[0]: declared[1]},
     )
+
+
+async def _read_again(source: Backend, request: CopyObjectInput, etag: str) -> GetObjectOutput:
+    """The copy source read a second time, pinned to the ``etag`` of the first read (whose
+    bytes were summed): one overwritten between the two is 503, S3 having copied either."""
+    conditions = ReadConditions(if_match=etag, customer_key=request.source_conditions.customer_key)
+    try:
+        return await get_copy_source(
+            source, request.source_bucket, request.source_key, None, conditions
+        )
+    except S3Error as error:
+        if error.code is not S3ErrorCode.PreconditionFailed:
+            raise
+        raise S3Error(S3ErrorCode.ServiceUnavailable, _CHANGED) from None

@@ -83,6 +83,10 @@ class LocalStore(LocalMultipart):
     def __init__(self, name: str, root: Path) -> None:
         super().__init__(name, root)
 
+    async def keeps_trailer_checksum(self, bucket: str, length: int) -> bool:
+        """Always: a PUT's ``trailer_checksum`` is stored (:func:`.core.declared_checksums`)."""
+        return True
+
     # -- writes ------------------------------------------------------------------------------
 
     async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
