@@ -43,6 +43,12 @@ def _mismatch(expected: str, given: str) -> S3Error:
     )
 
 
+_NOT_FOUND = (
+    "One or more of the specified parts could not be found. The part may not have been "
+    "uploaded, or the specified entity tag may not match the part's entity tag."
+)
+
+
 def check_part_algorithm(
     expected: str | None, given: str | None, checksum_type: str | None = None
 ) -> None:
@@ -70,13 +76,18 @@ def sums_missing_part(expected: str | None, given: str | None) -> str | None:
 def check_listed_checksums(
     algorithm: str | None, checksum_type: str | None, parts: Iterable[ListedPart]
 ) -> None:
-    """The part checksums Complete lists, against the upload's ``algorithm``: a COMPOSITE
+    """The part checksums Complete lists, against the upload's ``algorithm`` (None: an upload
+    created without one, whose parts keep no checksum a Complete could name: a part listed
+    with one is 400 InvalidPart, S3's answer, where every lane answered 200 and kept no
+    checksum; versitygw's validatePartChecksum and aws-sdk-go-v2#3005 pin it): a COMPOSITE
     upload's object checksum is made of its parts', so each part must list its own (else 400
     InvalidRequest naming the first part without one); a part that lists one checksum of
     another algorithm declares a value nothing verified, 400 BadDigest as S3 answers (every
     lane answered 200). Several checksums on one part never get here: the parse refuses them
     (:func:`s3proxy.multipart_xml.completed_part`, 400 InvalidArgument)."""
     if algorithm is None:
+        if any(part.checksums for part in parts):
+            raise S3Error(S3ErrorCode.InvalidPart, _NOT_FOUND)
         return
     for part in parts:
         if not part.checksums:

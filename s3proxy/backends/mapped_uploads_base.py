@@ -48,6 +48,12 @@ class UploadsOnStorage:
         needs = getattr(backend, "records_upload_checksums", False)
         return bool(needs) and self._records(backend) is None
 
+    def records_checksums(self, bucket: str, key: str) -> bool:
+        """Whether the gateway records the checksums of uploads of ``key`` (their upstream
+        lists none): an upload id that names none then stands for an upload created without
+        a checksum algorithm."""
+        return self._records(self._storage.locate(bucket, key)[0]) is not None
+
     def _home_records(self) -> UploadRecords | None:
         """Where an upload's public ACL mark goes on every lane (the local store keeps its
         other attributes itself): the tenant's home; None without one."""

@@ -372,9 +372,11 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
         async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
             parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
         del body  # not held through the upstream's assembly
-    if recorded is not None:  # (the local store checks its own)
+    # The local store checks its own; an upload recorded without one has no algorithm.
+    if recorded is not None or ctx.storage.uploads.records_checksums(bucket, key):
         try:
-            check_listed_checksums(recorded.algorithm, recorded.type, parts)
+            algorithm, kind = (recorded.algorithm, recorded.type) if recorded else (None, None)
+            check_listed_checksums(algorithm, kind, parts)
         except S3Error:  # S3 finds the upload first: a gone one is NoSuchUpload (ListParts')
             await ctx.storage.uploads.list_parts(bucket, key, upstream_id, 0, 1, recorded, marks)
             raise

@@ -51,7 +51,16 @@ def test_a_composite_complete_names_the_first_part_listed_without_its_checksum()
     assert refused.value.message.endswith("It was missing for part 2 in the request.")
     assert "created using a sha1 checksum" in refused.value.message
     check_listed_checksums("SHA1", "FULL_OBJECT", parts)  # a FULL_OBJECT upload: optional
-    check_listed_checksums(None, None, parts)
+
+
+def test_a_part_checksum_listed_for_an_upload_without_algorithm_is_invalid_part() -> None:
+    """S3 keeps no checksum a Complete could name for such parts (wave 15 C)."""
+    check_listed_checksums(None, None, [CompletedPart(1, '"a"'), CompletedPart(2, '"b"')])
+    with pytest.raises(S3Error) as refused:
+        check_listed_checksums(
+            None, None, [CompletedPart(1, '"a"'), CompletedPart(2, '"b"', {"CRC32": "x"})]
+        )
+    assert refused.value.code is S3ErrorCode.InvalidPart
 
 
 def test_a_part_listed_with_another_algorithms_checksum_is_bad_digest() -> None:

@@ -389,6 +389,27 @@ def _check_numbering(segments: Sequence[StoredPart], part_number: int) -> None:
         )
 
 
+def _part_checksums(record: ObjectRecord, part_number: int) -> dict[str, str]:
+    """The checksums a ``partNumber`` read of a multipart object answers, as S3 answers them:
+    a part's own checksum where the object's is COMPOSITE (made of its parts', ``…-N``); a
+    FULL_OBJECT one is the whole object's, no part's, so none, unless the object is its one
+    part (then the two are equal). The store answered the part's own in every case before."""
+    own = record.segments[part_number - 1].checksums
+    return {
+        algorithm: value
+        for algorithm, value in own.items()
+        if algorithm in record.checksums
+        and (record.parts_count == 1 or _composite(record.checksums[algorithm]))
+    }
+
+
+def _composite(value: str) -> bool:
+    """A COMPOSITE checksum ends in ``-N``, the part count (:func:`s3proxy.checksums.
+    checksum_type_of`, not imported: its awscrt import is what ``s3proxy stats`` avoids)."""
+    _, dash, count = value.rpartition("-")
+    return bool(dash) and count.isdigit()
+
+
 def _info(
     record: ObjectRecord, checksum_mode: bool, part_number: int | None, ranged: bool
 ) -> ObjectInfo:
@@ -407,7 +428,7 @@ def _info(
             first = sum(part.size for part in record.segments[: part_number - 1])
             size = record.segments[part_number - 1].size
             part_range = (first, first + size - 1, record.size)
-            checksums = record.segments[part_number - 1].checksums
+            checksums = _part_checksums(record, part_number)
             extra["x-amz-mp-parts-count"] = str(record.parts_count)
     if checksum_mode and not ranged:
         for algorithm, value in checksums.items():
