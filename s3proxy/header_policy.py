@@ -8,7 +8,7 @@ NotImplemented naming it in ``<Header>`` (gaul/s3proxy's behaviour), unless the 
 
 Standard HTTP headers (``If-Match``, ``Range``, ``Content-MD5`` …) are ignored where S3 ignores
 them, on operations that do not define them; where S3 defines one that the gateway does not
-carry out (``If-Match`` on DeleteObject), it is refused like an ``x-amz-*`` header. Every request
+carry out (none at present), it is refused like an ``x-amz-*`` header. Every request
 member of botocore's S3 model is placed by these tables (tests/unit/test_w10c_model_sweep.py).
 
 Presigners (the AWS SDK v3 among them) hoist headers into the query string of a presigned URL;
@@ -328,7 +328,7 @@ STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
     "content-language": CONTENT,
     "cache-control": CONTENT,
     "expires": CONTENT,
-    "if-match": CONDITIONAL_READS | CONDITIONAL_WRITES,
+    "if-match": CONDITIONAL_READS | CONDITIONAL_WRITES | _ops(Operation.DeleteObject),
     "if-none-match": CONDITIONAL_READS | CONDITIONAL_WRITES,
     "if-modified-since": CONDITIONAL_READS,
     "if-unmodified-since": CONDITIONAL_READS,
@@ -337,11 +337,9 @@ STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
 
 # Standard headers that S3 acts on for an operation and the gateway does not: refused (501
 # naming the header) rather than dropped.
-REFUSED_STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {
-    # S3's conditional delete: the gateway cannot delete only-if-unchanged atomically on every
-    # upstream, so it refuses rather than delete unconditionally.
-    "if-match": _ops(Operation.DeleteObject),
-}
+# (None now: DeleteObject's If-Match, S3's conditional delete, is carried out where the
+# storage checks it and refused there otherwise, s3proxy.backends.conditional_deletes.)
+REFUSED_STANDARD_HEADERS: Mapping[str, frozenset[Operation]] = {}
 _REFUSING_STANDARD = frozenset().union(*REFUSED_STANDARD_HEADERS.values())
 
 

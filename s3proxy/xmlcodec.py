@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -134,14 +134,32 @@ def child_text(element: ET.Element, name: str, default: str = "") -> str:
     return default
 
 
-# ObjectIdentifier elements that make an entry's delete conditional (S3, 2024).
-_DELETE_CONDITIONS = ("ETag", "LastModifiedTime", "Size")
+# ObjectIdentifier elements that make an entry's delete conditional (S3, 2024): ETag is carried
+# out (s3proxy.backends.conditional_deletes); the other two S3 takes on directory buckets only.
+_DELETE_CONDITIONS = ("LastModifiedTime", "Size")
 
 
 def parse_delete_request(
     body: bytes, max_keys: int = 1000
 ) -> tuple[bool, list[tuple[str, str | None]]]:
-    """``<Delete><Quiet/><Object><Key/><VersionId/>…</Delete>`` → (quiet, [(key, version)])."""
+    """``<Delete><Quiet/><Object><Key/><VersionId/>…</Delete>`` → (quiet, [(key, version)]),
+    for a caller that carries out no condition: an entry's ``<ETag>`` is refused here (501),
+    never dropped (:func:`parse_delete_entries` gives it)."""
+    quiet, entries, etags = parse_delete_entries(body, max_keys)
+    if any(etag is not None for etag in etags):
+        raise S3Error(
+            S3ErrorCode.NotImplemented,
+            "Conditional deletes (ETag in DeleteObjects) are not implemented.",
+        )
+    return quiet, entries
+
+
+def parse_delete_entries(
+    body: bytes, max_keys: int = 1000
+) -> tuple[bool, list[tuple[str, str | None]], list[str | None]]:
+    """DeleteObjects' body → (quiet, [(key, version)], [each entry's ``<ETag>``, or None]): an
+    entry with an ETag is deleted only if it names the current object (S3's conditional
+    delete). ``<LastModifiedTime>`` and ``<Size>`` (directory buckets only) are 501."""
     root = _parse(body)
     if local_name(root.tag) != "Delete":
         raise S3Error(S3ErrorCode.MalformedXML)
@@ -149,9 +167,11 @@ def parse_delete_request(
     if not objects or len(objects) > max_keys:
         raise S3Error(S3ErrorCode.MalformedXML)
     entries: list[tuple[str, str | None]] = []
+    etags: list[str | None] = []
     for item in objects:
         key, version = children_named(item, "Key"), children_named(item, "VersionId")
-        if len(key) != 1 or not key[0].text or len(version) > 1:
+        etag = children_named(item, "ETag")
+        if len(key) != 1 or not key[0].text or len(version) > 1 or len(etag) > 1:
             raise S3Error(S3ErrorCode.MalformedXML)
         for condition in _DELETE_CONDITIONS:
             if children_named(item, condition):  # refused, never deleted unconditionally
@@ -160,10 +180,11 @@ def parse_delete_request(
                     f"Conditional deletes ({condition} in DeleteObjects) are not implemented.",
                 )
         entries.append((key[0].text, (version[0].text or "") if version else None))
+        etags.append((etag[0].text or "").strip() if etag else None)
     quiet = _XML_BOOLEAN.get(child_text(root, "Quiet", "false").strip().lower())
     if quiet is None:  # S3 validates against its schema: "maybe" is no answer to act on
         raise S3Error(S3ErrorCode.MalformedXML)
-    return quiet, entries
+    return quiet, entries, etags
 
 
 _XML_BOOLEAN = {"true": True, "1": True, "false": False, "0": False}
@@ -236,8 +257,14 @@ def document_pieces(root: str, parts: Iterable[str]) -> Iterator[str]:
     yield f"</{root}>"
 
 
-def delete_request_xml(keys: Iterable[str]) -> bytes:
-    objects = "".join(f"<Object>{_element('Key', key)}</Object>" for key in keys)
+def delete_request_xml(keys: Iterable[str], etags: Sequence[str | None] = ()) -> bytes:
+    """An upstream DeleteObjects; ``etags``, where given, bind each key's delete to an ETag."""
+    pieces: list[str] = []
+    for at, key in enumerate(keys):
+        etag = etags[at] if at < len(etags) else None
+        condition = _element("ETag", etag) if etag else ""
+        pieces.append(f"<Object>{_element('Key', key)}{condition}</Object>")
+    objects = "".join(pieces)
     return f"{XML_DECLARATION}<Delete><Quiet>false</Quiet>{objects}</Delete>".encode()
 
 

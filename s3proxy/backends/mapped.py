@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
@@ -19,6 +19,7 @@ from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.bucket_removal import remove_bucket
 from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.backends.class_records import ClassRecords
+from s3proxy.backends.conditional_deletes import delete_entries, delete_one, require_checked
 from s3proxy.backends.copy_checksum import CopyChecksum
 from s3proxy.backends.key_encoding import MARKER as LAYOUT_MARKER
 from s3proxy.backends.key_encoding import KeyEncodings
@@ -38,6 +39,7 @@ from s3proxy.layout import (
     UnstorableKey,
     UpstreamLocation,
     UpstreamRoot,
+    absent_delete,
     absent_if_unstorable,
     bucket_root,
     key_too_long,
@@ -303,15 +305,21 @@ class MappedStorage:
             raise S3Error(failed, headers=_validators(info))
         return await self.classes.current(bucket, key, backend, info)
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str, if_match: str | None = None) -> None:
+        """``if_match``: the client's condition (:mod:`.conditional_deletes`)."""
         try:
             backend, location = await self.existing(bucket, key)
         except UnstorableKey:  # never stored: deleted, as S3 deletes a missing key
+            absent_delete(if_match)
             return
+        if if_match is not None:  # 501 where the upstream would delete unchecked
+            await require_checked(self._backends, self.tenant, location.upstream)
         scopes = self.quota_scopes(bucket)
         usage = self.usage_book(scopes, backend)
         if usage is not None:
-            await usage.deleted(scopes, location)  # what it freed, under If-Match where it can
+            await usage.deleted(scopes, location, if_match)  # what it freed, under If-Match
+        elif if_match is not None:
+            await delete_one(backend, location, if_match)
         else:
             await backend.delete_object(location.bucket, location.key)
         await self.classes.removed(bucket, [key], backend)
@@ -373,29 +381,39 @@ class MappedStorage:
         await self.classes.written(request.bucket, request.key, backend, asked, result.etag)
         return result
 
-    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
-        """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys."""
+    async def delete_objects(
+        self, bucket: str, keys: list[str], etags: Sequence[str | None] = ()
+    ) -> list[DeleteResult]:
+        """Multi-delete: one upstream DeleteObjects call, results mapped back to client keys.
+        ``etags``: the client's per-key conditions (:mod:`.conditional_deletes`)."""
         await self.buckets.require(bucket)
         encoding = await self.encoding(bucket)
         results: dict[str, DeleteResult] = {}
         upstream_keys: dict[str, str] = {}
+        wanted: dict[str, str | None] = {}
         backend: Backend | None = None
         upstream_bucket = ""
-        for key in keys:
+        for at, key in enumerate(keys):
             try:
                 self._check_reserved(bucket, key, encoding)
                 backend, location = self.locate(bucket, key, encoding)
             except UnstorableKey:  # never stored: deleted, as S3 deletes a missing key
-                results[key] = DeleteResult(key, None)
+                results[key] = DeleteResult(key, "NoSuchKey" if any(etags[at : at + 1]) else None)
                 continue
             except S3Error as error:
                 results[key] = DeleteResult(key, error.code.name)
                 continue
             upstream_bucket = location.bucket
             upstream_keys[location.key] = key
+            wanted[location.key] = etags[at] if at < len(etags) else None
         if backend is not None and upstream_keys:
+            if any(etag is not None for etag in wanted.values()):
+                await require_checked(self._backends, self.tenant, location.upstream)
             where = UpstreamLocation(location.upstream, upstream_bucket, "")
-            for result in await _delete_counted(self, bucket, backend, where, list(upstream_keys)):
+            scopes = self.quota_scopes(bucket)
+            usage = self.usage_book(scopes, backend)
+            entries = list(upstream_keys), list(wanted.values())
+            for result in await delete_entries(usage, scopes, backend, where, *entries):
                 client_key = upstream_keys.get(result.key)
                 if client_key is not None:
                     results[client_key] = DeleteResult(client_key, result.error)
@@ -452,29 +470,6 @@ async def _copy(
             if error.code is not S3ErrorCode.NotImplemented or not sse.customer_copy(request):
                 raise
     return await copy_object_through(source, target, request, sums)
-
-
-async def _delete_counted(
-    storage: MappedStorage,
-    bucket: str,
-    backend: Backend,
-    where: UpstreamLocation,
-    keys: list[str],
-) -> list[DeleteResult]:
-    """DeleteObjects upstream, freeing what the deleted objects counted for a quota tenant."""
-    scopes = storage.quota_scopes(bucket)
-    usage = storage.usage_book(scopes, backend)
-    if usage is None:
-        return await backend.delete_objects(where.bucket, keys)
-    failed: set[str] = set()
-
-    async def delete() -> list[DeleteResult]:
-        results = await backend.delete_objects(where.bucket, keys)
-        failed.update(result.key for result in results if result.error is not None)
-        return results
-
-    locations = [dataclasses.replace(where, key=key) for key in keys]
-    return await usage.removed(scopes, locations, delete, lambda _, at: at.key not in failed)
 
 
 def _validators(info: ObjectInfo) -> dict[str, str]:

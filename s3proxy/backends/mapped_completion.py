@@ -24,7 +24,17 @@ from s3proxy.backends.usage_records import completed_size
 from s3proxy.completion import check_completion, check_object_size
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import STANDARD, CompleteMultipartInput, CompleteMultipartOutput, PartInfo
+from s3proxy.model import (
+    STANDARD,
+    CompleteMultipartInput,
+    CompleteMultipartOutput,
+    PartInfo,
+    WriteConditions,
+)
+
+NONE = WriteConditions()
+BIND = WriteConditions(if_none_match="*")
+"""What an upstream's Complete conditions are probed for (:meth:`MappedCompletion._binds`)."""
 
 
 class MappedCompletion(UploadsOnStorage):
@@ -144,6 +154,20 @@ class MappedCompletion(UploadsOnStorage):
         await kept_or_undone(self._storage.buckets, request.bucket, looked_at, undo)
         return result
 
+    async def _binds(self, request: CompleteMultipartInput, location: UpstreamLocation) -> bool:
+        """Whether a quota tenant's Complete goes bound to its HEAD (:meth:`.usage_writes.
+        WritingBook.completed_bound`): sent without a condition of the client's, to an
+        upstream that checks a Complete's (probed once, :mod:`.complete_conditions`)."""
+        if request.conditions.if_match is not None or request.conditions.if_none_match:
+            return False
+        try:
+            await require_checked(self._backends, self._storage.tenant, location.upstream, BIND)
+        except S3Error as error:
+            if error.code is S3ErrorCode.NotImplemented:
+                return False
+            raise
+        return True
+
     async def _assembled(
         self,
         backend: Backend,
@@ -180,6 +204,13 @@ class MappedCompletion(UploadsOnStorage):
                     size = completed_size(request.parts, stored)
                     freed = stored_bytes(stored)
                     complete = backend.complete_multipart_upload
+                    if await self._binds(upstream, location):  # counted once across replicas
+                        return await usage.completed_bound(
+                            quota, location, request.upload_id, size, freed,
+                            lambda bound: complete(
+                                dataclasses.replace(upstream, conditions=bound or NONE)
+                            ),
+                        )  # fmt: skip
                     return await usage.guarded(
                         quota, location, size, lambda: complete(upstream), freed
                     )

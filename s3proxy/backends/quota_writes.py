@@ -32,11 +32,12 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from s3proxy.backends import key_turns
 from s3proxy.backends.base import Backend
-from s3proxy.backends.usage_figures import head_size
+from s3proxy.backends.local.conditions import check_write
+from s3proxy.backends.usage_figures import head_size, listed_entry
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import PartInfo, ReadConditions
+from s3proxy.model import PartInfo, ReadConditions, WriteConditions
 from s3proxy.quotas import Usage
 
 K = TypeVar("K")
@@ -288,34 +289,58 @@ class MatchingDeletes(Protocol):
     async def delete_matching(self, bucket: str, key: str, etag: str) -> None: ...
 
 
-async def delete_counted(backend: Backend, location: UpstreamLocation) -> int | None:
-    """A quota tenant's DeleteObject: the size it freed (None: it freed nothing). Its key's
-    turn (:class:`KeyLocks`) covers one server; a replica elsewhere may delete the same object
-    at once, and both would free its size. So the delete is sent under ``If-Match`` with the
-    ETag its HEAD read, and counts only if that holds: on a 412 or 404 (the object replaced, or
-    gone: S3 answers 404 there, SeaweedFS 412) the key is read again and the delete tried
-    again; one that finds nothing frees nothing (the client's answer is 204 all the same, as
-    S3's). Ceph RGW 16 ignores the header (measured: a wrong ETag deletes), so there two
-    replicas can still both count a delete (README "Quotas")."""
+async def delete_counted(
+    backend: Backend, location: UpstreamLocation, if_match: str | None = None
+) -> int | None:
+    """A quota tenant's DeleteObject (or any conditional one on an S3 upstream): the size it
+    freed (None: it freed nothing). Its key's turn (:class:`KeyLocks`) covers one server; a
+    replica elsewhere may delete the same object at once, and both would free its size. So
+    the delete is sent under ``If-Match`` with the ETag its HEAD read, and counts only if that
+    holds: on a 412 or 404 (the object replaced, or gone: S3 answers 404 there, SeaweedFS 412)
+    the key is read again and the delete tried again; one that finds nothing frees nothing (the
+    client's answer is 204 all the same, as S3's). Ceph RGW 16 ignores the header (measured: a
+    wrong ETag deletes), so there two replicas can still both count a delete (README "Quotas").
+
+    ``if_match``: the client's own condition (an ETag, a list, ``*``), checked against each
+    HEAD as S3 checks it (404 NoSuchKey with no object, 412 on another), so the delete sent is
+    bound to an object it names; one whose every try met a changed object is 412 (never sent
+    without a condition). Only on an upstream known to honour If-Match on a DELETE
+    (:mod:`.conditional_deletes`)."""
     for tries in range(DELETE_TRIES, 0, -1):
-        try:
-            info = await backend.head_object(location.bucket, location.key, ReadConditions())
-        except S3Error as error:
-            if error.code is S3ErrorCode.NoSuchKey:
-                await backend.delete_object(location.bucket, location.key)
-                return None
-            if error.status >= 500:
-                raise
-            size = await head_size(backend, location)  # an SSE-C object: its listing entry
+        found = await current_object(backend, location)
+        if if_match is not None:
+            check_write(WriteConditions(if_match=if_match), found[1] if found else None)
+        if found is None:
+            await backend.delete_object(location.bucket, location.key)
+            return None
+        size, etag, headed = found
+        bindable = headed and isinstance(backend, MatchingDeletes)
+        if if_match is None and (tries == 1 or not bindable):  # an SSE-C object: unbound
             await backend.delete_object(location.bucket, location.key)
             return size
-        if tries == 1 or not isinstance(backend, MatchingDeletes):
-            await backend.delete_object(location.bucket, location.key)
-            return info.size
+        assert isinstance(backend, MatchingDeletes)  # checked with the condition's upstream
         try:
-            await backend.delete_matching(location.bucket, location.key, info.etag)
-            return info.size
+            await backend.delete_matching(location.bucket, location.key, etag)
+            return size
         except S3Error as error:
             if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
                 raise
-    return None  # pragma: no cover (the last try goes without a condition)
+    raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Match")
+
+
+async def current_object(
+    backend: Backend, location: UpstreamLocation
+) -> tuple[int, str, bool] | None:
+    """(size, ETag, whether a HEAD read them) of the object at ``location``, None if there is
+    none: its HEAD, or where the upstream refuses one (an SSE-C object, whose key the request
+    may not carry) its listing entry."""
+    try:
+        info = await backend.head_object(location.bucket, location.key, ReadConditions())
+    except S3Error as error:
+        if error.code is S3ErrorCode.NoSuchKey:
+            return None
+        if error.status >= 500:
+            raise
+        entry = await listed_entry(backend, location)
+        return (entry.size, entry.etag, False) if entry is not None else None
+    return info.size, info.etag, True

@@ -12,14 +12,16 @@ writes of one key (one part number) take turns (:mod:`.quota_writes`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+from s3proxy.backends.conditional_deletes import removed_bound
 from s3proxy.backends.quota_writes import (
     KeyLocks,
     UploadGates,
+    current_object,
     delete_counted,
     landed,
     part_landed,
@@ -30,7 +32,13 @@ from s3proxy.backends.usage_figures import at_most, head_size
 from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import CopyObjectOutput, ObjectInfo, QuotaScope
+from s3proxy.model import (
+    CopyObjectOutput,
+    DeleteResult,
+    ObjectInfo,
+    QuotaScope,
+    WriteConditions,
+)
 from s3proxy.quotas import Root, Usage, after_write, completed, exceeded, parts_change, within
 
 if TYPE_CHECKING:
@@ -39,6 +47,8 @@ if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
 
 T = TypeVar("T")
+BIND_TRIES = 3
+"""A bound Complete's sends (each after a HEAD) before the last goes unbound."""
 HEAD_AT_ONCE = 16
 """Upstream requests in flight for one DeleteObjects of a quota tenant (the sizes it frees),
 or for one re-read of the records."""
@@ -106,6 +116,57 @@ class WritingBook:
                 return await landed(backend, location, size, error, change)
 
             return await self._guard(scopes, location, change, write, found)
+
+    async def completed_bound(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        location: UpstreamLocation,
+        upload_id: str,
+        size: int,
+        parts: int,
+        complete: Callable[[WriteConditions | None], Awaitable[T]],
+    ) -> T:
+        """:meth:`guarded` for a Complete the client sent without a condition, on an upstream
+        that checks a Complete's conditions (SeaweedFS, S3): it is sent bound to what its HEAD
+        read, ``If-None-Match: *`` over no object, else ``If-Match`` its ETag, so that it
+        counts the object it replaced. Two Completes of one upload through two replicas at
+        once both read no object and both completed (SeaweedFS answers 200 to a Complete of an
+        upload already completed), and both freed the parts and counted the object. The upload
+        is asked for (ListParts, one entry) after the HEAD: a Complete that ended it before the
+        HEAD is seen there (NoSuchUpload: the caller answers that one's object,
+        :func:`.upload_gone.after_failed_complete`), and one that ends it after the HEAD makes
+        the bound Complete fail 412, whose upload is then found gone likewise; either way
+        nothing is counted twice. A 412 whose upload is still there met another write of the
+        key after the HEAD: read again and sent again, the last of :data:`BIND_TRIES` unbound
+        (counted as its HEAD read, as before)."""
+        backend = self._backends[location.upstream]
+        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
+            for tries in range(BIND_TRIES, 0, -1):
+                found = await current_object(backend, location)
+                change = completed(found[0] if found else None, size, parts)
+                bound = None
+                if tries > 1 and (found is None or found[2]):  # an SSE-C object goes unbound
+                    bound = _replacing(found[1] if found else None)
+                    # Still open after the HEAD? Else the HEAD may have read the object another
+                    # replica's Complete of it made, and a bound Complete would pass.
+                    await backend.list_parts(location.bucket, location.key, upload_id, 0, 1)
+
+                async def landed_all_the_same(error: S3Error, change: Usage = change) -> Usage:
+                    return await landed(backend, location, size, error, change)
+
+                write = partial(complete, bound)
+                try:
+                    return await self._guard(scopes, location, change, write, landed_all_the_same)
+                except S3Error as error:
+                    if bound is None or error.code is not S3ErrorCode.PreconditionFailed:
+                        raise
+                try:  # the key changed since the HEAD: this upload's other Complete, or a write
+                    await backend.list_parts(location.bucket, location.key, upload_id, 0, 1)
+                except S3Error as gone:
+                    if gone.code is S3ErrorCode.NoSuchUpload:
+                        raise gone from None
+                    raise
+        raise AssertionError("unreachable: the last try goes unbound")  # pragma: no cover
 
     async def copied(
         self,
@@ -254,16 +315,51 @@ class WritingBook:
         self._add(self._mine, touched, -parts_change(parts))
         self._changed()
 
-    async def deleted(self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation) -> None:
-        """A DeleteObject, freeing what the object counted if this delete removed it (under
-        its key's turn; :func:`~.quota_writes.delete_counted`)."""
+    async def deleted(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        location: UpstreamLocation,
+        if_match: str | None = None,
+    ) -> None:
+        """A DeleteObject (``if_match``: the client's condition), freeing what the object
+        counted if this delete removed it (under its key's turn;
+        :func:`~.quota_writes.delete_counted`)."""
         async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
-            freed = await delete_counted(self._backends[location.upstream], location)
+            freed = await delete_counted(self._backends[location.upstream], location, if_match)
             if freed is not None:
-                roots = {r for scope in scopes for r in scope.roots}
-                touched = [r for r in roots if self._holds(r, location)]
-                self._add(self._mine, touched, Usage(-1, -freed))
+                self.free(scopes, location, freed)
             self._changed()
+
+    def free(self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation, size: int) -> None:
+        """An object of ``size`` bytes at ``location`` was deleted (the caller holds its key)."""
+        roots = {r for scope in scopes for r in scope.roots}
+        self._add(self._mine, [r for r in roots if self._holds(r, location)], Usage(-1, -size))
+
+    async def looked_up(
+        self, locations: list[UpstreamLocation]
+    ) -> list[tuple[int, str, bool] | None]:
+        """Each location's object as :func:`~.quota_writes.current_object` reads it."""
+
+        async def one(location: UpstreamLocation) -> tuple[int, str, bool] | None:
+            return await current_object(self._backends[location.upstream], location)
+
+        return await at_most(HEAD_AT_ONCE, one, locations)
+
+    async def removed_bound(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        backend: Backend,
+        locations: list[UpstreamLocation],
+        etags: Sequence[str | None],
+    ) -> list[DeleteResult]:
+        """A DeleteObjects whose keys go bound to the ETags their HEADs read, each freeing
+        what it counted only if the upstream deleted that object (keys held; ``etags``: the
+        client's own, per key; :func:`.conditional_deletes.removed_bound`)."""
+        async with self._writing.hold((x.upstream, x.bucket, x.key) for x in locations):
+            try:
+                return await removed_bound(self, scopes, backend, locations, etags)
+            finally:
+                self._changed()
 
     async def removed(
         self,
@@ -323,6 +419,11 @@ class WritingBook:
     def _add(figures: dict[Root, Usage], roots: Iterable[Root], change: Usage) -> None:
         for root in roots:
             figures[root] = figures.get(root, Usage()) + change
+
+
+def _replacing(etag: str | None) -> WriteConditions:
+    """The condition that a write replaces the object a HEAD read (``etag``; None: none)."""
+    return WriteConditions(if_none_match="*") if etag is None else WriteConditions(if_match=etag)
 
 
 def _bare(etag: str) -> str:

@@ -27,7 +27,7 @@ from s3proxy.xmlcodec import (
     list_objects_pieces,
     location_xml,
     parse_create_bucket_body,
-    parse_delete_request,
+    parse_delete_entries,
     parse_versioning_request,
     url_encode,
     versioning_xml,
@@ -266,7 +266,7 @@ async def delete_objects(ctx: RequestContext) -> S3Response:
 
 
 async def _delete_objects(ctx: RequestContext, bucket: str) -> S3Response:
-    quiet, entries = parse_delete_request(
+    quiet, entries, etags = parse_delete_entries(
         await _verified_xml_body(ctx, required=True, limit=MAX_DELETE_BODY)
     )
     grants = ctx.grants
@@ -275,15 +275,17 @@ async def _delete_objects(ctx: RequestContext, bucket: str) -> S3Response:
         refused = [
             not grants.allows(Action.DELETE, bucket, key)
             or (version is not None and not grants.versions)  # anonymous: no version deletes
-            for key, version in entries
+            or (etag is not None and not grants.allows(Action.READ, bucket, key))  # as S3
+            for (key, version), etag in zip(entries, etags, strict=True)
         ]
-    current = [
-        key
-        for (key, version), denied in zip(entries, refused, strict=True)
+    chosen = [
+        (key, etag)
+        for (key, version), etag, denied in zip(entries, etags, refused, strict=True)
         if version_error(version, key) is None and not denied
     ]
-    async with expensive.held():
-        deleted = iter(await ctx.storage.delete_objects(bucket, current))  # one result per key
+    current, conditions = [key for key, _ in chosen], [etag for _, etag in chosen]
+    async with expensive.held():  # one result per key; an <ETag> makes its delete conditional
+        deleted = iter(await ctx.storage.delete_objects(bucket, current, conditions))
     results: list[tuple[DeleteResult, str | None]] = []
     for (key, version), denied in zip(entries, refused, strict=True):
         if denied:

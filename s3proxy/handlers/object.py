@@ -19,6 +19,7 @@ from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_s
 from s3proxy.checksums import ChecksumVerifier, checksum_type_header
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.grants import Action
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
     CONTENT_HEADERS,
@@ -466,9 +467,18 @@ async def head_object(ctx: RequestContext) -> S3Response:
 
 
 async def delete_object(ctx: RequestContext) -> S3Response:
+    """``If-Match`` makes it S3's conditional delete (s3proxy.backends.conditional_deletes):
+    with an ETag S3 also needs s3:GetObject, so a scoped key needs read on the key too."""
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
-    # If-Match (S3's conditional delete) never reaches here: s3proxy.header_policy refuses it.
     await check_version(ctx)
-    await ctx.storage.delete_object(bucket, key)
+    if_match = ctx.request.header("if-match")
+    if if_match is not None and if_match.strip() != "*" and not readable(ctx, bucket, key):
+        raise S3Error(S3ErrorCode.AccessDenied)
+    await ctx.storage.delete_object(bucket, key, if_match)
     return S3Response(status=204)
+
+
+def readable(ctx: RequestContext, bucket: str, key: str) -> bool:
+    """Whether the caller may read ``key`` (what a conditional delete with an ETag needs)."""
+    return ctx.grants is None or ctx.grants.allows(Action.READ, bucket, key)

@@ -130,8 +130,17 @@ def test_a_complete_that_lost_a_race_answers_as_the_one_that_won(
     attempts: list[str] = []
     busy = "This multipart completion is already in progress"
 
+    def completes(exchange: Exchange) -> bool:
+        """The client's Complete (not the probe of Complete conditions a quota tenant's first
+        Complete makes: wave 15 A binds its Completes where the upstream checks them)."""
+        return (
+            exchange.method == "POST"
+            and "uploadId" in exchange.query
+            and exchange.path.endswith(key)
+        )
+
     def racing(exchange: Exchange) -> bytes | None:
-        if exchange.method != "POST" or "uploadId" not in exchange.query:
+        if not completes(exchange):
             return None
         attempts.append(exchange.method)
         if len(attempts) == 1:  # the other Complete is still assembling the object
@@ -139,7 +148,7 @@ def test_a_complete_that_lost_a_race_answers_as_the_one_that_won(
         return None
 
     def won_meanwhile(exchange: Exchange) -> bytes | None:
-        if exchange.method == "POST" and "uploadId" in exchange.query and len(attempts) == 2:
+        if completes(exchange) and len(attempts) == 2:
             return failure(exchange, "InternalError", busy)  # the other Complete finished it
         return None
 

@@ -53,6 +53,7 @@ from s3proxy.model import (
     PutObjectOutput,
     ReadConditions,
     Tags,
+    WriteConditions,
 )
 from s3proxy.ranges import resolve_range
 
@@ -79,6 +80,8 @@ class LocalStore(LocalMultipart):
 
     checks_copy_conditions = True
     """A copy's If-Match / If-None-Match are checked in the copy's own transaction."""
+    checks_delete_conditions = True
+    """A conditional delete's If-Match / ``<ETag>`` is checked in the delete's transaction."""
 
     def __init__(self, name: str, root: Path) -> None:
         super().__init__(name, root)
@@ -189,10 +192,30 @@ class LocalStore(LocalMultipart):
     async def delete_object(self, bucket: str, key: str) -> None:
         await self._run(self._freeing, self._commit_delete, bucket, [key])
 
-    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
-        return await self._run(self._delete_keys, bucket, keys)
+    async def delete_matching(self, bucket: str, key: str, etag: str) -> None:
+        """DeleteObject under the client's ``If-Match`` (an ETag or ``*``), checked in the
+        delete's own transaction: 412 on another object, 404 NoSuchKey on none, as S3."""
+        failed = await self._run(self._freeing, self._commit_delete, bucket, [key], [etag])
+        if key in failed:
+            code = S3ErrorCode[failed[key]]
+            if code is S3ErrorCode.PreconditionFailed:
+                raise S3Error(code, Condition="If-Match")
+            raise S3Error(code)
 
-    def _delete_keys(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+    async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
+        return await self._run(self._delete_keys, bucket, keys, [])
+
+    async def delete_objects_matching(
+        self, bucket: str, keys: list[str], etags: Sequence[str | None]
+    ) -> list[DeleteResult]:
+        """DeleteObjects whose entries may carry an ``<ETag>`` (one per key, or None): such a
+        key is deleted only if that names its object (per-key PreconditionFailed or
+        NoSuchKey otherwise), checked in the batch's transaction."""
+        return await self._run(self._delete_keys, bucket, keys, list(etags))
+
+    def _delete_keys(
+        self, bucket: str, keys: list[str], etags: list[str | None]
+    ) -> list[DeleteResult]:
         """One transaction for the batch; if it finds no room on the disk, one per key, each
         run again without the reserve if it needs to (:meth:`_freeing`): a key needs a few
         pages of log and frees its blobs before the next (1,000 keys scattered over a large
@@ -201,22 +224,23 @@ class LocalStore(LocalMultipart):
         where a 500 for the batch told the client nothing was deleted when some keys were."""
         if len(keys) > 1:
             try:
-                self._commit_delete(bucket, keys)
+                failed = self._commit_delete(bucket, keys, etags)
             except Exception as exc:
                 if not disk_full(exc):
                     raise
             else:
-                return [DeleteResult(key) for key in keys]
+                return [DeleteResult(key, failed.get(key)) for key in keys]
         results: list[DeleteResult] = []
         failures: list[Exception] = []
-        for key in keys:
+        for at, key in enumerate(keys):
+            condition = etags[at : at + 1]
             try:
-                self._freeing(self._commit_delete, bucket, [key])
+                failed = self._freeing(self._commit_delete, bucket, [key], condition)
             except Exception as exc:
                 failures.append(exc)
                 results.append(DeleteResult(key, S3ErrorCode.InternalError.name))
             else:
-                results.append(DeleteResult(key))
+                results.append(DeleteResult(key, failed.get(key)))
         if failures:  # one line for the batch, not one per key
             log.warning(
                 "local store %s: %d of %d keys of a DeleteObjects not deleted (%r)",
@@ -224,14 +248,29 @@ class LocalStore(LocalMultipart):
             )  # fmt: skip
         return results
 
-    def _commit_delete(self, bucket: str, keys: list[str]) -> None:
+    def _commit_delete(
+        self, bucket: str, keys: list[str], etags: Sequence[str | None] = ()
+    ) -> dict[str, str]:
+        """Delete ``keys`` in one transaction; a key with an ETag in ``etags`` (same order)
+        only if it names the key's object. The keys not deleted for that, with S3's code."""
         freed: list[str] = []
+        failed: dict[str, str] = {}
         with self.index.transaction():
-            for key in keys:
+            for at, key in enumerate(keys):
+                etag = etags[at] if at < len(etags) else None
+                if etag is not None:
+                    current = self.index.find_object(bucket, key, with_segments=False)
+                    try:
+                        found = current.etag if current else None
+                        check_write(WriteConditions(if_match=etag), found)
+                    except S3Error as error:
+                        failed[key] = error.code.name
+                        continue
                 freed.extend(self.index.delete_object(bucket, key))
             crash_point("delete", "before-commit")
         crash_point("delete", "after-commit")
         self._free(freed, "delete")
+        return failed
 
     # -- reads -------------------------------------------------------------------------------
 
