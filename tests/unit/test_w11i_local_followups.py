@@ -133,10 +133,10 @@ def test_a_write_cancelled_while_queued_is_never_stored(tmp_path: Path) -> None:
         writer = asyncio.ensure_future(put(store, "k", b"never stored"))
         try:
             for _ in range(500):  # until the writer's commit job waits in the queue
-                if store._executor._work_queue.qsize():  # type: ignore[attr-defined]
+                if store._executor.waiting():
                     break
                 await asyncio.sleep(0.01)
-            assert store._executor._work_queue.qsize() == 1  # type: ignore[attr-defined]
+            assert store._executor.waiting() == 1
             writer.cancel()  # what the shutdown timeout does to a request still running
             with pytest.raises(asyncio.CancelledError):
                 await writer

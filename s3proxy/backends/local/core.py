@@ -22,13 +22,13 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from s3proxy import quotas
 from s3proxy.backends.local.blobs import BlobFiles, WrittenBlob, make_durable_dir
+from s3proxy.backends.local.fair_jobs import FairJobs
 from s3proxy.backends.local.index import (
     DB_FILE,
     Index,
@@ -185,7 +185,7 @@ class StoreCore:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"s3proxy-local-{name}")
+        self._executor = FairJobs(f"s3proxy-local-{name}")  # tenants in turn
         self._pins: dict[str, int] = {}
         self._doomed: set[str] = set()
         self._pin_lock = threading.Lock()
