@@ -20,13 +20,17 @@ Expensive, read from the code (each holds the slot for its costly part only):
   (16 or more requests, and under ``flat`` a fold of common prefixes that may read thousands
   of keys per page), and parse and re-serialise up to 1,000 keys (~25 ms of CPU a plain page);
 - ListMultipartUploads: the same merge over shards;
+- ListParts: a page of up to 1,000 parts read, parsed and re-serialised (~13 ms of CPU, the cost
+  of a listing page; on a local store one index job of the same size);
 - DeleteObjects: up to 1,000 keys parsed, deleted and answered (~25 ms), and with a quota one
   HEAD per key first;
 - GetObjectAttributes with ObjectParts of a COMPOSITE-checksum object: one HEAD per part of the
   page (up to 1,000); without ObjectParts it is one HEAD and is not held;
 - CompleteMultipartUpload: parsing a body of more than one parse slice (more than ~100 parts;
-  10,000 parts cost ~150 ms of CPU). The upstream's assembly afterwards is a wait, not work of
-  this worker, and is not held: a long Complete must not block the tenant's listings.
+  10,000 parts cost ~150 ms of CPU); on an S3 upstream also the listing and check of the stored
+  parts, when the Complete names more than 100 parts or the upload has more than one page of
+  them (s3proxy.backends.mapped_completion). The upstream's assembly afterwards is a wait, not
+  work of this worker, and is not held: a long Complete must not block the tenant's listings.
 - a read of a bucket name the caller does not have, while two or more other tenants' homes
   have their bucket names listed (s3proxy.granted_reads, s3proxy.bucket_index: one upstream
   listing per tenant, once per cache lifetime).

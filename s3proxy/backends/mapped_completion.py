@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from s3proxy import object_acl
+from s3proxy import expensive, object_acl
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_race import kept_or_undone
 from s3proxy.backends.complete_conditions import require_checked
@@ -31,6 +31,10 @@ from s3proxy.model import (
     PartInfo,
     WriteConditions,
 )
+
+HELD_PARTS = 100
+"""A Complete naming more parts than this checks them under its tenant's expensive-operation
+slot (:mod:`s3proxy.expensive`): 10,000 parts cost ~15 ms to check, besides their listing."""
 
 NONE = WriteConditions()
 BIND = WriteConditions(if_none_match="*")
@@ -183,23 +187,17 @@ class MappedCompletion(UploadsOnStorage):
         usage = self._storage.usage_book(quota, backend) if quota else None
         try:
             async with upload_closing(usage, location, request.upload_id):
-                stored: list[PartInfo] = []
-                marker = 0
-                while True:
-                    page = await backend.list_parts(
-                        location.bucket, location.key, request.upload_id, marker, LIST_PARTS_PAGE
-                    )
-                    stored.extend(page.parts)
-                    if page.next_marker is None or not page.parts:
-                        break
-                    marker = page.next_marker
-                if recorded is not None:
-                    stored = await recorded.merge(request, stored)
-                check_completion(request.parts, stored)
-                if request.object_size is not None:
-                    check_object_size(request.object_size, completed_size(request.parts, stored))
-                if recorded is not None:
-                    recorded.combine(request, stored)
+                # Many parts named or stored: a listing's cost (s3proxy.expensive), held.
+                async with expensive.held_if(len(request.parts) > HELD_PARTS):
+                    stored = await _stored_parts(backend, location, request.upload_id)
+                    if recorded is not None:
+                        stored = await recorded.merge(request, stored)
+                    check_completion(request.parts, stored)
+                    if request.object_size is not None:
+                        size = completed_size(request.parts, stored)
+                        check_object_size(request.object_size, size)
+                    if recorded is not None:
+                        recorded.combine(request, stored)
                 if usage is not None:  # the parts' bytes become the object's (all parts freed)
                     size = completed_size(request.parts, stored)
                     freed = stored_bytes(stored)
@@ -217,3 +215,22 @@ class MappedCompletion(UploadsOnStorage):
                 return await backend.complete_multipart_upload(upstream)
         except S3Error as error:
             return await after_failed_complete(backend, upstream, error)
+
+
+async def _stored_parts(
+    backend: Backend, location: UpstreamLocation, upload_id: str
+) -> list[PartInfo]:
+    """Every part the upstream lists for the upload. Past the first page (1,000 parts), the
+    rest is read under the tenant's expensive-operation slot: ten pages to read and parse are a
+    listing's cost, and a Complete naming one part of a 10,000-part upload reads them all."""
+    page = await backend.list_parts(location.bucket, location.key, upload_id, 0, LIST_PARTS_PAGE)
+    stored = list(page.parts)
+    if page.next_marker is None or not page.parts:
+        return stored
+    async with expensive.held():  # (passes through when the caller holds it)
+        while page.next_marker is not None and page.parts:
+            page = await backend.list_parts(
+                location.bucket, location.key, upload_id, page.next_marker, LIST_PARTS_PAGE
+            )
+            stored.extend(page.parts)
+    return stored

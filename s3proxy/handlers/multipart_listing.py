@@ -47,9 +47,10 @@ async def list_parts(ctx: RequestContext) -> S3Response:
     upstream_id, recorded, marks, _ = await upload_of(ctx, bucket, key, upload_id)
     max_parts = bounded(ctx, "max-parts", MAX_LISTED, MAX_LISTED)
     marker = bounded(ctx, "part-number-marker", 0, None)
-    page = await ctx.storage.uploads.list_parts(
-        bucket, key, upstream_id, marker, max_parts, recorded, marks
-    )
+    async with expensive.held():  # up to 1,000 parts read and parsed (s3proxy.expensive)
+        page = await ctx.storage.uploads.list_parts(
+            bucket, key, upstream_id, marker, max_parts, recorded, marks
+        )
     next_marker = page.next_marker
     if next_marker is None and page.parts:
         next_marker = page.parts[-1].part_number
