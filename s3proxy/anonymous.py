@@ -347,6 +347,17 @@ async def _handle(
         if response.close is not None:
             await response.close()
         raise _denied()
+    return without_tag_count(response)
+
+
+def without_tag_count(response: S3Response) -> S3Response:
+    """``response`` to a reader who is not the owner (anonymous, or another tenant:
+    :mod:`s3proxy.granted_reads`) without ``x-amz-tagging-count``: S3 answers an object's
+    tag count only to a caller allowed to read its tags (s3:GetObjectTagging), which no ACL
+    grant gives, and such a reader's GetObjectTagging is refused here too. Before wave 15 a
+    GET or HEAD told it how many tags the object has."""
+    if any(name.lower() == "x-amz-tagging-count" for name, _ in response.headers):
+        response.headers = [h for h in response.headers if h[0].lower() != "x-amz-tagging-count"]
     return response
 
 

@@ -16,7 +16,11 @@ served read-only exactly where the owner's ACL grants it:
 - the source of a CopyObject or UploadPartCopy into the caller's own bucket, in a bucket of
   the first kind (:func:`_copy`; wave 12, NoSuchBucket before), or an object of the second
   (wave 14: read through the gateway as the very object its record names,
-  :mod:`s3proxy.pinned_source`): the write is the caller's.
+  :mod:`s3proxy.pinned_source`): the write is the caller's. The source's tags are not the
+  caller's (S3 copies them only with s3:GetObjectTagging, which no ACL grants): a copy with
+  the tagging directive COPY of a tagged source is 403 AccessDenied (wave 15,
+  :func:`s3proxy.handlers.object_copy.foreign_tags`), and no GET or HEAD served here answers
+  ``x-amz-tagging-count`` (:func:`s3proxy.anonymous.without_tag_count`).
 
 Nothing else, and never a write into another tenant's bucket. A signed PUT into another
 tenant's ``public-read-write`` bucket is refused with 403 AccessDenied saying so (that bucket's
@@ -56,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3proxy import expensive
 from s3proxy.acl import GRANTING, OBJECT_ACLS
-from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header
+from s3proxy.anonymous import OBJECT_READS, READS, WRITES, header, without_tag_count
 from s3proxy.backends.buckets import ABSENT
 from s3proxy.bucket_index import INDEX
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -165,7 +169,7 @@ async def serve(
         if response.close is not None:
             await response.close()
         raise refused
-    return response
+    return without_tag_count(response)
 
 
 async def _denied_deletes(

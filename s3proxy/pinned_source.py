@@ -11,8 +11,10 @@ under the old grant. So such a copy is never server-side: every read of the sour
 through :class:`PinnedBackend`, which answers only when the upstream's answer names the
 recorded object (the check anonymous and granted GETs make on their response), and the bytes
 pass through the gateway into the caller's own write. The metadata copied is that GET's, so
-it is the granted object's too; tags (``x-amz-tagging-directive: COPY``) are read after the
-GET and kept only when a HEAD after them still finds the recorded object. Anything else —
+it is the granted object's too; its tags are not the caller's to copy (an ACL's READ is not
+s3:GetObjectTagging: :func:`s3proxy.handlers.object_copy.foreign_tags` refuses a tagged
+source, since wave 15), and should a read of them ever reach here, they are kept only when a
+HEAD after them still finds the recorded object. Anything else —
 the key overwritten or deleted since the grant was checked — is the caller's own refusal
 again (``refused``), exactly as a GET of it would be. The client's own
 ``x-amz-copy-source-if-*`` are decided by the copy on the answers read here (the gateway

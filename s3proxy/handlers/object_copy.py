@@ -17,7 +17,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action, denied
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import request_attributes, version_error
-from s3proxy.model import CopyObjectInput, ReadConditions, WriteConditions
+from s3proxy.model import CopyObjectInput, ReadConditions, Tags, WriteConditions
 from s3proxy.request import decode_component, parse_query
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
@@ -106,6 +106,9 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             "or encryption attributes.",
         )
     header = ctx.request.header
+    tags = copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging"))
+    if tags is None and ctx.source_storage is not None:
+        tags = await foreign_tags(ctx, source_bucket, source_key, read_source)
     conditions = write_conditions(header)
     copy = ctx.storage.copy_object(
         CopyObjectInput(
@@ -118,7 +121,7 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             source_conditions=read_source,
             conditions=conditions,
             storage_class=requested(storage_class),
-            tags=copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging")),
+            tags=tags,
             encryption=encryption,
             checksum_algorithm=algorithm,
         ),
@@ -135,6 +138,24 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
     response.headers.extend(sse.response_headers(encryption))
     return response
+
+
+async def foreign_tags(
+    ctx: RequestContext, bucket: str, key: str, read_source: ReadConditions
+) -> Tags:
+    """The tags a copy with ``x-amz-tagging-directive: COPY`` takes from another tenant's
+    source (``ctx.source_storage``, :mod:`s3proxy.granted_reads`): none, or 403 AccessDenied
+    when it has some. S3 copies a source's tags only for a caller with s3:GetObjectTagging on
+    it, and an ACL's READ (the bucket's or the object's own) maps to s3:GetObject alone, as
+    the caller's own GetObjectTagging there is refused; before wave 15 such a copy carried the
+    tags, so a tenant read tags no grant gave it. The copy then goes with the empty set
+    (``REPLACE``), so tags set after this HEAD are never copied either. Only this path pays
+    the HEAD; its error (NoSuchKey, or the pinned source's refusal) is the copy's."""
+    assert ctx.source_storage is not None
+    plain = ReadConditions(customer_key=read_source.customer_key)
+    if (await ctx.source_storage.head_object(bucket, key, plain)).tag_count:
+        raise S3Error(S3ErrorCode.AccessDenied)
+    return ()
 
 
 async def name_condition(
