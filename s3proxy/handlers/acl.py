@@ -181,8 +181,15 @@ async def public_object_acl(ctx: RequestContext) -> str | None:
     any ACL but the owner's full control in a BucketOwnerEnforced bucket (:func:`acls_allowed`),
     a public or authenticated-read ACL on an SSE-C object (its record is bound through a
     keyless HEAD, and it would be served to others only with its key), or for a tenant
-    without a home (where its record would go)."""
-    canned = acl.requested(ctx.request, ctx.owner)
+    without a home (where its record would go). A request whose ACL headers are refused
+    (501 grants no canned ACL says, 400 both forms) into a bucket the caller lacks is that
+    bucket's answer first, as on S3 (NoSuchBucket, or another tenant's 403 there; the 501
+    came first before wave 15): only that error path pays the bucket's existence check."""
+    try:
+        canned = acl.requested(ctx.request, ctx.owner)
+    except S3Error:
+        await ctx.storage.buckets.require(_bucket(ctx))
+        raise
     if canned is None:
         return None
     await acls_allowed(ctx, _bucket(ctx), canned)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from s3proxy import expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
@@ -358,6 +360,25 @@ async def _check_checksum_type(
     check_checksum_type(requested, kind)
 
 
+T = TypeVar("T")
+
+
+async def _bucket_first(ctx: RequestContext, bucket: str, step: Awaitable[T]) -> T:
+    """``step`` (the Complete body's parse and checks), whose refusal (MalformedXML,
+    InvalidPartOrder …) comes after the bucket's, as on S3: a deleted bucket is NoSuchBucket
+    (MalformedXML before wave 15). Only that error path pays the (cached) existence check."""
+    try:
+        return await step
+    except S3Error:
+        await ctx.storage.buckets.require(bucket)
+        raise
+
+
+async def _checked_parts(parts: list[CompletedPart]) -> list[CompletedPart]:
+    check_parts(parts)
+    return parts
+
+
 async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     upstream_id, recorded, marks, sse_s3 = await _upload(ctx)
@@ -370,7 +391,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
         verifier.update(body)
         verifier.verify()
         async with expensive.held_if(len(body) > SLICE_BYTES):  # s3proxy.expensive
-            parts = await parse_complete_request_stepped(body)  # a big body: in loop steps
+            parts = await _bucket_first(ctx, bucket, parse_complete_request_stepped(body))
         del body  # not held through the upstream's assembly
     # The local store checks its own; an upload recorded without one has no algorithm.
     if recorded is not None or ctx.storage.uploads.records_checksums(bucket, key):
@@ -380,7 +401,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
         except S3Error:  # S3 finds the upload first: a gone one is NoSuchUpload (ListParts')
             await ctx.storage.uploads.list_parts(bucket, key, upstream_id, 0, 1, recorded, marks)
             raise
-    check_parts(parts)
+    await _bucket_first(ctx, bucket, _checked_parts(parts))
     await _check_checksum_type(ctx, upstream_id, recorded, marks)
     header = ctx.request.header
     complete = ctx.storage.uploads.complete(
