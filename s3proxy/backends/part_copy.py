@@ -97,13 +97,32 @@ async def copy_part_through(
 ) -> CopyObjectOutput:
     """UploadPartCopy through the proxy: the source range streamed into UploadPart. Used across
     upstreams, and on an upstream whose own copies do not give a part its MD5 ETag
-    (:meth:`~s3proxy.backends.s3_multipart.S3MultipartMixin.upload_part_copy`)."""
+    (:meth:`~s3proxy.backends.s3_multipart.S3MultipartMixin.upload_part_copy`).
+
+    Into a local-store upload created with a checksum algorithm, the part is summed in it as
+    it passes (``copied_part_algorithm``), as that store sums a part it copies itself and as S3
+    gives a copied part the upload's checksum: sent without one, the store refused it as a
+    client's part (400 "Checksum Type mismatch"), so such a part copy from another upstream,
+    or from a source granted by its object's ACL alone (wave 15), was never carried out. An
+    S3 upstream's checksummed uploads are summed by the handler (``part_copy_checksum``)."""
     byte_range = None
     if request.source_range is not None:
         byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
+    summed_in = getattr(target, "copied_part_algorithm", None)
+    algorithm = None
+    if summed_in is not None:
+        algorithm = await summed_in(request.bucket, request.key, request.upload_id)
     got = await get_copy_source(
         source, request.source_bucket, request.source_key, byte_range, request.source_conditions
     )
+    checksum: Checksum | None = None
+    trailer: tuple[str, Callable[[], str]] | None = None
+    if algorithm is not None:
+        from s3proxy.checksums import header_name, new_checksum  # awscrt: only when needed
+
+        checksum = new_checksum(algorithm)
+        got.body = _summed(got.body, checksum)
+        trailer = (header_name(algorithm), checksum.digest_b64)
     try:
         if request.source_range is not None and (
             got.content_range is None or got.content_range[1] != request.source_range[1]
@@ -119,6 +138,7 @@ async def copy_part_through(
                 part_number=request.part_number,
                 body=got.body,
                 content_length=got.content_length,
+                trailer_checksum=trailer,
                 encryption=request.encryption,
                 quota=request.quota,
             )
@@ -126,7 +146,8 @@ async def copy_part_through(
     finally:
         await got.aclose()
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return CopyObjectOutput(etag=etag, last_modified=now)
+    sums = {} if checksum is None else {checksum.algorithm: checksum.digest_b64()}
+    return CopyObjectOutput(etag=etag, last_modified=now, checksums=sums)
 
 
 async def _summed(body: Body, checksum: Checksum) -> Body:

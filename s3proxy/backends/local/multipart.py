@@ -142,6 +142,14 @@ class LocalMultipart(StoreCore):
             raise
         self._free(freed, "part")
 
+    async def copied_part_algorithm(self, bucket: str, key: str, upload_id: str) -> str | None:
+        """The checksum algorithm of a part copied into this upload through the proxy (from
+        another upstream, or a source read pinned: :mod:`s3proxy.pinned_source`): the
+        upload's, as :meth:`upload_part_copy` sums a part it copies itself (S3 gives a copied
+        part the upload's checksum); None when the upload has none. Unknown: NoSuchUpload."""
+        upload = await self._run(self._upload, upload_id, bucket, key)
+        return upload.checksum_algorithm
+
     async def upload_part_copy(self, request: UploadPartCopyInput) -> CopyObjectOutput:
         """A range of an object of this store streamed into a new part blob."""
         upload = await self._run(self._upload, request.upload_id, request.bucket, request.key)
