@@ -302,6 +302,8 @@ async def _handle(
 ) -> S3Response:
     if found is None:  # nothing public, or deleted meanwhile, or an invalid name
         raise _denied()
+    if operation in WRITES and found.record is None:
+        found = await _as_stored(found, request.bucket or "")
     storage, record = found.storage, found.record
     deletes = None  # a DeleteObjects' grants, judged key by key (:data:`DELETES`)
     if operation is Operation.DeleteObjects:
@@ -350,6 +352,26 @@ async def _handle(
     return without_tag_count(response)
 
 
+async def _as_stored(found: Claim, bucket: str) -> Claim:
+    """``found`` judged by its bucket's ACL as stored now: a write or delete is granted by
+    the ACL the owner has, never by one another replica cached (up to
+    ``server.bucket_cache_seconds`` old; a bucket made private through another replica took
+    anonymous PUTs and DELETEs for that long before wave 15). One record read per write."""
+    try:
+        settings = await found.storage.buckets.settings.stored(bucket)
+    except S3Error:  # deleted meanwhile, or unreadable: nothing granted
+        raise _denied() from None
+    if settings.acl not in PUBLIC:  # private now: not even DeleteObjects' 200 (NO_DELETES)
+        raise _denied()
+    if settings.public_since != found.settings.public_since:
+        raise _denied()  # made private and public again since: ranked as a new claim
+    return Claim(found.storage, settings, None)
+
+
+def header(response: S3Response, name: str) -> str | None:
+    return next((v for n, v in response.headers if n.lower() == name), None)
+
+
 def without_tag_count(response: S3Response) -> S3Response:
     """``response`` to a reader who is not the owner (anonymous, or another tenant:
     :mod:`s3proxy.granted_reads`) without ``x-amz-tagging-count``: S3 answers an object's
@@ -359,7 +381,3 @@ def without_tag_count(response: S3Response) -> S3Response:
     if any(name.lower() == "x-amz-tagging-count" for name, _ in response.headers):
         response.headers = [h for h in response.headers if h[0].lower() != "x-amz-tagging-count"]
     return response
-
-
-def header(response: S3Response, name: str) -> str | None:
-    return next((v for n, v in response.headers if n.lower() == name), None)

@@ -208,6 +208,12 @@ class BucketSettingsStore:
             self._cached[bucket] = (entry, settings)
         return settings
 
+    async def stored(self, bucket: str) -> BucketSettings:
+        """``bucket``'s settings as stored now, never a cached copy (NoSuchBucket when it is
+        gone): what an anonymous write is judged by (:mod:`s3proxy.anonymous`), since another
+        replica may have revoked its grant within ``server.bucket_cache_seconds``."""
+        return (await self._read(bucket))[0]
+
     async def _read(self, bucket: str) -> tuple[BucketSettings, str | None]:
         """The record as stored now, and its ETag (None: no record)."""
         location = self._registry.settings_record(bucket)
