@@ -42,6 +42,8 @@ class Obj:
     """The model's step at which its ACL began to grant (ranks object claims)."""
     completed_etag: str | None = None
     """A completed upload's ETag (MD5 of its parts' MD5s, and their count)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Its tags (wave 15 I: PutObjectTagging, ``x-amz-tagging``, copies with ``COPY``)."""
 
     @property
     def etag(self) -> str:
@@ -67,6 +69,8 @@ class Bucket:
     objects: dict[str, Obj] = field(default_factory=dict)
     public_since: int | None = None
     granted_since: int | None = None
+    tags: dict[str, str] | None = None
+    """PutBucketTagging's set (wave 15 I); None: GetBucketTagging is 404 NoSuchTagSet."""
 
     def set_acl(self, acl: str, step: int) -> None:
         """As bucket_settings.stamped keeps the times its ACL grants since."""
