@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
+from s3proxy.backends.part_copy import MAX_PART_SIZE
 from s3proxy.backends.s3_transport import BODY_ERRORS, discard, from_s3
 from s3proxy.backends.s3_transport_hooks import _Transport
 from s3proxy.backends.s3_upload_answers import _upload_query
@@ -70,13 +71,18 @@ async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -
     """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes). While that
     is not known, the first byte of the source is copied into the part and read
     (:func:`_probe`), once; a copy that cannot ask so (a source of fewer than 2 bytes, source
-    conditions the probe would have to meet too) passes through the proxy meanwhile."""
+    conditions the probe would have to meet too) passes through the proxy meanwhile, and so does
+    one that is refused whatever the answer (a range past the source's end, a part over 5 GiB),
+    since S3 leaves the part as it was where the probe had replaced it with one byte."""
     source = await _learn_server(upstream, request.source_bucket, request.source_key)
     known = _COPIES_OWN_ETAG.get(upstream.name)
     if known is not None:
         return known
     if source is None or source[1] < 2 or any_condition(request.source_conditions):
         return False
+    first, last = request.source_range or (0, source[1] - 1)
+    if last >= source[1] or last - first + 1 > MAX_PART_SIZE:
+        return False  # refused either way (InvalidRange, too large), the part left as it was
     learnt = await _probe(upstream, request, source[0])
     if learnt is not None:
         _COPIES_OWN_ETAG[upstream.name] = learnt
