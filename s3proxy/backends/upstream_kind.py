@@ -22,14 +22,33 @@ RGW_REQUEST_ID = re.compile(r"tx[0-9a-f]{9,}-[0-9a-f]{8,}-[0-9a-f]+-\S+")
 
 AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn")
 """Where AWS S3 answers (``s3.us-east-1.amazonaws.com``, a VPC endpoint's
-``bucket.vpce-….s3.us-east-1.vpce.amazonaws.com``): an endpoint there is AWS S3 whatever sits
-between, so it is known before any answer and behind a proxy that rewrites ``Server``."""
+``bucket.vpce-….s3.us-east-1.vpce.amazonaws.com``): an S3 endpoint there is AWS S3 whatever
+sits between, so it is known before any answer and behind a proxy that rewrites ``Server``."""
+
+_S3_LABEL = re.compile(
+    r"s3(-fips|-accesspoint(-fips)?|-external-1|-control|-object-lambda)?"
+    r"|s3-(fips-)?[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]"  # legacy s3-eu-west-1
+    r"|s3express-(control|[a-z0-9]+-az[0-9]+)"
+)
+"""The label that names S3 in its endpoints (``s3.``, ``s3-fips.``, ``s3-accesspoint.``,
+``s3-us-west-2.``, ``s3express-usw2-az1.``, …). Other names under ``amazonaws.com`` are not S3:
+a load balancer's (``my-lb-1234.eu-west-1.elb.amazonaws.com``) or an instance's
+(``ec2-203-0-113-5.compute-1.amazonaws.com``) is often where an operator's own SeaweedFS, Ceph
+RGW or MinIO answers, and taken for AWS S3 it got metadata stored as sent: empty values that
+SeaweedFS drops, ``a_b`` names that Ceph RGW keeps as ``a-b``."""
 
 
 def is_aws(host: str, server: str) -> bool:
     """Whether the upstream at ``host`` that answered with this ``Server`` header (S3's own
     answer: ``AmazonS3``) is AWS S3."""
-    return host.lower().rstrip(".").endswith(AWS_HOSTS) or server.strip().lower() == "amazons3"
+    if server.strip().lower() == "amazons3":
+        return True
+    name = host.lower().rstrip(".")
+    suffix = next((end for end in AWS_HOSTS[::-1] if name.endswith(end)), None)
+    if suffix is None:
+        return False
+    labels = name[: -len(suffix)].split(".")
+    return any(_S3_LABEL.fullmatch(label) is not None for label in labels)
 
 
 def is_ceph_rgw(server: str, request_id: str) -> bool:
