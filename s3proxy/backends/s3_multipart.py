@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends.complete_left_out import refuse_left_out
+from s3proxy.backends.part_order import numeric_page
 from s3proxy.backends.s3_copy_learning import (
     _COPIES_OWN_ETAG,
     _KEEPS_COPY_CONDITIONS,
@@ -324,12 +325,18 @@ class S3MultipartMixin:
         part_number_marker: int,
         max_parts: int,
     ) -> PartsPage:
-        params = [("uploadId", upload_id), ("max-parts", str(max_parts))]
-        if part_number_marker:
-            params.append(("part-number-marker", str(part_number_marker)))
-        response = await self._send("GET", bucket, key, {}, query=encode_query(params))
-        await _upload_status(self, response)
-        return await upstream_result(self, response, parse_list_parts)
+        """S3's page, in numeric order where the upstream lists part 10000 out of place
+        (SeaweedFS: :mod:`.part_order`)."""
+
+        async def read(marker: int, most: int) -> PartsPage:
+            params = [("uploadId", upload_id), ("max-parts", str(most))]
+            if marker:
+                params.append(("part-number-marker", str(marker)))
+            response = await self._send("GET", bucket, key, {}, query=encode_query(params))
+            await _upload_status(self, response)
+            return await upstream_result(self, response, parse_list_parts)
+
+        return await numeric_page(read, part_number_marker, max_parts)
 
     async def list_multipart_uploads(
         self: _Transport,
