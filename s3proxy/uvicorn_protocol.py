@@ -108,6 +108,7 @@ class S3Protocol(PipelinedProtocol):
         self.partial = b""  # the unfinished head's bytes so far, kept while requests queue
         self.refeeding = False  # a parse of the stash is scheduled
         self.eof_pending = False  # the client half-closed while bytes were stashed
+        self.input_ended = False  # the client half-closed: nothing more can come to read
         self.shadow: ChunkedShadow | None = None  # the chunked body a read ended in, followed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -130,7 +131,11 @@ class S3Protocol(PipelinedProtocol):
 
     def expects_more_input(self) -> bool:
         """Whether the client may still be sending: a request body not read to its end, or
-        the rest of a request refused while it arrived."""
+        the rest of a request refused while it arrived. Never after the client's half-close:
+        its input was read to the end, so a close cannot reset the answer, and a lingering
+        close would hold the connection (and its slot) for nothing."""
+        if self.input_ended:
+            return False
         if self.refused:
             return True
         cycle = self.cycle
@@ -187,6 +192,7 @@ class S3Protocol(PipelinedProtocol):
         as on Hypercorn; uvicorn closed without an answer. After a request read whole and not
         answered yet, the answer is sent, then the connection closes (uvicorn closed at once).
         Otherwise the transport closes now."""
+        self.input_ended = True
         if self.stash:  # requests still to parse and answer: the end comes after them
             self.eof_pending = True
             return True
