@@ -214,6 +214,11 @@ def linger_on_close() -> None:
                 break
             if not hasattr(self, "_s3proxy_linger"):
                 await self.protocol.handle(RawData(data))
+        else:
+            # The end of input came while that read's requests were handled (pipelined, in
+            # turn): the last of them may still be unanswered, as after a half-close above.
+            # Before, it was stored but its answer never sent.
+            half_closed = _answer_pending(self)
         if half_closed:
             await _answer_before_closing(self)
         await self.protocol.handle(Closed())
