@@ -93,19 +93,25 @@ class QuietAbortedResponses(logging.Filter):
     :class:`~s3proxy.responses.ResponseAborted` so that the server cuts the connection (the
     client must see a broken transfer, never a short 200), and its access line already says
     ``aborted: <cause>``. The server then logs it as an error with a traceback: an expected
-    upstream failure, so it becomes one warning line without the traceback."""
+    upstream failure, so it becomes one warning line without the traceback.
+
+    Likewise a response whose body was still going out when ``server.shutdown_timeout`` passed
+    (a client reading a large GET slowly): uvicorn cancels the request and logs the
+    CancelledError as an application error with a traceback, at every such shutdown, for a cut
+    the access line already reports (``error: Cancelled``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         aborted = record.exc_info[1] if record.exc_info else None
         if isinstance(aborted, ResponseAborted):
             cause = type(aborted.__cause__).__name__ if aborted.__cause__ else "unknown"
-            record.msg, record.args, record.exc_info, record.exc_text = (
-                "response cut after %d body bytes: the upstream body failed (%s)",
-                (aborted.sent, cause),
-                None,
-                None,
-            )
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            message = "response cut after %d body bytes: the upstream body failed (%s)"
+            args: tuple[object, ...] = (aborted.sent, cause)
+        elif isinstance(aborted, asyncio.CancelledError):
+            message, args = "response cut: the shutdown timeout passed while it was sent", ()
+        else:
+            return True
+        record.msg, record.args, record.exc_info, record.exc_text = message, args, None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -191,8 +197,35 @@ _ACCESS = logging.getLogger(ACCESS_LOGGER)
 _PARENT = logging.getLogger("s3proxy")
 
 
+LOGGED_CHARS = {"bucket": 255, "key": 1024}
+"""The most of a client's bucket name and key a long access line keeps (no valid name is
+longer: S3 allows 63 characters, 255 for legacy names, and 1,024 bytes). A request head may
+carry up to 16 KiB of either, which JSON's escapes (``\\u0001`` for one control byte) doubled
+into lines of ~31 KiB: over the 16 KiB at which Docker's json-file driver and containerd split
+a line, so a client could make log shippers read half-lines that are not JSON. Clipped, a line
+stays under 16 KiB whatever the request; ``<field>_chars`` then gives the length sent."""
+
+LONG_LINE = 4096
+"""Only a line longer than this is clipped (one ``len`` per request, nothing more): an ordinary
+line is far shorter (a 1,024-character key and a 200-character User-Agent make ~1.5 KiB), and a
+clipped one stays far below 16 KiB."""
+
+
+def _clipped(entry: dict[str, Any], line: str) -> str:
+    """``line`` (``entry`` as JSON), or the line of ``entry`` with its long names clipped."""
+    if len(line) <= LONG_LINE:
+        return line
+    for field, most in LOGGED_CHARS.items():
+        value = entry.get(field)
+        if value is not None and len(value) > most:
+            entry[field] = value[:most]
+            entry[field + "_chars"] = len(value)
+    return _to_json(entry)
+
+
 def write_access_line(entry: dict[str, Any]) -> None:
-    """Write one access-log line (``entry`` as compact JSON) if the access log is on.
+    """Write one access-log line (``entry`` as compact JSON) if the access log is on; a bucket
+    name or key past :data:`LOGGED_CHARS` is clipped.
 
     With the logging configure_logging sets up (one BatchedStreamHandler on the root, nothing
     on the way there) the line goes straight into that handler's batch: a LogRecord, its
@@ -203,6 +236,7 @@ def write_access_line(entry: dict[str, Any]) -> None:
     access = _ACCESS
     if access.disabled or not access.isEnabledFor(logging.INFO):
         return
+    line = _clipped(entry, _to_json(entry))
     handlers = _ROOT.handlers
     if (
         len(handlers) == 1
@@ -214,9 +248,9 @@ def write_access_line(entry: dict[str, Any]) -> None:
         and not (access.handlers or access.filters or _PARENT.handlers or _PARENT.filters)
         and type(handler.formatter) is JsonFormatter
     ):
-        handler.add_access_line(_to_json(entry))
+        handler.add_access_line(line)
         return
-    access.info(_to_json(entry))
+    access.info(line)
 
 
 def log_refusal(request_id: str, status: int, code: str, bytes_out: int) -> None:
