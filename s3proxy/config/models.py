@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import combinations
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, model_validator
 
 from s3proxy import event_loop
+from s3proxy.backends.upstream_kind import is_aws
 from s3proxy.config.fields import (
     CLIENT_BUCKET_RE,
     ENV_PREFIX,
@@ -178,6 +180,11 @@ class Settings(FrozenModel):
         that a mapped bucket may not hold its own tenant's home: with one shard and ``plain``
         keys, its client keys ``.buckets/…``, ``.usage/…`` would be the home's records.
         """
+        store = {name: _store(config) for name, config in self.upstreams.items()}
+
+        def bucket_of(root: UpstreamRoot) -> tuple[object, str]:
+            return store.get(root.upstream, (root.upstream,)), root.bucket
+
         roots: list[tuple[str, str, UpstreamRoot]] = []
         for name, layout in build_layouts(self.tenants).items():
             if layout.home is not None:
@@ -185,7 +192,7 @@ class Settings(FrozenModel):
             for bucket, root in layout.buckets.items():
                 roots.append((f"tenants.{name}.buckets.{bucket}", name, root))
         for (first, owner, one), (path, tenant, root) in combinations(roots, 2):
-            same_bucket = (root.upstream, root.bucket) == (one.upstream, one.bucket)
+            same_bucket = bucket_of(root) == bucket_of(one)
             nested = root.prefix.startswith(one.prefix) or one.prefix.startswith(root.prefix)
             if tenant != owner and same_bucket and nested:
                 where = f"{root.upstream}:{root.bucket}/{root.prefix}"
@@ -238,3 +245,21 @@ class Settings(FrozenModel):
         """(tenant name, secret key) of a client access key, or None when it is unknown."""
         self._fresh()
         return self._secrets.get(access_key)
+
+
+def _store(config: UpstreamConfig | LocalStoreConfig) -> tuple[str, ...]:
+    """Which store an upstream entry names, for the overlap check: two entries may name one
+    S3 service (another name for other credentials or pool settings, a default port written
+    out, a host in capitals), and their buckets are then one bucket; on AWS a bucket name is
+    global, whatever the endpoint. Compared by name, two tenants' roots there passed as apart.
+    Only an S3 endpoint is AWS S3 (:func:`~s3proxy.backends.upstream_kind.is_aws`): a load
+    balancer's or an instance's name under amazonaws.com is an operator's own store, and two of
+    them are two stores (wave 15 R2: any such host counted as one AWS, so two tenants on two
+    SeaweedFS behind two ELBs were refused as overlapping)."""
+    if isinstance(config, LocalStoreConfig):
+        return ("local", str(config.path))
+    parts = urlsplit(config.endpoint)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if is_aws(host, ""):
+        return ("aws",)
+    return (parts.scheme, host, str(parts.port or (443 if parts.scheme == "https" else 80)))

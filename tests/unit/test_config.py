@@ -304,7 +304,7 @@ def test_overlapping_mappings(
     tmp_path: Path, alice: dict[str, str], bob: dict[str, str], overlap: bool
 ) -> None:
     data = base_config()
-    data["upstreams"]["other"] = data["upstreams"]["main"]
+    data["upstreams"]["other"] = {**data["upstreams"]["main"], "endpoint": "http://127.0.0.2:8333"}
     data["tenants"]["alice"]["buckets"] = {"ant": alice}
     data["tenants"]["bob"]["buckets"] = {"bee": bob}
     if overlap:
