@@ -90,7 +90,7 @@ variable "upstream_iam_user_name" {
 }
 
 variable "config_yaml" {
-  description = "The s3proxy configuration (see examples/s3proxy.yaml). Secrets as env:NAME, NAME being a key of var.secrets. server host/ports/shutdown_timeout are set by the module."
+  description = "The s3proxy configuration (see examples/s3proxy.yaml). Secrets as env:NAME, NAME being a key of var.secrets. server host/ports/shutdown_timeout are set by the module, and drain_delay to 0 (the ALB's deregistration_delay drains the task first)."
   type        = string
 }
 

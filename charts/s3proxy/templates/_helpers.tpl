@@ -69,17 +69,34 @@ the probes and Services use.
 {{- $_ := set $server "port" (int .Values.ports.s3) }}
 {{- $_ := set $server "admin_host" "0.0.0.0" }}
 {{- $_ := set $server "admin_port" (int .Values.ports.admin) }}
+{{- if not (hasKey $server "readiness_timeout") }}
 {{- $_ := set $server "readiness_timeout" (include "s3proxy.readinessTimeout" . | float64) }}
+{{- end }}
 {{- $_ := set $config "server" $server }}
 {{- toYaml $config }}
 {{- end }}
 
-{{/* server.readiness_timeout: 1 s less than the readiness probe's timeout (0.5 s under a 1-s
-probe), so that an upstream slower than it fails /readyz with its condition named, before the
-kubelet gives up on the probe, rather than timing the probe out now and then. */}}
+{{/* server.readiness_timeout when `config` does not set it: 1 s less than the readiness
+probe's timeout (0.5 s under a 1-s probe), so that an upstream slower than it fails /readyz with
+its condition named, before the kubelet gives up on the probe, rather than timing the probe out
+now and then. A value in `config` is kept as written (s3proxy.readinessProbeTimeout then moves
+the probe's timeout above it). */}}
 {{- define "s3proxy.readinessTimeout" -}}
 {{- $probe := int .Values.probes.readiness.timeoutSeconds }}
 {{- if gt $probe 1 }}{{ sub $probe 1 }}{{ else }}0.5{{ end }}
+{{- end }}
+
+{{/* The readiness probe's timeoutSeconds: probes.readiness.timeoutSeconds, raised to 1 s above
+a server.readiness_timeout set in `config` that does not fit below it (whole seconds, rounded
+up), so the kubelet never gives up on a probe s3proxy is still answering. */}}
+{{- define "s3proxy.readinessProbeTimeout" -}}
+{{- $probe := int .Values.probes.readiness.timeoutSeconds }}
+{{- $server := default dict .Values.config.server }}
+{{- if hasKey $server "readiness_timeout" }}
+{{- $needed := add (ceil (float64 $server.readiness_timeout) | int) 1 }}
+{{- if lt $probe $needed }}{{ $probe = $needed }}{{ end }}
+{{- end }}
+{{- $probe }}
 {{- end }}
 
 {{/* server.shutdown_timeout (s3proxy's default 30 s), rounded up to whole seconds. */}}
