@@ -9,6 +9,8 @@ that held every S3 request of a one-process server and every ``/healthz`` (whose
 kubelet gives 1 s) for as long. Concurrent scrapes share one rendering, and concurrent
 ``/readyz`` one readiness check, so that a client repeating them costs no more CPU or upstream
 requests than one (:class:`_Shared`). ``/usage`` gives up after :data:`USAGE_SECONDS` (503).
+``/readyz`` names every upstream bucket's condition; whether one that fails makes the replica
+unready is :mod:`s3proxy.readiness`'s decision (by default it does not while another answers).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def create_admin_app(gateway: Gateway, registry: CollectorRegistry | None = None
         results = await check_ready()
         for target, (condition, _) in results.items():  # for the alert rules in charts/
             metrics.labelled(metrics.UPSTREAM_READY, target).set(condition == "ok")
-        ready = all(condition == "ok" for condition, _ in results.values())
+        ready = gateway.is_ready(results)  # one upstream's outage: not this replica's own
         body: dict[str, Any] = {
             "ready": ready,
             "upstreams": {target: condition for target, (condition, _) in results.items()},

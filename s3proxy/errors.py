@@ -137,6 +137,7 @@ class S3ErrorCode(enum.Enum):
         "Check your key and signing method.",
     )
     SlowDown = (503, "Please reduce your request rate.")
+    TooManyBuckets = (400, "You have attempted to create more buckets than allowed")
     UnexpectedContent = (400, "This request does not support content.")
     XAmzContentSHA256Mismatch = (
         400,

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from s3proxy import readiness
 from s3proxy.backends import bucket_cache, usage_records
 from s3proxy.backends.base import Backend, NotReady
 from s3proxy.backends.key_encoding import KeyEncodings
@@ -84,6 +85,9 @@ class Gateway:
         }
         owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
         default = settings.server.limits
+        for name, storage in storages.items():
+            cap = settings.tenants[name].limits.max_buckets
+            storage.buckets.max_buckets = default.max_buckets if cap is None else cap
         self.admission.configure(
             {
                 name: tenant.limits.max_concurrent_requests or default.max_concurrent_requests
@@ -153,6 +157,13 @@ class Gateway:
         ordered = sorted(targets)
         results = await asyncio.gather(*(probe(u, b) for u, b in ordered))
         return {f"{u}/{b}": result for (u, b), result in zip(ordered, results, strict=True)}
+
+    def is_ready(self, results: Mapping[str, tuple[str, str]]) -> bool:
+        """Whether :meth:`check_ready`'s ``results`` make this replica ready (s3proxy.readiness:
+        one upstream's outage is not the replica's own; a local store's is)."""
+        settings = self.runtime.settings
+        own = [n for n, up in settings.upstreams.items() if isinstance(up, LocalStoreConfig)]
+        return readiness.is_ready(results, settings.server.readiness_requires, own)
 
 
 def _open_backend(name: str, config: UpstreamConfig | LocalStoreConfig) -> Backend:

@@ -268,8 +268,9 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
 
 async def _log_readiness(gateway: Gateway) -> None:
     """Once, at start: the upstreams' readiness, as /readyz would answer it."""
-    ready, line = startup.readiness_line(await gateway.check_ready())
-    log.log(logging.INFO if ready else logging.WARNING, line)
+    results = await gateway.check_ready()
+    healthy, line = startup.readiness_line(results, gateway.is_ready(results))
+    log.log(logging.INFO if healthy else logging.WARNING, line)
 
 
 def run(settings: Settings, config_path: Path | None) -> int:

@@ -74,17 +74,28 @@ def memory_line(role: str) -> str:
     return f"memory: {role} process {os.getpid()}: {size}; x-amz-id-2 {host_id.HOST_ID.decode()}"
 
 
-def readiness_line(results: dict[str, tuple[str, str]]) -> tuple[bool, str]:
-    """(all ready, one line) from :meth:`s3proxy.app.Gateway.check_ready`'s results."""
+def readiness_line(
+    results: dict[str, tuple[str, str]], ready: bool | None = None
+) -> tuple[bool, str]:
+    """(no upstream bucket failing, one line) from :meth:`s3proxy.gateway.Gateway.check_ready`'s
+    results; ``ready``: the replica's readiness as /readyz decides it (s3proxy.readiness; None:
+    ready only if every bucket answers)."""
     if not results:
         return True, "upstream readiness: no upstream bucket to check"
     parts = [
         f"{target} {condition}" + (f" ({detail})" if detail and condition != "ok" else "")
         for target, (condition, detail) in results.items()
     ]
-    ready = all(condition == "ok" for condition, _ in results.values())
-    tail = "" if ready else "; /readyz answers 503 until this is fixed"
-    return ready, "upstream readiness: " + ", ".join(parts) + tail
+    healthy = all(condition == "ok" for condition, _ in results.values())
+    if ready is None:
+        ready = healthy
+    if healthy:
+        tail = ""
+    elif ready:
+        tail = "; /readyz answers 200 (another upstream answers), this one's requests fail"
+    else:
+        tail = "; /readyz answers 503 until this is fixed"
+    return healthy, "upstream readiness: " + ", ".join(parts) + tail
 
 
 def client_settings(endpoint: str, access_key: str, secret_key: str, region: str) -> list[str]:

@@ -30,6 +30,7 @@ created bucket's marker, and it stays with the other records that no quota count
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import time
@@ -109,6 +110,12 @@ class BucketRegistry:
         """bucket → when (monotonic) the last HEAD that found its marker was sent: a write
         trusts an older answer only after looking again (:mod:`.bucket_race`)."""
         self.settings = BucketSettingsStore(self)
+        self.max_buckets: int | None = None
+        """Buckets the tenant may have, mapped and created (None: no cap); set by the gateway
+        from ``limits.max_buckets``."""
+        self._creating = asyncio.Lock()
+        """One CreateBucket of the tenant at a time in this process, so that two cannot both
+        pass the cap's count (:meth:`_check_cap`)."""
 
     def _marker(self, bucket: str, directory: str = MARKER_DIR) -> tuple[Backend, str, str]:
         """(backend, upstream bucket, key) of ``bucket``'s marker, or of its tombstone."""
@@ -226,19 +233,37 @@ class BucketRegistry:
         # on upstreams that ignore If-None-Match, outside a race.
         if await self.exists(bucket):
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
-        if clear is not None:
-            await clear()
-        backend, upstream_bucket, marker = self._marker(bucket)
-        try:
-            await write_record(
-                backend, upstream_bucket, marker, conditions=WriteConditions(if_none_match="*")
-            )
-        except S3Error as error:
-            if error.code is S3ErrorCode.PreconditionFailed:
-                raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket) from None
-            raise
-        finally:
-            self._cache.generation.bump()
+        async with self._creating:
+            await self._check_cap(bucket)
+            if clear is not None:
+                await clear()
+            backend, upstream_bucket, marker = self._marker(bucket)
+            try:
+                await write_record(
+                    backend, upstream_bucket, marker, conditions=WriteConditions(if_none_match="*")
+                )
+            except S3Error as error:
+                if error.code is S3ErrorCode.PreconditionFailed:
+                    raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket) from None
+                raise
+            finally:
+                self._cache.generation.bump()
+
+    async def _check_cap(self, bucket: str) -> None:
+        """400 TooManyBuckets when the tenant already has ``max_buckets`` buckets: its mapped
+        ones and its markers, counted by listing (one page per 1,000, so a CreateBucket costs a
+        listing request more). Exact within one process (:attr:`_creating`); CreateBuckets
+        racing through other workers or replicas may each pass the count (README, "Tenants,
+        keys and limits")."""
+        cap = self.max_buckets
+        if cap is None:
+            return
+        mapped = len(self.tenant.buckets)
+        created = await self.names(max(cap - mapped, 0)) if mapped < cap else None
+        if created is None or mapped + len(created) >= cap:
+            if created is not None and bucket in created:  # a racing CreateBucket of the name
+                raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
+            raise S3Error(S3ErrorCode.TooManyBuckets)
 
     async def delete(self, bucket: str) -> None:
         """Remove the record, after writing the tombstone (a crash in between leaves the

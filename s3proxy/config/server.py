@@ -28,6 +28,9 @@ class ServerLimits(FrozenModel):
     have running at once; more wait ``max_wait``, then 503 SlowDown."""
     requests_per_second: float = Field(default=0.0, ge=0)
     """Requests a second per tenant (token bucket, bursts of one second); 0: no limit."""
+    max_buckets: int = Field(default=10000, ge=0)
+    """Buckets one tenant may have (those mapped in its configuration and those it created);
+    CreateBucket past it gets 400 TooManyBuckets. S3's default per account is 10,000."""
     bytes_per_second: float = Field(default=0.0, ge=0)
     """Request plus response body bytes a second per tenant; 0: no limit. While a tenant is
     over it, its new requests wait, then get 503 SlowDown; transfers in progress are not
@@ -68,9 +71,15 @@ class ServerConfig(FrozenModel):
     still served, so a load balancer takes the replica out before it stops accepting."""
     readiness_timeout: float = Field(default=3.0, gt=0, le=60)
     """Seconds each upstream bucket has to answer /readyz's check (all are checked at once);
-    one slower is "timeout" and /readyz answers 503. Keep it below the probe's own timeout (the
-    Helm chart derives it from probes.readiness.timeoutSeconds): then a slow upstream makes the
-    replica unready, with its condition named, instead of probes that time out now and then."""
+    one slower is "timeout" (whether the replica is then unready: ``readiness_requires``).
+    Keep it below the probe's own timeout (the Helm chart derives it from
+    probes.readiness.timeoutSeconds): then a slow upstream is named in /readyz's answer,
+    instead of probes that time out now and then."""
+    readiness_requires: Literal["one_upstream", "every_upstream"] = "one_upstream"
+    """What /readyz needs from the upstream buckets (s3proxy.readiness): ``one_upstream``, at
+    least one answering (and every local store), so that one upstream's outage reaches only
+    the tenants on it instead of taking every replica out of its load balancer; or
+    ``every_upstream``, every one answering (the strict behaviour of earlier releases)."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
     workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"

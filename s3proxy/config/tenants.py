@@ -33,6 +33,8 @@ class TenantLimits(FrozenModel):
     """None: ``server.limits.requests_per_second``; 0: no limit for this tenant."""
     bytes_per_second: float | None = Field(default=None, ge=0)
     """None: ``server.limits.bytes_per_second``; 0: no limit for this tenant."""
+    max_buckets: int | None = Field(default=None, ge=0)
+    """None: ``server.limits.max_buckets``."""
 
 
 class Quota(FrozenModel):

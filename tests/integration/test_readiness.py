@@ -76,8 +76,8 @@ def test_readyz_names_each_condition(lane: tuple[Any, Any], tmp_path: Path) -> N
         status, report = readiness(admin_port)
     finally:
         process.stop()
-    assert status == 503
-    assert report["ready"] is False
+    # One bucket answers: the replica stays ready for its tenants (wave 15 E2), naming the rest.
+    assert (status, report["ready"]) == (200, True)
     assert report["upstreams"] == {
         f"{UPSTREAM}/{missing}": "NoSuchBucket",
         f"{UPSTREAM}/{PHOTOS_BUCKET}": "ok",

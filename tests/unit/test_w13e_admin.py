@@ -50,6 +50,9 @@ class FakeGateway:
         await asyncio.sleep(0.05)  # the upstream's answers
         return {"up/bucket": ("ok", "")}
 
+    def is_ready(self, results: dict[str, tuple[str, str]]) -> bool:
+        return all(condition == "ok" for condition, _ in results.values())
+
 
 async def get(app: Any, path: str, done: list[str]) -> tuple[int, bytes]:
     """One GET of ``path`` straight into the ASGI ``app``; ``path`` joins ``done`` when it is
