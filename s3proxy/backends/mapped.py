@@ -218,10 +218,8 @@ class MappedStorage:
         )
         usage = self.usage_book(scopes, backend)
         if usage is not None:  # before any body byte moves, too
-            size = request.content_length
-            result = await usage.guarded(
-                scopes, location, size, lambda: backend.put_object(upstream_request)
-            )
+            put = backend.put_object  # bound to what its HEAD read (.usage_writes)
+            result = await usage.put_bound(scopes, location, upstream_request, put)
         else:
             result = await backend.put_object(upstream_request)
         await kept_or_undone(

@@ -12,6 +12,7 @@ writes of one key (one part number) take turns (:mod:`.quota_writes`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -28,14 +29,17 @@ from s3proxy.backends.quota_writes import (
     part_resent,
     part_size,
 )
+from s3proxy.backends.upload_claims import ending
 from s3proxy.backends.usage_figures import at_most, head_size
 from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import UpstreamLocation
+from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
     CopyObjectOutput,
     DeleteResult,
     ObjectInfo,
+    PutObjectInput,
+    PutObjectOutput,
     QuotaScope,
     WriteConditions,
 )
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
 
 T = TypeVar("T")
+NO_OBJECT = S3ErrorCode.NoSuchKey
 BIND_TRIES = 3
 """A bound Complete's sends (each after a HEAD) before the last goes unbound."""
 HEAD_AT_ONCE = 16
@@ -58,6 +63,7 @@ class WritingBook:
     """What the writes need of the book (set by UsageBook.__init__)."""
 
     _backends: Mapping[str, Backend]
+    _home: UpstreamRoot
     _mine: dict[Root, Usage]
     _held: dict[Root, Usage]
     _published: dict[Root, Usage]
@@ -116,6 +122,49 @@ class WritingBook:
                 return await landed(backend, location, size, error, change)
 
             return await self._guard(scopes, location, change, write, found)
+
+    async def put_bound(
+        self,
+        scopes: tuple[QuotaScope, ...],
+        location: UpstreamLocation,
+        request: PutObjectInput,
+        put: Callable[[PutObjectInput], Awaitable[PutObjectOutput]],
+    ) -> PutObjectOutput:
+        """:meth:`guarded` for a PutObject, sent bound to what its HEAD read when the client
+        sent no condition of its own (``If-None-Match: *`` over no object, else ``If-Match``
+        its ETag; every S3 upstream checks a PUT's): two overwrites of one key through two
+        replicas at once both read the same old size and both counted it replaced, so a
+        tenant could lower its count by overwriting a large object with small ones at once.
+        A 412 then means another write of the key landed after the HEAD (a 404 NoSuchKey, as
+        SeaweedFS, Ceph RGW and S3 answer an ``If-Match`` over no object: a delete); the body
+        cannot be sent twice, so the answer is 503 SlowDown (S3's retryable refusal), nothing
+        counted (measured: both upstreams store nothing of a refused 9 MiB streamed PUT).
+        An SSE-C object (read from its listing entry, not a HEAD) goes unbound."""
+        conditions = request.conditions
+        if conditions.if_match is not None or conditions.if_none_match is not None:
+            return await self.guarded(
+                scopes, location, request.content_length, partial(put, request)
+            )
+        backend = self._backends[location.upstream]
+        size = request.content_length
+        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
+            found = await current_object(backend, location)
+            change = after_write(Usage(), found[0] if found else None, size)
+            bound = found is None or found[2]  # an SSE-C object (no HEAD) goes unbound
+            if bound:
+                replacing = _replacing(found[1] if found else None)
+                request = dataclasses.replace(request, conditions=replacing)
+
+            async def landed_all_the_same(error: S3Error) -> Usage:
+                return await landed(backend, location, size, error, change)
+
+            write = partial(put, request)
+            try:
+                return await self._guard(scopes, location, change, write, landed_all_the_same)
+            except S3Error as error:
+                if not bound or error.code not in (S3ErrorCode.PreconditionFailed, NO_OBJECT):
+                    raise
+                raise S3Error(S3ErrorCode.SlowDown) from None  # another write came in between
 
     async def completed_bound(
         self,
@@ -303,8 +352,11 @@ class WritingBook:
     ) -> AbstractAsyncContextManager[None]:
         """Held by a Complete or abort of the upload from the listing of its parts to its
         count: the upload's parts in flight through this process end first, those sent
-        meanwhile wait (:class:`~.quota_writes.UploadGates`)."""
-        return self._uploads.closing((location.upstream, location.bucket, location.key, upload_id))
+        meanwhile wait (:class:`~.quota_writes.UploadGates`); across replicas, its claim where
+        the upstream needs one (:mod:`.upload_claims`)."""
+        gate = self._uploads.closing((location.upstream, location.bucket, location.key, upload_id))
+        backend, keeper = self._backends[location.upstream], self._backends[self._home.upstream]
+        return ending(gate, backend, keeper, self._home, location, upload_id)
 
     def freed(self, scopes: tuple[QuotaScope, ...], location: UpstreamLocation, parts: int) -> None:
         """An upload at ``location`` whose parts held ``parts`` bytes was aborted."""
