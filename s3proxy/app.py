@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from s3proxy import anonymous, expensive, granted_reads, host_id, metrics
+from s3proxy import anonymous, copy_charge, expensive, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.payload import check_streaming_body
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import Settings
+from s3proxy.copy_charge import COPIES, CopyMeter
 from s3proxy.cors_requests import add_response_headers, preflight
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.gateway import Gateway, Runtime
@@ -214,6 +215,11 @@ class S3App:
             )
             # or 503, no body read; the bytes it declared are taken (limits.Reservation)
             receive.meter = await rates.wait_admitted(admission.max_wait, operation, declared)
+        copied = None  # what a copy's bytes are charged to (s3proxy.copy_charge)
+        if operation in COPIES and rates is not None and receive.meter is not None:
+            assert rates.bytes is not None  # a meter only with a byte limit
+            copied = CopyMeter(receive.meter, rates.bytes, tenant, admission.max_wait)
+        copy_charge.CURRENT.set(copied)
         gate = admission.gate(tenant)
         await gate.enter(admission.max_wait)
         CURRENT_TENANT.set(tenant)

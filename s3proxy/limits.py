@@ -32,7 +32,8 @@ admitted, before its slot and before any body byte is read or any upstream call 
   body would hold its slot and upstream connection, and an upstream ends a body that stalls
   (S3 after about 20 s, with RequestTimeout), so throttling large uploads would break them.
   Holding new requests back instead keeps the tenant's average at its rate (over any period
-  longer than its largest transfer) without holding anything in memory.
+  longer than its largest transfer) without holding anything in memory. A copy's bytes, which
+  pass in no body, are charged as a body's would be once its size is known (s3proxy.copy_charge).
 
 Why bytes wait longer than tokens: a multipart client runs several parts at once, each taken
 whole at full speed. With debt counted only after the bytes moved and waited for at most

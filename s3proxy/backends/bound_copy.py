@@ -25,6 +25,7 @@ from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
 from s3proxy.conditions import any_condition, copy_source_failed
+from s3proxy.copy_charge import charge_copy
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
@@ -72,6 +73,7 @@ async def checked_copy(
         sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
         if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
             raise S3Error(S3ErrorCode.PreconditionFailed)
+        await charge_copy(info.size)  # to the tenant's byte rate, before it is sent
         conditions = dataclasses.replace(asked, if_match=info.etag) if binds else asked
         server_side = same
         if any_condition(conditions):
@@ -148,6 +150,7 @@ async def bound_part_copy(
             raise S3Error(S3ErrorCode.PreconditionFailed)
         if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
             raise S3Error(S3ErrorCode.PreconditionFailed)
+        await charge_copy(info.size)  # to the tenant's byte rate, before it is sent
         seen.append(info)
         return info.size
 

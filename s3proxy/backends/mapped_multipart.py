@@ -30,6 +30,7 @@ from s3proxy.backends.upload_records import (
     refuse_unrecorded,
 )
 from s3proxy.completion import latest_parts
+from s3proxy.copy_charge import charge_copy, charging
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import absent_if_unstorable
 from s3proxy.listing import ListQuery
@@ -169,13 +170,16 @@ class MappedUploads(MappedCompletion):
                 return await backend.upload_part_copy(sent)
             return await copy_part_through(source_backend, backend, sent)
 
+        usage = self._storage.usage_book(scopes, backend) if scopes else None
+        if usage is not None and request.source_range is None:  # bound to its source's HEAD
+            key = request.source_key  # (charged to the tenant's byte rate there)
+            return await bound_part_copy(source_backend, source, key, upstream, usage, target, copy)
+        size = None  # charged to the tenant's byte rate before it is sent (s3proxy.copy_charge)
+        if scopes or request.source_range is not None or charging():
+            size = await copied_size(source_backend, source, request.source_range)
+        await charge_copy(size)
         if not scopes:
             return await copy()
-        usage = self._storage.usage_book(scopes, backend)
-        if usage is not None and request.source_range is None:  # bound to its source's HEAD
-            key = request.source_key
-            return await bound_part_copy(source_backend, source, key, upstream, usage, target, copy)
-        size = await copied_size(source_backend, source, request.source_range)
         return await stored_part(
             self._storage, scopes, backend, target, request.upload_id, request.part_number,
             size, copy, read_back=request.source_range is None,

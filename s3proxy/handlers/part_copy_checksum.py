@@ -24,6 +24,7 @@ from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.part_copy import MAX_PART_SIZE, get_copy_source
 from s3proxy.backends.upload_records import UploadChecksum
 from s3proxy.checksums import Checksum, header_name, new_checksum
+from s3proxy.copy_charge import charge_copy
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange, CopyObjectOutput, UploadPartCopyInput, UploadPartInput
 
@@ -67,7 +68,9 @@ async def copy_part_with_checksum(
     answered in CopyPartResult."""
     byte_range = None
     if request.source_range is not None:
-        byte_range = ByteRange(start=request.source_range[0], end=request.source_range[1])
+        first, last = request.source_range
+        byte_range = ByteRange(start=first, end=last)
+        await charge_copy(last - first + 1)  # to the tenant's byte rate: s3proxy.copy_charge
     got = await get_copy_source(
         source or storage,
         request.source_bucket,
@@ -77,6 +80,7 @@ async def copy_part_with_checksum(
     )
     checksum = new_checksum(recorded.algorithm)
     try:
+        await charge_copy(got.content_length, wait=False)  # range-less: its GET's size, no wait
         if request.source_range is not None and (
             got.content_range is None or got.content_range[1] != request.source_range[1]
         ):
