@@ -91,10 +91,13 @@ the owner. DeleteObject was 403 AccessDenied before wave 13 C2, DeleteObjects be
 C. A delete naming a version (s3:DeleteObjectVersion, which WRITE grants only the bucket
 owner) is 403, or for a DeleteObjects entry that entry's AccessDenied (:data:`DELETES`), and
 one bypassing retention is 403 (:func:`_needs_more`)."""
-DELETES = Grants((Grant.build(["delete"], ["*"], None),), versions=False)
+DELETES = Grants((Grant.build(["delete", "read"], ["*"], None),), versions=False)
 """An anonymous DeleteObjects' grants: s3:DeleteObject on every key of the bucket its
 ``public-read-write`` ACL opened, never a version's delete (S3 judges each entry: a
-``VersionId`` entry is answered AccessDenied and kept)."""
+``VersionId`` entry is answered AccessDenied and kept). And read, which an entry's ``<ETag>``
+needs (S3's conditional delete needs s3:GetObject): here that bucket's objects are everyone's
+to read (:data:`READS`), as an anonymous DeleteObject with ``If-Match`` is carried out there;
+before wave 15 R2 every anonymous entry with an ``<ETag>`` was AccessDenied."""
 NO_DELETES = Grants(())
 """An anonymous DeleteObjects' grants in a ``public-read`` bucket: S3's 200 naming AccessDenied
 for every key (S3 judges each entry; a whole-request 403 before wave 14 C), as for another
