@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from contextvars import ContextVar
 
 from s3proxy.backends.part_copy import MAX_PART_SIZE
 from s3proxy.backends.s3_transport import BODY_ERRORS, discard, from_s3
@@ -24,8 +25,9 @@ from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import encode_path
 from s3proxy.conditions import any_condition
 from s3proxy.errors import S3Error
+from s3proxy.layout import UpstreamRoot
 from s3proxy.model import UploadPartCopyInput
-from s3proxy.upstream_xml import parse_copy_result
+from s3proxy.upstream_xml import parse_copy_result, parse_initiate_result
 
 _COPIES_OWN_ETAG: dict[str, bool] = {}
 """Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5.
@@ -43,6 +45,13 @@ a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`
 copies it all the same and answers 200: there a conditional part copy passes through the
 proxy, whose GET decides the conditions on the bytes it copies."""
 _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
+PROBE = ".copy-probe"
+"""Under the tenant's home prefix: the key of the probe's scratch upload (a name no bucket can
+take, as bucket names never start with "."), created and aborted by :func:`_probe`."""
+SCRATCH: ContextVar[UpstreamRoot | None] = ContextVar("copy_probe_home", default=None)
+"""The home of the tenant whose UploadPartCopy runs (set by the handler): where the probe may
+create its scratch upload. None, or a home on another upstream: no probe, the copy passes
+through the proxy (its part then gets the MD5 of its bytes, as S3 gives)."""
 
 
 async def _learn_server(upstream: _Transport, bucket: str, key: str) -> tuple[str, int] | None:
@@ -69,11 +78,11 @@ async def _learn_server(upstream: _Transport, bucket: str, key: str) -> tuple[st
 
 async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -> bool:
     """Whether a server-side copy gives the part S3's ETag (the MD5 of its bytes). While that
-    is not known, the first byte of the source is copied into the part and read
+    is not known, the first byte of the source is copied into a scratch upload's part and read
     (:func:`_probe`), once; a copy that cannot ask so (a source of fewer than 2 bytes, source
-    conditions the probe would have to meet too) passes through the proxy meanwhile, and so does
-    one that is refused whatever the answer (a range past the source's end, a part over 5 GiB),
-    since S3 leaves the part as it was where the probe had replaced it with one byte."""
+    conditions the probe would have to meet too, a tenant without a home on this upstream)
+    passes through the proxy meanwhile, and so does one that is refused whatever the answer (a
+    range past the source's end, a part over 5 GiB: no probe is spent on it)."""
     source = await _learn_server(upstream, request.source_bucket, request.source_key)
     known = _COPIES_OWN_ETAG.get(upstream.name)
     if known is not None:
@@ -90,10 +99,17 @@ async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -
 
 
 async def _probe(upstream: _Transport, request: UploadPartCopyInput, etag: str) -> bool | None:
-    """Whether a copy of the source's first byte into the part answers that byte's MD5
-    (SeaweedFS answers the source's ETag whatever the range); None when either request fails
-    (the source changed since ``etag``, which binds both). The part is the client's own, which
-    the copy that follows replaces."""
+    """Whether a copy of the source's first byte into a part answers that byte's MD5
+    (SeaweedFS answers the source's ETag whatever the range); None when a request fails (the
+    source changed since ``etag``, which binds the read and the copy) or the caller's tenant
+    has no home on this upstream (:data:`SCRATCH`). The part is one of a scratch upload at
+    ``home.prefix + ".copy-probe"`` (README "The upstream layout"), aborted at once: before
+    wave 15 R2 it was the client's own part, and a copy that then failed (its source deleted
+    in between) left that part holding one byte of another object, where S3 leaves a part as
+    it was."""
+    home = SCRATCH.get()
+    if home is None or home.upstream != upstream.name:
+        return None
     read = await upstream._send("GET", request.source_bucket, request.source_key, {
         "range": "bytes=0-0", "if-match": etag,
     })  # fmt: skip
@@ -105,14 +121,44 @@ async def _probe(upstream: _Transport, request: UploadPartCopyInput, etag: str) 
         read.close()
         return None
     read.release()
+    key = home.prefix + PROBE
+    created = await upstream._send("POST", home.bucket, key, {}, query="uploads=")
+    if created.status != 200:
+        await discard(upstream.name, created, upstream._config.read_timeout)
+        return None
+    try:
+        upload_id = await upstream_result(upstream, created, parse_initiate_result)
+    except S3Error:
+        return None
+    try:
+        return await _copy_byte(upstream, request, etag, (home.bucket, key, upload_id), byte)
+    finally:  # one abort: a failed one leaves an empty upload under the home, nothing else
+        with contextlib.suppress(S3Error):
+            query = _upload_query(upload_id)
+            aborted = await upstream._send("DELETE", home.bucket, key, {}, query=query)
+            if aborted.status == 204:
+                aborted.release()
+            else:
+                await discard(upstream.name, aborted, upstream._config.read_timeout)
+
+
+async def _copy_byte(
+    upstream: _Transport,
+    request: UploadPartCopyInput,
+    etag: str,
+    scratch: tuple[str, str, str],
+    byte: bytes,
+) -> bool | None:
+    """Part 1 of the ``scratch`` upload (bucket, key, upload id) copied from the source's
+    first byte: whether its ETag is that byte's MD5 (None: the copy failed)."""
     source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
     headers = {
         "x-amz-copy-source": source,
         "x-amz-copy-source-range": "bytes=0-0",
         "x-amz-copy-source-if-match": etag,
     }
-    query = _upload_query(request.upload_id, request.part_number)
-    response = await upstream._send("PUT", request.bucket, request.key, headers, query=query)
+    bucket, key, upload_id = scratch
+    response = await upstream._send("PUT", bucket, key, headers, query=_upload_query(upload_id, 1))
     if response.status != 200:
         await discard(upstream.name, response, upstream._config.read_timeout)
         return None

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from s3proxy import expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
+from s3proxy.backends.s3_copy_learning import SCRATCH
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import (
@@ -253,6 +254,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         source_conditions=read_source,
         encryption=encryption,
     )
+    SCRATCH.set(ctx.storage.tenant.home)  # where a one-time part-copy probe may go
     try:
         with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
             if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one

@@ -14,10 +14,12 @@ import pytest
 from aiohttp import web
 
 from s3proxy.backends.s3 import S3Upstream
+from s3proxy.backends.s3_copy_learning import SCRATCH
 from s3proxy.backends.s3_multipart import _COPIES_OWN_ETAG
 from s3proxy.completion import multipart_etag
 from s3proxy.config import UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UpstreamRoot
 from s3proxy.model import (
     CompletedPart,
     CompleteMultipartInput,
@@ -245,7 +247,15 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
             headers["Content-Range"] = f"bytes {first}-{last}/{len(source)}"
             body = source[first : last + 1]
             return web.Response(status=206, body=body, headers={**headers, **stored})
+        if request.method == "POST":  # the probe's scratch upload (wave 15 R2)
+            seen[-1] = f"POST {request.path}"
+            body = b"<InitiateMultipartUploadResult><UploadId>scratch</UploadId>"
+            return web.Response(body=body + b"</InitiateMultipartUploadResult>", headers=headers)
+        if request.method == "DELETE":
+            seen[-1] = f"DELETE {request.path} {request.query['uploadId']}"
+            return web.Response(status=204, headers=headers)
         if copying:
+            seen[-1] += f" {request.path} {request.query['uploadId']}"
             body = b"<CopyPartResult><ETag>chunky-2</ETag><LastModified>t</LastModified>"
             body += b"</CopyPartResult>"
             return web.Response(body=body, headers=headers)
@@ -254,6 +264,7 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
 
     async def go() -> str:
         _COPIES_OWN_ETAG.clear()
+        SCRATCH.set(UpstreamRoot("scripted", "home", "t/"))
         async with upstream(handler) as backend:
             request = UploadPartCopyInput("ub", "src", "ub", "dst", "2~id", 3, (2, 5))
             return (await backend.upload_part_copy(request)).etag
@@ -264,7 +275,9 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
         assert seen == ["HEAD ", "GET ", "PUT 3"]
     elif server == "nginx":
         assert etag == f'"{hashlib.md5(source[2:6]).hexdigest()}"'
-        assert seen == ["HEAD ", "GET ", "PUT copy", "GET ", "PUT 3"]
+        probe = "/home/t/.copy-probe"  # never the client's part (``/ub/dst``)
+        scratch = [f"POST {probe}", f"PUT copy {probe} scratch", f"DELETE {probe} scratch"]
+        assert seen == ["HEAD ", "GET ", *scratch, "GET ", "PUT 3"]
     else:
         assert etag == '"chunky-2"'
-        assert seen == ["HEAD ", "PUT copy"]
+        assert seen == ["HEAD ", "PUT copy /ub/dst 2~id"]
