@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.layout import UnstorableKey
 from s3proxy.model import CopyObjectInput, CustomerKey, Encryption, ReadConditions
 
 if TYPE_CHECKING:
@@ -202,8 +203,20 @@ def for_read(
     :func:`for_object_read`."""
     found = customer_key(headers, prefix)
     if found is not None:
-        require_support(storage.locate(bucket, key)[0], found, secure=secure)
+        require_support(_read_backend(storage, bucket, key), found, secure=secure)
     return found
+
+
+def _read_backend(storage: MappedStorage, bucket: str, key: str) -> object:
+    """The upstream ``bucket`` lives on, for a read of ``key``. A key no write can store
+    (:class:`~s3proxy.layout.UnstorableKey`) still has its bucket's upstream: S3 refuses a
+    customer key it cannot take first, and the read that follows answers the key missing (404
+    NoSuchKey, a copy's naming its source), as without a customer key; before wave 15 R2 such
+    a GET, HEAD or copy with SSE-C headers was 400 KeyTooLongError."""
+    try:
+        return storage.locate(bucket, key)[0]
+    except UnstorableKey:
+        return storage._backend(storage.root(bucket).upstream)
 
 
 NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
@@ -229,7 +242,7 @@ def for_object_read(
     found = customer_key(headers)
     if found is None:
         return None
-    backend = storage.locate(bucket, key)[0]
+    backend = _read_backend(storage, bucket, key)
     if isinstance(backend, Encrypting) and "SSE-C" in backend.encryption_modes:
         require_support(backend, found, secure=secure)
         return found

@@ -8,10 +8,11 @@ replaces the whole set, DeleteObjectTagging empties it.
 
 from __future__ import annotations
 
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import _verified_xml_body
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import check_version
-from s3proxy.layout import absent_if_unstorable
+from s3proxy.layout import UnstorableKey
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.tagging import MAX_DOCUMENT_BYTES, document, parse_document
 
@@ -31,8 +32,11 @@ async def get_object_tagging(ctx: RequestContext) -> S3Response:
 async def put_object_tagging(ctx: RequestContext) -> S3Response:
     bucket, key = _target(ctx)
     await check_version(ctx)
-    with absent_if_unstorable():  # a key never stored: NoSuchKey, as S3 answers
-        ctx.storage.locate(bucket, key)  # a bad key or bucket is refused before the body is read
+    try:  # a bad key or bucket is refused before the body is read
+        ctx.storage.locate(bucket, key)
+    except UnstorableKey:  # a key never stored: NoSuchKey, as S3 answers, once the bucket is
+        await ctx.storage.buckets.require(bucket)  # known (NoSuchBucket first; wave 15 R2)
+        raise S3Error(S3ErrorCode.NoSuchKey) from None
     tags = parse_document(await _verified_xml_body(ctx, required=False, limit=MAX_DOCUMENT_BYTES))
     await ctx.storage.put_object_tagging(bucket, key, tags)
     return S3Response()
