@@ -36,6 +36,12 @@ class S3ErrorCode(enum.Enum):
         "Your previous request to create the named bucket succeeded and you already own it.",
     )
     BucketNotEmpty = (409, "The bucket you tried to delete is not empty.")
+    ConditionalRequestConflict = (
+        409,
+        "A conflicting operation occurred. If using PutObject you can retry the request. If "
+        "using multipart upload you should initiate another CreateMultipartUpload request and "
+        "re-upload each part.",
+    )
     EntityTooLarge = (400, "Your proposed upload exceeds the maximum allowed object size.")
     EntityTooSmall = (400, "Your proposed upload is smaller than the minimum allowed object size.")
     IllegalLocationConstraintException = (

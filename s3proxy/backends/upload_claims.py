@@ -40,6 +40,9 @@ ENDING = ".ending/"
 PATIENCE = 30.0
 """Seconds a Complete or abort waits for another's claim of its upload (a 10,000-part Complete
 takes a few seconds)."""
+HELD_ELSEWHERE = (S3ErrorCode.PreconditionFailed, S3ErrorCode.ConditionalRequestConflict)
+"""The claim's ``If-None-Match: *`` PUT met another's claim: there (412), or being written at
+that moment (AWS S3's 409)."""
 FIRST_POLL = 0.02
 LAST_POLL = 0.5
 
@@ -76,7 +79,7 @@ async def claimed(
             )
             held = True
         except S3Error as error:
-            if error.code is not S3ErrorCode.PreconditionFailed:
+            if error.code not in HELD_ELSEWHERE:
                 raise
             if time.monotonic() + delay > deadline:  # its holder died: go on unclaimed
                 break

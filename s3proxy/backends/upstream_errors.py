@@ -30,6 +30,7 @@ STORAGE_UNREADABLE = UNREADABLE
 PASSED_ON = frozenset(
     {
         "BadDigest",
+        "ConditionalRequestConflict",  # AWS S3: a conditional write met another (409)
         "EntityTooLarge",
         "EntityTooSmall",
         "IncompleteBody",
