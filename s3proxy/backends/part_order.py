@@ -34,8 +34,10 @@ nothing more. Nothing is kept beyond the page at hand.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE
 from s3proxy.model import PartInfo, PartsPage
@@ -52,12 +54,27 @@ FILL_READ = 10
 PageReader = Callable[[int, int], Awaitable[PartsPage]]
 """Reads one upstream ListParts page: (part-number marker, max parts)."""
 
+_ONE_PART: contextvars.ContextVar[bool] = contextvars.ContextVar("s3proxy_one_part", default=False)
+
+
+@contextlib.contextmanager
+def one_part() -> Iterator[None]:
+    """Within it, pages are read only for the part numbered right after their marker
+    (:func:`.quota_writes.part_size`), which either order lists first: they go unmended. Else
+    every quota tenant's UploadPart numbered 1,001-9,999 (a last page from such a marker) asked
+    once more for part 10000, on every upstream (wave 15 review)."""
+    token = _ONE_PART.set(True)
+    try:
+        yield
+    finally:
+        _ONE_PART.reset(token)
+
 
 async def numeric_page(read: PageReader, marker: int, max_parts: int) -> PartsPage:
     """The ListParts page after ``marker`` of at most ``max_parts`` parts in S3's numeric
     order, read with ``read`` (one upstream request; two in the shapes the module names)."""
     page = await read(marker, max_parts)
-    if max_parts < 1:
+    if max_parts < 1 or _ONE_PART.get():
         return page
     if marker >= LAST_PART - 1:  # part 10000 at most: the last page, whatever it says
         return dataclasses.replace(page, next_marker=None) if page.next_marker else page

@@ -33,6 +33,7 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 from s3proxy.backends import key_turns
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.conditions import check_write
+from s3proxy.backends.part_order import one_part
 from s3proxy.backends.usage_figures import head_size, listed_entry
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -212,12 +213,13 @@ async def part_size(
     backend: Backend, location: UpstreamLocation, upload_id: str, part_number: int
 ) -> int | None:
     """The size of the part stored under ``part_number`` of an upload (None: none yet), by a
-    ListParts from that number. A NoSuchUpload goes to the caller: the part would fail alike."""
-    page = latest_parts(
-        await backend.list_parts(
+    ListParts from that number (one request: :func:`.part_order.one_part`). A NoSuchUpload
+    goes to the caller: the part would fail alike."""
+    with one_part():
+        listed = await backend.list_parts(
             location.bucket, location.key, upload_id, part_number - 1, PART_PAGE
         )
-    )
+    page = latest_parts(listed)
     found = [part.size for part in page.parts if part.part_number == part_number]
     return found[0] if found else None
 
