@@ -139,6 +139,7 @@ class S3App:
                 raise
         except asyncio.CancelledError:
             entry["error"] = "Cancelled"
+            bytes_out = response.bytes_sent
             raise
         finally:
             if gate is not None:

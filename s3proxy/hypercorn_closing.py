@@ -212,6 +212,9 @@ def linger_on_close() -> None:
             if not data and _answer_pending(self):
                 half_closed = True  # not told to h11, which would end the request at once
                 break
+            if not data and self.writer.is_closing():
+                break  # closed by the server (shutdown, keep-alive timeout): a request head
+                # begun before is not refused with a 400 no client reads (and the log shows)
             if not hasattr(self, "_s3proxy_linger"):
                 await self.protocol.handle(RawData(data))
         else:

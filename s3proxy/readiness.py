@@ -11,6 +11,11 @@ So, by default (``server.readiness_requires: one_upstream``), a replica is unrea
 what is its own: while it starts or drains (:mod:`s3proxy.admin_app`), when a local store (its
 own disk) cannot serve, or when no upstream bucket answers at all (then this replica cannot
 serve anyone, and the likely cause is its own network: another replica may still reach them).
+Credentials this replica cannot obtain (``CredentialsUnavailable``: the chain found none, or a
+file it reads, a web identity token or a credentials file, is missing or unreadable: a broken
+secret or service-account mount) are its own too, though they look like an outage of that
+upstream: another replica, with its mounts intact, signs and serves. A credential endpoint
+that does not answer (STS, instance metadata) stays shared, like an upstream that does not.
 An upstream bucket that fails while others answer keeps the replica ready; ``/readyz`` still
 names its condition and ``s3proxy_upstream_ready`` is 0 for it, which the chart's alert rule
 reads. ``every_upstream`` is the strict behaviour of earlier releases: ready only while every
@@ -25,6 +30,9 @@ from typing import Literal
 Requirement = Literal["one_upstream", "every_upstream"]
 
 OK = "ok"
+CREDENTIALS_UNAVAILABLE = "CredentialsUnavailable"
+OWN_CONDITIONS = frozenset({CREDENTIALS_UNAVAILABLE})
+"""Conditions that are this replica's own whatever upstream they name."""
 
 
 def upstream_of(target: str) -> str:
@@ -46,5 +54,7 @@ def is_ready(
     if requires == "every_upstream":
         return not failing
     if any(upstream_of(target) in own for target in failing):
+        return False
+    if any(results[target][0] in OWN_CONDITIONS for target in failing):
         return False
     return len(failing) < len(results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ class S3Response:
     """Awaited after sending, whatever happened (releases an upstream connection)."""
     content_length: int | None = None
     """Content-Length to announce when it is not ``len(body)``: streamed bodies and HEAD."""
+    bytes_sent: int = 0
+    """Body bytes a cancellation (the shutdown timeout) found sent, set by :func:`send_response`
+    as it lets the cancellation through: what the access line of a cut answer counts."""
 
 
 class ResponseAborted(Exception):
@@ -140,4 +144,7 @@ async def send_response(
         await send({"type": "http.response.body", "body": held})
     except Exception as exc:
         raise ResponseAborted(sent, client_gone=sending and isinstance(exc, OSError)) from exc
+    except asyncio.CancelledError:
+        response.bytes_sent = sent
+        raise
     return sent + len(held)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from s3proxy import readiness
+from s3proxy.backends.credentials import CredentialsUnavailable
+from s3proxy.errors import S3Error
 from s3proxy.model import (
     ByteRange,
     CompleteMultipartInput,
@@ -35,12 +38,22 @@ from s3proxy.model import (
 class NotReady(Exception):
     """What a readiness probe found, named for the operator who must fix it: ``NoSuchBucket``,
     ``AuthFailure`` (the upstream refused the gateway's credentials or signature),
-    ``Unreachable`` (no answer), or ``UpstreamError`` with the upstream's status."""
+    ``Unreachable`` (no answer), ``CredentialsUnavailable`` (none on this replica), or
+    ``UpstreamError`` with the upstream's status."""
 
     def __init__(self, condition: str, detail: str = "") -> None:
         self.condition = condition
         self.detail = detail
         super().__init__(f"{condition}: {detail}" if detail else condition)
+
+    @classmethod
+    def unreachable(cls, error: S3Error) -> NotReady:
+        """A probe that failed before any answer: ``Unreachable`` (no connection: shared by every
+        replica), or ``CredentialsUnavailable`` when this replica has no credentials to sign with
+        (its own: :data:`s3proxy.readiness.OWN_CONDITIONS`)."""
+        if isinstance(error, CredentialsUnavailable):
+            return cls(readiness.CREDENTIALS_UNAVAILABLE, error.detail)
+        return cls("Unreachable", error.message)
 
 
 class Backend(Protocol):

@@ -46,6 +46,33 @@ CREDENTIALS_UNAVAILABLE = (
 )
 
 
+LOCAL_FAILURES = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+"""What botocore raises when a file this pod reads is missing or unreadable (a web identity
+token, a shared credentials file: a secret or service-account mount); a network failure of a
+credential endpoint (STS, container or instance metadata) is a botocore error instead."""
+
+
+def _own_failure(exc: Exception) -> bool:
+    """Whether the chain failed on something of this pod's own: a file (:data:`LOCAL_FAILURES`),
+    or the profile ``AWS_PROFILE`` names missing from its files (a credentials file not mounted)."""
+    if isinstance(exc, LOCAL_FAILURES):
+        return True
+    from botocore.exceptions import ProfileNotFound  # botocore raised it, or is installed
+
+    return isinstance(exc, ProfileNotFound)
+
+
+class CredentialsUnavailable(S3Error):
+    """No credentials on this replica, for a cause of its own: the chain found none, or a file it
+    names could not be read. Clients see the same error as before; readiness
+    (:meth:`s3proxy.backends.base.NotReady.unreachable`) takes this replica out of service,
+    since another replica, with its mounts intact, may sign."""
+
+    def __init__(self, code: S3ErrorCode, message: str, detail: str) -> None:
+        super().__init__(code, message)
+        self.detail = detail
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKeys:
     access_key: str
@@ -98,6 +125,11 @@ class ChainCredentials:
             raise
         except Exception as exc:
             log.warning("upstream %s: fetching credentials failed: %r", self._upstream, exc)
+            if _own_failure(exc):
+                reason = getattr(exc, "strerror", None) or str(exc)
+                detail = f"credentials could not be read on this replica: {reason}"
+                code = S3ErrorCode.ServiceUnavailable
+                raise CredentialsUnavailable(code, CREDENTIALS_UNAVAILABLE, detail) from exc
             raise S3Error(S3ErrorCode.ServiceUnavailable, CREDENTIALS_UNAVAILABLE) from exc
 
     def _refresh_due(self) -> bool:
@@ -147,7 +179,8 @@ class ChainCredentials:
                     "chain found none (environment, profile, container, web identity, instance)",
                     self._upstream,
                 )
-                raise S3Error(S3ErrorCode.InternalError, NO_CREDENTIALS)
+                detail = "the AWS credential chain found none on this replica"
+                raise CredentialsUnavailable(S3ErrorCode.InternalError, NO_CREDENTIALS, detail)
             self._botocore = credentials
             log.info(
                 "upstream %s: credentials from the AWS chain (%s)",

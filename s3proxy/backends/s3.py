@@ -361,7 +361,7 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         try:
             response = await self._send("HEAD", bucket, None, {})
         except S3Error as error:  # no connection, or no credentials to sign with
-            raise NotReady("Unreachable", error.message) from error
+            raise NotReady.unreachable(error) from error
         status = response.status
         response.release()
         if status < 300:
