@@ -6,12 +6,17 @@ as asked, a source overwritten (grown) between that HEAD and the copy would be c
 same, and many copies at once could each pass the quota by what their sources grew. So the
 copy is sent with ``x-amz-copy-source-if-match: <the HEAD's ETag>`` (where the client sent its
 own If-Match, that one already binds it): the bytes copied are the bytes checked. That HEAD
-is made under the target key's turn (:meth:`.usage_writes.WritingBook.copied_from`), right
+is made under the target key's turn (:meth:`.bound_writes.BoundWrites.copied_from`), right
 before the check, so the window in which an overwrite fails the copy is short. A 412 that
 only the gateway's own condition caused is never the client's answer: the source is HEADed
 again and the copy checked and sent again (a few times; a source that keeps changing is 503,
-as a copy through the gateway answers). A range-less UploadPartCopy is bound the same way
-(:func:`bound_part_copy`). Tenants without a quota are copied as asked.
+as a copy through the gateway answers). The copy is bound to its target's HEAD too
+(``If-Match`` / ``If-None-Match: *``, :meth:`.bound_writes.BoundWrites.copied_from`), so two
+copies onto one key through two replicas at once cannot both count its old object replaced: the
+one refused is sent again after new HEADs; a target that keeps changing is 503 SlowDown. Where
+a server-side copy ignores that condition (Ceph RGW 16) it is counted as before. A range-less
+UploadPartCopy is bound to its source the same way (:func:`bound_part_copy`). Tenants without
+a quota are copied as asked.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.bound_writes import TargetChanged
 from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
@@ -35,12 +41,14 @@ from s3proxy.model import (
     ObjectInfo,
     ReadConditions,
     UploadPartCopyInput,
+    WriteConditions,
 )
 
 R = TypeVar("R")
 TRIES = 3
 """Copies sent per request when the gateway's own condition fails (the source overwritten
-between its HEAD and the copy each time)."""
+between its HEAD and the copy each time), or its target by another replica."""
+CHANGED = "The copy source changed during the copy."
 
 Copy = Callable[[CopyObjectInput, bool, CopyChecksum], Awaitable[CopyObjectOutput]]
 """Sends the copy: (the upstream request, whether server-side may copy it, its checksums)."""
@@ -91,31 +99,43 @@ async def checked_copy(
         return await copy(*await prepared(await head(), False))
     bound: list[str] = []  # the ETag each copy sent was bound to
 
-    async def bound_copy(info: ObjectInfo) -> CopyObjectOutput:
+    async def bound_copy(info: ObjectInfo, replacing: WriteConditions | None) -> CopyObjectOutput:
         if bound and info.etag == bound[-1]:
             # The source is the one the last copy was bound to: its 412 was the client's own.
             raise S3Error(S3ErrorCode.PreconditionFailed)
         sent, server_side, sums = await prepared(info, asked.if_match is None)
         if sent.source_conditions is not asked:
             bound.append(info.etag)
+        if replacing is not None:  # bound to the target its HEAD read too (.bound_writes)
+            sent = dataclasses.replace(sent, conditions=replacing)
         return await copy(sent, server_side, sums)
 
     book, scopes = usage, request.quota
-    return await bound_tries(bound, lambda: book.copied_from(scopes, target, head, bound_copy))
+    binds = request.conditions.if_match is None and request.conditions.if_none_match is None
+    return await bound_tries(
+        bound, lambda: book.copied_from(scopes, target, head, bound_copy, binds)
+    )
 
 
 async def bound_tries(bound: list[str], attempt: Callable[[], Awaitable[R]]) -> R:
     """``attempt`` again (at most :data:`TRIES` times) while it fails 412 after binding one
-    more copy to a source ETag (appended to ``bound``): a 412 only the gateway's own condition
-    caused; any other failure is the answer. A source that keeps changing is 503."""
+    more copy to a source ETag (appended to ``bound``), or fails its target's condition
+    (:class:`~.bound_writes.TargetChanged`): a refusal only the gateway's own conditions
+    caused; any other failure is the answer. A source that keeps changing is 503
+    ServiceUnavailable, a target that keeps changing 503 SlowDown (as a bound PUT's)."""
+    last = S3Error(S3ErrorCode.ServiceUnavailable, CHANGED)
     for _ in range(TRIES):
         tried = len(bound)
         try:
             return await attempt()
+        except TargetChanged as changed:  # the target's own condition: the source's held
+            del bound[tried:]
+            last = changed
         except S3Error as error:
             if error.code is not S3ErrorCode.PreconditionFailed or len(bound) == tried:
                 raise  # not the gateway's own condition
-    raise S3Error(S3ErrorCode.ServiceUnavailable, "The copy source changed during the copy.")
+            last = S3Error(S3ErrorCode.ServiceUnavailable, CHANGED)
+    raise last
 
 
 async def bound_part_copy(

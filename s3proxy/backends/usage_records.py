@@ -35,6 +35,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from s3proxy.backends import usage_folding
+from s3proxy.backends.bound_writes import BoundWrites
 from s3proxy.backends.quota_writes import KeyLocks, UploadGates
 from s3proxy.backends.records import read_record
 from s3proxy.backends.usage_figures import (
@@ -56,7 +57,7 @@ from s3proxy.backends.usage_figures import (
 )
 from s3proxy.backends.usage_folding import Place
 from s3proxy.backends.usage_share import Landings
-from s3proxy.backends.usage_writes import HEAD_AT_ONCE, WritingBook
+from s3proxy.backends.usage_writes import HEAD_AT_ONCE
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamRoot
 from s3proxy.quotas import Root, Usage
@@ -114,7 +115,7 @@ def configure_from(server: ServerConfig) -> None:
 # -- the book: one per tenant home and process -----------------------------------------------
 
 
-class UsageBook(WritingBook):
+class UsageBook(BoundWrites):
     def __init__(self, layout: TenantLayout, backends: Mapping[str, Backend]) -> None:
         assert layout.home is not None  # check-config: S3 quotas need a home
         self._home: UpstreamRoot = layout.home

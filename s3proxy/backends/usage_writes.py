@@ -1,18 +1,18 @@
 """A quota tenant's writes on an S3 upstream: checked, held while in flight, then counted.
 
 The writing half of :class:`~s3proxy.backends.usage_records.UsageBook` (its reading and
-publishing stay there): a PutObject, CopyObject or Complete (:meth:`WritingBook.guarded`), a
-part (:meth:`WritingBook.part_guarded`, :mod:`.part_quotas`), a delete
-(:meth:`WritingBook.removed`) and an aborted upload's parts (:meth:`WritingBook.freed`). Each
-checks its change against the quotas in the process's view, holds it while it runs (so that
-concurrent writes through one process cannot together pass a limit) and counts it once stored;
-writes of one key (one part number) take turns (:mod:`.quota_writes`).
+publishing stay there): a PutObject, CopyObject or Complete (:meth:`WritingBook.guarded`;
+bound to what their HEAD read by :mod:`.bound_writes`), a part
+(:meth:`WritingBook.part_guarded`, :mod:`.part_quotas`), a delete (:meth:`WritingBook.removed`)
+and an aborted upload's parts (:meth:`WritingBook.freed`). Each checks its change against the
+quotas in the process's view, holds it while it runs (so that concurrent writes through one
+process cannot together pass a limit) and counts it once stored; writes of one key (one part
+number) take turns (:mod:`.quota_writes`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
@@ -35,13 +35,8 @@ from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, un
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
 from s3proxy.model import (
-    CopyObjectOutput,
     DeleteResult,
-    ObjectInfo,
-    PutObjectInput,
-    PutObjectOutput,
     QuotaScope,
-    WriteConditions,
 )
 from s3proxy.quotas import Root, Usage, after_write, completed, exceeded, parts_change, within
 
@@ -51,9 +46,6 @@ if TYPE_CHECKING:
     from s3proxy.backends.base import Backend
 
 T = TypeVar("T")
-NO_OBJECT = S3ErrorCode.NoSuchKey
-BIND_TRIES = 3
-"""A bound Complete's sends (each after a HEAD) before the last goes unbound."""
 HEAD_AT_ONCE = 16
 """Upstream requests in flight for one DeleteObjects of a quota tenant (the sizes it frees),
 or for one re-read of the records."""
@@ -122,149 +114,6 @@ class WritingBook:
                 return await landed(backend, location, size, error, change)
 
             return await self._guard(scopes, location, change, write, found)
-
-    async def put_bound(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        location: UpstreamLocation,
-        request: PutObjectInput,
-        put: Callable[[PutObjectInput], Awaitable[PutObjectOutput]],
-    ) -> PutObjectOutput:
-        """:meth:`guarded` for a PutObject, sent bound to what its HEAD read when the client
-        sent no condition of its own (``If-None-Match: *`` over no object, else ``If-Match``
-        its ETag; every S3 upstream checks a PUT's): two overwrites of one key through two
-        replicas at once both read the same old size and both counted it replaced, so a
-        tenant could lower its count by overwriting a large object with small ones at once.
-        A 412 then means another write of the key landed after the HEAD (a 404 NoSuchKey, as
-        SeaweedFS, Ceph RGW and S3 answer an ``If-Match`` over no object: a delete); the body
-        cannot be sent twice, so the answer is 503 SlowDown (S3's retryable refusal), nothing
-        counted (measured: both upstreams store nothing of a refused 9 MiB streamed PUT).
-        An SSE-C object (read from its listing entry, not a HEAD) goes unbound."""
-        conditions = request.conditions
-        if conditions.if_match is not None or conditions.if_none_match is not None:
-            return await self.guarded(
-                scopes, location, request.content_length, partial(put, request)
-            )
-        backend = self._backends[location.upstream]
-        size = request.content_length
-        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
-            found = await current_object(backend, location)
-            change = after_write(Usage(), found[0] if found else None, size)
-            bound = found is None or found[2]  # an SSE-C object (no HEAD) goes unbound
-            if bound:
-                replacing = _replacing(found[1] if found else None)
-                request = dataclasses.replace(request, conditions=replacing)
-
-            async def landed_all_the_same(error: S3Error) -> Usage:
-                return await landed(backend, location, size, error, change)
-
-            write = partial(put, request)
-            try:
-                return await self._guard(scopes, location, change, write, landed_all_the_same)
-            except S3Error as error:
-                if not bound or error.code not in (S3ErrorCode.PreconditionFailed, NO_OBJECT):
-                    raise
-                raise S3Error(S3ErrorCode.SlowDown) from None  # another write came in between
-
-    async def completed_bound(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        location: UpstreamLocation,
-        upload_id: str,
-        size: int,
-        parts: int,
-        complete: Callable[[WriteConditions | None], Awaitable[T]],
-    ) -> T:
-        """:meth:`guarded` for a Complete the client sent without a condition, on an upstream
-        that checks a Complete's conditions (SeaweedFS, S3): it is sent bound to what its HEAD
-        read, ``If-None-Match: *`` over no object, else ``If-Match`` its ETag, so that it
-        counts the object it replaced. Two Completes of one upload through two replicas at
-        once both read no object and both completed (SeaweedFS answers 200 to a Complete of an
-        upload already completed), and both freed the parts and counted the object. The upload
-        is asked for (ListParts, one entry) after the HEAD: a Complete that ended it before the
-        HEAD is seen there (NoSuchUpload: the caller answers that one's object,
-        :func:`.upload_gone.after_failed_complete`), and one that ends it after the HEAD makes
-        the bound Complete fail 412, whose upload is then found gone likewise; either way
-        nothing is counted twice. A 412 whose upload is still there met another write of the
-        key after the HEAD: read again and sent again, the last of :data:`BIND_TRIES` unbound
-        (counted as its HEAD read, as before)."""
-        backend = self._backends[location.upstream]
-        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
-            for tries in range(BIND_TRIES, 0, -1):
-                found = await current_object(backend, location)
-                change = completed(found[0] if found else None, size, parts)
-                bound = None
-                if tries > 1 and (found is None or found[2]):  # an SSE-C object goes unbound
-                    bound = _replacing(found[1] if found else None)
-                    # Still open after the HEAD? Else the HEAD may have read the object another
-                    # replica's Complete of it made, and a bound Complete would pass.
-                    await backend.list_parts(location.bucket, location.key, upload_id, 0, 1)
-
-                async def landed_all_the_same(error: S3Error, change: Usage = change) -> Usage:
-                    return await landed(backend, location, size, error, change)
-
-                write = partial(complete, bound)
-                try:
-                    return await self._guard(scopes, location, change, write, landed_all_the_same)
-                except S3Error as error:
-                    if bound is None or error.code is not S3ErrorCode.PreconditionFailed:
-                        raise
-                try:  # the key changed since the HEAD: this upload's other Complete, or a write
-                    await backend.list_parts(location.bucket, location.key, upload_id, 0, 1)
-                except S3Error as gone:
-                    if gone.code is S3ErrorCode.NoSuchUpload:
-                        raise gone from None
-                    raise
-        raise AssertionError("unreachable: the last try goes unbound")  # pragma: no cover
-
-    async def copied(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        location: UpstreamLocation,
-        source: ObjectInfo,
-        copy: Callable[[], Awaitable[CopyObjectOutput]],
-    ) -> CopyObjectOutput:
-        """:meth:`copied_from` a source already HEADed (``source``)."""
-
-        async def head() -> ObjectInfo:
-            return source
-
-        return await self.copied_from(scopes, location, head, lambda _: copy())
-
-    async def copied_from(
-        self,
-        scopes: tuple[QuotaScope, ...],
-        location: UpstreamLocation,
-        head: Callable[[], Awaitable[ObjectInfo]],
-        copy: Callable[[ObjectInfo], Awaitable[CopyObjectOutput]],
-    ) -> CopyObjectOutput:
-        """:meth:`guarded` for a CopyObject, checked against its source's size: ``head`` (the
-        source's HEAD) is made under the target key's turn, right before the check, and
-        ``copy`` is given what it saw (:mod:`.bound_copy` binds the copy to its ETag). The
-        source is another key, whose overwrite may come between that HEAD and the copy: a copy
-        whose ETag is not the source's (also any copy of a multipart object, whose ETag a copy
-        may recompute) is sized by a HEAD of the target, under its key's turn, so that what it
-        counts is what it stored."""
-        async with self._writing.hold([(location.upstream, location.bucket, location.key)]):
-            backend = self._backends[location.upstream]
-            replaced = await head_size(backend, location)
-            source = await head()
-            change = after_write(Usage(), replaced, source.size)
-
-            async def found(error: S3Error) -> Usage:
-                return await landed(backend, location, source.size, error, change)
-
-            async def stored(result: CopyObjectOutput) -> Usage:
-                if _bare(result.etag) == _bare(source.etag):
-                    return change
-                try:
-                    size = await head_size(backend, location)
-                except S3Error:
-                    return change
-                return change if size is None else after_write(Usage(), replaced, size)
-
-            write = partial(copy, source)
-            return await self._guard(scopes, location, change, write, found, stored)
 
     async def part_guarded(
         self,
@@ -471,12 +320,3 @@ class WritingBook:
     def _add(figures: dict[Root, Usage], roots: Iterable[Root], change: Usage) -> None:
         for root in roots:
             figures[root] = figures.get(root, Usage()) + change
-
-
-def _replacing(etag: str | None) -> WriteConditions:
-    """The condition that a write replaces the object a HEAD read (``etag``; None: none)."""
-    return WriteConditions(if_none_match="*") if etag is None else WriteConditions(if_match=etag)
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().strip('"').lower()
