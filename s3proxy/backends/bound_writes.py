@@ -37,8 +37,9 @@ NO_OBJECT = S3ErrorCode.NoSuchKey
 BIND_TRIES = 3
 """A bound Complete's sends (each after a HEAD) before the last goes unbound."""
 TARGET_REFUSALS = (S3ErrorCode.PreconditionFailed, S3ErrorCode.ConditionalRequestConflict)
-"""A bound copy's answers when its target's condition failed (S3 answers 409
-ConditionalRequestConflict to a conditional write that met another one in flight)."""
+"""A bound write's answers when its target's condition failed (S3 answers 409
+ConditionalRequestConflict to a conditional write that met another one in flight): for a PUT
+503 SlowDown, for a Complete or a copy another try."""
 
 
 class BoundWrites(WritingBook):
@@ -56,10 +57,11 @@ class BoundWrites(WritingBook):
         its ETag; every S3 upstream checks a PUT's): two overwrites of one key through two
         replicas at once both read the same old size and both counted it replaced, so a
         tenant could lower its count by overwriting a large object with small ones at once.
-        A 412 then means another write of the key landed after the HEAD (a 404 NoSuchKey, as
-        SeaweedFS, Ceph RGW and S3 answer an ``If-Match`` over no object: a delete); the body
-        cannot be sent twice, so the answer is 503 SlowDown (S3's retryable refusal), nothing
-        counted (measured: both upstreams store nothing of a refused 9 MiB streamed PUT).
+        A 412 (S3: or a 409) then means another write of the key landed after the HEAD (a 404
+        NoSuchKey, as SeaweedFS, Ceph RGW and S3 answer an ``If-Match`` over no object: a
+        delete); the body cannot be sent twice, so the answer is 503 SlowDown (S3's retryable
+        refusal), nothing counted (measured: both upstreams store nothing of a refused 9 MiB
+        streamed PUT).
         An SSE-C object (read from its listing entry, not a HEAD) goes unbound."""
         conditions = request.conditions
         if conditions.if_match is not None or conditions.if_none_match is not None:
@@ -83,7 +85,7 @@ class BoundWrites(WritingBook):
             try:
                 return await self._guard(scopes, location, change, write, landed_all_the_same)
             except S3Error as error:
-                if not bound or error.code not in (S3ErrorCode.PreconditionFailed, NO_OBJECT):
+                if not bound or error.code not in (*TARGET_REFUSALS, NO_OBJECT):
                     raise
                 raise S3Error(S3ErrorCode.SlowDown) from None  # another write came in between
 
@@ -128,7 +130,7 @@ class BoundWrites(WritingBook):
                 try:
                     return await self._guard(scopes, location, change, write, landed_all_the_same)
                 except S3Error as error:
-                    if bound is None or error.code is not S3ErrorCode.PreconditionFailed:
+                    if bound is None or error.code not in TARGET_REFUSALS:
                         raise
                 try:  # the key changed since the HEAD: this upload's other Complete, or a write
                     await backend.list_parts(location.bucket, location.key, upload_id, 0, 1)

@@ -148,3 +148,30 @@ def test_an_overwrite_whose_object_another_replica_deleted_meanwhile_counts_noth
         assert await settled(upstream, first, second) == Usage(0, 0)
 
     asyncio.run(scenario())
+
+
+class Conflicting(Conditional):
+    """AWS S3's answer to a conditional PUT that meets another write of the key in flight."""
+
+    async def put_object(self, request: PutObjectInput) -> PutObjectOutput:
+        if request.key.startswith("t/docs/") and request.conditions != WriteConditions():
+            raise S3Error(S3ErrorCode.ConditionalRequestConflict)
+        return await super().put_object(request)
+
+
+def test_an_overwrite_that_meets_s3s_409_conflict_is_slow_down_and_counts_nothing() -> None:
+    """S3 answers the bound PUT 409 ConditionalRequestConflict (another conditional write of
+    the key was in flight): the gateway's own condition, so the client that sent none gets the
+    retryable 503 SlowDown as for a 412, not a 409 about a condition it never sent."""
+
+    async def scenario() -> None:
+        upstream = Conflicting()
+        first = replica(upstream)
+        upstream.put("t/docs/a", b"x" * 600)
+        with pytest.raises(S3Error) as caught:
+            await first.put_object(put("a", 20, []))
+        assert (caught.value.code, caught.value.status) == (S3ErrorCode.SlowDown, 503)
+        assert upstream.objects[("homes", "t/docs/a")] == b"x" * 600
+        assert await settled(upstream, first) == Usage(1, 600)
+
+    asyncio.run(scenario())
