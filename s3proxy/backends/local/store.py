@@ -38,6 +38,7 @@ from s3proxy.backends.local.index import (
 from s3proxy.backends.local.migrations import dump_tags
 from s3proxy.backends.local.multipart import LocalMultipart
 from s3proxy.backends.local.reserve import disk_full
+from s3proxy.backends.local.steps import Step, in_steps
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     ByteRange,
@@ -196,22 +197,28 @@ class LocalStore(LocalMultipart):
         """DeleteObject under the client's ``If-Match`` (an ETag or ``*``), checked in the
         delete's own transaction: 412 on another object, 404 NoSuchKey on none, as S3."""
         failed = await self._run(self._freeing, self._commit_delete, bucket, [key], [etag])
-        if key in failed:
-            code = S3ErrorCode[failed[key]]
+        if 0 in failed:
+            code = S3ErrorCode[failed[0]]
             if code is S3ErrorCode.PreconditionFailed:
                 raise S3Error(code, Condition="If-Match")
             raise S3Error(code)
 
     async def delete_objects(self, bucket: str, keys: list[str]) -> list[DeleteResult]:
-        return await self._run(self._delete_keys, bucket, keys, [])
+        return await in_steps(self._delete_step(bucket), keys, [], self._background)
 
     async def delete_objects_matching(
         self, bucket: str, keys: list[str], etags: Sequence[str | None]
     ) -> list[DeleteResult]:
         """DeleteObjects whose entries may carry an ``<ETag>`` (one per key, or None): such a
         key is deleted only if that names its object (per-key PreconditionFailed or
-        NoSuchKey otherwise), checked in the batch's transaction."""
-        return await self._run(self._delete_keys, bucket, keys, list(etags))
+        NoSuchKey otherwise), checked in its step's transaction (:mod:`.steps`)."""
+        return await in_steps(self._delete_step(bucket), keys, etags, self._background)
+
+    def _delete_step(self, bucket: str) -> Step[str | None, DeleteResult]:
+        """One step of a batch (:mod:`.steps`): up to 100 keys, one job of their own."""
+        return lambda keys, etags, dropped: self._run(
+            self._delete_keys, bucket, keys, etags, never_ran=dropped
+        )
 
     def _delete_keys(
         self, bucket: str, keys: list[str], etags: list[str | None]
@@ -229,7 +236,7 @@ class LocalStore(LocalMultipart):
                 if not disk_full(exc):
                     raise
             else:
-                return [DeleteResult(key, failed.get(key)) for key in keys]
+                return [DeleteResult(key, failed.get(at)) for at, key in enumerate(keys)]
         results: list[DeleteResult] = []
         failures: list[Exception] = []
         for at, key in enumerate(keys):
@@ -240,7 +247,7 @@ class LocalStore(LocalMultipart):
                 failures.append(exc)
                 results.append(DeleteResult(key, S3ErrorCode.InternalError.name))
             else:
-                results.append(DeleteResult(key, failed.get(key)))
+                results.append(DeleteResult(key, failed.get(0)))
         if failures:  # one line for the batch, not one per key
             log.warning(
                 "local store %s: %d of %d keys of a DeleteObjects not deleted (%r)",
@@ -250,11 +257,12 @@ class LocalStore(LocalMultipart):
 
     def _commit_delete(
         self, bucket: str, keys: list[str], etags: Sequence[str | None] = ()
-    ) -> dict[str, str]:
+    ) -> dict[int, str]:
         """Delete ``keys`` in one transaction; a key with an ETag in ``etags`` (same order)
-        only if it names the key's object. The keys not deleted for that, with S3's code."""
+        only if it names the key's object. The entries not deleted for that, by position
+        (a key named twice is answered per entry), with S3's code."""
         freed: list[str] = []
-        failed: dict[str, str] = {}
+        failed: dict[int, str] = {}
         with self.index.transaction():
             for at, key in enumerate(keys):
                 etag = etags[at] if at < len(etags) else None
@@ -264,7 +272,7 @@ class LocalStore(LocalMultipart):
                         found = current.etag if current else None
                         check_write(WriteConditions(if_match=etag), found)
                     except S3Error as error:
-                        failed[key] = error.code.name
+                        failed[at] = error.code.name
                         continue
                 freed.extend(self.index.delete_object(bucket, key))
             crash_point("delete", "before-commit")
