@@ -393,6 +393,7 @@ class LocalStore(LocalMultipart):
         try:
             while len(entries) + len(prefixes) < max_keys:
                 wanted = max_keys - len(entries) - len(prefixes)
+                before = len(entries)
                 rows = self.index.list_keys(bucket, lower, inclusive, upper, wanted)
                 for raw, size, etag, modified_ms, storage_class in rows:
                     cut = raw.find(split, len(low_prefix)) if split else -1
@@ -409,12 +410,12 @@ class LocalStore(LocalMultipart):
                     )
                     lower, inclusive = raw, False
                 else:
-                    if len(rows) < wanted:
+                    if len(entries) - before < wanted:  # every row read was an entry
                         return ListPage(entries, prefixes, None)
-            more = self.index.list_keys(bucket, lower, inclusive, upper, 1)
+            more = next(self.index.list_keys(bucket, lower, inclusive, upper, 1), None)
         finally:
             self.index.db.execute("COMMIT")
-        return ListPage(entries, prefixes, _token(lower, inclusive) if more else None)
+        return ListPage(entries, prefixes, _token(lower, inclusive) if more is not None else None)
 
 
 def _check_numbering(segments: Sequence[StoredPart], part_number: int) -> None:
