@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from s3proxy.backends.quota_writes import current_object, landed
-from s3proxy.backends.usage_figures import head_size
+from s3proxy.backends.quota_writes import landed
+from s3proxy.backends.usage_figures import current_object, head_size
 from s3proxy.backends.usage_writes import WritingBook
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation

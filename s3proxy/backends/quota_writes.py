@@ -34,11 +34,11 @@ from s3proxy.backends import key_turns
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.conditions import check_write
 from s3proxy.backends.part_order import one_part
-from s3proxy.backends.usage_figures import head_size, listed_entry
+from s3proxy.backends.usage_figures import current_object, head_size
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
-from s3proxy.model import PartInfo, ReadConditions, WriteConditions
+from s3proxy.model import PartInfo, WriteConditions
 from s3proxy.quotas import Usage
 
 K = TypeVar("K")
@@ -328,21 +328,3 @@ async def delete_counted(
             if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
                 raise
     raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Match")
-
-
-async def current_object(
-    backend: Backend, location: UpstreamLocation
-) -> tuple[int, str, bool] | None:
-    """(size, ETag, whether a HEAD read them) of the object at ``location``, None if there is
-    none: its HEAD, or where the upstream refuses one (an SSE-C object, whose key the request
-    may not carry) its listing entry."""
-    try:
-        info = await backend.head_object(location.bucket, location.key, ReadConditions())
-    except S3Error as error:
-        if error.code is S3ErrorCode.NoSuchKey:
-            return None
-        if error.status >= 500:
-            raise
-        entry = await listed_entry(backend, location)
-        return (entry.size, entry.etag, False) if entry is not None else None
-    return info.size, info.etag, True

@@ -154,10 +154,12 @@ def combine(root: Root, baseline: Baseline, records: Mapping[str, Mapping[Root, 
     return total
 
 
-async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
-    """The size of the object at ``location``; None if there is none. A HEAD, or where the
-    upstream refuses one (an SSE-C object, whose key this request may not carry) the
-    object's listing entry: the first key of a listing from the key itself."""
+async def current_object(
+    backend: Backend, location: UpstreamLocation
+) -> tuple[int, str, bool] | None:
+    """(size, ETag, whether a HEAD read them) of the object at ``location``, None if there is
+    none: its HEAD, or where the upstream refuses one (an SSE-C object, whose key the request
+    may not carry) its listing entry."""
     try:
         info = await backend.head_object(location.bucket, location.key, ReadConditions())
     except S3Error as error:
@@ -166,8 +168,15 @@ async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
         if error.status >= 500:
             raise
         entry = await listed_entry(backend, location)
-        return entry.size if entry is not None else None
-    return info.size
+        return (entry.size, entry.etag, False) if entry is not None else None
+    return info.size, info.etag, True
+
+
+async def head_size(backend: Backend, location: UpstreamLocation) -> int | None:
+    """The size of the object at ``location``; None if there is none (:func:`current_object`:
+    a HEAD, or the object's listing entry where the upstream refuses one)."""
+    found = await current_object(backend, location)
+    return found[0] if found is not None else None
 
 
 async def listed_entry(backend: Backend, location: UpstreamLocation) -> ListEntry | None:

@@ -22,7 +22,6 @@ from s3proxy.backends.conditional_deletes import removed_bound
 from s3proxy.backends.quota_writes import (
     KeyLocks,
     UploadGates,
-    current_object,
     delete_counted,
     landed,
     part_landed,
@@ -30,7 +29,7 @@ from s3proxy.backends.quota_writes import (
     part_size,
 )
 from s3proxy.backends.upload_claims import ending
-from s3proxy.backends.usage_figures import at_most, head_size
+from s3proxy.backends.usage_figures import at_most, current_object, head_size
 from s3proxy.backends.usage_share import Landings, keep_to_share, past_share, unpublished
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
@@ -239,7 +238,7 @@ class WritingBook:
     async def looked_up(
         self, locations: list[UpstreamLocation]
     ) -> list[tuple[int, str, bool] | None]:
-        """Each location's object as :func:`~.quota_writes.current_object` reads it."""
+        """Each location's object as :func:`~.usage_figures.current_object` reads it."""
 
         async def one(location: UpstreamLocation) -> tuple[int, str, bool] | None:
             return await current_object(self._backends[location.upstream], location)
