@@ -18,13 +18,11 @@ on the target's upstream cannot be probed for, and is refused likewise.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import weakref
 from collections.abc import AsyncIterator, Mapping
 
 from s3proxy.backends.base import Backend
+from s3proxy.backends.probed_once import ProbedOnce
 from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
@@ -37,14 +35,9 @@ from s3proxy.model import (
     WriteConditions,
 )
 
-log = logging.getLogger("s3proxy.backends")
-
 PROBE = ".complete-probe"
 """Under the tenant's home prefix: the object the probe's conditional Complete must not replace
 (a name no bucket can take, as bucket names never start with ".")."""
-
-_KNOWN: weakref.WeakKeyDictionary[Backend, bool] = weakref.WeakKeyDictionary()
-_PROBING: weakref.WeakKeyDictionary[Backend, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 async def require_checked(
@@ -62,23 +55,7 @@ async def require_checked(
         return  # the mapped storage has already refused it
     if getattr(backend, "checks_complete_conditions", False) is True:
         return
-    known = _KNOWN.get(backend)
-    if known is None:
-        home = tenant.home
-        if home is None or home.upstream != upstream:
-            known = False
-        else:
-            lock = _PROBING.setdefault(backend, asyncio.Lock())
-            async with lock:
-                known = _KNOWN.get(backend)
-                if known is None:
-                    known = _KNOWN[backend] = await _probe(backend, home.bucket, home.prefix)
-                    if not known:
-                        log.warning(
-                            "upstream %s ignores If-Match/If-None-Match on "
-                            "CompleteMultipartUpload: conditional Completes are refused (501)",
-                            upstream,
-                        )
+    known = await _LEARNT.learnt(backend, upstream, tenant.home)
     if not known:
         raise S3Error(
             S3ErrorCode.NotImplemented,
@@ -127,3 +104,10 @@ async def _probe(backend: Backend, bucket: str, prefix: str) -> bool:
     finally:
         with contextlib.suppress(S3Error):  # NoSuchUpload once it completed
             await backend.abort_multipart_upload(bucket, key, upload)
+
+
+_LEARNT = ProbedOnce(
+    _probe,
+    "upstream %s ignores If-Match/If-None-Match on CompleteMultipartUpload: conditional "
+    "Completes are refused (501)",
+)

@@ -30,15 +30,13 @@ another replica since, and is deleted again alone, counted only where that holds
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import logging
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.conditions import check_write
+from s3proxy.backends.probed_once import ProbedOnce
 from s3proxy.backends.quota_writes import MatchingDeletes, delete_counted
 from s3proxy.backends.records import write_record
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -49,15 +47,11 @@ if TYPE_CHECKING:
     from s3proxy.backends.usage_writes import WritingBook
     from s3proxy.model import QuotaScope
 
-log = logging.getLogger("s3proxy.backends")
 
 PROBE = ".delete-probe"
 """Under the tenant's home prefix: the object the probe's conditional deletes must not remove
 (a name no bucket can take, as bucket names never start with ".")."""
 WRONG_ETAG = '"00000000000000000000000000000000"'
-
-_KNOWN: weakref.WeakKeyDictionary[Backend, bool] = weakref.WeakKeyDictionary()
-_PROBING: weakref.WeakKeyDictionary[Backend, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 @runtime_checkable
@@ -82,22 +76,7 @@ async def require_checked(
     backend = backends.get(upstream)
     if backend is None or checked_here(backend):
         return
-    known = _KNOWN.get(backend)
-    if known is None:
-        home = tenant.home
-        if home is None or home.upstream != upstream or not _can_bind(backend):
-            known = False
-        else:
-            async with _PROBING.setdefault(backend, asyncio.Lock()):
-                known = _KNOWN.get(backend)
-                if known is None:
-                    known = _KNOWN[backend] = await _probe(backend, home.bucket, home.prefix)
-                    if not known:
-                        log.warning(
-                            "upstream %s ignores If-Match on DeleteObject or ETag in "
-                            "DeleteObjects: conditional deletes are refused (501)",
-                            upstream,
-                        )
+    known = _can_bind(backend) and await _LEARNT.learnt(backend, upstream, tenant.home)
     if not known:
         raise S3Error(
             S3ErrorCode.NotImplemented,
@@ -220,3 +199,10 @@ async def removed_bound(
 
 
 _CHANGED = (S3ErrorCode.PreconditionFailed.name, S3ErrorCode.NoSuchKey.name)
+
+
+_LEARNT = ProbedOnce(
+    _probe,
+    "upstream %s ignores If-Match on DeleteObject or ETag in DeleteObjects: conditional "
+    "deletes are refused (501)",
+)
