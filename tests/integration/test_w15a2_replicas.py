@@ -1,11 +1,14 @@
-"""A quota tenant's overwrites of one key through two replicas count what they replaced
-(wave 15 A2), on SeaweedFS (which checks a PUT's ``If-Match`` / ``If-None-Match``).
+"""A quota tenant's overwrites and copies onto one key through two replicas count what they
+replaced (wave 15 A2, A3), on SeaweedFS (which checks a PUT's and a server-side copy's
+``If-Match`` / ``If-None-Match``), and its Completes and aborts of one upload free its parts once.
 
-Before, each replica HEADed the key and sent its PUT unconditionally: small overwrites of a
-large object through both replicas at once each counted the large object replaced, and /usage
-fell below what is stored by its size for every overwrite that raced (a tenant repeating it
-could store past its quota). Each PUT now goes bound to what its HEAD read; one that meets
-another replica's object is answered 503 SlowDown (S3's retryable answer) and counts nothing.
+Before, each replica HEADed the key and sent its PUT or copy unbound to it: small overwrites or
+copies onto a large object through both replicas at once each counted the large object
+replaced, and /usage fell below what is stored by its size for every write that raced (a tenant
+repeating it could store past its quota). Each PUT now goes bound to what its HEAD read, and one
+that meets another replica's object is answered 503 SlowDown (S3's retryable answer) and counts
+nothing; a copy, having no body to lose, is sent again after new HEADs (503 SlowDown should the
+target keep changing).
 """
 
 from __future__ import annotations
@@ -95,6 +98,39 @@ def test_aborts_and_completes_of_one_upload_through_two_replicas_free_its_parts_
         clients[0].put_object(Bucket=bucket, Key="left", Body=b"y" * 10)
         truth = stored(clients[0])
         assert truth[2] == 0
+        assert settled(replicas[0], truth) == truth
+    finally:
+        for entry in clients[0].list_objects_v2(Bucket=bucket).get("Contents", []):
+            clients[0].delete_object(Bucket=bucket, Key=entry["Key"])
+        clients[0].delete_bucket(Bucket=bucket)
+
+
+def test_copies_onto_one_object_through_two_replicas_count_what_they_replaced(
+    replicas: tuple[Proxy, Proxy],
+) -> None:
+    clients = [client_of(proxy) for proxy in replicas]
+    bucket = f"w15a3-{uuid.uuid4().hex[:8]}"
+    clients[0].create_bucket(Bucket=bucket)
+    for index in range(AT_ONCE):
+        clients[0].put_object(Bucket=bucket, Key=f"s{index}", Body=b"s" * (10 + index))
+    refused: list[str] = []
+
+    def copy(index: int) -> None:
+        source = {"Bucket": bucket, "Key": f"s{index}"}
+        try:
+            clients[index % 2].copy_object(Bucket=bucket, Key="x", CopySource=source)
+        except ClientError as error:  # the target kept changing through the other replica
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+            refused.append(error.response["Error"]["Code"])
+
+    try:
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            for _ in range(ROUNDS):
+                clients[0].put_object(Bucket=bucket, Key="x", Body=b"x" * 5000)
+                list(pool.map(copy, range(AT_ONCE)))
+        assert set(refused) <= {"SlowDown"}
+        truth = stored(clients[0])
+        assert truth[0] == AT_ONCE + 1 and truth[1] < 200
         assert settled(replicas[0], truth) == truth
     finally:
         for entry in clients[0].list_objects_v2(Bucket=bucket).get("Contents", []):
