@@ -84,3 +84,20 @@ async def charge_copy(size: int | None, *, wait: bool = True) -> None:
     if debt > 0:
         limited(meter.tenant, "bytes_per_second", "waited")
         await asyncio.sleep(debt)
+
+
+async def debt_paid() -> None:
+    """Wait for the tenant's byte debt as :func:`charge_copy` does, charging nothing. A quota
+    tenant's copy charges under its key's turn (:mod:`s3proxy.backends.bound_copy`, with
+    ``wait=False``), so it waits here first, before taking the turn: waiting inside it would
+    hold every other write of that key (and a Complete of that upload) for the whole debt."""
+    meter = CURRENT.get()
+    if meter is None or meter.charged:
+        return
+    debt = meter.bucket.debt(time.monotonic())
+    if debt > meter.max_wait * PATIENT_WAITS:
+        limited(meter.tenant, "bytes_per_second", "SlowDown")
+        raise slow_down(debt)
+    if debt > 0:
+        limited(meter.tenant, "bytes_per_second", "waited")
+        await asyncio.sleep(debt)

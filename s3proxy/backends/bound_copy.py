@@ -31,7 +31,7 @@ from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
 from s3proxy.conditions import any_condition, copy_source_failed
-from s3proxy.copy_charge import charge_copy
+from s3proxy.copy_charge import charge_copy, debt_paid
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
@@ -81,7 +81,9 @@ async def checked_copy(
         sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
         if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
             raise S3Error(S3ErrorCode.PreconditionFailed)
-        await charge_copy(info.size)  # to the tenant's byte rate, before it is sent
+        # To the tenant's byte rate, before it is sent; under a key's turn without a wait
+        # (debt_paid waited before the turn was taken).
+        await charge_copy(info.size, wait=usage is None)
         conditions = dataclasses.replace(asked, if_match=info.etag) if binds else asked
         server_side = same
         if any_condition(conditions):
@@ -112,6 +114,7 @@ async def checked_copy(
 
     book, scopes = usage, request.quota
     binds = request.conditions.if_match is None and request.conditions.if_none_match is None
+    await debt_paid()  # not under the target key's turn, which copied_from takes
     return await bound_tries(
         bound, lambda: book.copied_from(scopes, target, head, bound_copy, binds)
     )
@@ -170,7 +173,7 @@ async def bound_part_copy(
             raise S3Error(S3ErrorCode.PreconditionFailed)
         if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
             raise S3Error(S3ErrorCode.PreconditionFailed)
-        await charge_copy(info.size)  # to the tenant's byte rate, before it is sent
+        await charge_copy(info.size, wait=False)  # debt_paid waited, before the part's turn
         seen.append(info)
         return info.size
 
@@ -182,6 +185,7 @@ async def bound_part_copy(
         return await copy(dataclasses.replace(request, source_conditions=conditions))
 
     where = (request.upload_id, request.part_number)
+    await debt_paid()  # not under the part's turn, which part_guarded takes
     return await bound_tries(
         bound,
         lambda: usage.part_guarded(request.quota, target, *where, size, send, read_back=True),

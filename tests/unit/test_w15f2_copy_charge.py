@@ -231,3 +231,51 @@ def test_a_range_less_part_copy_without_a_quota_is_charged_its_sources_size() ->
     bucket = charging_run(parts.run, upstream, parts.part_copy(), None)
     assert upstream.copies == [None]  # copied as asked, unbound
     assert 989 <= bucket.tokens <= 991  # its source's 10 bytes, from a HEAD
+
+
+def test_a_quota_copy_in_debt_waits_before_it_takes_its_keys_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quota tenant's CopyObject and range-less UploadPartCopy charge under their key's turn
+    (the target's, the part's); a tenant in debt waits for it before taking that turn, so its
+    other writes of the key (and a Complete of the upload) never wait out the debt behind it.
+    Before, the wait came inside the turn, after the copy's HEADs."""
+    from s3proxy.backends import usage_records
+    from tests.unit import test_w14f3_bound_copies as copies
+    from tests.unit import test_w14f4_bound_part_copies as parts
+    from tests.unit.test_quotas_upstream import put, storage
+
+    heads: list[str] = []
+    heads_at_sleep: list[int] = []
+
+    async def sleep(seconds: float) -> None:
+        heads_at_sleep.append(len(heads))
+
+    monkeypatch.setattr(copy_charge.asyncio, "sleep", sleep)
+
+    def counting(upstream: Any) -> Any:
+        head = upstream.head_object
+
+        async def head_object(bucket: str, key: str, *args: Any) -> Any:
+            heads.append(key)
+            return await head(bucket, key, *args)
+
+        upstream.head_object = head_object
+        return upstream
+
+    async def scenario(upstream: Any, copy_one: Any) -> None:
+        tenant = storage(upstream, copies.Limit(max_bytes=100))
+        try:
+            await tenant.put_object(put("src", 10, []))
+            heads.clear()
+            copy_charge.CURRENT.set(metered(-500))  # 0.5 s of debt: waited, then charged
+            await copy_one(tenant)
+        finally:
+            await usage_records.close_all()
+            usage_records._books.clear()  # each scenario its own upstream
+
+    copy = counting(copies.Overwritten(grown=None))
+    asyncio.run(scenario(copy, lambda tenant: tenant.copy_object(copies.copy())))
+    part = counting(parts.Overwritten(grown=None))
+    asyncio.run(scenario(part, lambda tenant: tenant.uploads.upload_part_copy(parts.part_copy())))
+    assert heads_at_sleep == [0, 0]  # before the turn's first HEAD, for either copy
