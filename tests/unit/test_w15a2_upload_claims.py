@@ -119,3 +119,16 @@ def test_an_upstream_that_reports_gone_uploads_takes_no_claim() -> None:
     assert not upload_claims.needs_claim(upstream)  # type: ignore[arg-type]
     assert not upload_claims.needs_claim(SimpleNamespace())  # type: ignore[arg-type]
     assert upload_claims.claim_key(HOME, at("k"), "u").startswith("t/.ending/")
+
+
+def test_aws_s3_and_ceph_rgw_take_no_claim_before_any_abort() -> None:
+    """AWS S3 (known by its endpoint) and Ceph RGW 16 (by its answers) answer an abort of a gone
+    upload NoSuchUpload: their quota Completes write no claim even before an abort taught it
+    (a process serving Completes but no aborts paid a PUT and a DELETE on each, for ever)."""
+    ABORTS_GONE_UPLOADS.pop(("up", ENDPOINT), None)
+    upstream = Seaweed()
+    assert upload_claims.needs_claim(upstream)  # type: ignore[arg-type]
+    upstream.aws = True  # type: ignore[attr-defined]
+    assert not upload_claims.needs_claim(upstream)  # type: ignore[arg-type]
+    upstream.aws, upstream.ceph_rgw = False, True  # type: ignore[attr-defined]
+    assert not upload_claims.needs_claim(upstream)  # type: ignore[arg-type]
