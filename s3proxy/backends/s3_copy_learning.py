@@ -13,8 +13,10 @@ range's MD5), which S3 clients take for the MD5 of the part.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import weakref
 from contextvars import ContextVar
 
 from s3proxy.backends.part_copy import MAX_PART_SIZE
@@ -45,6 +47,9 @@ a source whose ``x-amz-copy-source-if-*`` fails (412). Ceph RGW 16 (no ``Server`
 copies it all the same and answers 200: there a conditional part copy passes through the
 proxy, whose GET decides the conditions on the bytes it copies."""
 _COPY_CONDITION_SERVERS = ("amazons3", "minio", "seaweedfs")
+_PROBING: weakref.WeakKeyDictionary[object, asyncio.Lock] = weakref.WeakKeyDictionary()
+"""Per upstream: held by the one probe in flight, so concurrent first part copies (aws-cli sends
+ten at once) wait for its answer instead of each sending a probe of their own."""
 PROBE = ".copy-probe"
 """Under the tenant's home prefix: the key of the probe's scratch upload (a name no bucket can
 take, as bucket names never start with "."), created and aborted by :func:`_probe`."""
@@ -92,9 +97,13 @@ async def _copies_own_etag(upstream: _Transport, request: UploadPartCopyInput) -
     first, last = request.source_range or (0, source[1] - 1)
     if last >= source[1] or last - first + 1 > MAX_PART_SIZE:
         return False  # refused either way (InvalidRange, too large), the part left as it was
-    learnt = await _probe(upstream, request, source[0])
-    if learnt is not None:
-        _COPIES_OWN_ETAG[upstream.name] = learnt
+    async with _PROBING.setdefault(upstream, asyncio.Lock()):  # concurrent first copies: one
+        known = _COPIES_OWN_ETAG.get(upstream.name)
+        if known is not None:
+            return known
+        learnt = await _probe(upstream, request, source[0])
+        if learnt is not None:
+            _COPIES_OWN_ETAG[upstream.name] = learnt
     return bool(learnt)
 
 

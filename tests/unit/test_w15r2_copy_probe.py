@@ -51,3 +51,54 @@ def test_no_home_on_the_upstream_no_probe(home: UpstreamRoot | None) -> None:
 
     assert asyncio.run(go()) == f'"{hashlib.md5(source[2:6]).hexdigest()}"'
     assert seen == ["HEAD /ub/src ", "GET /ub/src ", "PUT /ub/dst 3"]
+
+
+def test_concurrent_first_part_copies_send_one_probe() -> None:
+    """Four UploadPartCopies at once on an upstream whose copies are not known yet (aws-cli
+    sends ten): one probe (one scratch upload) teaches all of them, then each copies
+    server-side. Before, each sent a probe of its own (a GET, an upload, a copy, an abort)."""
+    source = b"0123456789"
+    etag = f'"{hashlib.md5(source).hexdigest()}"'
+    scratches: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        headers = {"Server": "nginx", "x-amz-request-id": "r1"}
+        if request.method == "HEAD":
+            size = {"Content-Length": str(len(source)), "Last-Modified": MODIFIED}
+            return web.Response(headers={**headers, "ETag": etag, **size})
+        if request.method == "GET":  # the probe's first byte
+            headers.update({"Content-Range": f"bytes 0-0/{len(source)}", "ETag": etag})
+            return web.Response(status=206, body=source[:1], headers=headers)
+        if request.method == "POST":
+            scratches.append(request.path)
+            await asyncio.sleep(0.05)  # the other copies arrive while this probe is in flight
+            body = (
+                "<InitiateMultipartUploadResult><Bucket>home</Bucket><Key>k</Key>"
+                "<UploadId>scratch</UploadId></InitiateMultipartUploadResult>"
+            )
+            return web.Response(body=body, headers=headers)
+        if request.method == "DELETE":
+            return web.Response(status=204, headers=headers)
+        copied = source[:1] if "scratch" in request.query.get("uploadId", "") else source
+        body = (
+            f'<CopyPartResult><ETag>"{hashlib.md5(copied).hexdigest()}"</ETag>'
+            f"<LastModified>2026-01-01T00:00:00.000Z</LastModified></CopyPartResult>"
+        )
+        return web.Response(body=body, headers=headers)
+
+    async def go() -> None:
+        _COPIES_OWN_ETAG.clear()
+        SCRATCH.set(UpstreamRoot("scripted", "home", "t/"))
+        try:
+            async with upstream(handler) as backend:
+
+                async def one(part: int) -> str:
+                    request = UploadPartCopyInput("ub", "src", "ub", "dst", "2~id", part, None)
+                    return (await backend.upload_part_copy(request)).etag
+
+                assert set(await asyncio.gather(*map(one, range(1, 5)))) == {etag}
+        finally:
+            _COPIES_OWN_ETAG.clear()
+
+    asyncio.run(go())
+    assert scratches == ["/home/t/.copy-probe"]
