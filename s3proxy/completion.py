@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from s3proxy.checksums import CHECKSUM_TYPES, TYPE_HEADER
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, PartsPage
+from s3proxy.part_algorithm import PART_NOT_FOUND
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """Every part but the last must be at least this large (S3's limit)."""
@@ -104,11 +105,7 @@ def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo])
     for part in requested:
         found = by_tag.get((part.part_number, _bare(part.etag)))
         if found is None or found.last_modified < newest[part.part_number]:
-            raise S3Error(
-                S3ErrorCode.InvalidPart,
-                "One or more of the specified parts could not be found. The part may not have"
-                " been uploaded, or the specified entity tag may not match the part's entity tag.",
-            )
+            raise S3Error(S3ErrorCode.InvalidPart, PART_NOT_FOUND)
         for algorithm, value in part.checksums.items():
             kept = found.checksums.get(algorithm)
             if kept is not None and kept != value:

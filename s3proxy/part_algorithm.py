@@ -43,10 +43,11 @@ def _mismatch(expected: str, given: str) -> S3Error:
     )
 
 
-_NOT_FOUND = (
+PART_NOT_FOUND = (
     "One or more of the specified parts could not be found. The part may not have been "
     "uploaded, or the specified entity tag may not match the part's entity tag."
 )
+"""S3's InvalidPart message for a Complete naming a part it cannot match (:mod:`.completion`)."""
 
 
 def check_part_algorithm(
@@ -87,7 +88,7 @@ def check_listed_checksums(
     (:func:`s3proxy.multipart_xml.completed_part`, 400 InvalidArgument)."""
     if algorithm is None:
         if any(part.checksums for part in parts):
-            raise S3Error(S3ErrorCode.InvalidPart, _NOT_FOUND)
+            raise S3Error(S3ErrorCode.InvalidPart, PART_NOT_FOUND)
         return
     for part in parts:
         if not part.checksums:
