@@ -18,8 +18,10 @@ other busy tenant, not for all of them. Jobs outside requests (start-up, readine
 tenant "" and take their turn like any other.
 
 The thread itself is a :class:`~concurrent.futures.ThreadPoolExecutor` of one worker (its exit
-handling at shutdown and interpreter exit kept as they were): it runs one drain at a time, which
-takes jobs in turn until none waits.
+handling at shutdown and interpreter exit kept as they were). Each job submitted also submits
+one work item to it, and each work item runs whichever job is next in turn when it starts: as
+many items as jobs, so every job runs, with one hand-off to the thread each as before (a drain
+submitted once per idle spell added a second hand-off, +11-15 us per job on an idle store).
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ class FairJobs:
         self._queues: dict[str, deque[_Job]] = {}
         self._turns: deque[str] = deque()
         """Tenants with jobs waiting, in the order their next job runs."""
-        self._draining = False
         self._closed = False
 
     def submit(self, job: Callable[[], T]) -> Future[T]:
@@ -65,10 +66,7 @@ class FairJobs:
                 queue = self._queues[tenant] = deque()
                 self._turns.append(tenant)
             queue.append((future, job))
-            start = not self._draining
-            self._draining = True
-        if start:
-            self._executor.submit(self._drain)
+            self._executor.submit(self._run_next)  # under the lock: items in step with jobs
         return future
 
     def waiting(self) -> int:
@@ -77,11 +75,10 @@ class FairJobs:
             return sum(len(queue) for queue in self._queues.values())
 
     def _next(self) -> _Job | None:
-        """The next tenant's first job (that tenant to the back of the turns), or None with
-        the drain ended, under the lock."""
+        """The next tenant's first job (that tenant to the back of the turns), under the lock;
+        None only if none waits (never while items and jobs are in step)."""
         with self._lock:
             if not self._turns:
-                self._draining = False
                 return None
             tenant = self._turns.popleft()
             queue = self._queues[tenant]
@@ -92,18 +89,20 @@ class FairJobs:
                 del self._queues[tenant]
             return taken
 
-    def _drain(self) -> None:
-        """The worker thread: jobs in turn until none waits."""
-        while (taken := self._next()) is not None:
-            future, job = taken
-            if not future.set_running_or_notify_cancel():
-                continue  # cancelled while it waited: never run
-            try:
-                result = job()
-            except BaseException as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+    def _run_next(self) -> None:
+        """One work item on the thread: the job next in turn."""
+        taken = self._next()
+        if taken is None:
+            return
+        future, job = taken
+        if not future.set_running_or_notify_cancel():
+            return  # cancelled while it waited: never run
+        try:
+            result = job()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     def shutdown(self, wait: bool = True) -> None:
         """No job accepted after this; with ``wait``, the queued ones run first."""
