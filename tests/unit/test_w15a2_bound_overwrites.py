@@ -17,15 +17,16 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from s3proxy.backends import usage_records
 from s3proxy.backends.mapped import MappedStorage
-from s3proxy.backends.usage_records import UsageBook
 from s3proxy.conditions import etag_matches
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import TenantLayout, UpstreamRoot
 from s3proxy.model import PutObjectInput, PutObjectOutput, WriteConditions
-from s3proxy.quotas import Limit, QuotaPolicy, Usage
-from tests.unit.test_quotas_upstream import HOME, TENANT_ROOT, Upstream, _etag, put
+from s3proxy.quotas import Usage
+from tests.unit.test_quotas_upstream import Upstream, _etag, put
+from tests.unit.test_w15a_bound_quota_writes import always_reread, settled
+from tests.unit.test_w15a_bound_quota_writes import replica as one_replica
+
+__all__ = ["always_reread"]  # the autouse fixture: usage read afresh, books dropped after
 
 
 class Conditional(Upstream):
@@ -55,34 +56,8 @@ class Conditional(Upstream):
 
 
 def replica(upstream: Upstream) -> MappedStorage:
-    """One gateway process (its own usage book) serving bucket ``docs`` with a quota."""
-    layout = TenantLayout("t", HOME, {"docs": UpstreamRoot("up", "homes", "t/docs/")})
-    policy = QuotaPolicy(layout, Limit(max_bytes=10_000))
-    storage = MappedStorage(layout, {"up": upstream}, 0, quotas=policy)  # type: ignore[dict-item]
-    own = UsageBook(layout, {"up": upstream})  # type: ignore[dict-item]
-    storage.usage_book = lambda scopes, backend: own if scopes else None  # type: ignore[method-assign]
-    return storage
-
-
-async def settled(upstream: Upstream, *replicas: MappedStorage) -> Usage:
-    """The tenant's usage once every replica published, as a fresh process reads it."""
-    for storage in replicas:
-        book = storage.usage_book(storage.quota_scopes("docs"), storage._backends["up"])
-        assert book is not None
-        await book.close()
-    fresh = UsageBook(TenantLayout("t", HOME), {"up": upstream})  # type: ignore[dict-item]
-    try:
-        return await fresh.total([TENANT_ROOT])
-    finally:
-        await fresh.close()
-
-
-@pytest.fixture(autouse=True)
-def always_reread() -> object:
-    usage_records.configure(0.0)
-    yield
-    usage_records.configure(5.0)
-    usage_records._books.clear()
+    """One gateway process serving bucket ``docs`` with a quota of 10,000 bytes."""
+    return one_replica(upstream, max_bytes=10_000)
 
 
 def test_two_overwrites_of_one_large_object_through_two_replicas_count_it_replaced_once() -> None:

@@ -70,10 +70,10 @@ class Matching(Upstream):
         return results
 
 
-def replica(upstream: Upstream) -> MappedStorage:
+def replica(upstream: Upstream, max_bytes: int = 1000) -> MappedStorage:
     """One gateway process (its own usage book) serving bucket ``docs`` with a quota."""
     layout = TenantLayout("t", HOME, {"docs": UpstreamRoot("up", "homes", "t/docs/")})
-    policy = QuotaPolicy(layout, Limit(max_bytes=1000))
+    policy = QuotaPolicy(layout, Limit(max_bytes=max_bytes))
     storage = MappedStorage(layout, {"up": upstream}, 0, quotas=policy)  # type: ignore[dict-item]
     own = UsageBook(layout, {"up": upstream})  # type: ignore[dict-item]
     storage.usage_book = lambda scopes, backend: own if scopes else None  # type: ignore[method-assign]
