@@ -379,17 +379,14 @@ def test_error_inside_a_200_part_copy_is_an_error(
     s3 = gateway.client("alice")
     s3.put_object(Bucket=BUCKET, Key="embedded/src", Body=b"source")
     upload = s3.create_multipart_upload(Bucket=BUCKET, Key="embedded/pc")["UploadId"]
-    # An upstream whose Server header names no known server (Ceph RGW 16) has its part copies
-    # learnt by a one-time probe copy (s3_copy_learning): learnt here first, so the copy below
-    # is the upstream's own (a probe meeting the error would pass the copy through the proxy).
-    source = {"Bucket": BUCKET, "Key": "embedded/src"}
-    s3.upload_part_copy(Bucket=BUCKET, Key="embedded/pc", UploadId=upload, PartNumber=2,
-                        CopySource=source)  # fmt: skip
     asked: list[Exchange] = []
 
     def answer(x: Exchange) -> bytes | None:
         copying = any(k.lower() == "x-amz-copy-source" for k, _ in x.headers)
-        if x.method == "PUT" and "uploadId" in x.query and copying:
+        # Not the one-time probe of an upstream whose Server header names no known server
+        # (Ceph RGW 16: s3_copy_learning's scratch upload): the client's part copy itself.
+        probe = x.path.endswith(".copy-probe")
+        if x.method == "PUT" and "uploadId" in x.query and copying and not probe:
             asked.append(x)
             return EMBEDDED + _error_body("InternalError")
         return None
@@ -406,8 +403,7 @@ def test_error_inside_a_200_part_copy_is_an_error(
             return
         assert (response.status, response.error_code) == (500, "InternalError")
         _clean(response)
-        parts = s3.list_parts(Bucket=BUCKET, Key="embedded/pc", UploadId=upload)["Parts"]
-        assert [part["PartNumber"] for part in parts] == [2]
+        assert "Parts" not in s3.list_parts(Bucket=BUCKET, Key="embedded/pc", UploadId=upload)
     finally:
         s3.abort_multipart_upload(Bucket=BUCKET, Key="embedded/pc", UploadId=upload)
 
