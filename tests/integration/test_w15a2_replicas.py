@@ -14,7 +14,9 @@ target keep changing).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -28,27 +30,38 @@ __all__ = ["replicas"]  # the fixture: two single-process gateways on one Seawee
 UPLOADS = 6
 
 
+def race_onto_x(clients: list[Any], bucket: str, write: Callable[[int], object]) -> None:
+    """ROUNDS times: a 5,000-byte "x" written through the first replica, then AT_ONCE
+    ``write(index)`` at once (index even: first replica, odd: second); each one refused must be
+    503 SlowDown (another replica's write came between its HEAD and its own)."""
+    refused: list[str] = []
+
+    def one(index: int) -> None:
+        try:
+            write(index)
+        except ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+            refused.append(error.response["Error"]["Code"])
+
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        for _ in range(ROUNDS):
+            clients[0].put_object(Bucket=bucket, Key="x", Body=b"x" * 5000)
+            list(pool.map(one, range(AT_ONCE)))
+    assert set(refused) <= {"SlowDown"}
+
+
 def test_overwrites_of_one_object_through_two_replicas_count_what_they_replaced(
     replicas: tuple[Proxy, Proxy],
 ) -> None:
     clients = [client_of(proxy) for proxy in replicas]
     bucket = f"w15a2-{uuid.uuid4().hex[:8]}"
     clients[0].create_bucket(Bucket=bucket)
-    refused: list[str] = []
 
     def overwrite(index: int) -> None:
-        try:
-            clients[index % 2].put_object(Bucket=bucket, Key="x", Body=b"s" * (10 + index))
-        except ClientError as error:  # another replica's write came between HEAD and PUT
-            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-            refused.append(error.response["Error"]["Code"])
+        clients[index % 2].put_object(Bucket=bucket, Key="x", Body=b"s" * (10 + index))
 
     try:
-        with ThreadPoolExecutor(AT_ONCE) as pool:
-            for _ in range(ROUNDS):
-                clients[0].put_object(Bucket=bucket, Key="x", Body=b"x" * 5000)
-                list(pool.map(overwrite, range(AT_ONCE)))
-        assert set(refused) <= {"SlowDown"}
+        race_onto_x(clients, bucket, overwrite)
         truth = stored(clients[0])
         assert truth[0] == 1 and truth[1] < 100
         assert settled(replicas[0], truth) == truth
@@ -113,22 +126,13 @@ def test_copies_onto_one_object_through_two_replicas_count_what_they_replaced(
     clients[0].create_bucket(Bucket=bucket)
     for index in range(AT_ONCE):
         clients[0].put_object(Bucket=bucket, Key=f"s{index}", Body=b"s" * (10 + index))
-    refused: list[str] = []
 
-    def copy(index: int) -> None:
+    def copy(index: int) -> None:  # refused only if the target kept changing
         source = {"Bucket": bucket, "Key": f"s{index}"}
-        try:
-            clients[index % 2].copy_object(Bucket=bucket, Key="x", CopySource=source)
-        except ClientError as error:  # the target kept changing through the other replica
-            assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-            refused.append(error.response["Error"]["Code"])
+        clients[index % 2].copy_object(Bucket=bucket, Key="x", CopySource=source)
 
     try:
-        with ThreadPoolExecutor(AT_ONCE) as pool:
-            for _ in range(ROUNDS):
-                clients[0].put_object(Bucket=bucket, Key="x", Body=b"x" * 5000)
-                list(pool.map(copy, range(AT_ONCE)))
-        assert set(refused) <= {"SlowDown"}
+        race_onto_x(clients, bucket, copy)
         truth = stored(clients[0])
         assert truth[0] == AT_ONCE + 1 and truth[1] < 200
         assert settled(replicas[0], truth) == truth
