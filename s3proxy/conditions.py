@@ -9,9 +9,10 @@ upstream (so a 304 costs no body), and the answer is checked here against what c
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 from s3proxy.errors import S3ErrorCode
 from s3proxy.model import ReadConditions
@@ -22,15 +23,32 @@ def _http_date(value: str | None) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None  # an unparseable date is ignored, as HTTP says
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)  # "-0000"
 
 
 def usable_date(value: str | None) -> str | None:
-    """An If-Modified-Since / If-Unmodified-Since value, or None when it is not an HTTP date:
-    S3 ignores such a header, as HTTP says, and SeaweedFS would answer 400 to it."""
-    return value if value is None or _http_date(value) is not None else None
+    """An If-Modified-Since / If-Unmodified-Since value (``x-amz-copy-source-`` ones too) as
+    the IMF-fixdate S3 writes, or None where S3 ignores the header:
+
+    - not an HTTP date (SeaweedFS would answer 400 to it);
+    - a date later than now, which HTTP calls invalid (RFC 7232 §3.3): S3 answers 200 to a
+      GET with such an If-Modified-Since and copies under such an
+      ``x-amz-copy-source-if-modified-since`` (LocalStack's AWS-validated copy test, Apache
+      Ozone's runs against AWS, ceph/s3-tests' note), where every lane answered 304 / 412.
+      For If-Unmodified-Since it changes nothing but where clocks disagree.
+
+    Every other form the gateway reads (RFC 850's and asctime's, which an HTTP recipient must
+    read, offsets other than GMT) goes upstream rewritten: SeaweedFS 4.48 and Ceph RGW 16
+    answered 400 to RFC 850's layout with a four-digit year, which the local store read."""
+    parsed = _http_date(value)
+    if parsed is None or parsed.timestamp() > time.time():
+        return None
+    assert value is not None
+    if len(value) == 29 and value[3] == "," and value[-4:] == " GMT":
+        return value  # already the IMF-fixdate every client sends
+    return format_datetime(parsed.astimezone(UTC), usegmt=True)
 
 
 def upstream_conditions(conditions: ReadConditions) -> ReadConditions:
@@ -41,6 +59,17 @@ def upstream_conditions(conditions: ReadConditions) -> ReadConditions:
     if value is None or ("," not in value and value.strip() != "*"):
         return conditions
     return replace(conditions, if_match=None, if_unmodified_since=None)
+
+
+def sent_source_conditions(conditions: ReadConditions, etag: str) -> ReadConditions:
+    """A copy's source conditions as sent upstream once checked here on a HEAD that read
+    ``etag``: an ``x-amz-copy-source-if-match`` naming several ETags goes as that one, which
+    still binds the copy to the bytes checked (SeaweedFS 4.48 answers a list 412 on a
+    server-side copy even when it names the source's own ETag; S3 and the other lanes copy)."""
+    value = conditions.if_match
+    if value is None or "," not in value:
+        return conditions
+    return replace(conditions, if_match=etag)
 
 
 def etag_matches(header: str, etag: str, *, strong: bool = False) -> bool:

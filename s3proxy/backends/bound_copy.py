@@ -30,7 +30,7 @@ from s3proxy.backends.bound_writes import TargetChanged
 from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
-from s3proxy.conditions import any_condition, copy_source_failed
+from s3proxy.conditions import any_condition, copy_source_failed, sent_source_conditions
 from s3proxy.copy_charge import charge_copy, debt_paid
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -84,7 +84,10 @@ async def checked_copy(
         # To the tenant's byte rate, before it is sent; under a key's turn without a wait
         # (debt_paid waited before the turn was taken).
         await charge_copy(info.size, wait=usage is None)
-        conditions = dataclasses.replace(asked, if_match=info.etag) if binds else asked
+        if binds:
+            conditions = dataclasses.replace(asked, if_match=info.etag)
+        else:
+            conditions = sent_source_conditions(asked, info.etag)
         server_side = same
         if any_condition(conditions):
             # There, an upstream that ignores the conditions would copy an overwrite made after

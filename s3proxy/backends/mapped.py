@@ -51,7 +51,6 @@ from s3proxy.model import (
     ByteRange,
     CopyObjectInput,
     CopyObjectOutput,
-    CustomerKey,
     DeleteResult,
     GetObjectOutput,
     ListPage,
@@ -264,12 +263,11 @@ class MappedStorage:
                 part_number,
             )
         except S3Error as error:
-            read_key = conditions.customer_key
-            raise await _with_validators(error, backend, location, read_key) from None
+            raise await _with_validators(error, backend, location, conditions) from None
         failed = failed_condition(conditions, got.info.etag, got.info.last_modified)
         if failed is not None:  # the upstream ignored a condition: answer as S3 would
             await got.aclose()
-            raise S3Error(failed, headers=_validators(got.info))
+            raise S3Error(failed, headers=_validators(got.info, failed))
         try:
             got.info = await self.classes.current(bucket, key, backend, got.info)
         except BaseException:
@@ -296,11 +294,10 @@ class MappedStorage:
                 part_number,
             )
         except S3Error as error:
-            read_key = conditions.customer_key
-            raise await _with_validators(error, backend, location, read_key) from None
+            raise await _with_validators(error, backend, location, conditions) from None
         failed = failed_condition(conditions, info.etag, info.last_modified)
         if failed is not None:
-            raise S3Error(failed, headers=_validators(info))
+            raise S3Error(failed, headers=_validators(info, failed))
         return await self.classes.current(bucket, key, backend, info)
 
     async def delete_object(self, bucket: str, key: str, if_match: str | None = None) -> None:
@@ -470,23 +467,28 @@ async def _copy(
     return await copy_object_through(source, target, request, sums)
 
 
-def _validators(info: ObjectInfo) -> dict[str, str]:
+def _validators(info: ObjectInfo, answer: S3ErrorCode | None = None) -> dict[str, str]:
+    if answer is S3ErrorCode.PreconditionFailed:  # a 412 carries neither, as a store's own
+        return {}
     return {"ETag": info.etag, "Last-Modified": info.last_modified}
 
 
 async def _with_validators(
-    error: S3Error, backend: Backend, location: UpstreamLocation, key: CustomerKey | None
+    error: S3Error, backend: Backend, location: UpstreamLocation, conditions: ReadConditions
 ) -> S3Error:
     """A 304 carries the object's ETag and Last-Modified (an IMF-fixdate), as S3's does; some
     upstreams send neither (Ceph RGW 16) or no Last-Modified (SeaweedFS), so they are fetched
-    (with the read's SSE-C ``key``)."""
+    (with the read's SSE-C key). A failed If-Unmodified-Since is 412 before any 304, as S3
+    orders them; Ceph RGW 16 answered 304 when If-Modified-Since failed too."""
     if error.code is not S3ErrorCode.NotModified:
         return error
     modified = error.headers.get("Last-Modified")
     if "ETag" in error.headers and modified:
-        if len(modified) == 29 and modified[-4:] == " GMT":
-            return error
-        return S3Error(error.code, headers={**error.headers, "Last-Modified": http_date(modified)})
-    read = ReadConditions(customer_key=key)
-    info = await backend.head_object(location.bucket, location.key, read)
-    return S3Error(S3ErrorCode.NotModified, headers=_validators(info))
+        shown = {"ETag": error.headers["ETag"], "Last-Modified": http_date(modified)}
+    else:
+        read = ReadConditions(customer_key=conditions.customer_key)
+        shown = _validators(await backend.head_object(location.bucket, location.key, read))
+    failed = failed_condition(conditions, shown["ETag"], shown["Last-Modified"])
+    if failed is S3ErrorCode.PreconditionFailed:
+        return S3Error(failed)
+    return S3Error(S3ErrorCode.NotModified, headers={**error.headers, **shown})

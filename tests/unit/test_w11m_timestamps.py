@@ -138,6 +138,6 @@ def test_a_304_carries_an_imf_fixdate_last_modified(
     backend = _Heads()
     error = S3Error(S3ErrorCode.NotModified, headers=upstream_headers)
     location = UpstreamLocation("u", "b", "k")
-    answered = asyncio.run(_with_validators(error, backend, location, None))  # type: ignore[arg-type]
+    answered = asyncio.run(_with_validators(error, backend, location, ReadConditions()))  # type: ignore[arg-type]
     assert answered.code is S3ErrorCode.NotModified and backend.heads == heads
     assert answered.headers == {"ETag": '"e"', "Last-Modified": "Fri, 04 Dec 2026 21:41:45 GMT"}
