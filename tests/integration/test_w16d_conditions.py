@@ -84,3 +84,10 @@ def test_dates_and_precedence_as_s3_answers_them(proxy: Proxy) -> None:
         assert part["CopyPartResult"]["ETag"] == etag
     finally:
         s3.abort_multipart_upload(Bucket=BUCKET, Key="w16d-part", UploadId=upload)
+
+
+def test_object_tags_are_answered_in_key_order(proxy: Proxy) -> None:
+    s3 = proxy.client("alice")
+    s3.put_object(Bucket=BUCKET, Key="w16d-tagged", Body=b"x", Tagging="z=1&a=2&M=3&%C3%A9=4")
+    keys = [tag["Key"] for tag in s3.get_object_tagging(Bucket=BUCKET, Key="w16d-tagged")["TagSet"]]
+    assert keys == ["M", "a", "z", "é"]

@@ -175,7 +175,7 @@ class LocalStore(LocalMultipart):
         record = await self._run(self.index.find_object, bucket, key, False)
         if record is None:
             raise S3Error(S3ErrorCode.NoSuchKey)
-        return record.tags
+        return tuple(sorted(record.tags))  # by key, as SeaweedFS and Ceph RGW answer them
 
     async def put_object_tagging(self, bucket: str, key: str, tags: Tags) -> None:
         await self._room()
