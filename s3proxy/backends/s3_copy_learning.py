@@ -16,20 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 import weakref
 from contextvars import ContextVar
+from datetime import UTC, datetime
 
 from s3proxy.backends.part_copy import MAX_PART_SIZE
 from s3proxy.backends.s3_transport import BODY_ERRORS, discard, from_s3
 from s3proxy.backends.s3_transport_hooks import _Transport
-from s3proxy.backends.s3_upload_answers import _upload_query
+from s3proxy.backends.s3_upload_answers import _ask_uploads, _upload_query
 from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import encode_path
 from s3proxy.conditions import any_condition
 from s3proxy.errors import S3Error
 from s3proxy.layout import UpstreamRoot
 from s3proxy.model import UploadPartCopyInput
-from s3proxy.upstream_xml import parse_copy_result, parse_initiate_result
+from s3proxy.upstream_xml import parse_copy_result, parse_initiate_result, parse_list_uploads
 
 _COPIES_OWN_ETAG: dict[str, bool] = {}
 """Per upstream name: whether its server-side UploadPartCopy answers with the part's MD5.
@@ -53,6 +55,12 @@ ten at once) wait for its answer instead of each sending a probe of their own.""
 PROBE = ".copy-probe"
 """Under the tenant's home prefix: the key of the probe's scratch upload (a name no bucket can
 take, as bucket names never start with "."), created and aborted by :func:`_probe`."""
+ABORT_TRIES = 3
+"""Aborts sent for a scratch upload while the upstream fails them (a 5xx, no answer)."""
+LEFTOVER_AGE = 600.0
+"""Seconds after which an upload found at the probe's key is a leftover (its abort failed all
+:data:`ABORT_TRIES`, or its process died between creating and aborting it), aborted by the
+next probe; a younger one may be another replica's probe in flight, and is left to it."""
 SCRATCH: ContextVar[UpstreamRoot | None] = ContextVar("copy_probe_home", default=None)
 """The home of the tenant whose UploadPartCopy runs (set by the handler): where the probe may
 create its scratch upload. None, or a home on another upstream: no probe, the copy passes
@@ -131,6 +139,7 @@ async def _probe(upstream: _Transport, request: UploadPartCopyInput, etag: str) 
         return None
     read.release()
     key = home.prefix + PROBE
+    await _clear_leftovers(upstream, home.bucket, key)
     created = await upstream._send("POST", home.bucket, key, {}, query="uploads=")
     if created.status != 200:
         await discard(upstream.name, created, upstream._config.read_timeout)
@@ -141,14 +150,49 @@ async def _probe(upstream: _Transport, request: UploadPartCopyInput, etag: str) 
         return None
     try:
         return await _copy_byte(upstream, request, etag, (home.bucket, key, upload_id), byte)
-    finally:  # one abort: a failed one leaves an empty upload under the home, nothing else
-        with contextlib.suppress(S3Error):
-            query = _upload_query(upload_id)
-            aborted = await upstream._send("DELETE", home.bucket, key, {}, query=query)
-            if aborted.status == 204:
-                aborted.release()
-            else:
-                await discard(upstream.name, aborted, upstream._config.read_timeout)
+    finally:
+        await _abort(upstream, home.bucket, key, upload_id)
+
+
+async def _abort(upstream: _Transport, bucket: str, key: str, upload_id: str) -> None:
+    """The scratch upload ``upload_id`` aborted, sent again while the upstream fails it (at
+    most :data:`ABORT_TRIES` times); one still there is the next probe's to clear (before wave
+    16 a failed abort left an empty upload under the home for good)."""
+    query = _upload_query(upload_id)
+    for _ in range(ABORT_TRIES):
+        try:
+            aborted = await upstream._send("DELETE", bucket, key, {}, query=query)
+        except S3Error:  # no answer: sent again
+            continue
+        if aborted.status == 204:
+            aborted.release()
+            return
+        await discard(upstream.name, aborted, upstream._config.read_timeout)
+        if aborted.status < 500 and aborted.status != 429:
+            return  # gone already (404 NoSuchUpload), or refused whatever is sent
+
+
+async def _clear_leftovers(upstream: _Transport, bucket: str, key: str) -> None:
+    """Abort the uploads at the probe's ``key`` older than :data:`LEFTOVER_AGE`: what earlier
+    probes (this process's or another's) failed to abort. One ListMultipartUploads per probe;
+    a listing that fails leaves them for the next."""
+    with contextlib.suppress(S3Error):
+        response = await _ask_uploads(upstream, bucket, key, None, (None, None), 1000)
+        page = await upstream_result(upstream, response, parse_list_uploads)
+        before = time.time() - LEFTOVER_AGE
+        for upload in page.uploads:
+            if upload.key == key and _started(upload.initiated) < before:
+                await _abort(upstream, bucket, key, upload.upload_id)
+
+
+def _started(initiated: str) -> float:
+    """An upload's ``Initiated`` as seconds since the epoch; one that cannot be read counts as
+    just started (never taken for a leftover)."""
+    try:
+        moment = datetime.fromisoformat(initiated.replace("Z", "+00:00"))
+    except ValueError:
+        return time.time()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 async def _copy_byte(

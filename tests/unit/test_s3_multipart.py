@@ -242,6 +242,10 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
         if request.method == "HEAD":
             size = {"Content-Length": str(len(source))}
             return web.Response(headers={**headers, **stored, **size})
+        if request.method == "GET" and "uploads" in request.query:  # leftovers (wave 16 D)
+            seen[-1] = f"GET {request.path} uploads"
+            body = b"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+            return web.Response(body=body + b"</ListMultipartUploadsResult>", headers=headers)
         if request.method == "GET":
             first, last = map(int, request.headers["Range"][6:].split("-"))
             headers["Content-Range"] = f"bytes {first}-{last}/{len(source)}"
@@ -277,7 +281,7 @@ def test_upload_part_copy_answers_the_parts_md5(server: str) -> None:
         assert etag == f'"{hashlib.md5(source[2:6]).hexdigest()}"'
         probe = "/home/t/.copy-probe"  # never the client's part (``/ub/dst``)
         scratch = [f"POST {probe}", f"PUT copy {probe} scratch", f"DELETE {probe} scratch"]
-        assert seen == ["HEAD ", "GET ", *scratch, "GET ", "PUT 3"]
+        assert seen == ["HEAD ", "GET ", "GET /home uploads", *scratch, "GET ", "PUT 3"]
     else:
         assert etag == '"chunky-2"'
         assert seen == ["HEAD ", "PUT copy /ub/dst 2~id"]
