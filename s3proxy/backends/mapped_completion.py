@@ -198,6 +198,7 @@ class MappedCompletion(UploadsOnStorage):
                         check_object_size(request.object_size, size)
                     if recorded is not None:
                         recorded.combine(request, stored)
+                        upstream = dataclasses.replace(upstream, checksum=recorded.declared)
                 if usage is not None:  # the parts' bytes become the object's (all parts freed)
                     size = completed_size(request.parts, stored)
                     freed = stored_bytes(stored)

@@ -453,6 +453,8 @@ class RecordedCompletion:
         self.records = records
         self.checksum = checksum
         self.combined: str | None = None
+        self.declared: tuple[str, str] | None = None
+        """The client's whole-object checksum once checked, as the upstream is sent it."""
 
     async def merge(
         self, request: CompleteMultipartInput, stored: list[PartInfo]
@@ -473,5 +475,5 @@ class RecordedCompletion:
             self.checksum.type,
             [StoredPart("", part.size, part.checksums) for part in chosen],
         )
-        if self.combined is not None:
-            check_declared(request.checksum, {self.checksum.algorithm: self.combined})
+        combined = {} if self.combined is None else {self.checksum.algorithm: self.combined}
+        self.declared = check_declared(request.checksum, combined)

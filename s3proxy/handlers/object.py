@@ -16,7 +16,7 @@ from s3proxy.auth.chunked import ChunkedContext, decode_aws_chunked
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
-from s3proxy.checksums import ChecksumVerifier, checksum_type_header
+from s3proxy.checksums import TYPE_HEADER, ChecksumVerifier, checksum_type_header
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action
@@ -239,8 +239,8 @@ async def put_object(ctx: RequestContext) -> S3Response:
         _name_condition(error, named if conditions != NO_CONDITIONS else None)
         raise
     headers = [("ETag", result.etag), *sse.response_headers(encryption)]
-    if checksum is not None:
-        headers.append((checksum.header, checksum.digest_b64()))
+    if checksum is not None:  # S3 names the type too; a PutObject's is always FULL_OBJECT
+        headers += [(checksum.header, checksum.digest_b64()), (TYPE_HEADER, "FULL_OBJECT")]
     return S3Response(headers=headers)
 
 

@@ -71,7 +71,14 @@ async def _part_sums(store: LocalStore, key: str, number: int) -> dict[str, str]
     [
         ("FULL_OBJECT", (FIRST, LAST), [{}, {}]),
         ("FULL_OBJECT", (LAST,), [{"x-amz-checksum-crc32": _crc(LAST)}]),
-        ("COMPOSITE", (FIRST, LAST), [{"x-amz-checksum-crc32": _crc(p)} for p in (FIRST, LAST)]),
+        (
+            "COMPOSITE",
+            (FIRST, LAST),
+            [
+                {"x-amz-checksum-crc32": _crc(p), "x-amz-checksum-type": "COMPOSITE"}
+                for p in (FIRST, LAST)
+            ],
+        ),
         (None, (FIRST, LAST), [{}, {}]),
     ],
     ids=["full-object", "full-object-one-part", "composite", "no-algorithm"],

@@ -52,14 +52,29 @@ def _combiner(algorithm: str) -> Callable[[int, int, int], int] | None:
     return function  # None for SHA (S3 refuses FULL_OBJECT there) or an old awscrt
 
 
-def check_declared(declared: tuple[str, str] | None, checksums: dict[str, str]) -> None:
-    """A whole-object ``x-amz-checksum-<alg>`` sent with Complete must match ours: BadDigest."""
+def check_declared(
+    declared: tuple[str, str] | None, checksums: dict[str, str]
+) -> tuple[str, str] | None:
+    """A whole-object ``x-amz-checksum-<alg>`` sent with Complete must be ours: BadDigest.
+
+    As S3 compares it (versitygw's reading, minio/minio#19670): a COMPOSITE value may come
+    without its ``-N``, which is then the part count; with one, the count must be right, and a
+    FULL_OBJECT value has none. Only the digests were compared before wave 16, so a wrong
+    count or a FULL_OBJECT value with a count passed. Returns the checksum as the upstream is
+    to be sent it (with its ``-N``: SeaweedFS 4.48 refuses a COMPOSITE one without)."""
     if declared is None:
-        return
+        return None
     algorithm = declared[0].strip().lower().removeprefix("x-amz-checksum-").upper()
     ours = checksums.get(algorithm)
-    if ours is not None and ours.partition("-")[0] != declared[1].strip().partition("-")[0]:
+    if ours is None:
+        return declared
+    value = declared[1].strip()
+    _, dash, count = ours.rpartition("-")
+    if dash and "-" not in value:
+        value = f"{value}-{count}"
+    if value != ours:
         raise S3Error(
             S3ErrorCode.BadDigest,
             f"The {algorithm} you specified did not match the calculated checksum.",
         )
+    return declared[0], value

@@ -108,11 +108,14 @@ class LocalMultipart(StoreCore):
         summing = _Summing(summed)
         body = summing.chunks(request.body) if summed else request.body
         blob = await self._write_blob(body, "part")
+        # A checksum sent into an upload created without an algorithm is verified and answered,
+        # but S3 keeps none for the part (ListParts names none; Complete listing one is
+        # InvalidPart), as SeaweedFS and Ceph RGW do: it is not kept here either.
+        kept = declared_checksums(request.checksum, request.trailer_checksum)
         part = StoredPart(
             sha256=blob.sha256,
             size=blob.size,
-            checksums=declared_checksums(request.checksum, request.trailer_checksum)
-            or summing.result(),
+            checksums=(kept if upload.checksum_algorithm else {}) or summing.result(),
             etag=f'"{blob.md5}"',
             modified_ms=now_ms(),
         )
@@ -275,8 +278,15 @@ class LocalMultipart(StoreCore):
             self.index.db.execute("COMMIT")
         truncated = len(rows) > max_parts
         rows = rows[:max_parts]
+        kept = upload.checksum_algorithm  # parts stored before wave 16 kept any (upload_part)
         parts = [
-            PartInfo(number, part.etag, part.size, iso_date(part.modified_ms), part.checksums)
+            PartInfo(
+                number,
+                part.etag,
+                part.size,
+                iso_date(part.modified_ms),
+                {name: value for name, value in part.checksums.items() if name == kept},
+            )
             for number, part in rows
         ]
         next_marker = rows[-1][0] if truncated and rows else None

@@ -441,7 +441,8 @@ def _part_checksums(record: ObjectRecord, part_number: int) -> dict[str, str]:
     """The checksums a ``partNumber`` read of a multipart object answers, as S3 answers them:
     a part's own checksum where the object's is COMPOSITE (made of its parts', ``…-N``); a
     FULL_OBJECT one is the whole object's, no part's, so none, unless the object is its one
-    part (then the two are equal). The store answered the part's own in every case before."""
+    part (then the two are equal). The store answered the part's own in every case before;
+    its type is the object's, COMPOSITE (:func:`_info`; it said FULL_OBJECT before wave 16)."""
     own = record.segments[part_number - 1].checksums
     return {
         algorithm: value
@@ -481,6 +482,8 @@ def _info(
     if checksum_mode and not ranged:
         for algorithm, value in checksums.items():
             extra[CHECKSUM_HEADER + algorithm.lower()] = value
+        if part_range and checksums and any(map(_composite, record.checksums.values())):
+            extra[CHECKSUM_HEADER + "type"] = "COMPOSITE"  # a part's own sum, its object's type
     return ObjectInfo(
         size=record.size,
         etag=record.etag,
