@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_settings import MAX_RECORD_BYTES
 from s3proxy.backends.part_quotas import quota_aborter
-from s3proxy.backends.records import read_record, write_record
+from s3proxy.backends.records import RACED, read_record, write_record
 from s3proxy.backends.upload_records import DELETE_BATCH, LIST_PAGE, RECORD_DIR
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
@@ -113,7 +113,7 @@ async def _after_deletion(
             try:  # If-None-Match: a bucket of that name created meanwhile is kept as it is
                 await write_record(*location, record, conditions=WriteConditions(if_none_match="*"))
             except S3Error as error:
-                if error.code is not S3ErrorCode.PreconditionFailed:
+                if error.code not in RACED:
                     raise
             finally:
                 storage.buckets.cache.bump()

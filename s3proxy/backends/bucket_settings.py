@@ -40,7 +40,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from s3proxy.acl import GRANTING, PUBLIC
-from s3proxy.backends.records import read_record, read_record_info, write_record
+from s3proxy.backends.records import RACED, read_record, read_record_info, write_record
 from s3proxy.cors import CorsRule
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
@@ -298,7 +298,7 @@ class BucketSettingsStore:
             try:
                 await write_record(backend, upstream_bucket, key, body, conditions=conditions)
             except S3Error as error:
-                if error.code is S3ErrorCode.PreconditionFailed:
+                if error.code in RACED:  # changed, or changing (409): read again
                     continue
                 raise
             return True

@@ -40,7 +40,7 @@ from contextvars import ContextVar
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bucket_cache import PROCESS_CACHE, BucketCache, TenantCache
 from s3proxy.backends.bucket_settings import BucketSettingsStore
-from s3proxy.backends.records import write_record
+from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
 from s3proxy.model import ListEntry, ReadConditions, WriteConditions
@@ -242,8 +242,8 @@ class BucketRegistry:
                 await write_record(
                     backend, upstream_bucket, marker, conditions=WriteConditions(if_none_match="*")
                 )
-            except S3Error as error:
-                if error.code is S3ErrorCode.PreconditionFailed:
+            except S3Error as error:  # another create's marker: there, or being written
+                if error.code in RACED:
                     raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket) from None
                 raise
             finally:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from s3proxy.backends.base import Backend
 from s3proxy.backends.probed_once import ProbedOnce
-from s3proxy.backends.records import write_record
+from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
 from s3proxy.model import (
@@ -97,7 +97,7 @@ async def _probe(backend: Backend, bucket: str, prefix: str) -> bool:
         try:
             await backend.complete_multipart_upload(request)
         except S3Error as error:
-            if error.code is S3ErrorCode.PreconditionFailed:
+            if error.code in RACED:  # a 409 too is a condition checked
                 return True
             raise
         return False

@@ -38,7 +38,7 @@ from s3proxy.backends.base import Backend
 from s3proxy.backends.local.conditions import check_write
 from s3proxy.backends.probed_once import ProbedOnce
 from s3proxy.backends.quota_writes import MatchingDeletes, delete_counted
-from s3proxy.backends.records import write_record
+from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout, UpstreamLocation
 from s3proxy.model import DeleteResult, WriteConditions
@@ -98,7 +98,7 @@ async def _probe(backend: Backend, bucket: str, prefix: str) -> bool:
     try:  # (NoSuchKey: another process's probe deleted it meanwhile, and this one refused)
         await backend.delete_matching(bucket, key, WRONG_ETAG)
     except S3Error as error:
-        if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
+        if error.code not in RACED and error.code is not S3ErrorCode.NoSuchKey:
             raise
     else:
         return False  # deleted under a failing If-Match
@@ -198,7 +198,9 @@ async def removed_bound(
     return [results[location.key] for location in locations if location.key in results]
 
 
-_CHANGED = (S3ErrorCode.PreconditionFailed.name, S3ErrorCode.NoSuchKey.name)
+_CHANGED = (*(code.name for code in RACED), S3ErrorCode.NoSuchKey.name)
+"""A DeleteObjects entry refused for its ETag: another ETag there, no object, or (AWS S3's
+409) a write or delete of the key in flight."""
 
 
 _LEARNT = ProbedOnce(

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping
 
 from s3proxy.backends.base import Backend
-from s3proxy.backends.records import write_record
+from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import KeyEncoding, UpstreamRoot
 from s3proxy.model import ObjectAttributes, ReadConditions, WriteConditions
@@ -138,7 +138,7 @@ class KeyEncodings:
                 conditions=WriteConditions(if_none_match="*"),
             )
         except S3Error as error:
-            if error.code is S3ErrorCode.PreconditionFailed:
+            if error.code in RACED:  # there, or being written (409)
                 return False
             raise
         return True

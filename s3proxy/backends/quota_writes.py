@@ -34,6 +34,7 @@ from s3proxy.backends import key_turns
 from s3proxy.backends.base import Backend
 from s3proxy.backends.local.conditions import check_write
 from s3proxy.backends.part_order import one_part
+from s3proxy.backends.records import RACED
 from s3proxy.backends.usage_figures import current_object, head_size
 from s3proxy.completion import latest_parts
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -325,6 +326,6 @@ async def delete_counted(
             await backend.delete_matching(location.bucket, location.key, etag)
             return size
         except S3Error as error:
-            if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
-                raise
+            if error.code not in RACED and error.code is not S3ErrorCode.NoSuchKey:
+                raise  # (AWS S3 answers 409 when a write or delete of the key is in flight)
     raise S3Error(S3ErrorCode.PreconditionFailed, Condition="If-Match")

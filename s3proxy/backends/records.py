@@ -20,6 +20,13 @@ from s3proxy.model import (
     WriteConditions,
 )
 
+RACED = (S3ErrorCode.PreconditionFailed, S3ErrorCode.ConditionalRequestConflict)
+"""What a conditional write of a record answers when another writer's came first: 412 (its
+record is there, or changed) or, on AWS S3, 409 ConditionalRequestConflict (a write or delete of
+the key was in flight at that moment; S3 says retry). The gateway's own records take both
+alike: the record is another's, read it again (or wait for it) rather than fail the client's
+request with a 409 about a condition it never sent."""
+
 
 async def read_record(
     backend: Backend, bucket: str, key: str, limit: int

@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from s3proxy.backends.records import read_record, write_record
+from s3proxy.backends.records import RACED, read_record, write_record
 from s3proxy.backends.usage_figures import (
     BASELINE,
     Baseline,
@@ -126,7 +126,7 @@ class Place:
                     conditions=conditions,
                 )
             except S3Error as error:
-                if error.code in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
+                if error.code in RACED or error.code is S3ErrorCode.NoSuchKey:
                     continue
                 if error.code is S3ErrorCode.NotImplemented and not self.unconditional:
                     log.warning("quota usage: upstream refuses conditional PUTs; nothing folded")
