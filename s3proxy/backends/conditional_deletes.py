@@ -40,7 +40,7 @@ from s3proxy.backends.probed_once import ProbedOnce
 from s3proxy.backends.quota_writes import MatchingDeletes, delete_counted
 from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.layout import TenantLayout, UpstreamLocation
+from s3proxy.layout import TenantLayout, UpstreamLocation, UpstreamRoot
 from s3proxy.model import DeleteResult, WriteConditions
 
 if TYPE_CHECKING:
@@ -83,6 +83,15 @@ async def require_checked(
             "Conditional deletes are not supported by this storage.",
             Header="If-Match",
         )
+
+
+async def deletes_bound(backend: Backend, home: UpstreamRoot) -> bool:
+    """Whether ``backend``, the upstream of ``home``, refuses a DELETE whose ``If-Match`` fails
+    (probed in ``home`` the first time): an upload claim left by a dead holder is removed
+    bound to its ETag only there (:mod:`.upload_claims`)."""
+    if checked_here(backend):
+        return True
+    return _can_bind(backend) and await _LEARNT.learnt(backend, home.upstream, home)
 
 
 def _can_bind(backend: Backend) -> bool:

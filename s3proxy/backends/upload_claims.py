@@ -13,11 +13,27 @@ So where the upstream answers an abort of a gone upload 204 (or has not shown ye
 not: :data:`.upload_gone.ABORTS_GONE_UPLOADS`), the Complete or abort first claims the upload: it
 writes ``home.prefix + ".ending/" + D`` (D: 32 hex digits of SHA-256 of the upstream, bucket,
 key and upload id) under ``If-None-Match: *``, and removes it once it has counted. A claim
-that exists is waited for (polled, at most :data:`PATIENCE` seconds): the next holder then reads
-the upload after the previous one ended it, finds it gone (NoSuchUpload) and frees nothing.
-A claim left by a process that died while holding it is waited for that long, then ignored (as
-before: the two may still both free the parts). Quota tenants only; two requests more for each
-Complete and abort there.
+that exists is waited for (polled): the next holder then reads the upload after the previous
+one ended it, finds it gone (NoSuchUpload) and frees nothing. Quota tenants only; two requests
+more for each Complete and abort there (and a HEAD of the claim for one that waits).
+
+**A claim left by a process that died holding it** (since wave 16). Each claim holds a random
+token, so its ETag names its holder alone. A waiter HEADs the claim it meets (its ETag and
+Last-Modified); one still the same :data:`PATIENCE` seconds later was held all that time by no
+live Complete or abort, and is removed by a DELETE under ``If-Match`` its ETag (only where the
+upstream refuses a delete whose ``If-Match`` fails, :mod:`.conditional_deletes`): a claim taken
+since, by anyone, has another ETag and stays. The waiter then takes the claim and goes on as
+usual. Before, the claim was ignored (both might free the parts) and never removed, so every
+later Complete or abort of that upload waited 30 s. A claim that changed meanwhile is a live
+holder's, waited for anew; after :data:`PATIENCE` x :data:`ROUNDS` in all, or after
+:data:`PATIENCE` where the upstream cannot delete bound to an ETag, the waiter goes on
+unclaimed, as before. A holder removes its own claim bound to its ETag too: one so slow that
+a waiter took its claim for a dead one's leaves the waiter's.
+An older replica
+(wave 15) writes empty claims, all with one ETag: it reads a new claim as it reads its own
+(it never reads the body), and one of its claims left behind is removed the same way, its
+Last-Modified telling a claim taken again apart (a second's resolution: one rewritten between
+the last HEAD and the DELETE would be removed; only during such an upgrade).
 """
 
 from __future__ import annotations
@@ -25,22 +41,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
 from s3proxy.backends.base import Backend
-from s3proxy.backends.records import write_record
+from s3proxy.backends.conditional_deletes import deletes_bound
+from s3proxy.backends.quota_writes import MatchingDeletes
+from s3proxy.backends.records import RACED, write_record
 from s3proxy.backends.upload_gone import ABORTS_GONE_UPLOADS
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation, UpstreamRoot
-from s3proxy.model import WriteConditions
+from s3proxy.model import ReadConditions, WriteConditions
+
+log = logging.getLogger("s3proxy.quotas")
 
 ENDING = ".ending/"
 PATIENCE = 30.0
-"""Seconds a Complete or abort waits for another's claim of its upload (a 10,000-part Complete
-takes a few seconds)."""
-HELD_ELSEWHERE = (S3ErrorCode.PreconditionFailed, S3ErrorCode.ConditionalRequestConflict)
+"""Seconds a claim may stay the same before a waiter takes it for a dead holder's (a 10,000-part
+Complete takes a few seconds)."""
+ROUNDS = 3
+"""A waiter goes on unclaimed after ``ROUNDS`` x :data:`PATIENCE` seconds in all."""
+HELD_ELSEWHERE = RACED
 """The claim's ``If-None-Match: *`` PUT met another's claim: there (412), or being written at
 that moment (AWS S3's 409)."""
 FIRST_POLL = 0.02
@@ -72,29 +96,101 @@ async def claimed(
     keeper: Backend, home: UpstreamRoot, location: UpstreamLocation, upload_id: str
 ) -> AsyncIterator[None]:
     """Hold the upload's claim (written on ``keeper``, the home's upstream) while the body runs;
-    waits for another holder's, at most :data:`PATIENCE` seconds."""
+    waits for another holder's, and removes one left by a dead holder (:class:`Waiting`)."""
     key = claim_key(home, location, upload_id)
-    deadline = time.monotonic() + PATIENCE
-    delay, held = FIRST_POLL, False
+    waiting = Waiting(keeper, home, key)
+    delay, held, etag = FIRST_POLL, False, ""
     while not held:
         try:
-            await write_record(
-                keeper, home.bucket, key, conditions=WriteConditions(if_none_match="*")
+            written = await write_record(
+                keeper,
+                home.bucket,
+                key,
+                secrets.token_hex(16).encode(),  # its ETag names this holder alone
+                conditions=WriteConditions(if_none_match="*"),
             )
-            held = True
+            held, etag = True, written.etag or ""
         except S3Error as error:
             if error.code not in HELD_ELSEWHERE:
                 raise
-            if time.monotonic() + delay > deadline:  # its holder died: go on unclaimed
+            if waiting.out_of_time(delay):  # go on unclaimed, as before wave 16
                 break
+            if await waiting.removed_stale():
+                delay = FIRST_POLL
+                continue
             await asyncio.sleep(delay)
             delay = min(2 * delay, LAST_POLL)
     try:
         yield
     finally:
         if held:
-            with contextlib.suppress(S3Error):  # left behind: the next waits PATIENCE for it
-                await keeper.delete_object(home.bucket, key)
+            with contextlib.suppress(S3Error):  # left behind: the next removes it (Waiting)
+                await _release(keeper, home.bucket, key, etag)
+
+
+async def _release(keeper: Backend, bucket: str, key: str, etag: str) -> None:
+    """Remove this holder's claim, bound to its ETag: a holder so slow that a waiter took its
+    claim for a dead one's (412 or 404 now) leaves the waiter's. An upstream that refuses the
+    header (another 4xx) gets a plain DELETE, as before wave 16; one that ignores it deletes."""
+    if etag and isinstance(keeper, MatchingDeletes):
+        try:
+            await keeper.delete_matching(bucket, key, etag)
+            return
+        except S3Error as error:
+            if error.code in RACED or error.code is S3ErrorCode.NoSuchKey or error.status >= 500:
+                raise
+    await keeper.delete_object(bucket, key)
+
+
+Seen = tuple[str, str]
+"""A claim's (ETag, Last-Modified): which holder's, written when."""
+
+
+class Waiting:
+    """One waiter's view of the claim it keeps meeting: what it saw first and when."""
+
+    def __init__(self, keeper: Backend, home: UpstreamRoot, key: str) -> None:
+        self._keeper, self._home, self._key = keeper, home, key
+        self._started = time.monotonic()
+        self._seen: Seen | None = None
+        self._since = 0.0
+        self._rounds = ROUNDS
+
+    def out_of_time(self, delay: float) -> bool:
+        return time.monotonic() + delay > self._started + PATIENCE * self._rounds
+
+    async def removed_stale(self) -> bool:
+        """Whether the claim met was a dead holder's and is now removed: read it the first time
+        and once it has been met for :data:`PATIENCE` seconds; still the same then, it is
+        deleted bound to its ETag (another taken since stays). False otherwise."""
+        now = time.monotonic()
+        if self._seen is not None and now - self._since < PATIENCE:
+            return False
+        seen = await self._read()
+        if seen is None:  # released (or being written, 409): try again after the poll
+            self._seen = None
+            return False
+        if seen != self._seen:  # a holder met for the first time: give it PATIENCE
+            self._seen, self._since = seen, now
+            return False
+        keeper = self._keeper
+        if not isinstance(keeper, MatchingDeletes) or not await deletes_bound(keeper, self._home):
+            self._rounds = 1  # nothing removes it: go on unclaimed now, as before wave 16
+            return False
+        with contextlib.suppress(S3Error):  # 412 / 404: taken again, or removed by another
+            await keeper.delete_matching(self._home.bucket, self._key, seen[0])
+        log.warning("quotas: an upload claim unchanged for %.0f s removed (dead holder)", PATIENCE)
+        self._seen = None
+        return True
+
+    async def _read(self) -> Seen | None:
+        try:
+            info = await self._keeper.head_object(self._home.bucket, self._key, ReadConditions())
+        except S3Error as error:
+            if error.code is S3ErrorCode.NoSuchKey:
+                return None
+            raise
+        return info.etag, info.last_modified
 
 
 @contextlib.asynccontextmanager

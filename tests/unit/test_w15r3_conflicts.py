@@ -51,6 +51,9 @@ class Keeper:
     async def delete_object(self, bucket: str, key: str) -> None:
         self.deleted.append(key)
 
+    async def head_object(self, bucket: str, key: str, conditions: object) -> None:
+        raise S3Error(S3ErrorCode.NoSuchKey)  # the other's claim, being written (a waiter reads it)
+
 
 def test_a_claim_that_meets_a_concurrent_claim_409_waits_for_it() -> None:
     """Before: the 409 went to the client as its Complete's or abort's answer."""
