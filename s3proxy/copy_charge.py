@@ -20,6 +20,17 @@ with nothing copied; its bytes are then taken into debt, so the requests behind 
 copies too) wait for them in order. The wait comes before the copy is sent: it holds the
 tenant's own request slot, no upstream connection.
 
+A copy refused with a 4xx (the source missing, a range past its end, a quota exceeded, a
+condition failed) gives its bytes back when its error is answered (:func:`refund_refused`,
+since wave 16): S3 refuses a copy before it copies, so nothing moved, and a tenant's refused
+copies of a large source must not cost it the rate its next requests need (before, under
+2,000 B/s one refused 30,000-byte part copy got its next request 503 SlowDown, Retry-After
+15). A copy that fails 5xx keeps its charge: bytes may have moved (an upstream failing
+mid-copy, a copy cut), and a 5xx is not the tenant's to repeat at no cost. Nor is a copy whose
+bytes began to pass through the gateway (across upstreams, or summed on the way:
+:func:`moved`) given back, whatever its answer: its target refusing it at the end (its own
+``If-None-Match: *``, an upload aborted meanwhile) came after the work.
+
 A copy is charged the same on every store, the local store included, where a CopyObject only
 adds a row naming its source's bytes: what a tenant's rate allows must not depend on which
 store holds its bucket (one moved to an S3 upstream would find its copies throttled anew),
@@ -33,6 +44,7 @@ import contextvars
 import time
 from dataclasses import dataclass
 
+from s3proxy.errors import S3Error
 from s3proxy.limits import PATIENT_WAITS, Meter, TokenBucket, limited, slow_down
 from s3proxy.operations import Operation
 
@@ -51,6 +63,10 @@ class CopyMeter:
     max_wait: float
     charged: bool = False
     """A copy retried after the gateway's own condition failed (.bound_copy) is charged once."""
+    charged_bytes: int = 0
+    """What it was charged: given back if the copy is refused (:func:`refund_refused`)."""
+    moved: bool = False
+    """Bytes of its source passed through the gateway: the charge stays."""
 
 
 CURRENT: contextvars.ContextVar[CopyMeter | None] = contextvars.ContextVar(
@@ -80,6 +96,7 @@ async def charge_copy(size: int | None, *, wait: bool = True) -> None:
         limited(meter.tenant, "bytes_per_second", "SlowDown")
         raise slow_down(debt)
     meter.charged = True
+    meter.charged_bytes = size
     meter.meter.charge(size, now)
     if debt > 0:
         limited(meter.tenant, "bytes_per_second", "waited")
@@ -101,3 +118,22 @@ async def debt_paid() -> None:
     if debt > 0:
         limited(meter.tenant, "bytes_per_second", "waited")
         await asyncio.sleep(debt)
+
+
+def moved() -> None:
+    """The running copy's source bytes began to pass through the gateway (a copy through it,
+    :mod:`s3proxy.backends.part_copy`): its charge is no longer given back."""
+    meter = CURRENT.get()
+    if meter is not None:
+        meter.moved = True
+
+
+def refund_refused(error: S3Error) -> None:
+    """The running copy request failed with ``error``: a 4xx gives back what it was charged
+    (nothing moved: S3 refuses a copy before it copies); a 5xx, or bytes :func:`moved`, keep
+    it. The request may then be charged again (a grant's second try, :mod:`.granted_reads`)."""
+    meter = CURRENT.get()
+    if meter is None or not meter.charged_bytes or meter.moved or error.status >= 500:
+        return
+    meter.bucket.refund(meter.charged_bytes)
+    meter.charged, meter.charged_bytes = False, 0

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Protocol
 
+from s3proxy import copy_charge
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import Backend
 from s3proxy.backends.copy_checksum import CopyChecksum
@@ -85,8 +86,12 @@ async def _broken_off(body: Body) -> Body:
     503 ServiceUnavailable wherever its bytes were going. An upload to an upstream said so
     already; a checksum summed through first, or a local store's write, let the bare
     connection error through: an exception nobody caught, 500 and a traceback."""
+    first = True
     try:
         async for chunk in body:
+            if first:  # bytes pass through the gateway: a later refusal keeps the copy's charge
+                copy_charge.moved()
+                first = False
             yield chunk
     except BODY_ERRORS as exc:
         raise upstream_errors.unreachable() from exc
