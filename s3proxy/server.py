@@ -46,6 +46,14 @@ log = logging.getLogger("s3proxy")
 LOG_FLUSH_SECONDS = 1.0
 DRAIN_REPORT_SECONDS = 1.0
 
+ADMIN_KEEP_ALIVE_SECONDS = 5.0
+"""An idle admin-port connection closes after this long (or ``server.keep_alive_timeout``, if
+shorter), as does one whose request head is still arriving. The S3 port's 75 s outlast a load
+balancer's idle timeout; nothing on the admin port needs that (kubelet probes and ALB health
+checks open a connection per probe, a Prometheus scrape every 15-60 s reconnects for ~1 ms),
+and at 75 s a probe or scraper leaving its sockets open held its 32 per address, of 256 in all
+(``server.admin_max_connections``), for more than a minute each."""
+
 STOP_NOW = signal.SIGUSR2
 """Stop accepting at once, without the drain: what the supervisor sends its admin process."""
 
@@ -154,6 +162,7 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     admin_config = _hypercorn_config(
         settings.server.admin_host, settings.server.admin_port, settings
     )
+    admin_config.keep_alive_timeout = min(ADMIN_KEEP_ALIVE_SECONDS, admin_config.keep_alive_timeout)
     if role.admin_fd is not None:
         admin_config.bind = [f"fd://{role.admin_fd}"]
 
