@@ -88,6 +88,7 @@ class Gateway:
         for name, storage in storages.items():
             cap = settings.tenants[name].limits.max_buckets
             storage.buckets.max_buckets = default.max_buckets if cap is None else cap
+            storage.buckets.creation_wait = default.max_wait
         self.admission.configure(
             {
                 name: tenant.limits.max_concurrent_requests or default.max_concurrent_requests

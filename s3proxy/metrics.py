@@ -50,7 +50,8 @@ MULTIPART_COMPLETED = Counter(
 LIMITED = Counter(
     "s3proxy_limited_requests",
     "Requests a tenant limit acted on: limit is max_concurrent_requests,"
-    " max_concurrent_expensive, requests_per_second, bytes_per_second, upstream_connections"
+    " max_concurrent_expensive, requests_per_second, bytes_per_second, bucket_creation (one"
+    " CreateBucket of a tenant at a time, for its bucket cap), upstream_connections"
     " (the tenant's pool) or upstream_connections_total"
     " (an upstream's connections per process, all tenants); answer is SlowDown (refused, 503)"
     " or waited (let on after waiting for a slot or a rate token)",

@@ -30,7 +30,6 @@ created bucket's marker, and it stays with the other records that no quota count
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import time
@@ -43,6 +42,7 @@ from s3proxy.backends.bucket_settings import BucketSettingsStore
 from s3proxy.backends.records import RACED, write_record
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import TenantLayout
+from s3proxy.limits import Gate
 from s3proxy.model import ListEntry, ReadConditions, WriteConditions
 
 MARKER_DIR = ".buckets/"
@@ -113,9 +113,16 @@ class BucketRegistry:
         self.max_buckets: int | None = None
         """Buckets the tenant may have, mapped and created (None: no cap); set by the gateway
         from ``limits.max_buckets``."""
-        self._creating = asyncio.Lock()
+        self._creating = Gate(1, tenant.name, "bucket_creation", patient=True)
         """One CreateBucket of the tenant at a time in this process, so that two cannot both
-        pass the cap's count (:meth:`_check_cap`)."""
+        pass the cap's count (:meth:`_check_cap`). A gate, not a lock: the one holding it waits
+        on the tenant's home, and a home that does not answer held it for the upstream's read
+        timeout (300 s), queueing every CreateBucket of the tenant behind it, each holding a
+        request slot. A waiter waits on while creations finish within ``creation_wait`` of
+        each other (10 of them at most, as an expensive slot's waiter: s3proxy.limits.Gate),
+        else gets 503 SlowDown with ``Retry-After``."""
+        self.creation_wait = 1.0
+        """Set by the gateway from ``server.limits.max_wait``."""
 
     def _marker(self, bucket: str, directory: str = MARKER_DIR) -> tuple[Backend, str, str]:
         """(backend, upstream bucket, key) of ``bucket``'s marker, or of its tombstone."""
@@ -233,7 +240,8 @@ class BucketRegistry:
         # on upstreams that ignore If-None-Match, outside a race.
         if await self.exists(bucket):
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
-        async with self._creating:
+        await self._creating.enter(self.creation_wait)
+        try:
             await self._check_cap(bucket)
             if clear is not None:
                 await clear()
@@ -248,6 +256,8 @@ class BucketRegistry:
                 raise
             finally:
                 self._cache.generation.bump()
+        finally:
+            self._creating.leave()
 
     async def _check_cap(self, bucket: str) -> None:
         """400 TooManyBuckets when the tenant already has ``max_buckets`` buckets: its mapped
