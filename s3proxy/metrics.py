@@ -40,7 +40,9 @@ UPSTREAM_SECONDS = Histogram(
 )
 UPSTREAM_ERRORS = Counter(
     "s3proxy_upstream_errors",
-    "Upstream requests that failed: connection errors and 5xx answers",
+    "Upstream requests that failed: connection errors, 5xx answers, and requests that could"
+    " not be signed for want of credentials (kind credentials: none on this replica, or a"
+    " credential endpoint such as STS refused or did not answer)",
     ["upstream", "kind"],
 )
 MULTIPART_STARTED = Counter("s3proxy_multipart_uploads_started", "CreateMultipartUpload calls")

@@ -15,7 +15,10 @@ Credentials this replica cannot obtain (``CredentialsUnavailable``: the chain fo
 file it reads, a web identity token or a credentials file, is missing or unreadable: a broken
 secret or service-account mount) are its own too, though they look like an outage of that
 upstream: another replica, with its mounts intact, signs and serves. A credential endpoint
-that does not answer (STS, instance metadata) stays shared, like an upstream that does not.
+that does not answer (STS, instance metadata) stays shared, like an upstream that does not,
+and so does one that answers and refuses (``CredentialsRefused``: an STS AccessDenied for a
+role the gateway may not assume, named apart from ``Unreachable`` so that the operator looks at
+the role and its trust policy, not the network): every replica asks the same.
 An upstream bucket that fails while others answer keeps the replica ready; ``/readyz`` still
 names its condition and ``s3proxy_upstream_ready`` is 0 for it, which the chart's alert rule
 reads. ``every_upstream`` is the strict behaviour of earlier releases: ready only while every
@@ -31,6 +34,8 @@ Requirement = Literal["one_upstream", "every_upstream"]
 
 OK = "ok"
 CREDENTIALS_UNAVAILABLE = "CredentialsUnavailable"
+CREDENTIALS_REFUSED = "CredentialsRefused"
+"""A credential endpoint (STS) answered and refused: the role or its trust policy, shared."""
 OWN_CONDITIONS = frozenset({CREDENTIALS_UNAVAILABLE})
 """Conditions that are this replica's own whatever upstream they name."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from s3proxy import readiness
-from s3proxy.backends.credentials import CredentialsUnavailable
+from s3proxy.backends.credentials import CredentialsRefused, CredentialsUnavailable
 from s3proxy.errors import S3Error
 from s3proxy.model import (
     ByteRange,
@@ -38,7 +38,8 @@ from s3proxy.model import (
 class NotReady(Exception):
     """What a readiness probe found, named for the operator who must fix it: ``NoSuchBucket``,
     ``AuthFailure`` (the upstream refused the gateway's credentials or signature),
-    ``Unreachable`` (no answer), ``CredentialsUnavailable`` (none on this replica), or
+    ``Unreachable`` (no answer), ``CredentialsUnavailable`` (none on this replica),
+    ``CredentialsRefused`` (a credential endpoint such as STS refused them), or
     ``UpstreamError`` with the upstream's status."""
 
     def __init__(self, condition: str, detail: str = "") -> None:
@@ -49,10 +50,13 @@ class NotReady(Exception):
     @classmethod
     def unreachable(cls, error: S3Error) -> NotReady:
         """A probe that failed before any answer: ``Unreachable`` (no connection: shared by every
-        replica), or ``CredentialsUnavailable`` when this replica has no credentials to sign with
-        (its own: :data:`s3proxy.readiness.OWN_CONDITIONS`)."""
+        replica), ``CredentialsUnavailable`` when this replica has no credentials to sign with
+        (its own: :data:`s3proxy.readiness.OWN_CONDITIONS`), or ``CredentialsRefused`` when a
+        credential endpoint answered and refused them (an STS AccessDenied)."""
         if isinstance(error, CredentialsUnavailable):
             return cls(readiness.CREDENTIALS_UNAVAILABLE, error.detail)
+        if isinstance(error, CredentialsRefused):  # shared, like AuthFailure
+            return cls(readiness.CREDENTIALS_REFUSED, error.detail)
         return cls("Unreachable", error.message)
 
 

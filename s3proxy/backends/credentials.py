@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.metrics import UPSTREAM_ERRORS, labelled
 
 if TYPE_CHECKING:
     from s3proxy.config import UpstreamConfig
@@ -36,7 +37,8 @@ MUST_REFRESH_WITHIN = 60.0
 """Seconds before expiry from which a request waits for fresh keys rather than sign with old."""
 RETRY_INTERVAL = 1.0
 """Seconds after a failed refresh before the next, while the current keys are still good: a
-credential endpoint that is down is not asked again by every request."""
+credential endpoint that is down is not asked again by every request. With no usable keys,
+requests in that time get the failed fetch's answer without asking either (``_failure``)."""
 
 NO_CREDENTIALS = (
     "The gateway has no credentials for the storage behind it; its configuration needs attention."
@@ -60,6 +62,41 @@ def _own_failure(exc: Exception) -> bool:
     from botocore.exceptions import ProfileNotFound  # botocore raised it, or is installed
 
     return isinstance(exc, ProfileNotFound)
+
+
+PASSING = frozenset(
+    {"Throttling", "ThrottlingException", "RequestLimitExceeded", "IDPCommunicationError"}
+)
+"""4xx codes a credential endpoint answers when it is busy, or cannot reach the identity
+provider that must check a web identity token, not refusing: shared and passing, like an
+endpoint that does not answer (``Unreachable``)."""
+
+
+def refusal(exc: Exception) -> str | None:
+    """``code: message`` when a credential endpoint answered and refused the gateway (botocore's
+    ClientError with a 4xx status: STS's AccessDenied for a role it may not assume, an expired
+    or invalid web identity token), else None (no answer, a 5xx, throttling: not a refusal)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    error = response.get("Error") or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    code = str(error.get("Code") or "")
+    if not isinstance(status, int) or not 400 <= status < 500 or code in PASSING:
+        return None
+    message = str(error.get("Message") or "")
+    return f"{code}: {message}" if message else code or f"HTTP {status}"
+
+
+class CredentialsRefused(S3Error):
+    """A credential endpoint (STS, ...) refused to give this gateway credentials for an
+    upstream: clients see the same error as before; readiness names it ``CredentialsRefused``
+    (what an operator must fix is the role or its trust policy, not the network). Shared by
+    every replica, like ``AuthFailure``: the same request is refused to each of them."""
+
+    def __init__(self, code: S3ErrorCode, message: str, detail: str) -> None:
+        super().__init__(code, message)
+        self.detail = detail
 
 
 class CredentialsUnavailable(S3Error):
@@ -108,29 +145,33 @@ class ChainCredentials:
         self._botocore: Any = None
         self._keys: SigningKeys | None = None
         self._refresh: asyncio.Future[SigningKeys] | None = None
+        self._refresh_urgent = False
         self._retry_after = 0.0
+        self._failure: tuple[float, BaseException] | None = None
+        """When (monotonic) and why the last fetch that requests had to wait for failed. For
+        :data:`RETRY_INTERVAL` after it, a request with no usable keys gets that answer at once:
+        without it every request started a fetch of its own once the last had failed, each an
+        STS call (and a warning) while STS refused the role, one after another for as long as
+        requests came."""
 
     async def current(self) -> SigningKeys:
         keys = self._keys
         if keys is not None and not self._refresh_due():
             return keys
         urgent = keys is None or self._expires_within()
+        failure = self._failure
+        if urgent and failure is not None and time.monotonic() - failure[0] < RETRY_INTERVAL:
+            labelled(UPSTREAM_ERRORS, self._upstream, "credentials").inc()
+            raise _answer(failure[1]) from failure[1]
         refresh = self._start_refresh(force=urgent)
         if keys is not None and not urgent:
             return keys  # still valid: the refresh, if one started, publishes the next keys
         assert refresh is not None
         try:
             return await asyncio.shield(refresh)
-        except S3Error:
-            raise
         except Exception as exc:
-            log.warning("upstream %s: fetching credentials failed: %r", self._upstream, exc)
-            if _own_failure(exc):
-                reason = getattr(exc, "strerror", None) or str(exc)
-                detail = f"credentials could not be read on this replica: {reason}"
-                code = S3ErrorCode.ServiceUnavailable
-                raise CredentialsUnavailable(code, CREDENTIALS_UNAVAILABLE, detail) from exc
-            raise S3Error(S3ErrorCode.ServiceUnavailable, CREDENTIALS_UNAVAILABLE) from exc
+            labelled(UPSTREAM_ERRORS, self._upstream, "credentials").inc()
+            raise _answer(exc) from exc
 
     def _refresh_due(self) -> bool:
         """botocore's own advisory window (15 minutes before expiry); pure time arithmetic."""
@@ -150,6 +191,7 @@ class ChainCredentials:
         refresh = asyncio.ensure_future(asyncio.to_thread(self._fetch))
         refresh.add_done_callback(self._publish)
         self._refresh = refresh
+        self._refresh_urgent = force
         return refresh
 
     def _publish(self, refresh: asyncio.Future[SigningKeys]) -> None:
@@ -157,12 +199,17 @@ class ChainCredentials:
         if refresh.cancelled():
             return
         error = refresh.exception()
+        self._failure = None
         if error is None and refresh.result() != self._keys:
             self._keys = refresh.result()
             return
         # botocore keeps the old keys when a refresh fails ahead of the deadline
         self._retry_after = time.monotonic() + RETRY_INTERVAL
-        if error is not None and self._keys is not None:
+        if error is not None and self._refresh_urgent:  # requests wait for it: once per fetch
+            self._failure = (time.monotonic(), error)
+            if not isinstance(error, CredentialsUnavailable):  # that one logged its own line
+                log.warning("upstream %s: fetching credentials failed: %r", self._upstream, error)
+        elif error is not None and self._keys is not None:
             log.warning(
                 "upstream %s: refreshing credentials failed, keeping the current ones: %r",
                 self._upstream,
@@ -189,6 +236,25 @@ class ChainCredentials:
             )
         frozen = self._botocore.get_frozen_credentials()
         return SigningKeys(frozen.access_key, frozen.secret_key, frozen.token or None)
+
+
+def _answer(error: BaseException) -> S3Error:
+    """The client's error for a failed fetch (a new one each time: one failure may answer many
+    requests), named for readiness: the replica's own, refused by the endpoint, or neither."""
+    code = S3ErrorCode.ServiceUnavailable
+    if isinstance(error, CredentialsUnavailable):  # the chain found none
+        return CredentialsUnavailable(error.code, error.message, error.detail)
+    if isinstance(error, S3Error):
+        return S3Error(error.code, error.message)
+    if isinstance(error, Exception) and _own_failure(error):
+        reason = getattr(error, "strerror", None) or str(error)
+        detail = f"credentials could not be read on this replica: {reason}"
+        return CredentialsUnavailable(code, CREDENTIALS_UNAVAILABLE, detail)
+    refused = refusal(error) if isinstance(error, Exception) else None
+    if refused is not None:
+        detail = f"the credential endpoint refused the gateway: {refused}"
+        return CredentialsRefused(code, CREDENTIALS_UNAVAILABLE, detail)
+    return S3Error(code, CREDENTIALS_UNAVAILABLE)
 
 
 def botocore_chain(config: UpstreamConfig, upstream: str) -> Callable[[], Any]:
