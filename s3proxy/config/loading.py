@@ -142,13 +142,32 @@ def validate_settings(
 
 
 def _format_errors(exc: ValidationError) -> str:
-    lines = []
+    """One line per field. A value that fits no member of a union (``server.workers``: a number
+    or ``auto``) is one line too, its members' complaints joined with "or": pydantic gives one
+    error per member, each under a location naming the member ("server.workers.literal['auto']"),
+    which reads as a key the operator never wrote."""
+    lines: list[str] = []
+    branches: dict[str, int] = {}
     for error in exc.errors(include_url=False, include_input=False):
-        path = _dotted(error["loc"])
+        loc = tuple(error["loc"])
         ctx = error.get("ctx") or {}
         message = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
+        if loc and isinstance(loc[-1], str) and loc[-1].startswith(_UNION_MEMBERS):
+            path = _dotted(loc[:-1])
+            if path in branches:
+                index = branches[path]
+                lines[index] += ", or " + message.removeprefix("Input should be ")
+                continue
+            branches[path] = len(lines)
+        else:
+            path = _dotted(loc)
         lines.append(f"{path}: {message}" if path else message)
     return "\n".join(lines)
+
+
+_UNION_MEMBERS = ("constrained-", "literal[")
+"""How pydantic names a union's members in an error's location (``Annotated[int, Field(ge=1)]``,
+``Literal[...]``): the unions of the settings are of these."""
 
 
 def _dotted(loc: tuple[int | str, ...] | list[int | str]) -> str:

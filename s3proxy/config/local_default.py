@@ -104,12 +104,19 @@ def with_persistent_secret(settings: Settings) -> Settings:
     stores = [u for u in settings.upstreams.values() if isinstance(u, LocalStoreConfig)]
     if settings.server.secret is not None or len(stores) != 1:
         return settings
-    return with_secret_kept_in(settings, stores[0].path)
+    # Not "--state-dir": that option is the upstream quick start's, not this store's.
+    remedy = "make it a writable directory, or set server.secret"
+    return with_secret_kept_in(settings, stores[0].path, remedy)
 
 
-def with_secret_kept_in(settings: Settings, directory: Path) -> Settings:
+def with_secret_kept_in(
+    settings: Settings,
+    directory: Path,
+    remedy: str = "give another --state-dir, or set S3PROXY_SERVER__SECRET",
+) -> Settings:
     """``settings`` with ``server.secret`` read from ``directory/server-secret``, which is
-    generated (64 hex digits, mode 0600) on the first start; unchanged when a secret is set."""
+    generated (64 hex digits, mode 0600) on the first start; unchanged when a secret is set.
+    ``remedy``: what the error says to do when it cannot be kept there."""
     if settings.server.secret is not None:
         return settings
     path = directory / SECRET_FILE
@@ -118,8 +125,7 @@ def with_secret_kept_in(settings: Settings, directory: Path) -> Settings:
         secret = _read_or_create(path, lambda: secrets.token_hex(32))
     except OSError as exc:
         raise ConfigError(
-            f"cannot keep the server secret in '{directory}': {exc.strerror}"
-            " (give another --state-dir, or set S3PROXY_SERVER__SECRET)"
+            f"cannot keep the server secret in '{directory}': {exc.strerror} ({remedy})"
         ) from None
     if len(secret.encode("utf-8")) < MIN_SECRET_BYTES:
         raise ConfigError(f"'{path}' holds no usable server secret: remove it to generate one")

@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from s3proxy import event_loop
 from s3proxy.backends.upstream_kind import is_aws
+from s3proxy.config import tls_files
 from s3proxy.config.fields import (
     CLIENT_BUCKET_RE,
     ENV_PREFIX,
@@ -108,10 +109,14 @@ class Settings(FrozenModel):
         if (server.tls_cert is None) != (server.tls_key is None):
             missing = "tls_key" if server.tls_key is None else "tls_cert"
             yield f"server.{missing}: tls_cert and tls_key must be given together"
+        unfound = False
         for field in ("tls_cert", "tls_key"):
             path = getattr(server, field)
             if path is not None and not path.is_file():
                 yield f"server.{field}: no such file '{path}'"
+                unfound = True
+        if server.tls_cert is not None and server.tls_key is not None and not unfound:
+            yield from tls_files.pair_problems(server.tls_cert, server.tls_key)
         same_host = server.host == server.admin_host
         if same_host and server.port == server.admin_port and server.port != 0:
             yield f"server.admin_port: the same as server.port ({server.port})"

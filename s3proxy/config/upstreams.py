@@ -105,9 +105,14 @@ class UpstreamConfig(FrozenModel):
         message = "must be an http:// or https:// URL without credentials"
         try:
             parts = urlsplit(value)
-            parts.port  # noqa: B018 — raises ValueError on a bad port
         except ValueError:
             raise ValueError(message) from None
+        try:
+            port = parts.port  # ValueError on a port out of range or not a number
+        except ValueError:
+            port = 0
+        if port == 0:  # port 0 parsed, and was taken: every request then failed to connect
+            raise ValueError("must name a port from 1 to 65535, or none (80, or 443 for https)")
         if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
             raise ValueError(message)
         if parts.path not in ("", "/") or parts.query or parts.fragment:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 from pydantic import SecretStr
 
@@ -279,8 +280,9 @@ def test_tls_files_must_exist_and_are_relative_to_the_config(tmp_path: Path) -> 
     data["server"] = {"tls_cert": "tls/cert.pem", "tls_key": "tls/key.pem"}
     assert "server.tls_cert: no such file" in error_of(tmp_path, data)
     (tmp_path / "tls").mkdir()
-    (tmp_path / "tls" / "cert.pem").write_text("cert")
-    (tmp_path / "tls" / "key.pem").write_text("key")
+    issued = trustme.CA().issue_cert("localhost")
+    issued.cert_chain_pems[0].write_to_path(str(tmp_path / "tls" / "cert.pem"))
+    issued.private_key_pem.write_to_path(str(tmp_path / "tls" / "key.pem"))
     settings = load(tmp_path, data)
     assert settings.server.tls_cert == tmp_path / "tls" / "cert.pem"
 
