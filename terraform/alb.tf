@@ -8,7 +8,7 @@ resource "aws_lb" "s3proxy" {
   drop_invalid_header_fields = true
   enable_deletion_protection = var.deletion_protection
   # Large objects stream for minutes; an idle connection is one with no byte for this long.
-  idle_timeout = 300
+  idle_timeout = local.alb_idle_timeout
 
   access_logs {
     bucket  = var.alb_access_logs_bucket

@@ -24,6 +24,8 @@ locals {
     # The ALB's deregistration_delay drains the task before SIGTERM; a drain_delay from
     # config_yaml would come on top of shutdown_timeout and SIGKILL could cut it.
     S3PROXY_SERVER__DRAIN_DELAY = "0"
+    # Longer than the ALB's idle timeout (main.tf): the ALB, not the task, closes idle ones.
+    S3PROXY_SERVER__KEEP_ALIVE_TIMEOUT = tostring(local.alb_idle_timeout + 5)
   })
 
   container = {

@@ -29,5 +29,11 @@ locals {
   # SIGKILL only after the whole drain: Fargate's stopTimeout (max 120 s).
   stop_timeout = min(120, ceil(var.shutdown_timeout) + 10)
 
+  # The ALB's idle timeout: large objects stream for minutes, and a connection is idle when no
+  # byte moved for this long. The tasks keep idle connections open longer (ecs.tf), so that the
+  # ALB closes them, never a task: AWS's advice, as a task closing first may meet a request the
+  # ALB sent before its FIN arrived, and the client gets 502 Bad Gateway.
+  alb_idle_timeout = 300
+
   tags = merge({ "app.kubernetes.io/name" = "s3proxy", Service = var.name }, var.tags)
 }
