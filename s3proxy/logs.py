@@ -98,10 +98,17 @@ class QuietAbortedResponses(logging.Filter):
     Likewise a response whose body was still going out when ``server.shutdown_timeout`` passed
     (a client reading a large GET slowly): uvicorn cancels the request and logs the
     CancelledError as an application error with a traceback, at every such shutdown, for a cut
-    the access line already reports (``error: Cancelled``)."""
+    the access line already reports (``error: Cancelled``). uvicorn says before it, at error
+    level too, that it cancels them ("Cancel 1 running task(s), timeout graceful shutdown
+    exceeded"): an outcome the operator chose with the timeout, not a fault (an alert on error
+    lines fired at each deploy that met a slow download), and Hypercorn says nothing; it
+    becomes a warning."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         aborted = record.exc_info[1] if record.exc_info else None
+        if record.name == "uvicorn.error" and record.msg == UVICORN_CANCELS:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            return True
         if isinstance(aborted, ResponseAborted):
             cause = type(aborted.__cause__).__name__ if aborted.__cause__ else "unknown"
             message = "response cut after %d body bytes: the upstream body failed (%s)"
@@ -113,6 +120,11 @@ class QuietAbortedResponses(logging.Filter):
         record.msg, record.args, record.exc_info, record.exc_text = message, args, None, None
         record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+UVICORN_CANCELS = "Cancel %s running task(s), timeout graceful shutdown exceeded"
+"""uvicorn's line (uvicorn.server) when ``server.shutdown_timeout`` passes with requests in
+flight."""
 
 
 LIBRARIES_THAT_LOG_SECRETS = ("botocore", "boto3", "urllib3")
