@@ -34,7 +34,8 @@ When this path runs: only after the caller's own storage answered NoSuchBucket o
 (another tenant's mapped bucket), so every other request pays nothing, and the caller's own
 buckets always win. Everything that is not granted in a bucket whose ACL grants the caller
 READ is 403 AccessDenied, S3's answer (:func:`_not_granted`; NoSuchBucket before wave 13): the
-caller may list that bucket, so its existence is no secret. Anywhere else it re-raises that
+caller may list that bucket, so its existence is no secret; and so is every other operation on
+an object whose own ACL grants the caller its GET (wave 16). Anywhere else it re-raises that
 very answer: a foreign tenant learns nothing it could not learn before (no new existence
 leak). A name that two other tenants use goes to the one whose grant has stood longest
 (:mod:`s3proxy.name_claims`), as for anonymous requests: a private bucket of the same name
@@ -202,9 +203,15 @@ async def _not_granted(
     """The answer to what no grant covers in another tenant's ``bucket``: S3's 403
     AccessDenied where the bucket's own ACL grants the caller READ (the caller may list it, so
     its existence is no secret to it; NoSuchBucket before wave 13, where S3 says
-    AccessDenied), else ``refused``, the caller's own answer: nothing learnt about a bucket
-    that grants it nothing, whatever its objects' ACLs say."""
-    return _refusal(ctx, await _reader_claim(ctx, bucket, runtime), refused)
+    AccessDenied), or, for a request naming a key, where that very object's own ACL grants it
+    READ (GetObjectAcl, GetObjectTagging, GetObjectAttributes, writes … of an object the
+    caller may GET: an ACL's READ is s3:GetObject alone, so S3 refuses the rest 403; the
+    caller reads that object, so neither its key nor its grant is news to it; NoSuchBucket
+    before wave 16); else ``refused``, the caller's own answer: nothing learnt about a bucket
+    that grants it nothing, nor about its other keys."""
+    found = await holders_of(bucket, runtime.storages, ctx.tenant)
+    key = ctx.request.key or None  # "" is the bucket itself ("/bucket/")
+    return _refusal(ctx, await claim(bucket, key, found, GRANTING, OBJECT_ACLS), refused)
 
 
 async def _reader_claim(ctx: RequestContext, bucket: str, runtime: Runtime) -> Claim | None:

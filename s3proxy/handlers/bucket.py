@@ -145,6 +145,18 @@ async def _list(ctx: RequestContext, start_after: str | None) -> tuple[ListQuery
         return list_query, await ctx.storage.list_objects(_bucket(ctx), list_query)
 
 
+async def refused_after_bucket(ctx: RequestContext, error: S3Error) -> S3Error:
+    """``error`` (a listing token or marker this tenant's storage did not issue), once the
+    bucket is found: S3 answers the bucket before the request's validity, so a bucket the
+    caller does not have is NoSuchBucket. That also lets a tenant page a listing of another
+    tenant's bucket that grants it READ (:mod:`s3proxy.granted_reads` runs the listing as
+    the owner's, whose token it is): the token was refused before the bucket was looked at,
+    so every page after the first was 400 InvalidArgument (before wave 16). Only on this
+    failure path: a token that verifies costs nothing more."""
+    await ctx.storage.buckets.require(_bucket(ctx))
+    return error
+
+
 def _token_binding(ctx: RequestContext) -> tuple[str, str, str, str]:
     query = ctx.request.query
     return (ctx.tenant, _bucket(ctx), query.get("prefix", ""), query.get("delimiter", ""))
@@ -166,9 +178,8 @@ async def list_objects_v2(ctx: RequestContext) -> S3Response:
     if token is not None:
         payload = tokens.verify(ctx.secret, LIST_TOKEN, _token_binding(ctx), token)
         if payload is None or not isinstance(payload.get("a"), str):
-            raise S3Error(
-                S3ErrorCode.InvalidArgument, "The continuation token provided is incorrect"
-            )
+            message = "The continuation token provided is incorrect"
+            raise await refused_after_bucket(ctx, S3Error(S3ErrorCode.InvalidArgument, message))
         resume = payload["a"]
     list_query, page = await _list(ctx, resume)
     code = _coder(encode)

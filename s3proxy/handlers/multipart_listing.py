@@ -15,7 +15,7 @@ from s3proxy import expensive, tokens
 from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.checksums import multipart_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.handlers.bucket import url_encoding
+from s3proxy.handlers.bucket import refused_after_bucket, url_encoding
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.upload_ids import UPLOAD_TOKEN, issue_upload_id, upload_of
 from s3proxy.listing import ListQuery
@@ -90,8 +90,9 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
             ctx.secret, UPLOAD_TOKEN, (ctx.tenant, bucket, key_marker), id_marker
         )
         upstream_marker = payload.get("u") if payload is not None else None
-        if not isinstance(upstream_marker, str):
-            raise S3Error(S3ErrorCode.InvalidArgument, "Invalid uploadId marker")
+        if not isinstance(upstream_marker, str):  # the bucket first (another's: granted?)
+            invalid = S3Error(S3ErrorCode.InvalidArgument, "Invalid uploadId marker")
+            raise await refused_after_bucket(ctx, invalid)
     list_query = ListQuery(
         prefix=query.get("prefix", ""),
         delimiter=query.get("delimiter") or None,

@@ -1,4 +1,4 @@
-"""The wave 14 I model-based fuzz, whole: :class:`tests.support.w14i_machine.Requests` (buckets,
+"""The wave 14 I model-based fuzz, whole: :class:`tests.support.w14i_listings.Listings` (buckets,
 objects, listings) and the multipart rules — create, parts (uploaded and copied, from any
 bucket a party may read), complete with parts left out or made up, abort, ListParts and
 ListMultipartUploads — by every party, with UploadIds of other tenants' uploads and of uploads
@@ -11,10 +11,10 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
 
+from tests.support.w14i_listings import Listings
 from tests.support.w14i_machine import (
     BODIES,
     OBJECT_ACLS,
-    Requests,
     _texts,
     _xml,
     keys,
@@ -41,7 +41,7 @@ BIG = b"B" * MIN_PART
 PART_BODIES = (*BODIES, BIG)
 
 
-class Fuzz(Requests):
+class Fuzz(Listings):
     """Subclasses set :meth:`make_transport`."""
 
     @rule(party=parties, name=names, key=keys, acl=st.sampled_from(OBJECT_ACLS))
@@ -226,29 +226,42 @@ class Fuzz(Requests):
 
         self.check_reach(answer, outcomes, "GET", parts)
 
-    @rule(party=parties, name=names)
-    def list_uploads(self, party: str, name: str) -> None:
-        query = [("uploads", "")] + ([("prefix", "p/")] if party == "as" else [])
-        answer = self.send(party, "GET", name, query=query)
+    @rule(party=parties, name=names, page=st.sampled_from((1, 2, 1000)))
+    def list_uploads(self, party: str, name: str, page: int = 1000) -> None:
+        """ListMultipartUploads paged to the end with its key and UploadId markers (wave 16 B:
+        another tenant's second page of a granted listing was 400, and no rule paged)."""
+        query = [("uploads", ""), ("max-uploads", str(page))]
+        query += [("prefix", "p/")] if party == "as" else []
         outcomes = access(self.model, party, name, LIST, "p/" if party == "as" else None)
+        got: list[tuple[str, str]] = []
+        markers: list[tuple[str, str]] = []
+        for _ in range(40):
+            answer = self.send(party, "GET", name, query=query + markers)
+            if answer.status != 200:
+                assert not markers, answer  # a later page refused: the marker was not taken
+                break
+            root = _xml(answer.body)
+            keys_ids = zip(
+                _texts(root, "{*}Upload/{*}Key"), _texts(root, "{*}Upload/{*}UploadId"), strict=True
+            )
+            got += keys_ids
+            if root.findtext("{*}IsTruncated") != "true":
+                break
+            next_key = root.findtext("{*}NextKeyMarker") or ""
+            next_id = root.findtext("{*}NextUploadIdMarker") or ""
+            markers = [("key-marker", next_key), ("upload-id-marker", next_id)]
+        else:
+            raise AssertionError("the uploads listing never ended")
 
         def uploads(reach: Reach) -> bool:
             if answer.status != 200:
                 return False
-            root = _xml(answer.body)
-            got = sorted(
-                zip(
-                    _texts(root, "{*}Upload/{*}Key"),
-                    _texts(root, "{*}Upload/{*}UploadId"),
-                    strict=True,
-                )
-            )
             wanted = sorted(
                 (u.key, u.upload_id)
                 for u in self.model.uploads_of(reach.bucket)
                 if party != "as" or u.key.startswith("p/")
             )
-            assert got == wanted, (got, wanted)
+            assert sorted(got) == wanted, (got, wanted)
             return True
 
         self.check_reach(answer, outcomes, "GET", uploads)

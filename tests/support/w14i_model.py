@@ -164,9 +164,11 @@ def access(model: Model, party: str, name: str, kind: str, key: str | None = Non
             if kind == DELETE_MANY and other.acl != "public-read-write":
                 return [Reach(other, False)]  # 200 naming AccessDenied for every key
             return [DENIED]
-        obj = other.objects.get(key or "") if kind == READ else None
+        named = kind not in (LIST, DELETE_MANY, ADMIN)  # ``key`` names an object
+        obj = other.objects.get(key or "") if named else None
         if obj is not None and obj.acl in OBJECT_GRANTING:
-            return [Reach(other, False, by_object=True)]
+            # Its own ACL grants the GET; anything else on that key is S3's 403 (wave 16 B).
+            return [Reach(other, False, by_object=True)] if kind == READ else [DENIED]
         return [NO_SUCH_BUCKET]
     return _anonymous(model, name, kind, key)
 
