@@ -26,6 +26,7 @@ class S3Cycle(RequestResponseCycle):
         super().__init__(*args, **kwargs)
         self.chunks: list[bytes] = []  # request body parts not yet received by the application
         self.pending = 0
+        self.close_delimited = False  # see _close_delimited
 
     async def receive(self) -> Any:
         """uvicorn's ``receive``, with the body parts handed over as they are: one part (a
@@ -50,12 +51,29 @@ class S3Cycle(RequestResponseCycle):
             raise ClientGone("the client closed the connection")
         if message["type"] == "http.response.start":
             self.transport.hold()
+            if self.scope["http_version"] == "1.0" and not any(
+                name.lower() == b"content-length" for name, _ in message.get("headers", ())
+            ):
+                self._close_delimited()
             await super().send(message)
             return
+        if self.close_delimited and not message.get("more_body", False):
+            self.expected_content_length = len(message.get("body", b""))  # the last part
         await super().send(message)
         self.transport.flush()  # a head with no body write after it (HEAD, an empty body)
         if self.disconnected and not self.response_complete:
             raise ClientGone("the client closed the connection")
+
+    def _close_delimited(self) -> None:
+        """A response of unknown length to an HTTP/1.0 request (a listing streamed as it is
+        built) ends with the connection, as on Hypercorn: uvicorn chunked it, and no response to
+        an HTTP/1.0 request may carry Transfer-Encoding (RFC 9112 §6.1), its client reads the
+        chunk lines as body bytes. uvicorn's length accounting is told the body has no bound
+        until its last part; such a connection is never kept alive (HTTP/1.0)."""
+        self.close_delimited = True
+        self.chunked_encoding = False
+        self.expected_content_length = 1 << 62
+        self.keep_alive = False
 
     async def send_500_response(self) -> None:
         if self.disconnected or self.transport.is_closing():

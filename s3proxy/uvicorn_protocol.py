@@ -411,6 +411,10 @@ class S3Protocol(PipelinedProtocol):
         if self.head_size > MAX_HEAD_BYTES:
             self.refusal = head_too_large()
             raise _Refused
+        if not self.in_head:  # a trailer field: llhttp reports it as a header, and uvicorn
+            # appended it to the request's headers (the scope's list), which the application
+            # read when the trailer came in the head's read: never merged (RFC 9110 §6.5.1)
+            return
         if len(name) == 17 and name.lower() == b"transfer-encoding":
             # llhttp accepts codings before the final "chunked" and leaves them undecoded.
             coding = value.strip(b" \t").lower()
@@ -446,6 +450,9 @@ class S3Protocol(PipelinedProtocol):
         if self.refusal is not None:
             raise _Refused
         self.in_head = False
+        self.head_size = 0  # from here on: trailers, 16 KiB on their own as on Hypercorn
+        if self.expect_100_continue and self.parser.get_http_version() == "1.0":
+            self.expect_100_continue = False  # no 1xx to HTTP/1.0 (RFC 9110 §15.2), as h11
         self._unset_keepalive_if_required()
         super().on_headers_complete()
 

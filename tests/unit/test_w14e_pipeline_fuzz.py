@@ -49,14 +49,20 @@ class _Reference:
     body: bytes = b""
     parser: Any = None
 
+    in_head: bool = True
+
     def on_message_begin(self) -> None:
-        self.url, self.headers, self.body = b"", [], b""
+        self.url, self.headers, self.body, self.in_head = b"", [], b"", True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value.strip(b" \t")))  # OWS is no part of it
+        if self.in_head:  # after the head: a trailer field, never one of the request's headers
+            self.headers.append((name.lower(), value.strip(b" \t")))  # OWS is no part of it
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
 
     def on_body(self, body: bytes) -> None:
         self.body += body
