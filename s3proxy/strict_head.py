@@ -17,13 +17,20 @@ to whatever stands in front of the proxy and another to the proxy (request smugg
   to its 16 KiB buffer), a chunk line still unfinished after 16 KiB (h11 answered it as a header
   section too large) or a chunk size over 64 bits (h11 reads up to 20 hex digits, llhttp
   refuses what overflows 64 bits), and a trailer section over 16 KiB or with a line h11 alone
-  accepts (a bare LF, a fold, a control character).
+  accepts (a bare LF, a fold, a control character);
+- in a chunked body, a chunk line llhttp's grammar refuses (:data:`_CHUNK_LINE`): h11 reads any
+  bytes after a ``;`` and white space before the CRLF, so ``5 ``, ``5;`` or an extension with a
+  space, a control character or an unclosed quote was a chunk on Hypercorn and a 400 on uvicorn;
+  and a trailer section carrying Content-Length (400) or Transfer-Encoding (501), framing fields
+  no trailer may carry (RFC 9110 §6.5.1), which llhttp refuses and h11 ignored.
 
 Hypercorn answers each with S3's 400 InvalidRequest (hypercorn_patch) and closes the connection,
 as the uvicorn engine does.
 
-Empty lines (CRLF) before a request line are skipped, as llhttp does and RFC 9112 §2.2 asks; h11
-answered 400.
+Empty lines (CRLF, or any run of CRs and LFs, as llhttp reads them) before a request line are
+skipped, as llhttp does and RFC 9112 §2.2 asks; h11 answered 400. A run of spaces between the
+request line's words is one space, as llhttp reads it (RFC 9112 §3 allows it); h11 answered 400.
+A Content-Length over 64 bits is refused, as llhttp refuses it; h11 read any number.
 
 A request after which the client must close (HTTP/1.0, ``Connection: close``) and after which more
 bytes come: h11 called them a protocol error and Hypercorn answered 400 in place of the request's
@@ -127,7 +134,16 @@ def head_problem(head: bytes) -> str | None:
     lengths = _CONTENT_LENGTH.findall(head)
     if len(lengths) > 1 or (lengths and b"," in lengths[0]):
         return "more than one Content-Length"
+    if lengths and _over_64_bits(lengths[0].strip(b" \t")):
+        return "a Content-Length over 64 bits"  # llhttp's limit; h11 reads any number
     return None
+
+
+def _over_64_bits(value: bytes) -> bool:
+    """Whether ``value`` is a decimal number above 2**64 - 1, compared as text (no int() of a
+    16 KiB number)."""
+    digits = value.lstrip(b"0")
+    return value.isdigit() and (len(digits), digits) > (20, b"18446744073709551615")
 
 
 def _read_head(buf: ReceiveBuffer) -> h11.Request | None:
@@ -144,21 +160,55 @@ def _read_head(buf: ReceiveBuffer) -> h11.Request | None:
             raise h11.LocalProtocolError(problem)  # h11 answers it as the client's error (400)
         if _CODING_THEN_TAB.search(head) is not None:
             raise h11.LocalProtocolError("a tab after the transfer coding", error_status_hint=501)
+        line = head[: head.index(b"\n") - 1]
+        if b"  " in line:
+            _single_spaces(buf, line)
     return _h11_read_head(buf)
 
 
-_EMPTY_LINES = re.compile(rb"(?:\r\n)+")
-"""Empty lines before a request line, which a server should ignore (RFC 9112 §2.2) and llhttp
-does: a client may send a CRLF after a body."""
+def _single_spaces(buf: ReceiveBuffer, line: bytes) -> None:
+    """llhttp takes a run of spaces between the method and the target, or the target and the
+    version, as one (RFC 9112 §3 lets a server parse on whitespace so): ``GET  /docs HTTP/1.1``
+    was served on uvicorn and 400 here. The request line is rewritten with single spaces in
+    h11's buffer (its line search starts again); a line with leading or trailing spaces, or
+    not three words, is left for h11 to refuse, as llhttp does."""
+    words = line.split()
+    if len(words) == 3 and line[:1] != b" " and line[-1:] != b" " and b"\t" not in line:
+        buf._data[: len(line)] = b" ".join(words)
+        buf._next_line_search = buf._multiple_lines_search = 0
+
+
+_EMPTY_LINES = re.compile(rb"[\r\n]+")
+"""Empty lines before a request line, which a server should ignore (RFC 9112 §2.2): a client may
+send a CRLF after a body. llhttp skips any run of CRs and LFs there (a bare LF too), so h11 does
+here: a bare LF before a request line was 400 on Hypercorn and served on uvicorn."""
 
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]*")
 MAX_CHUNK_SIZE_DIGITS = 16
 """Hex digits of a chunk size llhttp reads (64 bits); leading zeros count, as there."""
 
 
+_TOKEN_CHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*+"'
+_CHUNK_LINE = re.compile(  # possessive: a 16 KiB line that fails at its end costs no backtracking
+    rb"[0-9A-Fa-f]++(?:;"
+    + _TOKEN_CHAR
+    + rb"*+(?:="
+    + _TOKEN_CHAR
+    + rb"*+(?:"
+    + _QUOTED
+    + rb")?+)?+)*+"
+)
+"""A chunk line (CRLF excluded) as llhttp reads it: the size, then extensions, each a name of
+token characters and an optional ``=`` value (token characters, then an optional quoted string),
+no white space outside quotes; the line may not end in ``;``. Measured against llhttp
+(httptools) over random lines: it takes an empty name or value where RFC 9112 wants a token."""
+
+_FRAMING_TRAILER = re.compile(rb"\n(content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
+
 MAX_TRAILER_BYTES = 16 * 1024
 """A chunked body's trailer section, at most: h11 limited it only while it came in pieces (its
-16 KiB buffer); on uvicorn it counts with the head against the same 16 KiB."""
+16 KiB buffer); on uvicorn it counts on its own against the same 16 KiB (MAX_HEAD_BYTES)."""
 
 
 MAX_CHUNK_LINE_BYTES = 16 * 1024
@@ -184,6 +234,10 @@ class ChunkedReader(h11._readers.ChunkedReader):
             size = _CHUNK_SIZE.match(data, start)
             if size is not None and size.end() - start > MAX_CHUNK_SIZE_DIGITS:
                 raise h11.LocalProtocolError("a chunk size over 64 bits")
+            if line_end > start:
+                line = bytes(data[start : line_end - 1])
+                if _CHUNK_LINE.fullmatch(line) is None or line.endswith(b";"):
+                    raise h11.LocalProtocolError("a chunk line llhttp refuses")
         elif self._reading_trailer and buf._data[:2] != b"\r\n":
             data = buf._data
             end = _HEAD_END.search(data)
@@ -193,6 +247,10 @@ class ChunkedReader(h11._readers.ChunkedReader):
             problem = None if end is None else head_problem(b"\r\n" + bytes(data[:length]))
             if problem is not None:
                 raise h11.LocalProtocolError(problem)
+            framing = None if end is None else _FRAMING_TRAILER.search(b"\n" + bytes(data[:length]))
+            if framing is not None:
+                status = 501 if framing.group(1).lower() == b"transfer-encoding" else 400
+                raise h11.LocalProtocolError("a framing field in trailers", status)
         return super().__call__(buf)
 
 
