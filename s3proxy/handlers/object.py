@@ -171,7 +171,8 @@ async def request_body(
         if not isinstance(ctx.auth, VerifiedSigV4):
             raise S3Error(S3ErrorCode.InvalidArgument, "aws-chunked bodies need SigV4.")
         chunked = ChunkedContext.from_request(ctx.auth, ctx.request.header_map)
-        if chunked.decoded_length is None:
+        framed = ctx.request.header_map.keys() & {"content-length", "transfer-encoding"}
+        if chunked.decoded_length is None or not framed:  # no body can follow: S3's 411
             raise S3Error(S3ErrorCode.MissingContentLength)
         length = chunked.decoded_length
         if length > MAX_PUT_SIZE:
