@@ -23,6 +23,7 @@ from s3proxy.auth.payload import check_streaming_body
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.body import ClientDisconnected, Receive, TimedReceive
 from s3proxy.config import Settings
+from s3proxy.connection_owners import used_by as connection_used_by
 from s3proxy.copy_charge import COPIES, CopyMeter
 from s3proxy.cors_requests import add_response_headers, preflight
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -113,6 +114,8 @@ class S3App:
             log.exception("request %s failed", request_id)
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
             entry["error"] = "InternalError"
+        if "tenant" in entry:  # whose connection this is now (s3proxy.connection_owners)
+            connection_used_by(scope.get("client"), entry["tenant"])
         if request is not None and "origin" in request.header_map and request.method != "OPTIONS":
             tenant = entry.get("tenant")  # None: refused before authentication ended
             await add_response_headers(response, request, runtime.storages, runtime.keys, tenant)

@@ -5,9 +5,11 @@ connections that send no request at all (idle keep-alive connections, or connect
 left), which still cost a socket, buffers and a Hypercorn task each. Hypercorn has no limit of
 its own, so the proxy wraps the function Hypercorn runs per accepted connection: past
 ``server.max_client_connections`` open connections in this process, or
-``server.max_connections_per_client`` from one address, a new connection is answered
-``503 SlowDown`` with ``Retry-After`` and closed at once. Idle connections also close after
-``server.keep_alive_timeout``.
+``server.max_connections_per_client`` from one address, an idle connection of whoever holds
+the most is closed in the new one's place (:mod:`s3proxy.connection_owners`: one tenant's
+idle connections must not lock the others out), and with none idle the new connection is
+answered ``503 SlowDown`` with ``Retry-After`` and closed at once. Idle connections also close
+after ``server.keep_alive_timeout``.
 
 The admin port (always Hypercorn) is bounded the same way by its own, smaller counts
 (``server.admin_max_connections``, ``server.admin_max_connections_per_client``): it had none,
@@ -26,6 +28,7 @@ from typing import Any
 import hypercorn.asyncio.run
 
 from s3proxy import host_id
+from s3proxy.connection_owners import ACTIVE, Closable, Held, HypercornConnection, Owners
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.logs import log_refusal
 from s3proxy.request import new_request_id
@@ -34,13 +37,15 @@ from s3proxy.xmlcodec import error_xml
 
 
 class ConnectionCounts:
-    """Open connections of this process, in total and per client address."""
+    """Open connections of this process, in total and per client address; those of the S3
+    port also by owner (:mod:`s3proxy.connection_owners`)."""
 
     def __init__(self, total: int, per_client: int) -> None:
         self.total = total
         self.per_client = per_client
         self.open = 0
         self.by_client: dict[str, int] = {}
+        self.owners = Owners()
 
     def admit(self, client: str) -> bool:
         held = self.by_client.get(client, 0)
@@ -49,6 +54,29 @@ class ConnectionCounts:
         self.open += 1
         self.by_client[client] = held + 1
         return True
+
+    def admit_held(self, client: str, peer: tuple[str, int], conn: Closable) -> Held | None:
+        """:meth:`admit` a connection noted with its owner; at a bound, an idle connection of
+        the largest owner is closed in its place (connection_owners). None: refused."""
+        if not self.admit(client):
+            at_own_bound = self.by_client.get(client, 0) >= self.per_client
+            taken = self.owners.idle_one(client if at_own_bound else None)
+            if taken is None:
+                return None
+            taken.conn.reclaim()
+            self.release_held(taken)
+            if not self.admit(client):
+                return None
+        held = Held(client, peer, conn)
+        self.owners.add(held)
+        return held
+
+    def release_held(self, held: Held) -> None:
+        """A connection :meth:`admit_held` counted has closed, or was taken (once only)."""
+        if not held.released:
+            held.released = True
+            self.owners.remove(held)
+            self.release(held.client)
 
     def release(self, client: str) -> None:
         self.open -= 1
@@ -96,6 +124,7 @@ def install(counts: ConnectionCounts, app: object) -> None:
     the counts and the app). A TLS connection is counted before its handshake instead
     (:func:`_start_server`): only the S3 endpoint has TLS."""
     _tls_counts[:] = [counts]
+    ACTIVE[:] = [counts.owners]
     hypercorn.asyncio.run.asyncio = _AsyncioWithCountedTls()  # type: ignore[attr-defined,assignment]
     _bounded["s3"] = (app, counts, refusal)
     _wrap_tcp_server()
@@ -126,20 +155,45 @@ def _wrap_tcp_server() -> None:
         peer = writer.get_extra_info("peername")
         client = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if writer.get_extra_info("ssl_object") is not None:  # counted by its TlsFront
-            await original(*args)
+            server = original(*args)
+            front = writer.transport.get_protocol()
+            if isinstance(front, TlsFront):  # which may take it for a new connection
+                front.server = server
+            await server
             return
-        if not counts.admit(client):
-            with contextlib.suppress(OSError, RuntimeError):
-                writer.write(answer())
-                await asyncio.wait_for(writer.drain(), 5)
-            writer.close()
+        if answer is not refusal:  # the admin port: counted, never taken
+            if not counts.admit(client):
+                await _refuse(writer, answer)
+                return
+            try:
+                await original(*args)
+            finally:
+                counts.release(client)
+            return
+        server = original(*args)
+        held = counts.admit_held(client, _peer(peer, client), HypercornConnection(server))
+        if held is None:
+            await _refuse(writer, answer)
             return
         try:
-            await original(*args)
+            await server
         finally:
-            counts.release(client)
+            counts.release_held(held)
 
     hypercorn.asyncio.run.TCPServer = bounded  # type: ignore[attr-defined,assignment]
+
+
+async def _refuse(writer: asyncio.StreamWriter, answer: Callable[[], bytes]) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        writer.write(answer())
+        await asyncio.wait_for(writer.drain(), 5)
+    writer.close()
+
+
+def _peer(peer: object, client: str) -> tuple[str, int]:
+    """The connection's (address, port), as the ASGI scope's ``client`` names it."""
+    port = peer[1] if isinstance(peer, tuple) and len(peer) > 1 else 0
+    return client, int(port)
 
 
 _tls_counts: list[ConnectionCounts] = []

@@ -18,6 +18,8 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from s3proxy.connection_owners import Held, TlsConnection
+
 if TYPE_CHECKING:  # s3proxy.connections imports this module
     from s3proxy.connections import ConnectionCounts
 
@@ -59,7 +61,8 @@ class TlsFront(asyncio.Protocol):
         self.context = context
         self.timeout = timeout
         self.counts = counts
-        self.admitted: str | None = None
+        self.admitted: Held | None = None
+        self.server: Any = None  # Hypercorn's per-connection server, once TLS is up
         self.switched = False  # start_tls has taken the TCP transport
         self.connected = False  # the handshake is over and ``inner`` connected
         self.hello: list[bytes] = []  # TCP bytes read before start_tls took the transport
@@ -73,10 +76,12 @@ class TlsFront(asyncio.Protocol):
         raw = self.raw = cast(asyncio.Transport, transport)  # a TCP connection's, any loop's
         client = peer_address(raw)
         if self.counts is not None:
-            if not self.counts.admit(client):
+            peer = raw.get_extra_info("peername")
+            port = int(peer[1]) if isinstance(peer, tuple) and len(peer) > 1 else 0
+            self.admitted = self.counts.admit_held(client, (client, port), TlsConnection(self))
+            if self.admitted is None:
                 raw.abort()  # before TLS no answer can be read: a closed connection
                 return
-            self.admitted = client
         self.task = asyncio.get_running_loop().create_task(self.handshake(raw))  # kept: a
         # task only the loop refers to weakly may be collected while it waits
 
@@ -126,7 +131,7 @@ class TlsFront(asyncio.Protocol):
 
     def release(self) -> None:
         if self.admitted is not None and self.counts is not None:
-            self.counts.release(self.admitted)
+            self.counts.release_held(self.admitted)
             self.admitted = None
 
     def _pass(self, method: Callable[..., Any], *args: Any) -> Any:

@@ -14,6 +14,7 @@ import httptools
 from uvicorn.protocols.http import httptools_impl
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
+from s3proxy.connection_owners import ACTIVE, Held, UvicornConnection
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -91,7 +92,7 @@ class S3Protocol(PipelinedProtocol):
         self.head_size = 0  # of the head being parsed: request target and headers
         self.in_head = True  # between requests or inside a head: what arrives is head bytes
         self.messages_done = 0
-        self.admitted: str | None = None
+        self.admitted: Held | None = None
         self.body_left = -1
         """Content-Length body bytes still to come that bypass the parser (see
         :meth:`body_received`); -1 while the parser reads, -2 for a body it must frame."""
@@ -122,12 +123,11 @@ class S3Protocol(PipelinedProtocol):
         )
         if self.counts is None:
             return
-        client = self.client[0] if self.client else ""
-        if not self.counts.admit(client):
+        client, port = self.client if self.client else ("", 0)
+        self.admitted = self.counts.admit_held(client, (client, port), UvicornConnection(self))
+        if self.admitted is None:
             transport.write(refusal())
             transport.close()
-            return
-        self.admitted = client
 
     def expects_more_input(self) -> bool:
         """Whether the client may still be sending: a request body not read to its end, or
@@ -181,7 +181,7 @@ class S3Protocol(PipelinedProtocol):
             self.stalled.cancel()
             self.stalled = None
         if self.admitted is not None and self.counts is not None:
-            self.counts.release(self.admitted)
+            self.counts.release_held(self.admitted)
             self.admitted = None
         self._unset_keepalive_if_required()
         super().connection_lost(exc)
@@ -490,4 +490,6 @@ def protocol_for(
 ) -> type[S3Protocol]:
     """uvicorn builds the protocol itself from a class: the counts and the send timeout ride
     on a subclass."""
+    if counts is not None:  # the S3 port's: connection_owners.used_by notes its owners
+        ACTIVE[:] = [counts.owners]
     return type("BoundS3Protocol", (S3Protocol,), {"counts": counts, "send_timeout": send_timeout})

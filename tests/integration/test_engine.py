@@ -301,6 +301,8 @@ def test_connections_past_the_per_client_bound_get_503(tmp_path: Path, engine: s
         held: list[socket.socket] = []
         wait_for(lambda: hold_one_more(proxy, held), "two connections were not admitted")
         wait_for(lambda: hold_one_more(proxy, held), "two connections were not admitted")
+        for sock in held:  # a next head arriving: not idle, so never closed for a new one
+            sock.sendall(b"GET")
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT) as third:
             status_line, headers, body = split(read_all(third))
         assert status_line == b"HTTP/1.1 503 Service Unavailable"

@@ -102,6 +102,7 @@ def test_idle_connections_of_one_address_do_not_exhaust_open_files(
             if not reply.startswith(b"HTTP/1.1 404 Not Found\r\n"):
                 refused = reply
                 break
+            sock.sendall(b"GET")  # a next head arriving: not idle, never closed for a new one
         status_line, headers, body = split(refused)
         assert status_line == b"HTTP/1.1 503 Service Unavailable"
         assert headers["retry-after"] == "1"

@@ -68,18 +68,21 @@ def raw_exchange(port: int, data: bytes) -> RawResponse:
 
 
 def over_the_connection_bound(port: int) -> RawResponse:
-    """Open idle connections until one is refused (the answer comes at once, at accept; other
-    connections, the test clients' kept-alive ones included, count towards the bound too)."""
+    """Open connections until one is refused (the answer comes at once, at accept; other
+    connections, the test clients' kept-alive ones included, count towards the bound too).
+    Each admitted one sends a head's first byte, so none is idle: at the bound an idle one is
+    closed in the new one's place (s3proxy.connection_owners), a test client's one too."""
     held: list[socket.socket] = []
     try:
-        for _ in range(CONNECTION_BOUND + 1):
+        for _ in range(3 * CONNECTION_BOUND):
             connection = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
             held.append(connection)
             connection.settimeout(0.3)
             try:
                 first = connection.recv(65536)
             except TimeoutError:
-                continue  # accepted and idle: it counts
+                connection.sendall(b"G")  # accepted: it counts, and is busy from now on
+                continue
             connection.settimeout(DEADLINE)
             while chunk := connection.recv(65536):
                 first += chunk
