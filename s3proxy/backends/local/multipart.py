@@ -4,9 +4,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
 neighbouring pages. Each part is stored like a PutObject body (deduplicated, refcounted);
 CompleteMultipartUpload copies no byte: it checks the part list as S3 does (InvalidPart,
 InvalidPartOrder, EntityTooSmall for any part but the last under 5 MiB) and commits the object
-as the ordered list of its part blobs, in the same transaction that removes the upload. ETag:
-S3's MD5 of the parts' binary MD5s, ``-N``; a checksum algorithm chosen at creation gives the
-object S3's checksum of that type (:mod:`.combined`).
+as the ordered list of its part blobs, in the same transaction that removes the upload (an
+upload of more than 1,000 parts is checked in read-only steps first: :mod:`.complete_steps`).
+ETag: S3's MD5 of the parts' binary MD5s, ``-N``; a checksum algorithm chosen at creation
+gives the object S3's checksum of that type (:mod:`.combined`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import TYPE_CHECKING
 from s3proxy import quotas
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point, read_segments
 from s3proxy.backends.local.combined import check_declared, object_checksum
+from s3proxy.backends.local.complete_steps import CHECK_STEP, CompleteSteps
 from s3proxy.backends.local.conditions import check_read, check_write, iso_date
 from s3proxy.backends.local.core import (
-    StoreCore,
     declared_checksums,
     now_ms,
     stored_attributes,
@@ -35,6 +36,7 @@ from s3proxy.backends.local.index import (
     key_text,
     successor,
 )
+from s3proxy.copy_charge import moved
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     CompletedPart,
@@ -67,7 +69,7 @@ def _bare(etag: str) -> str:
     return etag.strip().strip('"')
 
 
-class LocalMultipart(StoreCore):
+class LocalMultipart(CompleteSteps):
     """The multipart half of :class:`~s3proxy.backends.local.store.LocalStore`."""
 
     checks_complete_conditions = True
@@ -172,6 +174,7 @@ class LocalMultipart(StoreCore):
                     raise S3Error(S3ErrorCode.InvalidRange)
             if last - first + 1 > MAX_PART_SIZE:
                 raise S3Error(S3ErrorCode.EntityTooLarge)
+            moved()  # read from here on: a refusal at the commit keeps the copy's charge
             body = read_segments(self.files, source.blob_segments(), first, last)
             summing = _Summing(upload.checksum_algorithm)
             try:
@@ -204,51 +207,72 @@ class LocalMultipart(StoreCore):
         self, request: CompleteMultipartInput
     ) -> CompleteMultipartOutput:
         await self._room()
-        record = await self._run(self._commit_complete, request, now_ms())
+        record = await self._run(self._commit_complete, request, now_ms(), False)
+        if record is None:  # a large upload: checked in steps before the commit (.complete_steps)
+            await self._check_in_steps(request)
+            record = await self._run(self._commit_complete, request, now_ms(), True)
+        assert record is not None  # checked: the commit job never defers
         return CompleteMultipartOutput(etag=record.etag, checksums=dict(record.checksums))
 
-    def _commit_complete(self, request: CompleteMultipartInput, modified_ms: int) -> ObjectRecord:
+    def _commit_complete(
+        self, request: CompleteMultipartInput, modified_ms: int, checked: bool
+    ) -> ObjectRecord | None:
+        """The Complete as one transaction; None, and nothing done, for an upload of more than
+        ``CHECK_STEP`` parts not yet ``checked`` in steps (:mod:`.complete_steps`)."""
         with self.index.transaction():
             upload = self._upload(request.upload_id, request.bucket, request.key)
-            check_listed_checksums(upload.checksum_algorithm, upload.checksum_type, request.parts)
+            if not checked and self._part_count(request.upload_id) > CHECK_STEP:
+                return None
             stored = dict(self.index.parts(request.upload_id))
-            chosen = _chosen_parts(stored, request.parts)
-            current = self.index.find_object(request.bucket, request.key, with_segments=False)
-            check_write(request.conditions, current.etag if current else None)
-            digests = b"".join(bytes.fromhex(_bare(part.etag)) for part in chosen)
-            checksums: dict[str, str] = {}
-            algorithm = upload.checksum_algorithm
-            if algorithm is not None:
-                combined = object_checksum(algorithm, upload.checksum_type, chosen)
-                if combined is not None:
-                    checksums[algorithm] = combined
-            check_declared(request.checksum, checksums)
-            record = ObjectRecord(
-                bucket=request.bucket,
-                key=request.key,
-                size=sum(part.size for part in chosen),
-                etag=f'"{hashlib.md5(digests).hexdigest()}-{len(chosen)}"',
-                modified_ms=modified_ms,
-                parts_count=len(chosen),
-                headers=upload.headers,
-                metadata=upload.metadata,
-                checksums=checksums,
-                segments=[
-                    StoredPart(part.sha256, part.size, part.checksums, part_number=item.part_number)
-                    for part, item in zip(chosen, request.parts, strict=True)
-                ],
-                storage_class=upload.storage_class,
-                tags=upload.tags,
-            )
-            if request.quota:  # the parts' bytes become the object's: every part is freed
-                held = sum(part.size for part in stored.values())
-                change = quotas.completed(current.size if current else None, record.size, held)
-                self._check_change(request.quota, record.bucket, record.key, change)
+            record = self._complete_record(request, modified_ms, upload, stored)
             freed = self.index.put_object(record)
             freed += self.index.delete_upload(request.upload_id)
             crash_point("complete", "before-commit")
         crash_point("complete", "after-commit")
         self._free(freed, "complete")
+        return record
+
+    def _complete_record(
+        self,
+        request: CompleteMultipartInput,
+        modified_ms: int,
+        upload: UploadRecord,
+        stored: dict[int, StoredPart],
+    ) -> ObjectRecord:
+        """The object a Complete commits, or S3's refusal, from the upload's stored parts."""
+        check_listed_checksums(upload.checksum_algorithm, upload.checksum_type, request.parts)
+        chosen = _chosen_parts(stored, request.parts)
+        current = self.index.find_object(request.bucket, request.key, with_segments=False)
+        check_write(request.conditions, current.etag if current else None)
+        digests = b"".join(bytes.fromhex(_bare(part.etag)) for part in chosen)
+        checksums: dict[str, str] = {}
+        algorithm = upload.checksum_algorithm
+        if algorithm is not None:
+            combined = object_checksum(algorithm, upload.checksum_type, chosen)
+            if combined is not None:
+                checksums[algorithm] = combined
+        check_declared(request.checksum, checksums)
+        record = ObjectRecord(
+            bucket=request.bucket,
+            key=request.key,
+            size=sum(part.size for part in chosen),
+            etag=f'"{hashlib.md5(digests).hexdigest()}-{len(chosen)}"',
+            modified_ms=modified_ms,
+            parts_count=len(chosen),
+            headers=upload.headers,
+            metadata=upload.metadata,
+            checksums=checksums,
+            segments=[
+                StoredPart(part.sha256, part.size, part.checksums, part_number=item.part_number)
+                for part, item in zip(chosen, request.parts, strict=True)
+            ],
+            storage_class=upload.storage_class,
+            tags=upload.tags,
+        )
+        if request.quota:  # the parts' bytes become the object's: every part is freed
+            held = sum(part.size for part in stored.values())
+            change = quotas.completed(current.size if current else None, record.size, held)
+            self._check_change(request.quota, record.bucket, record.key, change)
         return record
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
