@@ -3,8 +3,9 @@
 The parent binds both ports (so an address in use is reported once, before anything starts),
 then forks: N workers that accept on the one shared S3 socket, and one admin process that serves
 /healthz, /readyz and /metrics (the sum of every worker's samples, through prometheus_client's
-multiprocess files). The parent itself runs no event loop and no thread — it only waits for
-signals — so forking again to replace a worker that died is always safe.
+multiprocess files; a replaced worker's are folded into one, s3proxy.metrics_files). The parent
+itself runs no event loop and no thread — it only waits for signals — so forking again to
+replace a worker that died is always safe.
 
 Signals to the parent keep the single-process meaning: SIGTERM/SIGINT make /readyz answer 503,
 the workers keep serving for ``server.drain_delay`` seconds (a second signal ends the wait), then
@@ -39,7 +40,9 @@ from prometheus_client import CollectorRegistry, multiprocess
 from s3proxy import event_loop
 from s3proxy.backends import bucket_cache, key_turns
 from s3proxy.config import Settings
+from s3proxy.metrics_files import Collector, fold_dead
 from s3proxy.server import STOP_NOW, Role, address, serve_role
+from s3proxy.worker_count import METRICS_DIR_ENV
 
 log = logging.getLogger("s3proxy")
 
@@ -185,9 +188,13 @@ class Supervisor:
                 continue
             multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
             code = os.waitstatus_to_exitcode(status)
-            if self.stopping:
+            if self.stopping:  # the directory goes with the server: no fold to wait for
                 self._stop_admin_when_alone()
                 continue
+            try:
+                fold_dead(pid, os.environ[METRICS_DIR_ENV])  # its counts stay, its files go
+            except OSError as exc:  # a full disk: its files stay, counted as before
+                log.warning("metrics files of process %d kept: %s", pid, exc)
             if time.monotonic() - started < CRASH_LOOP_SECONDS and code > 0:
                 log.error("%s process %d failed at start (exit %d): stopping", role, pid, code)
                 self.exit_code = 1
@@ -237,7 +244,7 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
         else:
             s3_sock.close()
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            Collector(registry)  # type: ignore[no-untyped-call]
             job = Role(
                 admin_fd=admin_sock.detach(),
                 serve_s3=False,

@@ -13,6 +13,7 @@ that, which is why this module imports neither the server nor the metrics.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import math
 import os
 import shutil
@@ -24,6 +25,11 @@ from s3proxy.config import LocalStoreConfig, Settings
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_PREFIX = "s3proxy-metrics-"
+OWNER_LOCK = ".owner.lock"
+"""Not a ``*.db`` name: prometheus_client's collector never reads it."""
+_OWNER: int | None = None
+"""The descriptor holding this server's directory lock, open for the process's life."""
 
 
 def cgroup_cpu_limit(cpu_max: str) -> int | None:
@@ -74,7 +80,9 @@ def prepare_metrics(workers: int) -> bool:
         return "prometheus_client" not in sys.modules or multiprocess_metrics_active()
     if "prometheus_client" in sys.modules:
         return False
-    directory = tempfile.mkdtemp(prefix="s3proxy-metrics-")
+    temp = Path(tempfile.gettempdir())
+    remove_stale_metrics(temp)
+    directory = _owned_directory(temp)
     os.environ[METRICS_DIR_ENV] = directory
     owner = os.getpid()
     # Only the process that made the directory removes it (workers are forked and exit with
@@ -86,6 +94,44 @@ def prepare_metrics(workers: int) -> bool:
 
     atexit.register(remove)
     return True
+
+
+def remove_stale_metrics(temp: Path) -> None:
+    """Remove the metrics directories in ``temp`` of servers no longer running. A server
+    killed with SIGKILL (a container's cgroup OOM kill, a grace period overrun) never removed
+    its directory, and a container restarted in the same pod keeps its ``emptyDir``: each such
+    restart left every process's files there until the pod was evicted for its size.
+
+    A server holds an exclusive lock on its directory's :data:`OWNER_LOCK` for its life (the
+    workers inherit it, and die with the server), so a lock that can be taken marks a stale
+    directory, whatever pid namespace the server ran in. A directory without that file (made
+    by an older version) is left alone."""
+    for entry in temp.glob(f"{METRICS_PREFIX}*"):
+        try:
+            lock = os.open(entry / OWNER_LOCK, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its server runs
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            os.close(lock)
+
+
+def _owned_directory(temp: Path) -> str:
+    """A new metrics directory in ``temp``, locked by this process (:func:`remove_stale_metrics`).
+    Made under another name and renamed once locked, so that no server starting meanwhile
+    finds it unlocked."""
+    global _OWNER
+    scratch = Path(tempfile.mkdtemp(prefix="s3proxy-starting-", dir=temp))
+    _OWNER = os.open(scratch / OWNER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(_OWNER, fcntl.LOCK_EX)
+    directory = temp / f"{METRICS_PREFIX}{scratch.name.removeprefix('s3proxy-starting-')}"
+    scratch.rename(directory)
+    return str(directory)
 
 
 def multiprocess_metrics_active() -> bool:
