@@ -121,3 +121,28 @@ drain_delay s3proxy keeps serving after SIGTERM, then shutdown_timeout for in-fl
 {{- define "s3proxy.terminationGracePeriodSeconds" -}}
 {{- add (include "s3proxy.drainDelay" . | int) (include "s3proxy.shutdownTimeout" . | int) (int .Values.lifecycle.preStopSleepSeconds) (int .Values.lifecycle.extraGraceSeconds) }}
 {{- end }}
+
+{{/* Processes serving the S3 port, as s3proxy counts them for `server.workers: auto`: the
+container's CPU limit rounded up; 16 when there is none (the node's CPUs are unknown here). */}}
+{{- define "s3proxy.workers" -}}
+{{- $server := default dict .Values.config.server }}
+{{- $workers := toString (default "auto" $server.workers) }}
+{{- if ne $workers "auto" }}{{ int $workers }}
+{{- else }}
+{{- $cpu := toString (dig "limits" "cpu" "" (default dict .Values.resources)) }}
+{{- if eq $cpu "" }}16
+{{- else if hasSuffix "m" $cpu }}{{ max 1 (ceil (divf (trimSuffix "m" $cpu | float64) 1000) | int) }}
+{{- else }}{{ max 1 (ceil (float64 $cpu) | int) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The /tmp emptyDir's sizeLimit: tmp.sizeLimit, else room for every process's metrics files
+(values.yaml `tmp`). */}}
+{{- define "s3proxy.tmpSizeLimit" -}}
+{{- if .Values.tmp.sizeLimit }}{{ .Values.tmp.sizeLimit }}
+{{- else }}
+{{- $processes := add (include "s3proxy.workers" . | int) 2 }}
+{{- printf "%dMi" (add 32 (mul $processes (int .Values.tmp.metricsMiPerProcess))) }}
+{{- end }}
+{{- end }}
