@@ -85,7 +85,10 @@ class Gateway:
         }
         owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
         default = settings.server.limits
+        previous = self.runtime.storages if hasattr(self, "runtime") else {}
         for name, storage in storages.items():
+            if name in previous:  # a reload: creations in flight keep their turns
+                storage.buckets.keep_creation_turns(previous[name].buckets)
             cap = settings.tenants[name].limits.max_buckets
             storage.buckets.max_buckets = default.max_buckets if cap is None else cap
             storage.buckets.creation_wait = default.max_wait

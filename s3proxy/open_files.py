@@ -22,6 +22,8 @@ import contextlib
 import logging
 import resource
 
+from s3proxy.config import ServerConfig
+
 log = logging.getLogger(__name__)
 
 RESERVED_FILES = 64
@@ -48,12 +50,18 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-def connection_bounds(total: int, per_client: int, open_files: int) -> tuple[int, int]:
+def connection_bounds(
+    total: int, per_client: int, open_files: int, *, configured: bool = True
+) -> tuple[int, int]:
     """``(total, per_client)`` client connections, as configured but at most what
-    ``open_files`` descriptors leave for them (see the module's docstring)."""
+    ``open_files`` descriptors leave for them (see the module's docstring).
+
+    Only a ``total`` the operator set (``configured``) is warned about when it cannot be kept:
+    the default (10,000) is "as many as the limit leaves", and a box whose limit is 20,000 (a
+    common hard limit) warned at every start of every worker about a value nobody chose."""
     usable = max(open_files // 2 - RESERVED_FILES, 1)
     if total > usable:
-        log.warning(
+        (log.warning if configured else log.info)(
             "server.max_client_connections=%d is above what the open-file limit (%d) leaves "
             "for client connections: at most %d are accepted (raise the limit: ulimit -n, "
             "systemd LimitNOFILE)",
@@ -63,3 +71,14 @@ def connection_bounds(total: int, per_client: int, open_files: int) -> tuple[int
         )
         total = usable
     return total, min(per_client, total)
+
+
+def server_bounds(server: ServerConfig, open_files: int) -> tuple[int, int]:
+    """:func:`connection_bounds` for ``server``'s settings: a warning only for a
+    ``max_client_connections`` written in the configuration."""
+    return connection_bounds(
+        server.max_client_connections,
+        server.max_connections_per_client,
+        open_files,
+        configured="max_client_connections" in server.model_fields_set,
+    )

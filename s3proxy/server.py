@@ -38,7 +38,7 @@ from s3proxy.connections import install as bound_connections
 from s3proxy.connections import install_admin as bound_admin_connections
 from s3proxy.gateway import Gateway
 from s3proxy.logs import configure_logging, flush_logs
-from s3proxy.open_files import connection_bounds, raise_open_file_limit
+from s3proxy.open_files import raise_open_file_limit, server_bounds
 from s3proxy.tls_front import handshake_timeout
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
@@ -225,13 +225,7 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     servers = []
     if s3_app is not None:
         server = settings.server
-        counts = ConnectionCounts(
-            *connection_bounds(
-                server.max_client_connections,
-                server.max_connections_per_client,
-                raise_open_file_limit(),
-            )
-        )
+        counts = ConnectionCounts(*server_bounds(server, raise_open_file_limit()))
         if server.engine == "uvicorn":  # imported only when chosen
             from s3proxy import uvicorn_engine
 

@@ -124,6 +124,12 @@ class BucketRegistry:
         self.creation_wait = 1.0
         """Set by the gateway from ``server.limits.max_wait``."""
 
+    def keep_creation_turns(self, previous: BucketRegistry) -> None:
+        """Take ``previous``'s creation gate: a SIGHUP reload builds the tenant a new registry,
+        and a CreateBucket still in flight through the old one must take turns with those that
+        arrive after the reload, or both could pass the cap's count."""
+        self._creating = previous._creating
+
     def _marker(self, bucket: str, directory: str = MARKER_DIR) -> tuple[Backend, str, str]:
         """(backend, upstream bucket, key) of ``bucket``'s marker, or of its tombstone."""
         home = self.tenant.home

@@ -248,8 +248,18 @@ def _env_value(name: str, raw: str, tp: Any) -> Any:
         return parse_yaml_value(raw)
     except RefusedYaml as exc:  # a duplicate key, an alias bomb: never "the last one wins"
         raise ConfigError(f"{name}: {exc.problem}") from None
-    except yaml.YAMLError:
-        return raw
+    except yaml.YAMLError as exc:
+        if _unwrap(tp) is None or not _is_section(tp):
+            return raw  # a scalar: pydantic names the type it wanted
+        # A list or mapping cannot be the raw text: say what is wrong with the YAML (never
+        # str(exc), which quotes the value, maybe a secret), not "should be a valid list".
+        mark = getattr(exc, "problem_mark", None)
+        where = ""
+        if mark is not None:
+            line = f"line {mark.line + 1}, " if mark.line else ""
+            where = f" at {line}column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
