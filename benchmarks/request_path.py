@@ -16,6 +16,10 @@ child processes that import s3proxy from their tree, alternating. Usage:
 
     python -m benchmarks.request_path [--requests 2000] [--rounds 5] [--profile get]
     python -m benchmarks.request_path --a-tree /tmp/base --b-tree . [--rounds 8]
+
+``--backend s3`` keeps the real S3 backend and answers its upstream requests in process
+(:mod:`benchmarks.scripted_upstream`): the S3 backend's own CPU per request is then counted
+too (signing, the headers it stores and reads back), no socket or HTTP parsing.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 _TREE = os.environ.get("REQUEST_PATH_TREE")
-sys.path.insert(0, _TREE or str(REPO))  # the checkout whose s3proxy is measured
+sys.path.insert(0, str(REPO))  # this checkout's benchmarks, whatever tree is measured
 
-from benchmarks import loadgen  # noqa: E402
+from benchmarks import loadgen, scripted_upstream  # noqa: E402
 from benchmarks.loadgen import Target  # noqa: E402
+
+if _TREE:  # the checkout whose s3proxy is measured (imported only from here on)
+    sys.path.insert(0, _TREE)
 
 AK, SK = "AKREQUESTPATH0000001", "request-path-bench-secret-0123"
 BUCKET = "bench"
@@ -184,9 +191,11 @@ async def _call(app: Any, scope: dict[str, Any], body: bytes) -> int:
 
 
 class Bench:
-    """One gateway over a MemoryBackend, with the bucket made and the keys written."""
+    """One gateway over a MemoryBackend (``backend`` "memory") or over the real S3 backend
+    answered by :mod:`benchmarks.scripted_upstream` ("s3"), with the bucket made and the keys
+    written."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "memory") -> None:
         import logging
 
         from s3proxy.app import Gateway, S3App
@@ -197,13 +206,18 @@ class Bench:
         handler = logging.getLogger().handlers[0]
         handler.setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
         self.gateway = Gateway(settings)
-        self._replaced = self.gateway.backends["u"]
-        stub: Any = MemoryBackend()
-        self.gateway.backends["u"] = stub  # the storages hold this very dict
+        self._replaced: Any = None
+        if backend == "s3":
+            scripted_upstream.install(self.gateway.backends["u"], ("home",))
+        else:
+            self._replaced = self.gateway.backends["u"]
+            stub: Any = MemoryBackend()
+            self.gateway.backends["u"] = stub  # the storages hold this very dict
         self.app = S3App(self.gateway)
 
     async def setup(self) -> None:
-        await self._replaced.close()
+        if self._replaced is not None:
+            await self._replaced.close()
         target = Target("proxy", f"http://{HOST}", AK, SK, BUCKET)
         head, _ = loadgen.request_bytes(target, "PUT", None)
         scope, body = _scope(head)
@@ -223,9 +237,9 @@ class Bench:
 
 
 async def _measure(
-    kinds: list[str], count: int, rounds: int, profile: str | None
+    kinds: list[str], count: int, rounds: int, profile: str | None, backend: str = "memory"
 ) -> dict[str, list[float]]:
-    bench = Bench()
+    bench = Bench(backend)
     await bench.setup()
     prepared = {kind: _requests(kind, count) for kind in kinds}
     for kind in kinds:  # warm-up: caches, first-use imports
@@ -245,20 +259,22 @@ async def _measure(
     return results
 
 
-def _child(tree: Path, kinds: list[str], count: int) -> dict[str, float]:
+def _child(tree: Path, kinds: list[str], count: int, backend: str) -> dict[str, float]:
     """One round under ``tree``, in a fresh process (its own imports and caches)."""
     env = {**os.environ, "REQUEST_PATH_TREE": str(tree.resolve())}
     command = [sys.executable, str(Path(__file__).resolve()), "--json", "--rounds", "1"]
-    command += ["--requests", str(count), "--kinds", ",".join(kinds)]
+    command += ["--requests", str(count), "--kinds", ",".join(kinds), "--backend", backend]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     return {kind: values[0] for kind, values in json.loads(out).items()}
 
 
-def _ab(a_tree: Path, b_tree: Path, kinds: list[str], count: int, rounds: int) -> None:
+def _ab(
+    a_tree: Path, b_tree: Path, kinds: list[str], count: int, rounds: int, backend: str
+) -> None:
     pairs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
     for index in range(rounds):
         order = [("A", a_tree), ("B", b_tree)] if index % 2 == 0 else [("B", b_tree), ("A", a_tree)]
-        got = {name: _child(tree, kinds, count) for name, tree in order}
+        got = {name: _child(tree, kinds, count, backend) for name, tree in order}
         for kind in kinds:
             pairs[kind].append((got["A"][kind], got["B"][kind]))
         print(
@@ -283,11 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=KINDS, help="cProfile one more round of this kind")
     parser.add_argument("--a-tree", type=Path)
     parser.add_argument("--b-tree", type=Path)
+    parser.add_argument(
+        "--backend",
+        choices=("memory", "s3"),
+        default="memory",
+        help="memory: a dict behind the Backend interface; s3: the S3 backend, its pool scripted",
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     kinds = [kind for kind in args.kinds.split(",") if kind]
     if args.a_tree or args.b_tree:
-        _ab(args.a_tree or REPO, args.b_tree or REPO, kinds, args.requests, args.rounds)
+        a_tree, b_tree = args.a_tree or REPO, args.b_tree or REPO
+        _ab(a_tree, b_tree, kinds, args.requests, args.rounds, args.backend)
         return 0
     try:
         import uvloop
@@ -295,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - the engine's loop when the platform has it
         runner = asyncio.run
-    results = runner(_measure(kinds, args.requests, args.rounds, args.profile))
+    results = runner(_measure(kinds, args.requests, args.rounds, args.profile, args.backend))
     if args.json:
         print(json.dumps(results))
         return 0
