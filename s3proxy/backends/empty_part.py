@@ -7,45 +7,39 @@ objects by parts (the AWS SDKs' multipart downloads ask for part 1 first) failed
 object, directory markers included. On that answer alone the read is asked again without the
 part number: an empty object that is not a multipart one is its own part 1; anything else keeps
 the upstream's 416.
+
+The S3 backend's HEAD and GET call :func:`whole_if_empty` on a 416 to a ``part_number`` of 1
+only: every other read pays one comparison (a wrapper around every read cost a call each,
+BENCHMARKS.md "Wave 16 G").
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
 from s3proxy.errors import S3Error
 from s3proxy.model import GetObjectOutput, ObjectInfo
 
-Read = TypeVar("Read", bound=Callable[..., Awaitable[Any]])
+Answer = TypeVar("Answer", GetObjectOutput, ObjectInfo)
 
 NOT_SATISFIABLE = 416
 
 
-def part_one_of_nothing(position: int) -> Callable[[Read], Read]:
-    """Decorate a HEAD or GET whose ``part_number`` is argument ``position`` (``self`` is 0)
-    or a keyword: a part 1 the upstream refuses 416 is the whole object's answer when that
-    object is empty and plain."""
-
-    def decorate(read: Read) -> Read:
-        @functools.wraps(read)
-        async def served(*args: Any, **kwargs: Any) -> Any:
-            part = kwargs.get("part_number", args[position] if len(args) > position else None)
-            try:
-                return await read(*args, **kwargs)
-            except S3Error as error:
-                if part != 1 or error.status != NOT_SATISFIABLE:
-                    raise
-                whole = {name: value for name, value in kwargs.items() if name != "part_number"}
-                answer = await read(*args[:position], **whole)
-                info: ObjectInfo = answer.info if isinstance(answer, GetObjectOutput) else answer
-                if info.size == 0 and "-" not in info.etag:
-                    return answer
-                if isinstance(answer, GetObjectOutput):
-                    await answer.aclose()
-                raise error from None
-
-        return cast(Read, served)
-
-    return decorate
+async def whole_if_empty(status: Awaitable[None], whole: Callable[[], Awaitable[Answer]]) -> Answer:
+    """After part 1's 416: ``status`` raises its error (the read's own status check of that
+    answer), and ``whole()``, the same read without the part number, is the answer when that
+    object is empty and plain; else the upstream's error stands, as for any other read."""
+    try:
+        await status
+    except S3Error as error:
+        if error.status != NOT_SATISFIABLE:
+            raise
+        answer = await whole()
+        info: ObjectInfo = answer.info if isinstance(answer, GetObjectOutput) else answer
+        if info.size == 0 and "-" not in info.etag:
+            return answer
+        if isinstance(answer, GetObjectOutput):
+            await answer.aclose()
+        raise error from None
+    raise AssertionError("a 416 is an error")  # pragma: no cover - the status check raised

@@ -24,7 +24,7 @@ from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.base import NotReady
-from s3proxy.backends.empty_part import part_one_of_nothing
+from s3proxy.backends.empty_part import NOT_SATISFIABLE, whole_if_empty
 from s3proxy.backends.s3_multipart import S3MultipartMixin, part_query, part_range_of
 from s3proxy.backends.s3_tagging import S3TaggingMixin
 from s3proxy.backends.s3_transport import BODY_ERRORS, S3Transport
@@ -155,7 +155,6 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
             raise _unreadable("PUT", response)  # HTML page, a cache) says nothing was stored
         return PutObjectOutput(etag=etag)
 
-    @part_one_of_nothing(5)
     async def head_object(
         self,
         bucket: str,
@@ -166,6 +165,9 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
     ) -> ObjectInfo:
         headers = read_headers(conditions, checksum_mode)
         response = await self._send("HEAD", bucket, key, headers, query=part_query(part_number))
+        if response.status == NOT_SATISFIABLE and part_number == 1:  # SeaweedFS: .empty_part
+            whole = partial(self.head_object, bucket, key, conditions, checksum_mode)
+            return await whole_if_empty(_encrypted_read_status(self, response, conditions), whole)
         await _encrypted_read_status(self, response, conditions)
         response.release()
         sse.check_read(response.headers, conditions.customer_key)
@@ -176,7 +178,6 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         info = object_info(response.headers, part_range[2] if part_range else length)
         return dataclasses.replace(info, part_range=part_range)
 
-    @part_one_of_nothing(6)
     async def get_object(
         self,
         bucket: str,
@@ -190,6 +191,9 @@ class S3Upstream(S3MultipartMixin, S3TaggingMixin, S3Transport):
         if byte_range is not None:
             headers["range"] = byte_range.header()
         response = await self._send("GET", bucket, key, headers, query=part_query(part_number))
+        if response.status == NOT_SATISFIABLE and part_number == 1:  # SeaweedFS: .empty_part
+            whole = partial(self.get_object, bucket, key, byte_range, conditions, checksum_mode)
+            return await whole_if_empty(_encrypted_read_status(self, response, conditions), whole)
         await _encrypted_read_status(self, response, conditions)
         try:
             sse.check_read(response.headers, conditions.customer_key)
