@@ -28,6 +28,7 @@ from typing import Literal
 
 from s3proxy import keycodec
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.quick_init import quick_init
 
 MAX_KEY_BYTES = 1024
 SHARD_COUNTS = {1: 0, 16: 1, 256: 2, 4096: 3}
@@ -54,6 +55,7 @@ class TenantLayout:
     buckets: Mapping[str, UpstreamRoot] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class UpstreamLocation:
     upstream: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from s3proxy.quick_init import quick_init
+
 Body = AsyncIterator[bytes]
 """A request or response body: bounded chunks, consumed once."""
 
@@ -52,6 +54,7 @@ def without_aws_chunked(encoding: str) -> str | None:
     return ",".join(kept).strip() or None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ObjectAttributes:
     """What a client sets on PUT and reads back on GET/HEAD, byte-for-byte.
@@ -64,6 +67,7 @@ class ObjectAttributes:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class WriteConditions:
     """Conditional PUT, passed to the backend so the check and the write are one atomic step."""
@@ -91,6 +95,7 @@ class Encryption:
     customer_key: CustomerKey | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReadConditions:
     """Conditional GET/HEAD headers, passed through as the client sent them."""
@@ -125,6 +130,7 @@ class ByteRange:
         return f"bytes={self.start}-{self.end}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PutObjectInput:
     bucket: str
@@ -157,6 +163,7 @@ class PutObjectOutput:
     etag: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ObjectInfo:
     """An object's stored state as GET/HEAD report it."""

@@ -18,8 +18,10 @@ from urllib.parse import quote, unquote_to_bytes
 
 from s3proxy.auth.sigv4 import join_headers
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.quick_init import quick_init
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class S3Request:
     method: str

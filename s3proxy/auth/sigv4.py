@@ -29,6 +29,7 @@ from s3proxy.auth.canonical import canonical_request as canonical_request
 from s3proxy.auth.canonical import canonical_uri as canonical_uri
 from s3proxy.auth.canonical import trim_header_value
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.quick_init import quick_init
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SIGV4A = "AWS4-ECDSA-P256-SHA256"
@@ -53,6 +54,7 @@ _NOT_SIGNED = "There were headers present in the request which were not signed"
 _NO_DATE = "AWS authentication requires a valid Date or x-amz-date header"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Credential:
     access_key: str
@@ -66,6 +68,7 @@ class Credential:
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class AuthorizationHeader:
     credential: Credential
@@ -74,6 +77,7 @@ class AuthorizationHeader:
     signature: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class VerifiedSigV4:
     access_key: str

@@ -12,10 +12,12 @@ from s3proxy.config import ServerConfig
 from s3proxy.grants import Grants
 from s3proxy.operations import Operation
 from s3proxy.owner import Owner
+from s3proxy.quick_init import quick_init
 from s3proxy.request import S3Request
 from s3proxy.responses import S3Response
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     request: S3Request
