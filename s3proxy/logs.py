@@ -31,9 +31,21 @@ TRANSPORT_NOISE = ("socket.send() raised exception.",)
 """asyncio's per-write messages for a connection the peer closed (selector_events.py)."""
 
 
-_to_json = json.JSONEncoder(separators=(",", ":")).encode
-"""``json.dumps(value, separators=(",", ":"))`` without building an encoder per call (dumps
-reuses its own only with default arguments): the same text, ~2 µs less per access line."""
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+_ENCODE = _C_ENCODER and _C_ENCODER(  # its arguments as JSONEncoder.iterencode passes them
+    None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+)
+
+
+def _to_json(value: Any) -> str:
+    """``json.dumps(value, separators=(",", ":"))`` without building an encoder per call (dumps
+    reuses its own only with default arguments; ``JSONEncoder.encode`` builds its C encoder on
+    each call, and its map of objects seen): the same text, ~3 µs less per access line than
+    ``dumps``. No check for cycles: a log entry is a flat dict of strings and numbers."""
+    if _ENCODE is None:  # pragma: no cover - CPython has the C encoder
+        return _ENCODER.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 def timestamp(seconds: float | None = None) -> str:

@@ -25,6 +25,8 @@ from s3proxy.request import S3Request
 
 
 class Target(enum.Enum):
+    __hash__ = object.__hash__  # see Operation
+
     SERVICE = "service"
     BUCKET = "bucket"
     OBJECT = "object"
@@ -32,6 +34,11 @@ class Target(enum.Enum):
 
 class Operation(enum.Enum):
     """AWS operation names, and the two refusals."""
+
+    __hash__ = object.__hash__
+    """Members are singletons compared by identity: hashed by it too, in C. Enum's own hash is
+    a Python call (the name's hash), and each request looks its operation up several times
+    (handler table, refusal and copy sets, metrics)."""
 
     ListBuckets = "ListBuckets"
     CreateBucket = "CreateBucket"
@@ -315,13 +322,18 @@ def _parameters(request: S3Request) -> list[str]:
 
 
 def _matches(rule: Rule, request: S3Request, subresource: str | None, named: list[str]) -> bool:
+    """Plain loops, not ``all()`` over generators: a request tries up to four rules (a PUT of
+    an object: UploadPartCopy, UploadPart, CopyObject, then PutObject)."""
+    if rule.subresource != subresource:
+        return False
     query = request.query
-    return (
-        rule.subresource == subresource
-        and all(name in query for name in rule.required)
-        and all(rule.takes(name) for name in named)
-        and (rule.header is None or rule.header in request.header_map)
-    )
+    for name in rule.required:
+        if name not in query:
+            return False
+    for name in named:
+        if not rule.takes(name):
+            return False
+    return rule.header is None or rule.header in request.header_map
 
 
 def resolve(request: S3Request) -> Operation:
