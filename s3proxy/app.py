@@ -233,7 +233,8 @@ class S3App:
                 response = await handler(context)
             except S3Error as error:  # not the caller's bucket? Another tenant may grant it
                 copy_charge.refund_refused(error)  # a refused copy's bytes given back
-                response = await granted_reads.serve(context, error, runtime, entry)
+                with copy_charge.refunding():  # and a granted copy's (copied again there)
+                    response = await granted_reads.serve(context, error, runtime, entry)
         except BaseException:
             gate.leave()
             raise

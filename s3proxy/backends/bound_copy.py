@@ -31,7 +31,7 @@ from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
 from s3proxy.conditions import any_condition, copy_source_failed, sent_source_conditions
-from s3proxy.copy_charge import charge_copy, debt_paid
+from s3proxy.copy_charge import charge_copy, debt_paid, handed_over
 from s3proxy.copy_errors import naming_the_source
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamLocation
@@ -70,6 +70,7 @@ async def checked_copy(
     ``usage``. ``same``: both ends share an upstream."""
     asked = request.source_conditions
     read = ReadConditions(customer_key=asked.customer_key)
+    copy = _handed_over(copy)
 
     async def head() -> ObjectInfo:
         with naming_the_source(client_key):
@@ -121,6 +122,17 @@ async def checked_copy(
     return await bound_tries(
         bound, lambda: book.copied_from(scopes, target, head, bound_copy, binds)
     )
+
+
+def _handed_over(copy: Copy) -> Copy:
+    """``copy``, the copy handed to its store (:func:`~s3proxy.copy_charge.handed_over`): its
+    target's refusals (its own ``If-None-Match: *``) may come after the work, and keep its
+    charge, as does anything after the copy is made."""
+
+    async def sent(request: CopyObjectInput, same: bool, sums: CopyChecksum) -> CopyObjectOutput:
+        return await handed_over(copy(request, same, sums))
+
+    return sent
 
 
 async def bound_tries(bound: list[str], attempt: Callable[[], Awaitable[R]]) -> R:

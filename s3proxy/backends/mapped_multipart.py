@@ -30,7 +30,7 @@ from s3proxy.backends.upload_records import (
     refuse_unrecorded,
 )
 from s3proxy.completion import latest_parts
-from s3proxy.copy_charge import charge_copy, charging
+from s3proxy.copy_charge import charge_copy, charging, handed_over
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import absent_if_unstorable
 from s3proxy.listing import ListQuery
@@ -166,9 +166,9 @@ class MappedUploads(MappedCompletion):
         )
 
         async def copy(sent: UploadPartCopyInput = upstream) -> CopyObjectOutput:
-            if source.upstream == target.upstream:
-                return await backend.upload_part_copy(sent)
-            return await copy_part_through(source_backend, backend, sent)
+            if source.upstream == target.upstream:  # its refusals may come after the work
+                return await handed_over(backend.upload_part_copy(sent))
+            return await handed_over(copy_part_through(source_backend, backend, sent))
 
         usage = self._storage.usage_book(scopes, backend) if scopes else None
         if usage is not None and request.source_range is None:  # bound to its source's HEAD
