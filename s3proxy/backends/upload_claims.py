@@ -19,16 +19,20 @@ more for each Complete and abort there (and a HEAD of the claim for one that wai
 
 **A claim left by a process that died holding it** (since wave 16). Each claim holds a random
 token, so its ETag names its holder alone. A waiter HEADs the claim it meets (its ETag and
-Last-Modified); one still the same :data:`PATIENCE` seconds later was held all that time by no
-live Complete or abort, and is removed by a DELETE under ``If-Match`` its ETag (only where the
+Last-Modified); one still the same :data:`PATIENCE` seconds later is taken for a dead holder's
+(a live Complete or abort slower than that loses it too: the same window after which a waiter
+went on unclaimed before), and is removed by a DELETE under ``If-Match`` its ETag (only where the
 upstream refuses a delete whose ``If-Match`` fails, :mod:`.conditional_deletes`): a claim taken
 since, by anyone, has another ETag and stays. The waiter then takes the claim and goes on as
 usual. Before, the claim was ignored (both might free the parts) and never removed, so every
 later Complete or abort of that upload waited 30 s. A claim that changed meanwhile is a live
 holder's, waited for anew; after :data:`PATIENCE` x :data:`ROUNDS` in all, or after
 :data:`PATIENCE` where the upstream cannot delete bound to an ETag, the waiter goes on
-unclaimed, as before. A holder removes its own claim bound to its ETag too: one so slow that
-a waiter took its claim for a dead one's leaves the waiter's.
+unclaimed, as before; so does one that cannot read the claim (its HEAD fails) or learn whether
+the upstream deletes bound (the ``.delete-probe`` fails), rather than failing the client's
+request. A holder removes its own claim bound to its ETag too: one so slow that a waiter took
+its claim for a dead one's leaves the waiter's; where the upstream refuses the header (a 4xx,
+or S3's 501 NotImplemented) it sends a plain DELETE.
 An older replica
 (wave 15) writes empty claims, all with one ETag: it reads a new claim as it reads its own
 (it never reads the body), and one of its claims left behind is removed the same way, its
@@ -131,15 +135,22 @@ async def claimed(
 async def _release(keeper: Backend, bucket: str, key: str, etag: str) -> None:
     """Remove this holder's claim, bound to its ETag: a holder so slow that a waiter took its
     claim for a dead one's (412 or 404 now) leaves the waiter's. An upstream that refuses the
-    header (another 4xx) gets a plain DELETE, as before wave 16; one that ignores it deletes."""
+    header (another 4xx, or 501 NotImplemented, S3's answer to a header whose function it does
+    not carry out) gets a plain DELETE, as before wave 16; one that ignores it deletes. Raises
+    only on those two answers and on another 5xx (unreachable: the claim is left behind)."""
     if etag and isinstance(keeper, MatchingDeletes):
         try:
             await keeper.delete_matching(bucket, key, etag)
             return
         except S3Error as error:
-            if error.code in RACED or error.code is S3ErrorCode.NoSuchKey or error.status >= 500:
+            if error.code in RACED or error.code is S3ErrorCode.NoSuchKey or _failed(error):
                 raise
     await keeper.delete_object(bucket, key)
+
+
+def _failed(error: S3Error) -> bool:
+    """An upstream's failure (a 5xx), not its refusal of the header (501 NotImplemented)."""
+    return error.status >= 500 and error.code is not S3ErrorCode.NotImplemented
 
 
 Seen = tuple[str, str]
@@ -155,6 +166,8 @@ class Waiting:
         self._seen: Seen | None = None
         self._since = 0.0
         self._rounds = ROUNDS
+        self._blind = False
+        """The claim cannot be read or removed here: waited for, as before wave 16."""
 
     def out_of_time(self, delay: float) -> bool:
         return time.monotonic() + delay > self._started + PATIENCE * self._rounds
@@ -164,8 +177,16 @@ class Waiting:
         and once it has been met for :data:`PATIENCE` seconds; still the same then, it is
         deleted bound to its ETag (another taken since stays). False otherwise."""
         now = time.monotonic()
-        if self._seen is not None and now - self._since < PATIENCE:
+        if self._blind or (self._seen is not None and now - self._since < PATIENCE):
             return False
+        try:
+            return await self._removed(now)
+        except S3Error as error:  # the claim's HEAD, or the .delete-probe, failed
+            log.warning("quotas: an upload claim not checked (%s): waited for", error.code.name)
+            self._blind, self._rounds = True, 1  # go on unclaimed after PATIENCE, as before
+            return False
+
+    async def _removed(self, now: float) -> bool:
         seen = await self._read()
         if seen is None:  # released (or being written, 409): try again after the poll
             self._seen = None
@@ -177,10 +198,12 @@ class Waiting:
         if not isinstance(keeper, MatchingDeletes) or not await deletes_bound(keeper, self._home):
             self._rounds = 1  # nothing removes it: go on unclaimed now, as before wave 16
             return False
-        with contextlib.suppress(S3Error):  # 412 / 404: taken again, or removed by another
-            await keeper.delete_matching(self._home.bucket, self._key, seen[0])
-        log.warning("quotas: an upload claim unchanged for %.0f s removed (dead holder)", PATIENCE)
         self._seen = None
+        try:
+            await keeper.delete_matching(self._home.bucket, self._key, seen[0])
+        except S3Error:  # 412 / 404: taken again, or removed by another; or failed: try again
+            return True
+        log.warning("quotas: an upload claim unchanged for %.0f s removed (dead holder)", PATIENCE)
         return True
 
     async def _read(self) -> Seen | None:
