@@ -63,6 +63,14 @@ look-up of a granted foreign read (:mod:`s3proxy.granted_reads`) need not ask th
 home a second time (absences are not cached)."""
 
 
+HAND_OVER = 10
+"""A tenant's CreateBucket waits for the one before it ``HAND_OVER`` x ``limits.max_wait`` (10 s
+by default) before it takes the home for hung: a creation through a working home can take
+longer than ``max_wait`` (the cap's count lists up to 10,000 markers, one request per 1,000, on
+a loaded upstream), and was refused 503 SlowDown for it (wave 16 E's bound of one ``max_wait``);
+a home that does not answer held the turn for its read timeout (300 s)."""
+
+
 def check_bucket_name(name: str) -> None:
     """S3's general-purpose bucket naming rules → InvalidBucketName."""
     reserved = name.startswith("amzn-s3-demo-") or name.endswith(_LATER_RESERVED)
@@ -118,9 +126,9 @@ class BucketRegistry:
         pass the cap's count (:meth:`_check_cap`). A gate, not a lock: the one holding it waits
         on the tenant's home, and a home that does not answer held it for the upstream's read
         timeout (300 s), queueing every CreateBucket of the tenant behind it, each holding a
-        request slot. A waiter waits on while creations finish within ``creation_wait`` of
-        each other (10 of them at most, as an expensive slot's waiter: s3proxy.limits.Gate),
-        else gets 503 SlowDown with ``Retry-After``."""
+        request slot. A waiter waits on while creations finish within :data:`HAND_OVER` x
+        ``creation_wait`` of each other (10 of them at most, as an expensive slot's waiter:
+        s3proxy.limits.Gate), else gets 503 SlowDown with ``Retry-After``."""
         self.creation_wait = 1.0
         """Set by the gateway from ``server.limits.max_wait``."""
 
@@ -246,7 +254,7 @@ class BucketRegistry:
         # on upstreams that ignore If-None-Match, outside a race.
         if await self.exists(bucket):
             raise S3Error(S3ErrorCode.BucketAlreadyOwnedByYou, BucketName=bucket)
-        await self._creating.enter(self.creation_wait)
+        await self._creating.enter(self.creation_wait * HAND_OVER)
         try:
             await self._check_cap(bucket)
             if clear is not None:
