@@ -152,7 +152,7 @@ def _format_errors(exc: ValidationError) -> str:
         loc = tuple(error["loc"])
         ctx = error.get("ctx") or {}
         message = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
-        if loc and isinstance(loc[-1], str) and loc[-1].startswith(_UNION_MEMBERS):
+        if loc and _names_a_member(loc):
             path = _dotted(loc[:-1])
             if path in branches:
                 index = branches[path]
@@ -165,9 +165,33 @@ def _format_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-_UNION_MEMBERS = ("constrained-", "literal[")
-"""How pydantic names a union's members in an error's location (``Annotated[int, Field(ge=1)]``,
-``Literal[...]``): the unions of the settings are of these."""
+def _names_a_member(loc: tuple[int | str, ...]) -> bool:
+    """Whether ``loc`` ends in a union member's name under a field of the settings that is a
+    union of plain types (``server.workers``), found by walking the model: by its name alone
+    (``constrained-…``, ``literal[…]``) a tenant or an upstream named so was folded too."""
+    tp: Any = Settings
+    for part in loc[:-1]:
+        tp = _member(tp, part) or _child(tp, str(part))
+        if tp is None:
+            return False
+    tp = _unwrap(tp)
+    if get_origin(tp) not in (Union, types.UnionType):
+        return False
+    members = [_unwrap(arg) for arg in get_args(tp)]
+    return not any(isinstance(member, type) and issubclass(member, BaseModel) for member in members)
+
+
+def _member(tp: Any, part: int | str) -> Any:
+    """The member of the tagged union ``tp`` (the upstream types) whose tag is ``part``."""
+    tp = _unwrap(tp)
+    if get_origin(tp) not in (Union, types.UnionType):
+        return None
+    for arg in get_args(tp):
+        if get_origin(arg) is Annotated and any(
+            getattr(meta, "tag", None) == part for meta in get_args(arg)[1:]
+        ):
+            return get_args(arg)[0]
+    return None
 
 
 def _dotted(loc: tuple[int | str, ...] | list[int | str]) -> str:
