@@ -189,6 +189,7 @@ SSE_C = _ops(
     Operation.PutObject,
     Operation.GetObject,
     Operation.HeadObject,
+    Operation.GetObjectAttributes,
     Operation.CopyObject,
     Operation.CreateMultipartUpload,
     Operation.UploadPart,

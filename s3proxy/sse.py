@@ -220,6 +220,10 @@ def _read_backend(storage: MappedStorage, bucket: str, key: str) -> object:
 
 
 NOT_APPLICABLE = "The encryption parameters are not applicable to this object."
+ENCRYPTED_OBJECT = (
+    "The object was stored using a form of Server Side Encryption. The correct parameters must "
+    "be provided to retrieve the object."
+)
 
 
 class KeyForPlainObject(S3Error):
@@ -321,11 +325,27 @@ def check_read(reported_headers: Mapping[str, str], key: CustomerKey | None) -> 
             raise S3Error(S3ErrorCode.InvalidRequest, NOT_APPLICABLE)
         return
     if key is None:
-        raise S3Error(
-            S3ErrorCode.InvalidRequest,
-            "The object was stored using a form of Server Side Encryption. The correct "
-            "parameters must be provided to retrieve the object.",
-        )
+        raise S3Error(S3ErrorCode.InvalidRequest, ENCRYPTED_OBJECT)
     stored_md5 = reported_headers.get(_RESPONSE_CUSTOMER_MD5)
     if stored_md5 is not None and not hmac.compare_digest(reported(stored_md5), key.key_md5):
         raise S3Error(S3ErrorCode.AccessDenied)
+
+
+def refused_read(status: int, key: CustomerKey | None, modes: frozenset[str]) -> S3Error | None:
+    """S3's answer to an upstream's refusal (``status``) of a GET or HEAD, None for any other;
+    ``modes``: what the upstream's ``sse`` setting lists.
+
+    With an SSE-C key (checked here before it was sent), a 403 (SeaweedFS) or 400 (Ceph RGW 16)
+    says the key is not the object's, not that the gateway's keys failed: 403 AccessDenied.
+    Without one, a 400 from an upstream that stores SSE-C objects says the object is one: every
+    other part of the read was checked here first. SeaweedFS 4.48 and Ceph RGW 16 answer it
+    with their own InvalidArgument ("…must provide the customer key" / "…a valid encryption
+    algorithm"), which reached clients (rclone, aws-cli) as a bare "InvalidArgument: Invalid
+    Argument"; S3 answers 400 InvalidRequest saying the object is encrypted. Copies read their
+    source this way too, so CopyObject and UploadPartCopy of it without the source's key answer
+    the same."""
+    if status in (400, 403) and key is not None:
+        return S3Error(S3ErrorCode.AccessDenied)
+    if status == 400 and "SSE-C" in modes:
+        return S3Error(S3ErrorCode.InvalidRequest, ENCRYPTED_OBJECT)
+    return None

@@ -453,12 +453,12 @@ def _unreadable(method: str, response: UpstreamResponse) -> S3Error:
 async def _encrypted_read_status(
     upstream: S3Upstream, response: UpstreamResponse, conditions: ReadConditions
 ) -> None:
-    """``_raise_for_status`` for a GET/HEAD. To a read that presented an SSE-C key (already
-    checked here), a 403 (SeaweedFS) or 400 (Ceph RGW 16) says that the key is not the
-    object's, not that the gateway's keys failed: S3's 403 AccessDenied."""
-    if response.status in (400, 403) and conditions.customer_key is not None:
+    """``_raise_for_status`` for a GET/HEAD, but an upstream's refusal of an SSE-C read is
+    answered as S3 answers it (:func:`s3proxy.sse.refused_read`)."""
+    refusal = sse.refused_read(response.status, conditions.customer_key, upstream.encryption_modes)
+    if refusal is not None:
         response.release()
-        raise S3Error(S3ErrorCode.AccessDenied)
+        raise refusal
     await upstream._raise_for_status(response)
 
 

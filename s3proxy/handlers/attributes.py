@@ -11,6 +11,9 @@ from what HeadObject already reports, so every lane answers the same way:
   ObjectParts is PartsCount alone); each part of the asked page is a ``?partNumber=`` HEAD,
   in parallel, giving its size and checksum. An upstream that cannot serve ``partNumber`` (Ceph
   RGW 16), or that reports no checksum for a part, gets 501 rather than a made-up page.
+- an SSE-C object is read with its key, as HeadObject reads it (S3 asks for the key here too):
+  the key goes on the HEAD and on each part's, and a key for a plain object, a missing or
+  wrong key get HeadObject's answers.
 
 S3's quirks kept: the ETag comes without its quotes, and a COMPOSITE checksum without its
 ``-N`` suffix.
@@ -22,14 +25,14 @@ import asyncio
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from s3proxy import expensive
+from s3proxy import expensive, sse
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
 from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
 from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.object import check_version
-from s3proxy.model import ObjectInfo, ReadConditions
+from s3proxy.model import CustomerKey, ObjectInfo, ReadConditions
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.xmlcodec import document
 
@@ -114,16 +117,21 @@ class Part:
     checksums: dict[str, str]
 
 
-async def _part(ctx: RequestContext, etag: str, number: int, limit: asyncio.Semaphore) -> Part:
+async def _part(
+    ctx: RequestContext,
+    etag: str,
+    number: int,
+    limit: asyncio.Semaphore,
+    customer_key: CustomerKey | None,
+) -> Part:
     """Part ``number`` of the object whose ETag is ``etag``: a part of an object that replaced
     it in between is never mixed into the page."""
     bucket, key = ctx.request.bucket, ctx.request.key
     assert bucket is not None and key is not None
+    conditions = ReadConditions(if_match=etag, customer_key=customer_key)
     async with limit:
         try:
-            info = await ctx.storage.head_object(
-                bucket, key, ReadConditions(if_match=etag), True, number
-            )
+            info = await ctx.storage.head_object(bucket, key, conditions, True, number)
         except S3Error as error:
             if error.code is not S3ErrorCode.PreconditionFailed:
                 raise
@@ -145,14 +153,22 @@ async def _part(ctx: RequestContext, etag: str, number: int, limit: asyncio.Sema
 
 
 async def _parts_xml(
-    ctx: RequestContext, etag: str, count: int, composite: bool, max_parts: int, marker: int
+    ctx: RequestContext,
+    etag: str,
+    count: int,
+    composite: bool,
+    max_parts: int,
+    marker: int,
+    customer_key: CustomerKey | None = None,
 ) -> str:
     if not composite:  # S3 lists the parts of an object with a COMPOSITE checksum only
         return f"<ObjectParts><PartsCount>{count}</PartsCount></ObjectParts>"
     numbers = range(marker + 1, min(count, marker + max_parts) + 1)
     limit = asyncio.Semaphore(PART_HEADS)
     async with expensive.held():  # one HEAD per part (s3proxy.expensive)
-        parts = await all_or_none(*(_part(ctx, etag, number, limit) for number in numbers))
+        parts = await all_or_none(
+            *(_part(ctx, etag, number, limit, customer_key) for number in numbers)
+        )
     truncated = marker + max_parts < count
     items = [
         f"<Part>{_checksum_elements(part.checksums)}<PartNumber>{part.number}</PartNumber>"
@@ -178,11 +194,18 @@ async def get_object_attributes(ctx: RequestContext) -> S3Response:
     max_parts = small_integer(MAX_PARTS_HEADER, header(MAX_PARTS_HEADER), DEFAULT_MAX_PARTS)
     marker = small_integer(MARKER_HEADER, header(MARKER_HEADER), 0)
     await check_version(ctx)
+    try:
+        customer_key = sse.for_object_read(
+            ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
+        )
+    except sse.KeyForPlainObject as error:
+        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
     conditions = ReadConditions(
         if_match=header("if-match"),
         if_none_match=header("if-none-match"),
         if_modified_since=usable_date(header("if-modified-since")),
         if_unmodified_since=usable_date(header("if-unmodified-since")),
+        customer_key=customer_key,
     )
     checksum_mode = "Checksum" in wanted or "ObjectParts" in wanted
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode)
@@ -201,7 +224,9 @@ async def get_object_attributes(ctx: RequestContext) -> S3Response:
     count = parts_count(info.etag)
     if "ObjectParts" in wanted and count is not None:
         composite = checksum_type == "COMPOSITE"
-        parts.append(await _parts_xml(ctx, info.etag, count, composite, max_parts, marker))
+        parts.append(
+            await _parts_xml(ctx, info.etag, count, composite, max_parts, marker, customer_key)
+        )
     if "StorageClass" in wanted:
         parts.append(f"<StorageClass>{escape(info.storage_class)}</StorageClass>")
     if "ObjectSize" in wanted:

@@ -170,6 +170,47 @@ def test_a_key_for_an_object_stored_without_one_is_refused(sse_proxy: Proxy, bac
     assert over_http == (not supports(backend, "SSE-C"))
 
 
+def attribute_key(raw: bytes) -> dict[str, str]:
+    """An SSE-C key as GetObjectAttributes takes it from botocore: base64 and its MD5 (botocore
+    encodes a raw key only for the operations it lists, GetObjectAttributes not among them)."""
+    return {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": base64.b64encode(raw).decode(),
+        "SSECustomerKeyMD5": key_md5(raw),
+    }
+
+
+def test_an_sse_c_objects_attributes_are_read_with_its_key(sse_proxy: Proxy, backend: str) -> None:
+    """ceph/s3-tests test_get_sse_c_encrypted_object_attributes (wave 16 K): S3 reads an SSE-C
+    object's attributes only with its key, sent as on HeadObject; the gateway answered the key
+    headers 501 there, so such an object's attributes could not be read at all. HeadObject's
+    answers now: 400 without the key, 403 AccessDenied with another, 400 InvalidRequest with a
+    key for a plain object (over plain HTTP on the local store, which has no SSE-C)."""
+    client, key = sse_proxy.client("alice"), os.urandom(32)
+    name, plain = f"sse-c/{backend}/attributes", f"sse-c/{backend}/plain-attributes"
+
+    def attributes(name: str, **extra: Any) -> Any:
+        wanted = ["ETag", "ObjectSize", "StorageClass"]
+        return client.get_object_attributes(
+            Bucket=BUCKET, Key=name, ObjectAttributes=wanted, **extra
+        )
+
+    client.put_object(Bucket=BUCKET, Key=plain, Body=b"plain")
+    assert error(attributes, name=plain, **attribute_key(key)) == (400, "InvalidRequest")
+    if not supports(backend, "SSE-C"):
+        return
+    client.put_object(Bucket=BUCKET, Key=name, Body=b"hello", **ssec(key))
+    etag = client.head_object(Bucket=BUCKET, Key=name, **ssec(key))["ETag"].strip('"')
+    got = attributes(name, **attribute_key(key))
+    assert (got["ETag"], got["ObjectSize"], got["StorageClass"]) == (etag, 5, "STANDARD")
+    assert error(attributes, name=name) == (400, "InvalidRequest")
+    assert error(attributes, name=name, **attribute_key(os.urandom(32))) == (403, "AccessDenied")
+    assert error(attributes, name=f"sse-c/{backend}/absent", **attribute_key(key)) == (
+        404,
+        "NoSuchKey",
+    )
+
+
 def test_a_key_whose_md5_does_not_match_is_400_and_stores_nothing(
     sse_proxy: Proxy, backend: str
 ) -> None:

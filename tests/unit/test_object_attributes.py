@@ -109,8 +109,10 @@ class FakeStorage:
 
 def _context(storage: FakeStorage, headers: dict[str, str]) -> Any:
     lines = [(name, value) for name, value in headers.items()]
-    request = SimpleNamespace(bucket="b", key="k", headers=lines, query={}, header=headers.get)
-    return SimpleNamespace(request=request, storage=storage)
+    request = SimpleNamespace(
+        bucket="b", key="k", headers=lines, query={}, header=headers.get, header_map=headers
+    )
+    return SimpleNamespace(request=request, storage=storage, secure_transport=False)
 
 
 def _call(storage: FakeStorage, headers: dict[str, str]) -> ET.Element:
