@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.owner import Owner
+from s3proxy.owner import OWNER_ID_RE, Owner
 from s3proxy.request import S3Request
 from s3proxy.xmlcodec import MAX_MARKUP, children_named, document, local_name
 from s3proxy.xmlcodec import _parse as parse_xml  # the one defusedxml entry point
@@ -60,6 +60,10 @@ READ, WRITE, FULL_CONTROL = "READ", "WRITE", "FULL_CONTROL"
 PERMISSIONS = frozenset({READ, WRITE, "READ_ACP", "WRITE_ACP", FULL_CONTROL})
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+GROUPS = frozenset(
+    {ALL_USERS, AUTHENTICATED_USERS, "http://acs.amazonaws.com/groups/s3/LogDelivery"}
+)
+"""S3's predefined groups: any other group URI names nothing."""
 GRANT_HEADERS = {
     "x-amz-grant-read": READ,
     "x-amz-grant-write": WRITE,
@@ -90,9 +94,35 @@ def _owner_grants(owner: Owner, acl: str) -> frozenset[Grant]:
     return frozenset(grants)
 
 
+def _check_grantee(kind: str, value: str) -> None:
+    """S3's 400 InvalidArgument for a grantee that names no one: "Invalid id" for an id no
+    account here has, "Invalid group uri" for a URI that is no S3 group. Every account here is a
+    tenant with a 12-digit owner id, so any other id names no one (an AWS canonical id too);
+    a 12-digit id that is not the owner's stays 501 whether or not a tenant has it, so the
+    answer never tells who exists."""
+    if kind == "id" and not OWNER_ID_RE.fullmatch(value):
+        raise S3Error(
+            S3ErrorCode.InvalidArgument, "Invalid id", ArgumentName="id", ArgumentValue=value
+        )
+    if kind == "uri" and value not in GROUPS:
+        raise S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Invalid group uri",
+            ArgumentName="uri",
+            ArgumentValue=value,
+        )
+
+
 def _canned_for(owner: Owner, grants: Iterable[Grant]) -> str:
-    """The canned ACL whose grants are exactly ``grants``; 501 when none is."""
+    """The canned ACL whose grants are exactly ``grants``; 501 when none is. An e-mail grantee
+    is AWS's 405 MethodNotAllowed: S3 ended e-mail grantee ACLs on 2025-10-01 (a request naming
+    one is refused there, in the regions that took them; none other ever did), so that is S3's
+    answer whoever the address is."""
     wanted = frozenset(grants)
+    if any(kind == "emailAddress" for kind, _, _ in wanted):
+        raise S3Error(S3ErrorCode.MethodNotAllowed)
+    for kind, value, _ in sorted(wanted):
+        _check_grantee(kind, value)
     for acl in ("private", "public-read", "public-read-write", "authenticated-read"):
         if wanted == _owner_grants(owner, acl):
             return acl

@@ -130,7 +130,7 @@ def test_access_control_policy_bodies(proxy: Proxy, bucket: str) -> None:
         ({"ACL": "aws-exec-read"}, (501, "NotImplemented")),
         ({"GrantRead": 'id="123456789012"'}, (501, "NotImplemented")),
         ({"GrantRead": f'uri="{AUTHENTICATED}"'}, (501, "NotImplemented")),  # no owner grant
-        ({"GrantRead": 'emailAddress="a@example.com"'}, (501, "NotImplemented")),
+        ({"GrantRead": 'emailAddress="a@example.com"'}, (405, "MethodNotAllowed")),
         ({"GrantWrite": f'uri="{ALL_USERS}"'}, (501, "NotImplemented")),  # no owner grant
         ({"GrantRead": "nonsense"}, (400, "InvalidArgument")),
         ({"ACL": "public-read", "GrantRead": f'uri="{ALL_USERS}"'}, (400, "InvalidRequest")),

@@ -91,8 +91,8 @@ PUT_REFUSALS: list[Any] = [
     policy({"ACL": "public-read-write"}, 501, "NotImplemented"),  # public-read: test_anonymous
     policy({"ACL": "aws-exec-read"}, 501, "NotImplemented"),  # authenticated-read: its own file
     policy({"ACL": "no-such-acl"}, 400, "InvalidArgument"),
-    policy({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
-    policy({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
+    policy({"GrantRead": 'id="012345678901"'}, 501, "NotImplemented"),
+    policy({"GrantFullControl": 'id="012345678901"'}, 501, "NotImplemented"),
     ({"StorageClass": "NOT_A_CLASS"}, 400, "InvalidStorageClass"),
     ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
     policy({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"}, 501, "NotImplemented"),
@@ -259,7 +259,7 @@ def test_copy_object_with_private_acl_and_tagging_directive_copy_is_served(
     ("params", "status", "code"),
     [
         policy({"ACL": "aws-exec-read"}, 501, "NotImplemented"),
-        policy({"GrantRead": 'id="0123456789ab"'}, 501, "NotImplemented"),
+        policy({"GrantRead": 'id="012345678901"'}, 501, "NotImplemented"),
         ({"StorageClass": "COLDEST"}, 400, "InvalidStorageClass"),
         ({"ServerSideEncryption": "AES256"}, 501, "NotImplemented"),
         (SSE_C, 501, "NotImplemented"),
@@ -304,7 +304,7 @@ def test_upload_part_with_sse_c_stores_no_part(proxy: Proxy, key: str) -> None:
     [
         ({"ACL": "log-delivery-write"}, 501, "NotImplemented"),  # public-read: test_acl.py
         ({"ACL": "bogus"}, 400, "InvalidArgument"),
-        ({"GrantFullControl": 'id="0123456789ab"'}, 501, "NotImplemented"),
+        ({"GrantFullControl": 'id="012345678901"'}, 501, "NotImplemented"),
         ({"ObjectLockEnabledForBucket": True}, 501, "NotImplemented"),
         ({"ObjectOwnership": "ObjectWriter"}, 501, "NotImplemented"),
         ({"ObjectOwnership": "BucketOwnerPreferred"}, 501, "NotImplemented"),

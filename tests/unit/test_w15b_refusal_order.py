@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.w14i_transport import Answer, InProcess
 
-GRANT_READ = {"x-amz-grant-read": 'id="someone-else"'}  # no canned ACL says it: 501 NotImplemented
+GRANT_READ = {"x-amz-grant-read": 'id="123456789012"'}  # no canned ACL says it: 501 NotImplemented
 
 
 @pytest.fixture
