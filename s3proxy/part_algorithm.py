@@ -66,6 +66,20 @@ def check_part_algorithm(
         raise _mismatch(expected, given)
 
 
+def check_object_algorithm(expected: str | None, given: str | None) -> None:
+    """A whole-object ``x-amz-checksum-<alg>`` sent with Complete (``given``: its algorithm,
+    None: none sent) against the upload's ``expected`` algorithm (None: created without one).
+
+    The gateway compares such a checksum with the object's only in the upload's algorithm;
+    one of another algorithm, or any in an upload without one, was passed over with 200 on
+    every lane (a 200 that checked nothing). S3's answer there is not established (versitygw
+    reads it as ignored), so it is refused with S3's InvalidRequest for a checksum of another
+    algorithm than the upload's, as UploadPart answers it ("expected checksum Type: null" for
+    an upload without one)."""
+    if given is not None and (expected is None or given.upper() != expected.upper()):
+        raise _mismatch(expected or "null", given)
+
+
 def sums_missing_part(expected: str | None, given: str | None) -> str | None:
     """The algorithm the gateway sums a part in, as S3 does, when the part carries no checksum
     of its own in an upload with one (FULL_OBJECT: :func:`check_part_algorithm` refuses the

@@ -29,6 +29,7 @@ from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
 from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import (
     ALGORITHMS,
+    HEADER_PREFIX,
     ChecksumVerifier,
     checksum_type_of,
     decode_value,
@@ -73,7 +74,12 @@ from s3proxy.multipart_xml import (
     copy_part_result_xml,
     initiate_result_xml,
 )
-from s3proxy.part_algorithm import check_listed_checksums, check_part_algorithm, sums_missing_part
+from s3proxy.part_algorithm import (
+    check_listed_checksums,
+    check_object_algorithm,
+    check_part_algorithm,
+    sums_missing_part,
+)
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.storage_classes import requested
 from s3proxy.tagging import request_tags
@@ -327,20 +333,27 @@ def _object_checksum(ctx: RequestContext) -> tuple[str, str] | None:
 
 
 async def _check_checksum_type(
-    ctx: RequestContext, upstream_id: str, recorded: UploadChecksum | None, marks: UploadMarks
+    ctx: RequestContext,
+    upstream_id: str,
+    recorded: UploadChecksum | None,
+    marks: UploadMarks,
+    whole: tuple[str, str] | None = None,
 ) -> None:
     """``x-amz-checksum-type`` on Complete: S3 checks it against the upload's type (the
-    header is optional, and most clients do not send it). The token names the type where the
-    proxy records checksums; otherwise the backend knows it (the local store keeps it), read
-    with a one-part ListParts, a request paid only by a Complete that sends the header. An
-    upload that is gone is left to Complete, which answers a retry of a finished one. Where
-    neither knows (a tenant without a home, on an upstream that lists no upload checksum),
-    an upload with a checksum and one without look alike: 501, not S3's answer for either."""
+    header is optional, and most clients do not send it); ``whole``, the whole-object checksum
+    header, must be of the upload's algorithm (:func:`check_object_algorithm`). The token names
+    both where the proxy records checksums; otherwise the backend knows them (the local store
+    keeps them), read with a one-part ListParts, a request paid only by a Complete that sends
+    either header. An upload that is gone is left to Complete, which answers a retry of a
+    finished one. Where neither knows (a tenant without a home, on an upstream that lists no
+    upload checksum), an upload with a checksum and one without look alike: 501, not S3's
+    answer for either."""
     declared = ctx.request.header("x-amz-checksum-type")
-    if declared is None:
+    if declared is None and whole is None:
         return
-    requested = requested_checksum_type(declared)
-    kind = recorded.type if recorded is not None else None
+    requested = requested_checksum_type(declared) if declared is not None else None
+    given = whole[0].removeprefix(HEADER_PREFIX).upper() if whole is not None else None
+    algorithm, kind = (recorded.algorithm, recorded.type) if recorded is not None else (None, None)
     if recorded is None:
         bucket, key = _target(ctx)
         try:
@@ -351,15 +364,19 @@ async def _check_checksum_type(
             if error.code is S3ErrorCode.NoSuchUpload:
                 return
             raise
+        algorithm = page.checksum_algorithm
         kind = parts_checksum_type(page.checksum_algorithm, page.checksum_type)
         if kind is None and ctx.storage.uploads.unrecorded_checksums(bucket, key):
+            header = whole[0] if declared is None and whole is not None else "x-amz-checksum-type"
             raise S3Error(
                 S3ErrorCode.NotImplemented,
-                "x-amz-checksum-type on CompleteMultipartUpload needs the tenant's home on this "
-                "storage, where the gateway records an upload's checksum type.",
-                Header="x-amz-checksum-type",
+                f"{header} on CompleteMultipartUpload needs the tenant's home on this "
+                "storage, where the gateway records an upload's checksum algorithm and type.",
+                Header=header,
             )
-    check_checksum_type(requested, kind)
+    if requested is not None:
+        check_checksum_type(requested, kind)
+    check_object_algorithm(algorithm, given)
 
 
 T = TypeVar("T")
@@ -404,7 +421,8 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
             await ctx.storage.uploads.list_parts(bucket, key, upstream_id, 0, 1, recorded, marks)
             raise
     await _bucket_first(ctx, bucket, _checked_parts(parts))
-    await _check_checksum_type(ctx, upstream_id, recorded, marks)
+    whole = _object_checksum(ctx)
+    await _check_checksum_type(ctx, upstream_id, recorded, marks, whole)
     header = ctx.request.header
     complete = ctx.storage.uploads.complete(
         CompleteMultipartInput(
@@ -413,7 +431,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
             upload_id=upstream_id,
             parts=parts,
             conditions=conditions,
-            checksum=_object_checksum(ctx),
+            checksum=whole,
             encryption=sse.for_part(
                 ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
             ),
