@@ -5,6 +5,15 @@ reads this way): once a response head announces at least :data:`LARGE_BODY` byte
 connection's transport reads through :class:`BodyReads` into the unused tail of a
 :data:`LARGE_READ` buffer from the event loop's :class:`ReadBuffers`, and each read goes on as a
 memoryview of it. BENCHMARKS.md "Wave 10: large GET".
+
+A loop's body buffers are bounded (:data:`MAX_LIVE`): a buffer stays allocated while any chunk
+refers to it, and an answer whose client stopped reading keeps its chunks (waiting in the
+response's queue, or in the client transport's unsent bytes) — each pinning a whole 1 MiB buffer,
+2–4 per stalled answer. Without a bound, stalled downloads across tenants (each within its own
+slots) could take a worker's memory and get the pod killed for every tenant. Past it a body is
+read with the transport's plain reads (exact-size copies) and a smaller read-ahead
+(:data:`SMALL_AHEAD`): such an answer holds ~0.25 MiB here, about 1 MiB of the worker's memory
+with what its client's socket did not take. BENCHMARKS.md "Wave 16 F2".
 """
 
 from __future__ import annotations
@@ -25,30 +34,61 @@ LARGE_BODY = 256 * 1024
 """Body bytes still to come after a head from which the body is read into body buffers."""
 KEEP_FREE = 4
 """Body buffers an event loop keeps for reuse (4 MiB at most, idle)."""
+MAX_LIVE = 64
+"""Body buffers an event loop may have allocated at once (64 MiB), in use, pinned or free."""
+SMALL_AHEAD = 64 * 1024
+"""Body bytes read ahead for the consumer of a body read without body buffers (module
+docstring); a body read into them reads up to ``upstream_response.HIGH_WATER`` ahead."""
+
+
+class BodyBuffer(bytearray):
+    """A body buffer: counted in its loop's :class:`ReadBuffers` while it exists."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: ReadBuffers) -> None:
+        super().__init__(LARGE_READ)
+        self.owner = owner
+        owner.live += 1
+
+    def __del__(self) -> None:
+        self.owner.live -= 1
 
 
 class ReadBuffers:
     """An event loop's body buffers (module docstring), handed on as memoryviews and kept for
-    reuse up to :data:`KEEP_FREE`.
+    reuse up to :data:`KEEP_FREE`, at most :data:`MAX_LIVE` allocated at once.
 
     A body buffer is free when nothing but this list refers to it: every chunk handed on is a
     memoryview of it, which holds a reference to it until the last such view is dropped (by the
     consumer, or by the transport that sent it — uvloop keeps a view only of what it could
     not send at once). Until then it is not reused, so no byte handed on is ever overwritten."""
 
-    __slots__ = ("free",)
+    __slots__ = ("free", "live")
 
     def __init__(self) -> None:
-        self.free: list[bytearray] = []
+        self.free: list[BodyBuffer] = []
+        self.live = 0
+        """Body buffers allocated and not yet freed (:class:`BodyBuffer`)."""
 
-    def take(self) -> bytearray:
+    def take(self) -> BodyBuffer | None:
+        """A free buffer, or a new one; None when :data:`MAX_LIVE` exist and none is free."""
         free = self.free
         for index in range(len(free)):
             if sys.getrefcount(free[index]) == 2:  # the list's reference and the argument's
                 return free.pop(index)
-        return bytearray(LARGE_READ)
+        if self.live >= MAX_LIVE:
+            return None
+        return BodyBuffer(self)
 
-    def give(self, buffer: bytearray) -> None:
+    def can_take(self) -> bool:
+        """Whether :meth:`take` would answer a buffer now (a body may begin in body buffers)."""
+        if self.live < MAX_LIVE:
+            return True
+        free = self.free
+        return any(sys.getrefcount(free[index]) == 2 for index in range(len(free)))
+
+    def give(self, buffer: BodyBuffer) -> None:
         if len(self.free) < KEEP_FREE:
             self.free.append(buffer)
 

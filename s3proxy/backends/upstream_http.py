@@ -26,7 +26,9 @@ the unused tail of a 1 MiB buffer and is handed to the consumer as a memoryview 
 and up to 1 MiB per read, where uvloop's plain reads take at most 256,000 bytes and copy each
 into a new bytes object; a buffer is read into again once no chunk refers to it. Heads and
 small bodies keep uvloop's plain reads (one Python call per read instead of two).
-BENCHMARKS.md "Wave 10: large GET".
+BENCHMARKS.md "Wave 10: large GET". Past the loop's bound on body buffers (a body begun, or
+one that needs a further buffer) the body goes on in plain reads, with less read ahead
+(``read_ahead``; :mod:`.upstream_body_reads` says why).
 
 A connection is pooled only when its response ended exactly where HTTP/1.1 framing says: any byte
 after it (a second response nobody asked for, extra body bytes), a body ended by a reset instead
@@ -47,10 +49,12 @@ import httptools
 from s3proxy.backends.upstream_body_reads import (
     LARGE_BODY,
     MIN_TAIL,
+    SMALL_AHEAD,
+    BodyBuffer,
     BodyReads,
     read_buffers,
 )
-from s3proxy.backends.upstream_response import Headers, Response
+from s3proxy.backends.upstream_response import HIGH_WATER, Headers, Response
 
 _RESET = struct.pack("ii", 1, 0)
 """SO_LINGER on, 0 s: close() sends RST."""
@@ -72,11 +76,15 @@ class Connection(asyncio.Protocol):
         self._buffers = read_buffers(loop)
         self._body_reads: BodyReads | None = None
         """The transport's protocol while a large body is read, else None (it is this)."""
-        self._body_buffer: bytearray | None = None
+        self._body_buffer: BodyBuffer | None = None
         self._view: memoryview | None = None
         """The body buffer being filled (a view of ``_body_buffer``), or None."""
         self._at = 0
         """Where the next read goes in ``_view``."""
+        self._plain_next = False
+        """The read under way is this body's last into a body buffer (the bound was met)."""
+        self.read_ahead = HIGH_WATER
+        """Body bytes the response buffers for its consumer before reading pauses."""
         self._read_timeout = read_timeout
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -126,9 +134,15 @@ class Connection(asyncio.Protocol):
             if len(view) - self._at >= MIN_TAIL:
                 return view[self._at :]
             self._drop_buffer()
-        buffer = self._body_buffer = self._buffers.take()
-        view = self._view = memoryview(buffer)
+        buffer = self._buffers.take()
         self._at = 0
+        if buffer is None:  # the loop's bound: this read into a small buffer, then plain reads
+            self._plain_next = True
+            self.read_ahead = SMALL_AHEAD
+            view = self._view = memoryview(bytearray(MIN_TAIL))
+            return view
+        self._body_buffer = buffer
+        view = self._view = memoryview(buffer)
         return view
 
     def body_read(self, nbytes: int) -> None:
@@ -138,12 +152,16 @@ class Connection(asyncio.Protocol):
         at = self._at
         self._at = at + nbytes
         self.data_received(view[at : at + nbytes])
+        if self._plain_next:
+            self._plain_next = False
+            self._read_plain()
 
     def _drop_buffer(self) -> None:
         """Leave the body buffer to the chunks that still refer to it (ReadBuffers)."""
         buffer = self._body_buffer
+        self._view = None
         if buffer is not None:
-            self._view = self._body_buffer = None
+            self._body_buffer = None
             self._buffers.give(buffer)
 
     def _read_plain(self) -> None:
@@ -197,8 +215,11 @@ class Connection(asyncio.Protocol):
             # Inside a Content-Length body: later reads bypass the parser (no copy).
             self._direct = response.expected - response.received
             if self._direct >= LARGE_BODY and self.transport is not None:
-                self._body_reads = BodyReads(self)
-                self.transport.set_protocol(self._body_reads)
+                if self._buffers.can_take():
+                    self._body_reads = BodyReads(self)
+                    self.transport.set_protocol(self._body_reads)
+                else:
+                    self.read_ahead = SMALL_AHEAD
 
     def eof_received(self) -> bool:
         """A clean end (FIN, or TLS close_notify): the only end of a body framed by the
@@ -307,6 +328,7 @@ class Connection(asyncio.Protocol):
         self.got_bytes = False
         self._error = None
         self._head_bytes = 0
+        self.read_ahead = HIGH_WATER
         self._in_exchange = True
         self._parser = httptools.HttpResponseParser(self)
 

@@ -3,7 +3,8 @@
 
 :class:`UpstreamResponse` is what the S3 backend reads, from either client (aiohttp's
 ClientResponse satisfies it as well as :class:`Response`). :class:`Response` buffers at most
-about :data:`HIGH_WATER` bytes of body: past that its connection stops reading the socket.
+about :data:`HIGH_WATER` bytes of body (its connection's ``read_ahead``, less past the loop's
+bound on body buffers): past that its connection stops reading the socket.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 
 HIGH_WATER = 1024 * 1024
 """Body bytes buffered for the consumer before the socket stops being read."""
-LOW_WATER = 256 * 1024
-"""…and the level under which reading resumes."""
+LOW_WATER = HIGH_WATER >> 2
+"""…and the level under which reading resumes (a quarter of the connection's read ahead)."""
 
 
 class UpstreamBody(Protocol):
@@ -132,7 +133,7 @@ class Response:
         self.received += len(data)
         self._chunks.append(data)
         self._buffered += len(data)
-        if self._buffered > HIGH_WATER:
+        if self._buffered > self._conn.read_ahead:
             self._conn.pause_reading()
         self._conn._wake()
 
@@ -166,7 +167,7 @@ class Response:
             await self._conn._wait()
         chunk = self._chunks.popleft()
         self._buffered -= len(chunk)
-        if self._buffered < LOW_WATER and not self._done:
+        if self._buffered < self._conn.read_ahead >> 2 and not self._done:
             self._conn.resume_reading()
         return chunk
 
