@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.streams import StreamReader
 
-from s3proxy.backends.s3 import _stream
+from s3proxy.backends.s3_object_reads import _stream
 from s3proxy.model import ReadConditions
 from tests.unit.test_s3_multipart import upstream
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from s3proxy.backends.s3 import _range_matches
+from s3proxy.backends.s3_object_reads import _range_matches
 from s3proxy.backends.wire import http_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange
