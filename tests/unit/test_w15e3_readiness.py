@@ -108,7 +108,9 @@ def test_the_decision_treats_missing_credentials_as_the_replicas_own() -> None:
     assert is_ready({"a/x": ("ok", ""), "b/y": ("Unreachable", "")})
 
 
-def test_readyz_is_503_naming_the_credentials(tmp_path: Path) -> None:
+def readyz_with_other_credentials(fetch: Any) -> tuple[int, dict[str, Any]]:
+    """/readyz of a gateway with two upstreams: "main" answers, "other" gets its credentials
+    from ``fetch`` (also used by test_w16e_credentials_refused)."""
     env = {
         "S3PROXY_UPSTREAMS__MAIN__ENDPOINT": "http://127.0.0.1:8333",
         "S3PROXY_UPSTREAMS__OTHER__ENDPOINT": "http://127.0.0.1:8334",
@@ -128,14 +130,18 @@ def test_readyz_is_503_naming_the_credentials(tmp_path: Path) -> None:
         gateway.backends["main"].check_ready = answers  # type: ignore[method-assign]
         other = gateway.backends["other"]
         assert isinstance(other, S3Upstream)
-        other._credentials = ChainCredentials("other", _missing_token)
+        other._credentials = ChainCredentials("other", fetch)
         try:
             status, body = await get(create_admin_app(gateway, CollectorRegistry()), "/readyz", [])
         finally:
             await gateway.close()
         return status, json.loads(body)
 
-    status, report = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_readyz_is_503_naming_the_credentials(tmp_path: Path) -> None:
+    status, report = readyz_with_other_credentials(_missing_token)
     assert (status, report["ready"]) == (503, False)
     assert report["upstreams"] == {"main/data": "ok", "other/data": "CredentialsUnavailable"}
     assert "this replica" in report["details"]["other/data"]

@@ -13,7 +13,6 @@ before; every request that could not be signed counts in
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,16 +21,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY
 
-from s3proxy.admin_app import create_admin_app
 from s3proxy.backends.base import NotReady
 from s3proxy.backends.credentials import ChainCredentials, botocore_chain
 from s3proxy.backends.s3 import S3Upstream
-from s3proxy.config import UpstreamConfig, load_settings
+from s3proxy.config import UpstreamConfig
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.gateway import Gateway
-from tests.unit.test_w13e_admin import get
+from tests.unit.test_w15e3_readiness import readyz_with_other_credentials
 
 DENIED = (
     "User: arn:aws:iam::123456789012:user/gw is not authorized to perform: sts:AssumeRole"
@@ -141,34 +138,8 @@ def test_botocores_assume_role_refused_by_sts_is_credentials_refused(denying_sts
 
 
 def test_readyz_names_it_and_stays_ready_while_another_upstream_answers(tmp_path: Path) -> None:
-    env = {
-        "S3PROXY_UPSTREAMS__MAIN__ENDPOINT": "http://127.0.0.1:8333",
-        "S3PROXY_UPSTREAMS__OTHER__ENDPOINT": "http://127.0.0.1:8334",
-        "S3PROXY_TENANTS__T1__KEYS": "[{access_key: AKT1, secret_key: t1-secret-key}]",
-        "S3PROXY_TENANTS__T1__HOME": "{upstream: main, bucket: data}",
-        "S3PROXY_TENANTS__T2__KEYS": "[{access_key: AKT2, secret_key: t2-secret-key}]",
-        "S3PROXY_TENANTS__T2__HOME": "{upstream: other, bucket: data}",
-    }
-    settings = load_settings(None, env=env)
     refused = _raising(_client_error("AccessDenied", 403, DENIED))
-
-    async def main() -> tuple[int, dict[str, Any]]:
-        gateway = Gateway(settings)
-
-        async def answers(bucket: str) -> None:
-            return None
-
-        gateway.backends["main"].check_ready = answers  # type: ignore[method-assign]
-        other = gateway.backends["other"]
-        assert isinstance(other, S3Upstream)
-        other._credentials = ChainCredentials("other", refused)
-        try:
-            status, body = await get(create_admin_app(gateway, CollectorRegistry()), "/readyz", [])
-        finally:
-            await gateway.close()
-        return status, json.loads(body)
-
-    status, report = asyncio.run(main())
+    status, report = readyz_with_other_credentials(refused)
     assert (status, report["ready"]) == (200, True)
     assert report["upstreams"] == {"main/data": "ok", "other/data": "CredentialsRefused"}
     assert "AccessDenied" in report["details"]["other/data"]
