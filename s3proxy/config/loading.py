@@ -13,6 +13,10 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
+from yaml.parser import ParserError
+from yaml.scanner import ScannerError
 
 from s3proxy.config.models import ENV_PREFIX, MASK, ConfigError, Settings
 from s3proxy.config.yaml_file import RefusedYaml, parse_yaml_value, read_config_yaml
@@ -271,19 +275,45 @@ def _env_value(name: str, raw: str, tp: Any) -> Any:
     try:
         return parse_yaml_value(raw)
     except RefusedYaml as exc:  # a duplicate key, an alias bomb: never "the last one wins"
-        raise ConfigError(f"{name}: {exc.problem}") from None
+        raise ConfigError(f"{name}: invalid YAML{_yaml_where(exc)}: {_yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
         if _unwrap(tp) is None or not _is_section(tp):
             return raw  # a scalar: pydantic names the type it wanted
-        # A list or mapping cannot be the raw text: say what is wrong with the YAML (never
-        # str(exc), which quotes the value, maybe a secret), not "should be a valid list".
-        mark = getattr(exc, "problem_mark", None)
-        where = ""
-        if mark is not None:
-            line = f"line {mark.line + 1}, " if mark.line else ""
-            where = f" at {line}column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{name}: invalid YAML{where}: {problem}") from None
+        # A list or mapping cannot be the raw text: say where the YAML breaks, not "should be
+        # a valid list"; never PyYAML's own words, which quote the value ("found undefined
+        # alias '<secret>'" for an unquoted secret starting with "*").
+        raise ConfigError(f"{name}: invalid YAML{_yaml_where(exc)}: {_yaml_problem(exc)}") from None
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return ""
+    line = f"line {mark.line + 1}, " if mark.line else ""
+    return f" at {line}column {mark.column + 1}"
+
+
+_YAML_PROBLEMS: tuple[tuple[type[yaml.YAMLError], str], ...] = (
+    (ScannerError, "a character or token YAML cannot read"),
+    (
+        ParserError,
+        "the structure breaks (an unclosed bracket or quote, a missing comma)",
+    ),
+    (ComposerError, "an alias or anchor that cannot be resolved"),
+    (ConstructorError, "a tag or key YAML cannot construct"),
+)
+"""Fixed words per PyYAML error class: an override's value may be a secret, so no text of it
+(a token, an alias, a tag, a key) is ever printed, only where it breaks."""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, RefusedYaml):
+        # Our own refusals are fixed texts, except the duplicate key, which names the key.
+        return "a duplicate key" if exc.problem.startswith("duplicate key") else exc.problem
+    for kind, problem in _YAML_PROBLEMS:
+        if isinstance(exc, kind):
+            return problem
+    return "not valid YAML"
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:

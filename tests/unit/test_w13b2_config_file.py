@@ -110,7 +110,9 @@ def test_an_override_written_as_yaml_follows_the_same_rules(tmp_path: Path) -> N
     path = tmp_path / "s3proxy.yaml"
     path.write_text(UPSTREAM + "tenants:\n" + TENANT.format(name="alice", key="AKONE"))
     env = {"S3PROXY_SERVER__LIMITS": "{max_wait: 1, max_wait: 2}"}
-    with pytest.raises(ConfigError, match=r"^S3PROXY_SERVER__LIMITS: duplicate key 'max_wait'$"):
+    with pytest.raises(
+        ConfigError, match=r"^S3PROXY_SERVER__LIMITS: invalid YAML at column 15: a duplicate key$"
+    ):
         load_settings(path, env=env)
     env = {"S3PROXY_SERVER__LIMITS": "{max_wait: 2, max_concurrent_requests: 3}"}
     assert load_settings(path, env=env).server.limits.max_wait == 2

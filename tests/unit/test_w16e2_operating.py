@@ -61,7 +61,7 @@ def test_an_override_that_is_not_yaml_is_named_as_such(tmp_path: Path) -> None:
         message = str(error)
     assert message == (
         "S3PROXY_TENANTS__T1__KEYS: invalid YAML at column 37:"
-        " expected ',' or '}', but got '<stream end>'"
+        " the structure breaks (an unclosed bracket or quote, a missing comma)"
     )
 
 
