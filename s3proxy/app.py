@@ -114,7 +114,9 @@ class S3App:
             log.exception("request %s failed", request_id)
             response = self._error(S3Error(S3ErrorCode.InternalError), request, request_id)
             entry["error"] = "InternalError"
-        if "tenant" in entry:  # whose connection this is now (s3proxy.connection_owners)
+        # Whose connection this is now (s3proxy.connection_owners): an authenticated
+        # requester's only; an anonymous request's "tenant" is the bucket owner, never its own.
+        if "tenant" in entry and entry.get("auth") != "anonymous":
             connection_used_by(scope.get("client"), entry["tenant"])
         if request is not None and "origin" in request.header_map and request.method != "OPTIONS":
             tenant = entry.get("tenant")  # None: refused before authentication ended
