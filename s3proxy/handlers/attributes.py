@@ -25,13 +25,12 @@ import asyncio
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from s3proxy import expensive, sse
+from s3proxy import expensive
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
-from s3proxy.conditions import usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
 from s3proxy.handlers.context import RequestContext
-from s3proxy.handlers.object import check_version
+from s3proxy.handlers.object import check_version, read_conditions
 from s3proxy.model import CustomerKey, ObjectInfo, ReadConditions
 from s3proxy.responses import S3Response, xml_response
 from s3proxy.xmlcodec import document
@@ -194,19 +193,8 @@ async def get_object_attributes(ctx: RequestContext) -> S3Response:
     max_parts = small_integer(MAX_PARTS_HEADER, header(MAX_PARTS_HEADER), DEFAULT_MAX_PARTS)
     marker = small_integer(MARKER_HEADER, header(MARKER_HEADER), 0)
     await check_version(ctx)
-    try:
-        customer_key = sse.for_object_read(
-            ctx.storage, bucket, key, ctx.request.header_map, secure=ctx.secure_transport
-        )
-    except sse.KeyForPlainObject as error:
-        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
-    conditions = ReadConditions(
-        if_match=header("if-match"),
-        if_none_match=header("if-none-match"),
-        if_modified_since=usable_date(header("if-modified-since")),
-        if_unmodified_since=usable_date(header("if-unmodified-since")),
-        customer_key=customer_key,
-    )
+    conditions = await read_conditions(ctx)
+    customer_key = conditions.customer_key
     checksum_mode = "Checksum" in wanted or "ObjectParts" in wanted
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode)
     checksums = _checksums(info) if checksum_mode else {}

@@ -245,24 +245,25 @@ async def put_object(ctx: RequestContext) -> S3Response:
     return S3Response(headers=headers)
 
 
-def _read_conditions(ctx: RequestContext) -> ReadConditions:
-    """May raise :class:`sse.KeyForPlainObject` (its callers turn it into the object's own
-    error where the object is missing)."""
+async def read_conditions(ctx: RequestContext) -> ReadConditions:
+    """A read's conditions and SSE-C key (GetObject, HeadObject, GetObjectAttributes). A key
+    sent for a plain object becomes that object's own error (404 where it is missing)."""
     request = ctx.request
     header = request.header
-    assert request.bucket is not None and request.key is not None
+    bucket, key = request.bucket, request.key
+    assert bucket is not None and key is not None
+    try:
+        customer_key = sse.for_object_read(
+            ctx.storage, bucket, key, request.header_map, secure=ctx.secure_transport
+        )
+    except sse.KeyForPlainObject as error:
+        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
     return ReadConditions(
         if_match=header("if-match"),
         if_none_match=header("if-none-match"),
         if_modified_since=usable_date(header("if-modified-since")),
         if_unmodified_since=usable_date(header("if-unmodified-since")),
-        customer_key=sse.for_object_read(
-            ctx.storage,
-            request.bucket,
-            request.key,
-            request.header_map,
-            secure=ctx.secure_transport,
-        ),
+        customer_key=customer_key,
     )
 
 
@@ -389,10 +390,7 @@ async def _get_object(ctx: RequestContext) -> S3Response:
     part_number = _part_number(ctx)
     byte_range = parse_range(ctx.request.header("range"))
     checksum_mode = _checksum_mode(ctx)
-    try:
-        conditions = _read_conditions(ctx)
-    except sse.KeyForPlainObject as error:
-        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
+    conditions = await read_conditions(ctx)
     overrides = _response_overrides(ctx)
     requested = ctx.request.header("range")
     if byte_range is not None and byte_range.suffix == 0:  # names no byte; upstreams differ
@@ -443,10 +441,7 @@ async def head_object(ctx: RequestContext) -> S3Response:
     await check_version(ctx)
     part_number = _part_number(ctx)
     checksum_mode = _checksum_mode(ctx)
-    try:
-        conditions = _read_conditions(ctx)
-    except sse.KeyForPlainObject as error:
-        raise await sse.plain_read_error(ctx.storage, bucket, key, error) from None
+    conditions = await read_conditions(ctx)
     overrides = _response_overrides(ctx)
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
     info = plain_part_info(info, part_number)
