@@ -38,7 +38,7 @@ from operator import itemgetter
 from s3proxy import keycodec
 from s3proxy.fanout import all_or_none
 from s3proxy.layout import KeyEncoding, key_part, prefix_part
-from s3proxy.model import ListEntry, ListPage, list_entry
+from s3proxy.model import ListEntry, ListPage
 
 MAX_KEYS = 1000
 MIN_FETCH = 8
@@ -303,7 +303,7 @@ async def merge_listing(
                 prefixes.append(name)
             else:
                 entries.append(
-                    list_entry(
+                    ListEntry(
                         name, entry.etag, entry.size, entry.last_modified, entry.storage_class
                     )
                 )

@@ -24,13 +24,13 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from s3proxy.model import ListEntry, list_entry
+from s3proxy.model import ListEntry
 
 PLACEHOLDER = "S3proxyScannedEntries"
 """The element that stands for the scanned run in what is left to parse."""
 
 _FIELDS = ("Key", "ETag", "Size", "LastModified", "StorageClass")
-"""What ``parse_list_v2`` reads from an entry, in :func:`list_entry`'s argument order."""
+"""What ``parse_list_v2`` reads from an entry, in :class:`ListEntry`'s field order."""
 _NOT_TEXT = r"<>\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff"
 """Markup, and what XML forbids in text or expat rewrites (``\\r`` becomes ``\\n``)."""
 _TEXT = f"[^{_NOT_TEXT}]*"
@@ -121,7 +121,7 @@ def scan(text: str, decode: Callable[[str], str]) -> tuple[list[ListEntry], str]
                 modified = _references(modified)
             if "&" in storage:
                 storage = _references(storage)
-            append(list_entry(decode(key), etag, int(size), modified, storage or "STANDARD"))
+            append(ListEntry(decode(key), etag, int(size), modified, storage or "STANDARD"))
             at = found.end()
     except _Unscannable:
         return None

@@ -194,9 +194,11 @@ class GetObjectOutput:
     aclose: Callable[[], Awaitable[None]]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ListEntry:
-    """One object in a listing, as the backend reports it (no per-key HEAD)."""
+    """One object in a listing, as the backend reports it (no per-key HEAD). Built twice per
+    listed key (upstream page, client page), hence :func:`quick_init`."""
 
     key: str
     etag: str
@@ -204,26 +206,6 @@ class ListEntry:
     last_modified: str
     """ISO 8601, as listings carry it."""
     storage_class: str = "STANDARD"
-
-
-LIST_ENTRY_FIELDS = ("key", "etag", "size", "last_modified", "storage_class")
-_SLOTS = tuple(ListEntry.__dict__[name].__set__ for name in LIST_ENTRY_FIELDS)
-
-
-def list_entry(
-    key: str, etag: str, size: int, last_modified: str, storage_class: str = "STANDARD"
-) -> ListEntry:
-    """``ListEntry(...)`` at a third of the cost: the frozen dataclass's ``__init__`` makes five
-    ``object.__setattr__`` calls, and a listing builds two entries per key (upstream page,
-    client page). The same value of the same type: each slot set once, through its descriptor."""
-    entry = object.__new__(ListEntry)
-    set_key, set_etag, set_size, set_modified, set_class = _SLOTS
-    set_key(entry, key)
-    set_etag(entry, etag)
-    set_size(entry, size)
-    set_modified(entry, last_modified)
-    set_class(entry, storage_class)
-    return entry
 
 
 @dataclass(frozen=True, slots=True)

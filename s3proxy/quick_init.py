@@ -7,7 +7,7 @@ several times a plain slot store. A small GET builds about forty such fields (th
 request, its Authorization header and credential, the verified signature, the handler's
 context, the read conditions, the upstream location): ~5 % of its CPU in process
 (BENCHMARKS.md "Wave 16 G"). :func:`quick_init` gives such a class an ``__init__`` that sets
-each slot through its descriptor, as :func:`s3proxy.model.list_entry` builds listing entries.
+each slot through its descriptor (listing entries, :class:`s3proxy.model.ListEntry`, too).
 
 Nothing else changes: the class is the same frozen dataclass (assignment raises
 ``FrozenInstanceError``; fields, defaults, ``==``, ``hash``, ``repr``, ``dataclasses.replace``

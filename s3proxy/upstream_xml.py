@@ -24,7 +24,6 @@ from s3proxy.model import (
     PartsPage,
     UploadInfo,
     UploadsPage,
-    list_entry,
 )
 from s3proxy.multipart_xml import checksums_in
 from s3proxy.xmlcodec import child_text, children_named, local_name, quoted_etag
@@ -97,7 +96,7 @@ def _list_v2_page(
     for item in root:
         if item.tag == contents:
             entries.append(
-                list_entry(
+                ListEntry(
                     decode(item.findtext(key) or ""),
                     item.findtext(etag) or "",
                     int(item.findtext(size) or 0),

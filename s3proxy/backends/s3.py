@@ -51,7 +51,6 @@ from s3proxy.model import (
     PutObjectOutput,
     ReadConditions,
     Tags,
-    list_entry,
 )
 from s3proxy.upstream_xml import (
     parse_copy_result,
@@ -300,7 +299,7 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
 def _quoted(entry: ListEntry) -> ListEntry:
     """An entry with its ETag in quotes, as S3 lists it (some upstreams leave them out)."""
     etag = quoted_etag(entry.etag)
-    return list_entry(entry.key, etag, entry.size, entry.last_modified, entry.storage_class)
+    return ListEntry(entry.key, etag, entry.size, entry.last_modified, entry.storage_class)
 
 
 def _unreadable(method: str, response: UpstreamResponse) -> S3Error:
