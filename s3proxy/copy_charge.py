@@ -65,16 +65,16 @@ COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 @dataclass(slots=True)
 class CopyMeter:
     """Where one request's copied bytes go: its meter (the bucket, or a reservation on it),
-    the tenant's byte ``bucket`` whose debt a copy waits for, and whether it was charged."""
+    the tenant's byte ``bucket`` whose debt a copy waits for, and what it was charged."""
 
     meter: Meter
     bucket: TokenBucket
     tenant: str
     max_wait: float
-    charged: bool = False
-    """A copy retried after the gateway's own condition failed (.bound_copy) is charged once."""
     charged_bytes: int = 0
-    """What it was charged: given back if the copy is refused (:func:`refund_refused`)."""
+    """What it was charged (0: nothing yet; a copy retried after the gateway's own condition
+    failed, .bound_copy, is charged once): given back if the copy is refused
+    (:func:`refund_refused`)."""
     handed: bool = False
     """The copy was sent to the store that copies it (:func:`handed_over`)."""
     moved: bool = False
@@ -121,7 +121,7 @@ def charging() -> bool:
     """Whether a copy made now is charged (its tenant has a byte limit, nothing charged yet):
     only then is a HEAD made for a size the copy does not otherwise learn."""
     meter = CURRENT.get()
-    return meter is not None and not meter.charged
+    return meter is not None and not meter.charged_bytes
 
 
 async def charge_copy(size: int | None, *, wait: bool = True) -> None:
@@ -130,14 +130,13 @@ async def charge_copy(size: int | None, *, wait: bool = True) -> None:
     beyond :data:`~s3proxy.limits.PATIENT_WAITS` x ``max_wait``). Without it (an upstream
     answer already open) the bytes only go into debt, for the tenant's next requests."""
     meter = CURRENT.get()
-    if meter is None or meter.charged or not size or size < 0:
+    if meter is None or meter.charged_bytes or not size or size < 0:
         return
     now = time.monotonic()
     debt = meter.bucket.debt(now) if wait else 0.0
     if debt > meter.max_wait * PATIENT_WAITS:
         limited(meter.tenant, "bytes_per_second", "SlowDown")
         raise slow_down(debt)
-    meter.charged = True
     meter.charged_bytes = size
     meter.meter.charge(size, now)
     if debt > 0:
@@ -151,7 +150,7 @@ async def debt_paid() -> None:
     ``wait=False``), so it waits here first, before taking the turn: waiting inside it would
     hold every other write of that key (and a Complete of that upload) for the whole debt."""
     meter = CURRENT.get()
-    if meter is None or meter.charged:
+    if meter is None or meter.charged_bytes:
         return
     debt = meter.bucket.debt(time.monotonic())
     if debt > meter.max_wait * PATIENT_WAITS:
@@ -197,7 +196,7 @@ def refund_refused(error: S3Error) -> None:
     code = error.code
     if code in UNREAD_REFUSALS or (code in GATEWAY_REFUSALS and not meter.handed):
         meter.bucket.refund(meter.charged_bytes)
-        meter.charged, meter.charged_bytes, meter.handed = False, 0, False  # a new try's own
+        meter.charged_bytes, meter.handed = 0, False  # a new try's own
 
 
 @contextlib.contextmanager

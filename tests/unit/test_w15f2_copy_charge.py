@@ -138,7 +138,7 @@ def charged(meter: CopyMeter | None, *sizes: int, wait: bool = True) -> None:
 def test_a_copy_is_charged_once_per_request() -> None:
     meter = metered(1000)
     charged(meter, 1500, 1500)  # a copy sent again after its own condition failed
-    assert meter.charged and -501 < meter.bucket.tokens <= -499
+    assert meter.charged_bytes and -501 < meter.bucket.tokens <= -499
 
 
 def test_without_a_meter_nothing_is_charged() -> None:
@@ -174,13 +174,13 @@ def test_a_copy_deep_in_debt_is_refused_uncharged() -> None:
         assert caught.value.headers["Retry-After"] == "5"
 
     asyncio.run(main())
-    assert not meter.charged and meter.bucket.tokens < -4990 and meter.bucket.tokens > -5000
+    assert not meter.charged_bytes and meter.bucket.tokens < -4990 and meter.bucket.tokens > -5000
 
 
 def test_without_waiting_the_bytes_only_go_into_debt() -> None:
     meter = metered(-5000)
     charged(meter, 1000, wait=False)  # an upstream answer already open: never held
-    assert meter.charged and meter.bucket.tokens < -5990
+    assert meter.charged_bytes and meter.bucket.tokens < -5990
 
 
 def test_a_reservation_is_charged_first() -> None:

@@ -117,7 +117,7 @@ def test_a_granted_copys_refusal_is_given_back_too() -> None:
             raise S3Error(S3ErrorCode.InvalidRange)
 
     asyncio.run(granted_try())
-    assert meter.bucket.tokens >= 0 and not meter.charged
+    assert meter.bucket.tokens >= 0 and not meter.charged_bytes
 
 
 # -- in process, in front of a local store (tests.unit.test_w15f2_copy_charge) --------------
