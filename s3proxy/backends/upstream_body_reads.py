@@ -73,20 +73,24 @@ class ReadBuffers:
 
     def take(self) -> BodyBuffer | None:
         """A free buffer, or a new one; None when :data:`MAX_LIVE` exist and none is free."""
-        free = self.free
-        for index in range(len(free)):
-            if sys.getrefcount(free[index]) == 2:  # the list's reference and the argument's
-                return free.pop(index)
+        index = self._free_index()
+        if index >= 0:
+            return self.free.pop(index)
         if self.live >= MAX_LIVE:
             return None
         return BodyBuffer(self)
 
     def can_take(self) -> bool:
         """Whether :meth:`take` would answer a buffer now (a body may begin in body buffers)."""
-        if self.live < MAX_LIVE:
-            return True
+        return self.live < MAX_LIVE or self._free_index() >= 0
+
+    def _free_index(self) -> int:
+        """Where in :attr:`free` the first buffer nothing else refers to is; -1 if none."""
         free = self.free
-        return any(sys.getrefcount(free[index]) == 2 for index in range(len(free)))
+        for index in range(len(free)):
+            if sys.getrefcount(free[index]) == 2:  # the list's reference and the argument's
+                return index
+        return -1
 
     def give(self, buffer: BodyBuffer) -> None:
         if len(self.free) < KEEP_FREE:

@@ -10,10 +10,11 @@ client"). This module does only what the S3 hop needs: one response at a time pe
 case-insensitive headers, bodies framed by Content-Length, chunked or EOF, and no
 decompression, cookies or redirects.
 
-Memory stays flat for any body size: reading pauses when more than :data:`HIGH_WATER` bytes
-wait for the consumer and resumes below :data:`LOW_WATER`. Once the head of a Content-Length
-response is parsed, later socket reads go to the consumer as they are, without passing through
-the parser (no copy per chunk). A read, a wait for the head, or a wait for the socket to drain
+Memory stays flat for any body size: reading pauses when more than the connection's
+``read_ahead`` bytes (:data:`HIGH_WATER`; less past the loop's body-buffer bound, below) wait
+for the consumer and resumes below a quarter of it. Once the head of a Content-Length response
+is parsed, later socket reads go to the consumer as they are, without passing through the
+parser (no copy per chunk). A read, a wait for the head, or a wait for the socket to drain
 fails with :class:`TimeoutError` after ``read_timeout`` seconds without progress; one timer per
 connection checks it (none per read). Bytes of an unfinished head are not progress: the whole
 head must arrive within ``read_timeout`` and within :data:`MAX_HEAD` bytes, so an upstream that

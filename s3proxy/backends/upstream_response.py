@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 HIGH_WATER = 1024 * 1024
 """Body bytes buffered for the consumer before the socket stops being read."""
-LOW_WATER = HIGH_WATER >> 2
-"""…and the level under which reading resumes (a quarter of the connection's read ahead)."""
 
 
 class UpstreamBody(Protocol):
