@@ -18,7 +18,6 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from functools import cached_property, partial
-from typing import TYPE_CHECKING
 
 from s3proxy import sse
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
@@ -60,12 +59,7 @@ from s3proxy.upstream_xml import (
 )
 from s3proxy.xmlcodec import delete_request_xml, quoted_etag
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger("s3proxy.upstream")
-
-MAX_ERROR_BODY = 64 * 1024
 
 
 class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transport):

@@ -117,7 +117,8 @@ __all__ = [
 
 PART_READ_WHOLE = 64 * 1024
 """A part up to this size carries its trailer's checksum as a header, read whole first
-(``s3.WHOLE_BODY_LIMIT``, up to which ``keeps_trailer_checksum`` answers yes for any upstream)."""
+(``s3_object_reads.WHOLE_BODY_LIMIT``, up to which ``keeps_trailer_checksum`` answers yes for
+any upstream)."""
 
 
 class S3MultipartMixin:

@@ -5,9 +5,10 @@ is known only at the end of the body, and S3 keeps it with the object: HEAD/GET 
 ``x-amz-checksum-mode: ENABLED`` and GetObjectAttributes answer it. A plain upstream body
 (Content-Length) carries a checksum only as a header, sent before the body. So:
 
-- a body small enough to be read whole before it goes upstream (``s3.WHOLE_BODY_LIMIT``) is
-  verified by then, and its trailer's value goes as the ``x-amz-checksum-*`` header, on any
-  upstream and either ``request_style``: no extra byte or request;
+- a body small enough to be read whole before it goes upstream
+  (``s3_object_reads.WHOLE_BODY_LIMIT``) is verified by then, and its trailer's value goes as
+  the ``x-amz-checksum-*`` header, on any upstream and either ``request_style``: no extra byte
+  or request;
 - a larger one goes as ``aws-chunked`` with the same trailer, written only after the body
   iterator is exhausted, that is after every check on it has passed (if one fails, the upstream
   sees a chunked stream without its last chunk and commits nothing). That needs an upstream that
