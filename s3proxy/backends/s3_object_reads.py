@@ -23,7 +23,7 @@ from s3proxy import sse
 from s3proxy.backends import upstream_errors
 from s3proxy.backends.empty_part import NOT_SATISFIABLE, whole_if_empty
 from s3proxy.backends.s3_part_reads import part_query, part_range_of
-from s3proxy.backends.s3_transport import BODY_ERRORS
+from s3proxy.backends.s3_transport import BODY_ERRORS, log_answer
 from s3proxy.backends.s3_transport_hooks import _Transport
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import object_answer
@@ -202,10 +202,14 @@ async def _encrypted_read_status(
     upstream: _Reader, response: UpstreamResponse, conditions: ReadConditions
 ) -> None:
     """``_raise_for_status`` for a GET/HEAD, but an upstream's refusal of an SSE-C read is
-    answered as S3 answers it (:func:`s3proxy.sse.refused_read`)."""
+    answered as S3 answers it (:func:`s3proxy.sse.refused_read`), logged as any other
+    upstream error is (its body unread: the upstream's code is not named)."""
     refusal = sse.refused_read(response.status, conditions.customer_key, upstream.encryption_modes)
     if refusal is not None:
         response.release()
+        keyed = "with" if conditions.customer_key is not None else "without"
+        detail = f"(an SSE-C read {keyed} a key)"
+        log_answer(upstream.name, response.method, response.status, "", refusal, detail)
         raise refusal
     await upstream._raise_for_status(response)
 

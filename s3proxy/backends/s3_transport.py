@@ -228,18 +228,7 @@ class S3Transport:
         (:mod:`s3proxy.backends.upstream_errors`), also used for an ``<Error>`` inside a 200
         (multipart). Logged here with the upstream's code: warning unless routine."""
         error = upstream_errors.translate(status, code_name, bodied=method != "HEAD")
-        level = logging.INFO if error.code in upstream_errors.ROUTINE else logging.WARNING
-        log.log(
-            level,
-            "upstream %s: %s -> %s %s (client sees %s %s) %s",
-            self.name,
-            method,
-            status,
-            code_name or "-",
-            error.status,
-            error.code.name,
-            detail,
-        )
+        log_answer(self.name, method, status, code_name, error, detail)
         return error
 
     async def _raise_for_status(
@@ -284,6 +273,26 @@ class S3Transport:
                 if name in response.headers:
                     headers[name] = response.headers[name]
         raise S3Error(code, error.message, headers=headers)
+
+
+def log_answer(
+    upstream: str, method: str, status: int, code_name: str, error: S3Error, detail: str = ""
+) -> None:
+    """Log an upstream's error answer with the one the client sees instead (warning unless
+    routine, :data:`~s3proxy.backends.upstream_errors.ROUTINE`): :meth:`S3Transport.translate`'s
+    line, and that of a refusal answered otherwise (an SSE-C read's, :mod:`.s3_object_reads`)."""
+    level = logging.INFO if error.code in upstream_errors.ROUTINE else logging.WARNING
+    log.log(
+        level,
+        "upstream %s: %s -> %s %s (client sees %s %s) %s",
+        upstream,
+        method,
+        status,
+        code_name or "-",
+        error.status,
+        error.code.name,
+        detail,
+    )
 
 
 def from_s3(response: UpstreamResponse) -> bool:
