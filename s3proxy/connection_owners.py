@@ -20,10 +20,13 @@ holds the most connections, its oldest first, idle for at least :data:`GRACE`, a
 connections of the new one's address when the per-address bound is the one reached. A tenant
 that floods idle connections thus closes its own; another tenant loses an idle one only once it
 holds the most. Apache's event MPM likewise closes keep-alive connections when it runs out of
-room. With no idle connection to close (every one is in a request, or its head is still
-arriving; at most :data:`MAX_LOOKS` are looked at) the new connection is refused as
-before. A TLS connection is counted before its handshake (:mod:`s3proxy.tls_front`) and is not
-idle until that is over.
+room. A connection whose request head has been arriving for :data:`GRACE` (a client's head
+arrives in milliseconds) is taken as an idle one is, nothing of it dispatched to the app: a
+client trickling heads (slowloris) held each connection until the keep-alive timeout, 75 s,
+and every one up to the bound. With no connection to close (every one is in a request, or
+just used, or its head began within the grace; at most :data:`MAX_LOOKS` are looked at) the
+new connection is refused as before. A TLS connection is counted before its handshake
+(:mod:`s3proxy.tls_front`) and is not idle until that is over.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import h11
 __all__ = [
     "BUSY",
     "GRACE",
+    "HEAD_BEGAN",
     "MAX_LOOKS",
     "Closable",
     "Held",
@@ -67,6 +71,10 @@ refusal costs ~50 us."""
 BUSY = -1.0
 """:meth:`Closable.idle_for` of a connection that is not idle."""
 
+HEAD_BEGAN = "_s3proxy_head_began"
+"""Hypercorn's server's attribute: the loop's time its current request head began to arrive
+(s3proxy.hypercorn_closing.note_head_start)."""
+
 
 class Closable(Protocol):
     """What the engine's connection offers: how long it has been idle, and its keep-alive
@@ -74,7 +82,8 @@ class Closable(Protocol):
 
     def idle_for(self) -> float:
         """Seconds since it became idle (its keep-alive timer was armed: it opened, or its last
-        answer ended); :data:`BUSY` while a request is read, handled or answered."""
+        answer ended), or since its request head began to arrive if later; :data:`BUSY` while
+        a request is read past its head, handled or answered."""
         ...
 
     def reclaim(self) -> None: ...
@@ -205,9 +214,9 @@ class Owners:
 
 class UvicornConnection:
     """The uvicorn engine's connection (s3proxy.uvicorn_protocol.S3Protocol) as
-    :class:`Owners` sees it: idle while its keep-alive timer runs between requests (no byte of
-    a next request read, none kept unparsed, no answer pending), since uvicorn armed that timer
-    (at the start, or when an answer's last byte was written); taken by that timer's close."""
+    :class:`Owners` sees it: idle while its keep-alive timer runs between requests (none kept
+    unparsed, no answer pending), since uvicorn armed that timer (at the start, or when an
+    answer's last byte was written) or a head began to arrive; taken by that timer's close."""
 
     __slots__ = ("protocol",)
 
@@ -220,14 +229,17 @@ class UvicornConnection:
         cycle = p.cycle
         if (
             timer is None
-            or p.in_message
+            or (p.in_message and not p.in_head)  # a request dispatched, its body or trailers
             or p.stash
             or p.pipeline
             or not (cycle is None or cycle.response_complete)
             or p.transport.is_closing()
         ):
             return BUSY
-        return float(p.loop.time() - (timer.when() - p.timeout_keep_alive))
+        since = timer.when() - p.timeout_keep_alive
+        if p.in_message:  # a head arriving, nothing dispatched: takeable once it stalls
+            since = max(since, p.head_began)
+        return float(p.loop.time() - since)
 
     def reclaim(self) -> None:
         self.protocol.timeout_keep_alive_handler()
@@ -236,8 +248,8 @@ class UvicornConnection:
 class HypercornConnection:
     """Hypercorn's per-connection server as connection_owners sees it: idle while its
     keep-alive timer runs (s3proxy.hypercorn_closing.IdleTimer, which every S3 connection has)
-    and h11 holds no byte of a next request, since that timer was armed (at the start, or when
-    an answer ended); taken by that timer's own close."""
+    and h11 has no request, since that timer was armed (at the start, or when an answer ended)
+    or a head began to arrive; taken by that timer's own close."""
 
     __slots__ = ("server",)
 
@@ -254,11 +266,13 @@ class HypercornConnection:
         if not (
             isinstance(h11_connection, h11.Connection)
             and h11_connection.their_state is h11.IDLE
-            and not h11_connection.trailing_data[0]
+            and h11_connection.our_state is h11.IDLE
         ):
             return BUSY
-        armed = timer.when() - server.config.keep_alive_timeout
-        return float(asyncio.get_running_loop().time() - armed)
+        since = timer.when() - server.config.keep_alive_timeout
+        if h11_connection.trailing_data[0]:  # a head arriving, no Request for the app yet
+            since = max(since, getattr(server, HEAD_BEGAN, since))
+        return float(asyncio.get_running_loop().time() - since)
 
     def reclaim(self) -> None:
         self.server.idle_task.fire()

@@ -18,6 +18,7 @@ import hypercorn.asyncio.tcp_server
 import hypercorn.asyncio.worker_context
 from hypercorn.events import Closed, RawData
 
+from s3proxy.connection_owners import HEAD_BEGAN
 from s3proxy.connection_writer import LINGER_SECONDS
 
 _PATCHED = "_s3proxy_patched"  # the marker of every Hypercorn patch: each applies once
@@ -216,6 +217,7 @@ def linger_on_close() -> None:
                 break  # closed by the server (shutdown, keep-alive timeout): a request head
                 # begun before is not refused with a 400 no client reads (and the log shows)
             if not hasattr(self, "_s3proxy_linger"):
+                note_head_start(self)
                 await self.protocol.handle(RawData(data))
         else:
             # The end of input came while that read's requests were handled (pipelined, in
@@ -230,6 +232,19 @@ def linger_on_close() -> None:
         setattr(function, _PATCHED, True)
     tcp_server._close = lingering_close  # type: ignore[method-assign]
     tcp_server._read_data = read_data  # type: ignore[method-assign]
+
+
+def note_head_start(server: Any) -> None:
+    """Note when a request head began to arrive (the loop's time of the read that brings its
+    first byte: h11 between requests, holding nothing), for connection_owners: a head that
+    stalls past the grace gives way to a new connection at the bound, as an idle one does."""
+    h11_connection = getattr(getattr(server.protocol, "protocol", None), "connection", None)
+    if (
+        isinstance(h11_connection, h11.Connection)
+        and h11_connection.their_state is h11.IDLE
+        and not h11_connection.trailing_data[0]
+    ):
+        setattr(server, HEAD_BEGAN, asyncio.get_running_loop().time())
 
 
 def abort_stalled_sends() -> None:

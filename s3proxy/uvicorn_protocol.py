@@ -91,6 +91,7 @@ class S3Protocol(PipelinedProtocol):
         self.head_bytes = 0  # of an unfinished head, counted over reads
         self.head_size = 0  # of the head being parsed: request target and headers
         self.in_head = True  # between requests or inside a head: what arrives is head bytes
+        self.head_began = 0.0  # the loop's time the current head's first byte was parsed
         self.messages_done = 0
         self.admitted: Held | None = None
         self.body_left = -1
@@ -392,6 +393,7 @@ class S3Protocol(PipelinedProtocol):
         self.body_left = -1
         self.body_seen = 0
         self.in_head = True
+        self.head_began = self.loop.time()  # see connection_owners.UvicornConnection
         self.head_bytes = 0
         self.head_size = 0
         self.hosts = 0
