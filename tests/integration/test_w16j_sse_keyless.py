@@ -18,14 +18,13 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
-import botocore.exceptions
 import pytest
 
 from conformance.sessions.base import ClientUnavailable
 from conformance.sessions.clients import client
 from tests.integration.conftest import Proxy, start_proxy
+from tests.integration.test_w14h2_sse_reads import refusal
 
 BUCKET = "docs"
 ENCRYPTED = (
@@ -51,14 +50,6 @@ def sse_proxy(
         yield running
     finally:
         running.process.stop()
-
-
-def refusal(call: Any, **kwargs: Any) -> tuple[int, str, str | None]:
-    with pytest.raises(botocore.exceptions.ClientError) as caught:
-        call(**kwargs)
-    response = caught.value.response
-    status = response["ResponseMetadata"]["HTTPStatusCode"]
-    return status, response["Error"]["Code"], response["Error"].get("Message")
 
 
 def test_a_read_without_the_key_is_s3s_invalid_request(sse_proxy: Proxy, backend: str) -> None:
