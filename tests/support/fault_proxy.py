@@ -24,7 +24,10 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit
+
+T = TypeVar("T")
 
 _RESET = struct.pack("ii", 1, 0)
 STALL_LIMIT = 60.0
@@ -88,6 +91,7 @@ class FaultProxy:
         self.faults: list[Fault] = []
         self.links: list[Link] = []
         self._loop = asyncio.new_event_loop()
+        self._tasks: set[asyncio.Task[object]] = set()
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -105,20 +109,32 @@ class FaultProxy:
         return [link for link in self.links if link.faulted and fault.hits[0] in link.requests]
 
     def close(self) -> None:
+        """End every link's task before the loop stops, so none is destroyed while pending."""
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._end(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     # -- the loop's side ---------------------------------------------------------------------
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
+        self._server = self._loop.run_until_complete(
             asyncio.start_server(self._serve, "127.0.0.1", 0, limit=1 << 20)
         )
-        self.port = server.sockets[0].getsockname()[1]
+        self.port = self._server.sockets[0].getsockname()[1]
         self._started.set()
         self._loop.run_forever()
-        server.close()
+
+    async def _end(self) -> None:
+        """Take no more connections, then cancel every link's task and wait for each to end."""
+        self._server.close()
+        while tasks := [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _take(self, request: Request) -> Fault | None:
         for fault in self.faults:
@@ -128,7 +144,18 @@ class FaultProxy:
                 return fault
         return None
 
+    def _keep(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
+        """Hold ``task`` until it ends: the loop keeps only weak references, and a task
+        collected while pending is "destroyed but pending" (and its coroutine then ignores
+        GeneratorExit)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._keep(task)
         link = Link()
         self.links.append(link)
         up_reader, up_writer = await asyncio.open_connection(*self._upstream, limit=1 << 20)
@@ -176,7 +203,9 @@ class FaultProxy:
             return False
         up_writer.write(head)
         body_limit = fault.after if fault is not None and fault.where == "request" else -1
-        answer = asyncio.ensure_future(self._answer(request, fault, reader, writer, up_reader))
+        answer = self._keep(
+            asyncio.ensure_future(self._answer(request, fault, reader, writer, up_reader))
+        )
         try:
             sent = 0
             while sent < length:
@@ -196,7 +225,7 @@ class FaultProxy:
         finally:
             if not answer.done():
                 answer.cancel()
-                with contextlib.suppress(BaseException):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await answer
 
     async def _answer(
