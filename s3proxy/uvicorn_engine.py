@@ -57,14 +57,9 @@ from s3proxy.connections import ConnectionCounts
 from s3proxy.http_errors import MAX_HEAD_BYTES
 from s3proxy.tls_front import handshake_timeout, tls_protocol_factory
 from s3proxy.uvicorn_cycle import S3Cycle
+from s3proxy.uvicorn_errors import error_bytes, parser_error
 from s3proxy.uvicorn_pipeline import MAX_PIPELINED
-from s3proxy.uvicorn_protocol import (
-    S3Protocol,
-    error_bytes,
-    install,
-    parser_error,
-    protocol_for,
-)
+from s3proxy.uvicorn_protocol import S3Protocol, install, protocol_for
 
 __all__ = [
     "MAX_HEAD_BYTES",

@@ -2,59 +2,37 @@
 refusals, request-head checks, connection bounds and request-body path (what
 :mod:`s3proxy.uvicorn_engine`'s docstring lists); its request cycle is
 :mod:`s3proxy.uvicorn_cycle`. Split from that module, which starts the server with
-:func:`protocol_for`'s class."""
+:func:`protocol_for`'s class. The bytes' flow (request bodies, the send timeout) is its base
+:class:`~s3proxy.uvicorn_flow.FlowProtocol`'s, pipelining :mod:`s3proxy.uvicorn_pipeline`'s, and
+the error answers written below the application :mod:`s3proxy.uvicorn_errors`'."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import httptools
 from uvicorn.protocols.http import httptools_impl
-from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
 from s3proxy.connection_owners import ACTIVE, Held, UvicornConnection
 from s3proxy.connection_writer import ConnectionWriter
 from s3proxy.connections import ConnectionCounts, refusal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.http_errors import (
-    AMBIGUOUS_FRAMING,
     MAX_HEAD_BYTES,
     below_s3_error,
-    error_response,
     head_too_large,
 )
 from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
 from s3proxy.uvicorn_cycle import S3Cycle
+from s3proxy.uvicorn_errors import UNREADABLE, error_bytes, parser_error
+from s3proxy.uvicorn_flow import FlowProtocol
 from s3proxy.uvicorn_pipeline import (
     MAX_PIPELINED,
     MAX_STASH,
     ChunkedShadow,
-    PipelinedProtocol,
     message_start,
 )
-
-UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
-
-
-def parser_error(message: str) -> S3Error:
-    """The S3 error for what llhttp refused, by its message (the Hypercorn engine's answers)."""
-    if "Transfer-Encoding" in message and "Content-Length" in message:
-        return S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
-    if "Transfer-Encoding" in message:
-        return below_s3_error(501)
-    return S3Error(S3ErrorCode.InvalidRequest, UNREADABLE)
-
-
-def error_bytes(error: S3Error, scope: Any = None) -> bytes:
-    """An error answer of the HTTP layer, status line to body, closing the connection; with
-    ``scope``, in the place of the answer of the application handling it (error_response)."""
-    status, headers, body = error_response(error, scope=scope)
-    lines = [httptools_impl.STATUS_LINE[status]]
-    lines.extend(name + b": " + value + b"\r\n" for name, value in headers)
-    return b"".join(lines) + b"\r\n" + body
-
 
 MAX_CHUNK_FRAMING = MAX_HEAD_BYTES
 """Bytes of a chunked body's framing (a chunk line with its extensions, or a trailer section)
@@ -74,14 +52,11 @@ class _Full(Exception):
     connection's queue (s3proxy.uvicorn_pipeline)."""
 
 
-class S3Protocol(PipelinedProtocol):
+class S3Protocol(FlowProtocol):
     """uvicorn's httptools protocol with the proxy's refusals and connection bounds. ``counts``
     is set on the subclass :func:`protocol_for` makes per server."""
 
     counts: ConnectionCounts | None = None
-    send_timeout: float | None = None
-    """Seconds a response write may wait for the client to read (server.body_idle_timeout):
-    see :meth:`pause_writing`. Set with ``counts`` by :func:`protocol_for`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -141,41 +116,6 @@ class S3Protocol(PipelinedProtocol):
             return True
         cycle = self.cycle
         return cycle is not None and cycle.more_body and not cycle.disconnected
-
-    def pause_writing(self) -> None:
-        """The client stopped reading: the answer waits in the transport's buffer (above its
-        high-water mark) and the request that writes it waits with it, holding its tenant's
-        slot and its upstream connection; nothing else would ever end it (a client that keeps
-        its receive window at zero is alive to TCP). If the client reads nothing that brings
-        the buffer back below its low-water mark for :attr:`send_timeout` seconds, the
-        connection is aborted (:meth:`send_stalled`), as S3 drops a socket "not read from or
-        written to within the timeout period"; the request's next ``send`` then raises
-        ClientGone, which releases both. Time the proxy spends waiting on its upstream never
-        counts: nothing is being written then. A pause only notes its time: the timer is armed
-        once per timeout at most (a timer set and cancelled at every pause cost ~6 us, and a
-        download to a client slower than the proxy pauses at every write)."""
-        super().pause_writing()
-        if self.send_timeout is not None:
-            self.paused_at = self.loop.time()
-            if self.stalled is None:
-                self.stalled = self.loop.call_later(self.send_timeout, self.send_stalled)
-
-    def resume_writing(self) -> None:
-        self.paused_at = None
-        super().resume_writing()
-
-    def send_stalled(self) -> None:
-        """The send timer: abort if writing has been paused for the whole timeout, else wait
-        for the rest of it from the latest pause (or for nothing, if writing goes on)."""
-        self.stalled = None
-        paused_at = self.paused_at
-        if paused_at is None or self.send_timeout is None:
-            return
-        left = paused_at + self.send_timeout - self.loop.time()
-        if left > 0:
-            self.stalled = self.loop.call_later(left, self.send_stalled)
-        else:
-            self.transport.abort()  # the buffered answer cannot go: a reset, not a FIN after it
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.stalled is not None:
@@ -310,37 +250,6 @@ class S3Protocol(PipelinedProtocol):
                 length = int(value)  # llhttp read it as a number
         return length
 
-    def body_to_come(self) -> int:
-        """Once per request whose body goes on past a read: the Content-Length bytes still to
-        come, which :meth:`body_received` takes without the parser; -2 for a chunked body."""
-        for name, value in self.headers:
-            if name == b"content-length":
-                with contextlib.suppress(ValueError):
-                    return int(value) - self.body_seen
-        return -2
-
-    def body_received(self, data: bytes) -> None:
-        """A read inside a Content-Length body: handed on as it came, without passing through
-        llhttp (which would copy it into a new bytes object, one more copy of every uploaded
-        byte: issue 18). The read that ends the body ends the request, and a fresh parser
-        takes what follows (a pipelined request): the old one still counts body bytes."""
-        left = self.body_left
-        if len(data) < left:
-            self.body_left = left - len(data)
-            self.on_body(data)
-            return
-        self.body_left = -1
-        rest = b""
-        if len(data) > left:
-            data, rest = data[:left], data[left:]
-        self.on_body(data)
-        self.parser = httptools.HttpRequestParser(self)
-        with contextlib.suppress(AttributeError):  # httptools < 0.6.3, as uvicorn does
-            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-        self.on_message_complete()
-        if rest:
-            self.data_received(rest)
-
     def refuse(self, error: S3Error) -> None:
         """Answer ``error`` and close, unless a response is under way (it cannot be cut in
         two): then only close."""
@@ -426,24 +335,6 @@ class S3Protocol(PipelinedProtocol):
         elif len(name) == 4 and name.lower() == b"host":
             self.hosts += 1
         super().on_header(name, value)
-
-    def on_chunk_header(self) -> None:
-        self.chunk_progress = True
-        self.in_trailers = True  # until data comes: only the last chunk has none
-
-    def on_body(self, body: bytes) -> None:
-        self.chunk_progress = True
-        self.in_trailers = False
-        self.body_seen += len(body)
-        cycle = self.cycle
-        if cycle.response_complete:
-            return
-        assert isinstance(cycle, S3Cycle)
-        cycle.chunks.append(body)
-        cycle.pending += len(body)
-        if cycle.pending > HIGH_WATER_LIMIT:
-            self.flow.pause_reading()
-        cycle.message_event.set()
 
     def on_headers_complete(self) -> None:
         if len(self.pipeline) >= MAX_PIPELINED:  # kept unparsed for later (data_received)
