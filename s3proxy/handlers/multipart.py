@@ -47,13 +47,13 @@ from s3proxy.handlers.context import RequestContext
 from s3proxy.handlers.multipart_listing import list_multipart_uploads as list_multipart_uploads
 from s3proxy.handlers.multipart_listing import list_parts as list_parts
 from s3proxy.handlers.multipart_listing import parts_checksum_type
-from s3proxy.handlers.object import (
+from s3proxy.handlers.object_copy import copy_source, name_condition, source_conditions
+from s3proxy.handlers.object_requests import (
     literal_sha256,
     request_attributes,
     request_body,
     strip_aws_chunked,
 )
-from s3proxy.handlers.object_copy import copy_source, name_condition, source_conditions
 from s3proxy.handlers.part_copy_checksum import (
     copy_part_with_checksum,
     stored_part_checksum,

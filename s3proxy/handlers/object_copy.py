@@ -16,7 +16,8 @@ from s3proxy.conditions import any_condition, failed_source_condition, usable_da
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import copy_source_name, source_denied
 from s3proxy.handlers.context import RequestContext
-from s3proxy.handlers.object import request_attributes, version_error
+from s3proxy.handlers.object import version_error
+from s3proxy.handlers.object_requests import request_attributes
 from s3proxy.model import CopyObjectInput, ReadConditions, Tags, WriteConditions
 from s3proxy.request import parse_query
 from s3proxy.responses import S3Response, xml_response
