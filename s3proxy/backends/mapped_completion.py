@@ -18,8 +18,9 @@ from s3proxy.backends.complete_conditions import require_checked
 from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE, UploadsOnStorage
 from s3proxy.backends.part_quotas import upload_closing
 from s3proxy.backends.quota_writes import stored_bytes
+from s3proxy.backends.recorded_completion import RecordedCompletion
 from s3proxy.backends.upload_gone import after_failed_complete
-from s3proxy.backends.upload_records import RecordedCompletion, UploadChecksum, UploadMarks
+from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
 from s3proxy.backends.usage_records import completed_size
 from s3proxy.completion import check_completion, check_object_size
 from s3proxy.errors import S3Error, S3ErrorCode

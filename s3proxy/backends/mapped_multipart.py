@@ -21,14 +21,11 @@ from s3proxy.backends.mapped_completion import MappedCompletion
 from s3proxy.backends.mapped_uploads_base import LIST_PARTS_PAGE
 from s3proxy.backends.part_copy import copy_part_through as copy_part_through
 from s3proxy.backends.part_quotas import aborted, copied_size, stored_part
+from s3proxy.backends.recorded_completion import part_with
 from s3proxy.backends.upload_listing import MergedUploads, sweep_stale, upload_with, whole_bucket
 from s3proxy.backends.upload_merge import merged_uploads
-from s3proxy.backends.upload_records import (
-    UploadChecksum,
-    UploadMarks,
-    part_with,
-    refuse_unrecorded,
-)
+from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
+from s3proxy.backends.upload_records import refuse_unrecorded
 from s3proxy.completion import latest_parts
 from s3proxy.copy_charge import charge_copy, charging, handed_over
 from s3proxy.errors import S3Error, S3ErrorCode

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from s3proxy.backends.upload_records import (
+from s3proxy.backends.upload_record_values import (
     BucketRecords,
     UploadChecksum,
     UploadMarks,
-    UploadRecords,
     upload_digest,
 )
+from s3proxy.backends.upload_records import UploadRecords
 from s3proxy.listing import ListQuery
 from s3proxy.model import STANDARD, ListEntry, UploadInfo, UploadsPage
 

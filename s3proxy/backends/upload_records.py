@@ -55,29 +55,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
-import hashlib
 import logging
 from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from s3proxy import sse
 from s3proxy.backends.base import Backend
-from s3proxy.backends.local.combined import check_declared, object_checksum
-from s3proxy.backends.local.index import StoredPart
+from s3proxy.backends.recorded_completion import RecordedCompletion as RecordedCompletion
+from s3proxy.backends.recorded_completion import part_with as part_with
 from s3proxy.backends.records import read_record, write_record
-from s3proxy.checksums import ALGORITHMS, CHECKSUM_TYPES
+from s3proxy.backends.upload_record_values import BucketRecords as BucketRecords
+from s3proxy.backends.upload_record_values import UploadChecksum as UploadChecksum
+from s3proxy.backends.upload_record_values import UploadMarks as UploadMarks
+from s3proxy.backends.upload_record_values import etag_digest as etag_digest
+from s3proxy.backends.upload_record_values import upload_digest as upload_digest
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.layout import UpstreamRoot
-from s3proxy.model import (
-    STANDARD,
-    CompleteMultipartInput,
-    CreateMultipartInput,
-    PartInfo,
-    Tags,
-)
+from s3proxy.model import STANDARD, CreateMultipartInput, Tags
 from s3proxy.storage_classes import STORAGE_CLASSES
 
 log = logging.getLogger("s3proxy.upstream")
@@ -95,70 +90,6 @@ PUBLIC_UPLOAD_ACLS = frozenset({"public-read", "authenticated-read"})
 """The public ACLs an upload may carry to Complete (as an object may have)."""
 MAX_TAGS_RECORD = 64 * 1024
 """Ten tags of S3's longest keys and values, URL-encoded, take under 12 KiB."""
-
-
-@dataclass(frozen=True, slots=True)
-class UploadChecksum:
-    """The checksum an upload was created with: algorithm and type (S3's 2025 rules)."""
-
-    algorithm: str
-    type: str
-
-    def token(self) -> str:
-        return f"{self.algorithm}.{self.type}"
-
-    @classmethod
-    def from_token(cls, value: object) -> UploadChecksum | None:
-        """The value :meth:`token` wrote, or None for anything else."""
-        if not isinstance(value, str):
-            return None
-        algorithm, _, kind = value.partition(".")
-        if algorithm not in ALGORITHMS or kind not in CHECKSUM_TYPES:
-            return None
-        return cls(algorithm, kind)
-
-
-def upload_digest(key: str, upload_id: str) -> str:
-    material = key.encode("utf-8", "surrogatepass") + b"\x00" + upload_id.encode()
-    return hashlib.sha256(material).hexdigest()[:32]
-
-
-def etag_digest(etag: str) -> str:
-    return hashlib.sha256(etag.strip().strip('"').lower().encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True, slots=True)
-class UploadMarks:
-    """What an upload has records of besides checksums: its tags, its SSE-C key's use, its
-    storage class (None: STANDARD, no record), its public ACL (None: private, no record), its
-    creation with SSE-S3."""
-
-    tagged: bool = False
-    customer_key: bool = False
-    storage_class: str | None = None
-    acl: str | None = None
-    sse_s3: bool = False
-
-    @property
-    def any(self) -> bool:
-        return (
-            self.tagged
-            or self.customer_key
-            or self.storage_class is not None
-            or self.acl is not None
-            or self.sse_s3
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class BucketRecords:
-    """What :meth:`UploadRecords.read` found of one bucket's uploads, by
-    :func:`upload_digest`."""
-
-    checksums: dict[str, UploadChecksum]
-    marks: dict[str, UploadMarks]
-    tags_written: dict[str, str]
-    """The upstream's LastModified of each tags record (the sweep's grace period)."""
 
 
 class UploadRecords:
@@ -429,51 +360,3 @@ def refuse_unrecorded(request: CreateMultipartInput) -> None:
         "on this storage, where the gateway records the upload's encryption.",
         Header=sse.CUSTOMER + "algorithm" if customer else sse.SSE,
     )
-
-
-def part_with(
-    part: PartInfo, checksum: UploadChecksum, found: Mapping[tuple[int, str], str]
-) -> PartInfo:
-    """``part`` with its recorded checksum, unless the upstream listed one."""
-    if part.checksums:
-        return part
-    value = found.get((part.part_number, etag_digest(part.etag)))
-    if value is None:
-        return part
-    return dataclasses.replace(part, checksums={checksum.algorithm: value})
-
-
-class RecordedCompletion:
-    """CompleteMultipartUpload of an upload with records: the stored parts get their recorded
-    checksums before :func:`~s3proxy.completion.check_completion` compares the listed ones,
-    and the object's checksum is combined from them as S3 does, for an upstream that answers
-    none (Ceph RGW 16)."""
-
-    def __init__(self, records: UploadRecords, checksum: UploadChecksum) -> None:
-        self.records = records
-        self.checksum = checksum
-        self.combined: str | None = None
-        self.declared: tuple[str, str] | None = None
-        """The client's whole-object checksum once checked, as the upstream is sent it."""
-
-    async def merge(
-        self, request: CompleteMultipartInput, stored: list[PartInfo]
-    ) -> list[PartInfo]:
-        found = await self.records.part_checksums(
-            request.bucket, request.key, request.upload_id, self.checksum
-        )
-        return [part_with(part, self.checksum, found) for part in stored]
-
-    def combine(self, request: CompleteMultipartInput, stored: list[PartInfo]) -> None:
-        """After check_completion (every listed part is stored): the object's checksum; a
-        whole-object checksum the client sent must match it (BadDigest, nothing assembled).
-        None when a part has no checksum of the upload's algorithm: nothing is claimed."""
-        by_tag = {(part.part_number, etag_digest(part.etag)): part for part in stored}
-        chosen = [by_tag[(part.part_number, etag_digest(part.etag))] for part in request.parts]
-        self.combined = object_checksum(
-            self.checksum.algorithm,
-            self.checksum.type,
-            [StoredPart("", part.size, part.checksums) for part in chosen],
-        )
-        combined = {} if self.combined is None else {self.checksum.algorithm: self.combined}
-        self.declared = check_declared(request.checksum, combined)

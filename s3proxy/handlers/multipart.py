@@ -25,7 +25,7 @@ from typing import TypeVar
 from s3proxy import expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.backends.s3_copy_learning import SCRATCH
-from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
+from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
 from s3proxy.body import held_body, read_small_body
 from s3proxy.checksums import (
     ALGORITHMS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from s3proxy import expensive, tokens
-from s3proxy.backends.upload_records import UploadChecksum, UploadMarks
+from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
 from s3proxy.checksums import multipart_checksum_type
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import refused_after_bucket, url_encoding

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from s3proxy.backends.mapped import MappedStorage
 from s3proxy.backends.part_copy import MAX_PART_SIZE, get_copy_source
-from s3proxy.backends.upload_records import UploadChecksum
+from s3proxy.backends.upload_record_values import UploadChecksum
 from s3proxy.checksums import Checksum, header_name, new_checksum
 from s3proxy.copy_charge import charge_copy
 from s3proxy.errors import S3Error, S3ErrorCode

@@ -17,7 +17,8 @@ marks, so on an S3 upstream its encrypted uploads are refused at Create
 from __future__ import annotations
 
 from s3proxy import tokens
-from s3proxy.backends.upload_records import PUBLIC_UPLOAD_ACLS, UploadChecksum, UploadMarks
+from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
+from s3proxy.backends.upload_records import PUBLIC_UPLOAD_ACLS
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.storage_classes import STORAGE_CLASSES
