@@ -35,6 +35,8 @@ class S3Request:
     header_map: Mapping[str, str]
     """Lower-case name → value; repeated headers joined with ","."""
     bucket: str | None
+    """None for service requests (path ``/``); "" when a path-style path's first segment is
+    empty (``//docs/k``): a name no bucket has."""
     key: str | None
     """None for service and bucket requests; may be "" only for ``/bucket/``."""
     virtual_host_bucket: str | None = None
@@ -157,7 +159,10 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
         key = decode_component(raw_path[1:]) if len(raw_path) > 1 else None
     else:
         bucket_part, slash, key_part = raw_path[1:].partition("/")
-        bucket = decode_component(bucket_part) if bucket_part else None
+        # The first segment is the bucket whenever a "/" follows it, even empty: "//docs/k"
+        # is key "docs/k" of bucket "" (no such bucket), never the service (ListBuckets
+        # answered 200 to a GET signed for an object, and a PUT was 405).
+        bucket = decode_component(bucket_part) if bucket_part or slash else None
         key = decode_component(key_part) if slash and key_part else None
     return S3Request(
         method=scope["method"].upper(),
