@@ -25,6 +25,7 @@ from s3proxy.auth.sigv4 import (
     parse_credential,
     received_string_to_sign,
     sign,
+    signed_header_names,
     signing_key,
     sigv4a_refused,
 )
@@ -43,6 +44,7 @@ REQUIRED_PARAMS = (
     "X-Amz-Expires",
 )
 
+_SIGNED_HEADERS = "X-Amz-SignedHeaders"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _INTEGER = re.compile(r"-?[0-9]+")
 _MISSING = (
@@ -70,9 +72,10 @@ def parse_expires(value: str) -> int:
     expires = int(value) if len(value) <= 7 else MAX_EXPIRES + 1  # no int() of huge strings
     if expires == 0:
         raise _query_error("X-Amz-Expires must be at least 1 second")
-    if expires > MAX_EXPIRES:
+    if expires > MAX_EXPIRES:  # S3's words, as MinIO, Swift's s3api and versitygw answer them
         raise _query_error(
-            "X-Amz-Expires must be less than a week (in seconds) that is; 604800 seconds"
+            "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+            "X-Amz-Expires must be less than 604800 seconds"
         )
     return expires
 
@@ -166,7 +169,11 @@ def verify_presigned_v4(
     """
     if params is None:
         params = parse_query(query_string)
-    if not all(params.get(name) for name in REQUIRED_PARAMS):
+    # An empty X-Amz-SignedHeaders signs no header: S3's answer is that host was not signed
+    # (403 AccessDenied, brendanhay/amazonka#272), given below.
+    if _SIGNED_HEADERS not in params or not all(
+        params.get(name) for name in REQUIRED_PARAMS if name != _SIGNED_HEADERS
+    ):
         raise _query_error(_MISSING)
     if params["X-Amz-Algorithm"] == SIGV4A:
         raise sigv4a_refused()
@@ -193,7 +200,8 @@ def verify_presigned_v4(
         now = now.replace(tzinfo=UTC)
     _check_time(when, expires, now, max_skew)
 
-    signed_headers = tuple(params["X-Amz-SignedHeaders"].split(";"))
+    listed = params[_SIGNED_HEADERS]
+    signed_headers = signed_header_names(listed) if listed else ()
     if not all(signed_headers):
         raise _query_error("X-Amz-SignedHeaders is malformed")
     if joined is None:

@@ -73,7 +73,8 @@ class Credential:
 class AuthorizationHeader:
     credential: Credential
     signed_headers: tuple[str, ...]
-    """Lower-case, in the order the client listed them (sorted, by the spec)."""
+    """Lower-cased and sorted, whatever the case and order the client listed them in: the
+    canonical request S3 verifies names them so (:func:`signed_header_names`)."""
     signature: str
 
 
@@ -165,10 +166,22 @@ def _parse_authorization(value: str) -> AuthorizationHeader:
         fields[name] = field
     if len(fields) != 3 or not fields["Signature"]:
         raise _malformed()
-    signed = tuple(fields["SignedHeaders"].split(";"))
+    signed = signed_header_names(fields["SignedHeaders"])
     if not all(signed):
         raise _malformed()
     return AuthorizationHeader(parse_credential(fields["Credential"]), signed, fields["Signature"])
+
+
+def signed_header_names(value: str) -> tuple[str, ...]:
+    """SignedHeaders (or X-Amz-SignedHeaders) as S3 reads it: each name lower-cased, the list
+    sorted, for the canonical headers and their SignedHeaders line alike. The spec has clients
+    send them so; S3 does not require it: the AWS SDK for PHP presigned URLs with
+    ``X-Amz-SignedHeaders=Host`` for years (aws/aws-sdk-php#951, fixed only when MinIO refused
+    them) and still lists presigned headers unsorted while signing them sorted
+    (aws/aws-sdk-php#3109, refused by Dell ECS), and S3 serves both; a signer that listed and
+    signed its headers out of order was refused by S3 (saltstack/salt#40536). The set of names
+    signed is the same either way: no signature covers another request."""
+    return tuple(sorted(value.lower().split(";")))
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:

@@ -281,17 +281,22 @@ def test_wrong_secret_and_unknown_key(s3: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "param",
+    ("param", "value"),
     [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-Date",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Expires",
+        (param, value)
+        for param in (
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Signature",
+            "X-Amz-Date",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Expires",
+        )
+        for value in (None, "")
+        # An empty X-Amz-SignedHeaders signs no header: 403 for host (test_w17d_signed_headers).
+        if (param, value) != ("X-Amz-SignedHeaders", "")
     ],
 )
-@pytest.mark.parametrize("value", [None, ""])
 def test_missing_parameters(s3: Any, param: str, value: str | None) -> None:
     signed = from_url(presign(s3))
     request = signed.with_param(param, value)
