@@ -179,7 +179,9 @@ def _response_overrides(ctx: RequestContext) -> dict[str, str]:
     ISO-8859-1 is S3's 400 InvalidArgument "Header value cannot be represented using
     ISO-8859-1." (seen from S3 for ``–``, ``倉``, ``’``: IQSS/dataverse#4524, CartoDB/cartodb
     #10701, guardian/grid#1716), where it went out as UTF-8; one with a control character would
-    split or break the response → InvalidArgument."""
+    split or break the response → InvalidArgument. Spaces and tabs at either end are dropped: a
+    field value has none (RFC 9110, 5.5), and Hypercorn's h11 dropped them where uvicorn wrote
+    them, so the engines answered one request with different bytes."""
     query = ctx.request.query
     overrides: dict[str, str] = {}
     if not query:
@@ -201,7 +203,7 @@ def _response_overrides(ctx: RequestContext) -> dict[str, str]:
                 ArgumentName=parameter,
                 ArgumentValue=value,
             )
-        overrides[header] = value  # answered as ISO-8859-1 (responses.py)
+        overrides[header] = value.strip(" \t")  # answered as ISO-8859-1 (responses.py)
     return overrides
 
 
