@@ -15,8 +15,16 @@ from s3proxy.http_errors import AMBIGUOUS_FRAMING, below_s3_error, error_respons
 UNREADABLE = "The request could not be read as HTTP/1.1: bad request line, header or body framing."
 
 
+_NOT_A_PATH = ("Unexpected start char in url", "Unexpected char in url schema")
+"""llhttp's words for a request target that does not begin with ``/`` (``docs/k``, ``?a``,
+``\\docs``): h11 reads such a target and the Hypercorn engine refuses it as no path
+(:func:`s3proxy.strict_head.target_error`, 400 InvalidURI); uvicorn answered InvalidRequest."""
+
+
 def parser_error(message: str) -> S3Error:
     """The S3 error for what llhttp refused, by its message (the Hypercorn engine's answers)."""
+    if message.startswith(_NOT_A_PATH):
+        return S3Error(S3ErrorCode.InvalidURI)
     if "Transfer-Encoding" in message and "Content-Length" in message:
         return S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
     if "Transfer-Encoding" in message:

@@ -103,11 +103,14 @@ def test_a_tab_after_chunked_is_not_implemented_on_both(wire_proxy: Proxy) -> No
 
 
 @pytest.mark.parametrize(
-    "target", ["http://other.example/docs/k", "/docs/k#fragment"], ids=["absolute", "fragment"]
+    "target",
+    ["http://other.example/docs/k", "/docs/k#fragment", "docs/k", "?a", "\\docs"],
+    ids=["absolute", "fragment", "relative", "query-only", "backslash"],
 )
 def test_a_target_that_is_not_a_plain_path_is_invalid_uri(wire_proxy: Proxy, target: str) -> None:
     """uvicorn's parser dropped the scheme and authority, or the fragment, and served the rest;
-    Hypercorn refused the first and made the fragment part of the key."""
+    Hypercorn refused the first and made the fragment part of the key. A target that does not
+    begin with ``/`` was InvalidRequest on uvicorn, InvalidURI on Hypercorn (wave 17, D)."""
     head = f"GET {target} HTTP/1.1\r\nHost: h\r\n\r\n".encode()
     assert refused(exchange(wire_proxy, head)) == (400, "InvalidURI")
 
