@@ -9,6 +9,15 @@ although its ETag was the one named, so it is refused here, before any body byte
 ``If-Match`` on a key with no object is 404 NoSuchKey on AWS (the page above; versitygw's
 EvaluateObjectPutPreconditions answers so too); SeaweedFS 4.48 and Ceph RGW 16 answer 412, so
 after a 412 to an If-Match write the key is looked up (:func:`checked_write`).
+
+Both headers on one write are 501 on AWS (``Header`` ``If-Match,If-None-Match``, "Multiple
+conditional request headers present in the request": LocalStack's AWS-checked PutObject,
+CopyObject and CompleteMultipartUpload, versitygw#1727); the gateway answered 412 (If-None-Match
+failing first) or wrote. An ``If-Match`` naming a list of ETags (``"a", "b"``) is not an ETag
+"as a string", the only form S3 documents for writes: the local store and SeaweedFS 4.48 took
+the list (200 when it named the object's ETag), Ceph RGW 16 took it as one ETag (412). S3's own
+answer is not established, and Ceph's cannot be asked for a list, so it is refused the same way
+on every lane (501 naming If-Match), never a write S3 might have refused or the reverse.
 """
 
 from __future__ import annotations
@@ -22,17 +31,24 @@ from s3proxy.model import WriteConditions
 NO_CONDITIONS = WriteConditions()
 
 
+def _not_accepted(header: str, detail: str | None = None) -> S3Error:
+    """S3's 501 for a conditional header (or pair) a write does not take."""
+    detail = detail or f"We don't accept the provided value of {header} header for this API"
+    return S3Error(S3ErrorCode.NotImplemented, Header=header, additionalMessage=detail)
+
+
 def write_conditions(header: Callable[[str], str | None]) -> WriteConditions:
     """The request's If-Match / If-None-Match, for the backend to check atomically."""
     if_match, if_none_match = header("if-match"), header("if-none-match")
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise S3Error(
-            S3ErrorCode.NotImplemented,
-            "If-None-Match on a write takes only '*' (the key must not exist).",
-            Header="If-None-Match",
-        )
     if if_match is None and if_none_match is None:
         return NO_CONDITIONS
+    if if_match is not None and if_none_match is not None:
+        detail = "Multiple conditional request headers present in the request"
+        raise _not_accepted("If-Match,If-None-Match", detail)
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise _not_accepted("If-None-Match")
+    if if_match is not None and "," in if_match:  # no ETag holds a comma: a list of them
+        raise _not_accepted("If-Match")
     return WriteConditions(if_match=if_match, if_none_match=if_none_match)
 
 
@@ -59,8 +75,8 @@ async def checked_write(
 
 def name_write_condition(error: S3Error, conditions: WriteConditions) -> None:
     """S3's 412 to a conditional write names the header in ``<Condition>``; the local store
-    names it, SeaweedFS's and Ceph RGW's 412s do not. If-None-Match: * fails whenever an
-    object is there, whatever If-Match says, so it is named when both were sent."""
+    names it, SeaweedFS's and Ceph RGW's 412s do not (both headers never get here:
+    :func:`write_conditions` refuses the pair)."""
     if (
         error.code is S3ErrorCode.PreconditionFailed
         and "Condition" not in error.fields
