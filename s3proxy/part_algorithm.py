@@ -70,14 +70,17 @@ def check_object_algorithm(expected: str | None, given: str | None) -> None:
     """A whole-object ``x-amz-checksum-<alg>`` sent with Complete (``given``: its algorithm,
     None: none sent) against the upload's ``expected`` algorithm (None: created without one).
 
-    The gateway compares such a checksum with the object's only in the upload's algorithm;
-    one of another algorithm, or any in an upload without one, was passed over with 200 on
-    every lane (a 200 that checked nothing). S3's answer there is not established (versitygw
-    reads it as ignored), so it is refused with S3's InvalidRequest for a checksum of another
-    algorithm than the upload's, as UploadPart answers it ("expected checksum Type: null" for
-    an upload without one)."""
-    if given is not None and (expected is None or given.upper() != expected.upper()):
-        raise _mismatch(expected or "null", given)
+    The gateway compares such a checksum with the object's only in the upload's algorithm.
+    One of another algorithm is S3's 400 BadDigest naming the upload's algorithm ("The crc32
+    you specified did not match the calculated checksum."); in an upload created without one
+    S3 looks at no such header and completes (LocalStack's AWS-checked Complete; versitygw
+    reads S3 alike), so the caller drops it. Until wave 17 both were 400 InvalidRequest
+    ("Checksum Type mismatch …", wave 16 C2, chosen while S3's answer was unknown)."""
+    if given is not None and expected is not None and given.upper() != expected.upper():
+        raise S3Error(
+            S3ErrorCode.BadDigest,
+            f"The {expected.lower()} you specified did not match the calculated checksum.",
+        )
 
 
 def sums_missing_part(expected: str | None, given: str | None) -> str | None:

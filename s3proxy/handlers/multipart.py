@@ -338,19 +338,21 @@ async def _check_checksum_type(
     recorded: UploadChecksum | None,
     marks: UploadMarks,
     whole: tuple[str, str] | None = None,
-) -> None:
+) -> tuple[str, str] | None:
     """``x-amz-checksum-type`` on Complete: S3 checks it against the upload's type (the
     header is optional, and most clients do not send it); ``whole``, the whole-object checksum
-    header, must be of the upload's algorithm (:func:`check_object_algorithm`). The token names
-    both where the proxy records checksums; otherwise the backend knows them (the local store
-    keeps them), read with a one-part ListParts, a request paid only by a Complete that sends
-    either header. An upload that is gone is left to Complete, which answers a retry of a
+    header, must be of the upload's algorithm (:func:`check_object_algorithm`), and is returned
+    as the Complete is to carry it: None for an upload created without one, whose Complete S3
+    completes without looking at such a header (nothing is compared, so nothing goes on). The
+    token names both where the proxy records checksums; otherwise the backend knows them (the
+    local store keeps them), read with a one-part ListParts, a request paid only by a Complete
+    that sends either header. An upload that is gone is left to Complete, which answers a retry of a
     finished one. Where neither knows (a tenant without a home, on an upstream that lists no
     upload checksum), an upload with a checksum and one without look alike: 501, not S3's
     answer for either."""
     declared = ctx.request.header("x-amz-checksum-type")
     if declared is None and whole is None:
-        return
+        return None
     requested = requested_checksum_type(declared) if declared is not None else None
     given = whole[0].removeprefix(HEADER_PREFIX).upper() if whole is not None else None
     algorithm, kind = (recorded.algorithm, recorded.type) if recorded is not None else (None, None)
@@ -362,7 +364,7 @@ async def _check_checksum_type(
             )
         except S3Error as error:
             if error.code is S3ErrorCode.NoSuchUpload:
-                return
+                return whole
             raise
         algorithm = page.checksum_algorithm
         kind = parts_checksum_type(page.checksum_algorithm, page.checksum_type)
@@ -377,6 +379,7 @@ async def _check_checksum_type(
     if requested is not None:
         check_checksum_type(requested, kind)
     check_object_algorithm(algorithm, given)
+    return whole if algorithm is not None else None
 
 
 T = TypeVar("T")
@@ -421,8 +424,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
             await ctx.storage.uploads.list_parts(bucket, key, upstream_id, 0, 1, recorded, marks)
             raise
     await _bucket_first(ctx, bucket, _checked_parts(parts))
-    whole = _object_checksum(ctx)
-    await _check_checksum_type(ctx, upstream_id, recorded, marks, whole)
+    whole = await _check_checksum_type(ctx, upstream_id, recorded, marks, _object_checksum(ctx))
     header = ctx.request.header
     complete = ctx.storage.uploads.complete(
         CompleteMultipartInput(

@@ -1,10 +1,12 @@
 """A whole-object ``x-amz-checksum-<alg>`` on CompleteMultipartUpload of another algorithm than
-the upload's, or any in an upload created without one (wave 16 C2): the gateway compares such a
-checksum only in the upload's algorithm, so these were answered 200 on every lane with nothing
-checked. They are S3's 400 InvalidRequest for a checksum of another algorithm ("Checksum Type
-mismatch occurred, …", UploadPart's wording), wherever the upload's algorithm is known: from
-the UploadId, the gateway's records (no record: no algorithm) or the upstream's ListParts; a
-tenant without a home on an upstream that lists none cannot tell, and gets 501."""
+the upload's, or any in an upload created without one (wave 16 C2, wave 17 C): the gateway
+compares such a checksum only in the upload's algorithm, so these were answered 200 on every
+lane with nothing checked. One of another algorithm is S3's 400 BadDigest naming the upload's
+algorithm; one in an upload created without an algorithm is passed over as S3 passes it over
+(not sent on), wherever that is known: from the UploadId, the gateway's records (no record: no
+algorithm) or the upstream's ListParts; a tenant without a home on an upstream that lists none
+cannot tell, and gets 501. (Wave 16 C2 answered both 400 InvalidRequest "Checksum Type
+mismatch …" while S3's answer was unknown.)"""
 
 from __future__ import annotations
 
@@ -25,25 +27,22 @@ from tests.unit.test_upload_marks import HOME, TaggingStorage
 WHOLE = ("x-amz-checksum-sha256", "n2alat9FhKiZXkZO18V2LLcZFM3IT8R7DjSMvK//7WU=")
 
 
-def _message(expected: str, given: str) -> str:
-    return (
-        f"Checksum Type mismatch occurred, expected checksum Type: {expected}, "
-        f"actual checksum Type: {given}"
-    )
+def _message(expected: str) -> str:
+    return f"The {expected} you specified did not match the calculated checksum."
 
 
 def check(
     upstream: ListingUpstream, home: Any = None, recorded: UploadChecksum | None = None
-) -> S3Error | None:
+) -> S3Error | tuple[str, str] | None:
+    """The refusal, or the whole-object checksum the Complete goes on with."""
     storage = TaggingStorage(upstream, home)
     uploads = MappedUploads(storage, {"up": upstream, "home": upstream})  # type: ignore[arg-type, dict-item]
     request = SimpleNamespace(bucket="b", key="k", header={}.get, query={})
     ctx = SimpleNamespace(request=request, storage=SimpleNamespace(uploads=uploads))
     try:
-        asyncio.run(_check_checksum_type(ctx, "u1", recorded, UploadMarks(), WHOLE))  # type: ignore[arg-type]
+        return asyncio.run(_check_checksum_type(ctx, "u1", recorded, UploadMarks(), WHOLE))  # type: ignore[arg-type]
     except S3Error as error:
         return error
-    return None
 
 
 @pytest.mark.parametrize(
@@ -54,8 +53,8 @@ def check(
         (None, None, False),
         ("CRC32", None, False),
         ("CRC32", "SHA256", True),
-        (None, "CRC32", True),
-        (None, "CRC64NVME", True),
+        (None, "CRC32", False),
+        (None, "CRC64NVME", False),
     ],
 )
 def test_a_whole_object_checksum_must_be_of_the_uploads_algorithm(
@@ -66,37 +65,35 @@ def test_a_whole_object_checksum_must_be_of_the_uploads_algorithm(
         return
     with pytest.raises(S3Error) as caught:
         check_object_algorithm(expected, given)
-    assert given is not None
+    assert expected is not None
     assert (caught.value.code, caught.value.message) == (
-        S3ErrorCode.InvalidRequest,
-        _message((expected or "null").lower(), given.lower()),
+        S3ErrorCode.BadDigest,
+        _message(expected.lower()),
     )
 
 
 def test_the_upload_id_names_the_algorithm_without_a_request() -> None:
     upstream = ListingUpstream(None)
     error = check(upstream, HOME, UploadChecksum("CRC32", "COMPOSITE"))
-    assert error is not None and error.message == _message("crc32", "sha256")
+    assert isinstance(error, S3Error) and error.message == _message("crc32")
     assert upstream.listings == 0
-    assert check(ListingUpstream(None), HOME, UploadChecksum("SHA256", "COMPOSITE")) is None
+    assert check(ListingUpstream(None), HOME, UploadChecksum("SHA256", "COMPOSITE")) == WHOLE
 
 
 @pytest.mark.parametrize("home", [None, HOME], ids=["local-store", "home"])
-def test_an_upload_without_an_algorithm_is_null_where_that_is_known(home: Any) -> None:
+def test_an_upload_without_an_algorithm_drops_it_where_that_is_known(home: Any) -> None:
     """The local store lists what it keeps; a tenant with a home records every checksum."""
-    error = check(ListingUpstream(None, records=home is not None), home)
-    assert error is not None and error.code is S3ErrorCode.InvalidRequest
-    assert error.message == _message("null", "sha256")
+    assert check(ListingUpstream(None, records=home is not None), home) is None
 
 
 def test_an_algorithm_the_upstream_lists_is_checked() -> None:
     error = check(ListingUpstream(("CRC32", "FULL_OBJECT")))
-    assert error is not None and error.message == _message("crc32", "sha256")
-    assert check(ListingUpstream(("SHA256", "COMPOSITE"))) is None
+    assert isinstance(error, S3Error) and error.message == _message("crc32")
+    assert check(ListingUpstream(("SHA256", "COMPOSITE"))) == WHOLE
 
 
 def test_an_algorithm_nobody_recorded_or_listed_is_refused_not_called_null() -> None:
     error = check(ListingUpstream(None))
-    assert error is not None and error.code is S3ErrorCode.NotImplemented
+    assert isinstance(error, S3Error) and error.code is S3ErrorCode.NotImplemented
     assert "null" not in str(error.message)
     assert error.message.startswith("x-amz-checksum-sha256 on CompleteMultipartUpload")
