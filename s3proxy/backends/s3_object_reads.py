@@ -30,6 +30,7 @@ from s3proxy.backends.upstream_results import object_answer
 from s3proxy.backends.wire import object_info, parse_content_range, read_headers
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange, GetObjectOutput, ObjectInfo, ReadConditions
+from s3proxy.range_checksums import covers_whole, full_object_checksums, ranged_headers
 
 log = logging.getLogger("s3proxy.upstream")
 
@@ -133,6 +134,12 @@ class S3ObjectReadsMixin:
             content_range = _served_range(response, byte_range, part_number, length)
             size = content_range[2] if content_range is not None else length
         info = object_info(response.headers, size)
+        if checksum_mode and content_range is not None and part_number is None:
+            try:
+                info = await _range_checksums(self, bucket, key, conditions, info, content_range)
+            except BaseException:  # cancelled meanwhile: the answer goes back closed
+                response.close()
+                raise
         if length <= WHOLE_BODY_LIMIT:
             body, aclose = await self._read_whole(response, length)
         else:
@@ -182,6 +189,33 @@ def _served_range(
         asked.header() if asked is not None else f"part {part_number}",
     )
     raise S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
+
+
+async def _range_checksums(
+    upstream: _Reader,
+    bucket: str,
+    key: str,
+    conditions: ReadConditions,
+    info: ObjectInfo,
+    served: tuple[int, int, int],
+) -> ObjectInfo:
+    """``info`` of a ranged GET with the checksums S3 answers (:mod:`s3proxy.range_checksums`):
+    none for part of the object; the object's FULL_OBJECT checksum for all of it, which no
+    upstream answers to a Range (SeaweedFS 4.48), so one HEAD with checksum mode, bound to the
+    served ETag, asks it; an object changed since, or a failed HEAD, claims none. The caller
+    closes the GET's answer on any exception."""
+    whole = covers_whole(*served)
+    extra = ranged_headers(info.extra_headers, whole)
+    if whole and not full_object_checksums(extra):
+        pinned = ReadConditions(if_match=info.etag, customer_key=conditions.customer_key)
+        try:
+            head = await upstream.head_object(bucket, key, pinned, True)
+        except S3Error:
+            pass
+        else:
+            if head.etag == info.etag:
+                extra.update(full_object_checksums(head.extra_headers))
+    return dataclasses.replace(info, extra_headers=extra)
 
 
 def _range_matches(

@@ -8,6 +8,7 @@ HeadObject, DeleteObject pages). Handlers speak client names only; the tenant's
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import re
 
@@ -27,6 +28,7 @@ from s3proxy.handlers.object_requests import (
 from s3proxy.handlers.object_requests import request_attributes as request_attributes
 from s3proxy.model import META_PREFIX, STANDARD, ObjectInfo, PutObjectInput, ReadConditions
 from s3proxy.part_reads import plain_part_info, whole_object_part
+from s3proxy.range_checksums import covers_whole, ranged_headers
 from s3proxy.ranges import invalid_range, parse_range, resolve_range
 from s3proxy.responses import S3Response
 from s3proxy.storage_classes import requested
@@ -346,19 +348,23 @@ async def head_object(ctx: RequestContext) -> S3Response:
     overrides = _response_overrides(ctx)
     info = await ctx.storage.head_object(bucket, key, conditions, checksum_mode, part_number)
     info = plain_part_info(info, part_number)
-    headers = _object_headers(info, checksum_mode, overrides)
     part_range = whole_object_part(info, part_number, info.part_range)
     if part_range is not None:
+        headers = _object_headers(info, checksum_mode, overrides)
         first, last, total = part_range
         headers.append(("Content-Range", f"bytes {first}-{last}/{total}"))
         return S3Response(status=206, headers=headers, content_length=last - first + 1)
     byte_range = parse_range(ctx.request.header("range"))
-    if byte_range is None:
-        return S3Response(headers=headers, content_length=info.size)
-    resolved = resolve_range(byte_range, info.size)
+    resolved = resolve_range(byte_range, info.size) if byte_range is not None else None
     if resolved is None:
+        headers = _object_headers(info, checksum_mode, overrides)
         return S3Response(headers=headers, content_length=info.size)
     first, last = resolved
+    # The checksums a Range answers (s3proxy.range_checksums), as the GET of it does.
+    extra = ranged_headers(info.extra_headers, covers_whole(first, last, info.size))
+    headers = _object_headers(
+        dataclasses.replace(info, extra_headers=extra), checksum_mode, overrides
+    )
     headers.append(("Content-Range", f"bytes {first}-{last}/{info.size}"))
     return S3Response(status=206, headers=headers, content_length=last - first + 1)
 

@@ -11,6 +11,7 @@ frees them only after (:meth:`~.core.StoreCore._pin`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from s3proxy.backends.local.core import CHECKSUM_HEADER, StoreCore
 from s3proxy.backends.local.index import ObjectRecord, StoredPart
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange, GetObjectOutput, ObjectAttributes, ObjectInfo, ReadConditions
+from s3proxy.range_checksums import covers_whole, ranged_headers
 from s3proxy.ranges import resolve_range
 
 log = logging.getLogger("s3proxy.local")
@@ -37,7 +39,7 @@ class LocalReads(StoreCore):
         part_number: int | None = None,
     ) -> ObjectInfo:
         record = await self._run(self._lookup, bucket, key, conditions, False)
-        return _info(record, checksum_mode, part_number, ranged=False)
+        return _info(record, checksum_mode, part_number)
 
     async def get_object(
         self,
@@ -53,7 +55,7 @@ class LocalReads(StoreCore):
         )
         pinned = [part.sha256 for part in record.segments]
         try:
-            info = _info(record, checksum_mode, part_number, ranged=byte_range is not None)
+            info = _info(record, checksum_mode, part_number)
             content_range: tuple[int, int, int] | None = None
             first, last = 0, record.size - 1
             if info.part_range is not None:
@@ -63,6 +65,9 @@ class LocalReads(StoreCore):
                 if resolved is not None:  # None: S3 ignores this range, serves the object
                     first, last = resolved
                     content_range = (first, last, record.size)
+                    whole = covers_whole(first, last, record.size)
+                    extra = ranged_headers(info.extra_headers, whole)  # (s3proxy.range_checksums)
+                    info = dataclasses.replace(info, extra_headers=extra)
             segments = record.blob_segments()
             opened = await asyncio.to_thread(open_first, self.files, segments, first, last)
         except FileNotFoundError as exc:
@@ -141,9 +146,7 @@ def _composite(value: str) -> bool:
     return bool(dash) and count.isdigit()
 
 
-def _info(
-    record: ObjectRecord, checksum_mode: bool, part_number: int | None, ranged: bool
-) -> ObjectInfo:
+def _info(record: ObjectRecord, checksum_mode: bool, part_number: int | None) -> ObjectInfo:
     """What GET/HEAD report; with ``part_number``, where that part lies (S3: a plain object
     has one part, the whole of it; a part past the last is InvalidPartNumber)."""
     extra: dict[str, str] = {}
@@ -161,7 +164,7 @@ def _info(
             part_range = (first, first + size - 1, record.size)
             checksums = _part_checksums(record, part_number)
             extra["x-amz-mp-parts-count"] = str(record.parts_count)
-    if checksum_mode and not ranged:
+    if checksum_mode:
         for algorithm, value in checksums.items():
             extra[CHECKSUM_HEADER + algorithm.lower()] = value
         if part_range and checksums and any(map(_composite, record.checksums.values())):
