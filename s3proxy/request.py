@@ -9,9 +9,9 @@ path the signature was verified over.
 
 from __future__ import annotations
 
-import random
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
@@ -48,12 +48,33 @@ class S3Request:
         return self.header_map.get(name)
 
 
+_IDS_PER_READ = 512
+"""Request ids drawn from one read of the kernel's random source."""
+_ids: Iterator[str] = iter(())
+
+
 def new_request_id() -> str:
     """A request's ``x-amz-request-id``: 16 upper-case hex digits, as the gateway always sent.
-    An identifier, not a secret, so the process's Mersenne Twister gives it (no system call
-    per request, as ``secrets`` makes); ``random`` reseeds in every forked worker, so workers
-    do not repeat each other's ids."""
-    return f"{random.getrandbits(64):016X}"
+
+    From the kernel's random source, 512 at a time (one system call per 512 requests). Before
+    wave 17 the process's Mersenne Twister gave them: its state follows from 312 consecutive
+    ids, so a tenant that read that many answers could compute every later id of the worker,
+    and from the next id it got, how many requests other tenants had sent there meanwhile."""
+    global _ids
+    for request_id in _ids:
+        return request_id
+    raw = os.urandom(8 * _IDS_PER_READ).hex().upper()
+    _ids = iter([raw[at : at + 16] for at in range(0, len(raw), 16)])
+    return next(_ids)
+
+
+def _forget_ids() -> None:
+    """A forked worker draws its own: ids left in the parent's batch would repeat."""
+    global _ids
+    _ids = iter(())
+
+
+os.register_at_fork(after_in_child=_forget_ids)
 
 
 def _wire_text(raw: bytes) -> str:
