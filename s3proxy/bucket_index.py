@@ -22,18 +22,27 @@ until it is listed again, one lifetime later.
 Bounded: the sets hold the names tenants have created, never names asked for; a home with more
 than :data:`MAX_NAMES` markers is not kept (asked with a HEAD per name). Homes are listed
 :data:`PARALLEL` at a time, and look-ups running at once share one listing per home.
+
+A home that does not answer is not waited for (since wave 17): a look-up waits for a home's
+listing at most :data:`LOOKUP_WAIT`, then goes on without that home while its listing runs on,
+and skips a home whose listing ended unreachable for one lifetime. Before, one tenant's home on
+an upstream that hung stalled every look-up of every other tenant's bucket for its read timeout
+twice (the listing, then a HEAD per name: 10 minutes with the defaults), so no anonymous reader,
+CORS preflight or granted read of any tenant's bucket was answered while one upstream hung. A
+home skipped so counts as one without the name, which is what its failed HEAD made it before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from s3proxy.errors import S3Error
+from s3proxy.errors import S3Error, S3ErrorCode
 
 if TYPE_CHECKING:
     from s3proxy.backends.buckets import BucketRegistry
@@ -45,6 +54,9 @@ MAX_NAMES = 10_000
 """A home with more created buckets than this is asked with a HEAD per name instead."""
 PARALLEL = 16
 """Homes listed at once while the index is filled."""
+LOOKUP_WAIT = 2.0
+"""Seconds a look-up waits for a home's listing (a home's ``.buckets/``, one page per 1,000
+buckets, answers in milliseconds); a home slower than that is left to list on its own."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +73,20 @@ class BucketIndex:
     def __init__(self) -> None:
         self._sets: weakref.WeakKeyDictionary[BucketRegistry, _Names] = weakref.WeakKeyDictionary()
         """Keyed by the tenant's registry: a configuration reload's new registries start empty."""
-        self._loads: weakref.WeakKeyDictionary[BucketRegistry, asyncio.Future[None]] = (
+        self._loads: weakref.WeakKeyDictionary[BucketRegistry, asyncio.Task[None]] = (
             weakref.WeakKeyDictionary()
         )
+        """Each home's latest listing, shared by the look-ups that run while it does."""
+        self._started: weakref.WeakKeyDictionary[BucketRegistry, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        """When (monotonic) each home's latest listing began."""
+        self._unreachable: weakref.WeakKeyDictionary[BucketRegistry, float] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Homes whose listing ended unreachable, and until when (monotonic) they are skipped."""
+        self._running: set[asyncio.Task[None]] = set()
+        """Listings no look-up waits for any more, kept until they end."""
 
     def _trusted(self, storage: MappedStorage) -> _Names | None:
         registry = storage.buckets
@@ -84,40 +107,73 @@ class BucketIndex:
         self, bucket: str, storages: Sequence[MappedStorage]
     ) -> list[MappedStorage]:
         """Those of ``storages`` (tenants with a home) that may have created ``bucket``: every
-        one whose names are not known, and those whose names include it."""
-        stale = [s for s in storages if s.buckets.cache.lifetime > 0 and self._trusted(s) is None]
+        one whose names are not known, and those whose names include it; never a home that
+        does not answer (module docstring)."""
+        asked = [s for s in storages if not self._skipped(s.buckets)]
+        stale = [s for s in asked if s.buckets.cache.lifetime > 0 and self._trusted(s) is None]
+        late: set[BucketRegistry] = set()
         for start in range(0, len(stale), PARALLEL):
-            await asyncio.gather(*(self._load(s) for s in stale[start : start + PARALLEL]))
+            batch = {s.buckets: self._listing(s) for s in stale[start : start + PARALLEL]}
+            until = max(self._started[registry] for registry in batch) + LOOKUP_WAIT
+            await asyncio.wait(batch.values(), timeout=max(0.0, until - time.monotonic()))
+            for registry, listing in batch.items():
+                if listing.done():
+                    listing.result()  # an unexpected error is the look-up's, as before
+                else:
+                    late.add(registry)
         found = []
-        for storage in storages:
+        for storage in asked:
+            if storage.buckets in late or self._skipped(storage.buckets):
+                continue
             names = self._trusted(storage)
             if names is None or names.names is None or bucket in names.names:
                 found.append(storage)
         return found
 
-    async def _load(self, storage: MappedStorage) -> None:
+    def _skipped(self, registry: BucketRegistry) -> bool:
+        """Whether a look-up goes on without ``registry``'s home: its listing has run past
+        :data:`LOOKUP_WAIT`, or ended unreachable less than a lifetime ago."""
+        now = time.monotonic()
+        running = self._loads.get(registry)
+        if running is not None and not running.done():
+            return now - self._started.get(registry, now) >= LOOKUP_WAIT
+        return now < self._unreachable.get(registry, 0.0)
+
+    def _listing(self, storage: MappedStorage) -> asyncio.Task[None]:
+        """The home's listing: the one running, or a new one (left running, whoever waits)."""
         registry = storage.buckets
         running = self._loads.get(registry)
         if running is not None and not running.done():
-            await asyncio.shield(running)  # another look-up is listing this home
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._loads[registry] = future
+            return running
+        task = asyncio.get_running_loop().create_task(self._load(storage))
+        self._loads[registry] = task
+        self._started[registry] = time.monotonic()
+        self._running.add(task)
+        task.add_done_callback(self._ended)
+        return task
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # retrieved: logged once
+            log.warning("bucket names not listed: %r", task.exception())
+
+    async def _load(self, storage: MappedStorage) -> None:
+        registry = storage.buckets
+        generation = registry.cache.generation.current()  # before: a change meanwhile wins
         try:
-            generation = registry.cache.generation.current()  # before: a change meanwhile wins
-            try:
-                names = await registry.names(MAX_NAMES)
-            except S3Error as error:  # asked with HEADs instead, until listed again
-                log.warning("bucket names of tenant %s not listed: %s", registry.tenant.name, error)
-                names = None
-            entry = registry.cache.entry(generation)
-            if entry is not None:
-                kept = frozenset(names) if names is not None else None
-                self._sets[registry] = _Names(kept, entry)
-        finally:
-            future.set_result(None)
-            if self._loads.get(registry) is future:
-                del self._loads[registry]
+            names = await registry.names(MAX_NAMES)
+        except S3Error as error:  # asked with HEADs instead, until listed again
+            log.warning("bucket names of tenant %s not listed: %s", registry.tenant.name, error)
+            names = None
+            if error.code is S3ErrorCode.ServiceUnavailable:  # unreachable: skipped a while
+                skip = max(registry.cache.lifetime, LOOKUP_WAIT)
+                self._unreachable[registry] = time.monotonic() + skip
+        else:
+            self._unreachable.pop(registry, None)
+        entry = registry.cache.entry(generation)
+        if entry is not None:
+            kept = frozenset(names) if names is not None else None
+            self._sets[registry] = _Names(kept, entry)
 
 
 INDEX = BucketIndex()
