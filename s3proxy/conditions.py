@@ -51,13 +51,30 @@ def usable_date(value: str | None) -> str | None:
     return format_datetime(parsed.astimezone(UTC), usegmt=True)
 
 
+def quoted_etag(value: str) -> str:
+    """One If-Match ETag as every upstream reads it: quoted. S3 matches an ETag sent without
+    its quotes or with one of them (moto's AWS-verified conditional PUT test), and so does the
+    proxy (:func:`etag_matches`); Ceph RGW 16 answered ``"<etag>`` (no closing quote) 412 on
+    GET, HEAD and copy sources, for the object's own ETag (wave 17, K). ``*``, lists and weak
+    tags are left as sent."""
+    stripped = value.strip()
+    inner = stripped.removeprefix('"').removesuffix('"')
+    if not inner or stripped == "*" or '"' in inner or "," in inner or stripped.startswith("W/"):
+        return value
+    return f'"{inner}"'
+
+
 def upstream_conditions(conditions: ReadConditions) -> ReadConditions:
     """What to send upstream: an If-Match of ``*`` or of several ETags is left out (with the
     If-Unmodified-Since it overrides), as Ceph RGW 16 answers 412 to both even for the object's
-    own ETag; the proxy decides them itself from the ETag that comes back."""
+    own ETag; the proxy decides them itself from the ETag that comes back. One ETag goes
+    quoted (:func:`quoted_etag`)."""
     value = conditions.if_match
-    if value is None or ("," not in value and value.strip() != "*"):
+    if value is None:
         return conditions
+    if "," not in value and value.strip() != "*":
+        sent = quoted_etag(value)
+        return conditions if sent == value else replace(conditions, if_match=sent)
     return replace(conditions, if_match=None, if_unmodified_since=None)
 
 
@@ -65,11 +82,13 @@ def sent_source_conditions(conditions: ReadConditions, etag: str) -> ReadConditi
     """A copy's source conditions as sent upstream once checked here on a HEAD that read
     ``etag``: an ``x-amz-copy-source-if-match`` naming several ETags goes as that one, which
     still binds the copy to the bytes checked (SeaweedFS 4.48 answers a list 412 on a
-    server-side copy even when it names the source's own ETag; S3 and the other lanes copy)."""
+    server-side copy even when it names the source's own ETag; S3 and the other lanes copy);
+    one ETag goes quoted (:func:`quoted_etag`)."""
     value = conditions.if_match
-    if value is None or "," not in value:
+    if value is None:
         return conditions
-    return replace(conditions, if_match=etag)
+    sent = etag if "," in value else quoted_etag(value)
+    return conditions if sent == value else replace(conditions, if_match=sent)
 
 
 def etag_matches(header: str, etag: str, *, strong: bool = False) -> bool:

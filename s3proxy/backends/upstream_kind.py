@@ -64,13 +64,15 @@ def if_match_for(value: str, ceph_rgw: bool | None) -> str:
     """A PutObject's ``If-Match`` as the upstream compares it. Ceph RGW 16 compares the header
     with its stored ETag, which it keeps without quotes: ``"<etag>"`` never matched, so every
     conditional PUT was 412 (measured: the bare ETag matches, a wrong one is 412, and a key
-    with no object is 412). The one quoted ETag is sent bare there; anything else (``W/``,
-    lists, ``*``) as the client sent it."""
+    with no object is 412). The one ETag is sent bare there, also when the client left out one
+    of its quotes: S3 matches ``<etag>"`` (moto's AWS-verified conditional PUT test), and the
+    local store and SeaweedFS match ``"<etag>`` too, which RGW answered 412 (wave 17, K).
+    Anything else (``W/``, lists, ``*``) goes as the client sent it."""
     if not ceph_rgw:
         return value
     stripped = value.strip()
-    inner = stripped[1:-1]
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] == '"' and '"' not in inner:
+    inner = stripped.removeprefix('"').removesuffix('"')
+    if len(stripped) >= 2 and inner != stripped and '"' not in inner:
         return inner
     return value
 
