@@ -13,6 +13,9 @@ runs out is refilled by what its share of the page so far says it still needs (w
 shards about to run out, in parallel). 1,000 keys over 16 shards: 75 a shard where the share is
 62.5, ~1,200 listed upstream per 1,000 returned (it was 94 a shard, ~1,500).
 
+A first page without a prefix starts with one listing of the root the shards share, one
+shard's share long: a small bucket is listed by that request alone instead of 16.
+
 The merge works in batches, not key by key: everything buffered up to the *horizon* (the
 smallest last key buffered among shards with more to come) is ordered by one sort, since no
 shard can still deliver anything below it.
@@ -30,6 +33,7 @@ reaches a client.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -99,13 +103,27 @@ class _Shard:
     async def fill(
         self, fetch: Fetch, query: ListQuery, size: int, encoding: KeyEncoding, repeats: bool
     ) -> None:
-        """Append the next upstream page as client names, keeping only what the client asked
-        for: whatever the upstream answers, nothing outside the shard root and the prefix, at or
-        before start-after, or not written by this layout reaches the buffer. Keys holding the
-        delimiter are rolled up here (under ``flat`` the upstream cannot: it never sees it), and
-        a page that ends inside a common prefix resumes after it, not through it."""
+        """Append the next upstream page (see :meth:`take`)."""
         within = self.root + prefix_part(query.prefix, encoding)
         page = await fetch(within, self.start_after, size, self.token)
+        self.take(page, query, encoding, repeats)
+
+    def take(
+        self,
+        page: ListPage,
+        query: ListQuery,
+        encoding: KeyEncoding,
+        repeats: bool,
+        resume: str | None = None,
+    ) -> None:
+        """Append ``page`` as client names, keeping only what the client asked for: whatever
+        the upstream answers, nothing outside the shard root and the prefix, at or before
+        start-after, or not written by this layout reaches the buffer. Keys holding the
+        delimiter are rolled up here (under ``flat`` the upstream cannot: it never sees it), and
+        a page that ends inside a common prefix resumes after it, not through it. ``resume``:
+        the page was cut from a listing of the whole root that ended at this upstream name,
+        inside the shard; the shard goes on after it (else the page's token says what follows)."""
+        within = self.root + prefix_part(query.prefix, encoding)
         cut, after = len(self.root), query.start_after
         prefix, delimiter = query.prefix, query.delimiter
         name_of = keycodec.decode if encoding == "flat" else _same
@@ -144,8 +162,10 @@ class _Shard:
                 continue  # one common prefix rolled up from many keys
             self.buffer.append(item)
             last = item[0]
-        self.token = page.next_token
-        self.done = page.next_token is None
+        self.token = page.next_token if resume is None else None
+        self.done = self.token is None and resume is None
+        if resume is not None:
+            self.start_after = resume
         if not self.done and rolled_last is not None and encoding == "flat":
             self.start_after = self.root + keycodec.after_all_starting_with(rolled_last)
             self.token = None
@@ -225,6 +245,49 @@ async def _refill(
     )
 
 
+def _first_from_whole_root(
+    shards: list[_Shard], page: ListPage, query: ListQuery, encoding: KeyEncoding, size: int
+) -> list[tuple[_Shard, int]]:
+    """Hand one listing of the whole root to the shards it covers; return the first fetches
+    still to make: (shard, keys to ask).
+
+    A first page asks every shard for its share of the page: 16 upstream requests, however few
+    keys the bucket holds (each costs the upstream as much as listing ~30 keys; Ceph RGW 16
+    reads ~1,000 index entries for each, BENCHMARKS.md "Wave 17 G"). One listing of the root
+    the shards share, asking one shard's share, lists the shards one after another in byte
+    order: a bucket of fewer keys than that is listed by it alone; a larger one gets the first
+    shards whole and the next one in part, and only the others are asked; in a large bucket it
+    is shard 0's first request. Its cost there is one more round trip before the others.
+
+    The upstream lists in byte order (as the merge needs anyway), so a listing truncated at
+    upstream name ``last`` has listed everything before it: a shard root sorting before
+    ``last`` that is not a prefix of it is complete, the shard ``last`` is in goes on after
+    ``last``, and the shards after it are asked as usual. When the listing passed a shard
+    before that one, the one it ends in got only the listing's tail: it is topped up to a first
+    fetch in the same round, so that it does not hold the merge back for a refill round. Names
+    outside every shard root are left out, as :meth:`_Shard.take` leaves them out of a shard's
+    own listing."""
+    if page.next_token is None:
+        for shard in shards:
+            shard.take(page, query, encoding, False)
+        return []
+    if not page.entries:
+        return [(shard, size) for shard in shards]  # truncated, but where it stopped is unknown
+    last = page.entries[-1].key
+    complete = [shard for shard in shards if shard.root < last and not last.startswith(shard.root)]
+    for shard in complete:
+        shard.take(dataclasses.replace(page, next_token=None), query, encoding, False)
+    rest = []
+    for shard in shards:
+        if last.startswith(shard.root):
+            shard.take(page, query, encoding, False, resume=last)
+            if complete and len(shard.buffer) < size:
+                rest.append((shard, max(MIN_FETCH, size - len(shard.buffer))))
+        elif shard not in complete:
+            rest.append((shard, size))
+    return rest
+
+
 def resume_prefix(query: ListQuery) -> str | None:
     """When ``start_after`` is itself a common prefix, everything under it was already listed."""
     after, delimiter = query.start_after, query.delimiter
@@ -255,12 +318,15 @@ async def merge_listing(
     encoding: KeyEncoding = "plain",
     repeats: bool = False,
     budget: int | None = None,
+    whole_root: str | None = None,
 ) -> MergedPage:
     """One client page over the shard roots. ``fetch`` lists below a root; under ``flat`` it
     must not pass the delimiter upstream (the upstream sees encoded names only). ``repeats``:
     a name may come more than once (multipart uploads of one key). ``budget``: keys the page
     may ask upstream for (REQUEST_KEYS a request) before it ends short, once it has returned
-    something (default BUDGET_ROUNDS first rounds)."""
+    something (default BUDGET_ROUNDS first rounds). ``whole_root``: the parent of every shard
+    root, when ``fetch`` lists below it as below a shard root (no delimiter upstream): a first
+    page without a prefix then starts there (:func:`_first_from_whole_root`)."""
     entries: list[ListEntry] = []
     prefixes: list[str] = []
     if query.max_keys <= 0:
@@ -277,7 +343,13 @@ async def merge_listing(
         spent += n + REQUEST_KEYS
         return await fetch(prefix, after, n, token)
 
-    await all_or_none(*(shard.fill(counted, query, size, encoding, repeats) for shard in shards))
+    first_page = not query.prefix and not query.start_after
+    if whole_root is not None and len(shards) > 1 and not repeats and first_page:
+        page = await counted(whole_root, None, size, None)
+        first = _first_from_whole_root(shards, page, query, encoding, size)
+    else:
+        first = [(shard, size) for shard in shards]
+    await all_or_none(*(shard.fill(counted, query, n, encoding, repeats) for shard, n in first))
     skip = resume_prefix(query)
     last: str | None = None
     count = 0

@@ -315,7 +315,8 @@ class MappedStorage(MappedLocations):
                 root.bucket, prefix, delimiter, start_after, max_keys, token
             )
 
-        page = await merge_listing(self.shard_roots(root), query, fetch, encoding)
+        whole = root.prefix if delimiter is None else None  # the shards' parent, listed alike
+        page = await merge_listing(self.shard_roots(root), query, fetch, encoding, whole_root=whole)
         return await self.classes.listed(bucket, backend, query, page)
 
     async def delete_bucket(self, bucket: str) -> None:
