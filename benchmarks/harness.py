@@ -185,8 +185,10 @@ def rclone_in_front_of(
 
 
 @contextmanager
-def upstream(kind: str, work: Path) -> Iterator[Any]:
-    """A fresh SeaweedFS (``weed mini``) or Ceph RGW (one mon, one memstore OSD, radosgw)."""
+def upstream(kind: str, work: Path, rgw_options: dict[str, str] | None = None) -> Iterator[Any]:
+    """A fresh SeaweedFS (``weed mini``) or Ceph RGW (one mon, one memstore OSD, radosgw).
+    ``rgw_options``: more radosgw settings for a Ceph run (``{"rgw list bucket min
+    readahead": "100"}``), to measure how an operator's RGW tuning moves a figure."""
     server: Any
     if kind == "ceph":
         from conformance.ceph_rgw import CephRGW, ensure_installed
@@ -203,6 +205,7 @@ def upstream(kind: str, work: Path) -> Iterator[Any]:
                     "rgw enable gc threads": "true",
                     "rgw gc obj min wait": "0",
                     "rgw gc processor period": "5",
+                    **(rgw_options or {}),
                 }
             },
         )

@@ -20,6 +20,12 @@ listing is checked once to be complete and in UTF-8 byte order, before the timed
     python -m benchmarks.listing [--keys 10000] [--shards 16] [--upstream seaweedfs|ceph]
                                  [--rounds 5] [--baseline HEAD~1] [--candidate DIR|REV]
                                  [--odd] [--key-encoding plain|flat]
+                                 [--rgw-option NAME=VALUE ...]
+
+``--rgw-option`` sets a radosgw option of the Ceph run (repeatable), e.g.
+``"rgw list bucket min readahead=100"``: RGW reads at least that many index entries per
+listing request whatever ``max-keys`` asks (1000 by default), which is most of what the
+16 small shard listings of a page cost it (BENCHMARKS.md "Wave 17 G").
 """
 
 from __future__ import annotations
@@ -250,7 +256,11 @@ def main() -> int:
     parser.add_argument("--candidate", help="git revision or directory measured (default: here)")
     parser.add_argument("--odd", action="store_true", help="keys with odd names")
     parser.add_argument("--key-encoding", choices=["plain", "flat"], help="the candidate's")
+    parser.add_argument(
+        "--rgw-option", action="append", default=[], help="NAME=VALUE, a radosgw setting"
+    )
     args = parser.parse_args()
+    rgw_options = dict(option.split("=", 1) for option in args.rgw_option)
     keys = (
         odd_keys(args.keys)
         if args.odd
@@ -258,7 +268,7 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="s3proxy-listing-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        server = stack.enter_context(upstream(args.upstream, work))
+        server = stack.enter_context(upstream(args.upstream, work, rgw_options))
         admin = s3_client(server.endpoint, server.access_key, server.secret_key)
         admin.create_bucket(Bucket=UPSTREAM_BUCKET)
         admin.create_bucket(Bucket=DIRECT_BUCKET)
