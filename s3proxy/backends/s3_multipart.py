@@ -64,11 +64,13 @@ from s3proxy.backends.upload_markers import (
     KEPT,
     MARKER_MODES,
     OWN_ORDER,
+    WHOLE,
     WHOLE_PAGE,
     marker_mode,
     own_order_page,
     uploads_after,
 )
+from s3proxy.backends.upload_scans import CROWDED, turns_for
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
@@ -373,5 +375,23 @@ class S3MultipartMixin:
 
         if mode == OWN_ORDER and not delimiter:
             return await own_order_page(ask, prefix, key_marker, upload_id_marker, max_uploads)
-        whole = await ask(prefix, None, None)
+        async with turns_for(upstream).turn():  # each reads the whole bucket (.upload_scans)
+            whole = await ask(prefix, None, None)
         return uploads_after(whole, key_marker, upload_id_marker, max_uploads)
+
+    async def whole_uploads(self: _Transport, bucket: str, prefix: str) -> UploadsPage | None:
+        """Every upload under ``prefix`` in one upstream answer, from an upstream whose every
+        listing reads its whole bucket (:mod:`~s3proxy.backends.upload_scans`); None where its
+        markers page it narrowly (or that is not known yet) or the answer is truncated (then
+        for a while without asking: :data:`~s3proxy.backends.upload_scans.CROWDED_SECONDS`)."""
+        upstream = (self.name, self._config.endpoint)
+        place = (*upstream, bucket, prefix)
+        if MARKER_MODES.get(upstream) != WHOLE or place in CROWDED:
+            return None
+        async with turns_for(upstream).turn():
+            response = await _ask_uploads(self, bucket, prefix, None, (None, None), WHOLE_PAGE)
+            page = await upstream_result(self, response, parse_list_uploads)
+        if page.next_marker is None:
+            return page
+        CROWDED.add(place)
+        return None
