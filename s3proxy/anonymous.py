@@ -330,7 +330,7 @@ async def _handle(
     tenant = storage.tenant.name
     entry["tenant"] = tenant
     server = runtime.settings.server
-    owner = runtime.owners[tenant]
+    owner = runtime.owners[tenant].unnamed()  # listings show no tenant name to anyone
     check_expected_owner(request, operation, owner.id)
     check_request_headers(request, operation, ignore_unknown=server.ignore_unknown_headers)
     context = RequestContext(

@@ -162,7 +162,8 @@ async def serve(
     # owner never gets here): a request that says "my bucket" is never served another's.
     check_expected_owner(ctx.request, ctx.operation, runtime.owners[owner].id)
     entry["bucket_owner"] = owner
-    granted = dataclasses.replace(ctx, storage=storage, owner=runtime.owners[owner], tenant=owner)
+    shown = runtime.owners[owner].unnamed()  # the owner's name is not the caller's to see
+    granted = dataclasses.replace(ctx, storage=storage, owner=shown, tenant=owner)
     response = await HANDLERS[ctx.operation](granted)
     if record is not None and not record.matches(
         header(response, "etag"), header(response, "last-modified")

@@ -31,6 +31,13 @@ class Owner:
     id: str
     display_name: str
 
+    def unnamed(self) -> Owner:
+        """The owner as anyone but itself sees it, in listings of its buckets (anonymous and
+        other tenants' granted reads): the id alone. S3 has answered no ``DisplayName`` to
+        anyone since 2025-11-21, and here it is the tenant's name in the configuration, which
+        before wave 17 every anonymous reader of a public bucket was shown."""
+        return Owner(self.id, "")
+
 
 def derived_owner_id(tenant: str) -> str:
     """The default owner id: SHA-256 of ``"s3proxy owner id\\0" + tenant`` (UTF-8), its first

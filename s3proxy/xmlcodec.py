@@ -310,10 +310,10 @@ def copy_result_xml(
 
 
 def _owner(name: str, owner: Owner) -> str:
-    """``<Owner>`` or ``<Initiator>``: the owner id and the tenant name as DisplayName."""
-    return (
-        f"<{name}>{_element('ID', owner.id)}{_element('DisplayName', owner.display_name)}</{name}>"
-    )
+    """``<Owner>`` or ``<Initiator>``: the owner id and the tenant name as DisplayName (none
+    to anyone but the owner: :meth:`Owner.unnamed`)."""
+    shown = _element("DisplayName", owner.display_name) if owner.display_name else ""
+    return f"<{name}>{_element('ID', owner.id)}{shown}</{name}>"
 
 
 def list_buckets_xml(

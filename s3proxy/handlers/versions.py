@@ -118,9 +118,11 @@ def list_versions_pieces(
     if delimiter:
         parts.append(f"<Delimiter>{code(delimiter)}</Delimiter>")
     parts.append(f"<IsTruncated>{'true' if page.is_truncated else 'false'}</IsTruncated>")
+    shown = owner.display_name  # none to anyone but the owner (Owner.unnamed)
     owner_xml = (
         f"<Owner><ID>{escape(owner.id)}</ID>"
-        f"<DisplayName>{escape(owner.display_name)}</DisplayName></Owner>"
+        + (f"<DisplayName>{escape(shown)}</DisplayName>" if shown else "")
+        + "</Owner>"
     )
     return document_pieces("ListVersionsResult", _versions(parts, page, owner_xml, code, encode))
 

@@ -339,10 +339,9 @@ def escaped_contents(entries: list[ListEntry], encode: bool, owner: Owner | None
     """Every field escaped (the rendering before fields were tested for markup first)."""
     owner_xml = ""
     if owner is not None:
-        owner_xml = (
-            f"<Owner><ID>{escape(owner.id)}</ID>"
-            f"<DisplayName>{escape(owner.display_name)}</DisplayName></Owner>"
-        )
+        name = owner.display_name  # none shown for an unnamed owner (Owner.unnamed)
+        shown = f"<DisplayName>{escape(name)}</DisplayName>" if name else ""
+        owner_xml = f"<Owner><ID>{escape(owner.id)}</ID>{shown}</Owner>"
     return "".join(
         f"<Contents><Key>{url_encode(entry.key) if encode else escape(entry.key)}</Key>"
         f"<LastModified>{escape(entry.last_modified)}</LastModified>"
