@@ -85,10 +85,9 @@ def in_key_order(
 
     The delimiter is applied here, never sent upstream: Ceph RGW 16 leaves out the uploads
     under it without returning their CommonPrefixes, and SeaweedFS 4.48 ignores it. The sort
-    is a no-op on an upstream that lists in key order (S3, Ceph; it is stable, so the uploads
-    of one key keep the upstream's order); SeaweedFS lists in upload-id order, so a listing
-    that fits one upstream page per shard is right there too. Its ``key-marker`` is broken:
-    the proxy pages it itself (:mod:`~s3proxy.backends.upload_markers`).
+    is by key alone and stable: the uploads of one key keep the page's order, S3's (oldest
+    first) where the proxy cut the page itself (SeaweedFS, Ceph RGW:
+    :mod:`~s3proxy.backends.upload_markers`, :mod:`~s3proxy.backends.upload_order`).
     """
     prefixes = set(page.prefixes)
     entries = []

@@ -1,14 +1,15 @@
 """ListMultipartUploads markers applied by the proxy, for upstreams that misread them.
 
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html: a listing
-resumes after ``key-marker``; with ``upload-id-marker`` too, the uploads of that key whose
-upload id is lexicographically greater are included. SeaweedFS 4.48 reads ``key-marker`` as a
-filter (a page asked for after ``a`` holds the uploads of ``a`` and nothing after it, with
-IsTruncated false) and lists in upload-id order, so a client paging through it (boto3's
-paginator, ``aws s3api list-multipart-uploads`` past one page) was told the listing had ended
-while uploads remained. Ceph RGW 16 lists uploads in ``key + "." + uploadId`` order and resumes
-key-marker K after ``K.``, so uploads of keys that extend K with a byte below ``.`` (the flat
-encoding's ``-``: ``m//`` after ``m/``) were skipped; it sends no ``Server`` header. So the
+resumes after ``key-marker``; with ``upload-id-marker`` too, after that upload among the
+uploads of that key, which S3 lists oldest first (:mod:`~s3proxy.backends.upload_order`).
+SeaweedFS 4.48 reads ``key-marker`` as a filter (a page asked for after ``a`` holds the
+uploads of ``a`` and nothing after it, with IsTruncated false) and lists in upload-id order,
+so a client paging through it (boto3's paginator, ``aws s3api list-multipart-uploads`` past
+one page) was told the listing had ended while uploads remained. Ceph RGW 16 lists uploads in
+``key + "." + uploadId`` order and resumes key-marker K after ``K.``, so uploads of keys that
+extend K with a byte below ``.`` (the flat encoding's ``-``: ``m//`` after ``m/``) were
+skipped; it sends no ``Server`` header. So the
 markers are trusted only from upstreams known to keep them as S3 does (AWS S3, MinIO); for any
 other the proxy asks for one whole page without markers and pages it itself
 (:func:`uploads_after`): exact, at the price of a 501 past 1000 uploads under one shard's
@@ -28,8 +29,16 @@ each page): exact, memory bounded by the page, and at most :data:`SCAN_PAGES` up
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
+from s3proxy.backends.upload_order import (
+    Place,
+    in_s3_order,
+    listed_after,
+    marker_place,
+    place,
+)
 from s3proxy.backends.upstream_kind import is_ceph_rgw
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import UploadInfo, UploadsPage
@@ -77,25 +86,19 @@ def uploads_after(
             f"This upstream cannot page through more than {WHOLE_PAGE} multipart uploads"
             " under one prefix.",
         )
-    uploads = sorted(page.uploads, key=lambda upload: (upload.key, upload.upload_id))
+    uploads = in_s3_order(page.uploads)  # by key, then initiation (.upload_order)
     prefixes = sorted(page.prefixes)
     if key_marker:
-        uploads = [
-            upload
-            for upload in uploads
-            if upload.key > key_marker
-            or (id_marker and upload.key == key_marker and upload.upload_id > id_marker)
-        ]
+        marker = marker_place(uploads, key_marker, id_marker)
+        uploads = [u for u in uploads if listed_after(u, key_marker, id_marker, marker)]
         prefixes = [prefix for prefix in prefixes if prefix > key_marker]
     max_uploads = max(max_uploads, 1)
     if len(uploads) + len(prefixes) <= max_uploads:
         return UploadsPage(uploads, prefixes, None)
-    entries = sorted(
-        [(upload.key, upload.upload_id) for upload in uploads] + [(p, "") for p in prefixes]
-    )[:max_uploads]
-    last_key, last_id = entries[-1]
-    kept = [u for u in uploads if (u.key, u.upload_id) <= (last_key, last_id)]
-    return UploadsPage(kept, [p for p in prefixes if p <= last_key], (last_key, last_id))
+    entries = sorted([place(u) for u in uploads] + [(p, -math.inf, "") for p in prefixes])
+    last = entries[max_uploads - 1]
+    kept = [u for u in uploads if place(u) <= last]
+    return UploadsPage(kept, [p for p in prefixes if p <= last[0]], (last[0], last[2]))
 
 
 Ask = Callable[[str, str | None, str | None], Awaitable[UploadsPage]]
@@ -116,21 +119,31 @@ async def own_order_page(
     upload of Z sorts below it) for each Z, the page is settled. A Z it is not past yet (a
     directory ``photos`` of ``photos/x.jpg``, ``photos-2fx-2ejpg``: all of the directory
     first) is asked about instead, with RGW's prefix, which it applies to ``key + "."``:
-    ``Z + "."`` lists Z's own uploads (:data:`PROBES` such questions per request at most)."""
+    ``Z + "."`` lists Z's own uploads (:data:`PROBES` such questions per request at most).
+    The uploads of one key sort by initiation (:mod:`~s3proxy.backends.upload_order`) but are
+    read by upload id, so the page's last key counts as such a Z too, and an upload-id marker's
+    key has its own uploads read first, to find the named upload's place among them."""
     keep = max(max_uploads, 1) + 1  # the page, and one more to know it is truncated
+    resolved: set[str] = set()  # keys whose every upload has been read
+    best: list[UploadInfo] = []
+    probes = 0
+    named: Place | None = None  # the upload the id marker names: its key's are read first
+    if key_marker and id_marker:
+        best = await _own_uploads(ask, key_marker)
+        probes += 1
+        named = marker_place(best, key_marker, id_marker)
+        resolved.add(key_marker)
 
     def after(uploads: list[UploadInfo], key: str | None = None) -> list[UploadInfo]:
         return [
             upload
             for upload in uploads
-            if _listed_after(upload, key_marker, id_marker)
+            if listed_after(upload, key_marker, id_marker, named)
             and upload.key.startswith(prefix)
             and (key is None or upload.key == key)
         ]
 
-    best: list[UploadInfo] = []
-    resolved: set[str] = set()  # keys whose every upload has been read
-    probes = 0
+    best = _first(after(best), keep)
     marker = _start(key_marker)
     for _ in range(SCAN_PAGES):
         page = await ask(prefix, *marker)
@@ -158,18 +171,35 @@ async def own_order_page(
     raise S3Error(S3ErrorCode.NotImplemented, TOO_MANY)
 
 
+async def _own_uploads(ask: Ask, key: str) -> list[UploadInfo]:
+    """Every upload of ``key`` (RGW applies its prefix to ``key + "."``), in at most
+    :data:`SCAN_PAGES` upstream pages; past them, 501."""
+    marker: tuple[str | None, str | None] = (None, None)
+    found: list[UploadInfo] = []
+    for _ in range(SCAN_PAGES):
+        page = await ask(key + ".", *marker)
+        found += [upload for upload in page.uploads if upload.key == key]
+        if page.next_marker is None:
+            return found
+        if not page.uploads:
+            break
+        marker = (page.uploads[-1].key, page.uploads[-1].upload_id)
+    raise S3Error(S3ErrorCode.NotImplemented, TOO_MANY)
+
+
 def _first(uploads: list[UploadInfo], keep: int) -> list[UploadInfo]:
     """The first ``keep`` of ``uploads`` in S3's order, each once."""
     unique = {(upload.key, upload.upload_id): upload for upload in uploads}
-    return [unique[pair] for pair in sorted(unique)[:keep]]
+    return in_s3_order(unique.values())[:keep]
 
 
 def _open(last: str, prefix: str, marker: tuple[str, str]) -> list[str]:
-    """The proper prefixes Z of key ``last`` whose uploads may still come after ``marker``
-    (upstream order), which would sort before ``last``: those the reading is not past
-    ``Z + "/"`` of. None: nothing still to come can sort before ``last``."""
+    """The prefixes Z of key ``last`` (itself too: its uploads sort by initiation, read by
+    upload id) whose uploads may still come after ``marker`` (upstream order), which would sort
+    before ``last``'s upload: those the reading is not past ``Z + "/"`` of. None: nothing still
+    to come can sort before it."""
     position = marker[0] + "." + marker[1]
-    cuts = range(max(len(prefix), 1), len(last))
+    cuts = range(max(len(prefix), 1), len(last) + 1)
     return [last[:cut] for cut in cuts if position < last[:cut] + "/"]
 
 
@@ -183,15 +213,6 @@ def _start(key_marker: str | None) -> tuple[str | None, str | None]:
     while cut > 0 and key_marker[cut] <= ".":
         cut -= 1
     return (key_marker[:cut] or None), None
-
-
-def _listed_after(upload: UploadInfo, key_marker: str | None, id_marker: str | None) -> bool:
-    """Whether S3 lists ``upload`` on a page after these markers."""
-    if not key_marker:
-        return True
-    if upload.key != key_marker:
-        return upload.key > key_marker
-    return bool(id_marker) and upload.upload_id > (id_marker or "")
 
 
 def _cut(best: list[UploadInfo], max_uploads: int) -> UploadsPage:

@@ -6,7 +6,8 @@ past it. It now reads RGW in its own order with RGW's own markers, from just bel
 client's marker, and keeps the page in S3's order (s3proxy.backends.upload_markers), asking
 for a key's own uploads where its reading has not passed them. Here the
 upstream page is cut to 3 uploads so that a dozen uploads page the way 1,000+ would: the
-gateway's upstream client talks to a real RGW, and every page sequence must list S3's order.
+gateway's upstream client talks to a real RGW, and every page sequence must list S3's order
+(by key, then the uploads of one key oldest first: wave 17 L).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def test_uploads_past_one_upstream_page_list_in_s3s_order(
         # ``key + "." + uploadId``, so ``a.`` lists the uploads of ``a`` (and no other here).
         own = ceph_s3.list_multipart_uploads(Bucket="w12f-paging", Prefix=PREFIX + "a.")
         assert sorted(upload["Key"] for upload in own["Uploads"]) == [PREFIX + "a"] * 2
-        expected = sorted(made)
+        expected = sorted(made, key=lambda pair: pair[0])  # one key's: oldest first (made so)
         assert pages(S3Upstream("w12f-ceph", config), 2, (None, None)) == expected
         assert pages(S3Upstream("w12f-ceph", config), 1000, (None, None)) == expected
         # After a key marker, and after a key and upload id marker, as a client resumes.

@@ -394,8 +394,8 @@ class LocalMultipart(CompleteSteps):
         upload_id_marker: str | None,
     ) -> tuple[bytes, int, str] | None:
         """Where a ListMultipartUploads page starts: after the key marker (all its uploads,
-        or those after the upload-id marker; past everything under it if the marker is a
-        common prefix). None: nothing can follow."""
+        or those after the upload-id marker, or all of them if that upload is gone; past
+        everything under it if the marker is a common prefix). None: nothing can follow."""
         if not key_marker or key_bytes(key_marker) < key_bytes(prefix):
             return key_bytes(prefix), -1, ""
         marker = key_bytes(key_marker)
@@ -403,10 +403,12 @@ class LocalMultipart(CompleteSteps):
         if delimiter and rest.endswith(delimiter) and rest.count(delimiter) == 1:
             following = successor(marker)
             return None if following is None else (following, -1, "")
-        upload = self.index.find_upload(upload_id_marker) if upload_id_marker else None
+        if not upload_id_marker:
+            return marker, 2**62, ""
+        upload = self.index.find_upload(upload_id_marker)
         if upload is not None and upload.bucket == bucket and upload.key == key_marker:
             return marker, upload.initiated_ms, upload.upload_id
-        return marker, 2**62, ""
+        return marker, -1, ""  # gone since: its key's remaining uploads (.upload_order)
 
     async def has_uploads(self, bucket: str, prefix: str) -> bool:
         low_prefix = key_bytes(prefix)
