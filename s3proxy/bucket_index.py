@@ -28,8 +28,14 @@ listing at most :data:`LOOKUP_WAIT`, then goes on without that home while its li
 and skips a home whose listing ended unreachable for one lifetime. Before, one tenant's home on
 an upstream that hung stalled every look-up of every other tenant's bucket for its read timeout
 twice (the listing, then a HEAD per name: 10 minutes with the defaults), so no anonymous reader,
-CORS preflight or granted read of any tenant's bucket was answered while one upstream hung. A
-home skipped so counts as one without the name, which is what its failed HEAD made it before.
+CORS preflight or granted read of any tenant's bucket was answered while one upstream hung.
+
+A home is left out only when the names it held when last listed (kept past their lifetime for
+this) do not include the bucket. When they do, or were never known (a restart, a reload, more
+than :data:`MAX_NAMES`), the look-up is answered 503 SlowDown, S3's "try again": two tenants
+may both have a bucket of one name, and the reader's is the one public longest
+(:mod:`s3proxy.name_claims`), so going on without a home that may hold it served another
+tenant's bucket under that name while the first owner's home was merely slow (wave 17 R).
 """
 
 from __future__ import annotations
@@ -85,6 +91,11 @@ class BucketIndex:
             weakref.WeakKeyDictionary()
         )
         """Homes whose listing ended unreachable, and until when (monotonic) they are skipped."""
+        self._known: weakref.WeakKeyDictionary[BucketRegistry, frozenset[str] | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Each home's names as its last listing that ended found them, kept past their lifetime
+        and through failed listings (None: too many to keep): what rules a late home out."""
         self._running: set[asyncio.Task[None]] = set()
         """Listings no look-up waits for any more, kept until they end."""
 
@@ -108,7 +119,9 @@ class BucketIndex:
     ) -> list[MappedStorage]:
         """Those of ``storages`` (tenants with a home) that may have created ``bucket``: every
         one whose names are not known, and those whose names include it; never a home that
-        does not answer (module docstring)."""
+        does not answer, and then 503 SlowDown unless its last names rule ``bucket`` out
+        (module docstring)."""
+        self._check_left_out(bucket, [s for s in storages if self._skipped(s.buckets)])
         asked = [s for s in storages if not self._skipped(s.buckets)]
         stale = [s for s in asked if s.buckets.cache.lifetime > 0 and self._trusted(s) is None]
         late: set[BucketRegistry] = set()
@@ -121,14 +134,28 @@ class BucketIndex:
                     listing.result()  # an unexpected error is the look-up's, as before
                 else:
                     late.add(registry)
+        left_out = [s for s in asked if s.buckets in late or self._skipped(s.buckets)]
+        self._check_left_out(bucket, left_out)
         found = []
         for storage in asked:
-            if storage.buckets in late or self._skipped(storage.buckets):
+            if storage in left_out:
                 continue
             names = self._trusted(storage)
             if names is None or names.names is None or bucket in names.names:
                 found.append(storage)
         return found
+
+    def _check_left_out(self, bucket: str, left_out: Sequence[MappedStorage]) -> None:
+        """Raise 503 SlowDown unless every home in ``left_out`` (not answering) is known not
+        to hold ``bucket`` by the names it held when last listed, however long ago: without
+        a home that may hold it, the name could resolve to another tenant's bucket."""
+        for storage in left_out:
+            last = self._known.get(storage.buckets)
+            if last is None or bucket in last:
+                raise S3Error(
+                    S3ErrorCode.SlowDown,
+                    "A bucket store is slow to answer; please try again.",
+                )
 
     def _skipped(self, registry: BucketRegistry) -> bool:
         """Whether a look-up goes on without ``registry``'s home: its listing has run past
@@ -160,19 +187,20 @@ class BucketIndex:
     async def _load(self, storage: MappedStorage) -> None:
         registry = storage.buckets
         generation = registry.cache.generation.current()  # before: a change meanwhile wins
+        kept: frozenset[str] | None = None
         try:
             names = await registry.names(MAX_NAMES)
         except S3Error as error:  # asked with HEADs instead, until listed again
             log.warning("bucket names of tenant %s not listed: %s", registry.tenant.name, error)
-            names = None
             if error.code is S3ErrorCode.ServiceUnavailable:  # unreachable: skipped a while
                 skip = max(registry.cache.lifetime, LOOKUP_WAIT)
                 self._unreachable[registry] = time.monotonic() + skip
         else:
             self._unreachable.pop(registry, None)
+            kept = frozenset(names) if names is not None else None
+            self._known[registry] = kept
         entry = registry.cache.entry(generation)
         if entry is not None:
-            kept = frozenset(names) if names is not None else None
             self._sets[registry] = _Names(kept, entry)
 
 

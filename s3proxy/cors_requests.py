@@ -96,7 +96,12 @@ async def _claimed(
 
 async def has_bucket(storage: MappedStorage, bucket: str) -> bool:
     """Whether ``storage``'s tenant has created ``bucket``; an absence is cached per process
-    (the bucket cache's generation), so made-up names do not turn into upstream requests."""
+    (the bucket cache's generation), so made-up names do not turn into upstream requests.
+
+    A check the upstream fails (503, a timeout) is raised, never taken as an absence: a name
+    two tenants have goes to the grant public longest, and one failed HEAD of the first
+    owner's marker handed its readers the other tenant's bucket for a cache lifetime (until
+    wave 17 R2)."""
     key = (storage.tenant.name, bucket)
     cache = storage.buckets.cache  # the tenant's generation: its own creations invalidate
     if cache.trusted(_absent.get(key)):
@@ -105,8 +110,10 @@ async def has_bucket(storage: MappedStorage, bucket: str) -> bool:
     try:
         if await storage.buckets.exists(bucket):
             return True
-    except S3Error:  # someone else's mapped bucket (AccessDenied) or an invalid name
-        pass
+    except S3Error as error:
+        if error.code is not S3ErrorCode.AccessDenied:  # not an answer: never an absence
+            raise
+        # someone else's mapped bucket: not this tenant's
     entry = cache.entry(generation)
     if entry is not None:
         if len(_absent) >= MAX_ABSENT:

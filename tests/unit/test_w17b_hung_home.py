@@ -7,7 +7,9 @@ bucket's tenant by listing every home's bucket names (s3proxy.bucket_index). The
 listing waited for the upstream's read timeout, and then, its names unknown, a HEAD per name
 did again: every anonymous read of every tenant's public bucket waited twice the read timeout
 (10 minutes with the defaults), and past 4 at once was 503. Now a look-up waits for a home's
-listing at most LOOKUP_WAIT, then goes on without it."""
+listing at most LOOKUP_WAIT, then goes on without it — when the names it held when last
+listed rule the bucket out (wave 17 R2: here it was listed once, with no buckets, before its
+upstream hung; a home never listed answers 503 SlowDown instead, tests/unit/test_w17r2_*)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from s3proxy.app import Gateway, S3App
+from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.config import Settings
 from tests.support.asgi import call_anonymous, call_app, own_context
 
@@ -82,11 +85,24 @@ def test_a_hung_home_does_not_stall_other_tenants_lookups(
     tmp_path: Path, hung_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("s3proxy.bucket_index.LOOKUP_WAIT", 0.2, raising=False)
+    listed = BucketRegistry.names
+    answered: list[str] = []
+
+    async def names(self: BucketRegistry, limit: int) -> set[str] | None:
+        if self.tenant.name == "stuck" and not answered:
+            answered.append("stuck")  # its first listing answers (no buckets), then it hangs
+            return set()
+        return await listed(self, limit)
+
+    monkeypatch.setattr(BucketRegistry, "names", names)
 
     async def main() -> None:
         gateway = Gateway(_settings(tmp_path, hung_port))
         app = S3App(gateway)
         try:
+            first = await call_anonymous(app, "GET", "/open-bucket/k")  # every home listed
+            assert first[0] == 403 and answered == ["stuck"]
+            gateway.runtime.storages["stuck"].buckets.cache.generation.bump()  # listed again
             public = {"x-amz-acl": "public-read"}
             made = await call_app(app, "PUT", f"{ENDPOINT}/open-bucket", LIVE, b"", public)
             assert made.status == 200
