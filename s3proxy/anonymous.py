@@ -30,14 +30,17 @@ tenant that owns that record.
 Admission: anonymous requests have their own slots per process and bucket owner
 (:func:`gates_for`, sized like one tenant's, ``server.limits``) and their own upstream connection
 pool per owner; they never take a tenant's request slots, rate budget or connections, so a flood
-of them cannot slow a tenant's signed requests down. Per owner, because one set for all (as
-before wave 12) let readers of one tenant's popular or slowly read public object take every
-slot and pooled connection, and every other tenant's public buckets answered 503 SlowDown. The
-owner is found before a slot is taken: that look-up costs no upstream request for a name a
-configuration maps or the bucket index rules out, and otherwise runs under the unsigned
-look-ups' own few slots (:data:`s3proxy.cors_requests.UNSIGNED_LOOKUPS`), as it did inside the
-shared slots. A request that carries credentials never enters this module beyond
-:func:`is_anonymous`'s two lookups.
+of them cannot slow a tenant's signed requests down; they are held to the owner's rate limits in
+token buckets of their own (:mod:`s3proxy.anonymous_rates`; before wave 17 to none, so a public
+bucket was read and written past every rate limit), a token taken only once the request is
+granted, in the owner's slot: a refused one (a private bucket) spends none. Per owner,
+because one set for all (as before wave 12) let readers of one tenant's popular or slowly read
+public object take every slot and pooled connection, and every other tenant's public buckets
+answered 503 SlowDown. The owner is found before a slot is taken: that look-up costs no
+upstream request for a name a configuration maps or the bucket index rules out, and otherwise
+runs under the unsigned look-ups' own few slots (:data:`s3proxy.cors_requests.UNSIGNED_LOOKUPS`),
+as it did inside the shared slots. A request that carries credentials never enters this module
+beyond :func:`is_anonymous`'s two lookups.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3proxy import expensive
 from s3proxy.acl import PUBLIC
+from s3proxy.anonymous_rates import rates_for
 from s3proxy.auth.dispatch import PRESIGNED_V2_PARAMS, PRESIGNED_V4_PARAMS
 from s3proxy.auth.sigv2 import VerifiedSigV2
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
@@ -58,7 +62,7 @@ from s3proxy.grants import Grant, Grants
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
-from s3proxy.limits import CURRENT_TENANT, Gate
+from s3proxy.limits import CURRENT_TENANT, Gate, TenantRates, declared_bytes
 from s3proxy.name_claims import Claim, claim, holders
 from s3proxy.operations import Operation, is_form_upload, refusal
 from s3proxy.owner import check_expected_owner
@@ -253,6 +257,7 @@ async def serve(
     storage = resolved.storage if resolved is not None else found[0]
     owner = storage.tenant.name
     CURRENT_TENANT.set(f"{POOL}:{owner}")
+    rates = rates_for(owner, f"{POOL}:{owner}", runtime.settings)
     gate, costly = gates_for(owner, server.limits)
     await gate.enter(server.limits.max_wait)
     expensive.CURRENT.set((costly, server.limits.max_wait))
@@ -265,6 +270,7 @@ async def serve(
             receive,
             entry,
             request_id,
+            rates,
         )
     except BaseException:
         gate.leave()
@@ -302,6 +308,7 @@ async def _handle(
     receive: TimedReceive,
     entry: dict[str, Any],
     request_id: str,
+    rates: TenantRates | None,
 ) -> S3Response:
     if found is None:  # nothing public, or deleted meanwhile, or an invalid name
         raise _denied()
@@ -333,6 +340,13 @@ async def _handle(
     owner = runtime.owners[tenant].unnamed()  # listings show no tenant name to anyone
     check_expected_owner(request, operation, owner.id)
     check_request_headers(request, operation, ignore_unknown=server.ignore_unknown_headers)
+    if rates is not None:  # the owner's rates, once granted (a refusal spends no token, so
+        # unsigned probes of a private bucket neither drain them nor tell it from a missing
+        # one: wave 17 R2) and before any body byte
+        declared = declared_bytes(
+            request.method, request.header("content-length"), request.header("range")
+        )
+        receive.meter = await rates.wait_admitted(server.limits.max_wait, operation, declared)
     context = RequestContext(
         request=request,
         operation=operation,

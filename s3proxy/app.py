@@ -164,7 +164,11 @@ class S3App:
     ) -> tuple[S3Response, Gate]:
         server = runtime.settings.server
         if anonymous.is_anonymous(request):  # no credentials at all: only what an ACL grants
-            return await anonymous.serve(request, operation, runtime, receive, entry, request_id)
+            response, gate = await anonymous.serve(
+                request, operation, runtime, receive, entry, request_id
+            )
+            _metered(response, receive, request.method)  # the owner's anonymous byte rate
+            return response, gate
         auth = authenticate(
             request,
             runtime.lookup_secret,
@@ -240,13 +244,7 @@ class S3App:
         except BaseException:
             gate.leave()
             raise
-        meter = receive.meter
-        if meter is not None:
-            if isinstance(response.body, bytes):
-                if request.method != "HEAD":  # a HEAD's body is never sent
-                    meter.charge(len(response.body))
-            else:
-                response.body = Metered(response.body, meter)
+        _metered(response, receive, request.method)
         return response, gate
 
     @staticmethod
@@ -312,6 +310,18 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             write_access_line(entry)
+
+
+def _metered(response: S3Response, receive: TimedReceive, method: str) -> None:
+    """Charge ``response``'s body to the request's byte meter, if it has one: a bytes body at
+    once, a streamed one as it is sent."""
+    meter = receive.meter
+    if meter is not None:
+        if isinstance(response.body, bytes):
+            if method != "HEAD":  # a HEAD's body is never sent
+                meter.charge(len(response.body))
+        else:
+            response.body = Metered(response.body, meter)
 
 
 def _logged_key(key: str, settings: Settings) -> str:
