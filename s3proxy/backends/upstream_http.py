@@ -29,7 +29,8 @@ into a new bytes object; a buffer is read into again once no chunk refers to it.
 small bodies keep uvloop's plain reads (one Python call per read instead of two).
 BENCHMARKS.md "Wave 10: large GET". Past the loop's bound on body buffers (a body begun, or
 one that needs a further buffer) the body goes on in plain reads, with less read ahead
-(``read_ahead``; :mod:`.upstream_body_reads` says why).
+(``read_ahead``; :mod:`.upstream_body_reads` says why); so does one past its owner's share of
+them (the owner is the ``CURRENT_TENANT`` the connection was opened for: one pool per tenant).
 
 A connection is pooled only when its response ended exactly where HTTP/1.1 framing says: any byte
 after it (a second response nobody asked for, extra body bytes), a body ended by a reset instead
@@ -56,6 +57,7 @@ from s3proxy.backends.upstream_body_reads import (
     read_buffers,
 )
 from s3proxy.backends.upstream_response import HIGH_WATER, Headers, Response
+from s3proxy.limits import CURRENT_TENANT
 
 _RESET = struct.pack("ii", 1, 0)
 """SO_LINGER on, 0 s: close() sends RST."""
@@ -75,6 +77,11 @@ class Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
         self._loop = loop
         self._buffers = read_buffers(loop)
+        self._owner = CURRENT_TENANT.get()
+        """Whose share of the loop's body buffers this connection's reads take: its pool's
+        tenant (made while serving that tenant's request)."""
+        self._large = False
+        """A large body is being read (counted in the body buffers' ``reading``)."""
         self._body_reads: BodyReads | None = None
         """The transport's protocol while a large body is read, else None (it is this)."""
         self._body_buffer: BodyBuffer | None = None
@@ -135,9 +142,10 @@ class Connection(asyncio.Protocol):
             if len(view) - self._at >= MIN_TAIL:
                 return view[self._at :]
             self._drop_buffer()
-        buffer = self._buffers.take()
+        buffer = self._buffers.take(self._owner)
         self._at = 0
-        if buffer is None:  # the loop's bound: this read into a small buffer, then plain reads
+        if buffer is None:  # the bound or the owner's share: this read into a small buffer, then
+            # plain reads
             self._plain_next = True
             self.read_ahead = SMALL_AHEAD
             view = self._view = memoryview(bytearray(MIN_TAIL))
@@ -216,7 +224,9 @@ class Connection(asyncio.Protocol):
             # Inside a Content-Length body: later reads bypass the parser (no copy).
             self._direct = response.expected - response.received
             if self._direct >= LARGE_BODY and self.transport is not None:
-                if self._buffers.can_take():
+                self._large = True
+                self._buffers.begin(self._owner)
+                if self._buffers.can_take(self._owner):
                     self._body_reads = BodyReads(self)
                     self.transport.set_protocol(self._body_reads)
                 else:
@@ -395,16 +405,23 @@ class Connection(asyncio.Protocol):
         self._parser = None
         self._direct = -1
         self._read_plain()
+        self._large_done()
         if self.response is not None:
             self.response.fail(error)
 
     def _message_done(self) -> None:
         self._read_plain()
+        self._large_done()
         self._in_exchange = False
         self._parser = None
         self._direct = -1
         if self.response is not None:
             self.response.finish()
+
+    def _large_done(self) -> None:
+        if self._large:
+            self._large = False
+            self._buffers.end(self._owner)
 
     def pause_reading(self) -> None:
         if not self._read_paused and self.transport is not None:
