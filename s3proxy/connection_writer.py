@@ -66,6 +66,10 @@ class ConnectionWriter:
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.transport.get_extra_info(name, default)
 
+    def get_write_buffer_size(self) -> int:
+        """What waits to go (s3proxy.stalled_answers.unsent); a held head is a few bytes."""
+        return self.transport.get_write_buffer_size()
+
     def close(self) -> None:
         self.flush()
         transport = self.transport

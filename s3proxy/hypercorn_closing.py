@@ -20,6 +20,7 @@ from hypercorn.events import Closed, RawData
 
 from s3proxy.connection_owners import HEAD_BEGAN
 from s3proxy.connection_writer import LINGER_SECONDS
+from s3proxy.stalled_answers import Waiter, peer_of, reset
 
 _PATCHED = "_s3proxy_patched"  # the marker of every Hypercorn patch: each applies once
 
@@ -274,18 +275,34 @@ def abort_stalled_sends() -> None:
                 if not writer.transport.get_write_buffer_size():
                     await writer.drain()
                     return
-                self._s3proxy_send_from = self.loop.time()
+                now = self._s3proxy_send_from = self.loop.time()
                 if getattr(self, "_s3proxy_stalled", None) is None:
                     self._s3proxy_stalled = self.loop.call_later(timeout, _check_stalled, self)
+                waiter = _waiter(self, writer.transport)
+                if waiter is not None:  # the S3 port: bounded per worker (stalled_answers)
+                    waiter.since = now
+                    if not waiter.noted:
+                        self.config.s3proxy_stalls.note(waiter)
                 try:
                     await writer.drain()
                 finally:
                     self._s3proxy_send_from = None
+                    if waiter is not None:
+                        waiter.since = None
             except (ConnectionError, RuntimeError):
                 await self.protocol.handle(Closed())
 
     setattr(protocol_send, _PATCHED, True)
     tcp_server.protocol_send = protocol_send  # type: ignore[method-assign]
+
+
+def _waiter(server: Any, transport: Any) -> Waiter | None:
+    """The server's answer as its :class:`Stalls` sees it (made at its first wait), or None off
+    the S3 port (the admin port's config names no Stalls)."""
+    waiter: Waiter | None = getattr(server, "_s3proxy_waiter", None)
+    if waiter is None and getattr(server.config, "s3proxy_stalls", None) is not None:
+        waiter = server._s3proxy_waiter = Waiter(peer_of(transport), transport)
+    return waiter
 
 
 def _check_stalled(server: Any) -> None:
@@ -299,4 +316,4 @@ def _check_stalled(server: Any) -> None:
     if left > 0:
         server._s3proxy_stalled = server.loop.call_later(left, _check_stalled, server)
     else:
-        server.writer.transport.abort()
+        reset(server.writer.transport)  # a reset: its unsent bytes are dropped (stalled_answers)

@@ -39,6 +39,7 @@ from s3proxy.connections import install_admin as bound_admin_connections
 from s3proxy.gateway import Gateway
 from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.open_files import raise_open_file_limit, server_bounds
+from s3proxy.stalled_answers import STALLS
 from s3proxy.tls_front import handshake_timeout
 from s3proxy.worker_count import multiprocess_metrics_active, worker_count
 
@@ -226,6 +227,8 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     if s3_app is not None:
         server = settings.server
         counts = ConnectionCounts(*server_bounds(server, raise_open_file_limit()))
+        STALLS.limit = server.max_stalled_answers  # the S3 port's answers only
+        s3_config.s3proxy_stalls = STALLS  # type: ignore[attr-defined]
         if server.engine == "uvicorn":  # imported only when chosen
             from s3proxy import uvicorn_engine
 

@@ -13,6 +13,7 @@ import contextlib
 import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 
+from s3proxy.stalled_answers import STALLS, Waiter, reset
 from s3proxy.uvicorn_cycle import S3Cycle
 from s3proxy.uvicorn_pipeline import PipelinedProtocol
 
@@ -30,6 +31,8 @@ class FlowProtocol(PipelinedProtocol):
     """The send timer (:meth:`pause_writing`)."""
     paused_at: float | None
     """The loop's time writing last paused, if it is."""
+    waiter: Waiter | None = None
+    """The answer as :data:`~s3proxy.stalled_answers.STALLS` sees it (its first wait makes it)."""
     body_left: int
     """Content-Length body bytes still to come that bypass the parser (:meth:`body_received`);
     -1 while the parser reads, -2 for a body it must frame."""
@@ -54,12 +57,20 @@ class FlowProtocol(PipelinedProtocol):
         download to a client slower than the proxy pauses at every write)."""
         super().pause_writing()
         if self.send_timeout is not None:
-            self.paused_at = self.loop.time()
+            now = self.paused_at = self.loop.time()
             if self.stalled is None:
                 self.stalled = self.loop.call_later(self.send_timeout, self.send_stalled)
+            waiter = self.waiter  # and bounded per worker with the others (stalled_answers)
+            if waiter is None:
+                waiter = self.waiter = Waiter(self.client, self.transport)
+            waiter.since = now
+            if not waiter.noted:
+                STALLS.note(waiter)
 
     def resume_writing(self) -> None:
         self.paused_at = None
+        if self.waiter is not None:
+            self.waiter.since = None
         super().resume_writing()
 
     def send_stalled(self) -> None:
@@ -73,7 +84,7 @@ class FlowProtocol(PipelinedProtocol):
         if left > 0:
             self.stalled = self.loop.call_later(left, self.send_stalled)
         else:
-            self.transport.abort()  # the buffered answer cannot go: a reset, not a FIN after it
+            reset(self.transport)  # the buffered answer cannot go: a reset, not a FIN after it
 
     def body_to_come(self) -> int:
         """Once per request whose body goes on past a read: the Content-Length bytes still to

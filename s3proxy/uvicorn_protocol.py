@@ -118,6 +118,8 @@ class S3Protocol(FlowProtocol):
         return cycle is not None and cycle.more_body and not cycle.disconnected
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None:  # no longer waits: let go at the next look (stalled_answers)
+            self.waiter.since = None
         if self.stalled is not None:
             self.stalled.cancel()
             self.stalled = None

@@ -94,6 +94,12 @@ class ServerConfig(FrozenModel):
     spends waiting for it (Apache mod_reqtimeout's default), else 400 RequestTimeout."""
     max_client_connections: int = Field(default=10000, ge=1)
     """Open client connections per worker process; past it new ones get 503 SlowDown."""
+    max_stalled_answers: int = Field(default=32, ge=0)
+    """Answers per worker process whose client took less than 8 KiB a second for a second or
+    more while the answer waited for it; past it the longest-stalled answer of whoever holds the
+    most (a tenant, or every anonymous connection as one) is ended with a reset
+    (s3proxy.stalled_answers). Each holds ~1.4 MiB of the worker and up to ~7 MiB of socket
+    buffers: 32 keep two workers within the chart's 1 GiB. 0: no bound."""
     max_connections_per_client: int = Field(default=1000, ge=1)
     """Open connections per client address and worker process. Behind a load balancer every
     connection comes from its few addresses: raise this to max_client_connections there."""
