@@ -129,6 +129,8 @@ class S3App:
             # reused, and saying so lets the client read the error instead of meeting a silently
             # closed socket on its next call.
             extra_headers.append((b"connection", b"close"))
+        elif self.gateway.draining:  # clients move to another replica instead of racing the close
+            extra_headers.append((b"connection", b"close"))
         bytes_out = 0
         try:
             bytes_out = await send_response(

@@ -44,7 +44,7 @@ from s3proxy.layout import (
     shard_digits,
 )
 from s3proxy.quotas import Root, distinct_roots
-from s3proxy.worker_count import prepare_metrics, worker_count
+from s3proxy.worker_count import UnusableMetricsDirectory, prepare_metrics, worker_count
 
 USAGE_ERROR = 2
 
@@ -203,7 +203,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers is not None:
         server = settings.server.model_copy(update={"workers": args.workers})
         settings = settings.model_copy(update={"server": server})
-    prepare_metrics(worker_count(settings))  # before the server stack imports prometheus_client
+    try:  # before the server stack imports prometheus_client
+        prepare_metrics(worker_count(settings))
+    except UnusableMetricsDirectory as exc:
+        return fail(str(exc))
     if args.upstream is not None:  # the quick start creates its upstream bucket when missing
         import asyncio
 

@@ -28,6 +28,17 @@ from s3proxy.owner import Owner
 from s3proxy.quotas import policy_for
 
 
+def check_reloadable(current: Settings, settings: Settings) -> None:
+    """ValueError when ``settings`` changes what only a restart may change: the upstreams and
+    the layout."""
+    if settings.upstreams != current.upstreams:
+        raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
+    if settings.layout != current.layout:
+        raise ValueError(
+            "layout changed: the shard count and key encoding cannot change on a running proxy"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """Everything a request needs from the configuration, swapped whole on reload."""
@@ -122,12 +133,7 @@ class Gateway:
         if settings.server.secret is None:  # keep the secret generated at start-up
             server = settings.server.model_copy(update={"secret": current.server.secret})
             settings = settings.model_copy(update={"server": server})
-        if settings.upstreams != current.upstreams:
-            raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
-        if settings.layout != current.layout:
-            raise ValueError(
-                "layout changed: the shard count and key encoding cannot change on a running proxy"
-            )
+        check_reloadable(current, settings)
         self.runtime = self._build(settings)
 
     async def close(self) -> None:

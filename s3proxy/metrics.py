@@ -11,6 +11,10 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
+from s3proxy import metrics_mmap
+
+metrics_mmap.install()  # before the first metric: no process SIGBUSes on a full metrics disk
+
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 REQUESTS = Counter("s3proxy_requests", "S3 requests answered", ["operation", "status", "tenant"])

@@ -29,6 +29,8 @@ from typing import Any
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from s3proxy.metrics_mmap import capacity_for, entry_size, reserve
+
 LOCK_NAME = ".fold.lock"
 """Not a ``*.db`` name: the collector's glob never reads it."""
 SUMMED = ("counter", "histogram", "summary")
@@ -37,10 +39,19 @@ one's live gauges are ``mark_process_dead``'s to remove)."""
 EXITED = "exited"
 
 
+class Busy(Exception):
+    """The lock is held (a scrape is reading) and the caller would not wait for it."""
+
+
 @contextlib.contextmanager
 def locked(directory: str | Path, how: int) -> Iterator[None]:
+    """Hold ``how`` (``fcntl.LOCK_SH`` or ``LOCK_EX``, with ``LOCK_NB``: raise :class:`Busy`
+    instead of waiting) on the directory's lock file."""
     with open(Path(directory) / LOCK_NAME, "a+b") as lock:
-        fcntl.flock(lock.fileno(), how)
+        try:
+            fcntl.flock(lock.fileno(), how)
+        except BlockingIOError as exc:
+            raise Busy from exc
         try:
             yield
         finally:
@@ -59,6 +70,10 @@ def _write(path: Path, values: dict[str, float]) -> None:
     """``values`` as the file at ``path``, replaced whole (a crash leaves the old one)."""
     scratch = path.with_suffix(".folding")  # not *.db: never read half-written
     scratch.unlink(missing_ok=True)
+    # Its space taken first: on a full disk this raises, where writing a sparse file's pages
+    # through the mapping killed the supervisor with SIGBUS (s3proxy.metrics_mmap).
+    used = 8 + sum(entry_size(key) for key in values)
+    reserve(str(scratch), capacity_for(used))
     mapped = MmapedDict(str(scratch))  # type: ignore[no-untyped-call]
     try:
         for key, value in values.items():
@@ -68,11 +83,13 @@ def _write(path: Path, values: dict[str, float]) -> None:
     os.replace(scratch, path)
 
 
-def fold_dead(pid: int, directory: str | Path) -> None:
+def fold_dead(pid: int, directory: str | Path, *, wait: bool = True) -> None:
     """Add process ``pid``'s summed samples into the exited processes' files and remove its
-    files of those types. Call it only once ``pid`` has exited (the supervisor reaped it)."""
+    files of those types. Call it only once ``pid`` has exited (the supervisor reaped it).
+    ``wait=False`` raises :class:`Busy` at once while a scrape reads the files: the supervisor
+    must not wait on a scrape (a slow or hung one would hold every worker's replacement)."""
     folder = Path(directory)
-    with locked(folder, fcntl.LOCK_EX):
+    with locked(folder, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB):
         for kind in SUMMED:
             dead = folder / f"{kind}_{pid}.db"
             if not dead.exists():

@@ -57,6 +57,13 @@ and at 75 s a probe or scraper leaving its sockets open held its 32 per address,
 
 STOP_NOW = signal.SIGUSR2
 """Stop accepting at once, without the drain: what the supervisor sends its admin process."""
+DRAIN_NOW = signal.SIGUSR1
+"""The drain began, keep serving: what the supervisor sends its workers at its first SIGTERM, so
+their answers say ``Connection: close`` while /readyz fails (a SIGTERM still stops a worker)."""
+HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, DRAIN_NOW, STOP_NOW}
+"""The signals serve_role handles. A supervisor's child starts with them blocked and takes them
+once its handlers exist: before, their default action ended it (a SIGTERM just after a start
+killed it instead of draining it; the drain's SIGUSR1 killed a starting worker)."""
 
 # glibc: serve large buffers with mmap and trim rarely; streaming CPU drops 2-4× (S3-NOTES.md).
 M_TRIM_THRESHOLD = -1
@@ -127,6 +134,9 @@ class Role:
     drain_delay: float | None = 0.0
     registry: CollectorRegistry | None = None
     announce: bool = True
+    draining: bool = False
+    """Started while its server drains (a supervisor's replacement for a dead process): it drains
+    from its start, as if it had heard the first signal."""
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
@@ -213,10 +223,19 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
             stop_accepting()
             loop.call_later(grace + 2, _hard_exit)
 
+    def drain_now() -> None:
+        if not gateway.draining:
+            gateway.draining = True
+            report_drain()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, begin_shutdown)
+    loop.add_signal_handler(DRAIN_NOW, drain_now)
     loop.add_signal_handler(STOP_NOW, stop_now)
     loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held since the fork (s3proxy.supervisor)
+    if role.draining:
+        drain_now()
 
     def flush_periodically() -> None:
         flush_logs()

@@ -10,7 +10,10 @@ replace a worker that died is always safe.
 Signals to the parent keep the single-process meaning: SIGTERM/SIGINT make /readyz answer 503,
 the workers keep serving for ``server.drain_delay`` seconds (a second signal ends the wait), then
 stop accepting and finish in-flight requests within ``server.shutdown_timeout``; the admin
-process stops last. SIGHUP is passed to every process, each reloads the configuration.
+process stops last. The workers hear of the first signal (:data:`DRAIN_NOW`): their answers say
+``Connection: close`` from then on, so keep-alive clients move to another replica while this
+one still answers. SIGHUP is passed to every process, each reloads the configuration, once the
+parent has found that the file loads (else it says why, once).
 
 One server is one consistent server: before forking, the parent maps the shared bucket-cache
 generation (s3proxy.backends.bucket_cache) and gives every child a slot of it, so a bucket
@@ -39,9 +42,10 @@ from prometheus_client import CollectorRegistry, multiprocess
 
 from s3proxy import event_loop
 from s3proxy.backends import bucket_cache, key_turns
-from s3proxy.config import Settings
-from s3proxy.metrics_files import Collector, fold_dead
-from s3proxy.server import STOP_NOW, Role, address, serve_role
+from s3proxy.config import ConfigError, Settings, load_settings
+from s3proxy.gateway import check_reloadable
+from s3proxy.metrics_files import Busy, Collector, fold_dead
+from s3proxy.server import DRAIN_NOW, HANDLED, STOP_NOW, Role, address, serve_role
 from s3proxy.worker_count import METRICS_DIR_ENV
 
 log = logging.getLogger("s3proxy")
@@ -52,6 +56,8 @@ CRASH_LOOP_SECONDS = 5.0
 server stops with an error (a configuration or environment problem, which restarting cannot
 fix). One killed by a signal (the OOM killer, an operator) is always replaced."""
 KILL_MARGIN = 5.0
+FOLD_RETRY = 1.0
+"""Seconds between tries to fold a dead process's metrics files while scrapes hold them."""
 PR_SET_PDEATHSIG = 1
 
 
@@ -91,6 +97,9 @@ class Supervisor:
         self.stopping = False
         self.drain_deadline: float | None = None
         self.kill_deadline: float | None = None
+        self.fold_deadline: float | None = None
+        self.unfolded: list[int] = []
+        """Reaped processes whose metrics files a scrape held: folded at ``fold_deadline``."""
         self.exit_code = 0
 
     def run(self) -> int:
@@ -119,7 +128,8 @@ class Supervisor:
         return self.exit_code
 
     def _wait_once(self) -> None:
-        deadline = min(d for d in (self.drain_deadline, self.kill_deadline, float("inf")) if d)
+        deadlines = (self.drain_deadline, self.kill_deadline, self.fold_deadline, float("inf"))
+        deadline = min(d for d in deadlines if d)
         if deadline == float("inf"):
             info = signal.sigwaitinfo(SIGNALS)
             signum: int | None = info.si_signo
@@ -132,14 +142,29 @@ class Supervisor:
         elif signum == signal.SIGCHLD:
             self._reap()
         elif signum == signal.SIGHUP:
-            self.children.signal(list(self.children.roles), signal.SIGHUP)
+            self._reload_signal()
         else:
             self._shutdown_signal()
+
+    def _reload_signal(self) -> None:
+        """Pass SIGHUP to every process if the configuration file loads and may be taken
+        (s3proxy.gateway.check_reloadable): a broken one is said once, here, where each process
+        said it (the same error line once per worker, and once more for the admin process)."""
+        if self.config_path is not None:
+            try:
+                check_reloadable(self.settings, load_settings(self.config_path))
+            except (ConfigError, ValueError, OSError) as exc:
+                path = self.config_path
+                log.error("reload of %s failed, keeping the running configuration: %s", path, exc)
+                return
+        self.children.signal(list(self.children.roles), signal.SIGHUP)
 
     def _shutdown_signal(self) -> None:
         if not self.draining:
             self.draining = True
             self.children.signal(self.children.pids("admin"), signal.SIGTERM)  # /readyz: 503
+            # the workers close each connection after its next answer
+            self.children.signal(self.children.pids("worker"), DRAIN_NOW)
             delay = self.settings.server.drain_delay
             if delay > 0:
                 log.info("draining: /readyz answers 503, still serving for %.1f s", delay)
@@ -150,6 +175,8 @@ class Supervisor:
 
     def _deadline_passed(self) -> None:
         now = time.monotonic()
+        if self.fold_deadline is not None and now >= self.fold_deadline:
+            self._fold_dead()
         if self.kill_deadline is not None and now >= self.kill_deadline:
             log.warning("shutdown timeout passed with processes still running: killing them")
             self.children.signal(list(self.children.roles), signal.SIGKILL)
@@ -174,6 +201,11 @@ class Supervisor:
             self.children.signal(self.children.pids("admin"), STOP_NOW)
 
     def _reap(self) -> None:
+        self._reap_exited()
+        if self.unfolded:  # after the replacements started: they never wait for a fold
+            self._fold_dead()
+
+    def _reap_exited(self) -> None:
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -191,10 +223,7 @@ class Supervisor:
             if self.stopping:  # the directory goes with the server: no fold to wait for
                 self._stop_admin_when_alone()
                 continue
-            try:
-                fold_dead(pid, os.environ[METRICS_DIR_ENV])  # its counts stay, its files go
-            except OSError as exc:  # a full disk: its files stay, counted as before
-                log.warning("metrics files of process %d kept: %s", pid, exc)
+            self.unfolded.append(pid)  # its counts stay, its files go
             if time.monotonic() - started < CRASH_LOOP_SECONDS and code > 0:
                 log.error("%s process %d failed at start (exit %d): stopping", role, pid, code)
                 self.exit_code = 1
@@ -204,12 +233,36 @@ class Supervisor:
             log.warning("%s process %d exited (status %d): starting another", role, pid, code)
             self._spawn(role)
 
+    def _fold_dead(self) -> None:
+        """Fold the reaped processes' metrics files (s3proxy.metrics_files) unless a scrape is
+        reading them: then try again in :data:`FOLD_RETRY` s. Waiting for the scrape's lock
+        here held every signal, and so every dead worker's replacement, for as long as a
+        scrape ran (a hung one: for ever)."""
+        if self.stopping:  # the directory goes with the server
+            self.unfolded, self.fold_deadline = [], None
+            return
+        directory = os.environ[METRICS_DIR_ENV]
+        waiting: list[int] = []
+        for pid in self.unfolded:
+            if pid in self.children.roles:  # the pid is reused: the files are the new one's
+                continue
+            try:
+                fold_dead(pid, directory, wait=False)
+            except Busy:
+                waiting.append(pid)
+            except OSError as exc:  # a full disk: its files stay, counted as before
+                log.warning("metrics files of process %d kept: %s", pid, exc)
+        self.unfolded = waiting
+        self.fold_deadline = time.monotonic() + FOLD_RETRY if waiting else None
+
     def _spawn(self, role: str) -> None:
         slot = self.children.free_slot(self.workers + 1)
         parent = os.getpid()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # the child takes them later
         pid = os.fork()
         if pid == 0:
             _child(role, slot, parent, self)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         self.children.roles[pid] = role
         self.children.started[pid] = time.monotonic()
         self.children.slots[pid] = slot
@@ -235,12 +288,17 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
         # STOP_NOW: stop accepting at once (freeing the port), in-flight requests finish.
         die_with_parent(parent, STOP_NOW)
         bucket_cache.use_slot(slot)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS - HANDLED)  # serve_role takes HANDLED
         s3_sock, admin_sock = supervisor.s3_sock, supervisor.admin_sock
         assert s3_sock is not None and admin_sock is not None
         if role == "worker":
             admin_sock.close()
-            job = Role(s3_fd=s3_sock.detach(), serve_admin=False, announce=False)
+            job = Role(
+                s3_fd=s3_sock.detach(),
+                serve_admin=False,
+                announce=False,
+                draining=supervisor.draining,  # a replacement started during the drain
+            )
         else:
             s3_sock.close()
             registry = CollectorRegistry()
@@ -251,6 +309,7 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
                 drain_delay=None,
                 registry=registry,
                 announce=False,
+                draining=supervisor.draining,  # /readyz: 503 from its first answer
             )
         settings = supervisor.settings
         code = event_loop.run(

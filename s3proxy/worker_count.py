@@ -70,13 +70,22 @@ def worker_count(settings: Settings, cpus: int | None = None) -> int:
     return workers
 
 
+class UnusableMetricsDirectory(Exception):
+    """The ``PROMETHEUS_MULTIPROC_DIR`` given cannot be opened, or is another running server's."""
+
+
 def prepare_metrics(workers: int) -> bool:
     """Switch prometheus_client to its multiprocess mode for ``workers`` > 1: every process
     writes its samples to files in one directory, which the admin process sums. Returns whether
-    multiprocess metrics are on. Too late (False) once prometheus_client has been imported."""
+    multiprocess metrics are on. Too late (False) once prometheus_client has been imported.
+    A directory the operator gave (``PROMETHEUS_MULTIPROC_DIR``) is claimed for this server
+    (:func:`claim_metrics_directory`)."""
+    given = os.environ.get(METRICS_DIR_ENV)
+    if given:
+        claim_metrics_directory(Path(given))
     if workers <= 1:
         return False
-    if os.environ.get(METRICS_DIR_ENV):
+    if given:
         return "prometheus_client" not in sys.modules or multiprocess_metrics_active()
     if "prometheus_client" in sys.modules:
         return False
@@ -94,6 +103,36 @@ def prepare_metrics(workers: int) -> bool:
 
     atexit.register(remove)
     return True
+
+
+def claim_metrics_directory(directory: Path) -> None:
+    """Make the operator's metrics directory this server's alone, as the one it makes itself
+    is, and start it empty. prometheus_client reads every ``*.db`` file there as live: a
+    previous run's were summed into this one's series, gauges included, so after a SIGKILL
+    its requests stayed ``s3proxy_requests_in_flight`` and its last ``s3proxy_upstream_ready``
+    of 1 hid every later 0 (``livemax``); and a container's workers, given the same pids again,
+    opened the dead ones' files and went on from their values. A counter that restarts from
+    zero is what Prometheus expects of a restarted process (``rate()`` reads it as a reset).
+    Two servers sharing the directory would each report the other's requests too (and, in
+    separate pid namespaces, write into each other's files): the second one is refused.
+
+    The lock is :data:`OWNER_LOCK`'s, held for the process's life (its workers inherit it)."""
+    global _OWNER
+    try:
+        held = os.open(directory / OWNER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UnusableMetricsDirectory(f"{METRICS_DIR_ENV} {directory}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(held)
+        raise UnusableMetricsDirectory(
+            f"{METRICS_DIR_ENV} {directory} is used by another running s3proxy server:"
+            " give each server a directory of its own (or leave it unset)"
+        ) from exc
+    for left in (*directory.glob("*.db"), *directory.glob("*.folding")):
+        left.unlink(missing_ok=True)
+    _OWNER = held
 
 
 def remove_stale_metrics(temp: Path) -> None:
