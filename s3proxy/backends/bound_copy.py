@@ -28,6 +28,7 @@ from typing import TypeVar
 from s3proxy.backends.base import Backend
 from s3proxy.backends.bound_writes import TargetChanged
 from s3proxy.backends.copy_checksum import CopyChecksum, copy_checksum
+from s3proxy.backends.copy_etag import MAX_COPY_SOURCE, TOO_LARGE, keeps_wrong_etag
 from s3proxy.backends.usage_records import UsageBook
 from s3proxy.checksums import object_checksums
 from s3proxy.conditions import any_condition, copy_source_failed, sent_source_conditions
@@ -82,6 +83,8 @@ async def checked_copy(
         sums = copy_checksum(request.checksum_algorithm, object_checksums(info))
         if any_condition(asked) and copy_source_failed(asked, info.etag, info.last_modified):
             raise S3Error(S3ErrorCode.PreconditionFailed)
+        if info.size > MAX_COPY_SOURCE:  # S3's limit: larger ones are copied in parts
+            raise S3Error(S3ErrorCode.InvalidRequest, TOO_LARGE)
         # To the tenant's byte rate, before it is sent; under a key's turn without a wait
         # (debt_paid waited before the turn was taken).
         await charge_copy(info.size, wait=usage is None)
@@ -89,16 +92,18 @@ async def checked_copy(
             conditions = dataclasses.replace(asked, if_match=info.etag)
         else:
             conditions = sent_source_conditions(asked, info.etag)
-        server_side = same
-        if any_condition(conditions):
+        # A multipart source copied server-side keeps its "-N" ETag on most upstreams, where
+        # S3 gives the copy the MD5 of its bytes: such a copy passes through here (.copy_etag).
+        server_side = same and not keeps_wrong_etag(info.etag, request, source_backend)
+        if server_side and any_condition(conditions):
             # There, an upstream that ignores the conditions would copy an overwrite made after
             # that HEAD: the bytes pass through here, whose GET decides them.
             keeps = getattr(source_backend, "keeps_copy_conditions", None)
-            server_side = same and (keeps is None or await keeps(source.bucket, source.key))
-            if binds and same and not server_side:
+            server_side = keeps is None or await keeps(source.bucket, source.key)
+            if binds and not server_side:
                 # Not bound where only a copy through the gateway would honour it (Ceph RGW 16):
                 # counted by what it stored (usage.copied_from), as before.
-                conditions, server_side = asked, same
+                conditions, server_side = asked, True
         return dataclasses.replace(request, source_conditions=conditions), server_side, sums
 
     if usage is None:

@@ -79,6 +79,13 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
         ``storage_classes`` setting); the proxy keeps any other (:mod:`.class_records`)."""
         return frozenset(self._config.storage_classes)
 
+    @property
+    def copies_md5_etag(self) -> bool:
+        """Whether a server-side CopyObject of a multipart object gives the copy the MD5 of its
+        bytes as ETag, as S3 does (:mod:`.copy_etag`): AWS S3 only; SeaweedFS 4.48, Ceph RGW 16
+        and MinIO keep the source's ``-N`` ETag."""
+        return self.aws
+
     async def keeps_trailer_checksum(self, bucket: str, length: int) -> bool:
         """Whether a ``length``-byte PUT keeps a ``trailer_checksum`` (:mod:`.upstream_chunked`;
         before the upstream's first answer a HEAD of ``bucket`` learns which server it is)."""

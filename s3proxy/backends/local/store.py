@@ -19,8 +19,10 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from s3proxy.backends.copy_etag import multipart_etag
 from s3proxy.backends.local.blobs import WrittenBlob, crash_point
 from s3proxy.backends.local.conditions import check_read, check_write, iso_date
+from s3proxy.backends.local.copy_digest import CHANGED, TRIES, Unsummed, md5_etag
 from s3proxy.backends.local.core import (
     declared_checksums,
     now_ms,
@@ -47,6 +49,7 @@ from s3proxy.model import (
     ListPage,
     PutObjectInput,
     PutObjectOutput,
+    ReadConditions,
     Tags,
     WriteConditions,
 )
@@ -74,6 +77,8 @@ class LocalStore(LocalReads, LocalMultipart):
 
     checks_copy_conditions = True
     """A copy's If-Match / If-None-Match are checked in the copy's own transaction."""
+    copies_md5_etag = True
+    """A copy of a multipart object gets the MD5 of its bytes as ETag (:mod:`.copy_digest`)."""
     checks_delete_conditions = True
     """A conditional delete's If-Match / ``<ETag>`` is checked in the delete's transaction."""
 
@@ -128,12 +133,35 @@ class LocalStore(LocalReads, LocalMultipart):
         self._free(freed, "put")
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
-        """Metadata only: the new row names the source's blobs (no byte is copied)."""
+        """Metadata only: the new row names the source's blobs (no byte is copied); a multipart
+        source's bytes are read once, for the copy's MD5 ETag (:mod:`.copy_digest`)."""
         await self._room()
-        record = await self._run(self._commit_copy, request, now_ms())
-        return CopyObjectOutput(etag=record.etag, last_modified=iso_date(record.modified_ms))
+        summed: tuple[str, str] | None = None  # a multipart source's ETag, its bytes' MD5 ETag
+        for _ in range(TRIES):
+            try:
+                record = await self._run(self._commit_copy, request, now_ms(), summed)
+            except Unsummed:
+                summed = await self._copy_sum(request.source_bucket, request.source_key)
+                continue
+            return CopyObjectOutput(etag=record.etag, last_modified=iso_date(record.modified_ms))
+        raise S3Error(S3ErrorCode.ServiceUnavailable, CHANGED)
 
-    def _commit_copy(self, request: CopyObjectInput, modified_ms: int) -> ObjectRecord:
+    async def _copy_sum(self, bucket: str, key: str) -> tuple[str, str]:
+        """The object's ETag and the MD5 ETag of its bytes, its blobs pinned while read."""
+        record = await self._run(
+            self._lookup, bucket, key, ReadConditions(), True, abandoned=self._unpin_record
+        )
+        try:
+            return record.etag, await md5_etag(self.files, record.blob_segments())
+        except FileNotFoundError as exc:
+            log.error("local store %s: a blob is missing: %s", self.name, exc.filename)
+            raise S3Error(S3ErrorCode.InternalError) from None
+        finally:
+            await self._unpin_record(record)
+
+    def _commit_copy(
+        self, request: CopyObjectInput, modified_ms: int, summed: tuple[str, str] | None = None
+    ) -> ObjectRecord:
         with self.index.transaction():
             source = self.index.find_object(request.source_bucket, request.source_key)
             if source is None:
@@ -152,6 +180,11 @@ class LocalStore(LocalReads, LocalMultipart):
                 storage_class=request.storage_class,
                 tags=source.tags if request.tags is None else request.tags,
             )
+            if multipart_etag(source.etag):  # a single object of the same blobs, as S3 copies
+                if summed is None or summed[0] != source.etag:
+                    raise Unsummed
+                parts = [StoredPart(part.sha256, part.size) for part in source.segments]
+                record = dataclasses.replace(record, etag=summed[1], parts_count=0, segments=parts)
             if request.replace_metadata:
                 headers, metadata = stored_attributes(request.attributes)
                 record = dataclasses.replace(record, headers=headers, metadata=metadata)
