@@ -19,32 +19,9 @@ import pytest
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.backends.buckets import BucketRegistry
-from s3proxy.config import Settings
 from s3proxy.errors import S3Error, S3ErrorCode
 from tests.support.asgi import call_anonymous, call_app
-
-ENDPOINT = "http://127.0.0.1:9000"
-FIRST = ("AKR2FIRSTHOME001", "first-secret-" + "f" * 24)
-LATER = ("AKR2LATERHOME001", "later-secret-" + "l" * 24)
-
-
-def _settings(root: Path) -> Settings:
-    return Settings.model_validate(
-        {
-            "server": {"secret": "s" * 32},
-            "upstreams": {"store": {"type": "local", "path": str(root)}},
-            "tenants": {
-                "first": {
-                    "keys": [{"access_key": FIRST[0], "secret_key": FIRST[1]}],
-                    "home": {"upstream": "store", "bucket": "home-first"},
-                },
-                "later": {
-                    "keys": [{"access_key": LATER[0], "secret_key": LATER[1]}],
-                    "home": {"upstream": "store", "bucket": "home-later"},
-                },
-            },
-        }
-    )
+from tests.unit.test_w17r_slow_home import ENDPOINT, FIRST, LATER, _settings
 
 
 def test_a_failed_existence_check_does_not_hand_the_name_to_another_tenant(

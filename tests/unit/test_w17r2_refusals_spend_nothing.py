@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 from s3proxy.app import Gateway, S3App
 from s3proxy.config import Settings
 from tests.support.asgi import (
     call_anonymous,
     call_app,
-    http_scope,
     local_tenants_settings,
     own_context,
     tenant_keys,
 )
+from tests.unit.test_w17b_anonymous_rates import _anonymous_put
 
 ENDPOINT = "http://127.0.0.1:9000"
 TAG = "W17R2RATES"
@@ -45,23 +44,6 @@ async def _signed(app: S3App, method: str, path: str, body: bytes = b"", acl: st
     return int(answer.status)
 
 
-async def _unsigned_put(app: S3App, path: str, body: bytes) -> int:
-    sent: list[dict[str, Any]] = []
-    scope = http_scope("PUT", path, headers={"content-length": str(len(body))})
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    async def request() -> None:
-        await app(scope, receive, send)
-
-    await own_context(request())
-    return int(sent[0]["status"])
-
-
 def test_refused_unsigned_requests_leave_the_owners_rate_alone(tmp_path: Path) -> None:
     async def run(limited: bool) -> None:
         gateway = Gateway(_settings(tmp_path, limited))
@@ -76,7 +58,7 @@ def test_refused_unsigned_requests_leave_the_owners_rate_alone(tmp_path: Path) -
             for _ in range(3):  # a private bucket answers as a missing name, every time
                 assert (await call_anonymous(app, "GET", "/iola-private/k"))[0] == 403
                 assert (await call_anonymous(app, "GET", "/iola-nothing/k"))[0] == 403
-                assert await _unsigned_put(app, "/iola-open/up", b"u") == 403  # public-read
+                assert (await _anonymous_put(app, "/iola-open/up", b"u"))[0] == 403  # public-read
             assert await call_anonymous(app, "GET", "/iola-open/tiny") == (200, b"t")
             status, body = await call_anonymous(app, "GET", "/iola-open/tiny")
             assert (status, b"<Code>SlowDown</Code>" in body) == (503, True)  # granted: held

@@ -19,6 +19,7 @@ import socket
 import time
 
 from s3proxy.stalled_answers import MIN_RATE, MIN_STALL, Stalls, Waiter, unsent
+from tests.unit.test_w17a_stalled_answers import SocketTransport
 
 LOOK = MIN_STALL / 2
 """How often the bound looks while more than it are held."""
@@ -103,22 +104,6 @@ def test_a_wait_begun_again_since_its_measure_is_measured_afresh() -> None:
         stalls.clear()
 
     asyncio.run(run())
-
-
-class SocketTransport:
-    """A connected socket as an answer's transport, nothing buffered in the proxy."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        return self.sock if name == "socket" else default
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def abort(self) -> None:
-        self.sock.close()
 
 
 def test_unsent_bytes_count_the_kernels_send_queue() -> None:
