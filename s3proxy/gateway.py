@@ -28,15 +28,20 @@ from s3proxy.owner import Owner
 from s3proxy.quotas import policy_for
 
 
-def check_reloadable(current: Settings, settings: Settings) -> None:
-    """ValueError when ``settings`` changes what only a restart may change: the upstreams and
-    the layout."""
+def reloaded(current: Settings, settings: Settings) -> Settings:
+    """``settings`` as a reload takes them over ``current``: the server secret generated at
+    start-up kept when the file names none; ValueError when they change what only a restart
+    may change: the upstreams and the layout."""
+    if settings.server.secret is None:  # keep the secret generated at start-up
+        server = settings.server.model_copy(update={"secret": current.server.secret})
+        settings = settings.model_copy(update={"server": server})
     if settings.upstreams != current.upstreams:
         raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
     if settings.layout != current.layout:
         raise ValueError(
             "layout changed: the shard count and key encoding cannot change on a running proxy"
         )
+    return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +134,7 @@ class Gateway:
 
     def reload(self, settings: Settings) -> None:
         """Swap tenants, keys and mappings. Upstreams and layout need a restart: refuse."""
-        current = self.runtime.settings
-        if settings.server.secret is None:  # keep the secret generated at start-up
-            server = settings.server.model_copy(update={"secret": current.server.secret})
-            settings = settings.model_copy(update={"server": server})
-        check_reloadable(current, settings)
-        self.runtime = self._build(settings)
+        self.runtime = self._build(reloaded(self.runtime.settings, settings))
 
     async def close(self) -> None:
         await usage_records.close_all()  # quota usage changes not yet published

@@ -43,7 +43,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 from s3proxy import event_loop
 from s3proxy.backends import bucket_cache, key_turns
 from s3proxy.config import ConfigError, Settings, load_settings
-from s3proxy.gateway import check_reloadable
+from s3proxy.gateway import reloaded
 from s3proxy.metrics_files import Busy, Collector, fold_dead
 from s3proxy.server import DRAIN_NOW, HANDLED, STOP_NOW, Role, address, serve_role
 from s3proxy.worker_count import METRICS_DIR_ENV
@@ -148,11 +148,14 @@ class Supervisor:
 
     def _reload_signal(self) -> None:
         """Pass SIGHUP to every process if the configuration file loads and may be taken
-        (s3proxy.gateway.check_reloadable): a broken one is said once, here, where each process
-        said it (the same error line once per worker, and once more for the admin process)."""
+        (s3proxy.gateway.reloaded): a broken one is said once, here, where each process said it
+        (the same error line once per worker, and once more for the admin process). The loaded
+        configuration is kept: a process started after the reload (a dead worker's
+        replacement) serves it, where it served the one the server started with (a key removed
+        and reloaded away was accepted again by any worker replaced since)."""
         if self.config_path is not None:
             try:
-                check_reloadable(self.settings, load_settings(self.config_path))
+                self.settings = reloaded(self.settings, load_settings(self.config_path))
             except (ConfigError, ValueError, OSError) as exc:
                 path = self.config_path
                 log.error("reload of %s failed, keeping the running configuration: %s", path, exc)
