@@ -36,6 +36,14 @@ than :data:`MAX_NAMES`), the look-up is answered 503 SlowDown, S3's "try again":
 may both have a bucket of one name, and the reader's is the one public longest
 (:mod:`s3proxy.name_claims`), so going on without a home that may hold it served another
 tenant's bucket under that name while the first owner's home was merely slow (wave 17 R).
+
+Last names say nothing of a bucket created after that listing, so a look-up that left a home
+out by them carries the wall-clock time taken just before the listing was sent
+(:attr:`Found.listed_before`, the earliest of the homes left out): such a bucket was created,
+so made public or granted, only after it, and the claim (:func:`s3proxy.name_claims.claim`)
+serves a grant only if it is older than that time (less a clock margin), else 503 SlowDown.
+Ruling homes out by the names alone served a bucket the late home created since to another
+tenant's public one of the same name (wave 17 R4).
 """
 
 from __future__ import annotations
@@ -65,6 +73,23 @@ LOOKUP_WAIT = 2.0
 buckets, answers in milliseconds); a home slower than that is left to list on its own."""
 
 
+class Found(list["MappedStorage"]):
+    """The homes a look-up found may hold the name, and whether it left any out by last names."""
+
+    listed_before: float | None = None
+    """None: no home was left out. Else the wall-clock time (``time.time()``) taken just before
+    the earliest listing whose names ruled a left-out home out: a bucket that home created
+    since cannot have been granted before it."""
+
+
+@dataclass(frozen=True)
+class _Last:
+    names: frozenset[str] | None
+    """None: too many to keep (:data:`MAX_NAMES`)."""
+    listed_before: float
+    """Wall-clock time taken just before the listing was sent."""
+
+
 @dataclass(frozen=True)
 class _Names:
     names: frozenset[str] | None
@@ -91,11 +116,9 @@ class BucketIndex:
             weakref.WeakKeyDictionary()
         )
         """Homes whose listing ended unreachable, and until when (monotonic) they are skipped."""
-        self._known: weakref.WeakKeyDictionary[BucketRegistry, frozenset[str] | None] = (
-            weakref.WeakKeyDictionary()
-        )
-        """Each home's names as its last listing that ended found them, kept past their lifetime
-        and through failed listings (None: too many to keep): what rules a late home out."""
+        self._known: weakref.WeakKeyDictionary[BucketRegistry, _Last] = weakref.WeakKeyDictionary()
+        """Each home's names as its last listing that ended found them, and when it was sent,
+        kept past their lifetime and through failed listings: what rules a late home out."""
         self._running: set[asyncio.Task[None]] = set()
         """Listings no look-up waits for any more, kept until they end."""
 
@@ -114,14 +137,13 @@ class BucketIndex:
             return len(homes)
         return sum(1 for s in homes if self._trusted(s) is None)
 
-    async def candidates(
-        self, bucket: str, storages: Sequence[MappedStorage]
-    ) -> list[MappedStorage]:
+    async def candidates(self, bucket: str, storages: Sequence[MappedStorage]) -> Found:
         """Those of ``storages`` (tenants with a home) that may have created ``bucket``: every
         one whose names are not known, and those whose names include it; never a home that
-        does not answer, and then 503 SlowDown unless its last names rule ``bucket`` out
-        (module docstring)."""
-        self._check_left_out(bucket, [s for s in storages if self._skipped(s.buckets)])
+        does not answer, and then 503 SlowDown unless its last names rule ``bucket`` out, and
+        when they do, the time they were listed (:attr:`Found.listed_before`, module
+        docstring)."""
+        before = self._check_left_out(bucket, [s for s in storages if self._skipped(s.buckets)])
         asked = [s for s in storages if not self._skipped(s.buckets)]
         stale = [s for s in asked if s.buckets.cache.lifetime > 0 and self._trusted(s) is None]
         late: set[BucketRegistry] = set()
@@ -135,27 +157,34 @@ class BucketIndex:
                 else:
                     late.add(registry)
         left_out = [s for s in asked if s.buckets in late or self._skipped(s.buckets)]
-        self._check_left_out(bucket, left_out)
-        found = []
+        later = self._check_left_out(bucket, left_out)
+        found = Found()
         for storage in asked:
             if storage in left_out:
                 continue
             names = self._trusted(storage)
             if names is None or names.names is None or bucket in names.names:
                 found.append(storage)
+        times = [t for t in (before, later) if t is not None]
+        found.listed_before = min(times) if times else None
         return found
 
-    def _check_left_out(self, bucket: str, left_out: Sequence[MappedStorage]) -> None:
+    def _check_left_out(self, bucket: str, left_out: Sequence[MappedStorage]) -> float | None:
         """Raise 503 SlowDown unless every home in ``left_out`` (not answering) is known not
-        to hold ``bucket`` by the names it held when last listed, however long ago: without
-        a home that may hold it, the name could resolve to another tenant's bucket."""
+        to hold ``bucket`` by the names it held when last listed: without a home that may
+        hold it, the name could resolve to another tenant's bucket. Else the earliest time
+        those names were listed (None: nothing left out): the claim must predate it."""
+        earliest: float | None = None
         for storage in left_out:
             last = self._known.get(storage.buckets)
-            if last is None or bucket in last:
+            if last is None or last.names is None or bucket in last.names:
                 raise S3Error(
                     S3ErrorCode.SlowDown,
                     "A bucket store is slow to answer; please try again.",
                 )
+            if earliest is None or last.listed_before < earliest:
+                earliest = last.listed_before
+        return earliest
 
     def _skipped(self, registry: BucketRegistry) -> bool:
         """Whether a look-up goes on without ``registry``'s home: its listing has run past
@@ -188,6 +217,7 @@ class BucketIndex:
         registry = storage.buckets
         generation = registry.cache.generation.current()  # before: a change meanwhile wins
         kept: frozenset[str] | None = None
+        sent = time.time()  # wall clock: compared with the settings records' grant times
         try:
             names = await registry.names(MAX_NAMES)
         except S3Error as error:  # asked with HEADs instead, until listed again
@@ -198,7 +228,7 @@ class BucketIndex:
         else:
             self._unreachable.pop(registry, None)
             kept = frozenset(names) if names is not None else None
-            self._known[registry] = kept
+            self._known[registry] = _Last(kept, sent)
         entry = registry.cache.entry(generation)
         if entry is not None:
             self._sets[registry] = _Names(kept, entry)

@@ -33,11 +33,21 @@ ACLs, unless the bucket was created after the earliest bucket grant found (none 
 can be older, so a squatter never makes a public bucket's reads cost upstream requests). A
 Last-Modified has whole seconds, so within the second a bucket grant began, an object written
 just after it can rank first: a race of one second, which a later squatter cannot join.
+
+A look-up that went on without a slow or unreachable home, because the names that home held
+when last listed do not include the bucket (:mod:`s3proxy.bucket_index`), cannot see a bucket
+of the name that home created since; such a bucket was granted only after that listing. So the
+claim then serves the earliest grant found only if it began more than :data:`CLOCK_MARGIN`
+before that listing was sent, and answers 503 SlowDown otherwise (wave 17 R4: the later
+tenant's bucket was served under the first owner's public name while the first owner's home
+was slow). The margin covers a Last-Modified's whole seconds and clocks of replicas and
+upstreams a little apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -45,9 +55,9 @@ from typing import TYPE_CHECKING
 
 from s3proxy import object_acl
 from s3proxy.acl import PUBLIC
-from s3proxy.bucket_index import INDEX
+from s3proxy.bucket_index import INDEX, Found
 from s3proxy.cors_requests import has_bucket
-from s3proxy.errors import S3Error
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.object_acl import ObjectAcl
 
 if TYPE_CHECKING:
@@ -57,6 +67,14 @@ if TYPE_CHECKING:
 _SECOND = timedelta(seconds=1)
 UNKNOWN = datetime.max.replace(tzinfo=UTC)
 """The time of a claim whose record says none: it ranks after every known one."""
+CLOCK_MARGIN = timedelta(seconds=5)
+"""How much older than a left-out home's last listing a grant must be to be served without
+that home (module docstring): a Last-Modified's whole second plus clocks a little apart."""
+
+_LOOKED_UP: ContextVar[tuple[str, datetime] | None] = ContextVar("name_look_up", default=None)
+"""The bucket this request's last :func:`holders` looked up and, when it left a home out by
+its last names, the wall-clock time that listing was sent: what :func:`claim` checks. A
+context variable, so callers that pass on one holder of several keep the bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +87,32 @@ class Claim:
     """The object's own grant (checked again on the response); None: the bucket's ACL."""
 
 
-async def holders(bucket: str, storages: Iterable[MappedStorage]) -> list[MappedStorage]:
+async def holders(bucket: str, storages: Iterable[MappedStorage]) -> Found:
     """The storages among ``storages`` that have ``bucket``: the one that maps it in its
     configuration (none when several do: never guessed), else every one that has created it
     (only homes whose listed names may include it are asked, :mod:`s3proxy.bucket_index`)."""
     candidates = list(storages)
+    _LOOKED_UP.set(None)
     mapped = [s for s in candidates if bucket in s.tenant.buckets]
     if mapped:
-        return mapped if len(mapped) == 1 else []
+        return Found(mapped if len(mapped) == 1 else [])
     homes = [s for s in candidates if s.tenant.home is not None]
-    return [s for s in await INDEX.candidates(bucket, homes) if await has_bucket(s, bucket)]
+    found = await INDEX.candidates(bucket, homes)
+    listed = found.listed_before
+    if listed is not None:
+        _LOOKED_UP.set((bucket, datetime.fromtimestamp(listed, UTC)))
+    held = Found([s for s in found if await has_bucket(s, bucket)])
+    held.listed_before = listed
+    return held
+
+
+def _left_out_since(bucket: str, found: Sequence[MappedStorage]) -> datetime | None:
+    """When the look-up of ``bucket`` (:func:`holders`: ``found`` itself, or this request's
+    last one) left a home out by names it listed then, or None."""
+    if isinstance(found, Found) and found.listed_before is not None:
+        return datetime.fromtimestamp(found.listed_before, UTC)
+    looked_up = _LOOKED_UP.get()
+    return looked_up[1] if looked_up is not None and looked_up[0] == bucket else None
 
 
 async def claim(
@@ -90,9 +124,13 @@ async def claim(
 ) -> Claim | None:
     """The earliest grant of ``bucket`` among ``found`` (:func:`holders`): a bucket ACL in
     ``bucket_acls``, or, with ``key`` (a GetObject/HeadObject), that object's record in
-    ``object_acls``; None when nothing grants the read or two grants tie."""
+    ``object_acls``; None when nothing grants the read or two grants tie. 503 SlowDown when
+    the look-up left a home out by its last names and the earliest grant is not older than
+    that listing by :data:`CLOCK_MARGIN` (module docstring)."""
     claims: list[tuple[datetime, Claim]] = []
-    ranked = len(found) > 1  # one holder (nearly every request): no time is read
+    left_out = _left_out_since(bucket, found)
+    # One holder and no home left out (nearly every request): no time is read.
+    ranked = len(found) > 1 or left_out is not None
     others: list[tuple[MappedStorage, BucketSettings]] = []
     for storage in found:
         try:
@@ -119,6 +157,9 @@ async def claim(
     if not claims:
         return None
     claims.sort(key=lambda pair: pair[0])
+    if left_out is not None and not claims[0][0] < left_out - CLOCK_MARGIN:
+        # A bucket the left-out home created since its listing may hold an earlier grant.
+        raise S3Error(S3ErrorCode.SlowDown, "A bucket store is slow to answer; please try again.")
     if len(claims) > 1 and claims[0][0] == claims[1][0]:
         return None
     return claims[0][1]
