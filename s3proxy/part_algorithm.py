@@ -72,10 +72,13 @@ def check_object_algorithm(expected: str | None, given: str | None) -> None:
 
     The gateway compares such a checksum with the object's only in the upload's algorithm.
     One of another algorithm is S3's 400 BadDigest naming the upload's algorithm ("The crc32
-    you specified did not match the calculated checksum."); in an upload created without one
-    S3 looks at no such header and completes (LocalStack's AWS-checked Complete; versitygw
-    reads S3 alike), so the caller drops it. Until wave 17 both were 400 InvalidRequest
-    ("Checksum Type mismatch …", wave 16 C2, chosen while S3's answer was unknown)."""
+    you specified did not match the calculated checksum."). One in an upload created without
+    an algorithm can be compared with nothing: LocalStack's code completes such an upload
+    without looking at the header, but a 200 would tell the client its checksum was checked,
+    so it stays refused with S3's InvalidRequest for a checksum of another algorithm than the
+    upload's, as UploadPart answers it ("expected checksum Type: null"; wave 16 C2)."""
+    if given is not None and expected is None:
+        raise _mismatch("null", given)
     if given is not None and expected is not None and given.upper() != expected.upper():
         raise S3Error(
             S3ErrorCode.BadDigest,

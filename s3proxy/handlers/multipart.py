@@ -341,10 +341,9 @@ async def _check_checksum_type(
 ) -> tuple[str, str] | None:
     """``x-amz-checksum-type`` on Complete: S3 checks it against the upload's type (the
     header is optional, and most clients do not send it); ``whole``, the whole-object checksum
-    header, must be of the upload's algorithm (:func:`check_object_algorithm`), and is returned
-    as the Complete is to carry it: None for an upload created without one, whose Complete S3
-    completes without looking at such a header (nothing is compared, so nothing goes on). The
-    token names both where the proxy records checksums; otherwise the backend knows them (the
+    header, must be of the upload's algorithm (:func:`check_object_algorithm`: refused in an
+    upload created without one), and is returned as the Complete is to carry it. The token
+    names both where the proxy records checksums; otherwise the backend knows them (the
     local store keeps them), read with a one-part ListParts, a request paid only by a Complete
     that sends either header. An upload that is gone is left to Complete, which answers a retry of a
     finished one. Where neither knows (a tenant without a home, on an upstream that lists no
@@ -379,7 +378,7 @@ async def _check_checksum_type(
     if requested is not None:
         check_checksum_type(requested, kind)
     check_object_algorithm(algorithm, given)
-    return whole if algorithm is not None else None
+    return whole
 
 
 T = TypeVar("T")

@@ -2,8 +2,9 @@
 the upload's, or any in an upload created without one (wave 16 C2, wave 17 C): the gateway
 compares such a checksum only in the upload's algorithm, so these were answered 200 on every
 lane with nothing checked. One of another algorithm is S3's 400 BadDigest naming the upload's
-algorithm; one in an upload created without an algorithm is passed over as S3 passes it over
-(not sent on), wherever that is known: from the UploadId, the gateway's records (no record: no
+algorithm; one in an upload created without an algorithm, which nothing can be compared with,
+is 400 InvalidRequest ("expected checksum Type: null", UploadPart's wording), wherever that is
+known: from the UploadId, the gateway's records (no record: no
 algorithm) or the upstream's ListParts; a tenant without a home on an upstream that lists none
 cannot tell, and gets 501. (Wave 16 C2 answered both 400 InvalidRequest "Checksum Type
 mismatch …" while S3's answer was unknown.)"""
@@ -31,6 +32,13 @@ def _message(expected: str) -> str:
     return f"The {expected} you specified did not match the calculated checksum."
 
 
+def _null_mismatch(given: str) -> str:
+    return (
+        "Checksum Type mismatch occurred, expected checksum Type: null, "
+        f"actual checksum Type: {given}"
+    )
+
+
 def check(
     upstream: ListingUpstream, home: Any = None, recorded: UploadChecksum | None = None
 ) -> S3Error | tuple[str, str] | None:
@@ -53,8 +61,8 @@ def check(
         (None, None, False),
         ("CRC32", None, False),
         ("CRC32", "SHA256", True),
-        (None, "CRC32", False),
-        (None, "CRC64NVME", False),
+        (None, "CRC32", True),
+        (None, "CRC64NVME", True),
     ],
 )
 def test_a_whole_object_checksum_must_be_of_the_uploads_algorithm(
@@ -65,11 +73,12 @@ def test_a_whole_object_checksum_must_be_of_the_uploads_algorithm(
         return
     with pytest.raises(S3Error) as caught:
         check_object_algorithm(expected, given)
-    assert expected is not None
-    assert (caught.value.code, caught.value.message) == (
-        S3ErrorCode.BadDigest,
-        _message(expected.lower()),
-    )
+    assert given is not None
+    if expected is None:  # nothing to compare it with: refused, never a 200 that checked nothing
+        answer = (S3ErrorCode.InvalidRequest, _null_mismatch(given.lower()))
+    else:
+        answer = (S3ErrorCode.BadDigest, _message(expected.lower()))
+    assert (caught.value.code, caught.value.message) == answer
 
 
 def test_the_upload_id_names_the_algorithm_without_a_request() -> None:
@@ -81,9 +90,11 @@ def test_the_upload_id_names_the_algorithm_without_a_request() -> None:
 
 
 @pytest.mark.parametrize("home", [None, HOME], ids=["local-store", "home"])
-def test_an_upload_without_an_algorithm_drops_it_where_that_is_known(home: Any) -> None:
+def test_an_upload_without_an_algorithm_is_null_where_that_is_known(home: Any) -> None:
     """The local store lists what it keeps; a tenant with a home records every checksum."""
-    assert check(ListingUpstream(None, records=home is not None), home) is None
+    error = check(ListingUpstream(None, records=home is not None), home)
+    assert isinstance(error, S3Error) and error.code is S3ErrorCode.InvalidRequest
+    assert error.message == _null_mismatch("sha256")
 
 
 def test_an_algorithm_the_upstream_lists_is_checked() -> None:
