@@ -153,7 +153,7 @@ async def abort_all(
     aborter: Aborter | None = None,
 ) -> None:
     """Abort every upload the upstream lists under ``root`` (all shards: they are below it);
-    shard by shard where the upstream cannot page through them all (SeaweedFS past 1000
+    shard by shard where the upstream cannot page through them all (SeaweedFS past 10,000
     uploads under one prefix: :mod:`~s3proxy.backends.upload_markers`). ``aborter``: how
     one upload is aborted (a quota tenant's frees what its parts held:
     :func:`~s3proxy.backends.part_quotas.quota_aborter`); None: a plain abort."""

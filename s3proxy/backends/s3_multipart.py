@@ -66,11 +66,12 @@ from s3proxy.backends.upload_markers import (
     OWN_ORDER,
     WHOLE,
     WHOLE_PAGE,
+    id_order_page,
     marker_mode,
     own_order_page,
     uploads_after,
 )
-from s3proxy.backends.upload_scans import CROWDED, turns_for
+from s3proxy.backends.upload_scans import CROWDED, turns_for, whole_listing
 from s3proxy.backends.upstream_chunked import (
     UNSIGNED_TRAILER,
     chunked_headers,
@@ -352,14 +353,13 @@ class S3MultipartMixin:
     ) -> UploadsPage:
         """One page, read as the upstream's markers allow (learnt once from its first answer,
         :mod:`~s3proxy.backends.upload_markers`): passed on where they are S3's; read in its
-        own order from just before them (Ceph RGW 16); else one whole page without them,
-        paged by the proxy (SeaweedFS, and any upstream not known)."""
+        own order from just before them (Ceph RGW 16); else read whole without them, by upload
+        id past one page, and paged by the proxy (SeaweedFS, and any upstream not known)."""
         upstream = (self.name, self._config.endpoint)
         mode = MARKER_MODES.get(upstream)
         if mode in (None, KEPT):
-            response = await _ask_uploads(
-                self, bucket, prefix, delimiter, (key_marker, upload_id_marker), max_uploads
-            )
+            markers = (key_marker, upload_id_marker if key_marker else None)  # S3's reading
+            response = await _ask_uploads(self, bucket, prefix, delimiter, markers, max_uploads)
             if mode == KEPT:
                 return await upstream_result(self, response, parse_list_uploads)
             headers = response.headers
@@ -375,23 +375,34 @@ class S3MultipartMixin:
 
         if mode == OWN_ORDER and not delimiter:
             return await own_order_page(ask, prefix, key_marker, upload_id_marker, max_uploads)
-        async with turns_for(upstream).turn():  # each reads the whole bucket (.upload_scans)
-            whole = await ask(prefix, None, None)
-        return uploads_after(whole, key_marker, upload_id_marker, max_uploads)
+
+        async def scan(under: str, keys: str | None, ids: str | None) -> UploadsPage:
+            async with turns_for(upstream).turn():  # each reads the whole bucket (.upload_scans)
+                return await ask(under, keys, ids)
+
+        if delimiter:  # common prefixes to keep: one whole page, as before
+            return uploads_after(
+                await scan(prefix, None, None), key_marker, upload_id_marker, max_uploads
+            )
+        return await id_order_page(scan, prefix, key_marker, upload_id_marker, max_uploads)
 
     async def whole_uploads(self: _Transport, bucket: str, prefix: str) -> UploadsPage | None:
-        """Every upload under ``prefix`` in one upstream answer, from an upstream whose every
+        """Every upload under ``prefix`` in a few upstream answers, from an upstream whose every
         listing reads its whole bucket (:mod:`~s3proxy.backends.upload_scans`); None where its
-        markers page it narrowly (or that is not known yet) or the answer is truncated (then
-        for a while without asking: :data:`~s3proxy.backends.upload_scans.CROWDED_SECONDS`)."""
+        markers page it narrowly (or that is not known yet) or more than
+        :data:`~s3proxy.backends.upload_scans.WHOLE_PAGES` answers hold them (then for a while
+        without asking: :data:`~s3proxy.backends.upload_scans.CROWDED_SECONDS`)."""
         upstream = (self.name, self._config.endpoint)
         place = (*upstream, bucket, prefix)
         if MARKER_MODES.get(upstream) != WHOLE or place in CROWDED:
             return None
-        async with turns_for(upstream).turn():
-            response = await _ask_uploads(self, bucket, prefix, None, (None, None), WHOLE_PAGE)
-            page = await upstream_result(self, response, parse_list_uploads)
-        if page.next_marker is None:
-            return page
-        CROWDED.add(place)
-        return None
+
+        async def scan(under: str, keys: str | None, ids: str | None) -> UploadsPage:
+            async with turns_for(upstream).turn():
+                response = await _ask_uploads(self, bucket, under, None, (keys, ids), WHOLE_PAGE)
+                return await upstream_result(self, response, parse_list_uploads)
+
+        whole = await whole_listing(scan, prefix)
+        if whole is None:
+            CROWDED.add(place)
+        return whole

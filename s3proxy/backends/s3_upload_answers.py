@@ -83,8 +83,8 @@ async def _ask_uploads(
     key_marker, id_marker = markers
     if key_marker:
         params.append(("key-marker", key_marker))
-        if id_marker:
-            params.append(("upload-id-marker", id_marker))
+    if id_marker:  # alone: SeaweedFS resumes after that id (.upload_markers.by_upload_id)
+        params.append(("upload-id-marker", id_marker))
     response = await upstream._send("GET", bucket, None, {}, query=encode_query(params))
     await upstream._raise_for_status(response)
     return response

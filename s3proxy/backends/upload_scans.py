@@ -11,13 +11,14 @@ GET went from 6–11 to 74–81 ms (p50) while it listed, because the upstream w
 
 Two things here bound that:
 
-- :func:`cut_from_whole`: a page first asks once for its whole bucket root (every shard).
-  When that answer is complete (not truncated), every shard's page is cut from it exactly
-  as from a shard's own whole page (:func:`~s3proxy.backends.upload_markers.uploads_after`,
-  the same cut): one scan a page instead of 16 or more. A root holding a page's worth or
-  more (1,000 uploads) is read per shard as before, but each shard once a page (a shard
-  read in several pieces by the merge asked the upstream for each: 19–24 scans a page), and
-  the root is not asked whole again for :data:`CROWDED_SECONDS`.
+- :func:`cut_from_whole`: a page first reads its whole bucket root (every shard), in at most
+  :data:`WHOLE_PAGES` upstream answers (:func:`whole_listing`, by upload id past the first).
+  When that holds every upload, every shard's page is cut from it exactly as from a shard's
+  own whole listing (:func:`~s3proxy.backends.upload_markers.uploads_after`, the same cut):
+  a scan or a few a page instead of 16 or more. A root holding more is read per shard as
+  before, but each shard once a page (a shard read in several pieces by the merge asked the
+  upstream for each: 19–24 scans a page), and the root is not asked whole again for
+  :data:`CROWDED_SECONDS`.
 - :class:`ScanTurns`: each tenant (:data:`s3proxy.limits.CURRENT_TENANT`: anonymous readers
   of a public bucket are the owner's anonymous pool, never the owner; a grantee is itself)
   has at most :data:`SCAN_TURNS` such scan in the upstream at a time per worker, and its turn
@@ -40,9 +41,10 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from s3proxy.backends.upload_markers import uploads_after
+from s3proxy.backends.upload_markers import Ask, by_upload_id, uploads_after
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import CURRENT_TENANT
-from s3proxy.model import UploadsPage
+from s3proxy.model import UploadInfo, UploadsPage
 
 SCAN_TURNS = 1
 """Whole-bucket upload scans one tenant may have in one upstream at a time, per worker."""
@@ -153,3 +155,24 @@ def cut_from_whole(
     ``prefix``, cut by :func:`~s3proxy.backends.upload_markers.uploads_after`, would give."""
     under = [upload for upload in whole.uploads if upload.key.startswith(prefix)]
     return uploads_after(UploadsPage(under, [], None), key_marker, id_marker, size)
+
+
+WHOLE_PAGES = 4
+"""Upstream answers (1,000 uploads each) one whole listing of a prefix is read in at most: it is
+held for the whole client page (every shard's page is cut from it), so this bounds a page's
+memory (~2 MB) and the CPU of its cuts; a prefix holding more is read per shard, each shard's
+page keeping only what it answers (:func:`~s3proxy.backends.upload_markers.id_order_page`)."""
+
+
+async def whole_listing(ask: Ask, prefix: str) -> UploadsPage | None:
+    """Every upload under ``prefix`` from at most :data:`WHOLE_PAGES` upstream answers (by
+    upload id past the first); None when there are more, or they cannot be read that way."""
+    uploads: list[UploadInfo] = []
+    try:
+        async for page in by_upload_id(ask, prefix, WHOLE_PAGES):
+            uploads += page
+    except S3Error as error:
+        if error.code is not S3ErrorCode.NotImplemented:
+            raise
+        return None
+    return UploadsPage(uploads, [], None)

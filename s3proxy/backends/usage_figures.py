@@ -250,7 +250,7 @@ async def count_uploads(backend: Backend, root: Root, at_home: bool) -> Usage:
     """The bytes the parts of the uploads open under ``root`` hold (a ListMultipartUploads per
     1,000 uploads, a ListParts per upload): quotas count parts from the moment they are
     stored, and a Complete or abort frees them. An upstream that cannot page through the
-    uploads under one prefix (SeaweedFS past 1,000) leaves them uncounted (README "Quotas")."""
+    uploads under one prefix (SeaweedFS past 10,000) leaves them uncounted (README "Quotas")."""
     total = 0
     marker: tuple[str, str] | None = None
     while True:
