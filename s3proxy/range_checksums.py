@@ -46,6 +46,14 @@ def full_object_checksums(headers: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def answers_checksums(headers: Mapping[str, str]) -> bool:
+    """Whether an upstream's answer to a Range (lower-case names) carries any checksum or
+    checksum type: such an upstream answers checksums to a Range (AWS S3 to one covering the
+    whole object), so what it left out, a COMPOSITE checksum above all, a HEAD of the same
+    object would not add (SeaweedFS 4.48 answers none to any Range: asked with a HEAD)."""
+    return any(name.startswith(PREFIX) for name in headers)
+
+
 def ranged_headers(headers: Mapping[str, str], whole: bool) -> dict[str, str]:
     """``headers`` as a ranged answer carries them: no checksum for part of the object; for all
     of it (``whole``), only a FULL_OBJECT one (:func:`full_object_checksums`)."""

@@ -30,7 +30,12 @@ from s3proxy.backends.upstream_results import object_answer
 from s3proxy.backends.wire import object_info, parse_content_range, read_headers
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import ByteRange, GetObjectOutput, ObjectInfo, ReadConditions
-from s3proxy.range_checksums import covers_whole, full_object_checksums, ranged_headers
+from s3proxy.range_checksums import (
+    answers_checksums,
+    covers_whole,
+    full_object_checksums,
+    ranged_headers,
+)
 
 log = logging.getLogger("s3proxy.upstream")
 
@@ -202,11 +207,13 @@ async def _range_checksums(
     """``info`` of a ranged GET with the checksums S3 answers (:mod:`s3proxy.range_checksums`):
     none for part of the object; the object's FULL_OBJECT checksum for all of it, which no
     upstream answers to a Range (SeaweedFS 4.48), so one HEAD with checksum mode, bound to the
-    served ETag, asks it; an object changed since, or a failed HEAD, claims none. The caller
-    closes the GET's answer on any exception."""
+    served ETag, asks it; an object changed since, or a failed HEAD, claims none. An answer
+    that carries a checksum or its type already says what the object has (a COMPOSITE one:
+    nothing to answer), so it asks nothing more. The caller closes the GET's answer on any
+    exception."""
     whole = covers_whole(*served)
     extra = ranged_headers(info.extra_headers, whole)
-    if whole and not full_object_checksums(extra):
+    if whole and not answers_checksums(info.extra_headers):  # what it answered stands
         pinned = ReadConditions(if_match=info.etag, customer_key=conditions.customer_key)
         try:
             head = await upstream.head_object(bucket, key, pinned, True)
