@@ -89,12 +89,25 @@ class Lane:
         return [upload["Key"] for upload in page.get("Uploads", [])]
 
 
+#: Why a module of command-line checks skips the HTTPS lanes: the upstream cannot change a TLS
+#: session, and the client sessions already cover that leg.
+HTTP_ONLY = "command-line checks run over HTTP; TLS is covered by the sessions"
+
+
 @contextmanager
 def lane_on(
-    client_proxy: RunningProxy, factory: pytest.TempPathFactory, name: str, **config: Any
+    client_proxy: RunningProxy,
+    factory: pytest.TempPathFactory,
+    name: str,
+    *,
+    http_only: bool = False,
+    **config: Any,
 ) -> Iterator[Lane]:
     """A :class:`Lane` with a fresh bucket ``<name>-<upstream>-<scheme>-<random>``; on the way
-    out its objects and unfinished uploads are removed and the bucket deleted."""
+    out its objects and unfinished uploads are removed and the bucket deleted. ``http_only``
+    skips an HTTPS lane (:data:`HTTP_ONLY`) before any bucket is made."""
+    if http_only and client_proxy.target.scheme != "http":
+        pytest.skip(HTTP_ONLY)
     lane_name = f"{name}-{client_proxy.upstream}-{client_proxy.target.scheme}"
     lane = Lane(client_proxy, f"{lane_name}-{os.urandom(3).hex()}", None, factory.mktemp(lane_name))
     lane.s3 = s3 = lane.boto3(**config)

@@ -40,18 +40,14 @@ import pytest
 from conformance.sessions.awscli import AwsCli
 from conformance.sessions.rclone import Rclone
 from tests.clients.conftest import RunningProxy
-from tests.clients.lane import Lane, lane_on
+from tests.clients.lane import HTTP_ONLY, Lane, lane_on
 
 pytestmark = [pytest.mark.clients, pytest.mark.integration]
-
-HTTP_ONLY = "command-line checks run over HTTP; TLS is covered by the sessions"
 
 
 @pytest.fixture(scope="module")
 def lane(client_proxy: RunningProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    if client_proxy.target.scheme != "http":
-        pytest.skip(HTTP_ONLY)
-    with lane_on(client_proxy, tmp_path_factory, "w14h") as made:
+    with lane_on(client_proxy, tmp_path_factory, "w14h", http_only=True) as made:
         yield made
 
 
