@@ -2,7 +2,8 @@
 
 ``aws s3 cp --sse AES256`` (aws-cli v1 and v2) must fail where the user looks: a non-zero exit
 and the S3 error code in the client's output; and must have stored nothing (HEAD answers 404, no
-multipart upload is left behind). That the same commands without the option still work, as do
+multipart upload is left behind); so must ``s3cmd put --server-side-encryption`` (SigV4 and
+SigV2, small and multipart). That the same commands without the option still work, as do
 ``rclone`` and ``s3cmd put`` with their defaults (rclone 1.60 sends ``x-amz-acl: private``,
 s3cmd ``x-amz-storage-class: STANDARD``), small and multipart, is proved by the client
 sessions' ``upload_small``, ``upload_multipart`` and ``download_compare`` cells
@@ -60,6 +61,11 @@ class Case:
 REFUSED: tuple[Case, ...] = (
     *(Case(name, ("--sse", "AES256"), "NotImplemented") for name in ("awscli-v1", "awscli-v2")),
     Case("awscli-v1", ("--sse", "AES256"), "NotImplemented", large=True),
+    *(
+        Case(name, ("--server-side-encryption",), "NotImplemented")
+        for name in ("s3cmd-v4", "s3cmd-v2")
+    ),
+    Case("s3cmd-v4", ("--server-side-encryption",), "NotImplemented", large=True),
 )  # public ACLs, small and multipart, are served: test_public_object_then_anonymous_get
 
 
