@@ -39,7 +39,9 @@ public object take every slot and pooled connection, and every other tenant's pu
 answered 503 SlowDown. The owner is found before a slot is taken: that look-up costs no
 upstream request for a name a configuration maps or the bucket index rules out, and otherwise
 runs under the unsigned look-ups' own few slots (:data:`s3proxy.cors_requests.UNSIGNED_LOOKUPS`),
-as it did inside the shared slots. A request that carries credentials never enters this module
+as it did inside the shared slots. There too a created bucket that grants nothing is refused
+(:func:`_grants_nothing`, its settings read once per cache lifetime), before any owner's slot,
+as a missing one is (wave 18 C). A request that carries credentials never enters this module
 beyond :func:`is_anonymous`'s two lookups.
 """
 
@@ -49,7 +51,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from s3proxy import expensive
+from s3proxy import expensive, object_acl
 from s3proxy.acl import PUBLIC
 from s3proxy.anonymous_rates import rates_for
 from s3proxy.auth.dispatch import PRESIGNED_V2_PARAMS, PRESIGNED_V4_PARAMS
@@ -248,6 +250,8 @@ async def serve(
             found = await holders(bucket, storages.values())
             # A name several tenants have: its claims are read here, before any owner's slot.
             resolved = await _claim(request, operation, found) if len(found) > 1 else None
+            if len(found) == 1 and await _grants_nothing(found[0], bucket, operation):
+                raise _denied()
         finally:
             UNSIGNED_LOOKUPS.leave()
         if len(found) > 1 and resolved is None:
@@ -276,6 +280,24 @@ async def serve(
         gate.leave()
         raise
     return response, gate
+
+
+async def _grants_nothing(storage: MappedStorage, bucket: str, operation: Operation) -> bool:
+    """Whether ``storage``'s ``bucket`` grants this request nothing, known from its settings
+    alone (cached, or its empty marker: no upstream request but a first settings read): no
+    public ACL, and no object ACL ever set in it where one could grant. Such a request is
+    refused before it waits for one of the owner's anonymous slots, as a name nobody has is:
+    waiting there, it got 503 SlowDown while the owner's slots were full (readers of its
+    public objects, or anyone reading one slowly) where a missing bucket got 403, and so told
+    anyone who tried names the owner's private bucket names (wave 18 C). What :func:`_claim`
+    would decide, less the object ACL reads, which stay within the owner's slot."""
+    try:
+        settings = await storage.buckets.settings.get(bucket)
+    except S3Error:  # deleted meanwhile, or unreadable: the claim grants nothing either
+        return True
+    if settings.acl in PUBLIC:
+        return False
+    return operation not in OBJECT_READS or not settings.other.get(object_acl.FLAG)
 
 
 async def _readable_source(request: S3Request, runtime: Runtime) -> bool:

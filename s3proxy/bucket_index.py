@@ -36,6 +36,15 @@ than :data:`MAX_NAMES`), the look-up is answered 503 SlowDown, S3's "try again":
 may both have a bucket of one name, and the reader's is the one public longest
 (:mod:`s3proxy.name_claims`), so going on without a home that may hold it served another
 tenant's bucket under that name while the first owner's home was merely slow (wave 17 R).
+A name whose marker was empty at that listing is ruled out all the same: the bucket had no
+settings, so it granted nothing then, and a grant it got since began after the listing, as
+for a bucket created since (below). Answering 503 for it told anyone who asked, anonymous or
+another tenant, that the slow home's tenant has a private bucket of that name, where every
+other answer hides it (wave 18 C); a bucket with settings may grant, so it still answers 503.
+A home whose existence check of the bucket fails is left out by the same rule
+(:meth:`BucketIndex.left_out`, from :func:`s3proxy.name_claims.holders`): its error was the
+look-up's answer, so one tenant's home whose upstream refused the gateway failed every
+tenant's anonymous and granted reads (wave 18 C).
 
 Last names say nothing of a bucket created after that listing, so a look-up that left a home
 out by them carries the wall-clock time taken just before the listing was sent
@@ -56,6 +65,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from s3proxy.backends.buckets import MarkerNames
 from s3proxy.errors import S3Error, S3ErrorCode
 
 if TYPE_CHECKING:
@@ -88,6 +98,8 @@ class _Last:
     """None: too many to keep (:data:`MAX_NAMES`)."""
     listed_before: float
     """Wall-clock time taken just before the listing was sent."""
+    empty: frozenset[str] = frozenset()
+    """Those of ``names`` whose marker was empty: buckets that granted nothing then."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,14 @@ class BucketIndex:
         found.listed_before = min(times) if times else None
         return found
 
+    def left_out(self, bucket: str, storage: MappedStorage) -> float:
+        """Leave out ``storage``'s home, whose existence check of ``bucket`` failed: the time
+        its last names were listed, when they rule ``bucket`` out; else 503 SlowDown
+        (:meth:`_check_left_out`)."""
+        since = self._check_left_out(bucket, [storage])
+        assert since is not None  # one home left out: raised, or its listing's time
+        return since
+
     def _check_left_out(self, bucket: str, left_out: Sequence[MappedStorage]) -> float | None:
         """Raise 503 SlowDown unless every home in ``left_out`` (not answering) is known not
         to hold ``bucket`` by the names it held when last listed: without a home that may
@@ -177,7 +197,13 @@ class BucketIndex:
         earliest: float | None = None
         for storage in left_out:
             last = self._known.get(storage.buckets)
-            if last is None or last.names is None or bucket in last.names:
+            # A bucket whose marker was empty granted nothing at that listing: ruled out as an
+            # absent one is (module docstring), else its 503 told anyone it exists (wave 18 C).
+            if (
+                last is None
+                or last.names is None
+                or (bucket in last.names and bucket not in last.empty)
+            ):
                 raise S3Error(
                     S3ErrorCode.SlowDown,
                     "A bucket store is slow to answer; please try again.",
@@ -228,7 +254,8 @@ class BucketIndex:
         else:
             self._unreachable.pop(registry, None)
             kept = frozenset(names) if names is not None else None
-            self._known[registry] = _Last(kept, sent)
+            empty = names.empty if isinstance(names, MarkerNames) else frozenset()
+            self._known[registry] = _Last(kept, sent, empty)
         entry = registry.cache.entry(generation)
         if entry is not None:
             self._sets[registry] = _Names(kept, entry)

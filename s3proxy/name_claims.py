@@ -99,9 +99,19 @@ async def holders(bucket: str, storages: Iterable[MappedStorage]) -> Found:
     homes = [s for s in candidates if s.tenant.home is not None]
     found = await INDEX.candidates(bucket, homes)
     listed = found.listed_before
+    held = Found()
+    for storage in found:
+        try:
+            if await has_bucket(storage, bucket):
+                held.append(storage)
+        except S3Error:
+            # A home that cannot tell (its upstream refuses the gateway, or fails) is left out
+            # as a slow one is: 503 unless its last names rule the bucket out. Its error was
+            # the answer, so one tenant's broken home failed every tenant's reads (wave 18 C).
+            since = INDEX.left_out(bucket, storage)
+            listed = since if listed is None else min(listed, since)
     if listed is not None:
         _LOOKED_UP.set((bucket, datetime.fromtimestamp(listed, UTC)))
-    held = Found([s for s in found if await has_bucket(s, bucket)])
     held.listed_before = listed
     return held
 

@@ -97,6 +97,15 @@ def valid_bucket_name(name: str) -> bool:
     return False
 
 
+class MarkerNames(set[str]):
+    """The names of a tenant's created buckets (:meth:`BucketRegistry.names`), and which of
+    them had an empty marker when listed: no settings record, so no grant then (no ACL, and
+    no object ACL, whose first grant flags the record). A look-up that goes on without a slow
+    home needs no 503 for those (:mod:`s3proxy.bucket_index`)."""
+
+    empty: frozenset[str] = frozenset()
+
+
 class BucketRegistry:
     def __init__(
         self,
@@ -329,14 +338,19 @@ class BucketRegistry:
             if token is None:
                 break
 
-    async def names(self, limit: int) -> set[str] | None:
+    async def names(self, limit: int) -> MarkerNames | None:
         """The names of the buckets the tenant has created (its markers: one listing page per
-        1,000), without their dates; None once there are more than ``limit``."""
-        found: set[str] = set()
-        async for name, _ in self._markers():
+        1,000), without their dates, those with empty markers noted; None once there are more
+        than ``limit``."""
+        found = MarkerNames()
+        empty: set[str] = set()
+        async for name, entry in self._markers():
             found.add(name)
+            if not entry.size:
+                empty.add(name)
             if len(found) > limit:
                 return None
+        found.empty = frozenset(empty)
         return found
 
     async def list(self) -> list[tuple[str, str]]:
