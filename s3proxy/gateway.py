@@ -24,7 +24,7 @@ from s3proxy.errors import S3Error
 from s3proxy.grants import Grant, Grants
 from s3proxy.layout import shard_digits
 from s3proxy.limits import Admission
-from s3proxy.owner import Owner
+from s3proxy.owner import Owner, shown_owner_id
 from s3proxy.quotas import policy_for
 
 
@@ -99,7 +99,19 @@ class Gateway:
             for name, tenant in settings.tenants.items()
             for pair in tenant.keys
         }
-        owners = {name: Owner(number, name) for name, number in settings.owner_ids().items()}
+        secret = settings.server.secret
+        owners = {
+            name: Owner(
+                number,
+                name,
+                shown_owner_id(
+                    name,
+                    settings.tenants[name].owner_id,
+                    secret.get_secret_value() if secret is not None else None,
+                ),
+            )
+            for name, number in settings.owner_ids().items()
+        }
         default = settings.server.limits
         previous = self.runtime.storages if hasattr(self, "runtime") else {}
         for name, storage in storages.items():

@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.htm
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ EXPECTED_OWNER = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
 COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 _DERIVATION_SALT = b"s3proxy owner id\x00"
+_SHOWN_PURPOSE = b"s3proxy shown owner id\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +32,17 @@ class Owner:
 
     id: str
     display_name: str
+    shown_id: str = ""
+    """The id anyone but the owner sees (:func:`shown_owner_id`); "": :attr:`id`."""
 
     def unnamed(self) -> Owner:
         """The owner as anyone but itself sees it, in listings of its buckets (anonymous and
-        other tenants' granted reads): the id alone. S3 has answered no ``DisplayName`` to
-        anyone since 2025-11-21, and here it is the tenant's name in the configuration, which
-        before wave 17 every anonymous reader of a public bucket was shown."""
-        return Owner(self.id, "")
+        other tenants' granted reads): its shown id alone. S3 has answered no ``DisplayName``
+        to anyone since 2025-11-21, and here it is the tenant's name in the configuration, which
+        before wave 17 every anonymous reader of a public bucket was shown; a derived id let
+        them test guesses of that name (:func:`shown_owner_id`)."""
+        shown = self.shown_id or self.id
+        return Owner(shown, "", shown)
 
 
 def derived_owner_id(tenant: str) -> str:
@@ -48,6 +54,24 @@ def derived_owner_id(tenant: str) -> str:
 
 def owner_id(tenant: str, configured: str | None) -> str:
     return configured if configured is not None else derived_owner_id(tenant)
+
+
+def shown_owner_id(tenant: str, configured: str | None, secret: str | None) -> str:
+    """The owner id anyone but the tenant sees: a configured one as it is (the operator chose
+    it to be seen); else not :func:`derived_owner_id`, which is public and unkeyed, so that
+    anyone shown it (an anonymous reader listing a public bucket) could test guesses of the
+    tenant's name against it, the name wave 17 stopped showing them (wave 18 C). It is the
+    same derivation keyed by the server secret (HMAC-SHA256): the same on every replica, and
+    nothing to test a guess against. The tenant's own id, which its clients may have pinned
+    in ``x-amz-expected-bucket-owner``, is unchanged; nobody but the tenant has a use for it
+    (a request naming any owner is never served another tenant's bucket, and an anonymous
+    one is checked against this id). Without a secret: the derived id, as before."""
+    if configured is not None:
+        return configured
+    if secret is None:
+        return derived_owner_id(tenant)
+    digest = hmac.new(secret.encode(), _SHOWN_PURPOSE + tenant.encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
 
 
 def _claims(request: S3Request, header: str) -> str | None:

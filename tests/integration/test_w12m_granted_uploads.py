@@ -17,7 +17,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Proxy
+from s3proxy.owner import shown_owner_id
+from tests.integration.conftest import SERVER_SECRET, Proxy
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +49,12 @@ def listed(page: dict[str, Any]) -> dict[str, Any]:
 
 
 def unnamed(page: dict[str, Any]) -> dict[str, Any]:
-    """The owner's page as another caller gets it: owners by id alone, no DisplayName (the
-    tenant's name is the owner's own to see, wave 17 B)."""
+    """alice's page as another caller gets it: owners by id alone, no DisplayName (the
+    tenant's name is the owner's own to see, wave 17 B), and that id keyed by the server
+    secret (the derived one let them test guesses of the name, wave 18 C)."""
+    shown = {"ID": shown_owner_id("alice", None, SERVER_SECRET)}
     uploads = [
-        {**upload, **{who: {"ID": upload[who]["ID"]} for who in ("Owner", "Initiator")}}
+        {**upload, **{who: shown for who in ("Owner", "Initiator")}}
         for upload in page.get("Uploads", [])
     ]
     return {**page, "Uploads": uploads} if "Uploads" in page else page
