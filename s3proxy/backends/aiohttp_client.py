@@ -10,9 +10,9 @@ failed request becomes the caller's S3 error, a failed body read a :class:`BodyR
 
 aiohttp sends a PUT or DELETE again, once, when its connection fails before an answer (RFC 9112
 9.3.1 lets a client re-send an idempotent request). A conditional write (``If-Match``,
-``If-None-Match``) is not idempotent: its first attempt may have been carried out, and the
-second then fails its own condition, so the client got 412 for a write that succeeded. Such a
-request is sent once here, as the native pool sends it
+``If-None-Match``, a copy's ``x-amz-copy-source-if-*``) is not idempotent: its first attempt may
+have been carried out, and the second then fails its own condition, so the client got 412 for a
+write that succeeded. Such a request is sent once here, as the native pool sends it
 (:func:`~s3proxy.backends.upstream_pool.conditional_write`): a lost answer is 503, and the
 client's own retry meets the condition as it would on S3.
 """

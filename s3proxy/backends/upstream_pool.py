@@ -13,10 +13,11 @@ reused connection fails before a response byte arrives, the request is sent agai
 connection, but only when its body is bytes or none (a stream cannot be replayed) and its method
 idempotent (as aiohttp, RFC 9112 9.3.1: a POST such as CreateMultipartUpload may have been
 carried out by an upstream that then died). A conditional write (``If-Match`` or
-``If-None-Match`` on a PUT or DELETE) is not idempotent either: carried out by the first
-attempt, it fails its own condition on the second, and the client got 412 for a write that
-succeeded, with nothing to tell it a second attempt was made. It fails as a POST does (503),
-and the client's own retry meets the condition as it would on S3.
+``If-None-Match`` on a PUT or DELETE, ``x-amz-copy-source-if-*`` on a copy) is not idempotent
+either: carried out by the first attempt, it fails its own condition on the second, and the
+client got 412 for a write that succeeded, with nothing to tell it a second attempt was made.
+It fails as a POST does (503), and the client's own retry meets the condition as it would on
+S3.
 
 An answer that arrives before a streamed body was sent in full ends the upload (the connection
 is not pooled); it is the request's answer only when it is not a success: an upstream cannot
@@ -61,6 +62,15 @@ IDLE_LIMIT = 30.0
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 """aiohttp's IDEMPOTENT_METHODS: the requests sent again after a stale connection."""
+_CONDITIONS = (
+    "if-match",
+    "if-none-match",
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+)
+"""The headers that make a write conditional (:func:`conditional_write`)."""
 _ONE_WRITE = 256 * 1024
 """A bytes body up to this size is joined to the head for one transport write."""
 KEEPALIVE_IDLE = 15
@@ -75,8 +85,13 @@ POOL_CLOSED = "The gateway is closing its storage connections (shutting down); r
 def conditional_write(method: str, headers: dict[str, str]) -> bool:
     """A write whose outcome depends on the object's state, which its own first attempt may
     have changed (the caller's header names are lower case); neither client sends one again
-    (the aiohttp client: :mod:`s3proxy.backends.aiohttp_client`)."""
-    return method not in _BODILESS and ("if-match" in headers or "if-none-match" in headers)
+    (the aiohttp client: :mod:`s3proxy.backends.aiohttp_client`). A copy's
+    ``x-amz-copy-source-if-*`` counts: sent again, it is checked on a source that may have
+    changed since the first attempt copied it (overwritten meanwhile, or, copied onto itself,
+    given a new Last-Modified by that attempt), and the client got 412 for a copy made."""
+    if method in _BODILESS:
+        return False
+    return any(name in headers for name in _CONDITIONS)
 
 
 class BodyFailed(ConnectionError):
