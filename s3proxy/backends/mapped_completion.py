@@ -71,28 +71,32 @@ class MappedCompletion(UploadsOnStorage):
         checksum: UploadChecksum | None,
         marks: UploadMarks | None,
     ) -> CompleteMultipartOutput:
-        """:meth:`_checked_complete`, then the recorded tags set on the object with
-        PutObjectTagging before the answer (Ceph RGW 16 drops those given on Create; on an
-        upstream that kept them this rewrites the same set, one request either way, no
-        read first). A failure there fails the Complete; the client's retry finds the object
-        completed (:func:`.upload_gone.completed_before`) and sets them then. A public ACL's
-        record is written the same way, bound to the completed object. Their marks go last."""
+        """:meth:`_checked_complete`, then, on Ceph RGW 16 (which drops the tags given on
+        Create), the recorded tags set on the object with PutObjectTagging before the answer.
+        Only there: an upstream known to keep them (SeaweedFS 4.48, AWS S3) has them from the
+        Create, and a write of the key between the Complete and that PutObjectTagging got the
+        upload's tags on its own object. A failure there fails the Complete; the client's retry
+        finds the object completed (:func:`.upload_gone.completed_before`) and sets them then.
+        A public ACL's record is written the same way, bound to the completed object. Their
+        marks go last."""
         if marks is None or not marks.any:
             return await self._checked_complete(request, checksum)
-        records = self._records(self._storage.locate(request.bucket, request.key)[0])
+        backend = self._storage.locate(request.bucket, request.key)[0]
+        records = self._records(backend)
         if records is None and marks.acl is not None:
             records = self._home_records()
         if records is None:
             return await self._checked_complete(request, checksum)
         tags = None
-        if marks.tagged:
+        retags = marks.tagged and getattr(backend, "ceph_rgw", None) is not False
+        if retags:
             tags = await records.tags(request.bucket, request.key, request.upload_id)
             if tags:  # kept through the sweep's grace period from here (sweep_stale)
                 await records.refresh_tags(request.bucket, request.key, request.upload_id, tags)
         result = await self._checked_complete(request, checksum)
         if tags:
             await self._storage.put_object_tagging(request.bucket, request.key, tags)
-        elif marks.tagged:
+        elif retags:
             await self._require_tags(request)
         if marks.acl is not None:
             await object_acl.bind_completed(

@@ -246,11 +246,10 @@ async def copy_object_through(
         attributes = request.attributes if request.replace_metadata else got.info.attributes
         tags = request.tags
         if tags is None:  # COPY: the source's tags, fetched only when it has some
-            tags = (
-                await source.get_object_tagging(request.source_bucket, request.source_key)
-                if got.info.tag_count
-                else ()
-            )
+            tags = ()
+            if got.info.tag_count:
+                tags = await source.get_object_tagging(request.source_bucket, request.source_key)
+                await _still_read(source, request, got.info.etag)
         result = await target.put_object(
             PutObjectInput(
                 bucket=request.bucket,
@@ -279,6 +278,20 @@ async def copy_object_through(
         last_modified=modified.isoformat(timespec="milliseconds")[:23] + "Z",
         checksums={} if declared is None else {declared[0]: declared[1]},
     )
+
+
+async def _still_read(source: Backend, request: CopyObjectInput, etag: str) -> None:
+    """Return when the source is still the ``etag`` being copied (a HEAD pinned to it), so
+    the tags just read are that object's: a source overwritten between its GET and the tags'
+    read gave the copy its bytes and the overwrite's tags, answered 200. Now 503, nothing
+    stored, as :func:`_read_again` answers a source that changed (S3 would copy either)."""
+    conditions = ReadConditions(if_match=etag, customer_key=request.source_conditions.customer_key)
+    try:
+        await source.head_object(request.source_bucket, request.source_key, conditions)
+    except S3Error as error:
+        if error.code not in (S3ErrorCode.PreconditionFailed, S3ErrorCode.NoSuchKey):
+            raise
+        raise S3Error(S3ErrorCode.ServiceUnavailable, _CHANGED) from None
 
 
 async def _read_again(source: Backend, request: CopyObjectInput, etag: str) -> GetObjectOutput:

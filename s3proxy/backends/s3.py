@@ -13,6 +13,7 @@ is asked once more first (:meth:`S3Transport._send`, :mod:`s3proxy.backends.upst
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -60,6 +61,14 @@ from s3proxy.upstream_xml import (
 from s3proxy.xmlcodec import delete_request_xml, quoted_etag
 
 log = logging.getLogger("s3proxy.upstream")
+
+SELF_COPY_TRIES = 3
+"""Copies sent for a self-copy whose object is overwritten between its HEAD and the copy."""
+SOURCE_CHANGED = "The copy source changed during the copy."
+
+
+class _Rebound(Exception):
+    """A self-copy refused only because its object changed since the HEAD it is bound to."""
 
 
 class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transport):
@@ -191,6 +200,18 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
         return page
 
     async def copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
+        """A server-side copy. A copy onto itself that keeps the metadata (a new storage class)
+        replaces the metadata with the object's own, read by a HEAD, and is bound to that
+        HEAD's ETag (``x-amz-copy-source-if-match``, unless the client's binds it): unbound,
+        an overwrite between the two got the old object's Content-Type and metadata on its own
+        bytes, answered 200. Refused for that binding alone (the ETag moved), it is read and
+        sent again, :data:`SELF_COPY_TRIES` times; a source that keeps changing is 503."""
+        for _ in range(SELF_COPY_TRIES):
+            with contextlib.suppress(_Rebound):
+                return await self._copy_object(request)
+        raise S3Error(S3ErrorCode.ServiceUnavailable, SOURCE_CHANGED)
+
+    async def _copy_object(self, request: CopyObjectInput) -> CopyObjectOutput:
         source = "/" + encode_path(request.source_bucket) + "/" + encode_path(request.source_key)
         headers: dict[str, str] = {"x-amz-copy-source": source}
         # S3 gives a copy the class asked for, STANDARD when none (SeaweedFS would keep the
@@ -201,26 +222,30 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
             headers["x-amz-tagging-directive"] = "REPLACE"
         attributes = request.attributes if request.replace_metadata else None
         source_tagged = True  # not known: asked when the copy replaces the metadata
+        bound: str | None = None  # the ETag of the HEAD the metadata was read from
+        read = ReadConditions(customer_key=request.source_conditions.customer_key)
         if attributes is None and (request.source_bucket, request.source_key) == (
             request.bucket,
             request.key,
         ):
             # A self-copy that changes only the class: SeaweedFS refuses it unless the
             # metadata is replaced, so it is replaced with the object's own.
-            key = request.source_conditions.customer_key
-            current = await self.head_object(
-                request.bucket, request.key, ReadConditions(customer_key=key)
-            )
+            current = await self.head_object(request.bucket, request.key, read)
             attributes, source_tagged = current.attributes, current.tag_count > 0
+            if request.source_conditions.if_match is None:
+                bound = current.etag
         kept: Tags = ()
+        # Ceph RGW 16 drops the tags here (COPY) or keeps the source's (REPLACE): they are set
+        # after the copy there. Only there: a write between the two got the copy's tags.
+        retags = self.ceph_rgw is not False
         if attributes is not None:
-            if request.tags is None and source_tagged:  # COPY: Ceph RGW 16 drops them here
+            if request.tags is None and source_tagged and retags:
                 kept = await self.tags_to_keep(request.source_bucket, request.source_key)
             headers["x-amz-metadata-directive"] = "REPLACE"
             headers.update(stored_headers(attributes, self.ceph_rgw, self.aws))
         conditions = request.source_conditions
         for name, condition in (
-            ("x-amz-copy-source-if-match", conditions.if_match),
+            ("x-amz-copy-source-if-match", conditions.if_match or bound),
             ("x-amz-copy-source-if-none-match", conditions.if_none_match),
             ("x-amz-copy-source-if-modified-since", conditions.if_modified_since),
             ("x-amz-copy-source-if-unmodified-since", conditions.if_unmodified_since),
@@ -232,9 +257,17 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
         headers.update(sse.upstream_headers(request.encryption))
         headers.update(sse.key_headers(conditions.customer_key, sse.SOURCE_CUSTOMER))
         response = await self._send("PUT", request.bucket, request.key, headers)
-        await self._raise_for_status(response)
+        try:
+            await self._raise_for_status(response)
+        except S3Error as error:
+            if bound is None or error.code is not S3ErrorCode.PreconditionFailed:
+                raise
+            # The binding's 412 when the object is another now; else the client's own.
+            if (await self.head_object(request.bucket, request.key, read)).etag == bound:
+                raise
+            raise _Rebound from error
         etag, last_modified = await upstream_result(self, response, parse_copy_result)
-        if request.tags is not None:  # Ceph RGW 16 ignores the REPLACE directive
+        if request.tags is not None and retags:
             await self.put_object_tagging(request.bucket, request.key, request.tags)
         elif kept:
             await self.put_object_tagging(request.bucket, request.key, kept)

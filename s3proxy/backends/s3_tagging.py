@@ -7,9 +7,12 @@ copy that replaces tags sets them with a PutObjectTagging right after the copy: 
 requests the copy shows the source's tags. It also drops the source's tags from a copy whose
 metadata is replaced (``x-amz-metadata-directive: REPLACE``, which a self-copy that changes
 only the class sends too) although the tagging directive is ``COPY``: those tags are read
-before the copy and set on it right after (:meth:`S3TaggingMixin.tags_to_keep`). A storage
-class is sent only when the upstream's configuration lists it (:mod:`s3proxy.storage_classes`
-says why).
+before the copy and set on it right after (:meth:`S3TaggingMixin.tags_to_keep`). Both only
+where the upstream is Ceph RGW or not known yet (``ceph_rgw`` not False): elsewhere the copy
+keeps what S3 keeps, and a write of the key between the copy and that PutObjectTagging got the
+copy's tags on its own object (an upload's tags, given on Create, alike:
+:mod:`.mapped_completion`). A storage class is sent only when the upstream's configuration
+lists it (:mod:`s3proxy.storage_classes` says why).
 """
 
 from __future__ import annotations
