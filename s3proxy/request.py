@@ -3,8 +3,8 @@
 Addressing (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html):
 virtual-hosted style when the Host header is ``<bucket>.<domain>`` for a configured domain,
 path style (``/<bucket>/<key>``) otherwise. The key comes from the *raw* path, percent-decoded
-once and never normalised, so ``a/../b``, ``//x`` and ``%2F`` stay distinct keys — the same raw
-path the signature was verified over.
+once (a bare ``+`` is a space, as S3 reads it) and never normalised, so ``a/../b``, ``//x`` and
+``%2F`` stay distinct keys — the same raw path the signature was verified over.
 """
 
 from __future__ import annotations
@@ -102,6 +102,15 @@ def decode_component(raw: str) -> str:
         raise S3Error(S3ErrorCode.InvalidURI) from None
 
 
+def decode_path_component(raw: str) -> str:
+    """A bucket or key of the request path decoded as S3 decodes it: a bare ``+`` is a space,
+    ``%2B`` a plus sign (``GET /docs/a+b`` reads key "a b" there, and S3 canonicalises that
+    ``+`` as ``%20``: aws/aws-sdk-net#4473's live results, s3tools/s3cmd#554). SDKs always
+    send ``%2B``; :func:`s3proxy.auth.canonical.canonical_uri` signs a bare one as ``%20``,
+    so the key carried out is the one signed."""
+    return decode_component(raw.replace("+", " ") if "+" in raw else raw)
+
+
 def decode_query_component(raw: str) -> str:
     """A query name or value decoded as S3 decodes it: form encoding, so a bare ``+`` is a
     space and ``%2B`` a plus sign. SDKs send ``%20`` and ``%2B`` and never a bare ``+``; the
@@ -177,14 +186,14 @@ def parse_request(scope: Mapping[str, Any], virtual_host_domains: Iterable[str] 
     host_bucket = _host_bucket(header_map.get("host", ""), virtual_host_domains)
     if host_bucket is not None:
         bucket = host_bucket
-        key = decode_component(raw_path[1:]) if len(raw_path) > 1 else None
+        key = decode_path_component(raw_path[1:]) if len(raw_path) > 1 else None
     else:
         bucket_part, slash, key_part = raw_path[1:].partition("/")
         # The first segment is the bucket whenever a "/" follows it, even empty: "//docs/k"
         # is key "docs/k" of bucket "" (no such bucket), never the service (ListBuckets
         # answered 200 to a GET signed for an object, and a PUT was 405).
-        bucket = decode_component(bucket_part) if bucket_part or slash else None
-        key = decode_component(key_part) if slash and key_part else None
+        bucket = decode_path_component(bucket_part) if bucket_part or slash else None
+        key = decode_path_component(key_part) if slash and key_part else None
     return S3Request(
         method=scope["method"].upper(),
         raw_path=raw_path,

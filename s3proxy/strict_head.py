@@ -161,9 +161,34 @@ def _read_head(buf: ReceiveBuffer) -> h11.Request | None:
         if _CODING_THEN_TAB.search(head) is not None:
             raise h11.LocalProtocolError("a tab after the transfer coding", error_status_hint=501)
         line = head[: head.index(b"\n") - 1]
+        if not line.isascii():
+            line = _encode_raw_target(buf, line)
         if b"  " in line:
             _single_spaces(buf, line)
     return _h11_read_head(buf)
+
+
+_RAW_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def encoded_target(line: bytes) -> bytes:
+    """A request line (or its beginning) with each byte of 0x80 or more after the method
+    percent-encoded. S3 serves a target sent as raw UTF-8 (``GET /docs/été``) as the same bytes
+    percent-encoded: the key is their UTF-8 text and the canonical URI their encoded form
+    (a signature over the raw text is 403 there, JuliaCloud/AWS.jl#592). h11 and llhttp refuse
+    such a target (400); read this way, it is the very request :func:`s3proxy.request._wire_text`
+    makes of it."""
+    method, space, rest = line.partition(b" ")
+    return method + space + _RAW_BYTE.sub(lambda byte: b"%%%02X" % byte[0][0], rest)
+
+
+def _encode_raw_target(buf: ReceiveBuffer, line: bytes) -> bytes:
+    """The request line in h11's buffer rewritten by :func:`encoded_target` (its line search
+    starts again); the new line."""
+    encoded = encoded_target(line)
+    buf._data[: len(line)] = encoded
+    buf._next_line_search = buf._multiple_lines_search = 0
+    return encoded
 
 
 def _single_spaces(buf: ReceiveBuffer, line: bytes) -> None:

@@ -9,6 +9,7 @@ the error answers written below the application :mod:`s3proxy.uvicorn_errors`'."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httptools
@@ -23,7 +24,7 @@ from s3proxy.http_errors import (
     below_s3_error,
     head_too_large,
 )
-from s3proxy.strict_head import HTTP_VERSIONS, target_error, unknown_method
+from s3proxy.strict_head import HTTP_VERSIONS, encoded_target, target_error, unknown_method
 from s3proxy.uvicorn_cycle import S3Cycle
 from s3proxy.uvicorn_errors import UNREADABLE, error_bytes, parser_error
 from s3proxy.uvicorn_flow import FlowProtocol
@@ -176,6 +177,11 @@ class S3Protocol(FlowProtocol):
         except httptools.HttpParserUpgrade as upgrade:
             upgrade_at = upgrade.args[0]
         except httptools.HttpParserError as exc:
+            raw_target = isinstance(exc, httptools.HttpParserInvalidURLError) and known
+            if raw_target and self.reread_raw_target(
+                prefix + data, self.messages_done - done, follow
+            ):
+                return
             if isinstance(exc.__context__, _Full):
                 whole = prefix + data
                 ended = self.messages_done - done
@@ -222,6 +228,32 @@ class S3Protocol(FlowProtocol):
                 self.refuse(too_long or S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
         if known and self.body_left == -2 and not self.in_head and not self.transport.is_closing():
             self.follow_chunked(prefix + data, self.messages_done - done, follow)
+
+    def reread_raw_target(self, whole: bytes, ended: int, follow: ChunkedShadow | None) -> bool:
+        """A request line whose target holds raw bytes of 0x80 or more (UTF-8 sent unencoded),
+        which llhttp refuses: parsed again from that request's start with those bytes
+        percent-encoded (strict_head.encoded_target), as S3 reads it and as h11 reads it on the
+        Hypercorn engine. ``whole`` and ``ended`` as for :meth:`keep_partial`; False (the
+        request is refused as before) when its start cannot be found or its line holds no such
+        byte (another character llhttp refuses)."""
+        offset = message_start(whole, ended, follow)
+        if offset is None:
+            return False
+        rest = whole[offset:]
+        start = len(rest) - len(rest.lstrip(b"\r\n"))
+        end = rest.find(b"\n", start)
+        line = rest[start:] if end < 0 else rest[start:end]
+        if line.isascii():
+            return False
+        self.parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3, as uvicorn does
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.in_message = False
+        self.in_head = True
+        self.head_bytes = 0
+        self.shadow = None
+        self.data_received(encoded_target(line) + rest[start + len(line) :])
+        return True
 
     def upgraded(self, rest: bytes) -> None:
         """No upgrade is served (RFC 9110 §7.8 lets a server ignore Upgrade): a request with

@@ -22,12 +22,15 @@ _CANONICAL_COMPONENT = re.compile(r"[A-Za-z0-9\-._~]*")
 
 
 def canonical_uri(raw_path: str) -> str:
-    """The raw path decoded to bytes and encoded once; ``/`` kept, never normalised (S3)."""
+    """The raw path decoded to bytes and encoded once; ``/`` kept, never normalised (S3). So
+    ``%2F`` is ``/`` here, as S3 decodes it (aws/aws-sdk-net#4473: S3, unlike execute-api,
+    decodes ``%2F``), and a bare ``+`` a space (``%20``), as S3 signs it and
+    :func:`s3proxy.request.decode_path_component` reads it."""
     if not raw_path:
         return "/"
     if _CANONICAL_PATH.fullmatch(raw_path):
         return raw_path
-    return quote_from_bytes(unquote_to_bytes(raw_path), "/")
+    return quote_from_bytes(unquote_to_bytes(raw_path.replace("+", "%20")), "/")
 
 
 def _encode_component(raw: str) -> str:

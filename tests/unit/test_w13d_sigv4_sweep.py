@@ -179,6 +179,8 @@ def mutations(wire: Wire, rnd: Random) -> Iterator[tuple[Wire, bool]]:
         raw = bytes.fromhex(match.group().replace("%", "")).decode()
         yield on_path(path[: match.start()] + raw + path[match.end() :], True)
     yield on_query(query.replace("%20", "+"), True)  # form encoding: "+" is a space
+    yield on_path(path.replace("%20", "+"), True)  # in the path too, as S3 reads it (wave 18)
+    yield on_path(path.replace("%2B", "+"), "%2B" not in path)
     yield on_query(query.replace("%2B", "+"), "%2B" not in query)  # "+" is no plus sign
     pairs = query.split("&")
     if len(pairs) > 1:
