@@ -56,7 +56,7 @@ class S3ErrorCode(enum.Enum):
     InternalError = (500, "We encountered an internal error. Please try again.")
     InvalidAccessKeyId = (
         403,
-        "The AWS access key Id you provided does not exist in our records.",
+        "The AWS Access Key Id you provided does not exist in our records.",
     )
     InvalidArgument = (400, "Invalid Argument")
     InvalidBucketAclWithObjectOwnership = (

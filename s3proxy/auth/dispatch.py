@@ -71,7 +71,7 @@ def authenticate(
             )
         if authorization.startswith(SIGV4A + " "):
             raise sigv4a_refused()
-        raise S3Error(S3ErrorCode.InvalidArgument, "Unsupported Authorization Type")
+        raise unsupported_type(authorization)
     if presigned_v4:
         return verify_presigned_v4(
             *args,
@@ -99,3 +99,22 @@ def _require_v2(allowed: bool) -> None:
             "The authorization mechanism you have provided is not supported. "
             "Please use AWS4-HMAC-SHA256.",
         )
+
+
+def unsupported_type(authorization: str) -> S3Error:
+    """S3's answer to an Authorization header of no scheme it knows, naming the header and
+    what it could not read (a scheme, or a value with no space after one)."""
+    scheme, space, _ = authorization.strip().partition(" ")
+    if not space:
+        return S3Error(
+            S3ErrorCode.InvalidArgument,
+            "Authorization header is invalid -- one and only one ' ' (space) required.",
+            ArgumentName="Authorization",
+            ArgumentValue=authorization,
+        )
+    return S3Error(
+        S3ErrorCode.InvalidArgument,
+        "Unsupported Authorization Type",
+        ArgumentName="Authorization",
+        ArgumentValue=scheme,
+    )

@@ -216,7 +216,7 @@ def verify_presigned_v4(
 
     secret = lookup_secret(credential.access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId)
+        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
     provided = params[SIGNATURE_PARAM].lower()
     # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
     if not signed.issubset(joined) or not _HEX64.fullmatch(provided):

@@ -239,7 +239,7 @@ def _check_signature(
 ) -> VerifiedSigV2:
     secret = lookup_secret(access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId)
+        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=access_key)
     given = provided.encode("utf-8")
     matched = False
     for candidate in candidates:  # every candidate is computed: no early exit to time

@@ -22,6 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from s3proxy.auth.authorization import ALGORITHM as ALGORITHM
+from s3proxy.auth.authorization import AuthorizationHeader as AuthorizationHeader
+from s3proxy.auth.authorization import Credential as Credential
+from s3proxy.auth.authorization import malformed
+from s3proxy.auth.authorization import parse_authorization as parse_authorization
+from s3proxy.auth.authorization import parse_credential as parse_credential
+from s3proxy.auth.authorization import signed_header_names as signed_header_names
 from s3proxy.auth.canonical import Headers as Headers
 from s3proxy.auth.canonical import canonical_headers as canonical_headers
 from s3proxy.auth.canonical import canonical_query as canonical_query
@@ -31,7 +38,6 @@ from s3proxy.auth.canonical import trim_header_value
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.quick_init import quick_init
 
-ALGORITHM = "AWS4-HMAC-SHA256"
 SIGV4A = "AWS4-ECDSA-P256-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -49,33 +55,8 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 _AMZ_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_AUTH_FIELDS = frozenset({"Credential", "SignedHeaders", "Signature"})
 _NOT_SIGNED = "There were headers present in the request which were not signed"
 _NO_DATE = "AWS authentication requires a valid Date or x-amz-date header"
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Credential:
-    access_key: str
-    date: str
-    """YYYYMMDD"""
-    region: str
-    service: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/aws4_request"
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class AuthorizationHeader:
-    credential: Credential
-    signed_headers: tuple[str, ...]
-    """Lower-cased and sorted, whatever the case and order the client listed them in: the
-    canonical request S3 verifies names them so (:func:`signed_header_names`)."""
-    signature: str
 
 
 @quick_init
@@ -100,88 +81,6 @@ def sigv4a_refused() -> S3Error:
         S3ErrorCode.NotImplemented,
         f"Signature Version 4A ({SIGV4A}) is not implemented here: sign with {ALGORITHM}.",
     )
-
-
-def _malformed(message: str | None = None) -> S3Error:
-    return S3Error(S3ErrorCode.AuthorizationHeaderMalformed, message)
-
-
-@functools.lru_cache(maxsize=256)
-def parse_credential(value: str) -> Credential:
-    """``AK/20260101/us-east-1/s3/aws4_request`` (the header's or X-Amz-Credential's value).
-
-    Cached (a pure function; a malformed value raises and is not remembered): a key signs
-    with the same credential all day."""
-    parts = value.split("/")
-    if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts[:4]):
-        raise _malformed()
-    if parts[3] != "s3":
-        raise _malformed(
-            f"The authorization header is malformed; incorrect service '{parts[3]}'. "
-            "This endpoint belongs to 's3'."
-        )
-    return Credential(parts[0], parts[1], parts[2], parts[3])
-
-
-def parse_authorization(value: str) -> AuthorizationHeader:
-    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=a;b, Signature=hex``; any spacing.
-
-    A value ending ``, Signature=<hex>`` (what every SDK sends) is parsed as its head with a
-    stand-in signature, remembered: a key sends the same head all day, with the same headers
-    signed. The stand-in is hex too, so the head parses (or fails) exactly as the whole would.
-    """
-    head, found, signature = value.rpartition(_SIGNATURE_FIELD)
-    if found and _HEX.fullmatch(signature):
-        parsed = _parse_head(head)
-        return AuthorizationHeader(parsed.credential, parsed.signed_headers, signature)
-    return _parse_authorization(value)
-
-
-_SIGNATURE_FIELD = ", Signature="
-_HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_head(head: str) -> AuthorizationHeader:
-    return _parse_authorization(f"{head}{_SIGNATURE_FIELD}0")
-
-
-def _parse_authorization(value: str) -> AuthorizationHeader:
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != ALGORITHM:
-        raise _malformed()
-    fields: dict[str, str] = {}
-    for part in rest.split(","):
-        # Each part is ``Name=value`` with optional surrounding whitespace and none inside the
-        # value (it cannot hold a comma either: that split the parts). str.strip/split and the
-        # regex \s agree on what whitespace is; partition costs half a regex match.
-        name, equals, field = part.strip().partition("=")
-        if (
-            not equals
-            or name not in _AUTH_FIELDS
-            or name in fields
-            or (field and field.split() != [field])
-        ):
-            raise _malformed()
-        fields[name] = field
-    if len(fields) != 3 or not fields["Signature"]:
-        raise _malformed()
-    signed = signed_header_names(fields["SignedHeaders"])
-    if not all(signed):
-        raise _malformed()
-    return AuthorizationHeader(parse_credential(fields["Credential"]), signed, fields["Signature"])
-
-
-def signed_header_names(value: str) -> tuple[str, ...]:
-    """SignedHeaders (or X-Amz-SignedHeaders) as S3 reads it: each name lower-cased, the list
-    sorted, for the canonical headers and their SignedHeaders line alike. The spec has clients
-    send them so; S3 does not require it: the AWS SDK for PHP presigned URLs with
-    ``X-Amz-SignedHeaders=Host`` for years (aws/aws-sdk-php#951, fixed only when MinIO refused
-    them) and still lists presigned headers unsorted while signing them sorted
-    (aws/aws-sdk-php#3109, refused by Dell ECS), and S3 serves both; a signer that listed and
-    signed its headers out of order was refused by S3 (saltstack/salt#40536). The set of names
-    signed is the same either way: no signature covers another request."""
-    return tuple(sorted(value.lower().split(";")))
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
@@ -334,15 +233,12 @@ def verify_header_auth(
         joined = join_headers(headers)
     authorization = joined.get("authorization")
     if authorization is None:
-        raise _malformed()
+        raise malformed()
     auth = parse_authorization(authorization)
     credential = auth.credential
     amz_date, when = _request_time(joined)
     if credential.date != amz_date[:8]:
-        raise _malformed(
-            "The authorization header is malformed; Invalid credential date. "
-            "Date is not the same as X-Amz-Date."
-        )
+        raise malformed("Invalid credential date. Date is not the same as X-Amz-Date.")
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     if abs((now - when).total_seconds()) > max_skew:
@@ -353,10 +249,8 @@ def verify_header_auth(
             MaxAllowedSkewMilliseconds=str(max_skew * 1000),
         )
     if region is not None and credential.region != region:
-        raise S3Error(
-            S3ErrorCode.AuthorizationHeaderMalformed,
-            f"the region '{credential.region}' is wrong; expecting '{region}'",
-            Region=region,
+        raise malformed(
+            f"the region '{credential.region}' is wrong; expecting '{region}'", region=region
         )
     signed = frozenset(auth.signed_headers)
     unsigned_amz = [n for n in joined if n.startswith("x-amz-") and n not in signed]
@@ -366,7 +260,7 @@ def verify_header_auth(
     payload_hash = _check_payload_hash(joined.get("x-amz-content-sha256"))
     secret = lookup_secret(credential.access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId)
+        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
     provided = auth.signature.lower()
     # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
     if not signed.issubset(joined) or not _HEX64.fullmatch(provided):

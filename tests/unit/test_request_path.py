@@ -26,7 +26,7 @@ from botocore.credentials import Credentials
 from prometheus_client import REGISTRY
 
 from s3proxy import metrics
-from s3proxy.auth import sigv4
+from s3proxy.auth import authorization
 from s3proxy.auth.canonical import canonical_query
 from s3proxy.auth.dispatch import Verified, authenticate
 from s3proxy.auth.presigned import verify_presigned_v4
@@ -189,7 +189,7 @@ def test_the_remembered_authorization_head_parses_as_the_whole_value(value: str)
             return error.code, error.message
 
     for _ in range(2):  # parsed, then from the remembered head
-        assert parsed(parse_authorization) == parsed(sigv4._parse_authorization)
+        assert parsed(parse_authorization) == parsed(authorization._parse_authorization)
 
 
 def test_re_encoded_query_components_stay_a_function_of_their_text() -> None:
