@@ -10,6 +10,7 @@ request sees one config only (:mod:`s3proxy.gateway`, re-exported here).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import time
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from s3proxy import anonymous, copy_charge, expensive, granted_reads, host_id, metrics
+from s3proxy import anonymous, copy_charge, early_answer, expensive, granted_reads, host_id, metrics
 from s3proxy.auth.dispatch import authenticate
 from s3proxy.auth.payload import check_streaming_body
 from s3proxy.auth.sigv2 import VerifiedSigV2
@@ -30,7 +31,7 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.gateway import Gateway, Runtime
 from s3proxy.grants import check_request
 from s3proxy.handlers import HANDLERS
-from s3proxy.handlers.context import RequestContext
+from s3proxy.handlers.context import Handler, RequestContext
 from s3proxy.header_policy import check_request_headers
 from s3proxy.http_errors import answered_below
 from s3proxy.limits import CURRENT_TENANT, Gate, Metered, Reservation, declared_bytes
@@ -237,12 +238,13 @@ class S3App:
         CURRENT_TENANT.set(tenant)
         expensive.CURRENT.set((admission.expensive[tenant], admission.max_wait))
         try:
-            try:
-                response = await handler(context)
-            except S3Error as error:  # not the caller's bucket? Another tenant may grant it
-                copy_charge.refund_refused(error)  # a refused copy's bytes given back
-                with copy_charge.refunding():  # and a granted copy's (copied again there)
-                    response = await granted_reads.serve(context, error, runtime, entry)
+            served = _served(handler, context, runtime, entry)
+            if operation in early_answer.OPERATIONS:  # S3's 200 while a copy or Complete works
+                render = functools.partial(self._error, request=request, request_id=request_id)
+                delay = server.early_answer_seconds
+                response = await early_answer.served(served, entry, delay, render)
+            else:
+                response = await served
         except BaseException:
             gate.leave()
             raise
@@ -312,6 +314,17 @@ class S3App:
             entry["bytes_out"] = bytes_out
             entry["duration_ms"] = round(seconds * 1000, 3)
             write_access_line(entry)
+
+
+async def _served(
+    handler: Handler, context: RequestContext, runtime: Runtime, entry: dict[str, Any]
+) -> S3Response:
+    try:
+        return await handler(context)
+    except S3Error as error:  # not the caller's bucket? Another tenant may grant it
+        copy_charge.refund_refused(error)  # a refused copy's bytes given back
+        with copy_charge.refunding():  # and a granted copy's (copied again there)
+            return await granted_reads.serve(context, error, runtime, entry)
 
 
 def _metered(response: S3Response, receive: TimedReceive, method: str) -> None:

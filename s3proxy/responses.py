@@ -22,6 +22,9 @@ class S3Response:
     bytes_sent: int = 0
     """Body bytes a cancellation (the shutdown timeout) found sent, set by :func:`send_response`
     as it lets the cancellation through: what the access line of a cut answer counts."""
+    prompt: bool = False
+    """Send each body chunk as it comes, none held back to end the body with: an early answer's
+    whitespace (s3proxy.early_answer) must reach its client while the work goes on."""
 
 
 class ResponseAborted(Exception):
@@ -140,6 +143,12 @@ async def send_response(
                 sending = False
                 sent += len(held)
             held = chunk
+            if response.prompt:
+                sending = True
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+                sending = False
+                sent += len(held)
+                held = b""
         sending = True
         await send({"type": "http.response.body", "body": held})
     except Exception as exc:

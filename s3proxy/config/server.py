@@ -92,6 +92,10 @@ class ServerConfig(FrozenModel):
     body_min_rate: float = Field(default=500.0, ge=0)
     """Bytes a second a request body must average over each ``body_idle_timeout`` the proxy
     spends waiting for it (Apache mod_reqtimeout's default), else 400 RequestTimeout."""
+    early_answer_seconds: float = Field(default=5.0, gt=0)
+    """Seconds a CopyObject, UploadPartCopy or CompleteMultipartUpload may work before its 200
+    goes out, with a space every as many seconds until its result, or an ``<Error>`` in the
+    200, as S3 answers them (s3proxy.early_answer): keep it well below clients' read timeouts."""
     max_client_connections: int = Field(default=10000, ge=1)
     """Open client connections per worker process; past it new ones get 503 SlowDown."""
     max_stalled_answers: int = Field(default=32, ge=0)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from s3proxy import expensive, sse
+from s3proxy import early_answer, expensive, sse
 from s3proxy.auth.payload import PayloadVerifier, parse_content_md5
 from s3proxy.backends.s3_copy_learning import SCRATCH
 from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
@@ -261,6 +261,8 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
         encryption=encryption,
     )
     SCRATCH.set(ctx.storage.tenant.home)  # where a one-time part-copy probe may go
+    answered = _sse_headers(encryption, sse_s3)
+    early_answer.ready(answered)  # a long part copy's 200 may go out now
     try:
         with naming_the_source(source_key):  # the destination is an upload: NoSuchUpload
             if recorded is not None:  # an upload with a checksum on an S3 upstream: S3 gives one
@@ -275,7 +277,7 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
     response = xml_response(
         copy_part_result_xml(result.etag, result.last_modified, result.checksums)
     )
-    response.headers.extend(_sse_headers(encryption, sse_s3))
+    response.headers.extend(answered)
     return response
 
 
@@ -444,6 +446,8 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     if conditions.if_match is not None:  # only then can a 412 mean "no such key"
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
         complete = checked_write(complete, conditions, head)
+    answered = _sse_headers(None, sse_s3)
+    early_answer.ready(answered)  # a long Complete's 200 may go out now
     try:
         result = await complete
     except S3Error as error:
@@ -454,7 +458,7 @@ async def complete_multipart_upload(ctx: RequestContext) -> S3Response:
     sums = result.checksums
     kind = checksum_type_of(next(iter(sums.values()))) if sums else None
     response = xml_response(complete_result_xml(location, bucket, key, result.etag, sums, kind))
-    response.headers.extend(_sse_headers(None, sse_s3))
+    response.headers.extend(answered)
     return response
 
 

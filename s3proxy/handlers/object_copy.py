@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from s3proxy import sse
+from s3proxy import early_answer, sse
 from s3proxy.checksums import requested_algorithm
 from s3proxy.conditions import any_condition, failed_source_condition, usable_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -136,13 +136,15 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     if conditions.if_match is not None:  # a 412 may mean "no such key", as for PutObject
         head = functools.partial(ctx.storage.head_object, bucket, key, ReadConditions())
         copy = checked_write(copy, conditions, head)
+    answered = sse.response_headers(encryption)
+    early_answer.ready(answered)  # a long copy's 200 may go out now
     try:
         result = await copy
     except S3Error as error:
         await name_condition(ctx, error, (source_bucket, source_key), read_source, conditions)
         raise
     response = xml_response(copy_result_xml(result.etag, result.last_modified, result.checksums))
-    response.headers.extend(sse.response_headers(encryption))
+    response.headers.extend(answered)
     return response
 
 
