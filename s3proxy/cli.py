@@ -168,8 +168,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.state_dir is not None and args.upstream is None:
         return fail("--state-dir is for the quick start with --upstream")
     settings: Settings
+    overrides = _flag_overrides(args)  # a reload applies them again (s3proxy.server)
     if args.config is not None:
-        settings = load_settings(args.config, overrides=_flag_overrides(args))
+        settings = load_settings(args.config, overrides=overrides)
     elif args.upstream is not None:
         settings = quick_start_settings(
             args.upstream,
@@ -200,7 +201,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"s3proxy: S3 endpoint http://{server.host}:{server.port}", flush=True)
         for line in local.banner:
             print(f"s3proxy: {line}", flush=True)
-    if args.workers is not None:
+    if args.workers is not None and args.config is None:  # with --config: in the overrides
         server = settings.server.model_copy(update={"workers": args.workers})
         settings = settings.model_copy(update={"server": server})
     try:  # before the server stack imports prometheus_client
@@ -216,7 +217,7 @@ def serve(args: argparse.Namespace) -> int:
             print(f"s3proxy: {line}", flush=True)
     from s3proxy.server import run  # lazily: the server stack is not needed to check a config
 
-    return run(settings, args.config)
+    return run(settings, args.config, overrides)
 
 
 def _mode_problem(args: argparse.Namespace) -> str | None:
@@ -231,7 +232,15 @@ def _mode_problem(args: argparse.Namespace) -> str | None:
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    server = {"host": args.host, "port": args.port, "admin_port": args.admin_port}
+    """The settings ``serve``'s flags give over the file's, at the start and at each reload:
+    reloaded without them, a server started with ``--shards 256`` over a file naming none
+    refused every SIGHUP ("layout changed")."""
+    server = {
+        "host": args.host,
+        "port": args.port,
+        "admin_port": args.admin_port,
+        "workers": args.workers,
+    }
     overrides: dict[str, Any] = {
         "server": {name: value for name, value in server.items() if value is not None}
     }

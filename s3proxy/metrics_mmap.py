@@ -14,10 +14,16 @@ its replacement at its first request; and the supervisor, folding the dead worke
 a full disk is ``ENOSPC`` at that call instead. A process whose file cannot grow keeps the
 samples of its new series in memory (missing from /metrics; one warning says so) and serves on.
 :func:`install` makes it the class prometheus_client's multiprocess values open.
+
+Where ``posix_fallocate`` is missing or the filesystem does not support it (musl's returns
+``EOPNOTSUPP`` on such filesystems, where glibc emulates it), the space is taken by writing zeros
+instead: every file was refused, so such a server kept every series in memory and /metrics
+showed none of them.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import mmap
 import os
@@ -32,6 +38,16 @@ log = logging.getLogger("s3proxy")
 _SAMPLE = struct.Struct("dd")
 """A sample's value and timestamp, as the library packs them after each key."""
 _PACK = _SAMPLE.pack
+_UNSUPPORTED = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS})
+"""``posix_fallocate`` errors that say the filesystem cannot, not that its space is short (the
+call's arguments, offset 0 and a positive length, are valid: EINVAL is an unsupported file)."""
+_ZEROS = bytes(64 * 1024)
+
+PARENT: int | None = None
+"""A supervisor's child: its parent's pid (s3proxy.supervisor). Once the parent is gone (a
+``kill -9``), its children finish their requests while a new server may have claimed the
+directory, and a file one of them opened then would be read as the new server's: they open
+none (their new series stay in memory; no admin process reads them anyway)."""
 
 
 def entry_size(key: str) -> int:
@@ -54,15 +70,38 @@ def reserve(path: str, size: int) -> None:
     raise OSError (``ENOSPC``, ``EDQUOT``, ``EFBIG``); a file this made stays no longer than the
     failure (an empty ``*.db`` would break every scrape)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    had = 0
     try:
         had = os.fstat(fd).st_size
-        os.posix_fallocate(fd, 0, size)
+        _allocate(fd, had, size)
     except OSError:
         if had == 0:
             os.unlink(path)
         raise
     finally:
         os.close(fd)
+
+
+def _allocate(fd: int, had: int, size: int) -> None:
+    """``posix_fallocate``, else zeros written from the file's end (``had``: its first bytes
+    are samples, never overwritten; a file this module made had all its space taken) up to
+    ``size``; a failed write leaves the file as it was."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return
+    except AttributeError:  # not on this platform (macOS)
+        pass
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED:
+            raise
+    position = had
+    try:
+        while position < size:
+            # a written page has its space (reserved at the write, delayed allocation too)
+            position += os.pwrite(fd, _ZEROS[: size - position], position)
+    except OSError:
+        os.ftruncate(fd, had)
+        raise
 
 
 class AllocatedDict(MmapedDict):
@@ -73,12 +112,15 @@ class AllocatedDict(MmapedDict):
         self._unfiled: dict[str, tuple[float, float]] = {}
         if not read_mode:
             try:
+                if PARENT is not None and os.getppid() != PARENT:
+                    raise _Orphaned
                 reserve(filename, capacity_for(_size(filename)))
-            except OSError as exc:
+            except (OSError, _Orphaned) as exc:
                 self._f: Any = None
                 self._m: Any = None
                 self._fname, self._capacity, self._used, self._positions = filename, 0, 0, {}
-                _unfiled_warning(filename, exc)
+                if isinstance(exc, OSError):
+                    _unfiled_warning(filename, exc)
                 return
         super().__init__(filename, read_mode)  # type: ignore[no-untyped-call]
 
@@ -117,6 +159,10 @@ class AllocatedDict(MmapedDict):
                 return
             pos = self._positions[key]
         self._m[pos : pos + 16] = _PACK(value, timestamp)  # 16: _SAMPLE.size
+
+
+class _Orphaned(Exception):
+    """This process's supervisor is gone (:data:`PARENT`)."""
 
 
 def _size(path: str) -> int:

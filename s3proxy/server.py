@@ -4,8 +4,10 @@ Signals: SIGTERM/SIGINT fail readiness at once, keep serving for ``server.drain_
 seconds (0 by default; a second signal ends the wait), then stop accepting and let in-flight
 requests finish for up to ``server.shutdown_timeout`` seconds, the log saying every second
 how many are still in flight (a silent 30 s wait looks like a hang); SIGHUP reloads tenants,
-keys and mappings from the config file, keeping the old configuration (and saying why) when the
-new one is invalid.
+keys and mappings from the config file (under the command line's overrides, as at the start),
+keeping the old configuration (and saying why) when the new one is invalid. From the start of
+:func:`run` those signals wait for their handlers: one that came during the start-up ended the
+process there, before anything could stop cleanly.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import secrets
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
@@ -110,22 +114,67 @@ def _hard_exit() -> None:
     os._exit(0)
 
 
-def _reload(gateway: Gateway, config_path: Path | None) -> None:
+RESTART_ONLY = (
+    "host",
+    "port",
+    "admin_host",
+    "admin_port",
+    "tls_cert",
+    "tls_key",
+    "workers",
+    "engine",
+    "event_loop",
+    "shutdown_timeout",
+    "keep_alive_timeout",
+    "max_client_connections",
+    "max_connections_per_client",
+    "admin_max_connections",
+    "admin_max_connections_per_client",
+)
+"""``server`` settings the listeners and processes take at their start: a reload keeps them."""
+
+
+def restart_only(current: Settings, loaded: Settings) -> str | None:
+    """What a reload from ``current`` to ``loaded`` changes that only a restart applies, in
+    one line for the log (a changed port or timeout was silently kept)."""
+    changed = [
+        f"server.{name}"
+        for name in RESTART_ONLY
+        if getattr(current.server, name) != getattr(loaded.server, name)
+    ]
+    if not changed:
+        return None
+    return f"{', '.join(changed)} changed: needs a restart to apply"
+
+
+def _reload(
+    gateway: Gateway, config_path: Path | None, overrides: Mapping[str, Any], role: Role
+) -> None:
+    """Load the file again under the command line's ``overrides`` (``--shards``, ``--port`` …):
+    without them a server started with ``--shards 256`` over a file naming none refused every
+    SIGHUP ("layout changed")."""
     if config_path is None:
         log.warning("SIGHUP ignored: the proxy was started without a config file")
         return
     try:
-        gateway.reload(load_settings(config_path))
+        loaded = load_settings(config_path, overrides=overrides)
+        kept = restart_only(gateway.runtime.settings, loaded)
+        gateway.reload(loaded)
     except (ConfigError, ValueError, OSError) as exc:
         log.error("reload of %s failed, keeping the running configuration: %s", config_path, exc)
         return
+    if role.serve_s3:  # read at each stall, so a reload applies it (it was read at start only)
+        STALLS.configure(gateway.runtime.settings.server.max_stalled_answers)
     log.info("configuration reloaded from %s", config_path)
+    if kept is not None and not role.supervised:  # a supervisor says it, once
+        log.warning(kept)
 
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """What one process serves. ``None`` drain delay: serve until a second signal (the admin
-    process of a multi-worker server, which the supervisor stops after the workers)."""
+    """What one process serves. ``Role()`` is a server of its own; a supervisor's child
+    (``supervised``) waits ``drain_delay`` after its first SIGTERM (``None``: until a second
+    signal, the admin process, which the supervisor stops after the workers)."""
 
     s3_fd: int | None = None
     admin_fd: int | None = None
@@ -137,6 +186,17 @@ class Role:
     draining: bool = False
     """Started while its server drains (a supervisor's replacement for a dead process): it drains
     from its start, as if it had heard the first signal."""
+    supervised: bool = False
+    """A supervisor's child: the supervisor runs ``server.drain_delay`` and sends
+    :data:`DRAIN_NOW` and :data:`STOP_NOW`. A server of its own waits ``server.drain_delay``
+    itself (as last reloaded) and ignores both: an operator's SIGUSR1 (how many daemons are
+    told to reopen their logs) made it drain for good, and the SIGTERM after it, taken for a
+    second signal, stopped it without the delay; and ``Role().drain_delay``, 0, was the delay
+    of every one-process server, whatever ``server.drain_delay`` said."""
+    parent: int | None = None
+    """A supervisor's child: the supervisor's pid. Once it is gone (``kill -9``) the child stops
+    as at :data:`STOP_NOW`, at its next second: what ``PR_SET_PDEATHSIG`` does at once on Linux
+    (s3proxy.supervisor), where ``prctl`` fails and on other systems too."""
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
@@ -160,7 +220,12 @@ def bind_ports(settings: Settings, role: Role) -> Role:
     return replace(role, s3_fd=s3.detach(), admin_fd=admin.detach())
 
 
-async def serve_role(settings: Settings, config_path: Path | None, role: Role) -> int:
+async def serve_role(
+    settings: Settings,
+    config_path: Path | None,
+    role: Role,
+    overrides: Mapping[str, Any] | None = None,
+) -> int:
     if role.serve_s3 and role.serve_admin and role.s3_fd is None and role.admin_fd is None:
         role = bind_ports(settings, role)
     gateway = Gateway(settings)
@@ -180,8 +245,9 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     grace = settings.server.shutdown_timeout
-    delay = role.drain_delay
     s3_app = S3App(gateway) if role.serve_s3 else None
+    heard = False
+    """A shutdown signal came: the next one ends the drain's wait."""
 
     def report_drain() -> None:
         """Every second from the first signal to the exit: what the drain still waits for."""
@@ -198,13 +264,19 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
         stop.set()
 
     def begin_shutdown() -> None:
-        if gateway.draining:  # a second signal: stop waiting for the load balancer
+        nonlocal heard
+        if heard:  # a second signal: stop waiting for the load balancer
             if not stop.is_set():
                 stop_accepting()
                 loop.call_later(grace + 2, _hard_exit)
             return
-        gateway.draining = True
-        report_drain()
+        heard = True
+        if not gateway.draining:  # else a supervisor's DRAIN_NOW came first: reported then
+            gateway.draining = True
+            report_drain()
+        delay = role.drain_delay
+        if not role.supervised:
+            delay = gateway.runtime.settings.server.drain_delay
         if delay is None:
             return
         if delay > 0:
@@ -228,17 +300,28 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
             gateway.draining = True
             report_drain()
 
+    def ignored(signum: int) -> None:
+        name = signal.Signals(signum).name
+        log.warning("%s ignored: SIGTERM drains and stops, SIGHUP reloads", name)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, begin_shutdown)
-    loop.add_signal_handler(DRAIN_NOW, drain_now)
-    loop.add_signal_handler(STOP_NOW, stop_now)
-    loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path)
+    if role.supervised:
+        loop.add_signal_handler(DRAIN_NOW, drain_now)
+        loop.add_signal_handler(STOP_NOW, stop_now)
+    else:
+        for signum in (DRAIN_NOW, STOP_NOW):
+            loop.add_signal_handler(signum, ignored, signum)
+    loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path, overrides or {}, role)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held since the fork (s3proxy.supervisor)
     if role.draining:
         drain_now()
 
     def flush_periodically() -> None:
         flush_logs()
+        if role.parent is not None and os.getppid() != role.parent and not stop.is_set():
+            log.warning("supervisor %d is gone: pid %d stops", role.parent, os.getpid())
+            stop_now()
         loop.call_later(LOG_FLUSH_SECONDS, flush_periodically)
 
     loop.call_later(LOG_FLUSH_SECONDS, flush_periodically)
@@ -246,7 +329,7 @@ async def serve_role(settings: Settings, config_path: Path | None, role: Role) -
     if s3_app is not None:
         server = settings.server
         counts = ConnectionCounts(*server_bounds(server, raise_open_file_limit()))
-        STALLS.limit = server.max_stalled_answers  # the S3 port's answers only
+        STALLS.configure(server.max_stalled_answers)  # the S3 port's answers only
         s3_config.s3proxy_stalls = STALLS  # type: ignore[attr-defined]
         if server.engine == "uvicorn":  # imported only when chosen
             from s3proxy import uvicorn_engine
@@ -298,7 +381,14 @@ async def _log_readiness(gateway: Gateway) -> None:
     log.log(logging.INFO if healthy else logging.WARNING, line)
 
 
-def run(settings: Settings, config_path: Path | None) -> int:
+def run(
+    settings: Settings, config_path: Path | None, overrides: Mapping[str, Any] | None = None
+) -> int:
+    """Serve until stopped. ``overrides``: the command line's, applied to the file at each
+    reload as they were at the start."""
+    # A stop signal that comes while the server starts waits for serve_role's handlers (or the
+    # supervisor's): its default action ended the start-up midway (exit -15, no log flushed).
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
     configure_logging(settings)
     tune_malloc()
     raise_open_file_limit()  # before the upstream budgets read it, and workers inherit it
@@ -339,9 +429,10 @@ def run(settings: Settings, config_path: Path | None) -> int:
     if workers > 1:
         from s3proxy.supervisor import supervise
 
-        return supervise(settings, config_path, workers)
+        return supervise(settings, config_path, workers, overrides)
     try:
-        return event_loop.run(serve_role(settings, config_path, Role()), settings.server.event_loop)
+        serving = serve_role(settings, config_path, Role(), overrides)
+        return event_loop.run(serving, settings.server.event_loop)
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

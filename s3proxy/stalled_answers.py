@@ -155,6 +155,16 @@ class Stalls:
         if len(self.noted) > self.limit and self._timer is None:
             self._arm(MIN_STALL)
 
+    def configure(self, limit: int) -> None:
+        """``server.max_stalled_answers``, at start and at each reload: a lowered bound ends
+        the answers past it at the next look, a bound of 0 lets every held answer go (those
+        waiting are held again at their next wait once a bound is set)."""
+        self.limit = limit
+        if not limit:
+            self.clear()
+        elif len(self.noted) > limit and self._timer is None:
+            self._arm(MIN_STALL / 2)
+
     def _arm(self, delay: float) -> None:
         self._timer = asyncio.get_running_loop().call_later(delay, self.check)
 

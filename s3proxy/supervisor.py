@@ -12,14 +12,20 @@ the workers keep serving for ``server.drain_delay`` seconds (a second signal end
 stop accepting and finish in-flight requests within ``server.shutdown_timeout``; the admin
 process stops last. The workers hear of the first signal (:data:`DRAIN_NOW`): their answers say
 ``Connection: close`` from then on, so keep-alive clients move to another replica while this
-one still answers. SIGHUP is passed to every process, each reloads the configuration, once the
-parent has found that the file loads (else it says why, once).
+one still answers. SIGHUP is passed to every process, each reloads the configuration (under the
+command line's overrides, as at the start), once the parent has found that the file loads (else
+it says why, once).
 
 One server is one consistent server: before forking, the parent maps the shared bucket-cache
 generation (s3proxy.backends.bucket_cache) and gives every child a slot of it, so a bucket
 created or deleted through one worker is seen by all. And no child outlives the parent: each
 asks the kernel for a parent-death signal (Linux ``PR_SET_PDEATHSIG``), so after a ``kill -9``
-of the parent the children stop accepting at once and a new ``serve`` can bind the ports.
+of the parent the children stop accepting at once and a new ``serve`` can bind the ports. The
+metrics directory's lock (s3proxy.worker_count) is the parent's alone, so it goes with the
+parent too: the children it left finish their requests while a new ``serve`` claims the
+directory (they held it for up to ``server.shutdown_timeout``, and a new server given the same
+``PROMETHEUS_MULTIPROC_DIR`` exited, "used by another running s3proxy server"); and they write
+no new metrics file there (s3proxy.metrics_mmap), where no admin process of theirs reads.
 """
 
 from __future__ import annotations
@@ -33,19 +39,28 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from hypercorn.config import Config as HypercornConfig
 from prometheus_client import CollectorRegistry, multiprocess
 
-from s3proxy import event_loop
+from s3proxy import event_loop, metrics_mmap, worker_count
 from s3proxy.backends import bucket_cache, key_turns
 from s3proxy.config import ConfigError, Settings, load_settings
 from s3proxy.gateway import reloaded
 from s3proxy.metrics_files import Busy, Collector, fold_dead
-from s3proxy.server import DRAIN_NOW, HANDLED, STOP_NOW, Role, address, serve_role
+from s3proxy.server import (
+    DRAIN_NOW,
+    HANDLED,
+    STOP_NOW,
+    Role,
+    address,
+    restart_only,
+    serve_role,
+)
 from s3proxy.worker_count import METRICS_DIR_ENV
 
 log = logging.getLogger("s3proxy")
@@ -86,9 +101,17 @@ class _Children:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, config_path: Path | None, workers: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: Path | None,
+        workers: int,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.config_path = config_path
+        self.overrides: Mapping[str, Any] = overrides or {}
+        """The command line's (``--shards``, ``--port`` …): a reload applies them again."""
         self.workers = workers
         self.children = _Children()
         self.s3_sock: socket.socket | None = None
@@ -155,11 +178,15 @@ class Supervisor:
         and reloaded away was accepted again by any worker replaced since)."""
         if self.config_path is not None:
             try:
-                self.settings = reloaded(self.settings, load_settings(self.config_path))
+                loaded = load_settings(self.config_path, overrides=self.overrides)
+                kept = restart_only(self.settings, loaded)
+                self.settings = reloaded(self.settings, loaded)
             except (ConfigError, ValueError, OSError) as exc:
                 path = self.config_path
                 log.error("reload of %s failed, keeping the running configuration: %s", path, exc)
                 return
+            if kept is not None:
+                log.warning(kept)
         self.children.signal(list(self.children.roles), signal.SIGHUP)
 
     def _shutdown_signal(self) -> None:
@@ -273,8 +300,9 @@ class Supervisor:
 
 def die_with_parent(parent: int, signum: int) -> None:
     """Have the kernel send ``signum`` to this process when ``parent`` dies; exit at once if it
-    already has (it may have died between the fork and this call). Linux only: elsewhere the
-    children of a killed supervisor keep serving until they are stopped."""
+    already has (it may have died between the fork and this call). Linux only: elsewhere (or
+    if prctl fails) a child notices within a second (s3proxy.server's ``Role.parent``), where
+    it served on until it was stopped."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
@@ -290,6 +318,8 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
     try:
         # STOP_NOW: stop accepting at once (freeing the port), in-flight requests finish.
         die_with_parent(parent, STOP_NOW)
+        metrics_mmap.PARENT = parent  # no new metrics file once it is gone
+        worker_count.leave_metrics_lock()  # the parent's alone: it goes with the parent
         bucket_cache.use_slot(slot)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS - HANDLED)  # serve_role takes HANDLED
         s3_sock, admin_sock = supervisor.s3_sock, supervisor.admin_sock
@@ -301,6 +331,8 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
                 serve_admin=False,
                 announce=False,
                 draining=supervisor.draining,  # a replacement started during the drain
+                supervised=True,
+                parent=parent,
             )
         else:
             s3_sock.close()
@@ -313,11 +345,12 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
                 registry=registry,
                 announce=False,
                 draining=supervisor.draining,  # /readyz: 503 from its first answer
+                supervised=True,
+                parent=parent,
             )
         settings = supervisor.settings
-        code = event_loop.run(
-            serve_role(settings, supervisor.config_path, job), settings.server.event_loop
-        )
+        serving = serve_role(settings, supervisor.config_path, job, supervisor.overrides)
+        code = event_loop.run(serving, settings.server.event_loop)
     except BaseException:
         log.exception("%s process %d failed", role, os.getpid())
     finally:
@@ -325,5 +358,10 @@ def _child(role: str, slot: int, parent: int, supervisor: Supervisor) -> NoRetur
         os._exit(code)
 
 
-def supervise(settings: Settings, config_path: Path | None, workers: int) -> int:
-    return Supervisor(settings, config_path, workers).run()
+def supervise(
+    settings: Settings,
+    config_path: Path | None,
+    workers: int,
+    overrides: Mapping[str, Any] | None = None,
+) -> int:
+    return Supervisor(settings, config_path, workers, overrides).run()

@@ -29,7 +29,8 @@ METRICS_PREFIX = "s3proxy-metrics-"
 OWNER_LOCK = ".owner.lock"
 """Not a ``*.db`` name: prometheus_client's collector never reads it."""
 _OWNER: int | None = None
-"""The descriptor holding this server's directory lock, open for the process's life."""
+"""The descriptor holding this server's directory lock, open for the process's life (the
+server's first process only: :func:`leave_metrics_lock`)."""
 
 
 def cgroup_cpu_limit(cpu_max: str) -> int | None:
@@ -116,7 +117,8 @@ def claim_metrics_directory(directory: Path) -> None:
     Two servers sharing the directory would each report the other's requests too (and, in
     separate pid namespaces, write into each other's files): the second one is refused.
 
-    The lock is :data:`OWNER_LOCK`'s, held for the process's life (its workers inherit it)."""
+    The lock is :data:`OWNER_LOCK`'s, held for the process's life (its workers leave it:
+    :func:`leave_metrics_lock`)."""
     global _OWNER
     try:
         held = os.open(directory / OWNER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
@@ -141,10 +143,9 @@ def remove_stale_metrics(temp: Path) -> None:
     its directory, and a container restarted in the same pod keeps its ``emptyDir``: each such
     restart left every process's files there until the pod was evicted for its size.
 
-    A server holds an exclusive lock on its directory's :data:`OWNER_LOCK` for its life (the
-    workers inherit it, and die with the server), so a lock that can be taken marks a stale
-    directory, whatever pid namespace the server ran in. A directory without that file (made
-    by an older version) is left alone."""
+    A server holds an exclusive lock on its directory's :data:`OWNER_LOCK` for its life, so a
+    lock that can be taken marks a stale directory, whatever pid namespace the server ran in.
+    A directory without that file (made by an older version) is left alone."""
     for entry in temp.glob(f"{METRICS_PREFIX}*"):
         try:
             lock = os.open(entry / OWNER_LOCK, os.O_RDWR)
@@ -171,6 +172,19 @@ def _owned_directory(temp: Path) -> str:
     directory = temp / f"{METRICS_PREFIX}{scratch.name.removeprefix('s3proxy-starting-')}"
     scratch.rename(directory)
     return str(directory)
+
+
+def leave_metrics_lock() -> None:
+    """In a forked child: close this process's copy of the directory lock, which stays the
+    parent's (a flock is the open file's, held while any process keeps it open). The lock then
+    goes with the parent: the children a ``kill -9`` of it left kept it while they finished
+    their requests, up to ``server.shutdown_timeout``, and a new server given the same
+    ``PROMETHEUS_MULTIPROC_DIR`` was refused as if they were a running server (they serve no
+    new connection and no admin process reads their samples)."""
+    global _OWNER
+    if _OWNER is not None:
+        os.close(_OWNER)
+        _OWNER = None
 
 
 def multiprocess_metrics_active() -> bool:

@@ -292,7 +292,7 @@ def test_serve_hands_settings_to_the_server(
 ) -> None:
     calls: list[tuple[Any, Path | None]] = []
 
-    def fake_run(settings: Any, config_path: Path | None) -> int:
+    def fake_run(settings: Any, config_path: Path | None, overrides: Any = None) -> int:
         calls.append((settings, config_path))
         return 0
 

@@ -24,7 +24,7 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
     """The settings each ``serve`` hands to the server (which is not started)."""
     calls: list[Any] = []
 
-    def fake_run(settings: Any, config_path: Path | None) -> int:
+    def fake_run(settings: Any, config_path: Path | None, overrides: Any = None) -> int:
         calls.append(settings)
         return 0
 

@@ -62,7 +62,7 @@ def test_idle_and_half_sent_admin_connections_close_soon(
     s3 = _listener()
     admin_port = admin.getsockname()[1]
     s3_port = s3.getsockname()[1]
-    role = Role(s3_fd=s3.detach(), admin_fd=admin.detach(), announce=False)
+    role = Role(s3_fd=s3.detach(), admin_fd=admin.detach(), announce=False, supervised=True)
 
     def probe() -> tuple[float | None, float | None, float | None, bytes]:
         idle = socket.create_connection(("127.0.0.1", admin_port))
