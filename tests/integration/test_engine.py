@@ -26,6 +26,7 @@ import trustme
 from tests.integration.conftest import Proxy, client_for, start_proxy
 from tests.integration.test_http_layer import split
 from tests.integration.test_logs import access_lines, wait_for
+from tests.support.busy_connections import CONTINUE, hold_busy, upload_head
 from tests.support.processes import SeaweedFS
 from tests.support.s3http import object_url, sign
 
@@ -301,8 +302,9 @@ def test_connections_past_the_per_client_bound_get_503(tmp_path: Path, engine: s
         held: list[socket.socket] = []
         wait_for(lambda: hold_one_more(proxy, held), "two connections were not admitted")
         wait_for(lambda: hold_one_more(proxy, held), "two connections were not admitted")
-        for sock in held:  # a next head arriving: not idle, so never closed for a new one
-            sock.sendall(b"GET")
+        for number, sock in enumerate(held):  # busy: never closed for a new one
+            upload = upload_head(proxy.endpoint, *proxy.keys("alice"), "docs", f"held/{number}")
+            assert hold_busy(sock, upload).startswith(CONTINUE)
         with socket.create_connection(("127.0.0.1", proxy.port), timeout=TIMEOUT) as third:
             status_line, headers, body = split(read_all(third))
         assert status_line == b"HTTP/1.1 503 Service Unavailable"

@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import subprocess
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from botocore.exceptions import ClientError
 from s3proxy.layout import shard_of
 from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
 from tests.support.s3http import object_url, sign
+from tests.support.waiting import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -42,8 +42,6 @@ pytestmark = [
 ]
 
 BUCKET = "docs"
-POLL_LIMIT = 30.0
-"""Seconds a poll for a state change may take before the test fails (never a pass condition)."""
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +70,6 @@ def error_code(call: Callable[[], Any]) -> str:
     with pytest.raises(ClientError) as caught:
         call()
     return str(caught.value.response["Error"]["Code"])
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    """Poll until ``condition`` holds: the state it waits for is certain to come, only when."""
-    deadline = time.monotonic() + POLL_LIMIT
-    while not condition():
-        assert time.monotonic() < deadline, f"still waiting for {what}"
-        time.sleep(0.01)
 
 
 def temp_files(proxy: Proxy) -> list[Path]:

@@ -13,9 +13,8 @@ import re
 import signal
 import socket
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,26 +23,17 @@ import pytest
 from tests.integration.conftest import TENANT_KEYS, Proxy, start_proxy
 from tests.support.processes import ProxyProcess, free_port, write_config
 from tests.support.s3http import object_url, sign, signed
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 RFC3339_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DEADLINE = 30.0
-POLL = 0.05
 AK, SK = TENANT_KEYS["alice"]
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-def wait_for(what: Callable[[], Any], message: str) -> Any:
-    """Poll ``what`` until it returns something true (a line is written after the response)."""
-    deadline = time.monotonic() + DEADLINE
-    while not (found := what()):
-        assert time.monotonic() < deadline, message
-        time.sleep(POLL)
-    return found
 
 
 def access_lines(process: ProxyProcess, **match: Any) -> list[dict[str, Any]]:

@@ -98,7 +98,7 @@ class Cluster:
             return sum(counts.values()) >= total
 
         with contextlib.suppress(TimeoutError):
-            wait_until(logged, f"{total} {operation} lines logged", timeout=5.0)
+            wait_until(logged, f"{total} {operation} lines logged")
         return counts
 
     def in_flight(self, name: str) -> int:

@@ -23,7 +23,10 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import HOME_BUCKET, UPSTREAM, Proxy, start_proxy
+from tests.support.busy_connections import CONTINUE, hold_busy, upload_head
+from tests.support.metrics_scrape import metric_sum, scrape
 from tests.support.s3http import RawResponse, object_url, sign, signed
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,26 +70,23 @@ def raw_exchange(port: int, data: bytes) -> RawResponse:
     return parse(received)
 
 
-def over_the_connection_bound(port: int) -> RawResponse:
+def over_the_connection_bound(proxy: Proxy) -> RawResponse:
     """Open connections until one is refused (the answer comes at once, at accept; other
     connections, the test clients' kept-alive ones included, count towards the bound too).
-    Each admitted one sends a head's first byte, so none is idle: at the bound an idle one is
-    closed in the new one's place (s3proxy.connection_owners), a test client's one too."""
+    Each admitted one is held busy by an upload that waits for its body (its 100 Continue
+    read), so none can be closed in a new one's place (s3proxy.connection_owners): idle ones
+    can, and so can a head's first byte once it is a second old, which a loaded box's loop
+    outlasted (no connection was then refused)."""
     held: list[socket.socket] = []
     try:
-        for _ in range(3 * CONNECTION_BOUND):
-            connection = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        for number in range(3 * CONNECTION_BOUND):
+            connection = socket.create_connection(("127.0.0.1", proxy.port), timeout=DEADLINE)
             held.append(connection)
-            connection.settimeout(0.3)
-            try:
-                first = connection.recv(65536)
-            except TimeoutError:
-                connection.sendall(b"G")  # accepted: it counts, and is busy from now on
-                continue
-            connection.settimeout(DEADLINE)
-            while chunk := connection.recv(65536):
-                first += chunk
-            return parse(first)
+            upload = upload_head(proxy.endpoint, *proxy.keys("alice"), "docs", f"w10h/{number}")
+            first = hold_busy(connection, upload)
+            if not first.startswith(CONTINUE):
+                return parse(first)
+            # admitted: it counts, and is busy from now on
         raise AssertionError("no connection was refused")
     finally:
         for connection in held:
@@ -106,11 +106,6 @@ def access_lines(proxy: Proxy) -> list[dict[str, Any]]:
         for line in proxy.process.log_text().splitlines()
         if line.startswith('{"time"') and '"request_id"' in line
     ]
-
-
-def metrics_text(proxy: Proxy) -> str:
-    with urllib.request.urlopen(proxy.admin_endpoint + "/metrics", timeout=DEADLINE) as answer:
-        return str(answer.read().decode())
 
 
 def answers(proxy: Proxy) -> dict[str, RawResponse]:
@@ -137,7 +132,7 @@ def answers(proxy: Proxy) -> dict[str, RawResponse]:
     found["header too large 400"] = raw_exchange(
         proxy.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
     )
-    found["too many connections 503"] = over_the_connection_bound(proxy.port)
+    found["too many connections 503"] = over_the_connection_bound(proxy)
     return found
 
 
@@ -200,19 +195,25 @@ def test_refusals_are_counted_by_code_and_unknown_keys_make_no_series(
         assert signed("GET", url, f"AKUNKNOWN{_}W10H00000", "x" * 40).status == 403
     assert signed("GET", url, ak, sk).status == 404
     assert raw_exchange(engine_proxy.port, b"GARBAGE\r\n\r\n").status == 400
-    text = metrics_text(engine_proxy)
+
+    def count(text: str, operation: str, code: str) -> float:
+        return metric_sum(text, "s3proxy_errors_total", code=code, operation=operation)
+
+    def counted() -> str:
+        """The exposition once the requests above are in it: each is counted just after its
+        answer was sent, so the last ones may trail the client (read at once, a flake)."""
+        text = scrape(engine_proxy.admin_endpoint)
+        done = (
+            count(text, "GetObject", "InvalidAccessKeyId") >= 3
+            and count(text, "GetObject", "NoSuchKey") >= 1
+            and count(text, "Unknown", "InvalidRequest") >= 1  # refused below the S3 app
+        )
+        return text if done else ""
+
+    text = wait_for(counted, "the refusals above counted by code")
     assert "AKUNKNOWN" not in text and UNKNOWN_KEY not in text
     tenants = set(re.findall(r'tenant="([^"]*)"', text))
     assert tenants <= {"alice", "bob", "carol", "-"}, tenants
-
-    def count(operation: str, code: str) -> float:
-        pattern = rf's3proxy_errors_total\{{code="{code}",operation="{operation}"\}} (\S+)'
-        match = re.search(pattern, text)
-        return float(match.group(1)) if match else 0.0
-
-    assert count("GetObject", "InvalidAccessKeyId") >= 3
-    assert count("GetObject", "NoSuchKey") >= 1
-    assert count("Unknown", "InvalidRequest") >= 1  # refused below the S3 app
     # The HTTP layer's refusals are requests like any other in the request counters.
     assert re.search(r's3proxy_requests_total\{operation="Unknown",status="400",tenant="-"\}', text)
 

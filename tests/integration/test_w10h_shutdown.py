@@ -18,10 +18,8 @@ import os
 import signal
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +35,11 @@ from tests.integration.conftest import (
 )
 from tests.support.relay import Exchange, relay_to
 from tests.support.s3http import object_url, sign
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 DEADLINE = 30.0
-POLL = 0.05
 PUT_SIZE = 8 * 1024 * 1024
 GET_SIZE = 8 * 1024 * 1024
 """Twice what the kernel buffers for a reader that stops (tcp_wmem's 4 MiB at most): the GET
@@ -56,14 +54,6 @@ def seaweed_lane(request: pytest.FixtureRequest) -> tuple[Any, Any]:
     server, upstream = (request.getfixturevalue(n) for n in ("seaweed", "upstream_s3"))
     create_upstream_buckets(upstream)
     return server, upstream
-
-
-def wait_for(what: Callable[[], Any], message: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while not (found := what()):
-        assert time.monotonic() < deadline, message
-        time.sleep(POLL)
-    return found
 
 
 def admin_status(proxy: Proxy, path: str) -> int | None:

@@ -14,7 +14,6 @@ import http.client
 import os
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +21,15 @@ import pytest
 
 from tests.integration.conftest import start_proxy
 from tests.support.processes import SeaweedFS
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-DEADLINE = 30.0
 DRAINING = re.compile(r"draining: \d+ requests? in flight \(pid (\d+)\)")
 
 
 def _children(pid: int) -> set[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return {int(child) for child in text.split()}
-
-
-def _wait(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def _get(port: int, path: str) -> tuple[int, str | None]:
@@ -60,13 +52,13 @@ def test_processes_started_during_the_drain_drain(
         parent = proxy.process.pid
         proxy.process.send_signal(signal.SIGTERM)
         told = lambda: {int(pid) for pid in DRAINING.findall(log_path.read_text())}  # noqa: E731
-        _wait(lambda: len(told()) == 2, "the workers did not hear the signal")
+        wait_for(lambda: len(told()) == 2, "the workers did not hear the signal")
         first = _children(parent)
         for pid in first:  # both workers and the admin process die; all three are replaced
             os.kill(pid, signal.SIGKILL)
-        _wait(lambda: len(_children(parent) - first) == 3, "the dead were not replaced")
+        wait_for(lambda: len(_children(parent) - first) == 3, "the dead were not replaced")
         replacements = _children(parent) - first
-        _wait(lambda: len(told() & replacements) == 2, "the new workers do not drain")
+        wait_for(lambda: len(told() & replacements) == 2, "the new workers do not drain")
         assert _get(proxy.admin_port, "/readyz")[0] == 503
         assert _get(proxy.port, "/") == (403, "close")
         proxy.process.send_signal(signal.SIGTERM)
