@@ -36,7 +36,7 @@ from typing import Any
 import psutil
 
 from benchmarks.fairness import KEYS, OBJECTS, SMALL, _answer, _latencies, _ms, settings_for
-from benchmarks.harness import UPSTREAM_BUCKET, s3_client, upstream
+from benchmarks.harness import create_upstream_bucket, s3_client, upstream
 from benchmarks.loadgen import Target, request_bytes
 from tests.support.processes import ProxyProcess, free_port, write_config
 
@@ -198,9 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="s3proxy-connfair-") as tmp,
         upstream("seaweedfs", Path(tmp)) as server,
     ):
-        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-        with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-            admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        create_upstream_bucket(server)
         for pair in range(args.pairs):
             order = ("A", "B") if pair % 2 == 0 else ("B", "A")
             for name in order:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.ab_pairs import lower_in, turns  # noqa: E402
 from benchmarks.harness import proxy_in_front_of, s3_client, server_cpu_seconds, upstream  # noqa: E402
 
 AK, SK = "AKCOPYSUMAB000000001", "copy-sum-ab-bench-secret-key-0123"
@@ -41,15 +41,6 @@ def _copy(client: Any, bucket: str, pid: int) -> tuple[float, float]:
     )  # fmt: skip
     assert answer["CopyObjectResult"].get("ChecksumSHA256"), answer
     return time.perf_counter() - started, server_cpu_seconds(pid) - before
-
-
-def _summary(label: str, results: dict[str, list[float]]) -> str:
-    a, b = results["A"], results["B"]
-    won = sum(y < x for x, y in zip(a, b, strict=True))
-    return (
-        f"{label}: A {statistics.median(a):.3f} s, B {statistics.median(b):.3f} s, "
-        f"B lower in {won} of {len(a)}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 clients[name], pids[name] = (client, bucket), proxy.process.pid
                 _copy(client, bucket, pids[name])  # warm
             for pair in range(args.pairs):
-                for name in ("A", "B") if pair % 2 == 0 else ("B", "A"):
+                for name in turns(pair):
                     seconds, used = _copy(*clients[name], pids[name])
                     wall[name].append(seconds)
                     cpu[name].append(used)
@@ -90,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"B {wall['B'][-1]:.3f} s ({cpu['B'][-1]:.3f} CPU s)",
                     flush=True,
                 )
-    print(_summary(f"{args.size_mib} MiB CopyObject with SHA256, wall", wall))
-    print(_summary(f"{args.size_mib} MiB CopyObject with SHA256, proxy CPU", cpu))
+    print(lower_in(f"{args.size_mib} MiB CopyObject with SHA256, wall", wall))
+    print(lower_in(f"{args.size_mib} MiB CopyObject with SHA256, proxy CPU", cpu))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.ab_pairs import lower_in, turns  # noqa: E402
 from benchmarks.harness import (  # noqa: E402
     RunningProxy,
     free_port,
@@ -84,15 +84,6 @@ def _local_proxy(work: Path, tree: Path) -> Iterator[RunningProxy]:
         process.stop()
 
 
-def _summary(label: str, results: dict[str, list[float]]) -> str:
-    a, b = results["A"], results["B"]
-    won = sum(y < x for x, y in zip(a, b, strict=True))
-    return (
-        f"{label}: A {statistics.median(a):.3f} s, B {statistics.median(b):.3f} s, "
-        f"B lower in {won} of {len(a)}"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--a-tree", type=Path, required=True)
@@ -129,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 clients[name], pids[name] = (client, bucket), proxy.process.pid
                 etags[name] = _copy(client, bucket, pids[name])[2]  # warm
             for pair in range(args.pairs):
-                for name in ("A", "B") if pair % 2 == 0 else ("B", "A"):
+                for name in turns(pair):
                     seconds, used, _ = _copy(*clients[name], pids[name])
                     wall[name].append(seconds)
                     cpu[name].append(used)
@@ -139,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
     print(f"copy ETags: A {etags['A']}, B {etags['B']}")
-    print(_summary(f"{args.size_mib} MiB CopyObject of a multipart object, wall", wall))
-    print(_summary(f"{args.size_mib} MiB CopyObject of a multipart object, proxy CPU", cpu))
+    print(lower_in(f"{args.size_mib} MiB CopyObject of a multipart object, wall", wall))
+    print(lower_in(f"{args.size_mib} MiB CopyObject of a multipart object, proxy CPU", cpu))
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import statistics
@@ -40,7 +39,12 @@ from typing import Any
 
 from benchmarks import loadgen
 from benchmarks.fairness import KEYS, OBJECTS, SMALL, _latencies, _ms, settings_for
-from benchmarks.harness import UPSTREAM_BUCKET, s3_client, server_cpu_seconds, upstream
+from benchmarks.harness import (
+    create_upstream_bucket,
+    s3_client,
+    server_cpu_seconds,
+    upstream,
+)
 from benchmarks.listing import upstream_requests
 from benchmarks.loadgen import Target, blocking_request
 from tests.support.processes import ProxyProcess, free_port, write_config
@@ -211,9 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="s3proxy-cost-") as tmp,
         upstream(args.upstream, Path(tmp)) as server,
     ):
-        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-        with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-            admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        create_upstream_bucket(server)
         for pair in range(args.pairs):
             order = ("a", "b") if pair % 2 == 0 else ("b", "a")
             for name in order:

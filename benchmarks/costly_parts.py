@@ -28,18 +28,20 @@ import asyncio
 import contextlib
 import html
 import json
-import multiprocessing
 import re
-import statistics
 import tempfile
-import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fairness import KEYS, OBJECTS, SMALL, _latencies, _ms, settings_for
-from benchmarks.harness import UPSTREAM_BUCKET, s3_client, server_cpu_seconds, upstream
+from benchmarks.ab_pairs import count_answers, latency_figures, loaded_by, rounds_in_turns, summary
+from benchmarks.fairness import KEYS, OBJECTS, SMALL, _latencies, settings_for
+from benchmarks.harness import (
+    create_upstream_bucket,
+    s3_client,
+    server_cpu_seconds,
+    upstream,
+)
 from benchmarks.loadgen import Target, blocking_request, request_bytes
 from tests.support.processes import ProxyProcess, free_port, write_config
 
@@ -98,23 +100,14 @@ def _calls(a: Target, request: str, parts: int) -> Call:
 
 def _load(a: Target, call: Call, concurrency: int, stop: Any, out: Any) -> None:
     """Tenant a's requests, ``concurrency`` at once until ``stop``; its answers to ``out``."""
-    answers: Counter[str] = Counter()
-    lock = threading.Lock()
+    method, key, query, body = call
 
-    def worker() -> None:
-        method, key, query, body = call
-        while not stop.is_set():
-            status, _, text, _ = blocking_request(a, method, key, query, body=body)
-            code = re.search(rb"<Code>([^<]+)</Code>", text)
-            with lock:
-                answers[f"{status} {code.group(1).decode() if code else ''}".strip()] += 1
+    def answer() -> str:
+        status, _, text, _ = blocking_request(a, method, key, query, body=body)
+        code = re.search(rb"<Code>([^<]+)</Code>", text)
+        return f"{status} {code.group(1).decode() if code else ''}".strip()
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out.put(dict(answers))
+    out.put(count_answers(answer, concurrency, stop))
 
 
 @contextlib.contextmanager
@@ -149,30 +142,18 @@ def _proxy(tree: str, work: Path, server: Any) -> Iterator[tuple[Target, Target,
 
 def _round(a: Target, b: Target, pid: int, call: Call, args: argparse.Namespace) -> dict[str, Any]:
     idle, _ = asyncio.run(_latencies(b, 4, args.seconds))
-    context = multiprocessing.get_context("fork")
-    stop, out = context.Event(), context.Queue()
-    loader = context.Process(target=_load, args=(a, call, args.concurrency, stop, out))
-    loader.start()
-    cpu = server_cpu_seconds(pid)
-    loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
-    stop.set()
-    answers: dict[str, int] = out.get()
-    loader.join()
+    with loaded_by(_load, a, call, args.concurrency) as answers:
+        cpu = server_cpu_seconds(pid)
+        loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
     done = sum(answers.values())
     return {
-        "idle_p50_ms": _ms(idle, 0.5),
-        "idle_p99_ms": _ms(idle, 0.99),
-        "loaded_p50_ms": _ms(loaded, 0.5),
-        "loaded_p99_ms": _ms(loaded, 0.99),
-        "b_failures": failures,
-        "a_answers": answers,
+        **latency_figures(idle, loaded, failures, answers),
         "cpu_ms_per_a_request": round(1000 * (server_cpu_seconds(pid) - cpu) / max(done, 1), 1),
     }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     trees = {"A": args.a_tree, "B": args.b_tree}
-    rounds: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
     with (
         tempfile.TemporaryDirectory(prefix="s3proxy-costly-") as tmp,
         contextlib.ExitStack() as stack,
@@ -180,32 +161,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server = None
         if args.upstream != "local":
             server = stack.enter_context(upstream(args.upstream, Path(tmp) / "up"))
-            admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-            with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-                admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+            create_upstream_bucket(server)
         proxies = {}
         for name, tree in trees.items():
             work = Path(tmp) / f"costly{name.lower()}"
             work.mkdir()
             a, b, pid = stack.enter_context(_proxy(tree, work, server))
             proxies[name] = (a, b, pid, _calls(a, args.request, args.parts))
-        for number in range(args.pairs):
-            for name in ("A", "B") if number % 2 == 0 else ("B", "A"):
-                figures = _round(*proxies[name], args)
-                rounds[name].append(figures)
-                print(name, json.dumps(figures), flush=True)
-    summary: dict[str, Any] = {}
-    for name in trees:
-        summary[name] = {
-            figure: statistics.median(r[figure] for r in rounds[name])
-            for figure in ("idle_p50_ms", "idle_p99_ms", "loaded_p50_ms", "loaded_p99_ms")
-        }
-    for figure in ("loaded_p50_ms", "loaded_p99_ms"):
-        pairs = zip(rounds["A"], rounds["B"], strict=True)
-        summary[f"B lower {figure}"] = (
-            f"{sum(b[figure] < a[figure] for a, b in pairs)} of {args.pairs}"
-        )
-    return summary
+        rounds = rounds_in_turns(args.pairs, lambda name: _round(*proxies[name], args))
+    latencies = ("idle_p50_ms", "idle_p99_ms", "loaded_p50_ms", "loaded_p99_ms")
+    return summary(rounds, latencies, ("loaded_p50_ms", "loaded_p99_ms"))
 
 
 def main(argv: list[str] | None = None) -> int:

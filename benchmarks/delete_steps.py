@@ -17,16 +17,15 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
-import statistics
 import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from benchmarks.ab_pairs import latency_figures, loaded_by, rounds_in_turns, summary
 from benchmarks.costly_parts import _proxy
-from benchmarks.fairness import _latencies, _ms
+from benchmarks.fairness import _latencies
 from benchmarks.harness import s3_client
 from benchmarks.loadgen import Target
 
@@ -54,8 +53,9 @@ def _stock(a: Target, batches: int, count: int) -> list[list[str]]:
     return keys
 
 
-def _load(a: Target, threads: int, batches: list[list[str]], out: Any) -> None:
-    """Tenant a: ``threads`` threads deleting the stocked batches, one DeleteObjects each."""
+def _load(a: Target, threads: int, batches: list[list[str]], _stop: Any, out: Any) -> None:
+    """Tenant a: ``threads`` threads deleting the stocked batches, one DeleteObjects each, all
+    of them (however long b's measurement lasts)."""
     answers: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -83,27 +83,13 @@ def _load(a: Target, threads: int, batches: list[list[str]], out: Any) -> None:
 def _round(a: Target, b: Target, args: argparse.Namespace) -> dict[str, Any]:
     batches = _stock(a, args.batches, args.keys)
     idle, _ = asyncio.run(_latencies(b, 4, args.seconds))
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    loader = context.Process(target=_load, args=(a, args.concurrency, batches, out))
-    loader.start()
-    loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
-    answers: dict[str, int] = out.get()
-    loader.join()
-    return {
-        "idle_p50_ms": _ms(idle, 0.5),
-        "idle_p99_ms": _ms(idle, 0.99),
-        "loaded_p50_ms": _ms(loaded, 0.5),
-        "loaded_p99_ms": _ms(loaded, 0.99),
-        "loaded_max_ms": _ms(loaded, 1.0),
-        "b_failures": failures,
-        "a_answers": answers,
-    }
+    with loaded_by(_load, a, args.concurrency, batches) as answers:
+        loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
+    return latency_figures(idle, loaded, failures, answers, worst=True)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     trees = {"A": args.a_tree, "B": args.b_tree}
-    rounds: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
     with (
         tempfile.TemporaryDirectory(prefix="s3proxy-delsteps-") as tmp,
         contextlib.ExitStack() as stack,
@@ -114,30 +100,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             work.mkdir()
             a, b, _ = stack.enter_context(_proxy(tree, work, None))
             proxies[name] = (a, b)
-        for number in range(args.pairs):
-            for name in ("A", "B") if number % 2 == 0 else ("B", "A"):
-                figures = _round(*proxies[name], args)
-                rounds[name].append(figures)
-                print(name, json.dumps(figures), flush=True)
-    summary: dict[str, Any] = {}
-    for name in trees:
-        summary[name] = {
-            figure: statistics.median(r[figure] for r in rounds[name])
-            for figure in (
-                "idle_p50_ms",
-                "idle_p99_ms",
-                "loaded_p50_ms",
-                "loaded_p99_ms",
-                "loaded_max_ms",
-            )
-        }
-        summary[name]["a_deletes"] = sum(sum(r["a_answers"].values()) for r in rounds[name])
-    for figure in ("loaded_p50_ms", "loaded_p99_ms", "loaded_max_ms"):
-        pairs = zip(rounds["A"], rounds["B"], strict=True)
-        summary[f"B lower {figure}"] = (
-            f"{sum(b[figure] < a[figure] for a, b in pairs)} of {args.pairs}"
-        )
-    return summary
+        rounds = rounds_in_turns(args.pairs, lambda name: _round(*proxies[name], args))
+    loaded = ("loaded_p50_ms", "loaded_p99_ms", "loaded_max_ms")
+    found = summary(rounds, ("idle_p50_ms", "idle_p99_ms", *loaded), loaded)
+    for name, runs in rounds.items():
+        found[name]["a_deletes"] = sum(sum(r["a_answers"].values()) for r in runs)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import re
@@ -32,7 +31,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import UPSTREAM_BUCKET, proxy_settings, s3_client, upstream
+from benchmarks.harness import (
+    UPSTREAM_BUCKET,
+    create_upstream_bucket,
+    proxy_settings,
+    s3_client,
+    upstream,
+)
 from benchmarks.loadgen import Target, request_bytes
 from tests.support.processes import ProxyProcess, free_port, write_config
 
@@ -222,9 +227,7 @@ def run(args: argparse.Namespace) -> Figures:
         tempfile.TemporaryDirectory(prefix="s3proxy-fairness-") as tmp,
         upstream(args.upstream, Path(tmp)) as server,
     ):
-        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-        with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-            admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        create_upstream_bucket(server)
         port, admin_port = free_port(), free_port()
         options: dict[str, Any] = {
             "body_idle_timeout": args.body_idle_timeout,

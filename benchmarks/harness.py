@@ -43,6 +43,14 @@ def s3_client(endpoint: str, access_key: str, secret_key: str) -> Any:
     return boto3_client(endpoint, access_key, secret_key, max_pool_connections=32)
 
 
+def create_upstream_bucket(server: Any) -> None:
+    """``UPSTREAM_BUCKET`` on ``server`` (any object with endpoint/access_key/secret_key),
+    kept if it is there already (another proxy of the run made it)."""
+    admin = s3_client(server.endpoint, server.access_key, server.secret_key)
+    with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
+        admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+
+
 def proxy_settings(
     server: Any,
     port: int,
@@ -94,9 +102,7 @@ def proxy_in_front_of(
     relay) or directly. ``access_log``: the shipped default is on; the older benchmarks
     measured without it. ``tree``: a checkout whose code the proxy runs (``python -m s3proxy``
     started there imports it first), this one by default."""
-    admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-    with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-        admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+    create_upstream_bucket(server)
     port, admin_port = free_port(), free_port()
     settings = proxy_settings(
         server, port, admin_port, access_key, secret_key, shards=shards, access_log=access_log

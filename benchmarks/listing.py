@@ -40,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from benchmarks.harness import (  # noqa: E402
     upstream,
 )
 from benchmarks.loadgen import Target  # noqa: E402
+from tests.support.metrics_scrape import metric_sum, scrape  # noqa: E402
 from tests.support.processes import ProxyProcess, free_port, write_config  # noqa: E402
 
 AK, SK = "AKLIST00000000000001", "listing-bench-secret-key-01234"
@@ -68,15 +68,8 @@ DIRECT_BUCKET = "list-direct"
 
 def upstream_requests(admin_endpoint: str) -> int:
     """Upstream requests the proxy has sent, from its Prometheus histogram's counts."""
-    with urllib.request.urlopen(admin_endpoint + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("s3proxy_upstream_request_duration_seconds_count")
-        )
-    )
+    text = scrape(admin_endpoint)
+    return int(metric_sum(text, "s3proxy_upstream_request_duration_seconds_count"))
 
 
 @dataclass

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import re
 import socket
@@ -29,7 +28,13 @@ from typing import Any
 
 import psutil
 
-from benchmarks.harness import UPSTREAM_BUCKET, proxy_settings, s3_client, upstream
+from benchmarks.harness import (
+    UPSTREAM_BUCKET,
+    create_upstream_bucket,
+    proxy_settings,
+    s3_client,
+    upstream,
+)
 from benchmarks.loadgen import Target, request_bytes
 from tests.support.processes import ProxyProcess, free_port, write_config
 
@@ -122,9 +127,7 @@ def run(args: argparse.Namespace) -> None:
         tempfile.TemporaryDirectory(prefix="s3proxy-stalled-") as tmp,
         upstream("seaweedfs", Path(tmp)) as server,
     ):
-        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-        with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-            admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        create_upstream_bucket(server)
         port, admin_port = free_port(), free_port()
         settings = proxy_settings(server, port, admin_port, *_keys(0))
         settings["server"].update(workers=1, engine=args.engine)

@@ -24,19 +24,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import re
-import statistics
 import tempfile
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fairness import KEYS, OBJECTS, SMALL, _latencies, _ms, settings_for
-from benchmarks.harness import UPSTREAM_BUCKET, s3_client, server_cpu_seconds, upstream
+from benchmarks.ab_pairs import count_answers, latency_figures, loaded_by, rounds_in_turns, summary
+from benchmarks.fairness import KEYS, OBJECTS, SMALL, _latencies, settings_for
+from benchmarks.harness import (
+    create_upstream_bucket,
+    s3_client,
+    server_cpu_seconds,
+    upstream,
+)
 from benchmarks.listing import upstream_requests
 from benchmarks.loadgen import Target, blocking_request, request_bytes
 
@@ -72,21 +74,7 @@ def _page(a: Target) -> str:
 
 def _load(a: Target, concurrency: int, stop: Any, out: Any) -> None:
     """Tenant a's listing pages, ``concurrency`` at once until ``stop``; answers to ``out``."""
-    answers: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def worker() -> None:
-        while not stop.is_set():
-            answer = _page(a)
-            with lock:
-                answers[answer] += 1
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out.put(dict(answers))
+    out.put(count_answers(lambda: _page(a), concurrency, stop))
 
 
 @contextlib.contextmanager
@@ -138,48 +126,26 @@ def _round(
     a, b = targets[args.listed], targets["objects"]
     costs = _costs(a, pid, admin)
     idle, _ = asyncio.run(_latencies(b, 4, args.seconds))
-    context = multiprocessing.get_context("fork")
-    stop, out = context.Event(), context.Queue()
-    loader = context.Process(target=_load, args=(a, args.concurrency, stop, out))
-    loader.start()
-    loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
-    stop.set()
-    answers: dict[str, int] = out.get()
-    loader.join()
-    return {
-        **costs,
-        "idle_p50_ms": _ms(idle, 0.5),
-        "idle_p99_ms": _ms(idle, 0.99),
-        "loaded_p50_ms": _ms(loaded, 0.5),
-        "loaded_p99_ms": _ms(loaded, 0.99),
-        "b_failures": failures,
-        "a_answers": answers,
-    }
+    with loaded_by(_load, a, args.concurrency) as answers:
+        loaded, failures = asyncio.run(_latencies(b, 4, args.seconds))
+    return {**costs, **latency_figures(idle, loaded, failures, answers)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     trees = {"A": args.a_tree, "B": args.b_tree}
-    rounds: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
     with (
         tempfile.TemporaryDirectory(prefix="s3proxy-upload-listings-") as tmp,
         contextlib.ExitStack() as stack,
     ):
         server = stack.enter_context(upstream("seaweedfs", Path(tmp) / "up"))
-        admin = s3_client(server.endpoint, server.access_key, server.secret_key)
-        with contextlib.suppress(admin.exceptions.BucketAlreadyOwnedByYou):
-            admin.create_bucket(Bucket=UPSTREAM_BUCKET)
+        create_upstream_bucket(server)
         proxies = {}
         for name, tree in trees.items():
             work = Path(tmp) / f"listings{name.lower()}"
             work.mkdir()
             proxies[name] = stack.enter_context(_proxy(tree, work, server))
         _fill(proxies["A"][0], args.uploads, args.small)  # both proxies list the same buckets
-        for number in range(args.pairs):
-            for name in ("A", "B") if number % 2 == 0 else ("B", "A"):
-                figures = _round(*proxies[name], args)
-                rounds[name].append(figures)
-                print(name, json.dumps(figures), flush=True)
-    summary: dict[str, Any] = {}
+        rounds = rounds_in_turns(args.pairs, lambda name: _round(*proxies[name], args))
     figures = (
         "upstream_requests_per_page",
         "cpu_ms_per_page",
@@ -189,13 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "loaded_p50_ms",
         "loaded_p99_ms",
     )
-    for name in trees:
-        summary[name] = {f: statistics.median(r[f] for r in rounds[name]) for f in figures}
-    for figure in ("loaded_p50_ms", "loaded_p99_ms"):
-        pairs = zip(rounds["A"], rounds["B"], strict=True)
-        lower = sum(b[figure] < a[figure] for a, b in pairs)
-        summary[f"B lower {figure}"] = f"{lower} of {args.pairs}"
-    return summary
+    return summary(rounds, figures, ("loaded_p50_ms", "loaded_p99_ms"))
 
 
 def main(argv: list[str] | None = None) -> int:
