@@ -30,6 +30,7 @@ Public Access does).
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
@@ -205,6 +206,14 @@ def check(acl: str, *, bucket: bool, allow_public: bool) -> str | None:
     )
 
 
+def _value(element: ET.Element) -> str:
+    """An ID, URI or Permission's text; an element inside it fails S3's schema (``.text``
+    would be only what comes before it: s3proxy.xmlcodec.text_of)."""
+    if len(element):
+        raise S3Error(S3ErrorCode.MalformedACLError)
+    return (element.text or "").strip()
+
+
 def parse_policy(body: bytes, owner: Owner) -> str:
     """The canned ACL an ``AccessControlPolicy`` body says; 501 for other grants."""
     if body.count(b"<") > MAX_MARKUP:  # no ACL holds that much markup: refused unparsed
@@ -219,7 +228,7 @@ def parse_policy(body: bytes, owner: Owner) -> str:
     owner_ids = children_named(owners[0], "ID")
     if len(owner_ids) != 1:
         raise S3Error(S3ErrorCode.MalformedACLError)
-    if (owner_ids[0].text or "").strip() != owner.id:
+    if _value(owner_ids[0]) != owner.id:
         raise S3Error(S3ErrorCode.AccessDenied, "The owner of a bucket or object cannot change.")
     grants: list[Grant] = []
     for element in lists[0]:
@@ -227,7 +236,7 @@ def parse_policy(body: bytes, owner: Owner) -> str:
         permissions = children_named(element, "Permission")
         if local_name(element.tag) != "Grant" or len(grantees) != 1 or len(permissions) != 1:
             raise S3Error(S3ErrorCode.MalformedACLError)
-        permission = (permissions[0].text or "").strip()
+        permission = _value(permissions[0])
         if permission not in PERMISSIONS:
             raise S3Error(S3ErrorCode.MalformedACLError)
         grantee = grantees[0]
@@ -239,7 +248,7 @@ def parse_policy(body: bytes, owner: Owner) -> str:
         if len(present) != 1 or len(present[0][1]) != 1:
             raise S3Error(S3ErrorCode.MalformedACLError)
         kind, found = present[0]
-        grants.append((kind, (found[0].text or "").strip(), permission))
+        grants.append((kind, _value(found[0]), permission))
     return _canned_for(owner, grants)
 
 

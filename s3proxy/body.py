@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, BinaryIO
 
 from s3proxy.auth.payload import PayloadVerifier
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import Meter
 from s3proxy.request import S3Request
@@ -252,7 +253,8 @@ def held_body(request: S3Request, limit: int) -> bool:
     declared = request.header("content-length")
     if declared is None:
         return request.header("transfer-encoding") is not None
-    return not declared.isdigit() or HELD_BODY_BYTES < int(declared) <= limit
+    length = decimal(declared)
+    return length is None or HELD_BODY_BYTES < length <= limit
 
 
 async def read_small_body(receive: Receive, request: S3Request, limit: int) -> bytes:
@@ -262,7 +264,7 @@ async def read_small_body(receive: Receive, request: S3Request, limit: int) -> b
     (``BytesIO.getvalue`` of a buffer nobody else sees): joining a list of reads held the body
     twice at the join, 12 MiB for a 6 MiB DeleteObjects."""
     declared = request.header("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and (decimal(declared) or 0) > limit:
         raise S3Error(S3ErrorCode.MalformedXML, "Your request body is too large.")
     buffer = io.BytesIO()
     size = 0

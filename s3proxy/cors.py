@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.xmlcodec import _parse as parse_xml  # the one defusedxml entry point
 from s3proxy.xmlcodec import children_named, document, local_name
@@ -195,11 +196,12 @@ def _parse_rule(element: Any) -> CorsRule:
     ages = values.get("MaxAgeSeconds", [])
     if len(ages) > 1:
         raise S3Error(S3ErrorCode.MalformedXML)
-    if ages:
+    if ages:  # S3's schema says xsd:int: a 32-bit signed integer
         text = ages[0].strip()
-        if not text.lstrip("-").isdigit():
+        magnitude = decimal(text.removeprefix("-"))
+        if magnitude is None or magnitude > 2**31 - (0 if text.startswith("-") else 1):
             raise S3Error(S3ErrorCode.MalformedXML)
-        max_age = int(text)
+        max_age = -magnitude if text.startswith("-") else magnitude
     return CorsRule(
         allowed_methods=tuple(methods),
         allowed_origins=tuple(_one_wildcard("AllowedOrigin", o) for o in origins),

@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from s3proxy import metrics
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.operations import Operation
 
@@ -305,13 +306,12 @@ def declared_bytes(method: str, length: str | None, byte_range: str | None) -> i
     POST's ``Content-Length``, a GET's closed ``Range`` (``bytes=a-b``, what parallel
     downloaders send); 0 when unknown, whose bytes are charged as they move."""
     if method in ("PUT", "POST"):
-        if length is not None and length.isdigit():
-            return int(length)
-        return 0
+        return (decimal(length) or 0) if length is not None else 0
     if method == "GET" and byte_range is not None and byte_range.startswith("bytes="):
-        first, dash, last = byte_range[6:].partition("-")
-        if dash and first.isdigit() and last.isdigit() and int(last) >= int(first):
-            return int(last) - int(first) + 1
+        first_text, dash, last_text = byte_range[6:].partition("-")
+        first, last = decimal(first_text), decimal(last_text)
+        if dash and first is not None and last is not None and last >= first:
+            return last - first + 1
     return 0
 
 

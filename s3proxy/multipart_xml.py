@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 
 from s3proxy.checksums import ALGORITHMS, decode_value
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import CompletedPart, PartInfo, UploadInfo
 from s3proxy.owner import Owner
@@ -27,6 +28,7 @@ from s3proxy.xmlcodec import (
     document_pieces,
     local_name,
     quoted_etag,
+    text_of,
     url_encode,
 )
 
@@ -74,18 +76,18 @@ def completed_part(item: ET.Element) -> CompletedPart:
     for child in item:
         name = local_name(child.tag)
         if name == "PartNumber":
-            numbers.append(child.text or "")
+            numbers.append(text_of(child))
         elif name == "ETag":
-            etags.append(child.text or "")
-        elif (algorithm := _CHECKSUM_ELEMENTS.get(name)) and child.text and child.text.strip():
-            listed.append((algorithm, child.text.strip()))
+            etags.append(text_of(child))
+        elif (algorithm := _CHECKSUM_ELEMENTS.get(name)) and text_of(child).strip():
+            listed.append((algorithm, text_of(child).strip()))
     if len(numbers) != 1 or len(etags) != 1:
         raise S3Error(S3ErrorCode.MalformedXML)
-    number = numbers[0].strip()
-    if not number.isascii() or not number.isdigit():
+    number = decimal(numbers[0].strip())
+    if number is None:
         raise S3Error(S3ErrorCode.MalformedXML)
     _check_part_checksums(listed)
-    return CompletedPart(int(number), quoted_etag(etags[0]), dict(listed))
+    return CompletedPart(number, quoted_etag(etags[0]), dict(listed))
 
 
 def _check_part_checksums(listed: list[tuple[str, str]]) -> None:

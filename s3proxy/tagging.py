@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import Tags
-from s3proxy.xmlcodec import S3_NS, _parse, children_named, local_name
+from s3proxy.xmlcodec import S3_NS, _parse, children_named, local_name, text_of
 
 MAX_OBJECT_TAGS = 10
 MAX_KEY = 128
@@ -116,7 +116,7 @@ def parse_document(body: bytes, limit: int = MAX_OBJECT_TAGS, what: str = "Objec
         keys, values = children_named(tag, "Key"), children_named(tag, "Value")
         if local_name(tag.tag) != "Tag" or len(keys) != 1 or len(values) != 1:
             raise S3Error(S3ErrorCode.MalformedXML)
-        tags.append((keys[0].text or "", values[0].text or ""))
+        tags.append((text_of(keys[0]), text_of(values[0])))
     return check_tags(tuple(tags), limit, what)
 
 

@@ -127,6 +127,14 @@ def children_named(element: ET.Element, name: str) -> list[ET.Element]:
     return [child for child in element if local_name(child.tag) == name]
 
 
+def text_of(element: ET.Element) -> str:
+    """A client's value element's text; MalformedXML if it holds an element, as S3's schema
+    says: ``.text`` stops at a child, so ``<Key>a<x/>b</Key>`` was the key "a" (wave 18, I)."""
+    if len(element):
+        raise S3Error(S3ErrorCode.MalformedXML)
+    return element.text or ""
+
+
 def child_text(element: ET.Element, name: str, default: str = "") -> str:
     for child in element:
         if local_name(child.tag) == name:
@@ -171,7 +179,7 @@ def parse_delete_entries(
     for item in objects:
         key, version = children_named(item, "Key"), children_named(item, "VersionId")
         etag = children_named(item, "ETag")
-        if len(key) != 1 or not key[0].text or len(version) > 1 or len(etag) > 1:
+        if len(key) != 1 or not text_of(key[0]) or len(version) > 1 or len(etag) > 1:
             raise S3Error(S3ErrorCode.MalformedXML)
         for condition in _DELETE_CONDITIONS:
             if children_named(item, condition):  # refused, never deleted unconditionally
@@ -179,8 +187,8 @@ def parse_delete_entries(
                     S3ErrorCode.NotImplemented,
                     f"Conditional deletes ({condition} in DeleteObjects) are not implemented.",
                 )
-        entries.append((key[0].text, (version[0].text or "") if version else None))
-        etags.append((etag[0].text or "").strip() if etag else None)
+        entries.append((text_of(key[0]), text_of(version[0]) if version else None))
+        etags.append(text_of(etag[0]).strip() if etag else None)
     quiet = _XML_BOOLEAN.get(child_text(root, "Quiet", "false").strip().lower())
     if quiet is None:  # S3 validates against its schema: "maybe" is no answer to act on
         raise S3Error(S3ErrorCode.MalformedXML)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from s3proxy.auth.sigv4 import EMPTY_SHA256, VerifiedSigV4
 from s3proxy.checksums import ChecksumVerifier, algorithm_of_header, decode_value
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 
 SIGNED_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -71,7 +72,8 @@ class ChunkedContext:
         """From the verified auth and the headers (lower-case keys) of an aws-chunked request."""
         length = headers.get("x-amz-decoded-content-length")
         # S3 answers a missing and a non-numeric value alike (measured by versitygw's suite).
-        if length is None or not length.isascii() or not length.strip().isdigit():
+        decoded_length = decimal(length.strip()) if length and length.isascii() else None
+        if decoded_length is None:
             raise S3Error(S3ErrorCode.MissingContentLength)
         trailer = headers.get("x-amz-trailer")
         return cls(
@@ -80,7 +82,7 @@ class ChunkedContext:
             signing_key=auth.signing_key,
             amz_date=auth.amz_date,
             scope=auth.credential.scope,
-            decoded_length=int(length),
+            decoded_length=decoded_length,
             trailer=trailer.strip().lower() if trailer is not None else None,
         )
 

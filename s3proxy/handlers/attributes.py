@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from s3proxy import expensive
 from s3proxy.checksums import ALGORITHMS, HEADER_PREFIX, TYPE_HEADER, checksum_type_of
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.fanout import all_or_none
 from s3proxy.handlers.context import RequestContext
@@ -69,14 +70,15 @@ def small_integer(name: str, value: str | None, default: int) -> int:
     if value is None:
         return default
     value = value.strip()
-    if not (value.isascii() and value.isdigit()) or int(value) > 2**31 - 1:
+    number = decimal(value)
+    if number is None or number > 2**31 - 1:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             f"Provided {name} not an integer or within integer range",
             ArgumentName=name,
             ArgumentValue=value,
         )
-    return int(value)
+    return number
 
 
 def parts_count(etag: str) -> int | None:

@@ -41,6 +41,7 @@ from s3proxy.checksums import (
 from s3proxy.complete_parse import SLICE_BYTES, parse_complete_request_stepped
 from s3proxy.completion import check_checksum_type, object_size_of, requested_checksum_type
 from s3proxy.copy_errors import naming_the_source
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.acl import public_object_acl
 from s3proxy.handlers.context import RequestContext
@@ -124,7 +125,7 @@ def _require_customer_key(marks: UploadMarks, encryption: Encryption | None) -> 
 
 def part_number(value: str | None) -> int:
     """``partNumber``: 1 to 10000, else InvalidArgument."""
-    number = int(value) if value is not None and value.isascii() and value.isdigit() else 0
+    number = (decimal(value) or 0) if value is not None else 0
     if not 1 <= number <= MAX_PART_NUMBER:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
@@ -230,13 +231,14 @@ def copy_source_range(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     match = _COPY_RANGE.fullmatch(value.strip())
-    if match is None or int(match.group(1)) > int(match.group(2)):
+    first, last = (decimal(match.group(1)), decimal(match.group(2))) if match else (None, None)
+    if first is None or last is None or first > last:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
             "and last are the zero-based offsets of the first and last bytes to copy",
         )
-    return int(match.group(1)), int(match.group(2))
+    return first, last
 
 
 async def upload_part_copy(ctx: RequestContext) -> S3Response:

@@ -14,6 +14,7 @@ import dataclasses
 from s3proxy import expensive, tokens
 from s3proxy.backends.upload_record_values import UploadChecksum, UploadMarks
 from s3proxy.checksums import multipart_checksum_type
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import refused_after_bucket, url_encoding
 from s3proxy.handlers.context import RequestContext
@@ -30,14 +31,15 @@ def bounded(ctx: RequestContext, name: str, default: int, maximum: int | None) -
     value = ctx.request.query.get(name)
     if value is None or value == "":
         return default
-    if not (value.isascii() and value.isdigit()):
+    number = decimal(value)
+    if number is None:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             f"Provided {name} not an integer or within integer range",
             ArgumentName=name,
             ArgumentValue=value,
         )
-    return int(value) if maximum is None else min(int(value), maximum)
+    return number if maximum is None else min(number, maximum)
 
 
 async def list_parts(ctx: RequestContext) -> S3Response:

@@ -16,6 +16,7 @@ from s3proxy import sse
 from s3proxy.auth.payload import parse_content_md5
 from s3proxy.checksums import TYPE_HEADER, ChecksumVerifier, checksum_type_header
 from s3proxy.conditions import usable_date
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.grants import Action
 from s3proxy.handlers.context import RequestContext
@@ -255,7 +256,8 @@ def _part_number(ctx: RequestContext) -> int | None:
     value = ctx.request.query.get("partNumber")
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 10000):
+    number = decimal(value)
+    if number is None or not 1 <= number <= 10000:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             "Part number must be an integer between 1 and 10000, inclusive",
@@ -265,7 +267,7 @@ def _part_number(ctx: RequestContext) -> int | None:
             S3ErrorCode.InvalidRequest,
             "Cannot specify both Range header and partNumber query parameter",
         )
-    return int(value)
+    return number
 
 
 async def get_object(ctx: RequestContext) -> S3Response:

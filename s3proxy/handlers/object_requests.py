@@ -11,6 +11,7 @@ from s3proxy.auth.payload import PayloadVerifier
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, VerifiedSigV4
 from s3proxy.body import receive_chunks, spooled_body, verified_body, verified_stream
 from s3proxy.checksums import ChecksumVerifier
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.model import (
@@ -67,9 +68,9 @@ def _content_length(ctx: RequestContext) -> int:
     value = ctx.request.header("content-length")
     if value is None:
         raise S3Error(S3ErrorCode.MissingContentLength)
-    if not value.isdigit():
+    length = decimal(value)
+    if length is None:
         raise S3Error(S3ErrorCode.InvalidArgument, "Content-Length is not a number.")
-    length = int(value)
     if length > MAX_PUT_SIZE:
         raise S3Error(S3ErrorCode.EntityTooLarge)
     return length

@@ -8,6 +8,7 @@ HMAC token (:mod:`s3proxy.tokens`) bound to the tenant and prefix, so any replic
 from __future__ import annotations
 
 from s3proxy import tokens
+from s3proxy.digits import decimal
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.context import RequestContext
 from s3proxy.responses import S3Response, xml_stream
@@ -21,14 +22,15 @@ PAGING = ("max-buckets", "continuation-token", "prefix", "bucket-region")
 def _max_buckets(value: str | None) -> int | None:
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_BUCKETS):
+    number = decimal(value)
+    if number is None or not 1 <= number <= MAX_BUCKETS:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}.",
             ArgumentName="max-buckets",
             ArgumentValue=value,
         )
-    return int(value)
+    return number
 
 
 async def list_buckets(ctx: RequestContext) -> S3Response:
