@@ -25,8 +25,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from s3proxy.auth.mismatch import signature_mismatch
 from s3proxy.auth.sigv4 import EMPTY_SHA256, VerifiedSigV4
 from s3proxy.checksums import ChecksumVerifier, algorithm_of_header, decode_value
 from s3proxy.digits import decimal
@@ -66,6 +67,10 @@ class ChunkedContext:
     """``x-amz-decoded-content-length``; None skips the length check."""
     trailer: str | None
     """The ``x-amz-trailer`` value, lower-case (``x-amz-checksum-crc32``)."""
+    access_key: str = field(default="", compare=False)
+    canonical_request: str = field(default="", compare=False)
+    """The seed request's: a chunk or trailer signature that does not verify is answered with
+    them (:mod:`s3proxy.auth.mismatch`); not part of what is verified."""
 
     @classmethod
     def from_request(cls, auth: VerifiedSigV4, headers: Mapping[str, str]) -> ChunkedContext:
@@ -84,6 +89,8 @@ class ChunkedContext:
             scope=auth.credential.scope,
             decoded_length=decoded_length,
             trailer=trailer.strip().lower() if trailer is not None else None,
+            access_key=auth.access_key,
+            canonical_request=auth.canonical_request,
         )
 
 
@@ -264,17 +271,29 @@ class _Decoder:
 
     def _verify_chunk(self, digest_hex: str) -> None:
         ctx = self._ctx
-        expected = _sign(
-            ctx.signing_key,
+        to_sign = (
             f"AWS4-HMAC-SHA256-PAYLOAD\n{ctx.amz_date}\n{ctx.scope}\n{self._previous}\n"
-            f"{EMPTY_SHA256}\n{digest_hex}",
+            f"{EMPTY_SHA256}\n{digest_hex}"
         )
+        expected = _sign(ctx.signing_key, to_sign)
         provided = self._chunk_signature
         if not _SIGNATURE.fullmatch(provided) or not hmac.compare_digest(
             expected.encode("ascii"), provided.lower()
         ):
-            raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
+            raise self._mismatch(to_sign, provided)
         self._previous = expected
+
+    def _mismatch(self, to_sign: str, provided: bytes) -> S3Error:
+        """S3's SignatureDoesNotMatch for this chunk or trailer: its string to sign (chained
+        from the previous signature, which verified) and the signature sent, with the seed
+        request's canonical request, as versitygw answers them."""
+        ctx = self._ctx
+        return signature_mismatch(
+            ctx.access_key,
+            to_sign.encode("ascii"),
+            provided.decode("latin-1"),
+            ctx.canonical_request.encode("latin-1") if ctx.canonical_request else None,
+        )
 
     def _on_trailer_line(self, line: bytes) -> None:
         if not line:
@@ -311,16 +330,16 @@ class _Decoder:
             raise _bad_trailer(f"The trailer {ctx.trailer} named by x-amz-trailer is missing.")
         if ctx.mode == SIGNED_PAYLOAD_TRAILER and (self.trailers or self._trailer_signature):
             canonical = "".join(f"{name}:{self.trailers[name]}\n" for name in sorted(self.trailers))
-            expected = _sign(
-                ctx.signing_key,
+            to_sign = (
                 f"AWS4-HMAC-SHA256-TRAILER\n{ctx.amz_date}\n{ctx.scope}\n{self._previous}\n"
-                f"{hashlib.sha256(canonical.encode('ascii')).hexdigest()}",
+                f"{hashlib.sha256(canonical.encode('ascii')).hexdigest()}"
             )
+            expected = _sign(ctx.signing_key, to_sign)
             provided = self._trailer_signature or b""
             if not _SIGNATURE.fullmatch(provided) or not hmac.compare_digest(
                 expected.encode("ascii"), provided.lower()
             ):
-                raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
+                raise self._mismatch(to_sign, provided)
         if self._checksum is not None:
             value = self.trailers.get(ctx.trailer) if ctx.trailer is not None else None
             if value is not None:  # S3 names a malformed trailer value as a trailing header

@@ -27,6 +27,7 @@ from s3proxy.auth.sigv4 import (
     sign,
     signed_header_names,
     signing_key,
+    sigv4_mismatch,
     sigv4a_refused,
 )
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -219,10 +220,10 @@ def verify_presigned_v4(
         raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
     provided = params[SIGNATURE_PARAM].lower()
     # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
-    if not signed.issubset(joined) or not _HEX64.fullmatch(provided):
-        raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
-    key = signing_key(secret, credential.date, credential.region, credential.service)
+    valid = signed.issubset(joined) and _HEX64.fullmatch(provided) is not None
     matched = False
+    key = signing_key(secret, credential.date, credential.region, credential.service)
+    canonical = to_sign = ""
     for signed_hash in signed_hashes:  # all computed: the time says nothing about which one
         canonical = canonical_request(
             method,
@@ -233,10 +234,11 @@ def verify_presigned_v4(
             signed_hash,
             exclude_query=SIGNATURE_PARAM,
         )
-        expected = sign(key, received_string_to_sign(amz_date, credential.scope, canonical))
-        matched |= hmac.compare_digest(expected, provided)
+        to_sign = received_string_to_sign(amz_date, credential.scope, canonical)
+        matched |= valid and hmac.compare_digest(sign(key, to_sign), provided)
     if not matched:
-        raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
+        # The last form tried is S3's own: a signed header's hash, else UNSIGNED-PAYLOAD.
+        raise sigv4_mismatch(credential.access_key, to_sign, params[SIGNATURE_PARAM], canonical)
     return VerifiedSigV4(
         access_key=credential.access_key,
         credential=credential,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from s3proxy.auth.canonical import Headers
+from s3proxy.auth.mismatch import signature_mismatch
 from s3proxy.auth.presigned import MAX_EXPIRES
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, parse_amz_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -234,7 +235,7 @@ def _check_signature(
     access_key: str,
     provided: str,
     lookup_secret: Callable[[str], str | None],
-    candidates: Iterable[str],
+    candidates: Sequence[str],
     content_sha256: str | None,
 ) -> VerifiedSigV2:
     secret = lookup_secret(access_key)
@@ -245,7 +246,9 @@ def _check_signature(
     for candidate in candidates:  # every candidate is computed: no early exit to time
         matched |= hmac.compare_digest(sign_v2(secret, candidate).encode("ascii"), given)
     if not matched:
-        raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
+        # The first candidate is the string to sign by AWS's rules (what S3 shows).
+        shown = candidates[0].encode("utf-8", "surrogateescape")
+        raise signature_mismatch(access_key, shown, provided)
     return VerifiedSigV2(access_key=access_key, payload_hash=_payload_hash(content_sha256))
 
 

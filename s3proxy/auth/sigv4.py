@@ -35,6 +35,7 @@ from s3proxy.auth.canonical import canonical_query as canonical_query
 from s3proxy.auth.canonical import canonical_request as canonical_request
 from s3proxy.auth.canonical import canonical_uri as canonical_uri
 from s3proxy.auth.canonical import trim_header_value
+from s3proxy.auth.mismatch import signature_mismatch
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.quick_init import quick_init
 
@@ -71,6 +72,10 @@ class VerifiedSigV4:
     signature: str
     """The verified (seed) signature, lower-case: aws-chunked chunk signatures chain from it."""
     signing_key: bytes
+    canonical_request: str = ""
+    """The header form's verified canonical request: an aws-chunked chunk whose signature does
+    not verify is answered with it, as S3's SignatureDoesNotMatch shows it ("" when
+    presigned: such a request has no chunks)."""
 
 
 def sigv4a_refused() -> S3Error:
@@ -262,16 +267,18 @@ def verify_header_auth(
     if secret is None:
         raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
     provided = auth.signature.lower()
-    # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
-    if not signed.issubset(joined) or not _HEX64.fullmatch(provided):
-        raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
     canonical = canonical_request(
         method, raw_path, query_string, headers, auth.signed_headers, payload_hash
     )
     key = signing_key(secret, credential.date, credential.region, credential.service)
-    expected = sign(key, received_string_to_sign(amz_date, credential.scope, canonical))
-    if not hmac.compare_digest(expected, provided):
-        raise S3Error(S3ErrorCode.SignatureDoesNotMatch)
+    to_sign = received_string_to_sign(amz_date, credential.scope, canonical)
+    # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
+    if not (
+        signed.issubset(joined)
+        and _HEX64.fullmatch(provided)
+        and hmac.compare_digest(sign(key, to_sign), provided)
+    ):
+        raise sigv4_mismatch(credential.access_key, to_sign, auth.signature, canonical)
     return VerifiedSigV4(
         access_key=credential.access_key,
         credential=credential,
@@ -279,6 +286,16 @@ def verify_header_auth(
         payload_hash=payload_hash,
         signature=provided,
         signing_key=key,
+        canonical_request=canonical,
+    )
+
+
+def sigv4_mismatch(access_key: str, to_sign: str, provided: str, canonical: str) -> S3Error:
+    """SignatureDoesNotMatch with what was signed (:mod:`s3proxy.auth.mismatch`): the string
+    to sign as :func:`sign` encodes it, the canonical request as
+    :func:`received_string_to_sign` hashed it."""
+    return signature_mismatch(
+        access_key, to_sign.encode("utf-8"), provided, canonical.encode("latin-1")
     )
 
 
