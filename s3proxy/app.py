@@ -120,7 +120,9 @@ class S3App:
         if "tenant" in entry and entry.get("auth") != "anonymous":
             connection_used_by(scope.get("client"), entry["tenant"])
         if request is not None and "origin" in request.header_map and request.method != "OPTIONS":
-            tenant = entry.get("tenant")  # None: refused before authentication ended
+            # The bucket's tenant: a read granted to another tenant is the owner's bucket's
+            # (its rules, not the signer's: none); None: refused before authentication ended.
+            tenant = entry.get("bucket_owner") or entry.get("tenant")
             await add_response_headers(response, request, runtime.storages, runtime.keys, tenant)
         entry["status"] = response.status
         extra_headers = [(b"x-amz-request-id", request_id.encode()), host_id.HEADER]

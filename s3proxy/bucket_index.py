@@ -189,6 +189,13 @@ class BucketIndex:
         assert since is not None  # one home left out: raised, or its listing's time
         return since
 
+    def held_when_listed(self, bucket: str, storage: MappedStorage) -> bool:
+        """Whether ``storage``'s home held ``bucket`` at its last listing that ended. A home
+        left out by names in which its marker was empty had the bucket before that listing,
+        so it may hold the first bucket of the name (:func:`s3proxy.name_claims.first_created`)."""
+        last = self._known.get(storage.buckets)
+        return last is not None and last.names is not None and bucket in last.names
+
     def _check_left_out(self, bucket: str, left_out: Sequence[MappedStorage]) -> float | None:
         """Raise 503 SlowDown unless every home in ``left_out`` (not answering) is known not
         to hold ``bucket`` by the names it held when last listed: without a home that may

@@ -10,6 +10,14 @@ grant decides (two private buckets) is refused as a bucket without CORS is (use 
 there). The answer never says whether a bucket exists: no bucket, no rule and no match all get
 the same 403.
 
+A preflight for a header-signed request (``authorization`` among its
+``Access-Control-Request-Headers``) is not for an anonymous read: its request goes to the
+signer's own bucket, and the preflight carries no key to tell whose. Of several buckets of the
+name, the one created first answers (:func:`s3proxy.name_claims.first_created`; none when that
+cannot be told: 403 as for rules that do not match). Before wave 18 K the public one answered
+and two private ones were refused: any tenant broke another's header-signed browser clients by
+creating a bucket of its name, and a public one's rules admitted origins the first never allowed.
+
 Finding the tenant without a key asks only the homes whose bucket names, listed once per cache
 lifetime (:mod:`s3proxy.bucket_index`), may include the bucket, and "no" is remembered like "yes"
 is (same lifetime and generation, :mod:`s3proxy.backends.bucket_cache`), so unsigned requests for
@@ -25,6 +33,7 @@ bucket without settings is known from the existence check it already made: neith
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 from s3proxy.acl import PUBLIC
@@ -45,13 +54,30 @@ _absent: dict[tuple[str, str], tuple[float, int]] = {}
 UNSIGNED_LOOKUPS = Gate(4, "(unsigned)")
 """Slots for finding a bucket's tenant without a key (existence checks in every tenant's home)."""
 UNSIGNED_WAIT = 1.0
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 
 
-def _query_access_key(request: S3Request) -> str | None:
+def _access_key(request: S3Request) -> str | None:
+    """The access key the request names (a presigned URL's query, or the ``Authorization``
+    header of an actual request refused before its signature was accepted); "" for a header
+    this cannot read (no tenant then, never one guessed from the bucket name)."""
     credential = request.query.get("X-Amz-Credential")
     if credential is not None:
         return credential.split("/", 1)[0]
-    return request.query.get("AWSAccessKeyId")
+    key = request.query.get("AWSAccessKeyId")
+    authorization = request.header("authorization")
+    if key is not None or authorization is None:
+        return key
+    if authorization.startswith("AWS "):
+        return authorization[4:].split(":", 1)[0].strip()
+    found = _CREDENTIAL.search(authorization)
+    return found.group(1) if found else ""
+
+
+def _header_signed(request: S3Request) -> bool:
+    """Whether the preflight is for a request signed in its ``Authorization`` header: a browser
+    lists that header in ``Access-Control-Request-Headers``, but sends no key with it."""
+    return "authorization" in requested_headers(request.header("access-control-request-headers"))
 
 
 async def _owner(
@@ -62,34 +88,43 @@ async def _owner(
     """The storage of the tenant whose bucket the preflight names, if exactly one is known."""
     bucket = request.bucket
     assert bucket is not None
-    access_key = _query_access_key(request)
+    access_key = _access_key(request)
     if access_key is not None:
         entry = keys.get(access_key)
         storage = storages.get(entry[0]) if entry is not None else None
         if storage is None:
             return None
         return storage if await has_bucket(storage, bucket) else None
+    signed = _header_signed(request)
     if not any(bucket in s.tenant.buckets for s in storages.values()):
         await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)  # lookups upstream: bounded per process
         try:
-            return await _claimed(request, bucket, storages)
+            return await _claimed(request, bucket, storages, signed)
         finally:
             UNSIGNED_LOOKUPS.leave()
-    return await _claimed(request, bucket, storages)
+    return await _claimed(request, bucket, storages, signed)
 
 
 async def _claimed(
-    request: S3Request, bucket: str, storages: Mapping[str, MappedStorage]
+    request: S3Request,
+    bucket: str,
+    storages: Mapping[str, MappedStorage],
+    signed: bool = False,
 ) -> MappedStorage | None:
     """The one tenant that has ``bucket`` or, of several, the one whose public grant of it (for
-    this path) has stood longest; None when none does."""
+    this path) has stood longest, or for the preflight of a header-signed request (``signed``)
+    the one that created it first; None when none does."""
     # Imported here: both modules import this one (has_bucket, the unsigned look-up slots).
     from s3proxy.anonymous import PUBLIC_OBJECT
-    from s3proxy.name_claims import claim, holders
+    from s3proxy.name_claims import claim, first_created, holders
 
     found = await holders(bucket, storages.values())
     if len(found) <= 1 and found.listed_before is None:
         return found[0] if found else None
+    if signed:
+        # Its request goes to its signer's bucket, unknown here: the first bucket of the name
+        # answers, never a later one, whatever its ACL (wave 18 K: a public one took them).
+        return await first_created(bucket, found, storages.values())
     # With a home left out by its last names, one holder's grant is checked against them too
     # (503 SlowDown when it is younger, s3proxy.name_claims); a private one keeps its rules.
     granted = await claim(bucket, request.key, found, PUBLIC, PUBLIC_OBJECT)

@@ -209,3 +209,42 @@ def _parsed(value: str | None, *, http: bool) -> datetime:
     except (TypeError, ValueError):
         return UNKNOWN
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+async def first_created(
+    bucket: str, found: Sequence[MappedStorage], others: Iterable[MappedStorage] = ()
+) -> MappedStorage | None:
+    """Of the tenants in ``found`` (:func:`holders`) that have created ``bucket``, the one that
+    created it first (its CreationDate, as ListBuckets shows it); None when that cannot be told
+    (a date unknown or unreadable, two the same: never a guess). 503 SlowDown when the look-up
+    left a home out by its last names and the first found is not older than that listing by
+    :data:`CLOCK_MARGIN`: that home may have created one since, but not before it; None when
+    such a home had the name at that listing (``others``: the storages looked up), its marker
+    empty then (:mod:`s3proxy.bucket_index` left it out: it granted nothing, yet was made first).
+
+    For a CORS preflight of a header-signed request (:mod:`s3proxy.cors_requests`), which
+    carries no key: the request goes to its signer's own bucket, which the preflight cannot
+    know, so the rules of the bucket that had the name first answer. A later bucket of the
+    name then never takes the first one's browser clients (its rules admitting origins the
+    first never allowed, or a refusal), whatever its ACL; a public grant decides only what an
+    anonymous request reaches (:func:`claim`)."""
+    left_out = _left_out_since(bucket, found)
+    if left_out is not None and any(
+        s not in found and INDEX.held_when_listed(bucket, s) for s in others
+    ):
+        return None
+    dated: list[tuple[datetime, MappedStorage]] = []
+    for storage in found:
+        try:
+            created = await storage.buckets.settings.creation_date(bucket)
+        except S3Error as error:
+            if error.code is S3ErrorCode.NoSuchBucket:  # deleted meanwhile: no longer a holder
+                continue
+            return None  # unreadable: it may be the first
+        dated.append((_parsed(created, http=False), storage))
+    dated.sort(key=lambda pair: pair[0])
+    if not dated or dated[-1][0] == UNKNOWN or (len(dated) > 1 and dated[0][0] == dated[1][0]):
+        return None  # a bucket of unknown date may be the first
+    if left_out is not None and not dated[0][0] < left_out - CLOCK_MARGIN:
+        raise S3Error(S3ErrorCode.SlowDown, "A bucket store is slow to answer; please try again.")
+    return dated[0][1]

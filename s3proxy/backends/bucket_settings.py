@@ -162,6 +162,8 @@ class BucketSettingsStore:
         self._dates: dict[str, tuple[str, str]] = {}
         """bucket → (its marker's ETag, the creation date that record keeps): a record's date
         never changes, and a rewrite changes the ETag, so a match needs no read."""
+        self._listed: dict[str, tuple[tuple[float, int], str]] = {}
+        """bucket → (bucket-cache entry, its empty marker's listed date): :meth:`creation_date`."""
 
     async def creation_dates(
         self, backend: Backend, upstream_bucket: str, markers: dict[str, ListEntry]
@@ -213,6 +215,29 @@ class BucketSettingsStore:
         gone): what an anonymous write is judged by (:mod:`s3proxy.anonymous`), since another
         replica may have revoked its grant within ``server.bucket_cache_seconds``."""
         return (await self._read(bucket))[0]
+
+    async def creation_date(self, bucket: str) -> str | None:
+        """``bucket``'s CreationDate as ListBuckets shows it (ISO 8601): the date its record
+        keeps, else its empty marker's own (one listing, then cached as existence is); None
+        for a mapped bucket or a record that keeps no date (written before wave 11). What
+        orders tenants' buckets of one name for a CORS preflight that cannot tell whose
+        bucket its request is for (:func:`s3proxy.name_claims.first_created`)."""
+        registry = self._registry
+        settings = await self.get(bucket)
+        if settings.created is not None or not settings.empty:
+            return settings.created
+        location = registry.settings_record(bucket)
+        if location is None or bucket in registry.tenant.buckets:
+            return None
+        cached = self._listed.get(bucket)
+        if cached is not None and registry.cache.trusted(cached[0]):
+            return cached[1]
+        generation = registry.cache.generation.current()
+        date = await _listed_date(*location)
+        entry = registry.cache.entry(generation)
+        if entry is not None and date is not None:
+            self._listed[bucket] = (entry, date)
+        return date
 
     async def _read(self, bucket: str) -> tuple[BucketSettings, str | None]:
         """The record as stored now, and its ETag (None: no record)."""
