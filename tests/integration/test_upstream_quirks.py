@@ -467,7 +467,15 @@ def test_upstream_failure_answers(
         response = call(gateway, "POST", BUCKET, "fail/dst", f"uploadId={upload}", body)
     relay.clear()
     assert hits
-    assert (response.status, response.error_code) == expected
+    if operation == "complete" and failure.startswith("500"):
+        # A Complete retries an upstream 500 for ~6 s (upstream_retry.COMPLETE_DELAYS), past
+        # server.early_answer_seconds (5): its 200 and the XML declaration went out early, and
+        # the error is the <Error> inside it, as S3 answers (s3proxy.early_answer).
+        assert response.status == 200
+        assert response.body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+        assert (503, response.error_code) == expected
+    else:
+        assert (response.status, response.error_code) == expected
     _clean(response)
     if operation != "list":
         assert call(gateway, "HEAD", BUCKET, "fail/dst").status == 404
