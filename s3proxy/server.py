@@ -21,8 +21,9 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,11 +149,16 @@ def restart_only(current: Settings, loaded: Settings) -> str | None:
 
 
 def _reload(
-    gateway: Gateway, config_path: Path | None, overrides: Mapping[str, Any], role: Role
+    gateway: Gateway,
+    config_path: Path | None,
+    overrides: Mapping[str, Any],
+    role: Role,
+    send_timeouts: Sequence[Callable[[float], None]] = (),
 ) -> None:
     """Load the file again under the command line's ``overrides`` (``--shards``, ``--port`` …):
     without them a server started with ``--shards 256`` over a file naming none refused every
-    SIGHUP ("layout changed")."""
+    SIGHUP ("layout changed"). ``send_timeouts`` set ``body_idle_timeout`` where the engines
+    hold it for answers: a reload applied it to request bodies only (read at each request)."""
     if config_path is None:
         log.warning("SIGHUP ignored: the proxy was started without a config file")
         return
@@ -165,6 +171,8 @@ def _reload(
         return
     if role.serve_s3:  # read at each stall, so a reload applies it (it was read at start only)
         STALLS.configure(gateway.runtime.settings.server.max_stalled_answers)
+    for set_send_timeout in send_timeouts:
+        set_send_timeout(gateway.runtime.settings.server.body_idle_timeout)
     log.info("configuration reloaded from %s", config_path)
     if kept is not None and not role.supervised:  # a supervisor says it, once
         log.warning(kept)
@@ -241,6 +249,9 @@ async def serve_role(
     admin_config.keep_alive_timeout = min(ADMIN_KEEP_ALIVE_SECONDS, admin_config.keep_alive_timeout)
     if role.admin_fd is not None:
         admin_config.bind = [f"fd://{role.admin_fd}"]
+    send_timeouts: list[Callable[[float], None]] = [
+        partial(setattr, config, "s3proxy_send_timeout") for config in (s3_config, admin_config)
+    ]
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -312,7 +323,9 @@ async def serve_role(
     else:
         for signum in (DRAIN_NOW, STOP_NOW):
             loop.add_signal_handler(signum, ignored, signum)
-    loop.add_signal_handler(signal.SIGHUP, _reload, gateway, config_path, overrides or {}, role)
+    loop.add_signal_handler(
+        signal.SIGHUP, _reload, gateway, config_path, overrides or {}, role, send_timeouts
+    )
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held since the fork (s3proxy.supervisor)
     if role.draining:
         drain_now()
@@ -334,7 +347,8 @@ async def serve_role(
         if server.engine == "uvicorn":  # imported only when chosen
             from s3proxy import uvicorn_engine
 
-            servers.append(uvicorn_engine.serve(s3_app, settings, role.s3_fd, counts, stop))
+            fd, timeouts = role.s3_fd, send_timeouts
+            servers.append(uvicorn_engine.serve(s3_app, settings, fd, counts, stop, timeouts))
         else:
             bound_connections(counts, s3_app)
             servers.append(serve(s3_app, s3_config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]

@@ -43,7 +43,8 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -131,10 +132,18 @@ def listening_socket(host: str, port: int, fd: int | None) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=1024)
 
 
-def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None) -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    settings: Settings,
+    counts: ConnectionCounts | None,
+    send_timeouts: list[Callable[[float], None]] | None = None,
+) -> uvicorn.Config:
+    """``send_timeouts`` gets a setter of the answers' send timeout (``body_idle_timeout``) for
+    each protocol class, so that a reload applies it to the connections' next waits."""
     server = settings.server
     tls = server.tls_cert is not None and server.tls_key is not None
     http: Any = protocol_for(counts, server.body_idle_timeout)
+    timed = http
     if tls:  # counted before its handshake (s3proxy.tls_front): the listener is plain TCP
         context = create_ssl_context(
             str(server.tls_cert),
@@ -145,9 +154,11 @@ def uvicorn_config(app: Any, settings: Settings, counts: ConnectionCounts | None
             None,
             TLS_CIPHERS,
         )
-        inner = protocol_for(None, server.body_idle_timeout)
+        inner = timed = protocol_for(None, server.body_idle_timeout)
         timeout = handshake_timeout(server.keep_alive_timeout)
         http = tls_protocol_factory(inner, context, timeout, counts)
+    if send_timeouts is not None:
+        send_timeouts.append(partial(setattr, timed, "send_timeout"))
     return uvicorn.Config(
         app,
         http=http,
@@ -172,12 +183,14 @@ async def serve(
     fd: int | None,
     counts: ConnectionCounts | None,
     stop: asyncio.Event,
+    send_timeouts: list[Callable[[float], None]] | None = None,
 ) -> None:
-    """Serve ``app`` until ``stop`` is set, then drain (module docstring)."""
+    """Serve ``app`` until ``stop`` is set, then drain (module docstring); ``send_timeouts``:
+    as :func:`uvicorn_config`'s."""
     install()
     tune_collector()
     sock = listening_socket(settings.server.host, settings.server.port, fd)
-    server = _Server(uvicorn_config(app, settings, counts))
+    server = _Server(uvicorn_config(app, settings, counts, send_timeouts))
 
     async def stop_when_asked() -> None:
         await stop.wait()
