@@ -35,6 +35,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_fairness import metric
 from tests.support.relay import Exchange, Relay, relay_to
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,10 +83,7 @@ def _code(call: Callable[[], Any]) -> tuple[str, dict[str, str]]:
 
 
 def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
+    wait_for(condition, what)
 
 
 def test_a_tenants_expensive_operations_queue_and_another_tenants_do_not(

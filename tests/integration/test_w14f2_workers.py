@@ -32,14 +32,16 @@ from tests.integration.conftest import (
 from tests.integration.relayed import UPSTREAMS
 from tests.integration.test_quotas import usage
 from tests.integration.test_w14f_usage_probe import chosen_lanes, client_of, stored
+from tests.support.waiting import DEADLINE
 
 pytestmark = pytest.mark.integration
 
 LANES = [lane for lane in chosen_lanes(["seaweedfs"]) if lane in UPSTREAMS]
 AT_ONCE = 8
 ROUNDS = 3
-SETTLED = 6.0
-"""Seconds /usage may take to show every worker's published record (quota_sync_seconds: 1)."""
+SETTLED = DEADLINE
+"""Seconds /usage may take to show every worker's published record (quota_sync_seconds: 1):
+tests/support/waiting's deadline, past any loaded box's delay (6 s was not)."""
 
 
 def quota_tenants() -> dict[str, Any]:

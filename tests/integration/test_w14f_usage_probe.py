@@ -38,6 +38,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.relayed import UPSTREAMS
 from tests.integration.test_quotas import usage
+from tests.support.waiting import DEADLINE
 
 pytestmark = pytest.mark.integration
 
@@ -306,11 +307,8 @@ def run_probe(proxy: Proxy, seed: int, rounds: int, left_out: bool) -> tuple[Any
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(thread, range(THREADS)))
-    if WORKERS > 1:  # 2 x quota_sync_seconds: every process's record published and read
-        time.sleep(2.5)
-    report = usage(proxy)
-    found = (report["objects"], report["bytes"], report["upload_bytes"])
     truth = stored(client)
+    found = settled_usage(proxy, truth)
     for bucket in buckets:  # leave nothing behind for the module's other tests
         for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
             for upload in page.get("Uploads", []):
@@ -329,16 +327,18 @@ def test_usage_equals_what_is_stored_after_concurrent_writes(
     lane = request.node.callspec.params["probe_proxy"]
     found, truth, unexpected = run_probe(probe_proxy, SEED, ROUNDS, lane != "ceph")
     assert (found, unexpected) == (truth, [])
-    assert settled_usage(probe_proxy) == (0, 0, 0)
+    assert settled_usage(probe_proxy, (0, 0, 0)) == (0, 0, 0)
 
 
-def settled_usage(proxy: Proxy) -> tuple[int, int, int]:
-    """/usage after the clean-up; with several workers, each publishes its record within
-    quota_sync_seconds, so the figures are read again (bounded, as the first check waits)."""
-    deadline = time.monotonic() + (2.5 if WORKERS > 1 else 0)
+def settled_usage(proxy: Proxy, truth: tuple[int, int, int]) -> tuple[int, int, int]:
+    """/usage's figures once they equal ``truth``, or as they stand at the deadline: with
+    several workers each publishes its record within quota_sync_seconds (1 s), so they are read
+    again, up to tests/support/waiting's deadline (it was 2.5 s, which a loaded box outlasts);
+    one process's figures are read once."""
+    deadline = time.monotonic() + (DEADLINE if WORKERS > 1 else 0)
     while True:
         report = usage(proxy)
         figures = (report["objects"], report["bytes"], report["upload_bytes"])
-        if figures == (0, 0, 0) or time.monotonic() >= deadline:
+        if figures == truth or time.monotonic() >= deadline:
             return figures
         time.sleep(0.1)

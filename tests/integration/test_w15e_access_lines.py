@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Proxy
 from tests.support.s3http import sign
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.one_lane]
 
@@ -37,15 +37,10 @@ def _answer(proxy: Proxy, path: str) -> bytes:
 
 
 def _line(proxy: Proxy, request_id: str) -> tuple[str, dict[str, Any]]:
-    deadline = time.monotonic() + 10  # written once the answer is sent: it may trail a little
-    while True:
-        found = [
-            line for line in proxy.process.log_text().splitlines() if f'"{request_id}"' in line
-        ]
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    [line] = found
+    def found() -> list[str]:  # written once the answer is sent: it may trail a little
+        return [line for line in proxy.process.log_text().splitlines() if f'"{request_id}"' in line]
+
+    [line] = wait_for(found, f"the access line of {request_id}")
     return line, json.loads(line)
 
 

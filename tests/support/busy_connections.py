@@ -43,16 +43,26 @@ def read_head(sock: socket.socket) -> bytes:
     return reply
 
 
+def read_answer(sock: socket.socket) -> bytes:
+    """One whole answer read from ``sock``: its head and Content-Length bytes of body, not to
+    the connection's end (a kept connection has none; a closed one may end in a reset)."""
+    return _rest_of(sock, read_head(sock))
+
+
 def hold_busy(sock: socket.socket, upload: bytes) -> bytes:
     """Send ``upload`` (:func:`upload_head`) on ``sock``; the first answer. It is ``100
     Continue`` (:data:`CONTINUE`) once the upload is in progress and ``sock`` busy; anything
-    else is the proxy's refusal, read whole (its head and Content-Length bytes of body), not to
-    the connection's end: the proxy closes with the upload's head unread, which resets the
-    connection after the answer."""
+    else is the proxy's refusal, read whole (:func:`read_answer`): the proxy closes with the
+    upload's head unread, which resets the connection after the answer."""
     sock.sendall(upload)
     reply = read_head(sock)
     if reply.startswith(CONTINUE):
         return reply
+    return _rest_of(sock, reply)
+
+
+def _rest_of(sock: socket.socket, reply: bytes) -> bytes:
+    """``reply`` (an answer's head and what came with it) with the rest of its body."""
     head, _, body = reply.partition(b"\r\n\r\n")
     length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
     while length is not None and len(body) < int(length.group(1)):

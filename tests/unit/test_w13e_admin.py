@@ -19,22 +19,32 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, Metric
 
 from s3proxy.admin_app import create_admin_app
+from tests.support.waiting import DEADLINE
 
 SLOW = 0.3
 """Seconds the test collector takes to collect: a large scrape."""
 
 
 class SlowCollector:
-    """A collector that takes :data:`SLOW` seconds of blocking work, as 30,000 series do."""
+    """A collector that takes :data:`SLOW` seconds of blocking work, as 30,000 series do, or,
+    given a ``gate``, blocks until the gate opens (at most :data:`DEADLINE`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: threading.Event | None = None) -> None:
         self.collected = 0
         self.lock = threading.Lock()
+        self.began = threading.Event()
+        self.ended = threading.Event()
+        self.gate = gate
 
     def collect(self) -> Iterator[Metric]:
         with self.lock:
             self.collected += 1
-        time.sleep(SLOW)
+        self.began.set()
+        if self.gate is None:
+            time.sleep(SLOW)
+        else:
+            self.gate.wait(DEADLINE)
+        self.ended.set()
         yield CounterMetricFamily("w13e_slow", "slow to collect", value=1)
 
 
@@ -96,16 +106,22 @@ def admin(collector: SlowCollector | None = None) -> tuple[Any, FakeGateway]:
 
 
 def test_a_slow_scrape_does_not_hold_healthz() -> None:
-    """A scrape that takes 0.3 s, then /healthz: /healthz is answered first. Before, the
-    scrape held the event loop, and /healthz waited for it."""
+    """A scrape still collecting, then /healthz: /healthz is answered first. Before, the
+    scrape held the event loop, and /healthz waited for it. The collection ends only once
+    /healthz is answered (or after DEADLINE, when it held the loop): no clock decides the order
+    (it was a 0.3 s collection and a 0.05 s head start)."""
 
     async def main() -> None:
-        app, _ = admin(SlowCollector())
+        gate = threading.Event()
+        collector = SlowCollector(gate)
+        app, _ = admin(collector)
         done: list[str] = []
         scrape = asyncio.ensure_future(get(app, "/metrics", done))
-        await asyncio.sleep(0.05)  # the scrape has begun
+        await asyncio.to_thread(collector.began.wait, DEADLINE)  # the scrape has begun
         status, body = await get(app, "/healthz", done)
         assert (status, body) == (200, b"ok\n")
+        assert not collector.ended.is_set(), "/healthz waited for the collection"
+        gate.set()
         status, body = await scrape
         assert status == 200 and b"w13e_slow_total 1.0" in body
         assert done == ["/healthz", "/metrics"]

@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ CONFIG: dict[str, Any] = {
 }
 SHARDS_FLAG = {"layout": {"shards": 256}}
 """``--shards 256``, as s3proxy.cli hands it over."""
+
+
+@pytest.fixture(autouse=True)
+def _stall_bound_kept() -> Iterator[None]:
+    """A reload configures the process-wide STALLS: put its bound back, else tests after these
+    in the same process find answers bounded (test_w12h_slow_clients' fake transport then
+    failed, but only when it ran after them)."""
+    saved = STALLS.limit
+    yield
+    STALLS.configure(saved)
 
 
 def _config(tmp_path: Path, **server: Any) -> Path:
