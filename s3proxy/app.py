@@ -152,10 +152,12 @@ class S3App:
             bytes_out = response.bytes_sent
             raise
         finally:
-            if gate is not None:
-                gate.leave()
-            if response.close is not None:
-                await response.close()
+            try:
+                if response.close is not None:  # (an early answer's: its work's end)
+                    await response.close()
+            finally:
+                if gate is not None:
+                    gate.leave()
             self._log(entry, started, body.bytes_in, bytes_out)
 
     async def _dispatch(

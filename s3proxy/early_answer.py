@@ -6,12 +6,14 @@ sends whitespace while it works, then the result document, or an ``<Error>`` doc
 the 200 when the work fails after the answer began (CopyObject's reference: "a 200 OK response
 can contain valid or invalid error"; CompleteMultipartUpload's: "While processing is in
 progress, Amazon S3 periodically sends white space characters to keep the connection from
-timing out"). botocore reads an ``<Error>`` in a 200 of these operations as the error it names
-(``_handle_200_error``), as do the other SDKs. Before wave 18 the gateway sent nothing until
-the work was done: a copy whose bytes pass through the gateway (between upstreams, a multipart
-source's MD5 ETag, a new checksum: :mod:`s3proxy.backends.part_copy`) or a long Complete on
-Ceph RGW or SeaweedFS passed botocore's 60 s read timeout; the client sent the request again
-and the work was done twice, or the Complete's retry met NoSuchUpload.
+timing out"). botocore reads an ``<Error>`` in a 200 as a 500 carrying the error it names
+(``_handle_200_error``, for every S3 operation that answers a document), which it retries, so
+the client sees that error once its retries are spent; the other SDKs read it too. Before
+wave 18 the gateway sent nothing until the work was done: a copy whose bytes pass through the
+gateway (between upstreams, a multipart source's MD5 ETag, a new checksum:
+:mod:`s3proxy.backends.part_copy`) or a long Complete on Ceph RGW or SeaweedFS passed
+botocore's 60 s read timeout; the client sent the request again and the work was done twice,
+or the Complete's retry met NoSuchUpload.
 
 So :func:`served` runs such a request's handler (with its granted-source retry,
 :mod:`s3proxy.granted_reads`) in a task of its own. The handler calls :func:`ready` once it has
@@ -54,8 +56,7 @@ log = logging.getLogger("s3proxy")
 OPERATIONS = frozenset(
     {Operation.CopyObject, Operation.UploadPartCopy, Operation.CompleteMultipartUpload}
 )
-"""The operations S3 answers early (the only ones botocore reads an ``<Error>`` in a 200 of
-among those the gateway serves with a document)."""
+"""The operations S3 answers early: the three whose references say a 200 may carry an error."""
 DECLARATION = XML_DECLARATION.encode()
 BEAT = b" "
 
