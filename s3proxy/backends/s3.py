@@ -232,7 +232,9 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
             # metadata is replaced, so it is replaced with the object's own.
             current = await self.head_object(request.bucket, request.key, read)
             attributes, source_tagged = current.attributes, current.tag_count > 0
-            if request.source_conditions.if_match is None:
+            if request.source_conditions.if_match is None and (
+                request.source_conditions.if_unmodified_since is None  # AWS: If-Match overrides it
+            ):
                 bound = current.etag
         kept: Tags = ()
         # Ceph RGW 16 drops the tags here (COPY) or keeps the source's (REPLACE): they are set
