@@ -31,6 +31,7 @@ from s3proxy.backends.buckets import BucketRegistry
 from s3proxy.config import Settings
 from s3proxy.errors import S3Error, S3ErrorCode
 from tests.support.asgi import call_anonymous, call_app, own_context
+from tests.support.waiting import DEADLINE
 
 ENDPOINT = "http://127.0.0.1:9000"
 OWNER = ("AKOWNERHOME00001", "owner-secret-" + "o" * 24)
@@ -64,7 +65,7 @@ def test_a_slow_homes_private_bucket_answers_as_a_name_nobody_has(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every home's first listing is waited for, however loaded the box: then the wait is short.
-    monkeypatch.setattr("s3proxy.bucket_index.LOOKUP_WAIT", 3600.0)
+    monkeypatch.setattr("s3proxy.bucket_index.LOOKUP_WAIT", DEADLINE)
     monkeypatch.setattr("s3proxy.name_claims.CLOCK_MARGIN", timedelta(0))  # one clock here
     listed = BucketRegistry.names
     released = asyncio.Event()
