@@ -43,8 +43,11 @@ LANES = [
 ]
 INTERVAL = 0.5
 """server.quota_sync_seconds in these proxies: kept short so the bound is short."""
-LATENCY = 1.5
-"""Allowance on top of the bound for the requests themselves on a loaded test machine."""
+LATENCY = 10.0
+"""Allowance on top of the bound for the requests themselves (README: "plus the upstream
+requests themselves"): the bound is the product's promise, asserted only with a margin a loaded
+test machine cannot use up (1.5 s was met by one: wave 18, E3). It still catches a write the
+other process never counts, or counts only once something else (a restart, a fold) re-reads."""
 TENANT_BYTES = 1000
 SMALL_OBJECTS = 2
 OLD = {"one": 60, "two": 40}

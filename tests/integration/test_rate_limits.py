@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -145,10 +144,12 @@ def upstream_requests(proxy: Proxy) -> float:
     return metric(proxy, "s3proxy_upstream_request_duration_seconds_count")
 
 
-def timed(call: Any) -> float:
-    started = time.monotonic()
-    call()
-    return time.monotonic() - started
+def limited(proxy: Proxy, tenant: str) -> float:
+    """Requests of ``tenant`` a limit acted on so far, by any limit, waited for or refused.
+    Counted before the request is served, so a client that has its answer reads its count: a
+    tenant a neighbour held back in the gateway shows here, where a duration only shows how
+    loaded the test machine is (a bound of 1 s failed on a loaded box; wave 18, E3)."""
+    return metric(proxy, "s3proxy_limited_requests_total", tenant=tenant)
 
 
 @pytest.mark.parametrize("rated", _params(), indirect=True)
@@ -166,15 +167,16 @@ def test_over_its_request_rate_a_tenant_is_refused_and_moves_nothing(rated: Rate
 
     bob = rated.client("bob")
     bob.put_object(Bucket="shared", Key=f"rate/bob-{tag}", Body=b"bob")
+    bob_limited = limited(proxy, "bob")
     with ThreadPoolExecutor(4) as pool:
         flood = pool.map(alice_put, keys)
-        # bob is served while alice is refused, at his usual pace.
-        bob_seconds = [
-            timed(lambda: bob.get_object(Bucket="shared", Key=f"rate/bob-{tag}")["Body"].read())
-            for _ in range(10)
+        # bob is served while alice is refused, and no limit holds him back.
+        bodies = [
+            bob.get_object(Bucket="shared", Key=f"rate/bob-{tag}")["Body"].read() for _ in range(10)
         ]
         answers = list(flood)
-    assert max(bob_seconds) < 1.0, bob_seconds
+    assert bodies == [b"bob"] * 10
+    assert limited(proxy, "bob") == bob_limited, "a limit acted on bob"
     served = [key for key, answer in zip(keys, answers, strict=True) if answer.status == 200]
     refused = [answer for answer in answers if answer.status != 200]
     assert len(served) <= workers  # one token per worker, the next in 20 s
@@ -212,16 +214,14 @@ def test_stalled_uploads_of_one_tenant_over_two_workers_leave_the_others_alone(
     slots = 3 * rated.variant.workers
     tag = os.urandom(4).hex()
     received_before = metric(proxy, "s3proxy_received_bytes_total", tenant="bob")
+    carol_limited = limited(proxy, "carol")
     held = [stall(proxy, "bob", f"stall/{tag}-{n}") for n in range(16)]
     try:
         carol = rated.client("carol")
-        carol_seconds = []
         for n in range(10):
-            carol_seconds.append(
-                timed(lambda n=n: carol.put_object(Bucket="docs", Key=f"s/{tag}-{n}", Body=b"k"))
-            )
-            carol_seconds.append(timed(lambda: carol.list_objects_v2(Bucket="docs", Prefix="s/")))
-        assert max(carol_seconds) < 1.0, carol_seconds
+            carol.put_object(Bucket="docs", Key=f"s/{tag}-{n}", Body=b"k")
+            carol.list_objects_v2(Bucket="docs", Prefix="s/")
+        assert limited(proxy, "carol") == carol_limited, "a limit acted on carol"
     finally:
         answers = [read_answer(sock) for sock in held]
     outcomes = [(status, code) for status, _, code in answers]

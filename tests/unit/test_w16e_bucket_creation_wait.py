@@ -6,6 +6,9 @@ it for the upstream's read timeout (300 s), and every other CreateBucket of the 
 behind it, each holding one of the tenant's request slots. A waiter now waits while creations
 keep finishing within ``server.limits.max_wait`` of each other, else gets S3's 503 SlowDown
 with ``Retry-After``, counted as ``s3proxy_limited_requests_total{limit="bucket_creation"}``.
+
+The tests run on a virtual clock (tests.support.virtual_clock): a wait bound raced against real
+timers failed when a loaded box held the loop past it (wave 18, E3).
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ from s3proxy.errors import S3Error
 from s3proxy.gateway import Gateway
 from s3proxy.layout import TenantLayout, UpstreamRoot
 from s3proxy.model import ListPage, PutObjectInput
+from tests.support.virtual_clock import run_virtual
 
 TENANT = TenantLayout("w16e-creator", home=UpstreamRoot("main", "homes", "w16e-creator/"))
 WAIT = 0.1
-"""The tenant's ``max_wait`` here (1 s by default)."""
+"""The tenant's ``max_wait`` here (1 s by default): a creation waits HAND_OVER x that for the
+one before it."""
+GUARD = 60.0
+"""Virtual seconds an answer is awaited before the test says it is still waiting: past every
+bound here (a patient waiter gives up after PATIENT_WAITS x its wait), and free on the virtual
+clock."""
 
 
 class Home:
@@ -63,11 +72,11 @@ def _registry(home: Home) -> BucketRegistry:
 
 async def _answer(creating: Any) -> tuple[str, str | None]:
     try:
-        await asyncio.wait_for(creating, 2.0)
+        await asyncio.wait_for(creating, GUARD)
     except S3Error as error:
         return error.code.name, error.headers.get("Retry-After")
     except TimeoutError:
-        return "still waiting after 2 s", None
+        return f"still waiting after {GUARD} s", None
     return "ok", None
 
 
@@ -91,28 +100,29 @@ def test_a_create_behind_one_the_home_holds_is_slowed_down_not_queued() -> None:
         return [await _answer(first), second]
 
     before = _refused()
-    assert asyncio.run(main()) == [("ok", None), ("SlowDown", "1")]
+    assert run_virtual(main()) == [("ok", None), ("SlowDown", "1")]
     assert _refused() == before + 1
 
 
 def test_creations_that_keep_finishing_are_waited_for() -> None:
     """A burst of CreateBuckets through one tenant (terraform, a test suite) still queues:
-    each one that finishes within ``max_wait`` lets the next waiter go on."""
+    each one that finishes within the hand-over wait lets the next waiter go on, so the last
+    one waits six listings, past one wait in all."""
 
     async def main() -> list[tuple[str, str | None]]:
         home = Home()
         registry = _registry(home)
-        registry.creation_wait = 0.5
+        registry.creation_wait = 0.5  # a waiter waits HAND_OVER x 0.5 = 5 s for a hand-over
         slow_list = home.list_objects
 
         async def listing(*args: Any) -> ListPage:
-            await asyncio.sleep(0.1)  # a fifth of the wait each, 0.7 s for the seven
+            await asyncio.sleep(4.0)  # within one wait each, 24 s for the six before the last
             return await slow_list(*args)
 
         home.list_objects = listing  # type: ignore[method-assign]
         return await asyncio.gather(*(_answer(registry.create(f"bkt{n}")) for n in range(7)))
 
-    assert asyncio.run(main()) == [("ok", None)] * 7
+    assert run_virtual(main()) == [("ok", None)] * 7
 
 
 def test_the_gateway_gives_each_tenant_the_servers_max_wait(tmp_path: Path) -> None:
