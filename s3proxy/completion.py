@@ -83,9 +83,14 @@ def _bare(etag: str) -> str:
 
 
 def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo]) -> None:
-    """Raise InvalidPart (a part missing or with another ETag), BadDigest (a listed part
-    checksum that differs from the stored one) or EntityTooSmall (a part other than the last
-    below 5 MiB). Part order is the handler's check, made before this one.
+    """Raise InvalidPart (a part missing, with another ETag, or listing a checksum that differs
+    from the stored one) or EntityTooSmall (a part other than the last below 5 MiB). Part order
+    is the handler's check, made before this one. A listed part checksum is of the upload's own
+    algorithm by now (:func:`s3proxy.part_algorithm.check_listed_checksums` refused any other
+    with BadDigest): S3 names a part by it as by its ETag, so a different value is a part not
+    found, InvalidPart, as the local store's own check answers too (versitygw's
+    validatePartChecksum and its CompleteMultipartUpload_incorrect_checksum_part, run against
+    S3, pin it; every lane answered BadDigest).
 
     On S3 a re-sent part replaces the earlier upload of its number, whose ETag is then
     InvalidPart. SeaweedFS 4.48 keeps and lists every upload of a re-sent part, and completes
@@ -109,11 +114,7 @@ def check_completion(requested: list[CompletedPart], stored: Iterable[PartInfo])
         for algorithm, value in part.checksums.items():
             kept = found.checksums.get(algorithm)
             if kept is not None and kept != value:
-                raise S3Error(
-                    S3ErrorCode.BadDigest,
-                    f"The {algorithm.lower()} you specified for part {part.part_number} did not"
-                    " match what we received.",
-                )
+                raise S3Error(S3ErrorCode.InvalidPart, PART_NOT_FOUND)
         chosen.append(found)
     if any(part.size < MIN_PART_SIZE for part in chosen[:-1]):
         raise S3Error(S3ErrorCode.EntityTooSmall)
