@@ -60,6 +60,7 @@ from s3proxy.handlers.part_copy_checksum import (
     stored_part_checksum,
     summing,
 )
+from s3proxy.handlers.part_copy_range import range_past_source
 from s3proxy.handlers.upload_ids import issue_upload_id, upload_of
 from s3proxy.model import (
     CompletedPart,
@@ -275,6 +276,8 @@ async def upload_part_copy(ctx: RequestContext) -> S3Response:
                 result = await ctx.storage.uploads.upload_part_copy(request, ctx.source_storage)
     except S3Error as error:
         await name_condition(ctx, error, (source_bucket, source_key), read_source)
+        if (answer := await range_past_source(ctx, request, error)) is not error:
+            raise answer from error
         raise
     response = xml_response(
         copy_part_result_xml(result.etag, result.last_modified, result.checksums)

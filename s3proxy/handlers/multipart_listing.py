@@ -32,7 +32,7 @@ def bounded(ctx: RequestContext, name: str, default: int, maximum: int | None) -
     if value is None or value == "":
         return default
     number = decimal(value)
-    if number is None:
+    if number is None or number > 2**31 - 1:  # S3's 32-bit integer: never echoed capped
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             f"Provided {name} not an integer or within integer range",
@@ -126,7 +126,7 @@ async def list_multipart_uploads(ctx: RequestContext) -> S3Response:
     fields = [
         ("Bucket", bucket),
         ("KeyMarker", code(key_marker or "")),
-        ("UploadIdMarker", id_marker or ""),
+        ("UploadIdMarker", (id_marker if key_marker is not None else None) or ""),  # ignored
         ("NextKeyMarker", code(next_key) if next_key is not None else None),
         ("NextUploadIdMarker", next_id),
         ("Delimiter", code(list_query.delimiter) if list_query.delimiter else None),

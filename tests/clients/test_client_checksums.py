@@ -424,7 +424,7 @@ def test_upload_part_copy_into_a_checksum_upload_lists_the_part_checksum(
         )["CopyPartResult"]  # fmt: skip
         assert _checksums(copied) == {field: b64(digest(algorithm, parts[0]))}, copied
         for refused, asked in (
-            ("InvalidRange", {"CopySourceRange": f"bytes=0-{6 * MiB}"}),
+            ("InvalidArgument", {"CopySourceRange": f"bytes=0-{6 * MiB}"}),  # past the end
             ("PreconditionFailed", {"CopySourceIfMatch": '"0123456789abcdef0123456789abcdef"'}),
         ):
             with pytest.raises(ClientError) as caught:
