@@ -85,6 +85,7 @@ class S3Protocol(FlowProtocol):
         self.stash = b""  # read, not parsed: the queue was full (s3proxy.uvicorn_pipeline)
         self.partial = b""  # the unfinished head's bytes so far, kept while requests queue
         self.refeeding = False  # a parse of the stash is scheduled
+        self.full = False  # _Full stopped the parser (data_received reads it, then clears it)
         self.eof_pending = False  # the client half-closed while bytes were stashed
         self.input_ended = False  # the client half-closed: nothing more can come to read
         self.shadow: ChunkedShadow | None = None  # the chunked body a read ended in, followed
@@ -182,7 +183,8 @@ class S3Protocol(FlowProtocol):
                 prefix + data, self.messages_done - done, follow
             ):
                 return
-            if isinstance(exc.__context__, _Full):
+            full, self.full = self.full, False  # not exc.__context__: a raw target's re-read
+            if full:  # runs inside this clause, and its error's context became this one (400)
                 whole = prefix + data
                 ended = self.messages_done - done
                 offset = message_start(whole, ended, follow) if known else None
@@ -372,6 +374,7 @@ class S3Protocol(FlowProtocol):
 
     def on_headers_complete(self) -> None:
         if len(self.pipeline) >= MAX_PIPELINED:  # kept unparsed for later (data_received)
+            self.full = True
             raise _Full
         self.refusal = self.head_error()
         if self.refusal is not None:
