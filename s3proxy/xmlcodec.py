@@ -55,8 +55,9 @@ def message_text(value: str) -> str:
     client sent (a key or prefix a scoped key may not touch, a bucket name); a control
     character there, raw or as ``&#1;``, made the whole document unparseable, and botocore then
     reports the bare status ("403") instead of the error's code. Such characters are written
-    ``\\u0001`` instead: the message is for people; the exact key, where an error names one, is
-    in its own field (:func:`xml_text`)."""
+    ``\\u0001`` instead: the message is for people. An error's other fields are written so too
+    (:func:`error_xml`): most quote the client (a key, a bucket name, an access key), and a
+    document no parser reads names nothing exactly."""
     if not value.isprintable():
         value = _NOT_XML_AT_ALL.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
     return xml_text(value)
@@ -72,10 +73,10 @@ def error_xml(error: S3Error, request_id: str, resource: str | None = None) -> b
         message_text(error.message),
         "</Message>",
     ]
-    for name, value in error.fields.items():
-        parts.append(f"<{name}>{xml_text(value)}</{name}>")
+    for name, value in error.fields.items():  # as <Message>: a client's \x01 there was &#1;
+        parts.append(f"<{name}>{message_text(value)}</{name}>")
     if resource is not None:
-        parts.append(f"<Resource>{xml_text(resource)}</Resource>")
+        parts.append(f"<Resource>{message_text(resource)}</Resource>")
     parts.append(f"<RequestId>{request_id}</RequestId></Error>")
     return "".join(parts).encode("utf-8")
 
