@@ -27,14 +27,39 @@ from s3proxy.limits import Admission
 from s3proxy.owner import Owner, shown_owner_id
 from s3proxy.quotas import policy_for
 
+RESTART_ONLY = (
+    "host",
+    "port",
+    "admin_host",
+    "admin_port",
+    "tls_cert",
+    "tls_key",
+    "workers",
+    "engine",
+    "event_loop",
+    "shutdown_timeout",
+    "keep_alive_timeout",
+    "max_client_connections",
+    "max_connections_per_client",
+    "admin_max_connections",
+    "admin_max_connections_per_client",
+)
+"""``server`` settings the listeners and processes take at their start: a reload keeps them
+(:func:`reloaded`), and s3proxy.server.restart_only says which it kept."""
+
 
 def reloaded(current: Settings, settings: Settings) -> Settings:
     """``settings`` as a reload takes them over ``current``: the server secret generated at
-    start-up kept when the file names none; ValueError when they change what only a restart
-    may change: the upstreams and the layout."""
+    start-up kept when the file names none, and :data:`RESTART_ONLY` kept as they run (a
+    worker started after the reload, a dead one's replacement, took the file's engine, event
+    loop and timeouts beside workers on the old ones, and a second reload of the same file
+    warned no more); ValueError when they change what only a restart may change: the
+    upstreams and the layout."""
+    kept = {name: getattr(current.server, name) for name in RESTART_ONLY}
     if settings.server.secret is None:  # keep the secret generated at start-up
-        server = settings.server.model_copy(update={"secret": current.server.secret})
-        settings = settings.model_copy(update={"server": server})
+        kept["secret"] = current.server.secret
+    server = settings.server.model_copy(update=kept)
+    settings = settings.model_copy(update={"server": server})
     if settings.upstreams != current.upstreams:
         raise ValueError("upstreams changed: restart the proxy to apply upstream changes")
     if settings.layout != current.layout:

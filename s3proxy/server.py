@@ -41,7 +41,7 @@ from s3proxy.config.local_default import with_persistent_secret
 from s3proxy.connections import ConnectionCounts
 from s3proxy.connections import install as bound_connections
 from s3proxy.connections import install_admin as bound_admin_connections
-from s3proxy.gateway import Gateway
+from s3proxy.gateway import RESTART_ONLY, Gateway
 from s3proxy.logs import configure_logging, flush_logs
 from s3proxy.open_files import raise_open_file_limit, server_bounds
 from s3proxy.stalled_answers import STALLS
@@ -113,26 +113,6 @@ def _hard_exit() -> None:
     log.warning("shutdown timeout passed with connections still open: exiting")
     logging.shutdown()
     os._exit(0)
-
-
-RESTART_ONLY = (
-    "host",
-    "port",
-    "admin_host",
-    "admin_port",
-    "tls_cert",
-    "tls_key",
-    "workers",
-    "engine",
-    "event_loop",
-    "shutdown_timeout",
-    "keep_alive_timeout",
-    "max_client_connections",
-    "max_connections_per_client",
-    "admin_max_connections",
-    "admin_max_connections_per_client",
-)
-"""``server`` settings the listeners and processes take at their start: a reload keeps them."""
 
 
 def restart_only(current: Settings, loaded: Settings) -> str | None:
