@@ -19,8 +19,11 @@ A rewrite gives the marker a new LastModified, and the marker's LastModified is 
 CreationDate in ListBuckets (:meth:`BucketRegistry.list`). So the first rewrite of a created
 bucket's marker keeps the date the marker had as ``"created"`` in the record, and every later
 one carries it on; ListBuckets reads it from the markers that hold a record. When the last
-setting is removed the marker is empty again, as the upstream layout (a contract) says of a
-bucket without settings, and its new LastModified is the bucket's date from then on.
+setting is removed the record keeps ``{"created": ...}`` (read as no settings, by older releases
+too): an empty marker would make that write's time the bucket's date, and the date also ranks
+tenants' buckets of one name for a CORS preflight (:func:`s3proxy.name_claims.first_created`),
+so a delete-then-put of a bucket's CORS handed a later tenant's bucket its preflights (wave 18).
+The cost: such a bucket's record is read (once per cache lifetime) like any other record.
 
 A rewrite is conditional on the ETag just read (``If-Match``; ``If-None-Match: *`` for a new
 record), so a DeleteBucket racing with it cannot be undone by the rewrite recreating the marker,
@@ -94,7 +97,7 @@ class BucketSettings:
         )
 
     def encode(self) -> bytes:
-        if self.empty:  # the layout's empty marker: the creation date goes with the settings
+        if self.empty and self.created is None:  # the layout's empty marker
             return b""
         record = dict(self.other)
         if self.created is not None:
@@ -276,7 +279,7 @@ class BucketSettingsStore:
                 if wanted == current:
                     return  # a write that failed with a 5xx may have landed after all
                 wanted = stamped(current, wanted)
-                if not mapped and wanted.created is None and not wanted.empty:
+                if not mapped and wanted.created is None:
                     if created is None:
                         created = await _listed_date(backend, upstream_bucket, key)
                     wanted = replace(wanted, created=created)
