@@ -39,6 +39,7 @@ from s3proxy.backends.upstream_metadata import stored_headers
 from s3proxy.backends.upstream_response import UpstreamResponse
 from s3proxy.backends.upstream_results import upstream_result
 from s3proxy.backends.wire import encode_path, encode_query, xml_body_headers
+from s3proxy.conditions import copy_source_failed
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.model import (
     STANDARD,
@@ -232,9 +233,10 @@ class S3Upstream(S3ObjectReadsMixin, S3MultipartMixin, S3TaggingMixin, S3Transpo
             # metadata is replaced, so it is replaced with the object's own.
             current = await self.head_object(request.bucket, request.key, read)
             attributes, source_tagged = current.attributes, current.tag_count > 0
-            if request.source_conditions.if_match is None and (
-                request.source_conditions.if_unmodified_since is None  # AWS: If-Match overrides it
-            ):
+            if request.source_conditions.if_match is None:
+                # Bound, an If-Match that holds would override the client's If-Unmodified-Since
+                # on S3: it is decided here, on what the HEAD read (the copy is of that object).
+                _check_unmodified(request.source_conditions, current.etag, current.last_modified)
                 bound = current.etag
         kept: Tags = ()
         # Ceph RGW 16 drops the tags here (COPY) or keeps the source's (REPLACE): they are set
@@ -346,3 +348,14 @@ def _unreadable(method: str, response: UpstreamResponse) -> S3Error:
         response.headers.get("Content-Type"),
     )
     return S3Error(S3ErrorCode.InternalError, upstream_errors.STORAGE_UNREADABLE)
+
+
+def _check_unmodified(conditions: ReadConditions, etag: str, last_modified: str) -> None:
+    """412 when ``x-amz-copy-source-if-unmodified-since`` fails for the object a self-copy's
+    HEAD read: the copy is then bound to that HEAD's ETag, which on S3 overrides this condition
+    (wave 18 R3F: unbound, an overwrite between the HEAD and the copy got the old metadata)."""
+    unmodified = ReadConditions(if_unmodified_since=conditions.if_unmodified_since)
+    if copy_source_failed(unmodified, etag, last_modified):
+        raise S3Error(
+            S3ErrorCode.PreconditionFailed, Condition="x-amz-copy-source-If-Unmodified-Since"
+        )
