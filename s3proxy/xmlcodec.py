@@ -137,6 +137,7 @@ def text_of(element: ET.Element) -> str:
 
 
 def child_text(element: ET.Element, name: str, default: str = "") -> str:
+    """An upstream answer's value, read leniently; a client's goes through :func:`text_of`."""
     for child in element:
         if local_name(child.tag) == name:
             return child.text or ""
@@ -190,8 +191,9 @@ def parse_delete_entries(
                 )
         entries.append((text_of(key[0]), text_of(version[0]) if version else None))
         etags.append(text_of(etag[0]).strip() if etag else None)
-    quiet = _XML_BOOLEAN.get(child_text(root, "Quiet", "false").strip().lower())
-    if quiet is None:  # S3 validates against its schema: "maybe" is no answer to act on
+    quiets = children_named(root, "Quiet")  # <Quiet>true<x/></Quiet> was read as "true"
+    quiet = _XML_BOOLEAN.get(text_of(quiets[0]).strip().lower() if quiets else "false")
+    if quiet is None or len(quiets) > 1:  # S3 validates against its schema: "maybe" is no answer
         raise S3Error(S3ErrorCode.MalformedXML)
     return quiet, entries, etags
 

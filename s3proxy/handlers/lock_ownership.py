@@ -31,7 +31,14 @@ from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.handlers.bucket import _verified_xml_body
 from s3proxy.handlers.context import RequestContext
 from s3proxy.responses import S3Response, xml_response
-from s3proxy.xmlcodec import S3_NS, XML_DECLARATION, _parse, children_named, local_name
+from s3proxy.xmlcodec import (
+    S3_NS,
+    XML_DECLARATION,
+    _parse,
+    children_named,
+    local_name,
+    text_of,
+)
 
 OWNERSHIPS = frozenset({BUCKET_OWNER_ENFORCED, "BucketOwnerPreferred", "ObjectWriter"})
 """The values S3 defines for ``<ObjectOwnership>``; anything else fails its schema."""
@@ -83,7 +90,7 @@ def parse_ownership_controls(body: bytes) -> str:
     values = children_named(rules[0], "ObjectOwnership")
     if len(values) != 1 or len(rules[0]) != 1:
         raise S3Error(S3ErrorCode.MalformedXML)
-    value = (values[0].text or "").strip()
+    value = text_of(values[0]).strip()  # never its first text: <x/> inside is MalformedXML
     if value not in OWNERSHIPS:
         raise S3Error(S3ErrorCode.MalformedXML)
     return value
