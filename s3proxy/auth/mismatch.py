@@ -12,14 +12,24 @@ Nothing secret is in them: the strings are built from what the client sent (the 
 request holds only headers the client listed as signed; one a proxy in front of the gateway
 adds is shown only if the client listed it, as S3 would show it) and, for a chunk, the previous
 signature, which already verified. Never the expected signature nor the signing key. Their
-size is bounded by the request head (16 KiB), never by a body.
+size is bounded by the request head (16 KiB), never by a body, and the four computed fields
+together by :data:`MAX_SHOWN`: a canonical request can be several times its request (15,000
+``!`` in a query become ``%21``, then ``25 32 31`` in its ``…Bytes``), and an error twelve times
+the size of a request anyone holding an access key id can send was an amplifier (wave 18 R3F).
+Past the bound the fields that do not fit are left out, in S3's order; ``AWSAccessKeyId`` and
+``SignatureProvided`` (each at most the head) always stay.
 """
 
 from __future__ import annotations
 
 import re
+from xml.sax.saxutils import escape
 
 from s3proxy.errors import S3Error, S3ErrorCode
+
+MAX_SHOWN = 16 * 1024
+"""Bytes of ``StringToSign``, ``StringToSignBytes``, ``CanonicalRequest`` and
+``CanonicalRequestBytes`` together, as written in the error document."""
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 """Characters XML 1.0 cannot carry even as references: shown as U+FFFD, so the document stays
@@ -35,6 +45,12 @@ def _shown(value: str) -> str:
     return _NOT_XML.sub("\ufffd", value)
 
 
+def _written_size(value: str) -> int:
+    """Bytes ``value`` (shown: no control character but CR, LF, tab) takes in the error
+    document: escaped as :func:`s3proxy.xmlcodec.xml_text` writes it, CR as ``&#13;``."""
+    return len(escape(value).encode()) + 4 * value.count("\r")
+
+
 def signature_mismatch(
     access_key: str,
     string_to_sign: bytes,
@@ -44,14 +60,21 @@ def signature_mismatch(
     """403 SignatureDoesNotMatch with S3's fields. ``string_to_sign``: the very bytes the
     HMAC was computed over; ``canonical_request``: the bytes whose SHA-256 is in it (SigV4;
     None for SigV2, which has none)."""
-    error = S3Error(
-        S3ErrorCode.SignatureDoesNotMatch,
-        AWSAccessKeyId=_shown(access_key),
-        StringToSign=_text(string_to_sign),
-        SignatureProvided=_shown(provided),
-        StringToSignBytes=string_to_sign.hex(" "),
-    )
+    computed = [("StringToSign", _text(string_to_sign))]
+    computed.append(("StringToSignBytes", string_to_sign.hex(" ")))
     if canonical_request is not None:
-        error.fields["CanonicalRequest"] = _text(canonical_request)
-        error.fields["CanonicalRequestBytes"] = canonical_request.hex(" ")
+        computed.append(("CanonicalRequest", _text(canonical_request)))
+        computed.append(("CanonicalRequestBytes", canonical_request.hex(" ")))
+    shown: dict[str, str] = {}
+    room = MAX_SHOWN
+    for name, value in computed:
+        room -= _written_size(value)
+        if room < 0:  # this one and the rest left out: never an answer many times its request
+            break
+        shown[name] = value
+    error = S3Error(S3ErrorCode.SignatureDoesNotMatch, AWSAccessKeyId=_shown(access_key))
+    if "StringToSign" in shown:
+        error.fields["StringToSign"] = shown.pop("StringToSign")
+    error.fields["SignatureProvided"] = _shown(provided)
+    error.fields.update(shown)
     return error
