@@ -170,6 +170,7 @@ async def serve(
     ):  # replaced since the HEAD: this object's grant is not the one checked
         if response.close is not None:
             await response.close()
+        del entry["bucket_owner"]  # the caller's own refusal: never the owner's CORS headers
         raise refused
     return without_tag_count(response)
 
