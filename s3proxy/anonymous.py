@@ -41,8 +41,9 @@ upstream request for a name a configuration maps or the bucket index rules out, 
 runs under the unsigned look-ups' own few slots (:data:`s3proxy.cors_requests.UNSIGNED_LOOKUPS`),
 as it did inside the shared slots. There too a created bucket that grants nothing is refused
 (:func:`_grants_nothing`, its settings read once per cache lifetime), before any owner's slot,
-as a missing one is (wave 18 C). A request that carries credentials never enters this module
-beyond :func:`is_anonymous`'s two lookups.
+as a missing one is (wave 18 C); a mapped one too, its settings read under those slots. A
+request that carries credentials never enters this module beyond :func:`is_anonymous`'s two
+lookups.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from s3proxy.request import S3Request, decode_component
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
+    from s3proxy.backends.bucket_settings import BucketSettings
     from s3proxy.backends.mapped import MappedStorage
     from s3proxy.body import TimedReceive
     from s3proxy.gateway import Runtime
@@ -244,6 +246,18 @@ async def serve(
     if any(bucket in s.tenant.buckets for s in storages.values()):
         found = await holders(bucket, storages.values())
         resolved = None
+        if found:  # a mapped private bucket too is refused before the owner's slots (503)
+            known = found[0].buckets.settings.cached(bucket)
+            if known is not None:  # its readers never wait for the shared look-up slots
+                private = _settings_grant_nothing(known, operation)
+            else:
+                await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)
+                try:
+                    private = await _grants_nothing(found[0], bucket, operation)
+                finally:
+                    UNSIGNED_LOOKUPS.leave()
+            if private:
+                raise _denied()
     else:  # look-ups upstream: bounded per process, as the CORS preflight's are
         await UNSIGNED_LOOKUPS.enter(UNSIGNED_WAIT)
         try:
@@ -295,6 +309,11 @@ async def _grants_nothing(storage: MappedStorage, bucket: str, operation: Operat
         settings = await storage.buckets.settings.get(bucket)
     except S3Error:  # deleted meanwhile, or unreadable: the claim grants nothing either
         return True
+    return _settings_grant_nothing(settings, operation)
+
+
+def _settings_grant_nothing(settings: BucketSettings, operation: Operation) -> bool:
+    """:func:`_grants_nothing`'s answer from settings at hand."""
     if settings.acl in PUBLIC:
         return False
     return operation not in OBJECT_READS or not settings.other.get(object_acl.FLAG)

@@ -213,6 +213,13 @@ class BucketSettingsStore:
             self._cached[bucket] = (entry, settings)
         return settings
 
+    def cached(self, bucket: str) -> BucketSettings | None:
+        """``bucket``'s settings when a trusted copy is cached, else None: no request made."""
+        cached = self._cached.get(bucket)
+        if cached is not None and self._registry.cache.trusted(cached[0]):
+            return cached[1]
+        return None
+
     async def stored(self, bucket: str) -> BucketSettings:
         """``bucket``'s settings as stored now, never a cached copy (NoSuchBucket when it is
         gone): what an anonymous write is judged by (:mod:`s3proxy.anonymous`), since another
