@@ -49,7 +49,10 @@ def add_s3_error_bodies() -> None:
         return
 
     async def connection_error(self: Any, status_code: int) -> None:
-        await _send_h11_error(self, below_s3_error(status_code))
+        if isinstance(status_code, strict_head.Refusal):  # the S3 error a reader refused with
+            await _send_h11_error(self, status_code.error)
+        else:
+            await _send_h11_error(self, below_s3_error(status_code))
 
     async def guarded_create_stream(self: Any, request: h11.Request) -> None:
         size = len(request.target)

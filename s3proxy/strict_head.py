@@ -16,8 +16,9 @@ to whatever stands in front of the proxy and another to the proxy (request smugg
 - in a chunked body, a chunk line ended by a bare LF (h11 waited for a CRLF that never came, up
   to its 16 KiB buffer), a chunk line still unfinished after 16 KiB (h11 answered it as a header
   section too large) or a chunk size over 64 bits (h11 reads up to 20 hex digits, llhttp
-  refuses what overflows 64 bits), and a trailer section over 16 KiB or with a line h11 alone
-  accepts (a bare LF, a fold, a control character);
+  refuses what overflows 64 bits: its value, as llhttp reads any number of leading zeros), and a
+  trailer section over 16 KiB or with a line h11 alone accepts (a bare LF, a fold, a control
+  character);
 - in a chunked body, a chunk line llhttp's grammar refuses (:data:`_CHUNK_LINE`): h11 reads any
   bytes after a ``;`` and white space before the CRLF, so ``5 ``, ``5;`` or an extension with a
   space, a control character or an unclosed quote was a chunk on Hypercorn and a 400 on uvicorn;
@@ -31,6 +32,13 @@ Empty lines (CRLF, or any run of CRs and LFs, as llhttp reads them) before a req
 skipped, as llhttp does and RFC 9112 §2.2 asks; h11 answered 400. A run of spaces between the
 request line's words is one space, as llhttp reads it (RFC 9112 §3 allows it); h11 answered 400.
 A Content-Length over 64 bits is refused, as llhttp refuses it; h11 read any number.
+
+Framing headers are judged in the order they come, as llhttp reads them (:func:`framing_error`):
+a Transfer-Encoding other than one ``chunked`` is 501 NotImplemented, and Content-Length with
+Transfer-Encoding is 400 ambiguous framing, whichever came first; h11 answered 501 for
+``Content-Length: 5`` then ``Transfer-Encoding: identity``, uvicorn 400. A request start that no
+request line can continue (``XYZ``, ``}``, ``get``: no method llhttp knows begins so) is refused
+at once, as llhttp refuses it; h11 waited for its line end until the keep-alive timeout.
 
 A request after which the client must close (HTTP/1.0, ``Connection: close``) and after which more
 bytes come: h11 called them a protocol error and Hypercorn answered 400 in place of the request's
@@ -48,6 +56,7 @@ import h11._readers
 from h11._receivebuffer import ReceiveBuffer
 
 from s3proxy.errors import S3Error, S3ErrorCode
+from s3proxy.http_errors import AMBIGUOUS_FRAMING, below_s3_error
 
 HTTP_VERSIONS = (b"1.0", b"1.1")
 """The HTTP versions served, on both engines; any other is a bad request (400): h11 reads any
@@ -81,6 +90,24 @@ def unknown_method(method: bytes) -> bool:
         and method != b"PRI"
         and _TOKEN.fullmatch(method) is not None
     )
+
+
+class Refusal(int):
+    """An h11 error's status (its ``error_status_hint``) carrying the S3 error to answer, where
+    the status alone does not say it (405 MethodNotAllowed, ambiguous framing's message): h11
+    hands Hypercorn only the status, and s3proxy.hypercorn_refusals answers this error."""
+
+    error: S3Error
+
+    def __new__(cls, error: S3Error) -> Refusal:
+        refusal = super().__new__(cls, error.status)
+        refusal.error = error
+        return refusal
+
+
+def refused(error: S3Error) -> h11.LocalProtocolError:
+    """The h11 error by which a reader refuses a request with ``error`` (the client's error)."""
+    return h11.LocalProtocolError(error.message, error_status_hint=Refusal(error))
 
 
 def target_error(target: bytes) -> S3Error | None:
@@ -139,6 +166,61 @@ def head_problem(head: bytes) -> str | None:
     return None
 
 
+_FRAMING_FIELD = re.compile(rb"\n(content-length|transfer-encoding):([^\r\n]*)", re.IGNORECASE)
+
+
+def framing_error(head: bytes) -> S3Error | None:
+    """The framing headers of a complete head (one :func:`head_problem` passed) judged in the
+    order they come, as llhttp reads them on the uvicorn engine: a Transfer-Encoding other
+    than a single ``chunked`` is 501 NotImplemented where it comes, and Content-Length with
+    Transfer-Encoding is 400 ambiguous framing where the second of them comes (RFC 9112 §6.1
+    lets a server refuse it, and it must close). h11 read every Transfer-Encoding before any
+    Content-Length: ``Content-Length: 5`` then ``Transfer-Encoding: identity`` was 501 here and
+    400 on uvicorn. Both close the connection either way."""
+    length = coding = False
+    for field in _FRAMING_FIELD.finditer(head):
+        name, value = field.group(1).lower(), field.group(2)
+        if length or (coding and name == b"content-length"):
+            return S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING)
+        if name == b"content-length":
+            length = True
+        elif coding or value.strip(b" \t").lower() != b"chunked":
+            return below_s3_error(501)
+        else:
+            coding = True
+    return None
+
+
+_READ_METHODS = PARSED_METHODS | frozenset(
+    b"PRI DESCRIBE ANNOUNCE SETUP PLAY PAUSE TEARDOWN GET_PARAMETER SET_PARAMETER REDIRECT "
+    b"RECORD FLUSH".split()
+)
+"""The methods llhttp reads a request line on with: HTTP/2's preface and RTSP's methods too,
+refused once the line is whole (400; 405 for RTSP's, strict_head.unknown_method)."""
+_KNOWN_STARTS = frozenset(
+    method[:end] for method in _READ_METHODS for end in range(1, len(method) + 1)
+)
+"""Every beginning of such a method: what a request may begin with while its first word is
+still arriving."""
+
+_LONGEST_METHOD = max(len(method) for method in _READ_METHODS)
+
+
+def unreadable_start(data: bytes) -> S3Error | None:
+    """What llhttp answers, before the head is whole, for a request that begins with ``data``
+    (its first bytes, empty lines skipped): a first word no method it knows begins with (400),
+    or a whole first word that is an upper-case token it does not know (405 MethodNotAllowed,
+    :func:`unknown_method`). None while ``data`` may still begin a request. h11 waited for the
+    line's end (a client's stray bytes after a body held the connection for the keep-alive
+    timeout) and uvicorn answered at once."""
+    word, space, _ = data[: _LONGEST_METHOD + 1].partition(b" ")
+    if not (word or space) or (word in _KNOWN_STARTS and (not space or word in _READ_METHODS)):
+        return None
+    if space and unknown_method(word):
+        return S3Error(S3ErrorCode.MethodNotAllowed)
+    return S3Error(S3ErrorCode.InvalidRequest, below_s3_error(400).message)
+
+
 def _over_64_bits(value: bytes) -> bool:
     """Whether ``value`` is a decimal number above 2**64 - 1, compared as text (no int() of a
     16 KiB number)."""
@@ -160,11 +242,16 @@ def _read_head(buf: ReceiveBuffer) -> h11.Request | None:
             raise h11.LocalProtocolError(problem)  # h11 answers it as the client's error (400)
         if _CODING_THEN_TAB.search(head) is not None:
             raise h11.LocalProtocolError("a tab after the transfer coding", error_status_hint=501)
+        framing = framing_error(head)
+        if framing is not None:
+            raise refused(framing)
         line = head[: head.index(b"\n") - 1]
         if not line.isascii():
             line = _encode_raw_target(buf, line)
         if b"  " in line:
             _single_spaces(buf, line)
+    elif (early := unreadable_start(bytes(data[: _LONGEST_METHOD + 1]))) is not None:
+        raise refused(early)
     return _h11_read_head(buf)
 
 
@@ -210,7 +297,10 @@ here: a bare LF before a request line was 400 on Hypercorn and served on uvicorn
 
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]*")
 MAX_CHUNK_SIZE_DIGITS = 16
-"""Hex digits of a chunk size llhttp reads (64 bits); leading zeros count, as there."""
+"""Hex digits of a chunk size llhttp reads (64 bits), after its leading zeros: llhttp reads any
+number of them (``0…05`` is 5), h11 at most 20 digits in all (a 400 on Hypercorn for what
+uvicorn read). ChunkedReader drops the zeros before h11 reads the line: a chunk line is framing
+only, never signed or seen by the application."""
 
 
 _TOKEN_CHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
@@ -256,9 +346,16 @@ class ChunkedReader(h11._readers.ChunkedReader):
             if line_end < 0 and len(data) - start > MAX_CHUNK_LINE_BYTES:
                 # h11 would answer 431 (its buffer outgrown) as for a header section
                 raise h11.LocalProtocolError("a chunk line over 16 KiB")
-            size = _CHUNK_SIZE.match(data, start)
-            if size is not None and size.end() - start > MAX_CHUNK_SIZE_DIGITS:
+            found = _CHUNK_SIZE.match(data, start)
+            size = bytes(found.group()) if found is not None else b""
+            significant = size.lstrip(b"0") or size[-1:]  # the last chunk's 0 kept
+            if len(significant) > MAX_CHUNK_SIZE_DIGITS:
                 raise h11.LocalProtocolError("a chunk size over 64 bits")
+            zeros = len(size) - len(significant)
+            if zeros and line_end > start:
+                del data[start : start + zeros]
+                buf._next_line_search = buf._multiple_lines_search = 0
+                line_end -= zeros
             if line_end > start:
                 line = bytes(data[start : line_end - 1])
                 if _CHUNK_LINE.fullmatch(line) is None or line.endswith(b";"):

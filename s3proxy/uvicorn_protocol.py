@@ -193,15 +193,10 @@ class S3Protocol(FlowProtocol):
                     return
                 self.refusal = S3Error(S3ErrorCode.SlowDown, "Too many pipelined requests.")
             error = self.refusal or parser_error(str(exc))
-            if (
-                self.refusal is None
-                and self.messages_done == done
-                and between  # not a body's bytes: its first word is the method (before, a read
-                # beginning inside a chunked body took the body's first word for one: 405)
-                and unknown_method(data.partition(b" ")[0])
-                and b" " in data
-            ):
-                error = S3Error(S3ErrorCode.MethodNotAllowed)
+            if self.refusal is None and known:
+                error = (
+                    self.method_refused(prefix + data, self.messages_done - done, follow) or error
+                )
             self.refuse(error)
             return
         if upgrade_at >= 0:  # not inside the handler, where a later _Full would not be the
@@ -230,6 +225,22 @@ class S3Protocol(FlowProtocol):
                 self.refuse(too_long or S3Error(S3ErrorCode.InvalidRequest, UNREADABLE))
         if known and self.body_left == -2 and not self.in_head and not self.transport.is_closing():
             self.follow_chunked(prefix + data, self.messages_done - done, follow)
+
+    def method_refused(
+        self, whole: bytes, ended: int, follow: ChunkedShadow | None
+    ) -> S3Error | None:
+        """405 MethodNotAllowed when the request llhttp refused begins with an upper-case token
+        it does not know and a space (strict_head.unknown_method), as the Hypercorn engine
+        answers it. ``whole`` and ``ended`` as for :meth:`keep_partial`. Its first word is found
+        from the request's start (empty lines skipped), wherever it is in the read: before, only
+        a request that began the read was read so, and one after a pipelined request, or begun
+        in an earlier read, was 400; a read beginning inside a chunked body took the body's
+        first word for a method (405)."""
+        offset = message_start(whole, ended, follow)
+        if offset is None:
+            return None
+        method, space, _ = whole[offset:].lstrip(b"\r\n").partition(b" ")
+        return S3Error(S3ErrorCode.MethodNotAllowed) if space and unknown_method(method) else None
 
     def reread_raw_target(self, whole: bytes, ended: int, follow: ChunkedShadow | None) -> bool:
         """A request line whose target holds raw bytes of 0x80 or more (UTF-8 sent unencoded),
@@ -370,6 +381,11 @@ class S3Protocol(FlowProtocol):
                 raise _Refused
         elif len(name) == 4 and name.lower() == b"host":
             self.hosts += 1
+        elif len(value) > 20 and name.lower() == b"content-length" and len(value.strip()) > 20:
+            # llhttp reads any number of leading zeros, h11 (Hypercorn) at most 20 characters
+            # (2**64 has 20 digits): one answer on both engines, 400 before the body is read
+            self.refusal = S3Error(S3ErrorCode.InvalidRequest, UNREADABLE)
+            raise _Refused
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
