@@ -38,7 +38,13 @@ from collections.abc import Mapping
 
 from s3proxy.acl import PUBLIC
 from s3proxy.backends.mapped import MappedStorage
-from s3proxy.cors import actual_rule, preflight_headers, preflight_rule, requested_headers
+from s3proxy.cors import (
+    METHODS,
+    actual_rule,
+    preflight_headers,
+    preflight_rule,
+    requested_headers,
+)
 from s3proxy.cors import response_headers as cors_response_headers
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.limits import Gate
@@ -48,6 +54,8 @@ from s3proxy.responses import S3Response
 log = logging.getLogger("s3proxy")
 
 NOT_ENABLED = "CORSResponse: CORS is not enabled for this bucket."
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 5.6.2 tchar)."""
 MAX_ABSENT = 4096
 _absent: dict[tuple[str, str], tuple[float, int]] = {}
 """(tenant, bucket) → cache entry of a "no such bucket" answer."""
@@ -166,6 +174,22 @@ def _forbidden(request: S3Request, method: str, message: str | None = None) -> S
     return S3Error(S3ErrorCode.AccessForbidden, message, Method=method, ResourceType=target)
 
 
+def _check_preflight(method: str, requested: str | None) -> None:
+    """S3's 400 for a preflight no rule could ever allow: a method outside the five a rule may
+    name (case-sensitive: ``get`` too), or a requested header name that is not an HTTP token
+    (RFC 9110 5.6.2). Checked before any bucket is looked up, so the answer still says nothing
+    of the bucket (versitygw's PreflightOPTIONS_invalid_request_method and _headers)."""
+    if method not in METHODS:
+        raise S3Error(S3ErrorCode.BadRequest, f"Invalid Access-Control-Request-Method: {method}")
+    for name in (requested or "").split(","):
+        name = name.strip(" \t")
+        if name and not _TOKEN.fullmatch(name):
+            raise S3Error(
+                S3ErrorCode.BadRequest,
+                f'Access-Control-Request-Headers "{name}" contains invalid character.',
+            )
+
+
 async def preflight(
     request: S3Request,
     storages: Mapping[str, MappedStorage],
@@ -178,13 +202,15 @@ async def preflight(
     method = request.header("access-control-request-method")
     if not method:
         raise S3Error(S3ErrorCode.BadRequest, "Invalid Access-Control-Request-Method: null")
+    requested = request.header("access-control-request-headers")
+    _check_preflight(method, requested)
     if request.bucket is None:
         raise _forbidden(request, method, NOT_ENABLED)
     storage = await _owner(request, storages, keys)
     settings = await storage.buckets.settings.get(request.bucket) if storage else None
     if settings is None or settings.cors is None:
         raise _forbidden(request, method, NOT_ENABLED)
-    headers = requested_headers(request.header("access-control-request-headers"))
+    headers = requested_headers(requested)
     rule = preflight_rule(settings.cors, origin, method, headers)
     if rule is None:
         raise _forbidden(request, method)

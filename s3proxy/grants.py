@@ -252,10 +252,12 @@ COPIES = frozenset({Operation.CopyObject, Operation.UploadPartCopy})
 def copy_source_name(raw: str) -> tuple[str, str]:
     """The bucket and key ``x-amz-copy-source`` names (``/bucket/key`` or ``bucket/key``,
     URL-encoded, a literal ``+`` a space as S3 decodes it, any ``?versionId=`` cut off); either
-    may be empty. Invalid escapes are InvalidURI."""
-    path = raw.partition("?")[0]
-    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
-    return bucket, key
+    may be empty. Split at the first ``/`` sent, then decoded, as S3 reads it: an encoded
+    ``%2F`` in the bucket part stays in the bucket name (S3: "Invalid copy source bucket name";
+    decoded first, ``buck%2Fet/key`` copied key ``et/key`` of bucket ``buck``). Invalid escapes
+    are InvalidURI."""
+    bucket, _, key = raw.partition("?")[0].lstrip("/").partition("/")
+    return decode_component(bucket.replace("+", "%20")), decode_component(key.replace("+", "%20"))
 
 
 def source_denied(grants: Grants, bucket: str, key: str) -> S3Error | None:

@@ -9,6 +9,7 @@ backend, so no upstream's own (looser or stricter) rules decide what a client ma
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import parse_qsl, quote
 from xml.sax.saxutils import escape
@@ -28,6 +29,7 @@ as 10-byte character references, is ~195 KB (as SDKs write it, 4-byte UTF-8 at m
 Under the 2 MiB every small XML body had, a body of 52,000 tags cost ~196 ms of the worker's CPU
 before its 400 (wave 11 H): S3 documents no size here, so the bound is the legal maximum's."""
 _PUNCTUATION = frozenset("_.:/=+-@")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def _allowed(text: str) -> bool:
@@ -64,10 +66,13 @@ def check_tags(tags: Tags, limit: int = MAX_OBJECT_TAGS, what: str = "Object tag
 
 
 def parse_header(value: str) -> Tags:
-    """``x-amz-tagging``: URL query form (``k1=v1&k2``); a key twice is InvalidArgument, as S3
-    answers the header form."""
+    """``x-amz-tagging``: URL query form (``k1=v1&k2``); a key twice, an empty key (``=v``) or
+    a ``%`` not followed by two hex digits (``key%``) is InvalidArgument, as S3 answers the
+    header form (versitygw's PutObject_tagging and CopyObject_should_replace_tagging, run on
+    S3): the header did not decode to a tag set, so no tag rule is reached."""
     pairs = tuple(parse_qsl(value, keep_blank_values=True))
-    if len({key for key, _ in pairs}) != len(pairs):
+    undecodable = _BAD_ESCAPE.search(value) is not None or any(not key for key, _ in pairs)
+    if undecodable or len({key for key, _ in pairs}) != len(pairs):
         raise S3Error(
             S3ErrorCode.InvalidArgument,
             "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query "

@@ -9,6 +9,7 @@ both, and UploadPartCopy (:mod:`s3proxy.handlers.multipart`) names its source th
 from __future__ import annotations
 
 import functools
+import re
 
 from s3proxy import early_answer, sse
 from s3proxy.checksums import requested_algorithm
@@ -31,6 +32,9 @@ from s3proxy.write_conditions import (
 )
 from s3proxy.xmlcodec import copy_result_xml
 
+_BUCKET_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+"""The characters and length any S3 bucket name, a legacy us-east-1 one too, keeps to."""
+
 
 def copy_source(ctx: RequestContext) -> tuple[str, str]:
     """``x-amz-copy-source``: ``/bucket/key`` or ``bucket/key``, URL-encoded, optionally with
@@ -42,13 +46,19 @@ def copy_source(ctx: RequestContext) -> tuple[str, str]:
     encode it so, rclone "for S3 compatibility"; sent bare, S3 looks for the key with a space)."""
     raw = ctx.request.header("x-amz-copy-source") or ""
     query = raw.partition("?")[2]
-    bucket, key = copy_source_name(raw)
+    try:
+        bucket, key = copy_source_name(raw)
+    except S3Error:  # a % without two hex digits, or bytes that are not UTF-8
+        # S3's own answer to such a header (InvalidURI is for the request's path).
+        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid copy source encoding") from None
     if bucket.startswith("arn:"):
         raise S3Error(
             S3ErrorCode.NotImplemented,
             "A copy source named by an access point or other ARN is not implemented: "
             "name the source bucket and key.",
         )
+    if bucket and not _BUCKET_NAME.fullmatch(bucket):  # no bucket, legacy ones too, is so named
+        raise S3Error(S3ErrorCode.InvalidArgument, "Invalid copy source bucket name")
     if not bucket or not key:
         raise S3Error(
             S3ErrorCode.InvalidArgument,
@@ -101,6 +111,10 @@ async def copy_object(ctx: RequestContext) -> S3Response:
     algorithm = ctx.request.header("x-amz-checksum-algorithm")  # s3proxy.backends.copy_checksum
     algorithm = requested_algorithm(algorithm) if algorithm is not None else None
     changes = storage_class or encryption is not None or algorithm is not None
+    header = ctx.request.header
+    # A directive S3 does not know is refused as such, before the self-copy 400, as the
+    # metadata directive is (versitygw's CopyObject_invalid_tagging_directive, run on S3).
+    tags = copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging"))
     if (source_bucket, source_key) == (bucket, key) and directive == "COPY" and not changes:
         # A bucket the caller lacks answers first, as on S3 (NoSuchBucket, or another
         # tenant's 403 there: s3proxy.granted_reads); this 400 came first before wave 15.
@@ -111,8 +125,6 @@ async def copy_object(ctx: RequestContext) -> S3Response:
             "without changing the object's metadata, storage class, website redirect location "
             "or encryption attributes.",
         )
-    header = ctx.request.header
-    tags = copy_tags(header("x-amz-tagging-directive"), header("x-amz-tagging"))
     if tags is None and ctx.source_storage is not None:
         tags = await foreign_tags(ctx, source_bucket, source_key, read_source)
     conditions = write_conditions(header)

@@ -457,8 +457,10 @@ def test_copy_sources_naming_another_tenants_object_copy_nothing(proxy: Proxy, a
             for path in (f"/shared/{target}", f"/shared/{target}?partNumber=1&uploadId={upload}"):
                 url = proxy.endpoint + path
                 got = send("PUT", url, sign("PUT", url, *bob_keys, headers))
-                assert got.status in (403, 404), (source, path, got.status, got.body[:300])
-                assert got.error_code in ("NoSuchBucket", "NoSuchKey", "AccessDenied"), source
+                assert got.status in (400, 403, 404), (source, path, got.status, got.body[:300])
+                # 400: a bucket part no bucket is named (an encoded %2F: S3 splits first)
+                refusals = ("NoSuchBucket", "NoSuchKey", "AccessDenied", "InvalidArgument")
+                assert got.error_code in refusals, source
         assert answer(lambda: bob.head_object(Bucket="shared", Key=target)) == (404, "404")
         assert bob.list_parts(Bucket="shared", Key=target, UploadId=upload).get("Parts", []) == []
     finally:

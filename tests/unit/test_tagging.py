@@ -54,7 +54,8 @@ def test_header_form_round_trips_with_spaces_and_unicode() -> None:
         ("aws:thing=v", S3ErrorCode.InvalidTag),
         ("k%3Cscript%3E=v", S3ErrorCode.InvalidTag),  # '<' is not an allowed character
         ("k=v%21", S3ErrorCode.InvalidTag),  # '!' neither
-        ("=v", S3ErrorCode.InvalidTag),  # an empty key
+        ("=v", S3ErrorCode.InvalidArgument),  # an empty key: the header did not decode
+        ("k%=v", S3ErrorCode.InvalidArgument),  # nor does a bad escape
         ("k=1&k=2", S3ErrorCode.InvalidArgument),  # the header form's own duplicate answer
     ],
 )
