@@ -61,7 +61,7 @@ from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD
 from s3proxy.config.models import ServerLimits
 from s3proxy.cors_requests import UNSIGNED_LOOKUPS, UNSIGNED_WAIT
 from s3proxy.errors import S3Error, S3ErrorCode
-from s3proxy.grants import Grant, Grants
+from s3proxy.grants import Grant, Grants, copy_source_name
 from s3proxy.handlers import HANDLERS
 from s3proxy.handlers.context import RequestContext
 from s3proxy.header_policy import check_request_headers
@@ -69,7 +69,7 @@ from s3proxy.limits import CURRENT_TENANT, Gate, TenantRates, declared_bytes
 from s3proxy.name_claims import Claim, claim, holders
 from s3proxy.operations import Operation, is_form_upload, refusal
 from s3proxy.owner import check_expected_owner
-from s3proxy.request import S3Request, decode_component
+from s3proxy.request import S3Request
 from s3proxy.responses import S3Response
 
 if TYPE_CHECKING:
@@ -322,8 +322,7 @@ def _settings_grant_nothing(settings: BucketSettings, operation: Operation) -> b
 async def _readable_source(request: S3Request, runtime: Runtime) -> bool:
     """Whether the copy source (``x-amz-copy-source``) is readable by everyone: only then
     would S3 carry out an anonymous copy (so only then is it 501 here, not 403)."""
-    path = (request.header("x-amz-copy-source") or "").partition("?")[0]
-    bucket, _, key = decode_component(path.lstrip("/").replace("+", "%20")).partition("/")
+    bucket, key = copy_source_name(request.header("x-amz-copy-source") or "")
     if not bucket or not key:
         return False
     found = await holders(bucket, runtime.storages.values())

@@ -239,6 +239,10 @@ def test_anonymous_copies_and_uploads_into_a_public_read_write_bucket_are_not_im
             assert status == 501 and b"NotImplemented" in body, (query, headers)
         private = {"x-amz-copy-source": "/not-public/k"}  # a source S3 would not read: 403
         assert (await calls.anonymous("new", "", "PUT", **private))[0] == 403
+        # An encoded / is part of the bucket name (grants.copy_source_name), never a path into
+        # the public bucket: no source S3 would read (wave 18: it was read as /NAME/k, 501).
+        slashed = {"x-amz-copy-source": f"{NAME}%2Fk"}
+        assert (await calls.anonymous("new", "", "PUT", **slashed))[0] == 403
         acl = {"x-amz-acl": "public-read", **copy}  # needs s3:PutObjectAcl: S3's 403
         status, _ = await calls.anonymous("new", "", "PUT", **acl)
         assert status == 403
