@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from s3proxy.auth.canonical import Headers, canonical_request
+from s3proxy.auth.mismatch import key_error
 from s3proxy.auth.sigv4 import (
     ALGORITHM,
     SIGV4A,
@@ -217,7 +218,7 @@ def verify_presigned_v4(
 
     secret = lookup_secret(credential.access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
+        raise key_error(credential.access_key)
     provided = params[SIGNATURE_PARAM].lower()
     # A non-hex signature can never match; checking first also keeps compare_digest on ASCII.
     valid = signed.issubset(joined) and _HEX64.fullmatch(provided) is not None

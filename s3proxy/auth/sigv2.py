@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from s3proxy.auth.canonical import Headers
-from s3proxy.auth.mismatch import signature_mismatch
+from s3proxy.auth.mismatch import key_error, signature_mismatch
 from s3proxy.auth.presigned import MAX_EXPIRES
 from s3proxy.auth.sigv4 import UNSIGNED_PAYLOAD, parse_amz_date
 from s3proxy.errors import S3Error, S3ErrorCode
@@ -240,7 +240,7 @@ def _check_signature(
 ) -> VerifiedSigV2:
     secret = lookup_secret(access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=access_key)
+        raise key_error(access_key)
     given = provided.encode("utf-8")
     matched = False
     for candidate in candidates:  # every candidate is computed: no early exit to time

@@ -35,7 +35,7 @@ from s3proxy.auth.canonical import canonical_query as canonical_query
 from s3proxy.auth.canonical import canonical_request as canonical_request
 from s3proxy.auth.canonical import canonical_uri as canonical_uri
 from s3proxy.auth.canonical import trim_header_value
-from s3proxy.auth.mismatch import signature_mismatch
+from s3proxy.auth.mismatch import key_error, signature_mismatch
 from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.quick_init import quick_init
 
@@ -265,7 +265,7 @@ def verify_header_auth(
     payload_hash = _check_payload_hash(joined.get("x-amz-content-sha256"))
     secret = lookup_secret(credential.access_key)
     if secret is None:
-        raise S3Error(S3ErrorCode.InvalidAccessKeyId, AWSAccessKeyId=credential.access_key)
+        raise key_error(credential.access_key)
     provided = auth.signature.lower()
     canonical = canonical_request(
         method, raw_path, query_string, headers, auth.signed_headers, payload_hash

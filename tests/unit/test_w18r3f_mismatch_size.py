@@ -7,15 +7,29 @@ fields a client needs to compare with its own signing stay for ordinary requests
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from s3proxy.auth import mismatch
+from s3proxy.auth.presigned import verify_presigned_v4
+from s3proxy.auth.sigv4 import verify_header_auth
+from s3proxy.errors import S3Error, S3ErrorCode
 from s3proxy.xmlcodec import error_xml
-from tests.unit.test_w18b2_mismatch import AK, V4_FIELDS, WRONG, Wire, v4_refusal
+from tests.unit.test_w18b2_mismatch import (
+    AK,
+    V4_FIELDS,
+    WRONG,
+    Wire,
+    lookup,
+    presigned,
+    v4_refusal,
+    when,
+)
 
 
 def _signed(query: str) -> Wire:
@@ -55,3 +69,27 @@ def test_the_fields_that_do_not_fit_are_left_out_in_order() -> None:
     assert list(error.fields) == V4_FIELDS[:-1]
     computed = ("StringToSign", "StringToSignBytes", "CanonicalRequest")
     assert sum(len(error.fields[name]) for name in computed) <= mismatch.MAX_SHOWN
+
+
+def test_an_unknown_long_access_key_draws_a_bounded_error() -> None:
+    """InvalidAccessKeyId echoes the key sent (S3's AWSAccessKeyId field) and needs no valid
+    key at all: a 12,000-character key of '&' (written &amp;) drew a ~60 KB error. AWS's key
+    ids are at most 128 characters: no more is echoed, on the header-signed and presigned
+    forms."""
+    key = "&" * 12_000
+    method, path, query, headers = _signed("tagging")
+    headers = [
+        (name, value.replace(f"Credential={AK}/", f"Credential={key}/")) for name, value in headers
+    ]
+    with pytest.raises(S3Error) as header_form:
+        verify_header_auth(method, path, query, headers, lookup, when(headers))
+    request, _ = presigned(WRONG)
+    method, path, query, headers = request
+    query = query.replace(f"X-Amz-Credential={AK}", f"X-Amz-Credential={'%26' * 12_000}")
+    amz_date = query.split("X-Amz-Date=", 1)[1][:16]
+    now = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    with pytest.raises(S3Error) as presigned_form:
+        verify_presigned_v4(method, path, query, headers, lookup, now)
+    for error in (header_form.value, presigned_form.value):
+        assert error.code is S3ErrorCode.InvalidAccessKeyId
+        assert error.fields["AWSAccessKeyId"] == "&" * mismatch.MAX_KEY_SHOWN
