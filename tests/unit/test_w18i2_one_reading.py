@@ -50,15 +50,12 @@ def hypercorn_answer(*pieces: bytes) -> Answer:
     try:
         for piece in pieces:
             got = events(connection, piece)
-            for event in got:
-                if not isinstance(event, h11.Request):
-                    continue
-                names = {name for name, _ in event.headers}
-                if {b"content-length", b"transfer-encoding"} <= names:
-                    return answer_of(S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING))
-                if strict_head.unknown_method(event.method):
-                    return answer_of(S3Error(S3ErrorCode.MethodNotAllowed))
-            while got and isinstance(got[-1], h11.EndOfMessage):
+            while True:  # every request's head is judged, pipelined ones too (review R4)
+                refusal = _head_refusal(got)
+                if refusal is not None:
+                    return refusal
+                if not (got and isinstance(got[-1], h11.EndOfMessage)):
+                    break
                 connection.send(h11.Response(status_code=200, headers=[("Content-Length", "0")]))
                 connection.send(h11.EndOfMessage())
                 connection.start_next_cycle()
@@ -70,6 +67,19 @@ def hypercorn_answer(*pieces: bytes) -> Answer:
         error = getattr(hint, "error", None) or below_s3_error(hint)  # strict_head.Refusal
         return answer_of(error)
     return SERVED
+
+
+def _head_refusal(got: list[object]) -> Answer | None:
+    """guarded_create_stream's refusal of a parsed head among ``got`` (framing, method)."""
+    for event in got:
+        if not isinstance(event, h11.Request):
+            continue
+        names = {name for name, _ in event.headers}
+        if {b"content-length", b"transfer-encoding"} <= names:
+            return answer_of(S3Error(S3ErrorCode.InvalidRequest, AMBIGUOUS_FRAMING))
+        if strict_head.unknown_method(event.method):
+            return answer_of(S3Error(S3ErrorCode.MethodNotAllowed))
+    return None
 
 
 def answer_of(error: S3Error) -> Answer:
@@ -178,3 +188,13 @@ def test_an_unknown_method_begun_in_one_read_and_ended_in_the_next_is_405_on_bot
     400 there and 405 on Hypercorn."""
     pieces = (b"DE", b"SCRIBE /x HTTP/1.1\r\nHost: h\r\n\r\n")
     assert hypercorn_answer(*pieces)[:2] == uvicorn_answer(*pieces)[:2] == (405, "MethodNotAllowed")
+
+
+def test_a_pipelined_request_with_an_unknown_method_is_405_on_both() -> None:
+    """The harness judges every pipelined request's head on the Hypercorn side, not only the
+    first read's (review R4: a refused second request counted as served there)."""
+    data = (
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        b"FOO /b/k HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
+    assert hypercorn_answer(data)[:2] == uvicorn_answer(data)[:2] == (405, "MethodNotAllowed")
